@@ -1,0 +1,128 @@
+//! The append-only audit log: every lifecycle step, who did it, and how it ended.
+
+pub mod api;
+pub mod pages;
+pub mod repo;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Action {
+    #[serde(rename = "SEARCH")]
+    Search,
+    #[serde(rename = "RESERVE")]
+    Reserve,
+    #[serde(rename = "PROVISION")]
+    Provision,
+    #[serde(rename = "RELEASE")]
+    Release,
+    #[serde(rename = "DEPROVISION")]
+    Deprovision,
+    #[serde(rename = "EXPIRE")]
+    Expire,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] =
+        [Action::Search, Action::Reserve, Action::Provision, Action::Release, Action::Deprovision, Action::Expire];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Search => "SEARCH",
+            Action::Reserve => "RESERVE",
+            Action::Provision => "PROVISION",
+            Action::Release => "RELEASE",
+            Action::Deprovision => "DEPROVISION",
+            Action::Expire => "EXPIRE",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str().eq_ignore_ascii_case(value))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Expired,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "SUCCESS",
+            Outcome::Failure => "FAILURE",
+            Outcome::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// One entry to append. Build with `Entry::new` and the `with_*` setters.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub tenant_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub phone_number: Option<String>,
+    pub action: Action,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub status: Outcome,
+    pub error_message: Option<String>,
+    pub request_id: Option<String>,
+    pub justification: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+impl Entry {
+    pub fn new(action: Action, status: Outcome) -> Self {
+        Entry {
+            tenant_id: None,
+            user_id: None,
+            phone_number: None,
+            action,
+            target_type: None,
+            target_id: None,
+            status,
+            error_message: None,
+            request_id: None,
+            justification: None,
+            details: None,
+        }
+    }
+
+    pub fn by(mut self, tenant_id: Option<Uuid>, user_id: Option<Uuid>, request_id: Option<&str>) -> Self {
+        self.tenant_id = tenant_id;
+        self.user_id = user_id;
+        self.request_id = request_id.map(str::to_string);
+        self
+    }
+
+    pub fn number(mut self, e164: &str) -> Self {
+        self.phone_number = Some(e164.to_string());
+        self
+    }
+
+    pub fn target(mut self, kind: &str, id: Option<&str>) -> Self {
+        self.target_type = Some(kind.to_string());
+        self.target_id = id.map(str::to_string);
+        self
+    }
+
+    pub fn error(mut self, message: impl Into<String>) -> Self {
+        self.error_message = Some(message.into());
+        self
+    }
+
+    pub fn justification(mut self, text: Option<&str>) -> Self {
+        self.justification = text.map(str::to_string);
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}

@@ -1,0 +1,95 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::Entry;
+use crate::domain::policy::AuditScope;
+
+pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, user_id, phone_number, action, target_type, target_id,
+                                status, error_message, request_id, justification, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(entry.tenant_id)
+    .bind(entry.user_id)
+    .bind(&entry.phone_number)
+    .bind(entry.action.as_str())
+    .bind(&entry.target_type)
+    .bind(&entry.target_id)
+    .bind(entry.status.as_str())
+    .bind(&entry.error_message)
+    .bind(&entry.request_id)
+    .bind(&entry.justification)
+    .bind(&entry.details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    #[serde(rename = "timestamp")]
+    pub at: DateTime<Utc>,
+    pub tenant_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub user_email: Option<String>,
+    pub phone_number: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub status: String,
+    pub error_message: Option<String>,
+    pub request_id: Option<String>,
+    pub justification: Option<String>,
+    pub details: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub number: Option<String>,
+    pub action: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+pub async fn list(conn: &mut PgConnection, scope: &AuditScope, filter: &AuditFilter) -> sqlx::Result<Vec<AuditRow>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT a.id, a.at, a.tenant_id, a.user_id, u.email AS user_email, a.phone_number, a.action,
+                a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details
+         FROM audit_log a LEFT JOIN users u ON u.id = a.user_id WHERE ",
+    );
+    match scope {
+        AuditScope::Everything => q.push("true"),
+        AuditScope::Tenant(tenant) => q.push("a.tenant_id = ").push_bind(*tenant),
+        AuditScope::TenantsOfReseller(reseller) => q
+            .push("a.tenant_id IN (SELECT id FROM organizations WHERE parent_id = ")
+            .push_bind(*reseller)
+            .push(")"),
+    };
+    if let Some(number) = &filter.number {
+        q.push(" AND a.phone_number = ").push_bind(number.clone());
+    }
+    if let Some(action) = &filter.action {
+        q.push(" AND a.action = ").push_bind(action.clone());
+    }
+    if let Some(user) = filter.user_id {
+        q.push(" AND a.user_id = ").push_bind(user);
+    }
+    if let Some(from) = filter.from {
+        q.push(" AND a.at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        q.push(" AND a.at < ").push_bind(to);
+    }
+    if let Some(before) = filter.before_id {
+        q.push(" AND a.id < ").push_bind(before);
+    }
+    q.push(" ORDER BY a.id DESC LIMIT ").push_bind(filter.limit);
+    q.build_query_as().fetch_all(conn).await
+}

@@ -1,0 +1,147 @@
+//! Who is calling: a browser session (cookie + CSRF token) or an API bearer token.
+//! The `authenticate` middleware resolves the caller once per request and enforces CSRF on
+//! every state-changing request made with a session cookie.
+
+pub mod pages;
+pub mod password;
+pub mod repo;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::domain::policy::Principal;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "inward_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const CSRF_FIELD: &str = "csrf";
+const MAX_FORM_BYTES: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    /// Present for browser sessions; API tokens need no CSRF token.
+    pub csrf: Option<String>,
+}
+
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match resolve(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError> {
+    let (mut parts, body) = request.into_parts();
+    let mut body = body;
+    let authenticated = if let Some(token) = bearer_token(&parts.headers) {
+        let principal = repo::principal_for_api_token(&state.pool, token).await?.ok_or(AppError::Unauthenticated)?;
+        Some(Authenticated { principal, csrf: None })
+    } else if let Some(token) = session_token(&parts.headers) {
+        repo::session(&state.pool, &token).await?
+    } else {
+        None
+    };
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method
+        && let Some(Authenticated { csrf: Some(expected), .. }) = &authenticated
+        && parts.uri.path() != "/login"
+    {
+        let presented = match parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+            Some(header) => Some(header.to_string()),
+            None if is_form(&parts.headers) => {
+                let bytes = to_bytes(body, MAX_FORM_BYTES)
+                    .await
+                    .map_err(|_| AppError::invalid("body_too_large", "the form is larger than 1 MiB"))?;
+                let field = url::form_urlencoded::parse(&bytes)
+                    .find(|(k, _)| k == CSRF_FIELD)
+                    .map(|(_, v)| v.into_owned());
+                body = Body::from(bytes);
+                field
+            }
+            None => None,
+        };
+        if presented.as_deref() != Some(expected.as_str()) {
+            return Err(AppError::Csrf);
+        }
+    }
+    if let Some(authenticated) = authenticated {
+        parts.extensions.insert(authenticated);
+    }
+    Ok(Request::from_parts(parts, body))
+}
+
+/// The caller of an API route; 401 JSON when there is none.
+pub struct ApiCaller(pub Principal);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Authenticated>()
+            .map(|a| ApiCaller(a.principal.clone()))
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// The caller of a page; a browser without a session is sent to the login page.
+pub struct PageCaller {
+    pub principal: Principal,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for PageCaller {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Authenticated>() {
+            Some(Authenticated { principal, csrf: Some(csrf) }) => {
+                Ok(PageCaller { principal: principal.clone(), csrf: csrf.clone() })
+            }
+            _ => {
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+                Err(Redirect::to(&target).into_response())
+            }
+        }
+    }
+}
+
+/// The request id set by the request-id layer, for the audit log.
+pub struct RequestId(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestId(parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)))
+    }
+}

@@ -1,0 +1,101 @@
+//! Users, sessions and API tokens in Postgres.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use super::Authenticated;
+use super::password::{new_token, token_digest};
+use crate::domain::policy::{OrgKind, Principal, Role};
+
+const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id";
+
+fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Principal> {
+    let role: String = row.try_get("role")?;
+    let kind: String = row.try_get("org_kind")?;
+    let decode = |e: String| sqlx::Error::Decode(e.into());
+    Ok(Principal {
+        user_id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        role: role.parse::<Role>().map_err(decode)?,
+        org_id: row.try_get("org_id")?,
+        org_kind: kind.parse::<OrgKind>().map_err(decode)?,
+        org_name: row.try_get("org_name")?,
+        parent_org_id: row.try_get("parent_id")?,
+    })
+}
+
+pub struct Credentials {
+    pub user_id: Uuid,
+    pub password_hash: String,
+}
+
+pub async fn credentials(pool: &PgPool, email: &str) -> sqlx::Result<Option<Credentials>> {
+    let row = sqlx::query("SELECT id, password_hash FROM users WHERE lower(email) = lower($1)")
+        .bind(email.trim())
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| Ok(Credentials { user_id: r.try_get("id")?, password_hash: r.try_get("password_hash")? }))
+        .transpose()
+}
+
+pub struct NewSession {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create_session(pool: &PgPool, user_id: Uuid, lifetime: Duration) -> sqlx::Result<NewSession> {
+    let token = new_token("");
+    let csrf = new_token("");
+    let expires_at = Utc::now() + lifetime;
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_digest(&token))
+        .bind(user_id)
+        .bind(csrf)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+    Ok(NewSession { token, expires_at })
+}
+
+pub async fn session(pool: &PgPool, token: &str) -> sqlx::Result<Option<Authenticated>> {
+    let sql = format!(
+        "SELECT {PRINCIPAL_COLUMNS}, s.csrf_token FROM sessions s
+         JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
+         WHERE s.token_hash = $1 AND s.expires_at > now()"
+    );
+    let row = sqlx::query(&sql).bind(token_digest(token)).fetch_optional(pool).await?;
+    row.map(|r| Ok(Authenticated { principal: principal_from_row(&r)?, csrf: Some(r.try_get("csrf_token")?) }))
+        .transpose()
+}
+
+pub async fn delete_session(pool: &PgPool, token: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_digest(token)).execute(pool).await?;
+    Ok(())
+}
+
+pub async fn delete_expired_sessions(pool: &PgPool) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(pool).await?.rows_affected())
+}
+
+pub async fn principal_for_api_token(pool: &PgPool, token: &str) -> sqlx::Result<Option<Principal>> {
+    let sql = format!(
+        "WITH used AS (UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1 RETURNING user_id)
+         SELECT {PRINCIPAL_COLUMNS} FROM used JOIN users u ON u.id = used.user_id
+         JOIN organizations o ON o.id = u.org_id"
+    );
+    let row = sqlx::query(&sql).bind(token_digest(token)).fetch_optional(pool).await?;
+    row.map(|r| principal_from_row(&r)).transpose()
+}
+
+/// Returns the new token; only its digest is stored, so it can never be shown again.
+pub async fn create_api_token(pool: &PgPool, user_id: Uuid) -> sqlx::Result<String> {
+    let token = new_token("inw_");
+    sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash) VALUES ($1, $2, $3)")
+        .bind(Uuid::new_v4())
+        .bind(user_id)
+        .bind(token_digest(&token))
+        .execute(pool)
+        .await?;
+    Ok(token)
+}

@@ -1,0 +1,193 @@
+//! `inward` subcommands.
+
+use std::io::Read;
+
+use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::config::AppConfig;
+use crate::domain::policy::{OrgKind, Role};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(name = "inward", version, about = "Self-service portal for DID phone numbers")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply database migrations (creates the `operator` organization).
+    Migrate,
+    /// Load the demo: a reseller, two tenants, users, routing targets and sandbox stock.
+    SeedDemo {
+        /// Numbers generated per NPA-NXX (default from config `sandbox.numbers_per_exchange`).
+        #[arg(long)]
+        per_exchange: Option<i32>,
+    },
+    /// Run the web server and the background jobs.
+    Serve {
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage organizations.
+    Orgs {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Sandbox provider controls for demos and tests.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+    /// Run the background jobs once and print what they did.
+    Sweep,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    Add {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        parent: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// The password is read from standard input.
+    Add {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Prints a new API token once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Make the next N calls of an operation fail (reserve, release, assign, unassign, ensure_target).
+    Fail {
+        #[arg(long)]
+        operation: String,
+        #[arg(long, default_value_t = 1)]
+        times: i32,
+        #[arg(long, default_value = "sandbox: injected failure")]
+        message: String,
+    },
+}
+
+pub async fn connect(config: &AppConfig) -> anyhow::Result<PgPool> {
+    let pool = PgPoolOptions::new()
+        .max_connections(config.database.max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(&config.database.url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database ({:?}): {e}", config.database))?;
+    Ok(pool)
+}
+
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = AppConfig::load()?;
+    let pool = connect(&config).await?;
+    match cli.command {
+        Command::Migrate => {
+            migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Command::SeedDemo { per_exchange } => {
+            migrate(&pool).await?;
+            let per_exchange = per_exchange.unwrap_or(config.sandbox.numbers_per_exchange);
+            let added = crate::seed::demo(&pool, per_exchange, None).await?;
+            println!("demo data ready ({added} new numbers in sandbox stock)\n");
+            println!("Demo logins (password for all: {}):", crate::seed::DEMO_PASSWORD);
+            for login in &crate::seed::DEMO_LOGINS {
+                println!("  {:<24} {:<15} {}", login.email, login.role, login.org);
+            }
+        }
+        Command::Serve { listen } => {
+            migrate(&pool).await?;
+            let addr = listen.unwrap_or_else(|| config.server.listen.clone());
+            let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            println!("Inward is listening on http://{}", listener.local_addr()?);
+            let state = AppState::new(pool, config);
+            crate::startup::serve(listener, state, shutdown_signal()).await?;
+        }
+        Command::Orgs { command: OrgCommand::Add { kind, parent, slug, name } } => {
+            let kind: OrgKind = kind.parse().map_err(anyhow::Error::msg)?;
+            let id = crate::admin::add_org(&pool, kind, &parent, &slug, &name).await?;
+            println!("{} `{slug}` created ({id})", kind.as_str());
+        }
+        Command::Users { command: UserCommand::Add { org, role, email } } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let id = crate::admin::add_user(&pool, &org, role, &email, password).await?;
+            println!("user {email} created ({id})");
+        }
+        Command::Tokens { command: TokenCommand::Create { email } } => {
+            let token = crate::admin::create_token(&pool, &email).await?;
+            println!("{token}");
+            eprintln!("Store this token now: it cannot be shown again.");
+        }
+        Command::Sandbox { command: SandboxCommand::Fail { operation, times, message } } => {
+            crate::providers::sandbox::Sandbox::inject_fault(&pool, &operation, times, &message).await?;
+            println!("the next {times} sandbox `{operation}` call(s) will fail");
+        }
+        Command::Sweep => {
+            let state = AppState::new(pool, config);
+            let report = crate::jobs::run_once(&state).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

@@ -1,0 +1,164 @@
+//! Layered settings: built-in defaults, then the file named by INWARD_CONFIG, then
+//! INWARD_* environment variables, then DATABASE_URL.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::domain::pricing::PricingConfig;
+use crate::domain::search::Limits;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Deserialize)]
+pub struct AppConfig {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub holds: HoldsConfig,
+    pub search: SearchConfig,
+    pub pricing: PricingConfig,
+    pub provider: ProviderConfig,
+    pub sandbox: SandboxConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub secure_cookies: bool,
+    pub session_hours: i64,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HoldsConfig {
+    pub ttl_seconds: i64,
+    pub sweep_interval_seconds: u64,
+    pub max_numbers_per_reservation: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchConfig {
+    pub local_default_limit: i64,
+    pub toll_free_default_limit: i64,
+    pub max_limit: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderConfig {
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SandboxConfig {
+    pub slow_activation_states: Vec<String>,
+    pub activation_delay_seconds: i64,
+    pub numbers_per_exchange: i32,
+}
+
+impl SearchConfig {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            local_default: self.local_default_limit,
+            toll_free_default: self.toll_free_default_limit,
+            max: self.max_limit,
+        }
+    }
+}
+
+impl AppConfig {
+    pub fn load() -> anyhow::Result<Self> {
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Ok(path) = std::env::var("INWARD_CONFIG") {
+            builder = builder.add_source(config::File::with_name(&path));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("INWARD")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("sandbox.slow_activation_states")
+                .with_list_parse_key("pricing.premium.words")
+                .try_parsing(true),
+        );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        let config: AppConfig = builder.build()?.try_deserialize()?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The built-in defaults alone, for tests that then adjust fields.
+    pub fn defaults() -> Self {
+        let config = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize::<AppConfig>());
+        match config {
+            Ok(config) => config,
+            Err(err) => panic!("config/default.toml is invalid: {err}"),
+        }
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.holds.ttl_seconds > 0, "holds.ttl_seconds must be positive");
+        anyhow::ensure!(self.holds.max_numbers_per_reservation > 0, "holds.max_numbers_per_reservation must be positive");
+        anyhow::ensure!(self.search.max_limit > 0, "search.max_limit must be positive");
+        anyhow::ensure!(self.provider.kind == "sandbox", "provider.kind `{}` is not known: use sandbox", self.provider.kind);
+        Ok(())
+    }
+}
+
+/// Never print credentials: the database URL may carry a password.
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = match url::Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("REDACTED"));
+                url.to_string()
+            }
+            Ok(url) => url.to_string(),
+            Err(_) => "<unparseable>".to_string(),
+        };
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redacted)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("server", &self.server)
+            .field("database", &self.database)
+            .field("holds", &self.holds)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_hold_for_fifteen_minutes() {
+        let c = AppConfig::defaults();
+        assert_eq!(c.holds.ttl_seconds, 900);
+        assert_eq!(c.search.toll_free_default_limit, 10);
+        assert!(c.pricing.toll_free.monthly_micros > c.pricing.local.monthly_micros);
+    }
+
+    #[test]
+    fn database_password_is_redacted_in_debug_output() {
+        let db = DatabaseConfig { url: "postgres://u:hunter2@db/inward".into(), max_connections: 1 };
+        let shown = format!("{db:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("REDACTED"), "{shown}");
+    }
+}

@@ -1,0 +1,13 @@
+//! Pure domain types and rules: no I/O here.
+
+pub mod e164;
+pub mod lifecycle;
+pub mod policy;
+pub mod pricing;
+pub mod search;
+pub mod target;
+pub mod vanity;
+
+pub use e164::E164;
+pub use lifecycle::{Event, NumberState, transition};
+pub use target::{Target, TargetKind};

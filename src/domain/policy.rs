@@ -1,0 +1,191 @@
+//! Who may do what. Handlers ask these functions; no role checks are written elsewhere.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    ResellerAdmin,
+    TenantAdmin,
+    TenantUser,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKind {
+    Operator,
+    Reseller,
+    Tenant,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub org_id: Uuid,
+    pub org_kind: OrgKind,
+    pub org_name: String,
+    /// The reseller above the caller's tenant (or the caller's own reseller).
+    pub parent_org_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    NeedsTenant,
+    NeedsRole(&'static str),
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denied::NeedsTenant => f.write_str("this needs a tenant account: numbers are searched, held and routed by a tenant's users"),
+            Denied::NeedsRole(what) => write!(f, "this needs the {what} role"),
+        }
+    }
+}
+
+/// Which tenants' audit entries a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    Everything,
+    TenantsOfReseller(Uuid),
+    Tenant(Uuid),
+}
+
+impl Principal {
+    /// The tenant on whose behalf numbers are searched, held and provisioned.
+    pub fn tenant(&self) -> Result<Uuid, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Tenant, Role::TenantAdmin | Role::TenantUser) => Ok(self.org_id),
+            _ => Err(Denied::NeedsTenant),
+        }
+    }
+
+    pub fn audit_scope(&self) -> Result<AuditScope, Denied> {
+        match self.role {
+            Role::Operator => Ok(AuditScope::Everything),
+            Role::ResellerAdmin => Ok(AuditScope::TenantsOfReseller(self.org_id)),
+            Role::TenantAdmin => Ok(AuditScope::Tenant(self.org_id)),
+            Role::TenantUser => Err(Denied::NeedsRole("tenant admin")),
+        }
+    }
+
+    pub fn can_view_audit(&self) -> bool {
+        self.audit_scope().is_ok()
+    }
+
+    pub fn is_tenant_member(&self) -> bool {
+        self.tenant().is_ok()
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::ResellerAdmin => "reseller_admin",
+            Role::TenantAdmin => "tenant_admin",
+            Role::TenantUser => "tenant_user",
+        }
+    }
+
+    /// The kind of organization a user with this role must belong to.
+    pub fn org_kind(self) -> OrgKind {
+        match self {
+            Role::Operator => OrgKind::Operator,
+            Role::ResellerAdmin => OrgKind::Reseller,
+            Role::TenantAdmin | Role::TenantUser => OrgKind::Tenant,
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Role::Operator, Role::ResellerAdmin, Role::TenantAdmin, Role::TenantUser]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`: use operator, reseller_admin, tenant_admin or tenant_user"))
+    }
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::Operator => "operator",
+            OrgKind::Reseller => "reseller",
+            OrgKind::Tenant => "tenant",
+        }
+    }
+
+    /// The kind an organization's parent must have.
+    pub fn parent_kind(self) -> Option<OrgKind> {
+        match self {
+            OrgKind::Operator => None,
+            OrgKind::Reseller => Some(OrgKind::Operator),
+            OrgKind::Tenant => Some(OrgKind::Reseller),
+        }
+    }
+}
+
+impl FromStr for OrgKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [OrgKind::Operator, OrgKind::Reseller, OrgKind::Tenant]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown organization kind `{s}`: use reseller or tenant"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, kind: OrgKind) -> Principal {
+        Principal {
+            user_id: Uuid::nil(),
+            email: "a@example.com".into(),
+            role,
+            org_id: Uuid::from_u128(7),
+            org_kind: kind,
+            org_name: "Org".into(),
+            parent_org_id: None,
+        }
+    }
+
+    #[test]
+    fn only_tenant_members_act_for_a_tenant() {
+        assert_eq!(principal(Role::TenantUser, OrgKind::Tenant).tenant(), Ok(Uuid::from_u128(7)));
+        assert_eq!(principal(Role::TenantAdmin, OrgKind::Tenant).tenant(), Ok(Uuid::from_u128(7)));
+        assert_eq!(principal(Role::ResellerAdmin, OrgKind::Reseller).tenant(), Err(Denied::NeedsTenant));
+        assert_eq!(principal(Role::Operator, OrgKind::Operator).tenant(), Err(Denied::NeedsTenant));
+    }
+
+    #[test]
+    fn audit_scope_follows_the_organization_tree() {
+        assert_eq!(principal(Role::Operator, OrgKind::Operator).audit_scope(), Ok(AuditScope::Everything));
+        assert_eq!(
+            principal(Role::ResellerAdmin, OrgKind::Reseller).audit_scope(),
+            Ok(AuditScope::TenantsOfReseller(Uuid::from_u128(7)))
+        );
+        assert_eq!(principal(Role::TenantAdmin, OrgKind::Tenant).audit_scope(), Ok(AuditScope::Tenant(Uuid::from_u128(7))));
+        assert!(principal(Role::TenantUser, OrgKind::Tenant).audit_scope().is_err());
+    }
+
+    #[test]
+    fn roles_and_kinds_parse_and_belong_together() {
+        assert_eq!("tenant_admin".parse::<Role>(), Ok(Role::TenantAdmin));
+        assert!("admin".parse::<Role>().is_err());
+        assert_eq!(Role::ResellerAdmin.org_kind(), OrgKind::Reseller);
+        assert_eq!(OrgKind::Tenant.parent_kind(), Some(OrgKind::Reseller));
+        assert_eq!("tenant".parse::<OrgKind>(), Ok(OrgKind::Tenant));
+    }
+}

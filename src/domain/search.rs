@@ -1,0 +1,316 @@
+//! Search criteria, parsed from a query string into something the repository can trust.
+
+use serde::{Deserialize, Serialize};
+
+use super::vanity::{PatternError, VanityPattern};
+
+pub const TOLL_FREE_NPAS: [&str; 7] = ["800", "833", "844", "855", "866", "877", "888"];
+
+const US_STATES: [&str; 51] = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+    "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH",
+    "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+];
+const US_TERRITORIES: [&str; 4] = ["PR", "VI", "GU", "AS"];
+const CA_PROVINCES: [&str; 13] = ["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"];
+
+/// The country (ISO 3166 alpha-2) a NANP state or province code belongs to.
+pub fn country_of_state(state: &str) -> Option<&'static str> {
+    if US_STATES.contains(&state) || US_TERRITORIES.contains(&state) {
+        Some("US")
+    } else if CA_PROVINCES.contains(&state) {
+        Some("CA")
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberKind {
+    #[default]
+    Local,
+    TollFree,
+}
+
+impl NumberKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberKind::Local => "local",
+            NumberKind::TollFree => "toll_free",
+        }
+    }
+}
+
+/// The query string as it arrives; every field optional and untrusted.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct SearchParams {
+    pub country: Option<String>,
+    pub state: Option<String>,
+    pub npa: Option<String>,
+    pub nxx: Option<String>,
+    pub rate_center: Option<String>,
+    pub city: Option<String>,
+    pub kind: Option<String>,
+    pub pattern: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchCriteria {
+    pub country: String,
+    pub kind: NumberKind,
+    pub state: Option<String>,
+    pub npa: Option<String>,
+    pub nxx: Option<String>,
+    pub rate_center: Option<String>,
+    pub city: Option<String>,
+    pub pattern: Option<VanityPattern>,
+    pub limit: i64,
+    /// Keyset cursor: results continue after this national number.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    #[error("country `{0}` is not a two-letter ISO code")]
+    BadCountry(String),
+    #[error("`{0}` is not a US state or Canadian province code")]
+    BadState(String),
+    #[error("state {state} is in {country}, not {asked}")]
+    StateOutsideCountry { state: String, country: String, asked: String },
+    #[error("area code `{0}` must be three digits starting with 2-9")]
+    BadNpa(String),
+    #[error("exchange `{0}` must be three digits starting with 2-9")]
+    BadNxx(String),
+    #[error("an exchange (NXX) needs an area code")]
+    NxxWithoutNpa,
+    #[error("kind must be `local` or `toll_free`, not `{0}`")]
+    BadKind(String),
+    #[error("local searches need a state or an area code")]
+    LocalNeedsState,
+    #[error("{0} is a toll-free code: search toll-free numbers instead")]
+    TollFreeNpaInLocal(String),
+    #[error("{0} is not a toll-free code (800, 833, 844, 855, 866, 877, 888)")]
+    NotTollFree(String),
+    #[error("limit must be a number from 1 to {0}")]
+    BadLimit(i64),
+    #[error("the cursor is not one this server issued")]
+    BadCursor,
+    #[error("{field} is too long (at most 64 characters)")]
+    TooLong { field: &'static str },
+    #[error("pattern: {0}")]
+    Pattern(#[from] PatternError),
+}
+
+impl SearchError {
+    pub fn field(&self) -> &'static str {
+        match self {
+            SearchError::BadCountry(_) => "country",
+            SearchError::BadState(_) | SearchError::StateOutsideCountry { .. } | SearchError::LocalNeedsState => {
+                "state"
+            }
+            SearchError::BadNpa(_) | SearchError::TollFreeNpaInLocal(_) | SearchError::NotTollFree(_) => "npa",
+            SearchError::BadNxx(_) | SearchError::NxxWithoutNpa => "nxx",
+            SearchError::BadKind(_) => "kind",
+            SearchError::BadLimit(_) => "limit",
+            SearchError::BadCursor => "cursor",
+            SearchError::TooLong { field } => field,
+            SearchError::Pattern(_) => "pattern",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub local_default: i64,
+    pub toll_free_default: i64,
+    pub max: i64,
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn three_digits(value: &str) -> bool {
+    value.len() == 3 && value.bytes().all(|b| b.is_ascii_digit()) && value.as_bytes()[0] >= b'2'
+}
+
+fn bounded(value: Option<&str>, field: &'static str) -> Result<Option<String>, SearchError> {
+    match value {
+        Some(v) if v.chars().count() > 64 => Err(SearchError::TooLong { field }),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+impl SearchParams {
+    pub fn parse(&self, limits: Limits) -> Result<SearchCriteria, SearchError> {
+        let country = non_empty(&self.country).unwrap_or("US").to_ascii_uppercase();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(SearchError::BadCountry(country));
+        }
+        let kind = match non_empty(&self.kind) {
+            None | Some("local") => NumberKind::Local,
+            Some("toll_free") | Some("tollfree") | Some("toll-free") => NumberKind::TollFree,
+            Some(other) => return Err(SearchError::BadKind(other.to_string())),
+        };
+        let state = match non_empty(&self.state) {
+            None => None,
+            Some(s) => {
+                let s = s.to_ascii_uppercase();
+                let in_country = country_of_state(&s).ok_or_else(|| SearchError::BadState(s.clone()))?;
+                if in_country != country {
+                    return Err(SearchError::StateOutsideCountry {
+                        state: s,
+                        country: in_country.to_string(),
+                        asked: country,
+                    });
+                }
+                Some(s)
+            }
+        };
+        let npa = non_empty(&self.npa).map(str::to_string);
+        if let Some(npa) = &npa {
+            if !three_digits(npa) {
+                return Err(SearchError::BadNpa(npa.clone()));
+            }
+            let toll_free = TOLL_FREE_NPAS.contains(&npa.as_str());
+            match kind {
+                NumberKind::Local if toll_free => return Err(SearchError::TollFreeNpaInLocal(npa.clone())),
+                NumberKind::TollFree if !toll_free => return Err(SearchError::NotTollFree(npa.clone())),
+                _ => {}
+            }
+        }
+        let nxx = non_empty(&self.nxx).map(str::to_string);
+        if let Some(nxx) = &nxx {
+            if !three_digits(nxx) {
+                return Err(SearchError::BadNxx(nxx.clone()));
+            }
+            if npa.is_none() {
+                return Err(SearchError::NxxWithoutNpa);
+            }
+        }
+        let pattern = non_empty(&self.pattern).map(VanityPattern::parse).transpose()?;
+        if kind == NumberKind::Local && state.is_none() && npa.is_none() {
+            // A fully anchored pattern names its own area code, as carriers' portals allow.
+            let implies_npa = pattern.as_ref().is_some_and(|p| p.fixed_prefix().len() >= 3);
+            if !implies_npa {
+                return Err(SearchError::LocalNeedsState);
+            }
+        }
+        let default = match kind {
+            NumberKind::Local => limits.local_default,
+            NumberKind::TollFree => limits.toll_free_default,
+        };
+        let limit = match non_empty(&self.limit) {
+            None => default,
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(n) if (1..=limits.max).contains(&n) => n,
+                _ => return Err(SearchError::BadLimit(limits.max)),
+            },
+        };
+        let after = match non_empty(&self.cursor) {
+            None => None,
+            Some(c) if c.len() <= 15 && c.bytes().all(|b| b.is_ascii_digit()) => Some(c.to_string()),
+            Some(_) => return Err(SearchError::BadCursor),
+        };
+        Ok(SearchCriteria {
+            country,
+            kind,
+            state,
+            npa,
+            nxx,
+            rate_center: bounded(non_empty(&self.rate_center), "rate_center")?.map(|r| r.to_ascii_uppercase()),
+            city: bounded(non_empty(&self.city), "city")?,
+            pattern,
+            limit,
+            after,
+        })
+    }
+}
+
+/// The per-tenant region whitelist: the rule's wording is shown to the user as is.
+pub fn check_region(country: &str, allowed: &[String]) -> Result<(), String> {
+    if allowed.iter().any(|c| c.eq_ignore_ascii_case(country)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "your tenant may only use numbers in {} (region whitelist); {country} is not allowed",
+            if allowed.is_empty() { "no country".to_string() } else { allowed.join(", ") }
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits { local_default: 20, toll_free_default: 10, max: 100 };
+
+    fn params(pairs: &[(&str, &str)]) -> SearchParams {
+        let value: serde_json::Map<String, serde_json::Value> =
+            pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+        serde_json::from_value(serde_json::Value::Object(value)).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_us_local_with_twenty_results() {
+        let c = params(&[("state", "tx")]).parse(LIMITS).unwrap();
+        assert_eq!((c.country.as_str(), c.kind, c.state.as_deref(), c.limit), ("US", NumberKind::Local, Some("TX"), 20));
+    }
+
+    #[test]
+    fn toll_free_defaults_to_ten_results_and_needs_no_state() {
+        let c = params(&[("kind", "toll_free")]).parse(LIMITS).unwrap();
+        assert_eq!(c.limit, 10);
+        assert_eq!(params(&[("kind", "toll_free"), ("limit", "25")]).parse(LIMITS).unwrap().limit, 25);
+    }
+
+    #[test]
+    fn local_searches_need_a_state_or_an_area_code() {
+        assert_eq!(params(&[]).parse(LIMITS), Err(SearchError::LocalNeedsState));
+        assert!(params(&[("npa", "512")]).parse(LIMITS).is_ok());
+        assert!(params(&[("pattern", "512-XXX-7777")]).parse(LIMITS).is_ok());
+        assert_eq!(params(&[("pattern", "FOOD")]).parse(LIMITS), Err(SearchError::LocalNeedsState));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("country", "USA")], "country"),
+            (&[("state", "ZZ")], "state"),
+            (&[("state", "ON")], "state"),
+            (&[("npa", "12")], "npa"),
+            (&[("npa", "800")], "npa"),
+            (&[("kind", "toll_free"), ("npa", "512")], "npa"),
+            (&[("npa", "512"), ("nxx", "1x1")], "nxx"),
+            (&[("state", "TX"), ("nxx", "206")], "nxx"),
+            (&[("kind", "mobile")], "kind"),
+            (&[("state", "TX"), ("limit", "0")], "limit"),
+            (&[("state", "TX"), ("limit", "101")], "limit"),
+            (&[("state", "TX"), ("cursor", "abc")], "cursor"),
+            (&[("state", "TX"), ("pattern", "5*")], "pattern"),
+        ];
+        for (pairs, field) in cases {
+            let err = params(pairs).parse(LIMITS).unwrap_err();
+            assert_eq!(err.field(), *field, "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn canadian_provinces_belong_to_canada() {
+        let c = params(&[("country", "ca"), ("state", "on")]).parse(LIMITS).unwrap();
+        assert_eq!((c.country.as_str(), c.state.as_deref()), ("CA", Some("ON")));
+        assert_eq!(country_of_state("QC"), Some("CA"));
+        assert_eq!(country_of_state("TX"), Some("US"));
+    }
+
+    #[test]
+    fn the_region_whitelist_names_its_rule() {
+        let us = vec!["US".to_string()];
+        assert!(check_region("US", &us).is_ok());
+        let err = check_region("CA", &us).unwrap_err();
+        assert!(err.contains("region whitelist") && err.contains("only use numbers in US"), "{err}");
+    }
+}

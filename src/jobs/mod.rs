@@ -1,0 +1,81 @@
+//! Background jobs, looped beside the server. Each `run_once` claims its work in the
+//! database (SKIP LOCKED), so any number of instances can run them together.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::AppResult;
+use crate::reservations::{holds, provision};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub expired: usize,
+    pub provider_released: usize,
+    pub activated: usize,
+    pub recovered: usize,
+}
+
+/// A saga not heard from in this long is presumed dead and compensated.
+const STALLED_SAGA_SECONDS: i64 = 300;
+
+pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
+    let expired = holds::expire_due(state, 500).await?;
+    let provider_released = holds::release_at_provider(state, 200).await?;
+    let activated = activate_pending(state).await?;
+    let recovered = provision::recover_stalled(state, STALLED_SAGA_SECONDS).await?;
+    crate::auth::repo::delete_expired_sessions(&state.pool).await?;
+    Ok(SweepReport { expired, provider_released, activated, recovered })
+}
+
+pub async fn run_forever(state: AppState, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(err) = run_once(&state).await {
+            err.log();
+            tracing::warn!(error = %err, "background sweep failed; retrying next tick");
+        }
+    }
+}
+
+/// `pending` numbers become `active` once the platform says activation finished.
+async fn activate_pending(state: &AppState) -> AppResult<usize> {
+    use crate::audit::{self, Action, Entry, Outcome};
+    use crate::domain::{E164, Event, NumberState, transition};
+
+    let mut tx = state.pool.begin().await?;
+    let pending: Vec<(String, uuid::Uuid)> = sqlx::query_as(
+        "SELECT e164, tenant_id FROM numbers WHERE lifecycle = 'pending' ORDER BY state_changed_at
+         LIMIT 200 FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut activated = 0;
+    for (e164, tenant_id) in pending {
+        let number = E164::from_stored(&e164).map_err(|e| crate::error::AppError::Internal(e.into()))?;
+        let provider = state.provider_for(tenant_id);
+        match provider.activation(&number).await {
+            Ok(Some(crate::providers::Activation::Immediate)) => {
+                let to = transition(NumberState::Pending, Event::ActivationCompleted)?;
+                sqlx::query("UPDATE numbers SET lifecycle = $2, state_changed_at = now() WHERE e164 = $1")
+                    .bind(&e164)
+                    .bind(to.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let entry = Entry::new(Action::Provision, Outcome::Success)
+                    .by(Some(tenant_id), None, None)
+                    .number(&e164)
+                    .details(serde_json::json!({ "activation": "completed" }));
+                audit::repo::record(&mut tx, &entry).await?;
+                activated += 1;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%e164, error = %err, "activation status check failed"),
+        }
+    }
+    tx.commit().await?;
+    Ok(activated)
+}

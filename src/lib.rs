@@ -1,0 +1,20 @@
+//! Inward: a multi-tenant self-service portal for DID phone numbers.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod idempotency;
+pub mod jobs;
+pub mod numbers;
+pub mod providers;
+pub mod reservations;
+pub mod search;
+pub mod seed;
+pub mod startup;
+pub mod state;
+pub mod tenants;
+pub mod web;

@@ -1,0 +1,95 @@
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+
+use super::api::ListQuery;
+use super::repo::{self, TenantNumber};
+use crate::audit::repo::{AuditFilter, AuditRow, list as audit_list};
+use crate::auth::{PageCaller, RequestId};
+use crate::domain::policy::AuditScope;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::pages::Chrome;
+use crate::web::{PageResult, render};
+
+pub fn national(e164: &str) -> String {
+    crate::domain::e164::format_national(e164)
+}
+
+#[derive(askama::Template)]
+#[template(path = "numbers.html")]
+struct NumbersPage {
+    chrome: Chrome,
+    numbers: Vec<TenantNumber>,
+    state_filter: String,
+    next_cursor: Option<String>,
+    states: Vec<&'static str>,
+}
+
+impl NumbersPage {
+    fn national(&self, e164: &str) -> String {
+        national(e164)
+    }
+}
+
+pub async fn list(State(state): State<AppState>, caller: PageCaller, Query(query): Query<ListQuery>) -> PageResult {
+    let tenant_id = caller.principal.tenant()?;
+    let args = query.parse()?;
+    let mut conn = state.pool.acquire().await?;
+    let numbers = repo::list(&mut conn, tenant_id, args.state.as_deref(), args.after.as_deref(), args.limit).await?;
+    let next_cursor = (numbers.len() as i64 == args.limit).then(|| numbers.last().map(|n| n.e164.clone())).flatten();
+    Ok(render(&NumbersPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        numbers,
+        state_filter: args.state.unwrap_or_default(),
+        next_cursor,
+        states: vec!["reserved", "provisioning", "active", "pending", "orphaned", "porting_in"],
+    }))
+}
+
+#[derive(askama::Template)]
+#[template(path = "number.html")]
+struct NumberPage {
+    chrome: Chrome,
+    number: TenantNumber,
+    national: String,
+    tel: String,
+    history: Vec<AuditRow>,
+    releasable: bool,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NumberQuery {
+    notice: Option<String>,
+}
+
+pub async fn show(State(state): State<AppState>, caller: PageCaller, Path(raw): Path<String>, Query(q): Query<NumberQuery>) -> PageResult {
+    let tenant_id = caller.principal.tenant()?;
+    let number = super::parse_path_number(&raw)?;
+    let mut conn = state.pool.acquire().await?;
+    let found = repo::find(&mut conn, tenant_id, number.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    let history = audit_list(
+        &mut conn,
+        &AuditScope::Tenant(tenant_id),
+        &AuditFilter { number: Some(number.as_str().to_string()), limit: 100, ..Default::default() },
+    )
+    .await?;
+    let provider = state.provider_for(tenant_id);
+    let notice = (found.state == "pending").then(|| provider.activation_notice(found.us_state.as_deref()).unwrap_or_else(|| "Activation can take up to 24 hours.".into()));
+    Ok(render(&NumberPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(q.notice.as_deref()),
+        releasable: matches!(found.state.as_str(), "active" | "pending" | "orphaned"),
+        national: number.national_format(),
+        tel: number.tel_uri(),
+        number: found,
+        history,
+        notice,
+    }))
+}
+
+pub async fn release(State(state): State<AppState>, caller: PageCaller, RequestId(request_id): RequestId, Path(raw): Path<String>) -> PageResult {
+    let number = super::parse_path_number(&raw)?;
+    super::release(&state, &caller.principal, &number, request_id.as_deref()).await?;
+    Ok(Redirect::to("/numbers?notice=released").into_response())
+}

@@ -1,0 +1,123 @@
+//! The contact-center platforms and carriers Inward provisions numbers on.
+//! Holds are always Inward's database holds; a provider's native reservation, where it
+//! has one, is taken as well and released when the hold ends.
+
+pub mod sandbox;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::domain::{E164, Target, TargetKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub native_reservations: bool,
+    pub creates_extensions: bool,
+}
+
+/// What the platform said about a number after it was assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Immediate,
+    /// Carriers still propagate routing; the number is `pending` until then.
+    Delayed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderErrorKind {
+    RateLimited,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Validation,
+    Unsupported,
+    Transient,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{provider}: {message}")]
+pub struct ProviderError {
+    pub kind: ProviderErrorKind,
+    pub provider: &'static str,
+    pub message: String,
+    /// The platform's response body, kept for the audit log.
+    pub raw_body: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl ProviderError {
+    pub fn new(provider: &'static str, kind: ProviderErrorKind, message: impl Into<String>) -> Self {
+        ProviderError { kind, provider, message: message.into(), raw_body: None, correlation_id: None }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            ProviderErrorKind::RateLimited => "provider_rate_limited",
+            ProviderErrorKind::Unauthorized => "provider_unauthorized",
+            ProviderErrorKind::Forbidden => "provider_forbidden",
+            ProviderErrorKind::NotFound => "provider_not_found",
+            ProviderErrorKind::Conflict => "provider_conflict",
+            ProviderErrorKind::Validation => "provider_validation",
+            ProviderErrorKind::Unsupported => "provider_unsupported",
+            ProviderErrorKind::Transient => "provider_unavailable",
+        }
+    }
+
+    pub fn http_status(&self) -> StatusCode {
+        match self.kind {
+            ProviderErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ProviderErrorKind::Conflict => StatusCode::CONFLICT,
+            ProviderErrorKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
+            ProviderErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ProviderErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+            ProviderErrorKind::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
+            ProviderErrorKind::Unauthorized | ProviderErrorKind::Transient => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    pub fn details(&self) -> Value {
+        json!({ "provider": self.provider, "correlation_id": self.correlation_id })
+    }
+}
+
+/// A number the provider should act on, with what it needs to know about it.
+#[derive(Debug, Clone)]
+pub struct NumberRef<'a> {
+    pub e164: &'a E164,
+    pub state: Option<&'a str>,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn capabilities(&self) -> Capabilities;
+
+    /// Takes the platform's own reservation, if it has such a thing; returns its reference.
+    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError>;
+    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError>;
+
+    async fn list_targets(&self, tenant: Uuid, kind: Option<TargetKind>) -> Result<Vec<Target>, ProviderError>;
+    async fn find_target(&self, tenant: Uuid, kind: TargetKind, id: &str) -> Result<Option<Target>, ProviderError>;
+    async fn find_target_by_name(&self, tenant: Uuid, kind: TargetKind, name: &str)
+    -> Result<Option<Target>, ProviderError>;
+    async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError>;
+    /// Compensation for `create_extension` when a later saga step fails.
+    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError>;
+
+    async fn assign(
+        &self,
+        tenant: Uuid,
+        number: NumberRef<'_>,
+        target: &Target,
+        display_name: Option<&str>,
+    ) -> Result<Activation, ProviderError>;
+    /// Removes the number's routing; succeeds when it is already unassigned.
+    async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError>;
+    async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError>;
+
+    /// The warning shown before provisioning a number that activates slowly.
+    fn activation_notice(&self, state: Option<&str>) -> Option<String>;
+}

@@ -1,0 +1,255 @@
+//! The built-in sandbox: a simulated carrier and contact-center platform whose state lives
+//! in the `sandbox_*` tables, so every server instance sees the same sandbox. Failures can
+//! be injected through `sandbox_faults` (`inward sandbox fail`).
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use crate::config::SandboxConfig;
+use crate::domain::{E164, Target, TargetKind};
+
+const NAME: &str = "sandbox";
+
+pub struct Sandbox {
+    pool: PgPool,
+    config: SandboxConfig,
+}
+
+impl Sandbox {
+    pub fn new(pool: PgPool, config: SandboxConfig) -> Self {
+        Sandbox { pool, config }
+    }
+
+    async fn fault(&self, operation: &str) -> Result<(), ProviderError> {
+        let injected: Option<String> = sqlx::query_scalar(
+            "UPDATE sandbox_faults SET remaining = remaining - 1
+             WHERE operation = $1 AND remaining > 0 RETURNING message",
+        )
+        .bind(operation)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match injected {
+            Some(message) => Err(ProviderError::new(NAME, ProviderErrorKind::Transient, message)),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn inject_fault(pool: &PgPool, operation: &str, times: i32, message: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO sandbox_faults (operation, remaining, message) VALUES ($1, $2, $3)
+             ON CONFLICT (operation) DO UPDATE SET remaining = EXCLUDED.remaining, message = EXCLUDED.message",
+        )
+        .bind(operation)
+        .bind(times)
+        .bind(message)
+        .execute(pool)
+        .await
+        .map(|_| ())
+    }
+}
+
+fn db_error(err: sqlx::Error) -> ProviderError {
+    ProviderError::new(NAME, ProviderErrorKind::Transient, format!("sandbox storage: {err}"))
+}
+
+fn to_target(row: (Uuid, String, String)) -> Result<Target, ProviderError> {
+    let kind = row.1.parse::<TargetKind>().map_err(|e| ProviderError::new(NAME, ProviderErrorKind::Validation, e))?;
+    Ok(Target { kind, id: row.0.to_string(), name: row.2 })
+}
+
+#[async_trait]
+impl Provider for Sandbox {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { native_reservations: true, creates_extensions: true }
+    }
+
+    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
+        self.fault("reserve").await?;
+        let reference = format!("sbx-res-{}", Uuid::new_v4());
+        sqlx::query("INSERT INTO sandbox_reservations (ref, e164) VALUES ($1, $2)")
+            .bind(&reference)
+            .bind(number.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(Some(reference))
+    }
+
+    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
+        self.fault("release").await?;
+        let found = sqlx::query(
+            "UPDATE sandbox_reservations SET released_at = coalesce(released_at, now()) WHERE ref = $1",
+        )
+        .bind(reference)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if found.rows_affected() == 0 {
+            return Err(ProviderError::new(NAME, ProviderErrorKind::NotFound, format!("no reservation {reference}")));
+        }
+        Ok(())
+    }
+
+    async fn list_targets(&self, tenant: Uuid, kind: Option<TargetKind>) -> Result<Vec<Target>, ProviderError> {
+        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT id, kind, name FROM sandbox_targets
+             WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR kind = $2)
+             ORDER BY kind, lower(name)",
+        )
+        .bind(tenant)
+        .bind(kind.map(TargetKind::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter().map(to_target).collect()
+    }
+
+    async fn find_target(&self, tenant: Uuid, kind: TargetKind, id: &str) -> Result<Option<Target>, ProviderError> {
+        let Ok(id) = id.parse::<Uuid>() else { return Ok(None) };
+        let row: Option<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT id, kind, name FROM sandbox_targets
+             WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(kind.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(to_target).transpose()
+    }
+
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        let row: Option<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT id, kind, name FROM sandbox_targets
+             WHERE tenant_id = $1 AND kind = $2 AND lower(name) = lower($3) AND deleted_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(kind.as_str())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(to_target).transpose()
+    }
+
+    async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
+        self.fault("ensure_target").await?;
+        let id = Uuid::new_v4();
+        let inserted = sqlx::query(
+            "INSERT INTO sandbox_targets (id, tenant_id, kind, name) VALUES ($1, $2, 'extension', $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(tenant)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if inserted.rows_affected() == 0 {
+            return Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::Conflict,
+                format!("an extension named `{name}` already exists"),
+            ));
+        }
+        Ok(Target { kind: TargetKind::Extension, id: id.to_string(), name: name.to_string() })
+    }
+
+    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError> {
+        let Ok(id) = target.id.parse::<Uuid>() else { return Ok(()) };
+        sqlx::query("UPDATE sandbox_targets SET deleted_at = now() WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn assign(
+        &self,
+        tenant: Uuid,
+        number: NumberRef<'_>,
+        target: &Target,
+        display_name: Option<&str>,
+    ) -> Result<Activation, ProviderError> {
+        self.fault("assign").await?;
+        let Ok(target_id) = target.id.parse::<Uuid>() else {
+            return Err(ProviderError::new(NAME, ProviderErrorKind::NotFound, format!("no target {}", target.id)));
+        };
+        let slow = self.activation_notice(number.state).is_some();
+        let delay = if slow { self.config.activation_delay_seconds } else { 0 };
+        // Idempotent: assigning the same number to the same target twice is one assignment.
+        let row: Option<(Uuid,)> = sqlx::query_as(
+            "INSERT INTO sandbox_assignments (e164, tenant_id, target_id, display_name, active_at)
+             SELECT $1, $2, t.id, $4, now() + make_interval(secs => $5)
+             FROM sandbox_targets t WHERE t.id = $3 AND t.tenant_id = $2 AND t.deleted_at IS NULL
+             ON CONFLICT (e164) DO UPDATE SET display_name = EXCLUDED.display_name
+                 WHERE sandbox_assignments.target_id = EXCLUDED.target_id
+             RETURNING target_id",
+        )
+        .bind(number.e164.as_str())
+        .bind(tenant)
+        .bind(target_id)
+        .bind(display_name)
+        .bind(delay as f64)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some(_) if slow => Ok(Activation::Delayed),
+            Some(_) => Ok(Activation::Immediate),
+            None => {
+                let exists = self.find_target(tenant, target.kind, &target.id).await?.is_some();
+                let (kind, message) = if exists {
+                    (ProviderErrorKind::Conflict, format!("{} is already assigned elsewhere", number.e164))
+                } else {
+                    (ProviderErrorKind::NotFound, format!("{} {} does not exist", target.kind, target.id))
+                };
+                Err(ProviderError::new(NAME, kind, message))
+            }
+        }
+    }
+
+    async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+        self.fault("unassign").await?;
+        sqlx::query("DELETE FROM sandbox_assignments WHERE e164 = $1 AND tenant_id = $2")
+            .bind(number.as_str())
+            .bind(tenant)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError> {
+        let active: Option<bool> = sqlx::query_scalar("SELECT active_at <= now() FROM sandbox_assignments WHERE e164 = $1")
+            .bind(number.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(active.map(|done| if done { Activation::Immediate } else { Activation::Delayed }))
+    }
+
+    fn activation_notice(&self, state: Option<&str>) -> Option<String> {
+        let state = state?;
+        self.config
+            .slow_activation_states
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(state))
+            .then(|| format!("Numbers in {state} can take up to 24 hours to activate."))
+    }
+}

@@ -1,0 +1,142 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::provision::{AssignmentSpec, NumberResult};
+use super::repo;
+use crate::auth::{ApiCaller, RequestId};
+use crate::domain::E164;
+use crate::error::{AppError, AppResult};
+use crate::idempotency::{self, Claim};
+use crate::state::AppState;
+use crate::web::{ApiJson, parse_id};
+
+#[derive(Debug, Deserialize)]
+pub struct ReserveRequest {
+    pub numbers: Vec<String>,
+    pub justification: Option<String>,
+}
+
+pub fn parse_numbers(raw: &[String]) -> AppResult<Vec<E164>> {
+    raw.iter()
+        .map(|n| E164::parse(n).map_err(|e| AppError::invalid_field("numbers", e.to_string())))
+        .collect()
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<ReserveRequest>,
+) -> AppResult<Response> {
+    let numbers = parse_numbers(&body.numbers)?;
+    let reserved = super::reserve(&state, &caller, numbers, body.justification, request_id.as_deref()).await?;
+    let body = json!({ "id": reserved.id, "expires_at": reserved.expires_at, "numbers": reserved.numbers });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn view(state: &AppState, tenant_id: Uuid, id: Uuid) -> AppResult<Value> {
+    let mut conn = state.pool.acquire().await?;
+    let reservation = repo::find(&mut conn, tenant_id, id).await?.ok_or_else(|| AppError::NotFound("reservation".into()))?;
+    let numbers = repo::numbers(&mut conn, id).await?;
+    let now = Utc::now();
+    Ok(json!({
+        "id": reservation.id,
+        "status": reservation.effective_status(now),
+        "created_at": reservation.created_at,
+        "expires_at": reservation.expires_at,
+        "seconds_left": (reservation.expires_at - now).num_seconds().max(0),
+        "justification": reservation.justification,
+        "user_id": reservation.user_id,
+        "numbers": numbers,
+    }))
+}
+
+pub async fn show(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(id): Path<String>) -> AppResult<Json<Value>> {
+    let tenant_id = caller.tenant()?;
+    Ok(Json(view(&state, tenant_id, parse_id(&id, "reservation")?).await?))
+}
+
+pub async fn list(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> AppResult<Json<Value>> {
+    let tenant_id = caller.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let rows = repo::list_for_user(&mut conn, tenant_id, Some(caller.user_id)).await?;
+    let now = Utc::now();
+    let reservations: Vec<Value> = rows
+        .iter()
+        .map(|r| json!({ "id": r.id, "status": r.effective_status(now), "created_at": r.created_at, "expires_at": r.expires_at }))
+        .collect();
+    Ok(Json(json!({ "reservations": reservations })))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&id, "reservation")?;
+    let released = super::cancel(&state, &caller, id, request_id.as_deref()).await?;
+    Ok(Json(json!({ "id": id, "status": "cancelled", "released": released })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProvisionRequest {
+    pub assignments: Vec<AssignmentSpec>,
+}
+
+pub fn provision_response(reservation_id: Uuid, results: &[NumberResult]) -> (StatusCode, Value) {
+    let failed: Vec<&NumberResult> = results.iter().filter(|r| !r.ok).collect();
+    if failed.is_empty() {
+        (StatusCode::OK, json!({ "reservation_id": reservation_id, "results": results }))
+    } else {
+        let message = format!(
+            "{} of {} numbers could not be provisioned; they are still held, so you can retry: {}",
+            failed.len(),
+            results.len(),
+            failed.iter().map(|r| format!("{} ({})", r.number, r.error.as_deref().unwrap_or("failed"))).collect::<Vec<_>>().join("; ")
+        );
+        let error = AppError::ProviderPartial { message, details: json!({ "reservation_id": reservation_id, "results": results }) };
+        (error.status(), json!({ "error": { "code": error.code(), "message": error.public_message(), "details": error.details() } }))
+    }
+}
+
+pub async fn provision(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> AppResult<Response> {
+    let id = parse_id(&id, "reservation")?;
+    let tenant_id = caller.tenant()?;
+    let request: ProvisionRequest = serde_json::from_value(body.clone())
+        .map_err(|e| AppError::invalid("invalid_json", format!("the request body does not match: {e}")))?;
+    let key = idempotency::key_from(&headers)?;
+    if let Some(key) = &key
+        && let Claim::Replay(status, stored) = idempotency::claim(&state.pool, tenant_id, key, &format!("provision:{id}"), &body).await?
+    {
+        return Ok((status, Json(stored)).into_response());
+    }
+    match super::provision::provision(&state, &caller, id, &request.assignments, request_id.as_deref()).await {
+        Ok(results) => {
+            let (status, body) = provision_response(id, &results);
+            if let Some(key) = &key {
+                idempotency::complete(&state.pool, tenant_id, key, status, &body).await?;
+            }
+            Ok((status, Json(body)).into_response())
+        }
+        Err(err) => {
+            if let Some(key) = &key {
+                idempotency::abandon(&state.pool, tenant_id, key).await?;
+            }
+            Err(err)
+        }
+    }
+}

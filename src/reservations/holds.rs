@@ -1,0 +1,351 @@
+//! Taking, cancelling and expiring holds. The database is the only arbiter: numbers are
+//! locked in a fixed order (no deadlocks between overlapping requests), and the partial
+//! unique index `holds_one_live_per_number` refuses a second live hold outright.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::repo;
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::search::check_region;
+use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+pub struct Reserved {
+    pub id: Uuid,
+    pub expires_at: chrono::DateTime<Utc>,
+    pub numbers: Vec<String>,
+}
+
+pub async fn reserve(
+    state: &AppState,
+    caller: &Principal,
+    numbers: Vec<E164>,
+    justification: Option<String>,
+    request_id: Option<&str>,
+) -> AppResult<Reserved> {
+    let tenant_id = caller.tenant()?;
+    let mut wanted: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Err(AppError::invalid_field("numbers", "choose at least one number to reserve"));
+    }
+    let max = state.config.holds.max_numbers_per_reservation;
+    if wanted.len() > max {
+        return Err(AppError::invalid_field("numbers", format!("at most {max} numbers fit in one reservation")));
+    }
+    let justification = justification.map(|j| j.trim().to_string()).filter(|j| !j.is_empty());
+    if justification.as_ref().is_some_and(|j| j.chars().count() > 500) {
+        return Err(AppError::invalid_field("justification", "the justification is limited to 500 characters"));
+    }
+
+    let mut tx = state.pool.begin().await?;
+    let tenant = crate::tenants::profile(&mut tx, tenant_id).await?;
+    let rows = sqlx::query(
+        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id FROM numbers
+         WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE",
+    )
+    .bind(&wanted)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let visible = tenant.inventory_orgs();
+    let mut unknown: Vec<String> = wanted.clone();
+    let mut unavailable = Vec::new();
+    let mut outside_region = None;
+    for row in &rows {
+        let e164: String = row.try_get("e164")?;
+        let inventory: Uuid = row.try_get("inventory_org_id")?;
+        if !visible.contains(&inventory) {
+            continue;
+        }
+        unknown.retain(|n| n != &e164);
+        let country: String = row.try_get("country")?;
+        if let Err(rule) = check_region(&country, &tenant.allowed_countries) {
+            outside_region = Some(format!("{e164}: {rule}"));
+            continue;
+        }
+        let mut current: NumberState = parse_state(row.try_get("lifecycle")?)?;
+        if current == NumberState::Reserved && expire_if_due(&mut tx, &e164, request_id).await? {
+            current = NumberState::Available;
+        }
+        if transition(current, Event::Reserve).is_err() {
+            unavailable.push(e164);
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(AppError::NotFound(format!("{} (not in any inventory your tenant can use)", unknown.join(", "))));
+    }
+    if let Some(rule) = outside_region {
+        return Err(AppError::Forbidden(rule));
+    }
+    if !unavailable.is_empty() {
+        tx.commit().await?; // keep any holds expired above
+        return Err(AppError::conflict(
+            "numbers_unavailable",
+            format!("already taken by someone else: {}; refresh the search", unavailable.join(", ")),
+            json!({ "unavailable": unavailable }),
+        ));
+    }
+
+    let id = Uuid::new_v4();
+    let expires_at = Utc::now() + Duration::seconds(state.config.holds.ttl_seconds);
+    sqlx::query("INSERT INTO reservations (id, tenant_id, user_id, justification, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(tenant_id)
+        .bind(caller.user_id)
+        .bind(&justification)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+    for e164 in &wanted {
+        let row = sqlx::query("SELECT lifecycle FROM numbers WHERE e164 = $1").bind(e164).fetch_one(&mut *tx).await?;
+        let from = parse_state(row.try_get("lifecycle")?)?;
+        let to = transition(from, Event::Reserve)?;
+        sqlx::query(
+            "UPDATE numbers SET lifecycle = $2, reservation_id = $3, tenant_id = $4, state_changed_at = now()
+             WHERE e164 = $1 AND lifecycle = $5",
+        )
+        .bind(e164)
+        .bind(to.as_str())
+        .bind(id)
+        .bind(tenant_id)
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO holds (reservation_id, e164, expires_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(e164)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+
+    // The platform's own reservation, where it has one, is taken after our hold is safe.
+    let provider = state.provider_for(tenant_id);
+    let mut failure = None;
+    if provider.capabilities().native_reservations {
+        for e164 in &wanted {
+            let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
+            match provider.reserve(&number).await {
+                Ok(reference) => {
+                    sqlx::query("UPDATE holds SET provider_ref = $3 WHERE reservation_id = $1 AND e164 = $2")
+                        .bind(id)
+                        .bind(e164)
+                        .bind(reference)
+                        .execute(&state.pool)
+                        .await?;
+                }
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+    }
+
+    let mut tx = state.pool.begin().await?;
+    if let Some(err) = failure {
+        for e164 in &wanted {
+            end_hold(&mut tx, id, e164, Event::CancelHold, "failed").await?;
+            let entry = Entry::new(Action::Reserve, Outcome::Failure)
+                .by(Some(tenant_id), Some(caller.user_id), request_id)
+                .number(e164)
+                .justification(justification.as_deref())
+                .error(err.to_string());
+            audit::repo::record(&mut tx, &entry).await?;
+        }
+        repo::finish_if_done(&mut tx, id).await?;
+        tx.commit().await?;
+        release_at_provider(state, 100).await.ok();
+        return Err(err.into());
+    }
+    for e164 in &wanted {
+        let entry = Entry::new(Action::Reserve, Outcome::Success)
+            .by(Some(tenant_id), Some(caller.user_id), request_id)
+            .number(e164)
+            .justification(justification.as_deref())
+            .details(json!({ "reservation_id": id, "expires_at": expires_at }));
+        audit::repo::record(&mut tx, &entry).await?;
+    }
+    tx.commit().await?;
+    Ok(Reserved { id, expires_at, numbers: wanted })
+}
+
+fn parse_state(value: String) -> AppResult<NumberState> {
+    value.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))
+}
+
+/// Ends a number's live hold in this reservation and moves the number back to inventory.
+/// `event` is `CancelHold` or `ExpireHold`; the caller holds the number's row lock.
+async fn end_hold(conn: &mut PgConnection, reservation_id: Uuid, e164: &str, event: Event, reason: &str) -> AppResult<bool> {
+    let ended = sqlx::query(
+        "UPDATE holds SET ended_at = now(), end_reason = $3
+         WHERE reservation_id = $1 AND e164 = $2 AND ended_at IS NULL",
+    )
+    .bind(reservation_id)
+    .bind(e164)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    if ended.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let to = transition(NumberState::Reserved, event)?;
+    sqlx::query(
+        "UPDATE numbers SET lifecycle = $3, reservation_id = NULL, tenant_id = NULL, state_changed_at = now()
+         WHERE e164 = $1 AND reservation_id = $2 AND lifecycle = 'reserved'",
+    )
+    .bind(e164)
+    .bind(reservation_id)
+    .bind(to.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// Expires the number's hold if it is past due. Caller holds the number's row lock.
+async fn expire_if_due(conn: &mut PgConnection, e164: &str, request_id: Option<&str>) -> AppResult<bool> {
+    let due = sqlx::query(
+        "SELECT h.reservation_id, r.tenant_id, r.user_id FROM holds h JOIN reservations r ON r.id = h.reservation_id
+         WHERE h.e164 = $1 AND h.ended_at IS NULL AND h.expires_at <= now() FOR UPDATE OF h",
+    )
+    .bind(e164)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(due) = due else { return Ok(false) };
+    let reservation_id: Uuid = due.try_get("reservation_id")?;
+    let tenant_id: Uuid = due.try_get("tenant_id")?;
+    let user_id: Uuid = due.try_get("user_id")?;
+    record_expiry(conn, reservation_id, tenant_id, user_id, e164, request_id).await
+}
+
+async fn record_expiry(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    e164: &str,
+    request_id: Option<&str>,
+) -> AppResult<bool> {
+    if !end_hold(conn, reservation_id, e164, Event::ExpireHold, "expired").await? {
+        return Ok(false);
+    }
+    let entry = Entry::new(Action::Expire, Outcome::Expired)
+        .by(Some(tenant_id), Some(user_id), request_id)
+        .number(e164)
+        .details(json!({ "reservation_id": reservation_id }));
+    audit::repo::record(conn, &entry).await?;
+    repo::finish_if_done(conn, reservation_id).await?;
+    Ok(true)
+}
+
+/// Sweeper step: expires up to `batch` overdue holds. Holds whose number is mid-saga are
+/// left to the saga. SKIP LOCKED lets several instances sweep without expiring one twice.
+pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
+    let mut tx = state.pool.begin().await?;
+    let due = sqlx::query(
+        "SELECT h.reservation_id, h.e164, r.tenant_id, r.user_id
+         FROM holds h JOIN numbers n ON n.e164 = h.e164 JOIN reservations r ON r.id = h.reservation_id
+         WHERE h.ended_at IS NULL AND h.expires_at <= now() AND n.lifecycle = 'reserved'
+         ORDER BY h.expires_at LIMIT $1 FOR UPDATE OF h, n SKIP LOCKED",
+    )
+    .bind(batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut expired = 0;
+    for row in due {
+        let e164: String = row.try_get("e164")?;
+        if record_expiry(&mut tx, row.try_get("reservation_id")?, row.try_get("tenant_id")?, row.try_get("user_id")?, &e164, None)
+            .await?
+        {
+            expired += 1;
+        }
+    }
+    tx.commit().await?;
+    if expired > 0 {
+        tracing::info!(expired, "expired holds");
+    }
+    Ok(expired)
+}
+
+/// Releases the provider's native reservations of ended holds; retried until it succeeds.
+pub async fn release_at_provider(state: &AppState, batch: i64) -> AppResult<usize> {
+    let mut tx = state.pool.begin().await?;
+    let due = sqlx::query(
+        "SELECT h.id, h.provider_ref, r.tenant_id FROM holds h JOIN reservations r ON r.id = h.reservation_id
+         WHERE h.provider_ref IS NOT NULL AND h.provider_released_at IS NULL AND h.ended_at IS NOT NULL
+         ORDER BY h.ended_at LIMIT $1 FOR UPDATE OF h SKIP LOCKED",
+    )
+    .bind(batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut released = 0;
+    for row in due {
+        let hold_id: i64 = row.try_get("id")?;
+        let reference: String = row.try_get("provider_ref")?;
+        let provider = state.provider_for(row.try_get("tenant_id")?);
+        match provider.release_reservation(&reference).await {
+            Ok(()) => {
+                sqlx::query("UPDATE holds SET provider_released_at = now() WHERE id = $1")
+                    .bind(hold_id)
+                    .execute(&mut *tx)
+                    .await?;
+                released += 1;
+            }
+            Err(err) => tracing::warn!(hold_id, error = %err, "provider release failed; will retry"),
+        }
+    }
+    tx.commit().await?;
+    Ok(released)
+}
+
+pub async fn cancel(state: &AppState, caller: &Principal, id: Uuid, request_id: Option<&str>) -> AppResult<usize> {
+    let tenant_id = caller.tenant()?;
+    let mut tx = state.pool.begin().await?;
+    let reservation = repo::lock(&mut tx, tenant_id, id).await?.ok_or_else(|| AppError::NotFound("reservation".into()))?;
+    match reservation.effective_status(Utc::now()) {
+        "active" => {}
+        "expired" => {
+            return Err(AppError::Gone { code: "reservation_expired", message: "this reservation has already expired".into() });
+        }
+        other => {
+            return Err(AppError::conflict(
+                "reservation_closed",
+                format!("this reservation is already {other}"),
+                json!({ "status": other }),
+            ));
+        }
+    }
+    let held: Vec<(String, String)> = sqlx::query_as(
+        "SELECT n.e164, n.lifecycle FROM numbers n JOIN holds h ON h.e164 = n.e164
+         WHERE h.reservation_id = $1 AND h.ended_at IS NULL ORDER BY n.e164 FOR UPDATE OF n, h",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some((busy, _)) = held.iter().find(|(_, lifecycle)| lifecycle != "reserved") {
+        return Err(AppError::conflict(
+            "provisioning_in_progress",
+            format!("{busy} is being provisioned right now; try again in a moment"),
+            json!({ "number": busy }),
+        ));
+    }
+    for (e164, _) in &held {
+        end_hold(&mut tx, id, e164, Event::CancelHold, "cancelled").await?;
+        let entry = Entry::new(Action::Release, Outcome::Success)
+            .by(Some(tenant_id), Some(caller.user_id), request_id)
+            .number(e164)
+            .details(json!({ "reservation_id": id, "hold": "cancelled" }));
+        audit::repo::record(&mut tx, &entry).await?;
+    }
+    repo::finish_if_done(&mut tx, id).await?;
+    tx.commit().await?;
+    release_at_provider(state, 100).await.ok();
+    Ok(held.len())
+}

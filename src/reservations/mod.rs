@@ -1,0 +1,10 @@
+//! Reservations: one request holds several numbers for the hold time; each number then
+//! gets provisioned (or the hold is cancelled or expires).
+
+pub mod api;
+pub mod holds;
+pub mod pages;
+pub mod provision;
+pub mod repo;
+
+pub use holds::{cancel, reserve};

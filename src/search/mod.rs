@@ -1,0 +1,91 @@
+//! Searching available numbers: by geography, exchange, rate center, city and vanity pattern.
+
+pub mod api;
+pub mod pages;
+pub mod repo;
+
+use serde::Serialize;
+
+use crate::domain::pricing::{Quote, format_money};
+use crate::domain::search::{SearchCriteria, check_region};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::tenants::TenantProfile;
+use crate::{audit, domain::policy::Principal};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AvailableNumber {
+    pub e164: String,
+    pub national: String,
+    pub kind: String,
+    pub region: String,
+    pub state: Option<String>,
+    pub rate_center: Option<String>,
+    pub city: Option<String>,
+    pub monthly: String,
+    pub setup: String,
+    pub per_minute: String,
+    pub monthly_micros: i64,
+    pub setup_micros: i64,
+    pub per_minute_micros: i64,
+    pub premium: Option<String>,
+    pub activation_notice: Option<String>,
+}
+
+pub struct SearchOutcome {
+    pub numbers: Vec<AvailableNumber>,
+    pub next_cursor: Option<String>,
+}
+
+/// Runs a search for the caller's tenant and writes the SEARCH audit entry.
+pub async fn run(
+    state: &AppState,
+    caller: &Principal,
+    criteria: &SearchCriteria,
+    request_id: Option<&str>,
+) -> AppResult<SearchOutcome> {
+    let tenant_id = caller.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let tenant: TenantProfile = crate::tenants::profile(&mut conn, tenant_id).await?;
+    check_region(&criteria.country, &tenant.allowed_countries).map_err(AppError::Forbidden)?;
+    let rows = repo::search(&mut conn, &tenant, criteria).await?;
+    let provider = state.provider_for(tenant_id);
+    let pricing = &state.config.pricing;
+    let next_cursor = (rows.len() as i64 == criteria.limit).then(|| rows.last().map(|r| r.national.clone())).flatten();
+    let numbers: Vec<AvailableNumber> = rows
+        .into_iter()
+        .map(|row| {
+            let quote: Quote = pricing.quote(row.kind == "toll_free", &row.national);
+            AvailableNumber {
+                national: crate::domain::e164::format_national(&row.e164),
+                activation_notice: provider.activation_notice(row.state.as_deref()),
+                monthly: format_money(quote.monthly_micros),
+                setup: format_money(quote.setup_micros),
+                per_minute: format_money(quote.per_minute_micros),
+                monthly_micros: quote.monthly_micros,
+                setup_micros: quote.setup_micros,
+                per_minute_micros: quote.per_minute_micros,
+                premium: quote.premium,
+                e164: row.e164,
+                kind: row.kind,
+                region: row.region,
+                state: row.state,
+                rate_center: row.rate_center,
+                city: row.city,
+            }
+        })
+        .collect();
+    let entry = audit::Entry::new(audit::Action::Search, audit::Outcome::Success)
+        .by(Some(tenant_id), Some(caller.user_id), request_id)
+        .details(serde_json::json!({ "criteria": describe(criteria), "results": numbers.len() }));
+    audit::repo::record(&mut conn, &entry).await?;
+    Ok(SearchOutcome { numbers, next_cursor })
+}
+
+fn describe(c: &SearchCriteria) -> serde_json::Value {
+    serde_json::json!({
+        "country": c.country, "kind": c.kind.as_str(), "state": c.state, "npa": c.npa, "nxx": c.nxx,
+        "rate_center": c.rate_center, "city": c.city, "pattern": c.pattern.as_ref().map(|p| p.sql_like()),
+        "limit": c.limit,
+    })
+}

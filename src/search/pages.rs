@@ -1,0 +1,163 @@
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::AvailableNumber;
+use super::api::{CityQuery, lookup_cities};
+use crate::auth::{PageCaller, RequestId};
+use crate::domain::search::SearchParams;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::pages::Chrome;
+use crate::web::{PageResult, render};
+
+pub const STATES: [(&str, &str); 51] = [
+    ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),
+    ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"), ("DC", "District of Columbia"),
+    ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"),
+    ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"),
+    ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
+    ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"),
+    ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"),
+    ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
+    ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"), ("SD", "South Dakota"),
+    ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"), ("VT", "Vermont"), ("VA", "Virginia"),
+    ("WA", "Washington"), ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
+];
+
+#[derive(askama::Template)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    pub chrome: Chrome,
+    pub params: SearchParams,
+    pub states: &'static [(&'static str, &'static str)],
+    pub searched: bool,
+    pub error: Option<String>,
+    pub results: Vec<AvailableNumber>,
+    pub next_cursor: Option<String>,
+    pub query_string: String,
+    pub justification: String,
+}
+
+impl SearchPage {
+    fn value(field: &Option<String>) -> &str {
+        field.as_deref().unwrap_or("")
+    }
+
+    pub fn v_npa(&self) -> &str {
+        Self::value(&self.params.npa)
+    }
+
+    pub fn v_nxx(&self) -> &str {
+        Self::value(&self.params.nxx)
+    }
+
+    pub fn v_city(&self) -> &str {
+        Self::value(&self.params.city)
+    }
+
+    pub fn v_rate_center(&self) -> &str {
+        Self::value(&self.params.rate_center)
+    }
+
+    pub fn v_pattern(&self) -> &str {
+        Self::value(&self.params.pattern)
+    }
+
+    pub fn v_limit(&self) -> &str {
+        Self::value(&self.params.limit)
+    }
+
+    pub fn is_canada(&self) -> bool {
+        Self::value(&self.params.country).eq_ignore_ascii_case("CA")
+    }
+
+    /// (code, name, selected) for the state drop-down.
+    pub fn state_options(&self) -> Vec<(&'static str, &'static str, bool)> {
+        let chosen = Self::value(&self.params.state);
+        self.states.iter().map(|(code, name)| (*code, *name, code.eq_ignore_ascii_case(chosen))).collect()
+    }
+
+    pub fn is_toll_free(&self) -> bool {
+        matches!(self.params.kind.as_deref(), Some("toll_free"))
+    }
+
+    pub fn next_page_query(&self) -> Option<String> {
+        let cursor = self.next_cursor.as_ref()?;
+        let mut params = self.params.clone();
+        params.cursor = Some(cursor.clone());
+        serde_urlencoded::to_string(&params).ok()
+    }
+}
+
+/// Runs the search described by `params` (if any field is set) and builds the page.
+pub async fn search_page(
+    state: &AppState,
+    caller: &PageCaller,
+    params: SearchParams,
+    request_id: Option<&str>,
+) -> Result<SearchPage, AppError> {
+    let searched = [&params.state, &params.npa, &params.kind, &params.pattern, &params.city, &params.rate_center]
+        .iter()
+        .any(|f| f.as_deref().is_some_and(|v| !v.is_empty()));
+    let mut page = SearchPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        query_string: serde_urlencoded::to_string(&params).unwrap_or_default(),
+        params,
+        states: &STATES,
+        searched,
+        error: None,
+        results: Vec::new(),
+        next_cursor: None,
+        justification: String::new(),
+    };
+    if !searched {
+        return Ok(page);
+    }
+    match page.params.parse(state.config.search.limits()) {
+        Err(err) => page.error = Some(err.to_string()),
+        Ok(criteria) => match super::run(state, &caller.principal, &criteria, request_id).await {
+            Ok(outcome) => {
+                page.results = outcome.numbers;
+                page.next_cursor = outcome.next_cursor;
+            }
+            Err(AppError::Forbidden(rule)) => page.error = Some(rule),
+            Err(other) => return Err(other),
+        },
+    }
+    Ok(page)
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Query(params): Query<SearchParams>,
+) -> PageResult {
+    caller.principal.tenant()?;
+    let page = search_page(&state, &caller, params, request_id.as_deref()).await?;
+    let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, render(&page)).into_response())
+}
+
+#[derive(askama::Template)]
+#[template(path = "city_options.html")]
+struct CityOptions {
+    cities: Vec<crate::search::repo::City>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CityField {
+    city: Option<String>,
+    state: Option<String>,
+}
+
+/// Autocomplete for the city field: `<option>`s for its datalist.
+pub async fn cities(State(state): State<AppState>, caller: PageCaller, Query(field): Query<CityField>) -> Result<Response, crate::web::PageError> {
+    let query = CityQuery { q: field.city, state: field.state };
+    let cities = lookup_cities(&state, &caller.principal, &query).await?;
+    Ok(match askama::Template::render(&CityOptions { cities }) {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    })
+}

@@ -1,0 +1,35 @@
+//! Tenants as the lifecycle sees them: their place in the organization tree and policy.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+pub const OPERATOR_ORG_ID: Uuid = Uuid::from_u128(1);
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantProfile {
+    pub id: Uuid,
+    pub name: String,
+    pub parent_id: Option<Uuid>,
+    pub allowed_countries: Vec<String>,
+}
+
+impl TenantProfile {
+    /// Inventory a tenant may draw from: carrier stock (held by the operator) and its reseller's.
+    pub fn inventory_orgs(&self) -> Vec<Uuid> {
+        let mut orgs = vec![OPERATOR_ORG_ID];
+        orgs.extend(self.parent_id);
+        orgs
+    }
+}
+
+pub async fn profile(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<TenantProfile> {
+    sqlx::query_as(
+        "SELECT id, name, parent_id, allowed_countries FROM organizations WHERE id = $1 AND kind = 'tenant'",
+    )
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound("tenant".into()))
+}

@@ -1,0 +1,54 @@
+//! What every page shares: the navigation chrome and the home redirect.
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::auth::Authenticated;
+use crate::domain::policy::Principal;
+
+/// The logged-in user's bar, the CSRF token, and an optional notice.
+pub struct Chrome {
+    pub email: String,
+    pub org_name: String,
+    pub role: String,
+    pub csrf: String,
+    pub is_tenant: bool,
+    pub can_audit: bool,
+    pub notice: Option<String>,
+}
+
+impl Chrome {
+    pub fn new(principal: &Principal, csrf: &str) -> Self {
+        Chrome {
+            email: principal.email.clone(),
+            org_name: principal.org_name.clone(),
+            role: principal.role.as_str().replace('_', " "),
+            csrf: csrf.to_string(),
+            is_tenant: principal.is_tenant_member(),
+            can_audit: principal.can_view_audit(),
+            notice: None,
+        }
+    }
+
+    /// Notices come from fixed codes in redirects, never from free text in the URL.
+    pub fn with_notice(mut self, code: Option<&str>) -> Self {
+        self.notice = code.and_then(|c| match c {
+            "cancelled" => Some("Reservation cancelled: the numbers are back in inventory."),
+            "provisioned" => Some("Number provisioned."),
+            "released" => Some("Number released: it is back in the reseller's inventory."),
+            "welcome" => Some("Welcome back."),
+            _ => None,
+        })
+        .map(str::to_string);
+        self
+    }
+}
+
+pub async fn home(request: Request) -> Response {
+    match request.extensions().get::<Authenticated>() {
+        Some(a) if a.principal.is_tenant_member() => Redirect::to("/search").into_response(),
+        Some(a) if a.principal.can_view_audit() => Redirect::to("/audit").into_response(),
+        Some(_) => Redirect::to("/numbers").into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
