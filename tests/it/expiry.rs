@@ -1,0 +1,58 @@
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::common::{error_code, spawn_app_with};
+
+#[sqlx::test]
+async fn an_expired_hold_returns_the_number_releases_it_at_the_provider_and_is_audited(pool: PgPool) {
+    let app = spawn_app_with(pool, |c| c.holds.ttl_seconds = 1).await;
+    let api = app.api("agent@globex.test").await;
+    let numbers = api.find("npa=512", 2).await;
+    let (_, reservation) = api.reserve(&numbers).await;
+    let id = reservation["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    // Reads treat the hold as gone before the sweeper has run.
+    let (_, view) = api.get(&format!("/api/v1/reservations/{id}")).await;
+    assert_eq!(view["status"], "expired");
+    let (status, body) = api
+        .post(&format!("/api/v1/reservations/{id}/provision"), json!({ "assignments": [{ "number": numbers[0], "target": { "type": "queue", "name": "Sales" } }] }))
+        .await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(error_code(&body), "reservation_expired");
+
+    let report = inward::jobs::run_once(&app.state).await.unwrap();
+    assert_eq!(report.expired, 2);
+    assert_eq!(report.provider_released, 2);
+    for n in &numbers {
+        assert_eq!(app.number_state(n).await, "available");
+        assert_eq!(app.audit_count(n, "EXPIRE", "EXPIRED").await, 1);
+    }
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM sandbox_reservations WHERE e164 = ANY($1) AND released_at IS NULL")
+        .bind(&numbers)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(open, 0, "native reservations released at the provider");
+
+    // A second sweep finds nothing: each hold is expired once.
+    let again = inward::jobs::run_once(&app.state).await.unwrap();
+    assert_eq!((again.expired, again.provider_released), (0, 0));
+    let back = api.get("/api/v1/numbers/available?npa=512&limit=100").await.1;
+    assert!(back["numbers"].as_array().unwrap().iter().any(|n| n["e164"] == numbers[0].as_str()));
+}
+
+#[sqlx::test]
+async fn reserving_a_number_whose_hold_lapsed_works_before_the_sweeper_runs(pool: PgPool) {
+    let app = spawn_app_with(pool, |c| c.holds.ttl_seconds = 1).await;
+    let first = app.api("agent@globex.test").await;
+    let second = app.api("agent@initech.test").await;
+    let number = first.find("npa=512", 1).await;
+    assert_eq!(first.reserve(&number).await.0, StatusCode::CREATED);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, body) = second.reserve(&number).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(app.audit_count(&number[0], "EXPIRE", "EXPIRED").await, 1);
+    assert_eq!(app.number_state(&number[0]).await, "reserved");
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real router over real HTTP against real PostgreSQL.
+
+mod common;
+
+mod audit_log;
+mod bad_input;
+mod browser;
+mod cli;
+mod expiry;
+mod isolation;
+mod lifecycle;
+mod pages;
+mod races;
+mod saga;
+mod search;

@@ -1,0 +1,107 @@
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::common::spawn_app;
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[sqlx::test]
+async fn the_whole_lifecycle_works_through_server_rendered_pages(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let browser = app.browser("agent@globex.test").await;
+
+    let (status, page) = browser.get("/search?kind=local&state=TX&npa=512").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Reserve selected") && page.contains("href=\"tel:+1512"), "results with tel: links");
+    let api = app.api("agent@globex.test").await;
+    let numbers = api.find("npa=512", 2).await;
+
+    let response = browser
+        .post_form("/reservations", &[("number", numbers[0].as_str()), ("number", numbers[1].as_str()), ("q", "npa=512")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let reservation_path = location(&response);
+    let (_, page) = browser.get(&reservation_path).await;
+    assert!(page.contains("id=\"countdown\"") && page.contains("data-expires-at"));
+    assert!(page.contains("Queue · Sales") && page.contains("New extension"));
+
+    let queue = api.target_id("queue", "Sales").await;
+    let target = format!("queue:{queue}");
+    let response = browser
+        .post_form(&format!("{reservation_path}/provision"), &[("number", numbers[0].as_str()), ("target", target.as_str()), ("display_name", "Sales line")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+    let response = browser
+        .post_form(&format!("{reservation_path}/provision"), &[("number", numbers[1].as_str()), ("target", "extension:new"), ("new_extension", "Reception 2")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let (_, list) = browser.get("/numbers").await;
+    assert!(list.contains("data-state=\"active\"") && list.contains("Sales line") && list.contains("Reception 2"));
+    let (_, detail) = browser.get(&format!("/numbers/{}", numbers[0])).await;
+    assert!(detail.contains("PROVISION") && detail.contains("RESERVE") && detail.contains("tel:+1512"));
+
+    let response = browser.post_form(&format!("/numbers/{}/release", numbers[0]), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.number_state(&numbers[0]).await, "released");
+}
+
+#[sqlx::test]
+async fn a_lost_race_rerenders_the_search_with_the_taken_numbers_named(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let api = app.api("agent@initech.test").await;
+    let numbers = api.find("npa=512", 1).await;
+    api.reserve(&numbers).await;
+    let browser = app.browser("agent@globex.test").await;
+    let response = browser.post_form("/reservations", &[("number", numbers[0].as_str()), ("q", "npa=512")]).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("already taken") && page.contains(&numbers[0]) && page.contains("refreshed"));
+    assert!(!page.contains(&format!("value=\"{}\"", numbers[0])), "the taken number is gone from the fresh results");
+}
+
+#[sqlx::test]
+async fn cancel_from_the_page_and_admin_sees_the_audit_log(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let browser = app.browser("agent@globex.test").await;
+    let numbers = app.api("agent@globex.test").await.find("npa=718", 1).await;
+    let response = browser.post_form("/reservations", &[("number", numbers[0].as_str())]).await;
+    let path = location(&response);
+    let response = browser.post_form(&format!("{path}/cancel"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, page) = browser.get(&location(&response)).await;
+    assert!(page.contains("cancelled"));
+    assert_eq!(app.number_state(&numbers[0]).await, "available");
+
+    let (status, _) = browser.get("/audit").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "tenant users do not see the audit log");
+    let admin = app.browser("admin@globex.test").await;
+    let (status, audit) = admin.get("/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(audit.contains("RESERVE") && audit.contains("RELEASE") && audit.contains("agent@globex.test"));
+}
+
+#[sqlx::test]
+async fn login_failures_logout_and_search_errors_render_as_pages(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let r = app.http.post(app.url("/login")).form(&[("email", "agent@globex.test"), ("password", "wrong password")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("do not match"));
+
+    let browser = app.browser("agent@globex.test").await;
+    let (status, page) = browser.get("/search?kind=local").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("local searches need a state or an area code"));
+    let (status, page) = browser.get("/search?country=CA&state=BC").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("region whitelist"));
+    let (_, options) = browser.get("/search/cities?city=Aus&state=TX").await;
+    assert!(options.contains("<option value=\"Austin\">"), "{options}");
+
+    let response = browser.post_form("/logout", &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, _) = browser.get("/numbers").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the session is gone");
+}

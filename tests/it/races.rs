@@ -1,0 +1,90 @@
+use std::collections::HashSet;
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::common::{error_code, spawn_app};
+
+#[sqlx::test]
+async fn fifty_concurrent_reservations_of_one_number_yield_exactly_one_hold(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let globex = app.api("agent@globex.test").await;
+    let initech = app.api("agent@initech.test").await;
+    let number = globex.find("npa=512", 1).await;
+    let attempts = (0..50).map(|i| {
+        let api = if i % 2 == 0 { &globex } else { &initech };
+        let number = number.clone();
+        async move { api.reserve(&number).await }
+    });
+    let results = join_all(attempts).await;
+    let created = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
+    let conflicts: Vec<_> = results.iter().filter(|(s, _)| *s == StatusCode::CONFLICT).collect();
+    assert_eq!(created, 1, "{results:?}");
+    assert_eq!(conflicts.len(), 49);
+    for (_, body) in conflicts {
+        assert_eq!(error_code(body), "numbers_unavailable");
+        assert_eq!(body["error"]["details"]["unavailable"][0], number[0].as_str());
+    }
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM holds WHERE e164 = $1 AND ended_at IS NULL")
+        .bind(&number[0])
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(live, 1);
+}
+
+#[sqlx::test]
+async fn overlapping_reservations_never_hold_a_number_twice(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let api = app.api("agent@globex.test").await;
+    let pool_of_numbers = api.find("npa=718&limit=30", 30).await;
+    // Twenty requests over sliding, overlapping windows of five numbers, in both orders.
+    let requests = (0..20).map(|i| {
+        let mut window: Vec<String> = pool_of_numbers.iter().cycle().skip(i).take(5).cloned().collect();
+        if i % 2 == 1 {
+            window.reverse();
+        }
+        let api = &api;
+        async move { (window.clone(), api.reserve(&window).await) }
+    });
+    let results = join_all(requests).await;
+    let mut held = HashSet::new();
+    for (window, (status, body)) in &results {
+        match *status {
+            StatusCode::CREATED => {
+                for n in window {
+                    assert!(held.insert(n.clone()), "{n} held twice");
+                }
+            }
+            StatusCode::CONFLICT => assert_eq!(error_code(body), "numbers_unavailable"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(!held.is_empty());
+    let doubly: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT e164 FROM holds WHERE ended_at IS NULL GROUP BY e164 HAVING count(*) > 1) d",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(doubly, 0);
+    let reserved: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers WHERE lifecycle = 'reserved'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(reserved as usize, held.len());
+}
+
+#[sqlx::test]
+async fn the_database_refuses_a_second_live_hold_even_without_the_app(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let api = app.api("agent@globex.test").await;
+    let number = api.find("npa=512", 1).await;
+    let (_, reservation) = api.reserve(&number).await;
+    let id: uuid::Uuid = reservation["id"].as_str().unwrap().parse().unwrap();
+    let second = sqlx::query("INSERT INTO holds (reservation_id, e164, expires_at) VALUES ($1, $2, now() + interval '1 hour')")
+        .bind(id)
+        .bind(&number[0])
+        .execute(&app.pool)
+        .await;
+    let err = second.expect_err("unique partial index must refuse");
+    assert!(err.to_string().contains("holds_one_live_per_number"), "{err}");
+}
