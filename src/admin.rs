@@ -19,25 +19,42 @@ fn valid_slug(slug: &str) -> bool {
     !bytes.is_empty()
         && bytes.len() <= 63
         && bytes[0].is_ascii_alphanumeric()
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
-pub async fn add_org(pool: &PgPool, kind: OrgKind, parent_slug: &str, slug: &str, name: &str) -> Result<Uuid, AdminError> {
+pub async fn add_org(
+    pool: &PgPool,
+    kind: OrgKind,
+    parent_slug: &str,
+    slug: &str,
+    name: &str,
+) -> Result<Uuid, AdminError> {
     let Some(parent_kind) = kind.parent_kind() else {
-        return Err(AdminError::Invalid("there is exactly one operator organization; it exists after `inward migrate`".into()));
+        return Err(AdminError::Invalid(
+            "there is exactly one operator organization; it exists after `inward migrate`".into(),
+        ));
     };
     if !valid_slug(slug) {
-        return Err(AdminError::Invalid(format!("slug `{slug}` must be lower-case letters, digits and dashes")));
+        return Err(AdminError::Invalid(format!(
+            "slug `{slug}` must be lower-case letters, digits and dashes"
+        )));
     }
     if name.trim().is_empty() || name.len() > 200 {
-        return Err(AdminError::Invalid("the name must be 1 to 200 characters".into()));
+        return Err(AdminError::Invalid(
+            "the name must be 1 to 200 characters".into(),
+        ));
     }
-    let parent: Option<(Uuid, String)> = sqlx::query_as("SELECT id, kind FROM organizations WHERE slug = $1")
-        .bind(parent_slug)
-        .fetch_optional(pool)
-        .await?;
+    let parent: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT id, kind FROM organizations WHERE slug = $1")
+            .bind(parent_slug)
+            .fetch_optional(pool)
+            .await?;
     let Some((parent_id, found_kind)) = parent else {
-        return Err(AdminError::Invalid(format!("no organization with slug `{parent_slug}`")));
+        return Err(AdminError::Invalid(format!(
+            "no organization with slug `{parent_slug}`"
+        )));
     };
     if found_kind != parent_kind.as_str() {
         return Err(AdminError::Invalid(format!(
@@ -58,25 +75,42 @@ pub async fn add_org(pool: &PgPool, kind: OrgKind, parent_slug: &str, slug: &str
     .execute(pool)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(AdminError::Invalid(format!("an organization with slug `{slug}` already exists")));
+        return Err(AdminError::Invalid(format!(
+            "an organization with slug `{slug}` already exists"
+        )));
     }
     Ok(id)
 }
 
-pub async fn add_user(pool: &PgPool, org_slug: &str, role: Role, email: &str, password: &str) -> Result<Uuid, AdminError> {
+pub async fn add_user(
+    pool: &PgPool,
+    org_slug: &str,
+    role: Role,
+    email: &str,
+    password: &str,
+) -> Result<Uuid, AdminError> {
     let email = email.trim();
     if !email.contains('@') || email.len() > 254 {
-        return Err(AdminError::Invalid(format!("`{email}` is not an email address")));
+        return Err(AdminError::Invalid(format!(
+            "`{email}` is not an email address"
+        )));
     }
-    let org: Option<(Uuid, String)> = sqlx::query_as("SELECT id, kind FROM organizations WHERE slug = $1")
-        .bind(org_slug)
-        .fetch_optional(pool)
-        .await?;
+    let org: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT id, kind FROM organizations WHERE slug = $1")
+            .bind(org_slug)
+            .fetch_optional(pool)
+            .await?;
     let Some((org_id, kind)) = org else {
-        return Err(AdminError::Invalid(format!("no organization with slug `{org_slug}`")));
+        return Err(AdminError::Invalid(format!(
+            "no organization with slug `{org_slug}`"
+        )));
     };
     if kind != role.org_kind().as_str() {
-        return Err(AdminError::Invalid(format!("a {} belongs to a {} organization; `{org_slug}` is a {kind}", role.as_str(), role.org_kind().as_str())));
+        return Err(AdminError::Invalid(format!(
+            "a {} belongs to a {} organization; `{org_slug}` is a {kind}",
+            role.as_str(),
+            role.org_kind().as_str()
+        )));
     }
     let hash = hash_password(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
     let id = Uuid::new_v4();
@@ -91,16 +125,19 @@ pub async fn add_user(pool: &PgPool, org_slug: &str, role: Role, email: &str, pa
     .execute(pool)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Err(AdminError::Invalid(format!("a user with email `{email}` already exists")));
+        return Err(AdminError::Invalid(format!(
+            "a user with email `{email}` already exists"
+        )));
     }
     Ok(id)
 }
 
 pub async fn create_token(pool: &PgPool, email: &str) -> Result<String, AdminError> {
-    let user: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
-        .bind(email.trim())
-        .fetch_optional(pool)
-        .await?;
+    let user: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
+            .bind(email.trim())
+            .fetch_optional(pool)
+            .await?;
     let user = user.ok_or_else(|| AdminError::Invalid(format!("no user with email `{email}`")))?;
     Ok(crate::auth::repo::create_api_token(pool, user).await?)
 }

@@ -11,7 +11,11 @@ use crate::domain::policy::{OrgKind, Role};
 use crate::state::AppState;
 
 #[derive(Debug, Parser)]
-#[command(name = "inward", version, about = "Self-service portal for DID phone numbers")]
+#[command(
+    name = "inward",
+    version,
+    about = "Self-service portal for DID phone numbers"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -111,7 +115,12 @@ pub async fn connect(config: &AppConfig) -> anyhow::Result<PgPool> {
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(&config.database.url)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to the database ({:?}): {e}", config.database))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to the database ({:?}): {e}",
+                config.database
+            )
+        })?;
     Ok(pool)
 }
 
@@ -133,7 +142,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let per_exchange = per_exchange.unwrap_or(config.sandbox.numbers_per_exchange);
             let added = crate::seed::demo(&pool, per_exchange, None).await?;
             println!("demo data ready ({added} new numbers in sandbox stock)\n");
-            println!("Demo logins (password for all: {}):", crate::seed::DEMO_PASSWORD);
+            println!(
+                "Demo logins (password for all: {}):",
+                crate::seed::DEMO_PASSWORD
+            );
             for login in &crate::seed::DEMO_LOGINS {
                 println!("  {:<24} {:<15} {}", login.email, login.role, login.org);
             }
@@ -141,17 +153,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => {
             migrate(&pool).await?;
             let addr = listen.unwrap_or_else(|| config.server.listen.clone());
-            let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
             println!("Inward is listening on http://{}", listener.local_addr()?);
             let state = AppState::new(pool, config);
             crate::startup::serve(listener, state, shutdown_signal()).await?;
         }
-        Command::Orgs { command: OrgCommand::Add { kind, parent, slug, name } } => {
+        Command::Orgs {
+            command:
+                OrgCommand::Add {
+                    kind,
+                    parent,
+                    slug,
+                    name,
+                },
+        } => {
             let kind: OrgKind = kind.parse().map_err(anyhow::Error::msg)?;
             let id = crate::admin::add_org(&pool, kind, &parent, &slug, &name).await?;
             println!("{} `{slug}` created ({id})", kind.as_str());
         }
-        Command::Users { command: UserCommand::Add { org, role, email } } => {
+        Command::Users {
+            command: UserCommand::Add { org, role, email },
+        } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
@@ -159,18 +183,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let id = crate::admin::add_user(&pool, &org, role, &email, password).await?;
             println!("user {email} created ({id})");
         }
-        Command::Tokens { command: TokenCommand::Create { email } } => {
+        Command::Tokens {
+            command: TokenCommand::Create { email },
+        } => {
             let token = crate::admin::create_token(&pool, &email).await?;
             println!("{token}");
             eprintln!("Store this token now: it cannot be shown again.");
         }
-        Command::Sandbox { command: SandboxCommand::Fail { operation, times, message } } => {
-            crate::providers::sandbox::Sandbox::inject_fault(&pool, &operation, times, &message).await?;
+        Command::Sandbox {
+            command:
+                SandboxCommand::Fail {
+                    operation,
+                    times,
+                    message,
+                },
+        } => {
+            crate::providers::sandbox::Sandbox::inject_fault(&pool, &operation, times, &message)
+                .await?;
             println!("the next {times} sandbox `{operation}` call(s) will fail");
         }
         Command::Sweep => {
             let state = AppState::new(pool, config);
-            let report = crate::jobs::run_once(&state).await.map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            let report = crate::jobs::run_once(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.to_string()))?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }
@@ -183,7 +219,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

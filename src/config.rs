@@ -72,8 +72,8 @@ impl SearchConfig {
 
 impl AppConfig {
     pub fn load() -> anyhow::Result<Self> {
-        let mut builder =
-            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Ok(path) = std::env::var("INWARD_CONFIG") {
             builder = builder.add_source(config::File::with_name(&path));
         }
@@ -107,10 +107,23 @@ impl AppConfig {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.holds.ttl_seconds > 0, "holds.ttl_seconds must be positive");
-        anyhow::ensure!(self.holds.max_numbers_per_reservation > 0, "holds.max_numbers_per_reservation must be positive");
-        anyhow::ensure!(self.search.max_limit > 0, "search.max_limit must be positive");
-        anyhow::ensure!(self.provider.kind == "sandbox", "provider.kind `{}` is not known: use sandbox", self.provider.kind);
+        anyhow::ensure!(
+            self.holds.ttl_seconds > 0,
+            "holds.ttl_seconds must be positive"
+        );
+        anyhow::ensure!(
+            self.holds.max_numbers_per_reservation > 0,
+            "holds.max_numbers_per_reservation must be positive"
+        );
+        anyhow::ensure!(
+            self.search.max_limit > 0,
+            "search.max_limit must be positive"
+        );
+        anyhow::ensure!(
+            self.provider.kind == "sandbox",
+            "provider.kind `{}` is not known: use sandbox",
+            self.provider.kind
+        );
         Ok(())
     }
 }
@@ -157,8 +170,14 @@ mod tests {
 
     #[test]
     fn database_password_is_redacted_in_debug_output() {
-        let db = DatabaseConfig { url: "postgres://u:hunter2@db/inward".into(), max_connections: 1 };
+        let db = DatabaseConfig {
+            url: "postgres://u:hunter2@db/inward".into(),
+            max_connections: 1,
+        };
         let shown = format!("{db:?}");
-        assert!(!shown.contains("hunter2") && shown.contains("REDACTED"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("REDACTED"),
+            "{shown}"
+        );
     }
 }

@@ -13,7 +13,11 @@ use crate::providers::ProviderError;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{message}")]
-    Invalid { code: &'static str, message: String, details: Value },
+    Invalid {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     #[error("you need to log in")]
     Unauthenticated,
     #[error("{0}")]
@@ -23,7 +27,11 @@ pub enum AppError {
     #[error("{0} not found")]
     NotFound(String),
     #[error("{message}")]
-    Conflict { code: &'static str, message: String, details: Value },
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     #[error("{message}")]
     Gone { code: &'static str, message: String },
     #[error("the provider failed: {0}")]
@@ -36,15 +44,27 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        AppError::Invalid { code, message: message.into(), details: Value::Null }
+        AppError::Invalid {
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
     }
 
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
-        AppError::Invalid { code: "invalid_input", message: message.into(), details: json!({ "field": field }) }
+        AppError::Invalid {
+            code: "invalid_input",
+            message: message.into(),
+            details: json!({ "field": field }),
+        }
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>, details: Value) -> Self {
-        AppError::Conflict { code, message: message.into(), details }
+        AppError::Conflict {
+            code,
+            message: message.into(),
+            details,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -63,7 +83,9 @@ impl AppError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::Invalid { code, .. } | AppError::Conflict { code, .. } | AppError::Gone { code, .. } => code,
+            AppError::Invalid { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::Gone { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::Csrf => "csrf_failed",
@@ -87,7 +109,9 @@ impl AppError {
     /// The message shown to people; internal errors never leak their cause.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Internal(_) => "something went wrong on our side; it has been logged".to_string(),
+            AppError::Internal(_) => {
+                "something went wrong on our side; it has been logged".to_string()
+            }
             other => other.to_string(),
         }
     }
@@ -125,7 +149,11 @@ impl From<Denied> for AppError {
 
 impl From<IllegalTransition> for AppError {
     fn from(err: IllegalTransition) -> Self {
-        AppError::conflict("illegal_transition", err.to_string(), json!({ "state": err.from.as_str() }))
+        AppError::conflict(
+            "illegal_transition",
+            err.to_string(),
+            json!({ "state": err.from.as_str() }),
+        )
     }
 }
 

@@ -19,9 +19,15 @@ pub fn key_from(headers: &HeaderMap) -> AppResult<Option<String>> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(value) => {
-            let key = value.to_str().map_err(|_| AppError::invalid_field("Idempotency-Key", "the key must be ASCII"))?.trim();
+            let key = value
+                .to_str()
+                .map_err(|_| AppError::invalid_field("Idempotency-Key", "the key must be ASCII"))?
+                .trim();
             if key.is_empty() || key.len() > 200 {
-                return Err(AppError::invalid_field("Idempotency-Key", "the key must be 1 to 200 characters"));
+                return Err(AppError::invalid_field(
+                    "Idempotency-Key",
+                    "the key must be 1 to 200 characters",
+                ));
             }
             Ok(Some(key.to_string()))
         }
@@ -33,7 +39,13 @@ fn fingerprint(scope: &str, body: &Value) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub async fn claim(pool: &PgPool, tenant: Uuid, key: &str, scope: &str, body: &Value) -> AppResult<Claim> {
+pub async fn claim(
+    pool: &PgPool,
+    tenant: Uuid,
+    key: &str,
+    scope: &str,
+    body: &Value,
+) -> AppResult<Claim> {
     let hash = fingerprint(scope, body);
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (tenant_id, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -54,12 +66,16 @@ pub async fn claim(pool: &PgPool, tenant: Uuid, key: &str, scope: &str, body: &V
     .fetch_one(pool)
     .await?;
     if stored_hash != hash {
-        return Err(AppError::invalid("idempotency_key_reused", "this Idempotency-Key was used for a different request"));
+        return Err(AppError::invalid(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+        ));
     }
     match (status, response) {
-        (Some(status), Some(body)) => {
-            Ok(Claim::Replay(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK), body))
-        }
+        (Some(status), Some(body)) => Ok(Claim::Replay(
+            StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK),
+            body,
+        )),
         _ => Err(AppError::conflict(
             "request_in_progress",
             "a request with this Idempotency-Key is still running",
@@ -68,7 +84,13 @@ pub async fn claim(pool: &PgPool, tenant: Uuid, key: &str, scope: &str, body: &V
     }
 }
 
-pub async fn complete(pool: &PgPool, tenant: Uuid, key: &str, status: StatusCode, body: &Value) -> AppResult<()> {
+pub async fn complete(
+    pool: &PgPool,
+    tenant: Uuid,
+    key: &str,
+    status: StatusCode,
+    body: &Value,
+) -> AppResult<()> {
     sqlx::query("UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE tenant_id = $1 AND key = $2")
         .bind(tenant)
         .bind(key)

@@ -14,16 +14,23 @@ pub const DEMO_PASSWORD: &str = "inward-demo-2026";
 
 /// LERG-style rate-center abbreviation: upper case, letters and digits, at most 10.
 pub fn rate_center_name(city: &str) -> String {
-    city.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).take(10).collect()
+    city.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .take(10)
+        .collect()
 }
 
 /// Loads `data/npa-nxx-places.csv` into `rate_centers` (idempotent).
 pub async fn rate_centers(pool: &PgPool) -> anyhow::Result<u64> {
     let mut reader = csv::Reader::from_reader(NPA_NXX_PLACES.as_bytes());
-    let (mut npa, mut nxx, mut city, mut state, mut country, mut rc) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut npa, mut nxx, mut city, mut state, mut country, mut rc) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for record in reader.records() {
         let record = record?;
-        let Some(c) = country_of_state(&record[3]) else { continue };
+        let Some(c) = country_of_state(&record[3]) else {
+            continue;
+        };
         npa.push(record[0].to_string());
         nxx.push(record[1].to_string());
         rc.push(rate_center_name(&record[2]));
@@ -49,7 +56,11 @@ pub async fn rate_centers(pool: &PgPool) -> anyhow::Result<u64> {
 
 /// Deterministic sandbox carrier stock: `per_exchange` numbers in every NPA-NXX (optionally
 /// only the listed area codes), plus toll-free numbers including vanity-friendly ones.
-pub async fn carrier_stock(pool: &PgPool, per_exchange: i32, only_npas: Option<&[&str]>) -> anyhow::Result<u64> {
+pub async fn carrier_stock(
+    pool: &PgPool,
+    per_exchange: i32,
+    only_npas: Option<&[&str]>,
+) -> anyhow::Result<u64> {
     let npas: Option<Vec<String>> = only_npas.map(|n| n.iter().map(|s| s.to_string()).collect());
     // 7919 is coprime with 10000, so i * 7919 mod 10000 never repeats for i < 10000.
     let local = sqlx::query(
@@ -66,8 +77,12 @@ pub async fn carrier_stock(pool: &PgPool, per_exchange: i32, only_npas: Option<&
     .bind(&npas)
     .execute(pool)
     .await?;
-    let exchanges = ["200", "245", "333", "356", "427", "555", "687", "742", "800", "968"];
-    let specials = ["1000", "2000", "3663", "7777", "5000", "4357", "2274", "0100"];
+    let exchanges = [
+        "200", "245", "333", "356", "427", "555", "687", "742", "800", "968",
+    ];
+    let specials = [
+        "1000", "2000", "3663", "7777", "5000", "4357", "2274", "0100",
+    ];
     let tf_npas: Vec<String> = TOLL_FREE_NPAS.iter().map(|s| s.to_string()).collect();
     let toll_free = sqlx::query(
         "INSERT INTO numbers (e164, country, kind, national, npa, nxx, state, region, rate_center, city, inventory_org_id)
@@ -96,12 +111,36 @@ pub struct DemoLogin {
 }
 
 pub const DEMO_LOGINS: [DemoLogin; 6] = [
-    DemoLogin { email: "operator@inward.test", role: "operator", org: "operator" },
-    DemoLogin { email: "reseller@acme.test", role: "reseller_admin", org: "acme" },
-    DemoLogin { email: "admin@globex.test", role: "tenant_admin", org: "globex" },
-    DemoLogin { email: "agent@globex.test", role: "tenant_user", org: "globex" },
-    DemoLogin { email: "admin@initech.test", role: "tenant_admin", org: "initech" },
-    DemoLogin { email: "agent@initech.test", role: "tenant_user", org: "initech" },
+    DemoLogin {
+        email: "operator@inward.test",
+        role: "operator",
+        org: "operator",
+    },
+    DemoLogin {
+        email: "reseller@acme.test",
+        role: "reseller_admin",
+        org: "acme",
+    },
+    DemoLogin {
+        email: "admin@globex.test",
+        role: "tenant_admin",
+        org: "globex",
+    },
+    DemoLogin {
+        email: "agent@globex.test",
+        role: "tenant_user",
+        org: "globex",
+    },
+    DemoLogin {
+        email: "admin@initech.test",
+        role: "tenant_admin",
+        org: "initech",
+    },
+    DemoLogin {
+        email: "agent@initech.test",
+        role: "tenant_user",
+        org: "initech",
+    },
 ];
 
 async fn ignore_existing(result: Result<Uuid, AdminError>) -> anyhow::Result<()> {
@@ -135,16 +174,25 @@ pub async fn sandbox_targets(pool: &PgPool, tenant_id: Uuid) -> anyhow::Result<(
 }
 
 /// Idempotent: running it twice leaves one copy of everything.
-pub async fn demo(pool: &PgPool, per_exchange: i32, only_npas: Option<&[&str]>) -> anyhow::Result<u64> {
-    ignore_existing(add_org(pool, OrgKind::Reseller, "operator", "acme", "Acme Telecom").await).await?;
-    ignore_existing(add_org(pool, OrgKind::Tenant, "acme", "globex", "Globex Support").await).await?;
+pub async fn demo(
+    pool: &PgPool,
+    per_exchange: i32,
+    only_npas: Option<&[&str]>,
+) -> anyhow::Result<u64> {
+    ignore_existing(add_org(pool, OrgKind::Reseller, "operator", "acme", "Acme Telecom").await)
+        .await?;
+    ignore_existing(add_org(pool, OrgKind::Tenant, "acme", "globex", "Globex Support").await)
+        .await?;
     ignore_existing(add_org(pool, OrgKind::Tenant, "acme", "initech", "Initech").await).await?;
     for login in &DEMO_LOGINS {
         let role: Role = login.role.parse().map_err(anyhow::Error::msg)?;
         ignore_existing(add_user(pool, login.org, role, login.email, DEMO_PASSWORD).await).await?;
     }
     for slug in ["globex", "initech"] {
-        let tenant_id: Uuid = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1").bind(slug).fetch_one(pool).await?;
+        let tenant_id: Uuid = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(pool)
+            .await?;
         sandbox_targets(pool, tenant_id).await?;
     }
     rate_centers(pool).await?;

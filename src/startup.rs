@@ -23,29 +23,53 @@ pub fn api_router() -> Router<AppState> {
     Router::new()
         .route("/numbers/available", get(search::api::available))
         .route("/cities", get(search::api::cities))
-        .route("/reservations", get(reservations::api::list).post(reservations::api::create))
-        .route("/reservations/{id}", get(reservations::api::show).delete(reservations::api::cancel))
-        .route("/reservations/{id}/provision", post(reservations::api::provision))
+        .route(
+            "/reservations",
+            get(reservations::api::list).post(reservations::api::create),
+        )
+        .route(
+            "/reservations/{id}",
+            get(reservations::api::show).delete(reservations::api::cancel),
+        )
+        .route(
+            "/reservations/{id}/provision",
+            post(reservations::api::provision),
+        )
         .route("/numbers", get(numbers::api::list))
         .route("/numbers/{e164}", get(numbers::api::show))
         .route("/numbers/{e164}/release", post(numbers::api::release))
         .route("/targets", get(numbers::api::targets))
         .route("/audit", get(audit::api::list))
-        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
         .fallback(|| async { crate::error::AppError::NotFound("API route".into()) })
 }
 
 pub fn page_router() -> Router<AppState> {
     Router::new()
         .route("/", get(web::pages::home))
-        .route("/login", get(auth::pages::login_form).post(auth::pages::login))
+        .route(
+            "/login",
+            get(auth::pages::login_form).post(auth::pages::login),
+        )
         .route("/logout", post(auth::pages::logout))
         .route("/search", get(search::pages::search))
         .route("/search/cities", get(search::pages::cities))
-        .route("/reservations", get(reservations::pages::list).post(reservations::pages::reserve))
+        .route(
+            "/reservations",
+            get(reservations::pages::list).post(reservations::pages::reserve),
+        )
         .route("/reservations/{id}", get(reservations::pages::show))
-        .route("/reservations/{id}/provision", post(reservations::pages::provision))
-        .route("/reservations/{id}/cancel", post(reservations::pages::cancel))
+        .route(
+            "/reservations/{id}/provision",
+            post(reservations::pages::provision),
+        )
+        .route(
+            "/reservations/{id}/cancel",
+            post(reservations::pages::cancel),
+        )
         .route("/numbers", get(numbers::pages::list))
         .route("/numbers/{e164}", get(numbers::pages::show))
         .route("/numbers/{e164}/release", post(numbers::pages::release))
@@ -57,12 +81,24 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .merge(page_router())
         .nest("/api/v1", api_router())
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
-        .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(readyz))
-        .nest_service("/static", ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
+        .nest_service(
+            "/static",
+            ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
+        )
         .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -75,7 +111,10 @@ pub fn build_router(state: AppState) -> Router {
 
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
     match sqlx::query("SELECT 1").execute(&state.pool).await {
-        Ok(_) => (axum::http::StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))),
+        Ok(_) => (
+            axum::http::StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready" })),
+        ),
         Err(err) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "database unavailable", "error": err.to_string() })),
@@ -84,10 +123,16 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
 }
 
 /// Serves until the future `shutdown` resolves, with the background jobs running beside.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let interval = Duration::from_secs(state.config.holds.sweep_interval_seconds.max(1));
     let jobs = tokio::spawn(jobs::run_forever(state.clone(), interval));
-    let result = axum::serve(listener, build_router(state)).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, build_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
     jobs.abort();
     Ok(result?)
 }

@@ -16,8 +16,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
-        let sandbox: Arc<dyn Provider> = Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone()));
-        AppState { pool, config: Arc::new(config), sandbox }
+        let sandbox: Arc<dyn Provider> =
+            Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone()));
+        AppState {
+            pool,
+            config: Arc::new(config),
+            sandbox,
+        }
     }
 
     /// The platform a tenant's numbers are provisioned on. Every tenant uses the built-in

@@ -36,7 +36,12 @@ fn timestamp(field: &str, value: Option<&str>) -> AppResult<Option<DateTime<Utc>
                     chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
                         .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
                 })
-                .map_err(|_| AppError::invalid_field(field, format!("{field} must be an RFC 3339 time or a date (YYYY-MM-DD)")))
+                .map_err(|_| {
+                    AppError::invalid_field(
+                        field,
+                        format!("{field} must be an RFC 3339 time or a date (YYYY-MM-DD)"),
+                    )
+                })
         })
         .transpose()
 }
@@ -55,16 +60,28 @@ impl AuditQuery {
             })
             .transpose()?;
         let user_id = present(&self.user)
-            .map(|u| u.parse::<Uuid>().map_err(|_| AppError::invalid_field("user", "user must be a user id (UUID)")))
+            .map(|u| {
+                u.parse::<Uuid>()
+                    .map_err(|_| AppError::invalid_field("user", "user must be a user id (UUID)"))
+            })
             .transpose()?;
         let before_id = present(&self.cursor)
-            .map(|c| c.parse::<i64>().map_err(|_| AppError::invalid_field("cursor", "the cursor is not one this server issued")))
+            .map(|c| {
+                c.parse::<i64>().map_err(|_| {
+                    AppError::invalid_field("cursor", "the cursor is not one this server issued")
+                })
+            })
             .transpose()?;
         let limit = match present(&self.limit) {
             None => 50,
             Some(l) => match l.parse::<i64>() {
                 Ok(n) if (1..=500).contains(&n) => n,
-                _ => return Err(AppError::invalid_field("limit", "limit must be a number from 1 to 500")),
+                _ => {
+                    return Err(AppError::invalid_field(
+                        "limit",
+                        "limit must be a number from 1 to 500",
+                    ));
+                }
             },
         };
         Ok(AuditFilter {
@@ -88,6 +105,10 @@ pub async fn list(
     let filter = query.parse()?;
     let mut conn = state.pool.acquire().await?;
     let entries = repo::list(&mut conn, &scope, &filter).await?;
-    let next_cursor = (entries.len() as i64 == filter.limit).then(|| entries.last().map(|e| e.id.to_string())).flatten();
-    Ok(Json(json!({ "entries": entries, "next_cursor": next_cursor })))
+    let next_cursor = (entries.len() as i64 == filter.limit)
+        .then(|| entries.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(Json(
+        json!({ "entries": entries, "next_cursor": next_cursor }),
+    ))
 }

@@ -24,8 +24,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 6] =
-        [Action::Search, Action::Reserve, Action::Provision, Action::Release, Action::Deprovision, Action::Expire];
+    pub const ALL: [Action; 6] = [
+        Action::Search,
+        Action::Reserve,
+        Action::Provision,
+        Action::Release,
+        Action::Deprovision,
+        Action::Expire,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,7 +45,9 @@ impl Action {
     }
 
     pub fn parse(value: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.as_str().eq_ignore_ascii_case(value))
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(value))
     }
 }
 
@@ -93,7 +101,12 @@ impl Entry {
         }
     }
 
-    pub fn by(mut self, tenant_id: Option<Uuid>, user_id: Option<Uuid>, request_id: Option<&str>) -> Self {
+    pub fn by(
+        mut self,
+        tenant_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        request_id: Option<&str>,
+    ) -> Self {
         self.tenant_id = tenant_id;
         self.user_id = user_id;
         self.request_id = request_id.map(str::to_string);

@@ -58,7 +58,11 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-pub async fn list(conn: &mut PgConnection, scope: &AuditScope, filter: &AuditFilter) -> sqlx::Result<Vec<AuditRow>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    scope: &AuditScope,
+    filter: &AuditFilter,
+) -> sqlx::Result<Vec<AuditRow>> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT a.id, a.at, a.tenant_id, a.user_id, u.email AS user_email, a.phone_number, a.action,
                 a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details

@@ -43,7 +43,9 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -64,8 +66,13 @@ async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError
     let (mut parts, body) = request.into_parts();
     let mut body = body;
     let authenticated = if let Some(token) = bearer_token(&parts.headers) {
-        let principal = repo::principal_for_api_token(&state.pool, token).await?.ok_or(AppError::Unauthenticated)?;
-        Some(Authenticated { principal, csrf: None })
+        let principal = repo::principal_for_api_token(&state.pool, token)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        Some(Authenticated {
+            principal,
+            csrf: None,
+        })
     } else if let Some(token) = session_token(&parts.headers) {
         repo::session(&state.pool, &token).await?
     } else {
@@ -73,15 +80,18 @@ async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError
     };
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method
-        && let Some(Authenticated { csrf: Some(expected), .. }) = &authenticated
+        && let Some(Authenticated {
+            csrf: Some(expected),
+            ..
+        }) = &authenticated
         && parts.uri.path() != "/login"
     {
         let presented = match parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
             Some(header) => Some(header.to_string()),
             None if is_form(&parts.headers) => {
-                let bytes = to_bytes(body, MAX_FORM_BYTES)
-                    .await
-                    .map_err(|_| AppError::invalid("body_too_large", "the form is larger than 1 MiB"))?;
+                let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| {
+                    AppError::invalid("body_too_large", "the form is larger than 1 MiB")
+                })?;
                 let field = url::form_urlencoded::parse(&bytes)
                     .find(|(k, _)| k == CSRF_FIELD)
                     .map(|(_, v)| v.into_owned());
@@ -124,12 +134,23 @@ impl FromRequestParts<AppState> for PageCaller {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<Authenticated>() {
-            Some(Authenticated { principal, csrf: Some(csrf) }) => {
-                Ok(PageCaller { principal: principal.clone(), csrf: csrf.clone() })
-            }
+            Some(Authenticated {
+                principal,
+                csrf: Some(csrf),
+            }) => Ok(PageCaller {
+                principal: principal.clone(),
+                csrf: csrf.clone(),
+            }),
             _ => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let target = format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
                 Err(Redirect::to(&target).into_response())
             }
         }
@@ -142,6 +163,12 @@ pub struct RequestId(pub Option<String>);
 impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(RequestId(parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)))
+        Ok(RequestId(
+            parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        ))
     }
 }

@@ -32,7 +32,11 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 pub async fn login_form(Query(query): Query<LoginQuery>) -> Response {
-    render(&LoginPage { email: String::new(), next: safe_next(query.next.as_deref()), error: None })
+    render(&LoginPage {
+        email: String::new(),
+        next: safe_next(query.next.as_deref()),
+        error: None,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,31 +46,59 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Result<Response, PageError> {
+pub async fn login(
+    State(state): State<AppState>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
-    let credentials = repo::credentials(&state.pool, &form.email).await.map_err(AppError::from)?;
+    let credentials = repo::credentials(&state.pool, &form.email)
+        .await
+        .map_err(AppError::from)?;
     let user_id = match credentials {
         Some(c) if verify_password(&form.password, &c.password_hash) => c.user_id,
         _ => {
-            let page = LoginPage { email: form.email, next, error: Some("That email and password do not match.".into()) };
+            let page = LoginPage {
+                email: form.email,
+                next,
+                error: Some("That email and password do not match.".into()),
+            };
             return Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response());
         }
     };
     let lifetime = Duration::hours(state.config.server.session_hours);
-    let session = repo::create_session(&state.pool, user_id, lifetime).await.map_err(AppError::from)?;
-    let secure = if state.config.server.secure_cookies { "; Secure" } else { "" };
+    let session = repo::create_session(&state.pool, user_id, lifetime)
+        .await
+        .map_err(AppError::from)?;
+    let secure = if state.config.server.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         session.token,
         lifetime.num_seconds()
     );
-    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to(&next)).into_response())
+    Ok((
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        Redirect::to(&next),
+    )
+        .into_response())
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     if let Some(token) = session_token(&headers) {
-        repo::delete_session(&state.pool, &token).await.map_err(AppError::from)?;
+        repo::delete_session(&state.pool, &token)
+            .await
+            .map_err(AppError::from)?;
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Redirect::to("/login")).into_response())
+    Ok((
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        Redirect::to("/login"),
+    )
+        .into_response())
 }

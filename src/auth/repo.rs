@@ -8,7 +8,8 @@ use super::Authenticated;
 use super::password::{new_token, token_digest};
 use crate::domain::policy::{OrgKind, Principal, Role};
 
-const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id";
+const PRINCIPAL_COLUMNS: &str =
+    "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id";
 
 fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Principal> {
     let role: String = row.try_get("role")?;
@@ -35,8 +36,13 @@ pub async fn credentials(pool: &PgPool, email: &str) -> sqlx::Result<Option<Cred
         .bind(email.trim())
         .fetch_optional(pool)
         .await?;
-    row.map(|r| Ok(Credentials { user_id: r.try_get("id")?, password_hash: r.try_get("password_hash")? }))
-        .transpose()
+    row.map(|r| {
+        Ok(Credentials {
+            user_id: r.try_get("id")?,
+            password_hash: r.try_get("password_hash")?,
+        })
+    })
+    .transpose()
 }
 
 pub struct NewSession {
@@ -44,7 +50,11 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn create_session(pool: &PgPool, user_id: Uuid, lifetime: Duration) -> sqlx::Result<NewSession> {
+pub async fn create_session(
+    pool: &PgPool,
+    user_id: Uuid,
+    lifetime: Duration,
+) -> sqlx::Result<NewSession> {
     let token = new_token("");
     let csrf = new_token("");
     let expires_at = Utc::now() + lifetime;
@@ -64,27 +74,47 @@ pub async fn session(pool: &PgPool, token: &str) -> sqlx::Result<Option<Authenti
          JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
          WHERE s.token_hash = $1 AND s.expires_at > now()"
     );
-    let row = sqlx::query(&sql).bind(token_digest(token)).fetch_optional(pool).await?;
-    row.map(|r| Ok(Authenticated { principal: principal_from_row(&r)?, csrf: Some(r.try_get("csrf_token")?) }))
-        .transpose()
+    let row = sqlx::query(&sql)
+        .bind(token_digest(token))
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| {
+        Ok(Authenticated {
+            principal: principal_from_row(&r)?,
+            csrf: Some(r.try_get("csrf_token")?),
+        })
+    })
+    .transpose()
 }
 
 pub async fn delete_session(pool: &PgPool, token: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_digest(token)).execute(pool).await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_digest(token))
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
 pub async fn delete_expired_sessions(pool: &PgPool) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < now()").execute(pool).await?.rows_affected())
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
+        .execute(pool)
+        .await?
+        .rows_affected())
 }
 
-pub async fn principal_for_api_token(pool: &PgPool, token: &str) -> sqlx::Result<Option<Principal>> {
+pub async fn principal_for_api_token(
+    pool: &PgPool,
+    token: &str,
+) -> sqlx::Result<Option<Principal>> {
     let sql = format!(
         "WITH used AS (UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1 RETURNING user_id)
          SELECT {PRINCIPAL_COLUMNS} FROM used JOIN users u ON u.id = used.user_id
          JOIN organizations o ON o.id = u.org_id"
     );
-    let row = sqlx::query(&sql).bind(token_digest(token)).fetch_optional(pool).await?;
+    let row = sqlx::query(&sql)
+        .bind(token_digest(token))
+        .fetch_optional(pool)
+        .await?;
     row.map(|r| principal_from_row(&r)).transpose()
 }
 

@@ -12,7 +12,9 @@ pub struct E164(String);
 pub enum NumberError {
     #[error("empty phone number")]
     Empty,
-    #[error("`{0}` is not a phone number: use E.164 (+15125550100), a national format ((512) 555-0100) or a tel: URI")]
+    #[error(
+        "`{0}` is not a phone number: use E.164 (+15125550100), a national format ((512) 555-0100) or a tel: URI"
+    )]
     Unparseable(String),
     #[error("`{0}` is not a valid number: {1}")]
     Invalid(String, &'static str),
@@ -38,13 +40,19 @@ impl E164 {
         let parsed = phonenumber::parse(Some(country::Id::US), raw)
             .map_err(|_| NumberError::Unparseable(trimmed.to_string()))?;
         if parsed.extension().is_some() {
-            return Err(NumberError::Invalid(trimmed.to_string(), "extensions are not DIDs"));
+            return Err(NumberError::Invalid(
+                trimmed.to_string(),
+                "extensions are not DIDs",
+            ));
         }
         let e164 = parsed.format().mode(Mode::E164).to_string();
         if parsed.code().value() == 1 {
             check_nanp(&e164[2..]).map_err(|why| NumberError::Invalid(trimmed.to_string(), why))?;
         } else if !parsed.is_valid() {
-            return Err(NumberError::Invalid(trimmed.to_string(), "not a valid number for its country"));
+            return Err(NumberError::Invalid(
+                trimmed.to_string(),
+                "not a valid number for its country",
+            ));
         }
         Ok(E164(e164))
     }
@@ -64,7 +72,11 @@ impl E164 {
 
     /// The ten NANP digits (NPA-NXX-XXXX), or the digits after the country code elsewhere.
     pub fn national_digits(&self) -> &str {
-        if self.is_nanp() { &self.0[2..] } else { &self.0[1..] }
+        if self.is_nanp() {
+            &self.0[2..]
+        } else {
+            &self.0[1..]
+        }
     }
 
     pub fn npa(&self) -> Option<&str> {
@@ -146,27 +158,61 @@ mod tests {
             "tel:+1-512-555-0100",
             "TEL:+15125550100;phone-context=example.com",
         ] {
-            assert_eq!(E164::parse(input).unwrap().as_str(), "+15125550100", "{input}");
+            assert_eq!(
+                E164::parse(input).unwrap().as_str(),
+                "+15125550100",
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn accepts_toll_free_and_foreign_numbers() {
-        assert_eq!(E164::parse("1-877-555-1000").unwrap().as_str(), "+18775551000");
-        assert_eq!(E164::parse("+44 20 7946 0018").unwrap().as_str(), "+442079460018");
+        assert_eq!(
+            E164::parse("1-877-555-1000").unwrap().as_str(),
+            "+18775551000"
+        );
+        assert_eq!(
+            E164::parse("+44 20 7946 0018").unwrap().as_str(),
+            "+442079460018"
+        );
     }
 
     #[test]
     fn refuses_malformed_numbers_with_a_reason() {
         assert_eq!(E164::parse("  "), Err(NumberError::Empty));
-        assert!(matches!(E164::parse("hello"), Err(NumberError::Unparseable(_))));
-        assert!(matches!(E164::parse("512-555"), Err(NumberError::Invalid(..) | NumberError::Unparseable(_))));
-        assert!(matches!(E164::parse("+1 112 555 0100"), Err(NumberError::Invalid(..))));
-        assert!(matches!(E164::parse("+1 212 155 0100"), Err(NumberError::Invalid(_, "exchange codes (NXX) start with 2-9"))));
-        assert!(matches!(E164::parse("+1 911 555 0100"), Err(NumberError::Invalid(..))));
-        assert!(matches!(E164::parse("+1 512 155 0100"), Err(NumberError::Invalid(..))));
-        assert!(matches!(E164::parse("+44 12"), Err(NumberError::Invalid(..) | NumberError::Unparseable(_))));
-        assert!(matches!(E164::parse("+15125550100 ext. 12"), Err(_)));
+        assert!(matches!(
+            E164::parse("hello"),
+            Err(NumberError::Unparseable(_))
+        ));
+        assert!(matches!(
+            E164::parse("512-555"),
+            Err(NumberError::Invalid(..) | NumberError::Unparseable(_))
+        ));
+        assert!(matches!(
+            E164::parse("+1 112 555 0100"),
+            Err(NumberError::Invalid(..))
+        ));
+        assert!(matches!(
+            E164::parse("+1 212 155 0100"),
+            Err(NumberError::Invalid(
+                _,
+                "exchange codes (NXX) start with 2-9"
+            ))
+        ));
+        assert!(matches!(
+            E164::parse("+1 911 555 0100"),
+            Err(NumberError::Invalid(..))
+        ));
+        assert!(matches!(
+            E164::parse("+1 512 155 0100"),
+            Err(NumberError::Invalid(..))
+        ));
+        assert!(matches!(
+            E164::parse("+44 12"),
+            Err(NumberError::Invalid(..) | NumberError::Unparseable(_))
+        ));
+        assert!(E164::parse("+15125550100 ext. 12").is_err());
     }
 
     #[test]

@@ -79,7 +79,10 @@ impl NumberState {
 
     /// States in which the number is routed on the tenant's platform.
     pub fn is_in_service(self) -> bool {
-        matches!(self, NumberState::Active | NumberState::Pending | NumberState::Orphaned)
+        matches!(
+            self,
+            NumberState::Active | NumberState::Pending | NumberState::Orphaned
+        )
     }
 }
 
@@ -106,7 +109,9 @@ impl Event {
             Event::CancelHold => "un-held",
             Event::ExpireHold => "expired",
             Event::StartProvisioning => "provisioned",
-            Event::ProvisionedImmediately | Event::ProvisionedPendingActivation => "marked provisioned",
+            Event::ProvisionedImmediately | Event::ProvisionedPendingActivation => {
+                "marked provisioned"
+            }
             Event::ProvisioningFailed => "rolled back from provisioning",
             Event::ActivationCompleted => "activated",
             Event::TargetDeleted => "orphaned",
@@ -135,7 +140,13 @@ pub fn transition(from: NumberState, event: Event) -> Result<NumberState, Illega
         (S::Orphaned, E::GracePeriodElapsed) => S::Deprovisioned,
         (S::Active | S::Pending | S::Orphaned, E::Release) => S::Released,
         (S::PortingIn, E::FocDateReached) => S::Active,
-        _ => return Err(IllegalTransition { from, event, verb: event.verb() }),
+        _ => {
+            return Err(IllegalTransition {
+                from,
+                event,
+                verb: event.verb(),
+            });
+        }
     };
     Ok(to)
 }
@@ -187,12 +198,18 @@ mod tests {
     fn every_state_event_pair_is_legal_exactly_when_listed() {
         for from in NumberState::ALL {
             for event in Event::ALL {
-                let expected = LEGAL.iter().find(|(f, e, _)| *f == from && *e == event).map(|t| t.2);
+                let expected = LEGAL
+                    .iter()
+                    .find(|(f, e, _)| *f == from && *e == event)
+                    .map(|t| t.2);
                 match (transition(from, event), expected) {
                     (Ok(to), Some(want)) => assert_eq!(to, want, "{from:?} + {event:?}"),
                     (Err(err), None) => {
                         assert_eq!(err.from, from);
-                        assert!(err.to_string().starts_with(&format!("a number that is {from}")));
+                        assert!(
+                            err.to_string()
+                                .starts_with(&format!("a number that is {from}"))
+                        );
                     }
                     (got, want) => panic!("{from:?} + {event:?}: got {got:?}, want {want:?}"),
                 }
@@ -205,7 +222,10 @@ mod tests {
         for from in NumberState::ALL {
             for event in Event::ALL {
                 if transition(from, event) == Ok(S::Active) {
-                    assert!(matches!(from, S::Provisioning | S::Pending | S::Orphaned | S::PortingIn));
+                    assert!(matches!(
+                        from,
+                        S::Provisioning | S::Pending | S::Orphaned | S::PortingIn
+                    ));
                 }
             }
         }
@@ -215,7 +235,10 @@ mod tests {
     fn state_names_round_trip() {
         for state in NumberState::ALL {
             assert_eq!(state.as_str().parse::<NumberState>(), Ok(state));
-            assert_eq!(serde_json::to_string(&state).unwrap(), format!("\"{}\"", state.as_str()));
+            assert_eq!(
+                serde_json::to_string(&state).unwrap(),
+                format!("\"{}\"", state.as_str())
+            );
         }
         assert!("taken".parse::<NumberState>().is_err());
     }
@@ -223,7 +246,10 @@ mod tests {
     #[test]
     fn an_active_number_cannot_be_reserved_again() {
         let err = transition(S::Active, E::Reserve).unwrap_err();
-        assert_eq!(err.to_string(), "a number that is active cannot be reserved");
+        assert_eq!(
+            err.to_string(),
+            "a number that is active cannot be reserved"
+        );
         assert!(!S::Active.is_reservable());
         assert!(S::Released.is_reservable());
     }

@@ -109,10 +109,17 @@ impl Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Role::Operator, Role::ResellerAdmin, Role::TenantAdmin, Role::TenantUser]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`: use operator, reseller_admin, tenant_admin or tenant_user"))
+        [
+            Role::Operator,
+            Role::ResellerAdmin,
+            Role::TenantAdmin,
+            Role::TenantUser,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| {
+            format!("unknown role `{s}`: use operator, reseller_admin, tenant_admin or tenant_user")
+        })
     }
 }
 
@@ -163,21 +170,43 @@ mod tests {
 
     #[test]
     fn only_tenant_members_act_for_a_tenant() {
-        assert_eq!(principal(Role::TenantUser, OrgKind::Tenant).tenant(), Ok(Uuid::from_u128(7)));
-        assert_eq!(principal(Role::TenantAdmin, OrgKind::Tenant).tenant(), Ok(Uuid::from_u128(7)));
-        assert_eq!(principal(Role::ResellerAdmin, OrgKind::Reseller).tenant(), Err(Denied::NeedsTenant));
-        assert_eq!(principal(Role::Operator, OrgKind::Operator).tenant(), Err(Denied::NeedsTenant));
+        assert_eq!(
+            principal(Role::TenantUser, OrgKind::Tenant).tenant(),
+            Ok(Uuid::from_u128(7))
+        );
+        assert_eq!(
+            principal(Role::TenantAdmin, OrgKind::Tenant).tenant(),
+            Ok(Uuid::from_u128(7))
+        );
+        assert_eq!(
+            principal(Role::ResellerAdmin, OrgKind::Reseller).tenant(),
+            Err(Denied::NeedsTenant)
+        );
+        assert_eq!(
+            principal(Role::Operator, OrgKind::Operator).tenant(),
+            Err(Denied::NeedsTenant)
+        );
     }
 
     #[test]
     fn audit_scope_follows_the_organization_tree() {
-        assert_eq!(principal(Role::Operator, OrgKind::Operator).audit_scope(), Ok(AuditScope::Everything));
+        assert_eq!(
+            principal(Role::Operator, OrgKind::Operator).audit_scope(),
+            Ok(AuditScope::Everything)
+        );
         assert_eq!(
             principal(Role::ResellerAdmin, OrgKind::Reseller).audit_scope(),
             Ok(AuditScope::TenantsOfReseller(Uuid::from_u128(7)))
         );
-        assert_eq!(principal(Role::TenantAdmin, OrgKind::Tenant).audit_scope(), Ok(AuditScope::Tenant(Uuid::from_u128(7))));
-        assert!(principal(Role::TenantUser, OrgKind::Tenant).audit_scope().is_err());
+        assert_eq!(
+            principal(Role::TenantAdmin, OrgKind::Tenant).audit_scope(),
+            Ok(AuditScope::Tenant(Uuid::from_u128(7)))
+        );
+        assert!(
+            principal(Role::TenantUser, OrgKind::Tenant)
+                .audit_scope()
+                .is_err()
+        );
     }
 
     #[test]

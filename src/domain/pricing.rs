@@ -45,9 +45,19 @@ pub struct Quote {
 
 impl PricingConfig {
     pub fn quote(&self, toll_free: bool, national: &str) -> Quote {
-        let base = if toll_free { self.toll_free } else { self.local };
+        let base = if toll_free {
+            self.toll_free
+        } else {
+            self.local
+        };
         let premium = self.premium.reason(national);
-        let scale = |m: Micros| if premium.is_some() { m * self.premium.multiplier_percent / 100 } else { m };
+        let scale = |m: Micros| {
+            if premium.is_some() {
+                m * self.premium.multiplier_percent / 100
+            } else {
+                m
+            }
+        };
         Quote {
             monthly_micros: scale(base.monthly_micros),
             setup_micros: scale(base.setup_micros),
@@ -66,10 +76,14 @@ impl PremiumRules {
         }
         let subscriber = &digits[3..];
         let line = &digits[6..];
-        if self.repeated_digits > 1 && longest_run(subscriber, |a, b| a == b) >= self.repeated_digits {
+        if self.repeated_digits > 1
+            && longest_run(subscriber, |a, b| a == b) >= self.repeated_digits
+        {
             return Some(format!("{} repeated digits", self.repeated_digits));
         }
-        if self.round_zeros > 0 && line.iter().rev().take_while(|d| **d == b'0').count() >= self.round_zeros {
+        if self.round_zeros > 0
+            && line.iter().rev().take_while(|d| **d == b'0').count() >= self.round_zeros
+        {
             return Some("round number".to_string());
         }
         if self.sequence_length > 1 {
@@ -80,7 +94,10 @@ impl PremiumRules {
             }
         }
         for word in &self.words {
-            let spelled: Option<Vec<u8>> = word.chars().map(|c| keypad_digit(c).map(|d| b'0' + d)).collect();
+            let spelled: Option<Vec<u8>> = word
+                .chars()
+                .map(|c| keypad_digit(c).map(|d| b'0' + d))
+                .collect();
             if let Some(spelled) = spelled
                 && !spelled.is_empty()
                 && subscriber.ends_with(&spelled)
@@ -96,7 +113,11 @@ fn longest_run(digits: &[u8], follows: impl Fn(u8, u8) -> bool) -> usize {
     let mut best = usize::from(!digits.is_empty());
     let mut run = best;
     for pair in digits.windows(2) {
-        run = if follows(pair[0], pair[1]) { run + 1 } else { 1 };
+        run = if follows(pair[0], pair[1]) {
+            run + 1
+        } else {
+            1
+        };
         best = best.max(run);
     }
     best
@@ -120,8 +141,16 @@ mod tests {
 
     fn config() -> PricingConfig {
         PricingConfig {
-            local: Tariff { monthly_micros: 1_000_000, setup_micros: 0, per_minute_micros: 4_000 },
-            toll_free: Tariff { monthly_micros: 2_000_000, setup_micros: 1_000_000, per_minute_micros: 21_000 },
+            local: Tariff {
+                monthly_micros: 1_000_000,
+                setup_micros: 0,
+                per_minute_micros: 4_000,
+            },
+            toll_free: Tariff {
+                monthly_micros: 2_000_000,
+                setup_micros: 1_000_000,
+                per_minute_micros: 21_000,
+            },
             premium: PremiumRules {
                 multiplier_percent: 500,
                 repeated_digits: 4,
@@ -135,14 +164,28 @@ mod tests {
     #[test]
     fn ordinary_local_numbers_cost_the_local_tariff() {
         let q = config().quote(false, "5122064821");
-        assert_eq!(q, Quote { monthly_micros: 1_000_000, setup_micros: 0, per_minute_micros: 4_000, premium: None });
+        assert_eq!(
+            q,
+            Quote {
+                monthly_micros: 1_000_000,
+                setup_micros: 0,
+                per_minute_micros: 4_000,
+                premium: None
+            }
+        );
     }
 
     #[test]
     fn toll_free_costs_more_than_local() {
         let c = config();
-        assert!(c.quote(true, "8772064821").monthly_micros > c.quote(false, "5122064821").monthly_micros);
-        assert!(c.quote(true, "8772064821").per_minute_micros > c.quote(false, "5122064821").per_minute_micros);
+        assert!(
+            c.quote(true, "8772064821").monthly_micros
+                > c.quote(false, "5122064821").monthly_micros
+        );
+        assert!(
+            c.quote(true, "8772064821").per_minute_micros
+                > c.quote(false, "5122064821").per_minute_micros
+        );
     }
 
     #[test]
@@ -158,10 +201,22 @@ mod tests {
     #[test]
     fn each_premium_rule_is_recognised() {
         let rules = config().premium;
-        assert_eq!(rules.reason("5122067777").as_deref(), Some("4 repeated digits"));
-        assert_eq!(rules.reason("5127777206").as_deref(), Some("4 repeated digits"));
-        assert_eq!(rules.reason("5122061234").as_deref(), Some("sequential digits"));
-        assert_eq!(rules.reason("5122069876").as_deref(), Some("sequential digits"));
+        assert_eq!(
+            rules.reason("5122067777").as_deref(),
+            Some("4 repeated digits")
+        );
+        assert_eq!(
+            rules.reason("5127777206").as_deref(),
+            Some("4 repeated digits")
+        );
+        assert_eq!(
+            rules.reason("5122061234").as_deref(),
+            Some("sequential digits")
+        );
+        assert_eq!(
+            rules.reason("5122069876").as_deref(),
+            Some("sequential digits")
+        );
         assert_eq!(rules.reason("8776873663").as_deref(), Some("spells FOOD"));
         assert_eq!(rules.reason("5122062274").as_deref(), Some("spells CASH"));
         assert_eq!(rules.reason("5122064821"), None);

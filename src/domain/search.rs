@@ -7,12 +7,15 @@ use super::vanity::{PatternError, VanityPattern};
 pub const TOLL_FREE_NPAS: [&str; 7] = ["800", "833", "844", "855", "866", "877", "888"];
 
 const US_STATES: [&str; 51] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
-    "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH",
-    "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY",
 ];
 const US_TERRITORIES: [&str; 4] = ["PR", "VI", "GU", "AS"];
-const CA_PROVINCES: [&str; 13] = ["AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT"];
+const CA_PROVINCES: [&str; 13] = [
+    "AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT",
+];
 
 /// The country (ISO 3166 alpha-2) a NANP state or province code belongs to.
 pub fn country_of_state(state: &str) -> Option<&'static str> {
@@ -79,7 +82,11 @@ pub enum SearchError {
     #[error("`{0}` is not a US state or Canadian province code")]
     BadState(String),
     #[error("state {state} is in {country}, not {asked}")]
-    StateOutsideCountry { state: String, country: String, asked: String },
+    StateOutsideCountry {
+        state: String,
+        country: String,
+        asked: String,
+    },
     #[error("area code `{0}` must be three digits starting with 2-9")]
     BadNpa(String),
     #[error("exchange `{0}` must be three digits starting with 2-9")]
@@ -108,10 +115,12 @@ impl SearchError {
     pub fn field(&self) -> &'static str {
         match self {
             SearchError::BadCountry(_) => "country",
-            SearchError::BadState(_) | SearchError::StateOutsideCountry { .. } | SearchError::LocalNeedsState => {
-                "state"
-            }
-            SearchError::BadNpa(_) | SearchError::TollFreeNpaInLocal(_) | SearchError::NotTollFree(_) => "npa",
+            SearchError::BadState(_)
+            | SearchError::StateOutsideCountry { .. }
+            | SearchError::LocalNeedsState => "state",
+            SearchError::BadNpa(_)
+            | SearchError::TollFreeNpaInLocal(_)
+            | SearchError::NotTollFree(_) => "npa",
             SearchError::BadNxx(_) | SearchError::NxxWithoutNpa => "nxx",
             SearchError::BadKind(_) => "kind",
             SearchError::BadLimit(_) => "limit",
@@ -146,7 +155,9 @@ fn bounded(value: Option<&str>, field: &'static str) -> Result<Option<String>, S
 
 impl SearchParams {
     pub fn parse(&self, limits: Limits) -> Result<SearchCriteria, SearchError> {
-        let country = non_empty(&self.country).unwrap_or("US").to_ascii_uppercase();
+        let country = non_empty(&self.country)
+            .unwrap_or("US")
+            .to_ascii_uppercase();
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(SearchError::BadCountry(country));
         }
@@ -159,7 +170,8 @@ impl SearchParams {
             None => None,
             Some(s) => {
                 let s = s.to_ascii_uppercase();
-                let in_country = country_of_state(&s).ok_or_else(|| SearchError::BadState(s.clone()))?;
+                let in_country =
+                    country_of_state(&s).ok_or_else(|| SearchError::BadState(s.clone()))?;
                 if in_country != country {
                     return Err(SearchError::StateOutsideCountry {
                         state: s,
@@ -177,8 +189,12 @@ impl SearchParams {
             }
             let toll_free = TOLL_FREE_NPAS.contains(&npa.as_str());
             match kind {
-                NumberKind::Local if toll_free => return Err(SearchError::TollFreeNpaInLocal(npa.clone())),
-                NumberKind::TollFree if !toll_free => return Err(SearchError::NotTollFree(npa.clone())),
+                NumberKind::Local if toll_free => {
+                    return Err(SearchError::TollFreeNpaInLocal(npa.clone()));
+                }
+                NumberKind::TollFree if !toll_free => {
+                    return Err(SearchError::NotTollFree(npa.clone()));
+                }
                 _ => {}
             }
         }
@@ -191,10 +207,14 @@ impl SearchParams {
                 return Err(SearchError::NxxWithoutNpa);
             }
         }
-        let pattern = non_empty(&self.pattern).map(VanityPattern::parse).transpose()?;
+        let pattern = non_empty(&self.pattern)
+            .map(VanityPattern::parse)
+            .transpose()?;
         if kind == NumberKind::Local && state.is_none() && npa.is_none() {
             // A fully anchored pattern names its own area code, as carriers' portals allow.
-            let implies_npa = pattern.as_ref().is_some_and(|p| p.fixed_prefix().len() >= 3);
+            let implies_npa = pattern
+                .as_ref()
+                .is_some_and(|p| p.fixed_prefix().len() >= 3);
             if !implies_npa {
                 return Err(SearchError::LocalNeedsState);
             }
@@ -212,7 +232,9 @@ impl SearchParams {
         };
         let after = match non_empty(&self.cursor) {
             None => None,
-            Some(c) if c.len() <= 15 && c.bytes().all(|b| b.is_ascii_digit()) => Some(c.to_string()),
+            Some(c) if c.len() <= 15 && c.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(c.to_string())
+            }
             Some(_) => return Err(SearchError::BadCursor),
         };
         Ok(SearchCriteria {
@@ -221,7 +243,8 @@ impl SearchParams {
             state,
             npa,
             nxx,
-            rate_center: bounded(non_empty(&self.rate_center), "rate_center")?.map(|r| r.to_ascii_uppercase()),
+            rate_center: bounded(non_empty(&self.rate_center), "rate_center")?
+                .map(|r| r.to_ascii_uppercase()),
             city: bounded(non_empty(&self.city), "city")?,
             pattern,
             limit,
@@ -237,7 +260,11 @@ pub fn check_region(country: &str, allowed: &[String]) -> Result<(), String> {
     } else {
         Err(format!(
             "your tenant may only use numbers in {} (region whitelist); {country} is not allowed",
-            if allowed.is_empty() { "no country".to_string() } else { allowed.join(", ") }
+            if allowed.is_empty() {
+                "no country".to_string()
+            } else {
+                allowed.join(", ")
+            }
         ))
     }
 }
@@ -246,25 +273,40 @@ pub fn check_region(country: &str, allowed: &[String]) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { local_default: 20, toll_free_default: 10, max: 100 };
+    const LIMITS: Limits = Limits {
+        local_default: 20,
+        toll_free_default: 10,
+        max: 100,
+    };
 
     fn params(pairs: &[(&str, &str)]) -> SearchParams {
-        let value: serde_json::Map<String, serde_json::Value> =
-            pairs.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+        let value: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+            .collect();
         serde_json::from_value(serde_json::Value::Object(value)).unwrap()
     }
 
     #[test]
     fn defaults_are_us_local_with_twenty_results() {
         let c = params(&[("state", "tx")]).parse(LIMITS).unwrap();
-        assert_eq!((c.country.as_str(), c.kind, c.state.as_deref(), c.limit), ("US", NumberKind::Local, Some("TX"), 20));
+        assert_eq!(
+            (c.country.as_str(), c.kind, c.state.as_deref(), c.limit),
+            ("US", NumberKind::Local, Some("TX"), 20)
+        );
     }
 
     #[test]
     fn toll_free_defaults_to_ten_results_and_needs_no_state() {
         let c = params(&[("kind", "toll_free")]).parse(LIMITS).unwrap();
         assert_eq!(c.limit, 10);
-        assert_eq!(params(&[("kind", "toll_free"), ("limit", "25")]).parse(LIMITS).unwrap().limit, 25);
+        assert_eq!(
+            params(&[("kind", "toll_free"), ("limit", "25")])
+                .parse(LIMITS)
+                .unwrap()
+                .limit,
+            25
+        );
     }
 
     #[test]
@@ -272,7 +314,10 @@ mod tests {
         assert_eq!(params(&[]).parse(LIMITS), Err(SearchError::LocalNeedsState));
         assert!(params(&[("npa", "512")]).parse(LIMITS).is_ok());
         assert!(params(&[("pattern", "512-XXX-7777")]).parse(LIMITS).is_ok());
-        assert_eq!(params(&[("pattern", "FOOD")]).parse(LIMITS), Err(SearchError::LocalNeedsState));
+        assert_eq!(
+            params(&[("pattern", "FOOD")]).parse(LIMITS),
+            Err(SearchError::LocalNeedsState)
+        );
     }
 
     #[test]
@@ -300,7 +345,9 @@ mod tests {
 
     #[test]
     fn canadian_provinces_belong_to_canada() {
-        let c = params(&[("country", "ca"), ("state", "on")]).parse(LIMITS).unwrap();
+        let c = params(&[("country", "ca"), ("state", "on")])
+            .parse(LIMITS)
+            .unwrap();
         assert_eq!((c.country.as_str(), c.state.as_deref()), ("CA", Some("ON")));
         assert_eq!(country_of_state("QC"), Some("CA"));
         assert_eq!(country_of_state("TX"), Some("US"));
@@ -311,6 +358,9 @@ mod tests {
         let us = vec!["US".to_string()];
         assert!(check_region("US", &us).is_ok());
         let err = check_region("CA", &us).unwrap_err();
-        assert!(err.contains("region whitelist") && err.contains("only use numbers in US"), "{err}");
+        assert!(
+            err.contains("region whitelist") && err.contains("only use numbers in US"),
+            "{err}"
+        );
     }
 }

@@ -69,7 +69,12 @@ mod tests {
     #[test]
     fn target_kinds_parse() {
         assert_eq!("ivr".parse::<TargetKind>(), Ok(TargetKind::Ivr));
-        assert!("skill".parse::<TargetKind>().unwrap_err().contains("queue, extension or ivr"));
+        assert!(
+            "skill"
+                .parse::<TargetKind>()
+                .unwrap_err()
+                .contains("queue, extension or ivr")
+        );
         assert!(TargetKind::Extension.created_on_demand());
         assert!(!TargetKind::Queue.created_on_demand());
     }

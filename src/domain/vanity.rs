@@ -75,7 +75,11 @@ impl VanityPattern {
             .iter()
             .map(|s| s.map(|d| char::from(b'0' + d)).unwrap_or('_'))
             .collect();
-        if self.is_anchored() { body } else { format!("%{body}%") }
+        if self.is_anchored() {
+            body
+        } else {
+            format!("%{body}%")
+        }
     }
 
     /// The fixed leading digits of an anchored pattern, which an index can range-scan.
@@ -91,7 +95,12 @@ impl VanityPattern {
 
     pub fn matches(&self, national: &str) -> bool {
         let digits: Vec<u8> = national.bytes().map(|b| b.wrapping_sub(b'0')).collect();
-        let fits = |window: &[u8]| self.slots.iter().zip(window).all(|(slot, d)| slot.is_none_or(|s| s == *d));
+        let fits = |window: &[u8]| {
+            self.slots
+                .iter()
+                .zip(window)
+                .all(|(slot, d)| slot.is_none_or(|s| s == *d))
+        };
         if self.is_anchored() {
             digits.len() == 10 && fits(&digits)
         } else {
@@ -106,7 +115,10 @@ mod tests {
 
     #[test]
     fn letters_map_to_the_keypad() {
-        let word: String = "OURFOOD".chars().map(|c| char::from(b'0' + keypad_digit(c).unwrap())).collect();
+        let word: String = "OURFOOD"
+            .chars()
+            .map(|c| char::from(b'0' + keypad_digit(c).unwrap()))
+            .collect();
         assert_eq!(word, "6873663");
         assert_eq!(keypad_digit('q'), Some(7));
         assert_eq!(keypad_digit('z'), Some(9));
@@ -115,17 +127,35 @@ mod tests {
 
     #[test]
     fn the_documented_examples_become_like_patterns() {
-        assert_eq!(VanityPattern::parse("877-555-XXXX").unwrap().sql_like(), "877555____");
-        assert_eq!(VanityPattern::parse("8XX-OUR-FOOD").unwrap().sql_like(), "8__6873663");
-        assert_eq!(VanityPattern::parse("888-XXX-1000").unwrap().sql_like(), "888___1000");
-        assert_eq!(VanityPattern::parse("1-800-FLOWERS").unwrap().sql_like(), "8003569377");
+        assert_eq!(
+            VanityPattern::parse("877-555-XXXX").unwrap().sql_like(),
+            "877555____"
+        );
+        assert_eq!(
+            VanityPattern::parse("8XX-OUR-FOOD").unwrap().sql_like(),
+            "8__6873663"
+        );
+        assert_eq!(
+            VanityPattern::parse("888-XXX-1000").unwrap().sql_like(),
+            "888___1000"
+        );
+        assert_eq!(
+            VanityPattern::parse("1-800-FLOWERS").unwrap().sql_like(),
+            "8003569377"
+        );
         assert_eq!(VanityPattern::parse("FOOD").unwrap().sql_like(), "%3663%");
     }
 
     #[test]
     fn fixed_prefix_is_the_leading_digits_of_an_anchored_pattern() {
-        assert_eq!(VanityPattern::parse("877-555-XXXX").unwrap().fixed_prefix(), "877555");
-        assert_eq!(VanityPattern::parse("8XX-OUR-FOOD").unwrap().fixed_prefix(), "8");
+        assert_eq!(
+            VanityPattern::parse("877-555-XXXX").unwrap().fixed_prefix(),
+            "877555"
+        );
+        assert_eq!(
+            VanityPattern::parse("8XX-OUR-FOOD").unwrap().fixed_prefix(),
+            "8"
+        );
         assert_eq!(VanityPattern::parse("FOOD").unwrap().fixed_prefix(), "");
     }
 
@@ -142,8 +172,17 @@ mod tests {
     #[test]
     fn bad_patterns_say_why() {
         assert_eq!(VanityPattern::parse(""), Err(PatternError::Empty));
-        assert_eq!(VanityPattern::parse("XXX-XXX"), Err(PatternError::OnlyWildcards));
-        assert_eq!(VanityPattern::parse("877*"), Err(PatternError::BadCharacter('*')));
-        assert_eq!(VanityPattern::parse("877-555-12345"), Err(PatternError::TooLong(11)));
+        assert_eq!(
+            VanityPattern::parse("XXX-XXX"),
+            Err(PatternError::OnlyWildcards)
+        );
+        assert_eq!(
+            VanityPattern::parse("877*"),
+            Err(PatternError::BadCharacter('*'))
+        );
+        assert_eq!(
+            VanityPattern::parse("877-555-12345"),
+            Err(PatternError::TooLong(11))
+        );
     }
 }

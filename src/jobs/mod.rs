@@ -26,7 +26,12 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
     let activated = activate_pending(state).await?;
     let recovered = provision::recover_stalled(state, STALLED_SAGA_SECONDS).await?;
     crate::auth::repo::delete_expired_sessions(&state.pool).await?;
-    Ok(SweepReport { expired, provider_released, activated, recovered })
+    Ok(SweepReport {
+        expired,
+        provider_released,
+        activated,
+        recovered,
+    })
 }
 
 pub async fn run_forever(state: AppState, every: Duration) {
@@ -55,16 +60,19 @@ async fn activate_pending(state: &AppState) -> AppResult<usize> {
     .await?;
     let mut activated = 0;
     for (e164, tenant_id) in pending {
-        let number = E164::from_stored(&e164).map_err(|e| crate::error::AppError::Internal(e.into()))?;
+        let number =
+            E164::from_stored(&e164).map_err(|e| crate::error::AppError::Internal(e.into()))?;
         let provider = state.provider_for(tenant_id);
         match provider.activation(&number).await {
             Ok(Some(crate::providers::Activation::Immediate)) => {
                 let to = transition(NumberState::Pending, Event::ActivationCompleted)?;
-                sqlx::query("UPDATE numbers SET lifecycle = $2, state_changed_at = now() WHERE e164 = $1")
-                    .bind(&e164)
-                    .bind(to.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE numbers SET lifecycle = $2, state_changed_at = now() WHERE e164 = $1",
+                )
+                .bind(&e164)
+                .bind(to.as_str())
+                .execute(&mut *tx)
+                .await?;
                 let entry = Entry::new(Action::Provision, Outcome::Success)
                     .by(Some(tenant_id), None, None)
                     .number(&e164)

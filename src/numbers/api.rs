@@ -12,7 +12,10 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 pub fn number_json(n: &TenantNumber) -> Value {
-    let target = n.target_type.as_ref().map(|kind| json!({ "type": kind, "id": n.target_id, "name": n.target_name }));
+    let target = n
+        .target_type
+        .as_ref()
+        .map(|kind| json!({ "type": kind, "id": n.target_id, "name": n.target_name }));
     json!({
         "e164": n.e164, "state": n.state, "tenant_id": n.tenant_id, "kind": n.kind, "region": n.region,
         "us_state": n.us_state, "rate_center": n.rate_center, "city": n.city, "target": target,
@@ -35,43 +38,107 @@ pub struct ListArgs {
 
 impl ListQuery {
     pub fn parse(&self) -> AppResult<ListArgs> {
-        let state = match self.state.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let state = match self
+            .state
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
-            Some(s) => Some(s.parse::<NumberState>().map_err(|e| AppError::invalid_field("state", e))?.as_str().to_string()),
+            Some(s) => Some(
+                s.parse::<NumberState>()
+                    .map_err(|e| AppError::invalid_field("state", e))?
+                    .as_str()
+                    .to_string(),
+            ),
         };
-        let after = match self.cursor.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let after = match self
+            .cursor
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
-            Some(c) => Some(super::parse_path_number(c).map_err(|_| AppError::invalid_field("cursor", "the cursor is not one this server issued"))?.as_str().to_string()),
+            Some(c) => Some(
+                super::parse_path_number(c)
+                    .map_err(|_| {
+                        AppError::invalid_field(
+                            "cursor",
+                            "the cursor is not one this server issued",
+                        )
+                    })?
+                    .as_str()
+                    .to_string(),
+            ),
         };
-        let limit = match self.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let limit = match self
+            .limit
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => 100,
             Some(l) => match l.parse::<i64>() {
                 Ok(n) if (1..=500).contains(&n) => n,
-                _ => return Err(AppError::invalid_field("limit", "limit must be a number from 1 to 500")),
+                _ => {
+                    return Err(AppError::invalid_field(
+                        "limit",
+                        "limit must be a number from 1 to 500",
+                    ));
+                }
             },
         };
-        Ok(ListArgs { state, after, limit })
+        Ok(ListArgs {
+            state,
+            after,
+            limit,
+        })
     }
 }
 
-pub async fn list(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Query(query): Query<ListQuery>) -> AppResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
     let args = query.parse()?;
     let mut conn = state.pool.acquire().await?;
-    let numbers = repo::list(&mut conn, tenant_id, args.state.as_deref(), args.after.as_deref(), args.limit).await?;
-    let next_cursor = (numbers.len() as i64 == args.limit).then(|| numbers.last().map(|n| n.e164.clone())).flatten();
-    Ok(Json(json!({ "numbers": numbers.iter().map(number_json).collect::<Vec<_>>(), "next_cursor": next_cursor })))
+    let numbers = repo::list(
+        &mut conn,
+        tenant_id,
+        args.state.as_deref(),
+        args.after.as_deref(),
+        args.limit,
+    )
+    .await?;
+    let next_cursor = (numbers.len() as i64 == args.limit)
+        .then(|| numbers.last().map(|n| n.e164.clone()))
+        .flatten();
+    Ok(Json(
+        json!({ "numbers": numbers.iter().map(number_json).collect::<Vec<_>>(), "next_cursor": next_cursor }),
+    ))
 }
 
-pub async fn show(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(raw): Path<String>) -> AppResult<Json<Value>> {
+pub async fn show(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
     let number = super::parse_path_number(&raw)?;
     let mut conn = state.pool.acquire().await?;
-    let found = repo::find(&mut conn, tenant_id, number.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    let found = repo::find(&mut conn, tenant_id, number.as_str())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
     let history = audit_list(
         &mut conn,
         &AuditScope::Tenant(tenant_id),
-        &AuditFilter { number: Some(number.as_str().to_string()), limit: 100, ..Default::default() },
+        &AuditFilter {
+            number: Some(number.as_str().to_string()),
+            limit: 100,
+            ..Default::default()
+        },
     )
     .await?;
     let mut body = number_json(&found);
@@ -96,14 +163,24 @@ pub struct TargetQuery {
     pub kind: Option<String>,
 }
 
-pub async fn targets(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Query(query): Query<TargetQuery>) -> AppResult<Json<Value>> {
+pub async fn targets(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Query(query): Query<TargetQuery>,
+) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
     let kind = query
         .kind
         .as_deref()
         .filter(|k| !k.is_empty())
-        .map(|k| k.parse::<TargetKind>().map_err(|e| AppError::invalid_field("type", e)))
+        .map(|k| {
+            k.parse::<TargetKind>()
+                .map_err(|e| AppError::invalid_field("type", e))
+        })
         .transpose()?;
-    let targets = state.provider_for(tenant_id).list_targets(tenant_id, kind).await?;
+    let targets = state
+        .provider_for(tenant_id)
+        .list_targets(tenant_id, kind)
+        .await?;
     Ok(Json(json!({ "targets": targets })))
 }

@@ -13,12 +13,24 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// Releases a routed number: removes it on the platform, then returns it to inventory.
-pub async fn release(state: &AppState, caller: &Principal, number: &E164, request_id: Option<&str>) -> AppResult<NumberState> {
+pub async fn release(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    request_id: Option<&str>,
+) -> AppResult<NumberState> {
     let tenant_id = caller.tenant()?;
-    let current = repo::find(&mut *state.pool.acquire().await?, tenant_id, number.as_str())
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    let from: NumberState = current.state.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let current = repo::find(
+        &mut *state.pool.acquire().await?,
+        tenant_id,
+        number.as_str(),
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    let from: NumberState = current
+        .state
+        .parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
     let to = transition(from, Event::Release)?;
     let provider = state.provider_for(tenant_id);
     if let Err(err) = provider.unassign(tenant_id, number).await {
@@ -42,12 +54,19 @@ pub async fn release(state: &AppState, caller: &Principal, number: &E164, reques
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(AppError::conflict("state_changed", format!("{number} changed while it was being released; reload"), json!(null)));
+        return Err(AppError::conflict(
+            "state_changed",
+            format!("{number} changed while it was being released; reload"),
+            json!(null),
+        ));
     }
     let entry = Entry::new(Action::Release, Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .number(number.as_str())
-        .target(current.target_type.as_deref().unwrap_or(""), current.target_id.as_deref())
+        .target(
+            current.target_type.as_deref().unwrap_or(""),
+            current.target_id.as_deref(),
+        )
         .details(json!({ "from": from.as_str() }));
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;

@@ -32,18 +32,38 @@ impl NumbersPage {
     }
 }
 
-pub async fn list(State(state): State<AppState>, caller: PageCaller, Query(query): Query<ListQuery>) -> PageResult {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
     let tenant_id = caller.principal.tenant()?;
     let args = query.parse()?;
     let mut conn = state.pool.acquire().await?;
-    let numbers = repo::list(&mut conn, tenant_id, args.state.as_deref(), args.after.as_deref(), args.limit).await?;
-    let next_cursor = (numbers.len() as i64 == args.limit).then(|| numbers.last().map(|n| n.e164.clone())).flatten();
+    let numbers = repo::list(
+        &mut conn,
+        tenant_id,
+        args.state.as_deref(),
+        args.after.as_deref(),
+        args.limit,
+    )
+    .await?;
+    let next_cursor = (numbers.len() as i64 == args.limit)
+        .then(|| numbers.last().map(|n| n.e164.clone()))
+        .flatten();
     Ok(render(&NumbersPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         numbers,
         state_filter: args.state.unwrap_or_default(),
         next_cursor,
-        states: vec!["reserved", "provisioning", "active", "pending", "orphaned", "porting_in"],
+        states: vec![
+            "reserved",
+            "provisioning",
+            "active",
+            "pending",
+            "orphaned",
+            "porting_in",
+        ],
     }))
 }
 
@@ -64,19 +84,34 @@ pub struct NumberQuery {
     notice: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, caller: PageCaller, Path(raw): Path<String>, Query(q): Query<NumberQuery>) -> PageResult {
+pub async fn show(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+    Query(q): Query<NumberQuery>,
+) -> PageResult {
     let tenant_id = caller.principal.tenant()?;
     let number = super::parse_path_number(&raw)?;
     let mut conn = state.pool.acquire().await?;
-    let found = repo::find(&mut conn, tenant_id, number.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    let found = repo::find(&mut conn, tenant_id, number.as_str())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
     let history = audit_list(
         &mut conn,
         &AuditScope::Tenant(tenant_id),
-        &AuditFilter { number: Some(number.as_str().to_string()), limit: 100, ..Default::default() },
+        &AuditFilter {
+            number: Some(number.as_str().to_string()),
+            limit: 100,
+            ..Default::default()
+        },
     )
     .await?;
     let provider = state.provider_for(tenant_id);
-    let notice = (found.state == "pending").then(|| provider.activation_notice(found.us_state.as_deref()).unwrap_or_else(|| "Activation can take up to 24 hours.".into()));
+    let notice = (found.state == "pending").then(|| {
+        provider
+            .activation_notice(found.us_state.as_deref())
+            .unwrap_or_else(|| "Activation can take up to 24 hours.".into())
+    });
     Ok(render(&NumberPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(q.notice.as_deref()),
         releasable: matches!(found.state.as_str(), "active" | "pending" | "orphaned"),
@@ -88,7 +123,12 @@ pub async fn show(State(state): State<AppState>, caller: PageCaller, Path(raw): 
     }))
 }
 
-pub async fn release(State(state): State<AppState>, caller: PageCaller, RequestId(request_id): RequestId, Path(raw): Path<String>) -> PageResult {
+pub async fn release(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> PageResult {
     let number = super::parse_path_number(&raw)?;
     super::release(&state, &caller.principal, &number, request_id.as_deref()).await?;
     Ok(Redirect::to("/numbers?notice=released").into_response())

@@ -22,15 +22,22 @@ pub struct TenantNumber {
     pub state_changed_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "e164, lifecycle AS state, tenant_id, kind, region, state AS us_state, rate_center, city,
+const COLUMNS: &str =
+    "e164, lifecycle AS state, tenant_id, kind, region, state AS us_state, rate_center, city,
     target_type, target_id, target_name, display_name, reservation_id, state_changed_at";
 
-pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> sqlx::Result<Option<TenantNumber>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM numbers WHERE e164 = $1 AND tenant_id = $2"))
-        .bind(e164)
-        .bind(tenant_id)
-        .fetch_optional(conn)
-        .await
+pub async fn find(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    e164: &str,
+) -> sqlx::Result<Option<TenantNumber>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM numbers WHERE e164 = $1 AND tenant_id = $2"
+    ))
+    .bind(e164)
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The tenant's numbers in E.164 order, keyset-paginated after `after`.

@@ -49,8 +49,18 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
-    pub fn new(provider: &'static str, kind: ProviderErrorKind, message: impl Into<String>) -> Self {
-        ProviderError { kind, provider, message: message.into(), raw_body: None, correlation_id: None }
+    pub fn new(
+        provider: &'static str,
+        kind: ProviderErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        ProviderError {
+            kind,
+            provider,
+            message: message.into(),
+            raw_body: None,
+            correlation_id: None,
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -74,7 +84,9 @@ impl ProviderError {
             ProviderErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ProviderErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
             ProviderErrorKind::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
-            ProviderErrorKind::Unauthorized | ProviderErrorKind::Transient => StatusCode::BAD_GATEWAY,
+            ProviderErrorKind::Unauthorized | ProviderErrorKind::Transient => {
+                StatusCode::BAD_GATEWAY
+            }
         }
     }
 
@@ -99,10 +111,23 @@ pub trait Provider: Send + Sync {
     async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError>;
     async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError>;
 
-    async fn list_targets(&self, tenant: Uuid, kind: Option<TargetKind>) -> Result<Vec<Target>, ProviderError>;
-    async fn find_target(&self, tenant: Uuid, kind: TargetKind, id: &str) -> Result<Option<Target>, ProviderError>;
-    async fn find_target_by_name(&self, tenant: Uuid, kind: TargetKind, name: &str)
-    -> Result<Option<Target>, ProviderError>;
+    async fn list_targets(
+        &self,
+        tenant: Uuid,
+        kind: Option<TargetKind>,
+    ) -> Result<Vec<Target>, ProviderError>;
+    async fn find_target(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        id: &str,
+    ) -> Result<Option<Target>, ProviderError>;
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError>;
     async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError>;
     /// Compensation for `create_extension` when a later saga step fails.
     async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError>;

@@ -32,12 +32,21 @@ impl Sandbox {
         .await
         .map_err(db_error)?;
         match injected {
-            Some(message) => Err(ProviderError::new(NAME, ProviderErrorKind::Transient, message)),
+            Some(message) => Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::Transient,
+                message,
+            )),
             None => Ok(()),
         }
     }
 
-    pub async fn inject_fault(pool: &PgPool, operation: &str, times: i32, message: &str) -> sqlx::Result<()> {
+    pub async fn inject_fault(
+        pool: &PgPool,
+        operation: &str,
+        times: i32,
+        message: &str,
+    ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO sandbox_faults (operation, remaining, message) VALUES ($1, $2, $3)
              ON CONFLICT (operation) DO UPDATE SET remaining = EXCLUDED.remaining, message = EXCLUDED.message",
@@ -52,12 +61,23 @@ impl Sandbox {
 }
 
 fn db_error(err: sqlx::Error) -> ProviderError {
-    ProviderError::new(NAME, ProviderErrorKind::Transient, format!("sandbox storage: {err}"))
+    ProviderError::new(
+        NAME,
+        ProviderErrorKind::Transient,
+        format!("sandbox storage: {err}"),
+    )
 }
 
 fn to_target(row: (Uuid, String, String)) -> Result<Target, ProviderError> {
-    let kind = row.1.parse::<TargetKind>().map_err(|e| ProviderError::new(NAME, ProviderErrorKind::Validation, e))?;
-    Ok(Target { kind, id: row.0.to_string(), name: row.2 })
+    let kind = row
+        .1
+        .parse::<TargetKind>()
+        .map_err(|e| ProviderError::new(NAME, ProviderErrorKind::Validation, e))?;
+    Ok(Target {
+        kind,
+        id: row.0.to_string(),
+        name: row.2,
+    })
 }
 
 #[async_trait]
@@ -67,7 +87,10 @@ impl Provider for Sandbox {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { native_reservations: true, creates_extensions: true }
+        Capabilities {
+            native_reservations: true,
+            creates_extensions: true,
+        }
     }
 
     async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
@@ -92,12 +115,20 @@ impl Provider for Sandbox {
         .await
         .map_err(db_error)?;
         if found.rows_affected() == 0 {
-            return Err(ProviderError::new(NAME, ProviderErrorKind::NotFound, format!("no reservation {reference}")));
+            return Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::NotFound,
+                format!("no reservation {reference}"),
+            ));
         }
         Ok(())
     }
 
-    async fn list_targets(&self, tenant: Uuid, kind: Option<TargetKind>) -> Result<Vec<Target>, ProviderError> {
+    async fn list_targets(
+        &self,
+        tenant: Uuid,
+        kind: Option<TargetKind>,
+    ) -> Result<Vec<Target>, ProviderError> {
         let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
             "SELECT id, kind, name FROM sandbox_targets
              WHERE tenant_id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR kind = $2)
@@ -111,8 +142,15 @@ impl Provider for Sandbox {
         rows.into_iter().map(to_target).collect()
     }
 
-    async fn find_target(&self, tenant: Uuid, kind: TargetKind, id: &str) -> Result<Option<Target>, ProviderError> {
-        let Ok(id) = id.parse::<Uuid>() else { return Ok(None) };
+    async fn find_target(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        id: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        let Ok(id) = id.parse::<Uuid>() else {
+            return Ok(None);
+        };
         let row: Option<(Uuid, String, String)> = sqlx::query_as(
             "SELECT id, kind, name FROM sandbox_targets
              WHERE tenant_id = $1 AND kind = $2 AND id = $3 AND deleted_at IS NULL",
@@ -165,17 +203,25 @@ impl Provider for Sandbox {
                 format!("an extension named `{name}` already exists"),
             ));
         }
-        Ok(Target { kind: TargetKind::Extension, id: id.to_string(), name: name.to_string() })
+        Ok(Target {
+            kind: TargetKind::Extension,
+            id: id.to_string(),
+            name: name.to_string(),
+        })
     }
 
     async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError> {
-        let Ok(id) = target.id.parse::<Uuid>() else { return Ok(()) };
-        sqlx::query("UPDATE sandbox_targets SET deleted_at = now() WHERE id = $1 AND tenant_id = $2")
-            .bind(id)
-            .bind(tenant)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
+        let Ok(id) = target.id.parse::<Uuid>() else {
+            return Ok(());
+        };
+        sqlx::query(
+            "UPDATE sandbox_targets SET deleted_at = now() WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(id)
+        .bind(tenant)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
         Ok(())
     }
 
@@ -188,10 +234,18 @@ impl Provider for Sandbox {
     ) -> Result<Activation, ProviderError> {
         self.fault("assign").await?;
         let Ok(target_id) = target.id.parse::<Uuid>() else {
-            return Err(ProviderError::new(NAME, ProviderErrorKind::NotFound, format!("no target {}", target.id)));
+            return Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::NotFound,
+                format!("no target {}", target.id),
+            ));
         };
         let slow = self.activation_notice(number.state).is_some();
-        let delay = if slow { self.config.activation_delay_seconds } else { 0 };
+        let delay = if slow {
+            self.config.activation_delay_seconds
+        } else {
+            0
+        };
         // Idempotent: assigning the same number to the same target twice is one assignment.
         let row: Option<(Uuid,)> = sqlx::query_as(
             "INSERT INTO sandbox_assignments (e164, tenant_id, target_id, display_name, active_at)
@@ -213,11 +267,20 @@ impl Provider for Sandbox {
             Some(_) if slow => Ok(Activation::Delayed),
             Some(_) => Ok(Activation::Immediate),
             None => {
-                let exists = self.find_target(tenant, target.kind, &target.id).await?.is_some();
+                let exists = self
+                    .find_target(tenant, target.kind, &target.id)
+                    .await?
+                    .is_some();
                 let (kind, message) = if exists {
-                    (ProviderErrorKind::Conflict, format!("{} is already assigned elsewhere", number.e164))
+                    (
+                        ProviderErrorKind::Conflict,
+                        format!("{} is already assigned elsewhere", number.e164),
+                    )
                 } else {
-                    (ProviderErrorKind::NotFound, format!("{} {} does not exist", target.kind, target.id))
+                    (
+                        ProviderErrorKind::NotFound,
+                        format!("{} {} does not exist", target.kind, target.id),
+                    )
                 };
                 Err(ProviderError::new(NAME, kind, message))
             }
@@ -236,12 +299,20 @@ impl Provider for Sandbox {
     }
 
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError> {
-        let active: Option<bool> = sqlx::query_scalar("SELECT active_at <= now() FROM sandbox_assignments WHERE e164 = $1")
-            .bind(number.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(active.map(|done| if done { Activation::Immediate } else { Activation::Delayed }))
+        let active: Option<bool> = sqlx::query_scalar(
+            "SELECT active_at <= now() FROM sandbox_assignments WHERE e164 = $1",
+        )
+        .bind(number.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(active.map(|done| {
+            if done {
+                Activation::Immediate
+            } else {
+                Activation::Delayed
+            }
+        }))
     }
 
     fn activation_notice(&self, state: Option<&str>) -> Option<String> {

@@ -35,14 +35,23 @@ pub async fn create(
     ApiJson(body): ApiJson<ReserveRequest>,
 ) -> AppResult<Response> {
     let numbers = parse_numbers(&body.numbers)?;
-    let reserved = super::reserve(&state, &caller, numbers, body.justification, request_id.as_deref()).await?;
+    let reserved = super::reserve(
+        &state,
+        &caller,
+        numbers,
+        body.justification,
+        request_id.as_deref(),
+    )
+    .await?;
     let body = json!({ "id": reserved.id, "expires_at": reserved.expires_at, "numbers": reserved.numbers });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub async fn view(state: &AppState, tenant_id: Uuid, id: Uuid) -> AppResult<Value> {
     let mut conn = state.pool.acquire().await?;
-    let reservation = repo::find(&mut conn, tenant_id, id).await?.ok_or_else(|| AppError::NotFound("reservation".into()))?;
+    let reservation = repo::find(&mut conn, tenant_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let numbers = repo::numbers(&mut conn, id).await?;
     let now = Utc::now();
     Ok(json!({
@@ -57,12 +66,21 @@ pub async fn view(state: &AppState, tenant_id: Uuid, id: Uuid) -> AppResult<Valu
     }))
 }
 
-pub async fn show(State(state): State<AppState>, ApiCaller(caller): ApiCaller, Path(id): Path<String>) -> AppResult<Json<Value>> {
+pub async fn show(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
-    Ok(Json(view(&state, tenant_id, parse_id(&id, "reservation")?).await?))
+    Ok(Json(
+        view(&state, tenant_id, parse_id(&id, "reservation")?).await?,
+    ))
 }
 
-pub async fn list(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> AppResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list_for_user(&mut conn, tenant_id, Some(caller.user_id)).await?;
@@ -82,7 +100,9 @@ pub async fn cancel(
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id, "reservation")?;
     let released = super::cancel(&state, &caller, id, request_id.as_deref()).await?;
-    Ok(Json(json!({ "id": id, "status": "cancelled", "released": released })))
+    Ok(Json(
+        json!({ "id": id, "status": "cancelled", "released": released }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,16 +113,29 @@ pub struct ProvisionRequest {
 pub fn provision_response(reservation_id: Uuid, results: &[NumberResult]) -> (StatusCode, Value) {
     let failed: Vec<&NumberResult> = results.iter().filter(|r| !r.ok).collect();
     if failed.is_empty() {
-        (StatusCode::OK, json!({ "reservation_id": reservation_id, "results": results }))
+        (
+            StatusCode::OK,
+            json!({ "reservation_id": reservation_id, "results": results }),
+        )
     } else {
         let message = format!(
             "{} of {} numbers could not be provisioned; they are still held, so you can retry: {}",
             failed.len(),
             results.len(),
-            failed.iter().map(|r| format!("{} ({})", r.number, r.error.as_deref().unwrap_or("failed"))).collect::<Vec<_>>().join("; ")
+            failed
+                .iter()
+                .map(|r| format!("{} ({})", r.number, r.error.as_deref().unwrap_or("failed")))
+                .collect::<Vec<_>>()
+                .join("; ")
         );
-        let error = AppError::ProviderPartial { message, details: json!({ "reservation_id": reservation_id, "results": results }) };
-        (error.status(), json!({ "error": { "code": error.code(), "message": error.public_message(), "details": error.details() } }))
+        let error = AppError::ProviderPartial {
+            message,
+            details: json!({ "reservation_id": reservation_id, "results": results }),
+        };
+        (
+            error.status(),
+            json!({ "error": { "code": error.code(), "message": error.public_message(), "details": error.details() } }),
+        )
     }
 }
 
@@ -116,15 +149,34 @@ pub async fn provision(
 ) -> AppResult<Response> {
     let id = parse_id(&id, "reservation")?;
     let tenant_id = caller.tenant()?;
-    let request: ProvisionRequest = serde_json::from_value(body.clone())
-        .map_err(|e| AppError::invalid("invalid_json", format!("the request body does not match: {e}")))?;
+    let request: ProvisionRequest = serde_json::from_value(body.clone()).map_err(|e| {
+        AppError::invalid(
+            "invalid_json",
+            format!("the request body does not match: {e}"),
+        )
+    })?;
     let key = idempotency::key_from(&headers)?;
     if let Some(key) = &key
-        && let Claim::Replay(status, stored) = idempotency::claim(&state.pool, tenant_id, key, &format!("provision:{id}"), &body).await?
+        && let Claim::Replay(status, stored) = idempotency::claim(
+            &state.pool,
+            tenant_id,
+            key,
+            &format!("provision:{id}"),
+            &body,
+        )
+        .await?
     {
         return Ok((status, Json(stored)).into_response());
     }
-    match super::provision::provision(&state, &caller, id, &request.assignments, request_id.as_deref()).await {
+    match super::provision::provision(
+        &state,
+        &caller,
+        id,
+        &request.assignments,
+        request_id.as_deref(),
+    )
+    .await
+    {
         Ok(results) => {
             let (status, body) = provision_response(id, &results);
             if let Some(key) = &key {

@@ -32,15 +32,29 @@ pub async fn reserve(
     wanted.sort();
     wanted.dedup();
     if wanted.is_empty() {
-        return Err(AppError::invalid_field("numbers", "choose at least one number to reserve"));
+        return Err(AppError::invalid_field(
+            "numbers",
+            "choose at least one number to reserve",
+        ));
     }
     let max = state.config.holds.max_numbers_per_reservation;
     if wanted.len() > max {
-        return Err(AppError::invalid_field("numbers", format!("at most {max} numbers fit in one reservation")));
+        return Err(AppError::invalid_field(
+            "numbers",
+            format!("at most {max} numbers fit in one reservation"),
+        ));
     }
-    let justification = justification.map(|j| j.trim().to_string()).filter(|j| !j.is_empty());
-    if justification.as_ref().is_some_and(|j| j.chars().count() > 500) {
-        return Err(AppError::invalid_field("justification", "the justification is limited to 500 characters"));
+    let justification = justification
+        .map(|j| j.trim().to_string())
+        .filter(|j| !j.is_empty());
+    if justification
+        .as_ref()
+        .is_some_and(|j| j.chars().count() > 500)
+    {
+        return Err(AppError::invalid_field(
+            "justification",
+            "the justification is limited to 500 characters",
+        ));
     }
 
     let mut tx = state.pool.begin().await?;
@@ -78,7 +92,10 @@ pub async fn reserve(
         }
     }
     if !unknown.is_empty() {
-        return Err(AppError::NotFound(format!("{} (not in any inventory your tenant can use)", unknown.join(", "))));
+        return Err(AppError::NotFound(format!(
+            "{} (not in any inventory your tenant can use)",
+            unknown.join(", ")
+        )));
     }
     if let Some(rule) = outside_region {
         return Err(AppError::Forbidden(rule));
@@ -87,7 +104,10 @@ pub async fn reserve(
         tx.commit().await?; // keep any holds expired above
         return Err(AppError::conflict(
             "numbers_unavailable",
-            format!("already taken by someone else: {}; refresh the search", unavailable.join(", ")),
+            format!(
+                "already taken by someone else: {}; refresh the search",
+                unavailable.join(", ")
+            ),
             json!({ "unavailable": unavailable }),
         ));
     }
@@ -103,7 +123,10 @@ pub async fn reserve(
         .execute(&mut *tx)
         .await?;
     for e164 in &wanted {
-        let row = sqlx::query("SELECT lifecycle FROM numbers WHERE e164 = $1").bind(e164).fetch_one(&mut *tx).await?;
+        let row = sqlx::query("SELECT lifecycle FROM numbers WHERE e164 = $1")
+            .bind(e164)
+            .fetch_one(&mut *tx)
+            .await?;
         let from = parse_state(row.try_get("lifecycle")?)?;
         let to = transition(from, Event::Reserve)?;
         sqlx::query(
@@ -174,16 +197,28 @@ pub async fn reserve(
         audit::repo::record(&mut tx, &entry).await?;
     }
     tx.commit().await?;
-    Ok(Reserved { id, expires_at, numbers: wanted })
+    Ok(Reserved {
+        id,
+        expires_at,
+        numbers: wanted,
+    })
 }
 
 fn parse_state(value: String) -> AppResult<NumberState> {
-    value.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))
+    value
+        .parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))
 }
 
 /// Ends a number's live hold in this reservation and moves the number back to inventory.
 /// `event` is `CancelHold` or `ExpireHold`; the caller holds the number's row lock.
-async fn end_hold(conn: &mut PgConnection, reservation_id: Uuid, e164: &str, event: Event, reason: &str) -> AppResult<bool> {
+async fn end_hold(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+    e164: &str,
+    event: Event,
+    reason: &str,
+) -> AppResult<bool> {
     let ended = sqlx::query(
         "UPDATE holds SET ended_at = now(), end_reason = $3
          WHERE reservation_id = $1 AND e164 = $2 AND ended_at IS NULL",
@@ -210,7 +245,11 @@ async fn end_hold(conn: &mut PgConnection, reservation_id: Uuid, e164: &str, eve
 }
 
 /// Expires the number's hold if it is past due. Caller holds the number's row lock.
-async fn expire_if_due(conn: &mut PgConnection, e164: &str, request_id: Option<&str>) -> AppResult<bool> {
+async fn expire_if_due(
+    conn: &mut PgConnection,
+    e164: &str,
+    request_id: Option<&str>,
+) -> AppResult<bool> {
     let due = sqlx::query(
         "SELECT h.reservation_id, r.tenant_id, r.user_id FROM holds h JOIN reservations r ON r.id = h.reservation_id
          WHERE h.e164 = $1 AND h.ended_at IS NULL AND h.expires_at <= now() FOR UPDATE OF h",
@@ -261,8 +300,15 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
     let mut expired = 0;
     for row in due {
         let e164: String = row.try_get("e164")?;
-        if record_expiry(&mut tx, row.try_get("reservation_id")?, row.try_get("tenant_id")?, row.try_get("user_id")?, &e164, None)
-            .await?
+        if record_expiry(
+            &mut tx,
+            row.try_get("reservation_id")?,
+            row.try_get("tenant_id")?,
+            row.try_get("user_id")?,
+            &e164,
+            None,
+        )
+        .await?
         {
             expired += 1;
         }
@@ -298,21 +344,33 @@ pub async fn release_at_provider(state: &AppState, batch: i64) -> AppResult<usiz
                     .await?;
                 released += 1;
             }
-            Err(err) => tracing::warn!(hold_id, error = %err, "provider release failed; will retry"),
+            Err(err) => {
+                tracing::warn!(hold_id, error = %err, "provider release failed; will retry")
+            }
         }
     }
     tx.commit().await?;
     Ok(released)
 }
 
-pub async fn cancel(state: &AppState, caller: &Principal, id: Uuid, request_id: Option<&str>) -> AppResult<usize> {
+pub async fn cancel(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    request_id: Option<&str>,
+) -> AppResult<usize> {
     let tenant_id = caller.tenant()?;
     let mut tx = state.pool.begin().await?;
-    let reservation = repo::lock(&mut tx, tenant_id, id).await?.ok_or_else(|| AppError::NotFound("reservation".into()))?;
+    let reservation = repo::lock(&mut tx, tenant_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     match reservation.effective_status(Utc::now()) {
         "active" => {}
         "expired" => {
-            return Err(AppError::Gone { code: "reservation_expired", message: "this reservation has already expired".into() });
+            return Err(AppError::Gone {
+                code: "reservation_expired",
+                message: "this reservation has already expired".into(),
+            });
         }
         other => {
             return Err(AppError::conflict(

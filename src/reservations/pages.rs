@@ -21,31 +21,62 @@ fn form_fields(body: &Bytes) -> Vec<(String, String)> {
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The search page's "Reserve selected" form. A race lost to someone else re-renders the
 /// search with fresh results and names the numbers that were taken.
-pub async fn reserve(State(state): State<AppState>, caller: PageCaller, RequestId(request_id): RequestId, body: Bytes) -> PageResult {
+pub async fn reserve(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
     let fields = form_fields(&body);
-    let picked: Vec<String> = fields.iter().filter(|(k, _)| k == "number").map(|(_, v)| v.clone()).collect();
+    let picked: Vec<String> = fields
+        .iter()
+        .filter(|(k, _)| k == "number")
+        .map(|(_, v)| v.clone())
+        .collect();
     let justification = field(&fields, "justification").map(str::to_string);
-    let query: SearchParams = serde_urlencoded::from_str(field(&fields, "q").unwrap_or("")).unwrap_or_default();
+    let query: SearchParams =
+        serde_urlencoded::from_str(field(&fields, "q").unwrap_or("")).unwrap_or_default();
     let outcome = async {
         if picked.is_empty() {
-            return Err(AppError::invalid_field("numbers", "tick at least one number to reserve"));
+            return Err(AppError::invalid_field(
+                "numbers",
+                "tick at least one number to reserve",
+            ));
         }
         let numbers = super::api::parse_numbers(&picked)?;
-        super::reserve(&state, &caller.principal, numbers, justification.clone(), request_id.as_deref()).await
+        super::reserve(
+            &state,
+            &caller.principal,
+            numbers,
+            justification.clone(),
+            request_id.as_deref(),
+        )
+        .await
     }
     .await;
     match outcome {
         Ok(reserved) => Ok(Redirect::to(&format!("/reservations/{}", reserved.id)).into_response()),
-        Err(err @ (AppError::Conflict { .. } | AppError::Invalid { .. } | AppError::Forbidden(_) | AppError::NotFound(_))) => {
+        Err(
+            err @ (AppError::Conflict { .. }
+            | AppError::Invalid { .. }
+            | AppError::Forbidden(_)
+            | AppError::NotFound(_)),
+        ) => {
             let status = err.status();
             let mut page = search_page(&state, &caller, query, request_id.as_deref()).await?;
             page.error = Some(match &err {
-                AppError::Conflict { .. } => format!("{} The results below have been refreshed.", err.public_message()),
+                AppError::Conflict { .. } => format!(
+                    "{} The results below have been refreshed.",
+                    err.public_message()
+                ),
                 _ => err.public_message(),
             });
             page.justification = justification.unwrap_or_default();
@@ -80,30 +111,52 @@ impl ReservationPage {
     }
 
     pub fn targets_of(&self, kind: &str) -> Vec<&Target> {
-        self.targets.iter().filter(|t| t.kind.as_str() == kind).collect()
+        self.targets
+            .iter()
+            .filter(|t| t.kind.as_str() == kind)
+            .collect()
     }
 }
 
-async fn reservation_page(state: &AppState, caller: &PageCaller, id: Uuid, notice: Option<&str>) -> Result<ReservationPage, AppError> {
+async fn reservation_page(
+    state: &AppState,
+    caller: &PageCaller,
+    id: Uuid,
+    notice: Option<&str>,
+) -> Result<ReservationPage, AppError> {
     let tenant_id = caller.principal.tenant()?;
     let mut conn = state.pool.acquire().await?;
-    let reservation = repo::find(&mut conn, tenant_id, id).await?.ok_or_else(|| AppError::NotFound("reservation".into()))?;
+    let reservation = repo::find(&mut conn, tenant_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let numbers = repo::numbers(&mut conn, id).await?;
     drop(conn);
     let now = Utc::now();
     let status = reservation.effective_status(now).to_string();
     let provider = state.provider_for(tenant_id);
-    let targets = if status == "active" { provider.list_targets(tenant_id, None).await? } else { Vec::new() };
+    let targets = if status == "active" {
+        provider.list_targets(tenant_id, None).await?
+    } else {
+        Vec::new()
+    };
     let mut notices: Vec<String> = numbers
         .iter()
         .filter(|n| n.state == "reserved" || n.state == "pending")
-        .filter_map(|n| provider.activation_notice(n.us_state.as_deref()).map(|text| format!("{}: {text}", crate::domain::e164::format_national(&n.e164))))
+        .filter_map(|n| {
+            provider
+                .activation_notice(n.us_state.as_deref())
+                .map(|text| format!("{}: {text}", crate::domain::e164::format_national(&n.e164)))
+        })
         .collect();
     notices.dedup();
     Ok(ReservationPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
         id,
-        seconds_left: if status == "active" { (reservation.expires_at - now).num_seconds().max(0) } else { 0 },
+        seconds_left: if status == "active" {
+            (reservation.expires_at - now).num_seconds().max(0)
+        } else {
+            0
+        },
         expires_at: reservation.expires_at.to_rfc3339(),
         status,
         justification: reservation.justification,
@@ -119,9 +172,16 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, caller: PageCaller, Path(id): Path<String>, Query(q): Query<NoticeQuery>) -> PageResult {
+pub async fn show(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
     let id = parse_id(&id, "reservation")?;
-    Ok(render(&reservation_page(&state, &caller, id, q.notice.as_deref()).await?))
+    Ok(render(
+        &reservation_page(&state, &caller, id, q.notice.as_deref()).await?,
+    ))
 }
 
 #[derive(askama::Template)]
@@ -136,8 +196,17 @@ pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResu
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list_for_user(&mut conn, tenant_id, Some(caller.principal.user_id)).await?;
     let now = Utc::now();
-    let reservations = rows.into_iter().map(|r| { let s = r.effective_status(now).to_string(); (r, s) }).collect();
-    Ok(render(&ReservationsPage { chrome: Chrome::new(&caller.principal, &caller.csrf), reservations }))
+    let reservations = rows
+        .into_iter()
+        .map(|r| {
+            let s = r.effective_status(now).to_string();
+            (r, s)
+        })
+        .collect();
+    Ok(render(&ReservationsPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        reservations,
+    }))
 }
 
 /// One number's provision form: `target` is `kind:id`, or `extension:new` with `new_extension`.
@@ -151,28 +220,65 @@ pub async fn provision(
     let id = parse_id(&id, "reservation")?;
     let fields = form_fields(&body);
     let spec = (|| {
-        let number = field(&fields, "number").ok_or_else(|| AppError::invalid_field("number", "which number?"))?;
+        let number = field(&fields, "number")
+            .ok_or_else(|| AppError::invalid_field("number", "which number?"))?;
         let target = field(&fields, "target").unwrap_or("");
-        let (kind, target_id) = target.split_once(':').ok_or_else(|| AppError::invalid_field("target", "choose a routing target"))?;
+        let (kind, target_id) = target
+            .split_once(':')
+            .ok_or_else(|| AppError::invalid_field("target", "choose a routing target"))?;
         let target = if target_id == "new" {
-            let name = field(&fields, "new_extension").map(str::trim).filter(|n| !n.is_empty());
-            let name = name.ok_or_else(|| AppError::invalid_field("new_extension", "name the new extension"))?;
-            TargetSpec { kind: kind.to_string(), id: None, name: Some(name.to_string()) }
+            let name = field(&fields, "new_extension")
+                .map(str::trim)
+                .filter(|n| !n.is_empty());
+            let name = name.ok_or_else(|| {
+                AppError::invalid_field("new_extension", "name the new extension")
+            })?;
+            TargetSpec {
+                kind: kind.to_string(),
+                id: None,
+                name: Some(name.to_string()),
+            }
         } else {
-            TargetSpec { kind: kind.to_string(), id: Some(target_id.to_string()), name: None }
+            TargetSpec {
+                kind: kind.to_string(),
+                id: Some(target_id.to_string()),
+                name: None,
+            }
         };
-        let number = E164::parse(number).map_err(|e| AppError::invalid_field("number", e.to_string()))?;
-        Ok::<_, AppError>(AssignmentSpec { number: number.to_string(), name: field(&fields, "display_name").map(str::to_string), target })
+        let number =
+            E164::parse(number).map_err(|e| AppError::invalid_field("number", e.to_string()))?;
+        Ok::<_, AppError>(AssignmentSpec {
+            number: number.to_string(),
+            name: field(&fields, "display_name").map(str::to_string),
+            target,
+        })
     })();
     let outcome = match spec {
-        Ok(spec) => super::provision::provision(&state, &caller.principal, id, &[spec], request_id.as_deref()).await,
+        Ok(spec) => {
+            super::provision::provision(
+                &state,
+                &caller.principal,
+                id,
+                &[spec],
+                request_id.as_deref(),
+            )
+            .await
+        }
         Err(err) => Err(err),
     };
     let error = match outcome {
         Ok(results) => match results.iter().find(|r| !r.ok) {
-            None => return Ok(Redirect::to(&format!("/reservations/{id}?notice=provisioned")).into_response()),
+            None => {
+                return Ok(
+                    Redirect::to(&format!("/reservations/{id}?notice=provisioned")).into_response(),
+                );
+            }
             Some(failed) => AppError::ProviderPartial {
-                message: format!("{} could not be provisioned: {}. It is still held; you can retry.", failed.number, failed.error.as_deref().unwrap_or("failed")),
+                message: format!(
+                    "{} could not be provisioned: {}. It is still held; you can retry.",
+                    failed.number,
+                    failed.error.as_deref().unwrap_or("failed")
+                ),
                 details: serde_json::Value::Null,
             },
         },
@@ -185,9 +291,13 @@ pub async fn provision(
     Ok((status, render(&page)).into_response())
 }
 
-pub async fn cancel(State(state): State<AppState>, caller: PageCaller, RequestId(request_id): RequestId, Path(id): Path<String>) -> PageResult {
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> PageResult {
     let id = parse_id(&id, "reservation")?;
     super::cancel(&state, &caller.principal, id, request_id.as_deref()).await?;
     Ok(Redirect::to(&format!("/reservations/{id}?notice=cancelled")).into_response())
 }
-

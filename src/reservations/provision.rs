@@ -56,7 +56,10 @@ pub struct NumberResult {
 }
 
 fn clean(text: &Option<String>) -> Option<String> {
-    text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string)
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 async fn resolve(
@@ -64,29 +67,65 @@ async fn resolve(
     tenant: Uuid,
     spec: &AssignmentSpec,
 ) -> AppResult<Assignment> {
-    let number = E164::parse(&spec.number).map_err(|e| AppError::invalid_field("number", e.to_string()))?;
-    let kind: TargetKind = spec.target.kind.parse().map_err(|e: String| AppError::invalid_field("target.type", e))?;
+    let number =
+        E164::parse(&spec.number).map_err(|e| AppError::invalid_field("number", e.to_string()))?;
+    let kind: TargetKind = spec
+        .target
+        .kind
+        .parse()
+        .map_err(|e: String| AppError::invalid_field("target.type", e))?;
     let display_name = clean(&spec.name);
-    if display_name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-        return Err(AppError::invalid_field("name", "the display name is limited to 100 characters"));
+    if display_name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 100)
+    {
+        return Err(AppError::invalid_field(
+            "name",
+            "the display name is limited to 100 characters",
+        ));
     }
     let target = match (clean(&spec.target.id), clean(&spec.target.name)) {
-        (Some(id), _) => Resolved::Existing(provider.find_target(tenant, kind, &id).await?.ok_or_else(|| {
-            AppError::NotFound(format!("{} `{id}` among your tenant's routing targets", kind.label()))
-        })?),
+        (Some(id), _) => Resolved::Existing(
+            provider
+                .find_target(tenant, kind, &id)
+                .await?
+                .ok_or_else(|| {
+                    AppError::NotFound(format!(
+                        "{} `{id}` among your tenant's routing targets",
+                        kind.label()
+                    ))
+                })?,
+        ),
         (None, Some(name)) => match provider.find_target_by_name(tenant, kind, &name).await? {
             Some(target) => Resolved::Existing(target),
             None if kind.created_on_demand() => {
                 if name.chars().count() > 100 {
-                    return Err(AppError::invalid_field("target.name", "target names are limited to 100 characters"));
+                    return Err(AppError::invalid_field(
+                        "target.name",
+                        "target names are limited to 100 characters",
+                    ));
                 }
                 Resolved::NewExtension(name)
             }
-            None => return Err(AppError::NotFound(format!("{} named `{name}` among your tenant's routing targets", kind.label()))),
+            None => {
+                return Err(AppError::NotFound(format!(
+                    "{} named `{name}` among your tenant's routing targets",
+                    kind.label()
+                )));
+            }
         },
-        (None, None) => return Err(AppError::invalid_field("target", "give the target's id, or a name (extensions are created by name)")),
+        (None, None) => {
+            return Err(AppError::invalid_field(
+                "target",
+                "give the target's id, or a name (extensions are created by name)",
+            ));
+        }
     };
-    Ok(Assignment { number, display_name, target })
+    Ok(Assignment {
+        number,
+        display_name,
+        target,
+    })
 }
 
 pub async fn provision(
@@ -104,11 +143,25 @@ pub async fn provision(
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     match reservation.effective_status(chrono::Utc::now()) {
         "active" => {}
-        "expired" => return Err(AppError::Gone { code: "reservation_expired", message: "this reservation has expired: search and reserve again".into() }),
-        other => return Err(AppError::conflict("reservation_closed", format!("this reservation is already {other}"), json!({ "status": other }))),
+        "expired" => {
+            return Err(AppError::Gone {
+                code: "reservation_expired",
+                message: "this reservation has expired: search and reserve again".into(),
+            });
+        }
+        other => {
+            return Err(AppError::conflict(
+                "reservation_closed",
+                format!("this reservation is already {other}"),
+                json!({ "status": other }),
+            ));
+        }
     }
     if specs.is_empty() {
-        return Err(AppError::invalid_field("assignments", "give at least one number and its target"));
+        return Err(AppError::invalid_field(
+            "assignments",
+            "give at least one number and its target",
+        ));
     }
     let held: Vec<String> = sqlx::query_scalar(
         "SELECT e164 FROM holds WHERE reservation_id = $1 AND ended_at IS NULL AND expires_at > now()",
@@ -127,15 +180,33 @@ pub async fn provision(
                 json!({ "number": assignment.number }),
             ));
         }
-        if assignments.iter().any(|a: &Assignment| a.number == assignment.number) {
-            return Err(AppError::invalid_field("assignments", format!("{} appears twice", assignment.number)));
+        if assignments
+            .iter()
+            .any(|a: &Assignment| a.number == assignment.number)
+        {
+            return Err(AppError::invalid_field(
+                "assignments",
+                format!("{} appears twice", assignment.number),
+            ));
         }
         assignments.push(assignment);
     }
 
     let mut results = Vec::with_capacity(assignments.len());
     for assignment in assignments {
-        results.push(run_saga(state, provider.as_ref(), caller, tenant_id, reservation_id, &reservation.justification, assignment, request_id).await?);
+        results.push(
+            run_saga(
+                state,
+                provider.as_ref(),
+                caller,
+                tenant_id,
+                reservation_id,
+                &reservation.justification,
+                assignment,
+                request_id,
+            )
+            .await?,
+        );
     }
     Ok(results)
 }
@@ -169,7 +240,10 @@ async fn run_saga(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::Gone { code: "hold_expired", message: format!("the hold on {e164} has ended") })?;
-    let from: NumberState = row.try_get::<String, _>("lifecycle")?.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let from: NumberState = row
+        .try_get::<String, _>("lifecycle")?
+        .parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
     let us_state: Option<String> = row.try_get("state")?;
     let to = transition(from, Event::StartProvisioning)?;
     sqlx::query("UPDATE numbers SET lifecycle = $2, state_changed_at = now() WHERE e164 = $1")
@@ -201,11 +275,33 @@ async fn run_saga(
                 target
             }
         };
-        step(state, attempt_id, "target_ready", Some(&target.id), created.is_some()).await;
+        step(
+            state,
+            attempt_id,
+            "target_ready",
+            Some(&target.id),
+            created.is_some(),
+        )
+        .await;
         let activation = provider
-            .assign(tenant_id, NumberRef { e164: &assignment.number, state: us_state.as_deref() }, &target, assignment.display_name.as_deref())
+            .assign(
+                tenant_id,
+                NumberRef {
+                    e164: &assignment.number,
+                    state: us_state.as_deref(),
+                },
+                &target,
+                assignment.display_name.as_deref(),
+            )
             .await?;
-        step(state, attempt_id, "assigned", Some(&target.id), created.is_some()).await;
+        step(
+            state,
+            attempt_id,
+            "assigned",
+            Some(&target.id),
+            created.is_some(),
+        )
+        .await;
         Ok((target, activation))
     }
     .await;
@@ -265,7 +361,9 @@ async fn run_saga(
                         ok: true,
                         state: to.as_str().to_string(),
                         notice: (to == NumberState::Pending).then(|| {
-                            provider.activation_notice(us_state.as_deref()).unwrap_or_else(|| "Activation can take up to 24 hours.".into())
+                            provider
+                                .activation_notice(us_state.as_deref())
+                                .unwrap_or_else(|| "Activation can take up to 24 hours.".into())
                         }),
                         target: Some(target),
                         error: None,
@@ -273,17 +371,53 @@ async fn run_saga(
                 }
                 Err(err) => {
                     // The platform has the number but we could not record it: undo on the platform.
-                    let message = format!("recording the provisioning failed: {}", err.public_message());
-                    compensate(state, provider, tenant_id, reservation_id, attempt_id, &assignment.number, true, created.as_ref(), &message).await?;
-                    audit::repo::record(&mut *state.pool.acquire().await?, &audit_base(Outcome::Failure).target(target_kind.as_str(), Some(&target.id)).error(&message)).await?;
+                    let message = format!(
+                        "recording the provisioning failed: {}",
+                        err.public_message()
+                    );
+                    compensate(
+                        state,
+                        provider,
+                        tenant_id,
+                        reservation_id,
+                        attempt_id,
+                        &assignment.number,
+                        true,
+                        created.as_ref(),
+                        &message,
+                    )
+                    .await?;
+                    audit::repo::record(
+                        &mut *state.pool.acquire().await?,
+                        &audit_base(Outcome::Failure)
+                            .target(target_kind.as_str(), Some(&target.id))
+                            .error(&message),
+                    )
+                    .await?;
                     Err(err)
                 }
             }
         }
         Err(err) => {
             let message = err.to_string();
-            compensate(state, provider, tenant_id, reservation_id, attempt_id, &assignment.number, false, created.as_ref(), &message).await?;
-            let mut entry = audit_base(Outcome::Failure).target(target_kind.as_str(), created.as_ref().map(|t| t.id.as_str())).error(&message);
+            compensate(
+                state,
+                provider,
+                tenant_id,
+                reservation_id,
+                attempt_id,
+                &assignment.number,
+                false,
+                created.as_ref(),
+                &message,
+            )
+            .await?;
+            let mut entry = audit_base(Outcome::Failure)
+                .target(
+                    target_kind.as_str(),
+                    created.as_ref().map(|t| t.id.as_str()),
+                )
+                .error(&message);
             entry = entry.details(json!({ "reservation_id": reservation_id, "provider": err.provider, "correlation_id": err.correlation_id, "raw_body": err.raw_body }));
             audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
             Ok(NumberResult {
@@ -298,7 +432,13 @@ async fn run_saga(
     }
 }
 
-async fn step(state: &AppState, attempt_id: Uuid, step: &str, target_id: Option<&str>, created: bool) {
+async fn step(
+    state: &AppState,
+    attempt_id: Uuid,
+    step: &str,
+    target_id: Option<&str>,
+    created: bool,
+) {
     let result = sqlx::query("UPDATE provisioning_attempts SET step = $2, target_id = $3, target_created = $4, updated_at = now() WHERE id = $1")
         .bind(attempt_id)
         .bind(step)
@@ -351,10 +491,13 @@ pub async fn compensate(
     Ok(())
 }
 
+/// attempt id, reservation, number, tenant, extension created, target id, last step
+type StalledAttempt = (Uuid, Uuid, String, Uuid, bool, Option<String>, String);
+
 /// Recovery job: sagas left open (a crash, or an undo the platform refused) are compensated.
 /// Claiming bumps `updated_at`, so another instance does not pick the same attempt.
 pub async fn recover_stalled(state: &AppState, older_than_seconds: i64) -> AppResult<usize> {
-    let stalled: Vec<(Uuid, Uuid, String, Uuid, bool, Option<String>, String)> = sqlx::query_as(
+    let stalled: Vec<StalledAttempt> = sqlx::query_as(
         "UPDATE provisioning_attempts SET updated_at = now() WHERE id IN (
              SELECT id FROM provisioning_attempts
              WHERE step IN ('started', 'target_ready', 'assigned') AND updated_at < now() - make_interval(secs => $1)
@@ -369,11 +512,26 @@ pub async fn recover_stalled(state: &AppState, older_than_seconds: i64) -> AppRe
         let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
         let provider = state.provider_for(tenant_id);
         let created = match (target_created, target_id) {
-            (true, Some(id)) => Some(Target { kind: TargetKind::Extension, id, name: String::new() }),
+            (true, Some(id)) => Some(Target {
+                kind: TargetKind::Extension,
+                id,
+                name: String::new(),
+            }),
             _ => None,
         };
         // Unassign is idempotent, so a saga that died before assigning is undone safely too.
-        compensate(state, provider.as_ref(), tenant_id, reservation_id, attempt_id, &number, true, created.as_ref(), "saga interrupted; compensated by recovery").await?;
+        compensate(
+            state,
+            provider.as_ref(),
+            tenant_id,
+            reservation_id,
+            attempt_id,
+            &number,
+            true,
+            created.as_ref(),
+            "saga interrupted; compensated by recovery",
+        )
+        .await?;
         recovered += 1;
     }
     Ok(recovered)

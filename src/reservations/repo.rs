@@ -17,7 +17,11 @@ pub struct ReservationRow {
 impl ReservationRow {
     /// Reads treat a hold past its expiry as gone, whether or not the sweeper has run yet.
     pub fn effective_status(&self, now: DateTime<Utc>) -> &str {
-        if self.status == "active" && self.expires_at <= now { "expired" } else { &self.status }
+        if self.status == "active" && self.expires_at <= now {
+            "expired"
+        } else {
+            &self.status
+        }
     }
 }
 
@@ -37,7 +41,11 @@ pub struct ReservedNumber {
     pub display_name: Option<String>,
 }
 
-pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<ReservationRow>> {
+pub async fn find(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, user_id, justification, created_at, expires_at, status
          FROM reservations WHERE id = $1 AND tenant_id = $2",
@@ -48,7 +56,11 @@ pub async fn find(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::R
     .await
 }
 
-pub async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<Option<ReservationRow>> {
+pub async fn lock(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, user_id, justification, created_at, expires_at, status
          FROM reservations WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
@@ -61,7 +73,10 @@ pub async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::R
 
 /// The numbers a reservation held, with what became of each: the number's current state
 /// only while it still belongs to this reservation or was provisioned through it.
-pub async fn numbers(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<Vec<ReservedNumber>> {
+pub async fn numbers(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+) -> sqlx::Result<Vec<ReservedNumber>> {
     sqlx::query_as(
         "SELECT h.e164,
                 CASE WHEN h.ended_at IS NULL THEN n.lifecycle
@@ -80,7 +95,11 @@ pub async fn numbers(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Res
     .await
 }
 
-pub async fn list_for_user(conn: &mut PgConnection, tenant_id: Uuid, user_id: Option<Uuid>) -> sqlx::Result<Vec<ReservationRow>> {
+pub async fn list_for_user(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    user_id: Option<Uuid>,
+) -> sqlx::Result<Vec<ReservationRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, user_id, justification, created_at, expires_at, status
          FROM reservations WHERE tenant_id = $1 AND ($2::uuid IS NULL OR user_id = $2)

@@ -19,7 +19,9 @@ pub async fn available(
         .parse(state.config.search.limits())
         .map_err(|e| AppError::invalid_field(e.field(), e.to_string()))?;
     let outcome = super::run(&state, &caller, &criteria, request_id.as_deref()).await?;
-    Ok(Json(json!({ "numbers": outcome.numbers, "next_cursor": outcome.next_cursor })))
+    Ok(Json(
+        json!({ "numbers": outcome.numbers, "next_cursor": outcome.next_cursor }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,8 +49,19 @@ pub async fn lookup_cities(
     if prefix.chars().count() < 2 || prefix.chars().count() > 64 {
         return Ok(Vec::new());
     }
-    let us_state = query.state.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_ascii_uppercase);
+    let us_state = query
+        .state
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_uppercase);
     let mut conn = state.pool.acquire().await?;
     let tenant = crate::tenants::profile(&mut conn, tenant_id).await?;
-    Ok(repo::cities(&mut conn, prefix, us_state.as_deref(), &tenant.allowed_countries).await?)
+    Ok(repo::cities(
+        &mut conn,
+        prefix,
+        us_state.as_deref(),
+        &tenant.allowed_countries,
+    )
+    .await?)
 }

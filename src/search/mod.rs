@@ -51,7 +51,9 @@ pub async fn run(
     let rows = repo::search(&mut conn, &tenant, criteria).await?;
     let provider = state.provider_for(tenant_id);
     let pricing = &state.config.pricing;
-    let next_cursor = (rows.len() as i64 == criteria.limit).then(|| rows.last().map(|r| r.national.clone())).flatten();
+    let next_cursor = (rows.len() as i64 == criteria.limit)
+        .then(|| rows.last().map(|r| r.national.clone()))
+        .flatten();
     let numbers: Vec<AvailableNumber> = rows
         .into_iter()
         .map(|row| {
@@ -79,7 +81,10 @@ pub async fn run(
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .details(serde_json::json!({ "criteria": describe(criteria), "results": numbers.len() }));
     audit::repo::record(&mut conn, &entry).await?;
-    Ok(SearchOutcome { numbers, next_cursor })
+    Ok(SearchOutcome {
+        numbers,
+        next_cursor,
+    })
 }
 
 fn describe(c: &SearchCriteria) -> serde_json::Value {

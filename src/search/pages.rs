@@ -12,17 +12,57 @@ use crate::web::pages::Chrome;
 use crate::web::{PageResult, render};
 
 pub const STATES: [(&str, &str); 51] = [
-    ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"), ("CA", "California"),
-    ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"), ("DC", "District of Columbia"),
-    ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"), ("ID", "Idaho"), ("IL", "Illinois"),
-    ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"),
-    ("ME", "Maine"), ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
-    ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"),
-    ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"),
-    ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
-    ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"), ("SD", "South Dakota"),
-    ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"), ("VT", "Vermont"), ("VA", "Virginia"),
-    ("WA", "Washington"), ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
+    ("AL", "Alabama"),
+    ("AK", "Alaska"),
+    ("AZ", "Arizona"),
+    ("AR", "Arkansas"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DE", "Delaware"),
+    ("DC", "District of Columbia"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("IA", "Iowa"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("ME", "Maine"),
+    ("MD", "Maryland"),
+    ("MA", "Massachusetts"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MS", "Mississippi"),
+    ("MO", "Missouri"),
+    ("MT", "Montana"),
+    ("NE", "Nebraska"),
+    ("NV", "Nevada"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NY", "New York"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VT", "Vermont"),
+    ("VA", "Virginia"),
+    ("WA", "Washington"),
+    ("WV", "West Virginia"),
+    ("WI", "Wisconsin"),
+    ("WY", "Wyoming"),
 ];
 
 #[derive(askama::Template)]
@@ -75,7 +115,10 @@ impl SearchPage {
     /// (code, name, selected) for the state drop-down.
     pub fn state_options(&self) -> Vec<(&'static str, &'static str, bool)> {
         let chosen = Self::value(&self.params.state);
-        self.states.iter().map(|(code, name)| (*code, *name, code.eq_ignore_ascii_case(chosen))).collect()
+        self.states
+            .iter()
+            .map(|(code, name)| (*code, *name, code.eq_ignore_ascii_case(chosen)))
+            .collect()
     }
 
     pub fn is_toll_free(&self) -> bool {
@@ -97,9 +140,16 @@ pub async fn search_page(
     params: SearchParams,
     request_id: Option<&str>,
 ) -> Result<SearchPage, AppError> {
-    let searched = [&params.state, &params.npa, &params.kind, &params.pattern, &params.city, &params.rate_center]
-        .iter()
-        .any(|f| f.as_deref().is_some_and(|v| !v.is_empty()));
+    let searched = [
+        &params.state,
+        &params.npa,
+        &params.kind,
+        &params.pattern,
+        &params.city,
+        &params.rate_center,
+    ]
+    .iter()
+    .any(|f| f.as_deref().is_some_and(|v| !v.is_empty()));
     let mut page = SearchPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         query_string: serde_urlencoded::to_string(&params).unwrap_or_default(),
@@ -136,7 +186,11 @@ pub async fn search(
 ) -> PageResult {
     caller.principal.tenant()?;
     let page = search_page(&state, &caller, params, request_id.as_deref()).await?;
-    let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if page.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok((status, render(&page)).into_response())
 }
 
@@ -153,8 +207,15 @@ pub struct CityField {
 }
 
 /// Autocomplete for the city field: `<option>`s for its datalist.
-pub async fn cities(State(state): State<AppState>, caller: PageCaller, Query(field): Query<CityField>) -> Result<Response, crate::web::PageError> {
-    let query = CityQuery { q: field.city, state: field.state };
+pub async fn cities(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Query(field): Query<CityField>,
+) -> Result<Response, crate::web::PageError> {
+    let query = CityQuery {
+        q: field.city,
+        state: field.state,
+    };
     let cities = lookup_cities(&state, &caller.principal, &query).await?;
     Ok(match askama::Template::render(&CityOptions { cities }) {
         Ok(html) => Html(html).into_response(),

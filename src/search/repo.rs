@@ -15,13 +15,21 @@ pub struct NumberRow {
 }
 
 /// Keyset-paginated over `national`; the lifecycle predicate matches the partial indexes.
-pub async fn search(conn: &mut PgConnection, tenant: &TenantProfile, c: &SearchCriteria) -> sqlx::Result<Vec<NumberRow>> {
+pub async fn search(
+    conn: &mut PgConnection,
+    tenant: &TenantProfile,
+    c: &SearchCriteria,
+) -> sqlx::Result<Vec<NumberRow>> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT e164, national, kind, region, state, rate_center, city FROM numbers
          WHERE lifecycle IN ('available', 'released') AND tenant_id IS NULL AND country = ",
     );
-    q.push_bind(&c.country).push(" AND kind = ").push_bind(c.kind.as_str());
-    q.push(" AND inventory_org_id = ANY(").push_bind(tenant.inventory_orgs()).push(")");
+    q.push_bind(&c.country)
+        .push(" AND kind = ")
+        .push_bind(c.kind.as_str());
+    q.push(" AND inventory_org_id = ANY(")
+        .push_bind(tenant.inventory_orgs())
+        .push(")");
     if let Some(state) = &c.state {
         q.push(" AND state = ").push_bind(state);
     }
@@ -35,7 +43,9 @@ pub async fn search(conn: &mut PgConnection, tenant: &TenantProfile, c: &SearchC
         q.push(" AND rate_center = ").push_bind(rate_center);
     }
     if let Some(city) = &c.city {
-        q.push(" AND lower(city) = lower(").push_bind(city).push(")");
+        q.push(" AND lower(city) = lower(")
+            .push_bind(city)
+            .push(")");
     }
     if let Some(pattern) = &c.pattern {
         q.push(" AND national LIKE ").push_bind(pattern.sql_like());
@@ -58,8 +68,16 @@ pub struct City {
 }
 
 /// City autocomplete over the rate-center table.
-pub async fn cities(conn: &mut PgConnection, prefix: &str, state: Option<&str>, country: &[String]) -> sqlx::Result<Vec<City>> {
-    let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+pub async fn cities(
+    conn: &mut PgConnection,
+    prefix: &str,
+    state: Option<&str>,
+    country: &[String],
+) -> sqlx::Result<Vec<City>> {
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     sqlx::query_as(
         "SELECT DISTINCT city, state FROM rate_centers
          WHERE lower(city) LIKE lower($1) || '%' AND ($2::text IS NULL OR state = $2) AND country = ANY($3)

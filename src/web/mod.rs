@@ -3,8 +3,8 @@
 
 pub mod pages;
 
-use axum::extract::{FromRequest, Request};
 use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -27,15 +27,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 fn json_error(rejection: JsonRejection) -> AppError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            AppError::invalid("unsupported_media_type", "send the body as JSON with Content-Type: application/json")
-        }
+        JsonRejection::MissingJsonContentType(_) => AppError::invalid(
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
         other => AppError::invalid("invalid_json", other.body_text()),
     }
 }
 
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, AppError> {
-    raw.parse::<Uuid>().map_err(|_| AppError::NotFound(what.to_string()))
+    raw.parse::<Uuid>()
+        .map_err(|_| AppError::NotFound(what.to_string()))
 }
 
 pub fn render<T: askama::Template>(template: &T) -> Response {

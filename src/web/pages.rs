@@ -32,14 +32,15 @@ impl Chrome {
 
     /// Notices come from fixed codes in redirects, never from free text in the URL.
     pub fn with_notice(mut self, code: Option<&str>) -> Self {
-        self.notice = code.and_then(|c| match c {
-            "cancelled" => Some("Reservation cancelled: the numbers are back in inventory."),
-            "provisioned" => Some("Number provisioned."),
-            "released" => Some("Number released: it is back in the reseller's inventory."),
-            "welcome" => Some("Welcome back."),
-            _ => None,
-        })
-        .map(str::to_string);
+        self.notice = code
+            .and_then(|c| match c {
+                "cancelled" => Some("Reservation cancelled: the numbers are back in inventory."),
+                "provisioned" => Some("Number provisioned."),
+                "released" => Some("Number released: it is back in the reseller's inventory."),
+                "welcome" => Some("Welcome back."),
+                _ => None,
+            })
+            .map(str::to_string);
         self
     }
 }

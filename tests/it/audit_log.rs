@@ -7,13 +7,29 @@ async fn the_database_refuses_update_delete_and_truncate_on_the_audit_log(pool: 
     let app = spawn_app(pool).await;
     let api = app.api("agent@globex.test").await;
     api.find("npa=512", 1).await;
-    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log").fetch_one(&app.pool).await.unwrap();
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(before > 0);
-    for statement in ["UPDATE audit_log SET status = 'FAILURE'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
-        let err = sqlx::query(statement).execute(&app.pool).await.expect_err(statement);
-        assert!(err.to_string().contains("append-only"), "{statement}: {err}");
+    for statement in [
+        "UPDATE audit_log SET status = 'FAILURE'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
     }
-    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log").fetch_one(&app.pool).await.unwrap();
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(before, after);
 }
 
@@ -23,8 +39,18 @@ async fn entries_carry_user_request_id_and_justification(pool: PgPool) {
     let api = app.api("agent@globex.test").await;
     let admin = app.api("admin@globex.test").await;
     let number = api.find("npa=512", 1).await;
-    let (_, _) = api.post("/api/v1/reservations", serde_json::json!({ "numbers": number, "justification": "new hotline" })).await;
-    let (_, body) = admin.get(&format!("/api/v1/audit?number={}&action=RESERVE", number[0])).await;
+    let (_, _) = api
+        .post(
+            "/api/v1/reservations",
+            serde_json::json!({ "numbers": number, "justification": "new hotline" }),
+        )
+        .await;
+    let (_, body) = admin
+        .get(&format!(
+            "/api/v1/audit?number={}&action=RESERVE",
+            number[0]
+        ))
+        .await;
     let entry = &body["entries"][0];
     assert_eq!(entry["phone_number"], number[0].as_str());
     assert_eq!(entry["status"], "SUCCESS");

@@ -27,15 +27,24 @@ pub async fn spawn_app_with(pool: PgPool, tweak: impl FnOnce(&mut AppConfig)) ->
     // Tests drive the jobs themselves through run_once, so the loop must stay out of the way.
     config.holds.sweep_interval_seconds = 3600;
     tweak(&mut config);
-    inward::seed::demo(&pool, 3, Some(&["512", "907", "718", "604"])).await.expect("seed demo data");
+    inward::seed::demo(&pool, 3, Some(&["512", "907", "718", "604"]))
+        .await
+        .expect("seed demo data");
     let state = AppState::new(pool.clone(), config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let serving = state.clone();
     tokio::spawn(async move {
-        inward::startup::serve(listener, serving, std::future::pending()).await.expect("server");
+        inward::startup::serve(listener, serving, std::future::pending())
+            .await
+            .expect("server");
     });
-    TestApp { addr, pool, state, http: reqwest::Client::new() }
+    TestApp {
+        addr,
+        pool,
+        state,
+        http: reqwest::Client::new(),
+    }
 }
 
 /// An API client authenticated with a bearer token for one demo user.
@@ -51,16 +60,30 @@ impl TestApp {
     }
 
     pub async fn api(&self, email: &str) -> Api {
-        let token = inward::admin::create_token(&self.pool, email).await.expect("token");
-        Api { base: format!("http://{}", self.addr), token, http: self.http.clone() }
+        let token = inward::admin::create_token(&self.pool, email)
+            .await
+            .expect("token");
+        Api {
+            base: format!("http://{}", self.addr),
+            token,
+            http: self.http.clone(),
+        }
     }
 
     pub async fn tenant_id(&self, slug: &str) -> uuid::Uuid {
-        sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1").bind(slug).fetch_one(&self.pool).await.unwrap()
+        sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 
     pub async fn number_state(&self, e164: &str) -> String {
-        sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1").bind(e164).fetch_one(&self.pool).await.unwrap()
+        sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1")
+            .bind(e164)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
     }
 
     pub async fn audit_count(&self, e164: &str, action: &str, status: &str) -> i64 {
@@ -86,10 +109,25 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login of {email} failed");
-        let page = http.get(self.url("/numbers")).send().await.unwrap().text().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login of {email} failed"
+        );
+        let page = http
+            .get(self.url("/numbers"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = extract_csrf(&page).expect("csrf token on the page");
-        Browser { base: format!("http://{}", self.addr), http, csrf }
+        Browser {
+            base: format!("http://{}", self.addr),
+            http,
+            csrf,
+        }
     }
 }
 
@@ -106,53 +144,98 @@ pub struct Browser {
 
 impl Browser {
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
-        let r = self.http.get(format!("{}{}", self.base, path)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.text().await.unwrap())
     }
 
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let mut body: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
         body.extend_from_slice(fields);
-        self.http.post(format!("{}{}", self.base, path)).form(&body).send().await.unwrap()
+        self.http
+            .post(format!("{}{}", self.base, path))
+            .form(&body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
 impl Api {
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.http.get(format!("{}{}", self.base, path)).bearer_auth(&self.token).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.http.post(format!("{}{}", self.base, path)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.http.delete(format!("{}{}", self.base, path)).bearer_auth(&self.token).send().await.unwrap();
+        let r = self
+            .http
+            .delete(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// First `n` available numbers for a search query string.
     pub async fn find(&self, query: &str, n: usize) -> Vec<String> {
-        let (status, body) = self.get(&format!("/api/v1/numbers/available?{query}")).await;
+        let (status, body) = self
+            .get(&format!("/api/v1/numbers/available?{query}"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let numbers: Vec<String> =
-            body["numbers"].as_array().unwrap().iter().take(n).map(|v| v["e164"].as_str().unwrap().to_string()).collect();
+        let numbers: Vec<String> = body["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .take(n)
+            .map(|v| v["e164"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(numbers.len(), n, "not enough numbers for {query}: {body}");
         numbers
     }
 
     pub async fn reserve(&self, numbers: &[String]) -> (StatusCode, Value) {
-        self.post("/api/v1/reservations", serde_json::json!({ "numbers": numbers })).await
+        self.post(
+            "/api/v1/reservations",
+            serde_json::json!({ "numbers": numbers }),
+        )
+        .await
     }
 
     pub async fn target_id(&self, kind: &str, name: &str) -> String {
         let (_, body) = self.get(&format!("/api/v1/targets?type={kind}")).await;
-        body["targets"].as_array().unwrap().iter().find(|t| t["name"] == name).expect("target")["id"]
+        body["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .expect("target")["id"]
             .as_str()
             .unwrap()
             .to_string()

@@ -5,7 +5,9 @@ use sqlx::PgPool;
 use crate::common::{error_code, spawn_app_with};
 
 #[sqlx::test]
-async fn an_expired_hold_returns_the_number_releases_it_at_the_provider_and_is_audited(pool: PgPool) {
+async fn an_expired_hold_returns_the_number_releases_it_at_the_provider_and_is_audited(
+    pool: PgPool,
+) {
     let app = spawn_app_with(pool, |c| c.holds.ttl_seconds = 1).await;
     let api = app.api("agent@globex.test").await;
     let numbers = api.find("npa=512", 2).await;
@@ -29,18 +31,29 @@ async fn an_expired_hold_returns_the_number_releases_it_at_the_provider_and_is_a
         assert_eq!(app.number_state(n).await, "available");
         assert_eq!(app.audit_count(n, "EXPIRE", "EXPIRED").await, 1);
     }
-    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM sandbox_reservations WHERE e164 = ANY($1) AND released_at IS NULL")
-        .bind(&numbers)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sandbox_reservations WHERE e164 = ANY($1) AND released_at IS NULL",
+    )
+    .bind(&numbers)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(open, 0, "native reservations released at the provider");
 
     // A second sweep finds nothing: each hold is expired once.
     let again = inward::jobs::run_once(&app.state).await.unwrap();
     assert_eq!((again.expired, again.provider_released), (0, 0));
-    let back = api.get("/api/v1/numbers/available?npa=512&limit=100").await.1;
-    assert!(back["numbers"].as_array().unwrap().iter().any(|n| n["e164"] == numbers[0].as_str()));
+    let back = api
+        .get("/api/v1/numbers/available?npa=512&limit=100")
+        .await
+        .1;
+    assert!(
+        back["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["e164"] == numbers[0].as_str())
+    );
 }
 
 #[sqlx::test]

@@ -20,21 +20,62 @@ async fn a_tenant_never_sees_or_changes_another_tenants_data(pool: PgPool) {
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    assert_eq!(b.get(&format!("/api/v1/reservations/{id}")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(b.delete(&format!("/api/v1/reservations/{id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        b.get(&format!("/api/v1/reservations/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.delete(&format!("/api/v1/reservations/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (status, _) = b
         .post(&format!("/api/v1/reservations/{id}/provision"), json!({ "assignments": [{ "number": numbers[1], "target": { "type": "queue", "name": "Sales" } }] }))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(b.get(&format!("/api/v1/numbers/{}", numbers[0])).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(b.post(&format!("/api/v1/numbers/{}/release", numbers[0]), json!({})).await.0, StatusCode::NOT_FOUND);
-    assert!(b.get("/api/v1/numbers").await.1["numbers"].as_array().unwrap().is_empty());
-    assert!(b.get("/api/v1/reservations").await.1["reservations"].as_array().unwrap().is_empty());
+    assert_eq!(
+        b.get(&format!("/api/v1/numbers/{}", numbers[0])).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.post(
+            &format!("/api/v1/numbers/{}/release", numbers[0]),
+            json!({})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        b.get("/api/v1/numbers").await.1["numbers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        b.get("/api/v1/reservations").await.1["reservations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let b_targets = b.get("/api/v1/targets").await.1;
-    assert!(b_targets["targets"].as_array().unwrap().iter().all(|t| t["id"] != queue.as_str()));
+    assert!(
+        b_targets["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["id"] != queue.as_str())
+    );
     let b_audit = b_admin.get("/api/v1/audit").await.1;
-    assert!(b_audit["entries"].as_array().unwrap().iter().all(|e| e["phone_number"] != numbers[0].as_str()));
-    let (_, filtered) = b_admin.get(&format!("/api/v1/audit?number={}", numbers[0])).await;
+    assert!(
+        b_audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["phone_number"] != numbers[0].as_str())
+    );
+    let (_, filtered) = b_admin
+        .get(&format!("/api/v1/audit?number={}", numbers[0]))
+        .await;
     assert!(filtered["entries"].as_array().unwrap().is_empty());
     // Tenant A's provisioned target cannot be used by B even with its id.
     let b_numbers = b.find("npa=718", 1).await;
@@ -47,9 +88,17 @@ async fn a_tenant_never_sees_or_changes_another_tenants_data(pool: PgPool) {
 
     // Pages too.
     let browser = app.browser("agent@initech.test").await;
-    assert_eq!(browser.get(&format!("/reservations/{id}")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(browser.get(&format!("/numbers/{}", numbers[0])).await.0, StatusCode::NOT_FOUND);
-    let response = browser.post_form(&format!("/numbers/{}/release", numbers[0]), &[]).await;
+    assert_eq!(
+        browser.get(&format!("/reservations/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        browser.get(&format!("/numbers/{}", numbers[0])).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let response = browser
+        .post_form(&format!("/numbers/{}/release", numbers[0]), &[])
+        .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.number_state(&numbers[0]).await, "active");
 }
@@ -65,7 +114,17 @@ async fn tenant_users_cannot_read_the_audit_log_but_admins_can(pool: PgPool) {
     let (status, body) = admin.get("/api/v1/audit?action=SEARCH").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["entries"].as_array().unwrap().len(), 1);
-    assert_eq!(reseller.get("/api/v1/audit").await.1["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        reseller.get("/api/v1/audit").await.1["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let (status, _) = reseller.get("/api/v1/numbers/available?state=TX").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "resellers do not reserve for themselves");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "resellers do not reserve for themselves"
+    );
 }

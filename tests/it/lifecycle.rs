@@ -29,39 +29,82 @@ async fn reserve_provision_to_each_target_kind_then_release(pool: PgPool) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["results"].as_array().unwrap().iter().all(|r| r["ok"] == true && r["state"] == "active"));
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ok"] == true && r["state"] == "active")
+    );
 
     let (_, number) = api.get(&format!("/api/v1/numbers/{}", numbers[0])).await;
     assert_eq!(number["state"], "active");
-    assert_eq!(number["target"], json!({ "type": "queue", "id": queue, "name": "Sales" }));
-    let history: Vec<&str> = number["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        number["target"],
+        json!({ "type": "queue", "id": queue, "name": "Sales" })
+    );
+    let history: Vec<&str> = number["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(history, ["PROVISION", "RESERVE"]);
 
     let extension = api.get(&format!("/api/v1/numbers/{}", numbers[1])).await.1;
     assert_eq!(extension["target"]["type"], "extension");
-    assert_eq!(extension["target"]["name"], "Dr. Ada", "the extension was created by name");
-    assert!(api.get("/api/v1/targets?type=extension").await.1["targets"].as_array().unwrap().iter().any(|t| t["name"] == "Dr. Ada"));
+    assert_eq!(
+        extension["target"]["name"], "Dr. Ada",
+        "the extension was created by name"
+    );
+    assert!(
+        api.get("/api/v1/targets?type=extension").await.1["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "Dr. Ada")
+    );
 
     let (_, list) = api.get("/api/v1/numbers").await;
     assert_eq!(list["numbers"].as_array().unwrap().len(), 3);
     let (_, view) = api.get(&format!("/api/v1/reservations/{id}")).await;
     assert_eq!(view["status"], "completed");
 
-    let (status, released) = api.post(&format!("/api/v1/numbers/{}/release", numbers[0]), json!({})).await;
+    let (status, released) = api
+        .post(
+            &format!("/api/v1/numbers/{}/release", numbers[0]),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{released}");
     assert_eq!(released["state"], "released");
     assert_eq!(app.number_state(&numbers[0]).await, "released");
-    let assigned: i64 = sqlx::query_scalar("SELECT count(*) FROM sandbox_assignments WHERE e164 = $1")
-        .bind(&numbers[0])
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let assigned: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sandbox_assignments WHERE e164 = $1")
+            .bind(&numbers[0])
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(assigned, 0, "released at the provider");
     assert_eq!(app.audit_count(&numbers[0], "RELEASE", "SUCCESS").await, 1);
     let (status, _) = api.get(&format!("/api/v1/numbers/{}", numbers[0])).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a released number leaves the tenant");
-    let again = api.get("/api/v1/numbers/available?npa=512&limit=100").await.1;
-    assert!(again["numbers"].as_array().unwrap().iter().any(|n| n["e164"] == numbers[0].as_str()), "released numbers are reassignable");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a released number leaves the tenant"
+    );
+    let again = api
+        .get("/api/v1/numbers/available?npa=512&limit=100")
+        .await
+        .1;
+    assert!(
+        again["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["e164"] == numbers[0].as_str()),
+        "released numbers are reassignable"
+    );
 }
 
 #[sqlx::test]
@@ -79,7 +122,12 @@ async fn slow_regions_go_pending_and_the_job_activates_them(pool: PgPool) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["results"][0]["state"], "pending");
-    assert!(body["results"][0]["notice"].as_str().unwrap().contains("24 hours"));
+    assert!(
+        body["results"][0]["notice"]
+            .as_str()
+            .unwrap()
+            .contains("24 hours")
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let report = inward::jobs::run_once(&app.state).await.unwrap();
     assert_eq!(report.activated, 1);
@@ -103,11 +151,13 @@ async fn cancel_returns_every_number_and_releases_the_native_reservation(pool: P
     for n in &numbers {
         assert_eq!(app.number_state(n).await, "available");
     }
-    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM sandbox_reservations WHERE e164 = ANY($1) AND released_at IS NULL")
-        .bind(&numbers)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sandbox_reservations WHERE e164 = ANY($1) AND released_at IS NULL",
+    )
+    .bind(&numbers)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(open, 0);
     let (status, body) = api.delete(&format!("/api/v1/reservations/{id}")).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -136,7 +186,11 @@ async fn idempotency_key_replays_the_first_provisioning(pool: PgPool) {
     let second = send(body.clone()).await.unwrap();
     assert_eq!(second.status(), StatusCode::OK);
     assert_eq!(second.json::<serde_json::Value>().await.unwrap(), first);
-    assert_eq!(app.audit_count(&numbers[0], "PROVISION", "SUCCESS").await, 1, "provisioned once");
+    assert_eq!(
+        app.audit_count(&numbers[0], "PROVISION", "SUCCESS").await,
+        1,
+        "provisioned once"
+    );
     let other = send(json!({ "assignments": [] })).await.unwrap();
     assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -144,7 +198,15 @@ async fn idempotency_key_replays_the_first_provisioning(pool: PgPool) {
 #[sqlx::test]
 async fn openapi_document_describes_every_api_route(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let doc: serde_json::Value = app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/numbers/available",
@@ -157,8 +219,19 @@ async fn openapi_document_describes_every_api_route(pool: PgPool) {
         "/api/v1/targets",
         "/api/v1/audit",
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from openapi.json");
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from openapi.json"
+        );
     }
-    let health: serde_json::Value = app.http.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
 }

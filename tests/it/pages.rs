@@ -14,12 +14,22 @@ async fn the_whole_lifecycle_works_through_server_rendered_pages(pool: PgPool) {
 
     let (status, page) = browser.get("/search?kind=local&state=TX&npa=512").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("Reserve selected") && page.contains("href=\"tel:+1512"), "results with tel: links");
+    assert!(
+        page.contains("Reserve selected") && page.contains("href=\"tel:+1512"),
+        "results with tel: links"
+    );
     let api = app.api("agent@globex.test").await;
     let numbers = api.find("npa=512", 2).await;
 
     let response = browser
-        .post_form("/reservations", &[("number", numbers[0].as_str()), ("number", numbers[1].as_str()), ("q", "npa=512")])
+        .post_form(
+            "/reservations",
+            &[
+                ("number", numbers[0].as_str()),
+                ("number", numbers[1].as_str()),
+                ("q", "npa=512"),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let reservation_path = location(&response);
@@ -30,20 +40,47 @@ async fn the_whole_lifecycle_works_through_server_rendered_pages(pool: PgPool) {
     let queue = api.target_id("queue", "Sales").await;
     let target = format!("queue:{queue}");
     let response = browser
-        .post_form(&format!("{reservation_path}/provision"), &[("number", numbers[0].as_str()), ("target", target.as_str()), ("display_name", "Sales line")])
+        .post_form(
+            &format!("{reservation_path}/provision"),
+            &[
+                ("number", numbers[0].as_str()),
+                ("target", target.as_str()),
+                ("display_name", "Sales line"),
+            ],
+        )
         .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text().await.unwrap()
+    );
     let response = browser
-        .post_form(&format!("{reservation_path}/provision"), &[("number", numbers[1].as_str()), ("target", "extension:new"), ("new_extension", "Reception 2")])
+        .post_form(
+            &format!("{reservation_path}/provision"),
+            &[
+                ("number", numbers[1].as_str()),
+                ("target", "extension:new"),
+                ("new_extension", "Reception 2"),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
     let (_, list) = browser.get("/numbers").await;
-    assert!(list.contains("data-state=\"active\"") && list.contains("Sales line") && list.contains("Reception 2"));
+    assert!(
+        list.contains("data-state=\"active\"")
+            && list.contains("Sales line")
+            && list.contains("Reception 2")
+    );
     let (_, detail) = browser.get(&format!("/numbers/{}", numbers[0])).await;
-    assert!(detail.contains("PROVISION") && detail.contains("RESERVE") && detail.contains("tel:+1512"));
+    assert!(
+        detail.contains("PROVISION") && detail.contains("RESERVE") && detail.contains("tel:+1512")
+    );
 
-    let response = browser.post_form(&format!("/numbers/{}/release", numbers[0]), &[]).await;
+    let response = browser
+        .post_form(&format!("/numbers/{}/release", numbers[0]), &[])
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.number_state(&numbers[0]).await, "released");
 }
@@ -55,11 +92,21 @@ async fn a_lost_race_rerenders_the_search_with_the_taken_numbers_named(pool: PgP
     let numbers = api.find("npa=512", 1).await;
     api.reserve(&numbers).await;
     let browser = app.browser("agent@globex.test").await;
-    let response = browser.post_form("/reservations", &[("number", numbers[0].as_str()), ("q", "npa=512")]).await;
+    let response = browser
+        .post_form(
+            "/reservations",
+            &[("number", numbers[0].as_str()), ("q", "npa=512")],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let page = response.text().await.unwrap();
-    assert!(page.contains("already taken") && page.contains(&numbers[0]) && page.contains("refreshed"));
-    assert!(!page.contains(&format!("value=\"{}\"", numbers[0])), "the taken number is gone from the fresh results");
+    assert!(
+        page.contains("already taken") && page.contains(&numbers[0]) && page.contains("refreshed")
+    );
+    assert!(
+        !page.contains(&format!("value=\"{}\"", numbers[0])),
+        "the taken number is gone from the fresh results"
+    );
 }
 
 #[sqlx::test]
@@ -67,7 +114,9 @@ async fn cancel_from_the_page_and_admin_sees_the_audit_log(pool: PgPool) {
     let app = spawn_app(pool).await;
     let browser = app.browser("agent@globex.test").await;
     let numbers = app.api("agent@globex.test").await.find("npa=718", 1).await;
-    let response = browser.post_form("/reservations", &[("number", numbers[0].as_str())]).await;
+    let response = browser
+        .post_form("/reservations", &[("number", numbers[0].as_str())])
+        .await;
     let path = location(&response);
     let response = browser.post_form(&format!("{path}/cancel"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -76,17 +125,34 @@ async fn cancel_from_the_page_and_admin_sees_the_audit_log(pool: PgPool) {
     assert_eq!(app.number_state(&numbers[0]).await, "available");
 
     let (status, _) = browser.get("/audit").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "tenant users do not see the audit log");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "tenant users do not see the audit log"
+    );
     let admin = app.browser("admin@globex.test").await;
     let (status, audit) = admin.get("/audit").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(audit.contains("RESERVE") && audit.contains("RELEASE") && audit.contains("agent@globex.test"));
+    assert!(
+        audit.contains("RESERVE")
+            && audit.contains("RELEASE")
+            && audit.contains("agent@globex.test")
+    );
 }
 
 #[sqlx::test]
 async fn login_failures_logout_and_search_errors_render_as_pages(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let r = app.http.post(app.url("/login")).form(&[("email", "agent@globex.test"), ("password", "wrong password")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "agent@globex.test"),
+            ("password", "wrong password"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.text().await.unwrap().contains("do not match"));
 

@@ -18,19 +18,29 @@ async fn fifty_concurrent_reservations_of_one_number_yield_exactly_one_hold(pool
         async move { api.reserve(&number).await }
     });
     let results = join_all(attempts).await;
-    let created = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
-    let conflicts: Vec<_> = results.iter().filter(|(s, _)| *s == StatusCode::CONFLICT).collect();
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    let conflicts: Vec<_> = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CONFLICT)
+        .collect();
     assert_eq!(created, 1, "{results:?}");
     assert_eq!(conflicts.len(), 49);
     for (_, body) in conflicts {
         assert_eq!(error_code(body), "numbers_unavailable");
-        assert_eq!(body["error"]["details"]["unavailable"][0], number[0].as_str());
+        assert_eq!(
+            body["error"]["details"]["unavailable"][0],
+            number[0].as_str()
+        );
     }
-    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM holds WHERE e164 = $1 AND ended_at IS NULL")
-        .bind(&number[0])
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM holds WHERE e164 = $1 AND ended_at IS NULL")
+            .bind(&number[0])
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(live, 1);
 }
 
@@ -41,7 +51,13 @@ async fn overlapping_reservations_never_hold_a_number_twice(pool: PgPool) {
     let pool_of_numbers = api.find("npa=718&limit=30", 30).await;
     // Twenty requests over sliding, overlapping windows of five numbers, in both orders.
     let requests = (0..20).map(|i| {
-        let mut window: Vec<String> = pool_of_numbers.iter().cycle().skip(i).take(5).cloned().collect();
+        let mut window: Vec<String> = pool_of_numbers
+            .iter()
+            .cycle()
+            .skip(i)
+            .take(5)
+            .cloned()
+            .collect();
         if i % 2 == 1 {
             window.reverse();
         }
@@ -69,7 +85,11 @@ async fn overlapping_reservations_never_hold_a_number_twice(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(doubly, 0);
-    let reserved: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers WHERE lifecycle = 'reserved'").fetch_one(&app.pool).await.unwrap();
+    let reserved: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM numbers WHERE lifecycle = 'reserved'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(reserved as usize, held.len());
 }
 
@@ -86,5 +106,8 @@ async fn the_database_refuses_a_second_live_hold_even_without_the_app(pool: PgPo
         .execute(&app.pool)
         .await;
     let err = second.expect_err("unique partial index must refuse");
-    assert!(err.to_string().contains("holds_one_live_per_number"), "{err}");
+    assert!(
+        err.to_string().contains("holds_one_live_per_number"),
+        "{err}"
+    );
 }

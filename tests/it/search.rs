@@ -15,7 +15,9 @@ async fn every_search_kind_returns_matching_priced_numbers(pool: PgPool) {
         assert_eq!(n["state"], "TX");
         assert!(n["e164"].as_str().unwrap().starts_with("+1512"));
         assert_eq!(n["monthly"], "$1.00");
-        assert!(n["rate_center"].is_string() && n["per_minute"].is_string() && n["setup"].is_string());
+        assert!(
+            n["rate_center"].is_string() && n["per_minute"].is_string() && n["setup"].is_string()
+        );
     }
 
     let by_npa_nxx = api.get("/api/v1/numbers/available?npa=512&nxx=206").await.1;
@@ -24,27 +26,62 @@ async fn every_search_kind_returns_matching_priced_numbers(pool: PgPool) {
         assert!(n["e164"].as_str().unwrap().starts_with("+1512206"), "{n}");
     }
 
-    let by_city = api.get("/api/v1/numbers/available?state=TX&city=austin").await.1;
-    assert!(by_city["numbers"].as_array().unwrap().iter().all(|n| n["city"] == "Austin"));
+    let by_city = api
+        .get("/api/v1/numbers/available?state=TX&city=austin")
+        .await
+        .1;
+    assert!(
+        by_city["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["city"] == "Austin")
+    );
     assert!(!by_city["numbers"].as_array().unwrap().is_empty());
 
-    let by_rate_center = api.get("/api/v1/numbers/available?state=TX&rate_center=austin").await.1;
+    let by_rate_center = api
+        .get("/api/v1/numbers/available?state=TX&rate_center=austin")
+        .await
+        .1;
     assert!(!by_rate_center["numbers"].as_array().unwrap().is_empty());
-    assert!(by_rate_center["numbers"].as_array().unwrap().iter().all(|n| n["rate_center"] == "AUSTIN"));
+    assert!(
+        by_rate_center["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["rate_center"] == "AUSTIN")
+    );
 
     let toll_free = api.get("/api/v1/numbers/available?kind=toll_free").await.1;
     let tf = toll_free["numbers"].as_array().unwrap();
     assert_eq!(tf.len(), 10, "toll-free defaults to 10 results");
     assert!(tf.iter().all(|n| n["kind"] == "toll_free" && n["monthly_micros"].as_i64().unwrap() >= 2_000_000));
-    assert_eq!(api.get("/api/v1/numbers/available?kind=toll_free&limit=25").await.1["numbers"].as_array().unwrap().len(), 25);
+    assert_eq!(
+        api.get("/api/v1/numbers/available?kind=toll_free&limit=25")
+            .await
+            .1["numbers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        25
+    );
 }
 
 #[sqlx::test]
 async fn vanity_patterns_match_with_letters_and_wildcards(pool: PgPool) {
     let app = spawn_app(pool).await;
     let api = app.api("agent@globex.test").await;
-    for (pattern, like) in [("877-555-XXXX", "877555"), ("8XX-OUR-FOOD", "6873663"), ("888-XXX-1000", "1000")] {
-        let body = api.get(&format!("/api/v1/numbers/available?kind=toll_free&pattern={pattern}")).await.1;
+    for (pattern, like) in [
+        ("877-555-XXXX", "877555"),
+        ("8XX-OUR-FOOD", "6873663"),
+        ("888-XXX-1000", "1000"),
+    ] {
+        let body = api
+            .get(&format!(
+                "/api/v1/numbers/available?kind=toll_free&pattern={pattern}"
+            ))
+            .await
+            .1;
         let numbers = body["numbers"].as_array().unwrap();
         assert!(!numbers.is_empty(), "{pattern} found nothing");
         for n in numbers {
@@ -52,7 +89,10 @@ async fn vanity_patterns_match_with_letters_and_wildcards(pool: PgPool) {
             assert!(e164.contains(like), "{pattern} matched {e164}");
         }
     }
-    let food = api.get("/api/v1/numbers/available?kind=toll_free&pattern=8XX-OUR-FOOD").await.1;
+    let food = api
+        .get("/api/v1/numbers/available?kind=toll_free&pattern=8XX-OUR-FOOD")
+        .await
+        .1;
     let first = &food["numbers"][0];
     assert_eq!(first["premium"], "spells FOOD");
     assert_eq!(first["monthly"], "$10.00", "premium multiplier applies");
@@ -64,9 +104,24 @@ async fn keyset_cursor_pages_without_overlap(pool: PgPool) {
     let api = app.api("agent@globex.test").await;
     let first = api.get("/api/v1/numbers/available?npa=512&limit=5").await.1;
     let cursor = first["next_cursor"].as_str().unwrap().to_string();
-    let second = api.get(&format!("/api/v1/numbers/available?npa=512&limit=5&cursor={cursor}")).await.1;
-    let a: Vec<&str> = first["numbers"].as_array().unwrap().iter().map(|n| n["e164"].as_str().unwrap()).collect();
-    let b: Vec<&str> = second["numbers"].as_array().unwrap().iter().map(|n| n["e164"].as_str().unwrap()).collect();
+    let second = api
+        .get(&format!(
+            "/api/v1/numbers/available?npa=512&limit=5&cursor={cursor}"
+        ))
+        .await
+        .1;
+    let a: Vec<&str> = first["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["e164"].as_str().unwrap())
+        .collect();
+    let b: Vec<&str> = second["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["e164"].as_str().unwrap())
+        .collect();
     assert_eq!(b.len(), 5);
     assert!(a.iter().all(|n| !b.contains(n)));
     assert!(a.last().unwrap() < b.first().unwrap());
@@ -79,13 +134,27 @@ async fn searches_are_refused_with_the_rule_that_failed(pool: PgPool) {
     let (status, body) = api.get("/api/v1/numbers/available").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["details"]["field"], "state");
-    assert!(body["error"]["message"].as_str().unwrap().contains("state or an area code"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("state or an area code")
+    );
 
-    let (status, body) = api.get("/api/v1/numbers/available?country=CA&state=BC").await;
+    let (status, body) = api
+        .get("/api/v1/numbers/available?country=CA&state=BC")
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("region whitelist"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("region whitelist")
+    );
 
-    let (status, body) = api.get("/api/v1/numbers/available?state=TX&pattern=5*5").await;
+    let (status, body) = api
+        .get("/api/v1/numbers/available?state=TX&pattern=5*5")
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(&body), "invalid_input");
 }
@@ -95,11 +164,20 @@ async fn city_autocomplete_and_search_audit(pool: PgPool) {
     let app = spawn_app(pool).await;
     let api = app.api("agent@globex.test").await;
     let body = api.get("/api/v1/cities?q=aus&state=TX").await.1;
-    assert!(body["cities"].as_array().unwrap().iter().any(|c| c["city"] == "Austin" && c["state"] == "TX"), "{body}");
+    assert!(
+        body["cities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["city"] == "Austin" && c["state"] == "TX"),
+        "{body}"
+    );
     api.get("/api/v1/numbers/available?state=TX").await;
-    let searches: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'SEARCH' AND status = 'SUCCESS'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let searches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'SEARCH' AND status = 'SUCCESS'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(searches, 1);
 }
