@@ -1,5 +1,6 @@
 //! Integration tests: the real router over real HTTP against real PostgreSQL.
 
+mod chrome;
 mod common;
 
 mod audit_log;
