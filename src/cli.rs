@@ -58,6 +58,15 @@ pub enum Command {
     },
     /// Run the background jobs once and print what they did.
     Sweep,
+    /// Serve a wire-compatible fake of a platform's API, with fault injection.
+    Simulate {
+        #[arg(long, value_enum)]
+        platform: crate::providers::simulator::Platform,
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: String,
+        #[command(flatten)]
+        faults: crate::providers::simulator::FaultConfig,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +139,21 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Simulate {
+        platform,
+        listen,
+        faults,
+    } = cli.command
+    {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        println!(
+            "{platform:?} simulator on http://{} (client id `sim-client`, secret `sim-secret`)",
+            listener.local_addr()?
+        );
+        return crate::providers::simulator::serve(platform, listener, faults).await;
+    }
     let config = AppConfig::load()?;
     let pool = connect(&config).await?;
     match cli.command {
@@ -202,6 +226,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             println!("the next {times} sandbox `{operation}` call(s) will fail");
         }
+        // Served above, before any database connection is made.
+        Command::Simulate { .. } => {}
         Command::Sweep => {
             let state = AppState::new(pool, config);
             let report = crate::jobs::run_once(&state)

@@ -19,6 +19,28 @@ pub struct AppConfig {
     pub pricing: PricingConfig,
     pub provider: ProviderConfig,
     pub sandbox: SandboxConfig,
+    pub secrets: SecretsConfig,
+    pub providers: ProvidersConfig,
+    pub orphans: OrphansConfig,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct SecretsConfig {
+    /// 64 hex characters; encrypts platform credentials at rest.
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvidersConfig {
+    pub max_attempts: u32,
+    pub base_delay_ms: u64,
+    pub max_retry_wait_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrphansConfig {
+    pub check_interval_seconds: i64,
+    pub grace_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

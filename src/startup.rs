@@ -15,7 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{audit, auth, jobs, numbers, reservations, search, web};
+use crate::{audit, auth, connections, jobs, numbers, reservations, search, web};
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
 
@@ -38,8 +38,19 @@ pub fn api_router() -> Router<AppState> {
         .route("/numbers", get(numbers::api::list))
         .route("/numbers/{e164}", get(numbers::api::show))
         .route("/numbers/{e164}/release", post(numbers::api::release))
+        .route("/numbers/{e164}/reroute", post(numbers::api::reroute))
+        .route("/orphaned-numbers", get(numbers::api::orphaned))
         .route("/targets", get(numbers::api::targets))
         .route("/audit", get(audit::api::list))
+        .route(
+            "/connections",
+            get(connections::api::list).post(connections::api::create),
+        )
+        .route(
+            "/connections/{id}",
+            get(connections::api::show).delete(connections::api::remove),
+        )
+        .route("/connections/{id}/test", post(connections::api::test))
         .route(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
@@ -71,9 +82,16 @@ pub fn page_router() -> Router<AppState> {
             post(reservations::pages::cancel),
         )
         .route("/numbers", get(numbers::pages::list))
+        .route("/numbers/orphaned", get(numbers::pages::orphaned))
+        .route("/numbers/{e164}/reroute", post(numbers::pages::reroute))
         .route("/numbers/{e164}", get(numbers::pages::show))
         .route("/numbers/{e164}/release", post(numbers::pages::release))
         .route("/audit", get(audit::pages::list))
+        .route(
+            "/settings/connection",
+            get(connections::pages::show).post(connections::pages::update),
+        )
+        .route("/settings/connection/test", post(connections::pages::test))
 }
 
 pub fn build_router(state: AppState) -> Router {

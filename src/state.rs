@@ -1,33 +1,102 @@
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::AppConfig;
+use crate::connections::crypto::SecretBox;
+use crate::connections::{self, ConnectionSpec, Kind};
+use crate::error::{AppError, AppResult};
 use crate::providers::Provider;
+use crate::providers::http::RetryPolicy;
 use crate::providers::sandbox::Sandbox;
+
+/// Adapters by (connection id, last change).
+type AdapterCache = HashMap<(Uuid, DateTime<Utc>), Arc<dyn Provider>>;
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<AppConfig>,
+    pub secrets: SecretBox,
     sandbox: Arc<dyn Provider>,
+    /// Adapters keep their HTTP client and token between requests. Keyed by connection id
+    /// and its last change, so an edited connection gets a new adapter. Only a cache: the
+    /// connection itself lives in the database.
+    adapters: Arc<Mutex<AdapterCache>>,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
         let sandbox: Arc<dyn Provider> =
             Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone()));
+        let secrets = SecretBox::from_hex_key(&config.secrets.key).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "ignoring the configured secrets key");
+            SecretBox::from_hex_key("").unwrap_or_else(|_| unreachable_box())
+        });
         AppState {
             pool,
             config: Arc::new(config),
+            secrets,
             sandbox,
+            adapters: Arc::default(),
         }
     }
 
-    /// The platform a tenant's numbers are provisioned on. Every tenant uses the built-in
-    /// sandbox until per-tenant platform connections exist.
-    pub fn provider_for(&self, _tenant: Uuid) -> Arc<dyn Provider> {
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let p = &self.config.providers;
+        RetryPolicy {
+            max_attempts: p.max_attempts,
+            base_delay: std::time::Duration::from_millis(p.base_delay_ms),
+            max_delay: std::time::Duration::from_secs(p.max_retry_wait_seconds),
+        }
+    }
+
+    /// The platform a tenant's numbers are provisioned on: its connection, or the sandbox.
+    pub async fn provider_for(&self, tenant: Uuid) -> AppResult<Arc<dyn Provider>> {
+        let row = connections::repo::for_tenant(&mut *self.pool.acquire().await?, tenant).await?;
+        let Some(row) = row else {
+            return Ok(self.sandbox.clone());
+        };
+        let key = (row.id, row.updated_at);
+        if let Some(adapter) = self.adapters.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(adapter);
+        }
+        let kind = Kind::parse(&row.kind)?;
+        let credentials = match &row.credentials {
+            Some(sealed) => {
+                let plain = self
+                    .secrets
+                    .open(sealed)
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                serde_json::from_slice(&plain).map_err(|e| AppError::Internal(e.into()))?
+            }
+            None => serde_json::Map::new(),
+        };
+        let spec = ConnectionSpec {
+            kind,
+            region: row.region,
+            base_url: row.base_url,
+            credentials,
+        };
+        let Some(adapter) = connections::adapter(&spec, self.retry_policy()) else {
+            return Ok(self.sandbox.clone());
+        };
+        if let Ok(mut cache) = self.adapters.lock() {
+            cache.retain(|(id, _), _| *id != row.id);
+            cache.insert(key, adapter.clone());
+        }
+        Ok(adapter)
+    }
+
+    pub fn sandbox(&self) -> Arc<dyn Provider> {
         self.sandbox.clone()
     }
+}
+
+fn unreachable_box() -> SecretBox {
+    // An empty key always parses; this path exists only to avoid a panic in `new`.
+    SecretBox::from_hex_key("").expect("empty key")
 }

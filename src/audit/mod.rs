@@ -21,16 +21,22 @@ pub enum Action {
     Deprovision,
     #[serde(rename = "EXPIRE")]
     Expire,
+    #[serde(rename = "CONNECT")]
+    Connect,
+    #[serde(rename = "ORPHAN")]
+    Orphan,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: &'static [Action] = &[
         Action::Search,
         Action::Reserve,
         Action::Provision,
         Action::Release,
         Action::Deprovision,
         Action::Expire,
+        Action::Connect,
+        Action::Orphan,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,12 +47,15 @@ impl Action {
             Action::Release => "RELEASE",
             Action::Deprovision => "DEPROVISION",
             Action::Expire => "EXPIRE",
+            Action::Connect => "CONNECT",
+            Action::Orphan => "ORPHAN",
         }
     }
 
     pub fn parse(value: &str) -> Option<Action> {
         Action::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|a| a.as_str().eq_ignore_ascii_case(value))
     }
 }

@@ -68,6 +68,14 @@ impl Principal {
         }
     }
 
+    /// The tenant whose settings and platform connection the caller may change.
+    pub fn manage_tenant(&self) -> Result<Uuid, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Tenant, Role::TenantAdmin) => Ok(self.org_id),
+            _ => Err(Denied::NeedsRole("tenant admin")),
+        }
+    }
+
     pub fn audit_scope(&self) -> Result<AuditScope, Denied> {
         match self.role {
             Role::Operator => Ok(AuditScope::Everything),

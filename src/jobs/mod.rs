@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub mod orphans;
+
 use crate::error::AppResult;
 use crate::reservations::{holds, provision};
 use crate::state::AppState;
@@ -43,6 +45,11 @@ pub async fn run_forever(state: AppState, every: Duration) {
             err.log();
             tracing::warn!(error = %err, "background sweep failed; retrying next tick");
         }
+        match orphans::run_if_due(&state).await {
+            Ok(Some(report)) => tracing::info!(?report, "orphan check"),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(error = %err, "orphan check failed; retrying next interval"),
+        }
     }
 }
 
@@ -62,7 +69,7 @@ async fn activate_pending(state: &AppState) -> AppResult<usize> {
     for (e164, tenant_id) in pending {
         let number =
             E164::from_stored(&e164).map_err(|e| crate::error::AppError::Internal(e.into()))?;
-        let provider = state.provider_for(tenant_id);
+        let provider = state.provider_for(tenant_id).await?;
         match provider.activation(&number).await {
             Ok(Some(crate::providers::Activation::Immediate)) => {
                 let to = transition(NumberState::Pending, Event::ActivationCompleted)?;

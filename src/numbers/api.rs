@@ -180,7 +180,52 @@ pub async fn targets(
         .transpose()?;
     let targets = state
         .provider_for(tenant_id)
+        .await?
         .list_targets(tenant_id, kind)
         .await?;
     Ok(Json(json!({ "targets": targets })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RerouteRequest {
+    pub target: crate::reservations::provision::TargetSpec,
+}
+
+pub async fn reroute(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    crate::web::ApiJson(body): crate::web::ApiJson<RerouteRequest>,
+) -> AppResult<Json<Value>> {
+    let number = super::parse_path_number(&raw)?;
+    let id = body
+        .target
+        .id
+        .as_deref()
+        .ok_or_else(|| AppError::invalid_field("target.id", "give the new target's id"))?;
+    let target = super::reroute(
+        &state,
+        &caller,
+        &number,
+        &body.target.kind,
+        id,
+        request_id.as_deref(),
+    )
+    .await?;
+    Ok(Json(
+        json!({ "e164": number, "state": "active", "target": target }),
+    ))
+}
+
+pub async fn orphaned(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
+    let tenant_id = caller.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let numbers = repo::list(&mut conn, tenant_id, Some("orphaned"), None, 500).await?;
+    Ok(Json(
+        json!({ "numbers": numbers.iter().map(number_json).collect::<Vec<_>>() }),
+    ))
 }

@@ -32,7 +32,7 @@ pub async fn release(
         .parse()
         .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
     let to = transition(from, Event::Release)?;
-    let provider = state.provider_for(tenant_id);
+    let provider = state.provider_for(tenant_id).await?;
     if let Err(err) = provider.unassign(tenant_id, number).await {
         let entry = Entry::new(Action::Release, Outcome::Failure)
             .by(Some(tenant_id), Some(caller.user_id), request_id)
@@ -80,4 +80,82 @@ pub fn parse_path_number(raw: &str) -> AppResult<E164> {
 
 pub fn tenant_of(caller: &Principal) -> AppResult<Uuid> {
     Ok(caller.tenant()?)
+}
+
+/// Points an orphaned number at a new target on its platform and makes it active again.
+pub async fn reroute(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    kind: &str,
+    target_id: &str,
+    request_id: Option<&str>,
+) -> AppResult<crate::domain::Target> {
+    let tenant_id = caller.tenant()?;
+    let current = repo::find(
+        &mut *state.pool.acquire().await?,
+        tenant_id,
+        number.as_str(),
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    let from: NumberState = current
+        .state
+        .parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let to = transition(from, Event::Rerouted)?;
+    let kind: crate::domain::TargetKind = kind
+        .parse()
+        .map_err(|e: String| AppError::invalid_field("target.type", e))?;
+    let provider = state.provider_for(tenant_id).await?;
+    let target = provider
+        .find_target(tenant_id, kind, target_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "{} `{target_id}` among your tenant's routing targets",
+                kind.label()
+            ))
+        })?;
+    // The old target is gone; clear whatever the platform still has, then route anew.
+    provider.unassign(tenant_id, number).await?;
+    let number_ref = crate::providers::NumberRef {
+        e164: number,
+        state: current.us_state.as_deref(),
+    };
+    provider
+        .assign(
+            tenant_id,
+            number_ref,
+            &target,
+            current.display_name.as_deref(),
+        )
+        .await?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(
+        "UPDATE numbers SET lifecycle = $3, target_type = $4, target_id = $5, target_name = $6, orphaned_at = NULL, state_changed_at = now()
+         WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $7",
+    )
+    .bind(number.as_str())
+    .bind(tenant_id)
+    .bind(to.as_str())
+    .bind(target.kind.as_str())
+    .bind(&target.id)
+    .bind(&target.name)
+    .bind(from.as_str())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE notifications SET read_at = now() WHERE tenant_id = $1 AND phone_number = $2 AND read_at IS NULL")
+        .bind(tenant_id)
+        .bind(number.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry::new(Action::Provision, Outcome::Success)
+        .by(Some(tenant_id), Some(caller.user_id), request_id)
+        .number(number.as_str())
+        .target(target.kind.as_str(), Some(&target.id))
+        .details(json!({ "rerouted_from": current.target_name, "target_name": target.name }));
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(target)
 }

@@ -106,7 +106,7 @@ pub async fn show(
         },
     )
     .await?;
-    let provider = state.provider_for(tenant_id);
+    let provider = state.provider_for(tenant_id).await?;
     let notice = (found.state == "pending").then(|| {
         provider
             .activation_notice(found.us_state.as_deref())
@@ -132,4 +132,94 @@ pub async fn release(
     let number = super::parse_path_number(&raw)?;
     super::release(&state, &caller.principal, &number, request_id.as_deref()).await?;
     Ok(Redirect::to("/numbers?notice=released").into_response())
+}
+
+#[derive(askama::Template)]
+#[template(path = "orphaned.html")]
+struct OrphanedPage {
+    chrome: Chrome,
+    numbers: Vec<TenantNumber>,
+    targets: Vec<crate::domain::Target>,
+    notices: Vec<String>,
+    error: Option<String>,
+}
+
+impl OrphanedPage {
+    fn national(&self, e164: &str) -> String {
+        national(e164)
+    }
+}
+
+async fn orphaned_page(state: &AppState, caller: &PageCaller) -> Result<OrphanedPage, AppError> {
+    let tenant_id = caller.principal.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let numbers = repo::list(&mut conn, tenant_id, Some("orphaned"), None, 500).await?;
+    let notices: Vec<String> = sqlx::query_scalar(
+        "SELECT message FROM notifications WHERE tenant_id = $1 AND read_at IS NULL AND (user_id IS NULL OR user_id = $2) ORDER BY id DESC LIMIT 50",
+    )
+    .bind(tenant_id)
+    .bind(caller.principal.user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    drop(conn);
+    let targets = if numbers.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .provider_for(tenant_id)
+            .await?
+            .list_targets(tenant_id, None)
+            .await?
+    };
+    Ok(OrphanedPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        numbers,
+        targets,
+        notices,
+        error: None,
+    })
+}
+
+pub async fn orphaned(State(state): State<AppState>, caller: PageCaller) -> PageResult {
+    Ok(render(&orphaned_page(&state, &caller).await?))
+}
+
+pub async fn reroute(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    axum::extract::Form(form): axum::extract::Form<RerouteForm>,
+) -> PageResult {
+    let number = super::parse_path_number(&raw)?;
+    let outcome = match form.target.split_once(':') {
+        Some((kind, id)) => super::reroute(
+            &state,
+            &caller.principal,
+            &number,
+            kind,
+            id,
+            request_id.as_deref(),
+        )
+        .await
+        .map(|_| ()),
+        None => Err(AppError::invalid_field(
+            "target",
+            "choose the new routing target",
+        )),
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to("/numbers/orphaned").into_response()),
+        Err(err) => {
+            let status = err.status();
+            let mut page = orphaned_page(&state, &caller).await?;
+            page.error = Some(err.public_message());
+            Ok((status, render(&page)).into_response())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RerouteForm {
+    target: String,
 }

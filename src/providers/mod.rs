@@ -2,7 +2,10 @@
 //! Holds are always Inward's database holds; a provider's native reservation, where it
 //! has one, is taken as well and released when the hold ends.
 
+pub mod genesys;
+pub mod http;
 pub mod sandbox;
+pub mod simulator;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -145,4 +148,26 @@ pub trait Provider: Send + Sync {
 
     /// The warning shown before provisioning a number that activates slowly.
     fn activation_notice(&self, state: Option<&str>) -> Option<String>;
+
+    /// Numbers the platform owns but has not assigned, offered in the tenant's search.
+    async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Whether a routing target still exists (the daily orphan check).
+    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+        Ok(self
+            .find_target(tenant, target.kind, &target.id)
+            .await?
+            .is_some())
+    }
+
+    /// A cheap authenticated call that proves the connection works; says what it saw.
+    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
+        let targets = self.list_targets(tenant, None).await?;
+        Ok(format!(
+            "connected: {} routing targets visible",
+            targets.len()
+        ))
+    }
 }

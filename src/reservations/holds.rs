@@ -150,7 +150,7 @@ pub async fn reserve(
     tx.commit().await?;
 
     // The platform's own reservation, where it has one, is taken after our hold is safe.
-    let provider = state.provider_for(tenant_id);
+    let provider = state.provider_for(tenant_id).await?;
     let mut failure = None;
     if provider.capabilities().native_reservations {
         for e164 in &wanted {
@@ -335,7 +335,7 @@ pub async fn release_at_provider(state: &AppState, batch: i64) -> AppResult<usiz
     for row in due {
         let hold_id: i64 = row.try_get("id")?;
         let reference: String = row.try_get("provider_ref")?;
-        let provider = state.provider_for(row.try_get("tenant_id")?);
+        let provider = state.provider_for(row.try_get("tenant_id")?).await?;
         match provider.release_reservation(&reference).await {
             Ok(()) => {
                 sqlx::query("UPDATE holds SET provider_released_at = now() WHERE id = $1")

@@ -133,7 +133,7 @@ async fn reservation_page(
     drop(conn);
     let now = Utc::now();
     let status = reservation.effective_status(now).to_string();
-    let provider = state.provider_for(tenant_id);
+    let provider = state.provider_for(tenant_id).await?;
     let targets = if status == "active" {
         provider.list_targets(tenant_id, None).await?
     } else {

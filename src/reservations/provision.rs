@@ -136,7 +136,7 @@ pub async fn provision(
     request_id: Option<&str>,
 ) -> AppResult<Vec<NumberResult>> {
     let tenant_id = caller.tenant()?;
-    let provider = state.provider_for(tenant_id);
+    let provider = state.provider_for(tenant_id).await?;
     let mut conn = state.pool.acquire().await?;
     let reservation = repo::find(&mut conn, tenant_id, reservation_id)
         .await?
@@ -510,7 +510,7 @@ pub async fn recover_stalled(state: &AppState, older_than_seconds: i64) -> AppRe
     let mut recovered = 0;
     for (attempt_id, reservation_id, e164, tenant_id, target_created, target_id, _step) in stalled {
         let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
-        let provider = state.provider_for(tenant_id);
+        let provider = state.provider_for(tenant_id).await?;
         let created = match (target_created, target_id) {
             (true, Some(id)) => Some(Target {
                 kind: TargetKind::Extension,

@@ -49,7 +49,7 @@ pub async fn run(
     let tenant: TenantProfile = crate::tenants::profile(&mut conn, tenant_id).await?;
     check_region(&criteria.country, &tenant.allowed_countries).map_err(AppError::Forbidden)?;
     let rows = repo::search(&mut conn, &tenant, criteria).await?;
-    let provider = state.provider_for(tenant_id);
+    let provider = state.provider_for(tenant_id).await?;
     let pricing = &state.config.pricing;
     let next_cursor = (rows.len() as i64 == criteria.limit)
         .then(|| rows.last().map(|r| r.national.clone()))

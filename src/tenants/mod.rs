@@ -16,9 +16,10 @@ pub struct TenantProfile {
 }
 
 impl TenantProfile {
-    /// Inventory a tenant may draw from: carrier stock (held by the operator) and its reseller's.
+    /// Inventory a tenant may draw from: carrier stock (held by the operator), its reseller's,
+    /// and its own (numbers its connected platform owns).
     pub fn inventory_orgs(&self) -> Vec<Uuid> {
-        let mut orgs = vec![OPERATOR_ORG_ID];
+        let mut orgs = vec![OPERATOR_ORG_ID, self.id];
         orgs.extend(self.parent_id);
         orgs
     }

@@ -14,6 +14,7 @@ pub struct Chrome {
     pub csrf: String,
     pub is_tenant: bool,
     pub can_audit: bool,
+    pub is_tenant_admin: bool,
     pub notice: Option<String>,
 }
 
@@ -26,6 +27,7 @@ impl Chrome {
             csrf: csrf.to_string(),
             is_tenant: principal.is_tenant_member(),
             can_audit: principal.can_view_audit(),
+            is_tenant_admin: principal.manage_tenant().is_ok(),
             notice: None,
         }
     }

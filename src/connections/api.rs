@@ -1,0 +1,176 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{ConnectionRequest, repo};
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::auth::{ApiCaller, RequestId};
+use crate::domain::policy::Principal;
+use crate::error::{AppError, AppResult};
+use crate::providers::ProviderErrorKind;
+use crate::state::AppState;
+use crate::web::{ApiJson, parse_id};
+
+pub fn admin_tenant(caller: &Principal) -> AppResult<Uuid> {
+    Ok(caller.manage_tenant()?)
+}
+
+/// Saves (replaces) the tenant's connection; returns it without credentials.
+pub async fn save(
+    state: &AppState,
+    caller: &Principal,
+    request: &ConnectionRequest,
+    request_id: Option<&str>,
+) -> AppResult<repo::ConnectionRow> {
+    let tenant_id = admin_tenant(caller)?;
+    let spec = request.parse()?;
+    let sealed = if spec.credentials.is_empty() {
+        None
+    } else {
+        let plain =
+            serde_json::to_vec(&spec.credentials).map_err(|e| AppError::Internal(e.into()))?;
+        Some(
+            state
+                .secrets
+                .seal(&plain)
+                .map_err(|e| AppError::invalid("secrets_key_missing", e.to_string()))?,
+        )
+    };
+    let mut tx = state.pool.begin().await?;
+    let row = repo::upsert(
+        &mut tx,
+        tenant_id,
+        spec.kind.as_str(),
+        spec.region.as_deref(),
+        spec.base_url.as_deref(),
+        sealed.as_deref(),
+    )
+    .await?;
+    let entry = Entry::new(Action::Connect, Outcome::Success)
+        .by(Some(tenant_id), Some(caller.user_id), request_id)
+        .details(json!({ "kind": row.kind, "region": row.region, "base_url": row.base_url }));
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<ConnectionRequest>,
+) -> AppResult<Response> {
+    let row = save(&state, &caller, &body, request_id.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(json!(row))).into_response())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
+    let tenant_id = admin_tenant(&caller)?;
+    let row = repo::for_tenant(&mut *state.pool.acquire().await?, tenant_id).await?;
+    Ok(Json(
+        json!({ "connections": row.into_iter().collect::<Vec<_>>() }),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let tenant_id = admin_tenant(&caller)?;
+    let row = repo::find(
+        &mut *state.pool.acquire().await?,
+        tenant_id,
+        parse_id(&id, "connection")?,
+    )
+    .await?;
+    Ok(Json(json!(
+        row.ok_or_else(|| AppError::NotFound("connection".into()))?
+    )))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let tenant_id = admin_tenant(&caller)?;
+    if repo::delete(
+        &mut *state.pool.acquire().await?,
+        tenant_id,
+        parse_id(&id, "connection")?,
+    )
+    .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("connection".into()))
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct TestOutcome {
+    pub ok: bool,
+    pub problem: Option<&'static str>,
+    pub message: String,
+    pub imported_numbers: usize,
+}
+
+/// Calls the platform and says exactly what failed; on success imports its unassigned numbers.
+pub async fn run_test(state: &AppState, caller: &Principal, id: Uuid) -> AppResult<TestOutcome> {
+    let tenant_id = admin_tenant(caller)?;
+    repo::find(&mut *state.pool.acquire().await?, tenant_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("connection".into()))?;
+    let provider = state.provider_for(tenant_id).await?;
+    let outcome = match provider.test_connection(tenant_id).await {
+        Ok(message) => {
+            let imported =
+                super::sync::import_unassigned(state, tenant_id, provider.as_ref()).await?;
+            TestOutcome {
+                ok: true,
+                problem: None,
+                message,
+                imported_numbers: imported,
+            }
+        }
+        Err(err) => {
+            let problem = match err.kind {
+                ProviderErrorKind::Unauthorized => "bad_credentials",
+                ProviderErrorKind::Forbidden => "missing_permission",
+                ProviderErrorKind::Transient => "unreachable",
+                ProviderErrorKind::RateLimited => "rate_limited",
+                _ => "platform_error",
+            };
+            TestOutcome {
+                ok: false,
+                problem: Some(problem),
+                message: err.message.clone(),
+                imported_numbers: 0,
+            }
+        }
+    };
+    repo::record_test(
+        &mut *state.pool.acquire().await?,
+        id,
+        outcome.ok,
+        &outcome.message,
+    )
+    .await?;
+    Ok(outcome)
+}
+
+pub async fn test(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let outcome = run_test(&state, &caller, parse_id(&id, "connection")?).await?;
+    Ok(Json(json!(outcome)))
+}

@@ -1,0 +1,250 @@
+//! Tenant connections to their contact-center platform: what they are, how they are stored
+//! (credentials sealed with `crypto::SecretBox`) and how an adapter is built from one.
+
+pub mod api;
+pub mod crypto;
+pub mod pages;
+pub mod repo;
+pub mod sync;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::AppError;
+use crate::providers::Provider;
+use crate::providers::genesys::{Genesys, GenesysConfig};
+use crate::providers::http::RetryPolicy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sandbox,
+    Genesys,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Sandbox => "sandbox",
+            Kind::Genesys => "genesys",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Kind, AppError> {
+        match value {
+            "sandbox" => Ok(Kind::Sandbox),
+            "genesys" => Ok(Kind::Genesys),
+            "cxone" | "ringcx" => Err(AppError::invalid_field(
+                "kind",
+                format!("{value} connections are not available yet; use genesys or sandbox"),
+            )),
+            other => Err(AppError::invalid_field(
+                "kind",
+                format!("unknown platform `{other}`: use genesys or sandbox"),
+            )),
+        }
+    }
+
+    /// Credential fields each platform needs.
+    pub fn credential_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Sandbox => &[],
+            Kind::Genesys => &["client_id", "client_secret"],
+        }
+    }
+}
+
+/// Genesys Cloud regions by their API domain (login host is `login.` + the same domain).
+pub const GENESYS_REGIONS: [&str; 16] = [
+    "mypurecloud.com",
+    "use2.us-gov-pure.cloud",
+    "usw2.pure.cloud",
+    "cac1.pure.cloud",
+    "mypurecloud.ie",
+    "euw2.pure.cloud",
+    "mypurecloud.de",
+    "euc2.pure.cloud",
+    "mec1.pure.cloud",
+    "aps1.pure.cloud",
+    "apne2.pure.cloud",
+    "mypurecloud.jp",
+    "apne3.pure.cloud",
+    "mypurecloud.com.au",
+    "sae1.pure.cloud",
+    "apse1.pure.cloud",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectionRequest {
+    pub kind: String,
+    pub region: Option<String>,
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub credentials: Map<String, Value>,
+}
+
+/// A request checked field by field; credentials keep only the fields the platform uses.
+#[derive(Debug, Clone)]
+pub struct ConnectionSpec {
+    pub kind: Kind,
+    pub region: Option<String>,
+    pub base_url: Option<String>,
+    pub credentials: Map<String, Value>,
+}
+
+impl ConnectionRequest {
+    pub fn parse(&self) -> Result<ConnectionSpec, AppError> {
+        let kind = Kind::parse(self.kind.trim())?;
+        let region = self
+            .region
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
+        let base_url = self
+            .base_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
+        if let Some(url) = &base_url {
+            let parsed = url::Url::parse(url).map_err(|_| {
+                AppError::invalid_field("base_url", format!("`{url}` is not a URL"))
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(AppError::invalid_field(
+                    "base_url",
+                    "the base URL must be http or https",
+                ));
+            }
+        }
+        if kind == Kind::Genesys {
+            match (&region, &base_url) {
+                (None, None) => {
+                    return Err(AppError::invalid_field(
+                        "region",
+                        "choose a Genesys Cloud region or give a base URL",
+                    ));
+                }
+                (Some(r), None) if !GENESYS_REGIONS.contains(&r.as_str()) => {
+                    return Err(AppError::invalid_field(
+                        "region",
+                        format!(
+                            "unknown Genesys Cloud region `{r}`: use one of {}",
+                            GENESYS_REGIONS.join(", ")
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let mut credentials = Map::new();
+        for field in kind.credential_fields() {
+            match self
+                .credentials
+                .get(*field)
+                .and_then(Value::as_str)
+                .map(str::trim)
+            {
+                Some(v) if !v.is_empty() && v.len() <= 4096 => {
+                    credentials.insert(field.to_string(), Value::String(v.to_string()));
+                }
+                _ => {
+                    return Err(AppError::invalid_field(
+                        &format!("credentials.{field}"),
+                        format!("{field} is required for {}", kind.as_str()),
+                    ));
+                }
+            }
+        }
+        Ok(ConnectionSpec {
+            kind,
+            region,
+            base_url,
+            credentials,
+        })
+    }
+}
+
+/// Builds the adapter for a stored connection.
+pub fn adapter(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<Arc<dyn Provider>> {
+    let text = |k: &str| {
+        spec.credentials
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    match spec.kind {
+        Kind::Sandbox => None,
+        Kind::Genesys => {
+            let mut config = GenesysConfig::for_region(
+                spec.region.as_deref().unwrap_or("mypurecloud.com"),
+                text("client_id"),
+                text("client_secret"),
+            );
+            if let Some(base) = &spec.base_url {
+                // A base URL (a private deployment or the simulator) serves both API and login.
+                config.api_base = base.clone();
+                config.login_base = base.clone();
+            }
+            Some(Arc::new(Genesys::new(config, retry)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(kind: &str, region: Option<&str>, creds: Value) -> ConnectionRequest {
+        ConnectionRequest {
+            kind: kind.into(),
+            region: region.map(str::to_string),
+            base_url: None,
+            credentials: creds.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn genesys_needs_a_known_region_and_both_credentials() {
+        let ok = request(
+            "genesys",
+            Some("mypurecloud.ie"),
+            serde_json::json!({"client_id": "a", "client_secret": "b", "extra": "x"}),
+        );
+        let spec = ok.parse().unwrap();
+        assert_eq!(
+            spec.credentials.len(),
+            2,
+            "unknown credential fields are dropped"
+        );
+        let err = request(
+            "genesys",
+            Some("moon"),
+            serde_json::json!({"client_id": "a", "client_secret": "b"}),
+        )
+        .parse()
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown Genesys Cloud region"));
+        let err = request(
+            "genesys",
+            Some("mypurecloud.com"),
+            serde_json::json!({"client_id": "a"}),
+        )
+        .parse()
+        .unwrap_err();
+        assert!(err.to_string().contains("client_secret is required"));
+        assert!(
+            request("teams", None, serde_json::json!({}))
+                .parse()
+                .is_err()
+        );
+        assert!(
+            request("sandbox", None, serde_json::json!({}))
+                .parse()
+                .is_ok()
+        );
+    }
+}

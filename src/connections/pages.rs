@@ -1,0 +1,108 @@
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use serde_json::{Map, Value};
+
+use super::api::{admin_tenant, run_test, save};
+use super::{ConnectionRequest, GENESYS_REGIONS, repo};
+use crate::auth::{PageCaller, RequestId};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::pages::Chrome;
+use crate::web::{PageResult, render};
+
+#[derive(askama::Template)]
+#[template(path = "connection.html")]
+struct ConnectionPage {
+    chrome: Chrome,
+    connection: Option<repo::ConnectionRow>,
+    regions: &'static [&'static str],
+    error: Option<String>,
+    test: Option<super::api::TestOutcome>,
+}
+
+impl ConnectionPage {
+    fn kind_is(&self, kind: &str) -> bool {
+        self.connection
+            .as_ref()
+            .map(|c| c.kind.as_str())
+            .unwrap_or("sandbox")
+            == kind
+    }
+
+    fn region_is(&self, region: &str) -> bool {
+        self.connection.as_ref().and_then(|c| c.region.as_deref()) == Some(region)
+    }
+
+    fn base_url(&self) -> &str {
+        self.connection
+            .as_ref()
+            .and_then(|c| c.base_url.as_deref())
+            .unwrap_or("")
+    }
+}
+
+async fn page(state: &AppState, caller: &PageCaller) -> Result<ConnectionPage, AppError> {
+    let tenant_id = admin_tenant(&caller.principal)?;
+    let connection = repo::for_tenant(&mut *state.pool.acquire().await?, tenant_id).await?;
+    Ok(ConnectionPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        connection,
+        regions: &GENESYS_REGIONS,
+        error: None,
+        test: None,
+    })
+}
+
+pub async fn show(State(state): State<AppState>, caller: PageCaller) -> PageResult {
+    Ok(render(&page(&state, &caller).await?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut credentials = Map::new();
+    for (k, v) in &fields {
+        if let Some(name) = k.strip_prefix("cred_") {
+            credentials.insert(name.to_string(), Value::String(v.clone()));
+        }
+    }
+    let request = ConnectionRequest {
+        kind: get("kind").unwrap_or_default(),
+        region: get("region"),
+        base_url: get("base_url"),
+        credentials,
+    };
+    match save(&state, &caller.principal, &request, request_id.as_deref()).await {
+        Ok(_) => Ok(Redirect::to("/settings/connection").into_response()),
+        Err(err @ AppError::Invalid { .. }) => {
+            let mut p = page(&state, &caller).await?;
+            p.error = Some(err.public_message());
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn test(State(state): State<AppState>, caller: PageCaller) -> PageResult {
+    let mut p = page(&state, &caller).await?;
+    let Some(connection) = &p.connection else {
+        p.error = Some("save a connection first".into());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response());
+    };
+    let outcome = run_test(&state, &caller.principal, connection.id).await?;
+    let mut p = page(&state, &caller).await?;
+    p.test = Some(outcome);
+    Ok(render(&p))
+}

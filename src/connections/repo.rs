@@ -1,0 +1,100 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ConnectionRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: String,
+    pub region: Option<String>,
+    pub base_url: Option<String>,
+    #[serde(skip)]
+    pub credentials: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_test_at: Option<DateTime<Utc>>,
+    pub last_test_ok: Option<bool>,
+    pub last_test_message: Option<String>,
+}
+
+const COLUMNS: &str = "id, tenant_id, kind, region, base_url, credentials, created_at, updated_at, last_test_at, last_test_ok, last_test_message";
+
+pub async fn for_tenant(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+) -> sqlx::Result<Option<ConnectionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1"
+    ))
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn find(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<ConnectionRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1 AND id = $2"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// One connection per tenant: saving replaces the previous one.
+pub async fn upsert(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    kind: &str,
+    region: Option<&str>,
+    base_url: Option<&str>,
+    sealed: Option<&[u8]>,
+) -> sqlx::Result<ConnectionRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO connections (id, tenant_id, kind, region, base_url, credentials) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id) DO UPDATE SET kind = EXCLUDED.kind, region = EXCLUDED.region, base_url = EXCLUDED.base_url,
+             credentials = EXCLUDED.credentials, updated_at = now(), last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
+         RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::new_v4())
+    .bind(tenant_id)
+    .bind(kind)
+    .bind(region)
+    .bind(base_url)
+    .bind(sealed)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("DELETE FROM connections WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+pub async fn record_test(
+    conn: &mut PgConnection,
+    id: Uuid,
+    ok: bool,
+    message: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE connections SET last_test_at = now(), last_test_ok = $2, last_test_message = $3 WHERE id = $1")
+        .bind(id)
+        .bind(ok)
+        .bind(message)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

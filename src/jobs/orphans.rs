@@ -1,0 +1,189 @@
+//! The daily orphan check (the spec's edge case 2): every routed number's target is looked up
+//! on its platform. A missing target flags the number `orphaned` and tells the tenant's
+//! admins; after the grace period the number is deprovisioned on the platform. One instance
+//! runs it per interval: the `job_runs` row is claimed with a conditional UPDATE.
+
+use serde_json::json;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::{E164, Event, NumberState, Target, TargetKind, transition};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct OrphanReport {
+    pub checked: usize,
+    pub orphaned: usize,
+    pub deprovisioned: usize,
+}
+
+/// Claims the job for this interval; false when another instance ran it recently.
+pub async fn claim(state: &AppState, name: &str, interval_seconds: i64) -> AppResult<bool> {
+    sqlx::query("INSERT INTO job_runs (name) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .execute(&state.pool)
+        .await?;
+    let claimed = sqlx::query(
+        "UPDATE job_runs SET last_run_at = now() WHERE name = $1 AND last_run_at <= now() - make_interval(secs => $2)",
+    )
+    .bind(name)
+    .bind(interval_seconds as f64)
+    .execute(&state.pool)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+pub async fn run_if_due(state: &AppState) -> AppResult<Option<OrphanReport>> {
+    if !claim(
+        state,
+        "orphan_check",
+        state.config.orphans.check_interval_seconds,
+    )
+    .await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(run_once(state).await?))
+}
+
+pub async fn run_once(state: &AppState) -> AppResult<OrphanReport> {
+    let mut report = OrphanReport::default();
+    let routed = sqlx::query(
+        "SELECT e164, tenant_id, target_type, target_id, target_name FROM numbers
+         WHERE lifecycle IN ('active', 'pending') AND tenant_id IS NOT NULL AND target_id IS NOT NULL ORDER BY tenant_id, e164",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    for row in routed {
+        let e164: String = row.try_get("e164")?;
+        let tenant_id: Uuid = row.try_get("tenant_id")?;
+        let kind: TargetKind = row
+            .try_get::<String, _>("target_type")?
+            .parse()
+            .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+        let target = Target {
+            kind,
+            id: row.try_get("target_id")?,
+            name: row
+                .try_get::<Option<String>, _>("target_name")?
+                .unwrap_or_default(),
+        };
+        let provider = state.provider_for(tenant_id).await?;
+        report.checked += 1;
+        match provider.target_exists(tenant_id, &target).await {
+            Ok(true) => {}
+            Ok(false) => {
+                if flag_orphan(state, tenant_id, &e164, &target).await? {
+                    report.orphaned += 1;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%e164, error = %err, "orphan check could not reach the platform; will retry next run")
+            }
+        }
+    }
+    report.deprovisioned = deprovision_after_grace(state).await?;
+    Ok(report)
+}
+
+async fn flag_orphan(
+    state: &AppState,
+    tenant_id: Uuid,
+    e164: &str,
+    target: &Target,
+) -> AppResult<bool> {
+    let mut tx = state.pool.begin().await?;
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT lifecycle FROM numbers WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE",
+    )
+    .bind(e164)
+    .bind(tenant_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(Ok(from)) = current.map(|s| s.parse::<NumberState>()) else {
+        return Ok(false);
+    };
+    let Ok(to) = transition(from, Event::TargetDeleted) else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE numbers SET lifecycle = $2, orphaned_at = now(), state_changed_at = now() WHERE e164 = $1")
+        .bind(e164)
+        .bind(to.as_str())
+        .execute(&mut *tx)
+        .await?;
+    // The owner is whoever provisioned it, per the audit log; every tenant admin is told too.
+    let owner: Option<Uuid> = sqlx::query_scalar(
+        "SELECT user_id FROM audit_log WHERE phone_number = $1 AND tenant_id = $2 AND action = 'PROVISION' AND status = 'SUCCESS' AND user_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(e164)
+    .bind(tenant_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    let message = format!(
+        "{} lost its routing target: {} `{}` no longer exists on the platform. Re-route it within {} days or it will be deprovisioned.",
+        crate::domain::e164::format_national(e164),
+        target.kind.label(),
+        target.name,
+        state.config.orphans.grace_days
+    );
+    sqlx::query(
+        "INSERT INTO notifications (tenant_id, user_id, phone_number, message)
+         SELECT $1, u.id, $2, $3 FROM users u WHERE u.org_id = $1 AND (u.role = 'tenant_admin' OR u.id = $4)",
+    )
+    .bind(tenant_id)
+    .bind(e164)
+    .bind(&message)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
+    let entry = Entry::new(Action::Orphan, Outcome::Success)
+        .by(Some(tenant_id), None, None)
+        .number(e164)
+        .target(target.kind.as_str(), Some(&target.id))
+        .details(json!({ "target_name": target.name, "owner": owner }));
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
+    let due: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT e164, tenant_id FROM numbers WHERE lifecycle = 'orphaned' AND orphaned_at < now() - make_interval(days => $1)",
+    )
+    .bind(state.config.orphans.grace_days as i32)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut done = 0;
+    for (e164, tenant_id) in due {
+        let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
+        let provider = state.provider_for(tenant_id).await?;
+        if let Err(err) = provider.unassign(tenant_id, &number).await {
+            tracing::warn!(%e164, error = %err, "deprovisioning an orphan failed; will retry next run");
+            continue;
+        }
+        let to = transition(NumberState::Orphaned, Event::GracePeriodElapsed)?;
+        let mut tx = state.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE numbers SET lifecycle = $2, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
+                    display_name = NULL, orphaned_at = NULL, state_changed_at = now()
+             WHERE e164 = $1 AND lifecycle = 'orphaned'",
+        )
+        .bind(&e164)
+        .bind(to.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 1 {
+            let entry = Entry::new(Action::Deprovision, Outcome::Success)
+                .by(Some(tenant_id), None, None)
+                .number(&e164)
+                .details(json!({ "reason": "orphaned past the grace period" }));
+            audit::repo::record(&mut tx, &entry).await?;
+            done += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(done)
+}

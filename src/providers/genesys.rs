@@ -1,0 +1,509 @@
+//! Genesys Cloud CX, through its published Platform API v2:
+//! client-credentials tokens from `login.{region}`, owned unassigned DIDs from
+//! `/telephony/providers/edges/didpools/dids?type=UNASSIGNED`, DIDs routed to a user
+//! (`PATCH /users/{id}` addresses with the current version) or to a call route
+//! (`PUT /architect/ivrs/{id}` with the whole `dnis[]`, read-modify-write). Genesys has no
+//! DID owner type "queue": a queue is reached through the call route named after it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::http::{PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error};
+use super::{Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use crate::domain::{E164, Target, TargetKind};
+
+const NAME: &str = "genesys";
+
+#[derive(Debug, Clone)]
+pub struct GenesysConfig {
+    /// `https://api.mypurecloud.com` or a simulator's address.
+    pub api_base: String,
+    /// `https://login.mypurecloud.com` or a simulator's address.
+    pub login_base: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl GenesysConfig {
+    /// Region domain such as `mypurecloud.com`, `mypurecloud.ie` or `usw2.pure.cloud`.
+    pub fn for_region(domain: &str, client_id: String, client_secret: String) -> Self {
+        GenesysConfig {
+            api_base: format!("https://api.{domain}"),
+            login_base: format!("https://login.{domain}"),
+            client_id,
+            client_secret,
+        }
+    }
+}
+
+struct ClientCredentials {
+    login_base: String,
+    client_id: String,
+    client_secret: String,
+}
+
+#[async_trait]
+impl TokenSource for ClientCredentials {
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        _previous: Option<&Token>,
+    ) -> Result<Token, ProviderError> {
+        let url = format!("{}/oauth/token", self.login_base.trim_end_matches('/'));
+        let response = http
+            .post(&url)
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, &url, e))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            let mut err = map_status(NAME, status, &text, None);
+            if status.as_u16() == 400 || status.as_u16() == 401 {
+                err.kind = ProviderErrorKind::Unauthorized;
+                err.message =
+                    "Genesys refused the client id or secret (OAuth client credentials grant)"
+                        .into();
+            }
+            return Err(err);
+        }
+        let body: Value = serde_json::from_str(&text).map_err(|_| {
+            ProviderError::new(
+                NAME,
+                ProviderErrorKind::Transient,
+                "token response was not JSON",
+            )
+        })?;
+        let access = body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let expires_in = body["expires_in"].as_u64().unwrap_or(86_400);
+        Ok(Token {
+            access,
+            expires_at: Instant::now() + Duration::from_secs(expires_in),
+        })
+    }
+}
+
+pub struct Genesys {
+    http: PlatformHttp,
+    /// Serialises read-modify-write of one call route's or user's address list in this process;
+    /// across processes the entity's `version` makes a stale write fail with 409.
+    entity_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl Genesys {
+    pub fn new(config: GenesysConfig, retry: RetryPolicy) -> Self {
+        let tokens = Arc::new(ClientCredentials {
+            login_base: config.login_base,
+            client_id: config.client_id,
+            client_secret: config.client_secret,
+        });
+        // Genesys allows about 300 requests a minute per token; stay under it.
+        let http = PlatformHttp::new(
+            NAME,
+            config.api_base,
+            tokens,
+            240,
+            retry,
+            "inin-correlation-id",
+        );
+        Genesys {
+            http,
+            entity_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn lock_for(&self, key: &str) -> Arc<Mutex<()>> {
+        self.entity_locks
+            .lock()
+            .await
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+
+    async fn list(&self, path: &str) -> Result<Vec<Value>, ProviderError> {
+        let mut out = Vec::new();
+        for page in 1..=50 {
+            let r = self
+                .http
+                .get(
+                    path,
+                    &[("pageSize", "100".into()), ("pageNumber", page.to_string())],
+                )
+                .await?;
+            let entities = r.body["entities"].as_array().cloned().unwrap_or_default();
+            let done =
+                entities.len() < 100 || r.body["pageCount"].as_u64().is_some_and(|c| page >= c);
+            out.extend(entities);
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn path_for(kind: TargetKind) -> &'static str {
+        match kind {
+            TargetKind::Queue => "/api/v2/routing/queues",
+            TargetKind::Extension => "/api/v2/users",
+            TargetKind::Ivr => "/api/v2/architect/ivrs",
+        }
+    }
+
+    async fn get_optional(&self, path: &str) -> Result<Option<Value>, ProviderError> {
+        match self.http.get(path, &[]).await {
+            Ok(r) => Ok(Some(r.body)),
+            Err(e) if e.kind == ProviderErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The DID record: who owns it now, if anyone.
+    async fn did(&self, number: &E164) -> Result<Option<Value>, ProviderError> {
+        let r = self
+            .http
+            .get(
+                "/api/v2/telephony/providers/edges/dids",
+                &[("phoneNumber", number.to_string())],
+            )
+            .await?;
+        Ok(r.body["entities"]
+            .as_array()
+            .and_then(|e| e.first())
+            .cloned())
+    }
+
+    /// The call route that carries a queue's DIDs: the IVR configuration named after the queue.
+    async fn call_route_for_queue(&self, queue: &Target) -> Result<String, ProviderError> {
+        let r = self
+            .http
+            .get("/api/v2/architect/ivrs", &[("name", queue.name.clone())])
+            .await?;
+        let found = r.body["entities"]
+            .as_array()
+            .and_then(|e| e.iter().find(|i| i["name"] == queue.name.as_str()).cloned());
+        found.and_then(|i| i["id"].as_str().map(str::to_string)).ok_or_else(|| {
+            ProviderError::new(
+                NAME,
+                ProviderErrorKind::NotFound,
+                format!("queue `{}` has no call route: create an Architect call route named `{}` whose inbound flow transfers to the queue", queue.name, queue.name),
+            )
+        })
+    }
+
+    /// Adds or removes a DID in a call route's `dnis[]`, retrying once on a version conflict.
+    async fn edit_call_route(
+        &self,
+        ivr_id: &str,
+        number: &E164,
+        add: bool,
+    ) -> Result<(), ProviderError> {
+        let lock = self.lock_for(ivr_id).await;
+        let _guard = lock.lock().await;
+        let path = format!("/api/v2/architect/ivrs/{ivr_id}");
+        for attempt in 0..2 {
+            let mut ivr = self.http.get(&path, &[]).await?.body;
+            let mut dnis: Vec<String> = ivr["dnis"]
+                .as_array()
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let present = dnis.iter().any(|d| d == number.as_str());
+            match (add, present) {
+                (true, true) | (false, false) => return Ok(()),
+                (true, false) => dnis.push(number.to_string()),
+                (false, true) => dnis.retain(|d| d != number.as_str()),
+            }
+            ivr["dnis"] = json!(dnis);
+            match self.http.send(Method::PUT, &path, &[], Some(&ivr)).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind == ProviderErrorKind::Conflict && attempt == 0 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ProviderError::new(
+            NAME,
+            ProviderErrorKind::Conflict,
+            "the call route kept changing under us",
+        ))
+    }
+
+    async fn edit_user(
+        &self,
+        user_id: &str,
+        number: &E164,
+        display: Option<&str>,
+        add: bool,
+    ) -> Result<(), ProviderError> {
+        let lock = self.lock_for(user_id).await;
+        let _guard = lock.lock().await;
+        let path = format!("/api/v2/users/{user_id}");
+        for attempt in 0..2 {
+            let user = self.http.get(&path, &[]).await?.body;
+            let mut addresses: Vec<Value> =
+                user["addresses"].as_array().cloned().unwrap_or_default();
+            let present = addresses.iter().any(|a| a["address"] == number.as_str());
+            match (add, present) {
+                (true, true) | (false, false) => return Ok(()),
+                (true, false) => addresses.push(json!({
+                    "address": number.as_str(), "mediaType": "PHONE", "type": "WORK",
+                    "display": display.unwrap_or(number.as_str()),
+                })),
+                (false, true) => addresses.retain(|a| a["address"] != number.as_str()),
+            }
+            let patch = json!({ "addresses": addresses, "version": user["version"] });
+            match self
+                .http
+                .send(Method::PATCH, &path, &[], Some(&patch))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind == ProviderErrorKind::Conflict && attempt == 0 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ProviderError::new(
+            NAME,
+            ProviderErrorKind::Conflict,
+            "the user kept changing under us",
+        ))
+    }
+}
+
+fn to_target(kind: TargetKind, entity: &Value) -> Option<Target> {
+    Some(Target {
+        kind,
+        id: entity["id"].as_str()?.to_string(),
+        name: entity["name"].as_str().unwrap_or_default().to_string(),
+    })
+}
+
+#[async_trait]
+impl Provider for Genesys {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            native_reservations: false,
+            creates_extensions: false,
+        }
+    }
+
+    async fn reserve(&self, _number: &E164) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn release_reservation(&self, _reference: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn list_targets(
+        &self,
+        _tenant: Uuid,
+        kind: Option<TargetKind>,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let kinds = kind
+            .map(|k| vec![k])
+            .unwrap_or_else(|| TargetKind::ALL.to_vec());
+        let mut targets = Vec::new();
+        for kind in kinds {
+            targets.extend(
+                self.list(Self::path_for(kind))
+                    .await?
+                    .iter()
+                    .filter_map(|e| to_target(kind, e)),
+            );
+        }
+        Ok(targets)
+    }
+
+    async fn find_target(
+        &self,
+        _tenant: Uuid,
+        kind: TargetKind,
+        id: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(None);
+        }
+        Ok(self
+            .get_optional(&format!("{}/{id}", Self::path_for(kind)))
+            .await?
+            .and_then(|e| to_target(kind, &e)))
+    }
+
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        Ok(self
+            .list_targets(tenant, Some(kind))
+            .await?
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name)))
+    }
+
+    async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
+        Err(ProviderError::new(
+            NAME,
+            ProviderErrorKind::Unsupported,
+            format!(
+                "Genesys Cloud users are created in Genesys (with a division and email); create `{name}` there, then route the number to that user"
+            ),
+        ))
+    }
+
+    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn assign(
+        &self,
+        _tenant: Uuid,
+        number: NumberRef<'_>,
+        target: &Target,
+        display_name: Option<&str>,
+    ) -> Result<Activation, ProviderError> {
+        // Our hold is ours alone: an admin in Genesys's own UI may have taken the DID since.
+        if let Some(did) = self.did(number.e164).await?
+            && did["assigned"] == true
+        {
+            let owner = did["owner"]["id"].as_str().unwrap_or_default();
+            let ours = match target.kind {
+                TargetKind::Extension => owner == target.id,
+                _ => did["ownerType"] == "IVR_CONFIG",
+            };
+            if !ours {
+                return Err(ProviderError::new(
+                    NAME,
+                    ProviderErrorKind::Conflict,
+                    format!(
+                        "{} is already assigned in Genesys Cloud to {} {}",
+                        number.e164,
+                        did["ownerType"].as_str().unwrap_or("?"),
+                        did["owner"]["name"].as_str().unwrap_or(owner)
+                    ),
+                ));
+            }
+        }
+        match target.kind {
+            TargetKind::Extension => {
+                self.edit_user(&target.id, number.e164, display_name, true)
+                    .await?
+            }
+            TargetKind::Ivr => self.edit_call_route(&target.id, number.e164, true).await?,
+            TargetKind::Queue => {
+                let route = self.call_route_for_queue(target).await?;
+                self.edit_call_route(&route, number.e164, true).await?
+            }
+        }
+        Ok(Activation::Immediate)
+    }
+
+    async fn unassign(&self, _tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+        let Some(did) = self.did(number).await? else {
+            return Ok(());
+        };
+        if did["assigned"] != true {
+            return Ok(());
+        }
+        let owner = did["owner"]["id"].as_str().unwrap_or_default().to_string();
+        match did["ownerType"].as_str() {
+            Some("USER") => self.edit_user(&owner, number, None, false).await,
+            Some("IVR_CONFIG") => self.edit_call_route(&owner, number, false).await,
+            other => Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::Unsupported,
+                format!(
+                    "{number} is assigned to a {} in Genesys Cloud; remove it there",
+                    other.unwrap_or("device")
+                ),
+            )),
+        }
+    }
+
+    async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError> {
+        Ok(self
+            .did(number)
+            .await?
+            .filter(|d| d["assigned"] == true)
+            .map(|_| Activation::Immediate))
+    }
+
+    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
+        None
+    }
+
+    async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
+        let mut numbers = Vec::new();
+        for page in 1..=100 {
+            let r = self
+                .http
+                .get(
+                    "/api/v2/telephony/providers/edges/didpools/dids",
+                    &[
+                        ("type", "UNASSIGNED".into()),
+                        ("pageSize", "100".into()),
+                        ("pageNumber", page.to_string()),
+                    ],
+                )
+                .await?;
+            let entities = r.body["entities"].as_array().cloned().unwrap_or_default();
+            numbers.extend(
+                entities
+                    .iter()
+                    .filter_map(|e| e["number"].as_str())
+                    .filter_map(|n| E164::parse(n).ok()),
+            );
+            if entities.len() < 100 {
+                break;
+            }
+        }
+        Ok(numbers)
+    }
+
+    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+        Ok(self
+            .find_target(tenant, target.kind, &target.id)
+            .await?
+            .is_some())
+    }
+
+    async fn test_connection(&self, _tenant: Uuid) -> Result<String, ProviderError> {
+        let queues = self
+            .http
+            .get("/api/v2/routing/queues", &[("pageSize", "1".into())])
+            .await?;
+        let dids = self
+            .http
+            .get(
+                "/api/v2/telephony/providers/edges/didpools/dids",
+                &[("type", "UNASSIGNED".into()), ("pageSize", "1".into())],
+            )
+            .await?;
+        Ok(format!(
+            "connected to Genesys Cloud: {} queues, {} unassigned DIDs",
+            queues.body["total"].as_u64().unwrap_or(0),
+            dids.body["total"].as_u64().unwrap_or(0)
+        ))
+    }
+}

@@ -1,0 +1,350 @@
+//! What every platform adapter shares: one reqwest client with timeouts, a token source with
+//! a single in-flight refresh, client-side throttling under the platform's limit, retries
+//! with jittered backoff on 429/502/503/504 honouring `Retry-After`, one refresh on 401,
+//! and errors mapped to `ProviderError` with the raw body and correlation id kept.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rand::Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::{ProviderError, ProviderErrorKind};
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub access: String,
+    pub expires_at: Instant,
+}
+
+/// How a platform issues access tokens. Implementations do the HTTP exchange only; caching,
+/// single-flight and early refresh live in `PlatformHttp`.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    /// A fresh token; `previous` lets platforms with refresh tokens refresh instead of re-login.
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        previous: Option<&Token>,
+    ) -> Result<Token, ProviderError>;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    /// Longest single wait, whatever `Retry-After` says.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A simple spacing throttle: at most `per_minute` requests a minute from this client.
+struct Throttle {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Throttle {
+    fn new(per_minute: u32) -> Self {
+        Throttle {
+            interval: Duration::from_secs(60) / per_minute.max(1),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn wait(&self) {
+        let sleep_until = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(sleep_until.into()).await;
+    }
+}
+
+pub struct PlatformHttp {
+    pub provider: &'static str,
+    pub base: String,
+    pub client: reqwest::Client,
+    tokens: Arc<dyn TokenSource>,
+    token: Mutex<Option<Token>>,
+    throttle: Throttle,
+    retry: RetryPolicy,
+    correlation_header: &'static str,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub body: Value,
+    pub correlation_id: Option<String>,
+}
+
+impl PlatformHttp {
+    pub fn new(
+        provider: &'static str,
+        base: String,
+        tokens: Arc<dyn TokenSource>,
+        per_minute: u32,
+        retry: RetryPolicy,
+        correlation_header: &'static str,
+    ) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .user_agent("inward/0.1")
+            .build()
+            .unwrap_or_default();
+        PlatformHttp {
+            provider,
+            base: base.trim_end_matches('/').to_string(),
+            client,
+            tokens,
+            token: Mutex::new(None),
+            throttle: Throttle::new(per_minute),
+            retry,
+            correlation_header,
+        }
+    }
+
+    /// The cached token, refreshed a minute before expiry. The lock is held while
+    /// refreshing, so concurrent callers wait for one refresh instead of starting their own.
+    async fn access_token(&self, force: bool) -> Result<String, ProviderError> {
+        let mut slot = self.token.lock().await;
+        let fresh = slot
+            .as_ref()
+            .is_some_and(|t| t.expires_at > Instant::now() + Duration::from_secs(60));
+        if force || !fresh {
+            let token = self.tokens.fetch(&self.client, slot.as_ref()).await?;
+            *slot = Some(token);
+        }
+        Ok(slot.as_ref().map(|t| t.access.clone()).unwrap_or_default())
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Response, ProviderError> {
+        self.send(Method::GET, path, query, None).await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Response, ProviderError> {
+        let url = format!("{}{}", self.base, path);
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.throttle.wait().await;
+            let token = self.access_token(false).await?;
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .query(query)
+                .bearer_auth(&token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(err)
+                    if attempt < self.retry.max_attempts
+                        && (err.is_timeout() || err.is_connect()) =>
+                {
+                    tokio::time::sleep(self.backoff(attempt, None)).await;
+                    continue;
+                }
+                Err(err) => return Err(transport_error(self.provider, &url, err)),
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let correlation_id = headers
+                .get(self.correlation_header)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                let body = if text.trim().is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&text).unwrap_or(Value::String(text))
+                };
+                return Ok(Response {
+                    status,
+                    body,
+                    correlation_id,
+                });
+            }
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                refreshed = true;
+                self.access_token(true).await?;
+                continue;
+            }
+            let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+            if retryable && attempt < self.retry.max_attempts {
+                let wait = self.backoff(attempt, retry_after(&headers));
+                tracing::info!(provider = self.provider, %status, ?wait, attempt, "retrying");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(map_status(self.provider, status, &text, correlation_id));
+        }
+    }
+
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let wait = retry_after.unwrap_or_else(|| {
+            let exp = self.retry.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1));
+            // Full jitter keeps many clients from retrying in step.
+            let jitter = rand::thread_rng().gen_range(0.5..1.0);
+            exp.mul_f64(jitter)
+        });
+        wait.min(self.retry.max_delay)
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+pub fn transport_error(provider: &'static str, url: &str, err: reqwest::Error) -> ProviderError {
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let message = if err.is_timeout() {
+        format!("{host} did not answer in time")
+    } else if err.is_connect() {
+        format!("cannot reach {host}: check the region or base URL")
+    } else {
+        format!("request to {host} failed: {err}")
+    };
+    ProviderError::new(provider, ProviderErrorKind::Transient, message)
+}
+
+/// Pulls a human message out of any of the platforms' error bodies.
+fn error_message(text: &str) -> Option<String> {
+    let body: Value = serde_json::from_str(text).ok()?;
+    for key in [
+        "message",
+        "generalMessage",
+        "error_description",
+        "errorDescription",
+        "error_Description",
+        "errorMessage",
+        "error",
+    ] {
+        match body.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
+            Some(Value::Array(items)) if !items.is_empty() => {
+                return Some(
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+pub fn map_status(
+    provider: &'static str,
+    status: StatusCode,
+    text: &str,
+    correlation_id: Option<String>,
+) -> ProviderError {
+    use ProviderErrorKind as K;
+    let kind = match status.as_u16() {
+        401 => K::Unauthorized,
+        403 => K::Forbidden,
+        404 => K::NotFound,
+        409 => K::Conflict,
+        400 | 422 => K::Validation,
+        429 => K::RateLimited,
+        501 => K::Unsupported,
+        _ => K::Transient,
+    };
+    let detail = error_message(text)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    let message = match kind {
+        K::Unauthorized => format!("the platform refused the credentials ({detail})"),
+        K::Forbidden => {
+            format!("permission denied: the platform account lacks a right this needs ({detail})")
+        }
+        K::RateLimited => format!("rate limited by the platform ({detail})"),
+        _ => format!("{} {detail}", status.as_u16()),
+    };
+    ProviderError {
+        kind,
+        provider,
+        message,
+        raw_body: Some(text.chars().take(4000).collect()),
+        correlation_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_of_each_platform_become_messages() {
+        let genesys =
+            r#"{"message":"Not authorized","code":"not.authorized","status":403,"contextId":"c1"}"#;
+        let e = map_status("genesys", StatusCode::FORBIDDEN, genesys, Some("c1".into()));
+        assert_eq!(e.kind, ProviderErrorKind::Forbidden);
+        assert!(e.message.contains("Not authorized") && e.message.contains("permission"));
+        assert_eq!(e.raw_body.as_deref(), Some(genesys));
+        let ringcx = r#"{"generalMessage":"Gate not found","details":"x"}"#;
+        assert!(
+            map_status("ringcx", StatusCode::NOT_FOUND, ringcx, None)
+                .message
+                .contains("Gate not found")
+        );
+        let cxone = r#"{"error":"invalid_grant","error_description":"Bad access key"}"#;
+        let e = map_status("cxone", StatusCode::UNAUTHORIZED, cxone, None);
+        assert_eq!(e.kind, ProviderErrorKind::Unauthorized);
+        assert!(e.message.contains("Bad access key"));
+        assert_eq!(
+            map_status("x", StatusCode::CONFLICT, "", None).kind,
+            ProviderErrorKind::Conflict
+        );
+        assert_eq!(
+            map_status("x", StatusCode::BAD_GATEWAY, "<html>", None).kind,
+            ProviderErrorKind::Transient
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,189 @@
+//! Fault injection shared by the simulators: latency, a random error rate, a burst of 429s
+//! with `Retry-After`, a burst of 5xx, forced 403s on a path, and a log of every request
+//! (method, path, body) for tests that check what the adapters sent.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, clap::Args)]
+pub struct FaultConfig {
+    /// Added to every response.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Share of requests (0.0-1.0) answered 503.
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub error_rate: f64,
+    /// The next N requests get 429 with `Retry-After`.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub rate_limit_next: u32,
+    #[arg(long, default_value_t = 1)]
+    #[serde(default = "one")]
+    pub retry_after_seconds: u64,
+    /// The next N requests get 503.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub fail_next: u32,
+    /// Requests whose `METHOD /path` starts with this always get 503.
+    #[arg(long)]
+    #[serde(default)]
+    pub fail_matching: Option<String>,
+    /// Requests whose `METHOD /path` starts with this get 403.
+    #[arg(long)]
+    #[serde(default)]
+    pub forbid: Option<String>,
+    /// Lifetime of issued access tokens.
+    #[arg(long, default_value_t = 3600)]
+    #[serde(default = "hour")]
+    pub token_ttl_seconds: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn hour() -> u64 {
+    3600
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Value,
+}
+
+pub struct Faults {
+    pub config: Mutex<FaultConfig>,
+    pub requests: Mutex<Vec<Recorded>>,
+}
+
+impl Faults {
+    pub fn new(config: FaultConfig) -> Self {
+        Faults {
+            config: Mutex::new(config),
+            requests: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn token_ttl(&self) -> u64 {
+        self.config
+            .lock()
+            .map(|c| c.token_ttl_seconds)
+            .unwrap_or(3600)
+    }
+
+    fn decide(&self, line: &str) -> Option<(StatusCode, Option<u64>)> {
+        let mut c = self.config.lock().ok()?;
+        if c.rate_limit_next > 0 {
+            c.rate_limit_next -= 1;
+            return Some((StatusCode::TOO_MANY_REQUESTS, Some(c.retry_after_seconds)));
+        }
+        if c.fail_next > 0 {
+            c.fail_next -= 1;
+            return Some((StatusCode::SERVICE_UNAVAILABLE, None));
+        }
+        if c.fail_matching
+            .as_deref()
+            .is_some_and(|f| line.starts_with(f))
+        {
+            return Some((StatusCode::SERVICE_UNAVAILABLE, None));
+        }
+        if c.forbid.as_deref().is_some_and(|f| line.starts_with(f)) {
+            return Some((StatusCode::FORBIDDEN, None));
+        }
+        if c.error_rate > 0.0 && rand::thread_rng().gen_bool(c.error_rate.clamp(0.0, 1.0)) {
+            return Some((StatusCode::SERVICE_UNAVAILABLE, None));
+        }
+        None
+    }
+}
+
+pub fn wrap(app: Router, faults: Arc<Faults>) -> Router {
+    let admin = Router::new()
+        .route("/__sim/faults", post(set_faults).get(get_faults))
+        .route("/__sim/requests", get(requests))
+        .with_state(faults.clone());
+    app.layer(middleware::from_fn_with_state(faults.clone(), inject))
+        .merge(admin)
+        .layer(axum::Extension(faults))
+}
+
+async fn set_faults(
+    State(faults): State<Arc<Faults>>,
+    Json(config): Json<FaultConfig>,
+) -> Json<FaultConfig> {
+    if let Ok(mut c) = faults.config.lock() {
+        *c = config.clone();
+    }
+    Json(config)
+}
+
+async fn get_faults(State(faults): State<Arc<Faults>>) -> Json<Value> {
+    Json(json!(
+        faults.config.lock().map(|c| c.clone()).unwrap_or_default()
+    ))
+}
+
+async fn requests(State(faults): State<Arc<Faults>>) -> Json<Value> {
+    Json(json!(
+        faults
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    ))
+}
+
+async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next) -> Response {
+    let latency = faults.config.lock().map(|c| c.latency_ms).unwrap_or(0);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, 16 << 20).await.unwrap_or_default();
+    let line = format!("{} {}", parts.method, parts.uri.path());
+    if let Ok(mut log) = faults.requests.lock() {
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        log.push(Recorded {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or_default().to_string(),
+            body,
+        });
+    }
+    if let Some((status, retry_after)) = faults.decide(&line) {
+        let body = json!({
+            "message": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
+            "code": if status == StatusCode::TOO_MANY_REQUESTS { "too.many.requests.retry.after" } else { "simulated.fault" },
+            "status": status.as_u16(),
+            "contextId": uuid::Uuid::new_v4().to_string(),
+            "details": [], "errors": [],
+        });
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert("retry-after", value);
+        }
+        return response;
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}

@@ -1,0 +1,42 @@
+//! `inward simulate`: stateful, wire-compatible fakes of the platforms' real endpoints
+//! (token endpoints included), with fault injection, so adapters are tested over real HTTP.
+//! State is in memory: a simulator is a stand-in for someone else's platform.
+
+pub mod faults;
+pub mod genesys;
+
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use faults::{FaultConfig, Faults};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Platform {
+    Genesys,
+}
+
+/// Builds the simulator's router; the admin endpoints live under `/__sim`.
+pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
+    let app = match platform {
+        Platform::Genesys => genesys::router(genesys::seeded()),
+    };
+    faults::wrap(app, faults)
+}
+
+/// A Genesys simulator whose state the caller keeps, for tests that look inside it.
+pub fn genesys_with_state(faults: Arc<Faults>) -> (Router, genesys::SimState) {
+    let state = genesys::seeded();
+    (faults::wrap(genesys::router(state.clone()), faults), state)
+}
+
+pub async fn serve(
+    platform: Platform,
+    listener: TcpListener,
+    faults: FaultConfig,
+) -> anyhow::Result<()> {
+    let faults = Arc::new(Faults::new(faults));
+    axum::serve(listener, router(platform, faults)).await?;
+    Ok(())
+}
