@@ -14,13 +14,18 @@ use serde_json::{Map, Value};
 
 use crate::error::AppError;
 use crate::providers::Provider;
+use crate::providers::cxone::{Cxone, CxoneConfig};
 use crate::providers::genesys::{Genesys, GenesysConfig};
+
+/// NICE's issuer; the tenant's API host is discovered from it.
+pub const CXONE_ISSUER: &str = "https://cxone.niceincontact.com";
 use crate::providers::http::RetryPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Sandbox,
     Genesys,
+    Cxone,
 }
 
 impl Kind {
@@ -28,6 +33,7 @@ impl Kind {
         match self {
             Kind::Sandbox => "sandbox",
             Kind::Genesys => "genesys",
+            Kind::Cxone => "cxone",
         }
     }
 
@@ -35,13 +41,14 @@ impl Kind {
         match value {
             "sandbox" => Ok(Kind::Sandbox),
             "genesys" => Ok(Kind::Genesys),
-            "cxone" | "ringcx" => Err(AppError::invalid_field(
+            "cxone" => Ok(Kind::Cxone),
+            "ringcx" => Err(AppError::invalid_field(
                 "kind",
-                format!("{value} connections are not available yet; use genesys or sandbox"),
+                format!("{value} connections are not available yet; use genesys, cxone or sandbox"),
             )),
             other => Err(AppError::invalid_field(
                 "kind",
-                format!("unknown platform `{other}`: use genesys or sandbox"),
+                format!("unknown platform `{other}`: use genesys, cxone or sandbox"),
             )),
         }
     }
@@ -51,6 +58,20 @@ impl Kind {
         match self {
             Kind::Sandbox => &[],
             Kind::Genesys => &["client_id", "client_secret"],
+            Kind::Cxone => &[
+                "access_key_id",
+                "access_key_secret",
+                "client_id",
+                "client_secret",
+            ],
+        }
+    }
+
+    /// Settings kept with the credentials that a platform may use but does not require.
+    pub fn optional_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Cxone => &["default_script", "default_skill_id"],
+            _ => &[],
         }
     }
 }
@@ -158,6 +179,16 @@ impl ConnectionRequest {
                 }
             }
         }
+        for field in kind.optional_fields() {
+            let value = self
+                .credentials
+                .get(*field)
+                .and_then(Value::as_str)
+                .map(str::trim);
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                credentials.insert(field.to_string(), Value::String(v.to_string()));
+            }
+        }
         Ok(ConnectionSpec {
             kind,
             region,
@@ -190,6 +221,27 @@ pub fn adapter(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<Arc<dyn Prov
                 config.login_base = base.clone();
             }
             Some(Arc::new(Genesys::new(config, retry)))
+        }
+        Kind::Cxone => {
+            let optional = |k: &str| {
+                spec.credentials
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            let config = CxoneConfig {
+                issuer: spec
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| CXONE_ISSUER.to_string()),
+                access_key_id: text("access_key_id"),
+                access_key_secret: text("access_key_secret"),
+                client_id: text("client_id"),
+                client_secret: text("client_secret"),
+                default_script: optional("default_script"),
+                default_skill_id: optional("default_skill_id"),
+            };
+            Some(Arc::new(Cxone::new(config, retry)))
         }
     }
 }

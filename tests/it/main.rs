@@ -2,6 +2,7 @@
 
 mod chrome;
 mod common;
+mod cxone;
 
 mod audit_log;
 mod bad_input;

@@ -2,6 +2,7 @@
 //! (token endpoints included), with fault injection, so adapters are tested over real HTTP.
 //! State is in memory: a simulator is a stand-in for someone else's platform.
 
+pub mod cxone;
 pub mod faults;
 pub mod genesys;
 
@@ -15,12 +16,14 @@ pub use faults::{FaultConfig, Faults};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Platform {
     Genesys,
+    Cxone,
 }
 
 /// Builds the simulator's router; the admin endpoints live under `/__sim`.
 pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
     let app = match platform {
         Platform::Genesys => genesys::router(genesys::seeded()),
+        Platform::Cxone => cxone::router(cxone::seeded()),
     };
     faults::wrap(app, faults)
 }
@@ -39,4 +42,10 @@ pub async fn serve(
     let faults = Arc::new(Faults::new(faults));
     axum::serve(listener, router(platform, faults)).await?;
     Ok(())
+}
+
+/// A CXone simulator whose state the caller keeps, for tests that look inside it.
+pub fn cxone_with_state(faults: Arc<Faults>) -> (Router, cxone::SimState) {
+    let state = cxone::seeded();
+    (faults::wrap(cxone::router(state.clone()), faults), state)
 }

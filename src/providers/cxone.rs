@@ -1,0 +1,532 @@
+//! NICE CXone, through the Admin API as found in NICE's generated clients (there is no public
+//! spec; see ../shared/providers/cxone-notes.md): OpenID discovery at the issuer, a password
+//! grant with the access key, the tenant's API endpoint from `cxone-configuration`, and numbers
+//! routed as points of contact (a skill plus a Studio script). Points of contact cannot be
+//! deleted: deprovisioning deactivates them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use base64::Engine;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use super::http::{PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error};
+use super::{Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use crate::domain::{E164, Target, TargetKind};
+
+const NAME: &str = "cxone";
+pub const API_VERSION: &str = "v33.0";
+/// CXone media type for inbound phone calls.
+const PHONE_CALL: i64 = 4;
+
+#[derive(Debug, Clone)]
+pub struct CxoneConfig {
+    pub issuer: String,
+    pub access_key_id: String,
+    pub access_key_secret: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Script a queue (skill) target runs, and skill an IVR (script) target reports under.
+    pub default_script: Option<String>,
+    pub default_skill_id: Option<String>,
+}
+
+struct PasswordGrant {
+    config: CxoneConfig,
+    endpoint: OnceCell<String>,
+}
+
+fn json_or(text: &str, what: &str) -> Result<Value, ProviderError> {
+    serde_json::from_str(text).map_err(|_| {
+        ProviderError::new(
+            NAME,
+            ProviderErrorKind::Transient,
+            format!("{what} was not JSON"),
+        )
+    })
+}
+
+/// `tenantId` from the id_token's payload (no signature check: it only picks the API host).
+fn tenant_from_id_token(id_token: &str) -> Option<String> {
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims["tenantId"].as_str().map(str::to_string)
+}
+
+impl PasswordGrant {
+    async fn token_endpoint(&self, http: &reqwest::Client) -> Result<String, ProviderError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.config.issuer.trim_end_matches('/')
+        );
+        let r = http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, &url, e))?;
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(map_status(NAME, status, &text, None));
+        }
+        json_or(&text, "OpenID discovery")?["token_endpoint"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    NAME,
+                    ProviderErrorKind::Transient,
+                    "OpenID discovery has no token_endpoint",
+                )
+            })
+    }
+}
+
+#[async_trait]
+impl TokenSource for PasswordGrant {
+    async fn fetch(
+        &self,
+        http: &reqwest::Client,
+        _previous: Option<&Token>,
+    ) -> Result<Token, ProviderError> {
+        let endpoint = self.token_endpoint(http).await?;
+        let response = http
+            .post(&endpoint)
+            .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", self.config.access_key_id.as_str()),
+                ("password", self.config.access_key_secret.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| transport_error(NAME, &endpoint, e))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            let mut err = map_status(NAME, status, &text, None);
+            if matches!(status.as_u16(), 400 | 401) {
+                err.kind = ProviderErrorKind::Unauthorized;
+                err.message =
+                    "CXone refused the access key or the registered client (password grant)".into();
+            }
+            return Err(err);
+        }
+        let body = json_or(&text, "token response")?;
+        if self.endpoint.get().is_none() {
+            let tenant = body["id_token"]
+                .as_str()
+                .and_then(tenant_from_id_token)
+                .ok_or_else(|| {
+                    ProviderError::new(
+                        NAME,
+                        ProviderErrorKind::Transient,
+                        "the id_token carries no tenantId",
+                    )
+                })?;
+            let url = format!(
+                "{}/.well-known/cxone-configuration",
+                self.config.issuer.trim_end_matches('/')
+            );
+            let r = http
+                .get(&url)
+                .query(&[("tenantId", tenant)])
+                .send()
+                .await
+                .map_err(|e| transport_error(NAME, &url, e))?;
+            let config = json_or(&r.text().await.unwrap_or_default(), "cxone-configuration")?;
+            let api = config["api_endpoint"].as_str().ok_or_else(|| {
+                ProviderError::new(
+                    NAME,
+                    ProviderErrorKind::Transient,
+                    "cxone-configuration has no api_endpoint",
+                )
+            })?;
+            let _ = self.endpoint.set(api.trim_end_matches('/').to_string());
+        }
+        Ok(Token {
+            access: body["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            expires_at: Instant::now()
+                + Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600)),
+        })
+    }
+}
+
+pub struct Cxone {
+    grant: Arc<PasswordGrant>,
+    retry: RetryPolicy,
+    http: OnceCell<PlatformHttp>,
+    config: CxoneConfig,
+}
+
+impl Cxone {
+    pub fn new(config: CxoneConfig, retry: RetryPolicy) -> Self {
+        let grant = Arc::new(PasswordGrant {
+            config: config.clone(),
+            endpoint: OnceCell::new(),
+        });
+        Cxone {
+            grant,
+            retry,
+            http: OnceCell::new(),
+            config,
+        }
+    }
+
+    /// The API client, once discovery has told us the tenant's API host.
+    async fn api(&self) -> Result<&PlatformHttp, ProviderError> {
+        self.http
+            .get_or_try_init(|| async {
+                let bootstrap = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()
+                    .unwrap_or_default();
+                if self.grant.endpoint.get().is_none() {
+                    self.grant.fetch(&bootstrap, None).await?;
+                }
+                let api = self.grant.endpoint.get().cloned().unwrap_or_default();
+                let base = format!("{api}/inContactAPI/services/{API_VERSION}");
+                // No published limit: stay well under what other platforms allow.
+                Ok::<_, ProviderError>(PlatformHttp::new(
+                    NAME,
+                    base,
+                    self.grant.clone(),
+                    200,
+                    self.retry,
+                    "CorrelationId",
+                ))
+            })
+            .await
+    }
+
+    async fn points_of_contact(&self) -> Result<Vec<Value>, ProviderError> {
+        let r = self
+            .api()
+            .await?
+            .get(
+                "/points-of-contact",
+                &[("mediaTypeId", PHONE_CALL.to_string())],
+            )
+            .await?;
+        Ok(r.body["pointsOfContact"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn skills(&self) -> Result<Vec<Target>, ProviderError> {
+        let r = self
+            .api()
+            .await?
+            .get("/skills", &[("mediaTypeId", PHONE_CALL.to_string())])
+            .await?;
+        let list = r.body["skills"].as_array().cloned().unwrap_or_default();
+        Ok(list
+            .iter()
+            .filter(|s| s["isActive"] != false)
+            .filter_map(|s| {
+                let id = s["skillId"].as_i64()?.to_string();
+                Some(Target {
+                    kind: TargetKind::Queue,
+                    id,
+                    name: s["skillName"].as_str().unwrap_or_default().to_string(),
+                })
+            })
+            .collect())
+    }
+
+    async fn scripts(&self) -> Result<Vec<Target>, ProviderError> {
+        let r = self
+            .api()
+            .await?
+            .get("/scripts/search", &[("mediaType", PHONE_CALL.to_string())])
+            .await?;
+        let list = r.body["scriptSearchDetails"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(list
+            .iter()
+            .filter_map(|s| {
+                let name = s["scriptName"].as_str()?.to_string();
+                Some(Target {
+                    kind: TargetKind::Ivr,
+                    id: name.clone(),
+                    name,
+                })
+            })
+            .collect())
+    }
+
+    fn missing_default(what: &str, field: &str) -> ProviderError {
+        ProviderError::new(
+            NAME,
+            ProviderErrorKind::Validation,
+            format!("a CXone point of contact needs a {what}: set `{field}` on the connection"),
+        )
+    }
+}
+
+fn no_extensions(name: &str) -> ProviderError {
+    ProviderError::new(
+        NAME,
+        ProviderErrorKind::Unsupported,
+        format!(
+            "CXone routes numbers to skills and scripts, not extensions; route `{name}` to a skill (queue) or a script (IVR)"
+        ),
+    )
+}
+
+#[async_trait]
+impl Provider for Cxone {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            native_reservations: false,
+            creates_extensions: false,
+        }
+    }
+
+    async fn reserve(&self, _number: &E164) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn release_reservation(&self, _reference: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn list_targets(
+        &self,
+        _tenant: Uuid,
+        kind: Option<TargetKind>,
+    ) -> Result<Vec<Target>, ProviderError> {
+        let mut targets = Vec::new();
+        if kind.is_none_or(|k| k == TargetKind::Queue) {
+            targets.extend(self.skills().await?);
+        }
+        if kind.is_none_or(|k| k == TargetKind::Ivr) {
+            targets.extend(self.scripts().await?);
+        }
+        Ok(targets)
+    }
+
+    async fn find_target(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        id: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        Ok(self
+            .list_targets(tenant, Some(kind))
+            .await?
+            .into_iter()
+            .find(|t| t.id == id))
+    }
+
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        Ok(self
+            .list_targets(tenant, Some(kind))
+            .await?
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name)))
+    }
+
+    async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
+        Err(no_extensions(name))
+    }
+
+    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+        Ok(())
+    }
+
+    async fn assign(
+        &self,
+        _tenant: Uuid,
+        number: NumberRef<'_>,
+        target: &Target,
+        display_name: Option<&str>,
+    ) -> Result<Activation, ProviderError> {
+        let (skill_id, script) = match target.kind {
+            TargetKind::Queue => {
+                let script = self
+                    .config
+                    .default_script
+                    .clone()
+                    .ok_or_else(|| Self::missing_default("script", "default_script"))?;
+                (target.id.clone(), script)
+            }
+            TargetKind::Ivr => {
+                let skill = self
+                    .config
+                    .default_skill_id
+                    .clone()
+                    .ok_or_else(|| Self::missing_default("skill", "default_skill_id"))?;
+                (skill, target.id.clone())
+            }
+            TargetKind::Extension => return Err(no_extensions(&target.name)),
+        };
+        let skill_id: i64 = skill_id.parse().map_err(|_| {
+            ProviderError::new(
+                NAME,
+                ProviderErrorKind::Validation,
+                format!("skill id `{skill_id}` is not a number"),
+            )
+        })?;
+        let name = display_name.unwrap_or(number.e164.as_str());
+        let api = self.api().await?;
+        // Re-read just before writing: the number may have a point of contact already.
+        let existing = self
+            .points_of_contact()
+            .await?
+            .into_iter()
+            .find(|p| p["contactAddress"] == number.e164.as_str());
+        match existing {
+            Some(poc)
+                if poc["isActive"] == true
+                    && (poc["defaultSkillId"].as_i64() != Some(skill_id)
+                        || poc["scriptName"] != script.as_str()) =>
+            {
+                Err(ProviderError::new(
+                    NAME,
+                    ProviderErrorKind::Conflict,
+                    format!(
+                        "{} is already an active point of contact in CXone ({})",
+                        number.e164,
+                        poc["contactDescription"]
+                            .as_str()
+                            .unwrap_or("another route")
+                    ),
+                ))
+            }
+            Some(poc) => {
+                let code = poc["contactCode"].as_i64().unwrap_or_default();
+                let body = json!({ "pointOfContactName": name, "skillId": skill_id, "isActive": true, "scriptName": script });
+                api.send(
+                    Method::PUT,
+                    &format!("/points-of-contact/{code}"),
+                    &[],
+                    Some(&body),
+                )
+                .await?;
+                Ok(Activation::Immediate)
+            }
+            None => {
+                let body = json!({
+                    "pointOfContact": number.e164.as_str(), "pointOfContactName": name, "skillId": skill_id,
+                    "isActive": true, "mediaTypeId": PHONE_CALL, "scriptName": script,
+                });
+                api.send(Method::POST, "/points-of-contact", &[], Some(&body))
+                    .await?;
+                Ok(Activation::Immediate)
+            }
+        }
+    }
+
+    async fn unassign(&self, _tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+        let Some(poc) = self
+            .points_of_contact()
+            .await?
+            .into_iter()
+            .find(|p| p["contactAddress"] == number.as_str() && p["isActive"] == true)
+        else {
+            return Ok(());
+        };
+        let code = poc["contactCode"].as_i64().unwrap_or_default();
+        let body = json!({
+            "pointOfContactName": poc["contactDescription"], "skillId": poc["defaultSkillId"],
+            "isActive": false, "scriptName": poc["scriptName"],
+        });
+        self.api()
+            .await?
+            .send(
+                Method::PUT,
+                &format!("/points-of-contact/{code}"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError> {
+        let active = self
+            .points_of_contact()
+            .await?
+            .iter()
+            .any(|p| p["contactAddress"] == number.as_str() && p["isActive"] == true);
+        Ok(active.then_some(Activation::Immediate))
+    }
+
+    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
+        None
+    }
+
+    async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
+        let r = self
+            .api()
+            .await?
+            .get(
+                "/phone-numbers",
+                &[("searchString", String::new()), ("top", "1000".into())],
+            )
+            .await?;
+        let routed: Vec<String> = self
+            .points_of_contact()
+            .await?
+            .iter()
+            .filter(|p| p["isActive"] == true)
+            .filter_map(|p| p["contactAddress"].as_str().map(str::to_string))
+            .collect();
+        Ok(r.body["phoneCollection"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["phonenumber"].as_str())
+            .filter_map(|n| E164::parse(n).ok())
+            .filter(|n| !routed.iter().any(|r| r == n.as_str()))
+            .collect())
+    }
+
+    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
+        let skills = self.skills().await?.len();
+        let scripts = self.scripts().await?.len();
+        let _ = tenant;
+        Ok(format!(
+            "connected to NICE CXone: {skills} skills, {scripts} scripts"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_comes_from_the_id_token_payload() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"tenantId":"11e9-abc","sub":"x"}"#);
+        assert_eq!(
+            tenant_from_id_token(&format!("e30.{payload}.sig")).as_deref(),
+            Some("11e9-abc")
+        );
+        assert_eq!(tenant_from_id_token("not-a-jwt"), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! The NICE CXone adapter against the simulator, over real HTTP, through the portal.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use inward::providers::simulator::cxone::{
+    ACCESS_KEY_ID, ACCESS_KEY_SECRET, CLIENT_ID, CLIENT_SECRET, SimState,
+};
+use inward::providers::simulator::{FaultConfig, Faults, cxone_with_state};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::common::{Api, TestApp};
+use crate::genesys::app_with_key;
+
+struct Sim {
+    base: String,
+    state: SimState,
+    faults: Arc<Faults>,
+}
+
+impl Sim {
+    async fn start() -> Sim {
+        let faults = Arc::new(Faults::new(FaultConfig {
+            retry_after_seconds: 1,
+            token_ttl_seconds: 3600,
+            ..Default::default()
+        }));
+        let (router, state) = cxone_with_state(faults.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        Sim {
+            base,
+            state,
+            faults,
+        }
+    }
+
+    fn set(&self, change: impl FnOnce(&mut FaultConfig)) {
+        change(&mut self.faults.config.lock().unwrap());
+    }
+
+    fn route(&self, number: &str) -> Option<(i64, String)> {
+        self.state.lock().unwrap().route(number)
+    }
+}
+
+fn credentials(secret: &str) -> Value {
+    json!({
+        "access_key_id": ACCESS_KEY_ID, "access_key_secret": secret, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "default_script": "Main IVR", "default_skill_id": "4002",
+    })
+}
+
+async fn connected(app: &TestApp, sim: &Sim) -> Api {
+    let admin = app.api("admin@globex.test").await;
+    let (status, body) = admin.post("/api/v1/connections", json!({ "kind": "cxone", "base_url": sim.base, "credentials": credentials(ACCESS_KEY_SECRET) })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, test) = admin
+        .post(
+            &format!("/api/v1/connections/{}/test", body["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(test["ok"], true, "{test}");
+    assert_eq!(test["imported_numbers"], 20);
+    app.api("agent@globex.test").await
+}
+
+async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value) {
+    let (status, reservation) = api.reserve(&[number.to_string()]).await;
+    assert_eq!(status, StatusCode::CREATED, "{reservation}");
+    let id = reservation["id"].as_str().unwrap();
+    api.post(
+        &format!("/api/v1/reservations/{id}/provision"),
+        json!({ "assignments": [{ "number": number, "name": "Line", "target": target }] }),
+    )
+    .await
+}
+
+#[sqlx::test]
+async fn cxone_connection_test_and_the_portal_flow(pool: PgPool) {
+    let app = app_with_key(pool).await;
+    let sim = Sim::start().await;
+    let admin = app.api("admin@globex.test").await;
+    let (_, bad) = admin
+        .post(
+            "/api/v1/connections",
+            json!({ "kind": "cxone", "base_url": sim.base, "credentials": credentials("nope") }),
+        )
+        .await;
+    let (_, test) = admin
+        .post(
+            &format!("/api/v1/connections/{}/test", bad["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(test["problem"], "bad_credentials", "{test}");
+
+    let agent = connected(&app, &sim).await;
+    let found = agent.find("npa=303&limit=20", 3).await;
+    assert!(found.iter().all(|n| n.starts_with("+1303555")));
+
+    let (status, body) = provision(
+        &agent,
+        &found[0],
+        json!({ "type": "queue", "name": "Sales" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sim.route(&found[0]),
+        Some((4001, "Main IVR".to_string())),
+        "skill + the default script"
+    );
+    let (status, body) = provision(
+        &agent,
+        &found[1],
+        json!({ "type": "ivr", "id": "After Hours" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sim.route(&found[1]),
+        Some((4002, "After Hours".to_string())),
+        "script + the default skill"
+    );
+    let (status, body) = provision(
+        &agent,
+        &found[2],
+        json!({ "type": "extension", "name": "Desk" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("skills and scripts"),
+        "{body}"
+    );
+
+    let (status, body) = agent
+        .post(&format!("/api/v1/numbers/{}/release", found[0]), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sim.route(&found[0]),
+        None,
+        "deprovisioned by deactivating the point of contact"
+    );
+    let inactive = sim
+        .state
+        .lock()
+        .unwrap()
+        .contacts
+        .values()
+        .filter(|c| c["isActive"] == false)
+        .count();
+    assert_eq!(inactive, 1);
+    // Routing it again reactivates the same point of contact (there is no DELETE).
+    let (status, body) = provision(
+        &agent,
+        &found[0],
+        json!({ "type": "queue", "name": "Billing" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(sim.route(&found[0]), Some((4003, "Main IVR".to_string())));
+    assert_eq!(sim.state.lock().unwrap().contacts.len(), 2);
+}
+
+#[sqlx::test]
+async fn cxone_tokens_retries_errors_and_compensation(pool: PgPool) {
+    let app = app_with_key(pool).await;
+    let sim = Sim::start().await;
+    let agent = connected(&app, &sim).await;
+    let found = agent.find("npa=303&limit=20", 3).await;
+
+    sim.state.lock().unwrap().tokens.clear();
+    assert_eq!(
+        agent.get("/api/v1/targets?type=queue").await.0,
+        StatusCode::OK,
+        "expired token refreshed once"
+    );
+    sim.set(|f| f.rate_limit_next = 1);
+    let started = Instant::now();
+    assert_eq!(
+        agent.get("/api/v1/targets?type=queue").await.0,
+        StatusCode::OK
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for Retry-After"
+    );
+    sim.set(|f| f.fail_next = 2);
+    assert_eq!(
+        agent.get("/api/v1/targets").await.0,
+        StatusCode::OK,
+        "a 5xx burst is retried"
+    );
+
+    sim.set(|f| f.forbid = Some("POST /inContactAPI".into()));
+    let (status, body) = provision(
+        &agent,
+        &found[0],
+        json!({ "type": "queue", "name": "Sales" }),
+    )
+    .await;
+    sim.set(|f| f.forbid = None);
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("permission denied"),
+        "{body}"
+    );
+
+    let (status, _) = provision(
+        &agent,
+        &found[1],
+        json!({ "type": "queue", "id": "999999" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Somebody routed the number in CXone itself meanwhile.
+    sim.state.lock().unwrap().contacts.insert(
+        1,
+        json!({ "contactCode": 1, "contactAddress": found[2], "contactDescription": "Theirs", "defaultSkillId": 4003, "scriptName": "After Hours", "isActive": true }),
+    );
+    let (status, body) = provision(
+        &agent,
+        &found[2],
+        json!({ "type": "queue", "name": "Sales" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already an active point of contact"),
+        "{body}"
+    );
+    assert_eq!(
+        sim.route(&found[2]),
+        Some((4003, "After Hours".to_string())),
+        "theirs is untouched"
+    );
+
+    sim.set(|f| f.fail_matching = Some("POST /inContactAPI".into()));
+    let (status, _) = agent.post(&format!("/api/v1/reservations/{}/provision", reservation_of(&app, &found[0]).await), json!({ "assignments": [{ "number": found[0], "target": { "type": "queue", "name": "Sales" } }] })).await;
+    sim.set(|f| f.fail_matching = None);
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        app.number_state(&found[0]).await,
+        "reserved",
+        "compensated and still held"
+    );
+    assert_eq!(sim.route(&found[0]), None, "nothing routed on the platform");
+}
+
+async fn reservation_of(app: &TestApp, number: &str) -> String {
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT reservation_id FROM numbers WHERE e164 = $1")
+        .bind(number)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    id.to_string()
+}
+
+#[sqlx::test]
+async fn cxone_orphan_check_flags_a_deleted_skill(pool: PgPool) {
+    let app = app_with_key(pool).await;
+    let sim = Sim::start().await;
+    let agent = connected(&app, &sim).await;
+    let number = agent.find("npa=303", 1).await.remove(0);
+    assert_eq!(
+        provision(
+            &agent,
+            &number,
+            json!({ "type": "queue", "name": "Support" })
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let r = reqwest::Client::new()
+        .delete(format!("{}/__sim/targets/queue/4002", sim.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
+    assert_eq!(report.orphaned, 1);
+    assert_eq!(app.number_state(&number).await, "orphaned");
+}
