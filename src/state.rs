@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -8,6 +9,7 @@ use uuid::Uuid;
 use crate::config::AppConfig;
 use crate::connections::crypto::SecretBox;
 use crate::connections::{self, ConnectionSpec, Kind};
+use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::providers::Provider;
 use crate::providers::http::RetryPolicy;
@@ -26,7 +28,14 @@ pub struct AppState {
     /// and its last change, so an edited connection gets a new adapter. Only a cache: the
     /// connection itself lives in the database.
     adapters: Arc<Mutex<AdapterCache>>,
+    /// Routing targets for the provision form, kept briefly so every page view does not
+    /// list the platform. Lookups that decide something (provisioning, orphan checks) go
+    /// to the platform directly.
+    targets: Arc<Mutex<TargetCache>>,
 }
+
+type TargetCache = HashMap<(Uuid, Option<TargetKind>), (Instant, Vec<Target>)>;
+const TARGET_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl AppState {
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
@@ -34,7 +43,7 @@ impl AppState {
             Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone()));
         let secrets = SecretBox::from_hex_key(&config.secrets.key).unwrap_or_else(|err| {
             tracing::error!(error = %err, "ignoring the configured secrets key");
-            SecretBox::from_hex_key("").unwrap_or_else(|_| unreachable_box())
+            SecretBox::none()
         });
         AppState {
             pool,
@@ -42,6 +51,7 @@ impl AppState {
             secrets,
             sandbox,
             adapters: Arc::default(),
+            targets: Arc::default(),
         }
     }
 
@@ -91,12 +101,33 @@ impl AppState {
         Ok(adapter)
     }
 
+    /// The tenant's routing targets, from a cache at most 30 seconds old.
+    pub async fn targets(&self, tenant: Uuid, kind: Option<TargetKind>) -> AppResult<Vec<Target>> {
+        let key = (tenant, kind);
+        if let Some((at, cached)) = self.targets.lock().ok().and_then(|c| c.get(&key).cloned())
+            && at.elapsed() < TARGET_CACHE_TTL
+        {
+            return Ok(cached);
+        }
+        let fresh = self
+            .provider_for(tenant)
+            .await?
+            .list_targets(tenant, kind)
+            .await?;
+        if let Ok(mut cache) = self.targets.lock() {
+            cache.insert(key, (Instant::now(), fresh.clone()));
+        }
+        Ok(fresh)
+    }
+
+    /// Drops the tenant's cached targets (after this instance created or changed one).
+    pub fn forget_targets(&self, tenant: Uuid) {
+        if let Ok(mut cache) = self.targets.lock() {
+            cache.retain(|(t, _), _| *t != tenant);
+        }
+    }
+
     pub fn sandbox(&self) -> Arc<dyn Provider> {
         self.sandbox.clone()
     }
-}
-
-fn unreachable_box() -> SecretBox {
-    // An empty key always parses; this path exists only to avoid a panic in `new`.
-    SecretBox::from_hex_key("").expect("empty key")
 }

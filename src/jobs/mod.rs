@@ -37,7 +37,8 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
 }
 
 pub async fn run_forever(state: AppState, every: Duration) {
-    let mut ticker = tokio::time::interval(every);
+    // The first run waits one interval: a server that just started has nothing overdue yet.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;

@@ -50,6 +50,7 @@ pub async fn run_if_due(state: &AppState) -> AppResult<Option<OrphanReport>> {
 
 pub async fn run_once(state: &AppState) -> AppResult<OrphanReport> {
     let mut report = OrphanReport::default();
+    refresh_platform_inventory(state).await;
     let routed = sqlx::query(
         "SELECT e164, tenant_id, target_type, target_id, target_name FROM numbers
          WHERE lifecycle IN ('active', 'pending') AND tenant_id IS NOT NULL AND target_id IS NOT NULL ORDER BY tenant_id, e164",
@@ -186,4 +187,31 @@ async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
         tx.commit().await?;
     }
     Ok(done)
+}
+
+/// Platforms gain numbers outside Inward; each run re-imports every connected tenant's
+/// unassigned numbers so they show up in search.
+async fn refresh_platform_inventory(state: &AppState) {
+    let tenants: Vec<Uuid> =
+        match sqlx::query_scalar("SELECT tenant_id FROM connections WHERE kind <> 'sandbox'")
+            .fetch_all(&state.pool)
+            .await
+        {
+            Ok(t) => t,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list connections");
+                return;
+            }
+        };
+    for tenant in tenants {
+        let imported = match state.provider_for(tenant).await {
+            Ok(provider) => {
+                crate::connections::sync::import_unassigned(state, tenant, provider.as_ref()).await
+            }
+            Err(err) => Err(err),
+        };
+        if let Err(err) = imported {
+            tracing::warn!(%tenant, error = %err, "importing the platform's unassigned numbers failed");
+        }
+    }
 }

@@ -178,11 +178,7 @@ pub async fn targets(
                 .map_err(|e| AppError::invalid_field("type", e))
         })
         .transpose()?;
-    let targets = state
-        .provider_for(tenant_id)
-        .await?
-        .list_targets(tenant_id, kind)
-        .await?;
+    let targets = state.targets(tenant_id, kind).await?;
     Ok(Json(json!({ "targets": targets })))
 }
 

@@ -165,11 +165,7 @@ async fn orphaned_page(state: &AppState, caller: &PageCaller) -> Result<Orphaned
     let targets = if numbers.is_empty() {
         Vec::new()
     } else {
-        state
-            .provider_for(tenant_id)
-            .await?
-            .list_targets(tenant_id, None)
-            .await?
+        state.targets(tenant_id, None).await?
     };
     Ok(OrphanedPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),

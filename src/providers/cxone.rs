@@ -433,9 +433,26 @@ impl Provider for Cxone {
                     "pointOfContact": number.e164.as_str(), "pointOfContactName": name, "skillId": skill_id,
                     "isActive": true, "mediaTypeId": PHONE_CALL, "scriptName": script,
                 });
-                api.send(Method::POST, "/points-of-contact", &[], Some(&body))
-                    .await?;
-                Ok(Activation::Immediate)
+                match api
+                    .send(Method::POST, "/points-of-contact", &[], Some(&body))
+                    .await
+                {
+                    Ok(_) => Ok(Activation::Immediate),
+                    // A retried POST whose first attempt landed: re-read before calling it a conflict.
+                    Err(err) if err.kind == ProviderErrorKind::Conflict => {
+                        let ours = self.points_of_contact().await?.iter().any(|p| {
+                            p["contactAddress"] == number.e164.as_str()
+                                && p["defaultSkillId"].as_i64() == Some(skill_id)
+                                && p["scriptName"] == script.as_str()
+                        });
+                        if ours {
+                            Ok(Activation::Immediate)
+                        } else {
+                            Err(err)
+                        }
+                    }
+                    Err(err) => Err(err),
+                }
             }
         }
     }

@@ -285,6 +285,19 @@ impl Genesys {
     }
 }
 
+/// A 403 says which Genesys permission the OAuth client's role lacks for this operation.
+fn needs(permission: &'static str) -> impl Fn(ProviderError) -> ProviderError {
+    move |mut err| {
+        if err.kind == ProviderErrorKind::Forbidden {
+            err.message = format!(
+                "{} — grant the OAuth client's role `{permission}`",
+                err.message
+            );
+        }
+        err
+    }
+}
+
 fn to_target(kind: TargetKind, entity: &Value) -> Option<Target> {
     Some(Target {
         kind,
@@ -406,14 +419,19 @@ impl Provider for Genesys {
             }
         }
         match target.kind {
-            TargetKind::Extension => {
-                self.edit_user(&target.id, number.e164, display_name, true)
-                    .await?
-            }
-            TargetKind::Ivr => self.edit_call_route(&target.id, number.e164, true).await?,
+            TargetKind::Extension => self
+                .edit_user(&target.id, number.e164, display_name, true)
+                .await
+                .map_err(needs("directory:user:edit"))?,
+            TargetKind::Ivr => self
+                .edit_call_route(&target.id, number.e164, true)
+                .await
+                .map_err(needs("routing:callRoute:edit"))?,
             TargetKind::Queue => {
                 let route = self.call_route_for_queue(target).await?;
-                self.edit_call_route(&route, number.e164, true).await?
+                self.edit_call_route(&route, number.e164, true)
+                    .await
+                    .map_err(needs("routing:callRoute:edit"))?
             }
         }
         Ok(Activation::Immediate)
@@ -492,14 +510,16 @@ impl Provider for Genesys {
         let queues = self
             .http
             .get("/api/v2/routing/queues", &[("pageSize", "1".into())])
-            .await?;
+            .await
+            .map_err(needs("routing:queue:view"))?;
         let dids = self
             .http
             .get(
                 "/api/v2/telephony/providers/edges/didpools/dids",
                 &[("type", "UNASSIGNED".into()), ("pageSize", "1".into())],
             )
-            .await?;
+            .await
+            .map_err(needs("telephony:plugin:all"))?;
         Ok(format!(
             "connected to Genesys Cloud: {} queues, {} unassigned DIDs",
             queues.body["total"].as_u64().unwrap_or(0),

@@ -135,7 +135,7 @@ async fn reservation_page(
     let status = reservation.effective_status(now).to_string();
     let provider = state.provider_for(tenant_id).await?;
     let targets = if status == "active" {
-        provider.list_targets(tenant_id, None).await?
+        state.targets(tenant_id, None).await?
     } else {
         Vec::new()
     };

@@ -355,6 +355,9 @@ async fn run_saga(
             .await;
             match committed {
                 Ok(to) => {
+                    if created.is_some() {
+                        state.forget_targets(tenant_id);
+                    }
                     super::holds::release_at_provider(state, 100).await.ok();
                     Ok(NumberResult {
                         number: e164,

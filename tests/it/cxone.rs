@@ -65,7 +65,7 @@ async fn connected(app: &TestApp, sim: &Sim) -> Api {
         )
         .await;
     assert_eq!(test["ok"], true, "{test}");
-    assert_eq!(test["imported_numbers"], 20);
+    assert_eq!(test["imported_numbers"], 20, "{test}");
     app.api("agent@globex.test").await
 }
 
@@ -188,7 +188,7 @@ async fn cxone_tokens_retries_errors_and_compensation(pool: PgPool) {
     sim.set(|f| f.rate_limit_next = 1);
     let started = Instant::now();
     assert_eq!(
-        agent.get("/api/v1/targets?type=queue").await.0,
+        agent.get("/api/v1/targets?type=ivr").await.0,
         StatusCode::OK
     );
     assert!(

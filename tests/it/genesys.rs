@@ -275,8 +275,9 @@ async fn tokens_refresh_and_throttling_retries_recover(pool: PgPool) {
     );
 
     sim.set(|f| f.fail_next = 2);
-    let (status, _) = agent.get("/api/v1/targets?type=queue").await;
+    let (status, _) = agent.get("/api/v1/targets?type=extension").await;
     assert_eq!(status, StatusCode::OK, "a burst of 503s is retried");
+    // Each call above used a different target type, so none was answered from the cache.
     let tokens = sim
         .faults
         .requests
@@ -309,6 +310,13 @@ async fn platform_errors_are_clear_and_a_failed_saga_leaves_nothing_assigned(poo
             .unwrap()
             .contains("permission denied"),
         "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("routing:callRoute:edit"),
+        "names the missing right: {body}"
     );
     sim.set(|f| f.forbid = None);
 
