@@ -37,6 +37,7 @@ async fn log_in_search_reserve_provision_and_see_the_number_active(pool: PgPool)
 
     let boxes = {
         chrome.wait("#reserve-form input[type=checkbox]").await;
+        chrome.screenshot("search").await;
         c.find_all(Locator::Css("#reserve-form input[type=checkbox]"))
             .await
             .unwrap()
@@ -53,6 +54,7 @@ async fn log_in_search_reserve_provision_and_see_the_number_active(pool: PgPool)
         .unwrap();
 
     let countdown = chrome.wait("#countdown").await;
+    chrome.screenshot("reservation").await;
     let shown = countdown.text().await.unwrap();
     assert!(
         shown.starts_with("14:") || shown.starts_with("15:"),
@@ -83,6 +85,7 @@ async fn log_in_search_reserve_provision_and_see_the_number_active(pool: PgPool)
 
     c.goto(&app.url("/numbers")).await.unwrap();
     let table = chrome.wait("#numbers").await.text().await.unwrap();
+    chrome.screenshot("numbers").await;
     assert!(
         table.contains("active") && table.contains("Browser line"),
         "{table}"

@@ -83,6 +83,15 @@ impl Chrome {
             .unwrap_or_else(|e| panic!("{css}: {e}"))
     }
 
+    /// Saves a PNG of the page when INWARD_SCREENSHOTS names a folder, for a human to look at.
+    pub async fn screenshot(&self, name: &str) {
+        if let Ok(dir) = std::env::var("INWARD_SCREENSHOTS") {
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::create_dir_all(&dir).expect("screenshot folder");
+            std::fs::write(format!("{dir}/{name}.png"), png).expect("write screenshot");
+        }
+    }
+
     pub async fn login(&self, base: &str, email: &str) {
         self.client.goto(&format!("{base}/login")).await.unwrap();
         self.wait("#email").await.send_keys(email).await.unwrap();
