@@ -171,3 +171,76 @@ async fn login_failures_logout_and_search_errors_render_as_pages(pool: PgPool) {
     let (status, _) = browser.get("/numbers").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "the session is gone");
 }
+
+#[sqlx::test]
+async fn connection_settings_and_orphan_rerouting_work_from_the_pages(pool: PgPool) {
+    let app = crate::genesys::app_with_key(pool).await;
+    let agent = app.browser("agent@globex.test").await;
+    assert_eq!(
+        agent.get("/settings/connection").await.0,
+        StatusCode::FORBIDDEN,
+        "tenant admins only"
+    );
+    let admin = app.browser("admin@globex.test").await;
+    let (status, page) = admin.get("/settings/connection").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Genesys Cloud CX") && page.contains("NICE CXone"));
+    let response = admin
+        .post_form(
+            "/settings/connection",
+            &[("kind", "genesys"), ("region", "moon")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("unknown Genesys Cloud region")
+    );
+    let response = admin
+        .post_form("/settings/connection", &[("kind", "sandbox")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = admin.post_form("/settings/connection/test", &[]).await;
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("routing targets visible")
+    );
+
+    // A sandbox queue deleted behind our back orphans the number; re-route it from the page.
+    let api = app.api("agent@globex.test").await;
+    let number = api.find("npa=512", 1).await;
+    let (_, reservation) = api.reserve(&number).await;
+    let id = reservation["id"].as_str().unwrap();
+    let queue = api.target_id("queue", "Billing").await;
+    api.post(&format!("/api/v1/reservations/{id}/provision"), serde_json::json!({ "assignments": [{ "number": number[0], "target": { "type": "queue", "id": queue } }] })).await;
+    sqlx::query("UPDATE sandbox_targets SET deleted_at = now() WHERE id = $1::uuid")
+        .bind(&queue)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
+    assert_eq!(report.orphaned, 1);
+    let (_, page) = admin.get("/numbers/orphaned").await;
+    assert!(
+        page.contains("lost its routing target") && page.contains("Billing"),
+        "the notice names the lost target"
+    );
+    let support = api.target_id("queue", "Support").await;
+    let target = format!("queue:{support}");
+    let response = admin
+        .post_form(
+            &format!("/numbers/{}/reroute", number[0]),
+            &[("target", target.as_str())],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.number_state(&number[0]).await, "active");
+    let (_, page) = admin.get("/numbers/orphaned").await;
+    assert!(page.contains("No orphaned numbers."));
+}
