@@ -300,14 +300,6 @@ impl Provider for Cxone {
         }
     }
 
-    async fn reserve(&self, _number: &E164) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-
-    async fn release_reservation(&self, _reference: &str) -> Result<(), ProviderError> {
-        Ok(())
-    }
-
     async fn list_targets(
         &self,
         _tenant: Uuid,
@@ -351,10 +343,6 @@ impl Provider for Cxone {
 
     async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
         Err(no_extensions(name))
-    }
-
-    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
-        Ok(())
     }
 
     async fn assign(
@@ -490,10 +478,6 @@ impl Provider for Cxone {
             .iter()
             .any(|p| p["contactAddress"] == number.as_str() && p["isActive"] == true);
         Ok(active.then_some(Activation::Immediate))
-    }
-
-    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
-        None
     }
 
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {

@@ -319,14 +319,6 @@ impl Provider for Genesys {
         }
     }
 
-    async fn reserve(&self, _number: &E164) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-
-    async fn release_reservation(&self, _reference: &str) -> Result<(), ProviderError> {
-        Ok(())
-    }
-
     async fn list_targets(
         &self,
         _tenant: Uuid,
@@ -383,10 +375,6 @@ impl Provider for Genesys {
                 "Genesys Cloud users are created in Genesys (with a division and email); create `{name}` there, then route the number to that user"
             ),
         ))
-    }
-
-    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
-        Ok(())
     }
 
     async fn assign(
@@ -465,10 +453,6 @@ impl Provider for Genesys {
             .await?
             .filter(|d| d["assigned"] == true)
             .map(|_| Activation::Immediate))
-    }
-
-    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
-        None
     }
 
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {

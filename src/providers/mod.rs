@@ -112,8 +112,14 @@ pub trait Provider: Send + Sync {
     fn capabilities(&self) -> Capabilities;
 
     /// Takes the platform's own reservation, if it has such a thing; returns its reference.
-    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError>;
-    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError>;
+    /// Platforms without reservations (all three real ones) keep the default.
+    async fn reserve(&self, _number: &E164) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn release_reservation(&self, _reference: &str) -> Result<(), ProviderError> {
+        Ok(())
+    }
 
     async fn list_targets(
         &self,
@@ -134,7 +140,9 @@ pub trait Provider: Send + Sync {
     ) -> Result<Option<Target>, ProviderError>;
     async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError>;
     /// Compensation for `create_extension` when a later saga step fails.
-    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError>;
+    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+        Ok(())
+    }
 
     async fn assign(
         &self,
@@ -148,7 +156,9 @@ pub trait Provider: Send + Sync {
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError>;
 
     /// The warning shown before provisioning a number that activates slowly.
-    fn activation_notice(&self, state: Option<&str>) -> Option<String>;
+    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
+        None
+    }
 
     /// Numbers the platform owns but has not assigned, offered in the tenant's search.
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
