@@ -16,11 +16,13 @@ use crate::error::AppError;
 use crate::providers::Provider;
 use crate::providers::genesys::{Genesys, GenesysConfig};
 use crate::providers::http::RetryPolicy;
+use crate::providers::ringcx::{RingCx, RingCxConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Sandbox,
     Genesys,
+    RingCx,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
         match self {
             Kind::Sandbox => "sandbox",
             Kind::Genesys => "genesys",
+            Kind::RingCx => "ringcx",
         }
     }
 
@@ -35,13 +38,16 @@ impl Kind {
         match value {
             "sandbox" => Ok(Kind::Sandbox),
             "genesys" => Ok(Kind::Genesys),
-            "cxone" | "ringcx" => Err(AppError::invalid_field(
+            "ringcx" => Ok(Kind::RingCx),
+            "cxone" => Err(AppError::invalid_field(
                 "kind",
-                format!("{value} connections are not available yet; use genesys or sandbox"),
+                format!(
+                    "{value} connections are not available yet; use genesys, ringcx or sandbox"
+                ),
             )),
             other => Err(AppError::invalid_field(
                 "kind",
-                format!("unknown platform `{other}`: use genesys or sandbox"),
+                format!("unknown platform `{other}`: use genesys, ringcx or sandbox"),
             )),
         }
     }
@@ -51,6 +57,7 @@ impl Kind {
         match self {
             Kind::Sandbox => &[],
             Kind::Genesys => &["client_id", "client_secret"],
+            Kind::RingCx => &["jwt", "client_id", "client_secret", "account_id"],
         }
     }
 }
@@ -191,6 +198,20 @@ pub fn adapter(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<Arc<dyn Prov
             }
             Some(Arc::new(Genesys::new(config, retry)))
         }
+        Kind::RingCx => {
+            let mut config = RingCxConfig::new(
+                text("jwt"),
+                text("client_id"),
+                text("client_secret"),
+                text("account_id"),
+            );
+            if let Some(base) = &spec.base_url {
+                // A base URL (the simulator) serves both the RingCentral and the RingCX hosts.
+                config.rc_base = base.clone();
+                config.ringcx_base = base.clone();
+            }
+            Some(Arc::new(RingCx::new(config, retry)))
+        }
     }
 }
 
@@ -241,6 +262,22 @@ mod tests {
                 .parse()
                 .is_err()
         );
+        let spec = request(
+            "ringcx",
+            None,
+            serde_json::json!({"jwt": "j", "client_id": "a", "client_secret": "b", "account_id": "1"}),
+        )
+        .parse()
+        .unwrap();
+        assert_eq!((spec.kind, spec.credentials.len()), (Kind::RingCx, 4));
+        let err = request(
+            "ringcx",
+            None,
+            serde_json::json!({"client_id": "a", "client_secret": "b", "account_id": "1"}),
+        )
+        .parse()
+        .unwrap_err();
+        assert!(err.to_string().contains("jwt is required"));
         assert!(
             request("sandbox", None, serde_json::json!({}))
                 .parse()

@@ -4,6 +4,7 @@
 
 pub mod genesys;
 pub mod http;
+pub mod ringcx;
 pub mod sandbox;
 pub mod simulator;
 

@@ -4,6 +4,7 @@
 
 pub mod faults;
 pub mod genesys;
+pub mod ringcx;
 
 use std::sync::Arc;
 
@@ -15,12 +16,14 @@ pub use faults::{FaultConfig, Faults};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Platform {
     Genesys,
+    Ringcx,
 }
 
 /// Builds the simulator's router; the admin endpoints live under `/__sim`.
 pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
     let app = match platform {
         Platform::Genesys => genesys::router(genesys::seeded()),
+        Platform::Ringcx => ringcx::router(ringcx::seeded()),
     };
     faults::wrap(app, faults)
 }
@@ -29,6 +32,12 @@ pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
 pub fn genesys_with_state(faults: Arc<Faults>) -> (Router, genesys::SimState) {
     let state = genesys::seeded();
     (faults::wrap(genesys::router(state.clone()), faults), state)
+}
+
+/// A RingCX simulator whose state the caller keeps, for tests that look inside it.
+pub fn ringcx_with_state(faults: Arc<Faults>) -> (Router, ringcx::SimState) {
+    let state = ringcx::seeded();
+    (faults::wrap(ringcx::router(state.clone()), faults), state)
 }
 
 pub async fn serve(
