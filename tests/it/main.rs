@@ -13,5 +13,6 @@ mod isolation;
 mod lifecycle;
 mod pages;
 mod races;
+mod ringcx;
 mod saga;
 mod search;

@@ -46,6 +46,9 @@ pub struct Data {
     pub cloud_route_profiles: BTreeMap<i64, (i64, String, String)>,
     /// dnis (digits) → its assignment, if any
     pub pool: BTreeMap<String, Option<Assignment>>,
+    /// DNIS an admin in RingCX's UI assigns (to the given gate) just before our next PUT lands:
+    /// the race between our re-check and our write, answered 409 as RingCX does.
+    pub taken_before_put: HashMap<String, i64>,
 }
 
 impl Data {
@@ -613,6 +616,12 @@ fn assign(
                 uri,
             );
         };
+        if let Some(gate) = data.taken_before_put.remove(dnis) {
+            data.pool.insert(
+                dnis.to_string(),
+                Some(("gate", gate, "assigned in RingCX".into())),
+            );
+        }
         match data.pool.get(dnis) {
             None => {
                 return error(
