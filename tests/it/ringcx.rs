@@ -608,3 +608,42 @@ async fn requests_match_the_published_ringcx_openapi(pool: PgPool) {
     assert_eq!(search.body["dnisState"], "UNASSIGNED");
     assert_eq!(search.body["accountIds"], json!([ACCOUNT_ID]));
 }
+
+#[sqlx::test]
+async fn the_settings_page_connects_ringcx(pool: PgPool) {
+    let app = app_with_key(pool).await;
+    let sim = Sim::start().await;
+    let browser = app.browser("admin@globex.test").await;
+    let (status, page) = browser.get("/settings/connection").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(r#"<option value="ringcx""#),
+        "RingCX is offered"
+    );
+    assert!(page.contains(r#"name="cred_jwt""#) && page.contains(r#"name="cred_account_id""#));
+
+    let mut fields = vec![
+        ("kind", "ringcx"),
+        ("region", ""),
+        ("base_url", sim.base.as_str()),
+        ("cred_jwt", JWT),
+        ("cred_client_id", CLIENT_ID),
+        ("cred_client_secret", CLIENT_SECRET),
+        ("cred_account_id", ""),
+    ];
+    let r = browser.post_form("/settings/connection", &fields).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("account_id is required"));
+
+    fields[6] = ("cred_account_id", ACCOUNT_ID);
+    let r = browser.post_form("/settings/connection", &fields).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = browser.post_form("/settings/connection/test", &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("connected to RingCX account 15580001") && page.contains("20 new numbers"),
+        "{page}"
+    );
+    assert!(!page.contains(JWT), "the JWT is never shown again");
+}
