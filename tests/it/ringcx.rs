@@ -196,6 +196,20 @@ async fn connecting_exchanges_tokens_once_then_refreshes_and_names_what_failed(p
         sim.count("POST", "/api/auth/token/refresh") >= 2,
         "refreshed twice"
     );
+
+    // A spent refresh token: the adapter falls back to one new exchange.
+    {
+        let mut data = sim.state.lock().unwrap();
+        data.refresh_tokens.clear();
+        data.tokens.clear();
+    }
+    let (status, body) = agent.get("/api/v1/targets?type=queue").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sim.count("POST", "/api/auth/login/rc/accesstoken"),
+        exchanges_before + 1
+    );
+
     let requests = sim.faults.requests.lock().unwrap().clone();
     let exchange = requests
         .iter()
