@@ -148,8 +148,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let credentials = match platform {
+            crate::providers::simulator::Platform::Genesys => {
+                "client id `sim-client`, secret `sim-secret`".to_string()
+            }
+            crate::providers::simulator::Platform::Cxone => {
+                use crate::providers::simulator::cxone::{
+                    ACCESS_KEY_ID, ACCESS_KEY_SECRET, CLIENT_ID, CLIENT_SECRET,
+                };
+                format!(
+                    "access key `{ACCESS_KEY_ID}` / `{ACCESS_KEY_SECRET}`, client id `{CLIENT_ID}`, secret `{CLIENT_SECRET}`"
+                )
+            }
+            crate::providers::simulator::Platform::Ringcx => {
+                use crate::providers::simulator::ringcx::{
+                    ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, JWT,
+                };
+                format!(
+                    "jwt `{JWT}`, client id `{CLIENT_ID}`, secret `{CLIENT_SECRET}`, account id `{ACCOUNT_ID}`"
+                )
+            }
+        };
         println!(
-            "{platform:?} simulator on http://{} (client id `sim-client`, secret `sim-secret`)",
+            "{platform:?} simulator on http://{} ({credentials})",
             listener.local_addr()?
         );
         return crate::providers::simulator::serve(platform, listener, faults).await;

@@ -32,6 +32,8 @@ pub struct SecretsConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProvidersConfig {
+    /// How long the provision form's list of routing targets is reused; 0 turns it off.
+    pub targets_cache_seconds: u64,
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub max_retry_wait_seconds: u64,

@@ -35,7 +35,6 @@ pub struct AppState {
 }
 
 type TargetCache = HashMap<(Uuid, Option<TargetKind>), (Instant, Vec<Target>)>;
-const TARGET_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl AppState {
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
@@ -101,11 +100,11 @@ impl AppState {
         Ok(adapter)
     }
 
-    /// The tenant's routing targets, from a cache at most 30 seconds old.
+    /// The tenant's routing targets, from a cache at most `providers.targets_cache_seconds` old.
     pub async fn targets(&self, tenant: Uuid, kind: Option<TargetKind>) -> AppResult<Vec<Target>> {
         let key = (tenant, kind);
         if let Some((at, cached)) = self.targets.lock().ok().and_then(|c| c.get(&key).cloned())
-            && at.elapsed() < TARGET_CACHE_TTL
+            && at.elapsed() < Duration::from_secs(self.config.providers.targets_cache_seconds)
         {
             return Ok(cached);
         }

@@ -20,12 +20,14 @@ use crate::providers::genesys::{Genesys, GenesysConfig};
 /// NICE's issuer; the tenant's API host is discovered from it.
 pub const CXONE_ISSUER: &str = "https://cxone.niceincontact.com";
 use crate::providers::http::RetryPolicy;
+use crate::providers::ringcx::{RingCx, RingCxConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Sandbox,
     Genesys,
     Cxone,
+    RingCx,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Sandbox => "sandbox",
             Kind::Genesys => "genesys",
             Kind::Cxone => "cxone",
+            Kind::RingCx => "ringcx",
         }
     }
 
@@ -42,13 +45,10 @@ impl Kind {
             "sandbox" => Ok(Kind::Sandbox),
             "genesys" => Ok(Kind::Genesys),
             "cxone" => Ok(Kind::Cxone),
-            "ringcx" => Err(AppError::invalid_field(
-                "kind",
-                format!("{value} connections are not available yet; use genesys, cxone or sandbox"),
-            )),
+            "ringcx" => Ok(Kind::RingCx),
             other => Err(AppError::invalid_field(
                 "kind",
-                format!("unknown platform `{other}`: use genesys, cxone or sandbox"),
+                format!("unknown platform `{other}`: use genesys, cxone, ringcx or sandbox"),
             )),
         }
     }
@@ -64,6 +64,7 @@ impl Kind {
                 "client_id",
                 "client_secret",
             ],
+            Kind::RingCx => &["jwt", "client_id", "client_secret", "account_id"],
         }
     }
 
@@ -243,6 +244,20 @@ pub fn adapter(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<Arc<dyn Prov
             };
             Some(Arc::new(Cxone::new(config, retry)))
         }
+        Kind::RingCx => {
+            let mut config = RingCxConfig::new(
+                text("jwt"),
+                text("client_id"),
+                text("client_secret"),
+                text("account_id"),
+            );
+            if let Some(base) = &spec.base_url {
+                // A base URL (the simulator) serves both the RingCentral and the RingCX hosts.
+                config.rc_base = base.clone();
+                config.ringcx_base = base.clone();
+            }
+            Some(Arc::new(RingCx::new(config, retry)))
+        }
     }
 }
 
@@ -293,6 +308,22 @@ mod tests {
                 .parse()
                 .is_err()
         );
+        let spec = request(
+            "ringcx",
+            None,
+            serde_json::json!({"jwt": "j", "client_id": "a", "client_secret": "b", "account_id": "1"}),
+        )
+        .parse()
+        .unwrap();
+        assert_eq!((spec.kind, spec.credentials.len()), (Kind::RingCx, 4));
+        let err = request(
+            "ringcx",
+            None,
+            serde_json::json!({"client_id": "a", "client_secret": "b", "account_id": "1"}),
+        )
+        .parse()
+        .unwrap_err();
+        assert!(err.to_string().contains("jwt is required"));
         assert!(
             request("sandbox", None, serde_json::json!({}))
                 .parse()

@@ -51,16 +51,20 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A simple spacing throttle: at most `per_minute` requests a minute from this client.
+/// A spacing throttle (GCRA): requests are spaced `60s / per_minute` apart, except that up to
+/// `burst` may go at once after a quiet spell. Over any minute at most `per_minute + burst - 1`
+/// requests leave this client, so callers pick both to stay under the platform's limit.
 struct Throttle {
     interval: Duration,
+    burst: u32,
     next: Mutex<Instant>,
 }
 
 impl Throttle {
-    fn new(per_minute: u32) -> Self {
+    fn new(per_minute: u32, burst: u32) -> Self {
         Throttle {
             interval: Duration::from_secs(60) / per_minute.max(1),
+            burst: burst.max(1),
             next: Mutex::new(Instant::now()),
         }
     }
@@ -69,8 +73,10 @@ impl Throttle {
         let sleep_until = {
             let mut next = self.next.lock().await;
             let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
+            let due = (*next).max(now);
+            let slack = self.interval * (self.burst - 1);
+            let slot = due.checked_sub(slack).unwrap_or(now).max(now);
+            *next = due + self.interval;
             slot
         };
         tokio::time::sleep_until(sleep_until.into()).await;
@@ -115,10 +121,16 @@ impl PlatformHttp {
             client,
             tokens,
             token: Mutex::new(None),
-            throttle: Throttle::new(per_minute),
+            throttle: Throttle::new(per_minute, 1),
             retry,
             correlation_header,
         }
+    }
+
+    /// Lets up to `burst` requests go at once; `per_minute + burst - 1` must stay under the limit.
+    pub fn with_burst(mut self, per_minute: u32, burst: u32) -> Self {
+        self.throttle = Throttle::new(per_minute, burst);
+        self
     }
 
     /// The cached token, refreshed a minute before expiry. The lock is held while
@@ -336,6 +348,23 @@ mod tests {
         assert_eq!(
             map_status("x", StatusCode::BAD_GATEWAY, "<html>", None).kind,
             ProviderErrorKind::Transient
+        );
+    }
+
+    #[tokio::test]
+    async fn the_throttle_lets_a_burst_through_then_spaces_requests() {
+        let throttle = Throttle::new(600, 3);
+        let started = Instant::now();
+        for _ in 0..3 {
+            throttle.wait().await;
+        }
+        assert!(started.elapsed() < Duration::from_millis(50), "burst of 3");
+        throttle.wait().await;
+        throttle.wait().await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(150),
+            "then 100ms apart: {:?}",
+            started.elapsed()
         );
     }
 

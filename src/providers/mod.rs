@@ -5,6 +5,7 @@
 pub mod cxone;
 pub mod genesys;
 pub mod http;
+pub mod ringcx;
 pub mod sandbox;
 pub mod simulator;
 

@@ -14,5 +14,6 @@ mod isolation;
 mod lifecycle;
 mod pages;
 mod races;
+mod ringcx;
 mod saga;
 mod search;

@@ -175,6 +175,8 @@ async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next)
             "status": status.as_u16(),
             "contextId": uuid::Uuid::new_v4().to_string(),
             "details": [], "errors": [],
+            // RingCX's error field, so every simulator's faults read like its platform's errors.
+            "generalMessage": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
         });
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after

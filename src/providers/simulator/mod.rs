@@ -5,6 +5,7 @@
 pub mod cxone;
 pub mod faults;
 pub mod genesys;
+pub mod ringcx;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub use faults::{FaultConfig, Faults};
 pub enum Platform {
     Genesys,
     Cxone,
+    Ringcx,
 }
 
 /// Builds the simulator's router; the admin endpoints live under `/__sim`.
@@ -24,6 +26,7 @@ pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
     let app = match platform {
         Platform::Genesys => genesys::router(genesys::seeded()),
         Platform::Cxone => cxone::router(cxone::seeded()),
+        Platform::Ringcx => ringcx::router(ringcx::seeded()),
     };
     faults::wrap(app, faults)
 }
@@ -32,6 +35,12 @@ pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
 pub fn genesys_with_state(faults: Arc<Faults>) -> (Router, genesys::SimState) {
     let state = genesys::seeded();
     (faults::wrap(genesys::router(state.clone()), faults), state)
+}
+
+/// A RingCX simulator whose state the caller keeps, for tests that look inside it.
+pub fn ringcx_with_state(faults: Arc<Faults>) -> (Router, ringcx::SimState) {
+    let state = ringcx::seeded();
+    (faults::wrap(ringcx::router(state.clone()), faults), state)
 }
 
 pub async fn serve(
