@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::config::AppConfig;
 use crate::providers::Provider;
+use crate::providers::instrumented::Instrumented;
 use crate::providers::sandbox::Sandbox;
 
 #[derive(Clone)]
@@ -16,8 +17,9 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
-        let sandbox: Arc<dyn Provider> =
-            Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone()));
+        // Every provider is wrapped so its calls show up in /metrics.
+        let sandbox =
+            Instrumented::wrap(Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone())));
         AppState {
             pool,
             config: Arc::new(config),

@@ -2,6 +2,7 @@
 //! Holds are always Inward's database holds; a provider's native reservation, where it
 //! has one, is taken as well and released when the hold ends.
 
+pub mod instrumented;
 pub mod sandbox;
 
 use async_trait::async_trait;

@@ -71,6 +71,7 @@ pub async fn reserve(
     let mut unknown: Vec<String> = wanted.clone();
     let mut unavailable = Vec::new();
     let mut outside_region = None;
+    let mut expired_here = 0;
     for row in &rows {
         let e164: String = row.try_get("e164")?;
         let inventory: Uuid = row.try_get("inventory_org_id")?;
@@ -86,6 +87,7 @@ pub async fn reserve(
         let mut current: NumberState = parse_state(row.try_get("lifecycle")?)?;
         if current == NumberState::Reserved && expire_if_due(&mut tx, &e164, request_id).await? {
             current = NumberState::Available;
+            expired_here += 1;
         }
         if transition(current, Event::Reserve).is_err() {
             unavailable.push(e164);
@@ -102,6 +104,7 @@ pub async fn reserve(
     }
     if !unavailable.is_empty() {
         tx.commit().await?; // keep any holds expired above
+        crate::metrics::holds_expired(expired_here);
         return Err(AppError::conflict(
             "numbers_unavailable",
             format!(
@@ -148,6 +151,8 @@ pub async fn reserve(
             .await?;
     }
     tx.commit().await?;
+    crate::metrics::holds_expired(expired_here);
+    crate::metrics::holds_created(wanted.len());
 
     // The platform's own reservation, where it has one, is taken after our hold is safe.
     let provider = state.provider_for(tenant_id);
@@ -314,6 +319,7 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
         }
     }
     tx.commit().await?;
+    crate::metrics::holds_expired(expired);
     if expired > 0 {
         tracing::info!(expired, "expired holds");
     }
