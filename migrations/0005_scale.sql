@@ -1,0 +1,25 @@
+-- Search at 10 million numbers (issue 6). Every search orders by `national` and stops
+-- after a page (keyset on `national`), so each index ends in `national`: PostgreSQL then
+-- walks the index in order and stops after LIMIT rows instead of sorting every match.
+
+-- State searches (local) and toll-free searches: in `national` order within country, kind
+-- and state. Replaces the (country, kind, state, npa, nxx, national) index, whose order
+-- forced a sort of a whole state's numbers.
+CREATE INDEX numbers_search_state_national ON numbers (country, kind, state, national)
+    WHERE lifecycle IN ('available', 'released');
+DROP INDEX numbers_search_state;
+
+-- Area-code searches (with or without a state) in `national` order; NPA-NXX searches keep
+-- numbers_search_npa (npa, nxx, national).
+CREATE INDEX numbers_search_npa_national ON numbers (npa, national)
+    WHERE lifecycle IN ('available', 'released');
+
+-- Vanity patterns with leading wildcards (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) cannot use a
+-- btree prefix; a trigram index answers LIKE over the digits that are fixed.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX numbers_search_trgm ON numbers USING gin (national gin_trgm_ops)
+    WHERE lifecycle IN ('available', 'released');
+
+-- Toll-free searches without an area code: the toll-free numbers alone, in `national` order.
+CREATE INDEX numbers_search_toll_free ON numbers (national)
+    WHERE kind = 'toll_free' AND lifecycle IN ('available', 'released');
