@@ -58,6 +58,18 @@ pub enum Command {
     },
     /// Run the background jobs once and print what they did.
     Sweep,
+    /// Benchmark against the database in DATABASE_URL (fills it with generated numbers).
+    Bench {
+        /// Inventory size to generate (skipped when the database already holds this many).
+        #[arg(long, default_value_t = 10_000_000)]
+        numbers: i64,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Measured seconds per scenario (after one second of warm-up).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +213,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::providers::sandbox::Sandbox::inject_fault(&pool, &operation, times, &message)
                 .await?;
             println!("the next {times} sandbox `{operation}` call(s) will fail");
+        }
+        Command::Bench {
+            numbers,
+            clients,
+            seconds,
+        } => {
+            let options = crate::bench::Options {
+                numbers,
+                clients,
+                seconds,
+            };
+            crate::bench::run(config, options).await?;
         }
         Command::Sweep => {
             let state = AppState::new(pool, config);
