@@ -10,6 +10,7 @@ mod cli;
 mod expiry;
 mod isolation;
 mod lifecycle;
+mod multi_instance;
 mod pages;
 mod races;
 mod saga;
