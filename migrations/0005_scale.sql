@@ -23,3 +23,7 @@ CREATE INDEX numbers_search_trgm ON numbers USING gin (national gin_trgm_ops)
 -- Toll-free searches without an area code: the toll-free numbers alone, in `national` order.
 CREATE INDEX numbers_search_toll_free ON numbers (national)
     WHERE kind = 'toll_free' AND lifecycle IN ('available', 'released');
+
+-- The status-sync job looks for `pending` numbers every few seconds: a handful among
+-- millions, so they get their own small index instead of a scan of the table.
+CREATE INDEX numbers_pending ON numbers (state_changed_at) WHERE lifecycle = 'pending';

@@ -15,7 +15,7 @@ use super::load::{self, Stats};
 pub async fn available(pool: &PgPool, state: &str, count: i64) -> anyhow::Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT e164 FROM numbers WHERE lifecycle = 'available' AND tenant_id IS NULL
-         AND country = 'US' AND kind = 'local' AND state = $1 ORDER BY national LIMIT $2",
+         AND country = 'US' AND kind = 'local' AND state = $1::bpchar ORDER BY national LIMIT $2",
     )
     .bind(state)
     .bind(count)

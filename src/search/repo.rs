@@ -57,21 +57,23 @@ fn build<'a>(
     c: &'a SearchCriteria,
 ) -> (QueryBuilder<'a, Postgres>, bool) {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(select);
+    // country, state, npa and nxx are char(n) columns: the parameters (text) are cast to
+    // bpchar, or PostgreSQL would compare column::text = $n and no index would apply.
     q.push(" WHERE lifecycle IN ('available', 'released') AND tenant_id IS NULL AND country = ");
     q.push_bind(&c.country)
-        .push(" AND kind = ")
+        .push("::bpchar AND kind = ")
         .push_bind(c.kind.as_str());
     q.push(" AND inventory_org_id = ANY(")
         .push_bind(tenant.inventory_orgs())
         .push(")");
     if let Some(state) = &c.state {
-        q.push(" AND state = ").push_bind(state);
+        q.push(" AND state = ").push_bind(state).push("::bpchar");
     }
     if let Some(npa) = &c.npa {
-        q.push(" AND npa = ").push_bind(npa);
+        q.push(" AND npa = ").push_bind(npa).push("::bpchar");
     }
     if let Some(nxx) = &c.nxx {
-        q.push(" AND nxx = ").push_bind(nxx);
+        q.push(" AND nxx = ").push_bind(nxx).push("::bpchar");
     }
     if let Some(rate_center) = &c.rate_center {
         q.push(" AND rate_center = ").push_bind(rate_center);
@@ -97,10 +99,14 @@ fn build<'a>(
         // The fixed leading digits name the area code and maybe the exchange: indexed.
         let prefix = pattern.fixed_prefix();
         if prefix.len() >= 3 && c.npa.is_none() {
-            q.push(" AND npa = ").push_bind(prefix[..3].to_string());
+            q.push(" AND npa = ")
+                .push_bind(prefix[..3].to_string())
+                .push("::bpchar");
         }
         if prefix.len() >= 6 && c.nxx.is_none() {
-            q.push(" AND nxx = ").push_bind(prefix[3..6].to_string());
+            q.push(" AND nxx = ")
+                .push_bind(prefix[3..6].to_string())
+                .push("::bpchar");
         }
     }
     if let Some(after) = &c.after {
