@@ -14,10 +14,15 @@ DROP INDEX numbers_search_state;
 CREATE INDEX numbers_search_npa_national ON numbers (npa, national)
     WHERE lifecycle IN ('available', 'released');
 
--- Vanity patterns with leading wildcards (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) cannot use a
--- btree prefix; a trigram index answers LIKE over the digits that are fixed.
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE INDEX numbers_search_trgm ON numbers USING gin (national gin_trgm_ops)
+-- Vanity patterns that end in fixed digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`, the common
+-- case) are a prefix match on the reversed number: one in 10,000 numbers ends in four
+-- given digits, so this finds them in a short range scan. A pg_trgm GIN index was tried
+-- first and measured worse: phone numbers have only 1,000 distinct digit trigrams, so
+-- each posting list covers a large part of the table (60-80 ms a search at 10M rows,
+-- against about 5 ms here). Patterns with a fixed start use the (npa, national) and
+-- (national text_pattern_ops) indexes; unanchored ones (`CALL` anywhere) walk the
+-- state or toll-free index in order and filter.
+CREATE INDEX numbers_search_suffix ON numbers (reverse(national) text_pattern_ops)
     WHERE lifecycle IN ('available', 'released');
 
 -- Toll-free searches without an area code: the toll-free numbers alone, in `national` order.

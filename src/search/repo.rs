@@ -103,6 +103,12 @@ fn build<'a>(
                 .push_bind(prefix[..3].to_string())
                 .push("::bpchar");
         }
+        // The fixed trailing digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) are a prefix of the
+        // reversed number: numbers_search_suffix finds the few numbers that end that way.
+        let suffix = pattern.fixed_suffix_reversed();
+        if suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit()) {
+            q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));
+        }
         if prefix.len() >= 6 && c.nxx.is_none() {
             q.push(" AND nxx = ")
                 .push_bind(prefix[3..6].to_string())
