@@ -157,18 +157,12 @@ pub async fn reserve(
     // The platform's own reservation, where it has one, is taken after our hold is safe.
     let provider = state.provider_for(tenant_id);
     let mut failure = None;
+    let mut references = Vec::new();
     if provider.capabilities().native_reservations {
         for e164 in &wanted {
             let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
             match provider.reserve(&number).await {
-                Ok(reference) => {
-                    sqlx::query("UPDATE holds SET provider_ref = $3 WHERE reservation_id = $1 AND e164 = $2")
-                        .bind(id)
-                        .bind(e164)
-                        .bind(reference)
-                        .execute(&state.pool)
-                        .await?;
-                }
+                Ok(reference) => references.push((e164, reference)),
                 Err(err) => {
                     failure = Some(err);
                     break;
@@ -177,7 +171,18 @@ pub async fn reserve(
         }
     }
 
+    // The references are stored in the same transaction as the audit entries (one commit
+    // instead of one per number); on failure they are stored too, so that the sweeper
+    // releases the native reservations already taken.
     let mut tx = state.pool.begin().await?;
+    for (e164, reference) in &references {
+        sqlx::query("UPDATE holds SET provider_ref = $3 WHERE reservation_id = $1 AND e164 = $2")
+            .bind(id)
+            .bind(e164)
+            .bind(reference)
+            .execute(&mut *tx)
+            .await?;
+    }
     if let Some(err) = failure {
         for e164 in &wanted {
             end_hold(&mut tx, id, e164, Event::CancelHold, "failed").await?;
