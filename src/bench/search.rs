@@ -9,6 +9,9 @@ use sqlx::PgPool;
 use super::load::{self, Stats};
 use crate::domain::search::{Limits, SearchParams};
 
+/// npa, nxx, state, rate center, city of one real exchange.
+type Exchange = (String, String, String, String, String);
+
 pub struct Kind {
     pub name: &'static str,
     /// Query strings for `/api/v1/numbers/available`.
@@ -17,16 +20,14 @@ pub struct Kind {
 
 /// Real states, area codes, exchanges, rate centers and cities from the rate-center table.
 pub async fn kinds(pool: &PgPool) -> anyhow::Result<Vec<Kind>> {
-    let sample: Vec<(String, String, String, String, String)> = sqlx::query_as(
+    let sample: Vec<Exchange> = sqlx::query_as(
         "SELECT npa::text, nxx::text, state::text, rate_center, city FROM rate_centers
          WHERE country = 'US' ORDER BY md5(npa || nxx) LIMIT 8",
     )
     .fetch_all(pool)
     .await?;
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let map = |f: &dyn Fn(&(String, String, String, String, String)) -> String| {
-        sample.iter().map(f).collect::<Vec<_>>()
-    };
+    let map = |f: &dyn Fn(&Exchange) -> String| sample.iter().map(f).collect::<Vec<_>>();
     Ok(vec![
         Kind {
             name: "state",
