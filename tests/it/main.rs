@@ -10,6 +10,7 @@ mod cli;
 mod expiry;
 mod isolation;
 mod lifecycle;
+mod metrics;
 mod multi_instance;
 mod pages;
 mod races;
