@@ -5,13 +5,13 @@
 -- State searches (local) and toll-free searches: in `national` order within country, kind
 -- and state. Replaces the (country, kind, state, npa, nxx, national) index, whose order
 -- forced a sort of a whole state's numbers.
-CREATE INDEX numbers_search_state_national ON numbers (country, kind, state, national)
+CREATE INDEX IF NOT EXISTS numbers_search_state_national ON numbers (country, kind, state, national)
     WHERE lifecycle IN ('available', 'released');
-DROP INDEX numbers_search_state;
+DROP INDEX IF EXISTS numbers_search_state;
 
 -- Area-code searches (with or without a state) in `national` order; NPA-NXX searches keep
 -- numbers_search_npa (npa, nxx, national).
-CREATE INDEX numbers_search_npa_national ON numbers (npa, national)
+CREATE INDEX IF NOT EXISTS numbers_search_npa_national ON numbers (npa, national)
     WHERE lifecycle IN ('available', 'released');
 
 -- Vanity patterns that end in fixed digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`, the common
@@ -22,13 +22,13 @@ CREATE INDEX numbers_search_npa_national ON numbers (npa, national)
 -- against about 5 ms here). Patterns with a fixed start use the (npa, national) and
 -- (national text_pattern_ops) indexes; unanchored ones (`CALL` anywhere) walk the
 -- state or toll-free index in order and filter.
-CREATE INDEX numbers_search_suffix ON numbers (reverse(national) text_pattern_ops)
+CREATE INDEX IF NOT EXISTS numbers_search_suffix ON numbers (reverse(national) text_pattern_ops)
     WHERE lifecycle IN ('available', 'released');
 
 -- Toll-free searches without an area code: the toll-free numbers alone, in `national` order.
-CREATE INDEX numbers_search_toll_free ON numbers (national)
+CREATE INDEX IF NOT EXISTS numbers_search_toll_free ON numbers (national)
     WHERE kind = 'toll_free' AND lifecycle IN ('available', 'released');
 
 -- The status-sync job looks for `pending` numbers every few seconds: a handful among
 -- millions, so they get their own small index instead of a scan of the table.
-CREATE INDEX numbers_pending ON numbers (state_changed_at) WHERE lifecycle = 'pending';
+CREATE INDEX IF NOT EXISTS numbers_pending ON numbers (state_changed_at) WHERE lifecycle = 'pending';
