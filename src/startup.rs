@@ -95,6 +95,7 @@ pub fn page_router() -> Router<AppState> {
 }
 
 pub fn build_router(state: AppState) -> Router {
+    crate::metrics::handle();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(page_router())
@@ -108,10 +109,12 @@ pub fn build_router(state: AppState) -> Router {
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::render))
         .nest_service(
             "/static",
             ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
         )
+        .layer(middleware::from_fn(crate::metrics::track_requests))
         .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
@@ -148,9 +151,18 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let interval = Duration::from_secs(state.config.holds.sweep_interval_seconds.max(1));
     let jobs = tokio::spawn(jobs::run_forever(state.clone(), interval));
+    // Drains the histograms' raw samples into their buckets between scrapes.
+    let upkeep = tokio::spawn(async {
+        let mut ticker = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            ticker.tick().await;
+            crate::metrics::handle().run_upkeep();
+        }
+    });
     let result = axum::serve(listener, build_router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     jobs.abort();
+    upkeep.abort();
     Ok(result?)
 }

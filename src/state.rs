@@ -13,6 +13,7 @@ use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::providers::Provider;
 use crate::providers::http::RetryPolicy;
+use crate::providers::instrumented::Instrumented;
 use crate::providers::sandbox::Sandbox;
 
 /// Adapters by (connection id, last change).
@@ -38,8 +39,9 @@ type TargetCache = HashMap<(Uuid, Option<TargetKind>), (Instant, Vec<Target>)>;
 
 impl AppState {
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
-        let sandbox: Arc<dyn Provider> =
-            Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone()));
+        // Every provider is wrapped so its calls show up in /metrics.
+        let sandbox =
+            Instrumented::wrap(Arc::new(Sandbox::new(pool.clone(), config.sandbox.clone())));
         let secrets = SecretBox::from_hex_key(&config.secrets.key).unwrap_or_else(|err| {
             tracing::error!(error = %err, "ignoring the configured secrets key");
             SecretBox::none()
@@ -93,6 +95,7 @@ impl AppState {
         let Some(adapter) = connections::adapter(&spec, self.retry_policy()) else {
             return Ok(self.sandbox.clone());
         };
+        let adapter = Instrumented::wrap(adapter);
         if let Ok(mut cache) = self.adapters.lock() {
             cache.retain(|(id, _), _| *id != row.id);
             cache.insert(key, adapter.clone());

@@ -106,8 +106,13 @@ pub async fn principal_for_api_token(
     pool: &PgPool,
     token: &str,
 ) -> sqlx::Result<Option<Principal>> {
+    // `last_used_at` is written at most once a minute per token: an automation sending
+    // many concurrent requests with one token would otherwise queue on that row's lock.
     let sql = format!(
-        "WITH used AS (UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1 RETURNING user_id)
+        "WITH used AS (SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1),
+              touched AS (UPDATE api_tokens t SET last_used_at = now() FROM used
+                          WHERE t.id = used.id
+                            AND (used.last_used_at IS NULL OR used.last_used_at < now() - interval '1 minute'))
          SELECT {PRINCIPAL_COLUMNS} FROM used JOIN users u ON u.id = used.user_id
          JOIN organizations o ON o.id = u.org_id"
     );

@@ -93,6 +93,19 @@ impl VanityPattern {
             .collect()
     }
 
+    /// The fixed trailing digits of an anchored pattern, reversed (`XXX-XXX-CALL` gives
+    /// `5522`): a prefix of `reverse(national)`, which an expression index can range-scan.
+    pub fn fixed_suffix_reversed(&self) -> String {
+        if !self.is_anchored() {
+            return String::new();
+        }
+        self.slots
+            .iter()
+            .rev()
+            .map_while(|s| s.map(|d| char::from(b'0' + d)))
+            .collect()
+    }
+
     pub fn matches(&self, national: &str) -> bool {
         let digits: Vec<u8> = national.bytes().map(|b| b.wrapping_sub(b'0')).collect();
         let fits = |window: &[u8]| {
@@ -157,6 +170,15 @@ mod tests {
             "8"
         );
         assert_eq!(VanityPattern::parse("FOOD").unwrap().fixed_prefix(), "");
+    }
+
+    #[test]
+    fn fixed_suffix_is_the_trailing_digits_of_an_anchored_pattern_reversed() {
+        let suffix = |p: &str| VanityPattern::parse(p).unwrap().fixed_suffix_reversed();
+        assert_eq!(suffix("XXX-XXX-CALL"), "5522");
+        assert_eq!(suffix("8XX-OUR-FOOD"), "3663786");
+        assert_eq!(suffix("877-555-XXXX"), "");
+        assert_eq!(suffix("FOOD"), "");
     }
 
     #[test]

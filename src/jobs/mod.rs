@@ -22,12 +22,29 @@ pub struct SweepReport {
 /// A saga not heard from in this long is presumed dead and compensated.
 const STALLED_SAGA_SECONDS: i64 = 300;
 
+/// Counts the run of one job step in `job_runs_total{job, outcome}`.
+fn counted<T>(job: &'static str, result: AppResult<T>) -> AppResult<T> {
+    crate::metrics::job_run(job, result.is_ok());
+    result
+}
+
 pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
-    let expired = holds::expire_due(state, 500).await?;
-    let provider_released = holds::release_at_provider(state, 200).await?;
-    let activated = activate_pending(state).await?;
-    let recovered = provision::recover_stalled(state, STALLED_SAGA_SECONDS).await?;
-    crate::auth::repo::delete_expired_sessions(&state.pool).await?;
+    let expired = counted("expire_holds", holds::expire_due(state, 500).await)?;
+    let provider_released = counted(
+        "release_provider_reservations",
+        holds::release_at_provider(state, 200).await,
+    )?;
+    let activated = counted("activate_pending", activate_pending(state).await)?;
+    let recovered = counted(
+        "recover_stalled_sagas",
+        provision::recover_stalled(state, STALLED_SAGA_SECONDS).await,
+    )?;
+    counted(
+        "delete_expired_sessions",
+        crate::auth::repo::delete_expired_sessions(&state.pool)
+            .await
+            .map_err(Into::into),
+    )?;
     Ok(SweepReport {
         expired,
         provider_released,

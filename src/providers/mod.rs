@@ -5,6 +5,7 @@
 pub mod cxone;
 pub mod genesys;
 pub mod http;
+pub mod instrumented;
 pub mod ringcx;
 pub mod sandbox;
 pub mod simulator;
@@ -107,6 +108,8 @@ pub struct NumberRef<'a> {
     pub state: Option<&'a str>,
 }
 
+/// A method added here must also be forwarded by `instrumented::Instrumented`, or calls
+/// through the metrics wrapper silently fall back to the default.
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;

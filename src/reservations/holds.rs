@@ -71,6 +71,7 @@ pub async fn reserve(
     let mut unknown: Vec<String> = wanted.clone();
     let mut unavailable = Vec::new();
     let mut outside_region = None;
+    let mut expired_here = 0;
     for row in &rows {
         let e164: String = row.try_get("e164")?;
         let inventory: Uuid = row.try_get("inventory_org_id")?;
@@ -86,6 +87,7 @@ pub async fn reserve(
         let mut current: NumberState = parse_state(row.try_get("lifecycle")?)?;
         if current == NumberState::Reserved && expire_if_due(&mut tx, &e164, request_id).await? {
             current = NumberState::Available;
+            expired_here += 1;
         }
         if transition(current, Event::Reserve).is_err() {
             unavailable.push(e164);
@@ -102,6 +104,7 @@ pub async fn reserve(
     }
     if !unavailable.is_empty() {
         tx.commit().await?; // keep any holds expired above
+        crate::metrics::holds_expired(expired_here);
         return Err(AppError::conflict(
             "numbers_unavailable",
             format!(
@@ -148,22 +151,18 @@ pub async fn reserve(
             .await?;
     }
     tx.commit().await?;
+    crate::metrics::holds_expired(expired_here);
+    crate::metrics::holds_created(wanted.len());
 
     // The platform's own reservation, where it has one, is taken after our hold is safe.
     let provider = state.provider_for(tenant_id).await?;
     let mut failure = None;
+    let mut references = Vec::new();
     if provider.capabilities().native_reservations {
         for e164 in &wanted {
             let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
             match provider.reserve(&number).await {
-                Ok(reference) => {
-                    sqlx::query("UPDATE holds SET provider_ref = $3 WHERE reservation_id = $1 AND e164 = $2")
-                        .bind(id)
-                        .bind(e164)
-                        .bind(reference)
-                        .execute(&state.pool)
-                        .await?;
-                }
+                Ok(reference) => references.push((e164, reference)),
                 Err(err) => {
                     failure = Some(err);
                     break;
@@ -172,7 +171,18 @@ pub async fn reserve(
         }
     }
 
+    // The references are stored in the same transaction as the audit entries (one commit
+    // instead of one per number); on failure they are stored too, so that the sweeper
+    // releases the native reservations already taken.
     let mut tx = state.pool.begin().await?;
+    for (e164, reference) in &references {
+        sqlx::query("UPDATE holds SET provider_ref = $3 WHERE reservation_id = $1 AND e164 = $2")
+            .bind(id)
+            .bind(e164)
+            .bind(reference)
+            .execute(&mut *tx)
+            .await?;
+    }
     if let Some(err) = failure {
         for e164 in &wanted {
             end_hold(&mut tx, id, e164, Event::CancelHold, "failed").await?;
@@ -314,6 +324,7 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
         }
     }
     tx.commit().await?;
+    crate::metrics::holds_expired(expired);
     if expired > 0 {
         tracing::info!(expired, "expired holds");
     }

@@ -20,24 +20,60 @@ pub async fn search(
     tenant: &TenantProfile,
     c: &SearchCriteria,
 ) -> sqlx::Result<Vec<NumberRow>> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT e164, national, kind, region, state, rate_center, city FROM numbers
-         WHERE lifecycle IN ('available', 'released') AND tenant_id IS NULL AND country = ",
+    let (mut q, persistent) = build(
+        "SELECT e164, national, kind, region, state, rate_center, city FROM numbers",
+        tenant,
+        c,
     );
+    q.build_query_as()
+        .persistent(persistent)
+        .fetch_all(conn)
+        .await
+}
+
+/// The plan PostgreSQL picks for `search` with these criteria (`EXPLAIN`, one line a row).
+pub async fn explain(
+    conn: &mut PgConnection,
+    tenant: &TenantProfile,
+    c: &SearchCriteria,
+) -> sqlx::Result<String> {
+    let (mut q, _) = build(
+        "EXPLAIN SELECT e164, national, kind, region, state, rate_center, city FROM numbers",
+        tenant,
+        c,
+    );
+    let lines: Vec<(String,)> = q.build_query_as().persistent(false).fetch_all(conn).await?;
+    Ok(lines
+        .into_iter()
+        .map(|(l,)| l)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// The search statement, and whether it may be kept as a prepared statement.
+fn build<'a>(
+    select: &str,
+    tenant: &TenantProfile,
+    c: &'a SearchCriteria,
+) -> (QueryBuilder<'a, Postgres>, bool) {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(select);
+    // country, state, npa and nxx are char(n) columns: the parameters (text) are cast to
+    // bpchar, or PostgreSQL would compare column::text = $n and no index would apply.
+    q.push(" WHERE lifecycle IN ('available', 'released') AND tenant_id IS NULL AND country = ");
     q.push_bind(&c.country)
-        .push(" AND kind = ")
+        .push("::bpchar AND kind = ")
         .push_bind(c.kind.as_str());
     q.push(" AND inventory_org_id = ANY(")
         .push_bind(tenant.inventory_orgs())
         .push(")");
     if let Some(state) = &c.state {
-        q.push(" AND state = ").push_bind(state);
+        q.push(" AND state = ").push_bind(state).push("::bpchar");
     }
     if let Some(npa) = &c.npa {
-        q.push(" AND npa = ").push_bind(npa);
+        q.push(" AND npa = ").push_bind(npa).push("::bpchar");
     }
     if let Some(nxx) = &c.nxx {
-        q.push(" AND nxx = ").push_bind(nxx);
+        q.push(" AND nxx = ").push_bind(nxx).push("::bpchar");
     }
     if let Some(rate_center) = &c.rate_center {
         q.push(" AND rate_center = ").push_bind(rate_center);
@@ -47,18 +83,43 @@ pub async fn search(
             .push_bind(city)
             .push(")");
     }
+    let inlined = c.pattern.as_ref().map(|p| p.sql_like()).filter(|like| {
+        like.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'_' || b == b'%')
+    });
     if let Some(pattern) = &c.pattern {
-        q.push(" AND national LIKE ").push_bind(pattern.sql_like());
+        // The LIKE pattern is written into the SQL when it is only digits and wildcards
+        // (always, for a parsed VanityPattern): a bound parameter lets PostgreSQL switch to
+        // a generic plan after five runs, and a generic plan cannot tell which trigrams or
+        // prefix the pattern has. Such statements are not kept prepared.
+        match &inlined {
+            Some(like) => q.push(format_args!(" AND national LIKE '{like}'")),
+            None => q.push(" AND national LIKE ").push_bind(pattern.sql_like()),
+        };
+        // The fixed leading digits name the area code and maybe the exchange: indexed.
         let prefix = pattern.fixed_prefix();
-        if prefix.len() >= 3 {
-            q.push(" AND npa = ").push_bind(prefix[..3].to_string());
+        if prefix.len() >= 3 && c.npa.is_none() {
+            q.push(" AND npa = ")
+                .push_bind(prefix[..3].to_string())
+                .push("::bpchar");
+        }
+        // The fixed trailing digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) are a prefix of the
+        // reversed number: numbers_search_suffix finds the few numbers that end that way.
+        let suffix = pattern.fixed_suffix_reversed();
+        if suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit()) {
+            q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));
+        }
+        if prefix.len() >= 6 && c.nxx.is_none() {
+            q.push(" AND nxx = ")
+                .push_bind(prefix[3..6].to_string())
+                .push("::bpchar");
         }
     }
     if let Some(after) = &c.after {
         q.push(" AND national > ").push_bind(after);
     }
     q.push(" ORDER BY national LIMIT ").push_bind(c.limit);
-    q.build_query_as().fetch_all(conn).await
+    (q, inlined.is_none())
 }
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]

@@ -12,6 +12,8 @@ mod expiry;
 mod genesys;
 mod isolation;
 mod lifecycle;
+mod metrics;
+mod multi_instance;
 mod pages;
 mod races;
 mod ringcx;

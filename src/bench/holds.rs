@@ -1,0 +1,238 @@
+//! Hold scenarios: reservation throughput over the JSON API, the same single-row hold
+//! statement through `pgbench`, and 64 clients fighting over 100 numbers.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+
+use super::load::{self, Stats};
+
+/// Available local numbers of one state, for scenarios that take them out of stock.
+pub async fn available(pool: &PgPool, state: &str, count: i64) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT e164 FROM numbers WHERE lifecycle = 'available' AND tenant_id IS NULL
+         AND country = 'US' AND kind = 'local' AND state = $1::bpchar ORDER BY national LIMIT $2",
+    )
+    .bind(state)
+    .bind(count)
+    .fetch_all(pool)
+    .await?)
+}
+
+async fn post_reservation(
+    client: &reqwest::Client,
+    url: &str,
+    auth: &str,
+    numbers: &[&str],
+) -> Option<(u16, Option<String>)> {
+    let body = serde_json::json!({ "numbers": numbers });
+    let response = client
+        .post(url)
+        .header("authorization", auth)
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    let value: serde_json::Value = response.json().await.ok()?;
+    let id = value["id"].as_str().map(str::to_string);
+    Some((status, id))
+}
+
+/// One number per reservation, each client taking fresh numbers from a shared list.
+pub async fn api_throughput(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    numbers: Vec<String>,
+    clients: usize,
+    duration: Duration,
+) -> Stats {
+    let numbers = Arc::new(numbers);
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = Arc::new(format!("{base}/api/v1/reservations"));
+    let auth = Arc::new(format!("Bearer {token}"));
+    let client = client.clone();
+    load::run(clients, duration, move |_, _| {
+        let (client, numbers, next, url, auth) = (
+            client.clone(),
+            numbers.clone(),
+            next.clone(),
+            url.clone(),
+            auth.clone(),
+        );
+        async move {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(number) = numbers.get(i) else {
+                return false;
+            };
+            matches!(
+                post_reservation(&client, &url, &auth, &[number.as_str()]).await,
+                Some((201, _))
+            )
+        }
+    })
+    .await
+}
+
+/// The hold as one SQL statement, run by `pgbench` with the same number of clients.
+const PGBENCH_SCRIPT: &str = "\\set id random(1, :pool)
+UPDATE numbers SET lifecycle = 'reserved', reservation_id = '00000000-0000-0000-0000-0000000000b1',
+       state_changed_at = now()
+ WHERE e164 = (SELECT e164 FROM bench_pgbench_pool WHERE id = :id) AND lifecycle = 'available';
+";
+
+/// Runs `pgbench` and returns its transactions per second; puts the numbers back after.
+pub async fn pgbench(
+    pool: &PgPool,
+    url: &str,
+    numbers: &[String],
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_pgbench_pool (id int PRIMARY KEY, e164 text NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query("TRUNCATE bench_pgbench_pool")
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO bench_pgbench_pool SELECT i::int, e164 FROM unnest($1::text[]) WITH ORDINALITY AS t(e164, i)",
+    )
+    .bind(numbers)
+    .execute(pool)
+    .await?;
+    let script = std::env::temp_dir().join(format!("inward-pgbench-{}.sql", std::process::id()));
+    std::fs::write(&script, PGBENCH_SCRIPT)?;
+    let output = Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-j", "2"])
+        .arg(format!("-c{clients}"))
+        .arg(format!("-T{}", duration.as_secs().max(1)))
+        .arg(format!("-Dpool={}", numbers.len()))
+        .arg("-f")
+        .arg(&script)
+        .arg(url)
+        .output();
+    let _ = std::fs::remove_file(&script);
+    sqlx::query(
+        "UPDATE numbers SET lifecycle = 'available', reservation_id = NULL
+         WHERE reservation_id = '00000000-0000-0000-0000-0000000000b1'",
+    )
+    .execute(pool)
+    .await?;
+    let output = output.map_err(|e| anyhow::anyhow!("cannot run pgbench: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        anyhow::bail!(
+            "pgbench failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    stdout
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l["tps = ".len()..].split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {stdout}"))
+}
+
+pub struct Fight {
+    pub attempts: usize,
+    pub won: usize,
+    pub conflicts: usize,
+    pub other: usize,
+    /// Numbers that ended up in two live holds, or in two winning reservations.
+    pub double_held: i64,
+    pub numbers_held: i64,
+}
+
+/// `clients` clients each try `rounds` reservations of two numbers out of `numbers`.
+pub async fn fight(
+    pool: &PgPool,
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    numbers: Vec<String>,
+    clients: usize,
+    rounds: usize,
+) -> anyhow::Result<Fight> {
+    let numbers = Arc::new(numbers);
+    let url = Arc::new(format!("{base}/api/v1/reservations"));
+    let auth = Arc::new(format!("Bearer {token}"));
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, numbers, url, auth, outcomes) = (
+            client.clone(),
+            numbers.clone(),
+            url.clone(),
+            auth.clone(),
+            outcomes.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for r in 0..rounds {
+                let n = numbers.len();
+                let a = &numbers[(c * 7 + r * 13) % n];
+                let b = &numbers[(c * 11 + r * 17 + 1) % n];
+                let result =
+                    post_reservation(&client, &url, &auth, &[a.as_str(), b.as_str()]).await;
+                outcomes.lock().await.push(result);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let outcomes = outcomes.lock().await;
+    let mut fight = Fight {
+        attempts: outcomes.len(),
+        won: 0,
+        conflicts: 0,
+        other: 0,
+        double_held: 0,
+        numbers_held: 0,
+    };
+    let mut won = Vec::new();
+    for outcome in outcomes.iter() {
+        match outcome {
+            Some((201, Some(id))) => {
+                fight.won += 1;
+                won.push(uuid::Uuid::parse_str(id)?);
+            }
+            Some((409, _)) => fight.conflicts += 1,
+            _ => fight.other += 1,
+        }
+    }
+    // Every number of every winning reservation, counted across those reservations.
+    let (double, held): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE c > 1), count(*) FROM (
+             SELECT e164, count(*) AS c FROM holds WHERE reservation_id = ANY($1) GROUP BY e164) t",
+    )
+    .bind(&won)
+    .fetch_one(pool)
+    .await?;
+    let live_twice: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT e164 FROM holds WHERE e164 = ANY($1) AND ended_at IS NULL
+         GROUP BY e164 HAVING count(*) > 1) t",
+    )
+    .bind(numbers.as_slice())
+    .fetch_one(pool)
+    .await?;
+    fight.double_held = double + live_twice;
+    fight.numbers_held = held;
+    // Give the numbers back for the next run.
+    for id in won {
+        let _ = client
+            .delete(format!("{base}/api/v1/reservations/{id}"))
+            .header("authorization", auth.as_str())
+            .send()
+            .await;
+    }
+    Ok(fight)
+}

@@ -1,0 +1,205 @@
+//! `inward bench`: sets up 10 million numbers, serves Inward in-process on a random port
+//! and drives it with a real HTTP client (reqwest, closed loop, 64 clients by default),
+//! printing medians, p99 and ratios against the targets of issue 6. Not a test: nothing
+//! here fails a build, it reports figures.
+
+mod data;
+mod holds;
+mod load;
+mod pages;
+mod rss;
+mod search;
+mod server;
+
+use std::time::Duration;
+
+use crate::config::AppConfig;
+use crate::state::AppState;
+
+pub struct Options {
+    pub numbers: i64,
+    pub clients: usize,
+    pub seconds: u64,
+}
+
+/// Target checks, printed at the end as one table.
+struct Report(Vec<String>);
+
+impl Report {
+    fn check(&mut self, what: String, ok: bool) {
+        let verdict = if ok { "met" } else { "MISSED" };
+        println!("  -> {what}: {verdict}");
+        self.0.push(format!("{verdict:<7} {what}"));
+    }
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU")
+        .trim()
+        .to_string();
+    format!(
+        "{cores} cores ({model}), {:.1} GiB RAM",
+        mem_kib as f64 / 1024.0 / 1024.0
+    )
+}
+
+pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
+    let clients = options.clients.max(1);
+    let duration = Duration::from_secs(options.seconds.max(1));
+    let warmup = Duration::from_secs(1);
+    let url = config.database.url.clone();
+    println!("machine: {}", machine());
+    let pool = crate::cli::connect(&config).await?;
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&pool)
+        .await?;
+    println!(
+        "PostgreSQL {version}; pool {} connections per instance; {clients} clients, {}s per scenario",
+        config.database.max_connections,
+        duration.as_secs()
+    );
+    data::ensure(&pool, options.numbers).await?;
+    let tenant: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'globex'")
+            .fetch_one(&pool)
+            .await?;
+    let token = crate::admin::create_token(&pool, "agent@globex.test").await?;
+    let mut report = Report(Vec::new());
+    let kinds = search::kinds(&pool).await?;
+
+    println!("\n== EXPLAIN (the first query of each search kind)");
+    for kind in &kinds {
+        let plan = search::explain(&pool, config.search.limits(), tenant, &kind.queries[0]).await?;
+        let summary = search::plan_summary(&plan);
+        println!("{:<20} {:<40} {summary}", kind.name, kind.queries[0]);
+        report.check(
+            format!("{} search uses an index ({summary})", kind.name),
+            summary != "SEQ SCAN" && !summary.is_empty(),
+        );
+    }
+
+    let worker_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let state = AppState::new(pool.clone(), config.clone());
+    let servers = server::Servers::start(state, worker_threads)?;
+    let base = format!("http://{}", servers.inward);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients * 2)
+        .build()?;
+
+    println!("\n== Search over HTTP (JSON API), {clients} clients");
+    for kind in &kinds {
+        search::run(&client, &base, &token, kind, clients, warmup).await;
+        let stats = search::run(&client, &base, &token, kind, clients, duration).await;
+        println!("{}", stats.line(kind.name));
+        report.check(
+            format!(
+                "search {}: p99 {:.1} ms <= 15 ms",
+                kind.name,
+                load::ms(stats.quantile(0.99))
+            ),
+            stats.errors == 0 && stats.quantile(0.99) <= Duration::from_millis(15),
+        );
+    }
+
+    println!("\n== Holds: POST /api/v1/reservations (one number each) vs pgbench");
+    let stock = holds::available(&pool, "CA", 100_000).await?;
+    let api = holds::api_throughput(&client, &base, &token, stock, clients, duration).await;
+    println!("{}", api.line("reserve over the API"));
+    let pg_stock = holds::available(&pool, "OH", 200_000).await?;
+    match holds::pgbench(&pool, &url, &pg_stock, clients, duration).await {
+        Ok(tps) => {
+            let ratio = api.rps() / tps;
+            println!(
+                "{:<28} {tps:>8.0} tx/s   (single-row UPDATE … WHERE lifecycle = 'available')",
+                "pgbench hold statement"
+            );
+            println!("API / pgbench = {ratio:.2}");
+            report.check(
+                format!(
+                    "holds: API {:.0}/s vs pgbench {tps:.0}/s = {ratio:.2} >= 0.5",
+                    api.rps()
+                ),
+                ratio >= 0.5,
+            );
+        }
+        Err(err) => {
+            println!("pgbench: {err}");
+            report.check(format!("holds: pgbench did not run ({err})"), false);
+        }
+    }
+
+    println!("\n== {clients} clients fighting over 100 numbers (two per reservation)");
+    let contested = holds::available(&pool, "WY", 100).await?;
+    let fight = holds::fight(&pool, &client, &base, &token, contested, clients, 10).await?;
+    println!(
+        "{} attempts: {} reserved, {} refused with 409, {} other; {} numbers held, {} held twice",
+        fight.attempts,
+        fight.won,
+        fight.conflicts,
+        fight.other,
+        fight.numbers_held,
+        fight.double_held
+    );
+    report.check(
+        format!("fight: {} numbers held twice", fight.double_held),
+        fight.double_held == 0 && fight.other == 0,
+    );
+
+    println!("\n== Pages (logged-in browser session) vs a bare axum handler");
+    let cookie = pages::login(&base, "agent@globex.test", crate::seed::DEMO_PASSWORD).await?;
+    let bare_url = vec![format!("http://{}/", servers.bare)];
+    pages::run(&client, bare_url.clone(), None, clients, warmup).await;
+    let bare = pages::run(&client, bare_url, None, clients, duration).await;
+    println!("{}", bare.line("bare axum handler"));
+    let search_pages: Vec<String> = ["TX", "CA", "NY", "FL"]
+        .iter()
+        .map(|s| format!("{base}/search?kind=local&state={s}"))
+        .collect();
+    let numbers_page = vec![format!("{base}/numbers")];
+    for (name, urls) in [
+        ("search results page", search_pages),
+        ("numbers page", numbers_page),
+    ] {
+        pages::run(&client, urls.clone(), Some(&cookie), clients, warmup).await;
+        let stats = pages::run(&client, urls, Some(&cookie), clients, duration).await;
+        println!("{}", stats.line(name));
+        let ratio = stats.rps() / bare.rps();
+        println!("{name} / bare = {:.1}%", ratio * 100.0);
+        report.check(
+            format!(
+                "{name}: {:.1}% of bare rps >= 30%, p99 {:.1} ms <= 25 ms",
+                ratio * 100.0,
+                load::ms(stats.quantile(0.99))
+            ),
+            stats.errors == 0 && ratio >= 0.3 && stats.quantile(0.99) <= Duration::from_millis(25),
+        );
+    }
+    drop(servers);
+
+    println!("\n== Idle memory of `inward serve`");
+    let rss = rss::idle_serve_rss_kib(&url).await?;
+    println!("VmRSS {:.1} MiB", rss as f64 / 1024.0);
+    report.check(
+        format!("idle RSS {:.1} MiB <= 50 MiB", rss as f64 / 1024.0),
+        rss <= 50 * 1024,
+    );
+
+    println!("\n== Summary");
+    for line in &report.0 {
+        println!("{line}");
+    }
+    Ok(())
+}

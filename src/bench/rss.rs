@@ -1,0 +1,51 @@
+//! Idle memory of a real `inward serve` process: started as a child of this binary, given
+//! a few requests, left idle, then its resident set read from /proc.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// VmRSS of an idle `inward serve`, in KiB.
+pub async fn idle_serve_rss_kib(database_url: &str) -> anyhow::Result<u64> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let child = Kill(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await??;
+    let base = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .filter(|u| u.starts_with("http://"))
+        .ok_or_else(|| anyhow::anyhow!("unexpected first line from inward serve: {line}"))?
+        .to_string();
+    let client = reqwest::Client::new();
+    for path in ["/healthz", "/readyz", "/login", "/metrics"] {
+        client.get(format!("{base}{path}")).send().await?;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.0.id()))?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc status"))
+}

@@ -1,0 +1,144 @@
+//! Search scenarios: one per search kind, each with a handful of real values drawn from the
+//! data so that requests do not all hit the same cached page.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::load::{self, Stats};
+use crate::domain::search::{Limits, SearchParams};
+
+/// npa, nxx, state, rate center, city of one real exchange.
+type Exchange = (String, String, String, String, String);
+
+pub struct Kind {
+    pub name: &'static str,
+    /// Query strings for `/api/v1/numbers/available`.
+    pub queries: Vec<String>,
+}
+
+/// Real states, area codes, exchanges, rate centers and cities from the rate-center table.
+pub async fn kinds(pool: &PgPool) -> anyhow::Result<Vec<Kind>> {
+    let sample: Vec<Exchange> = sqlx::query_as(
+        "SELECT npa::text, nxx::text, state::text, rate_center, city FROM rate_centers
+         WHERE country = 'US' ORDER BY md5(npa || nxx) LIMIT 8",
+    )
+    .fetch_all(pool)
+    .await?;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let map = |f: &dyn Fn(&Exchange) -> String| sample.iter().map(f).collect::<Vec<_>>();
+    Ok(vec![
+        Kind {
+            name: "state",
+            queries: ["TX", "CA", "NY", "FL", "IL", "OH", "GA", "WA"]
+                .iter()
+                .map(|s| format!("state={s}"))
+                .collect(),
+        },
+        Kind {
+            name: "npa",
+            queries: map(&|r| format!("npa={}", r.0)),
+        },
+        Kind {
+            name: "npa-nxx",
+            queries: map(&|r| format!("npa={}&nxx={}", r.0, r.1)),
+        },
+        Kind {
+            name: "rate center",
+            queries: map(&|r| format!("state={}&rate_center={}", r.2, enc(&r.3))),
+        },
+        Kind {
+            name: "city",
+            queries: map(&|r| format!("state={}&city={}", r.2, enc(&r.4))),
+        },
+        Kind {
+            name: "vanity (local)",
+            queries: vec![
+                "state=TX&pattern=XXX-XXX-CALL".into(),
+                "state=CA&pattern=XXX-XXX-HELP".into(),
+                "npa=512&pattern=512-XXX-CASH".into(),
+                "npa=212&pattern=212-XXX-TAXI".into(),
+                "state=NY&pattern=XXX-XXX-7777".into(),
+                "state=FL&pattern=XXX-XXX-5000".into(),
+            ],
+        },
+        Kind {
+            name: "vanity (toll-free)",
+            queries: vec![
+                "kind=toll_free&pattern=8XX-OUR-FOOD".into(),
+                "kind=toll_free&pattern=888-XXX-1000".into(),
+                "kind=toll_free&pattern=8XX-XXX-HELP".into(),
+                "kind=toll_free&pattern=877-555-XXXX".into(),
+            ],
+        },
+        Kind {
+            name: "toll-free",
+            queries: vec![
+                "kind=toll_free".into(),
+                "kind=toll_free&npa=888".into(),
+                "kind=toll_free&npa=800".into(),
+                "kind=toll_free&npa=866".into(),
+            ],
+        },
+    ])
+}
+
+/// `EXPLAIN` of the first query of a kind, as the API would run it for `tenant`.
+pub async fn explain(
+    pool: &PgPool,
+    limits: Limits,
+    tenant: uuid::Uuid,
+    query: &str,
+) -> anyhow::Result<String> {
+    let params: SearchParams = serde_urlencoded::from_str(query)?;
+    let criteria = params
+        .parse(limits)
+        .map_err(|e| anyhow::anyhow!("{query}: {e}"))?;
+    let mut conn = pool.acquire().await?;
+    let profile = crate::tenants::profile(&mut conn, tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    Ok(crate::search::repo::explain(&mut conn, &profile, &criteria).await?)
+}
+
+/// The indexes a plan uses, or `SEQ SCAN` when it reads the table.
+pub fn plan_summary(plan: &str) -> String {
+    if plan.contains("Seq Scan") {
+        return "SEQ SCAN".into();
+    }
+    let words: Vec<&str> = plan.split_whitespace().collect();
+    let mut indexes: Vec<&str> = words
+        .windows(2)
+        .filter(|w| (w[0] == "using" || w[0] == "on") && w[1].starts_with("numbers_"))
+        .map(|w| w[1])
+        .collect();
+    indexes.dedup();
+    indexes.join(" + ")
+}
+
+pub async fn run(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    kind: &Kind,
+    clients: usize,
+    duration: Duration,
+) -> Stats {
+    let urls: Arc<Vec<String>> = Arc::new(
+        kind.queries
+            .iter()
+            .map(|q| format!("{base}/api/v1/numbers/available?{q}"))
+            .collect(),
+    );
+    let auth = Arc::new(format!("Bearer {token}"));
+    let client = client.clone();
+    load::run(clients, duration, move |c, i| {
+        let (client, urls, auth) = (client.clone(), urls.clone(), auth.clone());
+        async move {
+            let url = &urls[(c + i) % urls.len()];
+            load::get(&client, url, &[("authorization", auth.as_str())]).await
+        }
+    })
+    .await
+}

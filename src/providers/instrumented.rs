@@ -1,0 +1,149 @@
+//! A `Provider` that wraps another and records each call's latency and errors
+//! (`provider_call_duration_seconds`, `provider_errors_total`) per platform and operation.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{Activation, Capabilities, NumberRef, Provider, ProviderError};
+use crate::domain::{E164, Target, TargetKind};
+
+pub struct Instrumented {
+    inner: Arc<dyn Provider>,
+}
+
+impl Instrumented {
+    pub fn wrap(inner: Arc<dyn Provider>) -> Arc<dyn Provider> {
+        Arc::new(Instrumented { inner })
+    }
+
+    async fn observe<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        let started = Instant::now();
+        let result = call.await;
+        let error = result.as_ref().err().map(ProviderError::code);
+        crate::metrics::provider_call(
+            self.inner.name(),
+            operation,
+            started.elapsed().as_secs_f64(),
+            error,
+        );
+        result
+    }
+}
+
+#[async_trait]
+impl Provider for Instrumented {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
+        self.observe("reserve", self.inner.reserve(number)).await
+    }
+
+    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
+        self.observe(
+            "release_reservation",
+            self.inner.release_reservation(reference),
+        )
+        .await
+    }
+
+    async fn list_targets(
+        &self,
+        tenant: Uuid,
+        kind: Option<TargetKind>,
+    ) -> Result<Vec<Target>, ProviderError> {
+        self.observe("list_targets", self.inner.list_targets(tenant, kind))
+            .await
+    }
+
+    async fn find_target(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        id: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        self.observe("find_target", self.inner.find_target(tenant, kind, id))
+            .await
+    }
+
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        self.observe(
+            "find_target_by_name",
+            self.inner.find_target_by_name(tenant, kind, name),
+        )
+        .await
+    }
+
+    async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
+        self.observe(
+            "create_extension",
+            self.inner.create_extension(tenant, name),
+        )
+        .await
+    }
+
+    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError> {
+        self.observe("delete_target", self.inner.delete_target(tenant, target))
+            .await
+    }
+
+    async fn assign(
+        &self,
+        tenant: Uuid,
+        number: NumberRef<'_>,
+        target: &Target,
+        display_name: Option<&str>,
+    ) -> Result<Activation, ProviderError> {
+        self.observe(
+            "assign",
+            self.inner.assign(tenant, number, target, display_name),
+        )
+        .await
+    }
+
+    async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+        self.observe("unassign", self.inner.unassign(tenant, number))
+            .await
+    }
+
+    async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError> {
+        self.observe("activation", self.inner.activation(number))
+            .await
+    }
+
+    fn activation_notice(&self, state: Option<&str>) -> Option<String> {
+        self.inner.activation_notice(state)
+    }
+
+    async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
+        self.observe("unassigned_numbers", self.inner.unassigned_numbers())
+            .await
+    }
+
+    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+        self.observe("target_exists", self.inner.target_exists(tenant, target))
+            .await
+    }
+
+    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
+        self.observe("test_connection", self.inner.test_connection(tenant))
+            .await
+    }
+}
