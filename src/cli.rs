@@ -58,6 +58,12 @@ pub enum Command {
     },
     /// Run the background jobs once and print what they did.
     Sweep,
+    /// Benchmark: generate an inventory CSV, upload it through the upload code path, print
+    /// rows per second and peak memory.
+    BenchUpload {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +207,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::providers::sandbox::Sandbox::inject_fault(&pool, &operation, times, &message)
                 .await?;
             println!("the next {times} sandbox `{operation}` call(s) will fail");
+        }
+        Command::BenchUpload { rows } => {
+            migrate(&pool).await?;
+            crate::inventory::bench::run(&pool, rows).await?;
         }
         Command::Sweep => {
             let state = AppState::new(pool, config);

@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod idempotency;
+pub mod inventory;
 pub mod jobs;
 pub mod numbers;
 pub mod providers;

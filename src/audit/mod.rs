@@ -21,16 +21,25 @@ pub enum Action {
     Deprovision,
     #[serde(rename = "EXPIRE")]
     Expire,
+    #[serde(rename = "UPLOAD")]
+    Upload,
+    #[serde(rename = "ALLOCATE")]
+    Allocate,
+    #[serde(rename = "DELETE")]
+    Delete,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 9] = [
         Action::Search,
         Action::Reserve,
         Action::Provision,
         Action::Release,
         Action::Deprovision,
         Action::Expire,
+        Action::Upload,
+        Action::Allocate,
+        Action::Delete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +50,9 @@ impl Action {
             Action::Release => "RELEASE",
             Action::Deprovision => "DEPROVISION",
             Action::Expire => "EXPIRE",
+            Action::Upload => "UPLOAD",
+            Action::Allocate => "ALLOCATE",
+            Action::Delete => "DELETE",
         }
     }
 

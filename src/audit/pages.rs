@@ -14,7 +14,7 @@ struct AuditPage {
     entries: Vec<AuditRow>,
     number: String,
     action: String,
-    actions: [&'static str; 6],
+    actions: Vec<&'static str>,
     next_query: Option<String>,
 }
 
@@ -47,7 +47,7 @@ pub async fn list(
         entries,
         number: filter.number.unwrap_or_default(),
         action: filter.action.unwrap_or_default(),
-        actions: super::Action::ALL.map(super::Action::as_str),
+        actions: super::Action::ALL.iter().map(|a| a.as_str()).collect(),
         next_query,
     }))
 }

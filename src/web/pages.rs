@@ -14,6 +14,7 @@ pub struct Chrome {
     pub csrf: String,
     pub is_tenant: bool,
     pub can_audit: bool,
+    pub can_inventory: bool,
     pub notice: Option<String>,
 }
 
@@ -26,6 +27,7 @@ impl Chrome {
             csrf: csrf.to_string(),
             is_tenant: principal.is_tenant_member(),
             can_audit: principal.can_view_audit(),
+            can_inventory: crate::inventory::can_view(principal),
             notice: None,
         }
     }

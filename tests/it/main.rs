@@ -8,6 +8,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod expiry;
+mod inventory;
 mod isolation;
 mod lifecycle;
 mod pages;
