@@ -49,9 +49,17 @@ pub async fn accept_upload(
             _ => {}
         }
     }
-    let id = id.ok_or_else(|| AppError::invalid_field("file", "attach the CSV as the `file` field"))?;
-    let mode = Mode::parse(mode.as_deref())?;
-    let dry_run = upload::parse_bool("dry_run", dry_run.as_deref())?;
+    let id =
+        id.ok_or_else(|| AppError::invalid_field("file", "attach the CSV as the `file` field"))?;
+    let parsed = Mode::parse(mode.as_deref())
+        .and_then(|m| Ok((m, upload::parse_bool("dry_run", dry_run.as_deref())?)));
+    let (mode, dry_run) = match parsed {
+        Ok(v) => v,
+        Err(err) => {
+            upload::fail(&state.pool, id, &err.public_message()).await;
+            return Err(err);
+        }
+    };
     sqlx::query("UPDATE inventory_uploads SET mode = $2, dry_run = $3 WHERE id = $1")
         .bind(id)
         .bind(mode.as_str())
@@ -179,7 +187,8 @@ impl SelectionBody {
                 let mut parsed = numbers
                     .iter()
                     .map(|n| {
-                        E164::parse(n).map_err(|e| AppError::invalid_field("numbers", e.to_string()))
+                        E164::parse(n)
+                            .map_err(|e| AppError::invalid_field("numbers", e.to_string()))
                     })
                     .collect::<AppResult<Vec<_>>>()?;
                 parsed.sort();
@@ -286,5 +295,8 @@ pub async fn delete(
 }
 
 pub async fn sample() -> Response {
-    csv_response("inventory-sample.csv", upload::sample_csv().as_bytes().to_vec())
+    csv_response(
+        "inventory-sample.csv",
+        upload::sample_csv().as_bytes().to_vec(),
+    )
 }

@@ -46,7 +46,10 @@ pub fn peak_memory_mib() -> Option<f64> {
 /// Writes `rows` distinct NANP numbers in the upload format (NPA 299, not a real area code).
 pub fn generate(path: &std::path::Path, rows: usize) -> std::io::Result<u64> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "Country Code,Phone Number,Voice,SMS,Fax,Voice Carrier Name,SMS Carrier Profile,Tenant")?;
+    writeln!(
+        out,
+        "Country Code,Phone Number,Voice,SMS,Fax,Voice Carrier Name,SMS Carrier Profile,Tenant"
+    )?;
     for i in 0..rows {
         let nxx = 200 + (i / 10_000) % 800;
         let line = i % 10_000;
@@ -58,7 +61,10 @@ pub fn generate(path: &std::path::Path, rows: usize) -> std::io::Result<u64> {
 }
 
 pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
-    anyhow::ensure!((1..=8_000_000).contains(&rows), "--rows must be 1 to 8,000,000");
+    anyhow::ensure!(
+        (1..=8_000_000).contains(&rows),
+        "--rows must be 1 to 8,000,000"
+    );
     sqlx::query(
         "INSERT INTO organizations (id, kind, parent_id, slug, name) VALUES ($1, 'reseller', $2, 'bench-reseller', 'Bench reseller')
          ON CONFLICT (id) DO NOTHING",
@@ -75,6 +81,13 @@ pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
     .bind(BENCH_ORG)
     .execute(pool)
     .await?;
+    // Validation looks NANP exchanges up in the rate-center table: load it as production has it.
+    let centers: i64 = sqlx::query_scalar("SELECT count(*) FROM rate_centers")
+        .fetch_one(pool)
+        .await?;
+    if centers == 0 {
+        crate::seed::rate_centers(pool).await?;
+    }
     let cleared = sqlx::query("DELETE FROM numbers WHERE inventory_org_id = $1")
         .bind(BENCH_ORG)
         .execute(pool)
@@ -130,6 +143,10 @@ pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
         Some(mib) => println!("  peak memory (VmHWM) {mib:.1} MiB"),
         None => println!("  peak memory: /proc/self/status not readable"),
     }
-    anyhow::ensure!(job.status == "completed", "the upload did not complete: {:?}", job.error);
+    anyhow::ensure!(
+        job.status == "completed",
+        "the upload did not complete: {:?}",
+        job.error
+    );
     Ok(())
 }

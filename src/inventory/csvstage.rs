@@ -91,9 +91,11 @@ pub async fn stage(
         }
         (fed, pumped, parsed) => {
             let _ = copy.abort("the file was refused").await;
-            Err(fed.err().or(parsed.err()).or(pumped.err()).unwrap_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("the upload stopped"))
-            }))
+            Err(fed
+                .err()
+                .or(parsed.err())
+                .or(pumped.err())
+                .unwrap_or_else(|| AppError::Internal(anyhow::anyhow!("the upload stopped"))))
         }
     }
 }
@@ -162,11 +164,7 @@ fn header(record: &csv::ByteRecord) -> AppResult<Columns> {
     Ok(columns)
 }
 
-fn parse(
-    rx: mpsc::Receiver<Bytes>,
-    out: mpsc::Sender<Vec<u8>>,
-    upload_id: Uuid,
-) -> AppResult<i64> {
+fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid) -> AppResult<i64> {
     let reader = ChannelReader {
         rx,
         current: Bytes::new(),
@@ -234,13 +232,11 @@ fn parse(
                     country = Some(c);
                 }
                 NonNanp::Invalid(why) => {
-                    reason = Some(
-                        if why.starts_with("country") {
-                            "invalid_country_code"
-                        } else {
-                            "invalid_number"
-                        },
-                    );
+                    reason = Some(if why.starts_with("country") {
+                        "invalid_country_code"
+                    } else {
+                        "invalid_number"
+                    });
                     message = Some(why);
                 }
             }
@@ -336,10 +332,7 @@ fn non_nanp(country_code: Option<&str>, phone: Option<&str>) -> NonNanp {
     match phonenumber::parse(None, &candidate) {
         Ok(parsed) if parsed.is_valid() => match parsed.country().id() {
             Some(id) => NonNanp::Valid(
-                parsed
-                    .format()
-                    .mode(phonenumber::Mode::E164)
-                    .to_string(),
+                parsed.format().mode(phonenumber::Mode::E164).to_string(),
                 id.as_ref().to_string(),
             ),
             None => NonNanp::Invalid(format!("`{phone}` is not a number of a country")),
@@ -356,7 +349,10 @@ mod tests {
 
     #[test]
     fn non_nanp_numbers_are_parsed_for_their_country() {
-        assert!(matches!(non_nanp(Some("1"), Some("5125550100")), NonNanp::Nanp));
+        assert!(matches!(
+            non_nanp(Some("1"), Some("5125550100")),
+            NonNanp::Nanp
+        ));
         match non_nanp(Some("44"), Some("020 7946 0958")) {
             NonNanp::Valid(n, c) => {
                 assert_eq!(n, "+442079460958");

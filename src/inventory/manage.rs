@@ -120,7 +120,13 @@ pub async fn allocate(
         .push(" OR n.tenant_id = ")
         .push_bind(tenant_id)
         .push(") RETURNING n.e164, n.lifecycle)");
-    push_audit(&mut u, Action::Allocate, Some(tenant_id), caller, request_id);
+    push_audit(
+        &mut u,
+        Action::Allocate,
+        Some(tenant_id),
+        caller,
+        request_id,
+    );
     let done = u.build().execute(&state.pool).await?.rows_affected();
     let mut summary = summary;
     summary["allocated"] = json!(done);
@@ -248,7 +254,9 @@ pub async fn delete(
     {
         return Err(AppError::conflict(
             "number_assigned",
-            format!("{number} is assigned: only unassigned numbers can be deleted; release it first"),
+            format!(
+                "{number} is assigned: only unassigned numbers can be deleted; release it first"
+            ),
             json!({ "lifecycle": lifecycle, "tenant_id": tenant.or(allocated) }),
         ));
     }

@@ -153,9 +153,13 @@ pub async fn upload(
     let result = async {
         let id =
             super::api::accept_upload(&state, &caller.principal, multipart, request_id).await?;
-        let job = upload::find(&mut *state.pool.acquire().await?, caller.principal.org_id, id)
-            .await?
-            .ok_or_else(|| AppError::NotFound("upload".into()))?;
+        let job = upload::find(
+            &mut *state.pool.acquire().await?,
+            caller.principal.org_id,
+            id,
+        )
+        .await?
+        .ok_or_else(|| AppError::NotFound("upload".into()))?;
         Ok::<Job, AppError>(job)
     }
     .await;
@@ -180,9 +184,13 @@ pub async fn upload_status(
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
-    let job = upload::find(&mut *state.pool.acquire().await?, caller.principal.org_id, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    let job = upload::find(
+        &mut *state.pool.acquire().await?,
+        caller.principal.org_id,
+        id,
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound("upload".into()))?;
     Ok(fragment(job))
 }
 
@@ -194,7 +202,8 @@ pub async fn commit(
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
     let form = Form::parse(&body);
-    let uploader = Uploader::for_caller(&mut *state.pool.acquire().await?, &caller.principal).await?;
+    let uploader =
+        Uploader::for_caller(&mut *state.pool.acquire().await?, &caller.principal).await?;
     let mode = Mode::parse(form.get("mode"))?;
     let job = upload::commit(&state.pool, &uploader, id, mode).await?;
     Ok(fragment(job))
@@ -206,9 +215,13 @@ pub async fn rejected_csv(
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
-    let job = upload::find(&mut *state.pool.acquire().await?, caller.principal.org_id, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    let job = upload::find(
+        &mut *state.pool.acquire().await?,
+        caller.principal.org_id,
+        id,
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound("upload".into()))?;
     let body = upload::rejected_csv(&state.pool, job.id).await?;
     Ok(super::api::csv_response(
         &format!("rejected-{}.csv", job.id),

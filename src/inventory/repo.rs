@@ -70,7 +70,10 @@ impl FilterQuery {
                 crate::domain::E164::parse(c)
                     .map(|n| n.as_str().to_string())
                     .map_err(|_| {
-                        AppError::invalid_field("cursor", "the cursor is not one this server issued")
+                        AppError::invalid_field(
+                            "cursor",
+                            "the cursor is not one this server issued",
+                        )
                     })
             })
             .transpose()?;

@@ -176,6 +176,10 @@ pub async fn receive(
     let mut conn = pool.acquire().await?;
     match csvstage::stage(&mut conn, id, source).await {
         Ok(staged) => {
+            // Fresh statistics, so the set-based statements below get sensible plans.
+            sqlx::query("ANALYZE inventory_upload_rows")
+                .execute(&mut *conn)
+                .await?;
             sqlx::query(
                 "UPDATE inventory_uploads SET status = 'validating', rows_total = $2, progress = 5, updated_at = now() WHERE id = $1",
             )
@@ -192,7 +196,7 @@ pub async fn receive(
     }
 }
 
-async fn fail(pool: &PgPool, id: Uuid, message: &str) {
+pub async fn fail(pool: &PgPool, id: Uuid, message: &str) {
     let result = sqlx::query(
         "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1",
     )
@@ -285,9 +289,11 @@ async fn validate(pool: &PgPool, uploader: &Uploader, job: &Job) -> AppResult<()
     sqlx::query(
         "UPDATE inventory_upload_rows s SET reason = 'duplicate_in_file', action = NULL,
                 message = 'the number is also on line ' || d.first_line
-         FROM (SELECT line_no, first_value(line_no) OVER (PARTITION BY e164 ORDER BY line_no) AS first_line
-               FROM inventory_upload_rows WHERE upload_id = $1 AND e164 IS NOT NULL) d
-         WHERE s.upload_id = $1 AND s.line_no = d.line_no AND d.first_line <> d.line_no AND s.reason IS NULL",
+         FROM (SELECT line_no, first_line FROM
+                 (SELECT line_no, min(line_no) OVER (PARTITION BY e164) AS first_line
+                  FROM inventory_upload_rows WHERE upload_id = $1 AND e164 IS NOT NULL) w
+               WHERE w.first_line <> w.line_no) d
+         WHERE s.upload_id = $1 AND s.line_no = d.line_no AND s.reason IS NULL",
     )
     .bind(job.id)
     .execute(pool)
@@ -372,7 +378,7 @@ FROM (
                END AS e164,
                CASE WHEN r.e164 IS NOT NULL THEN r.country
                     ELSE coalesce((SELECT rc.country FROM rate_centers rc
-                                   WHERE rc.npa = substr(p2.d, 1, 3) AND rc.nxx = substr(p2.d, 4, 3)), 'US') END AS country,
+                                   WHERE rc.npa = substr(p2.d, 1, 3)::char(3) AND rc.nxx = substr(p2.d, 4, 3)::char(3)), 'US') END AS country,
                CASE WHEN r.e164 IS NULL AND substr(p2.d, 1, 3) IN ('800', '833', '844', '855', '866', '877', '888')
                     THEN 'toll_free' ELSE 'local' END AS kind
     ) n
@@ -539,6 +545,11 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
     .await?;
     tx.commit().await?;
     audit_upload(pool, uploader, &job, Outcome::Success, added, updated).await?;
+    // Keep only what the rejected-rows download needs.
+    sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1 AND reason IS NULL")
+        .bind(id)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -554,7 +565,8 @@ SELECT s.e164, s.country, s.kind, d.national, substr(d.national, 1, 3), substr(d
        rc.rate_center, rc.city, $4, s.voice_b, s.sms_b, s.fax_b, s.voice_carrier_id, s.sms_carrier_id, $5, s.tenant_id, $1
 FROM inventory_upload_rows s
 CROSS JOIN LATERAL (SELECT CASE WHEN s.e164 LIKE '+1%' THEN substr(s.e164, 3) ELSE substr(s.e164, 2) END AS national) d
-LEFT JOIN rate_centers rc ON s.e164 LIKE '+1%' AND rc.npa = substr(d.national, 1, 3) AND rc.nxx = substr(d.national, 4, 3)
+LEFT JOIN rate_centers rc ON s.e164 LIKE '+1%' AND rc.npa = substr(d.national, 1, 3)::char(3)
+    AND rc.nxx = substr(d.national, 4, 3)::char(3)
 WHERE s.upload_id = $1 AND s.line_no >= $2 AND s.line_no < $3 AND s.reason IS NULL AND s.action = 'add'
 ON CONFLICT (e164) DO NOTHING
 "#;

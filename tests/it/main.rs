@@ -6,6 +6,7 @@ mod common;
 mod audit_log;
 mod bad_input;
 mod browser;
+mod browser_inventory;
 mod cli;
 mod expiry;
 mod inventory;
