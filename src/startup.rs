@@ -55,7 +55,14 @@ pub fn api_router() -> Router<AppState> {
         .route("/inventory/sample.csv", get(inventory::api::sample))
         .route("/inventory/allocations", post(inventory::api::allocate))
         .route("/inventory/releases", post(inventory::api::release))
-        .route("/inventory/{e164}", delete(inventory::api::delete))
+        .route(
+            "/inventory/{e164}",
+            delete(inventory::api::delete).patch(inventory::api::change_capabilities),
+        )
+        .route(
+            "/inventory/{e164}/permanent-release",
+            post(inventory::api::permanent_release),
+        )
         .route(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
@@ -109,6 +116,10 @@ pub fn page_router() -> Router<AppState> {
         .route(
             "/inventory/numbers/{e164}/delete",
             post(inventory::pages::delete),
+        )
+        .route(
+            "/inventory/numbers/{e164}/permanent-release",
+            post(inventory::pages::permanent_release),
         )
 }
 

@@ -27,10 +27,14 @@ pub enum Action {
     Allocate,
     #[serde(rename = "DELETE")]
     Delete,
+    #[serde(rename = "UPDATE_CAPABILITIES")]
+    UpdateCapabilities,
+    #[serde(rename = "PERMANENT_RELEASE")]
+    PermanentRelease,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::Search,
         Action::Reserve,
         Action::Provision,
@@ -40,6 +44,8 @@ impl Action {
         Action::Upload,
         Action::Allocate,
         Action::Delete,
+        Action::UpdateCapabilities,
+        Action::PermanentRelease,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +59,8 @@ impl Action {
             Action::Upload => "UPLOAD",
             Action::Allocate => "ALLOCATE",
             Action::Delete => "DELETE",
+            Action::UpdateCapabilities => "UPDATE_CAPABILITIES",
+            Action::PermanentRelease => "PERMANENT_RELEASE",
         }
     }
 

@@ -300,3 +300,40 @@ pub async fn sample() -> Response {
         upload::sample_csv().as_bytes().to_vec(),
     )
 }
+
+pub async fn change_capabilities(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<manage::CapabilityChange>,
+) -> AppResult<Json<Value>> {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    Ok(Json(
+        manage::change_capabilities(&state, &caller, &number, &body, request_id.as_deref()).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PermanentReleaseBody {
+    pub confirm: Option<String>,
+}
+
+pub async fn permanent_release(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<PermanentReleaseBody>,
+) -> AppResult<Response> {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    manage::permanent_release(
+        &state,
+        &caller,
+        &number,
+        body.confirm.as_deref().unwrap_or(""),
+        request_id.as_deref(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

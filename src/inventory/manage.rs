@@ -285,3 +285,176 @@ pub async fn delete(
     tx.commit().await?;
     Ok(())
 }
+
+/// New capabilities and carriers for one number; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CapabilityChange {
+    pub voice: Option<bool>,
+    pub sms: Option<bool>,
+    pub fax: Option<bool>,
+    pub voice_carrier: Option<String>,
+    pub sms_carrier: Option<String>,
+}
+
+async fn carrier_id(
+    tx: &mut sqlx::PgConnection,
+    kind: &str,
+    name: Option<&str>,
+    orgs: &[Uuid],
+) -> AppResult<Option<Uuid>> {
+    let found: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM carriers WHERE kind = $1 AND (org_id IS NULL OR org_id = ANY($2))
+           AND CASE WHEN $3::text IS NULL THEN is_default ELSE lower(name) = lower($3) END
+         ORDER BY org_id NULLS LAST LIMIT 1",
+    )
+    .bind(kind)
+    .bind(orgs)
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match (found, name) {
+        (None, Some(name)) => Err(AppError::invalid_field(
+            if kind == "voice" {
+                "voice_carrier"
+            } else {
+                "sms_carrier"
+            },
+            format!("no {kind} carrier named `{name}`"),
+        )),
+        (found, _) => Ok(found),
+    }
+}
+
+/// Changes capabilities and carriers while the number is not in use by a tenant or assigned to
+/// a user; only the organization whose inventory it is.
+pub async fn change_capabilities(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    change: &CapabilityChange,
+    request_id: Option<&str>,
+) -> AppResult<Value> {
+    let org = manager_org(caller)?;
+    let mut tx = state.pool.begin().await?;
+    let row: Option<CapabilityRow> = sqlx::query_as(
+        "SELECT n.voice, n.sms, n.fax, n.voice_carrier_id, n.sms_carrier_id,
+                (n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released')
+                 OR EXISTS (SELECT 1 FROM number_assignments a WHERE a.e164 = n.e164))
+         FROM numbers n WHERE n.e164 = $1 AND n.inventory_org_id = $2 FOR UPDATE",
+    )
+    .bind(number.as_str())
+    .bind(org)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (voice, sms, fax, voice_carrier, sms_carrier, in_use) =
+        row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    if in_use {
+        return Err(AppError::conflict(
+            "number_assigned",
+            format!(
+                "{number} is in use: capabilities and carriers change only while it is unassigned"
+            ),
+            Value::Null,
+        ));
+    }
+    let mut orgs = vec![org];
+    orgs.extend(caller.parent_org_id);
+    let voice = change.voice.unwrap_or(voice);
+    let sms = change.sms.unwrap_or(sms);
+    let fax = change.fax.unwrap_or(fax);
+    let voice_carrier = match (&change.voice_carrier, voice) {
+        (Some(name), _) => carrier_id(&mut tx, "voice", Some(name), &orgs).await?,
+        (None, true) if voice_carrier.is_none() => {
+            carrier_id(&mut tx, "voice", None, &orgs).await?
+        }
+        (None, _) => voice_carrier,
+    };
+    let sms_carrier = match (&change.sms_carrier, sms) {
+        (Some(name), _) => carrier_id(&mut tx, "sms", Some(name), &orgs).await?,
+        (None, true) if sms_carrier.is_none() => carrier_id(&mut tx, "sms", None, &orgs).await?,
+        (None, _) => sms_carrier,
+    };
+    sqlx::query(
+        "UPDATE numbers SET voice = $2, sms = $3, fax = $4, voice_carrier_id = $5, sms_carrier_id = $6 WHERE e164 = $1",
+    )
+    .bind(number.as_str())
+    .bind(voice)
+    .bind(sms)
+    .bind(fax)
+    .bind(voice_carrier)
+    .bind(sms_carrier)
+    .execute(&mut *tx)
+    .await?;
+    let result = json!({
+        "e164": number, "capabilities": { "voice": voice, "sms": sms, "fax": fax },
+        "voice_carrier_id": voice_carrier, "sms_carrier_id": sms_carrier,
+    });
+    let entry = Entry::new(Action::UpdateCapabilities, Outcome::Success)
+        .by(None, Some(caller.user_id), request_id)
+        .number(number.as_str())
+        .details(result.clone());
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// voice, sms, fax, voice carrier, SMS carrier, in use.
+type CapabilityRow = (bool, bool, bool, Option<Uuid>, Option<Uuid>, bool);
+
+/// The operator's permanent release of a number back to the carrier: irreversible, so the
+/// caller must type the number again, and only while nobody uses or holds an allocation of it.
+pub async fn permanent_release(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    confirm: &str,
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    if caller.role != crate::domain::policy::Role::Operator {
+        return Err(AppError::Forbidden(
+            "only the platform operator may release a number permanently to the carrier".into(),
+        ));
+    }
+    let typed = E164::parse(confirm).ok();
+    if typed.as_ref() != Some(number) {
+        return Err(AppError::invalid_field(
+            "confirm",
+            format!("type the number ({number}) to confirm the permanent release"),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let row: Option<(Option<Uuid>, Option<Uuid>, String)> = sqlx::query_as(
+        "SELECT tenant_id, allocated_tenant_id, lifecycle FROM numbers WHERE e164 = $1 FOR UPDATE",
+    )
+    .bind(number.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (tenant, allocated, lifecycle) =
+        row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    if tenant.is_some()
+        || allocated.is_some()
+        || !matches!(lifecycle.as_str(), "available" | "released")
+    {
+        return Err(AppError::conflict(
+            "number_assigned",
+            format!("{number} is assigned or in use: release it first"),
+            json!({ "lifecycle": lifecycle }),
+        ));
+    }
+    for sql in [
+        "DELETE FROM provisioning_attempts WHERE e164 = $1",
+        "DELETE FROM holds WHERE e164 = $1 AND ended_at IS NOT NULL",
+        "DELETE FROM numbers WHERE e164 = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(number.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let entry = Entry::new(Action::PermanentRelease, Outcome::Success)
+        .by(None, Some(caller.user_id), request_id)
+        .number(number.as_str());
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(())
+}

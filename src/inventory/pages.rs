@@ -32,6 +32,7 @@ struct InventoryPage {
     next_query: Option<String>,
     can_manage: bool,
     can_upload: bool,
+    is_operator: bool,
     org_id: Uuid,
     statuses: Vec<&'static str>,
     uploads: Vec<Job>,
@@ -99,6 +100,7 @@ pub async fn page(
         "allocated" => Some("Numbers allocated."),
         "released" => Some("Numbers released to your inventory."),
         "deleted" => Some("Number deleted."),
+        "released_permanently" => Some("Number released permanently to the carrier."),
         _ => None,
     });
     let mut chrome = Chrome::new(&caller.principal, &caller.csrf);
@@ -115,6 +117,7 @@ pub async fn page(
         next_query,
         can_manage: super::manager_org(&caller.principal).is_ok(),
         can_upload,
+        is_operator: caller.principal.role == crate::domain::policy::Role::Operator,
         org_id: caller.principal.org_id,
         statuses: crate::domain::NumberState::ALL
             .iter()
@@ -386,6 +389,26 @@ pub async fn delete(
     let number = crate::numbers::parse_path_number(&raw)?;
     manage::delete(&state, &caller.principal, &number, request_id.as_deref()).await?;
     Ok(Redirect::to("/inventory?notice=deleted").into_response())
+}
+
+pub async fn permanent_release(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    let form = Form::parse(&body);
+    manage::permanent_release(
+        &state,
+        &caller.principal,
+        &number,
+        form.get("confirm_number").unwrap_or(""),
+        request_id.as_deref(),
+    )
+    .await?;
+    Ok(Redirect::to("/inventory?notice=released_permanently").into_response())
 }
 
 pub async fn sample() -> Response {

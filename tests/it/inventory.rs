@@ -85,6 +85,17 @@ async fn seeded_number(app: &TestApp) -> String {
         .unwrap()
 }
 
+/// inventory org, allocated tenant, voice, sms, voice carrier, SMS carrier, uploaded by.
+type UploadedRow = (
+    uuid::Uuid,
+    Option<uuid::Uuid>,
+    bool,
+    bool,
+    Option<String>,
+    Option<String>,
+    Option<uuid::Uuid>,
+);
+
 #[sqlx::test]
 async fn upload_happy_path_sets_default_carriers_allocates_and_is_idempotent(pool: PgPool) {
     let app = spawn_app(pool).await;
@@ -101,7 +112,7 @@ async fn upload_happy_path_sets_default_carriers_allocates_and_is_idempotent(poo
 
     let acme = app.tenant_id("acme").await;
     let globex = app.tenant_id("globex").await;
-    let row: (uuid::Uuid, Option<uuid::Uuid>, bool, bool, Option<String>, Option<String>, Option<uuid::Uuid>) = sqlx::query_as(
+    let row: UploadedRow = sqlx::query_as(
         "SELECT n.inventory_org_id, n.allocated_tenant_id, n.voice, n.sms, vc.name, sc.name, n.uploaded_by_org_id
          FROM numbers n LEFT JOIN carriers vc ON vc.id = n.voice_carrier_id LEFT JOIN carriers sc ON sc.id = n.sms_carrier_id
          WHERE e164 = '+15125550100'",
@@ -762,5 +773,110 @@ async fn tenants_only_reach_their_own_inventory(pool: PgPool) {
         status,
         StatusCode::NO_CONTENT,
         "a tenant deletes what it uploaded"
+    );
+}
+
+#[sqlx::test]
+async fn capabilities_change_only_while_unassigned_and_permanent_release_is_the_operators(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let reseller = app.api("reseller@acme.test").await;
+    let operator = app.api("operator@inward.test").await;
+    let csv = format!(
+        "{HEADER}1,5125550220,TRUE,FALSE,FALSE,,,\n1,5125550221,TRUE,FALSE,FALSE,,,globex\n"
+    );
+    run_upload(&reseller, &csv, "all_or_nothing", false).await;
+    let patch = |api: &Api, number: &str, body: Value| {
+        let r = api
+            .http
+            .patch(format!("{}/api/v1/inventory/{number}", api.base))
+            .bearer_auth(&api.token)
+            .json(&body)
+            .send();
+        async move {
+            let r = r.await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = patch(
+        &reseller,
+        "+15125550220",
+        json!({ "sms": true, "fax": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let sms: (bool, bool, Option<String>) = sqlx::query_as(
+        "SELECT n.sms, n.fax, c.name FROM numbers n LEFT JOIN carriers c ON c.id = n.sms_carrier_id WHERE e164 = '+15125550220'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        sms,
+        (true, true, Some("Sandbox SMS".to_string())),
+        "default SMS carrier set"
+    );
+    assert_eq!(
+        app.audit_count("+15125550220", "UPDATE_CAPABILITIES", "SUCCESS")
+            .await,
+        1
+    );
+    let (status, body) = patch(
+        &reseller,
+        "+15125550220",
+        json!({ "voice_carrier": "Nope" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // In use by a tenant: refused.
+    let globex = app.api("agent@globex.test").await;
+    let (status, _) = globex.reserve(&["+15125550221".to_string()]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = patch(&reseller, "+15125550221", json!({ "sms": true })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) = patch(
+        &app.api("admin@globex.test").await,
+        "+15125550220",
+        json!({ "sms": false }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Permanent release: the operator's, with the number typed again.
+    let (status, _) = reseller
+        .post(
+            "/api/v1/inventory/+15125550220/permanent-release",
+            json!({ "confirm": "+15125550220" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = operator
+        .post(
+            "/api/v1/inventory/+15125550220/permanent-release",
+            json!({ "confirm": "+15125550000" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = operator
+        .post(
+            "/api/v1/inventory/+15125550221/permanent-release",
+            json!({ "confirm": "+15125550221" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = operator
+        .post(
+            "/api/v1/inventory/+15125550220/permanent-release",
+            json!({ "confirm": "(512) 555-0220" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(count_numbers(&app, "+15125550220").await, 0);
+    assert_eq!(
+        app.audit_count("+15125550220", "PERMANENT_RELEASE", "SUCCESS")
+            .await,
+        1
     );
 }
