@@ -7,7 +7,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Json};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -62,6 +62,10 @@ pub fn api_router() -> Router<AppState> {
         .route(
             "/inventory/{e164}/permanent-release",
             post(inventory::api::permanent_release),
+        )
+        .route(
+            "/inventory/{e164}/assignment",
+            put(inventory::api::assign).delete(inventory::api::unassign),
         )
         .route(
             "/openapi.json",
@@ -120,6 +124,10 @@ pub fn page_router() -> Router<AppState> {
         .route(
             "/inventory/numbers/{e164}/permanent-release",
             post(inventory::pages::permanent_release),
+        )
+        .route(
+            "/inventory/numbers/{e164}/assign",
+            post(inventory::pages::assign),
         )
 }
 

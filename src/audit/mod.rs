@@ -31,10 +31,14 @@ pub enum Action {
     UpdateCapabilities,
     #[serde(rename = "PERMANENT_RELEASE")]
     PermanentRelease,
+    #[serde(rename = "ASSIGN")]
+    Assign,
+    #[serde(rename = "UNASSIGN")]
+    Unassign,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::Search,
         Action::Reserve,
         Action::Provision,
@@ -46,6 +50,8 @@ impl Action {
         Action::Delete,
         Action::UpdateCapabilities,
         Action::PermanentRelease,
+        Action::Assign,
+        Action::Unassign,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +67,8 @@ impl Action {
             Action::Delete => "DELETE",
             Action::UpdateCapabilities => "UPDATE_CAPABILITIES",
             Action::PermanentRelease => "PERMANENT_RELEASE",
+            Action::Assign => "ASSIGN",
+            Action::Unassign => "UNASSIGN",
         }
     }
 

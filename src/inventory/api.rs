@@ -337,3 +337,27 @@ pub async fn permanent_release(
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+pub async fn assign(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<super::assign::Assignment>,
+) -> AppResult<Json<Value>> {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    Ok(Json(
+        super::assign::assign(&state, &caller, &number, &body, request_id.as_deref()).await?,
+    ))
+}
+
+pub async fn unassign(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> AppResult<Response> {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    super::assign::unassign(&state, &caller, &number, request_id.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

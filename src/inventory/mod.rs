@@ -3,6 +3,7 @@
 //! and its CSV export.
 
 pub mod api;
+pub mod assign;
 pub mod bench;
 pub mod csvstage;
 pub mod manage;

@@ -33,6 +33,8 @@ struct InventoryPage {
     can_manage: bool,
     can_upload: bool,
     is_operator: bool,
+    is_tenant_admin: bool,
+    f_assignment: String,
     org_id: Uuid,
     statuses: Vec<&'static str>,
     uploads: Vec<Job>,
@@ -60,6 +62,7 @@ pub struct PageQuery {
 fn query_string(f: &FilterQuery) -> String {
     let mut pairs = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
+        ("assignment", &f.assignment),
         ("tenant", &f.tenant),
         ("status", &f.status),
         ("e911", &f.e911),
@@ -100,6 +103,7 @@ pub async fn page(
         "allocated" => Some("Numbers allocated."),
         "released" => Some("Numbers released to your inventory."),
         "deleted" => Some("Number deleted."),
+        "assigned" => Some("Assignment saved."),
         "released_permanently" => Some("Number released permanently to the carrier."),
         _ => None,
     });
@@ -118,6 +122,8 @@ pub async fn page(
         can_manage: super::manager_org(&caller.principal).is_ok(),
         can_upload,
         is_operator: caller.principal.role == crate::domain::policy::Role::Operator,
+        is_tenant_admin: caller.principal.role == crate::domain::policy::Role::TenantAdmin,
+        f_assignment: q.filter.assignment.clone().unwrap_or_default(),
         org_id: caller.principal.org_id,
         statuses: crate::domain::NumberState::ALL
             .iter()
@@ -277,6 +283,7 @@ impl Form {
             status: self.get("f_status").map(str::to_string),
             e911: self.get("f_e911").map(str::to_string),
             q: self.get("f_q").map(str::to_string),
+            assignment: self.get("f_assignment").map(str::to_string),
             cursor: None,
             limit: None,
         }
@@ -409,6 +416,40 @@ pub async fn permanent_release(
     )
     .await?;
     Ok(Redirect::to("/inventory?notice=released_permanently").into_response())
+}
+
+/// A tenant admin's per-row assign form; an empty assignee removes the assignment.
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    let form = Form::parse(&body);
+    let key = |field: &str| format!("{field}:{}", number.as_str());
+    match form.get(&key("assignee")) {
+        Some(assignee) => {
+            let assignment = super::assign::Assignment {
+                kind: form.get(&key("kind")).unwrap_or("user").to_string(),
+                assignee: assignee.to_string(),
+            };
+            super::assign::assign(
+                &state,
+                &caller.principal,
+                &number,
+                &assignment,
+                request_id.as_deref(),
+            )
+            .await?;
+        }
+        None => {
+            super::assign::unassign(&state, &caller.principal, &number, request_id.as_deref())
+                .await?;
+        }
+    }
+    Ok(Redirect::to("/inventory?notice=assigned").into_response())
 }
 
 pub async fn sample() -> Response {

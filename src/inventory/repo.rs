@@ -15,6 +15,8 @@ pub struct FilterQuery {
     pub status: Option<String>,
     pub e911: Option<String>,
     pub q: Option<String>,
+    /// `unassigned` or `assigned`: numbers without/with a user, trunk or SMS assignment.
+    pub assignment: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<String>,
 }
@@ -29,6 +31,7 @@ pub enum TenantFilter {
 pub struct Filter {
     pub tenant: Option<TenantFilter>,
     pub status: Option<String>,
+    pub assigned: Option<bool>,
     pub q: Option<String>,
     pub after: Option<String>,
     pub limit: i64,
@@ -65,6 +68,17 @@ impl FilterQuery {
                 ));
             }
         }
+        let assigned = match clean(&self.assignment) {
+            None => None,
+            Some("assigned") => Some(true),
+            Some("unassigned") => Some(false),
+            Some(other) => {
+                return Err(AppError::invalid_field(
+                    "assignment",
+                    format!("assignment `{other}` is not assigned or unassigned"),
+                ));
+            }
+        };
         let after = clean(&self.cursor)
             .map(|c| {
                 crate::domain::E164::parse(c)
@@ -92,6 +106,7 @@ impl FilterQuery {
         Ok(Filter {
             tenant,
             status,
+            assigned,
             q: clean(&self.q).map(str::to_string),
             after,
             limit,
@@ -120,6 +135,8 @@ pub struct InventoryRow {
     pub voice_carrier: Option<String>,
     pub sms_carrier: Option<String>,
     pub uploaded_by_org_id: Option<Uuid>,
+    pub assignment_kind: Option<String>,
+    pub assignee: Option<String>,
 }
 
 impl InventoryRow {
@@ -144,6 +161,7 @@ impl InventoryRow {
             "capabilities": { "voice": self.voice, "sms": self.sms, "fax": self.fax },
             "voice_carrier": self.voice_carrier, "sms_carrier": self.sms_carrier,
             "uploaded_by_org_id": self.uploaded_by_org_id,
+            "assignment": self.assignment_kind.as_ref().map(|k| serde_json::json!({ "kind": k, "assignee": self.assignee })),
         })
     }
 }
@@ -152,8 +170,10 @@ const SELECT: &str = "SELECT n.e164, n.country, n.kind, n.lifecycle, coalesce(n.
        o.name AS tenant_name, n.allocated_tenant_id, ao.slug AS allocated_tenant_slug,
        (n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released')) AS in_use,
        n.target_type, n.target_name, n.display_name, n.voice, n.sms, n.fax,
-       vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id
+       vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id,
+       na.kind AS assignment_kind, na.assignee
 FROM numbers n
+LEFT JOIN number_assignments na ON na.e164 = n.e164
 LEFT JOIN organizations o ON o.id = coalesce(n.tenant_id, n.allocated_tenant_id)
 LEFT JOIN organizations ao ON ao.id = n.allocated_tenant_id
 LEFT JOIN carriers vc ON vc.id = n.voice_carrier_id
@@ -187,6 +207,15 @@ pub fn push_conditions(q: &mut QueryBuilder<'_, Postgres>, scope: Scope, filter:
     }
     if let Some(status) = &filter.status {
         q.push(" AND n.lifecycle = ").push_bind(status.clone());
+    }
+    match filter.assigned {
+        Some(true) => {
+            q.push(" AND na.e164 IS NOT NULL");
+        }
+        Some(false) => {
+            q.push(" AND na.e164 IS NULL");
+        }
+        None => {}
     }
     if let Some(text) = &filter.q {
         let digits: String = text.chars().filter(char::is_ascii_digit).collect();

@@ -880,3 +880,109 @@ async fn capabilities_change_only_while_unassigned_and_permanent_release_is_the_
         1
     );
 }
+
+#[sqlx::test]
+async fn tenant_admins_assign_their_numbers_and_see_the_unassigned_ones(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let reseller = app.api("reseller@acme.test").await;
+    let admin = app.api("admin@globex.test").await;
+    let other = app.api("admin@initech.test").await;
+    let csv = format!(
+        "{HEADER}1,5125550230,TRUE,FALSE,FALSE,,,globex\n1,5125550231,TRUE,TRUE,FALSE,,,globex\n"
+    );
+    run_upload(&reseller, &csv, "all_or_nothing", false).await;
+    let put = |api: &Api, number: &str, body: Value| {
+        let r = api
+            .http
+            .put(format!("{}/api/v1/inventory/{number}/assignment", api.base))
+            .bearer_auth(&api.token)
+            .json(&body)
+            .send();
+        async move {
+            let r = r.await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = put(
+        &admin,
+        "+15125550230",
+        json!({ "kind": "user", "assignee": "alice@globex.test" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = put(
+        &admin,
+        "+15125550230",
+        json!({ "kind": "sms", "assignee": "alice" }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not SMS-enabled: {body}"
+    );
+    assert_eq!(
+        put(
+            &other,
+            "+15125550231",
+            json!({ "kind": "user", "assignee": "bob" })
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        put(
+            &reseller,
+            "+15125550231",
+            json!({ "kind": "user", "assignee": "bob" })
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.audit_count("+15125550230", "ASSIGN", "SUCCESS").await,
+        1
+    );
+
+    let (_, free) = admin
+        .get("/api/v1/inventory?assignment=unassigned&q=512555023")
+        .await;
+    let free: Vec<&str> = free["numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["e164"].as_str().unwrap())
+        .collect();
+    assert_eq!(free, vec!["+15125550231"]);
+    let (_, used) = admin.get("/api/v1/inventory?assignment=assigned").await;
+    assert_eq!(
+        used["numbers"][0]["assignment"]["assignee"], "alice@globex.test",
+        "{used}"
+    );
+
+    // The unassigned one can still go back to the reseller; unassigning frees the other.
+    let (status, _) = reseller
+        .post(
+            "/api/v1/inventory/releases",
+            json!({ "numbers": ["+15125550231"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = admin
+        .delete("/api/v1/inventory/+15125550230/assignment")
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        other
+            .delete("/api/v1/inventory/+15125550230/assignment")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let page = app.browser("admin@globex.test").await;
+    let (status, html) = page.get("/inventory?assignment=unassigned").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("(512) 555-0230"), "{html}");
+}
