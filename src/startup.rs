@@ -54,6 +54,10 @@ pub fn api_router() -> Router<AppState> {
         )
         .route("/inventory/sample.csv", get(inventory::api::sample))
         .route("/inventory/allocations", post(inventory::api::allocate))
+        .route(
+            "/inventory/tenants/{id}/external-numbers",
+            post(inventory::api::set_external_numbers),
+        )
         .route("/inventory/releases", post(inventory::api::release))
         .route(
             "/inventory/{e164}",
@@ -117,6 +121,10 @@ pub fn page_router() -> Router<AppState> {
             get(inventory::pages::rejected_csv),
         )
         .route("/inventory/bulk/{action}", post(inventory::pages::bulk))
+        .route(
+            "/inventory/tenants/{id}/external-numbers",
+            post(inventory::pages::set_external_numbers),
+        )
         .route(
             "/inventory/numbers/{e164}/delete",
             post(inventory::pages::delete),

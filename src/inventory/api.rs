@@ -361,3 +361,21 @@ pub async fn unassign(
     super::assign::unassign(&state, &caller, &number, request_id.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+#[derive(Debug, Deserialize)]
+pub struct ExternalNumbersBody {
+    pub allow: bool,
+}
+
+pub async fn set_external_numbers(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<ExternalNumbersBody>,
+) -> AppResult<Json<Value>> {
+    let tenant = parse_id(&raw, "tenant")?;
+    manage::set_external_numbers(&state, &caller, tenant, body.allow).await?;
+    Ok(Json(
+        json!({ "tenant_id": tenant, "allow_external_numbers": body.allow }),
+    ))
+}

@@ -458,3 +458,27 @@ pub async fn permanent_release(
     tx.commit().await?;
     Ok(())
 }
+
+/// A reseller (or the operator) sets a tenant's "Allow external numbers".
+pub async fn set_external_numbers(
+    state: &AppState,
+    caller: &Principal,
+    tenant_id: Uuid,
+    allow: bool,
+) -> AppResult<()> {
+    let org = manager_org(caller)?;
+    let updated = sqlx::query(
+        "UPDATE organizations SET allow_external_numbers = $3
+         WHERE id = $1 AND kind = 'tenant' AND ($4 OR parent_id = $2)",
+    )
+    .bind(tenant_id)
+    .bind(org)
+    .bind(allow)
+    .bind(caller.role == crate::domain::policy::Role::Operator)
+    .execute(&state.pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound("tenant".into()));
+    }
+    Ok(())
+}

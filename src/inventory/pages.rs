@@ -35,6 +35,7 @@ struct InventoryPage {
     is_operator: bool,
     is_tenant_admin: bool,
     f_assignment: String,
+    external: Vec<(Uuid, String, bool)>,
     org_id: Uuid,
     statuses: Vec<&'static str>,
     uploads: Vec<Job>,
@@ -85,6 +86,16 @@ pub async fn page(
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list(&mut conn, scope, &filter).await?;
     let tenants = repo::tenants(&mut conn, scope).await?;
+    let external: Vec<(Uuid, String, bool)> = if super::manager_org(&caller.principal).is_ok() {
+        sqlx::query_as(
+            "SELECT id, name, allow_external_numbers FROM organizations WHERE id = ANY($1) ORDER BY name",
+        )
+        .bind(tenants.iter().map(|t| t.0).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
     let can_upload = Uploader::for_caller(&mut conn, &caller.principal)
         .await
         .is_ok();
@@ -104,6 +115,7 @@ pub async fn page(
         "released" => Some("Numbers released to your inventory."),
         "deleted" => Some("Number deleted."),
         "assigned" => Some("Assignment saved."),
+        "tenant_saved" => Some("Tenant setting saved."),
         "released_permanently" => Some("Number released permanently to the carrier."),
         _ => None,
     });
@@ -124,6 +136,7 @@ pub async fn page(
         is_operator: caller.principal.role == crate::domain::policy::Role::Operator,
         is_tenant_admin: caller.principal.role == crate::domain::policy::Role::TenantAdmin,
         f_assignment: q.filter.assignment.clone().unwrap_or_default(),
+        external,
         org_id: caller.principal.org_id,
         statuses: crate::domain::NumberState::ALL
             .iter()
@@ -450,6 +463,18 @@ pub async fn assign(
         }
     }
     Ok(Redirect::to("/inventory?notice=assigned").into_response())
+}
+
+pub async fn set_external_numbers(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let tenant = parse_id(&raw, "tenant")?;
+    let allow = Form::parse(&body).get("allow") == Some("true");
+    manage::set_external_numbers(&state, &caller.principal, tenant, allow).await?;
+    Ok(Redirect::to("/inventory?notice=tenant_saved").into_response())
 }
 
 pub async fn sample() -> Response {

@@ -747,11 +747,15 @@ async fn tenants_only_reach_their_own_inventory(pool: PgPool) {
     assert_eq!(status, StatusCode::OK);
     assert!(!csv_out.contains("5125550210"));
 
-    // With the flag set, Globex's admin uploads its own numbers, allocated to itself.
-    sqlx::query("UPDATE organizations SET allow_external_numbers = true WHERE slug = 'globex'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    // With the flag set by its reseller, Globex's admin uploads its own numbers, allocated to
+    // itself. Only the tenant's reseller may set the flag.
+    let path = format!("/api/v1/inventory/tenants/{globex}/external-numbers");
+    assert_eq!(
+        globex_admin.post(&path, json!({ "allow": true })).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = reseller.post(&path, json!({ "allow": true })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let own = format!(
         "{HEADER}1,5125550212,TRUE,FALSE,FALSE,,,\n1,5125550213,TRUE,FALSE,FALSE,,,initech\n"
     );
