@@ -80,6 +80,12 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Benchmark: generate an inventory CSV, upload it through the upload code path, print
+    /// rows per second and peak memory.
+    BenchUpload {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +284,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 seconds,
             };
             crate::bench::run(config, options).await?;
+        }
+        Command::BenchUpload { rows } => {
+            migrate(&pool).await?;
+            crate::inventory::bench::run(&pool, rows).await?;
         }
         Command::Sweep => {
             let state = AppState::new(pool, config);

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod domain;
 pub mod error;
 pub mod idempotency;
+pub mod inventory;
 pub mod jobs;
 pub mod metrics;
 pub mod numbers;

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Json};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -15,7 +16,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{audit, auth, connections, jobs, numbers, reservations, search, web};
+use crate::{audit, auth, connections, inventory, jobs, numbers, reservations, search, web};
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
 
@@ -42,6 +43,36 @@ pub fn api_router() -> Router<AppState> {
         .route("/orphaned-numbers", get(numbers::api::orphaned))
         .route("/targets", get(numbers::api::targets))
         .route("/audit", get(audit::api::list))
+        .route("/inventory", get(inventory::api::list))
+        .route("/inventory/uploads", get(inventory::api::list_uploads))
+        .route("/inventory/uploads/{id}", get(inventory::api::show_upload))
+        .route(
+            "/inventory/uploads/{id}/rejected.csv",
+            get(inventory::api::rejected_csv),
+        )
+        .route(
+            "/inventory/uploads/{id}/commit",
+            post(inventory::api::commit_upload),
+        )
+        .route("/inventory/sample.csv", get(inventory::api::sample))
+        .route("/inventory/allocations", post(inventory::api::allocate))
+        .route(
+            "/inventory/tenants/{id}/external-numbers",
+            post(inventory::api::set_external_numbers),
+        )
+        .route("/inventory/releases", post(inventory::api::release))
+        .route(
+            "/inventory/{e164}",
+            delete(inventory::api::delete).patch(inventory::api::change_capabilities),
+        )
+        .route(
+            "/inventory/{e164}/permanent-release",
+            post(inventory::api::permanent_release),
+        )
+        .route(
+            "/inventory/{e164}/assignment",
+            put(inventory::api::assign).delete(inventory::api::unassign),
+        )
         .route(
             "/connections",
             get(connections::api::list).post(connections::api::create),
@@ -92,14 +123,65 @@ pub fn page_router() -> Router<AppState> {
             get(connections::pages::show).post(connections::pages::update),
         )
         .route("/settings/connection/test", post(connections::pages::test))
+        .route("/inventory", get(inventory::pages::page))
+        .route("/inventory/sample.csv", get(inventory::pages::sample))
+        .route("/inventory/export.csv", get(inventory::pages::export))
+        .route(
+            "/inventory/uploads/{id}",
+            get(inventory::pages::upload_status),
+        )
+        .route(
+            "/inventory/uploads/{id}/commit",
+            post(inventory::pages::commit),
+        )
+        .route(
+            "/inventory/uploads/{id}/rejected.csv",
+            get(inventory::pages::rejected_csv),
+        )
+        .route("/inventory/bulk/{action}", post(inventory::pages::bulk))
+        .route(
+            "/inventory/tenants/{id}/external-numbers",
+            post(inventory::pages::set_external_numbers),
+        )
+        .route(
+            "/inventory/numbers/{e164}/delete",
+            post(inventory::pages::delete),
+        )
+        .route(
+            "/inventory/numbers/{e164}/permanent-release",
+            post(inventory::pages::permanent_release),
+        )
+        .route(
+            "/inventory/numbers/{e164}/assign",
+            post(inventory::pages::assign),
+        )
 }
+
+/// Upload routes stream bodies far larger than the global limit (a 1,000,000-row CSV is about
+/// 40 MB) into COPY, so they get their own limit and no buffering.
+pub fn upload_router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/inventory/uploads",
+            post(inventory::api::create_upload),
+        )
+        .route("/inventory/uploads", post(inventory::pages::upload))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(UPLOAD_BODY_LIMIT))
+}
+
+pub const UPLOAD_BODY_LIMIT: usize = 200 * 1024 * 1024;
 
 pub fn build_router(state: AppState) -> Router {
     crate::metrics::handle();
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let limited = Router::new()
         .merge(page_router())
         .nest("/api/v1", api_router())
+        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024));
+    Router::new()
+        .merge(upload_router())
+        .merge(limited)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -115,7 +197,6 @@ pub fn build_router(state: AppState) -> Router {
             ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
         )
         .layer(middleware::from_fn(crate::metrics::track_requests))
-        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),

@@ -25,6 +25,20 @@ pub enum Action {
     Connect,
     #[serde(rename = "ORPHAN")]
     Orphan,
+    #[serde(rename = "UPLOAD")]
+    Upload,
+    #[serde(rename = "ALLOCATE")]
+    Allocate,
+    #[serde(rename = "DELETE")]
+    Delete,
+    #[serde(rename = "UPDATE_CAPABILITIES")]
+    UpdateCapabilities,
+    #[serde(rename = "PERMANENT_RELEASE")]
+    PermanentRelease,
+    #[serde(rename = "ASSIGN")]
+    Assign,
+    #[serde(rename = "UNASSIGN")]
+    Unassign,
 }
 
 impl Action {
@@ -37,6 +51,13 @@ impl Action {
         Action::Expire,
         Action::Connect,
         Action::Orphan,
+        Action::Upload,
+        Action::Allocate,
+        Action::Delete,
+        Action::UpdateCapabilities,
+        Action::PermanentRelease,
+        Action::Assign,
+        Action::Unassign,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +70,13 @@ impl Action {
             Action::Expire => "EXPIRE",
             Action::Connect => "CONNECT",
             Action::Orphan => "ORPHAN",
+            Action::Upload => "UPLOAD",
+            Action::Allocate => "ALLOCATE",
+            Action::Delete => "DELETE",
+            Action::UpdateCapabilities => "UPDATE_CAPABILITIES",
+            Action::PermanentRelease => "PERMANENT_RELEASE",
+            Action::Assign => "ASSIGN",
+            Action::Unassign => "UNASSIGN",
         }
     }
 

@@ -60,14 +60,13 @@ pub async fn reserve(
     let mut tx = state.pool.begin().await?;
     let tenant = crate::tenants::profile(&mut tx, tenant_id).await?;
     let rows = sqlx::query(
-        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id FROM numbers
+        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id, allocated_tenant_id FROM numbers
          WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE",
     )
     .bind(&wanted)
     .fetch_all(&mut *tx)
     .await?;
 
-    let visible = tenant.inventory_orgs();
     let mut unknown: Vec<String> = wanted.clone();
     let mut unavailable = Vec::new();
     let mut outside_region = None;
@@ -75,7 +74,8 @@ pub async fn reserve(
     for row in &rows {
         let e164: String = row.try_get("e164")?;
         let inventory: Uuid = row.try_get("inventory_org_id")?;
-        if !visible.contains(&inventory) {
+        let allocated: Option<Uuid> = row.try_get("allocated_tenant_id")?;
+        if !tenant.may_use(inventory, allocated) {
             continue;
         }
         unknown.retain(|n| n != &e164);

@@ -66,6 +66,10 @@ fn build<'a>(
     q.push(" AND inventory_org_id = ANY(")
         .push_bind(tenant.inventory_orgs())
         .push(")");
+    // A number the reseller allocated to a tenant is offered to that tenant only.
+    q.push(" AND (allocated_tenant_id IS NULL OR allocated_tenant_id = ")
+        .push_bind(tenant.id)
+        .push(")");
     if let Some(state) = &c.state {
         q.push(" AND state = ").push_bind(state).push("::bpchar");
     }

@@ -17,11 +17,17 @@ pub struct TenantProfile {
 
 impl TenantProfile {
     /// Inventory a tenant may draw from: carrier stock (held by the operator), its reseller's,
-    /// and its own (numbers its connected platform owns).
+    /// and its own (numbers its connected platform owns, and external numbers it uploaded).
+    /// Numbers allocated to another tenant are excluded by the callers (`allocated_tenant_id`).
     pub fn inventory_orgs(&self) -> Vec<Uuid> {
         let mut orgs = vec![OPERATOR_ORG_ID, self.id];
         orgs.extend(self.parent_id);
         orgs
+    }
+
+    /// Whether a number of a visible inventory is offered to this tenant.
+    pub fn may_use(&self, inventory_org: Uuid, allocated_to: Option<Uuid>) -> bool {
+        self.inventory_orgs().contains(&inventory_org) && allocated_to.is_none_or(|t| t == self.id)
     }
 }
 

@@ -15,6 +15,7 @@ pub struct Chrome {
     pub is_tenant: bool,
     pub can_audit: bool,
     pub is_tenant_admin: bool,
+    pub can_inventory: bool,
     pub notice: Option<String>,
 }
 
@@ -28,6 +29,7 @@ impl Chrome {
             is_tenant: principal.is_tenant_member(),
             can_audit: principal.can_view_audit(),
             is_tenant_admin: principal.manage_tenant().is_ok(),
+            can_inventory: crate::inventory::can_view(principal),
             notice: None,
         }
     }

@@ -218,6 +218,12 @@ async fn openapi_document_describes_every_api_route(pool: PgPool) {
         "/api/v1/numbers/{e164}/release",
         "/api/v1/targets",
         "/api/v1/audit",
+        "/api/v1/inventory",
+        "/api/v1/inventory/uploads",
+        "/api/v1/inventory/uploads/{id}",
+        "/api/v1/inventory/uploads/{id}/rejected.csv",
+        "/api/v1/inventory/allocations",
+        "/api/v1/inventory/{e164}",
     ] {
         assert!(
             doc["paths"][path].is_object(),

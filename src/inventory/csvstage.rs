@@ -1,0 +1,380 @@
+//! Streaming CSV → COPY. The request body is read chunk by chunk, framed into CSV records on
+//! a blocking thread, and re-emitted as PostgreSQL COPY text rows into the staging table. Only
+//! framing happens here (column count, UTF-8, and the parse of non-NANP numbers); every other
+//! rule is a set-based SQL statement in `upload.rs`. Memory stays bounded by the two small
+//! channels between the stages.
+
+use std::io::Read;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// The columns a file may carry, by header name; others (such as `Error` in a rejected-rows
+/// file, or the informational columns of an export) are ignored.
+const REQUIRED: [&str; 5] = ["country code", "phone number", "voice", "sms", "fax"];
+const OPTIONAL: [&str; 3] = ["voice carrier name", "sms carrier profile", "tenant"];
+pub const HEADER: [&str; 8] = [
+    "Country Code",
+    "Phone Number",
+    "Voice",
+    "SMS",
+    "Fax",
+    "Voice Carrier Name",
+    "SMS Carrier Profile",
+    "Tenant",
+];
+const COPY_BUFFER: usize = 512 * 1024;
+
+pub const COPY_SQL: &str = "COPY inventory_upload_rows (upload_id, line_no, field_count, country_code, phone, voice, sms, fax,
+     voice_carrier, sms_carrier, tenant, e164, country, reason, message) FROM STDIN";
+
+/// Where the bytes come from: a multipart field, a file (the benchmark), a test.
+pub trait ChunkSource {
+    fn next_chunk(&mut self) -> impl Future<Output = AppResult<Option<Bytes>>> + Send;
+}
+
+impl ChunkSource for axum::extract::multipart::Field<'_> {
+    async fn next_chunk(&mut self) -> AppResult<Option<Bytes>> {
+        self.chunk().await.map_err(|e| {
+            AppError::invalid(
+                "upload_interrupted",
+                format!("the upload was interrupted: {e}"),
+            )
+        })
+    }
+}
+
+pub struct Staged {
+    pub rows: i64,
+    pub bytes: u64,
+}
+
+/// Streams `source` into the staging rows of `upload_id` over `conn`.
+pub async fn stage(
+    conn: &mut sqlx::PgConnection,
+    upload_id: Uuid,
+    source: &mut impl ChunkSource,
+) -> AppResult<Staged> {
+    let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(8);
+    let (copy_tx, mut copy_rx) = mpsc::channel::<Vec<u8>>(4);
+    let parser = tokio::task::spawn_blocking(move || parse(chunk_rx, copy_tx, upload_id));
+
+    let mut copy = conn.copy_in_raw(COPY_SQL).await?;
+    // Two loops at once: request body -> parser thread, parser thread -> COPY.
+    let feed = async move {
+        let mut bytes = 0u64;
+        while let Some(chunk) = source.next_chunk().await? {
+            bytes += chunk.len() as u64;
+            if chunk_tx.send(chunk).await.is_err() {
+                break; // the parser stopped (a bad header): its result says why
+            }
+        }
+        Ok::<u64, AppError>(bytes)
+    };
+    let pump = async {
+        while let Some(buf) = copy_rx.recv().await {
+            copy.send(buf).await?;
+        }
+        Ok::<(), AppError>(())
+    };
+    let (fed, pumped) = tokio::join!(feed, pump);
+    let parsed = parser
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv parser panicked: {e}")))?;
+    match (fed, pumped, parsed) {
+        (Ok(bytes), Ok(()), Ok(rows)) => {
+            copy.finish().await?;
+            Ok(Staged { rows, bytes })
+        }
+        (fed, pumped, parsed) => {
+            let _ = copy.abort("the file was refused").await;
+            Err(fed
+                .err()
+                .or(parsed.err())
+                .or(pumped.err())
+                .unwrap_or_else(|| AppError::Internal(anyhow::anyhow!("the upload stopped"))))
+        }
+    }
+}
+
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(next) => self.current = next,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+#[derive(Default)]
+struct Columns {
+    index: [Option<usize>; 8],
+    count: usize,
+}
+
+fn normalize(name: &[u8]) -> String {
+    String::from_utf8_lossy(name)
+        .trim_start_matches('\u{feff}')
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+fn header(record: &csv::ByteRecord) -> AppResult<Columns> {
+    let names: Vec<String> = record.iter().map(normalize).collect();
+    let mut columns = Columns {
+        count: names.len(),
+        ..Default::default()
+    };
+    for (slot, wanted) in REQUIRED.iter().chain(OPTIONAL.iter()).enumerate() {
+        columns.index[slot] = names.iter().position(|n| n == wanted);
+    }
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| columns.index[*i].is_none())
+        .map(|(i, _)| HEADER[i])
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::Invalid {
+            code: "not_an_inventory_csv",
+            message: format!(
+                "this is not an inventory CSV: the first line must be the header ({}), missing {}",
+                HEADER.join(", "),
+                missing.join(", ")
+            ),
+            details: serde_json::json!({ "missing_columns": missing }),
+        });
+    }
+    Ok(columns)
+}
+
+fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid) -> AppResult<i64> {
+    let reader = ChannelReader {
+        rx,
+        current: Bytes::new(),
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    let mut columns: Option<Columns> = None;
+    let mut buf = Vec::with_capacity(COPY_BUFFER + 4096);
+    let id = upload_id.to_string();
+    let mut rows = 0i64;
+    loop {
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(err) => {
+                return Err(AppError::invalid(
+                    "unreadable_csv",
+                    format!("the file could not be read as CSV: {err}"),
+                ));
+            }
+        }
+        let Some(cols) = &columns else {
+            columns = Some(header(&record)?);
+            continue;
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0) as i64;
+        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        rows += 1;
+        let mut fields: [Option<String>; 8] = Default::default();
+        let mut not_text = false;
+        for (slot, index) in cols.index.iter().enumerate() {
+            if let Some(raw) = index.and_then(|i| record.get(i)) {
+                let text = match std::str::from_utf8(raw) {
+                    Ok(s) => s.trim().to_string(),
+                    Err(_) => {
+                        not_text = true;
+                        String::from_utf8_lossy(raw).trim().to_string()
+                    }
+                };
+                fields[slot] = (!text.is_empty()).then_some(text);
+            }
+        }
+        let (mut reason, mut message): (Option<&str>, Option<String>) = (None, None);
+        let (mut e164, mut country) = (None, None);
+        if record.len() != cols.count {
+            reason = Some("wrong_column_count");
+            message = Some(format!(
+                "{} columns where the header has {}",
+                record.len(),
+                cols.count
+            ));
+        } else if not_text {
+            reason = Some("not_text");
+            message = Some("the row is not UTF-8 text".into());
+        } else {
+            match non_nanp(fields[0].as_deref(), fields[1].as_deref()) {
+                NonNanp::Nanp => {}
+                NonNanp::Valid(n, c) => {
+                    e164 = Some(n);
+                    country = Some(c);
+                }
+                NonNanp::Invalid(why) => {
+                    reason = Some(if why.starts_with("country") {
+                        "invalid_country_code"
+                    } else {
+                        "invalid_number"
+                    });
+                    message = Some(why);
+                }
+            }
+        }
+        buf.extend_from_slice(id.as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(line.to_string().as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(record.len().to_string().as_bytes());
+        for field in &fields {
+            buf.push(b'\t');
+            push_copy(&mut buf, field.as_deref());
+        }
+        for value in [
+            e164.as_deref(),
+            country.as_deref(),
+            reason,
+            message.as_deref(),
+        ] {
+            buf.push(b'\t');
+            push_copy(&mut buf, value);
+        }
+        buf.push(b'\n');
+        if buf.len() >= COPY_BUFFER {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(COPY_BUFFER + 4096));
+            if out.blocking_send(full).is_err() {
+                return Err(AppError::Internal(anyhow::anyhow!("COPY stopped early")));
+            }
+        }
+    }
+    if columns.is_none() {
+        return Err(AppError::invalid("empty_file", "the file is empty"));
+    }
+    if rows == 0 {
+        return Err(AppError::invalid(
+            "empty_file",
+            "the file has a header but no rows",
+        ));
+    }
+    if !buf.is_empty() && out.blocking_send(buf).is_err() {
+        return Err(AppError::Internal(anyhow::anyhow!("COPY stopped early")));
+    }
+    Ok(rows)
+}
+
+/// COPY text format: `\N` for NULL, backslash escapes for the delimiter and line breaks.
+fn push_copy(buf: &mut Vec<u8>, value: Option<&str>) {
+    let Some(value) = value else {
+        buf.extend_from_slice(b"\\N");
+        return;
+    };
+    for b in value.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+}
+
+enum NonNanp {
+    /// Country code 1 (or missing fields): SQL validates NANP numbers structurally.
+    Nanp,
+    Valid(String, String),
+    Invalid(String),
+}
+
+/// Non-NANP rows are validated here with libphonenumber's metadata, which SQL does not have.
+fn non_nanp(country_code: Option<&str>, phone: Option<&str>) -> NonNanp {
+    let Some(cc) = country_code else {
+        return NonNanp::Invalid("country code is missing".into());
+    };
+    let cc = cc.trim_start_matches('+');
+    if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+        return NonNanp::Invalid(format!(
+            "country code `{cc}` is not a dialing code such as 1 or 44"
+        ));
+    }
+    if cc == "1" {
+        return NonNanp::Nanp;
+    }
+    let Some(phone) = phone else {
+        return NonNanp::Invalid("phone number is missing".into());
+    };
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    if digits.is_empty() || phone.chars().any(|c| c.is_ascii_alphabetic()) {
+        return NonNanp::Invalid(format!("`{phone}` is not a phone number"));
+    }
+    let national = digits.strip_prefix(cc).unwrap_or(&digits);
+    let candidate = format!("+{cc}{national}");
+    match phonenumber::parse(None, &candidate) {
+        Ok(parsed) if parsed.is_valid() => match parsed.country().id() {
+            Some(id) => NonNanp::Valid(
+                parsed.format().mode(phonenumber::Mode::E164).to_string(),
+                id.as_ref().to_string(),
+            ),
+            None => NonNanp::Invalid(format!("`{phone}` is not a number of a country")),
+        },
+        _ => NonNanp::Invalid(format!(
+            "`{phone}` is not a valid number for country code {cc}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_nanp_numbers_are_parsed_for_their_country() {
+        assert!(matches!(
+            non_nanp(Some("1"), Some("5125550100")),
+            NonNanp::Nanp
+        ));
+        match non_nanp(Some("44"), Some("020 7946 0958")) {
+            NonNanp::Valid(n, c) => {
+                assert_eq!(n, "+442079460958");
+                assert_eq!(c, "GB");
+            }
+            _ => panic!("a London number is valid"),
+        }
+        assert!(matches!(
+            non_nanp(Some("44"), Some("123")),
+            NonNanp::Invalid(_)
+        ));
+        assert!(matches!(
+            non_nanp(Some("US"), Some("5125550100")),
+            NonNanp::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn copy_fields_are_escaped() {
+        let mut buf = Vec::new();
+        push_copy(&mut buf, Some("a\tb\\c\nd"));
+        push_copy(&mut buf, None);
+        assert_eq!(buf, b"a\\tb\\\\c\\nd\\N");
+    }
+}

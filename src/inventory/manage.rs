@@ -1,0 +1,484 @@
+//! Allocation to a tenant, release back to the reseller's inventory, and delete. Each is one
+//! set-based statement whose audit entries are written by the same statement (a CTE), with a
+//! dry run that answers the confirmation summary.
+
+use serde_json::{Value, json};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::repo::{Filter, push_conditions};
+use super::{Scope, manager_org};
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::{E164, policy::Principal};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Which numbers an allocation or release is about.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Numbers(Vec<E164>),
+    Filter(Filter),
+}
+
+fn push_selection(q: &mut QueryBuilder<'_, Postgres>, org: Uuid, selection: &Selection) {
+    match selection {
+        Selection::Numbers(numbers) => {
+            let list: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+            q.push("n.inventory_org_id = ")
+                .push_bind(org)
+                .push(" AND n.e164 = ANY(")
+                .push_bind(list)
+                .push(")");
+        }
+        Selection::Filter(filter) => push_conditions(q, Scope::Inventory(org), filter),
+    }
+}
+
+/// Listed numbers that are not in the caller's inventory: answered as "not found".
+async fn missing(state: &AppState, org: Uuid, selection: &Selection) -> AppResult<Vec<String>> {
+    let Selection::Numbers(numbers) = selection else {
+        return Ok(Vec::new());
+    };
+    let list: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+    Ok(sqlx::query_scalar(
+        "SELECT w FROM unnest($1::text[]) AS w WHERE NOT EXISTS
+            (SELECT 1 FROM numbers n WHERE n.e164 = w AND n.inventory_org_id = $2) ORDER BY w",
+    )
+    .bind(&list)
+    .bind(org)
+    .fetch_all(&state.pool)
+    .await?)
+}
+
+const IN_USE: &str = "(n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released'))";
+
+pub async fn allocate(
+    state: &AppState,
+    caller: &Principal,
+    selection: &Selection,
+    tenant_id: Uuid,
+    dry_run: bool,
+    request_id: Option<&str>,
+) -> AppResult<Value> {
+    let org = manager_org(caller)?;
+    let tenant: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, name FROM organizations WHERE id = $1 AND kind = 'tenant' AND ($2 OR parent_id = $3)",
+    )
+    .bind(tenant_id)
+    .bind(caller.role == crate::domain::policy::Role::Operator)
+    .bind(org)
+    .fetch_optional(&state.pool)
+    .await?;
+    let (tenant_id, tenant_name) = tenant.ok_or_else(|| AppError::NotFound("tenant".into()))?;
+    let missing = missing(state, org, selection).await?;
+    if !missing.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "{} (not in your inventory)",
+            missing.join(", ")
+        )));
+    }
+    let mut q = QueryBuilder::new(
+        "SELECT count(*) AS matched,
+                count(*) FILTER (WHERE n.allocated_tenant_id IS NOT DISTINCT FROM ",
+    );
+    q.push_bind(tenant_id)
+        .push(") AS already, count(*) FILTER (WHERE ")
+        .push(IN_USE)
+        .push(" AND n.tenant_id IS DISTINCT FROM ")
+        .push_bind(tenant_id)
+        .push(") AS in_use, (array_agg(n.e164 ORDER BY n.e164) FILTER (WHERE ")
+        .push(IN_USE)
+        .push(" AND n.tenant_id IS DISTINCT FROM ")
+        .push_bind(tenant_id)
+        .push("))[1:20] AS in_use_numbers FROM numbers n WHERE ");
+    push_selection(&mut q, org, selection);
+    let (matched, already, in_use, in_use_numbers): (i64, i64, i64, Option<Vec<String>>) =
+        q.build_query_as().fetch_one(&state.pool).await?;
+    let to_allocate = matched - already - in_use;
+    let summary = json!({
+        "tenant": { "id": tenant_id, "name": tenant_name }, "dry_run": dry_run, "matched": matched,
+        "to_allocate": to_allocate.max(0), "already_allocated": already, "in_use_by_another_tenant": in_use,
+        "in_use_numbers": in_use_numbers.unwrap_or_default(),
+    });
+    if dry_run {
+        return Ok(summary);
+    }
+    if in_use > 0 && matches!(selection, Selection::Numbers(_)) {
+        return Err(AppError::conflict(
+            "numbers_in_use",
+            "some numbers are in use by another tenant: it must release them first",
+            summary,
+        ));
+    }
+    let mut u = QueryBuilder::new("WITH changed AS (UPDATE numbers n SET allocated_tenant_id = ");
+    u.push_bind(tenant_id).push(" WHERE ");
+    push_selection(&mut u, org, selection);
+    u.push(" AND n.allocated_tenant_id IS DISTINCT FROM ")
+        .push_bind(tenant_id)
+        .push(" AND (NOT ")
+        .push(IN_USE)
+        .push(" OR n.tenant_id = ")
+        .push_bind(tenant_id)
+        .push(") RETURNING n.e164, n.lifecycle)");
+    push_audit(
+        &mut u,
+        Action::Allocate,
+        Some(tenant_id),
+        caller,
+        request_id,
+    );
+    let done = u.build().execute(&state.pool).await?.rows_affected();
+    let mut summary = summary;
+    summary["allocated"] = json!(done);
+    Ok(summary)
+}
+
+/// Appends the INSERT of one audit entry per changed row (the CTE `changed`).
+fn push_audit(
+    q: &mut QueryBuilder<'_, Postgres>,
+    action: Action,
+    tenant: Option<Uuid>,
+    caller: &Principal,
+    request_id: Option<&str>,
+) {
+    q.push(
+        " INSERT INTO audit_log (tenant_id, user_id, phone_number, action, status, request_id, details)
+          SELECT ",
+    );
+    match tenant {
+        Some(t) => q.push_bind(t).push("::uuid"),
+        None => q.push("changed.tenant"),
+    };
+    q.push(", ")
+        .push_bind(caller.user_id)
+        .push(", changed.e164, ")
+        .push_bind(action.as_str())
+        .push(", 'SUCCESS', ")
+        .push_bind(request_id.map(str::to_string))
+        .push(", jsonb_build_object('org_id', ")
+        .push_bind(caller.org_id.to_string())
+        .push(", 'lifecycle', changed.lifecycle) FROM changed");
+}
+
+/// Returns allocated numbers no tenant is using to the reseller's inventory as RELEASED.
+pub async fn release(
+    state: &AppState,
+    caller: &Principal,
+    selection: &Selection,
+    dry_run: bool,
+    request_id: Option<&str>,
+) -> AppResult<Value> {
+    let org = manager_org(caller)?;
+    let missing = missing(state, org, selection).await?;
+    if !missing.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "{} (not in your inventory)",
+            missing.join(", ")
+        )));
+    }
+    let mut q = QueryBuilder::new(
+        "SELECT count(*), count(*) FILTER (WHERE n.allocated_tenant_id IS NOT NULL AND NOT ",
+    );
+    q.push(IN_USE)
+        .push("), count(*) FILTER (WHERE ")
+        .push(IN_USE)
+        .push(") FROM numbers n WHERE ");
+    push_selection(&mut q, org, selection);
+    let (matched, to_release, in_use): (i64, i64, i64) =
+        q.build_query_as().fetch_one(&state.pool).await?;
+    let summary = json!({
+        "dry_run": dry_run, "matched": matched, "to_release": to_release, "in_use": in_use,
+        "not_allocated": matched - to_release - in_use,
+    });
+    if dry_run {
+        return Ok(summary);
+    }
+    if in_use > 0 && matches!(selection, Selection::Numbers(_)) {
+        return Err(AppError::conflict(
+            "numbers_in_use",
+            "some numbers are in use by their tenant: the tenant must release them first",
+            summary,
+        ));
+    }
+    // Available or released, and not in use: `transition` has no event for this because the
+    // number never leaves inventory; it only loses its allocation and is shown RELEASED.
+    let mut u = QueryBuilder::new(
+        "WITH changed AS (UPDATE numbers n SET allocated_tenant_id = NULL, lifecycle = 'released',
+                 state_changed_at = now()
+         FROM numbers old WHERE old.e164 = n.e164 AND ",
+    );
+    push_selection(&mut u, org, selection);
+    u.push(" AND n.allocated_tenant_id IS NOT NULL AND NOT ")
+        .push(IN_USE)
+        .push(" RETURNING n.e164, old.allocated_tenant_id AS tenant, n.lifecycle)");
+    push_audit(&mut u, Action::Release, None, caller, request_id);
+    let done = u.build().execute(&state.pool).await?.rows_affected();
+    let mut summary = summary;
+    summary["released"] = json!(done);
+    Ok(summary)
+}
+
+/// uploaded_by_org_id, tenant_id, allocated_tenant_id, lifecycle, assigned to a user.
+type DeleteCheck = (Option<Uuid>, Option<Uuid>, Option<Uuid>, String, bool);
+
+/// Deletes an unassigned number, only by the organization that uploaded it.
+pub async fn delete(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    let scope = Scope::for_caller(caller)?;
+    let mut tx = state.pool.begin().await?;
+    let mut q = QueryBuilder::new(
+        "SELECT n.uploaded_by_org_id, n.tenant_id, n.allocated_tenant_id, n.lifecycle,
+                EXISTS (SELECT 1 FROM number_assignments a WHERE a.e164 = n.e164)
+         FROM numbers n WHERE n.e164 = ",
+    );
+    q.push_bind(number.as_str()).push(" AND ");
+    push_conditions(&mut q, scope, &Filter::default());
+    q.push(" FOR UPDATE OF n");
+    let row: Option<DeleteCheck> = q.build_query_as().fetch_optional(&mut *tx).await?;
+    let (uploaded_by, tenant, allocated, lifecycle, assigned_to_user) =
+        row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    if uploaded_by != Some(caller.org_id) {
+        return Err(AppError::Forbidden(format!(
+            "{number} was not uploaded by your organization: only the organization that uploaded a number may delete it"
+        )));
+    }
+    let allocated_elsewhere = allocated.is_some_and(|a| a != caller.org_id);
+    if tenant.is_some()
+        || allocated_elsewhere
+        || assigned_to_user
+        || !matches!(lifecycle.as_str(), "available" | "released")
+    {
+        return Err(AppError::conflict(
+            "number_assigned",
+            format!(
+                "{number} is assigned: only unassigned numbers can be deleted; release it first"
+            ),
+            json!({ "lifecycle": lifecycle, "tenant_id": tenant.or(allocated) }),
+        ));
+    }
+    // Ended holds and saga rows reference the number; the audit log keeps its history.
+    sqlx::query("DELETE FROM provisioning_attempts WHERE e164 = $1")
+        .bind(number.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM holds WHERE e164 = $1 AND ended_at IS NOT NULL")
+        .bind(number.as_str())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM numbers WHERE e164 = $1")
+        .bind(number.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry::new(Action::Delete, Outcome::Success)
+        .by(
+            (caller.org_kind == crate::domain::policy::OrgKind::Tenant).then_some(caller.org_id),
+            Some(caller.user_id),
+            request_id,
+        )
+        .number(number.as_str())
+        .details(json!({ "org_id": caller.org_id }));
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// New capabilities and carriers for one number; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CapabilityChange {
+    pub voice: Option<bool>,
+    pub sms: Option<bool>,
+    pub fax: Option<bool>,
+    pub voice_carrier: Option<String>,
+    pub sms_carrier: Option<String>,
+}
+
+async fn carrier_id(
+    tx: &mut sqlx::PgConnection,
+    kind: &str,
+    name: Option<&str>,
+    orgs: &[Uuid],
+) -> AppResult<Option<Uuid>> {
+    let found: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM carriers WHERE kind = $1 AND (org_id IS NULL OR org_id = ANY($2))
+           AND CASE WHEN $3::text IS NULL THEN is_default ELSE lower(name) = lower($3) END
+         ORDER BY org_id NULLS LAST LIMIT 1",
+    )
+    .bind(kind)
+    .bind(orgs)
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match (found, name) {
+        (None, Some(name)) => Err(AppError::invalid_field(
+            if kind == "voice" {
+                "voice_carrier"
+            } else {
+                "sms_carrier"
+            },
+            format!("no {kind} carrier named `{name}`"),
+        )),
+        (found, _) => Ok(found),
+    }
+}
+
+/// Changes capabilities and carriers while the number is not in use by a tenant or assigned to
+/// a user; only the organization whose inventory it is.
+pub async fn change_capabilities(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    change: &CapabilityChange,
+    request_id: Option<&str>,
+) -> AppResult<Value> {
+    let org = manager_org(caller)?;
+    let mut tx = state.pool.begin().await?;
+    let row: Option<CapabilityRow> = sqlx::query_as(
+        "SELECT n.voice, n.sms, n.fax, n.voice_carrier_id, n.sms_carrier_id,
+                (n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released')
+                 OR EXISTS (SELECT 1 FROM number_assignments a WHERE a.e164 = n.e164))
+         FROM numbers n WHERE n.e164 = $1 AND n.inventory_org_id = $2 FOR UPDATE",
+    )
+    .bind(number.as_str())
+    .bind(org)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (voice, sms, fax, voice_carrier, sms_carrier, in_use) =
+        row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    if in_use {
+        return Err(AppError::conflict(
+            "number_assigned",
+            format!(
+                "{number} is in use: capabilities and carriers change only while it is unassigned"
+            ),
+            Value::Null,
+        ));
+    }
+    let mut orgs = vec![org];
+    orgs.extend(caller.parent_org_id);
+    let voice = change.voice.unwrap_or(voice);
+    let sms = change.sms.unwrap_or(sms);
+    let fax = change.fax.unwrap_or(fax);
+    let voice_carrier = match (&change.voice_carrier, voice) {
+        (Some(name), _) => carrier_id(&mut tx, "voice", Some(name), &orgs).await?,
+        (None, true) if voice_carrier.is_none() => {
+            carrier_id(&mut tx, "voice", None, &orgs).await?
+        }
+        (None, _) => voice_carrier,
+    };
+    let sms_carrier = match (&change.sms_carrier, sms) {
+        (Some(name), _) => carrier_id(&mut tx, "sms", Some(name), &orgs).await?,
+        (None, true) if sms_carrier.is_none() => carrier_id(&mut tx, "sms", None, &orgs).await?,
+        (None, _) => sms_carrier,
+    };
+    sqlx::query(
+        "UPDATE numbers SET voice = $2, sms = $3, fax = $4, voice_carrier_id = $5, sms_carrier_id = $6 WHERE e164 = $1",
+    )
+    .bind(number.as_str())
+    .bind(voice)
+    .bind(sms)
+    .bind(fax)
+    .bind(voice_carrier)
+    .bind(sms_carrier)
+    .execute(&mut *tx)
+    .await?;
+    let result = json!({
+        "e164": number, "capabilities": { "voice": voice, "sms": sms, "fax": fax },
+        "voice_carrier_id": voice_carrier, "sms_carrier_id": sms_carrier,
+    });
+    let entry = Entry::new(Action::UpdateCapabilities, Outcome::Success)
+        .by(None, Some(caller.user_id), request_id)
+        .number(number.as_str())
+        .details(result.clone());
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// voice, sms, fax, voice carrier, SMS carrier, in use.
+type CapabilityRow = (bool, bool, bool, Option<Uuid>, Option<Uuid>, bool);
+
+/// The operator's permanent release of a number back to the carrier: irreversible, so the
+/// caller must type the number again, and only while nobody uses or holds an allocation of it.
+pub async fn permanent_release(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    confirm: &str,
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    if caller.role != crate::domain::policy::Role::Operator {
+        return Err(AppError::Forbidden(
+            "only the platform operator may release a number permanently to the carrier".into(),
+        ));
+    }
+    let typed = E164::parse(confirm).ok();
+    if typed.as_ref() != Some(number) {
+        return Err(AppError::invalid_field(
+            "confirm",
+            format!("type the number ({number}) to confirm the permanent release"),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let row: Option<(Option<Uuid>, Option<Uuid>, String)> = sqlx::query_as(
+        "SELECT tenant_id, allocated_tenant_id, lifecycle FROM numbers WHERE e164 = $1 FOR UPDATE",
+    )
+    .bind(number.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (tenant, allocated, lifecycle) =
+        row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    if tenant.is_some()
+        || allocated.is_some()
+        || !matches!(lifecycle.as_str(), "available" | "released")
+    {
+        return Err(AppError::conflict(
+            "number_assigned",
+            format!("{number} is assigned or in use: release it first"),
+            json!({ "lifecycle": lifecycle }),
+        ));
+    }
+    for sql in [
+        "DELETE FROM provisioning_attempts WHERE e164 = $1",
+        "DELETE FROM holds WHERE e164 = $1 AND ended_at IS NOT NULL",
+        "DELETE FROM numbers WHERE e164 = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(number.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let entry = Entry::new(Action::PermanentRelease, Outcome::Success)
+        .by(None, Some(caller.user_id), request_id)
+        .number(number.as_str());
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A reseller (or the operator) sets a tenant's "Allow external numbers".
+pub async fn set_external_numbers(
+    state: &AppState,
+    caller: &Principal,
+    tenant_id: Uuid,
+    allow: bool,
+) -> AppResult<()> {
+    let org = manager_org(caller)?;
+    let updated = sqlx::query(
+        "UPDATE organizations SET allow_external_numbers = $3
+         WHERE id = $1 AND kind = 'tenant' AND ($4 OR parent_id = $2)",
+    )
+    .bind(tenant_id)
+    .bind(org)
+    .bind(allow)
+    .bind(caller.role == crate::domain::policy::Role::Operator)
+    .execute(&state.pool)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound("tenant".into()));
+    }
+    Ok(())
+}

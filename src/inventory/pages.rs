@@ -1,0 +1,482 @@
+//! The inventory page: filters, bulk allocate/release with a confirmation summary, delete,
+//! CSV export, and the upload box whose progress htmx polls every second.
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::manage::{self, Selection};
+use super::repo::{self, FilterQuery, InventoryRow};
+use super::upload::{self, Job, Mode};
+use super::{Scope, Uploader};
+use crate::auth::{PageCaller, RequestId};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::pages::Chrome;
+use crate::web::{PageError, PageResult, parse_id, render};
+
+#[derive(askama::Template)]
+#[template(path = "inventory.html")]
+struct InventoryPage {
+    chrome: Chrome,
+    rows: Vec<InventoryRow>,
+    tenants: Vec<(Uuid, String, String)>,
+    f_tenant: String,
+    f_status: String,
+    f_e911: String,
+    f_q: String,
+    query_string: String,
+    next_query: Option<String>,
+    can_manage: bool,
+    can_upload: bool,
+    is_operator: bool,
+    is_tenant_admin: bool,
+    f_assignment: String,
+    external: Vec<(Uuid, String, bool)>,
+    org_id: Uuid,
+    statuses: Vec<&'static str>,
+    uploads: Vec<Job>,
+}
+
+impl InventoryPage {
+    fn national(&self, e164: &str) -> String {
+        crate::domain::e164::format_national(e164)
+    }
+
+    fn deletable(&self, row: &InventoryRow) -> bool {
+        row.uploaded_by_org_id == Some(self.org_id)
+            && !row.in_use
+            && row.allocated_tenant_id.is_none_or(|a| a == self.org_id)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    #[serde(flatten)]
+    filter: FilterQuery,
+    notice: Option<String>,
+}
+
+fn query_string(f: &FilterQuery) -> String {
+    let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("assignment", &f.assignment),
+        ("tenant", &f.tenant),
+        ("status", &f.status),
+        ("e911", &f.e911),
+        ("q", &f.q),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            pairs.append_pair(k, v);
+        }
+    }
+    pairs.finish()
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
+    let scope = Scope::for_caller(&caller.principal)?;
+    let filter = q.filter.parse()?;
+    let mut conn = state.pool.acquire().await?;
+    let rows = repo::list(&mut conn, scope, &filter).await?;
+    let tenants = repo::tenants(&mut conn, scope).await?;
+    let external: Vec<(Uuid, String, bool)> = if super::manager_org(&caller.principal).is_ok() {
+        sqlx::query_as(
+            "SELECT id, name, allow_external_numbers FROM organizations WHERE id = ANY($1) ORDER BY name",
+        )
+        .bind(tenants.iter().map(|t| t.0).collect::<Vec<_>>())
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let can_upload = Uploader::for_caller(&mut conn, &caller.principal)
+        .await
+        .is_ok();
+    let uploads = if can_upload {
+        upload::recent(&mut conn, caller.principal.org_id).await?
+    } else {
+        Vec::new()
+    };
+    let base = query_string(&q.filter);
+    let next_query = repo::next_cursor(&rows, filter.limit).map(|c| {
+        let mut pairs = url::form_urlencoded::Serializer::new(base.clone());
+        pairs.append_pair("cursor", &c);
+        pairs.finish()
+    });
+    let notice = q.notice.as_deref().and_then(|n| match n {
+        "allocated" => Some("Numbers allocated."),
+        "released" => Some("Numbers released to your inventory."),
+        "deleted" => Some("Number deleted."),
+        "assigned" => Some("Assignment saved."),
+        "tenant_saved" => Some("Tenant setting saved."),
+        "released_permanently" => Some("Number released permanently to the carrier."),
+        _ => None,
+    });
+    let mut chrome = Chrome::new(&caller.principal, &caller.csrf);
+    chrome.notice = notice.map(str::to_string);
+    Ok(render(&InventoryPage {
+        chrome,
+        rows,
+        tenants,
+        f_tenant: q.filter.tenant.clone().unwrap_or_default(),
+        f_status: q.filter.status.clone().unwrap_or_default(),
+        f_e911: q.filter.e911.clone().unwrap_or_default(),
+        f_q: q.filter.q.clone().unwrap_or_default(),
+        query_string: base,
+        next_query,
+        can_manage: super::manager_org(&caller.principal).is_ok(),
+        can_upload,
+        is_operator: caller.principal.role == crate::domain::policy::Role::Operator,
+        is_tenant_admin: caller.principal.role == crate::domain::policy::Role::TenantAdmin,
+        f_assignment: q.filter.assignment.clone().unwrap_or_default(),
+        external,
+        org_id: caller.principal.org_id,
+        statuses: crate::domain::NumberState::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+        uploads,
+    }))
+}
+
+#[derive(askama::Template)]
+#[template(path = "inventory_upload.html")]
+pub struct UploadFragment {
+    job: Job,
+    reasons: Vec<(String, i64)>,
+}
+
+fn fragment(job: Job) -> Response {
+    let reasons = job.reasons();
+    render(&UploadFragment { job, reasons })
+}
+
+#[derive(askama::Template)]
+#[template(path = "inventory_upload_error.html")]
+struct UploadError {
+    message: String,
+}
+
+/// The browser's upload (multipart over fetch with the CSRF header): answers the progress
+/// fragment, or the reason the file was refused.
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    multipart: Multipart,
+) -> Response {
+    let result = async {
+        let id =
+            super::api::accept_upload(&state, &caller.principal, multipart, request_id).await?;
+        let job = upload::find(
+            &mut *state.pool.acquire().await?,
+            caller.principal.org_id,
+            id,
+        )
+        .await?
+        .ok_or_else(|| AppError::NotFound("upload".into()))?;
+        Ok::<Job, AppError>(job)
+    }
+    .await;
+    match result {
+        Ok(job) => fragment(job),
+        Err(err) => {
+            err.log();
+            (
+                err.status(),
+                render(&UploadError {
+                    message: err.public_message(),
+                }),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn upload_status(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = parse_id(&raw, "upload")?;
+    let job = upload::find(
+        &mut *state.pool.acquire().await?,
+        caller.principal.org_id,
+        id,
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    Ok(fragment(job))
+}
+
+pub async fn commit(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let id = parse_id(&raw, "upload")?;
+    let form = Form::parse(&body);
+    let uploader =
+        Uploader::for_caller(&mut *state.pool.acquire().await?, &caller.principal).await?;
+    let mode = Mode::parse(form.get("mode"))?;
+    let job = upload::commit(&state.pool, &uploader, id, mode).await?;
+    Ok(fragment(job))
+}
+
+pub async fn rejected_csv(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = parse_id(&raw, "upload")?;
+    let job = upload::find(
+        &mut *state.pool.acquire().await?,
+        caller.principal.org_id,
+        id,
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    let body = upload::rejected_csv(&state.pool, job.id).await?;
+    Ok(super::api::csv_response(
+        &format!("rejected-{}.csv", job.id),
+        body,
+    ))
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Query(q): Query<FilterQuery>,
+) -> PageResult {
+    let scope = Scope::for_caller(&caller.principal)?;
+    let filter = q.parse()?;
+    let body = repo::export_csv(&mut *state.pool.acquire().await?, scope, &filter).await?;
+    Ok(super::api::csv_response("inventory.csv", body))
+}
+
+/// A urlencoded body with repeated keys (the ticked numbers).
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn parse(body: &[u8]) -> Form {
+        Form(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn filter(&self) -> FilterQuery {
+        FilterQuery {
+            tenant: self.get("f_tenant").map(str::to_string),
+            status: self.get("f_status").map(str::to_string),
+            e911: self.get("f_e911").map(str::to_string),
+            q: self.get("f_q").map(str::to_string),
+            assignment: self.get("f_assignment").map(str::to_string),
+            cursor: None,
+            limit: None,
+        }
+    }
+
+    fn selection(&self) -> Result<Selection, AppError> {
+        if self.get("scope") == Some("filter") {
+            let mut f = self.filter().parse()?;
+            f.after = None;
+            return Ok(Selection::Filter(f));
+        }
+        let numbers = self.all("numbers");
+        if numbers.is_empty() {
+            return Err(AppError::invalid_field(
+                "numbers",
+                "tick at least one number, or choose \"every number matching the filter\"",
+            ));
+        }
+        let mut parsed = numbers
+            .iter()
+            .map(|n| crate::numbers::parse_path_number(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        parsed.sort();
+        parsed.dedup();
+        Ok(Selection::Numbers(parsed))
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "inventory_confirm.html")]
+struct ConfirmPage {
+    chrome: Chrome,
+    action: &'static str,
+    summary: Value,
+    hidden: Vec<(String, String)>,
+    count: i64,
+}
+
+/// Bulk allocate or release: without `confirm=1` the page shows the dry-run summary and a
+/// button that posts the same selection again with `confirm=1`.
+pub async fn bulk(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(action): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let form = Form::parse(&body);
+    let selection = form.selection()?;
+    let confirmed = form.get("confirm") == Some("1");
+    let (summary, action, count_key) = match action.as_str() {
+        "allocate" => {
+            let tenant: Uuid = form
+                .get("tenant_id")
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| AppError::invalid_field("tenant_id", "choose a tenant"))?;
+            let summary = manage::allocate(
+                &state,
+                &caller.principal,
+                &selection,
+                tenant,
+                !confirmed,
+                request_id.as_deref(),
+            )
+            .await?;
+            (summary, "allocate", "to_allocate")
+        }
+        "release" => {
+            let summary = manage::release(
+                &state,
+                &caller.principal,
+                &selection,
+                !confirmed,
+                request_id.as_deref(),
+            )
+            .await?;
+            (summary, "release", "to_release")
+        }
+        _ => return Err(PageError(AppError::NotFound("action".into()))),
+    };
+    if confirmed {
+        let notice = if action == "allocate" {
+            "allocated"
+        } else {
+            "released"
+        };
+        return Ok(Redirect::to(&format!("/inventory?notice={notice}")).into_response());
+    }
+    let hidden: Vec<(String, String)> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k != "csrf" && k != "confirm")
+        .cloned()
+        .collect();
+    Ok(render(&ConfirmPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        action,
+        count: summary[count_key].as_i64().unwrap_or(0),
+        summary,
+        hidden,
+    }))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    manage::delete(&state, &caller.principal, &number, request_id.as_deref()).await?;
+    Ok(Redirect::to("/inventory?notice=deleted").into_response())
+}
+
+pub async fn permanent_release(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    let form = Form::parse(&body);
+    manage::permanent_release(
+        &state,
+        &caller.principal,
+        &number,
+        form.get("confirm_number").unwrap_or(""),
+        request_id.as_deref(),
+    )
+    .await?;
+    Ok(Redirect::to("/inventory?notice=released_permanently").into_response())
+}
+
+/// A tenant admin's per-row assign form; an empty assignee removes the assignment.
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let number = crate::numbers::parse_path_number(&raw)?;
+    let form = Form::parse(&body);
+    let key = |field: &str| format!("{field}:{}", number.as_str());
+    match form.get(&key("assignee")) {
+        Some(assignee) => {
+            let assignment = super::assign::Assignment {
+                kind: form.get(&key("kind")).unwrap_or("user").to_string(),
+                assignee: assignee.to_string(),
+            };
+            super::assign::assign(
+                &state,
+                &caller.principal,
+                &number,
+                &assignment,
+                request_id.as_deref(),
+            )
+            .await?;
+        }
+        None => {
+            super::assign::unassign(&state, &caller.principal, &number, request_id.as_deref())
+                .await?;
+        }
+    }
+    Ok(Redirect::to("/inventory?notice=assigned").into_response())
+}
+
+pub async fn set_external_numbers(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let tenant = parse_id(&raw, "tenant")?;
+    let allow = Form::parse(&body).get("allow") == Some("true");
+    manage::set_external_numbers(&state, &caller.principal, tenant, allow).await?;
+    Ok(Redirect::to("/inventory?notice=tenant_saved").into_response())
+}
+
+pub async fn sample() -> Response {
+    super::api::sample().await
+}

@@ -1,0 +1,401 @@
+//! The inventory list: filters, search, keyset pagination over E.164, and the CSV export of
+//! exactly the filtered view.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::Scope;
+use crate::domain::NumberState;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FilterQuery {
+    pub tenant: Option<String>,
+    pub status: Option<String>,
+    pub e911: Option<String>,
+    pub q: Option<String>,
+    /// `unassigned` or `assigned`: numbers without/with a user, trunk or SMS assignment.
+    pub assignment: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantFilter {
+    Unassigned,
+    Tenant(Uuid),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tenant: Option<TenantFilter>,
+    pub status: Option<String>,
+    pub assigned: Option<bool>,
+    pub q: Option<String>,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+fn clean(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl FilterQuery {
+    pub fn parse(&self) -> AppResult<Filter> {
+        let tenant = match clean(&self.tenant) {
+            None => None,
+            Some("unassigned") => Some(TenantFilter::Unassigned),
+            Some(raw) => Some(TenantFilter::Tenant(raw.parse().map_err(|_| {
+                AppError::invalid_field("tenant", "tenant must be a tenant id or `unassigned`")
+            })?)),
+        };
+        let status = clean(&self.status)
+            .map(|s| {
+                s.to_ascii_lowercase()
+                    .parse::<NumberState>()
+                    .map(|s| s.as_str().to_string())
+                    .map_err(|e| AppError::invalid_field("status", e))
+            })
+            .transpose()?;
+        // Every number's E911 status is "not set" until E911 (issue #5) exists.
+        match clean(&self.e911) {
+            None | Some("not_set") => {}
+            Some(other) => {
+                return Err(AppError::invalid_field(
+                    "e911",
+                    format!("E911 status `{other}` is not one of: not_set"),
+                ));
+            }
+        }
+        let assigned = match clean(&self.assignment) {
+            None => None,
+            Some("assigned") => Some(true),
+            Some("unassigned") => Some(false),
+            Some(other) => {
+                return Err(AppError::invalid_field(
+                    "assignment",
+                    format!("assignment `{other}` is not assigned or unassigned"),
+                ));
+            }
+        };
+        let after = clean(&self.cursor)
+            .map(|c| {
+                crate::domain::E164::parse(c)
+                    .map(|n| n.as_str().to_string())
+                    .map_err(|_| {
+                        AppError::invalid_field(
+                            "cursor",
+                            "the cursor is not one this server issued",
+                        )
+                    })
+            })
+            .transpose()?;
+        let limit = match clean(&self.limit) {
+            None => 50,
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if (1..=500).contains(&n) => n,
+                _ => {
+                    return Err(AppError::invalid_field(
+                        "limit",
+                        "limit must be a number from 1 to 500",
+                    ));
+                }
+            },
+        };
+        Ok(Filter {
+            tenant,
+            status,
+            assigned,
+            q: clean(&self.q).map(str::to_string),
+            after,
+            limit,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct InventoryRow {
+    pub e164: String,
+    pub country: String,
+    pub kind: String,
+    pub lifecycle: String,
+    /// The tenant using the number, or the one it is allocated to.
+    pub tenant_id: Option<Uuid>,
+    pub tenant_name: Option<String>,
+    pub allocated_tenant_id: Option<Uuid>,
+    pub allocated_tenant_slug: Option<String>,
+    pub in_use: bool,
+    pub target_type: Option<String>,
+    pub target_name: Option<String>,
+    pub display_name: Option<String>,
+    pub voice: bool,
+    pub sms: bool,
+    pub fax: bool,
+    pub voice_carrier: Option<String>,
+    pub sms_carrier: Option<String>,
+    pub uploaded_by_org_id: Option<Uuid>,
+    pub assignment_kind: Option<String>,
+    pub assignee: Option<String>,
+}
+
+impl InventoryRow {
+    pub fn status(&self) -> String {
+        self.lifecycle.to_ascii_uppercase()
+    }
+
+    pub fn routing(&self) -> String {
+        match (&self.target_type, &self.target_name) {
+            (Some(k), Some(n)) => format!("{k} · {n}"),
+            _ => String::new(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "e164": self.e164, "country": self.country, "kind": self.kind, "status": self.status(),
+            "tenant": self.tenant_id.map(|id| serde_json::json!({ "id": id, "name": self.tenant_name })),
+            "allocated_tenant_id": self.allocated_tenant_id, "in_use": self.in_use,
+            "routing_target": self.target_type.as_ref().map(|k| serde_json::json!({ "type": k, "name": self.target_name })),
+            "cnam": self.display_name, "e911_status": "not_set",
+            "capabilities": { "voice": self.voice, "sms": self.sms, "fax": self.fax },
+            "voice_carrier": self.voice_carrier, "sms_carrier": self.sms_carrier,
+            "uploaded_by_org_id": self.uploaded_by_org_id,
+            "assignment": self.assignment_kind.as_ref().map(|k| serde_json::json!({ "kind": k, "assignee": self.assignee })),
+        })
+    }
+}
+
+const SELECT: &str = "SELECT n.e164, n.country, n.kind, n.lifecycle, coalesce(n.tenant_id, n.allocated_tenant_id) AS tenant_id,
+       o.name AS tenant_name, n.allocated_tenant_id, ao.slug AS allocated_tenant_slug,
+       (n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released')) AS in_use,
+       n.target_type, n.target_name, n.display_name, n.voice, n.sms, n.fax,
+       vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id,
+       na.kind AS assignment_kind, na.assignee
+FROM numbers n
+LEFT JOIN number_assignments na ON na.e164 = n.e164
+LEFT JOIN organizations o ON o.id = coalesce(n.tenant_id, n.allocated_tenant_id)
+LEFT JOIN organizations ao ON ao.id = n.allocated_tenant_id
+LEFT JOIN carriers vc ON vc.id = n.voice_carrier_id
+LEFT JOIN carriers sc ON sc.id = n.sms_carrier_id
+WHERE ";
+
+/// Appends the scope and the filter's conditions (not the cursor or the limit).
+pub fn push_conditions(q: &mut QueryBuilder<'_, Postgres>, scope: Scope, filter: &Filter) {
+    match scope {
+        Scope::Everything => q.push("true"),
+        Scope::Inventory(org) => q.push("n.inventory_org_id = ").push_bind(org),
+        Scope::Tenant(t) => q
+            .push("(n.allocated_tenant_id = ")
+            .push_bind(t)
+            .push(" OR n.tenant_id = ")
+            .push_bind(t)
+            .push(")"),
+    };
+    match &filter.tenant {
+        None => {}
+        Some(TenantFilter::Unassigned) => {
+            q.push(" AND n.allocated_tenant_id IS NULL AND n.tenant_id IS NULL");
+        }
+        Some(TenantFilter::Tenant(t)) => {
+            q.push(" AND (n.allocated_tenant_id = ")
+                .push_bind(*t)
+                .push(" OR n.tenant_id = ")
+                .push_bind(*t)
+                .push(")");
+        }
+    }
+    if let Some(status) = &filter.status {
+        q.push(" AND n.lifecycle = ").push_bind(status.clone());
+    }
+    match filter.assigned {
+        Some(true) => {
+            q.push(" AND na.e164 IS NOT NULL");
+        }
+        Some(false) => {
+            q.push(" AND na.e164 IS NULL");
+        }
+        None => {}
+    }
+    if let Some(text) = &filter.q {
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        let is_number = !digits.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if is_number {
+            // A prefix of the E.164 number (with or without the NANP 1): a range on the index.
+            q.push(" AND ((n.e164 >= ")
+                .push_bind(format!("+{digits}"))
+                .push(" AND n.e164 < ")
+                .push_bind(format!("+{digits}:"))
+                .push(") OR (n.e164 >= ")
+                .push_bind(format!("+1{digits}"))
+                .push(" AND n.e164 < ")
+                .push_bind(format!("+1{digits}:"))
+                .push("))");
+        } else {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q.push(" AND coalesce(n.tenant_id, n.allocated_tenant_id) IN (SELECT id FROM organizations WHERE kind = 'tenant' AND name ILIKE ")
+                .push_bind(format!("%{escaped}%"))
+                .push(")");
+        }
+    }
+}
+
+/// One page, keyset-paginated in E.164 order.
+pub async fn list(
+    conn: &mut PgConnection,
+    scope: Scope,
+    filter: &Filter,
+) -> sqlx::Result<Vec<InventoryRow>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT);
+    push_conditions(&mut q, scope, filter);
+    if let Some(after) = &filter.after {
+        q.push(" AND n.e164 > ").push_bind(after.clone());
+    }
+    q.push(" ORDER BY n.e164 LIMIT ").push_bind(filter.limit);
+    q.build_query_as().fetch_all(conn).await
+}
+
+pub fn next_cursor(rows: &[InventoryRow], limit: i64) -> Option<String> {
+    (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.e164.clone()))
+        .flatten()
+}
+
+/// The whole filtered view as CSV (pages of 5,000 internally), in the upload format plus
+/// informational columns that the importer ignores.
+pub async fn export_csv(
+    conn: &mut PgConnection,
+    scope: Scope,
+    filter: &Filter,
+) -> AppResult<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = super::csvstage::HEADER.to_vec();
+    header.extend(["Status", "Routing Target", "CNAM", "E911 Status"]);
+    out.write_record(&header).map_err(csv_err)?;
+    let mut page = Filter {
+        limit: 5000,
+        ..filter.clone()
+    };
+    loop {
+        let rows = list(conn, scope, &page).await?;
+        for r in &rows {
+            let (cc, national) = split_e164(&r.e164);
+            out.write_record([
+                cc.as_str(),
+                national.as_str(),
+                tf(r.voice),
+                tf(r.sms),
+                tf(r.fax),
+                r.voice_carrier.as_deref().unwrap_or(""),
+                r.sms_carrier.as_deref().unwrap_or(""),
+                r.allocated_tenant_slug.as_deref().unwrap_or(""),
+                r.status().as_str(),
+                r.routing().as_str(),
+                r.display_name.as_deref().unwrap_or(""),
+                "Not set",
+            ])
+            .map_err(csv_err)?;
+        }
+        match next_cursor(&rows, page.limit) {
+            Some(c) => page.after = Some(c),
+            None => break,
+        }
+    }
+    out.into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
+}
+
+fn tf(b: bool) -> &'static str {
+    if b { "TRUE" } else { "FALSE" }
+}
+
+fn csv_err(err: csv::Error) -> AppError {
+    AppError::Internal(anyhow::anyhow!("csv: {err}"))
+}
+
+/// Country calling code and national number of a stored E.164 string.
+pub fn split_e164(e164: &str) -> (String, String) {
+    if e164.starts_with("+1") && e164.len() == 12 {
+        return ("1".into(), e164[2..].to_string());
+    }
+    match phonenumber::parse(None, e164) {
+        Ok(p) => {
+            let cc = p.code().value().to_string();
+            let national = e164[1 + cc.len()..].to_string();
+            (cc, national)
+        }
+        Err(_) => (String::new(), e164.trim_start_matches('+').to_string()),
+    }
+}
+
+/// Tenants the caller may allocate to or filter by.
+pub async fn tenants(
+    conn: &mut PgConnection,
+    scope: Scope,
+) -> sqlx::Result<Vec<(Uuid, String, String)>> {
+    let (everything, org) = match scope {
+        Scope::Everything => (true, Uuid::nil()),
+        Scope::Inventory(org) => (false, org),
+        Scope::Tenant(t) => (false, t),
+    };
+    sqlx::query_as(
+        "SELECT id, slug, name FROM organizations WHERE kind = 'tenant' AND ($1 OR parent_id = $2 OR id = $2)
+         ORDER BY name LIMIT 1000",
+    )
+    .bind(everything)
+    .bind(org)
+    .fetch_all(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_splits_into_country_code_and_national_number() {
+        assert_eq!(
+            split_e164("+15125550100"),
+            ("1".to_string(), "5125550100".to_string())
+        );
+        assert_eq!(
+            split_e164("+442079460958"),
+            ("44".to_string(), "2079460958".to_string())
+        );
+    }
+
+    #[test]
+    fn filters_parse_and_refuse_nonsense() {
+        let f = FilterQuery {
+            tenant: Some("unassigned".into()),
+            status: Some("RELEASED".into()),
+            ..Default::default()
+        }
+        .parse()
+        .unwrap();
+        assert_eq!(f.tenant, Some(TenantFilter::Unassigned));
+        assert_eq!(f.status.as_deref(), Some("released"));
+        assert!(
+            FilterQuery {
+                limit: Some("0".into()),
+                ..Default::default()
+            }
+            .parse()
+            .is_err()
+        );
+        assert!(
+            FilterQuery {
+                e911: Some("validated".into()),
+                ..Default::default()
+            }
+            .parse()
+            .is_err()
+        );
+    }
+}

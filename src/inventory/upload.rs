@@ -1,0 +1,681 @@
+//! Upload jobs: the request streams the file into the staging table (`csvstage`), then a
+//! background task validates it with set-based SQL, records a summary, and — unless it is a
+//! dry run — merges it into `numbers`. Status and progress live in `inventory_uploads`, so any
+//! server instance shows the same progress.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::Uploader;
+use super::csvstage::{self, ChunkSource};
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::error::{AppError, AppResult};
+
+/// Lines validated or merged per statement: the progress bar moves once per batch.
+const BATCH: i64 = 50_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    AllOrNothing,
+    ValidOnly,
+}
+
+impl Mode {
+    pub fn parse(raw: Option<&str>) -> AppResult<Mode> {
+        match raw.map(str::trim).unwrap_or("all_or_nothing") {
+            "" | "all_or_nothing" => Ok(Mode::AllOrNothing),
+            "valid_only" => Ok(Mode::ValidOnly),
+            other => Err(AppError::invalid_field(
+                "mode",
+                format!("mode `{other}` is not all_or_nothing or valid_only"),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::AllOrNothing => "all_or_nothing",
+            Mode::ValidOnly => "valid_only",
+        }
+    }
+}
+
+pub fn parse_bool(field: &str, raw: Option<&str>) -> AppResult<bool> {
+    match raw.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("false") | Some("0") | Some("off") => Ok(false),
+        Some("true") | Some("1") | Some("on") => Ok(true),
+        Some(other) => Err(AppError::invalid_field(
+            field,
+            format!("{field} must be true or false, not `{other}`"),
+        )),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Job {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    #[serde(skip)]
+    pub user_id: Uuid,
+    pub filename: Option<String>,
+    pub mode: String,
+    pub dry_run: bool,
+    pub status: String,
+    pub progress: i16,
+    pub rows_total: i64,
+    pub rows_to_add: i64,
+    pub rows_to_update: i64,
+    pub rows_unchanged: i64,
+    pub rows_rejected: i64,
+    pub rejected_by_reason: Value,
+    pub rows_added: i64,
+    pub rows_updated: i64,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "validated" | "completed" | "aborted" | "failed"
+        )
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "status": self.status, "progress": self.progress, "mode": self.mode,
+            "dry_run": self.dry_run, "filename": self.filename,
+            "counts": {
+                "total": self.rows_total, "to_add": self.rows_to_add, "to_update": self.rows_to_update,
+                "unchanged": self.rows_unchanged, "rejected": self.rows_rejected,
+                "rejected_by_reason": self.rejected_by_reason,
+                "added": self.rows_added, "updated": self.rows_updated,
+            },
+            "error": self.error, "created_at": self.created_at, "finished_at": self.finished_at,
+        })
+    }
+
+    /// Rejected reasons, largest first, for the summary screen.
+    pub fn reasons(&self) -> Vec<(String, i64)> {
+        let mut out: Vec<(String, i64)> = self
+            .rejected_by_reason
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_i64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+}
+
+const JOB_COLUMNS: &str = "id, org_id, user_id, filename, mode, dry_run, status, progress, rows_total, rows_to_add,
+    rows_to_update, rows_unchanged, rows_rejected, rejected_by_reason, rows_added, rows_updated, error, request_id,
+    created_at, updated_at, finished_at";
+
+/// A job of the caller's organization; another organization's job is "not found".
+pub async fn find(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> sqlx::Result<Option<Job>> {
+    sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM inventory_uploads WHERE id = $1 AND org_id = $2"
+    ))
+    .bind(id)
+    .bind(org_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn recent(conn: &mut PgConnection, org_id: Uuid) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM inventory_uploads WHERE org_id = $1 ORDER BY created_at DESC LIMIT 10"
+    ))
+    .bind(org_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub struct NewUpload<'a> {
+    pub uploader: &'a Uploader,
+    pub filename: Option<String>,
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub request_id: Option<String>,
+}
+
+/// Creates the job and streams the file into staging. On a refused file (empty, not an
+/// inventory CSV) the job is marked failed and the error returned, so the API answers 422.
+pub async fn receive(
+    pool: &PgPool,
+    new: NewUpload<'_>,
+    source: &mut impl ChunkSource,
+) -> AppResult<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO inventory_uploads (id, org_id, user_id, filename, mode, dry_run, status, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, 'receiving', $7)",
+    )
+    .bind(id)
+    .bind(new.uploader.org_id)
+    .bind(new.uploader.user_id)
+    .bind(&new.filename)
+    .bind(new.mode.as_str())
+    .bind(new.dry_run)
+    .bind(&new.request_id)
+    .execute(pool)
+    .await?;
+    let mut conn = pool.acquire().await?;
+    match csvstage::stage(&mut conn, id, source).await {
+        Ok(staged) => {
+            // Fresh statistics, so the set-based statements below get sensible plans.
+            sqlx::query("ANALYZE inventory_upload_rows")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "UPDATE inventory_uploads SET status = 'validating', rows_total = $2, progress = 5, updated_at = now() WHERE id = $1",
+            )
+            .bind(id)
+            .bind(staged.rows)
+            .execute(pool)
+            .await?;
+            Ok(id)
+        }
+        Err(err) => {
+            fail(pool, id, &err.public_message()).await;
+            Err(err)
+        }
+    }
+}
+
+pub async fn fail(pool: &PgPool, id: Uuid, message: &str) {
+    let result = sqlx::query(
+        "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(message)
+    .execute(pool)
+    .await;
+    if let Err(err) = result {
+        tracing::error!(error = %err, upload = %id, "could not mark the upload failed");
+    }
+    let _ = sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
+        .bind(id)
+        .execute(pool)
+        .await;
+}
+
+async fn set_progress(pool: &PgPool, id: Uuid, status: &str, progress: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inventory_uploads SET status = $2, progress = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(progress.clamp(0, 100) as i16)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Runs validation, then the merge unless it is a dry run. Meant for `tokio::spawn`.
+pub async fn process(pool: PgPool, uploader: Uploader, id: Uuid) {
+    if let Err(err) = try_process(&pool, &uploader, id).await {
+        err.log();
+        fail(&pool, id, &err.public_message()).await;
+    }
+}
+
+async fn try_process(pool: &PgPool, uploader: &Uploader, id: Uuid) -> AppResult<()> {
+    let mut conn = pool.acquire().await?;
+    let job = find(&mut conn, uploader.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    validate(pool, uploader, &job).await?;
+    if job.dry_run {
+        sqlx::query(
+            "UPDATE inventory_uploads SET status = 'validated', progress = 100, updated_at = now(), finished_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .execute(pool)
+        .await?;
+        return Ok(());
+    }
+    let mode = Mode::parse(Some(&job.mode))?;
+    import(pool, uploader, id, mode).await
+}
+
+/// Set-based validation, in batches of lines so the progress moves. One reason per row: the
+/// first rule it breaks, in the order of the CASE below.
+async fn validate(pool: &PgPool, uploader: &Uploader, job: &Job) -> AppResult<()> {
+    let (voice_default, sms_default) = default_carriers(pool, uploader).await?;
+    let max_line: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(line_no), 0)::bigint FROM inventory_upload_rows WHERE upload_id = $1",
+    )
+    .bind(job.id)
+    .fetch_one(pool)
+    .await?;
+    let mut from = 0i64;
+    while from <= max_line {
+        let to = from + BATCH;
+        sqlx::query(VALIDATE_SQL)
+            .bind(job.id)
+            .bind(from as i32)
+            .bind(to.min(i32::MAX as i64) as i32)
+            .bind(uploader.org_id)
+            .bind(uploader.carrier_orgs())
+            .bind(uploader.tenant_scope())
+            .bind(voice_default)
+            .bind(sms_default)
+            .bind(uploader.own_tenant())
+            .execute(pool)
+            .await?;
+        from = to;
+        set_progress(
+            pool,
+            job.id,
+            "validating",
+            5 + 45 * from.min(max_line) / max_line.max(1),
+        )
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE inventory_upload_rows s SET reason = 'duplicate_in_file', action = NULL,
+                message = 'the number is also on line ' || d.first_line
+         FROM (SELECT line_no, first_line FROM
+                 (SELECT line_no, min(line_no) OVER (PARTITION BY e164) AS first_line
+                  FROM inventory_upload_rows WHERE upload_id = $1 AND e164 IS NOT NULL) w
+               WHERE w.first_line <> w.line_no) d
+         WHERE s.upload_id = $1 AND s.line_no = d.line_no AND s.reason IS NULL",
+    )
+    .bind(job.id)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "UPDATE inventory_uploads u SET
+            rows_to_add = c.adds, rows_to_update = c.updates, rows_unchanged = c.unchanged,
+            rows_rejected = c.rejected, rejected_by_reason = c.by_reason, progress = 50, updated_at = now()
+         FROM (SELECT count(*) FILTER (WHERE reason IS NULL AND action = 'add') AS adds,
+                      count(*) FILTER (WHERE reason IS NULL AND action = 'update') AS updates,
+                      count(*) FILTER (WHERE reason IS NULL AND action = 'unchanged') AS unchanged,
+                      count(*) FILTER (WHERE reason IS NOT NULL) AS rejected,
+                      coalesce((SELECT jsonb_object_agg(reason, n) FROM
+                          (SELECT reason, count(*) AS n FROM inventory_upload_rows
+                           WHERE upload_id = $1 AND reason IS NOT NULL GROUP BY reason) r), '{}') AS by_reason
+               FROM inventory_upload_rows WHERE upload_id = $1) c
+         WHERE u.id = $1",
+    )
+    .bind(job.id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// $1 upload, $2..$3 line range, $4 uploading org, $5 orgs whose carriers it may name,
+/// $6 tenants it may allocate to (NULL = any tenant: the operator), $7/$8 default carriers,
+/// $9 the uploading tenant when a tenant uploads its own numbers.
+const VALIDATE_SQL: &str = r#"
+UPDATE inventory_upload_rows s SET
+    e164 = c.e164, country = c.country, kind = c.kind,
+    voice_b = c.voice_b, sms_b = c.sms_b, fax_b = c.fax_b,
+    voice_carrier_id = c.voice_carrier_id, sms_carrier_id = c.sms_carrier_id, tenant_id = c.tenant_id,
+    reason = c.reason, message = c.message,
+    action = CASE WHEN c.reason IS NOT NULL THEN NULL
+                  WHEN c.existing IS NULL THEN 'add'
+                  WHEN c.same THEN 'unchanged' ELSE 'update' END
+FROM (
+    SELECT r.line_no, n.e164, n.country, n.kind, b.voice_b, b.sms_b, b.fax_b, t.id AS tenant_id,
+           coalesce(vc.id, CASE WHEN b.voice_b THEN $7::uuid END) AS voice_carrier_id,
+           coalesce(sc.id, CASE WHEN b.sms_b THEN $8::uuid END) AS sms_carrier_id,
+           ex.e164 AS existing, sm.same,
+           CASE
+             WHEN r.reason IS NOT NULL THEN r.reason
+             WHEN n.e164 IS NULL THEN 'invalid_number'
+             WHEN b.voice_b IS NULL OR b.sms_b IS NULL OR b.fax_b IS NULL THEN 'invalid_boolean'
+             WHEN r.tenant IS NOT NULL AND t0.id IS NULL THEN 'unknown_tenant'
+             WHEN r.voice_carrier IS NOT NULL AND vc.id IS NULL THEN 'unknown_carrier'
+             WHEN r.sms_carrier IS NOT NULL AND sc.id IS NULL THEN 'unknown_carrier'
+             WHEN ex.e164 IS NOT NULL AND ex.inventory_org_id <> $4 THEN 'duplicate_in_inventory'
+             WHEN ex.e164 IS NOT NULL AND NOT sm.same
+                  AND (ex.tenant_id IS NOT NULL OR ex.lifecycle NOT IN ('available', 'released')) THEN 'number_in_use'
+           END AS reason,
+           CASE
+             WHEN r.reason IS NOT NULL THEN r.message
+             WHEN n.e164 IS NULL THEN
+               coalesce('`' || r.phone || '`', 'an empty phone number') || ' is not a valid North American number (NPA-NXX-XXXX, NPA and NXX 2-9, no N11)'
+             WHEN b.voice_b IS NULL OR b.sms_b IS NULL OR b.fax_b IS NULL THEN 'Voice, SMS and Fax must each be TRUE or FALSE'
+             WHEN r.tenant IS NOT NULL AND t0.id IS NULL THEN 'no tenant `' || r.tenant || '` of yours'
+             WHEN r.voice_carrier IS NOT NULL AND vc.id IS NULL THEN 'no voice carrier named `' || r.voice_carrier || '`'
+             WHEN r.sms_carrier IS NOT NULL AND sc.id IS NULL THEN 'no SMS carrier profile named `' || r.sms_carrier || '`'
+             WHEN ex.e164 IS NOT NULL AND ex.inventory_org_id <> $4 THEN 'the number is already in another organization''s inventory'
+             WHEN ex.e164 IS NOT NULL AND NOT sm.same
+                  AND (ex.tenant_id IS NOT NULL OR ex.lifecycle NOT IN ('available', 'released'))
+               THEN 'the number is in use by a tenant: capabilities, carriers and allocation change only while it is unassigned'
+           END AS message
+    FROM inventory_upload_rows r
+    CROSS JOIN LATERAL (
+        SELECT regexp_replace(coalesce(r.phone, ''), '[^0-9]', '', 'g') AS all_digits,
+               r.phone ~ '[A-Za-z]' AS has_letters
+    ) p
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN length(p.all_digits) = 11 AND left(p.all_digits, 1) = '1' THEN substr(p.all_digits, 2)
+                    ELSE p.all_digits END AS d
+    ) p2
+    CROSS JOIN LATERAL (
+        SELECT CASE
+                 WHEN r.e164 IS NOT NULL THEN r.e164
+                 WHEN r.reason IS NULL AND NOT coalesce(p.has_letters, false)
+                      AND p2.d ~ '^[2-9][0-9]{2}[2-9][0-9]{6}$'
+                      AND substr(p2.d, 2, 2) <> '11' AND substr(p2.d, 5, 2) <> '11'
+                 THEN '+1' || p2.d
+               END AS e164,
+               CASE WHEN r.e164 IS NOT NULL THEN r.country
+                    ELSE coalesce((SELECT rc.country FROM rate_centers rc
+                                   WHERE rc.npa = substr(p2.d, 1, 3)::char(3) AND rc.nxx = substr(p2.d, 4, 3)::char(3)), 'US') END AS country,
+               CASE WHEN r.e164 IS NULL AND substr(p2.d, 1, 3) IN ('800', '833', '844', '855', '866', '877', '888')
+                    THEN 'toll_free' ELSE 'local' END AS kind
+    ) n
+    CROSS JOIN LATERAL (
+        SELECT CASE upper(r.voice) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS voice_b,
+               CASE upper(r.sms) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS sms_b,
+               CASE upper(r.fax) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS fax_b
+    ) b
+    LEFT JOIN LATERAL (
+        SELECT o.id FROM organizations o
+        WHERE r.tenant IS NOT NULL AND o.kind = 'tenant'
+          AND (lower(o.slug) = lower(r.tenant) OR lower(o.name) = lower(r.tenant))
+          AND ($6::uuid IS NULL OR o.parent_id = $6 OR o.id = $6)
+        LIMIT 1
+    ) t0 ON true
+    CROSS JOIN LATERAL (SELECT coalesce($9::uuid, t0.id) AS id) t
+    LEFT JOIN LATERAL (
+        SELECT k.id FROM carriers k
+        WHERE r.voice_carrier IS NOT NULL AND k.kind = 'voice' AND lower(k.name) = lower(r.voice_carrier)
+          AND (k.org_id IS NULL OR k.org_id = ANY($5))
+        ORDER BY k.org_id NULLS LAST LIMIT 1
+    ) vc ON true
+    LEFT JOIN LATERAL (
+        SELECT k.id FROM carriers k
+        WHERE r.sms_carrier IS NOT NULL AND k.kind = 'sms' AND lower(k.name) = lower(r.sms_carrier)
+          AND (k.org_id IS NULL OR k.org_id = ANY($5))
+        ORDER BY k.org_id NULLS LAST LIMIT 1
+    ) sc ON true
+    LEFT JOIN numbers ex ON ex.e164 = n.e164
+    CROSS JOIN LATERAL (SELECT
+           (ex.voice, ex.sms, ex.fax, ex.voice_carrier_id, ex.sms_carrier_id)
+               IS NOT DISTINCT FROM (b.voice_b, b.sms_b, b.fax_b,
+                   coalesce(vc.id, CASE WHEN b.voice_b THEN $7::uuid END),
+                   coalesce(sc.id, CASE WHEN b.sms_b THEN $8::uuid END))
+             AND (t.id IS NULL OR ex.allocated_tenant_id IS NOT DISTINCT FROM t.id) AS same
+    ) sm
+    WHERE r.upload_id = $1 AND r.line_no >= $2 AND r.line_no < $3
+) c
+WHERE s.upload_id = $1 AND s.line_no = c.line_no
+"#;
+
+async fn default_carriers(
+    pool: &PgPool,
+    uploader: &Uploader,
+) -> sqlx::Result<(Option<Uuid>, Option<Uuid>)> {
+    let pick = |kind: &'static str| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM carriers WHERE kind = $1 AND is_default AND (org_id IS NULL OR org_id = ANY($2))
+             ORDER BY org_id NULLS LAST LIMIT 1",
+        )
+        .bind(kind)
+        .bind(uploader.carrier_orgs())
+    };
+    Ok((
+        pick("voice").fetch_optional(pool).await?,
+        pick("sms").fetch_optional(pool).await?,
+    ))
+}
+
+/// Decides an already validated upload (the summary screen's buttons).
+pub async fn commit(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> AppResult<Job> {
+    let claimed = sqlx::query(
+        "UPDATE inventory_uploads SET status = 'importing', mode = $3, progress = 50, updated_at = now()
+         WHERE id = $1 AND org_id = $2 AND status = 'validated'",
+    )
+    .bind(id)
+    .bind(uploader.org_id)
+    .bind(mode.as_str())
+    .execute(pool)
+    .await?;
+    let mut conn = pool.acquire().await?;
+    let job = find(&mut conn, uploader.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    if claimed.rows_affected() == 0 {
+        return Err(AppError::conflict(
+            "upload_not_validated",
+            format!(
+                "this upload is {}; only a validated dry run can be imported",
+                job.status
+            ),
+            json!({ "status": job.status }),
+        ));
+    }
+    let pool = pool.clone();
+    let uploader = uploader.clone();
+    tokio::spawn(async move {
+        if let Err(err) = import(&pool, &uploader, id, mode).await {
+            err.log();
+            fail(&pool, id, &err.public_message()).await;
+        }
+    });
+    Ok(job)
+}
+
+/// The merge: one transaction, in batches of lines so the progress moves. All-or-nothing with
+/// any rejected row writes nothing and ends `aborted`.
+async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> AppResult<()> {
+    let mut conn = pool.acquire().await?;
+    let job = find(&mut conn, uploader.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    if mode == Mode::AllOrNothing && job.rows_rejected > 0 {
+        sqlx::query(
+            "UPDATE inventory_uploads SET status = 'aborted', progress = 100, updated_at = now(), finished_at = now(),
+                    error = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(format!(
+            "{} rejected rows: nothing was imported (all-or-nothing)",
+            job.rows_rejected
+        ))
+        .execute(pool)
+        .await?;
+        audit_upload(pool, uploader, &job, Outcome::Failure, 0, 0).await?;
+        return Ok(());
+    }
+    set_progress(pool, id, "importing", 50).await?;
+    let max_line: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(line_no), 0)::bigint FROM inventory_upload_rows WHERE upload_id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    let (mut added, mut updated) = (0u64, 0u64);
+    let mut from = 0i64;
+    while from <= max_line {
+        let to = (from + BATCH).min(i32::MAX as i64);
+        added += sqlx::query(INSERT_SQL)
+            .bind(id)
+            .bind(from as i32)
+            .bind(to as i32)
+            .bind(uploader.inventory_org())
+            .bind(uploader.org_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        updated += sqlx::query(UPDATE_SQL)
+            .bind(id)
+            .bind(from as i32)
+            .bind(to as i32)
+            .bind(uploader.inventory_org())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        from = to;
+        set_progress(
+            pool,
+            id,
+            "importing",
+            50 + 49 * from.min(max_line) / max_line.max(1),
+        )
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE inventory_uploads SET status = 'completed', progress = 100, rows_added = $2, rows_updated = $3,
+                updated_at = now(), finished_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(added as i64)
+    .bind(updated as i64)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    audit_upload(pool, uploader, &job, Outcome::Success, added, updated).await?;
+    // Keep only what the rejected-rows download needs.
+    sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1 AND reason IS NULL")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// $1 upload, $2..$3 lines, $4 inventory org, $5 uploading org.
+const INSERT_SQL: &str = r#"
+INSERT INTO numbers (e164, country, kind, national, npa, nxx, state, region, rate_center, city, inventory_org_id,
+                     voice, sms, fax, voice_carrier_id, sms_carrier_id, uploaded_by_org_id, allocated_tenant_id, upload_id)
+SELECT s.e164, s.country, s.kind, d.national, substr(d.national, 1, 3), substr(d.national, 4, 3), rc.state,
+       CASE WHEN s.kind = 'toll_free' THEN 'Toll-free (US/Canada)'
+            WHEN rc.city IS NOT NULL THEN rc.city || ', ' || rc.state
+            WHEN s.e164 LIKE '+1%' THEN 'NPA ' || substr(d.national, 1, 3)
+            ELSE s.country END,
+       rc.rate_center, rc.city, $4, s.voice_b, s.sms_b, s.fax_b, s.voice_carrier_id, s.sms_carrier_id, $5, s.tenant_id, $1
+FROM inventory_upload_rows s
+CROSS JOIN LATERAL (SELECT CASE WHEN s.e164 LIKE '+1%' THEN substr(s.e164, 3) ELSE substr(s.e164, 2) END AS national) d
+LEFT JOIN rate_centers rc ON s.e164 LIKE '+1%' AND rc.npa = substr(d.national, 1, 3)::char(3)
+    AND rc.nxx = substr(d.national, 4, 3)::char(3)
+WHERE s.upload_id = $1 AND s.line_no >= $2 AND s.line_no < $3 AND s.reason IS NULL AND s.action = 'add'
+ON CONFLICT (e164) DO NOTHING
+"#;
+
+/// Updates only numbers of the same inventory that no tenant is using.
+const UPDATE_SQL: &str = r#"
+UPDATE numbers n SET voice = s.voice_b, sms = s.sms_b, fax = s.fax_b, voice_carrier_id = s.voice_carrier_id,
+       sms_carrier_id = s.sms_carrier_id, allocated_tenant_id = coalesce(s.tenant_id, n.allocated_tenant_id)
+FROM inventory_upload_rows s
+WHERE s.upload_id = $1 AND s.line_no >= $2 AND s.line_no < $3 AND s.reason IS NULL AND s.action = 'update'
+  AND n.e164 = s.e164 AND n.inventory_org_id = $4 AND n.tenant_id IS NULL
+"#;
+
+async fn audit_upload(
+    pool: &PgPool,
+    uploader: &Uploader,
+    job: &Job,
+    outcome: Outcome,
+    added: u64,
+    updated: u64,
+) -> sqlx::Result<()> {
+    let mut entry = Entry::new(Action::Upload, outcome)
+        .by(
+            uploader.own_tenant(),
+            Some(uploader.user_id),
+            job.request_id.as_deref(),
+        )
+        .target("upload", Some(&job.id.to_string()))
+        .details(json!({
+            "filename": job.filename, "mode": job.mode, "rows": job.rows_total, "added": added,
+            "updated": updated, "unchanged": job.rows_unchanged, "rejected": job.rows_rejected,
+            "rejected_by_reason": job.rejected_by_reason, "org_id": uploader.org_id,
+        }));
+    if outcome == Outcome::Failure {
+        entry = entry.error(format!(
+            "{} rejected rows: nothing imported (all-or-nothing)",
+            job.rows_rejected
+        ));
+    }
+    audit::repo::record(&mut *pool.acquire().await?, &entry).await
+}
+
+/// Rejected rows as CSV, in file order, with an `Error` column; it re-imports once fixed.
+pub async fn rejected_csv(pool: &PgPool, id: Uuid) -> AppResult<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = csvstage::HEADER.to_vec();
+    header.push("Error");
+    out.write_record(&header).map_err(csv_err)?;
+    let mut after = 0i32;
+    loop {
+        let rows: Vec<RejectedRow> = sqlx::query_as(
+            "SELECT line_no, country_code, phone, voice, sms, fax, voice_carrier, sms_carrier, tenant, reason, message
+             FROM inventory_upload_rows WHERE upload_id = $1 AND reason IS NOT NULL AND line_no > $2
+             ORDER BY line_no LIMIT 10000",
+        )
+        .bind(id)
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.line_no;
+        for r in &rows {
+            let error = format!(
+                "line {}: {}: {}",
+                r.line_no,
+                r.reason,
+                r.message.as_deref().unwrap_or("")
+            );
+            out.write_record([
+                r.country_code.as_deref().unwrap_or(""),
+                r.phone.as_deref().unwrap_or(""),
+                r.voice.as_deref().unwrap_or(""),
+                r.sms.as_deref().unwrap_or(""),
+                r.fax.as_deref().unwrap_or(""),
+                r.voice_carrier.as_deref().unwrap_or(""),
+                r.sms_carrier.as_deref().unwrap_or(""),
+                r.tenant.as_deref().unwrap_or(""),
+                error.as_str(),
+            ])
+            .map_err(csv_err)?;
+        }
+    }
+    out.into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
+}
+
+fn csv_err(err: csv::Error) -> AppError {
+    AppError::Internal(anyhow::anyhow!("csv: {err}"))
+}
+
+#[derive(sqlx::FromRow)]
+struct RejectedRow {
+    line_no: i32,
+    country_code: Option<String>,
+    phone: Option<String>,
+    voice: Option<String>,
+    sms: Option<String>,
+    fax: Option<String>,
+    voice_carrier: Option<String>,
+    sms_carrier: Option<String>,
+    tenant: Option<String>,
+    reason: String,
+    message: Option<String>,
+}
+
+/// A sample file for the "download a sample" link.
+pub fn sample_csv() -> &'static str {
+    "Country Code,Phone Number,Voice,SMS,Fax,Voice Carrier Name,SMS Carrier Profile,Tenant\n\
+     1,(512) 555-0100,TRUE,TRUE,FALSE,,,\n\
+     1,5125550101,TRUE,FALSE,FALSE,Sandbox Voice,,\n\
+     44,020 7946 0958,TRUE,FALSE,FALSE,,,\n"
+}
