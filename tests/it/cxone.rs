@@ -1,12 +1,11 @@
 //! The NICE CXone adapter against the simulator, over real HTTP, through the portal.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inward::providers::simulator::cxone::{
     ACCESS_KEY_ID, ACCESS_KEY_SECRET, CLIENT_ID, CLIENT_SECRET, SimState,
 };
-use inward::providers::simulator::{FaultConfig, Faults, cxone_with_state};
+use inward::providers::simulator::cxone_with_state;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -14,34 +13,9 @@ use sqlx::PgPool;
 use crate::common::{Api, TestApp};
 use crate::genesys::app_with_key;
 
-struct Sim {
-    base: String,
-    state: SimState,
-    faults: Arc<Faults>,
-}
+type Sim = crate::sim::Sim<SimState>;
 
-impl Sim {
-    async fn start() -> Sim {
-        let faults = Arc::new(Faults::new(FaultConfig {
-            retry_after_seconds: 1,
-            token_ttl_seconds: 3600,
-            ..Default::default()
-        }));
-        let (router, state) = cxone_with_state(faults.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Sim {
-            base,
-            state,
-            faults,
-        }
-    }
-
-    fn set(&self, change: impl FnOnce(&mut FaultConfig)) {
-        change(&mut self.faults.config.lock().unwrap());
-    }
-
+impl crate::sim::Sim<SimState> {
     fn route(&self, number: &str) -> Option<(i64, String)> {
         self.state.lock().unwrap().route(number)
     }
@@ -83,7 +57,7 @@ async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value
 #[sqlx::test]
 async fn cxone_connection_test_and_the_portal_flow(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(cxone_with_state).await;
     let admin = app.api("admin@globex.test").await;
     let (_, bad) = admin
         .post(
@@ -175,7 +149,7 @@ async fn cxone_connection_test_and_the_portal_flow(pool: PgPool) {
 #[sqlx::test]
 async fn cxone_tokens_retries_errors_and_compensation(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(cxone_with_state).await;
     let agent = connected(&app, &sim).await;
     let found = agent.find("npa=303&limit=20", 3).await;
 
@@ -276,7 +250,7 @@ async fn reservation_of(app: &TestApp, number: &str) -> String {
 #[sqlx::test]
 async fn cxone_orphan_check_flags_a_deleted_skill(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(cxone_with_state).await;
     let agent = connected(&app, &sim).await;
     let number = agent.find("npa=303", 1).await.remove(0);
     assert_eq!(

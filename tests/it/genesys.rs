@@ -1,10 +1,9 @@
 //! The Genesys Cloud adapter against the simulator, over real HTTP, through the portal.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inward::providers::simulator::genesys::{CLIENT_ID, CLIENT_SECRET, SimState};
-use inward::providers::simulator::{FaultConfig, Faults, genesys_with_state};
+use inward::providers::simulator::genesys_with_state;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -13,34 +12,9 @@ use crate::common::{Api, TestApp, error_code, spawn_app_with};
 
 pub const SECRET_KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
-pub struct Sim {
-    pub base: String,
-    pub state: SimState,
-    pub faults: Arc<Faults>,
-}
+type Sim = crate::sim::Sim<SimState>;
 
-impl Sim {
-    pub async fn start() -> Sim {
-        let faults = Arc::new(Faults::new(FaultConfig {
-            retry_after_seconds: 1,
-            token_ttl_seconds: 3600,
-            ..Default::default()
-        }));
-        let (router, state) = genesys_with_state(faults.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Sim {
-            base,
-            state,
-            faults,
-        }
-    }
-
-    pub fn set(&self, change: impl FnOnce(&mut FaultConfig)) {
-        change(&mut self.faults.config.lock().unwrap());
-    }
-
+impl crate::sim::Sim<SimState> {
     pub fn id_of(&self, kind: &str, name: &str) -> String {
         self.state.lock().unwrap().id_of(kind, name).unwrap()
     }
@@ -95,7 +69,7 @@ async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value
 #[sqlx::test]
 async fn test_connection_names_what_failed_and_secrets_stay_sealed(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(genesys_with_state).await;
     let admin = app.api("admin@globex.test").await;
     assert_eq!(
         connect(&app.api("agent@globex.test").await, &sim, CLIENT_SECRET)
@@ -176,7 +150,7 @@ async fn test_connection_names_what_failed_and_secrets_stay_sealed(pool: PgPool)
 #[sqlx::test]
 async fn the_portal_flow_provisions_each_target_kind_on_genesys(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(genesys_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
     let found = agent.find("npa=317&limit=10", 4).await;
     assert!(
@@ -256,7 +230,7 @@ async fn the_portal_flow_provisions_each_target_kind_on_genesys(pool: PgPool) {
 #[sqlx::test]
 async fn tokens_refresh_and_throttling_retries_recover(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(genesys_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
 
     sim.state.lock().unwrap().tokens.clear();
@@ -294,7 +268,7 @@ async fn tokens_refresh_and_throttling_retries_recover(pool: PgPool) {
 #[sqlx::test]
 async fn platform_errors_are_clear_and_a_failed_saga_leaves_nothing_assigned(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(genesys_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
     let found = agent.find("npa=317", 3).await;
 
@@ -391,7 +365,7 @@ async fn platform_errors_are_clear_and_a_failed_saga_leaves_nothing_assigned(poo
 #[sqlx::test]
 async fn a_target_deleted_on_the_platform_is_flagged_orphaned_and_rerouted(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(genesys_with_state).await;
     let (admin, agent) = connected(&app, &sim).await;
     let number = agent.find("npa=317", 1).await.remove(0);
     let user = sim.id_of("user", "Ada Lovelace");
@@ -443,7 +417,7 @@ async fn a_target_deleted_on_the_platform_is_flagged_orphaned_and_rerouted(pool:
 #[sqlx::test]
 async fn requests_match_the_published_genesys_shapes(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(genesys_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
     let found = agent.find("npa=317", 2).await;
     provision(

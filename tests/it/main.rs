@@ -21,3 +21,4 @@ mod races;
 mod ringcx;
 mod saga;
 mod search;
+mod sim;

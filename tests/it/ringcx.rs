@@ -1,10 +1,9 @@
 //! The RingCX adapter against the simulator, over real HTTP, through the portal.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inward::providers::simulator::ringcx::{ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, JWT, SimState};
-use inward::providers::simulator::{FaultConfig, Faults, ringcx_with_state};
+use inward::providers::simulator::ringcx_with_state;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -12,34 +11,9 @@ use sqlx::PgPool;
 use crate::common::{Api, TestApp, error_code};
 use crate::genesys::app_with_key;
 
-struct Sim {
-    base: String,
-    state: SimState,
-    faults: Arc<Faults>,
-}
+type Sim = crate::sim::Sim<SimState>;
 
-impl Sim {
-    async fn start() -> Sim {
-        let faults = Arc::new(Faults::new(FaultConfig {
-            retry_after_seconds: 1,
-            token_ttl_seconds: 3600,
-            ..Default::default()
-        }));
-        let (router, state) = ringcx_with_state(faults.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        Sim {
-            base,
-            state,
-            faults,
-        }
-    }
-
-    fn set(&self, change: impl FnOnce(&mut FaultConfig)) {
-        change(&mut self.faults.config.lock().unwrap());
-    }
-
+impl crate::sim::Sim<SimState> {
     fn id_of(&self, kind: &str, name: &str) -> String {
         self.state
             .lock()
@@ -120,7 +94,7 @@ fn message(body: &Value) -> String {
 #[sqlx::test]
 async fn connecting_exchanges_tokens_once_then_refreshes_and_names_what_failed(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(ringcx_with_state).await;
     let admin = app.api("admin@globex.test").await;
 
     let id = connect(&admin, &sim, credentials("not-the-jwt", ACCOUNT_ID)).await;
@@ -242,7 +216,7 @@ async fn connecting_exchanges_tokens_once_then_refreshes_and_names_what_failed(p
 #[sqlx::test]
 async fn the_portal_flow_provisions_each_target_kind_on_ringcx(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(ringcx_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
     let found = agent.find("npa=317&limit=10", 4).await;
     assert!(
@@ -329,7 +303,7 @@ async fn the_portal_flow_provisions_each_target_kind_on_ringcx(pool: PgPool) {
 #[sqlx::test]
 async fn rate_limits_and_server_error_bursts_are_waited_out(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(ringcx_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
 
     sim.set(|f| f.rate_limit_next = 1);
@@ -359,7 +333,7 @@ async fn rate_limits_and_server_error_bursts_are_waited_out(pool: PgPool) {
 #[sqlx::test]
 async fn platform_errors_are_clear_and_a_failed_saga_leaves_nothing_assigned(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(ringcx_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
     let found = agent.find("npa=317", 6).await;
     let sales = sim.id_of("gate", "Sales");
@@ -458,7 +432,7 @@ async fn platform_errors_are_clear_and_a_failed_saga_leaves_nothing_assigned(poo
 #[sqlx::test]
 async fn a_gate_deleted_on_ringcx_is_flagged_orphaned_and_rerouted(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(ringcx_with_state).await;
     let (admin, agent) = connected(&app, &sim).await;
     let number = agent.find("npa=317", 1).await.remove(0);
     let gate = sim.id_of("gate", "Support");
@@ -508,7 +482,7 @@ async fn a_gate_deleted_on_ringcx_is_flagged_orphaned_and_rerouted(pool: PgPool)
 #[sqlx::test]
 async fn requests_match_the_published_ringcx_openapi(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(ringcx_with_state).await;
     let (_, agent) = connected(&app, &sim).await;
     let found = agent.find("npa=317", 3).await;
     for (n, target) in found.iter().zip([
@@ -626,7 +600,7 @@ async fn requests_match_the_published_ringcx_openapi(pool: PgPool) {
 #[sqlx::test]
 async fn the_settings_page_connects_ringcx(pool: PgPool) {
     let app = app_with_key(pool).await;
-    let sim = Sim::start().await;
+    let sim = Sim::start(ringcx_with_state).await;
     let browser = app.browser("admin@globex.test").await;
     let (status, page) = browser.get("/settings/connection").await;
     assert_eq!(status, StatusCode::OK);
