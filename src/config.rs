@@ -58,6 +58,10 @@ pub struct SandboxConfig {
     pub slow_activation_states: Vec<String>,
     pub activation_delay_seconds: i64,
     pub numbers_per_exchange: i32,
+    /// How long the sandbox's CNAM database takes to answer a change.
+    pub cnam_delay_seconds: i64,
+    /// How long the sandbox's 911 provider takes to register an address.
+    pub e911_delay_seconds: i64,
 }
 
 impl SearchConfig {

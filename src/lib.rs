@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod features;
 pub mod idempotency;
 pub mod jobs;
 pub mod numbers;

@@ -195,6 +195,14 @@ pub async fn demo(
             .await?;
         sandbox_targets(pool, tenant_id).await?;
     }
+    // New tenants may not activate numbers without a registered E911 address. Initech keeps
+    // that default; Globex turns it off so the quick walk-through provisions straight away.
+    sqlx::query(
+        "INSERT INTO tenant_settings (tenant_id, require_e911)
+         SELECT id, false FROM organizations WHERE slug = 'globex' ON CONFLICT DO NOTHING",
+    )
+    .execute(pool)
+    .await?;
     rate_centers(pool).await?;
     carrier_stock(pool, per_exchange, only_npas).await
 }

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Json};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -15,7 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{audit, auth, jobs, numbers, reservations, search, web};
+use crate::{audit, auth, features, jobs, numbers, reservations, search, web};
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
 
@@ -38,6 +38,14 @@ pub fn api_router() -> Router<AppState> {
         .route("/numbers", get(numbers::api::list))
         .route("/numbers/{e164}", get(numbers::api::show))
         .route("/numbers/{e164}/release", post(numbers::api::release))
+        .route("/numbers/{e164}/cnam", put(features::api::put_cnam))
+        .route("/numbers/{e164}/e911", put(features::api::put_e911))
+        .route("/e911/bulk", post(features::api::bulk_e911))
+        .route(
+            "/tenant/settings",
+            get(features::api::get_settings).put(features::api::put_settings),
+        )
+        .route("/compliance", get(features::api::compliance))
         .route("/targets", get(numbers::api::targets))
         .route("/audit", get(audit::api::list))
         .route(
@@ -73,6 +81,17 @@ pub fn page_router() -> Router<AppState> {
         .route("/numbers", get(numbers::pages::list))
         .route("/numbers/{e164}", get(numbers::pages::show))
         .route("/numbers/{e164}/release", post(numbers::pages::release))
+        .route("/numbers/{e164}/cnam", post(features::pages::save_cnam))
+        .route("/numbers/{e164}/e911", post(features::pages::save_e911))
+        .route(
+            "/e911/bulk",
+            get(features::pages::bulk_form).post(features::pages::bulk_submit),
+        )
+        .route(
+            "/settings",
+            get(features::pages::settings).post(features::pages::save_settings),
+        )
+        .route("/compliance", get(features::pages::compliance))
         .route("/audit", get(audit::pages::list))
 }
 

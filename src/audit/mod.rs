@@ -21,16 +21,25 @@ pub enum Action {
     Deprovision,
     #[serde(rename = "EXPIRE")]
     Expire,
+    #[serde(rename = "CNAM")]
+    Cnam,
+    #[serde(rename = "E911")]
+    E911,
+    #[serde(rename = "SETTINGS")]
+    Settings,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 9] = [
         Action::Search,
         Action::Reserve,
         Action::Provision,
         Action::Release,
         Action::Deprovision,
         Action::Expire,
+        Action::Cnam,
+        Action::E911,
+        Action::Settings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +50,9 @@ impl Action {
             Action::Release => "RELEASE",
             Action::Deprovision => "DEPROVISION",
             Action::Expire => "EXPIRE",
+            Action::Cnam => "CNAM",
+            Action::E911 => "E911",
+            Action::Settings => "SETTINGS",
         }
     }
 

@@ -14,7 +14,7 @@ struct AuditPage {
     entries: Vec<AuditRow>,
     number: String,
     action: String,
-    actions: [&'static str; 6],
+    actions: [&'static str; super::Action::ALL.len()],
     next_query: Option<String>,
 }
 

@@ -1,6 +1,8 @@
 //! Pure domain types and rules: no I/O here.
 
+pub mod cnam;
 pub mod e164;
+pub mod e911;
 pub mod lifecycle;
 pub mod policy;
 pub mod pricing;

@@ -77,6 +77,19 @@ impl Principal {
         }
     }
 
+    /// The tenant whose settings, CNAM and E911 data the caller may change: tenant admins only.
+    pub fn tenant_admin(&self) -> Result<Uuid, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Tenant, Role::TenantAdmin) => Ok(self.org_id),
+            (OrgKind::Tenant, _) => Err(Denied::NeedsRole("tenant admin")),
+            _ => Err(Denied::NeedsTenant),
+        }
+    }
+
+    pub fn is_tenant_admin(&self) -> bool {
+        self.tenant_admin().is_ok()
+    }
+
     pub fn can_view_audit(&self) -> bool {
         self.audit_scope().is_ok()
     }
@@ -207,6 +220,23 @@ mod tests {
                 .audit_scope()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_tenant_admins_change_tenant_settings_cnam_and_e911() {
+        assert_eq!(
+            principal(Role::TenantAdmin, OrgKind::Tenant).tenant_admin(),
+            Ok(Uuid::from_u128(7))
+        );
+        assert_eq!(
+            principal(Role::TenantUser, OrgKind::Tenant).tenant_admin(),
+            Err(Denied::NeedsRole("tenant admin"))
+        );
+        assert_eq!(
+            principal(Role::ResellerAdmin, OrgKind::Reseller).tenant_admin(),
+            Err(Denied::NeedsTenant)
+        );
+        assert!(!principal(Role::Operator, OrgKind::Operator).is_tenant_admin());
     }
 
     #[test]

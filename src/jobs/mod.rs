@@ -15,6 +15,8 @@ pub struct SweepReport {
     pub provider_released: usize,
     pub activated: usize,
     pub recovered: usize,
+    /// CNAM and E911 requests sent to, answered by, or failed at the provider.
+    pub features: crate::features::sync::SyncReport,
 }
 
 /// A saga not heard from in this long is presumed dead and compensated.
@@ -25,12 +27,14 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
     let provider_released = holds::release_at_provider(state, 200).await?;
     let activated = activate_pending(state).await?;
     let recovered = provision::recover_stalled(state, STALLED_SAGA_SECONDS).await?;
+    let features = crate::features::sync::run_once(state).await?;
     crate::auth::repo::delete_expired_sessions(&state.pool).await?;
     Ok(SweepReport {
         expired,
         provider_released,
         activated,
         recovered,
+        features,
     })
 }
 

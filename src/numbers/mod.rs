@@ -60,6 +60,13 @@ pub async fn release(
             json!(null),
         ));
     }
+    // The tenant's caller-ID name and 911 address go with the number's assignment.
+    for table in ["cnam_records", "e911_records"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE e164 = $1"))
+            .bind(number.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
     let entry = Entry::new(Action::Release, Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .number(number.as_str())

@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::domain::cnam::Cnam;
+use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +97,15 @@ impl ProviderError {
     }
 }
 
+/// Where a request the provider answers later (a CNAM change, an E911 registration) stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestStatus {
+    Pending,
+    Done,
+    /// The provider refused it; the reason is shown to the tenant so it can be corrected.
+    Rejected(String),
+}
+
 /// A number the provider should act on, with what it needs to know about it.
 #[derive(Debug, Clone)]
 pub struct NumberRef<'a> {
@@ -142,6 +153,24 @@ pub trait Provider: Send + Sync {
     /// Removes the number's routing; succeeds when it is already unassigned.
     async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError>;
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError>;
+
+    /// Sends a caller-ID name to the CNAM database; returns the request's reference.
+    async fn submit_cnam(
+        &self,
+        tenant: Uuid,
+        number: &E164,
+        name: &Cnam,
+    ) -> Result<String, ProviderError>;
+    async fn cnam_status(&self, reference: &str) -> Result<RequestStatus, ProviderError>;
+
+    /// Registers a dispatchable location with the 911 provider; returns the request's reference.
+    async fn submit_e911(
+        &self,
+        tenant: Uuid,
+        number: &E164,
+        address: &E911Address,
+    ) -> Result<String, ProviderError>;
+    async fn e911_status(&self, reference: &str) -> Result<RequestStatus, ProviderError>;
 
     /// The warning shown before provisioning a number that activates slowly.
     fn activation_notice(&self, state: Option<&str>) -> Option<String>;

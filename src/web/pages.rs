@@ -14,6 +14,7 @@ pub struct Chrome {
     pub csrf: String,
     pub is_tenant: bool,
     pub can_audit: bool,
+    pub is_tenant_admin: bool,
     pub notice: Option<String>,
 }
 
@@ -26,6 +27,7 @@ impl Chrome {
             csrf: csrf.to_string(),
             is_tenant: principal.is_tenant_member(),
             can_audit: principal.can_view_audit(),
+            is_tenant_admin: principal.is_tenant_admin(),
             notice: None,
         }
     }
@@ -38,6 +40,19 @@ impl Chrome {
                 "provisioned" => Some("Number provisioned."),
                 "released" => Some("Number released: it is back in the reseller's inventory."),
                 "welcome" => Some("Welcome back."),
+                "cnam_saved" => {
+                    Some("Caller-ID name saved: it is on its way to the CNAM database.")
+                }
+                "e911_saved" => {
+                    Some("E911 address saved: it is being registered with the 911 provider.")
+                }
+                "e911_all_saved" => Some(
+                    "E911 address saved for every number of this tenant: each is being registered.",
+                ),
+                "e911_bulk" => {
+                    Some("E911 address saved for the selected numbers: each is being registered.")
+                }
+                "settings_saved" => Some("Tenant settings saved."),
                 _ => None,
             })
             .map(str::to_string);

@@ -1,0 +1,81 @@
+-- Number features (issue #5): tenant settings, CNAM and E911 per number, and the sandbox's
+-- simulated CNAM database and 911 provider.
+
+-- One row per tenant once its settings have been saved; a tenant without a row has the
+-- defaults (E911 required before activation, unassigned calls play a message).
+CREATE TABLE tenant_settings (
+    tenant_id uuid PRIMARY KEY REFERENCES organizations (id),
+    cnam_default text CHECK (cnam_default IS NULL OR length(cnam_default) BETWEEN 1 AND 15),
+    require_e911 boolean NOT NULL DEFAULT true,
+    unassigned_behavior text NOT NULL DEFAULT 'message'
+        CHECK (unassigned_behavior IN ('message', 'main_number', 'reject')),
+    main_number text CHECK (main_number ~ '^\+[1-9][0-9]{6,14}$'),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (unassigned_behavior <> 'main_number' OR main_number IS NOT NULL)
+);
+-- Tenants that exist when this migration runs keep activating numbers as before; the policy
+-- is on for every tenant created from now on.
+INSERT INTO tenant_settings (tenant_id, require_e911)
+SELECT id, false FROM organizations WHERE kind = 'tenant';
+
+-- The caller-ID name of a number: the per-number override, the name last sent (override or
+-- tenant default) and where its sync with the provider stands. No row: CNAM not set.
+CREATE TABLE cnam_records (
+    e164 text PRIMARY KEY REFERENCES numbers (e164),
+    tenant_id uuid NOT NULL REFERENCES organizations (id),
+    override_name text CHECK (override_name IS NULL OR length(override_name) BETWEEN 1 AND 15),
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 15),
+    status text NOT NULL CHECK (status IN ('pending', 'synced', 'failed')),
+    reason text,
+    provider_ref text,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (status <> 'failed' OR reason IS NOT NULL)
+);
+CREATE INDEX cnam_records_tenant ON cnam_records (tenant_id, e164);
+CREATE INDEX cnam_records_due ON cnam_records (next_attempt_at) WHERE status = 'pending';
+
+-- The dispatchable location (Ray Baum's Act) of a number. No row: E911 not set.
+CREATE TABLE e911_records (
+    e164 text PRIMARY KEY REFERENCES numbers (e164),
+    tenant_id uuid NOT NULL REFERENCES organizations (id),
+    street text NOT NULL,
+    location text,
+    city text NOT NULL,
+    state char(2) NOT NULL,
+    zip text NOT NULL CHECK (zip ~ '^[0-9]{5}(-[0-9]{4})?$'),
+    country char(2) NOT NULL DEFAULT 'US',
+    status text NOT NULL CHECK (status IN ('pending', 'registered', 'failed')),
+    reason text,
+    provider_ref text,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (status <> 'failed' OR reason IS NOT NULL)
+);
+CREATE INDEX e911_records_tenant ON e911_records (tenant_id, e164);
+CREATE INDEX e911_records_due ON e911_records (next_attempt_at) WHERE status = 'pending';
+
+-- The sandbox's CNAM database and 911 provider: a request is answered once `ready_at` passes.
+CREATE TABLE sandbox_cnam_requests (
+    ref text PRIMARY KEY,
+    e164 text NOT NULL,
+    name text NOT NULL,
+    submitted_at timestamptz NOT NULL DEFAULT now(),
+    ready_at timestamptz NOT NULL,
+    rejection text
+);
+
+CREATE TABLE sandbox_e911_requests (
+    ref text PRIMARY KEY,
+    e164 text NOT NULL,
+    address jsonb NOT NULL,
+    submitted_at timestamptz NOT NULL DEFAULT now(),
+    ready_at timestamptz NOT NULL,
+    rejection text
+);
+
+ALTER TABLE sandbox_faults DROP CONSTRAINT sandbox_faults_operation_check;
+ALTER TABLE sandbox_faults ADD CONSTRAINT sandbox_faults_operation_check CHECK (operation IN (
+    'reserve', 'release', 'assign', 'unassign', 'ensure_target', 'cnam', 'e911'));
