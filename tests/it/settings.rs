@@ -135,3 +135,39 @@ async fn the_compliance_page_counts_and_lists_what_needs_attention(pool: PgPool)
     assert!(page.contains("not found in the MSAG"));
     assert!(page.contains("promotional words"));
 }
+
+#[sqlx::test]
+async fn the_openapi_document_describes_the_feature_routes(pool: PgPool) {
+    let app = crate::common::spawn_app(pool).await;
+    let doc: serde_json::Value = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, method) in [
+        ("/api/v1/numbers/{e164}/cnam", "put"),
+        ("/api/v1/numbers/{e164}/e911", "put"),
+        ("/api/v1/e911/bulk", "post"),
+        ("/api/v1/tenant/settings", "get"),
+        ("/api/v1/tenant/settings", "put"),
+        ("/api/v1/compliance", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from openapi.json"
+        );
+    }
+    for schema in [
+        "Cnam",
+        "E911",
+        "E911BulkSummary",
+        "TenantSettings",
+        "Compliance",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+}
