@@ -79,3 +79,44 @@ CREATE TABLE sandbox_e911_requests (
 ALTER TABLE sandbox_faults DROP CONSTRAINT sandbox_faults_operation_check;
 ALTER TABLE sandbox_faults ADD CONSTRAINT sandbox_faults_operation_check CHECK (operation IN (
     'reserve', 'release', 'assign', 'unassign', 'ensure_target', 'cnam', 'e911'));
+
+-- Premium approvals: a reservation holding premium numbers waits for an approver (the
+-- tenant's admins, or its reseller's, per tenant policy) before it can be provisioned.
+ALTER TABLE tenant_settings ADD COLUMN premium_approver text NOT NULL DEFAULT 'tenant_admin'
+    CHECK (premium_approver IN ('none', 'tenant_admin', 'reseller'));
+-- As with the E911 policy, tenants that exist now keep reserving as before.
+UPDATE tenant_settings SET premium_approver = 'none';
+
+CREATE TABLE approvals (
+    id uuid PRIMARY KEY,
+    tenant_id uuid NOT NULL REFERENCES organizations (id),
+    reservation_id uuid NOT NULL UNIQUE REFERENCES reservations (id),
+    requested_by uuid NOT NULL REFERENCES users (id),
+    -- [{e164, premium, monthly_micros, setup_micros}] for each premium number of the reservation.
+    numbers jsonb NOT NULL,
+    justification text,
+    approver text NOT NULL CHECK (approver IN ('tenant_admin', 'reseller')),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'declined', 'expired')),
+    -- The hard cap: the hold lasts until then while it waits, and no longer.
+    deadline timestamptz NOT NULL,
+    decided_by uuid REFERENCES users (id),
+    decided_at timestamptz,
+    reason text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (status <> 'declined' OR reason IS NOT NULL),
+    CHECK ((status IN ('approved', 'declined')) = (decided_by IS NOT NULL))
+);
+CREATE INDEX approvals_due ON approvals (deadline) WHERE status = 'pending';
+CREATE INDEX approvals_tenant ON approvals (tenant_id, created_at DESC);
+
+-- What the portal tells a user (an approval decided, …), newest first.
+CREATE TABLE notifications (
+    id bigserial PRIMARY KEY,
+    user_id uuid NOT NULL REFERENCES users (id),
+    tenant_id uuid REFERENCES organizations (id),
+    message text NOT NULL,
+    link text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    read_at timestamptz
+);
+CREATE INDEX notifications_user ON notifications (user_id, id DESC);

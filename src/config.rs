@@ -39,6 +39,8 @@ pub struct HoldsConfig {
     pub ttl_seconds: i64,
     pub sweep_interval_seconds: u64,
     pub max_numbers_per_reservation: usize,
+    /// Hard cap on how long a hold waits for a premium approval.
+    pub premium_approval_max_wait_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! Inward: a multi-tenant self-service portal for DID phone numbers.
 
 pub mod admin;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod cli;

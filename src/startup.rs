@@ -15,7 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{audit, auth, features, jobs, numbers, reservations, search, web};
+use crate::{approvals, audit, auth, features, jobs, numbers, reservations, search, web};
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
 
@@ -46,6 +46,9 @@ pub fn api_router() -> Router<AppState> {
             get(features::api::get_settings).put(features::api::put_settings),
         )
         .route("/compliance", get(features::api::compliance))
+        .route("/approvals", get(approvals::api::list))
+        .route("/approvals/{id}/approve", post(approvals::api::approve))
+        .route("/approvals/{id}/decline", post(approvals::api::decline))
         .route("/targets", get(numbers::api::targets))
         .route("/audit", get(audit::api::list))
         .route(
@@ -92,6 +95,9 @@ pub fn page_router() -> Router<AppState> {
             get(features::pages::settings).post(features::pages::save_settings),
         )
         .route("/compliance", get(features::pages::compliance))
+        .route("/approvals", get(approvals::pages::list))
+        .route("/approvals/{id}/approve", post(approvals::pages::approve))
+        .route("/approvals/{id}/decline", post(approvals::pages::decline))
         .route("/audit", get(audit::pages::list))
 }
 

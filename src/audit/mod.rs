@@ -27,10 +27,16 @@ pub enum Action {
     E911,
     #[serde(rename = "SETTINGS")]
     Settings,
+    #[serde(rename = "APPROVAL_REQUEST")]
+    ApprovalRequest,
+    #[serde(rename = "APPROVE")]
+    Approve,
+    #[serde(rename = "DECLINE")]
+    Decline,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 12] = [
         Action::Search,
         Action::Reserve,
         Action::Provision,
@@ -40,6 +46,9 @@ impl Action {
         Action::Cnam,
         Action::E911,
         Action::Settings,
+        Action::ApprovalRequest,
+        Action::Approve,
+        Action::Decline,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +62,9 @@ impl Action {
             Action::Cnam => "CNAM",
             Action::E911 => "E911",
             Action::Settings => "SETTINGS",
+            Action::ApprovalRequest => "APPROVAL_REQUEST",
+            Action::Approve => "APPROVE",
+            Action::Decline => "DECLINE",
         }
     }
 

@@ -10,6 +10,7 @@ use super::e911::{BulkRequest, BulkSummary, E911View};
 use super::settings::{SettingsUpdate, TenantSettings, UnassignedBehavior};
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::e911::AddressInput;
+use crate::domain::policy::Approver;
 use crate::error::AppError;
 use crate::numbers::parse_path_number;
 use crate::state::AppState;
@@ -261,6 +262,7 @@ struct SettingsPage {
     chrome: Chrome,
     settings: TenantSettings,
     behaviors: [UnassignedBehavior; 3],
+    approvers: [Approver; 3],
     can_edit: bool,
     error: Option<String>,
 }
@@ -287,6 +289,7 @@ async fn settings_page(
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
         settings,
         behaviors: UnassignedBehavior::ALL,
+        approvers: Approver::ALL,
         can_edit: caller.principal.is_tenant_admin(),
         error,
     }))
@@ -317,6 +320,7 @@ pub async fn save_settings(
         require_e911: Some(field(&fields, "require_e911") == "on"),
         unassigned_behavior: Some(field(&fields, "unassigned_behavior")),
         main_number: Some(Some(field(&fields, "main_number"))),
+        premium_approver: Some(field(&fields, "premium_approver")).filter(|a| !a.is_empty()),
     };
     match super::settings::update(&state, &caller.principal, &change, request_id.as_deref()).await {
         Ok(_) => Ok(Redirect::to("/settings?notice=settings_saved").into_response()),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
 use crate::domain::cnam::Cnam;
-use crate::domain::policy::Principal;
+use crate::domain::policy::{Approver, Principal};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -64,6 +64,8 @@ pub struct TenantSettings {
     pub require_e911: bool,
     pub unassigned_behavior: String,
     pub main_number: Option<String>,
+    /// Who approves premium reservations: `none`, `tenant_admin` or `reseller`.
+    pub premium_approver: String,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -83,6 +85,10 @@ impl TenantSettings {
         }
     }
 
+    pub fn approver(&self) -> Approver {
+        Approver::parse(&self.premium_approver).unwrap_or(Approver::TenantAdmin)
+    }
+
     pub fn cnam_default(&self) -> Option<Cnam> {
         self.cnam_default
             .as_deref()
@@ -94,7 +100,8 @@ impl TenantSettings {
 pub async fn load(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<TenantSettings> {
     sqlx::query_as(
         "SELECT o.id AS tenant_id, s.cnam_default, coalesce(s.require_e911, true) AS require_e911,
-                coalesce(s.unassigned_behavior, 'message') AS unassigned_behavior, s.main_number, s.updated_at
+                coalesce(s.unassigned_behavior, 'message') AS unassigned_behavior, s.main_number,
+                coalesce(s.premium_approver, 'tenant_admin') AS premium_approver, s.updated_at
          FROM organizations o LEFT JOIN tenant_settings s ON s.tenant_id = o.id
          WHERE o.id = $1 AND o.kind = 'tenant'",
     )
@@ -120,6 +127,8 @@ pub struct SettingsUpdate {
     pub unassigned_behavior: Option<String>,
     #[serde(default, deserialize_with = "present")]
     pub main_number: Option<Option<String>>,
+    #[serde(default)]
+    pub premium_approver: Option<String>,
 }
 
 pub async fn update(
@@ -166,18 +175,26 @@ pub async fn update(
         ));
     }
     let require_e911 = change.require_e911.unwrap_or(before.require_e911);
+    let approver = match &change.premium_approver {
+        None => before.approver(),
+        Some(raw) => Approver::parse(raw.trim())
+            .map_err(|e| AppError::invalid_field("premium_approver", e))?,
+    };
 
     sqlx::query(
-        "INSERT INTO tenant_settings (tenant_id, cnam_default, require_e911, unassigned_behavior, main_number, updated_at)
-         VALUES ($1, $2, $3, $4, $5, now())
+        "INSERT INTO tenant_settings (tenant_id, cnam_default, require_e911, unassigned_behavior, main_number,
+                                      premium_approver, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())
          ON CONFLICT (tenant_id) DO UPDATE SET cnam_default = EXCLUDED.cnam_default, require_e911 = EXCLUDED.require_e911,
-             unassigned_behavior = EXCLUDED.unassigned_behavior, main_number = EXCLUDED.main_number, updated_at = now()",
+             unassigned_behavior = EXCLUDED.unassigned_behavior, main_number = EXCLUDED.main_number,
+             premium_approver = EXCLUDED.premium_approver, updated_at = now()",
     )
     .bind(tenant_id)
     .bind(cnam_default.as_ref().map(Cnam::as_str))
     .bind(require_e911)
     .bind(behavior.as_str())
     .bind(&main_number)
+    .bind(approver.as_str())
     .execute(&mut *tx)
     .await?;
 

@@ -15,6 +15,8 @@ pub struct SweepReport {
     pub provider_released: usize,
     pub activated: usize,
     pub recovered: usize,
+    /// Premium approvals that reached their deadline undecided.
+    pub approvals_expired: usize,
     /// CNAM and E911 requests sent to, answered by, or failed at the provider.
     pub features: crate::features::sync::SyncReport,
 }
@@ -27,6 +29,7 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
     let provider_released = holds::release_at_provider(state, 200).await?;
     let activated = activate_pending(state).await?;
     let recovered = provision::recover_stalled(state, STALLED_SAGA_SECONDS).await?;
+    let approvals_expired = crate::approvals::expire_due(state).await?;
     let features = crate::features::sync::run_once(state).await?;
     crate::auth::repo::delete_expired_sessions(&state.pool).await?;
     Ok(SweepReport {
@@ -34,6 +37,7 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         provider_released,
         activated,
         recovered,
+        approvals_expired,
         features,
     })
 }

@@ -99,6 +99,7 @@ pub struct ReservationPage {
     targets: Vec<Target>,
     error: Option<String>,
     notices: Vec<String>,
+    approval: Option<crate::approvals::ApprovalRow>,
 }
 
 impl ReservationPage {
@@ -130,6 +131,7 @@ async fn reservation_page(
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let numbers = repo::numbers(&mut conn, id).await?;
+    let approval = crate::approvals::of_reservation(&mut conn, tenant_id, id).await?;
     drop(conn);
     let now = Utc::now();
     let status = reservation.effective_status(now).to_string();
@@ -164,6 +166,7 @@ async fn reservation_page(
         targets,
         error: None,
         notices,
+        approval,
     })
 }
 
@@ -189,6 +192,7 @@ pub async fn show(
 struct ReservationsPage {
     chrome: Chrome,
     reservations: Vec<(repo::ReservationRow, String)>,
+    notifications: Vec<crate::approvals::Notification>,
 }
 
 pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResult {
@@ -203,9 +207,12 @@ pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResu
             (r, s)
         })
         .collect();
+    let notifications =
+        crate::approvals::take_notifications(&mut conn, caller.principal.user_id).await?;
     Ok(render(&ReservationsPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         reservations,
+        notifications,
     }))
 }
 

@@ -163,6 +163,7 @@ pub async fn provision(
             "give at least one number and its target",
         ));
     }
+    crate::approvals::check_provisionable(&mut conn, tenant_id, reservation_id).await?;
     let held: Vec<String> = sqlx::query_scalar(
         "SELECT e164 FROM holds WHERE reservation_id = $1 AND ended_at IS NULL AND expires_at > now()",
     )

@@ -15,6 +15,7 @@ pub struct Chrome {
     pub is_tenant: bool,
     pub can_audit: bool,
     pub is_tenant_admin: bool,
+    pub can_approve: bool,
     pub notice: Option<String>,
 }
 
@@ -28,6 +29,7 @@ impl Chrome {
             is_tenant: principal.is_tenant_member(),
             can_audit: principal.can_view_audit(),
             is_tenant_admin: principal.is_tenant_admin(),
+            can_approve: principal.approval_scope().is_ok(),
             notice: None,
         }
     }
@@ -53,6 +55,12 @@ impl Chrome {
                     Some("E911 address saved for the selected numbers: each is being registered.")
                 }
                 "settings_saved" => Some("Tenant settings saved."),
+                "approved" => {
+                    Some("Approved: the requester has been told and can provision the numbers.")
+                }
+                "declined" => Some(
+                    "Declined: the numbers went back to inventory and the requester has been told.",
+                ),
                 _ => None,
             })
             .map(str::to_string);

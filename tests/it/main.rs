@@ -3,6 +3,7 @@
 mod chrome;
 mod common;
 
+mod approvals;
 mod audit_log;
 mod bad_input;
 mod browser;
