@@ -155,6 +155,9 @@ async fn the_openapi_document_describes_the_feature_routes(pool: PgPool) {
         ("/api/v1/tenant/settings", "get"),
         ("/api/v1/tenant/settings", "put"),
         ("/api/v1/compliance", "get"),
+        ("/api/v1/approvals", "get"),
+        ("/api/v1/approvals/{id}/approve", "post"),
+        ("/api/v1/approvals/{id}/decline", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
