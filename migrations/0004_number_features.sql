@@ -120,3 +120,18 @@ CREATE TABLE notifications (
     read_at timestamptz
 );
 CREATE INDEX notifications_user ON notifications (user_id, id DESC);
+
+-- Aging after release: when and by whom a number was released, and until when only that
+-- tenant may take it back (NULL: offered to everyone). Nullable columns without a default
+-- are added without rewriting the table.
+ALTER TABLE numbers ADD COLUMN released_at timestamptz;
+ALTER TABLE numbers ADD COLUMN released_by uuid REFERENCES organizations (id);
+ALTER TABLE numbers ADD COLUMN aging_until timestamptz;
+CREATE INDEX numbers_aging ON numbers (released_by, aging_until) WHERE aging_until IS NOT NULL;
+
+CREATE TABLE reseller_settings (
+    reseller_id uuid PRIMARY KEY REFERENCES organizations (id),
+    -- 0: aging off (the default); 45 days is the usual regulatory minimum.
+    aging_days integer NOT NULL DEFAULT 0 CHECK (aging_days BETWEEN 0 AND 365),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);

@@ -46,6 +46,11 @@ pub fn api_router() -> Router<AppState> {
             get(features::api::get_settings).put(features::api::put_settings),
         )
         .route("/compliance", get(features::api::compliance))
+        .route(
+            "/reseller/settings",
+            get(features::api::get_reseller_settings).put(features::api::put_reseller_settings),
+        )
+        .route("/reseller/aging", get(features::api::aging))
         .route("/approvals", get(approvals::api::list))
         .route("/approvals/{id}/approve", post(approvals::api::approve))
         .route("/approvals/{id}/decline", post(approvals::api::decline))
@@ -95,6 +100,10 @@ pub fn page_router() -> Router<AppState> {
             get(features::pages::settings).post(features::pages::save_settings),
         )
         .route("/compliance", get(features::pages::compliance))
+        .route(
+            "/aging",
+            get(features::pages::aging).post(features::pages::save_aging),
+        )
         .route("/approvals", get(approvals::pages::list))
         .route("/approvals/{id}/approve", post(approvals::pages::approve))
         .route("/approvals/{id}/decline", post(approvals::pages::decline))

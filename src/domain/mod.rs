@@ -1,5 +1,6 @@
 //! Pure domain types and rules: no I/O here.
 
+pub mod aging;
 pub mod cnam;
 pub mod e164;
 pub mod e911;

@@ -123,6 +123,14 @@ impl Principal {
         }
     }
 
+    /// The reseller whose settings and aging numbers the caller manages: reseller admins only.
+    pub fn reseller_admin(&self) -> Result<Uuid, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Reseller, Role::ResellerAdmin) => Ok(self.org_id),
+            _ => Err(Denied::NeedsRole("reseller admin")),
+        }
+    }
+
     pub fn is_tenant_admin(&self) -> bool {
         self.tenant_admin().is_ok()
     }
@@ -296,6 +304,15 @@ mod tests {
             Err(Denied::NeedsTenant)
         );
         assert!(!principal(Role::Operator, OrgKind::Operator).is_tenant_admin());
+        assert_eq!(
+            principal(Role::ResellerAdmin, OrgKind::Reseller).reseller_admin(),
+            Ok(Uuid::from_u128(7))
+        );
+        assert!(
+            principal(Role::TenantAdmin, OrgKind::Tenant)
+                .reseller_admin()
+                .is_err()
+        );
     }
 
     #[test]

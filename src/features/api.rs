@@ -107,3 +107,32 @@ pub async fn compliance(
     let report = super::compliance(&mut *state.pool.acquire().await?, tenant_id).await?;
     Ok(Json(json!(report)))
 }
+
+pub async fn get_reseller_settings(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
+    let reseller_id = caller.reseller_admin()?;
+    let settings = super::aging::load(&mut *state.pool.acquire().await?, reseller_id).await?;
+    Ok(Json(json!(settings)))
+}
+
+pub async fn put_reseller_settings(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<super::aging::ResellerSettingsUpdate>,
+) -> AppResult<Json<Value>> {
+    let settings = super::aging::update(&state, &caller, &body, request_id.as_deref()).await?;
+    Ok(Json(json!(settings)))
+}
+
+pub async fn aging(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
+    let reseller_id = caller.reseller_admin()?;
+    let numbers =
+        super::aging::aging_numbers(&mut *state.pool.acquire().await?, reseller_id).await?;
+    Ok(Json(json!({ "numbers": numbers })))
+}

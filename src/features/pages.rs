@@ -354,3 +354,80 @@ pub async fn compliance(State(state): State<AppState>, caller: PageCaller) -> Pa
         report,
     }))
 }
+
+#[derive(askama::Template)]
+#[template(path = "aging.html")]
+struct AgingPage {
+    chrome: Chrome,
+    settings: super::aging::ResellerSettings,
+    numbers: Vec<super::aging::AgingNumber>,
+    error: Option<String>,
+    usual_days: i32,
+}
+
+impl AgingPage {
+    fn national(&self, e164: &str) -> String {
+        crate::domain::e164::format_national(e164)
+    }
+}
+
+async fn aging_page(
+    state: &AppState,
+    caller: &PageCaller,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let reseller_id = caller.principal.reseller_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    let settings = super::aging::load(&mut conn, reseller_id).await?;
+    let numbers = super::aging::aging_numbers(&mut conn, reseller_id).await?;
+    Ok(render(&AgingPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
+        settings,
+        numbers,
+        error,
+        usual_days: crate::domain::aging::USUAL_DAYS,
+    }))
+}
+
+pub async fn aging(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
+) -> PageResult {
+    Ok(aging_page(&state, &caller, q.notice.as_deref(), None).await?)
+}
+
+pub async fn save_aging(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let fields = form_fields(&body);
+    let raw = field(&fields, "aging_days");
+    let outcome = match raw.trim().parse::<i64>() {
+        Ok(days) => {
+            super::aging::update(
+                &state,
+                &caller.principal,
+                &super::aging::ResellerSettingsUpdate { aging_days: days },
+                request_id.as_deref(),
+            )
+            .await
+        }
+        Err(_) => Err(AppError::invalid_field(
+            "aging_days",
+            "the aging period is a number of days (0 turns it off)",
+        )),
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to("/aging?notice=settings_saved").into_response()),
+        Err(err @ AppError::Invalid { .. }) => {
+            let status = err.status();
+            let page = aging_page(&state, &caller, None, Some(err.public_message())).await?;
+            Ok((status, page).into_response())
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}

@@ -44,7 +44,10 @@ pub async fn release(
     let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE numbers SET lifecycle = $3, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
-                display_name = NULL, state_changed_at = now()
+                display_name = NULL, state_changed_at = now(), released_at = now(), released_by = $2,
+                aging_until = now() + make_interval(days => (
+                    SELECT nullif(max(s.aging_days), 0) FROM organizations o
+                    JOIN reseller_settings s ON s.reseller_id = o.parent_id WHERE o.id = $2))
          WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $4",
     )
     .bind(number.as_str())

@@ -62,7 +62,7 @@ pub async fn reserve(
     let mut tx = state.pool.begin().await?;
     let tenant = crate::tenants::profile(&mut tx, tenant_id).await?;
     let rows = sqlx::query(
-        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id FROM numbers
+        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id, released_by, aging_until FROM numbers
          WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE",
     )
     .bind(&wanted)
@@ -77,6 +77,15 @@ pub async fn reserve(
         let e164: String = row.try_get("e164")?;
         let inventory: Uuid = row.try_get("inventory_org_id")?;
         if !visible.contains(&inventory) {
+            continue;
+        }
+        // An aging number is offered only to the tenant that released it.
+        if !crate::domain::aging::offered_to(
+            tenant_id,
+            row.try_get("released_by")?,
+            row.try_get("aging_until")?,
+            Utc::now(),
+        ) {
             continue;
         }
         unknown.retain(|n| n != &e164);

@@ -30,6 +30,10 @@ pub async fn search(
     q.push(" AND inventory_org_id = ANY(")
         .push_bind(tenant.inventory_orgs())
         .push(")");
+    // Aging after release: only the tenant that released a number is offered it back.
+    q.push(" AND (aging_until IS NULL OR aging_until <= now() OR released_by = ")
+        .push_bind(tenant.id)
+        .push(")");
     if let Some(state) = &c.state {
         q.push(" AND state = ").push_bind(state);
     }

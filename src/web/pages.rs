@@ -16,6 +16,7 @@ pub struct Chrome {
     pub can_audit: bool,
     pub is_tenant_admin: bool,
     pub can_approve: bool,
+    pub is_reseller_admin: bool,
     pub notice: Option<String>,
 }
 
@@ -30,6 +31,7 @@ impl Chrome {
             can_audit: principal.can_view_audit(),
             is_tenant_admin: principal.is_tenant_admin(),
             can_approve: principal.approval_scope().is_ok(),
+            is_reseller_admin: principal.reseller_admin().is_ok(),
             notice: None,
         }
     }

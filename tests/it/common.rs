@@ -114,15 +114,23 @@ impl TestApp {
             StatusCode::SEE_OTHER,
             "login of {email} failed"
         );
-        let page = http
-            .get(self.url("/numbers"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = extract_csrf(&page).expect("csrf token on the page");
+        // Tenant members land on /numbers, resellers and operators on /audit.
+        let mut csrf = None;
+        for page in ["/numbers", "/audit"] {
+            let page = http
+                .get(self.url(page))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            csrf = extract_csrf(&page);
+            if csrf.is_some() {
+                break;
+            }
+        }
+        let csrf = csrf.expect("csrf token on the page");
         Browser {
             base: format!("http://{}", self.addr),
             http,

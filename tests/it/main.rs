@@ -3,6 +3,7 @@
 mod chrome;
 mod common;
 
+mod aging;
 mod approvals;
 mod audit_log;
 mod bad_input;
