@@ -20,7 +20,7 @@ pub struct ResellerSettings {
 }
 
 pub async fn load(conn: &mut PgConnection, reseller_id: Uuid) -> AppResult<ResellerSettings> {
-    Ok(sqlx::query_as(
+    sqlx::query_as(
         "SELECT o.id AS reseller_id, coalesce(s.aging_days, 0) AS aging_days
          FROM organizations o LEFT JOIN reseller_settings s ON s.reseller_id = o.id
          WHERE o.id = $1 AND o.kind = 'reseller'",
@@ -28,7 +28,7 @@ pub async fn load(conn: &mut PgConnection, reseller_id: Uuid) -> AppResult<Resel
     .bind(reseller_id)
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| AppError::NotFound("reseller".into()))?)
+    .ok_or_else(|| AppError::NotFound("reseller".into()))
 }
 
 #[derive(Debug, Deserialize)]
