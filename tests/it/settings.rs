@@ -158,6 +158,8 @@ async fn the_openapi_document_describes_the_feature_routes(pool: PgPool) {
         ("/api/v1/approvals", "get"),
         ("/api/v1/approvals/{id}/approve", "post"),
         ("/api/v1/approvals/{id}/decline", "post"),
+        ("/api/v1/reseller/settings", "put"),
+        ("/api/v1/reseller/aging", "get"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
