@@ -66,8 +66,9 @@ async fn drop_stale(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()
     Ok(())
 }
 
-/// Points every number of the tenant without an override at the new default (or at no
-/// name), queuing a sync for each; returns how many numbers will be sent again.
+/// Points every number the tenant owns (active, pending, orphaned) without an override at
+/// the new default (or at no name), queuing a sync for each; returns how many will be sent
+/// again. Numbers provisioned later get the default from the sync job's backfill.
 pub async fn apply_default(
     conn: &mut PgConnection,
     tenant_id: Uuid,
@@ -84,7 +85,8 @@ pub async fn apply_default(
         }
         Some(name) => Ok(sqlx::query(
             "INSERT INTO cnam_records (e164, tenant_id, name, status)
-             SELECT e164, tenant_id, $2, 'pending' FROM numbers WHERE tenant_id = $1
+             SELECT e164, tenant_id, $2, 'pending' FROM numbers
+             WHERE tenant_id = $1 AND lifecycle IN ('active', 'pending', 'orphaned')
              ON CONFLICT (e164) DO UPDATE SET name = EXCLUDED.name, status = 'pending', reason = NULL,
                  provider_ref = NULL, attempts = 0, next_attempt_at = now(), updated_at = now()
              WHERE cnam_records.override_name IS NULL AND cnam_records.name <> EXCLUDED.name",

@@ -105,16 +105,19 @@ pub async fn run_once(state: &AppState) -> AppResult<SyncReport> {
 
 async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> AppResult<()> {
     let mut tx = state.pool.begin().await?;
-    let select = match kind {
-        Kind::Cnam => "SELECT e164, tenant_id, provider_ref, attempts, name FROM cnam_records",
+    let columns = match kind {
+        Kind::Cnam => "r.name",
         Kind::E911 => {
-            "SELECT e164, tenant_id, provider_ref, attempts, street, location, city, state::text AS state, zip,
-                    country::text AS country FROM e911_records"
+            "r.street, r.location, r.city, r.state::text AS state, r.zip, r.country::text AS country"
         }
     };
+    // Only rows of numbers still with the tenant that set them: a lapsed hold's leftovers wait.
     let rows = sqlx::query(&format!(
-        "{select} WHERE status = 'pending' AND next_attempt_at <= now()
-         ORDER BY next_attempt_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED"
+        "SELECT r.e164, r.tenant_id, r.provider_ref, r.attempts, {columns}
+         FROM {table} r JOIN numbers n ON n.e164 = r.e164 AND n.tenant_id = r.tenant_id
+         WHERE r.status = 'pending' AND r.next_attempt_at <= now()
+         ORDER BY r.next_attempt_at LIMIT {BATCH} FOR UPDATE OF r SKIP LOCKED",
+        table = kind.table()
     ))
     .fetch_all(&mut *tx)
     .await?;
