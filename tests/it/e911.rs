@@ -373,6 +373,11 @@ async fn the_activation_policy_blocks_provisioning_until_the_address_is_register
         page.contains("id=\"provision-error\"") && page.contains("registered E911 address"),
         "{page}"
     );
+    let (_, page) = browser.get(&format!("/reservations/{id}")).await;
+    assert!(
+        page.contains("id=\"e911-policy\"") && page.contains("data-e911=\"not_set\""),
+        "the held number's E911 status is shown: {page}"
+    );
 }
 
 #[sqlx::test]
