@@ -135,3 +135,80 @@ CREATE TABLE reseller_settings (
     aging_days integer NOT NULL DEFAULT 0 CHECK (aging_days BETWEEN 0 AND 365),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Porting in. A request carries the old account's details, the signed Letter of
+-- Authorization (stored in the database, so every instance serves it) and the routing target
+-- the numbers land on; each number has its own status, and every change is an event.
+CREATE TABLE port_requests (
+    id uuid PRIMARY KEY,
+    tenant_id uuid NOT NULL REFERENCES organizations (id),
+    requested_by uuid NOT NULL REFERENCES users (id),
+    current_carrier text NOT NULL,
+    account_number text NOT NULL,
+    pin text NOT NULL,
+    account_name text NOT NULL,
+    service_address text NOT NULL,
+    target_type text NOT NULL CHECK (target_type IN ('queue', 'extension', 'ivr')),
+    target_id text NOT NULL,
+    target_name text NOT NULL,
+    loa bytea CHECK (loa IS NULL OR octet_length(loa) <= 1048576),
+    loa_filename text,
+    loa_uploaded_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX port_requests_tenant ON port_requests (tenant_id, created_at DESC);
+
+CREATE TABLE port_numbers (
+    port_id uuid NOT NULL REFERENCES port_requests (id),
+    e164 text NOT NULL CHECK (e164 ~ '^\+[1-9][0-9]{6,14}$'),
+    status text NOT NULL DEFAULT 'draft' CHECK (status IN (
+        'draft', 'submitted', 'acknowledged', 'foc_set', 'completed', 'rejected', 'cancelled')),
+    reason text,
+    foc_at timestamptz,
+    provider_ref text,
+    attempts integer NOT NULL DEFAULT 0,
+    next_check_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (port_id, e164),
+    CHECK (status <> 'rejected' OR reason IS NOT NULL)
+);
+-- A number is in at most one open port request.
+CREATE UNIQUE INDEX port_numbers_one_open ON port_numbers (e164) WHERE status NOT IN ('completed', 'cancelled');
+CREATE INDEX port_numbers_in_flight ON port_numbers (next_check_at) WHERE status IN ('submitted', 'acknowledged', 'foc_set');
+
+CREATE TABLE port_events (
+    id bigserial PRIMARY KEY,
+    port_id uuid NOT NULL REFERENCES port_requests (id),
+    e164 text,
+    status text NOT NULL,
+    message text NOT NULL,
+    at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX port_events_port ON port_events (port_id, id);
+
+-- Email to send; delivered by a job (SMTP, or the log when no SMTP server is configured).
+CREATE TABLE outbox_emails (
+    id bigserial PRIMARY KEY,
+    to_address text NOT NULL,
+    subject text NOT NULL,
+    body text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    sent_at timestamptz,
+    transport text,
+    attempts integer NOT NULL DEFAULT 0,
+    last_error text
+);
+CREATE INDEX outbox_emails_unsent ON outbox_emails (id) WHERE sent_at IS NULL;
+
+-- The sandbox's losing carrier: answers on an accelerated clock from `submitted_at`.
+CREATE TABLE sandbox_ports (
+    ref text PRIMARY KEY,
+    e164 text NOT NULL,
+    submitted_at timestamptz NOT NULL DEFAULT now(),
+    rejection text
+);
+
+ALTER TABLE sandbox_faults DROP CONSTRAINT sandbox_faults_operation_check;
+ALTER TABLE sandbox_faults ADD CONSTRAINT sandbox_faults_operation_check CHECK (operation IN (
+    'reserve', 'release', 'assign', 'unassign', 'ensure_target', 'cnam', 'e911', 'port'));

@@ -19,6 +19,15 @@ pub struct AppConfig {
     pub pricing: PricingConfig,
     pub provider: ProviderConfig,
     pub sandbox: SandboxConfig,
+    pub mail: MailConfig,
+}
+
+/// Outgoing email. With no `smtp_host`, mail is written to the log instead of sent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailConfig {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +73,11 @@ pub struct SandboxConfig {
     pub cnam_delay_seconds: i64,
     /// How long the sandbox's 911 provider takes to register an address.
     pub e911_delay_seconds: i64,
+    /// The sandbox's accelerated porting clock, from submission: carrier acknowledgement,
+    /// FOC date set, FOC date reached (the number moves).
+    pub port_ack_seconds: i64,
+    pub port_foc_seconds: i64,
+    pub port_complete_seconds: i64,
 }
 
 impl SearchConfig {

@@ -15,7 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{approvals, audit, auth, features, jobs, numbers, reservations, search, web};
+use crate::{approvals, audit, auth, features, jobs, numbers, porting, reservations, search, web};
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
 
@@ -51,6 +51,17 @@ pub fn api_router() -> Router<AppState> {
             get(features::api::get_reseller_settings).put(features::api::put_reseller_settings),
         )
         .route("/reseller/aging", get(features::api::aging))
+        .route("/ports", get(porting::api::list).post(porting::api::create))
+        .route(
+            "/ports/{id}",
+            get(porting::api::show).put(porting::api::update),
+        )
+        .route(
+            "/ports/{id}/loa",
+            get(porting::api::get_loa).put(porting::api::put_loa),
+        )
+        .route("/ports/{id}/submit", post(porting::api::submit))
+        .route("/ports/{id}/cancel", post(porting::api::cancel))
         .route("/approvals", get(approvals::api::list))
         .route("/approvals/{id}/approve", post(approvals::api::approve))
         .route("/approvals/{id}/decline", post(approvals::api::decline))
@@ -104,6 +115,18 @@ pub fn page_router() -> Router<AppState> {
             "/aging",
             get(features::pages::aging).post(features::pages::save_aging),
         )
+        .route(
+            "/ports",
+            get(porting::pages::list).post(porting::pages::create),
+        )
+        .route("/ports/{id}", get(porting::pages::show))
+        .route(
+            "/ports/{id}/loa",
+            get(porting::pages::download).post(porting::pages::upload),
+        )
+        .route("/ports/{id}/edit", post(porting::pages::edit))
+        .route("/ports/{id}/submit", post(porting::pages::submit))
+        .route("/ports/{id}/cancel", post(porting::pages::cancel))
         .route("/approvals", get(approvals::pages::list))
         .route("/approvals/{id}/approve", post(approvals::pages::approve))
         .route("/approvals/{id}/decline", post(approvals::pages::decline))

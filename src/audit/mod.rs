@@ -33,10 +33,22 @@ pub enum Action {
     Approve,
     #[serde(rename = "DECLINE")]
     Decline,
+    #[serde(rename = "PORT_CREATE")]
+    PortCreate,
+    #[serde(rename = "PORT_UPDATE")]
+    PortUpdate,
+    #[serde(rename = "PORT_LOA")]
+    PortLoa,
+    #[serde(rename = "PORT_SUBMIT")]
+    PortSubmit,
+    #[serde(rename = "PORT_CANCEL")]
+    PortCancel,
+    #[serde(rename = "PORT_STATUS")]
+    PortStatus,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 18] = [
         Action::Search,
         Action::Reserve,
         Action::Provision,
@@ -49,6 +61,12 @@ impl Action {
         Action::ApprovalRequest,
         Action::Approve,
         Action::Decline,
+        Action::PortCreate,
+        Action::PortUpdate,
+        Action::PortLoa,
+        Action::PortSubmit,
+        Action::PortCancel,
+        Action::PortStatus,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +83,12 @@ impl Action {
             Action::ApprovalRequest => "APPROVAL_REQUEST",
             Action::Approve => "APPROVE",
             Action::Decline => "DECLINE",
+            Action::PortCreate => "PORT_CREATE",
+            Action::PortUpdate => "PORT_UPDATE",
+            Action::PortLoa => "PORT_LOA",
+            Action::PortSubmit => "PORT_SUBMIT",
+            Action::PortCancel => "PORT_CANCEL",
+            Action::PortStatus => "PORT_STATUS",
         }
     }
 

@@ -6,6 +6,7 @@ pub mod e164;
 pub mod e911;
 pub mod lifecycle;
 pub mod policy;
+pub mod port;
 pub mod pricing;
 pub mod search;
 pub mod target;

@@ -19,6 +19,10 @@ pub struct SweepReport {
     pub approvals_expired: usize,
     /// CNAM and E911 requests sent to, answered by, or failed at the provider.
     pub features: crate::features::sync::SyncReport,
+    /// Port-in numbers whose status moved.
+    pub ports_moved: usize,
+    /// Emails sent (or logged, without SMTP).
+    pub emails: usize,
 }
 
 /// A saga not heard from in this long is presumed dead and compensated.
@@ -31,6 +35,8 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
     let recovered = provision::recover_stalled(state, STALLED_SAGA_SECONDS).await?;
     let approvals_expired = crate::approvals::expire_due(state).await?;
     let features = crate::features::sync::run_once(state).await?;
+    let ports_moved = crate::porting::sync(state).await?;
+    let emails = crate::mail::deliver(state).await?;
     crate::auth::repo::delete_expired_sessions(&state.pool).await?;
     Ok(SweepReport {
         expired,
@@ -39,6 +45,8 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         recovered,
         approvals_expired,
         features,
+        ports_moved,
+        emails,
     })
 }
 

@@ -106,6 +106,16 @@ pub enum RequestStatus {
     Rejected(String),
 }
 
+/// Where a port-in of one number stands at the losing carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortProgress {
+    Submitted,
+    Acknowledged,
+    FocSet(chrono::DateTime<chrono::Utc>),
+    Completed(chrono::DateTime<chrono::Utc>),
+    Rejected(String),
+}
+
 /// A number the provider should act on, with what it needs to know about it.
 #[derive(Debug, Clone)]
 pub struct NumberRef<'a> {
@@ -171,6 +181,15 @@ pub trait Provider: Send + Sync {
         address: &E911Address,
     ) -> Result<String, ProviderError>;
     async fn e911_status(&self, reference: &str) -> Result<RequestStatus, ProviderError>;
+
+    /// Submits a port-in of one number with the old account's details; returns its reference.
+    async fn submit_port(
+        &self,
+        tenant: Uuid,
+        number: &E164,
+        details: &crate::domain::port::PortDetails,
+    ) -> Result<String, ProviderError>;
+    async fn port_status(&self, reference: &str) -> Result<PortProgress, ProviderError>;
 
     /// The warning shown before provisioning a number that activates slowly.
     fn activation_notice(&self, state: Option<&str>) -> Option<String>;

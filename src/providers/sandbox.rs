@@ -7,7 +7,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind, RequestStatus,
+    Activation, Capabilities, NumberRef, PortProgress, Provider, ProviderError, ProviderErrorKind,
+    RequestStatus,
 };
 use crate::config::SandboxConfig;
 use crate::domain::cnam::Cnam;
@@ -94,6 +95,21 @@ pub fn e911_rejection(address: &E911Address) -> Option<String> {
         format!(
             "address not found in the MSAG: `{}` has no house number; give the number on the street",
             address.street()
+        )
+    })
+}
+
+/// Why the sandbox's losing carrier refuses to release a number: a wrong PIN (the sandbox
+/// takes `0000` as wrong) refuses every number, a line ending in 9999 is "not on the account".
+pub fn port_rejection(number: &E164, details: &crate::domain::port::PortDetails) -> Option<String> {
+    if details.pin() == "0000" {
+        return Some("the losing carrier refused: the PIN does not match the account".into());
+    }
+    number.as_str().ends_with("9999").then(|| {
+        format!(
+            "the losing carrier refused: {} is not on account {}",
+            number,
+            details.account_number()
         )
     })
 }
@@ -436,6 +452,54 @@ impl Provider for Sandbox {
         .await
         .map_err(db_error)?;
         status_of(row, "E911", reference)
+    }
+
+    async fn submit_port(
+        &self,
+        _tenant: Uuid,
+        number: &E164,
+        details: &crate::domain::port::PortDetails,
+    ) -> Result<String, ProviderError> {
+        self.fault("port").await?;
+        let reference = format!("sbx-port-{}", Uuid::new_v4());
+        sqlx::query("INSERT INTO sandbox_ports (ref, e164, rejection) VALUES ($1, $2, $3)")
+            .bind(&reference)
+            .bind(number.as_str())
+            .bind(port_rejection(number, details))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(reference)
+    }
+
+    async fn port_status(&self, reference: &str) -> Result<PortProgress, ProviderError> {
+        let row: Option<(chrono::DateTime<chrono::Utc>, Option<String>)> =
+            sqlx::query_as("SELECT submitted_at, rejection FROM sandbox_ports WHERE ref = $1")
+                .bind(reference)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let Some((submitted, rejection)) = row else {
+            return Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::NotFound,
+                format!("no port request {reference}"),
+            ));
+        };
+        let now = chrono::Utc::now();
+        let after = |secs: i64| submitted + chrono::Duration::seconds(secs);
+        let foc = after(self.config.port_complete_seconds);
+        Ok(if now < after(self.config.port_ack_seconds) {
+            PortProgress::Submitted
+        } else if let Some(reason) = rejection {
+            PortProgress::Rejected(reason)
+        } else if now < after(self.config.port_foc_seconds) {
+            PortProgress::Acknowledged
+        } else if now < foc {
+            PortProgress::FocSet(foc)
+        } else {
+            PortProgress::Completed(foc)
+        })
     }
 
     fn activation_notice(&self, state: Option<&str>) -> Option<String> {

@@ -57,6 +57,17 @@ impl Chrome {
                     Some("E911 address saved for the selected numbers: each is being registered.")
                 }
                 "settings_saved" => Some("Tenant settings saved."),
+                "port_created" => {
+                    Some("Port request created: upload the signed LOA, then submit it.")
+                }
+                "port_updated" => {
+                    Some("Account details corrected: submit again to resend the rejected numbers.")
+                }
+                "port_submitted" => {
+                    Some("Submitted to the current carrier. You will be notified of every change.")
+                }
+                "port_cancelled" => Some("Port request cancelled."),
+                "loa_uploaded" => Some("Letter of Authorization uploaded."),
                 "approved" => {
                     Some("Approved: the requester has been told and can provision the numbers.")
                 }

@@ -17,6 +17,7 @@ mod features_isolation;
 mod isolation;
 mod lifecycle;
 mod pages;
+mod porting;
 mod races;
 mod saga;
 mod search;
