@@ -160,6 +160,11 @@ async fn the_openapi_document_describes_the_feature_routes(pool: PgPool) {
         ("/api/v1/approvals/{id}/decline", "post"),
         ("/api/v1/reseller/settings", "put"),
         ("/api/v1/reseller/aging", "get"),
+        ("/api/v1/ports", "post"),
+        ("/api/v1/ports/{id}", "put"),
+        ("/api/v1/ports/{id}/loa", "put"),
+        ("/api/v1/ports/{id}/submit", "post"),
+        ("/api/v1/ports/{id}/cancel", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
