@@ -187,11 +187,13 @@ async fn after(
         }
         Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = err.status();
-            Ok((
-                status,
-                port_page(state, caller, id, None, Some(err.public_message())).await?,
-            )
-                .into_response())
+            let page = port_page(state, caller, id, None, Some(err.public_message())).await?;
+            if htmx {
+                // htmx does not swap error responses: answer 200 and have it replace the page.
+                Ok(([("HX-Retarget", "body"), ("HX-Reswap", "innerHTML")], page).into_response())
+            } else {
+                Ok((status, page).into_response())
+            }
         }
         Err(err) => Err(PageError(err)),
     }

@@ -478,6 +478,30 @@ async fn a_tenant_admin_ports_numbers_through_the_pages(pool: PgPool) {
         response.headers()["hx-redirect"],
         format!("{path}?notice=loa_uploaded")
     );
+    // A refused file comes back as the page with the reason, for htmx to show.
+    let bad = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"loa\"; filename=\"scan.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--{boundary}--\r\n"
+    );
+    let response = browser
+        .http
+        .post(format!("{}{path}/loa", browser.base))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("x-csrf-token", &browser.csrf)
+        .header("hx-request", "true")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["hx-retarget"], "body");
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("id=\"port-error\"") && page.contains("must be a PDF"),
+        "{page}"
+    );
     let response = browser.post_form(&format!("{path}/submit"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     run_jobs(&app, 3).await;
