@@ -17,17 +17,9 @@ CREATE TABLE connections (
 ALTER TABLE numbers ADD COLUMN orphaned_at timestamptz;
 CREATE INDEX numbers_in_service ON numbers (tenant_id, lifecycle) WHERE lifecycle IN ('active', 'pending', 'orphaned');
 
--- In-portal notices for tenant admins (orphaned numbers and the like).
-CREATE TABLE notifications (
-    id bigserial PRIMARY KEY,
-    tenant_id uuid NOT NULL REFERENCES organizations (id),
-    user_id uuid REFERENCES users (id),
-    phone_number text,
-    message text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    read_at timestamptz
-);
-CREATE INDEX notifications_unread ON notifications (tenant_id, id DESC) WHERE read_at IS NULL;
+-- Orphan notices name their number, so re-routing it can mark them read.
+ALTER TABLE notifications ADD COLUMN phone_number text;
+CREATE INDEX notifications_number ON notifications (tenant_id, phone_number) WHERE read_at IS NULL AND phone_number IS NOT NULL;
 
 -- Periodic singleton jobs: a row per job, claimed by whichever instance updates it first.
 CREATE TABLE job_runs (

@@ -126,7 +126,7 @@ pub enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
-    /// Make the next N calls of an operation fail (reserve, release, assign, unassign, ensure_target).
+    /// Make the next N calls of an operation fail (reserve, release, assign, unassign, ensure_target, cnam, e911).
     Fail {
         #[arg(long)]
         operation: String,

@@ -22,6 +22,7 @@ pub struct AppConfig {
     pub secrets: SecretsConfig,
     pub providers: ProvidersConfig,
     pub orphans: OrphansConfig,
+    pub mail: MailConfig,
 }
 
 #[derive(Clone, Deserialize)]
@@ -45,6 +46,14 @@ pub struct OrphansConfig {
     pub grace_days: i64,
 }
 
+/// Outgoing email. With no `smtp_host`, mail is written to the log instead of sent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailConfig {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub from: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerConfig {
     pub listen: String,
@@ -63,6 +72,8 @@ pub struct HoldsConfig {
     pub ttl_seconds: i64,
     pub sweep_interval_seconds: u64,
     pub max_numbers_per_reservation: usize,
+    /// Hard cap on how long a hold waits for a premium approval.
+    pub premium_approval_max_wait_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +93,15 @@ pub struct SandboxConfig {
     pub slow_activation_states: Vec<String>,
     pub activation_delay_seconds: i64,
     pub numbers_per_exchange: i32,
+    /// How long the sandbox's CNAM database takes to answer a change.
+    pub cnam_delay_seconds: i64,
+    /// How long the sandbox's 911 provider takes to register an address.
+    pub e911_delay_seconds: i64,
+    /// The sandbox's accelerated porting clock, from submission: carrier acknowledgement,
+    /// FOC date set, FOC date reached (the number moves).
+    pub port_ack_seconds: i64,
+    pub port_foc_seconds: i64,
+    pub port_complete_seconds: i64,
 }
 
 impl SearchConfig {

@@ -1,6 +1,7 @@
 //! Inward: a multi-tenant self-service portal for DID phone numbers.
 
 pub mod admin;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod bench;
@@ -9,11 +10,14 @@ pub mod config;
 pub mod connections;
 pub mod domain;
 pub mod error;
+pub mod features;
 pub mod idempotency;
 pub mod inventory;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod numbers;
+pub mod porting;
 pub mod providers;
 pub mod reservations;
 pub mod search;

@@ -195,6 +195,22 @@ pub async fn demo(
             .await?;
         sandbox_targets(pool, tenant_id).await?;
     }
+    // New tenants may not activate numbers without a registered E911 address. Initech keeps
+    // that default; Globex turns it off so the quick walk-through provisions straight away.
+    // Premium numbers need a tenant admin's approval (the default) at Globex and the
+    // reseller's at Initech.
+    sqlx::query(
+        "INSERT INTO tenant_settings (tenant_id, require_e911)
+         SELECT id, false FROM organizations WHERE slug = 'globex' ON CONFLICT DO NOTHING",
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO tenant_settings (tenant_id, premium_approver)
+         SELECT id, 'reseller' FROM organizations WHERE slug = 'initech' ON CONFLICT DO NOTHING",
+    )
+    .execute(pool)
+    .await?;
     rate_centers(pool).await?;
     carrier_stock(pool, per_exchange, only_npas).await
 }

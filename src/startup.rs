@@ -16,7 +16,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-use crate::{audit, auth, connections, inventory, jobs, numbers, reservations, search, web};
+use crate::{
+    approvals, audit, auth, connections, features, inventory, jobs, numbers, porting, reservations,
+    search, web,
+};
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
 
@@ -41,6 +44,33 @@ pub fn api_router() -> Router<AppState> {
         .route("/numbers/{e164}/release", post(numbers::api::release))
         .route("/numbers/{e164}/reroute", post(numbers::api::reroute))
         .route("/orphaned-numbers", get(numbers::api::orphaned))
+        .route("/numbers/{e164}/cnam", put(features::api::put_cnam))
+        .route("/numbers/{e164}/e911", put(features::api::put_e911))
+        .route("/e911/bulk", post(features::api::bulk_e911))
+        .route(
+            "/tenant/settings",
+            get(features::api::get_settings).put(features::api::put_settings),
+        )
+        .route("/compliance", get(features::api::compliance))
+        .route(
+            "/reseller/settings",
+            get(features::api::get_reseller_settings).put(features::api::put_reseller_settings),
+        )
+        .route("/reseller/aging", get(features::api::aging))
+        .route("/ports", get(porting::api::list).post(porting::api::create))
+        .route(
+            "/ports/{id}",
+            get(porting::api::show).put(porting::api::update),
+        )
+        .route(
+            "/ports/{id}/loa",
+            get(porting::api::get_loa).put(porting::api::put_loa),
+        )
+        .route("/ports/{id}/submit", post(porting::api::submit))
+        .route("/ports/{id}/cancel", post(porting::api::cancel))
+        .route("/approvals", get(approvals::api::list))
+        .route("/approvals/{id}/approve", post(approvals::api::approve))
+        .route("/approvals/{id}/decline", post(approvals::api::decline))
         .route("/targets", get(numbers::api::targets))
         .route("/audit", get(audit::api::list))
         .route("/inventory", get(inventory::api::list))
@@ -117,6 +147,36 @@ pub fn page_router() -> Router<AppState> {
         .route("/numbers/{e164}/reroute", post(numbers::pages::reroute))
         .route("/numbers/{e164}", get(numbers::pages::show))
         .route("/numbers/{e164}/release", post(numbers::pages::release))
+        .route("/numbers/{e164}/cnam", post(features::pages::save_cnam))
+        .route("/numbers/{e164}/e911", post(features::pages::save_e911))
+        .route(
+            "/e911/bulk",
+            get(features::pages::bulk_form).post(features::pages::bulk_submit),
+        )
+        .route(
+            "/settings",
+            get(features::pages::settings).post(features::pages::save_settings),
+        )
+        .route("/compliance", get(features::pages::compliance))
+        .route(
+            "/aging",
+            get(features::pages::aging).post(features::pages::save_aging),
+        )
+        .route(
+            "/ports",
+            get(porting::pages::list).post(porting::pages::create),
+        )
+        .route("/ports/{id}", get(porting::pages::show))
+        .route(
+            "/ports/{id}/loa",
+            get(porting::pages::download).post(porting::pages::upload),
+        )
+        .route("/ports/{id}/edit", post(porting::pages::edit))
+        .route("/ports/{id}/submit", post(porting::pages::submit))
+        .route("/ports/{id}/cancel", post(porting::pages::cancel))
+        .route("/approvals", get(approvals::pages::list))
+        .route("/approvals/{id}/approve", post(approvals::pages::approve))
+        .route("/approvals/{id}/decline", post(approvals::pages::decline))
         .route("/audit", get(audit::pages::list))
         .route(
             "/settings/connection",

@@ -39,6 +39,30 @@ pub enum Action {
     Assign,
     #[serde(rename = "UNASSIGN")]
     Unassign,
+    #[serde(rename = "CNAM")]
+    Cnam,
+    #[serde(rename = "E911")]
+    E911,
+    #[serde(rename = "SETTINGS")]
+    Settings,
+    #[serde(rename = "APPROVAL_REQUEST")]
+    ApprovalRequest,
+    #[serde(rename = "APPROVE")]
+    Approve,
+    #[serde(rename = "DECLINE")]
+    Decline,
+    #[serde(rename = "PORT_CREATE")]
+    PortCreate,
+    #[serde(rename = "PORT_UPDATE")]
+    PortUpdate,
+    #[serde(rename = "PORT_LOA")]
+    PortLoa,
+    #[serde(rename = "PORT_SUBMIT")]
+    PortSubmit,
+    #[serde(rename = "PORT_CANCEL")]
+    PortCancel,
+    #[serde(rename = "PORT_STATUS")]
+    PortStatus,
 }
 
 impl Action {
@@ -58,6 +82,18 @@ impl Action {
         Action::PermanentRelease,
         Action::Assign,
         Action::Unassign,
+        Action::Cnam,
+        Action::E911,
+        Action::Settings,
+        Action::ApprovalRequest,
+        Action::Approve,
+        Action::Decline,
+        Action::PortCreate,
+        Action::PortUpdate,
+        Action::PortLoa,
+        Action::PortSubmit,
+        Action::PortCancel,
+        Action::PortStatus,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +113,18 @@ impl Action {
             Action::PermanentRelease => "PERMANENT_RELEASE",
             Action::Assign => "ASSIGN",
             Action::Unassign => "UNASSIGN",
+            Action::Cnam => "CNAM",
+            Action::E911 => "E911",
+            Action::Settings => "SETTINGS",
+            Action::ApprovalRequest => "APPROVAL_REQUEST",
+            Action::Approve => "APPROVE",
+            Action::Decline => "DECLINE",
+            Action::PortCreate => "PORT_CREATE",
+            Action::PortUpdate => "PORT_UPDATE",
+            Action::PortLoa => "PORT_LOA",
+            Action::PortSubmit => "PORT_SUBMIT",
+            Action::PortCancel => "PORT_CANCEL",
+            Action::PortStatus => "PORT_STATUS",
         }
     }
 

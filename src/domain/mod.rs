@@ -1,8 +1,12 @@
 //! Pure domain types and rules: no I/O here.
 
+pub mod aging;
+pub mod cnam;
 pub mod e164;
+pub mod e911;
 pub mod lifecycle;
 pub mod policy;
+pub mod port;
 pub mod pricing;
 pub mod search;
 pub mod target;

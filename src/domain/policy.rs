@@ -51,6 +51,43 @@ impl fmt::Display for Denied {
     }
 }
 
+/// Who approves a tenant's premium reservations (tenant policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approver {
+    /// Premium numbers need no approval.
+    None,
+    TenantAdmin,
+    Reseller,
+}
+
+impl Approver {
+    pub const ALL: [Approver; 3] = [Approver::None, Approver::TenantAdmin, Approver::Reseller];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approver::None => "none",
+            Approver::TenantAdmin => "tenant_admin",
+            Approver::Reseller => "reseller",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Approver, String> {
+        Approver::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown approver `{s}`: use none, tenant_admin or reseller"))
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Approver::None => "No approval needed",
+            Approver::TenantAdmin => "A tenant admin approves",
+            Approver::Reseller => "The reseller approves",
+        }
+    }
+}
+
 /// Which tenants' audit entries a caller may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditScope {
@@ -82,6 +119,49 @@ impl Principal {
             Role::ResellerAdmin => Ok(AuditScope::TenantsOfReseller(self.org_id)),
             Role::TenantAdmin => Ok(AuditScope::Tenant(self.org_id)),
             Role::TenantUser => Err(Denied::NeedsRole("tenant admin")),
+        }
+    }
+
+    /// The tenant whose settings, CNAM and E911 data the caller may change: tenant admins only.
+    pub fn tenant_admin(&self) -> Result<Uuid, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Tenant, Role::TenantAdmin) => Ok(self.org_id),
+            (OrgKind::Tenant, _) => Err(Denied::NeedsRole("tenant admin")),
+            _ => Err(Denied::NeedsTenant),
+        }
+    }
+
+    /// The reseller whose settings and aging numbers the caller manages: reseller admins only.
+    pub fn reseller_admin(&self) -> Result<Uuid, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Reseller, Role::ResellerAdmin) => Ok(self.org_id),
+            _ => Err(Denied::NeedsRole("reseller admin")),
+        }
+    }
+
+    pub fn is_tenant_admin(&self) -> bool {
+        self.tenant_admin().is_ok()
+    }
+
+    /// May this caller approve or decline premium reservations of `tenant` (whose reseller
+    /// is `reseller`) under the tenant's `approver` policy?
+    pub fn may_approve(&self, tenant: Uuid, reseller: Option<Uuid>, approver: Approver) -> bool {
+        match (approver, self.org_kind, self.role) {
+            (Approver::TenantAdmin, OrgKind::Tenant, Role::TenantAdmin) => self.org_id == tenant,
+            (Approver::Reseller, OrgKind::Reseller, Role::ResellerAdmin) => {
+                Some(self.org_id) == reseller
+            }
+            _ => false,
+        }
+    }
+
+    /// Whose approvals this caller may decide: its own tenant's as tenant admin, its
+    /// tenants' as reseller admin.
+    pub fn approval_scope(&self) -> Result<(Uuid, Approver), Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Tenant, Role::TenantAdmin) => Ok((self.org_id, Approver::TenantAdmin)),
+            (OrgKind::Reseller, Role::ResellerAdmin) => Ok((self.org_id, Approver::Reseller)),
+            _ => Err(Denied::NeedsRole("tenant admin or reseller admin")),
         }
     }
 
@@ -215,6 +295,54 @@ mod tests {
                 .audit_scope()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_tenant_admins_change_tenant_settings_cnam_and_e911() {
+        assert_eq!(
+            principal(Role::TenantAdmin, OrgKind::Tenant).tenant_admin(),
+            Ok(Uuid::from_u128(7))
+        );
+        assert_eq!(
+            principal(Role::TenantUser, OrgKind::Tenant).tenant_admin(),
+            Err(Denied::NeedsRole("tenant admin"))
+        );
+        assert_eq!(
+            principal(Role::ResellerAdmin, OrgKind::Reseller).tenant_admin(),
+            Err(Denied::NeedsTenant)
+        );
+        assert!(!principal(Role::Operator, OrgKind::Operator).is_tenant_admin());
+        assert_eq!(
+            principal(Role::ResellerAdmin, OrgKind::Reseller).reseller_admin(),
+            Ok(Uuid::from_u128(7))
+        );
+        assert!(
+            principal(Role::TenantAdmin, OrgKind::Tenant)
+                .reseller_admin()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn premium_approvers_follow_the_tenant_policy() {
+        let tenant = Uuid::from_u128(7);
+        let reseller = Some(Uuid::from_u128(9));
+        let admin = principal(Role::TenantAdmin, OrgKind::Tenant);
+        let user = principal(Role::TenantUser, OrgKind::Tenant);
+        let mut acme = principal(Role::ResellerAdmin, OrgKind::Reseller);
+        acme.org_id = Uuid::from_u128(9);
+        let other_reseller = principal(Role::ResellerAdmin, OrgKind::Reseller);
+        assert!(admin.may_approve(tenant, reseller, Approver::TenantAdmin));
+        assert!(!admin.may_approve(Uuid::from_u128(8), reseller, Approver::TenantAdmin));
+        assert!(!admin.may_approve(tenant, reseller, Approver::Reseller));
+        assert!(!user.may_approve(tenant, reseller, Approver::TenantAdmin));
+        assert!(acme.may_approve(tenant, reseller, Approver::Reseller));
+        assert!(!acme.may_approve(tenant, reseller, Approver::TenantAdmin));
+        assert!(!other_reseller.may_approve(tenant, reseller, Approver::Reseller));
+        assert!(!admin.may_approve(tenant, reseller, Approver::None));
+        assert!(user.approval_scope().is_err());
+        assert_eq!(Approver::parse("reseller"), Ok(Approver::Reseller));
+        assert!(Approver::parse("boss").is_err());
     }
 
     #[test]

@@ -17,6 +17,14 @@ pub struct SweepReport {
     pub provider_released: usize,
     pub activated: usize,
     pub recovered: usize,
+    /// Premium approvals that reached their deadline undecided.
+    pub approvals_expired: usize,
+    /// CNAM and E911 requests sent to, answered by, or failed at the provider.
+    pub features: crate::features::sync::SyncReport,
+    /// Port-in numbers whose status moved.
+    pub ports_moved: usize,
+    /// Emails sent (or logged, without SMTP).
+    pub emails: usize,
 }
 
 /// A saga not heard from in this long is presumed dead and compensated.
@@ -39,6 +47,16 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         "recover_stalled_sagas",
         provision::recover_stalled(state, STALLED_SAGA_SECONDS).await,
     )?;
+    let approvals_expired = counted(
+        "expire_approvals",
+        crate::approvals::expire_due(state).await,
+    )?;
+    let features = counted(
+        "sync_cnam_e911",
+        crate::features::sync::run_once(state).await,
+    )?;
+    let ports_moved = counted("sync_ports", crate::porting::sync(state).await)?;
+    let emails = counted("deliver_mail", crate::mail::deliver(state).await)?;
     counted(
         "delete_expired_sessions",
         crate::auth::repo::delete_expired_sessions(&state.pool)
@@ -50,6 +68,10 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         provider_released,
         activated,
         recovered,
+        approvals_expired,
+        features,
+        ports_moved,
+        emails,
     })
 }
 

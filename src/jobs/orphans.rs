@@ -131,8 +131,8 @@ async fn flag_orphan(
         state.config.orphans.grace_days
     );
     sqlx::query(
-        "INSERT INTO notifications (tenant_id, user_id, phone_number, message)
-         SELECT $1, u.id, $2, $3 FROM users u WHERE u.org_id = $1 AND (u.role = 'tenant_admin' OR u.id = $4)",
+        "INSERT INTO notifications (tenant_id, user_id, phone_number, message, link)
+         SELECT $1, u.id, $2, $3, '/numbers/orphaned' FROM users u WHERE u.org_id = $1 AND (u.role = 'tenant_admin' OR u.id = $4)",
     )
     .bind(tenant_id)
     .bind(e164)

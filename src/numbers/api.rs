@@ -26,6 +26,8 @@ pub fn number_json(n: &TenantNumber) -> Value {
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     pub state: Option<String>,
+    /// A notice code for the page (ignored by the API).
+    pub notice: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<String>,
 }
@@ -115,8 +117,23 @@ pub async fn list(
     let next_cursor = (numbers.len() as i64 == args.limit)
         .then(|| numbers.last().map(|n| n.e164.clone()))
         .flatten();
+    let e164s: Vec<String> = numbers.iter().map(|n| n.e164.clone()).collect();
+    let features = crate::features::statuses(&mut conn, tenant_id, &e164s).await?;
+    let listed: Vec<Value> = numbers
+        .iter()
+        .map(|n| {
+            let mut body = number_json(n);
+            let f = features
+                .get(&n.e164)
+                .cloned()
+                .unwrap_or_else(|| crate::features::FeatureStatus::none(&n.e164));
+            body["cnam"] = json!({ "name": f.cnam_name, "status": f.cnam_status });
+            body["e911"] = json!({ "status": f.e911_status });
+            body
+        })
+        .collect();
     Ok(Json(
-        json!({ "numbers": numbers.iter().map(number_json).collect::<Vec<_>>(), "next_cursor": next_cursor }),
+        json!({ "numbers": listed, "next_cursor": next_cursor }),
     ))
 }
 
@@ -142,6 +159,8 @@ pub async fn show(
     )
     .await?;
     let mut body = number_json(&found);
+    body["cnam"] = json!(crate::features::cnam::view(&mut conn, tenant_id, number.as_str()).await?);
+    body["e911"] = json!(crate::features::e911::view(&mut conn, tenant_id, number.as_str()).await?);
     body["history"] = serde_json::to_value(history).map_err(|e| AppError::Internal(e.into()))?;
     Ok(Json(body))
 }

@@ -44,7 +44,10 @@ pub async fn release(
     let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE numbers SET lifecycle = $3, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
-                display_name = NULL, state_changed_at = now()
+                display_name = NULL, state_changed_at = now(), released_at = now(), released_by = $2,
+                aging_until = now() + make_interval(days => (
+                    SELECT nullif(max(s.aging_days), 0) FROM organizations o
+                    JOIN reseller_settings s ON s.reseller_id = o.parent_id WHERE o.id = $2))
          WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $4",
     )
     .bind(number.as_str())
@@ -59,6 +62,13 @@ pub async fn release(
             format!("{number} changed while it was being released; reload"),
             json!(null),
         ));
+    }
+    // The tenant's caller-ID name and 911 address go with the number's assignment.
+    for table in ["cnam_records", "e911_records"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE e164 = $1"))
+            .bind(number.as_str())
+            .execute(&mut *tx)
+            .await?;
     }
     let entry = Entry::new(Action::Release, Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)

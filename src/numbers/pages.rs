@@ -1,13 +1,18 @@
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect};
+use std::collections::HashMap;
+
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::api::ListQuery;
 use super::repo::{self, TenantNumber};
 use crate::audit::repo::{AuditFilter, AuditRow, list as audit_list};
 use crate::auth::{PageCaller, RequestId};
+use crate::domain::E164;
 use crate::domain::policy::AuditScope;
 use crate::error::AppError;
+use crate::features::FeatureStatus;
+use crate::features::pages::{NumberFeatures, number_features};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
 use crate::web::{PageResult, render};
@@ -24,11 +29,20 @@ struct NumbersPage {
     state_filter: String,
     next_cursor: Option<String>,
     states: Vec<&'static str>,
+    features: HashMap<String, FeatureStatus>,
+    can_edit: bool,
 }
 
 impl NumbersPage {
     fn national(&self, e164: &str) -> String {
         national(e164)
+    }
+
+    fn feature(&self, e164: &str) -> FeatureStatus {
+        self.features
+            .get(e164)
+            .cloned()
+            .unwrap_or_else(|| FeatureStatus::none(e164))
     }
 }
 
@@ -51,8 +65,12 @@ pub async fn list(
     let next_cursor = (numbers.len() as i64 == args.limit)
         .then(|| numbers.last().map(|n| n.e164.clone()))
         .flatten();
+    let e164s: Vec<String> = numbers.iter().map(|n| n.e164.clone()).collect();
+    let features = crate::features::statuses(&mut conn, tenant_id, &e164s).await?;
     Ok(render(&NumbersPage {
-        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(query.notice.as_deref()),
+        features,
+        can_edit: caller.principal.is_tenant_admin(),
         numbers,
         state_filter: args.state.unwrap_or_default(),
         next_cursor,
@@ -77,6 +95,7 @@ struct NumberPage {
     history: Vec<AuditRow>,
     releasable: bool,
     notice: Option<String>,
+    features: NumberFeatures,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,14 +103,15 @@ pub struct NumberQuery {
     notice: Option<String>,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    caller: PageCaller,
-    Path(raw): Path<String>,
-    Query(q): Query<NumberQuery>,
-) -> PageResult {
+/// The number's page: details, CNAM and E911 sections, history.
+pub async fn number_page(
+    state: &AppState,
+    caller: &PageCaller,
+    number: &E164,
+    notice_code: Option<&str>,
+    features: NumberFeatures,
+) -> Result<Response, AppError> {
     let tenant_id = caller.principal.tenant()?;
-    let number = super::parse_path_number(&raw)?;
     let mut conn = state.pool.acquire().await?;
     let found = repo::find(&mut conn, tenant_id, number.as_str())
         .await?
@@ -113,14 +133,26 @@ pub async fn show(
             .unwrap_or_else(|| "Activation can take up to 24 hours.".into())
     });
     Ok(render(&NumberPage {
-        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(q.notice.as_deref()),
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice_code),
         releasable: matches!(found.state.as_str(), "active" | "pending" | "orphaned"),
         national: number.national_format(),
         tel: number.tel_uri(),
         number: found,
         history,
         notice,
+        features,
     }))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+    Query(q): Query<NumberQuery>,
+) -> PageResult {
+    let number = super::parse_path_number(&raw)?;
+    let features = number_features(&state, &caller, number.as_str()).await?;
+    Ok(number_page(&state, &caller, &number, q.notice.as_deref(), features).await?)
 }
 
 pub async fn release(

@@ -7,7 +7,11 @@ use std::time::Instant;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{Activation, Capabilities, NumberRef, Provider, ProviderError};
+use super::{
+    Activation, Capabilities, NumberRef, PortProgress, Provider, ProviderError, RequestStatus,
+};
+use crate::domain::cnam::Cnam;
+use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
 
 pub struct Instrumented {
@@ -144,6 +148,57 @@ impl Provider for Instrumented {
 
     async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
         self.observe("test_connection", self.inner.test_connection(tenant))
+            .await
+    }
+
+    async fn submit_cnam(
+        &self,
+        tenant: Uuid,
+        number: &E164,
+        name: &Cnam,
+    ) -> Result<String, ProviderError> {
+        self.observe("submit_cnam", self.inner.submit_cnam(tenant, number, name))
+            .await
+    }
+
+    async fn cnam_status(&self, reference: &str) -> Result<RequestStatus, ProviderError> {
+        self.observe("cnam_status", self.inner.cnam_status(reference))
+            .await
+    }
+
+    async fn submit_e911(
+        &self,
+        tenant: Uuid,
+        number: &E164,
+        address: &E911Address,
+    ) -> Result<String, ProviderError> {
+        self.observe(
+            "submit_e911",
+            self.inner.submit_e911(tenant, number, address),
+        )
+        .await
+    }
+
+    async fn e911_status(&self, reference: &str) -> Result<RequestStatus, ProviderError> {
+        self.observe("e911_status", self.inner.e911_status(reference))
+            .await
+    }
+
+    async fn submit_port(
+        &self,
+        tenant: Uuid,
+        number: &E164,
+        details: &crate::domain::port::PortDetails,
+    ) -> Result<String, ProviderError> {
+        self.observe(
+            "submit_port",
+            self.inner.submit_port(tenant, number, details),
+        )
+        .await
+    }
+
+    async fn port_status(&self, reference: &str) -> Result<PortProgress, ProviderError> {
+        self.observe("port_status", self.inner.port_status(reference))
             .await
     }
 }

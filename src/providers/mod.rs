@@ -15,6 +15,8 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::domain::cnam::Cnam;
+use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,11 +103,40 @@ impl ProviderError {
     }
 }
 
+/// Where a request the provider answers later (a CNAM change, an E911 registration) stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestStatus {
+    Pending,
+    Done,
+    /// The provider refused it; the reason is shown to the tenant so it can be corrected.
+    Rejected(String),
+}
+
+/// Where a port-in of one number stands at the losing carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortProgress {
+    Submitted,
+    Acknowledged,
+    FocSet(chrono::DateTime<chrono::Utc>),
+    Completed(chrono::DateTime<chrono::Utc>),
+    Rejected(String),
+}
+
 /// A number the provider should act on, with what it needs to know about it.
 #[derive(Debug, Clone)]
 pub struct NumberRef<'a> {
     pub e164: &'a E164,
     pub state: Option<&'a str>,
+}
+
+fn carrier_only(provider: &'static str, what: &str) -> ProviderError {
+    ProviderError::new(
+        provider,
+        ProviderErrorKind::Unsupported,
+        format!(
+            "{what} are kept by the carrier, and {provider} has no API for them: ask your carrier to set them"
+        ),
+    )
 }
 
 /// A method added here must also be forwarded by `instrumented::Instrumented`, or calls
@@ -158,6 +189,47 @@ pub trait Provider: Send + Sync {
     /// Removes the number's routing; succeeds when it is already unassigned.
     async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError>;
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError>;
+
+    /// Sends a caller-ID name to the CNAM database; returns the request's reference.
+    /// The contact-center platforms have no CNAM API (the carrier behind them keeps it), so
+    /// the default says so; the sandbox carrier implements it.
+    async fn submit_cnam(
+        &self,
+        _tenant: Uuid,
+        _number: &E164,
+        _name: &Cnam,
+    ) -> Result<String, ProviderError> {
+        Err(carrier_only(self.name(), "caller-ID names (CNAM)"))
+    }
+    async fn cnam_status(&self, _reference: &str) -> Result<RequestStatus, ProviderError> {
+        Err(carrier_only(self.name(), "caller-ID names (CNAM)"))
+    }
+
+    /// Registers a dispatchable location with the 911 provider; returns the request's reference.
+    async fn submit_e911(
+        &self,
+        _tenant: Uuid,
+        _number: &E164,
+        _address: &E911Address,
+    ) -> Result<String, ProviderError> {
+        Err(carrier_only(self.name(), "E911 locations"))
+    }
+    async fn e911_status(&self, _reference: &str) -> Result<RequestStatus, ProviderError> {
+        Err(carrier_only(self.name(), "E911 locations"))
+    }
+
+    /// Submits a port-in of one number with the old account's details; returns its reference.
+    async fn submit_port(
+        &self,
+        _tenant: Uuid,
+        _number: &E164,
+        _details: &crate::domain::port::PortDetails,
+    ) -> Result<String, ProviderError> {
+        Err(carrier_only(self.name(), "port-in requests"))
+    }
+    async fn port_status(&self, _reference: &str) -> Result<PortProgress, ProviderError> {
+        Err(carrier_only(self.name(), "port-in requests"))
+    }
 
     /// The warning shown before provisioning a number that activates slowly.
     fn activation_notice(&self, _state: Option<&str>) -> Option<String> {

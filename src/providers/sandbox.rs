@@ -6,8 +6,13 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use super::{
+    Activation, Capabilities, NumberRef, PortProgress, Provider, ProviderError, ProviderErrorKind,
+    RequestStatus,
+};
 use crate::config::SandboxConfig;
+use crate::domain::cnam::Cnam;
+use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "sandbox";
@@ -57,6 +62,72 @@ impl Sandbox {
         .execute(pool)
         .await
         .map(|_| ())
+    }
+}
+
+/// Words the sandbox's CNAM database refuses, as carriers refuse promotional caller-ID names.
+const PROMOTIONAL_WORDS: [&str; 5] = ["FREE", "WINNER", "PRIZE", "URGENT", "CASH"];
+
+/// Why the sandbox's CNAM database refuses a name (decided when it is submitted, answered
+/// when the delay has passed), so that `Failed` with a reason is easy to demonstrate.
+pub fn cnam_rejection(name: &Cnam) -> Option<String> {
+    if !name.as_str().chars().any(|c| c.is_ascii_alphabetic()) {
+        return Some("the CNAM database refused it: a caller-ID name must contain letters".into());
+    }
+    let upper = name.as_str().to_ascii_uppercase();
+    upper
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| PROMOTIONAL_WORDS.contains(w))
+        .map(|w| {
+            format!("the CNAM database refused it: promotional words such as `{w}` are not allowed")
+        })
+}
+
+/// Why the sandbox's 911 provider cannot register an address: it looks the street up in its
+/// simulated MSAG (Master Street Address Guide), which only knows numbered street addresses.
+pub fn e911_rejection(address: &E911Address) -> Option<String> {
+    let house_number = address
+        .street()
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()));
+    (!house_number).then(|| {
+        format!(
+            "address not found in the MSAG: `{}` has no house number; give the number on the street",
+            address.street()
+        )
+    })
+}
+
+/// Why the sandbox's losing carrier refuses to release a number: a wrong PIN (the sandbox
+/// takes `0000` as wrong) refuses every number, a line ending in 9999 is "not on the account".
+pub fn port_rejection(number: &E164, details: &crate::domain::port::PortDetails) -> Option<String> {
+    if details.pin() == "0000" {
+        return Some("the losing carrier refused: the PIN does not match the account".into());
+    }
+    number.as_str().ends_with("9999").then(|| {
+        format!(
+            "the losing carrier refused: {} is not on account {}",
+            number,
+            details.account_number()
+        )
+    })
+}
+
+fn status_of(
+    row: Option<(bool, Option<String>)>,
+    what: &str,
+    reference: &str,
+) -> Result<RequestStatus, ProviderError> {
+    match row {
+        None => Err(ProviderError::new(
+            NAME,
+            ProviderErrorKind::NotFound,
+            format!("no {what} request {reference}"),
+        )),
+        Some((false, _)) => Ok(RequestStatus::Pending),
+        Some((true, None)) => Ok(RequestStatus::Done),
+        Some((true, Some(reason))) => Ok(RequestStatus::Rejected(reason)),
     }
 }
 
@@ -315,6 +386,122 @@ impl Provider for Sandbox {
         }))
     }
 
+    async fn submit_cnam(
+        &self,
+        _tenant: Uuid,
+        number: &E164,
+        name: &Cnam,
+    ) -> Result<String, ProviderError> {
+        self.fault("cnam").await?;
+        let reference = format!("sbx-cnam-{}", Uuid::new_v4());
+        sqlx::query(
+            "INSERT INTO sandbox_cnam_requests (ref, e164, name, ready_at, rejection)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)",
+        )
+        .bind(&reference)
+        .bind(number.as_str())
+        .bind(name.as_str())
+        .bind(self.config.cnam_delay_seconds as f64)
+        .bind(cnam_rejection(name))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(reference)
+    }
+
+    async fn cnam_status(&self, reference: &str) -> Result<RequestStatus, ProviderError> {
+        let row: Option<(bool, Option<String>)> = sqlx::query_as(
+            "SELECT ready_at <= now(), rejection FROM sandbox_cnam_requests WHERE ref = $1",
+        )
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        status_of(row, "CNAM", reference)
+    }
+
+    async fn submit_e911(
+        &self,
+        _tenant: Uuid,
+        number: &E164,
+        address: &E911Address,
+    ) -> Result<String, ProviderError> {
+        self.fault("e911").await?;
+        let reference = format!("sbx-e911-{}", Uuid::new_v4());
+        sqlx::query(
+            "INSERT INTO sandbox_e911_requests (ref, e164, address, ready_at, rejection)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)",
+        )
+        .bind(&reference)
+        .bind(number.as_str())
+        .bind(serde_json::to_value(address).unwrap_or_default())
+        .bind(self.config.e911_delay_seconds as f64)
+        .bind(e911_rejection(address))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(reference)
+    }
+
+    async fn e911_status(&self, reference: &str) -> Result<RequestStatus, ProviderError> {
+        let row: Option<(bool, Option<String>)> = sqlx::query_as(
+            "SELECT ready_at <= now(), rejection FROM sandbox_e911_requests WHERE ref = $1",
+        )
+        .bind(reference)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        status_of(row, "E911", reference)
+    }
+
+    async fn submit_port(
+        &self,
+        _tenant: Uuid,
+        number: &E164,
+        details: &crate::domain::port::PortDetails,
+    ) -> Result<String, ProviderError> {
+        self.fault("port").await?;
+        let reference = format!("sbx-port-{}", Uuid::new_v4());
+        sqlx::query("INSERT INTO sandbox_ports (ref, e164, rejection) VALUES ($1, $2, $3)")
+            .bind(&reference)
+            .bind(number.as_str())
+            .bind(port_rejection(number, details))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(reference)
+    }
+
+    async fn port_status(&self, reference: &str) -> Result<PortProgress, ProviderError> {
+        let row: Option<(chrono::DateTime<chrono::Utc>, Option<String>)> =
+            sqlx::query_as("SELECT submitted_at, rejection FROM sandbox_ports WHERE ref = $1")
+                .bind(reference)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let Some((submitted, rejection)) = row else {
+            return Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::NotFound,
+                format!("no port request {reference}"),
+            ));
+        };
+        let now = chrono::Utc::now();
+        let after = |secs: i64| submitted + chrono::Duration::seconds(secs);
+        let foc = after(self.config.port_complete_seconds);
+        Ok(if now < after(self.config.port_ack_seconds) {
+            PortProgress::Submitted
+        } else if let Some(reason) = rejection {
+            PortProgress::Rejected(reason)
+        } else if now < after(self.config.port_foc_seconds) {
+            PortProgress::Acknowledged
+        } else if now < foc {
+            PortProgress::FocSet(foc)
+        } else {
+            PortProgress::Completed(foc)
+        })
+    }
+
     fn activation_notice(&self, state: Option<&str>) -> Option<String> {
         let state = state?;
         self.config
@@ -322,5 +509,50 @@ impl Provider for Sandbox {
             .iter()
             .any(|s| s.eq_ignore_ascii_case(state))
             .then(|| format!("Numbers in {state} can take up to 24 hours to activate."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::e911::AddressInput;
+
+    #[test]
+    fn the_cnam_database_refuses_names_without_letters_and_promotional_words() {
+        assert!(cnam_rejection(&Cnam::parse("ACME PLUMBING").unwrap()).is_none());
+        assert!(
+            cnam_rejection(&Cnam::parse("555-0100").unwrap())
+                .unwrap()
+                .contains("must contain letters")
+        );
+        assert!(
+            cnam_rejection(&Cnam::parse("Free Pizza").unwrap())
+                .unwrap()
+                .contains("`FREE`")
+        );
+        assert!(
+            cnam_rejection(&Cnam::parse("Freedom Co").unwrap()).is_none(),
+            "whole words only"
+        );
+    }
+
+    #[test]
+    fn the_msag_needs_a_house_number() {
+        let parse = |street: &str| {
+            E911Address::parse(&AddressInput {
+                street: street.into(),
+                city: "Austin".into(),
+                state: "TX".into(),
+                zip: "78701".into(),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        assert!(e911_rejection(&parse("500 Congress Ave")).is_none());
+        assert!(
+            e911_rejection(&parse("Congress Ave"))
+                .unwrap()
+                .contains("MSAG")
+        );
     }
 }

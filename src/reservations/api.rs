@@ -43,7 +43,11 @@ pub async fn create(
         request_id.as_deref(),
     )
     .await?;
-    let body = json!({ "id": reserved.id, "expires_at": reserved.expires_at, "numbers": reserved.numbers });
+    let approval = reserved.approval_id.map(|id| {
+        json!({ "id": id, "status": "pending", "message": "premium numbers: the hold waits for approval before provisioning" })
+    });
+    let body = json!({ "id": reserved.id, "expires_at": reserved.expires_at, "numbers": reserved.numbers,
+                       "approval": approval });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -53,8 +57,12 @@ pub async fn view(state: &AppState, tenant_id: Uuid, id: Uuid) -> AppResult<Valu
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let numbers = repo::numbers(&mut conn, id).await?;
+    let approval = crate::approvals::of_reservation(&mut conn, tenant_id, id)
+        .await?
+        .map(|a| a.to_json());
     let now = Utc::now();
     Ok(json!({
+        "approval": approval,
         "id": reservation.id,
         "status": reservation.effective_status(now),
         "created_at": reservation.created_at,

@@ -18,6 +18,8 @@ pub struct Reserved {
     pub id: Uuid,
     pub expires_at: chrono::DateTime<Utc>,
     pub numbers: Vec<String>,
+    /// Set when premium numbers wait for approval (the hold then lasts until its deadline).
+    pub approval_id: Option<Uuid>,
 }
 
 pub async fn reserve(
@@ -60,7 +62,7 @@ pub async fn reserve(
     let mut tx = state.pool.begin().await?;
     let tenant = crate::tenants::profile(&mut tx, tenant_id).await?;
     let rows = sqlx::query(
-        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id, allocated_tenant_id FROM numbers
+        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id, allocated_tenant_id, released_by, aging_until FROM numbers
          WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE",
     )
     .bind(&wanted)
@@ -76,6 +78,15 @@ pub async fn reserve(
         let inventory: Uuid = row.try_get("inventory_org_id")?;
         let allocated: Option<Uuid> = row.try_get("allocated_tenant_id")?;
         if !tenant.may_use(inventory, allocated) {
+            continue;
+        }
+        // An aging number is offered only to the tenant that released it.
+        if !crate::domain::aging::offered_to(
+            tenant_id,
+            row.try_get("released_by")?,
+            row.try_get("aging_until")?,
+            Utc::now(),
+        ) {
             continue;
         }
         unknown.retain(|n| n != &e164);
@@ -116,7 +127,12 @@ pub async fn reserve(
     }
 
     let id = Uuid::new_v4();
-    let expires_at = Utc::now() + Duration::seconds(state.config.holds.ttl_seconds);
+    // Premium numbers may need an approval first: the hold's clock is paused until then.
+    let approval = crate::approvals::needed(&mut tx, state, caller, tenant_id, &wanted).await?;
+    let expires_at = match &approval {
+        Some(needed) => needed.deadline,
+        None => Utc::now() + Duration::seconds(state.config.holds.ttl_seconds),
+    };
     sqlx::query("INSERT INTO reservations (id, tenant_id, user_id, justification, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(tenant_id)
@@ -125,6 +141,21 @@ pub async fn reserve(
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
+    let approval_id = match &approval {
+        Some(needed) => Some(
+            crate::approvals::request(
+                &mut tx,
+                caller,
+                tenant_id,
+                id,
+                needed,
+                justification.as_deref(),
+                request_id,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     for e164 in &wanted {
         let row = sqlx::query("SELECT lifecycle FROM numbers WHERE e164 = $1")
             .bind(e164)
@@ -211,6 +242,7 @@ pub async fn reserve(
         id,
         expires_at,
         numbers: wanted,
+        approval_id,
     })
 }
 
@@ -252,6 +284,31 @@ async fn end_hold(
     .execute(&mut *conn)
     .await?;
     Ok(true)
+}
+
+/// Ends the live holds of `numbers` in this reservation (a declined premium approval) and
+/// returns the numbers to inventory; the native reservations are released by the sweeper.
+pub async fn cancel_numbers(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+    numbers: &[String],
+) -> AppResult<usize> {
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT n.e164 FROM numbers n JOIN holds h ON h.e164 = n.e164
+         WHERE h.reservation_id = $1 AND h.ended_at IS NULL AND n.e164 = ANY($2) AND n.lifecycle = 'reserved'
+         ORDER BY n.e164 FOR UPDATE OF n, h",
+    )
+    .bind(reservation_id)
+    .bind(numbers)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut ended = 0;
+    for e164 in held {
+        if end_hold(conn, reservation_id, &e164, Event::CancelHold, "cancelled").await? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
 }
 
 /// Expires the number's hold if it is past due. Caller holds the number's row lock.

@@ -99,11 +99,24 @@ pub struct ReservationPage {
     targets: Vec<Target>,
     error: Option<String>,
     notices: Vec<String>,
+    approval: Option<crate::approvals::ApprovalRow>,
+    /// The tenant requires a registered E911 address before activation.
+    require_e911: bool,
+    /// E911 status of each number, for the policy above.
+    e911: std::collections::HashMap<String, crate::features::FeatureStatus>,
 }
 
 impl ReservationPage {
     pub fn national(&self, e164: &str) -> String {
         crate::domain::e164::format_national(e164)
+    }
+
+    /// The number's E911 status (`not_set`, `pending`, `registered`, `failed`).
+    pub fn e911_of(&self, e164: &str) -> String {
+        self.e911
+            .get(e164)
+            .map(|f| f.e911_status.clone())
+            .unwrap_or_else(|| "not_set".into())
     }
 
     pub fn countdown(&self) -> String {
@@ -130,6 +143,12 @@ async fn reservation_page(
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let numbers = repo::numbers(&mut conn, id).await?;
+    let approval = crate::approvals::of_reservation(&mut conn, tenant_id, id).await?;
+    let require_e911 = crate::features::settings::load(&mut conn, tenant_id)
+        .await?
+        .require_e911;
+    let e164s: Vec<String> = numbers.iter().map(|n| n.e164.clone()).collect();
+    let e911 = crate::features::statuses(&mut conn, tenant_id, &e164s).await?;
     drop(conn);
     let now = Utc::now();
     let status = reservation.effective_status(now).to_string();
@@ -164,6 +183,9 @@ async fn reservation_page(
         targets,
         error: None,
         notices,
+        approval,
+        require_e911,
+        e911,
     })
 }
 
@@ -189,6 +211,7 @@ pub async fn show(
 struct ReservationsPage {
     chrome: Chrome,
     reservations: Vec<(repo::ReservationRow, String)>,
+    notifications: Vec<crate::approvals::Notification>,
 }
 
 pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResult {
@@ -203,9 +226,12 @@ pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResu
             (r, s)
         })
         .collect();
+    let notifications =
+        crate::approvals::take_notifications(&mut conn, caller.principal.user_id).await?;
     Ok(render(&ReservationsPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         reservations,
+        notifications,
     }))
 }
 

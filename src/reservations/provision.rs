@@ -163,6 +163,7 @@ pub async fn provision(
             "give at least one number and its target",
         ));
     }
+    crate::approvals::check_provisionable(&mut conn, tenant_id, reservation_id).await?;
     let held: Vec<String> = sqlx::query_scalar(
         "SELECT e164 FROM holds WHERE reservation_id = $1 AND ended_at IS NULL AND expires_at > now()",
     )
@@ -191,6 +192,32 @@ pub async fn provision(
         }
         assignments.push(assignment);
     }
+
+    // Tenant policy: no activation without a registered E911 address.
+    let wanted: Vec<String> = assignments
+        .iter()
+        .map(|a| a.number.as_str().to_string())
+        .collect();
+    let mut conn = state.pool.acquire().await?;
+    if let Err(refused) =
+        crate::features::e911::check_activation_policy(&mut conn, tenant_id, &wanted).await
+    {
+        if let AppError::Conflict { details, .. } = &refused {
+            for blocked in details.as_array().into_iter().flatten() {
+                let entry = Entry::new(Action::Provision, Outcome::Failure)
+                    .by(Some(tenant_id), Some(caller.user_id), request_id)
+                    .number(blocked["number"].as_str().unwrap_or_default())
+                    .justification(reservation.justification.as_deref())
+                    .error("refused by tenant policy: E911 address not registered")
+                    .details(
+                        json!({ "policy": "require_e911", "e911_status": blocked["e911_status"] }),
+                    );
+                audit::repo::record(&mut conn, &entry).await?;
+            }
+        }
+        return Err(refused);
+    }
+    drop(conn);
 
     let mut results = Vec::with_capacity(assignments.len());
     for assignment in assignments {

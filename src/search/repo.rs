@@ -70,6 +70,10 @@ fn build<'a>(
     q.push(" AND (allocated_tenant_id IS NULL OR allocated_tenant_id = ")
         .push_bind(tenant.id)
         .push(")");
+    // Aging after release: only the tenant that released a number is offered it back.
+    q.push(" AND (aging_until IS NULL OR aging_until <= now() OR released_by = ")
+        .push_bind(tenant.id)
+        .push(")");
     if let Some(state) = &c.state {
         q.push(" AND state = ").push_bind(state).push("::bpchar");
     }

@@ -16,6 +16,8 @@ pub struct Chrome {
     pub can_audit: bool,
     pub is_tenant_admin: bool,
     pub can_inventory: bool,
+    pub can_approve: bool,
+    pub is_reseller_admin: bool,
     pub notice: Option<String>,
 }
 
@@ -28,8 +30,10 @@ impl Chrome {
             csrf: csrf.to_string(),
             is_tenant: principal.is_tenant_member(),
             can_audit: principal.can_view_audit(),
-            is_tenant_admin: principal.manage_tenant().is_ok(),
             can_inventory: crate::inventory::can_view(principal),
+            is_tenant_admin: principal.is_tenant_admin(),
+            can_approve: principal.approval_scope().is_ok(),
+            is_reseller_admin: principal.reseller_admin().is_ok(),
             notice: None,
         }
     }
@@ -42,6 +46,36 @@ impl Chrome {
                 "provisioned" => Some("Number provisioned."),
                 "released" => Some("Number released: it is back in the reseller's inventory."),
                 "welcome" => Some("Welcome back."),
+                "cnam_saved" => {
+                    Some("Caller-ID name saved: it is on its way to the CNAM database.")
+                }
+                "e911_saved" => {
+                    Some("E911 address saved: it is being registered with the 911 provider.")
+                }
+                "e911_all_saved" => Some(
+                    "E911 address saved for every number of this tenant: each is being registered.",
+                ),
+                "e911_bulk" => {
+                    Some("E911 address saved for the selected numbers: each is being registered.")
+                }
+                "settings_saved" => Some("Tenant settings saved."),
+                "port_created" => {
+                    Some("Port request created: upload the signed LOA, then submit it.")
+                }
+                "port_updated" => {
+                    Some("Account details corrected: submit again to resend the rejected numbers.")
+                }
+                "port_submitted" => {
+                    Some("Submitted to the current carrier. You will be notified of every change.")
+                }
+                "port_cancelled" => Some("Port request cancelled."),
+                "loa_uploaded" => Some("Letter of Authorization uploaded."),
+                "approved" => {
+                    Some("Approved: the requester has been told and can provision the numbers.")
+                }
+                "declined" => Some(
+                    "Declined: the numbers went back to inventory and the requester has been told.",
+                ),
                 _ => None,
             })
             .map(str::to_string);

@@ -114,15 +114,23 @@ impl TestApp {
             StatusCode::SEE_OTHER,
             "login of {email} failed"
         );
-        let page = http
-            .get(self.url("/numbers"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = extract_csrf(&page).expect("csrf token on the page");
+        // Tenant members land on /numbers, resellers and operators on /audit.
+        let mut csrf = None;
+        for page in ["/numbers", "/audit"] {
+            let page = http
+                .get(self.url(page))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            csrf = extract_csrf(&page);
+            if csrf.is_some() {
+                break;
+            }
+        }
+        let csrf = csrf.expect("csrf token on the page");
         Browser {
             base: format!("http://{}", self.addr),
             http,
@@ -191,6 +199,39 @@ impl Api {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .put(format!("{}{}", self.base, path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Reserves `n` numbers of NPA 512 and provisions them to the Sales queue; they end `active`.
+    pub async fn provisioned(&self, n: usize) -> Vec<String> {
+        let numbers = self.find("npa=512", n).await;
+        let (status, reservation) = self.reserve(&numbers).await;
+        assert_eq!(status, StatusCode::CREATED, "{reservation}");
+        let id = reservation["id"].as_str().unwrap();
+        let assignments: Vec<Value> = numbers
+            .iter()
+            .map(|e| serde_json::json!({ "number": e, "target": { "type": "queue", "name": "Sales" } }))
+            .collect();
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/reservations/{id}/provision"),
+                serde_json::json!({ "assignments": assignments }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        numbers
+    }
+
     pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
         let r = self
             .http
@@ -240,6 +281,32 @@ impl Api {
             .unwrap()
             .to_string()
     }
+}
+
+/// Runs the background jobs until nothing is left to send or poll (or `rounds` runs).
+pub async fn settle(app: &TestApp, rounds: usize) {
+    for _ in 0..rounds {
+        inward::jobs::run_once(&app.state).await.expect("jobs");
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM cnam_records WHERE status = 'pending')
+                  + (SELECT count(*) FROM e911_records WHERE status = 'pending')",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if pending == 0 {
+            return;
+        }
+    }
+}
+
+/// A test app whose sandbox answers CNAM and E911 requests at once.
+pub async fn spawn_fast_features(pool: PgPool) -> TestApp {
+    spawn_app_with(pool, |c| {
+        c.sandbox.cnam_delay_seconds = 0;
+        c.sandbox.e911_delay_seconds = 0;
+    })
+    .await
 }
 
 pub fn error_code(body: &Value) -> &str {

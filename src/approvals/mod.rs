@@ -1,0 +1,595 @@
+//! Premium approvals. A reservation that holds premium numbers (the pricing rules' repeated
+//! digits, round numbers, runs and words) waits for an approver before it can be provisioned:
+//! a tenant admin, or the tenant's reseller, per tenant policy. While it waits the hold's
+//! clock is paused: the hold lasts until a hard cap (`holds.premium_approval_max_wait_seconds`),
+//! and an approval gives it the full hold time again. A decline ends the premium numbers'
+//! holds; no decision by the cap lets the holds expire. The requester is notified either way.
+
+pub mod api;
+pub mod pages;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::policy::{Approver, Principal};
+use crate::domain::pricing::format_money;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// A premium number of a reservation, with its price.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PremiumLine {
+    pub e164: String,
+    /// Which premium rule it matched, for people.
+    pub premium: String,
+    pub monthly_micros: i64,
+    pub setup_micros: i64,
+}
+
+/// What `reserve` must do when premium numbers need approval.
+#[derive(Debug, Clone)]
+pub struct Needed {
+    pub lines: Vec<PremiumLine>,
+    pub approver: Approver,
+    pub deadline: DateTime<Utc>,
+}
+
+/// The premium numbers among `wanted`, priced.
+pub async fn premium_lines(
+    conn: &mut PgConnection,
+    state: &AppState,
+    wanted: &[String],
+) -> AppResult<Vec<PremiumLine>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT e164, kind, national FROM numbers WHERE e164 = ANY($1) ORDER BY e164",
+    )
+    .bind(wanted)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(e164, kind, national)| {
+            let quote = state.config.pricing.quote(kind == "toll_free", &national);
+            quote.premium.map(|premium| PremiumLine {
+                e164,
+                premium,
+                monthly_micros: quote.monthly_micros,
+                setup_micros: quote.setup_micros,
+            })
+        })
+        .collect())
+}
+
+/// Called by `reserve` inside its transaction: does this reservation need an approval?
+/// Not when the tenant's policy is `none`, there are no premium numbers, or the requester
+/// may approve it themselves.
+pub async fn needed(
+    conn: &mut PgConnection,
+    state: &AppState,
+    caller: &Principal,
+    tenant_id: Uuid,
+    wanted: &[String],
+) -> AppResult<Option<Needed>> {
+    let settings = crate::features::settings::load(conn, tenant_id).await?;
+    let approver = settings.approver();
+    if approver == Approver::None {
+        return Ok(None);
+    }
+    let lines = premium_lines(conn, state, wanted).await?;
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let tenant = crate::tenants::profile(conn, tenant_id).await?;
+    if caller.may_approve(tenant_id, tenant.parent_id, approver) {
+        return Ok(None);
+    }
+    let wait = state.config.holds.premium_approval_max_wait_seconds.max(1);
+    Ok(Some(Needed {
+        lines,
+        approver,
+        deadline: Utc::now() + Duration::seconds(wait),
+    }))
+}
+
+/// Records the approval request of a new reservation (inside `reserve`'s transaction).
+pub async fn request(
+    conn: &mut PgConnection,
+    caller: &Principal,
+    tenant_id: Uuid,
+    reservation_id: Uuid,
+    needed: &Needed,
+    justification: Option<&str>,
+    request_id: Option<&str>,
+) -> AppResult<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO approvals (id, tenant_id, reservation_id, requested_by, numbers, justification, approver, deadline)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(reservation_id)
+    .bind(caller.user_id)
+    .bind(json!(needed.lines))
+    .bind(justification)
+    .bind(needed.approver.as_str())
+    .bind(needed.deadline)
+    .execute(&mut *conn)
+    .await?;
+    for line in &needed.lines {
+        let entry = Entry::new(Action::ApprovalRequest, Outcome::Success)
+            .by(Some(tenant_id), Some(caller.user_id), request_id)
+            .number(&line.e164)
+            .justification(justification)
+            .details(json!({ "approval_id": id, "reservation_id": reservation_id, "premium": line.premium,
+                              "monthly_micros": line.monthly_micros, "approver": needed.approver, "deadline": needed.deadline }));
+        audit::repo::record(&mut *conn, &entry).await?;
+    }
+    Ok(id)
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApprovalRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub tenant_name: String,
+    pub reservation_id: Uuid,
+    pub requested_by: Uuid,
+    pub requested_by_email: String,
+    #[serde(skip)]
+    pub numbers: sqlx::types::Json<Vec<PremiumLine>>,
+    pub justification: Option<String>,
+    pub approver: String,
+    pub status: String,
+    pub deadline: DateTime<Utc>,
+    pub decided_by_email: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ApprovalRow {
+    /// A pending approval past its deadline reads as expired, sweeper or not.
+    pub fn effective_status(&self) -> &str {
+        if self.status == "pending" && self.deadline <= Utc::now() {
+            "expired"
+        } else {
+            &self.status
+        }
+    }
+
+    pub fn lines(&self) -> &[PremiumLine] {
+        &self.numbers.0
+    }
+
+    pub fn monthly_total(&self) -> String {
+        format_money(self.lines().iter().map(|l| l.monthly_micros).sum())
+    }
+
+    pub fn setup_total(&self) -> String {
+        format_money(self.lines().iter().map(|l| l.setup_micros).sum())
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["status"] = json!(self.effective_status());
+        v["numbers"] = json!(self.lines().iter().map(|l| json!({
+            "e164": l.e164, "premium": l.premium,
+            "monthly": format_money(l.monthly_micros), "setup": format_money(l.setup_micros),
+            "monthly_micros": l.monthly_micros, "setup_micros": l.setup_micros,
+        })).collect::<Vec<_>>());
+        v["monthly_total"] = json!(self.monthly_total());
+        v["setup_total"] = json!(self.setup_total());
+        v
+    }
+}
+
+const SELECT: &str = "SELECT a.id, a.tenant_id, o.name AS tenant_name, a.reservation_id, a.requested_by,
+        u.email AS requested_by_email, a.numbers, a.justification, a.approver, a.status, a.deadline,
+        d.email AS decided_by_email, a.decided_at, a.reason, a.created_at
+    FROM approvals a JOIN organizations o ON o.id = a.tenant_id JOIN users u ON u.id = a.requested_by
+    LEFT JOIN users d ON d.id = a.decided_by";
+
+/// Which approvals a caller sees: a tenant admin its tenant's, a reseller admin its tenants'
+/// (those its tenants route to it), a tenant user the ones they asked for.
+fn scope(caller: &Principal) -> AppResult<(String, Uuid)> {
+    use crate::domain::policy::{OrgKind, Role};
+    match (caller.org_kind, caller.role) {
+        (OrgKind::Tenant, Role::TenantAdmin) => Ok(("a.tenant_id = $1".into(), caller.org_id)),
+        (OrgKind::Tenant, Role::TenantUser) => Ok(("a.requested_by = $1".into(), caller.user_id)),
+        (OrgKind::Reseller, Role::ResellerAdmin) => Ok((
+            "o.parent_id = $1 AND a.approver = 'reseller'".into(),
+            caller.org_id,
+        )),
+        _ => Err(AppError::Forbidden(
+            "approvals belong to tenants and their resellers".into(),
+        )),
+    }
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    caller: &Principal,
+    status: Option<&str>,
+) -> AppResult<Vec<ApprovalRow>> {
+    let (filter, id) = scope(caller)?;
+    if let Some(s) = status
+        && !["pending", "approved", "declined", "expired"].contains(&s)
+    {
+        return Err(AppError::invalid_field(
+            "status",
+            "status is pending, approved, declined or expired",
+        ));
+    }
+    let status_sql = match status {
+        Some("pending") => " AND a.status = 'pending' AND a.deadline > now()",
+        Some("expired") => {
+            " AND (a.status = 'expired' OR (a.status = 'pending' AND a.deadline <= now()))"
+        }
+        _ => "",
+    };
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} WHERE {filter}{status_sql}
+           AND ($2::text IS NULL OR $2 IN ('pending', 'expired') OR a.status = $2)
+         ORDER BY (a.status = 'pending') DESC, a.created_at DESC LIMIT 200"
+    ))
+    .bind(id)
+    .bind(status)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The approval of a reservation, if it has one (for the reservation page and API).
+pub async fn of_reservation(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    reservation_id: Uuid,
+) -> AppResult<Option<ApprovalRow>> {
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} WHERE a.reservation_id = $1 AND a.tenant_id = $2"
+    ))
+    .bind(reservation_id)
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Provisioning waits while the reservation's approval is pending.
+pub async fn check_provisionable(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    reservation_id: Uuid,
+) -> AppResult<()> {
+    let Some(approval) = of_reservation(conn, tenant_id, reservation_id).await? else {
+        return Ok(());
+    };
+    if approval.effective_status() == "pending" {
+        let who = if approval.approver == "reseller" {
+            "your reseller"
+        } else {
+            "a tenant admin"
+        };
+        return Err(AppError::conflict(
+            "approval_pending",
+            format!(
+                "this reservation holds premium numbers ({}) and waits for {who} to approve them; \
+                 the hold is kept until {} UTC",
+                approval
+                    .lines()
+                    .iter()
+                    .map(|l| l.e164.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                approval.deadline.format("%Y-%m-%d %H:%M")
+            ),
+            json!({ "approval_id": approval.id, "deadline": approval.deadline }),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Decline,
+}
+
+async fn notify(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    message: &str,
+    link: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO notifications (user_id, tenant_id, message, link) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .bind(message)
+    .bind(link)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An approval locked for a decision.
+#[derive(sqlx::FromRow)]
+struct Locked {
+    tenant_id: Uuid,
+    reservation_id: Uuid,
+    reseller: Option<Uuid>,
+    approver: String,
+    status: String,
+    deadline: DateTime<Utc>,
+    requester: Uuid,
+}
+
+/// Approves or declines. The caller must be the approver the tenant's policy names.
+pub async fn decide(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    decision: Decision,
+    reason: Option<&str>,
+    request_id: Option<&str>,
+) -> AppResult<ApprovalRow> {
+    caller.approval_scope()?;
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > 500) {
+        return Err(AppError::invalid_field(
+            "reason",
+            "the reason is limited to 500 characters",
+        ));
+    }
+    if decision == Decision::Decline && reason.is_none() {
+        return Err(AppError::invalid_field(
+            "reason",
+            "say why the premium numbers are declined; the requester sees it",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let row: Option<Locked> =
+        sqlx::query_as(
+            "SELECT a.tenant_id, a.reservation_id, o.parent_id AS reseller, a.approver, a.status, a.deadline,
+                    a.requested_by AS requester
+             FROM approvals a JOIN organizations o ON o.id = a.tenant_id WHERE a.id = $1 FOR UPDATE OF a",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(Locked {
+        tenant_id,
+        reservation_id,
+        reseller,
+        approver,
+        status,
+        deadline,
+        requester,
+    }) = row
+    else {
+        return Err(AppError::NotFound("approval".into()));
+    };
+    let visible =
+        (caller.org_id == tenant_id) || (Some(caller.org_id) == reseller && approver == "reseller");
+    if !visible {
+        return Err(AppError::NotFound("approval".into()));
+    }
+    let approver =
+        Approver::parse(&approver).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    if !caller.may_approve(tenant_id, reseller, approver) {
+        return Err(AppError::Forbidden(match approver {
+            Approver::Reseller => {
+                "this tenant's premium numbers are approved by its reseller".into()
+            }
+            _ => "only a tenant admin approves premium numbers".into(),
+        }));
+    }
+    if status != "pending" {
+        return Err(AppError::conflict(
+            "approval_decided",
+            format!("this approval is already {status}"),
+            json!({ "status": status }),
+        ));
+    }
+    if deadline <= Utc::now() {
+        expire_one(&mut tx, id).await?;
+        tx.commit().await?;
+        return Err(AppError::Gone {
+            code: "approval_expired",
+            message: format!(
+                "the approval window closed at {} UTC and the held numbers went back to inventory",
+                deadline.format("%Y-%m-%d %H:%M")
+            ),
+        });
+    }
+    let lines: sqlx::types::Json<Vec<PremiumLine>> =
+        sqlx::query_scalar("SELECT numbers FROM approvals WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let premium: Vec<String> = lines.0.iter().map(|l| l.e164.clone()).collect();
+    let ttl = state.config.holds.ttl_seconds as f64;
+    let (new_status, action) = match decision {
+        Decision::Approve => ("approved", Action::Approve),
+        Decision::Decline => ("declined", Action::Decline),
+    };
+    sqlx::query(
+        "UPDATE approvals SET status = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(new_status)
+    .bind(caller.user_id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    match decision {
+        // The paused clock runs again with the full hold time (the deadline bounded the wait).
+        Decision::Approve => {
+            sqlx::query(
+                "UPDATE holds SET expires_at = now() + make_interval(secs => $2)
+                 WHERE reservation_id = $1 AND ended_at IS NULL",
+            )
+            .bind(reservation_id)
+            .bind(ttl)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The premium numbers go back; the rest keep at most a normal hold.
+        Decision::Decline => {
+            crate::reservations::holds::cancel_numbers(&mut tx, reservation_id, &premium).await?;
+            sqlx::query(
+                "UPDATE holds SET expires_at = least(expires_at, now() + make_interval(secs => $2))
+                 WHERE reservation_id = $1 AND ended_at IS NULL",
+            )
+            .bind(reservation_id)
+            .bind(ttl)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    sqlx::query(
+        "UPDATE reservations SET expires_at = coalesce(
+             (SELECT max(expires_at) FROM holds WHERE reservation_id = $1 AND ended_at IS NULL), expires_at)
+         WHERE id = $1",
+    )
+    .bind(reservation_id)
+    .execute(&mut *tx)
+    .await?;
+    crate::reservations::repo::finish_if_done(&mut tx, reservation_id).await?;
+    for line in lines.0.iter() {
+        let mut entry = Entry::new(action, Outcome::Success)
+            .by(Some(tenant_id), Some(caller.user_id), request_id)
+            .number(&line.e164)
+            .details(json!({ "approval_id": id, "reservation_id": reservation_id, "premium": line.premium,
+                              "monthly_micros": line.monthly_micros }));
+        if let Some(r) = reason {
+            entry = entry.justification(Some(r));
+        }
+        audit::repo::record(&mut tx, &entry).await?;
+    }
+    let message = match decision {
+        Decision::Approve => format!(
+            "Your premium numbers {} were approved by {}: provision them before the hold runs out.",
+            premium.join(", "),
+            caller.email
+        ),
+        Decision::Decline => format!(
+            "Your premium numbers {} were declined by {}: {}. They went back to inventory.",
+            premium.join(", "),
+            caller.email,
+            reason.unwrap_or_default()
+        ),
+    };
+    notify(
+        &mut tx,
+        requester,
+        tenant_id,
+        &message,
+        &format!("/reservations/{reservation_id}"),
+    )
+    .await?;
+    let decided: ApprovalRow = sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    if decision == Decision::Decline {
+        // Release the sandbox's native reservations now rather than at the next sweep.
+        crate::reservations::holds::release_at_provider(state, 100)
+            .await
+            .ok();
+    }
+    Ok(decided)
+}
+
+/// Marks one pending approval expired, audits it and tells the requester.
+async fn expire_one(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
+    let row: Option<(Uuid, Uuid, Uuid, sqlx::types::Json<Vec<PremiumLine>>)> = sqlx::query_as(
+        "UPDATE approvals SET status = 'expired' WHERE id = $1 AND status = 'pending'
+         RETURNING tenant_id, reservation_id, requested_by, numbers",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((tenant_id, reservation_id, requester, lines)) = row else {
+        return Ok(false);
+    };
+    for line in lines.0.iter() {
+        let entry = Entry::new(Action::Approve, Outcome::Expired)
+            .by(Some(tenant_id), Some(requester), None)
+            .number(&line.e164)
+            .error("no approval before the deadline; the hold ended")
+            .details(json!({ "approval_id": id, "reservation_id": reservation_id }));
+        audit::repo::record(&mut *conn, &entry).await?;
+    }
+    notify(
+        conn,
+        requester,
+        tenant_id,
+        &format!(
+            "No one approved your premium numbers {} in time; they went back to inventory.",
+            lines
+                .0
+                .iter()
+                .map(|l| l.e164.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        &format!("/reservations/{reservation_id}"),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Sweeper step: approvals past their deadline become `expired` (their holds expire by the
+/// same deadline in the hold sweeper). SKIP LOCKED: several instances never expire one twice.
+pub async fn expire_due(state: &AppState) -> AppResult<usize> {
+    let mut tx = state.pool.begin().await?;
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM approvals WHERE status = 'pending' AND deadline <= now()
+         ORDER BY deadline LIMIT 100 FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut expired = 0;
+    for id in due {
+        if expire_one(&mut tx, id).await? {
+            expired += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(expired)
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Notification {
+    pub id: i64,
+    pub message: String,
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// The user's latest notifications; the unread ones are marked read once shown.
+pub async fn take_notifications(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> AppResult<Vec<Notification>> {
+    let list: Vec<Notification> = sqlx::query_as(
+        "SELECT id, message, link, created_at, read_at FROM notifications WHERE user_id = $1
+         ORDER BY id DESC LIMIT 20",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(list)
+}

@@ -1,0 +1,87 @@
+//! Aging after release: for a reseller-chosen number of days after a tenant releases a
+//! number, only that tenant may take it back; nobody else is offered it.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+/// The longest aging period a reseller may set.
+pub const MAX_DAYS: i32 = 365;
+/// The usual regulatory minimum for disconnected numbers, suggested in the settings.
+pub const USUAL_DAYS: i32 = 45;
+
+/// A reseller's aging period: 0 (off, the default) to 365 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgingPeriod(i32);
+
+impl AgingPeriod {
+    pub fn parse(days: i64) -> Result<AgingPeriod, String> {
+        if (0..=MAX_DAYS as i64).contains(&days) {
+            Ok(AgingPeriod(days as i32))
+        } else {
+            Err(format!(
+                "the aging period is 0 (off) to {MAX_DAYS} days; {USUAL_DAYS} is the usual minimum for disconnected numbers"
+            ))
+        }
+    }
+
+    pub fn days(self) -> i32 {
+        self.0
+    }
+
+    /// When a number released at `released_at` is offered to everyone again; `None` when
+    /// aging is off.
+    pub fn available_at(self, released_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        (self.0 > 0).then(|| released_at + Duration::days(self.0 as i64))
+    }
+}
+
+/// May `tenant` be offered a number that `released_by` released, aging until `aging_until`?
+pub fn offered_to(
+    tenant: Uuid,
+    released_by: Option<Uuid>,
+    aging_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    match aging_until {
+        Some(until) if until > now => released_by == Some(tenant),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_period_is_off_by_default_and_bounded() {
+        assert_eq!(AgingPeriod::parse(0).unwrap().days(), 0);
+        assert_eq!(AgingPeriod::parse(45).unwrap().days(), 45);
+        assert!(
+            AgingPeriod::parse(366)
+                .unwrap_err()
+                .contains("0 (off) to 365")
+        );
+        assert!(AgingPeriod::parse(-1).is_err());
+        let released: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(AgingPeriod::parse(0).unwrap().available_at(released), None);
+        assert_eq!(
+            AgingPeriod::parse(45).unwrap().available_at(released),
+            Some("2026-02-15T00:00:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn only_the_releasing_tenant_gets_an_aging_number_back() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let now: DateTime<Utc> = "2026-01-10T00:00:00Z".parse().unwrap();
+        let later = Some(now + Duration::days(1));
+        assert!(offered_to(a, Some(a), later, now));
+        assert!(!offered_to(b, Some(a), later, now));
+        assert!(
+            offered_to(b, Some(a), Some(now), now),
+            "aging ends at its deadline"
+        );
+        assert!(offered_to(b, Some(a), None, now), "no aging");
+        assert!(offered_to(b, None, None, now));
+    }
+}

@@ -1,0 +1,488 @@
+//! E911 dispatchable locations (Ray Baum's Act): a street address with optional
+//! building/floor/suite, checked before it is sent to the 911 provider, and the
+//! registration status of a number.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use super::cnam::{MAX_ATTEMPTS, SyncEvent};
+
+/// ZIP3 prefix -> state, from the `zipcodes` package (data/SOURCES.md).
+const ZIP3_STATE: &str = include_str!("../../data/zip3-state.csv");
+
+/// The states and territories whose addresses a US 911 provider registers.
+pub const STATES: [&str; 56] = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP",
+];
+
+fn zip3_table() -> &'static HashMap<String, String> {
+    static TABLE: OnceLock<HashMap<String, String>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        ZIP3_STATE
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let (zip3, state) = line.trim().split_once(',')?;
+                Some((zip3.to_string(), state.to_string()))
+            })
+            .collect()
+    })
+}
+
+/// The state a ZIP prefix belongs to, if the prefix is assigned.
+pub fn state_of_zip3(zip3: &str) -> Option<&'static str> {
+    zip3_table().get(zip3).map(String::as_str)
+}
+
+/// One rule an address broke, with the field it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// What a user typed, before validation.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AddressInput {
+    #[serde(default)]
+    pub street: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub zip: String,
+    #[serde(default)]
+    pub country: Option<String>,
+}
+
+/// A dispatchable location that passed every check: required fields present, a US state or
+/// territory code, a 5-digit ZIP (or ZIP+4) whose prefix belongs to that state, not a PO box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct E911Address {
+    street: String,
+    location: Option<String>,
+    city: String,
+    state: String,
+    zip: String,
+    country: String,
+}
+
+fn clean(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn is_po_box(street: &str) -> bool {
+    let squashed: String = street
+        .to_ascii_uppercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    squashed.starts_with("POBOX") || squashed.starts_with("POSTOFFICEBOX")
+}
+
+impl E911Address {
+    pub fn parse(input: &AddressInput) -> Result<E911Address, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut fail =
+            |field: &'static str, message: String| errors.push(FieldError { field, message });
+
+        let country_raw = input.country.as_deref().map(clean).unwrap_or_default();
+        let country = match country_raw.to_ascii_uppercase().as_str() {
+            "" | "US" | "USA" | "UNITED STATES" | "UNITED STATES OF AMERICA" => "US".to_string(),
+            other => {
+                fail(
+                    "country",
+                    format!(
+                        "`{other}` is outside the United States: E911 registration here covers US addresses only (country US)"
+                    ),
+                );
+                other.to_string()
+            }
+        };
+
+        let street = clean(&input.street);
+        if street.is_empty() {
+            fail("street", "the street address is required".into());
+        } else if street.chars().count() > 100 {
+            fail(
+                "street",
+                "the street address is limited to 100 characters".into(),
+            );
+        } else if is_po_box(&street) {
+            fail(
+                "street",
+                "a PO box is not a dispatchable location: give the street address where the phones are".into(),
+            );
+        }
+
+        let location = input
+            .location
+            .as_deref()
+            .map(clean)
+            .filter(|l| !l.is_empty());
+        if location.as_ref().is_some_and(|l| l.chars().count() > 60) {
+            fail(
+                "location",
+                "building, floor and suite are limited to 60 characters".into(),
+            );
+        }
+
+        let city = clean(&input.city);
+        if city.is_empty() {
+            fail("city", "the city is required".into());
+        } else if city.chars().count() > 60 {
+            fail("city", "the city is limited to 60 characters".into());
+        } else if !city
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '.' || c == '-' || c == '\'')
+        {
+            fail(
+                "city",
+                "the city may contain letters, spaces, periods, hyphens and apostrophes".into(),
+            );
+        }
+
+        let state = clean(&input.state).to_ascii_uppercase();
+        let state_ok = if state.is_empty() {
+            fail("state", "the state is required".into());
+            false
+        } else if !STATES.contains(&state.as_str()) {
+            fail(
+                "state",
+                format!("`{state}` is not a US state or territory code (two letters, e.g. TX)"),
+            );
+            false
+        } else {
+            true
+        };
+
+        let zip = clean(&input.zip);
+        let zip_ok = zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit())
+            || zip.len() == 10
+                && zip.as_bytes()[5] == b'-'
+                && zip
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 5 || b.is_ascii_digit());
+        if zip.is_empty() {
+            fail("zip", "the ZIP code is required".into());
+        } else if !zip_ok {
+            fail(
+                "zip",
+                format!("`{zip}` is not a ZIP code: use 5 digits or ZIP+4 (78701 or 78701-1234)"),
+            );
+        } else {
+            match state_of_zip3(&zip[..3]) {
+                None => fail(
+                    "zip",
+                    format!("{zip} is not in an assigned US ZIP prefix ({})", &zip[..3]),
+                ),
+                Some(zip_state) if state_ok && zip_state != state => fail(
+                    "zip",
+                    format!("ZIP {zip} is in {zip_state}, not {state}: check the state or the ZIP"),
+                ),
+                Some(_) => {}
+            }
+        }
+
+        if errors.is_empty() {
+            Ok(E911Address {
+                street,
+                location,
+                city,
+                state,
+                zip,
+                country,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn street(&self) -> &str {
+        &self.street
+    }
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+    pub fn city(&self) -> &str {
+        &self.city
+    }
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+    pub fn zip(&self) -> &str {
+        &self.zip
+    }
+    pub fn country(&self) -> &str {
+        &self.country
+    }
+
+    /// One line, as a dispatcher reads it.
+    pub fn one_line(&self) -> String {
+        let mut line = self.street.clone();
+        if let Some(l) = &self.location {
+            line.push_str(", ");
+            line.push_str(l);
+        }
+        format!(
+            "{line}, {} {} {}, {}",
+            self.city, self.state, self.zip, self.country
+        )
+    }
+}
+
+/// Where a number's E911 registration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum E911Status {
+    NotSet,
+    Pending,
+    Registered,
+    Failed,
+}
+
+impl E911Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            E911Status::NotSet => "not_set",
+            E911Status::Pending => "pending",
+            E911Status::Registered => "registered",
+            E911Status::Failed => "failed",
+        }
+    }
+
+    /// A stored status; no record at all is `NotSet`.
+    pub fn from_stored(s: Option<&str>) -> Option<E911Status> {
+        match s {
+            None => Some(E911Status::NotSet),
+            Some("pending") => Some(E911Status::Pending),
+            Some("registered") => Some(E911Status::Registered),
+            Some("failed") => Some(E911Status::Failed),
+            Some(_) => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            E911Status::NotSet => "Not set",
+            E911Status::Pending => "Pending",
+            E911Status::Registered => "Registered",
+            E911Status::Failed => "Failed",
+        }
+    }
+
+    /// Not set → Pending (address saved) → Registered, or Failed (correct it: Pending again).
+    pub fn next(self, event: SyncEvent) -> Option<E911Status> {
+        use E911Status::*;
+        match (self, event) {
+            (_, SyncEvent::Changed) => Some(Pending),
+            (Pending, SyncEvent::ProviderAccepted) => Some(Registered),
+            (Pending, SyncEvent::ProviderRejected) => Some(Failed),
+            (Pending, SyncEvent::ProviderUnavailable { attempts }) => {
+                Some(if attempts >= MAX_ATTEMPTS {
+                    Failed
+                } else {
+                    Pending
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// May a number in this status be activated under "no activation without E911"?
+    pub fn allows_activation(self) -> bool {
+        self == E911Status::Registered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(street: &str, city: &str, state: &str, zip: &str) -> AddressInput {
+        AddressInput {
+            street: street.into(),
+            location: None,
+            city: city.into(),
+            state: state.into(),
+            zip: zip.into(),
+            country: None,
+        }
+    }
+
+    fn fields(result: Result<E911Address, Vec<FieldError>>) -> Vec<&'static str> {
+        result.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_complete_us_address_parses_and_defaults_to_us() {
+        let mut i = input(" 500  Congress Ave ", "Austin", "tx", "78701");
+        i.location = Some("Floor 3, Suite 300".into());
+        let a = E911Address::parse(&i).unwrap();
+        assert_eq!(a.street(), "500 Congress Ave");
+        assert_eq!(a.state(), "TX");
+        assert_eq!(a.country(), "US");
+        assert_eq!(a.location(), Some("Floor 3, Suite 300"));
+        assert_eq!(
+            a.one_line(),
+            "500 Congress Ave, Floor 3, Suite 300, Austin TX 78701, US"
+        );
+        assert!(E911Address::parse(&input("1 Main St", "Anchorage", "AK", "99501-1234")).is_ok());
+    }
+
+    #[test]
+    fn required_fields_are_named() {
+        assert_eq!(
+            fields(E911Address::parse(&input("", "", "", ""))),
+            vec!["street", "city", "state", "zip"]
+        );
+        assert_eq!(
+            fields(E911Address::parse(&input("  ", "Austin", "TX", "78701"))),
+            vec!["street"]
+        );
+    }
+
+    #[test]
+    fn bad_state_codes_are_refused() {
+        let errors = E911Address::parse(&input("1 Main St", "Austin", "XX", "78701")).unwrap_err();
+        assert_eq!(errors[0].field, "state");
+        assert!(
+            errors[0].message.contains("not a US state"),
+            "{}",
+            errors[0].message
+        );
+        // Military "states" have no dispatchable street address.
+        assert_eq!(
+            fields(E911Address::parse(&input(
+                "1 Main St",
+                "APO",
+                "AE",
+                "09001"
+            ))),
+            vec!["state"]
+        );
+    }
+
+    #[test]
+    fn zip_format_is_five_digits_or_zip_plus_four() {
+        for bad in ["7870", "787011", "78701-12", "ABCDE", "78701 1234"] {
+            assert_eq!(
+                fields(E911Address::parse(&input("1 Main St", "Austin", "TX", bad))),
+                vec!["zip"],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_zip_must_belong_to_the_state() {
+        let errors = E911Address::parse(&input("1 Main St", "Austin", "CA", "78701")).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].message,
+            "ZIP 78701 is in TX, not CA: check the state or the ZIP"
+        );
+        assert_eq!(state_of_zip3("100"), Some("NY"));
+        assert_eq!(state_of_zip3("008"), Some("VI"));
+        // 000 is not an assigned prefix.
+        assert!(
+            E911Address::parse(&input("1 Main St", "Nowhere", "NY", "00001")).unwrap_err()[0]
+                .message
+                .contains("not in an assigned")
+        );
+        assert!(E911Address::parse(&input("1 Main St", "San Juan", "PR", "00901")).is_ok());
+    }
+
+    #[test]
+    fn non_us_countries_are_refused_and_us_spellings_accepted() {
+        let mut i = input("1 Main St", "Austin", "TX", "78701");
+        for us in ["US", "usa", "United States"] {
+            i.country = Some(us.into());
+            assert_eq!(E911Address::parse(&i).unwrap().country(), "US");
+        }
+        i.country = Some("CA".into());
+        let errors = E911Address::parse(&i).unwrap_err();
+        assert_eq!(errors[0].field, "country");
+        assert!(errors[0].message.contains("US addresses only"));
+    }
+
+    #[test]
+    fn po_boxes_and_odd_cities_are_refused() {
+        for po in ["PO Box 12", "P.O. Box 12", "Post Office Box 9"] {
+            assert_eq!(
+                fields(E911Address::parse(&input(po, "Austin", "TX", "78701"))),
+                vec!["street"]
+            );
+        }
+        assert_eq!(
+            fields(E911Address::parse(&input(
+                "1 Main St",
+                "Austin 7",
+                "TX",
+                "78701"
+            ))),
+            vec!["city"]
+        );
+        assert!(E911Address::parse(&input("1 Main St", "Coeur d'Alene", "ID", "83814")).is_ok());
+        let mut i = input("1 Main St", "Austin", "TX", "78701");
+        i.location = Some("x".repeat(61));
+        assert_eq!(fields(E911Address::parse(&i)), vec!["location"]);
+    }
+
+    #[test]
+    fn registration_moves_not_set_pending_registered_or_failed() {
+        use E911Status::*;
+        assert_eq!(NotSet.next(SyncEvent::Changed), Some(Pending));
+        assert_eq!(Pending.next(SyncEvent::ProviderAccepted), Some(Registered));
+        assert_eq!(Pending.next(SyncEvent::ProviderRejected), Some(Failed));
+        assert_eq!(
+            Failed.next(SyncEvent::Changed),
+            Some(Pending),
+            "a corrected address is sent again"
+        );
+        assert_eq!(
+            Registered.next(SyncEvent::Changed),
+            Some(Pending),
+            "moving a number re-registers it"
+        );
+        assert_eq!(
+            Pending.next(SyncEvent::ProviderUnavailable { attempts: 2 }),
+            Some(Pending)
+        );
+        assert_eq!(
+            Pending.next(SyncEvent::ProviderUnavailable {
+                attempts: MAX_ATTEMPTS
+            }),
+            Some(Failed)
+        );
+        assert_eq!(NotSet.next(SyncEvent::ProviderAccepted), None);
+        assert_eq!(Registered.next(SyncEvent::ProviderRejected), None);
+        assert!(Registered.allows_activation());
+        assert!(
+            !Pending.allows_activation()
+                && !NotSet.allows_activation()
+                && !Failed.allows_activation()
+        );
+        assert_eq!(E911Status::from_stored(None), Some(NotSet));
+        assert_eq!(
+            E911Status::from_stored(Some("registered")),
+            Some(Registered)
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! Porting numbers in: the port request as the losing carrier needs it, the signed Letter of
+//! Authorization, and each number's journey (submitted → acknowledged → FOC set → completed,
+//! or rejected with the carrier's reason and resubmitted).
+
+use serde::{Deserialize, Serialize};
+
+use super::E164;
+use super::e911::FieldError;
+
+/// Numbers per port request.
+pub const MAX_NUMBERS: usize = 100;
+/// The largest Letter of Authorization accepted (a signed one-page PDF is far smaller).
+pub const MAX_LOA_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PortInput {
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    #[serde(default)]
+    pub current_carrier: String,
+    #[serde(default)]
+    pub account_number: String,
+    #[serde(default)]
+    pub pin: String,
+    #[serde(default)]
+    pub account_name: String,
+    #[serde(default)]
+    pub service_address: String,
+}
+
+/// The old account's details, checked; the numbers are parsed separately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortDetails {
+    current_carrier: String,
+    account_number: String,
+    #[serde(skip)]
+    pin: String,
+    account_name: String,
+    service_address: String,
+}
+
+/// A port request that can be sent: 1 to 100 distinct numbers and the old account's details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortRequest {
+    numbers: Vec<E164>,
+    details: PortDetails,
+}
+
+fn clean(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl PortDetails {
+    pub fn parse(input: &PortInput) -> Result<PortDetails, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut text = |field: &'static str, raw: &str, max: usize, what: &str| {
+            let value = clean(raw);
+            if value.is_empty() {
+                errors.push(FieldError {
+                    field,
+                    message: format!("the {what} is required"),
+                });
+            } else if value.chars().count() > max {
+                errors.push(FieldError {
+                    field,
+                    message: format!("the {what} is limited to {max} characters"),
+                });
+            }
+            value
+        };
+        let current_carrier = text(
+            "current_carrier",
+            &input.current_carrier,
+            100,
+            "current carrier",
+        );
+        let account_name = text(
+            "account_name",
+            &input.account_name,
+            100,
+            "name on the old account",
+        );
+        let service_address = text(
+            "service_address",
+            &input.service_address,
+            200,
+            "service address on the old account",
+        );
+        let account_number = clean(&input.account_number);
+        if account_number.is_empty() {
+            errors.push(FieldError {
+                field: "account_number",
+                message: "the account number with the current carrier is required".into(),
+            });
+        } else if account_number.len() > 30
+            || !account_number
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            errors.push(FieldError {
+                field: "account_number",
+                message: "the account number is up to 30 letters, digits and hyphens".into(),
+            });
+        }
+        let pin = input.pin.trim().to_string();
+        if !(4..=10).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+            errors.push(FieldError {
+                field: "pin",
+                message: "the port-out PIN is 4 to 10 digits (ask the current carrier)".into(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(PortDetails {
+                current_carrier,
+                account_number,
+                pin,
+                account_name,
+                service_address,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn current_carrier(&self) -> &str {
+        &self.current_carrier
+    }
+    pub fn account_number(&self) -> &str {
+        &self.account_number
+    }
+    pub fn pin(&self) -> &str {
+        &self.pin
+    }
+    pub fn account_name(&self) -> &str {
+        &self.account_name
+    }
+    pub fn service_address(&self) -> &str {
+        &self.service_address
+    }
+}
+
+impl PortRequest {
+    pub fn parse(input: &PortInput) -> Result<PortRequest, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut numbers: Vec<E164> = Vec::new();
+        if input.numbers.is_empty() {
+            errors.push(FieldError {
+                field: "numbers",
+                message: "give the numbers to port".into(),
+            });
+        }
+        for raw in input.numbers.iter().filter(|r| !r.trim().is_empty()) {
+            match E164::parse(raw) {
+                Ok(n) if !numbers.contains(&n) => numbers.push(n),
+                Ok(_) => {}
+                Err(e) => errors.push(FieldError {
+                    field: "numbers",
+                    message: format!("`{}`: {e}", raw.trim()),
+                }),
+            }
+        }
+        if numbers.len() > MAX_NUMBERS {
+            errors.push(FieldError {
+                field: "numbers",
+                message: format!("a port request takes at most {MAX_NUMBERS} numbers"),
+            });
+        }
+        let details = PortDetails::parse(input);
+        if let Err(more) = &details {
+            errors.extend(more.iter().cloned());
+        }
+        match details {
+            Ok(details) if errors.is_empty() => Ok(PortRequest { numbers, details }),
+            _ => Err(errors),
+        }
+    }
+
+    pub fn numbers(&self) -> &[E164] {
+        &self.numbers
+    }
+
+    pub fn details(&self) -> &PortDetails {
+        &self.details
+    }
+}
+
+/// Why an uploaded Letter of Authorization is refused, if it is.
+pub fn check_loa(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("the Letter of Authorization is empty".into());
+    }
+    if bytes.len() > MAX_LOA_BYTES {
+        return Err(format!(
+            "the Letter of Authorization is {} KiB; the limit is {} KiB",
+            bytes.len().div_ceil(1024),
+            MAX_LOA_BYTES / 1024
+        ));
+    }
+    if !bytes.starts_with(b"%PDF-") {
+        return Err(
+            "the Letter of Authorization must be a PDF (signed and scanned or e-signed)".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Where one number of a port request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortStatus {
+    Draft,
+    Submitted,
+    Acknowledged,
+    FocSet,
+    Completed,
+    Rejected,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortEvent {
+    Submit,
+    CarrierAcknowledged,
+    FocDateSet,
+    FocDateReached,
+    CarrierRejected,
+    Cancel,
+}
+
+impl PortStatus {
+    pub const ALL: [PortStatus; 7] = [
+        PortStatus::Draft,
+        PortStatus::Submitted,
+        PortStatus::Acknowledged,
+        PortStatus::FocSet,
+        PortStatus::Completed,
+        PortStatus::Rejected,
+        PortStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortStatus::Draft => "draft",
+            PortStatus::Submitted => "submitted",
+            PortStatus::Acknowledged => "acknowledged",
+            PortStatus::FocSet => "foc_set",
+            PortStatus::Completed => "completed",
+            PortStatus::Rejected => "rejected",
+            PortStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PortStatus> {
+        PortStatus::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The carrier is working on it: the job follows it.
+    pub fn in_flight(self) -> bool {
+        matches!(
+            self,
+            PortStatus::Submitted | PortStatus::Acknowledged | PortStatus::FocSet
+        )
+    }
+
+    /// Submitted, acknowledged → FOC set → completed; rejected (fix and submit again);
+    /// cancelled any time before the FOC date is set.
+    pub fn next(self, event: PortEvent) -> Result<PortStatus, String> {
+        use PortEvent as E;
+        use PortStatus as S;
+        match (self, event) {
+            (S::Draft | S::Rejected, E::Submit) => Ok(S::Submitted),
+            (S::Submitted, E::CarrierAcknowledged) => Ok(S::Acknowledged),
+            (S::Acknowledged, E::FocDateSet) => Ok(S::FocSet),
+            (S::FocSet, E::FocDateReached) => Ok(S::Completed),
+            (S::Submitted | S::Acknowledged, E::CarrierRejected) => Ok(S::Rejected),
+            (S::Draft | S::Submitted | S::Acknowledged | S::Rejected, E::Cancel) => {
+                Ok(S::Cancelled)
+            }
+            (S::FocSet, E::Cancel) => Err(
+                "the FOC date is set: the carriers have scheduled the move, so it can no longer be cancelled here".into(),
+            ),
+            (from, event) => Err(format!("a {} number cannot take {event:?}", from.as_str())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> PortInput {
+        PortInput {
+            numbers: vec![
+                "+13126200101".into(),
+                "(312) 620-0102".into(),
+                "+13126200101".into(),
+            ],
+            current_carrier: "Old Telco".into(),
+            account_number: "ACC-12345".into(),
+            pin: "1234".into(),
+            account_name: "Globex Support".into(),
+            service_address: "500 Congress Ave, Austin TX 78701".into(),
+        }
+    }
+
+    #[test]
+    fn a_complete_request_parses_with_distinct_numbers() {
+        let r = PortRequest::parse(&input()).unwrap();
+        assert_eq!(r.numbers().len(), 2);
+        assert_eq!(r.details().pin(), "1234");
+        assert_eq!(r.details().current_carrier(), "Old Telco");
+    }
+
+    #[test]
+    fn every_missing_or_bad_field_is_named() {
+        let errors = PortRequest::parse(&PortInput::default()).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "numbers",
+                "current_carrier",
+                "account_name",
+                "service_address",
+                "account_number",
+                "pin"
+            ]
+        );
+        let mut bad = input();
+        bad.pin = "12a4".into();
+        bad.numbers.push("not a number".into());
+        bad.account_number = "ACC 1;".into();
+        let fields: Vec<_> = PortRequest::parse(&bad)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["numbers", "account_number", "pin"]);
+        let mut many = input();
+        many.numbers = (0..101).map(|i| format!("+1312620{i:04}")).collect();
+        assert!(
+            PortRequest::parse(&many).unwrap_err()[0]
+                .message
+                .contains("at most 100")
+        );
+    }
+
+    #[test]
+    fn the_loa_must_be_a_pdf_within_the_size_limit() {
+        assert!(check_loa(b"%PDF-1.7\n...").is_ok());
+        assert!(check_loa(b"GIF89a").unwrap_err().contains("must be a PDF"));
+        assert!(check_loa(b"").unwrap_err().contains("empty"));
+        let mut big = b"%PDF-1.7".to_vec();
+        big.resize(MAX_LOA_BYTES + 1, b' ');
+        assert!(
+            check_loa(&big)
+                .unwrap_err()
+                .contains("the limit is 1024 KiB")
+        );
+    }
+
+    #[test]
+    fn a_number_moves_through_the_port_journey() {
+        use PortEvent as E;
+        use PortStatus as S;
+        assert_eq!(S::Draft.next(E::Submit), Ok(S::Submitted));
+        assert_eq!(
+            S::Submitted.next(E::CarrierAcknowledged),
+            Ok(S::Acknowledged)
+        );
+        assert_eq!(S::Acknowledged.next(E::FocDateSet), Ok(S::FocSet));
+        assert_eq!(S::FocSet.next(E::FocDateReached), Ok(S::Completed));
+        assert_eq!(S::Submitted.next(E::CarrierRejected), Ok(S::Rejected));
+        assert_eq!(
+            S::Rejected.next(E::Submit),
+            Ok(S::Submitted),
+            "fixed and resubmitted"
+        );
+        assert_eq!(S::Acknowledged.next(E::Cancel), Ok(S::Cancelled));
+        assert!(
+            S::FocSet
+                .next(E::Cancel)
+                .unwrap_err()
+                .contains("FOC date is set")
+        );
+        assert!(S::Completed.next(E::Cancel).is_err());
+        assert!(S::Draft.next(E::FocDateReached).is_err());
+        assert!(S::Cancelled.next(E::Submit).is_err());
+        for s in S::ALL {
+            assert_eq!(S::parse(s.as_str()), Some(s));
+        }
+        assert!(S::FocSet.in_flight() && !S::Rejected.in_flight());
+    }
+}

@@ -1,0 +1,359 @@
+//! A number's E911 dispatchable location: setting it (one number, all of the tenant's, or a
+//! bulk selection after a confirmation summary), and what the pages and API show.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::E164;
+use crate::domain::e911::{AddressInput, E911Address, E911Status, FieldError};
+use crate::domain::policy::Principal;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Bulk updates are limited to this many numbers per request.
+pub const MAX_BULK: usize = 1000;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct E911View {
+    /// `not_set`, `pending`, `registered` or `failed`.
+    pub status: String,
+    pub street: Option<String>,
+    pub location: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip: Option<String>,
+    pub country: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl E911View {
+    fn not_set() -> Self {
+        E911View {
+            status: "not_set".into(),
+            street: None,
+            location: None,
+            city: None,
+            state: None,
+            zip: None,
+            country: None,
+            reason: None,
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        E911Status::from_stored(Some(self.status.as_str()).filter(|s| *s != "not_set"))
+            .map(E911Status::label)
+            .unwrap_or("Not set")
+    }
+
+    pub fn one_line(&self) -> Option<String> {
+        let street = self.street.as_ref()?;
+        let mut line = street.clone();
+        if let Some(l) = &self.location {
+            line.push_str(", ");
+            line.push_str(l);
+        }
+        Some(format!(
+            "{line}, {} {} {}",
+            self.city.as_deref().unwrap_or(""),
+            self.state.as_deref().unwrap_or(""),
+            self.zip.as_deref().unwrap_or("")
+        ))
+    }
+
+    /// The form's initial values: the current address, if any.
+    pub fn field(&self, name: &str) -> &str {
+        match name {
+            "street" => self.street.as_deref(),
+            "location" => self.location.as_deref(),
+            "city" => self.city.as_deref(),
+            "state" => self.state.as_deref(),
+            "zip" => self.zip.as_deref(),
+            _ => None,
+        }
+        .unwrap_or("")
+    }
+}
+
+const VIEW_COLUMNS: &str = "e.status, e.street, e.location, e.city, e.state::text AS state, e.zip, e.country::text AS country, e.reason";
+
+pub async fn view(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> AppResult<E911View> {
+    let found: Option<E911View> = sqlx::query_as(&format!(
+        "SELECT {VIEW_COLUMNS} FROM e911_records e JOIN numbers n ON n.e164 = e.e164 AND n.tenant_id = e.tenant_id
+         WHERE e.e164 = $1 AND e.tenant_id = $2"
+    ))
+    .bind(e164)
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.unwrap_or_else(E911View::not_set))
+}
+
+/// An address that failed validation: 422 naming every rule that failed.
+pub fn invalid_address(errors: Vec<FieldError>) -> AppError {
+    AppError::Invalid {
+        code: "invalid_address",
+        message: errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        details: json!({ "errors": errors }),
+    }
+}
+
+pub fn parse_address(input: &AddressInput) -> AppResult<E911Address> {
+    E911Address::parse(input).map_err(invalid_address)
+}
+
+/// Saves the address for the given numbers of the tenant (all of them when `numbers` is
+/// `None`) as `pending`, audits each, and returns the numbers changed.
+async fn save(
+    conn: &mut PgConnection,
+    caller: &Principal,
+    tenant_id: Uuid,
+    numbers: Option<&[String]>,
+    address: &E911Address,
+    how: &str,
+    request_id: Option<&str>,
+) -> AppResult<Vec<String>> {
+    sqlx::query(
+        "DELETE FROM e911_records e USING numbers n
+         WHERE n.e164 = e.e164 AND n.tenant_id = $1 AND e.tenant_id <> $1",
+    )
+    .bind(tenant_id)
+    .execute(&mut *conn)
+    .await?;
+    let changed: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO e911_records (e164, tenant_id, street, location, city, state, zip, country, status)
+         SELECT e164, tenant_id, $3, $4, $5, $6, $7, $8, 'pending' FROM numbers
+         WHERE tenant_id = $1 AND ($2::text[] IS NULL OR e164 = ANY($2))
+         ON CONFLICT (e164) DO UPDATE SET street = EXCLUDED.street, location = EXCLUDED.location,
+             city = EXCLUDED.city, state = EXCLUDED.state, zip = EXCLUDED.zip, country = EXCLUDED.country,
+             status = 'pending', reason = NULL, provider_ref = NULL, attempts = 0,
+             next_attempt_at = now(), updated_at = now()
+         RETURNING e164",
+    )
+    .bind(tenant_id)
+    .bind(numbers)
+    .bind(address.street())
+    .bind(address.location())
+    .bind(address.city())
+    .bind(address.state())
+    .bind(address.zip())
+    .bind(address.country())
+    .fetch_all(&mut *conn)
+    .await?;
+    for e164 in &changed {
+        let entry = Entry::new(Action::E911, Outcome::Success)
+            .by(Some(tenant_id), Some(caller.user_id), request_id)
+            .number(e164)
+            .details(
+                json!({ "event": "changed", "how": how, "address": address, "status": "pending" }),
+            );
+        audit::repo::record(&mut *conn, &entry).await?;
+    }
+    Ok(changed)
+}
+
+/// Sets one number's address, or with `apply_to_all` every number of the tenant's.
+pub async fn set(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    input: &AddressInput,
+    apply_to_all: bool,
+    request_id: Option<&str>,
+) -> AppResult<(E911View, usize)> {
+    let tenant_id = caller.tenant_admin()?;
+    let mut tx = state.pool.begin().await?;
+    crate::numbers::repo::find(&mut tx, tenant_id, number.as_str())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    let address = parse_address(input)?;
+    let only = [number.as_str().to_string()];
+    let changed = save(
+        &mut tx,
+        caller,
+        tenant_id,
+        (!apply_to_all).then_some(&only[..]),
+        &address,
+        if apply_to_all {
+            "apply_to_all"
+        } else {
+            "number"
+        },
+        request_id,
+    )
+    .await?;
+    let view = view(&mut tx, tenant_id, number.as_str()).await?;
+    tx.commit().await?;
+    Ok((view, changed.len()))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BulkRequest {
+    pub numbers: Vec<String>,
+    pub address: AddressInput,
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BulkLine {
+    pub e164: String,
+    pub current_status: String,
+    pub current_address: Option<String>,
+}
+
+/// The confirmation summary of a bulk update, and whether it was applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkSummary {
+    pub address: String,
+    pub count: usize,
+    /// Numbers that have no address yet.
+    pub new: usize,
+    /// Numbers that move from another address.
+    pub moving: usize,
+    pub numbers: Vec<BulkLine>,
+    pub confirmed: bool,
+    pub updated: usize,
+}
+
+/// Without `confirm`, says what the update would do; with it, does it.
+pub async fn bulk(
+    state: &AppState,
+    caller: &Principal,
+    request: &BulkRequest,
+    request_id: Option<&str>,
+) -> AppResult<BulkSummary> {
+    let tenant_id = caller.tenant_admin()?;
+    if request.numbers.is_empty() {
+        return Err(AppError::invalid_field(
+            "numbers",
+            "select at least one number",
+        ));
+    }
+    if request.numbers.len() > MAX_BULK {
+        return Err(AppError::invalid_field(
+            "numbers",
+            format!("a bulk update takes at most {MAX_BULK} numbers"),
+        ));
+    }
+    let mut numbers: Vec<String> = Vec::with_capacity(request.numbers.len());
+    for raw in &request.numbers {
+        let n = E164::parse(raw)
+            .map_err(|e| AppError::invalid_field("numbers", format!("`{raw}`: {e}")))?;
+        if !numbers.iter().any(|x| x == n.as_str()) {
+            numbers.push(n.as_str().to_string());
+        }
+    }
+    let address = parse_address(&request.address)?;
+    let mut tx = state.pool.begin().await?;
+    let lines: Vec<BulkLine> = sqlx::query_as(
+        "SELECT n.e164, coalesce(e.status, 'not_set') AS current_status,
+                e.street || coalesce(', ' || e.location, '') || ', ' || e.city || ' ' || e.state || ' ' || e.zip AS current_address
+         FROM numbers n LEFT JOIN e911_records e ON e.e164 = n.e164 AND e.tenant_id = n.tenant_id
+         WHERE n.tenant_id = $1 AND n.e164 = ANY($2) ORDER BY n.e164",
+    )
+    .bind(tenant_id)
+    .bind(&numbers)
+    .fetch_all(&mut *tx)
+    .await?;
+    let unknown: Vec<&String> = numbers
+        .iter()
+        .filter(|n| !lines.iter().any(|l| &l.e164 == *n))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "{} among your tenant's numbers",
+            unknown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let new = lines.iter().filter(|l| l.current_address.is_none()).count();
+    let mut summary = BulkSummary {
+        address: address.one_line(),
+        count: lines.len(),
+        new,
+        moving: lines.len() - new,
+        numbers: lines,
+        confirmed: false,
+        updated: 0,
+    };
+    if request.confirm {
+        let changed = save(
+            &mut tx,
+            caller,
+            tenant_id,
+            Some(&numbers),
+            &address,
+            "bulk",
+            request_id,
+        )
+        .await?;
+        tx.commit().await?;
+        summary.confirmed = true;
+        summary.updated = changed.len();
+    }
+    Ok(summary)
+}
+
+/// The numbers among `numbers` whose E911 address is not registered, with their status.
+pub async fn unregistered(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    numbers: &[String],
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
+        "SELECT n.e164, coalesce(e.status, 'not_set') FROM numbers n
+         LEFT JOIN e911_records e ON e.e164 = n.e164 AND e.tenant_id = $1
+         WHERE n.e164 = ANY($2) AND coalesce(e.status, 'not_set') <> 'registered' ORDER BY n.e164",
+    )
+    .bind(tenant_id)
+    .bind(numbers)
+    .fetch_all(conn)
+    .await
+}
+
+/// The activation policy: refuses when the tenant requires a registered E911 address and
+/// some of `numbers` lack one.
+pub async fn check_activation_policy(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    numbers: &[String],
+) -> AppResult<()> {
+    let settings = super::settings::load(conn, tenant_id).await?;
+    if !settings.require_e911 {
+        return Ok(());
+    }
+    let missing = unregistered(conn, tenant_id, numbers).await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing
+        .iter()
+        .map(|(n, s)| format!("{} (E911 {})", n, s.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(AppError::conflict(
+        "e911_required",
+        format!(
+            "your tenant's policy is not to activate numbers without a registered E911 address: {list}. \
+             A tenant admin sets the address on each number's page (Numbers → the number → E911 address); \
+             provision again once it shows Registered"
+        ),
+        Value::Array(
+            missing
+                .iter()
+                .map(|(n, s)| json!({ "number": n, "e911_status": s }))
+                .collect(),
+        ),
+    ))
+}

@@ -1,0 +1,139 @@
+//! Number features (issue #5): tenant settings, CNAM, E911 dispatchable locations, the
+//! E911 activation policy, the compliance view, and the job that syncs them with the provider.
+
+pub mod aging;
+pub mod api;
+pub mod cnam;
+pub mod e911;
+pub mod pages;
+pub mod settings;
+pub mod sync;
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::AppResult;
+
+/// The CNAM and E911 columns of a number in a list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct FeatureStatus {
+    pub e164: String,
+    pub cnam_name: Option<String>,
+    pub cnam_status: String,
+    pub e911_status: String,
+}
+
+impl FeatureStatus {
+    pub fn none(e164: &str) -> Self {
+        FeatureStatus {
+            e164: e164.to_string(),
+            cnam_name: None,
+            cnam_status: "not_set".into(),
+            e911_status: "not_set".into(),
+        }
+    }
+}
+
+/// CNAM and E911 status of the tenant's numbers among `numbers`.
+pub async fn statuses(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    numbers: &[String],
+) -> AppResult<HashMap<String, FeatureStatus>> {
+    let rows: Vec<FeatureStatus> = sqlx::query_as(
+        "SELECT n.e164, c.name AS cnam_name, coalesce(c.status, 'not_set') AS cnam_status,
+                coalesce(e.status, 'not_set') AS e911_status
+         FROM numbers n
+         LEFT JOIN cnam_records c ON c.e164 = n.e164 AND c.tenant_id = n.tenant_id
+         LEFT JOIN e911_records e ON e.e164 = n.e164 AND e.tenant_id = n.tenant_id
+         WHERE n.tenant_id = $1 AND n.e164 = ANY($2)",
+    )
+    .bind(tenant_id)
+    .bind(numbers)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.e164.clone(), r)).collect())
+}
+
+/// Counts at a glance, over the numbers the tenant owns (active, pending, orphaned).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
+pub struct ComplianceCounts {
+    pub numbers: i64,
+    pub e911_registered: i64,
+    pub e911_pending: i64,
+    pub e911_failed: i64,
+    pub e911_not_set: i64,
+    pub cnam_synced: i64,
+    pub cnam_pending: i64,
+    pub cnam_failed: i64,
+    pub cnam_not_set: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ComplianceLine {
+    pub e164: String,
+    pub lifecycle: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Compliance {
+    pub counts: ComplianceCounts,
+    pub require_e911: bool,
+    /// Owned numbers whose E911 address is not registered.
+    pub e911_unregistered: Vec<ComplianceLine>,
+    /// Owned numbers whose CNAM sync failed.
+    pub cnam_failed: Vec<ComplianceLine>,
+}
+
+const OWNED: &str = "n.lifecycle IN ('active', 'pending', 'orphaned')";
+
+pub async fn compliance(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<Compliance> {
+    let counts: ComplianceCounts = sqlx::query_as(&format!(
+        "SELECT count(*) AS numbers,
+            count(*) FILTER (WHERE e.status = 'registered') AS e911_registered,
+            count(*) FILTER (WHERE e.status = 'pending') AS e911_pending,
+            count(*) FILTER (WHERE e.status = 'failed') AS e911_failed,
+            count(*) FILTER (WHERE e.status IS NULL) AS e911_not_set,
+            count(*) FILTER (WHERE c.status = 'synced') AS cnam_synced,
+            count(*) FILTER (WHERE c.status = 'pending') AS cnam_pending,
+            count(*) FILTER (WHERE c.status = 'failed') AS cnam_failed,
+            count(*) FILTER (WHERE c.status IS NULL) AS cnam_not_set
+         FROM numbers n
+         LEFT JOIN cnam_records c ON c.e164 = n.e164 AND c.tenant_id = n.tenant_id
+         LEFT JOIN e911_records e ON e.e164 = n.e164 AND e.tenant_id = n.tenant_id
+         WHERE n.tenant_id = $1 AND {OWNED}"
+    ))
+    .bind(tenant_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let e911_unregistered: Vec<ComplianceLine> = sqlx::query_as(&format!(
+        "SELECT n.e164, n.lifecycle, coalesce(e.status, 'not_set') AS status, e.reason
+         FROM numbers n LEFT JOIN e911_records e ON e.e164 = n.e164 AND e.tenant_id = n.tenant_id
+         WHERE n.tenant_id = $1 AND {OWNED} AND coalesce(e.status, 'not_set') <> 'registered'
+         ORDER BY n.e164 LIMIT 500"
+    ))
+    .bind(tenant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let cnam_failed: Vec<ComplianceLine> = sqlx::query_as(&format!(
+        "SELECT n.e164, n.lifecycle, c.status, c.reason
+         FROM numbers n JOIN cnam_records c ON c.e164 = n.e164 AND c.tenant_id = n.tenant_id
+         WHERE n.tenant_id = $1 AND {OWNED} AND c.status = 'failed'
+         ORDER BY n.e164 LIMIT 500"
+    ))
+    .bind(tenant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let require_e911 = settings::load(conn, tenant_id).await?.require_e911;
+    Ok(Compliance {
+        counts,
+        require_e911,
+        e911_unregistered,
+        cnam_failed,
+    })
+}

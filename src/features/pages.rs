@@ -1,0 +1,433 @@
+//! Pages: the CNAM and E911 sections of a number's page, bulk E911 with its confirmation
+//! summary, tenant settings and the compliance view.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::cnam::CnamView;
+use super::e911::{BulkRequest, BulkSummary, E911View};
+use super::settings::{SettingsUpdate, TenantSettings, UnassignedBehavior};
+use crate::auth::{PageCaller, RequestId};
+use crate::domain::e911::AddressInput;
+use crate::domain::policy::Approver;
+use crate::error::AppError;
+use crate::numbers::parse_path_number;
+use crate::state::AppState;
+use crate::web::pages::Chrome;
+use crate::web::{PageError, PageResult, render};
+
+fn form_fields(body: &Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+fn address_input(fields: &[(String, String)]) -> AddressInput {
+    let location = field(fields, "location");
+    let country = field(fields, "country");
+    AddressInput {
+        street: field(fields, "street"),
+        location: (!location.trim().is_empty()).then_some(location),
+        city: field(fields, "city"),
+        state: field(fields, "state"),
+        zip: field(fields, "zip"),
+        country: (!country.trim().is_empty()).then_some(country),
+    }
+}
+
+/// What the number page shows about CNAM, E911 and unrouted calls.
+pub struct NumberFeatures {
+    pub cnam: CnamView,
+    pub e911: E911View,
+    /// The values in the E911 form: the saved address, or what was typed when it was refused.
+    pub e911_form: E911View,
+    pub cnam_default: Option<String>,
+    pub cnam_error: Option<String>,
+    pub e911_error: Option<String>,
+    pub can_edit: bool,
+    pub unassigned: String,
+    pub require_e911: bool,
+}
+
+impl NumberFeatures {
+    /// The page refreshes the status while the provider has not answered yet.
+    pub fn polling(&self) -> bool {
+        self.cnam.status == "pending" || self.e911.status == "pending"
+    }
+}
+
+pub async fn number_features(
+    state: &AppState,
+    caller: &PageCaller,
+    e164: &str,
+) -> Result<NumberFeatures, AppError> {
+    let tenant_id = caller.principal.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let cnam = super::cnam::view(&mut conn, tenant_id, e164).await?;
+    let e911 = super::e911::view(&mut conn, tenant_id, e164).await?;
+    let settings = super::settings::load(&mut conn, tenant_id).await?;
+    Ok(NumberFeatures {
+        cnam,
+        e911_form: e911.clone(),
+        e911,
+        cnam_default: settings.cnam_default.clone(),
+        cnam_error: None,
+        e911_error: None,
+        can_edit: caller.principal.is_tenant_admin(),
+        unassigned: settings.unassigned_description(),
+        require_e911: settings.require_e911,
+    })
+}
+
+fn typed(input: &AddressInput) -> E911View {
+    E911View {
+        status: String::new(),
+        street: Some(input.street.clone()),
+        location: input.location.clone(),
+        city: Some(input.city.clone()),
+        state: Some(input.state.clone()),
+        zip: Some(input.zip.clone()),
+        country: input.country.clone(),
+        reason: None,
+    }
+}
+
+pub async fn save_cnam(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let number = parse_path_number(&raw)?;
+    let fields = form_fields(&body);
+    let name = field(&fields, "name");
+    match super::cnam::set_override(
+        &state,
+        &caller.principal,
+        &number,
+        Some(name.as_str()),
+        request_id.as_deref(),
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/numbers/{number}?notice=cnam_saved")).into_response()),
+        Err(err @ AppError::Invalid { .. }) => {
+            let mut features = number_features(&state, &caller, number.as_str()).await?;
+            features.cnam_error = Some(err.public_message());
+            let status = err.status();
+            let page = crate::numbers::pages::number_page(&state, &caller, &number, None, features)
+                .await?;
+            Ok((status, page).into_response())
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}
+
+pub async fn save_e911(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let number = parse_path_number(&raw)?;
+    let fields = form_fields(&body);
+    let input = address_input(&fields);
+    let apply_to_all = field(&fields, "apply_to_all") == "on";
+    match super::e911::set(
+        &state,
+        &caller.principal,
+        &number,
+        &input,
+        apply_to_all,
+        request_id.as_deref(),
+    )
+    .await
+    {
+        Ok(_) => {
+            let notice = if apply_to_all {
+                "e911_all_saved"
+            } else {
+                "e911_saved"
+            };
+            Ok(Redirect::to(&format!("/numbers/{number}?notice={notice}")).into_response())
+        }
+        Err(err @ AppError::Invalid { .. }) => {
+            let mut features = number_features(&state, &caller, number.as_str()).await?;
+            features.e911_error = Some(err.public_message());
+            features.e911_form = typed(&input);
+            let status = err.status();
+            let page = crate::numbers::pages::number_page(&state, &caller, &number, None, features)
+                .await?;
+            Ok((status, page).into_response())
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "e911_bulk.html")]
+struct BulkPage {
+    chrome: Chrome,
+    numbers: Vec<String>,
+    form: E911View,
+    summary: Option<BulkSummary>,
+    error: Option<String>,
+}
+
+impl BulkPage {
+    fn national(&self, e164: &str) -> String {
+        crate::domain::e164::format_national(e164)
+    }
+}
+
+fn picked(fields: &[(String, String)]) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(k, _)| k == "number")
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The bulk form, reached from the numbers list with the ticked numbers in the query.
+pub async fn bulk_form(
+    caller: PageCaller,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> PageResult {
+    caller.principal.tenant_admin()?;
+    let fields: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let numbers = picked(&fields);
+    let error = numbers
+        .is_empty()
+        .then(|| "Tick the numbers to update on the Numbers page first.".to_string());
+    Ok(render(&BulkPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        numbers,
+        form: typed(&AddressInput::default()),
+        summary: None,
+        error,
+    }))
+}
+
+/// First press: the confirmation summary. Second press (`confirm=yes`): the update.
+pub async fn bulk_submit(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let fields = form_fields(&body);
+    let request = BulkRequest {
+        numbers: picked(&fields),
+        address: address_input(&fields),
+        confirm: field(&fields, "confirm") == "yes",
+    };
+    let mut page = BulkPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        numbers: request.numbers.clone(),
+        form: typed(&request.address),
+        summary: None,
+        error: None,
+    };
+    match super::e911::bulk(&state, &caller.principal, &request, request_id.as_deref()).await {
+        Ok(summary) if summary.confirmed => {
+            Ok(Redirect::to("/numbers?notice=e911_bulk").into_response())
+        }
+        Ok(summary) => {
+            page.summary = Some(summary);
+            Ok(render(&page))
+        }
+        Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
+            page.error = Some(err.public_message());
+            Ok((err.status(), render(&page)).into_response())
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    settings: TenantSettings,
+    behaviors: [UnassignedBehavior; 3],
+    approvers: [Approver; 3],
+    can_edit: bool,
+    error: Option<String>,
+}
+
+impl SettingsPage {
+    fn main_number(&self) -> String {
+        self.settings
+            .main_number
+            .as_deref()
+            .map(crate::domain::e164::format_national)
+            .unwrap_or_default()
+    }
+}
+
+async fn settings_page(
+    state: &AppState,
+    caller: &PageCaller,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let tenant_id = caller.principal.tenant()?;
+    let settings = super::settings::load(&mut *state.pool.acquire().await?, tenant_id).await?;
+    Ok(render(&SettingsPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
+        settings,
+        behaviors: UnassignedBehavior::ALL,
+        approvers: Approver::ALL,
+        can_edit: caller.principal.is_tenant_admin(),
+        error,
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+pub async fn settings(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
+) -> PageResult {
+    Ok(settings_page(&state, &caller, q.notice.as_deref(), None).await?)
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let fields = form_fields(&body);
+    let change = SettingsUpdate {
+        cnam_default: Some(Some(field(&fields, "cnam_default"))),
+        require_e911: Some(field(&fields, "require_e911") == "on"),
+        unassigned_behavior: Some(field(&fields, "unassigned_behavior")),
+        main_number: Some(Some(field(&fields, "main_number"))),
+        premium_approver: Some(field(&fields, "premium_approver")).filter(|a| !a.is_empty()),
+    };
+    match super::settings::update(&state, &caller.principal, &change, request_id.as_deref()).await {
+        Ok(_) => Ok(Redirect::to("/settings?notice=settings_saved").into_response()),
+        Err(err @ AppError::Invalid { .. }) => {
+            let status = err.status();
+            let page = settings_page(&state, &caller, None, Some(err.public_message())).await?;
+            Ok((status, page).into_response())
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "compliance.html")]
+struct CompliancePage {
+    chrome: Chrome,
+    report: super::Compliance,
+}
+
+impl CompliancePage {
+    fn national(&self, e164: &str) -> String {
+        crate::domain::e164::format_national(e164)
+    }
+}
+
+pub async fn compliance(State(state): State<AppState>, caller: PageCaller) -> PageResult {
+    let tenant_id = caller.principal.tenant()?;
+    let report = super::compliance(&mut *state.pool.acquire().await?, tenant_id).await?;
+    Ok(render(&CompliancePage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        report,
+    }))
+}
+
+#[derive(askama::Template)]
+#[template(path = "aging.html")]
+struct AgingPage {
+    chrome: Chrome,
+    settings: super::aging::ResellerSettings,
+    numbers: Vec<super::aging::AgingNumber>,
+    error: Option<String>,
+    usual_days: i32,
+}
+
+impl AgingPage {
+    fn national(&self, e164: &str) -> String {
+        crate::domain::e164::format_national(e164)
+    }
+}
+
+async fn aging_page(
+    state: &AppState,
+    caller: &PageCaller,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let reseller_id = caller.principal.reseller_admin()?;
+    let mut conn = state.pool.acquire().await?;
+    let settings = super::aging::load(&mut conn, reseller_id).await?;
+    let numbers = super::aging::aging_numbers(&mut conn, reseller_id).await?;
+    Ok(render(&AgingPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
+        settings,
+        numbers,
+        error,
+        usual_days: crate::domain::aging::USUAL_DAYS,
+    }))
+}
+
+pub async fn aging(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
+) -> PageResult {
+    Ok(aging_page(&state, &caller, q.notice.as_deref(), None).await?)
+}
+
+pub async fn save_aging(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let fields = form_fields(&body);
+    let raw = field(&fields, "aging_days");
+    let outcome = match raw.trim().parse::<i64>() {
+        Ok(days) => {
+            super::aging::update(
+                &state,
+                &caller.principal,
+                &super::aging::ResellerSettingsUpdate { aging_days: days },
+                request_id.as_deref(),
+            )
+            .await
+        }
+        Err(_) => Err(AppError::invalid_field(
+            "aging_days",
+            "the aging period is a number of days (0 turns it off)",
+        )),
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to("/aging?notice=settings_saved").into_response()),
+        Err(err @ AppError::Invalid { .. }) => {
+            let status = err.status();
+            let page = aging_page(&state, &caller, None, Some(err.public_message())).await?;
+            Ok((status, page).into_response())
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}

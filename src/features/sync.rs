@@ -1,0 +1,251 @@
+//! The status-sync job: sends pending CNAM names and E911 addresses to the provider and
+//! moves them to synced/registered or failed. Rows are claimed with `FOR UPDATE SKIP LOCKED`,
+//! so several server instances share the work without sending anything twice; a provider
+//! that cannot be reached is retried with backoff, and gives up after `MAX_ATTEMPTS`.
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::E164;
+use crate::domain::cnam::{Cnam, MAX_ATTEMPTS, SyncEvent, SyncStatus, retry_delay_seconds};
+use crate::domain::e911::{AddressInput, E911Address, E911Status};
+use crate::error::{AppError, AppResult};
+use crate::providers::{ProviderError, ProviderErrorKind, RequestStatus};
+use crate::state::AppState;
+
+const BATCH: i64 = 100;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub submitted: usize,
+    pub completed: usize,
+    pub failed: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cnam,
+    E911,
+}
+
+impl Kind {
+    fn table(self) -> &'static str {
+        match self {
+            Kind::Cnam => "cnam_records",
+            Kind::E911 => "e911_records",
+        }
+    }
+    fn done(self) -> &'static str {
+        match self {
+            Kind::Cnam => SyncStatus::Synced.as_str(),
+            Kind::E911 => E911Status::Registered.as_str(),
+        }
+    }
+    fn action(self) -> Action {
+        match self {
+            Kind::Cnam => Action::Cnam,
+            Kind::E911 => Action::E911,
+        }
+    }
+}
+
+enum Payload {
+    Cnam(Cnam),
+    E911(Box<E911Address>),
+}
+
+/// What to write back after one step.
+enum Step {
+    Submitted(String),
+    StillPending,
+    Done,
+    Failed(String),
+    Retry { attempts: i32, error: String },
+}
+
+fn retryable(err: &ProviderError) -> bool {
+    matches!(
+        err.kind,
+        ProviderErrorKind::Transient
+            | ProviderErrorKind::RateLimited
+            | ProviderErrorKind::Unauthorized
+    )
+}
+
+fn after_error(err: ProviderError, attempts: i32) -> Step {
+    let attempts = attempts + 1;
+    if !retryable(&err) {
+        return Step::Failed(err.to_string());
+    }
+    match SyncStatus::Pending.next(SyncEvent::ProviderUnavailable { attempts }) {
+        Some(SyncStatus::Failed) => Step::Failed(format!(
+            "the provider could not be reached after {attempts} attempts: {err}"
+        )),
+        _ => Step::Retry {
+            attempts,
+            error: err.to_string(),
+        },
+    }
+}
+
+pub async fn run_once(state: &AppState) -> AppResult<SyncReport> {
+    {
+        let mut conn = state.pool.acquire().await?;
+        super::cnam::backfill_defaults(&mut conn).await?;
+    }
+    let mut report = SyncReport::default();
+    for kind in [Kind::Cnam, Kind::E911] {
+        sync_kind(state, kind, &mut report).await?;
+    }
+    Ok(report)
+}
+
+async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let columns = match kind {
+        Kind::Cnam => "r.name",
+        Kind::E911 => {
+            "r.street, r.location, r.city, r.state::text AS state, r.zip, r.country::text AS country"
+        }
+    };
+    // Only rows of numbers still with the tenant that set them: a lapsed hold's leftovers wait.
+    let rows = sqlx::query(&format!(
+        "SELECT r.e164, r.tenant_id, r.provider_ref, r.attempts, {columns}
+         FROM {table} r JOIN numbers n ON n.e164 = r.e164 AND n.tenant_id = r.tenant_id
+         WHERE r.status = 'pending' AND r.next_attempt_at <= now()
+         ORDER BY r.next_attempt_at LIMIT {BATCH} FOR UPDATE OF r SKIP LOCKED",
+        table = kind.table()
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in rows {
+        let e164: String = row.try_get("e164")?;
+        let tenant_id: Uuid = row.try_get("tenant_id")?;
+        let reference: Option<String> = row.try_get("provider_ref")?;
+        let attempts: i32 = row.try_get("attempts")?;
+        let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
+        let provider = state.provider_for(tenant_id).await?;
+
+        let payload = match kind {
+            Kind::Cnam => Cnam::parse(&row.try_get::<String, _>("name")?)
+                .map(Payload::Cnam)
+                .map_err(|e| e.to_string()),
+            Kind::E911 => E911Address::parse(&AddressInput {
+                street: row.try_get("street")?,
+                location: row.try_get("location")?,
+                city: row.try_get("city")?,
+                state: row.try_get("state")?,
+                zip: row.try_get("zip")?,
+                country: row.try_get("country")?,
+            })
+            .map(|a| Payload::E911(Box::new(a)))
+            .map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
+        };
+
+        let step = match (payload, reference) {
+            (Err(reason), _) => Step::Failed(reason),
+            (Ok(payload), None) => {
+                let submitted = match &payload {
+                    Payload::Cnam(name) => provider.submit_cnam(tenant_id, &number, name).await,
+                    Payload::E911(address) => {
+                        provider.submit_e911(tenant_id, &number, address).await
+                    }
+                };
+                match submitted {
+                    Ok(reference) => Step::Submitted(reference),
+                    Err(err) => after_error(err, attempts),
+                }
+            }
+            (Ok(_), Some(reference)) => {
+                let status = match kind {
+                    Kind::Cnam => provider.cnam_status(&reference).await,
+                    Kind::E911 => provider.e911_status(&reference).await,
+                };
+                match status {
+                    Ok(RequestStatus::Pending) => Step::StillPending,
+                    Ok(RequestStatus::Done) => Step::Done,
+                    Ok(RequestStatus::Rejected(reason)) => Step::Failed(reason),
+                    Err(err) => after_error(err, attempts),
+                }
+            }
+        };
+
+        let table = kind.table();
+        match step {
+            Step::Submitted(reference) => {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET provider_ref = $2, attempts = 0, next_attempt_at = now(), updated_at = now()
+                     WHERE e164 = $1"
+                ))
+                .bind(&e164)
+                .bind(&reference)
+                .execute(&mut *tx)
+                .await?;
+                report.submitted += 1;
+            }
+            Step::StillPending => {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET next_attempt_at = now() + interval '1 second' WHERE e164 = $1"
+                ))
+                .bind(&e164)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Step::Retry { attempts, error } => {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET attempts = $2, reason = $3,
+                         next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
+                     WHERE e164 = $1"
+                ))
+                .bind(&e164)
+                .bind(attempts)
+                .bind(format!("retrying ({attempts} of {MAX_ATTEMPTS}): {error}"))
+                .bind(retry_delay_seconds(attempts) as f64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Step::Done => {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET status = $2, reason = NULL, updated_at = now() WHERE e164 = $1"
+                ))
+                .bind(&e164)
+                .bind(kind.done())
+                .execute(&mut *tx)
+                .await?;
+                let entry = Entry::new(kind.action(), Outcome::Success)
+                    .by(Some(tenant_id), None, None)
+                    .number(&e164)
+                    .details(json!({ "event": "provider", "status": kind.done() }));
+                audit::repo::record(&mut tx, &entry).await?;
+                report.completed += 1;
+            }
+            Step::Failed(reason) => {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET status = 'failed', reason = $2, updated_at = now() WHERE e164 = $1"
+                ))
+                .bind(&e164)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
+                let entry = Entry::new(kind.action(), Outcome::Failure)
+                    .by(Some(tenant_id), None, None)
+                    .number(&e164)
+                    .error(reason)
+                    .details(json!({ "event": "provider", "status": "failed" }));
+                audit::repo::record(&mut tx, &entry).await?;
+                report.failed += 1;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! JSON API for port requests.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::CreateRequest;
+use crate::auth::{ApiCaller, RequestId};
+use crate::domain::port::PortInput;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::web::{ApiJson, parse_id};
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<CreateRequest>,
+) -> AppResult<Response> {
+    let id = super::create(&state, &caller, &body, request_id.as_deref()).await?;
+    let detail = super::detail(&mut *state.pool.acquire().await?, caller.tenant()?, id).await?;
+    Ok((StatusCode::CREATED, Json(json!(detail))).into_response())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
+    let tenant_id = caller.tenant()?;
+    let ports = super::list(&mut *state.pool.acquire().await?, tenant_id).await?;
+    Ok(Json(json!({ "ports": ports })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&raw, "port request")?;
+    let detail = super::detail(&mut *state.pool.acquire().await?, caller.tenant()?, id).await?;
+    Ok(Json(json!(detail)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    ApiJson(body): ApiJson<PortInput>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&raw, "port request")?;
+    super::update(&state, &caller, id, &body, request_id.as_deref()).await?;
+    let detail = super::detail(&mut *state.pool.acquire().await?, caller.tenant()?, id).await?;
+    Ok(Json(json!(detail)))
+}
+
+/// The LOA as the raw body, `Content-Type: application/pdf`.
+pub async fn put_loa(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&raw, "port request")?;
+    let pdf = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/pdf"));
+    if !pdf {
+        return Err(AppError::invalid(
+            "unsupported_media_type",
+            "send the signed LOA as the body with Content-Type: application/pdf",
+        ));
+    }
+    super::upload_loa(&state, &caller, id, "loa.pdf", &body, request_id.as_deref()).await?;
+    Ok(Json(json!({ "id": id, "loa_bytes": body.len() })))
+}
+
+pub async fn get_loa(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Response> {
+    let id = parse_id(&raw, "port request")?;
+    let (name, bytes) = super::loa(&state, &caller, id).await?;
+    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], ""));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&raw, "port request")?;
+    let submitted = super::submit(&state, &caller, id, request_id.as_deref()).await?;
+    let detail = super::detail(&mut *state.pool.acquire().await?, caller.tenant()?, id).await?;
+    let mut body = json!(detail);
+    body["submitted"] = json!(submitted);
+    Ok(Json(body))
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&raw, "port request")?;
+    let cancelled = super::cancel(&state, &caller, id, request_id.as_deref()).await?;
+    let detail = super::detail(&mut *state.pool.acquire().await?, caller.tenant()?, id).await?;
+    let mut body = json!(detail);
+    body["cancelled"] = json!(cancelled);
+    Ok(Json(body))
+}

@@ -1,0 +1,920 @@
+//! Porting numbers in: a tenant admin creates a port request, uploads the signed Letter of
+//! Authorization and submits it; each number then moves on its own (submitted → carrier
+//! acknowledged → FOC date set → completed, or rejected with the carrier's reason, fixable
+//! and resubmittable). On the FOC date the number becomes the tenant's, routed to the target
+//! chosen in the request. Every status change is an event, a portal notification and an email.
+
+pub mod api;
+pub mod pages;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::e911::FieldError;
+use crate::domain::policy::Principal;
+use crate::domain::port::{PortDetails, PortEvent, PortInput, PortRequest, PortStatus, check_loa};
+use crate::domain::{E164, Event, NumberState, Target, TargetKind, transition};
+use crate::error::{AppError, AppResult};
+use crate::providers::{NumberRef, PortProgress};
+use crate::state::AppState;
+
+fn invalid(errors: Vec<FieldError>) -> AppError {
+    AppError::Invalid {
+        code: "invalid_port_request",
+        message: errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        details: json!({ "errors": errors }),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TargetSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreateRequest {
+    #[serde(flatten)]
+    pub input: PortInput,
+    pub target: TargetSpec,
+}
+
+async fn resolve_target(state: &AppState, tenant: Uuid, spec: &TargetSpec) -> AppResult<Target> {
+    let kind: TargetKind = spec
+        .kind
+        .parse()
+        .map_err(|e: String| AppError::invalid_field("target.type", e))?;
+    let provider = state.provider_for(tenant).await?;
+    let found = match (
+        spec.id.as_deref().filter(|s| !s.is_empty()),
+        spec.name.as_deref().filter(|s| !s.is_empty()),
+    ) {
+        (Some(id), _) => provider.find_target(tenant, kind, id).await?,
+        (None, Some(name)) => provider.find_target_by_name(tenant, kind, name).await?,
+        (None, None) => {
+            return Err(AppError::invalid_field(
+                "target",
+                "choose where the numbers are routed once ported",
+            ));
+        }
+    };
+    found.ok_or_else(|| {
+        AppError::NotFound(format!(
+            "{} among your tenant's routing targets",
+            kind.label()
+        ))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn audit_port(
+    conn: &mut PgConnection,
+    action: Action,
+    outcome: Outcome,
+    tenant_id: Uuid,
+    user: Option<Uuid>,
+    request_id: Option<&str>,
+    e164: Option<&str>,
+    details: serde_json::Value,
+) -> sqlx::Result<()> {
+    let mut entry = Entry::new(action, outcome)
+        .by(Some(tenant_id), user, request_id)
+        .details(details);
+    if let Some(n) = e164 {
+        entry = entry.number(n);
+    }
+    audit::repo::record(conn, &entry).await
+}
+
+/// Records a status change: the timeline event, a portal notification and an email to the
+/// requester.
+async fn record_event(
+    conn: &mut PgConnection,
+    port_id: Uuid,
+    e164: Option<&str>,
+    status: &str,
+    message: &str,
+) -> AppResult<()> {
+    sqlx::query("INSERT INTO port_events (port_id, e164, status, message) VALUES ($1, $2, $3, $4)")
+        .bind(port_id)
+        .bind(e164)
+        .bind(status)
+        .bind(message)
+        .execute(&mut *conn)
+        .await?;
+    let (user_id, tenant_id, email): (Uuid, Uuid, String) = sqlx::query_as(
+        "SELECT u.id, p.tenant_id, u.email FROM port_requests p JOIN users u ON u.id = p.requested_by WHERE p.id = $1",
+    )
+    .bind(port_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let link = format!("/ports/{port_id}");
+    sqlx::query(
+        "INSERT INTO notifications (user_id, tenant_id, message, link) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .bind(format!("Port request: {message}"))
+    .bind(&link)
+    .execute(&mut *conn)
+    .await?;
+    crate::mail::queue(
+        conn,
+        &email,
+        &format!(
+            "Port request {}: {}",
+            &port_id.to_string()[..8],
+            status.replace('_', " ")
+        ),
+        &format!("{message}\n\nFollow the port request in the portal: {link}\n"),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn create(
+    state: &AppState,
+    caller: &Principal,
+    request: &CreateRequest,
+    request_id: Option<&str>,
+) -> AppResult<Uuid> {
+    let tenant_id = caller.tenant_admin()?;
+    let parsed = PortRequest::parse(&request.input).map_err(invalid)?;
+    let target = resolve_target(state, tenant_id, &request.target).await?;
+    let numbers: Vec<String> = parsed
+        .numbers()
+        .iter()
+        .map(|n| n.as_str().to_string())
+        .collect();
+    let mut tx = state.pool.begin().await?;
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT e164 FROM numbers WHERE e164 = ANY($1) ORDER BY e164")
+            .bind(&numbers)
+            .fetch_all(&mut *tx)
+            .await?;
+    if !known.is_empty() {
+        return Err(AppError::conflict(
+            "already_on_network",
+            format!(
+                "already on Inward's network, so there is nothing to port: {} (search and reserve them instead)",
+                known.join(", ")
+            ),
+            json!({ "numbers": known }),
+        ));
+    }
+    let open: Vec<String> = sqlx::query_scalar(
+        "SELECT e164 FROM port_numbers WHERE e164 = ANY($1) AND status NOT IN ('completed', 'cancelled') ORDER BY e164",
+    )
+    .bind(&numbers)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !open.is_empty() {
+        return Err(AppError::conflict(
+            "port_open",
+            format!("already in an open port request: {}", open.join(", ")),
+            json!({ "numbers": open }),
+        ));
+    }
+    let id = Uuid::new_v4();
+    let d = parsed.details();
+    sqlx::query(
+        "INSERT INTO port_requests (id, tenant_id, requested_by, current_carrier, account_number, pin, account_name,
+                                    service_address, target_type, target_id, target_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(caller.user_id)
+    .bind(d.current_carrier())
+    .bind(d.account_number())
+    .bind(d.pin())
+    .bind(d.account_name())
+    .bind(d.service_address())
+    .bind(target.kind.as_str())
+    .bind(&target.id)
+    .bind(&target.name)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO port_numbers (port_id, e164) SELECT $1, unnest($2::text[])")
+        .bind(id)
+        .bind(&numbers)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO port_events (port_id, status, message) VALUES ($1, 'draft', $2)")
+        .bind(id)
+        .bind(format!(
+            "created with {} numbers; upload the signed LOA and submit",
+            numbers.len()
+        ))
+        .execute(&mut *tx)
+        .await?;
+    for n in &numbers {
+        audit_port(
+            &mut tx,
+            Action::PortCreate,
+            Outcome::Success,
+            tenant_id,
+            Some(caller.user_id),
+            request_id,
+            Some(n),
+            json!({ "port_id": id, "current_carrier": d.current_carrier() }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Locks the tenant's port request; 404 for anyone else's.
+async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> AppResult<()> {
+    sqlx::query("SELECT id FROM port_requests WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("port request".into()))?;
+    Ok(())
+}
+
+async fn statuses(conn: &mut PgConnection, id: Uuid) -> AppResult<Vec<(String, PortStatus)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT e164, status FROM port_numbers WHERE port_id = $1 ORDER BY e164 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(e, s)| {
+            PortStatus::parse(&s)
+                .map(|s| (e, s))
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown port status {s}")))
+        })
+        .collect()
+}
+
+/// Corrects the old account's details (before submission, or to fix a rejection).
+pub async fn update(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    input: &PortInput,
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    let tenant_id = caller.tenant_admin()?;
+    let details = PortDetails::parse(input).map_err(invalid)?;
+    let mut tx = state.pool.begin().await?;
+    lock(&mut tx, tenant_id, id).await?;
+    let fixable = statuses(&mut tx, id)
+        .await?
+        .iter()
+        .any(|(_, s)| matches!(s, PortStatus::Draft | PortStatus::Rejected));
+    if !fixable {
+        return Err(AppError::conflict(
+            "port_in_progress",
+            "only a draft or a request with rejected numbers can be changed",
+            json!(null),
+        ));
+    }
+    sqlx::query(
+        "UPDATE port_requests SET current_carrier = $2, account_number = $3, pin = $4, account_name = $5,
+                service_address = $6, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(details.current_carrier())
+    .bind(details.account_number())
+    .bind(details.pin())
+    .bind(details.account_name())
+    .bind(details.service_address())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO port_events (port_id, status, message) VALUES ($1, 'updated', 'account details corrected')")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit_port(
+        &mut tx,
+        Action::PortUpdate,
+        Outcome::Success,
+        tenant_id,
+        Some(caller.user_id),
+        request_id,
+        None,
+        json!({ "port_id": id, "details": details }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn upload_loa(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    filename: &str,
+    bytes: &[u8],
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    let tenant_id = caller.tenant_admin()?;
+    let mut tx = state.pool.begin().await?;
+    lock(&mut tx, tenant_id, id).await?;
+    check_loa(bytes).map_err(|e| AppError::Invalid {
+        code: "invalid_loa",
+        message: e,
+        details: json!({ "field": "loa" }),
+    })?;
+    let filename: String = filename
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    sqlx::query("UPDATE port_requests SET loa = $2, loa_filename = $3, loa_uploaded_at = now(), updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(bytes)
+        .bind(if filename.is_empty() { "loa.pdf" } else { filename.as_str() })
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO port_events (port_id, status, message) VALUES ($1, 'loa', $2)")
+        .bind(id)
+        .bind(format!(
+            "Letter of Authorization uploaded ({} KiB)",
+            bytes.len().div_ceil(1024)
+        ))
+        .execute(&mut *tx)
+        .await?;
+    audit_port(
+        &mut tx,
+        Action::PortLoa,
+        Outcome::Success,
+        tenant_id,
+        Some(caller.user_id),
+        request_id,
+        None,
+        json!({ "port_id": id, "bytes": bytes.len() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The stored LOA of the tenant's port request.
+pub async fn loa(state: &AppState, caller: &Principal, id: Uuid) -> AppResult<(String, Vec<u8>)> {
+    let tenant_id = caller.tenant()?;
+    let row: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT loa_filename, loa FROM port_requests WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    match row {
+        Some((name, Some(bytes))) => Ok((name.unwrap_or_else(|| "loa.pdf".into()), bytes)),
+        Some(_) => Err(AppError::NotFound("Letter of Authorization".into())),
+        None => Err(AppError::NotFound("port request".into())),
+    }
+}
+
+/// Submits the draft and rejected numbers (a resubmission after a fix starts them again).
+pub async fn submit(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    request_id: Option<&str>,
+) -> AppResult<usize> {
+    let tenant_id = caller.tenant_admin()?;
+    let mut tx = state.pool.begin().await?;
+    lock(&mut tx, tenant_id, id).await?;
+    let has_loa: bool =
+        sqlx::query_scalar("SELECT loa IS NOT NULL FROM port_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !has_loa {
+        return Err(AppError::invalid_field(
+            "loa",
+            "upload the signed Letter of Authorization (PDF) before submitting",
+        ));
+    }
+    let mut submitted = Vec::new();
+    for (e164, status) in statuses(&mut tx, id).await? {
+        if let Ok(next) = status.next(PortEvent::Submit) {
+            sqlx::query(
+                "UPDATE port_numbers SET status = $3, reason = NULL, foc_at = NULL, provider_ref = NULL, attempts = 0,
+                        next_check_at = now(), updated_at = now() WHERE port_id = $1 AND e164 = $2",
+            )
+            .bind(id)
+            .bind(&e164)
+            .bind(next.as_str())
+            .execute(&mut *tx)
+            .await?;
+            submitted.push(e164);
+        }
+    }
+    if submitted.is_empty() {
+        return Err(AppError::conflict(
+            "nothing_to_submit",
+            "no number of this request is a draft or rejected",
+            json!(null),
+        ));
+    }
+    for e164 in &submitted {
+        record_event(
+            &mut tx,
+            id,
+            Some(e164),
+            "submitted",
+            &format!("{e164} submitted to the current carrier"),
+        )
+        .await?;
+        audit_port(
+            &mut tx,
+            Action::PortSubmit,
+            Outcome::Success,
+            tenant_id,
+            Some(caller.user_id),
+            request_id,
+            Some(e164),
+            json!({ "port_id": id }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(submitted.len())
+}
+
+/// Cancels the numbers not yet scheduled; refused once any number has its FOC date.
+pub async fn cancel(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    request_id: Option<&str>,
+) -> AppResult<usize> {
+    let tenant_id = caller.tenant_admin()?;
+    let mut tx = state.pool.begin().await?;
+    lock(&mut tx, tenant_id, id).await?;
+    let numbers = statuses(&mut tx, id).await?;
+    if let Some((e164, status)) = numbers.iter().find(|(_, s)| *s == PortStatus::FocSet) {
+        let reason = status.next(PortEvent::Cancel).unwrap_err();
+        return Err(AppError::conflict(
+            "foc_set",
+            format!("{e164}: {reason}"),
+            json!({ "number": e164 }),
+        ));
+    }
+    let mut cancelled = 0;
+    for (e164, status) in numbers {
+        if let Ok(next) = status.next(PortEvent::Cancel) {
+            sqlx::query("UPDATE port_numbers SET status = $3, updated_at = now() WHERE port_id = $1 AND e164 = $2")
+                .bind(id)
+                .bind(&e164)
+                .bind(next.as_str())
+                .execute(&mut *tx)
+                .await?;
+            record_event(
+                &mut tx,
+                id,
+                Some(&e164),
+                "cancelled",
+                &format!("{e164} cancelled"),
+            )
+            .await?;
+            audit_port(
+                &mut tx,
+                Action::PortCancel,
+                Outcome::Success,
+                tenant_id,
+                Some(caller.user_id),
+                request_id,
+                Some(&e164),
+                json!({ "port_id": id }),
+            )
+            .await?;
+            cancelled += 1;
+        }
+    }
+    if cancelled == 0 {
+        return Err(AppError::conflict(
+            "nothing_to_cancel",
+            "every number of this request is completed or cancelled",
+            json!(null),
+        ));
+    }
+    tx.commit().await?;
+    Ok(cancelled)
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PortSummary {
+    pub id: Uuid,
+    pub current_carrier: String,
+    pub account_name: String,
+    pub created_at: DateTime<Utc>,
+    pub numbers: i64,
+    pub completed: i64,
+    pub rejected: i64,
+    pub in_flight: i64,
+}
+
+pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<Vec<PortSummary>> {
+    Ok(sqlx::query_as(
+        "SELECT p.id, p.current_carrier, p.account_name, p.created_at, count(n.e164) AS numbers,
+                count(*) FILTER (WHERE n.status = 'completed') AS completed,
+                count(*) FILTER (WHERE n.status = 'rejected') AS rejected,
+                count(*) FILTER (WHERE n.status IN ('submitted', 'acknowledged', 'foc_set')) AS in_flight
+         FROM port_requests p JOIN port_numbers n ON n.port_id = p.id
+         WHERE p.tenant_id = $1 GROUP BY p.id ORDER BY p.created_at DESC LIMIT 200",
+    )
+    .bind(tenant_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PortView {
+    pub id: Uuid,
+    pub requested_by_email: String,
+    pub current_carrier: String,
+    pub account_number: String,
+    pub account_name: String,
+    pub service_address: String,
+    pub target_type: String,
+    pub target_name: String,
+    pub loa_filename: Option<String>,
+    pub loa_bytes: Option<i32>,
+    pub loa_uploaded_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PortNumber {
+    pub e164: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub foc_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PortEventRow {
+    pub e164: Option<String>,
+    pub status: String,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortDetail {
+    #[serde(flatten)]
+    pub request: PortView,
+    pub numbers: Vec<PortNumber>,
+    pub events: Vec<PortEventRow>,
+}
+
+impl PortDetail {
+    pub fn fixable(&self) -> bool {
+        self.numbers
+            .iter()
+            .any(|n| n.status == "draft" || n.status == "rejected")
+    }
+    pub fn cancellable(&self) -> bool {
+        !self.numbers.iter().any(|n| n.status == "foc_set")
+            && self
+                .numbers
+                .iter()
+                .any(|n| !matches!(n.status.as_str(), "completed" | "cancelled"))
+    }
+}
+
+pub async fn detail(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> AppResult<PortDetail> {
+    let request: PortView = sqlx::query_as(
+        "SELECT p.id, u.email AS requested_by_email, p.current_carrier, p.account_number, p.account_name,
+                p.service_address, p.target_type, p.target_name, p.loa_filename, octet_length(p.loa) AS loa_bytes,
+                p.loa_uploaded_at, p.created_at
+         FROM port_requests p JOIN users u ON u.id = p.requested_by WHERE p.id = $1 AND p.tenant_id = $2",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound("port request".into()))?;
+    let numbers = sqlx::query_as(
+        "SELECT e164, status, reason, foc_at, updated_at FROM port_numbers WHERE port_id = $1 ORDER BY e164",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let events = sqlx::query_as(
+        "SELECT e164, status, message, at FROM port_events WHERE port_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(PortDetail {
+        request,
+        numbers,
+        events,
+    })
+}
+
+/// What the job does with one number after asking the carrier.
+enum Step {
+    Advance(PortStatus, Option<DateTime<Utc>>, String),
+    Reject(String),
+}
+
+/// Job step: submits newly submitted numbers to the carrier and follows the in-flight ones.
+/// Claimed with SKIP LOCKED; each number moves on its own, so one bad number fails alone.
+pub async fn sync(state: &AppState) -> AppResult<usize> {
+    let mut tx = state.pool.begin().await?;
+    let rows = sqlx::query(
+        "SELECT n.port_id, n.e164, n.status, n.provider_ref, n.attempts, p.tenant_id, p.current_carrier,
+                p.account_number, p.pin, p.account_name, p.service_address, p.target_type, p.target_id, p.target_name
+         FROM port_numbers n JOIN port_requests p ON p.id = n.port_id
+         WHERE n.status IN ('submitted', 'acknowledged', 'foc_set') AND n.next_check_at <= now()
+         ORDER BY n.next_check_at LIMIT 100 FOR UPDATE OF n SKIP LOCKED",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut changed = 0;
+    for row in rows {
+        let port_id: Uuid = row.try_get("port_id")?;
+        let e164: String = row.try_get("e164")?;
+        let tenant_id: Uuid = row.try_get("tenant_id")?;
+        let attempts: i32 = row.try_get("attempts")?;
+        let mut status = PortStatus::parse(&row.try_get::<String, _>("status")?)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bad port status")))?;
+        let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
+        let provider = state.provider_for(tenant_id).await?;
+        let reference: Option<String> = row.try_get("provider_ref")?;
+        let Some(reference) = reference else {
+            let details = PortDetails::parse(&PortInput {
+                numbers: vec![],
+                current_carrier: row.try_get("current_carrier")?,
+                account_number: row.try_get("account_number")?,
+                pin: row.try_get("pin")?,
+                account_name: row.try_get("account_name")?,
+                service_address: row.try_get("service_address")?,
+            })
+            .map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}"))
+            })?;
+            match provider.submit_port(tenant_id, &number, &details).await {
+                Ok(reference) => {
+                    sqlx::query("UPDATE port_numbers SET provider_ref = $3, attempts = 0, next_check_at = now() WHERE port_id = $1 AND e164 = $2")
+                        .bind(port_id).bind(&e164).bind(reference).execute(&mut *tx).await?;
+                }
+                Err(err) => retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?,
+            }
+            continue;
+        };
+        let progress = match provider.port_status(&reference).await {
+            Ok(p) => p,
+            Err(err) => {
+                retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?;
+                continue;
+            }
+        };
+        // The carrier may have moved several steps since the last look: record each.
+        let mut steps = Vec::new();
+        let reached = match &progress {
+            PortProgress::Submitted => PortStatus::Submitted,
+            PortProgress::Acknowledged => PortStatus::Acknowledged,
+            PortProgress::FocSet(_) => PortStatus::FocSet,
+            PortProgress::Completed(_) => PortStatus::Completed,
+            PortProgress::Rejected(reason) => {
+                steps.push(Step::Reject(reason.clone()));
+                status
+            }
+        };
+        let foc = match &progress {
+            PortProgress::FocSet(at) | PortProgress::Completed(at) => Some(*at),
+            _ => None,
+        };
+        for (from, event, to) in [
+            (
+                PortStatus::Submitted,
+                PortEvent::CarrierAcknowledged,
+                PortStatus::Acknowledged,
+            ),
+            (
+                PortStatus::Acknowledged,
+                PortEvent::FocDateSet,
+                PortStatus::FocSet,
+            ),
+            (
+                PortStatus::FocSet,
+                PortEvent::FocDateReached,
+                PortStatus::Completed,
+            ),
+        ] {
+            if rank(reached) >= rank(to) && rank(status) <= rank(from) {
+                let next = from
+                    .next(event)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+                let message = match next {
+                    PortStatus::Acknowledged => {
+                        format!("{e164}: the current carrier acknowledged the request")
+                    }
+                    PortStatus::FocSet => format!(
+                        "{e164}: FOC date set for {} UTC",
+                        foc.map(|f| f.format("%Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_default()
+                    ),
+                    _ => format!(
+                        "{e164}: ported in; it is now routed to {}",
+                        row.try_get::<String, _>("target_name")?
+                    ),
+                };
+                steps.push(Step::Advance(next, foc, message));
+            }
+        }
+        for step in steps {
+            match step {
+                Step::Reject(reason) => {
+                    let Ok(next) = status.next(PortEvent::CarrierRejected) else {
+                        tracing::warn!(%e164, %reason, "carrier rejected a number past the point of rejection; ignored");
+                        continue;
+                    };
+                    sqlx::query("UPDATE port_numbers SET status = $3, reason = $4, updated_at = now() WHERE port_id = $1 AND e164 = $2")
+                        .bind(port_id).bind(&e164).bind(next.as_str()).bind(&reason).execute(&mut *tx).await?;
+                    record_event(
+                        &mut tx,
+                        port_id,
+                        Some(&e164),
+                        "rejected",
+                        &format!("{e164} rejected: {reason}. Fix the request and submit it again"),
+                    )
+                    .await?;
+                    audit_port(
+                        &mut tx,
+                        Action::PortStatus,
+                        Outcome::Failure,
+                        tenant_id,
+                        None,
+                        None,
+                        Some(&e164),
+                        json!({ "port_id": port_id, "status": "rejected", "reason": reason }),
+                    )
+                    .await?;
+                    status = next;
+                    changed += 1;
+                }
+                Step::Advance(next, foc, message) => {
+                    if next == PortStatus::Completed {
+                        let target = Target {
+                            kind: row
+                                .try_get::<String, _>("target_type")?
+                                .parse()
+                                .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
+                            id: row.try_get("target_id")?,
+                            name: row.try_get("target_name")?,
+                        };
+                        match complete(&mut tx, state, tenant_id, &number, &target).await {
+                            Ok(()) => {}
+                            Err(err) => {
+                                // The number stays FOC-set and is tried again.
+                                retry(&mut tx, port_id, &e164, attempts, &err.public_message())
+                                    .await?;
+                                break;
+                            }
+                        }
+                    }
+                    sqlx::query("UPDATE port_numbers SET status = $3, foc_at = coalesce($4, foc_at), attempts = 0, updated_at = now(),
+                                        next_check_at = now() + interval '1 second' WHERE port_id = $1 AND e164 = $2")
+                        .bind(port_id).bind(&e164).bind(next.as_str()).bind(foc).execute(&mut *tx).await?;
+                    record_event(&mut tx, port_id, Some(&e164), next.as_str(), &message).await?;
+                    audit_port(
+                        &mut tx,
+                        Action::PortStatus,
+                        Outcome::Success,
+                        tenant_id,
+                        None,
+                        None,
+                        Some(&e164),
+                        json!({ "port_id": port_id, "status": next.as_str(), "foc_at": foc }),
+                    )
+                    .await?;
+                    status = next;
+                    changed += 1;
+                }
+            }
+        }
+        if status.in_flight() {
+            sqlx::query("UPDATE port_numbers SET next_check_at = greatest(next_check_at, now() + interval '1 second') WHERE port_id = $1 AND e164 = $2")
+                .bind(port_id).bind(&e164).execute(&mut *tx).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+fn rank(s: PortStatus) -> u8 {
+    match s {
+        PortStatus::Draft | PortStatus::Rejected | PortStatus::Cancelled => 0,
+        PortStatus::Submitted => 1,
+        PortStatus::Acknowledged => 2,
+        PortStatus::FocSet => 3,
+        PortStatus::Completed => 4,
+    }
+}
+
+async fn retry(
+    conn: &mut PgConnection,
+    port_id: Uuid,
+    e164: &str,
+    attempts: i32,
+    error: &str,
+) -> AppResult<()> {
+    let attempts = attempts + 1;
+    tracing::warn!(%e164, %error, attempts, "port step failed; retrying");
+    sqlx::query(
+        "UPDATE port_numbers SET attempts = $3, next_check_at = now() + make_interval(secs => $4) WHERE port_id = $1 AND e164 = $2",
+    )
+    .bind(port_id)
+    .bind(e164)
+    .bind(attempts)
+    .bind(crate::domain::cnam::retry_delay_seconds(attempts) as f64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The FOC date is reached: the number joins the tenant's numbers, routed to its target.
+async fn complete(
+    conn: &mut PgConnection,
+    state: &AppState,
+    tenant_id: Uuid,
+    number: &E164,
+    target: &Target,
+) -> AppResult<()> {
+    let national = number.national_digits().to_string();
+    let (npa, nxx) = (
+        national.get(0..3).unwrap_or("000").to_string(),
+        national.get(3..6).unwrap_or("000").to_string(),
+    );
+    let place: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT city, state, country, rate_center FROM rate_centers WHERE npa = $1 AND nxx = $2",
+    )
+    .bind(&npa)
+    .bind(&nxx)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let provider = state.provider_for(tenant_id).await?;
+    provider
+        .assign(
+            tenant_id,
+            NumberRef {
+                e164: number,
+                state: place.as_ref().map(|p| p.1.as_str()),
+            },
+            target,
+            None,
+        )
+        .await?;
+    let to = transition(NumberState::PortingIn, Event::FocDateReached)?;
+    let toll_free = crate::domain::search::TOLL_FREE_NPAS.contains(&npa.as_str());
+    let inserted = sqlx::query(
+        "INSERT INTO numbers (e164, country, kind, national, npa, nxx, state, region, rate_center, city, inventory_org_id,
+                              tenant_id, lifecycle, target_type, target_id, target_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)
+         ON CONFLICT (e164) DO NOTHING",
+    )
+    .bind(number.as_str())
+    .bind(place.as_ref().map(|p| p.2.as_str()).unwrap_or("US"))
+    .bind(if toll_free { "toll_free" } else { "local" })
+    .bind(&national)
+    .bind(&npa)
+    .bind(&nxx)
+    .bind(place.as_ref().map(|p| p.1.clone()))
+    .bind(match &place {
+        Some((city, st, _, _)) => format!("{city}, {st}"),
+        None if toll_free => "Toll-free (US/Canada)".into(),
+        None => "Ported number".into(),
+    })
+    .bind(place.as_ref().map(|p| p.3.clone()))
+    .bind(place.as_ref().map(|p| p.0.clone()))
+    .bind(tenant_id)
+    .bind(to.as_str())
+    .bind(target.kind.as_str())
+    .bind(&target.id)
+    .bind(&target.name)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AppError::conflict(
+            "already_on_network",
+            format!("{number} appeared on Inward's network meanwhile"),
+            json!(null),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! Pages: port requests (list and new), a request's detail with each number's timeline,
+//! the LOA upload, corrections, submit and cancel.
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{CreateRequest, PortDetail, PortSummary, TargetSpec};
+use crate::auth::{PageCaller, RequestId};
+use crate::domain::Target;
+use crate::domain::port::PortInput;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::pages::Chrome;
+use crate::web::{PageError, PageResult, parse_id, render};
+
+fn fields(body: &Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+fn input_of(f: &[(String, String)]) -> PortInput {
+    PortInput {
+        numbers: field(f, "numbers")
+            .split(['\n', ',', ';'])
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        current_carrier: field(f, "current_carrier"),
+        account_number: field(f, "account_number"),
+        pin: field(f, "pin"),
+        account_name: field(f, "account_name"),
+        service_address: field(f, "service_address"),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "ports.html")]
+struct PortsPage {
+    chrome: Chrome,
+    ports: Vec<PortSummary>,
+    targets: Vec<Target>,
+    can_edit: bool,
+    error: Option<String>,
+    form: Vec<(String, String)>,
+}
+
+impl PortsPage {
+    fn value(&self, name: &str) -> String {
+        field(&self.form, name)
+    }
+}
+
+async fn ports_page(
+    state: &AppState,
+    caller: &PageCaller,
+    error: Option<String>,
+    form: Vec<(String, String)>,
+) -> Result<PortsPage, AppError> {
+    let tenant_id = caller.principal.tenant()?;
+    let ports = super::list(&mut *state.pool.acquire().await?, tenant_id).await?;
+    let targets = state.targets(tenant_id, None).await?;
+    Ok(PortsPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        ports,
+        targets,
+        can_edit: caller.principal.is_tenant_admin(),
+        error,
+        form,
+    })
+}
+
+pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResult {
+    Ok(render(
+        &ports_page(&state, &caller, None, Vec::new()).await?,
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let f = fields(&body);
+    let (kind, id) = field(&f, "target")
+        .split_once(':')
+        .map(|(k, i)| (k.to_string(), i.to_string()))
+        .unwrap_or_default();
+    let request = CreateRequest {
+        input: input_of(&f),
+        target: TargetSpec {
+            kind,
+            id: Some(id),
+            name: None,
+        },
+    };
+    match super::create(&state, &caller.principal, &request, request_id.as_deref()).await {
+        Ok(id) => Ok(Redirect::to(&format!("/ports/{id}?notice=port_created")).into_response()),
+        Err(
+            err @ (AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)),
+        ) => {
+            let status = err.status();
+            let page = ports_page(&state, &caller, Some(err.public_message()), f).await?;
+            Ok((status, render(&page)).into_response())
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "port.html")]
+struct PortPage {
+    chrome: Chrome,
+    port: PortDetail,
+    can_edit: bool,
+    error: Option<String>,
+}
+
+impl PortPage {
+    fn national(&self, e164: &str) -> String {
+        crate::domain::e164::format_national(e164)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn port_page(
+    state: &AppState,
+    caller: &PageCaller,
+    id: uuid::Uuid,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let tenant_id = caller.principal.tenant()?;
+    let port = super::detail(&mut *state.pool.acquire().await?, tenant_id, id).await?;
+    Ok(render(&PortPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
+        port,
+        can_edit: caller.principal.is_tenant_admin(),
+        error,
+    }))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    Ok(port_page(&state, &caller, id, q.notice.as_deref(), None).await?)
+}
+
+/// Renders the outcome of an action on the request's page: a redirect with a notice, or the
+/// page again with the error.
+async fn after(
+    state: &AppState,
+    caller: &PageCaller,
+    id: uuid::Uuid,
+    outcome: Result<&str, AppError>,
+    htmx: bool,
+) -> PageResult {
+    match outcome {
+        Ok(notice) => {
+            let to = format!("/ports/{id}?notice={notice}");
+            if htmx {
+                Ok(([("HX-Redirect", to)], "").into_response())
+            } else {
+                Ok(Redirect::to(&to).into_response())
+            }
+        }
+        Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            let status = err.status();
+            let page = port_page(state, caller, id, None, Some(err.public_message())).await?;
+            if htmx {
+                // htmx does not swap error responses: answer 200 and have it replace the page.
+                Ok(([("HX-Retarget", "body"), ("HX-Reswap", "innerHTML")], page).into_response())
+            } else {
+                Ok((status, page).into_response())
+            }
+        }
+        Err(err) => Err(PageError(err)),
+    }
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    let outcome = super::update(
+        &state,
+        &caller.principal,
+        id,
+        &input_of(&fields(&body)),
+        request_id.as_deref(),
+    )
+    .await
+    .map(|_| "port_updated");
+    after(&state, &caller, id, outcome, false).await
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    let outcome = super::submit(&state, &caller.principal, id, request_id.as_deref())
+        .await
+        .map(|_| "port_submitted");
+    after(&state, &caller, id, outcome, false).await
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    let outcome = super::cancel(&state, &caller.principal, id, request_id.as_deref())
+        .await
+        .map(|_| "port_cancelled");
+    after(&state, &caller, id, outcome, false).await
+}
+
+/// The LOA upload form (multipart; the CSRF token travels in the X-CSRF-Token header that
+/// htmx adds, as multipart bodies are not read by the CSRF check).
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    let htmx = headers.contains_key("hx-request");
+    let mut file: Option<(String, Vec<u8>)> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(part)) if part.name() == Some("loa") => {
+                let name = part.file_name().unwrap_or("loa.pdf").to_string();
+                match part.bytes().await {
+                    Ok(bytes) => file = Some((name, bytes.to_vec())),
+                    Err(_) => {
+                        return after(
+                            &state,
+                            &caller,
+                            id,
+                            Err(AppError::invalid_field(
+                                "loa",
+                                "the upload was interrupted or too large",
+                            )),
+                            htmx,
+                        )
+                        .await;
+                    }
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => {
+                return after(
+                    &state,
+                    &caller,
+                    id,
+                    Err(AppError::invalid_field(
+                        "loa",
+                        "the upload could not be read",
+                    )),
+                    htmx,
+                )
+                .await;
+            }
+        }
+    }
+    let outcome = match file {
+        Some((name, bytes)) => super::upload_loa(
+            &state,
+            &caller.principal,
+            id,
+            &name,
+            &bytes,
+            request_id.as_deref(),
+        )
+        .await
+        .map(|_| "loa_uploaded"),
+        None => Err(AppError::invalid_field(
+            "loa",
+            "choose the signed LOA (PDF) to upload",
+        )),
+    };
+    after(&state, &caller, id, outcome, htmx).await
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    let (name, bytes) = super::loa(&state, &caller.principal, id).await?;
+    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], ""));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
