@@ -453,3 +453,47 @@ async fn pool_requests_match_ringcx_published_schemas(pool: PgPool) {
     assert_eq!(trac.body["description"], "TV");
     sent("GET", &format!("{accounts}/tracGroups/withChildren"));
 }
+
+#[tokio::test]
+async fn the_adapter_updates_one_record_pages_the_pool_and_lists_a_groups_numbers() {
+    use inward::domain::E164;
+    use inward::providers::http::RetryPolicy;
+    use inward::providers::ringcx::{RingCx, RingCxConfig, pool_record};
+    use inward::providers::simulator::ringcx::{CLIENT_ID, CLIENT_SECRET};
+
+    let sim = Sim::start(ringcx_with_state).await;
+    let mut config = RingCxConfig::new(
+        JWT.into(),
+        CLIENT_ID.into(),
+        CLIENT_SECRET.into(),
+        ACCOUNT_ID.into(),
+    );
+    config.rc_base = sim.base.clone();
+    config.ringcx_base = sim.base.clone();
+    let ringcx = RingCx::new(config, RetryPolicy::default());
+
+    let first = ringcx.pool_search("1317333", 0, 15).await.unwrap();
+    let second = ringcx.pool_search("1317333", 1, 15).await.unwrap();
+    assert_eq!((first.records.len(), second.records.len()), (15, 5));
+    assert_eq!(first.total, Some(20));
+    assert_ne!(first.records[0]["dnis"], second.records[0]["dnis"]);
+
+    let number = E164::parse("+13173330100").unwrap();
+    let mut record = pool_record(&number, Some("Front desk"));
+    record["notes"] = json!("moved");
+    let updated = ringcx.pool_update(&record).await.unwrap();
+    assert_eq!(updated[0]["dnisDescription"], "Front desk");
+    let found = ringcx.pool_search("13173330100", 0, 10).await.unwrap();
+    assert_eq!(found.records[0]["notes"], "moved");
+
+    let missing = pool_record(&E164::parse("+13179990000").unwrap(), None);
+    let err = ringcx.pool_update(&missing).await.unwrap_err();
+    assert_eq!(
+        err.kind,
+        inward::providers::ProviderErrorKind::NotFound,
+        "{err}"
+    );
+
+    let numbers = ringcx.tracking_numbers(701).await.unwrap();
+    assert_eq!(numbers[0]["tracId"], 801);
+}

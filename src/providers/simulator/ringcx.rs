@@ -5,7 +5,8 @@
 //! Admin: `DELETE /__sim/targets/{kind}/{id}` (kind `queue`/`gate`, `ivr`/`visualIvr`,
 //! `cloudRouteProfile`) removes a target behind the adapter's back (its DNIS stay assigned to
 //! the missing target, as a dangling assignment); `POST /__sim/expire-tokens` ends every RingCX
-//! access token (refresh tokens stay valid).
+//! access token (refresh tokens stay valid). The DNIS pool (`search`, `dnisPool` POST/PUT,
+//! `uploadDnisPool`, `updateBulkDnisPool`) and tracking-number groups are in `ringcx_pool.rs`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -118,10 +118,12 @@ pub async fn search(
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if accounts.iter().any(|a| *a != ACCOUNT_ID) {
-        return account_ok("", uri.path())
-            .err()
-            .map(|r| *r)
-            .unwrap_or_default();
+        return error(
+            StatusCode::FORBIDDEN,
+            "access.denied.exception",
+            "You do not have permission to access this resource",
+            uri.path(),
+        );
     }
     let number = |k: &str| query.get(k).and_then(|v| v.parse::<usize>().ok());
     let page = number("page").unwrap_or(0);
