@@ -113,6 +113,26 @@ pub fn api_router() -> Router<AppState> {
         )
         .route("/connections/{id}/test", post(connections::api::test))
         .route(
+            "/connections/{id}/ringcx/dnis-pool",
+            get(connections::ringcx_pool::api_search).post(connections::ringcx_pool::api_add),
+        )
+        .route(
+            "/connections/{id}/ringcx/dnis-pool/upload",
+            post(connections::ringcx_pool::api_upload),
+        )
+        .route(
+            "/connections/{id}/ringcx/dnis-pool/bulk",
+            put(connections::ringcx_pool::api_bulk),
+        )
+        .route(
+            "/connections/{id}/ringcx/tracking-groups",
+            get(connections::ringcx_pool::api_tracking_groups),
+        )
+        .route(
+            "/connections/{id}/ringcx/tracking-groups/{group}/numbers",
+            post(connections::ringcx_pool::api_create_tracking_number),
+        )
+        .route(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
@@ -183,6 +203,18 @@ pub fn page_router() -> Router<AppState> {
             get(connections::pages::show).post(connections::pages::update),
         )
         .route("/settings/connection/test", post(connections::pages::test))
+        .route(
+            "/settings/connection/ringcx-pool",
+            get(connections::ringcx_pool::page),
+        )
+        .route(
+            "/settings/connection/ringcx-pool/add",
+            post(connections::ringcx_pool::page_add),
+        )
+        .route(
+            "/settings/connection/ringcx-pool/upload",
+            post(connections::ringcx_pool::page_upload),
+        )
         .route("/inventory", get(inventory::pages::page))
         .route("/inventory/sample.csv", get(inventory::pages::sample))
         .route("/inventory/export.csv", get(inventory::pages::export))

@@ -63,6 +63,9 @@ pub enum Action {
     PortCancel,
     #[serde(rename = "PORT_STATUS")]
     PortStatus,
+    /// A change to the DNIS pool or tracking numbers of the tenant's RingCX account.
+    #[serde(rename = "RINGCX_POOL")]
+    RingCxPool,
 }
 
 impl Action {
@@ -94,6 +97,7 @@ impl Action {
         Action::PortSubmit,
         Action::PortCancel,
         Action::PortStatus,
+        Action::RingCxPool,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +129,7 @@ impl Action {
             Action::PortSubmit => "PORT_SUBMIT",
             Action::PortCancel => "PORT_CANCEL",
             Action::PortStatus => "PORT_STATUS",
+            Action::RingCxPool => "RINGCX_POOL",
         }
     }
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod crypto;
 pub mod pages;
 pub mod repo;
+pub mod ringcx_pool;
 pub mod sync;
 
 use std::sync::Arc;
@@ -244,21 +245,34 @@ pub fn adapter(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<Arc<dyn Prov
             };
             Some(Arc::new(Cxone::new(config, retry)))
         }
-        Kind::RingCx => {
-            let mut config = RingCxConfig::new(
-                text("jwt"),
-                text("client_id"),
-                text("client_secret"),
-                text("account_id"),
-            );
-            if let Some(base) = &spec.base_url {
-                // A base URL (the simulator) serves both the RingCentral and the RingCX hosts.
-                config.rc_base = base.clone();
-                config.ringcx_base = base.clone();
-            }
-            Some(Arc::new(RingCx::new(config, retry)))
-        }
+        Kind::RingCx => Some(Arc::new(ringcx(spec, retry)?)),
     }
+}
+
+/// The RingCX adapter itself, for what only RingCX has (DNIS pool, tracking numbers).
+pub fn ringcx(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<RingCx> {
+    if spec.kind != Kind::RingCx {
+        return None;
+    }
+    let text = |k: &str| {
+        spec.credentials
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut config = RingCxConfig::new(
+        text("jwt"),
+        text("client_id"),
+        text("client_secret"),
+        text("account_id"),
+    );
+    if let Some(base) = &spec.base_url {
+        // A base URL (the simulator) serves both the RingCentral and the RingCX hosts.
+        config.rc_base = base.clone();
+        config.ringcx_base = base.clone();
+    }
+    Some(RingCx::new(config, retry))
 }
 
 #[cfg(test)]

@@ -94,6 +94,21 @@ pub struct PlatformHttp {
     correlation_header: &'static str,
 }
 
+/// One file of a `multipart/form-data` request.
+#[derive(Debug, Clone, Copy)]
+pub struct MultipartFile<'a> {
+    pub field: &'a str,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+enum Payload<'a> {
+    Empty,
+    Json(&'a Value),
+    Multipart(MultipartFile<'a>),
+}
+
 pub struct Response {
     pub status: StatusCode,
     pub body: Value,
@@ -162,6 +177,33 @@ impl PlatformHttp {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Response, ProviderError> {
+        let payload = match body {
+            Some(body) => Payload::Json(body),
+            None => Payload::Empty,
+        };
+        self.send_payload(method, path, query, payload).await
+    }
+
+    /// Sends one file as a `multipart/form-data` body (field `field`), with the same token,
+    /// throttle, retry and error handling as JSON calls.
+    pub async fn send_multipart(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        file: MultipartFile<'_>,
+    ) -> Result<Response, ProviderError> {
+        self.send_payload(method, path, query, Payload::Multipart(file))
+            .await
+    }
+
+    async fn send_payload(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        payload: Payload<'_>,
+    ) -> Result<Response, ProviderError> {
         let url = format!("{}{}", self.base, path);
         let mut refreshed = false;
         let mut attempt = 0;
@@ -174,8 +216,19 @@ impl PlatformHttp {
                 .request(method.clone(), &url)
                 .query(query)
                 .bearer_auth(&token);
-            if let Some(body) = body {
-                request = request.json(body);
+            match &payload {
+                Payload::Empty => {}
+                Payload::Json(body) => request = request.json(body),
+                Payload::Multipart(file) => {
+                    // A form is consumed by sending, so each attempt builds its own.
+                    let part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
+                        .file_name(file.file_name.to_string())
+                        .mime_str(file.content_type)
+                        .map_err(|e| transport_error(self.provider, &url, e))?;
+                    request = request.multipart(
+                        reqwest::multipart::Form::new().part(file.field.to_string(), part),
+                    );
+                }
             }
             let response = match request.send().await {
                 Ok(r) => r,

@@ -26,6 +26,7 @@ mod pages;
 mod porting;
 mod races;
 mod ringcx;
+mod ringcx_pool;
 mod saga;
 mod search;
 mod settings;

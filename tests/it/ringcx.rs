@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use crate::common::{Api, TestApp, error_code};
 use crate::genesys::app_with_key;
 
-type Sim = crate::sim::Sim<SimState>;
+pub(crate) type Sim = crate::sim::Sim<SimState>;
 
 impl crate::sim::Sim<SimState> {
     fn id_of(&self, kind: &str, name: &str) -> String {
@@ -42,11 +42,11 @@ impl crate::sim::Sim<SimState> {
     }
 }
 
-fn credentials(jwt: &str, account: &str) -> Value {
+pub(crate) fn credentials(jwt: &str, account: &str) -> Value {
     json!({ "jwt": jwt, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "account_id": account })
 }
 
-async fn connect(admin: &Api, sim: &Sim, credentials: Value) -> String {
+pub(crate) async fn connect(admin: &Api, sim: &Sim, credentials: Value) -> String {
     let (status, body) = admin
         .post(
             "/api/v1/connections",
@@ -58,7 +58,7 @@ async fn connect(admin: &Api, sim: &Sim, credentials: Value) -> String {
     body["id"].as_str().unwrap().to_string()
 }
 
-async fn test_connection(admin: &Api, id: &str) -> Value {
+pub(crate) async fn test_connection(admin: &Api, id: &str) -> Value {
     admin
         .post(&format!("/api/v1/connections/{id}/test"), json!({}))
         .await

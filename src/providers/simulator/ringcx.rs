@@ -5,7 +5,8 @@
 //! Admin: `DELETE /__sim/targets/{kind}/{id}` (kind `queue`/`gate`, `ivr`/`visualIvr`,
 //! `cloudRouteProfile`) removes a target behind the adapter's back (its DNIS stay assigned to
 //! the missing target, as a dangling assignment); `POST /__sim/expire-tokens` ends every RingCX
-//! access token (refresh tokens stay valid).
+//! access token (refresh tokens stay valid). The DNIS pool (`search`, `dnisPool` POST/PUT,
+//! `uploadDnisPool`, `updateBulkDnisPool`) and tracking-number groups are in `ringcx_pool.rs`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Faults;
+
+#[path = "ringcx_pool.rs"]
+mod pool;
 
 pub const CLIENT_ID: &str = "sim-client";
 pub const CLIENT_SECRET: &str = "sim-secret";
@@ -49,6 +53,10 @@ pub struct Data {
     /// DNIS an admin in RingCX's UI assigns (to the given gate) just before our next PUT lands:
     /// the race between our re-check and our write, answered 409 as RingCX does.
     pub taken_before_put: HashMap<String, i64>,
+    /// dnis → the pool record's own fields (`dnisDescription`, `notes`, `active`, …)
+    pub records: BTreeMap<String, Value>,
+    /// tracGroupId → (group name, its tracking numbers as `TracNumber` objects)
+    pub trac_groups: BTreeMap<i64, (String, Vec<Value>)>,
 }
 
 impl Data {
@@ -113,6 +121,13 @@ pub fn seeded() -> SimState {
     for n in 100..120 {
         data.pool.insert(format!("1317333{n:04}"), None);
     }
+    data.trac_groups.insert(
+        701,
+        (
+            "Spring campaign".into(),
+            vec![json!({ "tracId": 801, "accountId": ACCOUNT_ID, "description": "Radio spot" })],
+        ),
+    );
     Arc::new(Mutex::new(data))
 }
 
@@ -150,6 +165,21 @@ pub fn router(state: SimState) -> Router {
         .route(
             &format!("{tn}/assignedDnis/cloudRouteProfiles/{{id}}"),
             put(assign_cloud_route_profile),
+        )
+        .route(&format!("{tn}/search"), post(pool::search))
+        .route(
+            &format!("{tn}/dnisPool"),
+            post(pool::create).put(pool::update),
+        )
+        .route(&format!("{tn}/uploadDnisPool"), post(pool::upload))
+        .route(&format!("{tn}/updateBulkDnisPool"), put(pool::bulk_update))
+        .route(
+            "/voice/api/v1/admin/accounts/{account}/tracGroups/withChildren",
+            get(pool::trac_groups),
+        )
+        .route(
+            "/voice/api/v1/admin/accounts/{account}/tracGroups/{group}/tracNumbers",
+            get(pool::trac_numbers).post(pool::create_trac_number),
         )
         .route("/__sim/targets/{kind}/{id}", delete(delete_target))
         .route("/__sim/expire-tokens", post(expire_tokens))
@@ -426,9 +456,11 @@ async fn search_dnis(
             _ => true,
         })
         .map(|(dnis, a)| {
-            let mut record = json!({
-                "dnis": dnis, "dnisE164": format!("+{dnis}"), "active": true, "dnisCategory": "VOICE",
-                "dnisState": if a.is_some() { "ASSIGNED" } else { "UNASSIGNED" }, "dnisManagedByRC": true,
+            let mut record = pool::record_json(&data, dnis);
+            record["dnisState"] = json!(if a.is_some() {
+                "ASSIGNED"
+            } else {
+                "UNASSIGNED"
             });
             if let Some(a) = a {
                 record["assignedDnis"] = assigned_json(&data, dnis, a);
