@@ -92,6 +92,14 @@ pub fn api_router() -> Router<AppState> {
         )
         .route("/inventory/releases", post(inventory::api::release))
         .route(
+            "/inventory/carriers",
+            get(inventory::api::list_carriers).post(inventory::api::create_carrier),
+        )
+        .route(
+            "/inventory/carriers/{id}/default",
+            put(inventory::api::set_default_carrier),
+        )
+        .route(
             "/inventory/{e164}",
             delete(inventory::api::delete).patch(inventory::api::change_capabilities),
         )

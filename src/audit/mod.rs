@@ -63,6 +63,10 @@ pub enum Action {
     PortCancel,
     #[serde(rename = "PORT_STATUS")]
     PortStatus,
+    #[serde(rename = "CARRIER_CREATE")]
+    CarrierCreate,
+    #[serde(rename = "CARRIER_DEFAULT")]
+    CarrierDefault,
 }
 
 impl Action {
@@ -94,6 +98,8 @@ impl Action {
         Action::PortSubmit,
         Action::PortCancel,
         Action::PortStatus,
+        Action::CarrierCreate,
+        Action::CarrierDefault,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +131,8 @@ impl Action {
             Action::PortSubmit => "PORT_SUBMIT",
             Action::PortCancel => "PORT_CANCEL",
             Action::PortStatus => "PORT_STATUS",
+            Action::CarrierCreate => "CARRIER_CREATE",
+            Action::CarrierDefault => "CARRIER_DEFAULT",
         }
     }
 
@@ -167,6 +175,8 @@ pub struct Entry {
     pub request_id: Option<String>,
     pub justification: Option<String>,
     pub details: Option<serde_json::Value>,
+    /// The organization that acted (a reseller's inventory work has no tenant).
+    pub org_id: Option<Uuid>,
 }
 
 impl Entry {
@@ -183,7 +193,14 @@ impl Entry {
             request_id: None,
             justification: None,
             details: None,
+            org_id: None,
         }
+    }
+
+    /// Records the acting organization, so its own scoped audit log shows the entry.
+    pub fn org(mut self, org_id: Uuid) -> Self {
+        self.org_id = Some(org_id);
+        self
     }
 
     pub fn by(

@@ -9,8 +9,8 @@ use crate::domain::policy::AuditScope;
 pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, user_id, phone_number, action, target_type, target_id,
-                                status, error_message, request_id, justification, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                status, error_message, request_id, justification, details, org_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(entry.tenant_id)
     .bind(entry.user_id)
@@ -23,6 +23,7 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> 
     .bind(&entry.request_id)
     .bind(&entry.justification)
     .bind(&entry.details)
+    .bind(entry.org_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -71,8 +72,11 @@ pub async fn list(
     match scope {
         AuditScope::Everything => q.push("true"),
         AuditScope::Tenant(tenant) => q.push("a.tenant_id = ").push_bind(*tenant),
+        // Its tenants' entries, and its own (inventory work carries no tenant).
         AuditScope::TenantsOfReseller(reseller) => q
-            .push("a.tenant_id IN (SELECT id FROM organizations WHERE parent_id = ")
+            .push("(a.tenant_id IN (SELECT id FROM organizations WHERE parent_id = ")
+            .push_bind(*reseller)
+            .push(") OR a.org_id = ")
             .push_bind(*reseller)
             .push(")"),
     };
