@@ -208,6 +208,14 @@ pub fn page_router() -> Router<AppState> {
         )
         .route("/inventory/bulk/{action}", post(inventory::pages::bulk))
         .route(
+            "/inventory/carriers",
+            get(inventory::pages::carriers).post(inventory::pages::add_carrier),
+        )
+        .route(
+            "/inventory/carriers/{id}/default",
+            post(inventory::pages::set_default_carrier),
+        )
+        .route(
             "/inventory/tenants/{id}/external-numbers",
             post(inventory::pages::set_external_numbers),
         )

@@ -443,3 +443,85 @@ async fn a_reseller_sees_its_own_upload_entries_and_not_another_resellers(pool: 
         .await;
     assert_eq!(uploads(&body).len(), 2, "{body}");
 }
+
+#[sqlx::test]
+async fn the_carriers_page_lists_adds_and_sets_the_default(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let browser = app.browser("reseller@acme.test").await;
+    let (status, page) = browser.get("/inventory").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("/inventory/carriers"),
+        "inventory links to carriers"
+    );
+    let (status, page) = browser.get("/inventory/carriers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Sandbox Voice") && page.contains("Sandbox SMS"));
+
+    let r = browser
+        .post_form(
+            "/inventory/carriers",
+            &[
+                ("kind", "sms"),
+                ("name", "Acme Texts"),
+                ("is_default", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = browser.get("/inventory/carriers?notice=added").await;
+    assert!(
+        page.contains("Acme Texts") && page.contains("Carrier added."),
+        "{page}"
+    );
+    let (own, default): (Option<Uuid>, bool) =
+        sqlx::query_as("SELECT org_id, is_default FROM carriers WHERE name = 'Acme Texts'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(own.is_some() && default);
+
+    // A duplicate answers the page again with the reason; nothing is added.
+    let r = browser
+        .post_form(
+            "/inventory/carriers",
+            &[("kind", "sms"), ("name", "ACME TEXTS")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("carrier-error") && page.contains("already exists"),
+        "{page}"
+    );
+
+    // Another own carrier, then made the default from the page.
+    browser
+        .post_form(
+            "/inventory/carriers",
+            &[("kind", "sms"), ("name", "Acme Bulk")],
+        )
+        .await;
+    let bulk: Uuid = sqlx::query_scalar("SELECT id FROM carriers WHERE name = 'Acme Bulk'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = browser
+        .post_form(&format!("/inventory/carriers/{bulk}/default"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let defaults: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM carriers WHERE org_id IS NOT NULL AND kind = 'sms' AND is_default",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(defaults, ["Acme Bulk"]);
+
+    let (status, _) = app
+        .browser("admin@globex.test")
+        .await
+        .get("/inventory/carriers")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
