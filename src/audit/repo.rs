@@ -46,6 +46,8 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     pub justification: Option<String>,
     pub details: Option<serde_json::Value>,
+    /// The acting organization (NULL on entries written before migration 0007).
+    pub org_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,7 +68,8 @@ pub async fn list(
 ) -> sqlx::Result<Vec<AuditRow>> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT a.id, a.at, a.tenant_id, a.user_id, u.email AS user_email, a.phone_number, a.action,
-                a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details
+                a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details,
+                a.org_id
          FROM audit_log a LEFT JOIN users u ON u.id = a.user_id WHERE ",
     );
     match scope {

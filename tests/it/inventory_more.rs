@@ -426,6 +426,11 @@ async fn a_reseller_sees_its_own_upload_entries_and_not_another_resellers(pool: 
     let (status, body) = acme.get("/api/v1/audit?action=UPLOAD").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(uploads(&body), [mine["id"].as_str().unwrap()], "{body}");
+    let acme_id: Uuid = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'acme'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(body["entries"][0]["org_id"], json!(acme_id), "{body}");
     let (status, body) = umbrella.get("/api/v1/audit?action=UPLOAD").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(uploads(&body), [theirs["id"].as_str().unwrap()], "{body}");
