@@ -259,7 +259,8 @@ async fn try_process(pool: &PgPool, uploader: &Uploader, id: Uuid) -> AppResult<
     validate(pool, uploader, &job).await?;
     if job.dry_run {
         sqlx::query(
-            "UPDATE inventory_uploads SET status = 'validated', progress = 100, updated_at = now(), finished_at = now() WHERE id = $1",
+            "UPDATE inventory_uploads SET status = 'validated', progress = 100, updated_at = now(), finished_at = now()
+             WHERE id = $1 AND status <> 'failed'",
         )
         .bind(id)
         .execute(pool)
@@ -552,15 +553,24 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         )
         .await?;
     }
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE inventory_uploads SET status = 'completed', progress = 100, rows_added = $2, rows_updated = $3,
-                updated_at = now(), finished_at = now() WHERE id = $1",
+                updated_at = now(), finished_at = now() WHERE id = $1 AND status <> 'failed'",
     )
     .bind(id)
     .bind(added as i64)
     .bind(updated as i64)
     .execute(&mut *tx)
     .await?;
+    if done.rows_affected() == 0 {
+        // The sweeper failed it as stalled meanwhile: roll the merge back rather than
+        // complete a job it already reported as failed.
+        return Err(AppError::conflict(
+            "upload_stalled",
+            crate::jobs::uploads::STALE_MESSAGE,
+            Value::Null,
+        ));
+    }
     tx.commit().await?;
     audit_upload(pool, uploader, &job, Outcome::Success, added, updated).await?;
     // Keep only what the rejected-rows download needs.
