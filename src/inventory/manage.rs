@@ -511,6 +511,7 @@ pub async fn set_external_numbers(
     allow: bool,
 ) -> AppResult<()> {
     let org = manager_org(caller)?;
+    let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE organizations SET allow_external_numbers = $3
          WHERE id = $1 AND kind = 'tenant' AND ($4 OR parent_id = $2)",
@@ -519,10 +520,16 @@ pub async fn set_external_numbers(
     .bind(org)
     .bind(allow)
     .bind(caller.role == crate::domain::policy::Role::Operator)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("tenant".into()));
     }
+    let entry = Entry::new(Action::Settings, Outcome::Success)
+        .by(Some(tenant_id), Some(caller.user_id), None)
+        .org(caller.org_id)
+        .details(json!({ "allow_external_numbers": allow }));
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
     Ok(())
 }
