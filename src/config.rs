@@ -23,6 +23,18 @@ pub struct AppConfig {
     pub providers: ProvidersConfig,
     pub orphans: OrphansConfig,
     pub mail: MailConfig,
+    pub inventory: InventoryConfig,
+}
+
+/// Inventory upload jobs (swept by the background jobs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InventoryConfig {
+    /// An unfinished upload with no progress for this long (a server crashed under it) is
+    /// marked failed and its staging rows deleted.
+    pub upload_stale_minutes: i64,
+    /// Staging rows of finished uploads (and validated uploads nobody imported) are deleted
+    /// after this long; the rejected-rows download then answers an empty file.
+    pub staging_retention_hours: i64,
 }
 
 #[derive(Clone, Deserialize)]

@@ -92,6 +92,14 @@ pub fn api_router() -> Router<AppState> {
         )
         .route("/inventory/releases", post(inventory::api::release))
         .route(
+            "/inventory/carriers",
+            get(inventory::api::list_carriers).post(inventory::api::create_carrier),
+        )
+        .route(
+            "/inventory/carriers/{id}/default",
+            put(inventory::api::set_default_carrier),
+        )
+        .route(
             "/inventory/{e164}",
             delete(inventory::api::delete).patch(inventory::api::change_capabilities),
         )
@@ -231,6 +239,14 @@ pub fn page_router() -> Router<AppState> {
             get(inventory::pages::rejected_csv),
         )
         .route("/inventory/bulk/{action}", post(inventory::pages::bulk))
+        .route(
+            "/inventory/carriers",
+            get(inventory::pages::carriers).post(inventory::pages::add_carrier),
+        )
+        .route(
+            "/inventory/carriers/{id}/default",
+            post(inventory::pages::set_default_carrier),
+        )
         .route(
             "/inventory/tenants/{id}/external-numbers",
             post(inventory::pages::set_external_numbers),

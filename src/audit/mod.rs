@@ -66,6 +66,10 @@ pub enum Action {
     /// A change to the DNIS pool or tracking numbers of the tenant's RingCX account.
     #[serde(rename = "RINGCX_POOL")]
     RingCxPool,
+    #[serde(rename = "CARRIER_CREATE")]
+    CarrierCreate,
+    #[serde(rename = "CARRIER_DEFAULT")]
+    CarrierDefault,
 }
 
 impl Action {
@@ -98,6 +102,8 @@ impl Action {
         Action::PortCancel,
         Action::PortStatus,
         Action::RingCxPool,
+        Action::CarrierCreate,
+        Action::CarrierDefault,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -130,6 +136,8 @@ impl Action {
             Action::PortCancel => "PORT_CANCEL",
             Action::PortStatus => "PORT_STATUS",
             Action::RingCxPool => "RINGCX_POOL",
+            Action::CarrierCreate => "CARRIER_CREATE",
+            Action::CarrierDefault => "CARRIER_DEFAULT",
         }
     }
 
@@ -172,6 +180,8 @@ pub struct Entry {
     pub request_id: Option<String>,
     pub justification: Option<String>,
     pub details: Option<serde_json::Value>,
+    /// The organization that acted (a reseller's inventory work has no tenant).
+    pub org_id: Option<Uuid>,
 }
 
 impl Entry {
@@ -188,7 +198,14 @@ impl Entry {
             request_id: None,
             justification: None,
             details: None,
+            org_id: None,
         }
+    }
+
+    /// Records the acting organization, so its own scoped audit log shows the entry.
+    pub fn org(mut self, org_id: Uuid) -> Self {
+        self.org_id = Some(org_id);
+        self
     }
 
     pub fn by(

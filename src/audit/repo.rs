@@ -9,8 +9,8 @@ use crate::domain::policy::AuditScope;
 pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (tenant_id, user_id, phone_number, action, target_type, target_id,
-                                status, error_message, request_id, justification, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                status, error_message, request_id, justification, details, org_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(entry.tenant_id)
     .bind(entry.user_id)
@@ -23,6 +23,7 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> 
     .bind(&entry.request_id)
     .bind(&entry.justification)
     .bind(&entry.details)
+    .bind(entry.org_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -45,6 +46,8 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     pub justification: Option<String>,
     pub details: Option<serde_json::Value>,
+    /// The acting organization (NULL on entries written before migration 0007).
+    pub org_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,14 +68,18 @@ pub async fn list(
 ) -> sqlx::Result<Vec<AuditRow>> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT a.id, a.at, a.tenant_id, a.user_id, u.email AS user_email, a.phone_number, a.action,
-                a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details
+                a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details,
+                a.org_id
          FROM audit_log a LEFT JOIN users u ON u.id = a.user_id WHERE ",
     );
     match scope {
         AuditScope::Everything => q.push("true"),
         AuditScope::Tenant(tenant) => q.push("a.tenant_id = ").push_bind(*tenant),
+        // Its tenants' entries, and its own (inventory work carries no tenant).
         AuditScope::TenantsOfReseller(reseller) => q
-            .push("a.tenant_id IN (SELECT id FROM organizations WHERE parent_id = ")
+            .push("(a.tenant_id IN (SELECT id FROM organizations WHERE parent_id = ")
+            .push_bind(*reseller)
+            .push(") OR a.org_id = ")
             .push_bind(*reseller)
             .push(")"),
     };

@@ -35,6 +35,9 @@ pub enum Event {
     GracePeriodElapsed,
     Release,
     FocDateReached,
+    /// A reseller takes back an allocated number no tenant holds: it stays in inventory and
+    /// is shown RELEASED.
+    ReturnToInventory,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -87,7 +90,7 @@ impl NumberState {
 }
 
 impl Event {
-    pub const ALL: [Event; 13] = [
+    pub const ALL: [Event; 14] = [
         Event::Reserve,
         Event::CancelHold,
         Event::ExpireHold,
@@ -101,6 +104,7 @@ impl Event {
         Event::GracePeriodElapsed,
         Event::Release,
         Event::FocDateReached,
+        Event::ReturnToInventory,
     ];
 
     fn verb(self) -> &'static str {
@@ -119,6 +123,7 @@ impl Event {
             Event::GracePeriodElapsed => "deprovisioned",
             Event::Release => "released",
             Event::FocDateReached => "ported in",
+            Event::ReturnToInventory => "returned to inventory",
         }
     }
 }
@@ -140,6 +145,7 @@ pub fn transition(from: NumberState, event: Event) -> Result<NumberState, Illega
         (S::Orphaned, E::GracePeriodElapsed) => S::Deprovisioned,
         (S::Active | S::Pending | S::Orphaned, E::Release) => S::Released,
         (S::PortingIn, E::FocDateReached) => S::Active,
+        (S::Available | S::Released, E::ReturnToInventory) => S::Released,
         _ => {
             return Err(IllegalTransition {
                 from,
@@ -192,6 +198,8 @@ mod tests {
         (S::Pending, E::Release, S::Released),
         (S::Orphaned, E::Release, S::Released),
         (S::PortingIn, E::FocDateReached, S::Active),
+        (S::Available, E::ReturnToInventory, S::Released),
+        (S::Released, E::ReturnToInventory, S::Released),
     ];
 
     #[test]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::carriers;
 use super::manage::{self, Selection};
 use super::repo::{self, FilterQuery};
 use super::upload::{self, Mode, NewUpload};
@@ -377,5 +378,38 @@ pub async fn set_external_numbers(
     manage::set_external_numbers(&state, &caller, tenant, body.allow).await?;
     Ok(Json(
         json!({ "tenant_id": tenant, "allow_external_numbers": body.allow }),
+    ))
+}
+
+/// `GET /api/v1/inventory/carriers`: the carriers the caller's uploads may name.
+pub async fn list_carriers(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
+    let carriers = carriers::list(&state, &caller).await?;
+    Ok(Json(json!({ "carriers": carriers })))
+}
+
+/// `POST /api/v1/inventory/carriers`: `{ "kind": "voice"|"sms", "name": …, "is_default": bool }`.
+pub async fn create_carrier(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<carriers::NewCarrier>,
+) -> AppResult<Response> {
+    let carrier = carriers::create(&state, &caller, &body, request_id.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(carrier)).into_response())
+}
+
+/// `PUT /api/v1/inventory/carriers/{id}/default`: makes the carrier the default of its kind.
+pub async fn set_default_carrier(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> AppResult<Json<carriers::Carrier>> {
+    let id = parse_id(&raw, "carrier")?;
+    Ok(Json(
+        carriers::set_default(&state, &caller, id, request_id.as_deref()).await?,
     ))
 }

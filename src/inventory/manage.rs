@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::repo::{Filter, push_conditions};
 use super::{Scope, manager_org};
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::{E164, policy::Principal};
+use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -142,7 +142,7 @@ fn push_audit(
     request_id: Option<&str>,
 ) {
     q.push(
-        " INSERT INTO audit_log (tenant_id, user_id, phone_number, action, status, request_id, details)
+        " INSERT INTO audit_log (tenant_id, user_id, phone_number, action, status, request_id, details, org_id)
           SELECT ",
     );
     match tenant {
@@ -157,10 +157,28 @@ fn push_audit(
         .push_bind(request_id.map(str::to_string))
         .push(", jsonb_build_object('org_id', ")
         .push_bind(caller.org_id.to_string())
-        .push(", 'lifecycle', changed.lifecycle) FROM changed");
+        .push(", 'lifecycle', changed.lifecycle), ")
+        .push_bind(caller.org_id)
+        .push(" FROM changed");
 }
 
-/// Returns allocated numbers no tenant is using to the reseller's inventory as RELEASED.
+/// The lifecycle moves of "release back to inventory", as `transition` decides them:
+/// (from, to) for every state it accepts `ReturnToInventory` in.
+fn return_moves() -> (Vec<String>, Vec<String>) {
+    NumberState::ALL
+        .into_iter()
+        .filter_map(|from| {
+            transition(from, Event::ReturnToInventory)
+                .ok()
+                .map(|to| (from.as_str().to_string(), to.as_str().to_string()))
+        })
+        .unzip()
+}
+
+/// Returns allocated numbers no tenant holds to the reseller's inventory. The new state is
+/// `transition(from, ReturnToInventory)` and the write is conditional on that old state, so a
+/// number that moved meanwhile (say, into provisioning) is left alone; listed numbers in a
+/// state the move is illegal from are refused with 409 `illegal_transition`.
 pub async fn release(
     state: &AppState,
     caller: &Principal,
@@ -176,40 +194,63 @@ pub async fn release(
             missing.join(", ")
         )));
     }
+    let (from_states, to_states) = return_moves();
     let mut q = QueryBuilder::new(
-        "SELECT count(*), count(*) FILTER (WHERE n.allocated_tenant_id IS NOT NULL AND NOT ",
+        "SELECT count(*), count(*) FILTER (WHERE n.allocated_tenant_id IS NOT NULL AND n.tenant_id IS NULL AND n.lifecycle = ANY(",
     );
-    q.push(IN_USE)
-        .push("), count(*) FILTER (WHERE ")
+    q.push_bind(from_states.clone())
+        .push(")), count(*) FILTER (WHERE ")
         .push(IN_USE)
-        .push(") FROM numbers n WHERE ");
+        .push("), (array_agg(n.e164 || ' ' || n.lifecycle ORDER BY n.e164) FILTER (WHERE n.lifecycle <> ALL(")
+        .push_bind(from_states.clone())
+        .push(")))[1:20] FROM numbers n WHERE ");
     push_selection(&mut q, org, selection);
-    let (matched, to_release, in_use): (i64, i64, i64) =
+    let (matched, to_release, in_use, illegal): (i64, i64, i64, Option<Vec<String>>) =
         q.build_query_as().fetch_one(&state.pool).await?;
+    let illegal = illegal.unwrap_or_default();
     let summary = json!({
         "dry_run": dry_run, "matched": matched, "to_release": to_release, "in_use": in_use,
         "not_allocated": matched - to_release - in_use,
+        "illegal_state_numbers": illegal,
     });
     if dry_run {
         return Ok(summary);
     }
-    if in_use > 0 && matches!(selection, Selection::Numbers(_)) {
-        return Err(AppError::conflict(
-            "numbers_in_use",
-            "some numbers are in use by their tenant: the tenant must release them first",
-            summary,
-        ));
+    if matches!(selection, Selection::Numbers(_)) {
+        if let Some((number, from)) = illegal.first().and_then(|s| s.split_once(' ')) {
+            let from: NumberState = from
+                .parse()
+                .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+            if let Err(err) = transition(from, Event::ReturnToInventory) {
+                return Err(AppError::conflict(
+                    "illegal_transition",
+                    format!(
+                        "{number}: {err}; only numbers no tenant holds (available or released) can be released back to inventory"
+                    ),
+                    summary,
+                ));
+            }
+        }
+        if in_use > 0 {
+            return Err(AppError::conflict(
+                "numbers_in_use",
+                "some numbers are in use by their tenant: the tenant must release them first",
+                summary,
+            ));
+        }
     }
-    // Available or released, and not in use: `transition` has no event for this because the
-    // number never leaves inventory; it only loses its allocation and is shown RELEASED.
-    let mut u = QueryBuilder::new(
-        "WITH changed AS (UPDATE numbers n SET allocated_tenant_id = NULL, lifecycle = 'released',
+    let mut u = QueryBuilder::new("WITH moves AS (SELECT * FROM unnest(");
+    u.push_bind(from_states)
+        .push("::text[], ")
+        .push_bind(to_states)
+        .push(
+            "::text[]) AS m(from_state, to_state)),
+         changed AS (UPDATE numbers n SET allocated_tenant_id = NULL, lifecycle = moves.to_state,
                  state_changed_at = now()
-         FROM numbers old WHERE old.e164 = n.e164 AND ",
-    );
+         FROM numbers old, moves WHERE old.e164 = n.e164 AND n.lifecycle = moves.from_state AND ",
+        );
     push_selection(&mut u, org, selection);
-    u.push(" AND n.allocated_tenant_id IS NOT NULL AND NOT ")
-        .push(IN_USE)
+    u.push(" AND n.allocated_tenant_id IS NOT NULL AND n.tenant_id IS NULL")
         .push(" RETURNING n.e164, old.allocated_tenant_id AS tenant, n.lifecycle)");
     push_audit(&mut u, Action::Release, None, caller, request_id);
     let done = u.build().execute(&state.pool).await?.rows_affected();
@@ -280,6 +321,7 @@ pub async fn delete(
             request_id,
         )
         .number(number.as_str())
+        .org(caller.org_id)
         .details(json!({ "org_id": caller.org_id }));
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
@@ -391,6 +433,7 @@ pub async fn change_capabilities(
     });
     let entry = Entry::new(Action::UpdateCapabilities, Outcome::Success)
         .by(None, Some(caller.user_id), request_id)
+        .org(caller.org_id)
         .number(number.as_str())
         .details(result.clone());
     audit::repo::record(&mut tx, &entry).await?;
@@ -453,6 +496,7 @@ pub async fn permanent_release(
     }
     let entry = Entry::new(Action::PermanentRelease, Outcome::Success)
         .by(None, Some(caller.user_id), request_id)
+        .org(caller.org_id)
         .number(number.as_str());
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
@@ -467,6 +511,7 @@ pub async fn set_external_numbers(
     allow: bool,
 ) -> AppResult<()> {
     let org = manager_org(caller)?;
+    let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE organizations SET allow_external_numbers = $3
          WHERE id = $1 AND kind = 'tenant' AND ($4 OR parent_id = $2)",
@@ -475,10 +520,16 @@ pub async fn set_external_numbers(
     .bind(org)
     .bind(allow)
     .bind(caller.role == crate::domain::policy::Role::Operator)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("tenant".into()));
     }
+    let entry = Entry::new(Action::Settings, Outcome::Success)
+        .by(Some(tenant_id), Some(caller.user_id), None)
+        .org(caller.org_id)
+        .details(json!({ "allow_external_numbers": allow }));
+    audit::repo::record(&mut tx, &entry).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assign;
 pub mod bench;
+pub mod carriers;
 pub mod csvstage;
 pub mod manage;
 pub mod pages;

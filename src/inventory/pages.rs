@@ -480,3 +480,78 @@ pub async fn set_external_numbers(
 pub async fn sample() -> Response {
     super::api::sample().await
 }
+
+#[derive(askama::Template)]
+#[template(path = "inventory_carriers.html")]
+struct CarriersPage {
+    chrome: Chrome,
+    carriers: Vec<super::carriers::Carrier>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CarriersQuery {
+    notice: Option<String>,
+}
+
+async fn carriers_page(
+    state: &AppState,
+    caller: &PageCaller,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> PageResult {
+    let carriers = super::carriers::list(state, &caller.principal).await?;
+    Ok(render(&CarriersPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        carriers,
+        error,
+        notice,
+    }))
+}
+
+/// `/inventory/carriers`: list, add, choose the default (operators and reseller admins).
+pub async fn carriers(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Query(q): Query<CarriersQuery>,
+) -> PageResult {
+    let notice = match q.notice.as_deref() {
+        Some("added") => Some("Carrier added."),
+        Some("default") => Some("Default carrier changed."),
+        _ => None,
+    };
+    carriers_page(&state, &caller, None, notice).await
+}
+
+pub async fn add_carrier(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let form = Form::parse(&body);
+    let new = super::carriers::NewCarrier {
+        kind: form.get("kind").unwrap_or("").to_string(),
+        name: form.get("name").unwrap_or("").to_string(),
+        is_default: form.get("is_default") == Some("true"),
+    };
+    match super::carriers::create(&state, &caller.principal, &new, request_id.as_deref()).await {
+        Ok(_) => Ok(Redirect::to("/inventory/carriers?notice=added").into_response()),
+        Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            carriers_page(&state, &caller, Some(err.public_message()), None).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn set_default_carrier(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = parse_id(&raw, "carrier")?;
+    super::carriers::set_default(&state, &caller.principal, id, request_id.as_deref()).await?;
+    Ok(Redirect::to("/inventory/carriers?notice=default").into_response())
+}

@@ -180,13 +180,26 @@ pub async fn receive(
             sqlx::query("ANALYZE inventory_upload_rows")
                 .execute(&mut *conn)
                 .await?;
-            sqlx::query(
-                "UPDATE inventory_uploads SET status = 'validating', rows_total = $2, progress = 5, updated_at = now() WHERE id = $1",
+            let moved = sqlx::query(
+                "UPDATE inventory_uploads SET status = 'validating', rows_total = $2, progress = 5, updated_at = now()
+                 WHERE id = $1 AND status <> 'failed'",
             )
             .bind(id)
             .bind(staged.rows)
             .execute(pool)
             .await?;
+            if moved.rows_affected() == 0 {
+                // The sweeper gave up on it while it streamed (see jobs::uploads).
+                sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+                return Err(AppError::conflict(
+                    "upload_stalled",
+                    "the upload took too long to arrive and was marked failed; upload the file again",
+                    Value::Null,
+                ));
+            }
             Ok(id)
         }
         Err(err) => {
@@ -215,7 +228,8 @@ pub async fn fail(pool: &PgPool, id: Uuid, message: &str) {
 
 async fn set_progress(pool: &PgPool, id: Uuid, status: &str, progress: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE inventory_uploads SET status = $2, progress = $3, updated_at = now() WHERE id = $1",
+        "UPDATE inventory_uploads SET status = $2, progress = $3, updated_at = now()
+         WHERE id = $1 AND status <> 'failed'",
     )
     .bind(id)
     .bind(status)
@@ -238,10 +252,15 @@ async fn try_process(pool: &PgPool, uploader: &Uploader, id: Uuid) -> AppResult<
     let job = find(&mut conn, uploader.org_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    if job.status == "failed" {
+        // Failed by the sweeper meanwhile: it already cleaned up.
+        return Ok(());
+    }
     validate(pool, uploader, &job).await?;
     if job.dry_run {
         sqlx::query(
-            "UPDATE inventory_uploads SET status = 'validated', progress = 100, updated_at = now(), finished_at = now() WHERE id = $1",
+            "UPDATE inventory_uploads SET status = 'validated', progress = 100, updated_at = now(), finished_at = now()
+             WHERE id = $1 AND status <> 'failed'",
         )
         .bind(id)
         .execute(pool)
@@ -534,15 +553,24 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         )
         .await?;
     }
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE inventory_uploads SET status = 'completed', progress = 100, rows_added = $2, rows_updated = $3,
-                updated_at = now(), finished_at = now() WHERE id = $1",
+                updated_at = now(), finished_at = now() WHERE id = $1 AND status <> 'failed'",
     )
     .bind(id)
     .bind(added as i64)
     .bind(updated as i64)
     .execute(&mut *tx)
     .await?;
+    if done.rows_affected() == 0 {
+        // The sweeper failed it as stalled meanwhile: roll the merge back rather than
+        // complete a job it already reported as failed.
+        return Err(AppError::conflict(
+            "upload_stalled",
+            crate::jobs::uploads::STALE_MESSAGE,
+            Value::Null,
+        ));
+    }
     tx.commit().await?;
     audit_upload(pool, uploader, &job, Outcome::Success, added, updated).await?;
     // Keep only what the rejected-rows download needs.
@@ -594,6 +622,7 @@ async fn audit_upload(
             Some(uploader.user_id),
             job.request_id.as_deref(),
         )
+        .org(uploader.org_id)
         .target("upload", Some(&job.id.to_string()))
         .details(json!({
             "filename": job.filename, "mode": job.mode, "rows": job.rows_total, "added": added,

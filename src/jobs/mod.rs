@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub mod orphans;
+pub mod uploads;
 
 use crate::error::AppResult;
 use crate::reservations::{holds, provision};
@@ -25,6 +26,8 @@ pub struct SweepReport {
     pub ports_moved: usize,
     /// Emails sent (or logged, without SMTP).
     pub emails: usize,
+    /// Inventory uploads failed for lack of progress, and staging cleaned after retention.
+    pub uploads: uploads::UploadSweep,
 }
 
 /// A saga not heard from in this long is presumed dead and compensated.
@@ -57,6 +60,7 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
     )?;
     let ports_moved = counted("sync_ports", crate::porting::sync(state).await)?;
     let emails = counted("deliver_mail", crate::mail::deliver(state).await)?;
+    let uploads = counted("sweep_inventory_uploads", uploads::sweep(state).await)?;
     counted(
         "delete_expired_sessions",
         crate::auth::repo::delete_expired_sessions(&state.pool)
@@ -72,6 +76,7 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         features,
         ports_moved,
         emails,
+        uploads,
     })
 }
 

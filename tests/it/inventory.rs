@@ -756,6 +756,15 @@ async fn tenants_only_reach_their_own_inventory(pool: PgPool) {
     );
     let (status, body) = reseller.post(&path, json!({ "allow": true })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'SETTINGS' AND tenant_id = $1
+           AND org_id IS NOT NULL AND details->>'allow_external_numbers' = 'true'",
+    )
+    .bind(globex)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1, "the flag change is audited");
     let own = format!(
         "{HEADER}1,5125550212,TRUE,FALSE,FALSE,,,\n1,5125550213,TRUE,FALSE,FALSE,,,initech\n"
     );

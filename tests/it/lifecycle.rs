@@ -234,6 +234,8 @@ async fn openapi_document_describes_every_api_route(pool: PgPool) {
         "/api/v1/inventory/uploads/{id}/rejected.csv",
         "/api/v1/inventory/allocations",
         "/api/v1/inventory/{e164}",
+        "/api/v1/inventory/carriers",
+        "/api/v1/inventory/carriers/{id}/default",
     ] {
         assert!(
             doc["paths"][path].is_object(),

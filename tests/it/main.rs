@@ -18,6 +18,7 @@ mod expiry;
 mod features_isolation;
 mod genesys;
 mod inventory;
+mod inventory_more;
 mod isolation;
 mod lifecycle;
 mod metrics;

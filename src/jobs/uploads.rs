@@ -1,0 +1,88 @@
+//! Inventory upload jobs left behind: an upload whose server crashed mid-way stays in
+//! `receiving`, `validating` or `importing` with no progress; it is marked failed with a
+//! message that says so and its staging rows deleted. Staging rows of finished uploads are
+//! deleted after the retention period.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Entry, Outcome};
+use crate::error::AppResult;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct UploadSweep {
+    /// Unfinished uploads marked failed.
+    pub stale_failed: usize,
+    /// Uploads whose staging rows were deleted after the retention period.
+    pub staging_cleaned: usize,
+}
+
+pub const STALE_MESSAGE: &str = "the upload stopped making progress (the server handling it was interrupted); nothing was imported: upload the file again";
+
+pub async fn sweep(state: &AppState) -> AppResult<UploadSweep> {
+    let cfg = &state.config.inventory;
+    let mut tx = state.pool.begin().await?;
+    let stale: Vec<(Uuid, Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT id, org_id, user_id, status FROM inventory_uploads
+         WHERE status IN ('receiving', 'validating', 'importing')
+           AND updated_at < now() - make_interval(mins => $1::int)
+         ORDER BY updated_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(cfg.upload_stale_minutes.clamp(1, 100_000) as i32)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, org, user, status) in &stale {
+        sqlx::query(
+            "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(STALE_MESSAGE)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let entry = Entry::new(Action::Upload, Outcome::Failure)
+            .by(None, Some(*user), None)
+            .org(*org)
+            .target("upload", Some(&id.to_string()))
+            .error(STALE_MESSAGE)
+            .details(json!({ "stalled_in": status }));
+        audit::repo::record(&mut tx, &entry).await?;
+    }
+    // Finished uploads past retention; a validated upload nobody imported is closed too.
+    let old: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, status FROM inventory_uploads u
+         WHERE status IN ('validated', 'completed', 'aborted', 'failed')
+           AND coalesce(finished_at, updated_at) < now() - make_interval(hours => $1::int)
+           AND EXISTS (SELECT 1 FROM inventory_upload_rows r WHERE r.upload_id = u.id)
+         ORDER BY finished_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(cfg.staging_retention_hours.clamp(0, 1_000_000) as i32)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (id, status) in &old {
+        if status == "validated" {
+            sqlx::query(
+                "UPDATE inventory_uploads SET status = 'failed', updated_at = now(),
+                        error = 'the validated upload was not imported within the retention period; upload the file again'
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(UploadSweep {
+        stale_failed: stale.len(),
+        staging_cleaned: old.len(),
+    })
+}
