@@ -30,9 +30,12 @@ impl Servers {
             runtime.block_on(async move {
                 let inward = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 let bare = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-                ready_tx
-                    .send((inward.local_addr().unwrap(), bare.local_addr().unwrap()))
-                    .unwrap();
+                let addrs = (
+                    inward.local_addr().expect("bound address"),
+                    bare.local_addr().expect("bound address"),
+                );
+                // The receiver waits in `start`; it only goes away if `start` already failed.
+                let _ = ready_tx.send(addrs);
                 let baseline = Router::new().route("/", get(|| async { "ok" }));
                 tokio::spawn(async move { axum::serve(bare, baseline).await });
                 let shutdown = async {
