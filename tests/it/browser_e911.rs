@@ -66,6 +66,7 @@ async fn an_admin_sets_an_e911_address_and_sees_it_registered(pool: PgPool) {
         })
     };
     let registered = chrome.wait("#e911-status[data-status=registered]").await;
+    chrome.screenshot("number-e911").await;
     assert_eq!(registered.text().await.unwrap(), "Registered");
     let address = c
         .find(Locator::Css("#e911-address"))

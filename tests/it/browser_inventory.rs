@@ -40,6 +40,7 @@ async fn upload_shows_progress_and_summary_then_imports_and_allocates(pool: PgPo
     let bar = chrome.wait("#upload-progress").await;
     assert_eq!(bar.attr("max").await.unwrap().as_deref(), Some("100"));
     chrome.wait("#upload-summary").await;
+    chrome.screenshot("inventory-upload-summary").await;
     let text = |css: &'static str| {
         let c = c.clone();
         async move {
@@ -121,6 +122,7 @@ async fn upload_shows_progress_and_summary_then_imports_and_allocates(pool: PgPo
     let notice = chrome.wait(".alert-success").await.text().await.unwrap();
     assert!(notice.contains("allocated"), "{notice}");
     let table = chrome.wait("#inventory").await.text().await.unwrap();
+    chrome.screenshot("inventory").await;
     assert!(table.contains("Globex Support"), "{table}");
     c.close().await.unwrap();
 }
