@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::http::{PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error};
-use super::{Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "cxone";
@@ -293,13 +293,6 @@ impl Provider for Cxone {
         NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            native_reservations: false,
-            creates_extensions: false,
-        }
-    }
-
     async fn list_targets(
         &self,
         _tenant: Uuid,
@@ -326,19 +319,6 @@ impl Provider for Cxone {
             .await?
             .into_iter()
             .find(|t| t.id == id))
-    }
-
-    async fn find_target_by_name(
-        &self,
-        tenant: Uuid,
-        kind: TargetKind,
-        name: &str,
-    ) -> Result<Option<Target>, ProviderError> {
-        Ok(self
-            .list_targets(tenant, Some(kind))
-            .await?
-            .into_iter()
-            .find(|t| t.name.eq_ignore_ascii_case(name)))
     }
 
     async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::http::{PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error};
-use super::{Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "genesys";
@@ -312,13 +312,6 @@ impl Provider for Genesys {
         NAME
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            native_reservations: false,
-            creates_extensions: false,
-        }
-    }
-
     async fn list_targets(
         &self,
         _tenant: Uuid,
@@ -352,19 +345,6 @@ impl Provider for Genesys {
             .get_optional(&format!("{}/{id}", Self::path_for(kind)))
             .await?
             .and_then(|e| to_target(kind, &e)))
-    }
-
-    async fn find_target_by_name(
-        &self,
-        tenant: Uuid,
-        kind: TargetKind,
-        name: &str,
-    ) -> Result<Option<Target>, ProviderError> {
-        Ok(self
-            .list_targets(tenant, Some(kind))
-            .await?
-            .into_iter()
-            .find(|t| t.name.eq_ignore_ascii_case(name)))
     }
 
     async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {

@@ -144,7 +144,14 @@ fn carrier_only(provider: &'static str, what: &str) -> ProviderError {
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
-    fn capabilities(&self) -> Capabilities;
+    /// By default what the contact-center platforms offer: no native reservations, and no
+    /// extensions created from Inward.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            native_reservations: false,
+            creates_extensions: false,
+        }
+    }
 
     /// Takes the platform's own reservation, if it has such a thing; returns its reference.
     /// Platforms without reservations (all three real ones) keep the default.
@@ -167,12 +174,19 @@ pub trait Provider: Send + Sync {
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError>;
+    /// By default a case-insensitive match over `list_targets`.
     async fn find_target_by_name(
         &self,
         tenant: Uuid,
         kind: TargetKind,
         name: &str,
-    ) -> Result<Option<Target>, ProviderError>;
+    ) -> Result<Option<Target>, ProviderError> {
+        Ok(self
+            .list_targets(tenant, Some(kind))
+            .await?
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name)))
+    }
     async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError>;
     /// Compensation for `create_extension` when a later saga step fails.
     async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::http::{
     MultipartFile, PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error,
 };
-use super::{Activation, Capabilities, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "ringcx";
@@ -674,13 +674,6 @@ impl RingCx {
 impl Provider for RingCx {
     fn name(&self) -> &'static str {
         NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            native_reservations: false,
-            creates_extensions: false,
-        }
     }
 
     async fn list_targets(

@@ -151,7 +151,7 @@ pub fn router(state: SimState) -> Router {
         )
         .route(
             "/voice/api/v2-skinny/admin/accounts/{account}/cloudRouteProfileGroups/withChildren",
-            get(cloud_groups_with_children),
+            get(cloud_groups),
         )
         .route(
             &format!("{tn}/assignedDnis/{{dnis}}"),
@@ -522,6 +522,7 @@ fn cloud_group_list(data: &Data, children: bool) -> Value {
     json!(groups.into_values().collect::<Vec<_>>())
 }
 
+/// Both the plain list and `…/withChildren`; only the latter carries the profiles.
 async fn cloud_groups(
     State(state): State<SimState>,
     headers: HeaderMap,
@@ -534,22 +535,12 @@ async fn cloud_groups(
     if let Err(r) = account_ok(&account, uri.path()) {
         return *r;
     }
-    Json(cloud_group_list(&state.lock().expect("sim lock"), false)).into_response()
-}
-
-async fn cloud_groups_with_children(
-    State(state): State<SimState>,
-    headers: HeaderMap,
-    OriginalUri(uri): OriginalUri,
-    Path(account): Path<String>,
-) -> Response {
-    if let Err(r) = authorized(&state, &headers, uri.path()) {
-        return *r;
-    }
-    if let Err(r) = account_ok(&account, uri.path()) {
-        return *r;
-    }
-    Json(cloud_group_list(&state.lock().expect("sim lock"), true)).into_response()
+    let with_children = uri.path().ends_with("/withChildren");
+    Json(cloud_group_list(
+        &state.lock().expect("sim lock"),
+        with_children,
+    ))
+    .into_response()
 }
 
 async fn get_assigned(
