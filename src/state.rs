@@ -128,8 +128,4 @@ impl AppState {
             cache.retain(|(t, _), _| *t != tenant);
         }
     }
-
-    pub fn sandbox(&self) -> Arc<dyn Provider> {
-        self.sandbox.clone()
-    }
 }

@@ -79,14 +79,6 @@ impl NumberState {
     pub fn is_reservable(self) -> bool {
         transition(self, Event::Reserve).is_ok()
     }
-
-    /// States in which the number is routed on the tenant's platform.
-    pub fn is_in_service(self) -> bool {
-        matches!(
-            self,
-            NumberState::Active | NumberState::Pending | NumberState::Orphaned
-        )
-    }
 }
 
 impl Event {

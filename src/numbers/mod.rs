@@ -5,7 +5,6 @@ pub mod pages;
 pub mod repo;
 
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
@@ -86,10 +85,6 @@ pub async fn release(
 /// Parses a number from a path segment; a malformed one is a 422 that says why.
 pub fn parse_path_number(raw: &str) -> AppResult<E164> {
     E164::parse(raw).map_err(|e| AppError::invalid_field("number", e.to_string()))
-}
-
-pub fn tenant_of(caller: &Principal) -> AppResult<Uuid> {
-    Ok(caller.tenant()?)
 }
 
 /// Points an orphaned number at a new target on its platform and makes it active again.
