@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod bench;
+pub mod caches;
 pub mod cli;
 pub mod config;
 pub mod connections;

@@ -72,6 +72,11 @@ pub fn holds_created(count: usize) {
     metrics::counter!("holds_created_total").increment(count as u64);
 }
 
+/// Deferred audit entries given up after the database stayed away (see `audit::deferred`).
+pub fn audit_entries_lost(count: usize) {
+    metrics::counter!("audit_entries_lost_total").increment(count as u64);
+}
+
 pub fn holds_expired(count: usize) {
     metrics::counter!("holds_expired_total").increment(count as u64);
 }

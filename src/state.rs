@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::audit::deferred::DeferredAudit;
+use crate::auth::CachedCaller;
+use crate::caches::{Cache, Invalidation, Topic};
 use crate::config::AppConfig;
 use crate::connections::crypto::SecretBox;
 use crate::connections::{self, ConnectionSpec, Kind};
@@ -33,7 +36,19 @@ pub struct AppState {
     /// list the platform. Lookups that decide something (provisioning, orphan checks) go
     /// to the platform directly.
     targets: Arc<Mutex<TargetCache>>,
+    /// SEARCH entries, written behind the request (see `audit::deferred`).
+    pub deferred_audit: DeferredAudit,
+    /// Kept coherent across instances by the database's notifications (see `caches`).
+    pub invalidation: Invalidation,
+    /// Session or API token digest → the caller, for a few seconds.
+    pub callers: Arc<Cache<Vec<u8>, CachedCaller>>,
+    /// Tenant → the adapter of its connection (or the sandbox), for a few seconds.
+    tenant_providers: Arc<Cache<Uuid, Arc<dyn Provider>>>,
 }
+
+/// How long a cached caller or adapter may be served without being read again, even when
+/// no notification retired it.
+const CACHE_TTL: Duration = Duration::from_secs(10);
 
 type TargetCache = HashMap<(Uuid, Option<TargetKind>), (Instant, Vec<Target>)>;
 
@@ -46,13 +61,28 @@ impl AppState {
             tracing::error!(error = %err, "ignoring the configured secrets key");
             SecretBox::none()
         });
+        let invalidation = Invalidation::new(pool.clone());
         AppState {
-            pool,
+            pool: pool.clone(),
             config: Arc::new(config),
             secrets,
             sandbox,
             adapters: Arc::default(),
             targets: Arc::default(),
+            deferred_audit: DeferredAudit::new(pool.clone()),
+            callers: Arc::new(Cache::new(
+                invalidation.clone(),
+                Topic::Callers,
+                CACHE_TTL,
+                100_000,
+            )),
+            tenant_providers: Arc::new(Cache::new(
+                invalidation.clone(),
+                Topic::Connections,
+                CACHE_TTL,
+                100_000,
+            )),
+            invalidation,
         }
     }
 
@@ -67,6 +97,17 @@ impl AppState {
 
     /// The platform a tenant's numbers are provisioned on: its connection, or the sandbox.
     pub async fn provider_for(&self, tenant: Uuid) -> AppResult<Arc<dyn Provider>> {
+        if let Some(adapter) = self.tenant_providers.get(&tenant) {
+            return Ok(adapter);
+        }
+        let ticket = self.tenant_providers.ticket();
+        let adapter = self.read_provider(tenant).await?;
+        self.tenant_providers
+            .insert(ticket, tenant, adapter.clone());
+        Ok(adapter)
+    }
+
+    async fn read_provider(&self, tenant: Uuid) -> AppResult<Arc<dyn Provider>> {
         let row = connections::repo::for_tenant(&mut *self.pool.acquire().await?, tenant).await?;
         let Some(row) = row else {
             return Ok(self.sandbox.clone());

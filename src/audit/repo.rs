@@ -29,6 +29,34 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> 
     Ok(())
 }
 
+/// Many entries in one statement (the deferred SEARCH entries), in the order given.
+pub async fn record_many(conn: &mut PgConnection, entries: &[Entry]) -> sqlx::Result<()> {
+    fn column<T>(entries: &[Entry], f: impl Fn(&Entry) -> T) -> Vec<T> {
+        entries.iter().map(f).collect()
+    }
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, user_id, phone_number, action, target_type, target_id,
+                                status, error_message, request_id, justification, details, org_id)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[])",
+    )
+    .bind(column(entries, |e| e.tenant_id))
+    .bind(column(entries, |e| e.user_id))
+    .bind(column(entries, |e| e.phone_number.clone()))
+    .bind(column(entries, |e| e.action.as_str()))
+    .bind(column(entries, |e| e.target_type.clone()))
+    .bind(column(entries, |e| e.target_id.clone()))
+    .bind(column(entries, |e| e.status.as_str()))
+    .bind(column(entries, |e| e.error_message.clone()))
+    .bind(column(entries, |e| e.request_id.clone()))
+    .bind(column(entries, |e| e.justification.clone()))
+    .bind(column(entries, |e| e.details.clone()))
+    .bind(column(entries, |e| e.org_id))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,

@@ -13,6 +13,8 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::policy::Principal;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -66,15 +68,13 @@ async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError
     let (mut parts, body) = request.into_parts();
     let mut body = body;
     let authenticated = if let Some(token) = bearer_token(&parts.headers) {
-        let principal = repo::principal_for_api_token(&state.pool, token)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
-        Some(Authenticated {
-            principal,
-            csrf: None,
-        })
+        Some(
+            caller(state, token, Via::ApiToken)
+                .await?
+                .ok_or(AppError::Unauthenticated)?,
+        )
     } else if let Some(token) = session_token(&parts.headers) {
-        repo::session(&state.pool, &token).await?
+        caller(state, &token, Via::Session).await?
     } else {
         None
     };
@@ -108,6 +108,63 @@ async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError
         parts.extensions.insert(authenticated);
     }
     Ok(Request::from_parts(parts, body))
+}
+
+/// A resolved caller, as cached in `AppState::callers`.
+#[derive(Debug, Clone)]
+pub struct CachedCaller {
+    authenticated: Authenticated,
+    /// A session ends at its expiry even while cached.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy)]
+enum Via {
+    ApiToken,
+    Session,
+}
+
+/// The caller behind a token, from the cache when a fresh entry is there. Unknown tokens
+/// are never cached, so guessing cannot fill the cache.
+async fn caller(state: &AppState, token: &str, via: Via) -> Result<Option<Authenticated>, AppError> {
+    // API tokens and session tokens are drawn from the same random space but kept apart.
+    let mut key = password::token_digest(token);
+    key.push(via as u8);
+    if let Some(cached) = state.callers.get(&key)
+        && cached.expires_at.is_none_or(|at| at > Utc::now())
+    {
+        return Ok(Some(cached.authenticated));
+    }
+    let ticket = state.callers.ticket();
+    let found = match via {
+        Via::ApiToken => repo::principal_for_api_token(&state.pool, token)
+            .await?
+            .map(|principal| CachedCaller {
+                authenticated: Authenticated {
+                    principal,
+                    csrf: None,
+                },
+                expires_at: None,
+            }),
+        Via::Session => repo::session(&state.pool, token)
+            .await?
+            .map(|(authenticated, expires_at)| CachedCaller {
+                authenticated,
+                expires_at: Some(expires_at),
+            }),
+    };
+    Ok(found.map(|found| {
+        state.callers.insert(ticket, key, found.clone());
+        found.authenticated
+    }))
+}
+
+/// Forgets a session on this instance at once (logout); other instances hear of it from
+/// the database's notification.
+pub fn forget_session(state: &AppState, token: &str) {
+    let mut key = password::token_digest(token);
+    key.push(Via::Session as u8);
+    state.callers.remove(&key);
 }
 
 /// The caller of an API route; 401 JSON when there is none.

@@ -94,6 +94,7 @@ pub async fn logout(
         repo::delete_session(&state.pool, &token)
             .await
             .map_err(AppError::from)?;
+        super::forget_session(&state, &token);
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     Ok((

@@ -9,7 +9,7 @@ use super::password::{new_token, token_digest};
 use crate::domain::policy::{OrgKind, Principal, Role};
 
 const PRINCIPAL_COLUMNS: &str =
-    "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id";
+    "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id, o.allowed_countries";
 
 fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Principal> {
     let role: String = row.try_get("role")?;
@@ -23,6 +23,7 @@ fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Principal> {
         org_kind: kind.parse::<OrgKind>().map_err(decode)?,
         org_name: row.try_get("org_name")?,
         parent_org_id: row.try_get("parent_id")?,
+        allowed_countries: row.try_get("allowed_countries")?,
     })
 }
 
@@ -68,9 +69,13 @@ pub async fn create_session(
     Ok(NewSession { token, expires_at })
 }
 
-pub async fn session(pool: &PgPool, token: &str) -> sqlx::Result<Option<Authenticated>> {
+/// The session's caller and when the session ends.
+pub async fn session(
+    pool: &PgPool,
+    token: &str,
+) -> sqlx::Result<Option<(Authenticated, DateTime<Utc>)>> {
     let sql = format!(
-        "SELECT {PRINCIPAL_COLUMNS}, s.csrf_token FROM sessions s
+        "SELECT {PRINCIPAL_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s
          JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
          WHERE s.token_hash = $1 AND s.expires_at > now()"
     );
@@ -79,10 +84,13 @@ pub async fn session(pool: &PgPool, token: &str) -> sqlx::Result<Option<Authenti
         .fetch_optional(pool)
         .await?;
     row.map(|r| {
-        Ok(Authenticated {
-            principal: principal_from_row(&r)?,
-            csrf: Some(r.try_get("csrf_token")?),
-        })
+        Ok((
+            Authenticated {
+                principal: principal_from_row(&r)?,
+                csrf: Some(r.try_get("csrf_token")?),
+            },
+            r.try_get("expires_at")?,
+        ))
     })
     .transpose()
 }

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ConnectionRequest, repo};
+use crate::caches::Topic;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::auth::{ApiCaller, RequestId};
 use crate::domain::policy::Principal;
@@ -54,6 +55,7 @@ pub async fn save(
         .details(json!({ "kind": row.kind, "region": row.region, "base_url": row.base_url }));
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
+    state.invalidation.retire_here(Topic::Connections);
     Ok(row)
 }
 
@@ -108,6 +110,7 @@ pub async fn remove(
     )
     .await?
     {
+        state.invalidation.retire_here(Topic::Connections);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound("connection".into()))

@@ -34,6 +34,9 @@ pub struct Principal {
     pub org_name: String,
     /// The reseller above the caller's tenant (or the caller's own reseller).
     pub parent_org_id: Option<Uuid>,
+    /// The countries the caller's organization may hold numbers in, read with the
+    /// principal so that a search or a hold needs no second look-up of the tenant.
+    pub allowed_countries: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,6 +256,7 @@ mod tests {
             org_kind: kind,
             org_name: "Org".into(),
             parent_org_id: None,
+            allowed_countries: vec!["US".into()],
         }
     }
 

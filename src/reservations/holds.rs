@@ -7,12 +7,13 @@ use serde_json::json;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::repo;
+use super::{quick, repo};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::search::check_region;
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::tenants::TenantProfile;
 
 pub struct Reserved {
     pub id: Uuid,
@@ -59,17 +60,126 @@ pub async fn reserve(
         ));
     }
 
+    let tenant = TenantProfile::of_caller(caller)?;
+    let id = Uuid::new_v4();
+    let quick = if quick::applies(&state.config.pricing, &wanted) {
+        let expires_at = Utc::now() + Duration::seconds(state.config.holds.ttl_seconds);
+        quick::take(
+            &state.pool,
+            quick::Request {
+                tenant: &tenant,
+                user_id: caller.user_id,
+                wanted: &wanted,
+                reservation_id: id,
+                expires_at,
+                justification: justification.as_deref(),
+                request_id,
+                details: json!({ "reservation_id": id, "expires_at": expires_at }),
+            },
+        )
+        .await?
+        .then_some((expires_at, None))
+    } else {
+        None
+    };
+    let (expires_at, approval_id) = match quick {
+        Some(taken) => {
+            crate::metrics::holds_created(wanted.len());
+            taken
+        }
+        None => {
+            hold_in_full(
+                state,
+                caller,
+                &tenant,
+                id,
+                &wanted,
+                justification.as_deref(),
+                request_id,
+            )
+            .await?
+        }
+    };
+
+    // The platform's own reservation, where it has one, is taken after our hold is safe.
+    let provider = state.provider_for(tenant_id).await?;
+    let mut failure = None;
+    let mut references = Vec::new();
+    if provider.capabilities().native_reservations {
+        for e164 in &wanted {
+            let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
+            match provider.reserve(&number).await {
+                Ok(reference) => references.push((e164, reference)),
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+    }
+
+    // The references are kept on the holds, also on failure, so that the sweeper releases
+    // the native reservations already taken. One statement for all of them.
+    if !references.is_empty() {
+        let (numbers, refs): (Vec<&String>, Vec<Option<String>>) = references.into_iter().unzip();
+        sqlx::query(
+            "UPDATE holds h SET provider_ref = r.reference
+             FROM unnest($2::text[], $3::text[]) AS r(e164, reference)
+             WHERE h.reservation_id = $1 AND h.e164 = r.e164",
+        )
+        .bind(id)
+        .bind(numbers)
+        .bind(refs)
+        .execute(&state.pool)
+        .await?;
+    }
+    if let Some(err) = failure {
+        // The hold was taken and recorded; the platform refused its part, so it ends here.
+        let mut tx = state.pool.begin().await?;
+        for e164 in &wanted {
+            end_hold(&mut tx, id, e164, Event::CancelHold, "failed").await?;
+            let entry = Entry::new(Action::Reserve, Outcome::Failure)
+                .by(Some(tenant_id), Some(caller.user_id), request_id)
+                .number(e164)
+                .justification(justification.as_deref())
+                .error(err.to_string());
+            audit::repo::record(&mut tx, &entry).await?;
+        }
+        repo::finish_if_done(&mut tx, id).await?;
+        tx.commit().await?;
+        release_at_provider(state, 100).await.ok();
+        return Err(err.into());
+    }
+    Ok(Reserved {
+        id,
+        expires_at,
+        numbers: wanted,
+        approval_id,
+    })
+}
+
+/// Every case the one statement of `quick` leaves to us: numbers taken, unknown, outside the
+/// region or aging; lapsed holds to expire first; premium numbers that need an approval.
+async fn hold_in_full(
+    state: &AppState,
+    caller: &Principal,
+    tenant: &TenantProfile,
+    id: Uuid,
+    wanted: &[String],
+    justification: Option<&str>,
+    request_id: Option<&str>,
+) -> AppResult<(chrono::DateTime<Utc>, Option<Uuid>)> {
+    let tenant_id = tenant.id;
     let mut tx = state.pool.begin().await?;
-    let tenant = crate::tenants::profile(&mut tx, tenant_id).await?;
     let rows = sqlx::query(
         "SELECT e164, lifecycle, country, inventory_org_id, tenant_id, allocated_tenant_id, released_by, aging_until FROM numbers
          WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE",
     )
-    .bind(&wanted)
+    .bind(wanted)
     .fetch_all(&mut *tx)
     .await?;
 
-    let mut unknown: Vec<String> = wanted.clone();
+    let mut unknown: Vec<String> = wanted.to_vec();
     let mut unavailable = Vec::new();
     let mut outside_region = None;
     let mut expired_here = 0;
@@ -126,9 +236,8 @@ pub async fn reserve(
         ));
     }
 
-    let id = Uuid::new_v4();
     // Premium numbers may need an approval first: the hold's clock is paused until then.
-    let approval = crate::approvals::needed(&mut tx, state, caller, tenant_id, &wanted).await?;
+    let approval = crate::approvals::needed(&mut tx, state, caller, tenant_id, wanted).await?;
     let expires_at = match &approval {
         Some(needed) => needed.deadline,
         None => Utc::now() + Duration::seconds(state.config.holds.ttl_seconds),
@@ -137,7 +246,7 @@ pub async fn reserve(
         .bind(id)
         .bind(tenant_id)
         .bind(caller.user_id)
-        .bind(&justification)
+        .bind(justification)
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
@@ -149,14 +258,14 @@ pub async fn reserve(
                 tenant_id,
                 id,
                 needed,
-                justification.as_deref(),
+                justification,
                 request_id,
             )
             .await?,
         ),
         None => None,
     };
-    for e164 in &wanted {
+    for e164 in wanted {
         let row = sqlx::query("SELECT lifecycle FROM numbers WHERE e164 = $1")
             .bind(e164)
             .fetch_one(&mut *tx)
@@ -181,70 +290,20 @@ pub async fn reserve(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await?;
-    crate::metrics::holds_expired(expired_here);
-    crate::metrics::holds_created(wanted.len());
-
-    // The platform's own reservation, where it has one, is taken after our hold is safe.
-    let provider = state.provider_for(tenant_id).await?;
-    let mut failure = None;
-    let mut references = Vec::new();
-    if provider.capabilities().native_reservations {
-        for e164 in &wanted {
-            let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
-            match provider.reserve(&number).await {
-                Ok(reference) => references.push((e164, reference)),
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
-        }
-    }
-
-    // The references are stored in the same transaction as the audit entries (one commit
-    // instead of one per number); on failure they are stored too, so that the sweeper
-    // releases the native reservations already taken.
-    let mut tx = state.pool.begin().await?;
-    for (e164, reference) in &references {
-        sqlx::query("UPDATE holds SET provider_ref = $3 WHERE reservation_id = $1 AND e164 = $2")
-            .bind(id)
-            .bind(e164)
-            .bind(reference)
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(err) = failure {
-        for e164 in &wanted {
-            end_hold(&mut tx, id, e164, Event::CancelHold, "failed").await?;
-            let entry = Entry::new(Action::Reserve, Outcome::Failure)
-                .by(Some(tenant_id), Some(caller.user_id), request_id)
-                .number(e164)
-                .justification(justification.as_deref())
-                .error(err.to_string());
-            audit::repo::record(&mut tx, &entry).await?;
-        }
-        repo::finish_if_done(&mut tx, id).await?;
-        tx.commit().await?;
-        release_at_provider(state, 100).await.ok();
-        return Err(err.into());
-    }
-    for e164 in &wanted {
+    for e164 in wanted {
         let entry = Entry::new(Action::Reserve, Outcome::Success)
             .by(Some(tenant_id), Some(caller.user_id), request_id)
             .number(e164)
-            .justification(justification.as_deref())
+            .justification(justification)
             .details(json!({ "reservation_id": id, "expires_at": expires_at }));
         audit::repo::record(&mut tx, &entry).await?;
     }
     tx.commit().await?;
-    Ok(Reserved {
-        id,
-        expires_at,
-        numbers: wanted,
-        approval_id,
-    })
+    crate::metrics::holds_expired(expired_here);
+    crate::metrics::holds_created(wanted.len());
+    Ok((expires_at, approval_id))
 }
+
 
 fn parse_state(value: String) -> AppResult<NumberState> {
     value

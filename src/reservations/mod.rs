@@ -5,6 +5,7 @@ pub mod api;
 pub mod holds;
 pub mod pages;
 pub mod provision;
+mod quick;
 pub mod repo;
 
 pub use holds::{cancel, reserve};

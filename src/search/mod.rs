@@ -44,10 +44,10 @@ pub async fn run(
     criteria: &SearchCriteria,
     request_id: Option<&str>,
 ) -> AppResult<SearchOutcome> {
-    let tenant_id = caller.tenant()?;
-    let mut conn = state.pool.acquire().await?;
-    let tenant: TenantProfile = crate::tenants::profile(&mut conn, tenant_id).await?;
+    let tenant = TenantProfile::of_caller(caller)?;
+    let tenant_id = tenant.id;
     check_region(&criteria.country, &tenant.allowed_countries).map_err(AppError::Forbidden)?;
+    let mut conn = state.pool.acquire().await?;
     let rows = repo::search(&mut conn, &tenant, criteria).await?;
     let provider = state.provider_for(tenant_id).await?;
     let pricing = &state.config.pricing;
@@ -80,16 +80,8 @@ pub async fn run(
     let entry = audit::Entry::new(audit::Action::Search, audit::Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .details(serde_json::json!({ "criteria": describe(criteria), "results": numbers.len() }));
-    // A SEARCH entry records a read, not a change of any number: it is committed without
-    // waiting for the WAL flush (`synchronous_commit = off`, for this transaction only),
-    // which took most of a search's time on a slow disk. A database crash may lose the
-    // last fraction of a second of SEARCH entries; lifecycle entries stay synchronous.
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
-    audit::repo::record(&mut tx, &entry).await?;
-    tx.commit().await?;
+    drop(conn);
+    state.deferred_audit.record(entry).await;
     Ok(SearchOutcome {
         numbers,
         next_cursor,

@@ -31,6 +31,19 @@ impl TenantProfile {
     }
 }
 
+impl TenantProfile {
+    /// The caller's own tenant, as read with the principal in the same request (no query).
+    pub fn of_caller(caller: &crate::domain::policy::Principal) -> AppResult<TenantProfile> {
+        let id = caller.tenant()?;
+        Ok(TenantProfile {
+            id,
+            name: caller.org_name.clone(),
+            parent_id: caller.parent_org_id,
+            allowed_countries: caller.allowed_countries.clone(),
+        })
+    }
+}
+
 pub async fn profile(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<TenantProfile> {
     sqlx::query_as(
         "SELECT id, name, parent_id, allowed_countries FROM organizations WHERE id = $1 AND kind = 'tenant'",

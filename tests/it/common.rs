@@ -78,6 +78,29 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Waits (up to 5 s) until the audit log holds exactly `count` entries of `action`, for
+    /// the entries written behind the response; fails if there are more, or too few in time.
+    pub async fn wait_for_audit(&self, action: &str, count: i64) {
+        let started = std::time::Instant::now();
+        loop {
+            let found: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
+                    .bind(action)
+                    .fetch_one(&self.pool)
+                    .await
+                    .unwrap();
+            assert!(found <= count, "{found} {action} entries, expected {count}");
+            if found == count {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{found} {action} entries after 5 s, expected {count}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     pub async fn number_state(&self, e164: &str) -> String {
         sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1")
             .bind(e164)

@@ -8,6 +8,7 @@ mod aging;
 mod approvals;
 mod audit_log;
 mod bad_input;
+mod caches;
 mod browser;
 mod browser_e911;
 mod browser_inventory;

@@ -1,0 +1,71 @@
+//! Callers and adapters are cached per instance for a few seconds; a change in the database
+//! must retire them through the invalidation triggers (migration 0008), not wait for the TTL.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use sqlx::PgPool;
+
+use crate::common::{Api, spawn_app};
+
+/// Polls `path` until it answers `want`; fails after 5 s (the cache TTL is 10 s, so only an
+/// invalidation can make this pass).
+async fn until_status(api: &Api, path: &str, want: StatusCode) {
+    let started = Instant::now();
+    loop {
+        let (status, body) = api.get(path).await;
+        if status == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path} still answers {status} ({body}), expected {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[sqlx::test]
+async fn a_demoted_admin_loses_admin_routes_while_cached(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let admin = app.api("admin@globex.test").await;
+    // Twice: the second answer comes from the cache once the listener is up.
+    until_status(&admin, "/api/v1/audit", StatusCode::OK).await;
+    until_status(&admin, "/api/v1/audit", StatusCode::OK).await;
+    sqlx::query("UPDATE users SET role = 'tenant_user' WHERE email = 'admin@globex.test'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    until_status(&admin, "/api/v1/audit", StatusCode::FORBIDDEN).await;
+}
+
+#[sqlx::test]
+async fn a_deleted_token_stops_working_while_cached(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let agent = app.api("agent@globex.test").await;
+    until_status(&agent, "/api/v1/reservations", StatusCode::OK).await;
+    until_status(&agent, "/api/v1/reservations", StatusCode::OK).await;
+    sqlx::query("DELETE FROM api_tokens")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    until_status(&agent, "/api/v1/reservations", StatusCode::UNAUTHORIZED).await;
+}
+
+#[sqlx::test]
+async fn a_narrowed_region_applies_to_the_next_search(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let agent = app.api("agent@globex.test").await;
+    until_status(&agent, "/api/v1/numbers/available?country=US&npa=512", StatusCode::OK).await;
+    until_status(&agent, "/api/v1/numbers/available?country=US&npa=512", StatusCode::OK).await;
+    sqlx::query("UPDATE organizations SET allowed_countries = ARRAY['CA'] WHERE slug = 'globex'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    until_status(
+        &agent,
+        "/api/v1/numbers/available?country=US&npa=512",
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
