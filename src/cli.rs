@@ -79,6 +79,10 @@ pub enum Command {
         /// Measured seconds per scenario (after one second of warm-up).
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Run only these scenarios (comma-separated: explain, search, holds, fight, pages,
+        /// memory); all of them by default.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Benchmark: generate an inventory CSV, upload it through the upload code path, print
     /// rows per second and peak memory.
@@ -277,11 +281,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             numbers,
             clients,
             seconds,
+            only,
         } => {
             let options = crate::bench::Options {
                 numbers,
                 clients,
                 seconds,
+                only,
             };
             crate::bench::run(config, options).await?;
         }

@@ -126,7 +126,11 @@ enum Via {
 
 /// The caller behind a token, from the cache when a fresh entry is there. Unknown tokens
 /// are never cached, so guessing cannot fill the cache.
-async fn caller(state: &AppState, token: &str, via: Via) -> Result<Option<Authenticated>, AppError> {
+async fn caller(
+    state: &AppState,
+    token: &str,
+    via: Via,
+) -> Result<Option<Authenticated>, AppError> {
     // API tokens and session tokens are drawn from the same random space but kept apart.
     let mut key = password::token_digest(token);
     key.push(via as u8);
@@ -146,12 +150,14 @@ async fn caller(state: &AppState, token: &str, via: Via) -> Result<Option<Authen
                 },
                 expires_at: None,
             }),
-        Via::Session => repo::session(&state.pool, token)
-            .await?
-            .map(|(authenticated, expires_at)| CachedCaller {
-                authenticated,
-                expires_at: Some(expires_at),
-            }),
+        Via::Session => {
+            repo::session(&state.pool, token)
+                .await?
+                .map(|(authenticated, expires_at)| CachedCaller {
+                    authenticated,
+                    expires_at: Some(expires_at),
+                })
+        }
     };
     Ok(found.map(|found| {
         state.callers.insert(ticket, key, found.clone());

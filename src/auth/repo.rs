@@ -8,8 +8,7 @@ use super::Authenticated;
 use super::password::{new_token, token_digest};
 use crate::domain::policy::{OrgKind, Principal, Role};
 
-const PRINCIPAL_COLUMNS: &str =
-    "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id, o.allowed_countries";
+const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id, o.allowed_countries";
 
 fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Principal> {
     let role: String = row.try_get("role")?;

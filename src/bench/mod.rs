@@ -20,7 +20,17 @@ pub struct Options {
     pub numbers: i64,
     pub clients: usize,
     pub seconds: u64,
+    /// Scenario names to run; empty runs all.
+    pub only: Vec<String>,
 }
+
+impl Options {
+    fn runs(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+}
+
+const SCENARIOS: [&str; 6] = ["explain", "search", "holds", "fight", "pages", "memory"];
 
 /// Target checks, printed at the end as one table.
 struct Report(Vec<String>);
@@ -56,8 +66,22 @@ fn machine() -> String {
     )
 }
 
-pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
+pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> {
+    if let Some(unknown) = options
+        .only
+        .iter()
+        .find(|s| !SCENARIOS.contains(&s.as_str()))
+    {
+        anyhow::bail!(
+            "unknown scenario `{unknown}`: choose from {}",
+            SCENARIOS.join(", ")
+        );
+    }
     let clients = options.clients.max(1);
+    // pgbench, the yardstick of the holds scenario, runs one connection per client; the
+    // server gets as many, so that both can have as many commits waiting on the same WAL
+    // flush. The configured pool is kept when it is larger.
+    config.database.max_connections = config.database.max_connections.max(clients as u32);
     let duration = Duration::from_secs(options.seconds.max(1));
     let warmup = Duration::from_secs(1);
     let url = config.database.url.clone();
@@ -80,8 +104,10 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
     let mut report = Report(Vec::new());
     let kinds = search::kinds(&pool).await?;
 
-    println!("\n== EXPLAIN (the first query of each search kind)");
-    for kind in &kinds {
+    if options.runs("explain") {
+        println!("\n== EXPLAIN (the first query of each search kind)");
+    }
+    for kind in kinds.iter().filter(|_| options.runs("explain")) {
         let plan = search::explain(&pool, config.search.limits(), tenant, &kind.queries[0]).await?;
         let summary = search::plan_summary(&plan);
         println!("{:<20} {:<40} {summary}", kind.name, kind.queries[0]);
@@ -91,6 +117,15 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
         );
     }
 
+    // pgbench runs before the server opens its connections: both want one per client, and
+    // together they would pass PostgreSQL's default max_connections of 100.
+    let pgbench = if options.runs("holds") {
+        let pg_stock = holds::available(&pool, "OH", 200_000).await?;
+        Some(holds::pgbench(&pool, &url, &pg_stock, clients, duration).await)
+    } else {
+        None
+    };
+
     let worker_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState::new(pool.clone(), config.clone());
     let servers = server::Servers::start(state, worker_threads)?;
@@ -99,8 +134,10 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
         .pool_max_idle_per_host(clients * 2)
         .build()?;
 
-    println!("\n== Search over HTTP (JSON API), {clients} clients");
-    for kind in &kinds {
+    if options.runs("search") {
+        println!("\n== Search over HTTP (JSON API), {clients} clients");
+    }
+    for kind in kinds.iter().filter(|_| options.runs("search")) {
         search::run(&client, &base, &token, kind, clients, warmup).await;
         let stats = search::run(&client, &base, &token, kind, clients, duration).await;
         println!("{}", stats.line(kind.name));
@@ -114,88 +151,97 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
         );
     }
 
-    println!("\n== Holds: POST /api/v1/reservations (one number each) vs pgbench");
-    let stock = holds::available(&pool, "CA", 100_000).await?;
-    let api = holds::api_throughput(&client, &base, &token, stock, clients, duration).await;
-    println!("{}", api.line("reserve over the API"));
-    let pg_stock = holds::available(&pool, "OH", 200_000).await?;
-    match holds::pgbench(&pool, &url, &pg_stock, clients, duration).await {
-        Ok(tps) => {
-            let ratio = api.rps() / tps;
-            println!(
-                "{:<28} {tps:>8.0} tx/s   (single-row UPDATE … WHERE lifecycle = 'available')",
-                "pgbench hold statement"
-            );
-            println!("API / pgbench = {ratio:.2}");
-            report.check(
-                format!(
-                    "holds: API {:.0}/s vs pgbench {tps:.0}/s = {ratio:.2} >= 0.5",
-                    api.rps()
-                ),
-                ratio >= 0.5,
-            );
-        }
-        Err(err) => {
-            println!("pgbench: {err}");
-            report.check(format!("holds: pgbench did not run ({err})"), false);
+    if let Some(pgbench) = pgbench {
+        println!("\n== Holds: POST /api/v1/reservations (one number each) vs pgbench (run first)");
+        let stock = holds::available(&pool, "CA", 100_000).await?;
+        let api = holds::api_throughput(&client, &base, &token, stock, clients, duration).await;
+        println!("{}", api.line("reserve over the API"));
+        match pgbench {
+            Ok(tps) => {
+                let ratio = api.rps() / tps;
+                println!(
+                    "{:<28} {tps:>8.0} tx/s   (single-row UPDATE … WHERE lifecycle = 'available')",
+                    "pgbench hold statement"
+                );
+                println!("API / pgbench = {ratio:.2}");
+                report.check(
+                    format!(
+                        "holds: API {:.0}/s vs pgbench {tps:.0}/s = {ratio:.2} >= 0.5",
+                        api.rps()
+                    ),
+                    ratio >= 0.5,
+                );
+            }
+            Err(err) => {
+                println!("pgbench: {err}");
+                report.check(format!("holds: pgbench did not run ({err})"), false);
+            }
         }
     }
 
-    println!("\n== {clients} clients fighting over 100 numbers (two per reservation)");
-    let contested = holds::available(&pool, "WY", 100).await?;
-    let fight = holds::fight(&pool, &client, &base, &token, contested, clients, 10).await?;
-    println!(
-        "{} attempts: {} reserved, {} refused with 409, {} other; {} numbers held, {} held twice",
-        fight.attempts,
-        fight.won,
-        fight.conflicts,
-        fight.other,
-        fight.numbers_held,
-        fight.double_held
-    );
-    report.check(
-        format!("fight: {} numbers held twice", fight.double_held),
-        fight.double_held == 0 && fight.other == 0,
-    );
-
-    println!("\n== Pages (logged-in browser session) vs a bare axum handler");
-    let cookie = pages::login(&base, "agent@globex.test", crate::seed::DEMO_PASSWORD).await?;
-    let bare_url = vec![format!("http://{}/", servers.bare)];
-    pages::run(&client, bare_url.clone(), None, clients, warmup).await;
-    let bare = pages::run(&client, bare_url, None, clients, duration).await;
-    println!("{}", bare.line("bare axum handler"));
-    let search_pages: Vec<String> = ["TX", "CA", "NY", "FL"]
-        .iter()
-        .map(|s| format!("{base}/search?kind=local&state={s}"))
-        .collect();
-    let numbers_page = vec![format!("{base}/numbers")];
-    for (name, urls) in [
-        ("search results page", search_pages),
-        ("numbers page", numbers_page),
-    ] {
-        pages::run(&client, urls.clone(), Some(&cookie), clients, warmup).await;
-        let stats = pages::run(&client, urls, Some(&cookie), clients, duration).await;
-        println!("{}", stats.line(name));
-        let ratio = stats.rps() / bare.rps();
-        println!("{name} / bare = {:.1}%", ratio * 100.0);
-        report.check(
-            format!(
-                "{name}: {:.1}% of bare rps >= 30%, p99 {:.1} ms <= 25 ms",
-                ratio * 100.0,
-                load::ms(stats.quantile(0.99))
-            ),
-            stats.errors == 0 && ratio >= 0.3 && stats.quantile(0.99) <= Duration::from_millis(25),
+    if options.runs("fight") {
+        println!("\n== {clients} clients fighting over 100 numbers (two per reservation)");
+        let contested = holds::available(&pool, "WY", 100).await?;
+        let fight = holds::fight(&pool, &client, &base, &token, contested, clients, 10).await?;
+        println!(
+            "{} attempts: {} reserved, {} refused with 409, {} other; {} numbers held, {} held twice",
+            fight.attempts,
+            fight.won,
+            fight.conflicts,
+            fight.other,
+            fight.numbers_held,
+            fight.double_held
         );
+        report.check(
+            format!("fight: {} numbers held twice", fight.double_held),
+            fight.double_held == 0 && fight.other == 0,
+        );
+    }
+
+    if options.runs("pages") {
+        println!("\n== Pages (logged-in browser session) vs a bare axum handler");
+        let cookie = pages::login(&base, "agent@globex.test", crate::seed::DEMO_PASSWORD).await?;
+        let bare_url = vec![format!("http://{}/", servers.bare)];
+        pages::run(&client, bare_url.clone(), None, clients, warmup).await;
+        let bare = pages::run(&client, bare_url, None, clients, duration).await;
+        println!("{}", bare.line("bare axum handler"));
+        let search_pages: Vec<String> = ["TX", "CA", "NY", "FL"]
+            .iter()
+            .map(|s| format!("{base}/search?kind=local&state={s}"))
+            .collect();
+        let numbers_page = vec![format!("{base}/numbers")];
+        for (name, urls) in [
+            ("search results page", search_pages),
+            ("numbers page", numbers_page),
+        ] {
+            pages::run(&client, urls.clone(), Some(&cookie), clients, warmup).await;
+            let stats = pages::run(&client, urls, Some(&cookie), clients, duration).await;
+            println!("{}", stats.line(name));
+            let ratio = stats.rps() / bare.rps();
+            println!("{name} / bare = {:.1}%", ratio * 100.0);
+            report.check(
+                format!(
+                    "{name}: {:.1}% of bare rps >= 30%, p99 {:.1} ms <= 25 ms",
+                    ratio * 100.0,
+                    load::ms(stats.quantile(0.99))
+                ),
+                stats.errors == 0
+                    && ratio >= 0.3
+                    && stats.quantile(0.99) <= Duration::from_millis(25),
+            );
+        }
     }
     drop(servers);
 
-    println!("\n== Idle memory of `inward serve`");
-    let rss = rss::idle_serve_rss_kib(&url).await?;
-    println!("VmRSS {:.1} MiB", rss as f64 / 1024.0);
-    report.check(
-        format!("idle RSS {:.1} MiB <= 50 MiB", rss as f64 / 1024.0),
-        rss <= 50 * 1024,
-    );
+    if options.runs("memory") {
+        println!("\n== Idle memory of `inward serve`");
+        let rss = rss::idle_serve_rss_kib(&url).await?;
+        println!("VmRSS {:.1} MiB", rss as f64 / 1024.0);
+        report.check(
+            format!("idle RSS {:.1} MiB <= 50 MiB", rss as f64 / 1024.0),
+            rss <= 50 * 1024,
+        );
+    }
 
     println!("\n== Summary");
     for line in &report.0 {

@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ConnectionRequest, repo};
-use crate::caches::Topic;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::auth::{ApiCaller, RequestId};
+use crate::caches::Topic;
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::providers::ProviderErrorKind;

@@ -165,15 +165,32 @@ impl Provider for Sandbox {
     }
 
     async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
-        self.fault("reserve").await?;
         let reference = format!("sbx-res-{}", Uuid::new_v4());
-        sqlx::query("INSERT INTO sandbox_reservations (ref, e164) VALUES ($1, $2)")
-            .bind(&reference)
-            .bind(number.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(Some(reference))
+        // One round trip: an injected fault (as in `fault`) refuses the reservation, or it
+        // is recorded. The sandbox stands in for a carrier's own system, whose durability
+        // is not Inward's, so it commits without waiting for the WAL flush, as a remote
+        // call would not wait on Inward's disk.
+        let injected: Option<String> = sqlx::query_scalar(
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+                  fault AS (UPDATE sandbox_faults SET remaining = remaining - 1
+                            WHERE operation = 'reserve' AND remaining > 0 RETURNING message),
+                  recorded AS (INSERT INTO sandbox_reservations (ref, e164)
+                               SELECT $1, $2 FROM relaxed WHERE NOT EXISTS (SELECT 1 FROM fault))
+             SELECT message FROM fault",
+        )
+        .bind(&reference)
+        .bind(number.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match injected {
+            Some(message) => Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::Transient,
+                message,
+            )),
+            None => Ok(Some(reference)),
+        }
     }
 
     async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {

@@ -122,9 +122,14 @@ pub async fn reserve(
     // the native reservations already taken. One statement for all of them.
     if !references.is_empty() {
         let (numbers, refs): (Vec<&String>, Vec<Option<String>>) = references.into_iter().unzip();
+        // Committed without waiting for the WAL flush (set_config(…, true) lasts for this
+        // statement's own transaction): the hold itself is already durable, and a crash
+        // that lost a reference would only leave the platform's reservation to lapse on
+        // the platform's side instead of being released early by the sweeper.
         sqlx::query(
-            "UPDATE holds h SET provider_ref = r.reference
-             FROM unnest($2::text[], $3::text[]) AS r(e164, reference)
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+             UPDATE holds h SET provider_ref = r.reference
+             FROM unnest($2::text[], $3::text[]) AS r(e164, reference), relaxed
              WHERE h.reservation_id = $1 AND h.e164 = r.e164",
         )
         .bind(id)
@@ -303,7 +308,6 @@ async fn hold_in_full(
     crate::metrics::holds_created(wanted.len());
     Ok((expires_at, approval_id))
 }
-
 
 fn parse_state(value: String) -> AppResult<NumberState> {
     value

@@ -112,7 +112,8 @@ fn build<'a>(
                 .push("::bpchar");
         }
         // The fixed trailing digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) are a prefix of the
-        // reversed number: numbers_search_suffix finds the few numbers that end that way.
+        // reversed number: numbers_search_suffix_kind finds the few numbers that end that
+        // way, of the kind, state and area code asked for.
         let suffix = pattern.fixed_suffix_reversed();
         if suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit()) {
             q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));

@@ -25,13 +25,18 @@ async fn until_status(api: &Api, path: &str, want: StatusCode) {
     }
 }
 
+/// Two answers of `path`, the second once the instance listens and so caches the caller.
+async fn warm(api: &Api, path: &str) {
+    until_status(api, path, StatusCode::OK).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    until_status(api, path, StatusCode::OK).await;
+}
+
 #[sqlx::test]
 async fn a_demoted_admin_loses_admin_routes_while_cached(pool: PgPool) {
     let app = spawn_app(pool).await;
     let admin = app.api("admin@globex.test").await;
-    // Twice: the second answer comes from the cache once the listener is up.
-    until_status(&admin, "/api/v1/audit", StatusCode::OK).await;
-    until_status(&admin, "/api/v1/audit", StatusCode::OK).await;
+    warm(&admin, "/api/v1/audit").await;
     sqlx::query("UPDATE users SET role = 'tenant_user' WHERE email = 'admin@globex.test'")
         .execute(&app.pool)
         .await
@@ -43,8 +48,7 @@ async fn a_demoted_admin_loses_admin_routes_while_cached(pool: PgPool) {
 async fn a_deleted_token_stops_working_while_cached(pool: PgPool) {
     let app = spawn_app(pool).await;
     let agent = app.api("agent@globex.test").await;
-    until_status(&agent, "/api/v1/reservations", StatusCode::OK).await;
-    until_status(&agent, "/api/v1/reservations", StatusCode::OK).await;
+    warm(&agent, "/api/v1/reservations").await;
     sqlx::query("DELETE FROM api_tokens")
         .execute(&app.pool)
         .await
@@ -56,8 +60,7 @@ async fn a_deleted_token_stops_working_while_cached(pool: PgPool) {
 async fn a_narrowed_region_applies_to_the_next_search(pool: PgPool) {
     let app = spawn_app(pool).await;
     let agent = app.api("agent@globex.test").await;
-    until_status(&agent, "/api/v1/numbers/available?country=US&npa=512", StatusCode::OK).await;
-    until_status(&agent, "/api/v1/numbers/available?country=US&npa=512", StatusCode::OK).await;
+    warm(&agent, "/api/v1/numbers/available?country=US&npa=512").await;
     sqlx::query("UPDATE organizations SET allowed_countries = ARRAY['CA'] WHERE slug = 'globex'")
         .execute(&app.pool)
         .await

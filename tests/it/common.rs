@@ -83,12 +83,11 @@ impl TestApp {
     pub async fn wait_for_audit(&self, action: &str, count: i64) {
         let started = std::time::Instant::now();
         loop {
-            let found: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
-                    .bind(action)
-                    .fetch_one(&self.pool)
-                    .await
-                    .unwrap();
+            let found: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
+                .bind(action)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
             assert!(found <= count, "{found} {action} entries, expected {count}");
             if found == count {
                 return;
