@@ -96,7 +96,9 @@ pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
     if cleared > 0 {
         // Otherwise this run inserts into indexes full of the last run's dead entries, and
         // each run measures slower than the one before.
-        sqlx::query("VACUUM (ANALYZE) numbers").execute(pool).await?;
+        sqlx::query("VACUUM (ANALYZE) numbers")
+            .execute(pool)
+            .await?;
     }
     let path = std::env::temp_dir().join(format!("inward-bench-{}.csv", Uuid::new_v4()));
     let started = Instant::now();

@@ -428,7 +428,11 @@ async fn one_reason_per_row_in_rule_order_and_duplicates_point_at_the_first_line
     assert_eq!(reasons["unknown_tenant"], 1, "{job}");
     assert_eq!(reasons["invalid_number"], 1, "{job}");
     let id = job["id"].as_str().unwrap();
-    assert_eq!(checked_rows(&app, id).await, 7, "a dry run keeps its result");
+    assert_eq!(
+        checked_rows(&app, id).await,
+        7,
+        "a dry run keeps its result"
+    );
 
     let text = reseller
         .http
@@ -445,7 +449,7 @@ async fn one_reason_per_row_in_rule_order_and_duplicates_point_at_the_first_line
         .unwrap();
     let errors: Vec<String> = csv::Reader::from_reader(text.as_bytes())
         .records()
-        .map(|r| r.unwrap().iter().last().unwrap().to_string())
+        .map(|r| r.unwrap().iter().next_back().unwrap().to_string())
         .collect();
     assert_eq!(errors.len(), 6, "{text}");
     // A duplicate points at the first line with the number, even a rejected one; a line that
@@ -482,14 +486,17 @@ async fn one_reason_per_row_in_rule_order_and_duplicates_point_at_the_first_line
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["counts"]["added"], 1, "{done}");
     assert_eq!(count_numbers(&app, "+1512555018%").await, 1);
-    assert_eq!(checked_rows(&app, id).await, 0, "the result is gone once imported");
-    let staged: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM inventory_upload_rows WHERE upload_id = $1::uuid",
-    )
-    .bind(id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    assert_eq!(
+        checked_rows(&app, id).await,
+        0,
+        "the result is gone once imported"
+    );
+    let staged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM inventory_upload_rows WHERE upload_id = $1::uuid")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(staged, 6, "only the rejected rows stay, for the download");
 }
 
