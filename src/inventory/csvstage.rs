@@ -1,8 +1,9 @@
 //! Streaming CSV → COPY. The request body is read chunk by chunk, framed into CSV records on
-//! a blocking thread, and re-emitted as PostgreSQL COPY text rows into the staging table. Only
-//! framing happens here (column count, UTF-8, and the parse of non-NANP numbers); every other
-//! rule is a set-based SQL statement in `upload.rs`. Memory stays bounded by the two small
-//! channels between the stages.
+//! a blocking thread, and re-emitted as PostgreSQL COPY text rows into the staging table.
+//! Framing (column count, UTF-8) and the phone number's own validity are decided here, where
+//! they cost nothing next to the parse; every rule that needs the database (tenants, carriers,
+//! rate centers, the inventory, duplicates) is a set-based SQL statement in `upload.rs`.
+//! Memory stays bounded by the two small channels between the stages.
 
 use std::io::Read;
 
@@ -225,13 +226,13 @@ fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid)
             reason = Some("not_text");
             message = Some("the row is not UTF-8 text".into());
         } else {
-            match non_nanp(fields[0].as_deref(), fields[1].as_deref()) {
-                NonNanp::Nanp => {}
-                NonNanp::Valid(n, c) => {
+            match number(fields[0].as_deref(), fields[1].as_deref()) {
+                Number::Nanp(n) => e164 = Some(n),
+                Number::Valid(n, c) => {
                     e164 = Some(n);
                     country = Some(c);
                 }
-                NonNanp::Invalid(why) => {
+                Number::Invalid(why) => {
                     reason = Some(if why.starts_with("country") {
                         "invalid_country_code"
                     } else {
@@ -299,48 +300,79 @@ fn push_copy(buf: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-enum NonNanp {
-    /// Country code 1 (or missing fields): SQL validates NANP numbers structurally.
-    Nanp,
+enum Number {
+    /// Country code 1: `+1` and ten digits. The country (US, CA, a territory) comes from the
+    /// rate-center table in SQL.
+    Nanp(String),
+    /// Another country, parsed with libphonenumber's metadata, which SQL does not have.
     Valid(String, String),
     Invalid(String),
 }
 
-/// Non-NANP rows are validated here with libphonenumber's metadata, which SQL does not have.
-fn non_nanp(country_code: Option<&str>, phone: Option<&str>) -> NonNanp {
+fn number(country_code: Option<&str>, phone: Option<&str>) -> Number {
     let Some(cc) = country_code else {
-        return NonNanp::Invalid("country code is missing".into());
+        return Number::Invalid("country code is missing".into());
     };
     let cc = cc.trim_start_matches('+');
     if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
-        return NonNanp::Invalid(format!(
+        return Number::Invalid(format!(
             "country code `{cc}` is not a dialing code such as 1 or 44"
         ));
     }
     if cc == "1" {
-        return NonNanp::Nanp;
+        return nanp(phone);
     }
     let Some(phone) = phone else {
-        return NonNanp::Invalid("phone number is missing".into());
+        return Number::Invalid("phone number is missing".into());
     };
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     if digits.is_empty() || phone.chars().any(|c| c.is_ascii_alphabetic()) {
-        return NonNanp::Invalid(format!("`{phone}` is not a phone number"));
+        return Number::Invalid(format!("`{phone}` is not a phone number"));
     }
     let national = digits.strip_prefix(cc).unwrap_or(&digits);
     let candidate = format!("+{cc}{national}");
     match phonenumber::parse(None, &candidate) {
         Ok(parsed) if parsed.is_valid() => match parsed.country().id() {
-            Some(id) => NonNanp::Valid(
+            Some(id) => Number::Valid(
                 parsed.format().mode(phonenumber::Mode::E164).to_string(),
                 id.as_ref().to_string(),
             ),
-            None => NonNanp::Invalid(format!("`{phone}` is not a number of a country")),
+            None => Number::Invalid(format!("`{phone}` is not a number of a country")),
         },
-        _ => NonNanp::Invalid(format!(
+        _ => Number::Invalid(format!(
             "`{phone}` is not a valid number for country code {cc}"
         )),
     }
+}
+
+/// The structural NANP rule of `E164::parse` (ten digits after an optional leading 1, NPA and
+/// NXX 2-9, neither an N11 code), on the digits of the field whatever its punctuation.
+fn nanp(phone: Option<&str>) -> Number {
+    let raw = phone.unwrap_or("");
+    let digits: Vec<u8> = raw.bytes().filter(u8::is_ascii_digit).collect();
+    let d = match digits.as_slice() {
+        [b'1', rest @ ..] if rest.len() == 10 => rest,
+        all => all,
+    };
+    let valid = !raw.bytes().any(|b| b.is_ascii_alphabetic())
+        && d.len() == 10
+        && (b'2'..=b'9').contains(&d[0])
+        && (b'2'..=b'9').contains(&d[3])
+        && &d[1..3] != b"11"
+        && &d[4..6] != b"11";
+    if valid {
+        let mut e164 = String::with_capacity(12);
+        e164.push_str("+1");
+        e164.extend(d.iter().map(|&b| b as char));
+        return Number::Nanp(e164);
+    }
+    let what = match phone {
+        Some(p) => format!("`{p}`"),
+        None => "an empty phone number".to_string(),
+    };
+    Number::Invalid(format!(
+        "{what} is not a valid North American number (NPA-NXX-XXXX, NPA and NXX 2-9, no N11)"
+    ))
 }
 
 #[cfg(test)]
@@ -349,25 +381,67 @@ mod tests {
 
     #[test]
     fn non_nanp_numbers_are_parsed_for_their_country() {
-        assert!(matches!(
-            non_nanp(Some("1"), Some("5125550100")),
-            NonNanp::Nanp
-        ));
-        match non_nanp(Some("44"), Some("020 7946 0958")) {
-            NonNanp::Valid(n, c) => {
+        match number(Some("44"), Some("020 7946 0958")) {
+            Number::Valid(n, c) => {
                 assert_eq!(n, "+442079460958");
                 assert_eq!(c, "GB");
             }
             _ => panic!("a London number is valid"),
         }
         assert!(matches!(
-            non_nanp(Some("44"), Some("123")),
-            NonNanp::Invalid(_)
+            number(Some("44"), Some("123")),
+            Number::Invalid(_)
         ));
         assert!(matches!(
-            non_nanp(Some("US"), Some("5125550100")),
-            NonNanp::Invalid(_)
+            number(Some("US"), Some("5125550100")),
+            Number::Invalid(_)
         ));
+    }
+
+    fn nanp_of(cc: &str, phone: Option<&str>) -> Result<String, String> {
+        match number(Some(cc), phone) {
+            Number::Nanp(n) => Ok(n),
+            Number::Valid(n, _) => panic!("{n} is not NANP"),
+            Number::Invalid(why) => Err(why),
+        }
+    }
+
+    #[test]
+    fn nanp_numbers_follow_the_structural_rule() {
+        for (cc, phone) in [
+            ("1", "5125550100"),
+            ("+1", "(512) 555-0100"),
+            ("1", "1-512-555-0100"),
+            ("1", "+1 512 555 0100"),
+            ("1", "8005550100"),
+        ] {
+            let n = nanp_of(cc, Some(phone));
+            assert!(
+                n.as_deref() == Ok("+15125550100") || n.as_deref() == Ok("+18005550100"),
+                "{phone}: {n:?}"
+            );
+        }
+        for bad in [
+            "0125550100",
+            "5121550100",
+            "5125110100",
+            "4115550100",
+            "512555010",
+            "151255501000",
+            "25125550100",
+            "512-555-CALL",
+            "512555010x",
+        ] {
+            let why = nanp_of("1", Some(bad)).unwrap_err();
+            assert!(
+                why.starts_with(&format!("`{bad}` is not a valid North American number")),
+                "{bad}: {why}"
+            );
+        }
+        assert_eq!(
+            nanp_of("1", None).unwrap_err(),
+            "an empty phone number is not a valid North American number (NPA-NXX-XXXX, NPA and NXX 2-9, no N11)"
+        );
     }
 
     #[test]

@@ -396,6 +396,110 @@ async fn a_dry_run_is_committed_later_from_the_summary(pool: PgPool) {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
+async fn checked_rows(app: &TestApp, id: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM inventory_upload_checked WHERE upload_id = $1::uuid")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn one_reason_per_row_in_rule_order_and_duplicates_point_at_the_first_line(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let reseller = app.api("reseller@acme.test").await;
+    let csv = format!(
+        "{HEADER}\
+         1,5125550180,YES,FALSE,FALSE,,,\n\
+         1,5125550181,TRUE,FALSE,FALSE,,,\n\
+         1,512-555-0180,TRUE,FALSE,FALSE,,,\n\
+         1,(512) 555-0181,MAYBE,FALSE,FALSE,,,\n\
+         1,15125550181,TRUE,FALSE,FALSE,,,\n\
+         1,5125550182,TRUE,FALSE,FALSE,,,nobody\n\
+         1,5121550183,TRUE,FALSE,FALSE,,,\n"
+    );
+    let job = run_upload(&reseller, &csv, "valid_only", true).await;
+    assert_eq!(job["status"], "validated", "{job}");
+    assert_eq!(job["counts"]["to_add"], 1, "{job}");
+    assert_eq!(job["counts"]["rejected"], 6, "{job}");
+    let reasons = &job["counts"]["rejected_by_reason"];
+    assert_eq!(reasons["invalid_boolean"], 2, "{job}");
+    assert_eq!(reasons["duplicate_in_file"], 2, "{job}");
+    assert_eq!(reasons["unknown_tenant"], 1, "{job}");
+    assert_eq!(reasons["invalid_number"], 1, "{job}");
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(
+        checked_rows(&app, id).await,
+        7,
+        "a dry run keeps its result"
+    );
+
+    let text = reseller
+        .http
+        .get(format!(
+            "{}/api/v1/inventory/uploads/{id}/rejected.csv",
+            reseller.base
+        ))
+        .bearer_auth(&reseller.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let errors: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().next_back().unwrap().to_string())
+        .collect();
+    assert_eq!(errors.len(), 6, "{text}");
+    // A duplicate points at the first line with the number, even a rejected one; a line that
+    // breaks an earlier rule keeps that reason.
+    assert!(errors[0].starts_with("line 2: invalid_boolean"), "{text}");
+    assert!(
+        errors[1].starts_with("line 4: duplicate_in_file: the number is also on line 2"),
+        "{text}"
+    );
+    assert!(errors[2].starts_with("line 5: invalid_boolean"), "{text}");
+    assert!(
+        errors[3].starts_with("line 6: duplicate_in_file: the number is also on line 3"),
+        "{text}"
+    );
+    assert!(
+        errors[4].starts_with("line 7: unknown_tenant: no tenant `nobody` of yours"),
+        "{text}"
+    );
+    assert!(
+        errors[5].starts_with(
+            "line 8: invalid_number: `5121550183` is not a valid North American number"
+        ),
+        "{text}"
+    );
+
+    let (status, _) = reseller
+        .post(
+            &format!("/api/v1/inventory/uploads/{id}/commit"),
+            json!({ "mode": "valid_only" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let done = finished(&reseller, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["counts"]["added"], 1, "{done}");
+    assert_eq!(count_numbers(&app, "+1512555018%").await, 1);
+    assert_eq!(
+        checked_rows(&app, id).await,
+        0,
+        "the result is gone once imported"
+    );
+    let staged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM inventory_upload_rows WHERE upload_id = $1::uuid")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(staged, 6, "only the rejected rows stay, for the download");
+}
+
 #[sqlx::test]
 async fn allocation_limits_search_to_the_tenant_and_release_returns_numbers(pool: PgPool) {
     let app = spawn_app(pool).await;

@@ -329,7 +329,23 @@ async fn insert_job(
     .execute(&app.pool)
     .await
     .unwrap();
+    sqlx::query(
+        "INSERT INTO inventory_upload_checked (upload_id, line_no, action, e164)
+         VALUES ($1, 2, 'add', '+15125550320'), ($1, 3, 'add', '+15125550321')",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
     id
+}
+
+async fn checked_rows(app: &TestApp, id: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM inventory_upload_checked WHERE upload_id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 async fn job_state(app: &TestApp, id: Uuid) -> (String, Option<String>, i64) {
@@ -362,7 +378,9 @@ async fn the_sweeper_fails_stalled_uploads_and_cleans_old_staging(pool: PgPool) 
         assert_eq!(status, "failed");
         assert_eq!(error.as_deref(), Some(inward::jobs::uploads::STALE_MESSAGE));
         assert_eq!(rows, 0, "staging rows of a failed upload are deleted");
+        assert_eq!(checked_rows(&app, id).await, 0, "and its validation result");
     }
+    assert_eq!(checked_rows(&app, moving).await, 2);
     assert_eq!(
         job_state(&app, moving).await,
         ("validating".into(), None, 2)
@@ -378,6 +396,7 @@ async fn the_sweeper_fails_stalled_uploads_and_cleans_old_staging(pool: PgPool) 
     let (status, error, rows) = job_state(&app, old_validated).await;
     assert_eq!((status.as_str(), rows), ("failed", 0));
     assert!(error.unwrap().contains("not imported"));
+    assert_eq!(checked_rows(&app, old_validated).await, 0);
     let failures: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE action = 'UPLOAD' AND status = 'FAILURE' AND target_id = $1",
     )
