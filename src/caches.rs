@@ -115,11 +115,10 @@ async fn listen(state: Arc<Listening>) {
         // Entries read while nobody listened may have missed a notification.
         state.retire(None);
         state.up.store(true, Ordering::Release);
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(notification)) => state.retire(Topic::parse(notification.payload())),
-                Ok(None) | Err(_) => break,
-            }
+        // `Ok(None)` or an error: the connection is gone (sqlx would reconnect silently on
+        // the next call, hiding that notifications were missed meanwhile).
+        while let Ok(Some(notification)) = listener.try_recv().await {
+            state.retire(Topic::parse(notification.payload()));
         }
         state.up.store(false, Ordering::Release);
         state.retire(None);
