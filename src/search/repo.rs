@@ -100,9 +100,19 @@ fn build<'a>(
         // (always, for a parsed VanityPattern): a bound parameter lets PostgreSQL switch to
         // a generic plan after five runs, and a generic plan cannot tell which trigrams or
         // prefix the pattern has. Such statements are not kept prepared.
+        //
+        // With fixed trailing digits the suffix index below is the selective one, but from
+        // `national LIKE '512___2274'` PostgreSQL also derives a range on the prefix index
+        // and, misjudging it, walked every number of the area code (70 ms against 3 ms).
+        // `national || ''` is not the indexed expression, so only the suffix index applies.
+        let suffix = pattern.fixed_suffix_reversed();
+        let by_suffix = suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit());
+        let column = if by_suffix { "(national || '')" } else { "national" };
         match &inlined {
-            Some(like) => q.push(format_args!(" AND national LIKE '{like}'")),
-            None => q.push(" AND national LIKE ").push_bind(pattern.sql_like()),
+            Some(like) => q.push(format_args!(" AND {column} LIKE '{like}'")),
+            None => q
+                .push(format_args!(" AND {column} LIKE "))
+                .push_bind(pattern.sql_like()),
         };
         // The fixed leading digits name the area code and maybe the exchange: indexed.
         let prefix = pattern.fixed_prefix();
@@ -114,8 +124,7 @@ fn build<'a>(
         // The fixed trailing digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) are a prefix of the
         // reversed number: numbers_search_suffix_kind finds the few numbers that end that
         // way, of the kind, state and area code asked for.
-        let suffix = pattern.fixed_suffix_reversed();
-        if suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit()) {
+        if by_suffix {
             q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));
         }
         if prefix.len() >= 6 && c.nxx.is_none() {
