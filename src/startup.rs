@@ -348,10 +348,12 @@ pub async fn serve(
             crate::metrics::handle().run_upkeep();
         }
     });
-    let result = axum::serve(listener, build_router(state))
+    let result = axum::serve(listener, build_router(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     jobs.abort();
     upkeep.abort();
+    // A graceful stop loses no SEARCH entries.
+    state.deferred_audit.flush().await;
     Ok(result?)
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Entry;
 
@@ -27,7 +27,13 @@ const BATCH: usize = 1_000;
 pub struct DeferredAudit {
     pool: PgPool,
     /// The writer is started by the first entry, on the runtime that serves requests.
-    queue: Arc<OnceLock<mpsc::Sender<Entry>>>,
+    queue: Arc<OnceLock<mpsc::Sender<Queued>>>,
+}
+
+enum Queued {
+    Entry(Entry),
+    /// Answered once everything queued before it is written (a graceful shutdown).
+    Flush(oneshot::Sender<()>),
 }
 
 impl DeferredAudit {
@@ -44,22 +50,46 @@ impl DeferredAudit {
             tokio::spawn(write_forever(self.pool.clone(), receiver));
             sender
         });
-        if let Err(mpsc::error::SendError(entry)) = queue.send(entry).await {
+        if let Err(mpsc::error::SendError(Queued::Entry(entry))) =
+            queue.send(Queued::Entry(entry)).await
+        {
             // The writer is gone (its runtime is shutting down): write this one directly.
             if let Err(err) = write(&self.pool, &[entry]).await {
                 tracing::error!(error = %err, "could not write a deferred audit entry");
             }
         }
     }
+
+    /// Waits until every entry recorded so far is written (or given up).
+    pub async fn flush(&self) {
+        let Some(queue) = self.queue.get() else {
+            return; // nothing was ever recorded
+        };
+        let (done, written) = oneshot::channel();
+        if queue.send(Queued::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
 }
 
-async fn write_forever(pool: PgPool, mut receiver: mpsc::Receiver<Entry>) {
+async fn write_forever(pool: PgPool, mut receiver: mpsc::Receiver<Queued>) {
+    let mut queued = Vec::with_capacity(BATCH);
     let mut batch = Vec::with_capacity(BATCH);
-    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+    let mut flushes = Vec::new();
+    while receiver.recv_many(&mut queued, BATCH).await > 0 {
+        for item in queued.drain(..) {
+            match item {
+                Queued::Entry(entry) => batch.push(entry),
+                Queued::Flush(done) => flushes.push(done),
+            }
+        }
         let mut delay = Duration::from_millis(50);
         // A database that is briefly away (failover, restart) costs a few retries, not
         // entries; one that stays away is logged, and the batch given up.
         for attempt in 1..=5 {
+            if batch.is_empty() {
+                break;
+            }
             match write(&pool, &batch).await {
                 Ok(()) => break,
                 Err(err) if attempt == 5 => {
@@ -74,6 +104,9 @@ async fn write_forever(pool: PgPool, mut receiver: mpsc::Receiver<Entry>) {
             }
         }
         batch.clear();
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
 

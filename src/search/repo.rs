@@ -107,7 +107,11 @@ fn build<'a>(
         // `national || ''` is not the indexed expression, so only the suffix index applies.
         let suffix = pattern.fixed_suffix_reversed();
         let by_suffix = suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit());
-        let column = if by_suffix { "(national || '')" } else { "national" };
+        let column = if by_suffix {
+            "(national || '')"
+        } else {
+            "national"
+        };
         match &inlined {
             Some(like) => q.push(format_args!(" AND {column} LIKE '{like}'")),
             None => q

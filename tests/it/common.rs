@@ -78,26 +78,16 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Waits (up to 5 s) until the audit log holds exactly `count` entries of `action`, for
-    /// the entries written behind the response; fails if there are more, or too few in time.
-    pub async fn wait_for_audit(&self, action: &str, count: i64) {
-        let started = std::time::Instant::now();
-        loop {
-            let found: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
-                .bind(action)
-                .fetch_one(&self.pool)
-                .await
-                .unwrap();
-            assert!(found <= count, "{found} {action} entries, expected {count}");
-            if found == count {
-                return;
-            }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(5),
-                "{found} {action} entries after 5 s, expected {count}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+    /// Asserts the audit log holds exactly `count` entries of `action`, once the entries
+    /// written behind the response (SEARCH, `audit::deferred`) are flushed.
+    pub async fn assert_flushed_audit_count(&self, action: &str, count: i64) {
+        self.state.deferred_audit.flush().await;
+        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
+            .bind(action)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
+        assert_eq!(found, count, "{action} entries");
     }
 
     pub async fn number_state(&self, e164: &str) -> String {

@@ -174,5 +174,5 @@ async fn city_autocomplete_and_search_audit(pool: PgPool) {
     );
     api.get("/api/v1/numbers/available?state=TX").await;
     // SEARCH entries are written behind the response (audit::deferred).
-    app.wait_for_audit("SEARCH", 1).await;
+    app.assert_flushed_audit_count("SEARCH", 1).await;
 }
