@@ -30,6 +30,9 @@ pub struct DeferredAudit {
     queue: Arc<OnceLock<mpsc::Sender<Queued>>>,
 }
 
+// Nearly every message is an entry; boxing them would cost an allocation per search to
+// save space on the rare flush.
+#[allow(clippy::large_enum_variant)]
 enum Queued {
     Entry(Entry),
     /// Answered once everything queued before it is written (a graceful shutdown).
