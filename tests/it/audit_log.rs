@@ -7,6 +7,8 @@ async fn the_database_refuses_update_delete_and_truncate_on_the_audit_log(pool: 
     let app = spawn_app(pool).await;
     let api = app.api("agent@globex.test").await;
     api.find("npa=512", 1).await;
+    // The SEARCH entry is written behind the response; the append-only checks need it in.
+    app.state.deferred_audit.flush().await;
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
         .fetch_one(&app.pool)
         .await
