@@ -131,9 +131,7 @@ async fn caller(
     token: &str,
     via: Via,
 ) -> Result<Option<Authenticated>, AppError> {
-    // API tokens and session tokens are drawn from the same random space but kept apart.
-    let mut key = password::token_digest(token);
-    key.push(via as u8);
+    let key = cache_key(token, via);
     if let Some(cached) = state.callers.get(&key)
         && cached.expires_at.is_none_or(|at| at > Utc::now())
     {
@@ -168,9 +166,14 @@ async fn caller(
 /// Forgets a session on this instance at once (logout); other instances hear of it from
 /// the database's notification.
 pub fn forget_session(state: &AppState, token: &str) {
+    state.callers.remove(&cache_key(token, Via::Session));
+}
+
+/// API tokens and session tokens are drawn from the same random space but kept apart.
+fn cache_key(token: &str, via: Via) -> Vec<u8> {
     let mut key = password::token_digest(token);
-    key.push(Via::Session as u8);
-    state.callers.remove(&key);
+    key.push(via as u8);
+    key
 }
 
 /// The caller of an API route; 401 JSON when there is none.

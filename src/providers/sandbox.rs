@@ -27,6 +27,8 @@ impl Sandbox {
         Sandbox { pool, config }
     }
 
+    /// One injected fault taken from `sandbox_faults` (see `inject_fault`), as the error a
+    /// flaky platform would give.
     async fn fault(&self, operation: &str) -> Result<(), ProviderError> {
         let injected: Option<String> = sqlx::query_scalar(
             "UPDATE sandbox_faults SET remaining = remaining - 1
@@ -36,14 +38,7 @@ impl Sandbox {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        match injected {
-            Some(message) => Err(ProviderError::new(
-                NAME,
-                ProviderErrorKind::Transient,
-                message,
-            )),
-            None => Ok(()),
-        }
+        injected.map_or(Ok(()), |message| Err(injected_error(message)))
     }
 
     pub async fn inject_fault(
@@ -131,6 +126,10 @@ fn status_of(
     }
 }
 
+fn injected_error(message: String) -> ProviderError {
+    ProviderError::new(NAME, ProviderErrorKind::Transient, message)
+}
+
 fn db_error(err: sqlx::Error) -> ProviderError {
     ProviderError::new(
         NAME,
@@ -183,14 +182,7 @@ impl Provider for Sandbox {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
-        match injected {
-            Some(message) => Err(ProviderError::new(
-                NAME,
-                ProviderErrorKind::Transient,
-                message,
-            )),
-            None => Ok(Some(reference)),
-        }
+        injected.map_or(Ok(Some(reference)), |message| Err(injected_error(message)))
     }
 
     async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {

@@ -134,3 +134,16 @@ async fn orgs_users_and_tokens_are_managed_from_the_cli(pool: PgPool) {
     .unwrap();
     assert_eq!(plain, 0);
 }
+
+#[sqlx::test]
+async fn bench_refuses_an_unknown_scenario_before_touching_data(pool: PgPool) {
+    let url = database_url(&pool.connect_options());
+    let (ok, out) = inward(&url, &["bench", "--only", "search,dance"], None);
+    assert!(!ok, "{out}");
+    assert!(out.contains("unknown scenario `dance`"), "{out}");
+    let numbers: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(numbers, 0, "no inventory was generated");
+}
