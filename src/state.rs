@@ -38,6 +38,8 @@ pub struct AppState {
     targets: Arc<Mutex<TargetCache>>,
     /// SEARCH entries, written behind the request (see `audit::deferred`).
     pub deferred_audit: DeferredAudit,
+    /// Group commit for the common reservation (see `reservations::batch`).
+    pub hold_writer: crate::reservations::HoldWriter,
     /// Kept coherent across instances by the database's notifications (see `caches`).
     pub invalidation: Invalidation,
     /// Session or API token digest → the caller, for a few seconds.
@@ -70,6 +72,7 @@ impl AppState {
             adapters: Arc::default(),
             targets: Arc::default(),
             deferred_audit: DeferredAudit::new(pool.clone()),
+            hold_writer: crate::reservations::HoldWriter::new(pool.clone()),
             callers: Arc::new(Cache::new(
                 invalidation.clone(),
                 Topic::Callers,

@@ -64,21 +64,20 @@ pub async fn reserve(
     let id = Uuid::new_v4();
     let quick = if quick::applies(&state.config.pricing, &wanted) {
         let expires_at = Utc::now() + Duration::seconds(state.config.holds.ttl_seconds);
-        quick::take(
-            &state.pool,
-            quick::Request {
-                tenant: &tenant,
+        state
+            .hold_writer
+            .take(quick::Request {
+                tenant: tenant.clone(),
                 user_id: caller.user_id,
-                wanted: &wanted,
+                wanted: wanted.clone(),
                 reservation_id: id,
                 expires_at,
-                justification: justification.as_deref(),
-                request_id,
+                justification: justification.clone(),
+                request_id: request_id.map(str::to_string),
                 details: json!({ "reservation_id": id, "expires_at": expires_at }),
-            },
-        )
-        .await?
-        .then_some((expires_at, None))
+            })
+            .await?
+            .then_some((expires_at, None))
     } else {
         None
     };

@@ -2,10 +2,12 @@
 //! gets provisioned (or the hold is cancelled or expires).
 
 pub mod api;
+mod batch;
 pub mod holds;
 pub mod pages;
 pub mod provision;
 mod quick;
 pub mod repo;
 
+pub use batch::HoldWriter;
 pub use holds::{cancel, reserve};

@@ -20,15 +20,17 @@ use crate::domain::{Event, NumberState, transition};
 use crate::error::AppResult;
 use crate::tenants::TenantProfile;
 
-pub struct Request<'a> {
-    pub tenant: &'a TenantProfile,
+/// One reservation for the statement. Owned, so that requests can wait together in the
+/// group commit of `batch`.
+pub struct Request {
+    pub tenant: TenantProfile,
     pub user_id: Uuid,
     /// Sorted, without duplicates.
-    pub wanted: &'a [String],
+    pub wanted: Vec<String>,
     pub reservation_id: Uuid,
     pub expires_at: DateTime<Utc>,
-    pub justification: Option<&'a str>,
-    pub request_id: Option<&'a str>,
+    pub justification: Option<String>,
+    pub request_id: Option<String>,
     pub details: serde_json::Value,
 }
 
@@ -50,62 +52,142 @@ fn reservable() -> Vec<&'static str> {
         .collect()
 }
 
+/// Several reservations in one statement, each all or nothing. `req` numbers the requests;
+/// their numbers, countries and inventories come as (req, value) pairs. No number may be
+/// asked for by two requests of one statement (`batch` keeps them apart): a row is updated
+/// once per statement.
 const TAKE_SQL: &str = r#"
-WITH candidates AS (
-    SELECT e164 FROM numbers
-    WHERE e164 = ANY($1) AND lifecycle = ANY($2) AND country = ANY($3)
-      AND inventory_org_id = ANY($4)
-      AND (allocated_tenant_id IS NULL OR allocated_tenant_id = $5)
-      AND (aging_until IS NULL OR aging_until <= now() OR released_by = $5)
-    ORDER BY e164
-    FOR UPDATE
+WITH req AS (
+    SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[],
+                         $6::timestamptz[], $7::text[], $8::jsonb[])
+        AS r(req, reservation_id, tenant_id, user_id, justification, expires_at, request_id, details)
+),
+wanted AS (SELECT * FROM unnest($9::int[], $10::text[]) AS w(req, e164)),
+countries AS (SELECT * FROM unnest($11::int[], $12::text[]) AS c(req, country)),
+inventories AS (SELECT * FROM unnest($13::int[], $14::uuid[]) AS i(req, org)),
+candidates AS (
+    SELECT n.e164, w.req FROM numbers n
+    JOIN wanted w ON w.e164 = n.e164
+    JOIN req r ON r.req = w.req
+    WHERE n.lifecycle = ANY($15)
+      AND EXISTS (SELECT 1 FROM countries c WHERE c.req = w.req AND c.country = n.country)
+      AND EXISTS (SELECT 1 FROM inventories i WHERE i.req = w.req AND i.org = n.inventory_org_id)
+      AND (n.allocated_tenant_id IS NULL OR n.allocated_tenant_id = r.tenant_id)
+      AND (n.aging_until IS NULL OR n.aging_until <= now() OR n.released_by = r.tenant_id)
+    ORDER BY n.e164
+    FOR UPDATE OF n
 ),
 complete AS (
-    SELECT count(*) = cardinality($1::text[]) AS all_free FROM candidates
+    SELECT r.* FROM req r
+    WHERE (SELECT count(*) FROM candidates c WHERE c.req = r.req)
+        = (SELECT count(*) FROM wanted w WHERE w.req = r.req)
 ),
 reservation AS (
     INSERT INTO reservations (id, tenant_id, user_id, justification, expires_at)
-    SELECT $6, $5, $7, $8, $9 FROM complete WHERE all_free
+    SELECT reservation_id, tenant_id, user_id, justification, expires_at FROM complete
     RETURNING id
 ),
 taken AS (
-    UPDATE numbers n SET lifecycle = $10, reservation_id = r.id, tenant_id = $5, state_changed_at = now()
-    FROM reservation r, candidates c
-    WHERE n.e164 = c.e164 AND n.lifecycle = ANY($2)
-    RETURNING n.e164, r.id AS reservation_id
+    UPDATE numbers n SET lifecycle = $16, reservation_id = k.reservation_id, tenant_id = k.tenant_id,
+                         state_changed_at = now()
+    FROM candidates c
+    JOIN complete k ON k.req = c.req
+    JOIN reservation rs ON rs.id = k.reservation_id
+    WHERE n.e164 = c.e164 AND n.lifecycle = ANY($15)
+    RETURNING n.e164, k.req, k.reservation_id, k.expires_at, k.tenant_id, k.user_id,
+              k.justification, k.request_id, k.details
 ),
 held AS (
     INSERT INTO holds (reservation_id, e164, expires_at)
-    SELECT reservation_id, e164, $9 FROM taken
+    SELECT reservation_id, e164, expires_at FROM taken
 ),
 audited AS (
     INSERT INTO audit_log (tenant_id, user_id, phone_number, action, status, request_id, justification, details)
-    SELECT $5, $7, e164, $11, $12, $13, $8, $14 FROM taken ORDER BY e164
+    SELECT tenant_id, user_id, e164, $17, $18, request_id, justification, details FROM taken ORDER BY e164
 )
-SELECT count(*) FROM taken
+SELECT req, count(*) FROM taken GROUP BY req
 "#;
 
-/// Takes every number or none. True when the reservation exists; false when the full path
-/// must decide (nothing was written).
-pub async fn take(pool: &PgPool, r: Request<'_>) -> AppResult<bool> {
-    let taken: i64 = sqlx::query_scalar(TAKE_SQL)
-        .bind(r.wanted)
+/// Takes every number of each request or none of them. For each request, in order: true
+/// when its reservation exists; false when the full path must decide (nothing was written
+/// for it).
+pub async fn take_many(pool: &PgPool, requests: &[Request]) -> AppResult<Vec<bool>> {
+    let mut columns = Columns::default();
+    for (req, r) in (0i32..).zip(requests) {
+        columns.push(req, r);
+    }
+    let taken: Vec<(i32, i64)> = sqlx::query_as(TAKE_SQL)
+        .bind(&columns.req)
+        .bind(&columns.reservation_id)
+        .bind(&columns.tenant_id)
+        .bind(&columns.user_id)
+        .bind(&columns.justification)
+        .bind(&columns.expires_at)
+        .bind(&columns.request_id)
+        .bind(&columns.details)
+        .bind(&columns.wanted_req)
+        .bind(&columns.wanted)
+        .bind(&columns.country_req)
+        .bind(&columns.country)
+        .bind(&columns.inventory_req)
+        .bind(&columns.inventory)
         .bind(reservable())
-        .bind(&r.tenant.allowed_countries)
-        .bind(r.tenant.inventory_orgs())
-        .bind(r.tenant.id)
-        .bind(r.reservation_id)
-        .bind(r.user_id)
-        .bind(r.justification)
-        .bind(r.expires_at)
         .bind(NumberState::Reserved.as_str())
         .bind(Action::Reserve.as_str())
         .bind(Outcome::Success.as_str())
-        .bind(r.request_id)
-        .bind(&r.details)
-        .fetch_one(pool)
+        .fetch_all(pool)
         .await?;
-    Ok(taken as usize == r.wanted.len())
+    let mut done = vec![false; requests.len()];
+    for (req, count) in taken {
+        if let Some(r) = usize::try_from(req).ok().and_then(|i| requests.get(i)) {
+            done[req as usize] = count as usize == r.wanted.len();
+        }
+    }
+    Ok(done)
+}
+
+/// The requests as the statement's arrays.
+#[derive(Default)]
+struct Columns {
+    req: Vec<i32>,
+    reservation_id: Vec<Uuid>,
+    tenant_id: Vec<Uuid>,
+    user_id: Vec<Uuid>,
+    justification: Vec<Option<String>>,
+    expires_at: Vec<DateTime<Utc>>,
+    request_id: Vec<Option<String>>,
+    details: Vec<serde_json::Value>,
+    wanted_req: Vec<i32>,
+    wanted: Vec<String>,
+    country_req: Vec<i32>,
+    country: Vec<String>,
+    inventory_req: Vec<i32>,
+    inventory: Vec<Uuid>,
+}
+
+impl Columns {
+    fn push(&mut self, req: i32, r: &Request) {
+        self.req.push(req);
+        self.reservation_id.push(r.reservation_id);
+        self.tenant_id.push(r.tenant.id);
+        self.user_id.push(r.user_id);
+        self.justification.push(r.justification.clone());
+        self.expires_at.push(r.expires_at);
+        self.request_id.push(r.request_id.clone());
+        self.details.push(r.details.clone());
+        for e164 in &r.wanted {
+            self.wanted_req.push(req);
+            self.wanted.push(e164.clone());
+        }
+        for country in &r.tenant.allowed_countries {
+            self.country_req.push(req);
+            self.country.push(country.clone());
+        }
+        for org in r.tenant.inventory_orgs() {
+            self.inventory_req.push(req);
+            self.inventory.push(org);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -111,3 +111,60 @@ async fn the_database_refuses_a_second_live_hold_even_without_the_app(pool: PgPo
         "{err}"
     );
 }
+
+/// Concurrent reservations of different numbers by two tenants are decided together (group
+/// commit, `reservations::batch`); each must still get exactly its own numbers, holds and
+/// RESERVE entries, under its own tenant.
+#[sqlx::test]
+async fn concurrent_reservations_of_different_numbers_each_get_their_own(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let globex = app.api("agent@globex.test").await;
+    let initech = app.api("agent@initech.test").await;
+    let stock = globex.find("npa=512&limit=40", 40).await;
+    let requests = stock.chunks(2).enumerate().map(|(i, pair)| {
+        let api = if i % 2 == 0 { &globex } else { &initech };
+        let pair = pair.to_vec();
+        async move { (i, pair.clone(), api.reserve(&pair).await) }
+    });
+    let results = join_all(requests).await;
+    for (i, pair, (status, body)) in &results {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+        let mut answered: Vec<String> = body["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        answered.sort();
+        let mut asked = pair.clone();
+        asked.sort();
+        assert_eq!(answered, asked);
+        let id: uuid::Uuid = body["id"].as_str().unwrap().parse().unwrap();
+        let tenant = if i % 2 == 0 { "globex" } else { "initech" };
+        let (held, owners): (Vec<String>, Vec<String>) = sqlx::query_as::<_, (String, String)>(
+            "SELECT n.e164, o.slug FROM numbers n JOIN holds h ON h.e164 = n.e164 AND h.reservation_id = n.reservation_id
+             JOIN reservations r ON r.id = n.reservation_id JOIN organizations o ON o.id = r.tenant_id
+             WHERE n.reservation_id = $1 AND h.ended_at IS NULL AND n.tenant_id = r.tenant_id ORDER BY n.e164",
+        )
+        .bind(id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .unzip();
+        assert_eq!(held, asked, "reservation {id}");
+        assert!(owners.iter().all(|o| o == tenant), "{owners:?}");
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log a JOIN organizations o ON o.id = a.tenant_id
+             WHERE a.action = 'RESERVE' AND a.status = 'SUCCESS' AND a.phone_number = ANY($1)
+               AND a.details->>'reservation_id' = $2 AND o.slug = $3",
+        )
+        .bind(&asked)
+        .bind(id.to_string())
+        .bind(tenant)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(audited, 2, "RESERVE entries of {id}");
+    }
+}
