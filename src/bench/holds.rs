@@ -236,3 +236,91 @@ pub async fn fight(
     }
     Ok(fight)
 }
+
+/// A tenant connected to a contact-center platform (a Genesys Cloud simulator in this
+/// process, over real HTTP) for the length of a scenario. None of the three real platforms
+/// has native reservations, so its holds are Inward's alone, unlike the sandbox's.
+pub struct PlatformTenant {
+    client: reqwest::Client,
+    base: String,
+    admin: String,
+    connection: String,
+}
+
+impl PlatformTenant {
+    /// Connects the tenant of `admin_token` through the API and tests the connection.
+    pub async fn connect(
+        client: &reqwest::Client,
+        base: &str,
+        admin_token: &str,
+    ) -> anyhow::Result<PlatformTenant> {
+        use crate::providers::simulator::{self, FaultConfig, Platform, genesys};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let simulator = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(simulator::serve(
+            Platform::Genesys,
+            listener,
+            // No faults; tokens live an hour, as the platform's do (the default is 0).
+            FaultConfig {
+                token_ttl_seconds: 3600,
+                ..FaultConfig::default()
+            },
+        ));
+        let admin = format!("Bearer {admin_token}");
+        let created: serde_json::Value = client
+            .post(format!("{base}/api/v1/connections"))
+            .header("authorization", &admin)
+            .json(&serde_json::json!({
+                "kind": "genesys",
+                "base_url": simulator,
+                "credentials": { "client_id": genesys::CLIENT_ID, "client_secret": genesys::CLIENT_SECRET },
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let connection = created["id"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no connection id in {created}"))?
+            .to_string();
+        let tenant = PlatformTenant {
+            client: client.clone(),
+            base: base.to_string(),
+            admin,
+            connection,
+        };
+        let tested: serde_json::Value = client
+            .post(format!(
+                "{base}/api/v1/connections/{}/test",
+                tenant.connection
+            ))
+            .header("authorization", &tenant.admin)
+            .json(&serde_json::json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if tested["ok"] != serde_json::Value::Bool(true) {
+            tenant.disconnect().await;
+            anyhow::bail!("the simulator connection failed its test: {tested}");
+        }
+        Ok(tenant)
+    }
+
+    /// Puts the tenant back on the sandbox, as the demo has it.
+    pub async fn disconnect(self) {
+        let removed = self
+            .client
+            .delete(format!(
+                "{}/api/v1/connections/{}",
+                self.base, self.connection
+            ))
+            .header("authorization", &self.admin)
+            .send()
+            .await;
+        if let Err(err) = removed.and_then(|r| r.error_for_status()) {
+            eprintln!("could not remove the bench's platform connection: {err}");
+        }
+    }
+}

@@ -28,7 +28,7 @@ impl Stats {
 
     pub fn line(&self, name: &str) -> String {
         format!(
-            "{name:<28} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} requests, {} errors)",
+            "{name:<34} {:>8.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} requests, {} errors)",
             self.rps(),
             ms(self.quantile(0.50)),
             ms(self.quantile(0.99)),
