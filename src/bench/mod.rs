@@ -150,6 +150,24 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
         search::run(&client, &base, &token, kind, clients, warmup).await;
         let stats = search::run(&client, &base, &token, kind, clients, duration).await;
         println!("{}", stats.line(kind.name));
+        let alone = search::database_alone(
+            &pool,
+            config.search.limits(),
+            tenant,
+            kind,
+            clients,
+            duration,
+        )
+        .await?;
+        println!("{}", alone.line("  the statement alone, no HTTP"));
+        // A closed loop of N clients at X requests per second waits N / X on average
+        // (Little's law), however fast each request is served alone.
+        println!(
+            "{:<34} {clients} clients / {:.0} per second = {:.1} ms mean at best",
+            "  queueing floor",
+            alone.rps(),
+            1000.0 * clients as f64 / alone.rps().max(1e-9)
+        );
         report.check(
             format!(
                 "search {}: p99 {:.1} ms <= 15 ms",

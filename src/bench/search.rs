@@ -142,3 +142,45 @@ pub async fn run(
     })
     .await
 }
+
+/// The same searches without HTTP, authentication or JSON: `clients` tasks each running
+/// the search statement on a pool connection, as the API does. This is the database's share,
+/// and the floor under what any server in front of it can reach on this machine.
+pub async fn database_alone(
+    pool: &PgPool,
+    limits: Limits,
+    tenant: uuid::Uuid,
+    kind: &Kind,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Stats> {
+    let profile = {
+        let mut conn = pool.acquire().await?;
+        crate::tenants::profile(&mut conn, tenant)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?
+    };
+    let mut criteria = Vec::new();
+    for query in &kind.queries {
+        let params: SearchParams = serde_urlencoded::from_str(query)?;
+        criteria.push(
+            params
+                .parse(limits)
+                .map_err(|e| anyhow::anyhow!("{query}: {e}"))?,
+        );
+    }
+    let (pool, profile, criteria) = (pool.clone(), Arc::new(profile), Arc::new(criteria));
+    Ok(load::run(clients, duration, move |c, i| {
+        let (pool, profile, criteria) = (pool.clone(), profile.clone(), criteria.clone());
+        async move {
+            let Ok(mut conn) = pool.acquire().await else {
+                return false;
+            };
+            let criteria = &criteria[(c + i) % criteria.len()];
+            crate::search::repo::search(&mut conn, &profile, criteria)
+                .await
+                .is_ok()
+        }
+    })
+    .await)
+}
