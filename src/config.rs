@@ -77,6 +77,8 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
+    /// A second, smaller pool for searches (see `state::search_pool`).
+    pub search_connections: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -198,6 +200,7 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &redacted)
             .field("max_connections", &self.max_connections)
+            .field("search_connections", &self.search_connections)
             .finish()
     }
 }
@@ -229,6 +232,7 @@ mod tests {
         let db = DatabaseConfig {
             url: "postgres://u:hunter2@db/inward".into(),
             max_connections: 1,
+            search_connections: 1,
         };
         let shown = format!("{db:?}");
         assert!(

@@ -84,13 +84,24 @@ pub async fn kinds(pool: &PgPool) -> anyhow::Result<Vec<Kind>> {
     ])
 }
 
-/// `EXPLAIN` of the first query of a kind, as the API would run it for `tenant`.
+/// How the first query of a kind is planned for `tenant`: its `EXPLAIN` for these values,
+/// and, when the API keeps the statement's generic plan (`state::search_pool`), the
+/// indexes and sequential scans that plan actually made, read from the statistics of the
+/// transaction it ran in (`pg_stat_xact_user_tables` and `pg_stat_get_xact_numscans` count
+/// this connection's own scans only).
+pub struct Plans {
+    pub explain: String,
+    /// None for statements planned for their values every time.
+    pub generic: Option<String>,
+}
+
 pub async fn explain(
     pool: &PgPool,
+    search_pool: &PgPool,
     limits: Limits,
     tenant: uuid::Uuid,
     query: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Plans> {
     let params: SearchParams = serde_urlencoded::from_str(query)?;
     let criteria = params
         .parse(limits)
@@ -99,7 +110,57 @@ pub async fn explain(
     let profile = crate::tenants::profile(&mut conn, tenant)
         .await
         .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    Ok(crate::search::repo::explain(&mut conn, &profile, &criteria).await?)
+    let explain = crate::search::repo::explain(&mut conn, &profile, &criteria).await?;
+    if !crate::search::repo::keeps_its_plan(&criteria) {
+        return Ok(Plans {
+            explain,
+            generic: None,
+        });
+    }
+    // The first run prepares the statement and plans it (planning itself probes index
+    // ends, which count as scans); the second runs the cached generic plan, and the counts
+    // it adds are the plan's own scans.
+    let mut tx = search_pool.begin().await?;
+    crate::search::repo::search(&mut tx, &profile, &criteria).await?;
+    let before = scans(&mut tx).await?;
+    crate::search::repo::search(&mut tx, &profile, &criteria).await?;
+    let after = scans(&mut tx).await?;
+    tx.rollback().await?;
+    let ran = |name: &str| {
+        after.iter().find(|(n, _)| n == name).map_or(0, |(_, c)| *c)
+            - before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, c)| *c)
+    };
+    let seq_scans = ran("numbers");
+    let indexes: Vec<&str> = after
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| *n != "numbers" && ran(n) > 0)
+        .collect();
+    let generic = if seq_scans > 0 {
+        "SEQ SCAN".to_string()
+    } else {
+        indexes.join(" + ")
+    };
+    Ok(Plans {
+        explain,
+        generic: Some(generic),
+    })
+}
+
+/// Scans so far by this connection (flushed or not): sequential scans of `numbers` under
+/// its own name, index scans under each index's name.
+async fn scans(conn: &mut sqlx::PgConnection) -> anyhow::Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT c.relname::text, pg_stat_get_xact_numscans(c.oid) FROM pg_class c
+         WHERE c.oid = 'numbers'::regclass
+            OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'numbers'::regclass)
+         ORDER BY 1",
+    )
+    .fetch_all(conn)
+    .await?)
 }
 
 /// The indexes a plan uses, or `SEQ SCAN` when it reads the table.
@@ -148,6 +209,7 @@ pub async fn run(
 /// and the floor under what any server in front of it can reach on this machine.
 pub async fn database_alone(
     pool: &PgPool,
+    search_pool: &PgPool,
     limits: Limits,
     tenant: uuid::Uuid,
     kind: &Kind,
@@ -169,14 +231,21 @@ pub async fn database_alone(
                 .map_err(|e| anyhow::anyhow!("{query}: {e}"))?,
         );
     }
-    let (pool, profile, criteria) = (pool.clone(), Arc::new(profile), Arc::new(criteria));
+    let pools = Arc::new((pool.clone(), search_pool.clone()));
+    let (profile, criteria) = (Arc::new(profile), Arc::new(criteria));
     Ok(load::run(clients, duration, move |c, i| {
-        let (pool, profile, criteria) = (pool.clone(), profile.clone(), criteria.clone());
+        let (pools, profile, criteria) = (pools.clone(), profile.clone(), criteria.clone());
         async move {
+            let criteria = &criteria[(c + i) % criteria.len()];
+            // The pool the API would take (`search::run`).
+            let pool = if crate::search::repo::keeps_its_plan(criteria) {
+                &pools.1
+            } else {
+                &pools.0
+            };
             let Ok(mut conn) = pool.acquire().await else {
                 return false;
             };
-            let criteria = &criteria[(c + i) % criteria.len()];
             crate::search::repo::search(&mut conn, &profile, criteria)
                 .await
                 .is_ok()

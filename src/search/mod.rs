@@ -47,9 +47,15 @@ pub async fn run(
     let tenant = TenantProfile::of_caller(caller)?;
     let tenant_id = tenant.id;
     check_region(&criteria.country, &tenant.allowed_countries).map_err(AppError::Forbidden)?;
-    let mut conn = state.pool.acquire().await?;
-    let rows = repo::search(&mut conn, &tenant, criteria).await?;
+    let pool = if repo::keeps_its_plan(criteria) {
+        &state.search_pool
+    } else {
+        &state.pool
+    };
+    // The adapter first: on a cache miss it reads the database too, and a request holding
+    // one connection while it waits for a second can starve the pool under load.
     let provider = state.provider_for(tenant_id).await?;
+    let rows = repo::search(&mut *pool.acquire().await?, &tenant, criteria).await?;
     let pricing = &state.config.pricing;
     let next_cursor = (rows.len() as i64 == criteria.limit)
         .then(|| rows.last().map(|r| r.national.clone()))
@@ -80,7 +86,6 @@ pub async fn run(
     let entry = audit::Entry::new(audit::Action::Search, audit::Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .details(serde_json::json!({ "criteria": describe(criteria), "results": numbers.len() }));
-    drop(conn);
     state.deferred_audit.record(entry).await;
     Ok(SearchOutcome {
         numbers,
