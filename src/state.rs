@@ -40,6 +40,8 @@ pub struct AppState {
     targets: Arc<Mutex<TargetCache>>,
     /// SEARCH entries, written behind the request (see `audit::deferred`).
     pub deferred_audit: DeferredAudit,
+    /// Serializes `holds::release_at_provider` within this instance (see there).
+    pub provider_releases: Arc<tokio::sync::Mutex<()>>,
     /// Group commit for the common reservation (see `reservations::batch`).
     pub hold_writer: crate::reservations::HoldWriter,
     /// Kept coherent across instances by the database's notifications (see `caches`).
@@ -95,6 +97,7 @@ impl AppState {
             targets: Arc::default(),
             deferred_audit: DeferredAudit::new(pool.clone()),
             hold_writer: crate::reservations::HoldWriter::new(pool.clone()),
+            provider_releases: Arc::default(),
             callers: Arc::new(Cache::new(
                 invalidation.clone(),
                 Topic::Callers,

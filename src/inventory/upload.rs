@@ -186,13 +186,13 @@ pub async fn receive(
             )
             .bind(id)
             .bind(staged.rows)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
             if moved.rows_affected() == 0 {
                 // The sweeper gave up on it while it streamed (see jobs::uploads).
                 sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
                     .bind(id)
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 return Err(AppError::conflict(
                     "upload_stalled",
@@ -203,6 +203,7 @@ pub async fn receive(
             Ok(id)
         }
         Err(err) => {
+            drop(conn);
             fail(pool, id, &err.public_message()).await;
             Err(err)
         }
@@ -248,8 +249,9 @@ pub async fn process(pool: PgPool, uploader: Uploader, id: Uuid) {
 }
 
 async fn try_process(pool: &PgPool, uploader: &Uploader, id: Uuid) -> AppResult<()> {
-    let mut conn = pool.acquire().await?;
-    let job = find(&mut conn, uploader.org_id, id)
+    // The connection lasts for the lookup only: what follows takes its own, and holding
+    // one while waiting for another can starve the pool.
+    let job = find(&mut *pool.acquire().await?, uploader.org_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("upload".into()))?;
     if job.status == "failed" {
@@ -539,8 +541,9 @@ pub async fn commit(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) ->
 /// The merge: one transaction, in batches of lines so the progress moves. All-or-nothing with
 /// any rejected row writes nothing and ends `aborted`.
 async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> AppResult<()> {
-    let mut conn = pool.acquire().await?;
-    let job = find(&mut conn, uploader.org_id, id)
+    // The connection lasts for the lookup only: what follows takes its own, and holding
+    // one while waiting for another can starve the pool.
+    let job = find(&mut *pool.acquire().await?, uploader.org_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("upload".into()))?;
     if mode == Mode::AllOrNothing && job.rows_rejected > 0 {

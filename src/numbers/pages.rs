@@ -112,6 +112,8 @@ pub async fn number_page(
     features: NumberFeatures,
 ) -> Result<Response, AppError> {
     let tenant_id = caller.principal.tenant()?;
+    // Before taking a connection: on a cache miss the adapter is read from the database.
+    let provider = state.provider_for(tenant_id).await?;
     let mut conn = state.pool.acquire().await?;
     let found = repo::find(&mut conn, tenant_id, number.as_str())
         .await?
@@ -126,7 +128,7 @@ pub async fn number_page(
         },
     )
     .await?;
-    let provider = state.provider_for(tenant_id).await?;
+    drop(conn);
     let notice = (found.state == "pending").then(|| {
         provider
             .activation_notice(found.us_state.as_deref())

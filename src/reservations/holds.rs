@@ -451,7 +451,13 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
 }
 
 /// Releases the provider's native reservations of ended holds; retried until it succeeds.
+///
+/// The claimed holds stay locked while the platform is called, so no other instance
+/// releases them too; the sandbox's calls take a second connection meanwhile. One release
+/// at a time per instance, so that a burst of cancels and provisionings cannot hold every
+/// pool connection while each waits for a second one.
 pub async fn release_at_provider(state: &AppState, batch: i64) -> AppResult<usize> {
+    let _one_at_a_time = state.provider_releases.lock().await;
     let mut tx = state.pool.begin().await?;
     let due = sqlx::query(
         "SELECT h.id, h.provider_ref, r.tenant_id FROM holds h JOIN reservations r ON r.id = h.reservation_id
