@@ -25,6 +25,7 @@ mod lifecycle;
 mod metrics;
 mod multi_instance;
 mod pages;
+mod pool;
 mod porting;
 mod races;
 mod ringcx;
