@@ -25,7 +25,7 @@ type AdapterCache = HashMap<(Uuid, DateTime<Utc>), Arc<dyn Provider>>;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    /// Connections that run searches only, with generic plans (see `search_pool`).
+    /// Connections that keep each statement's generic plan (see `search_pool`).
     pub search_pool: PgPool,
     pub config: Arc<AppConfig>,
     pub secrets: SecretBox,
@@ -58,8 +58,9 @@ pub struct AppState {
 /// `ORDER BY national LIMIT n` search looks costlier than a custom one, so it is never
 /// chosen. These connections keep the generic plan of each search shape instead
 /// (`plan_cache_mode = force_generic_plan`), which `inward bench` shows still uses the
-/// index of each kind. Only the search statement runs here, whose partial-index predicates
-/// and kind are written into the SQL, so no other statement's plan depends on this.
+/// index of each kind. Only statements written for it run here: the search, and the
+/// tenant's number list with its CNAM/E911 statuses (`numbers::repo::list`); each writes
+/// what picks its index into the SQL, so no other statement's plan depends on this.
 fn search_pool(pool: &PgPool, size: u32) -> PgPool {
     let options = (*pool.connect_options())
         .clone()

@@ -105,7 +105,8 @@ pub async fn list(
 ) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
     let args = query.parse()?;
-    let mut conn = state.pool.acquire().await?;
+    // Both statements keep their plans there (see `repo::list`).
+    let mut conn = state.search_pool.acquire().await?;
     let numbers = repo::list(
         &mut conn,
         tenant_id,

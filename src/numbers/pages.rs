@@ -53,7 +53,8 @@ pub async fn list(
 ) -> PageResult {
     let tenant_id = caller.principal.tenant()?;
     let args = query.parse()?;
-    let mut conn = state.pool.acquire().await?;
+    // Both statements keep their plans there (see `repo::list`).
+    let mut conn = state.search_pool.acquire().await?;
     let numbers = repo::list(
         &mut conn,
         tenant_id,

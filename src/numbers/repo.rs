@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
+
+use crate::domain::NumberState;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TenantNumber {
@@ -41,6 +43,11 @@ pub async fn find(
 }
 
 /// The tenant's numbers in E.164 order, keyset-paginated after `after`.
+///
+/// One statement per shape, with the tenant, the lifecycle and the limit written into the
+/// SQL (an id, a lifecycle state and a number, never the caller's text): the numbers page
+/// and API list run it on `state::search_pool`, which keeps each statement's generic plan,
+/// and a generic plan must see them to pick the tenant's index and stop after a page.
 pub async fn list(
     conn: &mut PgConnection,
     tenant_id: Uuid,
@@ -48,14 +55,21 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<TenantNumber>> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM numbers WHERE tenant_id = $1 AND ($2::text IS NULL OR lifecycle = $2)
-         AND ($3::text IS NULL OR e164 > $3) ORDER BY e164 LIMIT $4"
-    ))
-    .bind(tenant_id)
-    .bind(state)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(conn)
-    .await
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM numbers WHERE tenant_id = '{tenant_id}'"
+    ));
+    match state.map(|s| (s, s.parse::<NumberState>())) {
+        Some((_, Ok(known))) => {
+            q.push(format_args!(" AND lifecycle = '{}'", known.as_str()));
+        }
+        Some((raw, Err(_))) => {
+            q.push(" AND lifecycle = ").push_bind(raw.to_string());
+        }
+        None => {}
+    }
+    if let Some(after) = after {
+        q.push(" AND e164 > ").push_bind(after.to_string());
+    }
+    q.push(format_args!(" ORDER BY e164 LIMIT {limit}"));
+    q.build_query_as().fetch_all(conn).await
 }
