@@ -49,7 +49,7 @@ impl HoldWriter {
         }
     }
 
-    /// As `quick::take_many` for one request: true when the reservation exists, false when
+    /// As `quick::take_one`: true when the reservation exists, false when
     /// the full path must decide.
     pub async fn take(&self, request: Request) -> AppResult<bool> {
         let queue = self.queue.get_or_init(|| {
@@ -70,9 +70,7 @@ impl HoldWriter {
                 )))
             }),
             Err(mpsc::error::SendError(waiting)) => {
-                let done =
-                    quick::take_many(&self.pool, std::slice::from_ref(&waiting.request)).await?;
-                Ok(done.first().copied().unwrap_or(false))
+                quick::take_one(&self.pool, &waiting.request).await
             }
         }
     }
@@ -139,10 +137,7 @@ async fn write(pool: &PgPool, batch: Vec<Waiting>) {
             // have run without company.
             tracing::warn!(error = %err, requests = requests.len(), "a batch of holds failed; deciding each alone");
             for (request, answer) in requests.iter().zip(answers) {
-                let alone = quick::take_many(pool, std::slice::from_ref(request))
-                    .await
-                    .map(|done| done.first().copied().unwrap_or(false));
-                let _ = answer.send(alone);
+                let _ = answer.send(quick::take_one(pool, request).await);
             }
         }
         Err(err) => {

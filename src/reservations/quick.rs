@@ -146,6 +146,12 @@ pub async fn take_many(pool: &PgPool, requests: &[Request]) -> AppResult<Vec<boo
     Ok(done)
 }
 
+/// One request alone: true when its reservation exists.
+pub async fn take_one(pool: &PgPool, request: &Request) -> AppResult<bool> {
+    let done = take_many(pool, std::slice::from_ref(request)).await?;
+    Ok(done.first().copied().unwrap_or(false))
+}
+
 /// The requests as the statement's arrays.
 #[derive(Default)]
 struct Columns {

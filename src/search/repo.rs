@@ -74,6 +74,7 @@ fn inlined_pattern(c: &SearchCriteria) -> Option<String> {
 pub fn keeps_its_plan(c: &SearchCriteria) -> bool {
     c.pattern.is_none() || inlined_pattern(c).is_some()
 }
+// `build` decides the same from the pattern it has already rendered.
 
 /// The search statement, and whether it may be kept as a prepared statement.
 fn build<'a>(
@@ -167,7 +168,7 @@ fn build<'a>(
         q.push(" AND national > ").push_bind(after);
     }
     q.push(format_args!(" ORDER BY national LIMIT {}", c.limit));
-    (q, keeps_its_plan(c))
+    (q, c.pattern.is_none() || inlined.is_some())
 }
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
