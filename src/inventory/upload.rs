@@ -357,11 +357,7 @@ async fn validate(pool: &PgPool, uploader: &Uploader, job: &Job) -> AppResult<()
     if summed.rows_affected() == 0 {
         // The sweeper failed it meanwhile and cleaned up what was committed; roll back the
         // result rather than leave it behind.
-        return Err(AppError::conflict(
-            "upload_stalled",
-            crate::jobs::uploads::STALE_MESSAGE,
-            Value::Null,
-        ));
+        return Err(stalled());
     }
     tx.commit().await?;
     Ok(())
@@ -627,11 +623,7 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
     if done.rows_affected() == 0 {
         // The sweeper failed it as stalled meanwhile: roll the merge back rather than
         // complete a job it already reported as failed.
-        return Err(AppError::conflict(
-            "upload_stalled",
-            crate::jobs::uploads::STALE_MESSAGE,
-            Value::Null,
-        ));
+        return Err(stalled());
     }
     tx.commit().await?;
     audit_upload(pool, uploader, &job, Outcome::Success, added, updated).await?;
@@ -766,4 +758,13 @@ pub fn sample_csv() -> &'static str {
      1,(512) 555-0100,TRUE,TRUE,FALSE,,,\n\
      1,5125550101,TRUE,FALSE,FALSE,Sandbox Voice,,\n\
      44,020 7946 0958,TRUE,FALSE,FALSE,,,\n"
+}
+
+/// The sweeper failed the upload as stalled while this step ran (see `jobs::uploads`).
+fn stalled() -> AppError {
+    AppError::conflict(
+        "upload_stalled",
+        crate::jobs::uploads::STALE_MESSAGE,
+        Value::Null,
+    )
 }
