@@ -7,7 +7,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::load::{self, Stats};
-use crate::domain::search::{Limits, SearchParams};
+use crate::domain::search::{Limits, SearchCriteria, SearchParams};
+use crate::tenants::TenantProfile;
 
 /// npa, nxx, state, rate center, city of one real exchange.
 type Exchange = (String, String, String, String, String);
@@ -84,17 +85,31 @@ pub async fn kinds(pool: &PgPool) -> anyhow::Result<Vec<Kind>> {
     ])
 }
 
-/// How the first query of a kind is planned for `tenant`: its `EXPLAIN` for these values,
-/// and, when the API keeps the statement's generic plan (`state::search_pool`), the
-/// indexes and sequential scans that plan actually made, read from the statistics of the
-/// transaction it ran in (`pg_stat_xact_user_tables` and `pg_stat_get_xact_numscans` count
-/// this connection's own scans only).
 pub struct Plans {
     pub explain: String,
     /// None for statements planned for their values every time.
     pub generic: Option<String>,
 }
 
+/// A bench query string as the API parses it.
+fn criteria(query: &str, limits: Limits) -> anyhow::Result<SearchCriteria> {
+    let params: SearchParams = serde_urlencoded::from_str(query)?;
+    params
+        .parse(limits)
+        .map_err(|e| anyhow::anyhow!("{query}: {e}"))
+}
+
+async fn profile(pool: &PgPool, tenant: uuid::Uuid) -> anyhow::Result<TenantProfile> {
+    crate::tenants::profile(&mut *pool.acquire().await?, tenant)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))
+}
+
+/// How the first query of a kind is planned for `tenant`: its `EXPLAIN` for these values,
+/// and, when the API keeps the statement's generic plan (`state::search_pool`), the
+/// indexes and sequential scans that plan actually made, read from the statistics of the
+/// transaction it ran in (`pg_stat_xact_user_tables` and `pg_stat_get_xact_numscans` count
+/// this connection's own scans only).
 pub async fn explain(
     pool: &PgPool,
     search_pool: &PgPool,
@@ -102,15 +117,10 @@ pub async fn explain(
     tenant: uuid::Uuid,
     query: &str,
 ) -> anyhow::Result<Plans> {
-    let params: SearchParams = serde_urlencoded::from_str(query)?;
-    let criteria = params
-        .parse(limits)
-        .map_err(|e| anyhow::anyhow!("{query}: {e}"))?;
-    let mut conn = pool.acquire().await?;
-    let profile = crate::tenants::profile(&mut conn, tenant)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let explain = crate::search::repo::explain(&mut conn, &profile, &criteria).await?;
+    let criteria = criteria(query, limits)?;
+    let profile = profile(pool, tenant).await?;
+    let explain =
+        crate::search::repo::explain(&mut *pool.acquire().await?, &profile, &criteria).await?;
     if !crate::search::repo::keeps_its_plan(&criteria) {
         return Ok(Plans {
             explain,
@@ -216,21 +226,12 @@ pub async fn database_alone(
     clients: usize,
     duration: Duration,
 ) -> anyhow::Result<Stats> {
-    let profile = {
-        let mut conn = pool.acquire().await?;
-        crate::tenants::profile(&mut conn, tenant)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.to_string()))?
-    };
-    let mut criteria = Vec::new();
-    for query in &kind.queries {
-        let params: SearchParams = serde_urlencoded::from_str(query)?;
-        criteria.push(
-            params
-                .parse(limits)
-                .map_err(|e| anyhow::anyhow!("{query}: {e}"))?,
-        );
-    }
+    let profile = profile(pool, tenant).await?;
+    let criteria = kind
+        .queries
+        .iter()
+        .map(|query| criteria(query, limits))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let pools = Arc::new((pool.clone(), search_pool.clone()));
     let (profile, criteria) = (Arc::new(profile), Arc::new(criteria));
     Ok(load::run(clients, duration, move |c, i| {
@@ -238,11 +239,7 @@ pub async fn database_alone(
         async move {
             let criteria = &criteria[(c + i) % criteria.len()];
             // The pool the API would take (`search::run`).
-            let pool = if crate::search::repo::keeps_its_plan(criteria) {
-                &pools.1
-            } else {
-                &pools.0
-            };
+            let pool = crate::search::repo::pool_for(criteria, &pools.0, &pools.1);
             let Ok(mut conn) = pool.acquire().await else {
                 return false;
             };

@@ -1,4 +1,4 @@
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::search::SearchCriteria;
@@ -75,6 +75,11 @@ pub fn keeps_its_plan(c: &SearchCriteria) -> bool {
     c.pattern.is_none() || inlined_pattern(c).is_some()
 }
 // `build` decides the same from the pattern it has already rendered.
+
+/// The pool a search runs on: `search` when it keeps its plan, else `main`.
+pub fn pool_for<'p>(c: &SearchCriteria, main: &'p PgPool, search: &'p PgPool) -> &'p PgPool {
+    if keeps_its_plan(c) { search } else { main }
+}
 
 /// The search statement, and whether it may be kept as a prepared statement.
 fn build<'a>(
