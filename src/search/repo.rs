@@ -117,11 +117,27 @@ fn build<'a>(
     if let Some(state) = &c.state {
         push_code(&mut q, "state", state);
     }
-    if let Some(npa) = &c.npa {
-        push_code(&mut q, "npa", npa);
-    }
-    if let Some(nxx) = &c.nxx {
-        push_code(&mut q, "nxx", nxx);
+    // A vanity pattern with fixed trailing digits is found by its suffix, with the area code
+    // and exchange as columns of that index (below); any other search with them walks the
+    // range of `national` they begin (a CHECK in migration 0011 makes them its first digits).
+    let by_suffix = c.pattern.as_ref().is_some_and(|p| {
+        let suffix = p.fixed_suffix_reversed();
+        suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit())
+    });
+    let leading = format!(
+        "{}{}",
+        c.npa.as_deref().unwrap_or(""),
+        c.nxx.as_deref().unwrap_or("")
+    );
+    if !by_suffix && !leading.is_empty() && leading.bytes().all(|b| b.is_ascii_digit()) {
+        q.push(format_args!(" AND national LIKE '{leading}%'"));
+    } else {
+        if let Some(npa) = &c.npa {
+            push_code(&mut q, "npa", npa);
+        }
+        if let Some(nxx) = &c.nxx {
+            push_code(&mut q, "nxx", nxx);
+        }
     }
     if let Some(rate_center) = &c.rate_center {
         q.push(" AND rate_center = ").push_bind(rate_center);
@@ -142,7 +158,6 @@ fn build<'a>(
         // and, misjudging it, walked every number of the area code (70 ms against 3 ms).
         // `national || ''` is not the indexed expression, so only the suffix index applies.
         let suffix = pattern.fixed_suffix_reversed();
-        let by_suffix = suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit());
         let column = if by_suffix {
             "(national || '')"
         } else {
@@ -154,19 +169,20 @@ fn build<'a>(
                 .push(format_args!(" AND {column} LIKE "))
                 .push_bind(pattern.sql_like()),
         };
-        // The fixed leading digits name the area code and maybe the exchange: indexed.
-        let prefix = pattern.fixed_prefix();
-        if prefix.len() >= 3 && c.npa.is_none() {
-            push_code(&mut q, "npa", &prefix[..3]);
-        }
         // The fixed trailing digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) are a prefix of the
         // reversed number: numbers_search_suffix_kind finds the few numbers that end that
-        // way, of the kind, state and area code asked for.
+        // way, of the kind, state and area code asked for, the area code and exchange
+        // taken from the fixed leading digits too. Without them, the pattern's own LIKE
+        // is a range of numbers_search_national.
         if by_suffix {
             q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));
-        }
-        if prefix.len() >= 6 && c.nxx.is_none() {
-            push_code(&mut q, "nxx", &prefix[3..6]);
+            let prefix = pattern.fixed_prefix();
+            if prefix.len() >= 3 && c.npa.is_none() {
+                push_code(&mut q, "npa", &prefix[..3]);
+            }
+            if prefix.len() >= 6 && c.nxx.is_none() {
+                push_code(&mut q, "nxx", &prefix[3..6]);
+            }
         }
     }
     if let Some(after) = &c.after {
