@@ -1,5 +1,5 @@
 //! The status-sync job: sends pending CNAM names and E911 addresses to the provider and
-//! moves them to synced/registered or failed. Rows are claimed with `FOR UPDATE SKIP LOCKED`,
+//! moves them to synced/registered or failed. Rows are claimed with a lease (see `sync_kind`),
 //! so several server instances share the work without sending anything twice; a provider
 //! that cannot be reached is retried with backoff, and gives up after `MAX_ATTEMPTS`.
 
@@ -103,8 +103,24 @@ pub async fn run_once(state: &AppState) -> AppResult<SyncReport> {
     Ok(report)
 }
 
+/// How long a claimed row is left to this instance: longer than a pass of platform calls.
+const LEASE_SECONDS: f64 = 600.0;
+
+/// What the row looked like when it was claimed: an answer is written only if nobody changed
+/// it meanwhile (a person's edit resets the row and queues it again).
+struct Claim {
+    e164: String,
+    tenant_id: Uuid,
+    reference: Option<String>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Claim, ask, record: the rows are claimed by pushing `next_attempt_at` past the lease, in a
+/// statement of their own, so the platform is asked with nothing locked and no transaction
+/// open. A slow platform delays this job only, never a person editing a name or an address;
+/// other instances skip the claimed rows, and an instance that dies mid-pass leaves them
+/// to be retried when the lease ends.
 async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> AppResult<()> {
-    let mut tx = state.pool.begin().await?;
     let columns = match kind {
         Kind::Cnam => "r.name",
         Kind::E911 => {
@@ -113,21 +129,28 @@ async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> App
     };
     // Only rows of numbers still with the tenant that set them: a lapsed hold's leftovers wait.
     let rows = sqlx::query(&format!(
-        "SELECT r.e164, r.tenant_id, r.provider_ref, r.attempts, {columns}
-         FROM {table} r JOIN numbers n ON n.e164 = r.e164 AND n.tenant_id = r.tenant_id
-         WHERE r.status = 'pending' AND r.next_attempt_at <= now()
-         ORDER BY r.next_attempt_at LIMIT {BATCH} FOR UPDATE OF r SKIP LOCKED",
+        "UPDATE {table} r SET next_attempt_at = now() + make_interval(secs => $1)
+         FROM (SELECT r.e164 FROM {table} r
+               JOIN numbers n ON n.e164 = r.e164 AND n.tenant_id = r.tenant_id
+               WHERE r.status = 'pending' AND r.next_attempt_at <= now()
+               ORDER BY r.next_attempt_at LIMIT {BATCH} FOR UPDATE OF r SKIP LOCKED) due
+         WHERE r.e164 = due.e164
+         RETURNING r.e164, r.tenant_id, r.provider_ref, r.attempts, r.updated_at, {columns}",
         table = kind.table()
     ))
-    .fetch_all(&mut *tx)
+    .bind(LEASE_SECONDS)
+    .fetch_all(&state.pool)
     .await?;
     for row in rows {
-        let e164: String = row.try_get("e164")?;
-        let tenant_id: Uuid = row.try_get("tenant_id")?;
-        let reference: Option<String> = row.try_get("provider_ref")?;
+        let claim = Claim {
+            e164: row.try_get("e164")?,
+            tenant_id: row.try_get("tenant_id")?,
+            reference: row.try_get("provider_ref")?,
+            updated_at: row.try_get("updated_at")?,
+        };
         let attempts: i32 = row.try_get("attempts")?;
-        let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
-        let provider = state.provider_for(tenant_id).await?;
+        let number = E164::from_stored(&claim.e164).map_err(|e| AppError::Internal(e.into()))?;
+        let provider = state.provider_for(claim.tenant_id).await?;
 
         let payload = match kind {
             Kind::Cnam => Cnam::parse(&row.try_get::<String, _>("name")?)
@@ -151,13 +174,17 @@ async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> App
             }),
         };
 
-        let step = match (payload, reference) {
+        let step = match (payload, &claim.reference) {
             (Err(reason), _) => Step::Failed(reason),
             (Ok(payload), None) => {
                 let submitted = match &payload {
-                    Payload::Cnam(name) => provider.submit_cnam(tenant_id, &number, name).await,
+                    Payload::Cnam(name) => {
+                        provider.submit_cnam(claim.tenant_id, &number, name).await
+                    }
                     Payload::E911(address) => {
-                        provider.submit_e911(tenant_id, &number, address).await
+                        provider
+                            .submit_e911(claim.tenant_id, &number, address)
+                            .await
                     }
                 };
                 match submitted {
@@ -167,8 +194,8 @@ async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> App
             }
             (Ok(_), Some(reference)) => {
                 let status = match kind {
-                    Kind::Cnam => provider.cnam_status(&reference).await,
-                    Kind::E911 => provider.e911_status(&reference).await,
+                    Kind::Cnam => provider.cnam_status(reference).await,
+                    Kind::E911 => provider.e911_status(reference).await,
                 };
                 match status {
                     Ok(RequestStatus::Pending) => Step::StillPending,
@@ -178,73 +205,75 @@ async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> App
                 }
             }
         };
+        record(state, kind, &claim, step, report).await?;
+    }
+    Ok(())
+}
 
-        let table = kind.table();
-        match step {
-            Step::Submitted(reference) => {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET provider_ref = $2, attempts = 0, next_attempt_at = now(), updated_at = now()
-                     WHERE e164 = $1"
-                ))
-                .bind(&e164)
-                .bind(&reference)
-                .execute(&mut *tx)
-                .await?;
-                report.submitted += 1;
-            }
-            Step::StillPending => {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET next_attempt_at = now() + interval '1 second' WHERE e164 = $1"
-                ))
-                .bind(&e164)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Step::Retry { attempts, error } => {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET attempts = $2, reason = $3,
-                         next_attempt_at = now() + make_interval(secs => $4), updated_at = now()
-                     WHERE e164 = $1"
-                ))
-                .bind(&e164)
-                .bind(attempts)
-                .bind(format!("retrying ({attempts} of {MAX_ATTEMPTS}): {error}"))
-                .bind(retry_delay_seconds(attempts) as f64)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Step::Done => {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET status = $2, reason = NULL, updated_at = now() WHERE e164 = $1"
-                ))
-                .bind(&e164)
-                .bind(kind.done())
-                .execute(&mut *tx)
-                .await?;
-                let entry = Entry::new(kind.action(), Outcome::Success)
-                    .by(Some(tenant_id), None, None)
-                    .number(&e164)
-                    .details(json!({ "event": "provider", "status": kind.done() }));
-                audit::repo::record(&mut tx, &entry).await?;
-                report.completed += 1;
-            }
-            Step::Failed(reason) => {
-                sqlx::query(&format!(
-                    "UPDATE {table} SET status = 'failed', reason = $2, updated_at = now() WHERE e164 = $1"
-                ))
-                .bind(&e164)
-                .bind(&reason)
-                .execute(&mut *tx)
-                .await?;
-                let entry = Entry::new(kind.action(), Outcome::Failure)
-                    .by(Some(tenant_id), None, None)
-                    .number(&e164)
-                    .error(reason)
-                    .details(json!({ "event": "provider", "status": "failed" }));
-                audit::repo::record(&mut tx, &entry).await?;
-                report.failed += 1;
-            }
+/// Writes one answer where the row is as it was claimed; an answer about a name or address
+/// changed meanwhile is dropped (the change already queued the new one).
+async fn record(
+    state: &AppState,
+    kind: Kind,
+    claim: &Claim,
+    step: Step,
+    report: &mut SyncReport,
+) -> AppResult<()> {
+    const AS_CLAIMED: &str = "e164 = $1 AND tenant_id = $2 AND updated_at = $3
+         AND provider_ref IS NOT DISTINCT FROM $4 AND status = 'pending'";
+    let table = kind.table();
+    let guarded = |set: &str| format!("UPDATE {table} SET {set} WHERE {AS_CLAIMED}");
+    let mut tx = state.pool.begin().await?;
+    let query = guarded(match &step {
+        Step::Submitted(_) => {
+            "provider_ref = $5, attempts = 0, next_attempt_at = now(), updated_at = now()"
         }
+        Step::StillPending => "next_attempt_at = now() + interval '1 second'",
+        Step::Retry { .. } => {
+            "attempts = $5, reason = $6, next_attempt_at = now() + make_interval(secs => $7),
+             updated_at = now()"
+        }
+        Step::Done => "status = $5, reason = NULL, updated_at = now()",
+        Step::Failed(_) => "status = 'failed', reason = $5, updated_at = now()",
+    });
+    let query = sqlx::query(&query)
+        .bind(&claim.e164)
+        .bind(claim.tenant_id)
+        .bind(claim.updated_at)
+        .bind(&claim.reference);
+    let query = match &step {
+        Step::Submitted(reference) => query.bind(reference),
+        Step::StillPending => query,
+        Step::Retry { attempts, error } => query
+            .bind(attempts)
+            .bind(format!("retrying ({attempts} of {MAX_ATTEMPTS}): {error}"))
+            .bind(retry_delay_seconds(*attempts) as f64),
+        Step::Done => query.bind(kind.done()),
+        Step::Failed(reason) => query.bind(reason),
+    };
+    if query.execute(&mut *tx).await?.rows_affected() == 0 {
+        return Ok(());
+    }
+    match step {
+        Step::Done => {
+            let entry = Entry::new(kind.action(), Outcome::Success)
+                .by(Some(claim.tenant_id), None, None)
+                .number(&claim.e164)
+                .details(json!({ "event": "provider", "status": kind.done() }));
+            audit::repo::record(&mut tx, &entry).await?;
+            report.completed += 1;
+        }
+        Step::Failed(reason) => {
+            let entry = Entry::new(kind.action(), Outcome::Failure)
+                .by(Some(claim.tenant_id), None, None)
+                .number(&claim.e164)
+                .error(reason)
+                .details(json!({ "event": "provider", "status": "failed" }));
+            audit::repo::record(&mut tx, &entry).await?;
+            report.failed += 1;
+        }
+        Step::Submitted(_) => report.submitted += 1,
+        Step::StillPending | Step::Retry { .. } => {}
     }
     tx.commit().await?;
     Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub mod activation;
 pub mod orphans;
 pub mod uploads;
 
@@ -45,7 +46,10 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         "release_provider_reservations",
         holds::release_at_provider(state, 200).await,
     )?;
-    let activated = counted("activate_pending", activate_pending(state).await)?;
+    let activated = counted(
+        "activate_pending",
+        activation::activate_pending(state).await,
+    )?;
     let recovered = counted(
         "recover_stalled_sagas",
         provision::recover_stalled(state, STALLED_SAGA_SECONDS).await,
@@ -96,46 +100,4 @@ pub async fn run_forever(state: AppState, every: Duration) {
             Err(err) => tracing::warn!(error = %err, "orphan check failed; retrying next interval"),
         }
     }
-}
-
-/// `pending` numbers become `active` once the platform says activation finished.
-async fn activate_pending(state: &AppState) -> AppResult<usize> {
-    use crate::audit::{self, Action, Entry, Outcome};
-    use crate::domain::{E164, Event, NumberState, transition};
-
-    let mut tx = state.pool.begin().await?;
-    let pending: Vec<(String, uuid::Uuid)> = sqlx::query_as(
-        "SELECT e164, tenant_id FROM numbers WHERE lifecycle = 'pending' ORDER BY state_changed_at
-         LIMIT 200 FOR UPDATE SKIP LOCKED",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut activated = 0;
-    for (e164, tenant_id) in pending {
-        let number =
-            E164::from_stored(&e164).map_err(|e| crate::error::AppError::Internal(e.into()))?;
-        let provider = state.provider_for(tenant_id).await?;
-        match provider.activation(&number).await {
-            Ok(Some(crate::providers::Activation::Immediate)) => {
-                let to = transition(NumberState::Pending, Event::ActivationCompleted)?;
-                sqlx::query(
-                    "UPDATE numbers SET lifecycle = $2, state_changed_at = now() WHERE e164 = $1",
-                )
-                .bind(&e164)
-                .bind(to.as_str())
-                .execute(&mut *tx)
-                .await?;
-                let entry = Entry::new(Action::Provision, Outcome::Success)
-                    .by(Some(tenant_id), None, None)
-                    .number(&e164)
-                    .details(serde_json::json!({ "activation": "completed" }));
-                audit::repo::record(&mut tx, &entry).await?;
-                activated += 1;
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%e164, error = %err, "activation status check failed"),
-        }
-    }
-    tx.commit().await?;
-    Ok(activated)
 }

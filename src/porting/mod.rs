@@ -857,10 +857,9 @@ async fn complete(
     target: &Target,
 ) -> AppResult<()> {
     let national = number.national_digits().to_string();
-    let (npa, nxx) = (
-        national.get(0..3).unwrap_or("000").to_string(),
-        national.get(3..6).unwrap_or("000").to_string(),
-    );
+    // The first six digits, as the CHECK on `numbers` wants them (migration 0011).
+    let npa: String = national.chars().take(3).collect();
+    let nxx: String = national.chars().skip(3).take(3).collect();
     let place: Option<(String, String, String, String)> = sqlx::query_as(
         "SELECT city, state, country, rate_center FROM rate_centers WHERE npa = $1 AND nxx = $2",
     )

@@ -21,6 +21,7 @@ mod genesys;
 mod inventory;
 mod inventory_more;
 mod isolation;
+mod job_leases;
 mod lifecycle;
 mod metrics;
 mod multi_instance;
