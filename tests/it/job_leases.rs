@@ -167,3 +167,54 @@ async fn a_claim_answered_not_yet_is_asked_again_on_the_next_pass(pool: PgPool) 
     );
     assert_eq!(app.number_state(&number).await, "active");
 }
+
+#[sqlx::test]
+async fn a_port_cancelled_while_the_carrier_is_slow_stays_cancelled(pool: PgPool) {
+    use crate::porting::{PDF, put_loa, request};
+    let app = crate::common::spawn_app(pool).await;
+    let admin = app.api("admin@globex.test").await;
+    let (_, created) = admin
+        .post("/api/v1/ports", request(&["+13126200101"], "1234"))
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
+    let (status, body) = admin
+        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The carrier stalls on the submission (as in the CNAM test above).
+    Sandbox::inject_fault(&app.pool, "port", 1, "never sent")
+        .await
+        .unwrap();
+    let mut stall = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE sandbox_faults SET remaining = 0 WHERE operation = 'port'")
+        .execute(&mut *stall)
+        .await
+        .unwrap();
+    let job = tokio::spawn({
+        let state = app.state.clone();
+        async move { inward::porting::sync(&state).await }
+    });
+    until_a_backend_waits_for_a_lock(&app).await;
+
+    let (status, body) = tokio::time::timeout(
+        Duration::from_secs(5),
+        admin.post(&format!("/api/v1/ports/{id}/cancel"), json!({})),
+    )
+    .await
+    .expect("the cancel waited for the job's carrier call");
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    stall.commit().await.unwrap();
+    assert_eq!(job.await.unwrap().unwrap(), 0, "nothing moved");
+    let (status, reference): (String, Option<String>) =
+        sqlx::query_as("SELECT status, provider_ref FROM port_numbers WHERE port_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), reference), ("cancelled", None));
+    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+    assert_eq!(detail["numbers"][0]["status"], "cancelled", "{detail}");
+}

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 
 use crate::common::{Api, TestApp, error_code, spawn_app, spawn_app_with};
 
-const PDF: &[u8] =
+pub const PDF: &[u8] =
     b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 async fn fast(pool: PgPool) -> TestApp {
@@ -19,7 +19,7 @@ async fn fast(pool: PgPool) -> TestApp {
     .await
 }
 
-fn request(numbers: &[&str], pin: &str) -> Value {
+pub fn request(numbers: &[&str], pin: &str) -> Value {
     json!({
         "numbers": numbers, "current_carrier": "Old Telco", "account_number": "ACC-12345", "pin": pin,
         "account_name": "Globex Support", "service_address": "500 Congress Ave, Austin TX 78701",
@@ -27,7 +27,12 @@ fn request(numbers: &[&str], pin: &str) -> Value {
     })
 }
 
-async fn put_loa(api: &Api, id: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+pub async fn put_loa(
+    api: &Api,
+    id: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let r = api
         .http
         .put(format!("{}/api/v1/ports/{id}/loa", api.base))

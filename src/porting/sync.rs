@@ -1,0 +1,378 @@
+//! The port-in job: submits newly submitted numbers to the carrier and follows the in-flight
+//! ones until their FOC date, when the number joins the tenant's numbers.
+//!
+//! Claim, ask, record, as the other jobs that wait on a platform: rows are claimed with a
+//! lease on `next_check_at` in a statement of their own, the carrier is asked with nothing
+//! locked, and what it answered is written only if the port number is still as it was
+//! claimed (a person may have cancelled the port or resubmitted it meanwhile). Only the
+//! completion keeps the one row locked across its platform call (`complete`), so that a
+//! port cancelled at that moment does not also go live.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{PgConnection, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::{audit_port, record_event};
+use crate::audit::{Action, Outcome};
+use crate::domain::port::{PortDetails, PortEvent, PortInput, PortStatus};
+use crate::domain::{E164, Event, NumberState, Target, transition};
+use crate::error::{AppError, AppResult};
+use crate::providers::{NumberRef, PortProgress};
+use crate::state::AppState;
+
+/// How long a claimed number is left to this instance: longer than a pass of carrier calls.
+const LEASE_SECONDS: f64 = 600.0;
+
+/// What the job does with one number after asking the carrier.
+enum Step {
+    Advance(PortStatus, Option<DateTime<Utc>>, String),
+    Reject(String),
+}
+
+/// One pass; each number moves on its own, so one bad number fails alone. Returns how many
+/// numbers' status moved.
+pub async fn sync(state: &AppState) -> AppResult<usize> {
+    let rows = sqlx::query(
+        "UPDATE port_numbers n SET next_check_at = now() + make_interval(secs => $1)
+         FROM (SELECT n.port_id, n.e164, p.tenant_id, p.current_carrier, p.account_number, p.pin,
+                      p.account_name, p.service_address, p.target_type, p.target_id, p.target_name
+               FROM port_numbers n JOIN port_requests p ON p.id = n.port_id
+               WHERE n.status IN ('submitted', 'acknowledged', 'foc_set') AND n.next_check_at <= now()
+               ORDER BY n.next_check_at LIMIT 100 FOR UPDATE OF n SKIP LOCKED) due
+         WHERE n.port_id = due.port_id AND n.e164 = due.e164
+         RETURNING n.port_id, n.e164, n.status, n.provider_ref, n.attempts, n.next_check_at AS lease,
+                   due.tenant_id, due.current_carrier, due.account_number, due.pin, due.account_name,
+                   due.service_address, due.target_type, due.target_id, due.target_name",
+    )
+    .bind(LEASE_SECONDS)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut changed = 0;
+    for row in rows {
+        let port_id: Uuid = row.try_get("port_id")?;
+        let e164: String = row.try_get("e164")?;
+        let tenant_id: Uuid = row.try_get("tenant_id")?;
+        let attempts: i32 = row.try_get("attempts")?;
+        let mut status = PortStatus::parse(&row.try_get::<String, _>("status")?)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bad port status")))?;
+        let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
+        let provider = state.provider_for(tenant_id).await?;
+        let reference: Option<String> = row.try_get("provider_ref")?;
+        let lease: DateTime<Utc> = row.try_get("lease")?;
+        let claimed = |reference| Claimed {
+            port_id,
+            e164: &e164,
+            status,
+            reference,
+        };
+        let Some(reference) = reference else {
+            let details = PortDetails::parse(&PortInput {
+                numbers: vec![],
+                current_carrier: row.try_get("current_carrier")?,
+                account_number: row.try_get("account_number")?,
+                pin: row.try_get("pin")?,
+                account_name: row.try_get("account_name")?,
+                service_address: row.try_get("service_address")?,
+            })
+            .map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}"))
+            })?;
+            let submitted = provider.submit_port(tenant_id, &number, &details).await;
+            let Some(mut tx) = claimed(None).hold(state).await? else {
+                continue;
+            };
+            match submitted {
+                Ok(reference) => {
+                    sqlx::query("UPDATE port_numbers SET provider_ref = $3, attempts = 0, next_check_at = now() WHERE port_id = $1 AND e164 = $2")
+                        .bind(port_id).bind(&e164).bind(reference).execute(&mut *tx).await?;
+                }
+                Err(err) => retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?,
+            }
+            tx.commit().await?;
+            continue;
+        };
+        let progress = provider.port_status(&reference).await;
+        let Some(mut tx) = claimed(Some(&reference)).hold(state).await? else {
+            continue;
+        };
+        let progress = match progress {
+            Ok(p) => p,
+            Err(err) => {
+                retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?;
+                tx.commit().await?;
+                continue;
+            }
+        };
+        // The carrier may have moved several steps since the last look: record each.
+        let mut steps = Vec::new();
+        let reached = match &progress {
+            PortProgress::Submitted => PortStatus::Submitted,
+            PortProgress::Acknowledged => PortStatus::Acknowledged,
+            PortProgress::FocSet(_) => PortStatus::FocSet,
+            PortProgress::Completed(_) => PortStatus::Completed,
+            PortProgress::Rejected(reason) => {
+                steps.push(Step::Reject(reason.clone()));
+                status
+            }
+        };
+        let foc = match &progress {
+            PortProgress::FocSet(at) | PortProgress::Completed(at) => Some(*at),
+            _ => None,
+        };
+        for (from, event, to) in [
+            (
+                PortStatus::Submitted,
+                PortEvent::CarrierAcknowledged,
+                PortStatus::Acknowledged,
+            ),
+            (
+                PortStatus::Acknowledged,
+                PortEvent::FocDateSet,
+                PortStatus::FocSet,
+            ),
+            (
+                PortStatus::FocSet,
+                PortEvent::FocDateReached,
+                PortStatus::Completed,
+            ),
+        ] {
+            if rank(reached) >= rank(to) && rank(status) <= rank(from) {
+                let next = from
+                    .next(event)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+                let message = match next {
+                    PortStatus::Acknowledged => {
+                        format!("{e164}: the current carrier acknowledged the request")
+                    }
+                    PortStatus::FocSet => format!(
+                        "{e164}: FOC date set for {} UTC",
+                        foc.map(|f| f.format("%Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_default()
+                    ),
+                    _ => format!(
+                        "{e164}: ported in; it is now routed to {}",
+                        row.try_get::<String, _>("target_name")?
+                    ),
+                };
+                steps.push(Step::Advance(next, foc, message));
+            }
+        }
+        for step in steps {
+            match step {
+                Step::Reject(reason) => {
+                    let Ok(next) = status.next(PortEvent::CarrierRejected) else {
+                        tracing::warn!(%e164, %reason, "carrier rejected a number past the point of rejection; ignored");
+                        continue;
+                    };
+                    sqlx::query("UPDATE port_numbers SET status = $3, reason = $4, updated_at = now() WHERE port_id = $1 AND e164 = $2")
+                        .bind(port_id).bind(&e164).bind(next.as_str()).bind(&reason).execute(&mut *tx).await?;
+                    record_event(
+                        &mut tx,
+                        port_id,
+                        Some(&e164),
+                        "rejected",
+                        &format!("{e164} rejected: {reason}. Fix the request and submit it again"),
+                    )
+                    .await?;
+                    audit_port(
+                        &mut tx,
+                        Action::PortStatus,
+                        Outcome::Failure,
+                        tenant_id,
+                        None,
+                        None,
+                        Some(&e164),
+                        json!({ "port_id": port_id, "status": "rejected", "reason": reason }),
+                    )
+                    .await?;
+                    status = next;
+                    changed += 1;
+                }
+                Step::Advance(next, foc, message) => {
+                    if next == PortStatus::Completed {
+                        let target = Target {
+                            kind: row
+                                .try_get::<String, _>("target_type")?
+                                .parse()
+                                .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
+                            id: row.try_get("target_id")?,
+                            name: row.try_get("target_name")?,
+                        };
+                        match complete(&mut tx, state, tenant_id, &number, &target).await {
+                            Ok(()) => {}
+                            Err(err) => {
+                                // The number stays FOC-set and is tried again.
+                                retry(&mut tx, port_id, &e164, attempts, &err.public_message())
+                                    .await?;
+                                break;
+                            }
+                        }
+                    }
+                    sqlx::query("UPDATE port_numbers SET status = $3, foc_at = coalesce($4, foc_at), attempts = 0, updated_at = now(),
+                                        next_check_at = now() + interval '1 second' WHERE port_id = $1 AND e164 = $2")
+                        .bind(port_id).bind(&e164).bind(next.as_str()).bind(foc).execute(&mut *tx).await?;
+                    record_event(&mut tx, port_id, Some(&e164), next.as_str(), &message).await?;
+                    audit_port(
+                        &mut tx,
+                        Action::PortStatus,
+                        Outcome::Success,
+                        tenant_id,
+                        None,
+                        None,
+                        Some(&e164),
+                        json!({ "port_id": port_id, "status": next.as_str(), "foc_at": foc }),
+                    )
+                    .await?;
+                    status = next;
+                    changed += 1;
+                }
+            }
+        }
+        if status.in_flight() {
+            // Looked at again in a second, unless a step above scheduled it otherwise.
+            sqlx::query(
+                "UPDATE port_numbers SET next_check_at = now() + interval '1 second'
+                         WHERE port_id = $1 AND e164 = $2 AND next_check_at = $3",
+            )
+            .bind(port_id)
+            .bind(&e164)
+            .bind(lease)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(changed)
+}
+
+/// A port number as the pass claimed it.
+struct Claimed<'a> {
+    port_id: Uuid,
+    e164: &'a str,
+    status: PortStatus,
+    reference: Option<&'a str>,
+}
+
+impl Claimed<'_> {
+    /// A transaction holding the row, if nobody changed it since the claim (a cancel or a
+    /// resubmission changes its status or reference); `None` drops the carrier's answer.
+    async fn hold(&self, state: &AppState) -> AppResult<Option<Transaction<'static, Postgres>>> {
+        let mut tx = state.pool.begin().await?;
+        let unchanged: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM port_numbers
+             WHERE port_id = $1 AND e164 = $2 AND status = $3 AND provider_ref IS NOT DISTINCT FROM $4
+             FOR UPDATE",
+        )
+        .bind(self.port_id)
+        .bind(self.e164)
+        .bind(self.status.as_str())
+        .bind(self.reference)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(unchanged.map(|_| tx))
+    }
+}
+
+fn rank(s: PortStatus) -> u8 {
+    match s {
+        PortStatus::Draft | PortStatus::Rejected | PortStatus::Cancelled => 0,
+        PortStatus::Submitted => 1,
+        PortStatus::Acknowledged => 2,
+        PortStatus::FocSet => 3,
+        PortStatus::Completed => 4,
+    }
+}
+
+async fn retry(
+    conn: &mut PgConnection,
+    port_id: Uuid,
+    e164: &str,
+    attempts: i32,
+    error: &str,
+) -> AppResult<()> {
+    let attempts = attempts + 1;
+    tracing::warn!(%e164, %error, attempts, "port step failed; retrying");
+    sqlx::query(
+        "UPDATE port_numbers SET attempts = $3, next_check_at = now() + make_interval(secs => $4) WHERE port_id = $1 AND e164 = $2",
+    )
+    .bind(port_id)
+    .bind(e164)
+    .bind(attempts)
+    .bind(crate::domain::cnam::retry_delay_seconds(attempts) as f64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The FOC date is reached: the number joins the tenant's numbers, routed to its target.
+/// Runs in the transaction that holds the port number's row (`Claimed::hold`), the one
+/// platform call made under a lock: a cancel arriving meanwhile waits, then finds it done.
+async fn complete(
+    conn: &mut PgConnection,
+    state: &AppState,
+    tenant_id: Uuid,
+    number: &E164,
+    target: &Target,
+) -> AppResult<()> {
+    let national = number.national_digits().to_string();
+    // The first six digits, as the CHECK on `numbers` wants them (migration 0011).
+    let npa: String = national.chars().take(3).collect();
+    let nxx: String = national.chars().skip(3).take(3).collect();
+    let place: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT city, state, country, rate_center FROM rate_centers WHERE npa = $1 AND nxx = $2",
+    )
+    .bind(&npa)
+    .bind(&nxx)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let provider = state.provider_for(tenant_id).await?;
+    provider
+        .assign(
+            tenant_id,
+            NumberRef {
+                e164: number,
+                state: place.as_ref().map(|p| p.1.as_str()),
+            },
+            target,
+            None,
+        )
+        .await?;
+    let to = transition(NumberState::PortingIn, Event::FocDateReached)?;
+    let toll_free = crate::domain::search::TOLL_FREE_NPAS.contains(&npa.as_str());
+    let inserted = sqlx::query(
+        "INSERT INTO numbers (e164, country, kind, national, npa, nxx, state, region, rate_center, city, inventory_org_id,
+                              tenant_id, lifecycle, target_type, target_id, target_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)
+         ON CONFLICT (e164) DO NOTHING",
+    )
+    .bind(number.as_str())
+    .bind(place.as_ref().map(|p| p.2.as_str()).unwrap_or("US"))
+    .bind(if toll_free { "toll_free" } else { "local" })
+    .bind(&national)
+    .bind(&npa)
+    .bind(&nxx)
+    .bind(place.as_ref().map(|p| p.1.clone()))
+    .bind(match &place {
+        Some((city, st, _, _)) => format!("{city}, {st}"),
+        None if toll_free => "Toll-free (US/Canada)".into(),
+        None => "Ported number".into(),
+    })
+    .bind(place.as_ref().map(|p| p.3.clone()))
+    .bind(place.as_ref().map(|p| p.0.clone()))
+    .bind(tenant_id)
+    .bind(to.as_str())
+    .bind(target.kind.as_str())
+    .bind(&target.id)
+    .bind(&target.name)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AppError::conflict(
+            "already_on_network",
+            format!("{number} appeared on Inward's network meanwhile"),
+            json!(null),
+        ));
+    }
+    Ok(())
+}
