@@ -176,3 +176,32 @@ async fn city_autocomplete_and_search_audit(pool: PgPool) {
     // SEARCH entries are written behind the response (audit::deferred).
     app.assert_flushed_audit_count("SEARCH", 1).await;
 }
+
+#[sqlx::test]
+async fn area_code_searches_read_the_leading_digits_of_the_national_number(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let api = app.api("agent@globex.test").await;
+    let (status, body) = api
+        .get("/api/v1/numbers/available?state=TX&npa=512&limit=50")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let numbers = body["numbers"].as_array().unwrap();
+    assert!(!numbers.is_empty());
+    for n in numbers {
+        assert!(n["e164"].as_str().unwrap().starts_with("+1512"), "{n}");
+        assert_eq!(n["state"], "TX", "{n}");
+    }
+    // That reading is sound only while the columns agree, which the database enforces.
+    let refused = sqlx::query(
+        "UPDATE numbers SET nxx = '999' WHERE e164 = (SELECT min(e164) FROM numbers WHERE npa = '512')",
+    )
+    .execute(&app.pool)
+    .await
+    .expect_err("an exchange that is not the national number's 4th-6th digits");
+    assert!(
+        refused
+            .to_string()
+            .contains("numbers_npa_nxx_lead_national"),
+        "{refused}"
+    );
+}
