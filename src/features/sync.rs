@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
@@ -142,72 +143,81 @@ async fn sync_kind(state: &AppState, kind: Kind, report: &mut SyncReport) -> App
     .fetch_all(&state.pool)
     .await?;
     for row in rows {
-        let claim = Claim {
-            e164: row.try_get("e164")?,
-            tenant_id: row.try_get("tenant_id")?,
-            reference: row.try_get("provider_ref")?,
-            updated_at: row.try_get("updated_at")?,
-        };
-        let attempts: i32 = row.try_get("attempts")?;
-        let number = E164::from_stored(&claim.e164).map_err(|e| AppError::Internal(e.into()))?;
-        let provider = state.provider_for(claim.tenant_id).await?;
-
-        let payload = match kind {
-            Kind::Cnam => Cnam::parse(&row.try_get::<String, _>("name")?)
-                .map(Payload::Cnam)
-                .map_err(|e| e.to_string()),
-            Kind::E911 => E911Address::parse(&AddressInput {
-                street: row.try_get("street")?,
-                location: row.try_get("location")?,
-                city: row.try_get("city")?,
-                state: row.try_get("state")?,
-                zip: row.try_get("zip")?,
-                country: row.try_get("country")?,
-            })
-            .map(|a| Payload::E911(Box::new(a)))
-            .map_err(|errors| {
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
-        };
-
-        let step = match (payload, &claim.reference) {
-            (Err(reason), _) => Step::Failed(reason),
-            (Ok(payload), None) => {
-                let submitted = match &payload {
-                    Payload::Cnam(name) => {
-                        provider.submit_cnam(claim.tenant_id, &number, name).await
-                    }
-                    Payload::E911(address) => {
-                        provider
-                            .submit_e911(claim.tenant_id, &number, address)
-                            .await
-                    }
-                };
-                match submitted {
-                    Ok(reference) => Step::Submitted(reference),
-                    Err(err) => after_error(err, attempts),
-                }
+        match ask(state, kind, &row).await {
+            Ok((claim, step)) => record(state, kind, &claim, step, report).await?,
+            // The row keeps its lease and is tried again when it ends; the others go on.
+            Err(err) => {
+                tracing::warn!(error = %err, "a CNAM/E911 row could not be sent; retried after its lease")
             }
-            (Ok(_), Some(reference)) => {
-                let status = match kind {
-                    Kind::Cnam => provider.cnam_status(reference).await,
-                    Kind::E911 => provider.e911_status(reference).await,
-                };
-                match status {
-                    Ok(RequestStatus::Pending) => Step::StillPending,
-                    Ok(RequestStatus::Done) => Step::Done,
-                    Ok(RequestStatus::Rejected(reason)) => Step::Failed(reason),
-                    Err(err) => after_error(err, attempts),
-                }
-            }
-        };
-        record(state, kind, &claim, step, report).await?;
+        }
     }
     Ok(())
+}
+
+/// Asks the platform about one claimed row: submits it, or reads how its request went.
+async fn ask(state: &AppState, kind: Kind, row: &PgRow) -> AppResult<(Claim, Step)> {
+    let claim = Claim {
+        e164: row.try_get("e164")?,
+        tenant_id: row.try_get("tenant_id")?,
+        reference: row.try_get("provider_ref")?,
+        updated_at: row.try_get("updated_at")?,
+    };
+    let attempts: i32 = row.try_get("attempts")?;
+    let number = E164::from_stored(&claim.e164).map_err(|e| AppError::Internal(e.into()))?;
+    let provider = state.provider_for(claim.tenant_id).await?;
+
+    let payload = match kind {
+        Kind::Cnam => Cnam::parse(&row.try_get::<String, _>("name")?)
+            .map(Payload::Cnam)
+            .map_err(|e| e.to_string()),
+        Kind::E911 => E911Address::parse(&AddressInput {
+            street: row.try_get("street")?,
+            location: row.try_get("location")?,
+            city: row.try_get("city")?,
+            state: row.try_get("state")?,
+            zip: row.try_get("zip")?,
+            country: row.try_get("country")?,
+        })
+        .map(|a| Payload::E911(Box::new(a)))
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
+    };
+
+    let step = match (payload, &claim.reference) {
+        (Err(reason), _) => Step::Failed(reason),
+        (Ok(payload), None) => {
+            let submitted = match &payload {
+                Payload::Cnam(name) => provider.submit_cnam(claim.tenant_id, &number, name).await,
+                Payload::E911(address) => {
+                    provider
+                        .submit_e911(claim.tenant_id, &number, address)
+                        .await
+                }
+            };
+            match submitted {
+                Ok(reference) => Step::Submitted(reference),
+                Err(err) => after_error(err, attempts),
+            }
+        }
+        (Ok(_), Some(reference)) => {
+            let status = match kind {
+                Kind::Cnam => provider.cnam_status(reference).await,
+                Kind::E911 => provider.e911_status(reference).await,
+            };
+            match status {
+                Ok(RequestStatus::Pending) => Step::StillPending,
+                Ok(RequestStatus::Done) => Step::Done,
+                Ok(RequestStatus::Rejected(reason)) => Step::Failed(reason),
+                Err(err) => after_error(err, attempts),
+            }
+        }
+    };
+    Ok((claim, step))
 }
 
 /// Writes one answer where the row is as it was claimed; an answer about a name or address

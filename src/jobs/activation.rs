@@ -19,9 +19,9 @@ use crate::state::AppState;
 /// Numbers asked about per pass.
 const BATCH: i64 = 200;
 /// How long a claim keeps other instances away: longer than a pass of platform calls.
-pub const LEASE_SECONDS: f64 = 300.0;
+const LEASE_SECONDS: f64 = 300.0;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Claimed {
     pub e164: String,
     pub tenant_id: Uuid,
@@ -93,11 +93,10 @@ pub async fn record(state: &AppState, claimed: &Claimed, active: bool) -> AppRes
 pub async fn activate_pending(state: &AppState) -> AppResult<usize> {
     let mut activated = 0;
     for claimed in claim(state, BATCH).await? {
-        let number = E164::from_stored(&claimed.e164).map_err(|e| AppError::Internal(e.into()))?;
-        let provider = state.provider_for(claimed.tenant_id).await?;
-        let active = match provider.activation(&number).await {
-            Ok(Some(Activation::Immediate)) => true,
-            Ok(_) => false,
+        // A check that fails (the platform, or the tenant's connection) ends the claim like a
+        // "not yet": the number is asked about again next pass, and the others go on.
+        let active = match is_active(state, &claimed).await {
+            Ok(active) => active,
             Err(err) => {
                 tracing::warn!(e164 = %claimed.e164, error = %err, "activation status check failed");
                 false
@@ -108,4 +107,13 @@ pub async fn activate_pending(state: &AppState) -> AppResult<usize> {
         }
     }
     Ok(activated)
+}
+
+async fn is_active(state: &AppState, claimed: &Claimed) -> AppResult<bool> {
+    let number = E164::from_stored(&claimed.e164).map_err(|e| AppError::Internal(e.into()))?;
+    let provider = state.provider_for(claimed.tenant_id).await?;
+    Ok(matches!(
+        provider.activation(&number).await?,
+        Some(Activation::Immediate)
+    ))
 }

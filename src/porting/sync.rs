@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
@@ -50,200 +51,211 @@ pub async fn sync(state: &AppState) -> AppResult<usize> {
     .await?;
     let mut changed = 0;
     for row in rows {
-        let port_id: Uuid = row.try_get("port_id")?;
-        let e164: String = row.try_get("e164")?;
-        let tenant_id: Uuid = row.try_get("tenant_id")?;
-        let attempts: i32 = row.try_get("attempts")?;
-        let mut status = PortStatus::parse(&row.try_get::<String, _>("status")?)
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bad port status")))?;
-        let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
-        let provider = state.provider_for(tenant_id).await?;
-        let reference: Option<String> = row.try_get("provider_ref")?;
-        let lease: DateTime<Utc> = row.try_get("lease")?;
-        let claimed = |reference| Claimed {
-            port_id,
-            e164: &e164,
-            status,
-            reference,
-        };
-        let Some(reference) = reference else {
-            let details = PortDetails::parse(&PortInput {
-                numbers: vec![],
-                current_carrier: row.try_get("current_carrier")?,
-                account_number: row.try_get("account_number")?,
-                pin: row.try_get("pin")?,
-                account_name: row.try_get("account_name")?,
-                service_address: row.try_get("service_address")?,
-            })
-            .map_err(|e| {
-                AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}"))
-            })?;
-            let submitted = provider.submit_port(tenant_id, &number, &details).await;
-            let Some(mut tx) = claimed(None).hold(state).await? else {
-                continue;
-            };
-            match submitted {
-                Ok(reference) => {
-                    sqlx::query("UPDATE port_numbers SET provider_ref = $3, attempts = 0, next_check_at = now() WHERE port_id = $1 AND e164 = $2")
-                        .bind(port_id).bind(&e164).bind(reference).execute(&mut *tx).await?;
-                }
-                Err(err) => retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?,
-            }
-            tx.commit().await?;
-            continue;
-        };
-        let progress = provider.port_status(&reference).await;
-        let Some(mut tx) = claimed(Some(&reference)).hold(state).await? else {
-            continue;
-        };
-        let progress = match progress {
-            Ok(p) => p,
+        match follow(state, &row).await {
+            Ok(moved) => changed += moved,
+            // This number keeps its lease and is looked at again when it ends; the rest go on.
             Err(err) => {
-                retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?;
-                tx.commit().await?;
-                continue;
-            }
-        };
-        // The carrier may have moved several steps since the last look: record each.
-        let mut steps = Vec::new();
-        let reached = match &progress {
-            PortProgress::Submitted => PortStatus::Submitted,
-            PortProgress::Acknowledged => PortStatus::Acknowledged,
-            PortProgress::FocSet(_) => PortStatus::FocSet,
-            PortProgress::Completed(_) => PortStatus::Completed,
-            PortProgress::Rejected(reason) => {
-                steps.push(Step::Reject(reason.clone()));
-                status
-            }
-        };
-        let foc = match &progress {
-            PortProgress::FocSet(at) | PortProgress::Completed(at) => Some(*at),
-            _ => None,
-        };
-        for (from, event, to) in [
-            (
-                PortStatus::Submitted,
-                PortEvent::CarrierAcknowledged,
-                PortStatus::Acknowledged,
-            ),
-            (
-                PortStatus::Acknowledged,
-                PortEvent::FocDateSet,
-                PortStatus::FocSet,
-            ),
-            (
-                PortStatus::FocSet,
-                PortEvent::FocDateReached,
-                PortStatus::Completed,
-            ),
-        ] {
-            if rank(reached) >= rank(to) && rank(status) <= rank(from) {
-                let next = from
-                    .next(event)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-                let message = match next {
-                    PortStatus::Acknowledged => {
-                        format!("{e164}: the current carrier acknowledged the request")
-                    }
-                    PortStatus::FocSet => format!(
-                        "{e164}: FOC date set for {} UTC",
-                        foc.map(|f| f.format("%Y-%m-%d %H:%M").to_string())
-                            .unwrap_or_default()
-                    ),
-                    _ => format!(
-                        "{e164}: ported in; it is now routed to {}",
-                        row.try_get::<String, _>("target_name")?
-                    ),
-                };
-                steps.push(Step::Advance(next, foc, message));
+                tracing::warn!(error = %err, "a port number's step failed; retried after its lease")
             }
         }
-        for step in steps {
-            match step {
-                Step::Reject(reason) => {
-                    let Ok(next) = status.next(PortEvent::CarrierRejected) else {
-                        tracing::warn!(%e164, %reason, "carrier rejected a number past the point of rejection; ignored");
-                        continue;
-                    };
-                    sqlx::query("UPDATE port_numbers SET status = $3, reason = $4, updated_at = now() WHERE port_id = $1 AND e164 = $2")
-                        .bind(port_id).bind(&e164).bind(next.as_str()).bind(&reason).execute(&mut *tx).await?;
-                    record_event(
-                        &mut tx,
-                        port_id,
-                        Some(&e164),
-                        "rejected",
-                        &format!("{e164} rejected: {reason}. Fix the request and submit it again"),
-                    )
-                    .await?;
-                    audit_port(
-                        &mut tx,
-                        Action::PortStatus,
-                        Outcome::Failure,
-                        tenant_id,
-                        None,
-                        None,
-                        Some(&e164),
-                        json!({ "port_id": port_id, "status": "rejected", "reason": reason }),
-                    )
-                    .await?;
-                    status = next;
-                    changed += 1;
-                }
-                Step::Advance(next, foc, message) => {
-                    if next == PortStatus::Completed {
-                        let target = Target {
-                            kind: row
-                                .try_get::<String, _>("target_type")?
-                                .parse()
-                                .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
-                            id: row.try_get("target_id")?,
-                            name: row.try_get("target_name")?,
-                        };
-                        match complete(&mut tx, state, tenant_id, &number, &target).await {
-                            Ok(()) => {}
-                            Err(err) => {
-                                // The number stays FOC-set and is tried again.
-                                retry(&mut tx, port_id, &e164, attempts, &err.public_message())
-                                    .await?;
-                                break;
-                            }
-                        }
-                    }
-                    sqlx::query("UPDATE port_numbers SET status = $3, foc_at = coalesce($4, foc_at), attempts = 0, updated_at = now(),
-                                        next_check_at = now() + interval '1 second' WHERE port_id = $1 AND e164 = $2")
-                        .bind(port_id).bind(&e164).bind(next.as_str()).bind(foc).execute(&mut *tx).await?;
-                    record_event(&mut tx, port_id, Some(&e164), next.as_str(), &message).await?;
-                    audit_port(
-                        &mut tx,
-                        Action::PortStatus,
-                        Outcome::Success,
-                        tenant_id,
-                        None,
-                        None,
-                        Some(&e164),
-                        json!({ "port_id": port_id, "status": next.as_str(), "foc_at": foc }),
-                    )
-                    .await?;
-                    status = next;
-                    changed += 1;
-                }
-            }
-        }
-        if status.in_flight() {
-            // Looked at again in a second, unless a step above scheduled it otherwise.
-            sqlx::query(
-                "UPDATE port_numbers SET next_check_at = now() + interval '1 second'
-                         WHERE port_id = $1 AND e164 = $2 AND next_check_at = $3",
-            )
-            .bind(port_id)
-            .bind(&e164)
-            .bind(lease)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
     }
     Ok(changed)
+}
+
+/// Asks the carrier about one claimed port number and records what it answered; returns how
+/// many steps the number moved.
+async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
+    let mut moved = 0;
+    let port_id: Uuid = row.try_get("port_id")?;
+    let e164: String = row.try_get("e164")?;
+    let tenant_id: Uuid = row.try_get("tenant_id")?;
+    let attempts: i32 = row.try_get("attempts")?;
+    let mut status = PortStatus::parse(&row.try_get::<String, _>("status")?)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bad port status")))?;
+    let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
+    let provider = state.provider_for(tenant_id).await?;
+    let reference: Option<String> = row.try_get("provider_ref")?;
+    let lease: DateTime<Utc> = row.try_get("lease")?;
+    let claimed = |reference| Claimed {
+        port_id,
+        e164: &e164,
+        status,
+        reference,
+    };
+    let Some(reference) = reference else {
+        let details = PortDetails::parse(&PortInput {
+            numbers: vec![],
+            current_carrier: row.try_get("current_carrier")?,
+            account_number: row.try_get("account_number")?,
+            pin: row.try_get("pin")?,
+            account_name: row.try_get("account_name")?,
+            service_address: row.try_get("service_address")?,
+        })
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}")))?;
+        let submitted = provider.submit_port(tenant_id, &number, &details).await;
+        let Some(mut tx) = claimed(None).hold(state).await? else {
+            return Ok(0);
+        };
+        match submitted {
+            Ok(reference) => {
+                sqlx::query("UPDATE port_numbers SET provider_ref = $3, attempts = 0, next_check_at = now() WHERE port_id = $1 AND e164 = $2")
+                    .bind(port_id).bind(&e164).bind(reference).execute(&mut *tx).await?;
+            }
+            Err(err) => retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?,
+        }
+        tx.commit().await?;
+        return Ok(0);
+    };
+    let progress = provider.port_status(&reference).await;
+    let Some(mut tx) = claimed(Some(&reference)).hold(state).await? else {
+        return Ok(0);
+    };
+    let progress = match progress {
+        Ok(p) => p,
+        Err(err) => {
+            retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?;
+            tx.commit().await?;
+            return Ok(0);
+        }
+    };
+    // The carrier may have moved several steps since the last look: record each.
+    let mut steps = Vec::new();
+    let reached = match &progress {
+        PortProgress::Submitted => PortStatus::Submitted,
+        PortProgress::Acknowledged => PortStatus::Acknowledged,
+        PortProgress::FocSet(_) => PortStatus::FocSet,
+        PortProgress::Completed(_) => PortStatus::Completed,
+        PortProgress::Rejected(reason) => {
+            steps.push(Step::Reject(reason.clone()));
+            status
+        }
+    };
+    let foc = match &progress {
+        PortProgress::FocSet(at) | PortProgress::Completed(at) => Some(*at),
+        _ => None,
+    };
+    for (from, event, to) in [
+        (
+            PortStatus::Submitted,
+            PortEvent::CarrierAcknowledged,
+            PortStatus::Acknowledged,
+        ),
+        (
+            PortStatus::Acknowledged,
+            PortEvent::FocDateSet,
+            PortStatus::FocSet,
+        ),
+        (
+            PortStatus::FocSet,
+            PortEvent::FocDateReached,
+            PortStatus::Completed,
+        ),
+    ] {
+        if rank(reached) >= rank(to) && rank(status) <= rank(from) {
+            let next = from
+                .next(event)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+            let message = match next {
+                PortStatus::Acknowledged => {
+                    format!("{e164}: the current carrier acknowledged the request")
+                }
+                PortStatus::FocSet => format!(
+                    "{e164}: FOC date set for {} UTC",
+                    foc.map(|f| f.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default()
+                ),
+                _ => format!(
+                    "{e164}: ported in; it is now routed to {}",
+                    row.try_get::<String, _>("target_name")?
+                ),
+            };
+            steps.push(Step::Advance(next, foc, message));
+        }
+    }
+    for step in steps {
+        match step {
+            Step::Reject(reason) => {
+                let Ok(next) = status.next(PortEvent::CarrierRejected) else {
+                    tracing::warn!(%e164, %reason, "carrier rejected a number past the point of rejection; ignored");
+                    continue;
+                };
+                sqlx::query("UPDATE port_numbers SET status = $3, reason = $4, updated_at = now() WHERE port_id = $1 AND e164 = $2")
+                    .bind(port_id).bind(&e164).bind(next.as_str()).bind(&reason).execute(&mut *tx).await?;
+                record_event(
+                    &mut tx,
+                    port_id,
+                    Some(&e164),
+                    "rejected",
+                    &format!("{e164} rejected: {reason}. Fix the request and submit it again"),
+                )
+                .await?;
+                audit_port(
+                    &mut tx,
+                    Action::PortStatus,
+                    Outcome::Failure,
+                    tenant_id,
+                    None,
+                    None,
+                    Some(&e164),
+                    json!({ "port_id": port_id, "status": "rejected", "reason": reason }),
+                )
+                .await?;
+                status = next;
+                moved += 1;
+            }
+            Step::Advance(next, foc, message) => {
+                if next == PortStatus::Completed {
+                    let target = Target {
+                        kind: row
+                            .try_get::<String, _>("target_type")?
+                            .parse()
+                            .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
+                        id: row.try_get("target_id")?,
+                        name: row.try_get("target_name")?,
+                    };
+                    match complete(&mut tx, state, tenant_id, &number, &target).await {
+                        Ok(()) => {}
+                        Err(err) => {
+                            // The number stays FOC-set and is tried again.
+                            retry(&mut tx, port_id, &e164, attempts, &err.public_message()).await?;
+                            break;
+                        }
+                    }
+                }
+                sqlx::query("UPDATE port_numbers SET status = $3, foc_at = coalesce($4, foc_at), attempts = 0, updated_at = now(),
+                                    next_check_at = now() + interval '1 second' WHERE port_id = $1 AND e164 = $2")
+                    .bind(port_id).bind(&e164).bind(next.as_str()).bind(foc).execute(&mut *tx).await?;
+                record_event(&mut tx, port_id, Some(&e164), next.as_str(), &message).await?;
+                audit_port(
+                    &mut tx,
+                    Action::PortStatus,
+                    Outcome::Success,
+                    tenant_id,
+                    None,
+                    None,
+                    Some(&e164),
+                    json!({ "port_id": port_id, "status": next.as_str(), "foc_at": foc }),
+                )
+                .await?;
+                status = next;
+                moved += 1;
+            }
+        }
+    }
+    if status.in_flight() {
+        // Looked at again in a second, unless a step above scheduled it otherwise.
+        sqlx::query(
+            "UPDATE port_numbers SET next_check_at = now() + interval '1 second'
+                     WHERE port_id = $1 AND e164 = $2 AND next_check_at = $3",
+        )
+        .bind(port_id)
+        .bind(&e164)
+        .bind(lease)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(moved)
 }
 
 /// A port number as the pass claimed it.

@@ -120,10 +120,12 @@ fn build<'a>(
     // A vanity pattern with fixed trailing digits is found by its suffix, with the area code
     // and exchange as columns of that index (below); any other search with them walks the
     // range of `national` they begin (a CHECK in migration 0011 makes them its first digits).
-    let by_suffix = c.pattern.as_ref().is_some_and(|p| {
-        let suffix = p.fixed_suffix_reversed();
-        suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit())
-    });
+    let suffix = c
+        .pattern
+        .as_ref()
+        .map(|p| p.fixed_suffix_reversed())
+        .unwrap_or_default();
+    let by_suffix = suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit());
     let leading = format!(
         "{}{}",
         c.npa.as_deref().unwrap_or(""),
@@ -157,7 +159,6 @@ fn build<'a>(
         // `national LIKE '512___2274'` PostgreSQL also derives a range on the prefix index
         // and, misjudging it, walked every number of the area code (70 ms against 3 ms).
         // `national || ''` is not the indexed expression, so only the suffix index applies.
-        let suffix = pattern.fixed_suffix_reversed();
         let column = if by_suffix {
             "(national || '')"
         } else {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::common::{TestApp, settle, spawn_app_with, spawn_fast_features};
+use crate::common::{Api, TestApp, settle, spawn_app_with, spawn_fast_features};
 use inward::jobs::activation;
 use inward::providers::sandbox::Sandbox;
 
@@ -30,6 +30,36 @@ async fn until_a_backend_waits_for_a_lock(app: &TestApp) {
     panic!("the job never reached the platform call");
 }
 
+/// Makes the sandbox stall on `operation` while the returned transaction is open: it holds
+/// the fault row that the sandbox's call updates first. Committing it lets the call finish
+/// normally (no fault is left to inject).
+async fn stall_sandbox(app: &TestApp, operation: &str) -> Transaction<'static, Postgres> {
+    Sandbox::inject_fault(&app.pool, operation, 1, "never sent")
+        .await
+        .unwrap();
+    let mut stall = app.pool.begin().await.unwrap();
+    sqlx::query("UPDATE sandbox_faults SET remaining = 0 WHERE operation = $1")
+        .bind(operation)
+        .execute(&mut *stall)
+        .await
+        .unwrap();
+    stall
+}
+
+/// A number of the agent's tenant provisioned in a region whose activation is slow.
+async fn pending_number(app: &TestApp, api: &Api) -> String {
+    let number = api.find("state=AK", 1).await.remove(0);
+    let (_, reservation) = api.reserve(std::slice::from_ref(&number)).await;
+    let id = reservation["id"].as_str().unwrap();
+    let assignment = json!({ "assignments": [{ "number": number, "target": { "type": "queue", "name": "Support" } }] });
+    let (status, body) = api
+        .post(&format!("/api/v1/reservations/{id}/provision"), assignment)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.number_state(&number).await, "pending");
+    number
+}
+
 #[sqlx::test]
 async fn a_name_changed_while_the_platform_is_slow_is_sent_and_the_old_answer_dropped(
     pool: PgPool,
@@ -41,16 +71,8 @@ async fn a_name_changed_while_the_platform_is_slow_is_sent_and_the_old_answer_dr
     let (status, body) = admin.put(&cnam, json!({ "name": "Globex Sales" })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    // The platform stalls: this transaction holds the sandbox's fault row, which the
-    // sandbox's CNAM submission updates first, so the job's call waits for it.
-    Sandbox::inject_fault(&app.pool, "cnam", 1, "never sent")
-        .await
-        .unwrap();
-    let mut stall = app.pool.begin().await.unwrap();
-    sqlx::query("UPDATE sandbox_faults SET remaining = 0 WHERE operation = 'cnam'")
-        .execute(&mut *stall)
-        .await
-        .unwrap();
+    // The platform stalls on the job's CNAM submission.
+    let stall = stall_sandbox(&app, "cnam").await;
     let job = tokio::spawn({
         let state = app.state.clone();
         async move { inward::jobs::run_once(&state).await }
@@ -101,15 +123,7 @@ async fn a_pending_number_is_asked_about_by_one_instance_and_a_release_meanwhile
 ) {
     let app = spawn_app_with(pool, |c| c.sandbox.activation_delay_seconds = 1).await;
     let api = app.api("agent@globex.test").await;
-    let number = api.find("state=AK", 1).await.remove(0);
-    let (_, reservation) = api.reserve(std::slice::from_ref(&number)).await;
-    let id = reservation["id"].as_str().unwrap();
-    let assignment = json!({ "assignments": [{ "number": number, "target": { "type": "queue", "name": "Support" } }] });
-    let (status, body) = api
-        .post(&format!("/api/v1/reservations/{id}/provision"), assignment)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(app.number_state(&number).await, "pending");
+    let number = pending_number(&app, &api).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
 
     let claimed = activation::claim(&app.state, 200).await.unwrap();
@@ -150,12 +164,7 @@ async fn a_pending_number_is_asked_about_by_one_instance_and_a_release_meanwhile
 async fn a_claim_answered_not_yet_is_asked_again_on_the_next_pass(pool: PgPool) {
     let app = spawn_app_with(pool, |c| c.sandbox.activation_delay_seconds = 3600).await;
     let api = app.api("agent@globex.test").await;
-    let number = api.find("state=AK", 1).await.remove(0);
-    let (_, reservation) = api.reserve(std::slice::from_ref(&number)).await;
-    let id = reservation["id"].as_str().unwrap();
-    let assignment = json!({ "assignments": [{ "number": number, "target": { "type": "queue", "name": "Support" } }] });
-    api.post(&format!("/api/v1/reservations/{id}/provision"), assignment)
-        .await;
+    let number = pending_number(&app, &api).await;
 
     assert_eq!(activation::activate_pending(&app.state).await.unwrap(), 0);
     let claimed = activation::claim(&app.state, 200).await.unwrap();
@@ -170,28 +179,12 @@ async fn a_claim_answered_not_yet_is_asked_again_on_the_next_pass(pool: PgPool) 
 
 #[sqlx::test]
 async fn a_port_cancelled_while_the_carrier_is_slow_stays_cancelled(pool: PgPool) {
-    use crate::porting::{PDF, put_loa, request};
     let app = crate::common::spawn_app(pool).await;
     let admin = app.api("admin@globex.test").await;
-    let (_, created) = admin
-        .post("/api/v1/ports", request(&["+13126200101"], "1234"))
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
-    let (status, body) = admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
 
-    // The carrier stalls on the submission (as in the CNAM test above).
-    Sandbox::inject_fault(&app.pool, "port", 1, "never sent")
-        .await
-        .unwrap();
-    let mut stall = app.pool.begin().await.unwrap();
-    sqlx::query("UPDATE sandbox_faults SET remaining = 0 WHERE operation = 'port'")
-        .execute(&mut *stall)
-        .await
-        .unwrap();
+    // The carrier stalls on the job's submission.
+    let stall = stall_sandbox(&app, "port").await;
     let job = tokio::spawn({
         let state = app.state.clone();
         async move { inward::porting::sync(&state).await }

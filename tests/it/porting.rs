@@ -7,7 +7,7 @@ use sqlx::PgPool;
 
 use crate::common::{Api, TestApp, error_code, spawn_app, spawn_app_with};
 
-pub const PDF: &[u8] =
+const PDF: &[u8] =
     b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 async fn fast(pool: PgPool) -> TestApp {
@@ -19,7 +19,7 @@ async fn fast(pool: PgPool) -> TestApp {
     .await
 }
 
-pub fn request(numbers: &[&str], pin: &str) -> Value {
+fn request(numbers: &[&str], pin: &str) -> Value {
     json!({
         "numbers": numbers, "current_carrier": "Old Telco", "account_number": "ACC-12345", "pin": pin,
         "account_name": "Globex Support", "service_address": "500 Congress Ave, Austin TX 78701",
@@ -27,12 +27,7 @@ pub fn request(numbers: &[&str], pin: &str) -> Value {
     })
 }
 
-pub async fn put_loa(
-    api: &Api,
-    id: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
+async fn put_loa(api: &Api, id: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let r = api
         .http
         .put(format!("{}/api/v1/ports/{id}/loa", api.base))
@@ -44,6 +39,20 @@ pub async fn put_loa(
         .unwrap();
     let status = r.status();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A port request for `numbers`, with its LOA, submitted; returns its id.
+pub async fn submitted_port(admin: &Api, numbers: &[&str], pin: &str) -> String {
+    let (status, created) = admin.post("/api/v1/ports", request(numbers, pin)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, body) = put_loa(admin, &id, "application/pdf", PDF.to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = admin
+        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
 }
 
 async fn run_jobs(app: &TestApp, rounds: usize) {
@@ -151,17 +160,7 @@ async fn a_port_goes_from_submission_to_completion_and_the_numbers_are_routed(po
 async fn a_rejected_request_is_fixed_and_resubmitted_without_starting_over(pool: PgPool) {
     let app = fast(pool).await;
     let admin = app.api("admin@globex.test").await;
-    let (_, created) = admin
-        .post(
-            "/api/v1/ports",
-            request(&["+13126200101", "+13126200102"], "0000"),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
-    admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
+    let id = submitted_port(&admin, &["+13126200101", "+13126200102"], "0000").await;
     run_jobs(&app, 3).await;
     let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
     for n in detail["numbers"].as_array().unwrap() {
@@ -197,17 +196,7 @@ async fn a_rejected_request_is_fixed_and_resubmitted_without_starting_over(pool:
 async fn one_bad_number_does_not_fail_the_others(pool: PgPool) {
     let app = fast(pool).await;
     let admin = app.api("admin@globex.test").await;
-    let (_, created) = admin
-        .post(
-            "/api/v1/ports",
-            request(&["+13126200101", "+13126209999"], "1234"),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
-    admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
+    let id = submitted_port(&admin, &["+13126200101", "+13126209999"], "1234").await;
     run_jobs(&app, 3).await;
     let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
     assert_eq!(status_of(&detail, "+13126200101"), "completed");
@@ -272,17 +261,7 @@ async fn the_loa_must_be_a_pdf_of_at_most_one_mebibyte(pool: PgPool) {
 async fn a_port_is_cancelled_before_its_foc_date_but_not_after(pool: PgPool) {
     let app = spawn_app(pool).await;
     let admin = app.api("admin@globex.test").await;
-    let (_, created) = admin
-        .post(
-            "/api/v1/ports",
-            request(&["+13126200101", "+13126200102"], "1234"),
-        )
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
-    admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
+    let id = submitted_port(&admin, &["+13126200101", "+13126200102"], "1234").await;
     run_jobs(&app, 1).await;
     let (status, body) = admin
         .post(&format!("/api/v1/ports/{id}/cancel"), json!({}))
