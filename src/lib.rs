@@ -12,6 +12,7 @@ pub mod connections;
 pub mod domain;
 pub mod error;
 pub mod features;
+pub mod group_commit;
 pub mod idempotency;
 pub mod inventory;
 pub mod jobs;

@@ -151,6 +151,13 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
     // pgbench runs before the server opens its connections: both want one per client, and
     // together they would pass PostgreSQL's default max_connections of 100.
     let pgbench = if options.runs("holds") {
+        let (ended, took) = holds::end_earlier_runs(&state).await?;
+        if ended > 0 {
+            println!(
+                "\nholds left by earlier runs: {ended} expired by the sweeper's own code in {:.1}s",
+                took.as_secs_f64()
+            );
+        }
         let pg_stock = holds::available(&pool, "OH", 200_000).await?;
         Some(holds::pgbench(&pool, &url, &pg_stock, clients, duration).await)
     } else {

@@ -105,7 +105,7 @@ pub async fn list(
 ) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
     let args = query.parse()?;
-    // Both statements keep their plans there (see `repo::list`).
+    // The statement keeps its plan there (see `repo::list`).
     let mut conn = state.search_pool.acquire().await?;
     let numbers = repo::list(
         &mut conn,
@@ -116,18 +116,12 @@ pub async fn list(
     )
     .await?;
     let next_cursor = (numbers.len() as i64 == args.limit)
-        .then(|| numbers.last().map(|n| n.e164.clone()))
+        .then(|| numbers.last().map(|n| n.number.e164.clone()))
         .flatten();
-    let e164s: Vec<String> = numbers.iter().map(|n| n.e164.clone()).collect();
-    let features = crate::features::statuses(&mut conn, tenant_id, &e164s).await?;
     let listed: Vec<Value> = numbers
         .iter()
         .map(|n| {
-            let mut body = number_json(n);
-            let f = features
-                .get(&n.e164)
-                .cloned()
-                .unwrap_or_else(|| crate::features::FeatureStatus::none(&n.e164));
+            let (f, mut body) = (&n.features, number_json(&n.number));
             body["cnam"] = json!({ "name": f.cnam_name, "status": f.cnam_status });
             body["e911"] = json!({ "status": f.e911_status });
             body
@@ -242,6 +236,6 @@ pub async fn orphaned(
     let mut conn = state.pool.acquire().await?;
     let numbers = repo::list(&mut conn, tenant_id, Some("orphaned"), None, 500).await?;
     Ok(Json(
-        json!({ "numbers": numbers.iter().map(number_json).collect::<Vec<_>>() }),
+        json!({ "numbers": numbers.iter().map(|n| number_json(&n.number)).collect::<Vec<_>>() }),
     ))
 }

@@ -1,17 +1,15 @@
 use axum::extract::{Path, Query, State};
-use std::collections::HashMap;
 
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::api::ListQuery;
-use super::repo::{self, TenantNumber};
+use super::repo::{self, Listed, TenantNumber};
 use crate::audit::repo::{AuditFilter, AuditRow, list as audit_list};
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::E164;
 use crate::domain::policy::AuditScope;
 use crate::error::AppError;
-use crate::features::FeatureStatus;
 use crate::features::pages::{NumberFeatures, number_features};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
@@ -25,24 +23,16 @@ pub fn national(e164: &str) -> String {
 #[template(path = "numbers.html")]
 struct NumbersPage {
     chrome: Chrome,
-    numbers: Vec<TenantNumber>,
+    numbers: Vec<Listed>,
     state_filter: String,
     next_cursor: Option<String>,
     states: Vec<&'static str>,
-    features: HashMap<String, FeatureStatus>,
     can_edit: bool,
 }
 
 impl NumbersPage {
     fn national(&self, e164: &str) -> String {
         national(e164)
-    }
-
-    fn feature(&self, e164: &str) -> FeatureStatus {
-        self.features
-            .get(e164)
-            .cloned()
-            .unwrap_or_else(|| FeatureStatus::none(e164))
     }
 }
 
@@ -53,7 +43,7 @@ pub async fn list(
 ) -> PageResult {
     let tenant_id = caller.principal.tenant()?;
     let args = query.parse()?;
-    // Both statements keep their plans there (see `repo::list`).
+    // The statement keeps its plan there (see `repo::list`).
     let mut conn = state.search_pool.acquire().await?;
     let numbers = repo::list(
         &mut conn,
@@ -63,14 +53,12 @@ pub async fn list(
         args.limit,
     )
     .await?;
+    drop(conn);
     let next_cursor = (numbers.len() as i64 == args.limit)
-        .then(|| numbers.last().map(|n| n.e164.clone()))
+        .then(|| numbers.last().map(|n| n.number.e164.clone()))
         .flatten();
-    let e164s: Vec<String> = numbers.iter().map(|n| n.e164.clone()).collect();
-    let features = crate::features::statuses(&mut conn, tenant_id, &e164s).await?;
     Ok(render(&NumbersPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(query.notice.as_deref()),
-        features,
         can_edit: caller.principal.is_tenant_admin(),
         numbers,
         state_filter: args.state.unwrap_or_default(),
@@ -188,7 +176,11 @@ impl OrphanedPage {
 async fn orphaned_page(state: &AppState, caller: &PageCaller) -> Result<OrphanedPage, AppError> {
     let tenant_id = caller.principal.tenant()?;
     let mut conn = state.pool.acquire().await?;
-    let numbers = repo::list(&mut conn, tenant_id, Some("orphaned"), None, 500).await?;
+    let numbers: Vec<TenantNumber> = repo::list(&mut conn, tenant_id, Some("orphaned"), None, 500)
+        .await?
+        .into_iter()
+        .map(|listed| listed.number)
+        .collect();
     let notices: Vec<String> = sqlx::query_scalar(
         "SELECT message FROM notifications WHERE tenant_id = $1 AND read_at IS NULL AND (user_id IS NULL OR user_id = $2) ORDER BY id DESC LIMIT 50",
     )

@@ -4,6 +4,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::NumberState;
+use crate::features::FeatureStatus;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TenantNumber {
@@ -42,21 +43,36 @@ pub async fn find(
     .await
 }
 
-/// The tenant's numbers in E.164 order, keyset-paginated after `after`.
+/// A number of the tenant's list with its CNAM and E911 statuses.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Listed {
+    #[sqlx(flatten)]
+    pub number: TenantNumber,
+    #[sqlx(flatten)]
+    pub features: FeatureStatus,
+}
+
+/// The tenant's numbers in E.164 order, keyset-paginated after `after`, each with its CNAM
+/// and E911 statuses, in one statement.
 ///
 /// One statement per shape, with the tenant, the lifecycle and the limit written into the
 /// SQL (an id, a lifecycle state and a number, never the caller's text): the numbers page
 /// and API list run it on `state::search_pool`, which keeps each statement's generic plan,
-/// and a generic plan must see them to pick the tenant's index and stop after a page.
+/// and a generic plan must see them to pick the tenant's index and stop after a page. The
+/// page is cut first and its statuses are probed per number afterwards: joined to the
+/// tenant's numbers as a whole, stale statistics once made PostgreSQL read all of a
+/// tenant's 43,000 numbers to find 50.
 pub async fn list(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     state: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> sqlx::Result<Vec<TenantNumber>> {
+) -> sqlx::Result<Vec<Listed>> {
     let mut q = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {COLUMNS} FROM numbers WHERE tenant_id = '{tenant_id}'"
+        "SELECT page.*, c.name AS cnam_name, coalesce(c.status, 'not_set') AS cnam_status,
+                coalesce(e.status, 'not_set') AS e911_status
+         FROM (SELECT {COLUMNS} FROM numbers WHERE tenant_id = '{tenant_id}'"
     ));
     match state.map(|s| (s, s.parse::<NumberState>())) {
         Some((_, Ok(known))) => {
@@ -70,6 +86,13 @@ pub async fn list(
     if let Some(after) = after {
         q.push(" AND e164 > ").push_bind(after.to_string());
     }
-    q.push(format_args!(" ORDER BY e164 LIMIT {limit}"));
+    q.push(format_args!(
+        " ORDER BY e164 LIMIT {limit}) page
+         LEFT JOIN LATERAL (SELECT name, status FROM cnam_records
+                            WHERE e164 = page.e164 AND tenant_id = '{tenant_id}') c ON true
+         LEFT JOIN LATERAL (SELECT status FROM e911_records
+                            WHERE e164 = page.e164 AND tenant_id = '{tenant_id}') e ON true
+         ORDER BY page.e164"
+    ));
     q.build_query_as().fetch_all(conn).await
 }

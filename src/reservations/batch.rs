@@ -1,9 +1,9 @@
-//! Group commit for the common reservation. When many people reserve at once, most of the
-//! database's work per hold is not the rows it writes but the statement around them: the
-//! round trip, the snapshot, the commit and its WAL flush. Requests for `quick` therefore
-//! go into a queue; a few writer tasks each take whatever has queued and decide it in one
-//! statement and one commit (`quick::take_many`), every request still all or nothing on
-//! its own. A request alone in the queue is written at once, so nothing waits for company.
+//! Group commit (`crate::group_commit`) for the common reservation and for the platform's
+//! references on its holds. When many people reserve at once, most of the database's work
+//! per hold is not the rows it writes but the statement around them: the round trip, the
+//! snapshot, the commit and its WAL flush. Requests for `quick` therefore wait together
+//! and are decided in one statement and one commit (`quick::take_many`), every request
+//! still all or nothing on its own.
 //!
 //! What does not change: a request is answered only after its reservation, holds and RESERVE
 //! entries are committed, and the same statement with the same locks (numbers in E.164 order,
@@ -11,141 +11,169 @@
 //! request could not.
 
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
 
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use uuid::Uuid;
 
 use super::quick::{self, Request};
 use crate::error::{AppError, AppResult};
+use crate::group_commit::GroupCommit;
 
 /// Writers deciding batches at the same time. One would serialize every reservation behind
 /// the last commit; many would bring back the per-statement cost the batching saves.
 const WRITERS: usize = 4;
 /// Requests per statement at most.
 const MAX_BATCH: usize = 64;
-/// Requests waiting beyond this make `take` wait for room.
-const QUEUE: usize = 4_096;
 
-struct Waiting {
-    request: Request,
-    answer: oneshot::Sender<AppResult<bool>>,
-}
-
-type Queue = Arc<Mutex<mpsc::Receiver<Waiting>>>;
+/// A platform's reference for one held number: (reservation, number, reference).
+pub type Reference = (Uuid, String, Option<String>);
 
 #[derive(Clone)]
 pub struct HoldWriter {
     pool: PgPool,
-    /// The writers start with the first request, on the runtime that serves requests.
-    queue: Arc<OnceLock<mpsc::Sender<Waiting>>>,
+    takes: GroupCommit<Request, AppResult<bool>>,
+    references: GroupCommit<Reference, AppResult<()>>,
 }
 
 impl HoldWriter {
     pub fn new(pool: PgPool) -> Self {
+        let takes = GroupCommit::new(WRITERS, MAX_BATCH, {
+            let pool = pool.clone();
+            move |requests| decide(pool.clone(), requests)
+        });
+        let references = GroupCommit::new(WRITERS, MAX_BATCH * 4, {
+            let pool = pool.clone();
+            move |references| record(pool.clone(), references)
+        });
         HoldWriter {
             pool,
-            queue: Arc::default(),
+            takes,
+            references,
         }
     }
 
     /// As `quick::take_one`: true when the reservation exists, false when
     /// the full path must decide.
     pub async fn take(&self, request: Request) -> AppResult<bool> {
-        let queue = self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(QUEUE);
-            let receiver: Queue = Arc::new(Mutex::new(receiver));
-            for _ in 0..WRITERS {
-                tokio::spawn(write_forever(self.pool.clone(), receiver.clone()));
-            }
-            sender
-        });
-        let (answer, answered) = oneshot::channel();
-        match queue.send(Waiting { request, answer }).await {
-            Ok(()) => answered.await.unwrap_or_else(|_| {
-                // Only when the runtime is shutting down; whether it committed is unknown,
-                // as with a dropped connection.
-                Err(AppError::Internal(anyhow::anyhow!(
-                    "the hold writer stopped before answering"
-                )))
-            }),
-            Err(mpsc::error::SendError(waiting)) => {
-                quick::take_one(&self.pool, &waiting.request).await
-            }
+        self.takes.submit(request).await.unwrap_or_else(stopped)
+    }
+
+    /// Keeps the platform's references on the reservation's holds, so that the sweeper
+    /// releases the platform's reservations with the holds.
+    pub async fn record_references(&self, references: Vec<Reference>) -> AppResult<()> {
+        if references.len() > 1 {
+            // Already a batch of its own.
+            return write_references(&self.pool, &references).await;
         }
+        let Some(reference) = references.into_iter().next() else {
+            return Ok(());
+        };
+        self.references
+            .submit(reference)
+            .await
+            .unwrap_or_else(stopped)
     }
 }
 
-async fn write_forever(pool: PgPool, queue: Queue) {
-    loop {
-        let mut batch = Vec::new();
-        {
-            // One writer collects at a time; the others are writing meanwhile.
-            let mut receiver = queue.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(waiting) => batch.push(waiting),
-                    Err(_) => break,
-                }
-            }
+fn stopped<T>() -> AppResult<T> {
+    // Only when the runtime is shutting down; whether it committed is unknown, as with a
+    // dropped connection.
+    Err(AppError::Internal(anyhow::anyhow!(
+        "the hold writer stopped before answering"
+    )))
+}
+
+/// Decides a batch of reservations, in as many statements as numbers they share.
+async fn decide(pool: PgPool, requests: Vec<Request>) -> Vec<AppResult<bool>> {
+    let mut answers: Vec<Option<AppResult<bool>>> = requests.iter().map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..requests.len()).collect();
+    while !pending.is_empty() {
+        let (now, later) = apart(&requests, pending);
+        let batch: Vec<&Request> = now.iter().map(|&i| &requests[i]).collect();
+        for (i, answer) in now.into_iter().zip(write(&pool, &batch).await) {
+            answers[i] = Some(answer);
         }
-        while !batch.is_empty() {
-            let (now, later) = apart(batch);
-            write(&pool, now).await;
-            batch = later;
-        }
+        pending = later;
     }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(stopped))
+        .collect()
 }
 
 /// Splits off the requests that share a number with an earlier one of the batch: a row is
 /// changed once per statement, so they go into the next statement, which then finds the
 /// number taken (or free again) as it would one request later.
-fn apart(batch: Vec<Waiting>) -> (Vec<Waiting>, Vec<Waiting>) {
+fn apart(requests: &[Request], pending: Vec<usize>) -> (Vec<usize>, Vec<usize>) {
     let mut seen = HashSet::new();
-    let (mut now, mut later) = (Vec::with_capacity(batch.len()), Vec::new());
-    for waiting in batch {
-        if waiting
-            .request
-            .wanted
-            .iter()
-            .any(|e164| seen.contains(e164.as_str()))
-        {
-            later.push(waiting);
+    let (mut now, mut later) = (Vec::with_capacity(pending.len()), Vec::new());
+    for i in pending {
+        let wanted = &requests[i].wanted;
+        if wanted.iter().any(|e164| seen.contains(e164.as_str())) {
+            later.push(i);
         } else {
-            seen.extend(waiting.request.wanted.iter().cloned());
-            now.push(waiting);
+            seen.extend(wanted.iter().map(String::as_str));
+            now.push(i);
         }
     }
     (now, later)
 }
 
-async fn write(pool: &PgPool, batch: Vec<Waiting>) {
-    let (requests, answers): (Vec<Request>, Vec<_>) =
-        batch.into_iter().map(|w| (w.request, w.answer)).unzip();
-    match quick::take_many(pool, &requests).await {
-        Ok(done) => {
-            for (answer, done) in answers.into_iter().zip(done) {
-                let _ = answer.send(Ok(done));
-            }
-        }
-        Err(err) if requests.len() > 1 => {
+async fn write(pool: &PgPool, batch: &[&Request]) -> Vec<AppResult<bool>> {
+    match quick::take_many(pool, batch).await {
+        Ok(done) => done.into_iter().map(Ok).collect(),
+        Err(err) if batch.len() > 1 => {
             // One request's failure must not become the others': each alone, as it would
             // have run without company.
-            tracing::warn!(error = %err, requests = requests.len(), "a batch of holds failed; deciding each alone");
-            for (request, answer) in requests.iter().zip(answers) {
-                let _ = answer.send(quick::take_one(pool, request).await);
+            tracing::warn!(error = %err, requests = batch.len(), "a batch of holds failed; deciding each alone");
+            let mut answers = Vec::with_capacity(batch.len());
+            for request in batch {
+                answers.push(quick::take_one(pool, request).await);
             }
+            answers
         }
-        Err(err) => {
-            if let Some(answer) = answers.into_iter().next() {
-                let _ = answer.send(Err(err));
-            }
-        }
+        Err(err) => vec![Err(err)],
     }
+}
+
+async fn record(pool: PgPool, references: Vec<Reference>) -> Vec<AppResult<()>> {
+    match write_references(&pool, &references).await {
+        Ok(()) => references.iter().map(|_| Ok(())).collect(),
+        Err(err) if references.len() > 1 => {
+            tracing::warn!(error = %err, references = references.len(), "a batch of platform references failed; writing each alone");
+            let mut answers = Vec::with_capacity(references.len());
+            for reference in references {
+                answers.push(write_references(&pool, std::slice::from_ref(&reference)).await);
+            }
+            answers
+        }
+        Err(err) => vec![Err(err)],
+    }
+}
+
+/// Committed without waiting for the WAL flush (set_config(…, true) lasts for this
+/// statement's own transaction): the holds themselves are already durable, and a crash that
+/// lost a reference would only leave the platform's reservation to lapse on the platform's
+/// side instead of being released early by the sweeper.
+async fn write_references(pool: &PgPool, references: &[Reference]) -> AppResult<()> {
+    let mut columns: (Vec<Uuid>, Vec<&str>, Vec<Option<&str>>) = Default::default();
+    for (reservation, e164, reference) in references {
+        columns.0.push(*reservation);
+        columns.1.push(e164);
+        columns.2.push(reference.as_deref());
+    }
+    sqlx::query(
+        "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+         UPDATE holds h SET provider_ref = r.reference
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(reservation_id, e164, reference), relaxed
+         WHERE h.reservation_id = r.reservation_id AND h.e164 = r.e164",
+    )
+    .bind(columns.0)
+    .bind(columns.1)
+    .bind(columns.2)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -153,46 +181,41 @@ mod tests {
     use super::*;
     use crate::tenants::TenantProfile;
     use chrono::Utc;
-    use uuid::Uuid;
 
-    fn waiting(numbers: &[&str]) -> Waiting {
-        let (answer, _) = oneshot::channel();
-        Waiting {
-            request: Request {
-                tenant: TenantProfile {
-                    id: Uuid::nil(),
-                    name: "t".into(),
-                    parent_id: None,
-                    allowed_countries: vec!["US".into()],
-                },
-                user_id: Uuid::nil(),
-                wanted: numbers.iter().map(|n| n.to_string()).collect(),
-                reservation_id: Uuid::new_v4(),
-                expires_at: Utc::now(),
-                justification: None,
-                request_id: None,
-                details: serde_json::Value::Null,
+    fn request(numbers: &[&str]) -> Request {
+        Request {
+            tenant: TenantProfile {
+                id: Uuid::nil(),
+                name: "t".into(),
+                parent_id: None,
+                allowed_countries: vec!["US".into()],
             },
-            answer,
+            user_id: Uuid::nil(),
+            wanted: numbers.iter().map(|n| n.to_string()).collect(),
+            reservation_id: Uuid::new_v4(),
+            expires_at: Utc::now(),
+            justification: None,
+            request_id: None,
+            details: serde_json::Value::Null,
         }
     }
 
-    fn wanted(batch: &[Waiting]) -> Vec<Vec<String>> {
-        batch.iter().map(|w| w.request.wanted.clone()).collect()
+    fn wanted(requests: &[Request], batch: &[usize]) -> Vec<Vec<String>> {
+        batch.iter().map(|&i| requests[i].wanted.clone()).collect()
     }
 
     #[test]
     fn requests_sharing_a_number_go_to_separate_statements() {
-        let batch = vec![
-            waiting(&["+15125550001", "+15125550002"]),
-            waiting(&["+15125550003"]),
-            waiting(&["+15125550002"]),
-            waiting(&["+15125550004", "+15125550001"]),
-            waiting(&["+15125550005"]),
+        let requests = vec![
+            request(&["+15125550001", "+15125550002"]),
+            request(&["+15125550003"]),
+            request(&["+15125550002"]),
+            request(&["+15125550004", "+15125550001"]),
+            request(&["+15125550005"]),
         ];
-        let (now, later) = apart(batch);
+        let (now, later) = apart(&requests, (0..requests.len()).collect());
         assert_eq!(
-            wanted(&now),
+            wanted(&requests, &now),
             [
                 vec!["+15125550001", "+15125550002"],
                 vec!["+15125550003"],
@@ -200,10 +223,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            wanted(&later),
+            wanted(&requests, &later),
             [vec!["+15125550002"], vec!["+15125550004", "+15125550001"]]
         );
-        let (now, later) = apart(later);
+        let (now, later) = apart(&requests, later);
         assert_eq!(
             now.len(),
             2,

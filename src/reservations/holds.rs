@@ -118,24 +118,13 @@ pub async fn reserve(
     }
 
     // The references are kept on the holds, also on failure, so that the sweeper releases
-    // the native reservations already taken. One statement for all of them.
+    // the native reservations already taken.
     if !references.is_empty() {
-        let (numbers, refs): (Vec<&String>, Vec<Option<String>>) = references.into_iter().unzip();
-        // Committed without waiting for the WAL flush (set_config(…, true) lasts for this
-        // statement's own transaction): the hold itself is already durable, and a crash
-        // that lost a reference would only leave the platform's reservation to lapse on
-        // the platform's side instead of being released early by the sweeper.
-        sqlx::query(
-            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-             UPDATE holds h SET provider_ref = r.reference
-             FROM unnest($2::text[], $3::text[]) AS r(e164, reference), relaxed
-             WHERE h.reservation_id = $1 AND h.e164 = r.e164",
-        )
-        .bind(id)
-        .bind(numbers)
-        .bind(refs)
-        .execute(&state.pool)
-        .await?;
+        let references = references
+            .into_iter()
+            .map(|(e164, reference)| (id, e164.clone(), reference))
+            .collect();
+        state.hold_writer.record_references(references).await?;
     }
     if let Some(err) = failure {
         // The hold was taken and recorded; the platform refused its part, so it ends here.
@@ -415,34 +404,61 @@ async fn record_expiry(
 
 /// Sweeper step: expires up to `batch` overdue holds. Holds whose number is mid-saga are
 /// left to the saga. SKIP LOCKED lets several instances sweep without expiring one twice.
+///
+/// Set-based: the same writes as `record_expiry`, one statement each for the whole batch.
+/// One hold at a time, four statements per hold made the sweeper expire 110–150 holds a
+/// second with 10 million numbers, far behind the rate at which holds are taken.
 pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
+    let to = transition(NumberState::Reserved, Event::ExpireHold)?;
     let mut tx = state.pool.begin().await?;
-    let due = sqlx::query(
-        "SELECT h.reservation_id, h.e164, r.tenant_id, r.user_id
-         FROM holds h JOIN numbers n ON n.e164 = h.e164 JOIN reservations r ON r.id = h.reservation_id
+    let due: Vec<i64> = sqlx::query_scalar(
+        "SELECT h.id FROM holds h JOIN numbers n ON n.e164 = h.e164
          WHERE h.ended_at IS NULL AND h.expires_at <= now() AND n.lifecycle = 'reserved'
          ORDER BY h.expires_at LIMIT $1 FOR UPDATE OF h, n SKIP LOCKED",
     )
     .bind(batch)
     .fetch_all(&mut *tx)
     .await?;
-    let mut expired = 0;
-    for row in due {
-        let e164: String = row.try_get("e164")?;
-        if record_expiry(
-            &mut tx,
-            row.try_get("reservation_id")?,
-            row.try_get("tenant_id")?,
-            row.try_get("user_id")?,
-            &e164,
-            None,
-        )
-        .await?
-        {
-            expired += 1;
-        }
+    if due.is_empty() {
+        return Ok(0);
     }
+    let ended: Vec<(Uuid, String, Uuid, Uuid)> = sqlx::query_as(
+        "WITH ended AS (
+             UPDATE holds SET ended_at = now(), end_reason = 'expired'
+             WHERE id = ANY($1) AND ended_at IS NULL RETURNING reservation_id, e164)
+         SELECT e.reservation_id, e.e164, r.tenant_id, r.user_id
+         FROM ended e JOIN reservations r ON r.id = e.reservation_id",
+    )
+    .bind(&due)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (reservations, numbers): (Vec<Uuid>, Vec<&str>) = ended
+        .iter()
+        .map(|(r, e164, _, _)| (*r, e164.as_str()))
+        .unzip();
+    sqlx::query(
+        "UPDATE numbers n SET lifecycle = $3, reservation_id = NULL, tenant_id = NULL, state_changed_at = now()
+         FROM unnest($1::text[], $2::uuid[]) AS e(e164, reservation_id)
+         WHERE n.e164 = e.e164 AND n.reservation_id = e.reservation_id AND n.lifecycle = 'reserved'",
+    )
+    .bind(&numbers)
+    .bind(&reservations)
+    .bind(to.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let entries: Vec<Entry> = ended
+        .iter()
+        .map(|(reservation_id, e164, tenant_id, user_id)| {
+            Entry::new(Action::Expire, Outcome::Expired)
+                .by(Some(*tenant_id), Some(*user_id), None)
+                .number(e164)
+                .details(json!({ "reservation_id": reservation_id }))
+        })
+        .collect();
+    audit::repo::record_many(&mut tx, &entries).await?;
+    repo::finish_all_done(&mut tx, &reservations).await?;
     tx.commit().await?;
+    let expired = ended.len();
     crate::metrics::holds_expired(expired);
     if expired > 0 {
         tracing::info!(expired, "expired holds");

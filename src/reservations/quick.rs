@@ -111,7 +111,7 @@ SELECT req, count(*) FROM taken GROUP BY req
 /// Takes every number of each request or none of them. For each request, in order: true
 /// when its reservation exists; false when the full path must decide (nothing was written
 /// for it).
-pub async fn take_many(pool: &PgPool, requests: &[Request]) -> AppResult<Vec<bool>> {
+pub async fn take_many(pool: &PgPool, requests: &[&Request]) -> AppResult<Vec<bool>> {
     let mut columns = Columns::default();
     for (req, r) in (0i32..).zip(requests) {
         columns.push(req, r);
@@ -148,7 +148,7 @@ pub async fn take_many(pool: &PgPool, requests: &[Request]) -> AppResult<Vec<boo
 
 /// One request alone: true when its reservation exists.
 pub async fn take_one(pool: &PgPool, request: &Request) -> AppResult<bool> {
-    let done = take_many(pool, std::slice::from_ref(request)).await?;
+    let done = take_many(pool, &[request]).await?;
     Ok(done.first().copied().unwrap_or(false))
 }
 

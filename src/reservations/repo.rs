@@ -113,15 +113,20 @@ pub async fn list_for_user(
 
 /// Closes the reservation once none of its holds is live any more.
 pub async fn finish_if_done(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<()> {
+    finish_all_done(conn, &[reservation_id]).await
+}
+
+/// `finish_if_done` for many reservations in one statement (the sweeper's batches).
+pub async fn finish_all_done(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE reservations r SET ended_at = now(), status = CASE
              WHEN EXISTS (SELECT 1 FROM holds h WHERE h.reservation_id = r.id AND h.end_reason = 'provisioned') THEN 'completed'
              WHEN EXISTS (SELECT 1 FROM holds h WHERE h.reservation_id = r.id AND h.end_reason = 'expired') THEN 'expired'
              ELSE 'cancelled' END
-         WHERE r.id = $1 AND r.status = 'active'
+         WHERE r.id = ANY($1) AND r.status = 'active'
            AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.reservation_id = r.id AND h.ended_at IS NULL)",
     )
-    .bind(reservation_id)
+    .bind(reservations)
     .execute(conn)
     .await?;
     Ok(())

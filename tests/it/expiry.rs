@@ -69,3 +69,49 @@ async fn reserving_a_number_whose_hold_lapsed_works_before_the_sweeper_runs(pool
     assert_eq!(app.audit_count(&number[0], "EXPIRE", "EXPIRED").await, 1);
     assert_eq!(app.number_state(&number[0]).await, "reserved");
 }
+
+/// The sweeper expires a batch of holds in a few statements: a reservation ends only when
+/// its last hold does, and each hold is audited once.
+#[sqlx::test]
+async fn the_sweeper_ends_a_reservation_only_with_its_last_hold(pool: PgPool) {
+    let app = spawn_app_with(pool, |c| c.holds.ttl_seconds = 600).await;
+    let api = app.api("agent@globex.test").await;
+    let numbers = api.find("npa=512", 3).await;
+    let (_, two) = api.reserve(&numbers[..2]).await;
+    let (_, one) = api.reserve(&numbers[2..]).await;
+    // Due now: one of the first reservation's holds, and the other reservation's only hold.
+    sqlx::query("UPDATE holds SET expires_at = now() - interval '1 second' WHERE e164 = ANY($1)")
+        .bind([&numbers[0], &numbers[2]])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let report = inward::jobs::run_once(&app.state).await.unwrap();
+    assert_eq!(report.expired, 2);
+    for (n, state, expiries) in [
+        (&numbers[0], "available", 1),
+        (&numbers[1], "reserved", 0),
+        (&numbers[2], "available", 1),
+    ] {
+        assert_eq!(app.number_state(n).await, state, "{n}");
+        assert_eq!(
+            app.audit_count(n, "EXPIRE", "EXPIRED").await,
+            expiries,
+            "{n}"
+        );
+    }
+    let status = |id: &serde_json::Value| {
+        let id: uuid::Uuid = id.as_str().unwrap().parse().unwrap();
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT status FROM reservations WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(status(&two["id"]).await, "active");
+    assert_eq!(status(&one["id"]).await, "expired");
+    assert_eq!(inward::jobs::run_once(&app.state).await.unwrap().expired, 0);
+}

@@ -168,3 +168,62 @@ async fn concurrent_reservations_of_different_numbers_each_get_their_own(pool: P
         assert_eq!(audited, 2, "RESERVE entries of {id}");
     }
 }
+
+/// Concurrent reservations of a sandbox tenant share statements for the sandbox's own
+/// reservations and for their references on the holds; each must still get its own.
+#[sqlx::test]
+async fn concurrent_sandbox_reservations_each_keep_their_own_native_reservation(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let api = app.api("agent@globex.test").await;
+    let numbers = api.find("npa=512", 20).await;
+    let results = join_all(numbers.iter().map(|n| {
+        let api = &api;
+        async move { api.reserve(std::slice::from_ref(n)).await }
+    }))
+    .await;
+    assert!(
+        results.iter().all(|(s, _)| *s == StatusCode::CREATED),
+        "{results:?}"
+    );
+    // Each hold's reference names a sandbox reservation of that same number.
+    let matched: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT h.e164, s.e164 FROM holds h LEFT JOIN sandbox_reservations s ON s.ref = h.provider_ref
+         WHERE h.e164 = ANY($1) AND h.ended_at IS NULL",
+    )
+    .bind(&numbers)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(matched.len(), numbers.len());
+    for (held, reserved) in &matched {
+        assert_eq!(Some(held), reserved.as_ref(), "{matched:?}");
+    }
+
+    // Three injected faults among ten concurrent calls: exactly three refused, and their
+    // numbers are free again.
+    inward::providers::sandbox::Sandbox::inject_fault(&app.pool, "reserve", 3, "boom")
+        .await
+        .unwrap();
+    let more = api.find("npa=512", 10).await;
+    let results = join_all(more.iter().map(|n| {
+        let api = &api;
+        async move { (n, api.reserve(std::slice::from_ref(n)).await) }
+    }))
+    .await;
+    let refused: Vec<&String> = results
+        .iter()
+        .filter(|(_, (s, _))| s.is_server_error())
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(refused.len(), 3, "{results:?}");
+    assert_eq!(
+        results
+            .iter()
+            .filter(|(_, (s, _))| *s == StatusCode::CREATED)
+            .count(),
+        7
+    );
+    for n in refused {
+        assert_eq!(app.number_state(n).await, "available");
+    }
+}
