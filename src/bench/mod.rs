@@ -106,6 +106,15 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
         duration.as_secs()
     );
     data::ensure(&pool, options.numbers).await?;
+    let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
+        .fetch_one(&pool)
+        .await?;
+    if autovacuum != "on" {
+        println!(
+            "autovacuum is off on this server: the bench vacuums and analyzes the tables it churns itself"
+        );
+    }
+    data::tidy(&pool).await?;
     let tenant: uuid::Uuid =
         sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'globex'")
             .fetch_one(&pool)
@@ -157,6 +166,7 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
                 "\nholds left by earlier runs: {ended} expired by the sweeper's own code in {:.1}s",
                 took.as_secs_f64()
             );
+            data::tidy(&pool).await?;
         }
         let pg_stock = holds::available(&pool, "OH", 200_000).await?;
         Some(holds::pgbench(&pool, &url, &pg_stock, clients, duration).await)
