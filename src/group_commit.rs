@@ -30,6 +30,8 @@ type Queue<T, R> = Arc<Mutex<mpsc::Receiver<Waiting<T, R>>>>;
 /// Writes items of type `T` in batches; `write` answers a batch with one `R` per item, in
 /// the batch's order.
 pub struct GroupCommit<T, R> {
+    /// The `writer` label of its `group_commit_batch_size` metric.
+    name: &'static str,
     writers: usize,
     max_batch: usize,
     write: Write<T, R>,
@@ -40,6 +42,7 @@ pub struct GroupCommit<T, R> {
 impl<T, R> Clone for GroupCommit<T, R> {
     fn clone(&self) -> Self {
         GroupCommit {
+            name: self.name,
             writers: self.writers,
             max_batch: self.max_batch,
             write: self.write.clone(),
@@ -51,12 +54,13 @@ impl<T, R> Clone for GroupCommit<T, R> {
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     /// `writers` batches may be written at the same time: one would serialize every item
     /// behind the last commit, many would bring back the per-statement cost.
-    pub fn new<F, Fut>(writers: usize, max_batch: usize, write: F) -> Self
+    pub fn new<F, Fut>(name: &'static str, writers: usize, max_batch: usize, write: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
         GroupCommit {
+            name,
             writers: writers.max(1),
             max_batch: max_batch.max(1),
             write: Arc::new(move |batch| Box::pin(write(batch))),
@@ -73,6 +77,7 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
             let receiver: Queue<T, R> = Arc::new(Mutex::new(receiver));
             for _ in 0..self.writers {
                 tokio::spawn(write_forever(
+                    self.name,
                     self.write.clone(),
                     receiver.clone(),
                     self.max_batch,
@@ -91,7 +96,12 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     }
 }
 
-async fn write_forever<T, R>(write: Write<T, R>, queue: Queue<T, R>, max_batch: usize) {
+async fn write_forever<T, R>(
+    name: &'static str,
+    write: Write<T, R>,
+    queue: Queue<T, R>,
+    max_batch: usize,
+) {
     loop {
         let mut batch = Vec::new();
         {
@@ -108,6 +118,7 @@ async fn write_forever<T, R>(write: Write<T, R>, queue: Queue<T, R>, max_batch: 
                 }
             }
         }
+        crate::metrics::group_commit_batch(name, batch.len());
         let (items, answers): (Vec<T>, Vec<_>) =
             batch.into_iter().map(|w| (w.item, w.answer)).unzip();
         let results = write(items).await;
@@ -129,7 +140,7 @@ mod tests {
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let opened = gate.clone();
         // The first write waits at the gate, so the rest queue up behind it.
-        let doubler = GroupCommit::new(1, 64, move |batch: Vec<u32>| {
+        let doubler = GroupCommit::new("test", 1, 64, move |batch: Vec<u32>| {
             let (counted, opened) = (counted.clone(), opened.clone());
             async move {
                 if counted.fetch_add(1, Ordering::SeqCst) == 0 {

@@ -16,6 +16,9 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// Items per group-commit statement (`group_commit`): 1 means nobody was waiting alongside.
+const BATCH_BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide recorder, installed on first use (the `metrics` facade has one global
@@ -25,6 +28,11 @@ pub fn handle() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
             .expect("latency buckets are not empty")
+            .set_buckets_for_metric(
+                Matcher::Full("group_commit_batch_size".into()),
+                &BATCH_BUCKETS,
+            )
+            .expect("batch buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         // Fails only if another recorder was installed first; then ours renders empty.
@@ -75,6 +83,12 @@ pub fn holds_created(count: usize) {
 /// Deferred audit entries given up after the database stayed away (see `audit::deferred`).
 pub fn audit_entries_lost(count: usize) {
     metrics::counter!("audit_entries_lost_total").increment(count as u64);
+}
+
+/// One statement of a group commit (`writer`: holds, hold_references, sandbox_reservations)
+/// and how many requests it wrote: the figure to watch when tuning its writers and batch.
+pub fn group_commit_batch(writer: &'static str, items: usize) {
+    metrics::histogram!("group_commit_batch_size", "writer" => writer).record(items as f64);
 }
 
 pub fn holds_expired(count: usize) {

@@ -46,6 +46,30 @@ pub async fn end_earlier_runs(state: &AppState) -> anyhow::Result<(u64, Duration
     }
 }
 
+/// The mean of each `group_commit_batch_size{writer}` histogram in a Prometheus text
+/// rendering (its `_sum` over its `_count`).
+pub fn batch_sizes(rendered: &str) -> Vec<(String, f64)> {
+    let series = |suffix: &str| -> Vec<(String, f64)> {
+        let prefix = format!("group_commit_batch_size_{suffix}{{writer=\"");
+        rendered
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix.as_str()))
+            .filter_map(|rest| {
+                let (writer, value) = rest.split_once("\"} ")?;
+                Some((writer.to_string(), value.trim().parse().ok()?))
+            })
+            .collect()
+    };
+    let counts = series("count");
+    series("sum")
+        .into_iter()
+        .filter_map(|(writer, sum)| {
+            let (_, count) = counts.iter().find(|(w, _)| *w == writer)?;
+            (*count > 0.0).then(|| (writer, sum / count))
+        })
+        .collect()
+}
+
 async fn post_reservation(
     client: &reqwest::Client,
     url: &str,
@@ -345,5 +369,28 @@ impl PlatformTenant {
         if let Err(err) = removed.and_then(|r| r.error_for_status()) {
             eprintln!("could not remove the bench's platform connection: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn batch_sizes_are_each_writers_sum_over_count() {
+        let rendered = "# TYPE group_commit_batch_size histogram
+group_commit_batch_size_bucket{writer=\"holds\",le=\"1\"} 3
+group_commit_batch_size_sum{writer=\"holds\"} 30
+group_commit_batch_size_count{writer=\"holds\"} 4
+group_commit_batch_size_sum{writer=\"hold_references\"} 5
+group_commit_batch_size_count{writer=\"hold_references\"} 5
+holds_created_total 12
+";
+        assert_eq!(
+            super::batch_sizes(rendered),
+            [
+                ("holds".to_string(), 7.5),
+                ("hold_references".to_string(), 1.0)
+            ]
+        );
+        assert!(super::batch_sizes("holds_created_total 1").is_empty());
     }
 }

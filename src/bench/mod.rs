@@ -264,6 +264,13 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
                 );
             }
         }
+        // Over both runs (and the warm-ups), from the server's own /metrics series.
+        for (writer, mean) in holds::batch_sizes(&crate::metrics::handle().render()) {
+            println!(
+                "{:<34} {mean:.1} requests per statement on average",
+                format!("  group commit `{writer}`")
+            );
+        }
     }
 
     if options.runs("fight") {

@@ -24,6 +24,10 @@ use crate::group_commit::GroupCommit;
 const WRITERS: usize = 4;
 /// Requests per statement at most.
 const MAX_BATCH: usize = 64;
+/// Writers of the platform references. Their statements do not wait for the WAL flush, so
+/// each ends quickly: with four, batches averaged 3.6 references, with two 5.2, and the
+/// sandbox tenant's reservations went from 3,764 to 3,588–4,324 per second (`inward bench`).
+const REFERENCE_WRITERS: usize = 2;
 
 /// A platform's reference for one held number: (reservation, number, reference).
 pub type Reference = (Uuid, String, Option<String>);
@@ -37,11 +41,11 @@ pub struct HoldWriter {
 
 impl HoldWriter {
     pub fn new(pool: PgPool) -> Self {
-        let takes = GroupCommit::new(WRITERS, MAX_BATCH, {
+        let takes = GroupCommit::new("holds", WRITERS, MAX_BATCH, {
             let pool = pool.clone();
             move |requests| decide(pool.clone(), requests)
         });
-        let references = GroupCommit::new(WRITERS, MAX_BATCH * 4, {
+        let references = GroupCommit::new("hold_references", REFERENCE_WRITERS, MAX_BATCH * 4, {
             let pool = pool.clone();
             move |references| record(pool.clone(), references)
         });

@@ -43,6 +43,16 @@ async fn metrics_cover_routes_holds_provider_calls_and_jobs(pool: PgPool) {
         "raw paths must not become labels"
     );
     assert!(has("holds_created_total"));
+    // The reservation went through the group commits (on the sandbox: the hold, the
+    // sandbox's own reservation and its reference), each in a bucketed batch-size series.
+    for writer in ["holds", "sandbox_reservations", "hold_references"] {
+        assert!(
+            has(&format!(
+                r#"group_commit_batch_size_bucket{{writer="{writer}",le="1"}}"#
+            )),
+            "{writer}: {text}"
+        );
+    }
     assert!(has(
         r#"provider_call_duration_seconds_count{provider="sandbox",operation="reserve"}"#
     ));
