@@ -115,11 +115,11 @@ pub async fn ensure(pool: &PgPool, target: i64) -> anyhow::Result<()> {
 }
 
 /// What autovacuum would have done by now to the tables the scenarios churn. Some servers
-/// run with autovacuum off (this project's CI machines do): there the holds table was never
-/// analyzed, and with no statistics the check "has this reservation a live hold left?"
-/// combined two indexes and read half a million entries per reservation (10 ms each, where
-/// 0.02 ms is right), so every cancel and expiry measured the missing statistics instead of
-/// Inward. Vacuumed: the small tables that autovacuum would have vacuumed (a fifth of their
+/// run with autovacuum off (the machines the README's figures come from do): there the
+/// holds table was never analyzed, and with no statistics the check "has this reservation
+/// a live hold left?" combined two indexes and read half a million entries per reservation
+/// (10 ms each, where 0.02 ms is right), so every cancel and expiry measured the missing
+/// statistics instead of Inward. Vacuumed: the small tables that autovacuum would have vacuumed (a fifth of their
 /// rows dead); analyzed only: `numbers` and `audit_log`, whose dead rows stay under that.
 pub async fn tidy(pool: &PgPool) -> anyhow::Result<()> {
     let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
