@@ -53,17 +53,25 @@ impl<T, R> Clone for GroupCommit<T, R> {
 
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     /// `writers` batches may be written at the same time: one would serialize every item
-    /// behind the last commit, many would bring back the per-statement cost.
-    pub fn new<F, Fut>(name: &'static str, writers: usize, max_batch: usize, write: F) -> Self
+    /// behind the last commit, many would bring back the per-statement cost. `write` gets
+    /// its own clone of `context` (a pool, say) with each batch.
+    pub fn new<C, F, Fut>(
+        name: &'static str,
+        writers: usize,
+        max_batch: usize,
+        context: C,
+        write: F,
+    ) -> Self
     where
-        F: Fn(Vec<T>) -> Fut + Send + Sync + 'static,
+        C: Clone + Send + Sync + 'static,
+        F: Fn(C, Vec<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
         GroupCommit {
             name,
             writers: writers.max(1),
             max_batch: max_batch.max(1),
-            write: Arc::new(move |batch| Box::pin(write(batch))),
+            write: Arc::new(move |batch| Box::pin(write(context.clone(), batch))),
             queue: Arc::default(),
         }
     }
@@ -72,6 +80,12 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     /// before answering (the runtime is shutting down), so whether it was written is
     /// unknown, as with a dropped connection.
     pub async fn submit(&self, item: T) -> Option<R> {
+        self.submit_all(vec![item]).await.pop().flatten()
+    }
+
+    /// Several items of one request, queued one after another so that they usually share
+    /// a statement; each answered as by `submit`, in order.
+    pub async fn submit_all(&self, items: Vec<T>) -> Vec<Option<R>> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             let receiver: Queue<T, R> = Arc::new(Mutex::new(receiver));
@@ -85,14 +99,33 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
             }
             sender
         });
-        let (answer, answered) = oneshot::channel();
-        match queue.send(Waiting { item, answer }).await {
-            Ok(()) => answered.await.ok(),
-            // The writers are gone: written alone, as without the queue.
-            Err(mpsc::error::SendError(waiting)) => {
-                (self.write)(vec![waiting.item]).await.into_iter().next()
+        let mut answered = Vec::with_capacity(items.len());
+        let mut alone = Vec::new();
+        for item in items {
+            let (answer, waiting) = oneshot::channel();
+            match queue.send(Waiting { item, answer }).await {
+                Ok(()) => answered.push(Some(waiting)),
+                // The writers are gone: written alone, as without the queue.
+                Err(mpsc::error::SendError(waiting)) => {
+                    alone.push(waiting.item);
+                    answered.push(None);
+                }
             }
         }
+        let mut written_alone = if alone.is_empty() {
+            Vec::new()
+        } else {
+            (self.write)(alone).await
+        }
+        .into_iter();
+        let mut answers = Vec::with_capacity(answered.len());
+        for waiting in answered {
+            answers.push(match waiting {
+                Some(waiting) => waiting.await.ok(),
+                None => written_alone.next(),
+            });
+        }
+        answers
     }
 }
 
@@ -136,19 +169,20 @@ mod tests {
     #[tokio::test]
     async fn every_item_gets_its_own_answer_and_waiting_items_share_a_write() {
         let writes = Arc::new(AtomicUsize::new(0));
-        let counted = writes.clone();
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let opened = gate.clone();
         // The first write waits at the gate, so the rest queue up behind it.
-        let doubler = GroupCommit::new("test", 1, 64, move |batch: Vec<u32>| {
-            let (counted, opened) = (counted.clone(), opened.clone());
-            async move {
+        let doubler = GroupCommit::new(
+            "test",
+            1,
+            64,
+            (writes.clone(), gate.clone()),
+            |(counted, opened), batch: Vec<u32>| async move {
                 if counted.fetch_add(1, Ordering::SeqCst) == 0 {
                     let _ = opened.acquire().await;
                 }
                 batch.into_iter().map(|n| n * 2).collect()
-            }
-        });
+            },
+        );
         let first = tokio::spawn({
             let d = doubler.clone();
             async move { d.submit(0).await }
@@ -176,5 +210,26 @@ mod tests {
             2,
             "the ten waiting items were written together"
         );
+    }
+
+    #[tokio::test]
+    async fn items_submitted_together_share_a_write_and_keep_their_order() {
+        let writes = Arc::new(AtomicUsize::new(0));
+        let doubler = GroupCommit::new(
+            "test",
+            1,
+            64,
+            writes.clone(),
+            |counted, batch: Vec<u32>| async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                batch.into_iter().map(|n| n * 2).collect()
+            },
+        );
+        assert_eq!(
+            doubler.submit_all(vec![1, 2, 3]).await,
+            [Some(2), Some(4), Some(6)]
+        );
+        assert_eq!(writes.load(Ordering::SeqCst), 1);
+        assert!(doubler.submit_all(Vec::new()).await.is_empty());
     }
 }

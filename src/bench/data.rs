@@ -121,11 +121,13 @@ pub async fn ensure(pool: &PgPool, target: i64) -> anyhow::Result<()> {
 /// (10 ms each, where 0.02 ms is right), so every cancel and expiry measured the missing
 /// statistics instead of Inward. Vacuumed: the small tables that autovacuum would have vacuumed (a fifth of their
 /// rows dead); analyzed only: `numbers` and `audit_log`, whose dead rows stay under that.
-pub async fn tidy(pool: &PgPool) -> anyhow::Result<()> {
+/// True when autovacuum is off and this stood in for it.
+pub async fn tidy(pool: &PgPool) -> anyhow::Result<bool> {
     let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
         .fetch_one(pool)
         .await?;
-    if autovacuum != "on" {
+    let standing_in = autovacuum != "on";
+    if standing_in {
         sqlx::query("VACUUM (ANALYZE) holds, reservations, sandbox_reservations")
             .execute(pool)
             .await?;
@@ -135,5 +137,5 @@ pub async fn tidy(pool: &PgPool) -> anyhow::Result<()> {
     }
     // As after loading: the pages just written must not be flushed during a scenario.
     sqlx::query("CHECKPOINT").execute(pool).await.ok();
-    Ok(())
+    Ok(standing_in)
 }

@@ -106,15 +106,11 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
         duration.as_secs()
     );
     data::ensure(&pool, options.numbers).await?;
-    let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
-        .fetch_one(&pool)
-        .await?;
-    if autovacuum != "on" {
+    if data::tidy(&pool).await? {
         println!(
             "autovacuum is off on this server: the bench vacuums and analyzes the tables it churns itself"
         );
     }
-    data::tidy(&pool).await?;
     let tenant: uuid::Uuid =
         sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'globex'")
             .fetch_one(&pool)

@@ -33,10 +33,13 @@ impl Sandbox {
     pub fn new(pool: PgPool, config: SandboxConfig) -> Self {
         // Two writers: the statement does not wait for the WAL flush, and with more of them
         // each batch held fewer reservations (see `reservations::batch`).
-        let reservations = GroupCommit::new("sandbox_reservations", 2, 256, {
-            let pool = pool.clone();
-            move |batch| reserve_together(pool.clone(), batch)
-        });
+        let reservations = GroupCommit::new(
+            "sandbox_reservations",
+            2,
+            256,
+            pool.clone(),
+            reserve_together,
+        );
         Sandbox {
             pool,
             config,

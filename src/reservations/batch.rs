@@ -34,26 +34,21 @@ pub type Reference = (Uuid, String, Option<String>);
 
 #[derive(Clone)]
 pub struct HoldWriter {
-    pool: PgPool,
     takes: GroupCommit<Request, AppResult<bool>>,
     references: GroupCommit<Reference, AppResult<()>>,
 }
 
 impl HoldWriter {
     pub fn new(pool: PgPool) -> Self {
-        let takes = GroupCommit::new("holds", WRITERS, MAX_BATCH, {
-            let pool = pool.clone();
-            move |requests| decide(pool.clone(), requests)
-        });
-        let references = GroupCommit::new("hold_references", REFERENCE_WRITERS, MAX_BATCH * 4, {
-            let pool = pool.clone();
-            move |references| record(pool.clone(), references)
-        });
-        HoldWriter {
-            pool,
-            takes,
-            references,
-        }
+        let takes = GroupCommit::new("holds", WRITERS, MAX_BATCH, pool.clone(), decide);
+        let references = GroupCommit::new(
+            "hold_references",
+            REFERENCE_WRITERS,
+            MAX_BATCH * 4,
+            pool.clone(),
+            record,
+        );
+        HoldWriter { takes, references }
     }
 
     /// As `quick::take_one`: true when the reservation exists, false when
@@ -65,17 +60,10 @@ impl HoldWriter {
     /// Keeps the platform's references on the reservation's holds, so that the sweeper
     /// releases the platform's reservations with the holds.
     pub async fn record_references(&self, references: Vec<Reference>) -> AppResult<()> {
-        if references.len() > 1 {
-            // Already a batch of its own.
-            return write_references(&self.pool, &references).await;
+        for answer in self.references.submit_all(references).await {
+            answer.unwrap_or_else(stopped)?;
         }
-        let Some(reference) = references.into_iter().next() else {
-            return Ok(());
-        };
-        self.references
-            .submit(reference)
-            .await
-            .unwrap_or_else(stopped)
+        Ok(())
     }
 }
 
