@@ -290,7 +290,10 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
 
     if options.runs("pages") {
         println!("\n== Pages (logged-in browser session) vs a bare axum handler");
-        let cookie = pages::login(&base, "agent@globex.test", crate::seed::DEMO_PASSWORD).await?;
+        let agent = pages::login(&base, "agent@globex.test", crate::seed::DEMO_PASSWORD).await?;
+        // The operator's inventory holds the generated 10,000,000 numbers.
+        let operator =
+            pages::login(&base, "operator@inward.test", crate::seed::DEMO_PASSWORD).await?;
         let bare_url = vec![format!("http://{}/", servers.bare)];
         pages::run(&client, bare_url.clone(), None, clients, warmup).await;
         let bare = pages::run(&client, bare_url, None, clients, duration).await;
@@ -300,12 +303,25 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
             .map(|s| format!("{base}/search?kind=local&state={s}"))
             .collect();
         let numbers_page = vec![format!("{base}/numbers")];
-        for (name, urls) in [
-            ("search results page", search_pages),
-            ("numbers page", numbers_page),
+        // The first page, a page further in (keyset cursor), and the filters: a number
+        // prefix, a tenant's name, a status.
+        let inventory_pages: Vec<String> = [
+            "",
+            "?cursor=%2B17135550000",
+            "?q=512",
+            "?q=globex",
+            "?status=released",
+        ]
+        .iter()
+        .map(|q| format!("{base}/inventory{q}"))
+        .collect();
+        for (name, urls, cookie) in [
+            ("search results page", search_pages, &agent),
+            ("numbers page", numbers_page, &agent),
+            ("inventory page", inventory_pages, &operator),
         ] {
-            pages::run(&client, urls.clone(), Some(&cookie), clients, warmup).await;
-            let stats = pages::run(&client, urls, Some(&cookie), clients, duration).await;
+            pages::run(&client, urls.clone(), Some(cookie), clients, warmup).await;
+            let stats = pages::run(&client, urls, Some(cookie), clients, duration).await;
             println!("{}", stats.line(name));
             let ratio = stats.rps() / bare.rps();
             println!("{name} / bare = {:.1}%", ratio * 100.0);

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assign;
 pub mod bench;
 pub mod carriers;
+pub mod conditions;
 pub mod csvstage;
 pub mod manage;
 pub mod pages;

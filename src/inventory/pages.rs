@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::manage::{self, Selection};
-use super::repo::{self, FilterQuery, InventoryRow};
+use super::repo::{self, FilterQuery, InventoryRow, TenantChoice};
 use super::upload::{self, Job, Mode};
 use super::{Scope, Uploader};
 use crate::auth::{PageCaller, RequestId};
@@ -23,7 +23,7 @@ use crate::web::{PageError, PageResult, parse_id, render};
 struct InventoryPage {
     chrome: Chrome,
     rows: Vec<InventoryRow>,
-    tenants: Vec<(Uuid, String, String)>,
+    tenants: Vec<TenantChoice>,
     f_tenant: String,
     f_status: String,
     f_e911: String,
@@ -35,7 +35,6 @@ struct InventoryPage {
     is_operator: bool,
     is_tenant_admin: bool,
     f_assignment: String,
-    external: Vec<(Uuid, String, bool)>,
     org_id: Uuid,
     statuses: Vec<&'static str>,
     uploads: Vec<Job>,
@@ -86,16 +85,6 @@ pub async fn page(
     let mut conn = state.pool.acquire().await?;
     let rows = repo::list(&mut conn, scope, &filter).await?;
     let tenants = repo::tenants(&mut conn, scope).await?;
-    let external: Vec<(Uuid, String, bool)> = if super::manager_org(&caller.principal).is_ok() {
-        sqlx::query_as(
-            "SELECT id, name, allow_external_numbers FROM organizations WHERE id = ANY($1) ORDER BY name",
-        )
-        .bind(tenants.iter().map(|t| t.0).collect::<Vec<_>>())
-        .fetch_all(&mut *conn)
-        .await?
-    } else {
-        Vec::new()
-    };
     let can_upload = Uploader::for_caller(&mut conn, &caller.principal)
         .await
         .is_ok();
@@ -136,7 +125,6 @@ pub async fn page(
         is_operator: caller.principal.role == crate::domain::policy::Role::Operator,
         is_tenant_admin: caller.principal.role == crate::domain::policy::Role::TenantAdmin,
         f_assignment: q.filter.assignment.clone().unwrap_or_default(),
-        external,
         org_id: caller.principal.org_id,
         statuses: crate::domain::NumberState::ALL
             .iter()

@@ -166,8 +166,12 @@ impl InventoryRow {
     }
 }
 
-const SELECT: &str = "SELECT n.e164, n.country, n.kind, n.lifecycle, coalesce(n.tenant_id, n.allocated_tenant_id) AS tenant_id,
-       o.name AS tenant_name, n.allocated_tenant_id, ao.slug AS allocated_tenant_slug,
+/// A page's rows with their tenants' and carriers' names. Joined rather than looked up per
+/// row (subqueries cost 0.35 ms a page against 0.27); the joins take 1.7 ms to plan, which
+/// PostgreSQL does once per connection since the page's limit is a literal.
+pub const SELECT: &str = "SELECT n.e164, n.country, n.kind, n.lifecycle,
+       coalesce(n.tenant_id, n.allocated_tenant_id) AS tenant_id, o.name AS tenant_name,
+       n.allocated_tenant_id, ao.slug AS allocated_tenant_slug,
        (n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released')) AS in_use,
        n.target_type, n.target_name, n.display_name, n.voice, n.sms, n.fax,
        vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id,
@@ -180,84 +184,14 @@ LEFT JOIN carriers vc ON vc.id = n.voice_carrier_id
 LEFT JOIN carriers sc ON sc.id = n.sms_carrier_id
 WHERE ";
 
-/// Appends the scope and the filter's conditions (not the cursor or the limit).
-pub fn push_conditions(q: &mut QueryBuilder<'_, Postgres>, scope: Scope, filter: &Filter) {
-    match scope {
-        Scope::Everything => q.push("true"),
-        Scope::Inventory(org) => q.push("n.inventory_org_id = ").push_bind(org),
-        Scope::Tenant(t) => q
-            .push("(n.allocated_tenant_id = ")
-            .push_bind(t)
-            .push(" OR n.tenant_id = ")
-            .push_bind(t)
-            .push(")"),
-    };
-    match &filter.tenant {
-        None => {}
-        Some(TenantFilter::Unassigned) => {
-            q.push(" AND n.allocated_tenant_id IS NULL AND n.tenant_id IS NULL");
-        }
-        Some(TenantFilter::Tenant(t)) => {
-            q.push(" AND (n.allocated_tenant_id = ")
-                .push_bind(*t)
-                .push(" OR n.tenant_id = ")
-                .push_bind(*t)
-                .push(")");
-        }
-    }
-    if let Some(status) = &filter.status {
-        q.push(" AND n.lifecycle = ").push_bind(status.clone());
-    }
-    match filter.assigned {
-        Some(true) => {
-            q.push(" AND na.e164 IS NOT NULL");
-        }
-        Some(false) => {
-            q.push(" AND na.e164 IS NULL");
-        }
-        None => {}
-    }
-    if let Some(text) = &filter.q {
-        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        let is_number = !digits.is_empty()
-            && text
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if is_number {
-            // A prefix of the E.164 number (with or without the NANP 1): a range on the index.
-            q.push(" AND ((n.e164 >= ")
-                .push_bind(format!("+{digits}"))
-                .push(" AND n.e164 < ")
-                .push_bind(format!("+{digits}:"))
-                .push(") OR (n.e164 >= ")
-                .push_bind(format!("+1{digits}"))
-                .push(" AND n.e164 < ")
-                .push_bind(format!("+1{digits}:"))
-                .push("))");
-        } else {
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            q.push(" AND coalesce(n.tenant_id, n.allocated_tenant_id) IN (SELECT id FROM organizations WHERE kind = 'tenant' AND name ILIKE ")
-                .push_bind(format!("%{escaped}%"))
-                .push(")");
-        }
-    }
-}
-
 /// One page, keyset-paginated in E.164 order.
 pub async fn list(
     conn: &mut PgConnection,
     scope: Scope,
     filter: &Filter,
 ) -> sqlx::Result<Vec<InventoryRow>> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT);
-    push_conditions(&mut q, scope, filter);
-    if let Some(after) = &filter.after {
-        q.push(" AND n.e164 > ").push_bind(after.clone());
-    }
-    q.push(" ORDER BY n.e164 LIMIT ").push_bind(filter.limit);
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
+    super::conditions::push_page(&mut q, SELECT, scope, filter);
     q.build_query_as().fetch_all(conn).await
 }
 
@@ -334,18 +268,25 @@ pub fn split_e164(e164: &str) -> (String, String) {
     }
 }
 
-/// Tenants the caller may allocate to or filter by.
-pub async fn tenants(
-    conn: &mut PgConnection,
-    scope: Scope,
-) -> sqlx::Result<Vec<(Uuid, String, String)>> {
+/// A tenant the caller may allocate to or filter by.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantChoice {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub allow_external_numbers: bool,
+}
+
+/// Tenants the caller may allocate to or filter by, by name.
+pub async fn tenants(conn: &mut PgConnection, scope: Scope) -> sqlx::Result<Vec<TenantChoice>> {
     let (everything, org) = match scope {
         Scope::Everything => (true, Uuid::nil()),
         Scope::Inventory(org) => (false, org),
         Scope::Tenant(t) => (false, t),
     };
     sqlx::query_as(
-        "SELECT id, slug, name FROM organizations WHERE kind = 'tenant' AND ($1 OR parent_id = $2 OR id = $2)
+        "SELECT id, slug, name, allow_external_numbers FROM organizations
+         WHERE kind = 'tenant' AND ($1 OR parent_id = $2 OR id = $2)
          ORDER BY name LIMIT 1000",
     )
     .bind(everything)

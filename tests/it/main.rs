@@ -19,6 +19,7 @@ mod expiry;
 mod features_isolation;
 mod genesys;
 mod inventory;
+mod inventory_filters;
 mod inventory_more;
 mod isolation;
 mod job_leases;

@@ -1,0 +1,282 @@
+//! The inventory filter as SQL. A filter is a conjunction of conditions, some of which are
+//! alternatives: a number prefix with or without the NANP country code, a tenant as the
+//! number's user or as its allocation. Bulk actions write alternatives as `OR`. The listing
+//! does not: under `ORDER BY e164 LIMIT n` PostgreSQL answers an `OR` by walking the primary
+//! key and filtering, which with 10,000,000 numbers read 1.5 s for a page of `512…` and 6.7 s
+//! for a tenant's name. It runs one ordered, limited branch per combination of alternatives,
+//! each a range of an index, and merges them.
+
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::Scope;
+use super::repo::{Filter, TenantFilter};
+use crate::domain::NumberState;
+
+const ASSIGNED: &str = "EXISTS (SELECT 1 FROM number_assignments na WHERE na.e164 = n.e164)";
+const UNASSIGNED: &str = "NOT EXISTS (SELECT 1 FROM number_assignments na WHERE na.e164 = n.e164)";
+
+/// The two columns that tie a number to a tenant.
+const TENANT_COLUMNS: [&str; 2] = ["n.tenant_id", "n.allocated_tenant_id"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// A fixed condition.
+    Sql(&'static str),
+    /// `column = tenant`.
+    TenantIs(&'static str, Uuid),
+    /// `column` is a tenant whose name matches the `ILIKE` pattern.
+    TenantNamed(&'static str, String),
+    /// Written as a literal: a generic plan of `lifecycle = $1` cannot know that the value is
+    /// a rare one and walked the primary key through all 10,000,000 numbers (5.6 s).
+    Lifecycle(NumberState),
+    /// `from <= e164 < to`.
+    E164Range(String, String),
+}
+
+/// The filter as a list of conditions, each a list of alternatives (usually one).
+pub fn conditions(scope: Scope, filter: &Filter) -> Vec<Vec<Term>> {
+    let tenant = |t: Uuid| TENANT_COLUMNS.map(|c| Term::TenantIs(c, t)).to_vec();
+    let mut all = vec![match scope {
+        Scope::Everything => vec![Term::Sql("true")],
+        Scope::Inventory(org) => vec![Term::TenantIs("n.inventory_org_id", org)],
+        Scope::Tenant(t) => tenant(t),
+    }];
+    match &filter.tenant {
+        None => {}
+        Some(TenantFilter::Unassigned) => all.push(vec![Term::Sql(
+            "n.allocated_tenant_id IS NULL AND n.tenant_id IS NULL",
+        )]),
+        Some(TenantFilter::Tenant(t)) => all.push(tenant(*t)),
+    }
+    if let Some(status) = &filter.status {
+        all.push(vec![match status.parse() {
+            Ok(state) => Term::Lifecycle(state),
+            // No number is in a state that does not exist (the filter's parser refuses it).
+            Err(_) => Term::Sql("false"),
+        }]);
+    }
+    match filter.assigned {
+        Some(true) => all.push(vec![Term::Sql(ASSIGNED)]),
+        Some(false) => all.push(vec![Term::Sql(UNASSIGNED)]),
+        None => {}
+    }
+    if let Some(text) = &filter.q {
+        all.push(text_search(text));
+    }
+    all
+}
+
+/// Digits (with phone punctuation) are a prefix of the E.164 number, with or without the
+/// NANP 1; anything else is part of a tenant's name.
+fn text_search(text: &str) -> Vec<Term> {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let is_number = !digits.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if is_number {
+        // ':' follows '9' in byte order, so `< "+512:"` ends the range of `+512…`.
+        [format!("+{digits}"), format!("+1{digits}")]
+            .map(|p| Term::E164Range(p.clone(), format!("{p}:")))
+            .to_vec()
+    } else {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        TENANT_COLUMNS
+            .map(|c| Term::TenantNamed(c, format!("%{escaped}%")))
+            .to_vec()
+    }
+}
+
+/// Every way of picking one alternative of each condition.
+pub fn branches(conditions: &[Vec<Term>]) -> Vec<Vec<&Term>> {
+    conditions
+        .iter()
+        .fold(vec![Vec::new()], |partial, alternatives| {
+            partial
+                .iter()
+                .flat_map(|picked| {
+                    alternatives.iter().map(move |term| {
+                        let mut next = picked.clone();
+                        next.push(term);
+                        next
+                    })
+                })
+                .collect()
+        })
+}
+
+fn push_term(q: &mut QueryBuilder<'_, Postgres>, term: &Term) {
+    match term {
+        Term::Sql(sql) => {
+            q.push(*sql);
+        }
+        Term::TenantIs(column, id) => {
+            q.push(*column).push(" = ").push_bind(*id);
+        }
+        Term::TenantNamed(column, pattern) => {
+            q.push(*column)
+                .push(" IN (SELECT id FROM organizations WHERE kind = 'tenant' AND name ILIKE ")
+                .push_bind(pattern.clone())
+                .push(")");
+        }
+        Term::Lifecycle(state) => {
+            q.push("n.lifecycle = '").push(state.as_str()).push("'");
+        }
+        Term::E164Range(from, to) => {
+            q.push("n.e164 >= ")
+                .push_bind(from.clone())
+                .push(" AND n.e164 < ")
+                .push_bind(to.clone());
+        }
+    }
+}
+
+/// Appends the scope and the filter's conditions (not the cursor or the limit), alternatives
+/// as `OR`: for statements over the whole selection.
+pub fn push_conditions(q: &mut QueryBuilder<'_, Postgres>, scope: Scope, filter: &Filter) {
+    for (i, alternatives) in conditions(scope, filter).iter().enumerate() {
+        if i > 0 {
+            q.push(" AND ");
+        }
+        q.push("(");
+        for (j, term) in alternatives.iter().enumerate() {
+            if j > 0 {
+                q.push(" OR ");
+            }
+            push_term(q, term);
+        }
+        q.push(")");
+    }
+}
+
+/// Appends one page of `select` (which ends in `WHERE `): after the filter's cursor, in E.164
+/// order, at most the filter's limit. With alternatives, each branch picks the numbers of its
+/// page and `select` reads the merged page's rows by number.
+pub fn push_page(q: &mut QueryBuilder<'_, Postgres>, select: &str, scope: Scope, filter: &Filter) {
+    let conditions = conditions(scope, filter);
+    let branches = branches(&conditions);
+    // The limit is a literal: planned with `LIMIT $n`, PostgreSQL cannot tell a page from the
+    // whole table, never settled on a generic plan, and planned every request anew.
+    let order_and_limit = format!(" ORDER BY n.e164 LIMIT {}", filter.limit);
+    let push_branch = |q: &mut QueryBuilder<'_, Postgres>, terms: &[&Term]| {
+        for (j, term) in terms.iter().enumerate() {
+            if j > 0 {
+                q.push(" AND ");
+            }
+            push_term(q, term);
+        }
+        if let Some(after) = &filter.after {
+            q.push(" AND n.e164 > ").push_bind(after.clone());
+        }
+        q.push(&order_and_limit);
+    };
+    q.push(select);
+    if let [terms] = branches.as_slice() {
+        push_branch(q, terms);
+        return;
+    }
+    q.push("n.e164 = ANY(ARRAY(SELECT e164 FROM (");
+    for (i, terms) in branches.iter().enumerate() {
+        if i > 0 {
+            // UNION, not UNION ALL: a number used by the tenant it is allocated to is in two.
+            q.push(" UNION ");
+        }
+        q.push("(SELECT n.e164 FROM numbers n WHERE ");
+        push_branch(q, terms);
+        q.push(")");
+    }
+    q.push(") page))").push(&order_and_limit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(build: impl FnOnce(&mut QueryBuilder<'_, Postgres>)) -> String {
+        let mut q = QueryBuilder::new("");
+        build(&mut q);
+        q.sql().to_string()
+    }
+
+    #[test]
+    fn a_number_prefix_is_two_ranges_with_and_without_the_nanp_one() {
+        assert_eq!(
+            text_search("(512) 55"),
+            vec![
+                Term::E164Range("+51255".into(), "+51255:".into()),
+                Term::E164Range("+151255".into(), "+151255:".into()),
+            ]
+        );
+        assert_eq!(
+            text_search("50%_off"),
+            TENANT_COLUMNS
+                .map(|c| Term::TenantNamed(c, "%50\\%\\_off%".into()))
+                .to_vec()
+        );
+    }
+
+    #[test]
+    fn branches_pick_one_alternative_of_each_condition() {
+        let t = Uuid::from_u128(7);
+        let filter = Filter {
+            q: Some("512".into()),
+            status: Some("active".into()),
+            limit: 50,
+            ..Default::default()
+        };
+        let conditions = conditions(Scope::Tenant(t), &filter);
+        let branches = branches(&conditions);
+        // (tenant_id | allocated_tenant_id) × lifecycle × (+512 | +1512)
+        assert_eq!(branches.len(), 4);
+        for b in &branches {
+            assert_eq!(b.len(), 3);
+            assert_eq!(*b[1], Term::Lifecycle(NumberState::Active));
+        }
+        assert_ne!(branches[0], branches[1]);
+        assert_eq!(
+            super::branches(&super::conditions(Scope::Everything, &Filter::default())).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn bulk_statements_get_ors_and_pages_get_ordered_branches() {
+        let filter = Filter {
+            q: Some("512".into()),
+            status: Some("released".into()),
+            after: Some("+15125550100".into()),
+            limit: 50,
+            ..Default::default()
+        };
+        let org = Uuid::from_u128(1);
+        assert_eq!(
+            sql(|q| push_conditions(q, Scope::Inventory(org), &filter)),
+            "(n.inventory_org_id = $1) AND (n.lifecycle = 'released') \
+             AND (n.e164 >= $2 AND n.e164 < $3 OR n.e164 >= $4 AND n.e164 < $5)"
+        );
+        const SELECT: &str = "SELECT n.e164 FROM numbers n WHERE ";
+        let page = sql(|q| push_page(q, SELECT, Scope::Everything, &filter));
+        assert_eq!(
+            page,
+            "SELECT n.e164 FROM numbers n WHERE n.e164 = ANY(ARRAY(SELECT e164 FROM (\
+             (SELECT n.e164 FROM numbers n WHERE true AND n.lifecycle = 'released' \
+             AND n.e164 >= $1 AND n.e164 < $2 AND n.e164 > $3 ORDER BY n.e164 LIMIT 50) UNION \
+             (SELECT n.e164 FROM numbers n WHERE true AND n.lifecycle = 'released' \
+             AND n.e164 >= $4 AND n.e164 < $5 AND n.e164 > $6 ORDER BY n.e164 LIMIT 50)) page)) \
+             ORDER BY n.e164 LIMIT 50"
+        );
+        let first = Filter {
+            limit: 5,
+            ..Default::default()
+        };
+        let plain = sql(|q| push_page(q, SELECT, Scope::Everything, &first));
+        assert_eq!(
+            plain,
+            "SELECT n.e164 FROM numbers n WHERE true ORDER BY n.e164 LIMIT 5"
+        );
+    }
+}
