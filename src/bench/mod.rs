@@ -106,6 +106,7 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
         duration.as_secs()
     );
     data::ensure(&pool, options.numbers).await?;
+    let routed = data::ensure_tenant_numbers(&pool, "globex").await?;
     if data::tidy(&pool).await? {
         println!(
             "autovacuum is off on this server: the bench vacuums and analyzes the tables it churns itself"
@@ -302,6 +303,7 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
             .iter()
             .map(|s| format!("{base}/search?kind=local&state={s}"))
             .collect();
+        println!("(the numbers page: Globex's first 100 of {routed} active numbers)");
         let numbers_page = vec![format!("{base}/numbers")];
         // The first page, a page further in (keyset cursor), and the filters: a number
         // prefix, a tenant's name, a status.
