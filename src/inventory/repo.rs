@@ -190,8 +190,21 @@ pub async fn list(
     scope: Scope,
     filter: &Filter,
 ) -> sqlx::Result<Vec<InventoryRow>> {
+    use super::conditions::{MAX_NAMED_BRANCHES, push_page, tenant_name_pattern};
+    let named: Option<Vec<Uuid>> = match tenant_name_pattern(filter) {
+        Some(pattern) => Some(
+            sqlx::query_scalar(
+                "SELECT id FROM organizations WHERE kind = 'tenant' AND name ILIKE $1 LIMIT $2",
+            )
+            .bind(pattern)
+            .bind(MAX_NAMED_BRANCHES as i64 + 1)
+            .fetch_all(&mut *conn)
+            .await?,
+        ),
+        None => None,
+    };
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
-    super::conditions::push_page(&mut q, SELECT, scope, filter);
+    push_page(&mut q, SELECT, scope, filter, named.as_deref());
     q.build_query_as().fetch_all(conn).await
 }
 
