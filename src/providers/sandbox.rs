@@ -30,14 +30,17 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(pool: PgPool, config: SandboxConfig) -> Self {
-        // Two writers: the statement does not wait for the WAL flush, and with more of them
-        // each batch held fewer reservations (see `reservations::batch`).
+    /// Two writers: the statement does not wait for the WAL flush, and with more of them
+    /// each batch held fewer reservations (see `reservations::batch`).
+    pub const WRITERS: usize = 2;
+
+    /// `writer_pool` carries the group-commit statements (see `state::writer_pool`).
+    pub fn new(pool: PgPool, writer_pool: PgPool, config: SandboxConfig) -> Self {
         let reservations = GroupCommit::new(
             "sandbox_reservations",
-            2,
+            Self::WRITERS,
             256,
-            pool.clone(),
+            writer_pool,
             reserve_together,
         );
         Sandbox {

@@ -39,13 +39,17 @@ pub struct HoldWriter {
 }
 
 impl HoldWriter {
+    /// Connections its writers use at once (one each).
+    pub const CONNECTIONS: usize = WRITERS + REFERENCE_WRITERS;
+
+    /// `pool` is the writers' own (see `state::writer_pool`).
     pub fn new(pool: PgPool) -> Self {
         let takes = GroupCommit::new("holds", WRITERS, MAX_BATCH, pool.clone(), decide);
         let references = GroupCommit::new(
             "hold_references",
             REFERENCE_WRITERS,
             MAX_BATCH * 4,
-            pool.clone(),
+            pool,
             record,
         );
         HoldWriter { takes, references }
