@@ -124,15 +124,30 @@ fn longest_run(digits: &[u8], follows: impl Fn(u8, u8) -> bool) -> usize {
 }
 
 /// `$1.50` with at least two decimals, more when the amount needs them ($0.0045).
+/// Written into one buffer: a search answers with three prices per number, and the two
+/// `format!`s this took were about 5% of the server's CPU under 64 searching clients (`perf`).
 pub fn format_money(micros: Micros) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
+    use std::fmt::Write;
     let abs = micros.unsigned_abs();
-    let dollars = abs / 1_000_000;
-    let mut fraction = format!("{:06}", abs % 1_000_000);
-    while fraction.len() > 2 && fraction.ends_with('0') {
-        fraction.pop();
+    let mut out = String::with_capacity(16);
+    if micros < 0 {
+        out.push('-');
     }
-    format!("{sign}${dollars}.{fraction}")
+    out.push('$');
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{}.", abs / 1_000_000);
+    let mut fraction = abs % 1_000_000;
+    let mut digits = [b'0'; 6];
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    let kept = digits
+        .iter()
+        .rposition(|&d| d != b'0')
+        .map_or(2, |last| (last + 1).max(2));
+    out.extend(digits[..kept].iter().map(|&d| char::from(d)));
+    out
 }
 
 #[cfg(test)]
@@ -230,5 +245,10 @@ mod tests {
         assert_eq!(format_money(0), "$0.00");
         assert_eq!(format_money(12_340_000), "$12.34");
         assert_eq!(format_money(-250_000), "-$0.25");
+        assert_eq!(format_money(1_500_000), "$1.50");
+        assert_eq!(format_money(100_000), "$0.10");
+        assert_eq!(format_money(1_000_001), "$1.000001");
+        assert_eq!(format_money(123_456_780), "$123.45678");
+        assert_eq!(format_money(i64::MIN), "-$9223372036854.775808");
     }
 }
