@@ -71,9 +71,10 @@ pub struct Shared {
 /// `ORDER BY national LIMIT n` search looks costlier than a custom one, so it is never
 /// chosen. These connections keep the generic plan of each search shape instead
 /// (`plan_cache_mode = force_generic_plan`), which `inward bench` shows still uses the
-/// index of each kind. Only statements written for it run here: the search, and the
-/// tenant's number list with its CNAM/E911 statuses (`numbers::repo::list`); each writes
-/// what picks its index into the SQL, so no other statement's plan depends on this.
+/// index of each kind. Only statements written for it run here: the search, the tenant's
+/// number list with its CNAM/E911 statuses (`numbers::repo::list`) and the inventory page
+/// (`inventory::repo::list`); each writes what picks its index into the SQL, so no other
+/// statement's plan depends on this.
 fn search_pool(pool: &PgPool, size: u32) -> PgPool {
     generic_plan_pool(pool, size)
 }

@@ -271,11 +271,12 @@ pub async fn list(
 ) -> AppResult<Response> {
     let scope = Scope::for_caller(&caller)?;
     let filter = query.parse()?;
-    let mut conn = state.pool.acquire().await?;
     if wants_csv(&headers) {
+        let mut conn = state.pool.acquire().await?;
         let body = repo::export_csv(&mut conn, scope, &filter).await?;
         return Ok(csv_response("inventory.csv", body));
     }
+    let mut conn = state.search_pool.acquire().await?;
     let rows = repo::list(&mut conn, scope, &filter).await?;
     Ok(Json(json!({
         "numbers": rows.iter().map(repo::InventoryRow::to_json).collect::<Vec<_>>(),

@@ -82,8 +82,12 @@ pub async fn page(
 ) -> PageResult {
     let scope = Scope::for_caller(&caller.principal)?;
     let filter = q.filter.parse()?;
+    let rows = {
+        // Released before the next connection is taken (`tests/it/pool.rs`).
+        let mut conn = state.search_pool.acquire().await?;
+        repo::list(&mut conn, scope, &filter).await?
+    };
     let mut conn = state.pool.acquire().await?;
-    let rows = repo::list(&mut conn, scope, &filter).await?;
     let tenants = repo::tenants(&mut conn, scope).await?;
     let can_upload = Uploader::for_caller(&mut conn, &caller.principal)
         .await

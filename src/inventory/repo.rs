@@ -184,7 +184,13 @@ LEFT JOIN carriers vc ON vc.id = n.voice_carrier_id
 LEFT JOIN carriers sc ON sc.id = n.sms_carrier_id
 WHERE ";
 
-/// One page, keyset-paginated in E.164 order.
+/// One page, keyset-paginated in E.164 order. The page and the API run it on
+/// `state::search_pool`, which keeps each statement's generic plan: with a cursor, a number
+/// prefix or a tenant's name PostgreSQL planned the six-way join again on every request
+/// (1.1–1.4 ms against 0.1–0.4 ms to execute it). A generic plan is safe here because every
+/// bound value is an equality on the leading column of an index that ends in `e164`
+/// (inventory, tenant, allocation) or a range of `e164` itself; what picks a different
+/// index (the status, the limit) is written into the SQL (`conditions`).
 pub async fn list(
     conn: &mut PgConnection,
     scope: Scope,
