@@ -82,10 +82,12 @@ fn search_pool(pool: &PgPool, size: u32) -> PgPool {
 /// The pool the group-commit writers run on (the reservation, the platform references on
 /// the holds, the sandbox's own reservations): one connection per writer. Their statements
 /// take arrays (`unnest`), and PostgreSQL's default plan cache planned them again on every
-/// batch, its generic estimate never beating a custom plan; every row they touch is found
-/// by primary key, so the generic plan is the same plan. Keeping it raised reservations
-/// per second by about 12% on a Genesys tenant and 17% on the sandbox (`inward bench
-/// --only holds`, five runs each way).
+/// batch, its generic estimate never beating a custom plan. Every row they touch is found
+/// through an index on the values it is given (a number, a hold by reservation and number,
+/// a fault by operation), so the generic plan is the same plan (`EXPLAIN` under
+/// `force_generic_plan`). Keeping it raised reservations per second by 21% on a Genesys
+/// tenant and 25% on the sandbox (medians of `inward bench --only holds`, four runs
+/// before, three after).
 fn writer_pool(pool: &PgPool) -> PgPool {
     let writers = crate::reservations::HoldWriter::CONNECTIONS + Sandbox::WRITERS;
     generic_plan_pool(pool, writers as u32)
