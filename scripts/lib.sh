@@ -6,7 +6,14 @@
 #   ensure_cargo          put ~/.cargo/bin on PATH; exit 1 if no Rust toolchain
 #   ensure_database NAME  make sure a PostgreSQL database NAME exists and export
 #                         DATABASE_URL pointing at it (see the function comment)
-#   apt_install PKG...    install Debian packages (as root or via sudo)
+#   apt_install PKG...    install Debian packages (as root or via sudo), without the
+#                         packages they merely recommend
+#   ensure_commands CMD:PKG...  install PKG where the command CMD is missing
+#
+# Database names (override in the environment):
+#   INWARD_DEMO_DB   the demo's database (scripts/demo, scripts/inward), default `inward`
+#   INWARD_TEST_DB   the database the tests create their own databases from, default
+#                    `inward_test`; each test creates and drops `inward_test_<random>`
 #
 # Everything here is safe under `set -euo pipefail` and idempotent.
 
@@ -20,9 +27,13 @@ INWARD_PGDATA="$INWARD_PGROOT/data"
 INWARD_PGLOG="$INWARD_PGROOT/log"
 INWARD_PGPORT=5433
 
+INWARD_DEMO_DB="${INWARD_DEMO_DB:-inward}"
+INWARD_TEST_DB="${INWARD_TEST_DB:-inward_test}"
+
 _INWARD_APT_UPDATED=0
 
-msg() { printf '==> %s\n' "$*" >&2; }
+# INWARD_QUIET=1 keeps the progress messages (not the errors) to itself.
+msg() { [ -n "${INWARD_QUIET:-}" ] || printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Run a command as root: directly when we are root, else through sudo.
@@ -44,8 +55,18 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     _INWARD_APT_UPDATED=1
   fi
-  msg "apt-get install $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+  msg "apt-get install --no-install-recommends $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+ensure_commands() {
+  local pair missing=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
 }
 
 ensure_cargo() {
@@ -215,8 +236,8 @@ ensure_database() {
   [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "invalid database name: $name"
 
   if [ -n "${DATABASE_URL:-}" ]; then
-    msg "using DATABASE_URL from the environment"
     export DATABASE_URL
+    msg "DATABASE_URL=$DATABASE_URL (from the environment)"
     return 0
   fi
 
@@ -241,4 +262,11 @@ ensure_database() {
   DATABASE_URL="postgres://postgres@127.0.0.1:$INWARD_PGPORT/$name"
   export DATABASE_URL
   msg "DATABASE_URL=$DATABASE_URL"
+}
+
+# database_url_for NAME: DATABASE_URL (set by ensure_database) with its database name
+# replaced by NAME, to reach another database on the same server.
+database_url_for() {
+  local base="${DATABASE_URL%%\?*}"
+  printf '%s/%s' "${base%/*}" "$1"
 }

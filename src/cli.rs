@@ -4,8 +4,8 @@ use std::io::Read;
 use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
 
 use crate::config::AppConfig;
 use crate::domain::policy::{OrgKind, Role};
@@ -83,12 +83,18 @@ pub enum Command {
         /// memory); all of them by default.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Run against a database whose name does not start with `bench`.
+        #[arg(long)]
+        destroy_data: bool,
     },
     /// Benchmark: generate an inventory CSV, upload it through the upload code path, print
     /// rows per second and peak memory.
     BenchUpload {
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
+        /// Run against a database whose name does not start with `bench`.
+        #[arg(long)]
+        destroy_data: bool,
     },
 }
 
@@ -136,28 +142,45 @@ pub enum SandboxCommand {
         operation: String,
         #[arg(long, default_value_t = 1)]
         times: i32,
-        #[arg(long, default_value = "sandbox: injected failure")]
+        #[arg(long, default_value = "injected failure")]
         message: String,
     },
 }
 
 pub async fn connect(config: &AppConfig) -> anyhow::Result<PgPool> {
+    connect_logging(config, log::LevelFilter::Warn).await
+}
+
+/// `slow`: the level at which statements slower than a second are logged.
+async fn connect_logging(config: &AppConfig, slow: log::LevelFilter) -> anyhow::Result<PgPool> {
     // JIT compilation pays off for long analytic queries, not for Inward's short ones: a
     // vanity search whose estimated cost crosses jit_above_cost spent 8-17 ms compiling.
     let options = PgConnectOptions::from_str(&config.database.url)
-        .map_err(|e| anyhow::anyhow!("bad database URL ({:?}): {e}", config.database))?
-        .options([("jit", "off")]);
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "database.url (DATABASE_URL) is not a PostgreSQL URL ({:?}): {e}",
+                config.database
+            )
+        })?
+        .options([("jit", "off")])
+        .log_slow_statements(slow, std::time::Duration::from_secs(1));
+    let unreachable = |e: sqlx::Error| {
+        anyhow::anyhow!(
+            "cannot connect to the database named by database.url (DATABASE_URL) ({:?}): {e}",
+            config.database
+        )
+    };
+    // One connection first: the pool would retry until its timeout and then report only
+    // that it timed out, where this reports why (refused, unknown database, bad password).
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), options.connect())
+        .await
+        .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
+        .map_err(unreachable)?;
     let pool = PgPoolOptions::new()
         .max_connections(config.database.max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect_with(options)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot connect to the database ({:?}): {e}",
-                config.database
-            )
-        })?;
+        .connect_lazy_with(options);
+    drop(first);
     Ok(pool)
 }
 
@@ -204,7 +227,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return crate::providers::simulator::serve(platform, listener, faults).await;
     }
     let config = AppConfig::load()?;
-    let pool = connect(&config).await?;
+    if let Command::Bench { destroy_data, .. } | Command::BenchUpload { destroy_data, .. } =
+        &cli.command
+    {
+        crate::bench::refuse_unless_bench_database(&config.database.url, *destroy_data)?;
+    }
+    // The demo seed's bulk INSERT is slow by design: a warning that prints the whole
+    // statement helps nobody.
+    let slow = match cli.command {
+        Command::SeedDemo { .. } => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Warn,
+    };
+    let pool = connect_logging(&config, slow).await?;
     match cli.command {
         Command::Migrate => {
             migrate(&pool).await?;
@@ -226,9 +260,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => {
             migrate(&pool).await?;
             let addr = listen.unwrap_or_else(|| config.server.listen.clone());
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {addr} (server.listen or --listen): {e}")
+            })?;
             println!("Inward is listening on http://{}", listener.local_addr()?);
             let state = AppState::new(pool, config);
             crate::startup::serve(listener, state, shutdown_signal()).await?;
@@ -282,6 +316,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             clients,
             seconds,
             only,
+            ..
         } => {
             let options = crate::bench::Options {
                 numbers,
@@ -291,7 +326,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crate::bench::run(config, options).await?;
         }
-        Command::BenchUpload { rows } => {
+        Command::BenchUpload { rows, .. } => {
             migrate(&pool).await?;
             crate::inventory::bench::run(&pool, rows).await?;
         }

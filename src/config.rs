@@ -2,15 +2,18 @@
 //! INWARD_* environment variables, then DATABASE_URL.
 
 use std::fmt;
+use std::net::ToSocketAddrs;
 
 use serde::Deserialize;
 
+use crate::connections::crypto::SecretBox;
 use crate::domain::pricing::PricingConfig;
 use crate::domain::search::Limits;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AppConfig {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
@@ -28,6 +31,7 @@ pub struct AppConfig {
 
 /// Inventory upload jobs (swept by the background jobs).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InventoryConfig {
     /// An unfinished upload with no progress for this long (a server crashed under it) is
     /// marked failed and its staging rows deleted.
@@ -38,12 +42,14 @@ pub struct InventoryConfig {
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretsConfig {
     /// 64 hex characters; encrypts platform credentials at rest.
     pub key: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProvidersConfig {
     /// How long the provision form's list of routing targets is reused; 0 turns it off.
     pub targets_cache_seconds: u64,
@@ -53,6 +59,7 @@ pub struct ProvidersConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrphansConfig {
     pub check_interval_seconds: i64,
     pub grace_days: i64,
@@ -60,6 +67,7 @@ pub struct OrphansConfig {
 
 /// Outgoing email. With no `smtp_host`, mail is written to the log instead of sent.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MailConfig {
     pub smtp_host: String,
     pub smtp_port: u16,
@@ -67,6 +75,7 @@ pub struct MailConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: String,
     pub secure_cookies: bool,
@@ -74,6 +83,7 @@ pub struct ServerConfig {
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
@@ -82,6 +92,7 @@ pub struct DatabaseConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HoldsConfig {
     pub ttl_seconds: i64,
     pub sweep_interval_seconds: u64,
@@ -91,6 +102,7 @@ pub struct HoldsConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SearchConfig {
     pub local_default_limit: i64,
     pub toll_free_default_limit: i64,
@@ -98,11 +110,13 @@ pub struct SearchConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     pub kind: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SandboxConfig {
     pub slow_activation_states: Vec<String>,
     pub activation_delay_seconds: i64,
@@ -142,12 +156,16 @@ impl AppConfig {
                 .list_separator(",")
                 .with_list_parse_key("sandbox.slow_activation_states")
                 .with_list_parse_key("pricing.premium.words")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(setting_variables(std::env::vars()))),
         );
         if let Ok(url) = std::env::var("DATABASE_URL") {
             builder = builder.set_override("database.url", url)?;
         }
-        let config: AppConfig = builder.build()?.try_deserialize()?;
+        let config: AppConfig = builder
+            .build()?
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         config.check()?;
         Ok(config)
     }
@@ -177,6 +195,14 @@ impl AppConfig {
             self.search.max_limit > 0,
             "search.max_limit must be positive"
         );
+        SecretBox::from_hex_key(&self.secrets.key)
+            .map_err(|e| anyhow::anyhow!("secrets.key: {e}"))?;
+        self.server.listen.to_socket_addrs().map_err(|e| {
+            anyhow::anyhow!(
+                "server.listen (INWARD_SERVER__LISTEN) `{}` is not an address to listen on: {e}",
+                self.server.listen
+            )
+        })?;
         anyhow::ensure!(
             self.provider.kind == "sandbox",
             "provider.kind `{}` is not known: use sandbox",
@@ -184,6 +210,18 @@ impl AppConfig {
         );
         Ok(())
     }
+}
+
+/// The `INWARD_…` variables that name a setting. Every setting sits in a section, so its
+/// variable has a `__` (`INWARD_HOLDS__TTL_SECONDS`); the others (`INWARD_CONFIG`, and
+/// those the scripts use, such as `INWARD_DEMO_DB`) are not settings and are left out
+/// rather than refused as unknown keys.
+fn setting_variables(vars: impl Iterator<Item = (String, String)>) -> config::Map<String, String> {
+    vars.filter(|(name, _)| {
+        name.strip_prefix("INWARD_")
+            .is_some_and(|rest| rest.contains("__"))
+    })
+    .collect()
 }
 
 /// Never print credentials: the database URL may carry a password.

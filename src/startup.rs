@@ -11,7 +11,6 @@ use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -300,10 +299,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::render))
-        .nest_service(
-            "/static",
-            ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
-        )
+        .route("/static/{*path}", get(crate::web::assets::serve))
         .layer(middleware::from_fn(crate::metrics::track_requests))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,

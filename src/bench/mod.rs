@@ -1,6 +1,6 @@
 //! `inward bench`: sets up 10 million numbers, serves Inward in-process on a random port
 //! and drives it with a real HTTP client (reqwest, closed loop, 64 clients by default),
-//! printing medians, p99 and ratios against the targets of issue 6. Not a test: nothing
+//! printing medians, p99 and ratios against the performance targets. Not a test: nothing
 //! here fails a build, it reports figures.
 
 mod data;
@@ -31,6 +31,31 @@ impl Options {
 }
 
 const SCENARIOS: [&str; 6] = ["explain", "search", "holds", "fight", "pages", "memory"];
+
+/// The benchmarks create users with the public demo password, drop and rebuild the indexes
+/// of `numbers` under an exclusive lock and expire every hold: never against a database
+/// that people use by mistake.
+pub fn refuse_unless_bench_database(url: &str, destroy_data: bool) -> anyhow::Result<()> {
+    if destroy_data {
+        return Ok(());
+    }
+    let name = database_name(url);
+    anyhow::ensure!(
+        name.starts_with("bench"),
+        "the benchmarks write demo users with a published password, rebuild the indexes of \
+         `numbers` under an exclusive lock and expire every hold, so they run only on a \
+         database whose name starts with `bench` (this is `{name}`); point DATABASE_URL at \
+         one, or pass --destroy-data to run here anyway"
+    );
+    Ok(())
+}
+
+fn database_name(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_string())
+        .unwrap_or_default()
+}
 
 /// Target checks, printed at the end as one table.
 struct Report(Vec<String>);
@@ -356,4 +381,22 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
         println!("{line}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bench_databases_unless_told_to_destroy_data() {
+        let ok = |url: &str, destroy| refuse_unless_bench_database(url, destroy).is_ok();
+        assert!(ok("postgres://postgres@127.0.0.1:5432/bench", false));
+        assert!(ok("postgres://postgres@127.0.0.1:5432/bench_upload", false));
+        assert!(!ok("postgres://postgres@127.0.0.1:5432/inward", false));
+        assert!(!ok("postgres://postgres@127.0.0.1:5432/", false));
+        assert!(!ok("not a url", false));
+        assert!(ok("postgres://postgres@127.0.0.1:5432/inward", true));
+        let refusal = refuse_unless_bench_database("postgres://h/inward", false).unwrap_err();
+        assert!(refusal.to_string().contains("`inward`"), "{refusal}");
+    }
 }

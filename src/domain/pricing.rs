@@ -7,6 +7,7 @@ use super::vanity::keypad_digit;
 pub type Micros = i64;
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Tariff {
     pub monthly_micros: Micros,
     pub setup_micros: Micros,
@@ -14,6 +15,7 @@ pub struct Tariff {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct PremiumRules {
     /// Price multiplier for premium numbers, in percent (300 = three times the tariff).
     pub multiplier_percent: i64,
@@ -28,6 +30,7 @@ pub struct PremiumRules {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct PricingConfig {
     pub local: Tariff,
     pub toll_free: Tariff,

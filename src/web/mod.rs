@@ -1,6 +1,7 @@
 //! Shared HTTP plumbing: the JSON extractor with our error format, page rendering and the
 //! HTML rendering of `AppError`.
 
+pub mod assets;
 pub mod pages;
 
 use axum::extract::rejection::JsonRejection;

@@ -11,204 +11,215 @@ async fn reserved_count(pool: &PgPool) -> i64 {
         .unwrap()
 }
 
-#[sqlx::test]
-async fn malformed_numbers_are_refused_and_change_nothing(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let good = api.find("npa=512", 1).await;
-    let (status, body) = api.reserve(&[good[0].clone(), "555-CALL-NOW".into()]).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("555-CALL-NOW")
-    );
-    assert_eq!(reserved_count(&app.pool).await, 0);
+#[test]
+fn malformed_numbers_are_refused_and_change_nothing() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let good = api.find("npa=512", 1).await;
+        let (status, body) = api.reserve(&[good[0].clone(), "555-CALL-NOW".into()]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("555-CALL-NOW")
+        );
+        assert_eq!(reserved_count(&app.pool).await, 0);
 
-    let (status, body) = api.reserve(&["+19115550100".into()]).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = api.reserve(&[]).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, body) = api.reserve(&["+15129990000".into()]).await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "a number in no inventory: {body}"
-    );
-    let (status, _) = api.get("/api/v1/numbers/not-a-number").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(reserved_count(&app.pool).await, 0);
+        let (status, body) = api.reserve(&["+19115550100".into()]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, body) = api.reserve(&[]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, body) = api.reserve(&["+15129990000".into()]).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "a number in no inventory: {body}"
+        );
+        let (status, _) = api.get("/api/v1/numbers/not-a-number").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reserved_count(&app.pool).await, 0);
 
-    let r = api
-        .http
-        .post(format!("{}/api/v1/reservations", api.base))
-        .bearer_auth(&api.token)
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(error_code(&body), "unsupported_media_type");
+        let r = api
+            .http
+            .post(format!("{}/api/v1/reservations", api.base))
+            .bearer_auth(&api.token)
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(error_code(&body), "unsupported_media_type");
+    })
 }
 
-#[sqlx::test]
-async fn unknown_targets_and_unheld_numbers_are_refused_before_anything_happens(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 2).await;
-    let (_, reservation) = api.reserve(&numbers[..1]).await;
-    let id = reservation["id"].as_str().unwrap();
-    let path = format!("/api/v1/reservations/{id}/provision");
-    let provision =
-        |assignments: serde_json::Value| api.post(&path, json!({ "assignments": assignments }));
+#[test]
+fn unknown_targets_and_unheld_numbers_are_refused_before_anything_happens() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 2).await;
+        let (_, reservation) = api.reserve(&numbers[..1]).await;
+        let id = reservation["id"].as_str().unwrap();
+        let path = format!("/api/v1/reservations/{id}/provision");
+        let provision =
+            |assignments: serde_json::Value| api.post(&path, json!({ "assignments": assignments }));
 
-    let (status, body) = provision(json!([{ "number": numbers[0], "target": { "type": "queue", "id": uuid::Uuid::new_v4().to_string() } }])).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("Queue"));
-    let (status, body) = provision(
+        let (status, body) = provision(json!([{ "number": numbers[0], "target": { "type": "queue", "id": uuid::Uuid::new_v4().to_string() } }])).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("Queue"));
+        let (status, body) = provision(
         json!([{ "number": numbers[0], "target": { "type": "queue", "name": "No Such Queue" } }]),
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, body) =
-        provision(json!([{ "number": numbers[0], "target": { "type": "skill", "name": "x" } }]))
-            .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("queue, extension or ivr")
-    );
-    let (status, body) = provision(
-        json!([{ "number": numbers[1], "target": { "type": "queue", "name": "Sales" } }]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(error_code(&body), "number_not_held");
-    let (status, _) = api
-        .post(
-            &format!("/api/v1/reservations/{}/provision", uuid::Uuid::new_v4()),
-            json!({ "assignments": [] }),
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        let (status, body) = provision(
+            json!([{ "number": numbers[0], "target": { "type": "skill", "name": "x" } }]),
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("queue, extension or ivr")
+        );
+        let (status, body) = provision(
+            json!([{ "number": numbers[1], "target": { "type": "queue", "name": "Sales" } }]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(error_code(&body), "number_not_held");
+        let (status, _) = api
+            .post(
+                &format!("/api/v1/reservations/{}/provision", uuid::Uuid::new_v4()),
+                json!({ "assignments": [] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
 
-    assert_eq!(app.number_state(&numbers[0]).await, "reserved");
-    let failures: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'PROVISION'")
-            .fetch_one(&app.pool)
+        assert_eq!(app.number_state(&numbers[0]).await, "reserved");
+        let failures: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'PROVISION'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(failures, 0, "nothing reached the provider");
+    })
+}
+
+#[test]
+fn active_numbers_cannot_be_reserved_again() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 1).await;
+        let (_, reservation) = api.reserve(&numbers).await;
+        let id = reservation["id"].as_str().unwrap();
+        api.post(&format!("/api/v1/reservations/{id}/provision"), json!({ "assignments": [{ "number": numbers[0], "target": { "type": "queue", "name": "Sales" } }] })).await;
+        let (status, body) = app.api("agent@initech.test").await.reserve(&numbers).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(error_code(&body), "numbers_unavailable");
+        let (status, body) = api
+            .post(
+                &format!("/api/v1/numbers/{}/release", numbers[0]),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = api
+            .post(
+                &format!("/api/v1/numbers/{}/release", numbers[0]),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    })
+}
+
+#[test]
+fn missing_or_wrong_csrf_token_is_refused_and_changes_nothing() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 1).await;
+        let browser = app.browser("agent@globex.test").await;
+        let no_token = browser
+            .http
+            .post(format!("{}/reservations", browser.base))
+            .form(&[("number", numbers[0].as_str())])
+            .send()
             .await
             .unwrap();
-    assert_eq!(failures, 0, "nothing reached the provider");
+        assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
+        let wrong = browser
+            .http
+            .post(format!("{}/reservations", browser.base))
+            .form(&[("csrf", "0000"), ("number", numbers[0].as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+        let json_no_header = browser
+            .http
+            .post(format!("{}/api/v1/reservations", browser.base))
+            .json(&json!({ "numbers": numbers }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json_no_header.status(), StatusCode::FORBIDDEN);
+        let body: serde_json::Value = json_no_header.json().await.unwrap();
+        assert_eq!(error_code(&body), "csrf_failed");
+        assert_eq!(app.number_state(&numbers[0]).await, "available");
+
+        let with_header = browser
+            .http
+            .post(format!("{}/api/v1/reservations", browser.base))
+            .header("X-CSRF-Token", &browser.csrf)
+            .json(&json!({ "numbers": numbers }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            with_header.status(),
+            StatusCode::CREATED,
+            "the session may use the API with its CSRF header"
+        );
+    })
 }
 
-#[sqlx::test]
-async fn active_numbers_cannot_be_reserved_again(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 1).await;
-    let (_, reservation) = api.reserve(&numbers).await;
-    let id = reservation["id"].as_str().unwrap();
-    api.post(&format!("/api/v1/reservations/{id}/provision"), json!({ "assignments": [{ "number": numbers[0], "target": { "type": "queue", "name": "Sales" } }] })).await;
-    let (status, body) = app.api("agent@initech.test").await.reserve(&numbers).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(error_code(&body), "numbers_unavailable");
-    let (status, body) = api
-        .post(
-            &format!("/api/v1/numbers/{}/release", numbers[0]),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = api
-        .post(
-            &format!("/api/v1/numbers/{}/release", numbers[0]),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-}
-
-#[sqlx::test]
-async fn missing_or_wrong_csrf_token_is_refused_and_changes_nothing(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 1).await;
-    let browser = app.browser("agent@globex.test").await;
-    let no_token = browser
-        .http
-        .post(format!("{}/reservations", browser.base))
-        .form(&[("number", numbers[0].as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
-    let wrong = browser
-        .http
-        .post(format!("{}/reservations", browser.base))
-        .form(&[("csrf", "0000"), ("number", numbers[0].as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let json_no_header = browser
-        .http
-        .post(format!("{}/api/v1/reservations", browser.base))
-        .json(&json!({ "numbers": numbers }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_no_header.status(), StatusCode::FORBIDDEN);
-    let body: serde_json::Value = json_no_header.json().await.unwrap();
-    assert_eq!(error_code(&body), "csrf_failed");
-    assert_eq!(app.number_state(&numbers[0]).await, "available");
-
-    let with_header = browser
-        .http
-        .post(format!("{}/api/v1/reservations", browser.base))
-        .header("X-CSRF-Token", &browser.csrf)
-        .json(&json!({ "numbers": numbers }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        with_header.status(),
-        StatusCode::CREATED,
-        "the session may use the API with its CSRF header"
-    );
-}
-
-#[sqlx::test]
-async fn unauthenticated_requests_get_401_or_the_login_page(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let r = app
-        .http
-        .get(app.url("/api/v1/numbers"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = app
-        .http
-        .get(app.url("/api/v1/numbers"))
-        .bearer_auth("inw_forged")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = no_redirect.get(app.url("/search")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(
-        r.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/login")
-    );
+#[test]
+fn unauthenticated_requests_get_401_or_the_login_page() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let r = app
+            .http
+            .get(app.url("/api/v1/numbers"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let r = app
+            .http
+            .get(app.url("/api/v1/numbers"))
+            .bearer_auth("inw_forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let no_redirect = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = no_redirect.get(app.url("/search")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/login")
+        );
+    })
 }

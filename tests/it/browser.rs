@@ -1,95 +1,96 @@
 //! One real headless Chromium (through chromedriver) walking the core flow.
 
 use fantoccini::Locator;
-use sqlx::PgPool;
 
 use crate::common::spawn_app;
 
-#[sqlx::test]
-async fn log_in_search_reserve_provision_and_see_the_number_active(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let chrome = crate::chrome::Chrome::start().await;
-    let c = chrome.client.clone();
-    // Asking for a page while logged out lands on the login form, then back on the page.
-    c.goto(&app.url("/search")).await.unwrap();
-    assert!(c.current_url().await.unwrap().path().starts_with("/login"));
-    chrome.login(&app.url(""), "agent@globex.test").await;
-    c.goto(&app.url("/search")).await.unwrap();
-    chrome.wait("#search-form").await;
-    c.find(Locator::Css("#state"))
-        .await
-        .unwrap()
-        .select_by_value("TX")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#npa"))
-        .await
-        .unwrap()
-        .send_keys("512")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#search"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-
-    let boxes = {
-        chrome.wait("#reserve-form input[type=checkbox]").await;
-        chrome.screenshot("search").await;
-        c.find_all(Locator::Css("#reserve-form input[type=checkbox]"))
+#[test]
+fn log_in_search_reserve_provision_and_see_the_number_active() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let chrome = crate::chrome::Chrome::start().await;
+        let c = chrome.client.clone();
+        // Asking for a page while logged out lands on the login form, then back on the page.
+        c.goto(&app.url("/search")).await.unwrap();
+        assert!(c.current_url().await.unwrap().path().starts_with("/login"));
+        chrome.login(&app.url(""), "agent@globex.test").await;
+        c.goto(&app.url("/search")).await.unwrap();
+        chrome.wait("#search-form").await;
+        c.find(Locator::Css("#state"))
             .await
             .unwrap()
-    };
-    assert!(boxes.len() >= 2, "search results shown");
-    let picked = boxes[0].attr("value").await.unwrap().unwrap();
-    boxes[0].click().await.unwrap();
-    boxes[1].click().await.unwrap();
-    c.find(Locator::Css("#reserve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+            .select_by_value("TX")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#npa"))
+            .await
+            .unwrap()
+            .send_keys("512")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#search"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
 
-    let countdown = chrome.wait("#countdown").await;
-    chrome.screenshot("reservation").await;
-    let shown = countdown.text().await.unwrap();
-    assert!(
-        shown.starts_with("14:") || shown.starts_with("15:"),
-        "live countdown shows {shown}"
-    );
+        let boxes = {
+            chrome.wait("#reserve-form input[type=checkbox]").await;
+            chrome.screenshot("search").await;
+            c.find_all(Locator::Css("#reserve-form input[type=checkbox]"))
+                .await
+                .unwrap()
+        };
+        assert!(boxes.len() >= 2, "search results shown");
+        let picked = boxes[0].attr("value").await.unwrap().unwrap();
+        boxes[0].click().await.unwrap();
+        boxes[1].click().await.unwrap();
+        c.find(Locator::Css("#reserve"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
 
-    let form = c.find(Locator::Css(".provision-form")).await.unwrap();
-    form.find(Locator::Css("select[name=target]"))
-        .await
-        .unwrap()
-        .select_by_label("Queue · Sales")
-        .await
-        .unwrap();
-    form.find(Locator::Css("input[name=display_name]"))
-        .await
-        .unwrap()
-        .send_keys("Browser line")
-        .await
-        .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let notice = chrome.wait(".alert-success").await.text().await.unwrap();
-    assert!(notice.contains("provisioned"), "{notice}");
+        let countdown = chrome.wait("#countdown").await;
+        chrome.screenshot("reservation").await;
+        let shown = countdown.text().await.unwrap();
+        assert!(
+            shown.starts_with("14:") || shown.starts_with("15:"),
+            "live countdown shows {shown}"
+        );
 
-    c.goto(&app.url("/numbers")).await.unwrap();
-    let table = chrome.wait("#numbers").await.text().await.unwrap();
-    chrome.screenshot("numbers").await;
-    assert!(
-        table.contains("active") && table.contains("Browser line"),
-        "{table}"
-    );
-    assert_eq!(app.number_state(&picked).await, "active");
-    c.close().await.unwrap();
+        let form = c.find(Locator::Css(".provision-form")).await.unwrap();
+        form.find(Locator::Css("select[name=target]"))
+            .await
+            .unwrap()
+            .select_by_label("Queue · Sales")
+            .await
+            .unwrap();
+        form.find(Locator::Css("input[name=display_name]"))
+            .await
+            .unwrap()
+            .send_keys("Browser line")
+            .await
+            .unwrap();
+        form.find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let notice = chrome.wait(".alert-success").await.text().await.unwrap();
+        assert!(notice.contains("provisioned"), "{notice}");
+
+        c.goto(&app.url("/numbers")).await.unwrap();
+        let table = chrome.wait("#numbers").await.text().await.unwrap();
+        chrome.screenshot("numbers").await;
+        assert!(
+            table.contains("active") && table.contains("Browser line"),
+            "{table}"
+        );
+        assert_eq!(app.number_state(&picked).await, "active");
+        c.close().await.unwrap();
+    })
 }

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use sqlx::PgPool;
 
 use crate::common::{Api, spawn_app};
 
@@ -32,43 +31,51 @@ async fn warm(api: &Api, path: &str) {
     until_status(api, path, StatusCode::OK).await;
 }
 
-#[sqlx::test]
-async fn a_demoted_admin_loses_admin_routes_while_cached(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    warm(&admin, "/api/v1/audit").await;
-    sqlx::query("UPDATE users SET role = 'tenant_user' WHERE email = 'admin@globex.test'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    until_status(&admin, "/api/v1/audit", StatusCode::FORBIDDEN).await;
+#[test]
+fn a_demoted_admin_loses_admin_routes_while_cached() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        warm(&admin, "/api/v1/audit").await;
+        sqlx::query("UPDATE users SET role = 'tenant_user' WHERE email = 'admin@globex.test'")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        until_status(&admin, "/api/v1/audit", StatusCode::FORBIDDEN).await;
+    })
 }
 
-#[sqlx::test]
-async fn a_deleted_token_stops_working_while_cached(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let agent = app.api("agent@globex.test").await;
-    warm(&agent, "/api/v1/reservations").await;
-    sqlx::query("DELETE FROM api_tokens")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    until_status(&agent, "/api/v1/reservations", StatusCode::UNAUTHORIZED).await;
+#[test]
+fn a_deleted_token_stops_working_while_cached() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let agent = app.api("agent@globex.test").await;
+        warm(&agent, "/api/v1/reservations").await;
+        sqlx::query("DELETE FROM api_tokens")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        until_status(&agent, "/api/v1/reservations", StatusCode::UNAUTHORIZED).await;
+    })
 }
 
-#[sqlx::test]
-async fn a_narrowed_region_applies_to_the_next_search(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let agent = app.api("agent@globex.test").await;
-    warm(&agent, "/api/v1/numbers/available?country=US&npa=512").await;
-    sqlx::query("UPDATE organizations SET allowed_countries = ARRAY['CA'] WHERE slug = 'globex'")
+#[test]
+fn a_narrowed_region_applies_to_the_next_search() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let agent = app.api("agent@globex.test").await;
+        warm(&agent, "/api/v1/numbers/available?country=US&npa=512").await;
+        sqlx::query(
+            "UPDATE organizations SET allowed_countries = ARRAY['CA'] WHERE slug = 'globex'",
+        )
         .execute(&app.pool)
         .await
         .unwrap();
-    until_status(
-        &agent,
-        "/api/v1/numbers/available?country=US&npa=512",
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+        until_status(
+            &agent,
+            "/api/v1/numbers/available?country=US&npa=512",
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    })
 }

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 
 fn database_url(options: &PgConnectOptions) -> String {
@@ -42,108 +41,118 @@ fn inward(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     )
 }
 
-#[sqlx::test]
-async fn orgs_users_and_tokens_are_managed_from_the_cli(pool: PgPool) {
-    let url = database_url(&pool.connect_options());
-    let (ok, out) = inward(&url, &["migrate"], None);
-    assert!(ok, "{out}");
-    let (ok, out) = inward(
-        &url,
-        &[
-            "orgs", "add", "--kind", "reseller", "--parent", "operator", "--slug", "telco",
-            "--name", "Telco",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
-    let (ok, out) = inward(
-        &url,
-        &[
-            "orgs", "add", "--kind", "tenant", "--parent", "telco", "--slug", "shop", "--name",
-            "Shop",
-        ],
-        None,
-    );
-    assert!(ok, "{out}");
-    let (ok, out) = inward(
-        &url,
-        &[
-            "orgs", "add", "--kind", "tenant", "--parent", "shop", "--slug", "bad", "--name", "Bad",
-        ],
-        None,
-    );
-    assert!(!ok && out.contains("belongs under a reseller"), "{out}");
-    let allowed: Vec<String> =
-        sqlx::query_scalar("SELECT allowed_countries FROM organizations WHERE slug = 'shop'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(allowed, ["US"], "new tenants get the US-only whitelist");
+#[test]
+fn orgs_users_and_tokens_are_managed_from_the_cli() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        let (ok, out) = inward(&url, &["migrate"], None);
+        assert!(ok, "{out}");
+        let (ok, out) = inward(
+            &url,
+            &[
+                "orgs", "add", "--kind", "reseller", "--parent", "operator", "--slug", "telco",
+                "--name", "Telco",
+            ],
+            None,
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = inward(
+            &url,
+            &[
+                "orgs", "add", "--kind", "tenant", "--parent", "telco", "--slug", "shop", "--name",
+                "Shop",
+            ],
+            None,
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = inward(
+            &url,
+            &[
+                "orgs", "add", "--kind", "tenant", "--parent", "shop", "--slug", "bad", "--name",
+                "Bad",
+            ],
+            None,
+        );
+        assert!(!ok && out.contains("belongs under a reseller"), "{out}");
+        let allowed: Vec<String> =
+            sqlx::query_scalar("SELECT allowed_countries FROM organizations WHERE slug = 'shop'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(allowed, ["US"], "new tenants get the US-only whitelist");
 
-    let (ok, out) = inward(
-        &url,
-        &[
-            "users",
-            "add",
-            "--org",
-            "shop",
-            "--role",
-            "tenant_admin",
-            "--email",
-            "boss@shop.test",
-        ],
-        Some("a long enough password\n"),
-    );
-    assert!(ok, "{out}");
-    let (ok, out) = inward(
-        &url,
-        &[
-            "users",
-            "add",
-            "--org",
-            "shop",
-            "--role",
-            "tenant_user",
-            "--email",
-            "short@shop.test",
-        ],
-        Some("short\n"),
-    );
-    assert!(!ok && out.contains("at least 10"), "{out}");
-    let (ok, out) = inward(
-        &url,
-        &["tokens", "create", "--email", "boss@shop.test"],
-        None,
-    );
-    assert!(ok, "{out}");
-    let token = out.lines().next().unwrap().trim().to_string();
-    assert!(token.starts_with("inw_"));
-    let stored: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE token_hash = sha256($1::bytea)")
-            .bind(token.as_bytes())
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(stored, 1, "only the hash is stored");
-    let plain: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM api_tokens WHERE encode(token_hash, 'escape') = $1",
-    )
-    .bind(&token)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(plain, 0);
-}
-
-#[sqlx::test]
-async fn bench_refuses_an_unknown_scenario_before_touching_data(pool: PgPool) {
-    let url = database_url(&pool.connect_options());
-    let (ok, out) = inward(&url, &["bench", "--only", "search,dance"], None);
-    assert!(!ok, "{out}");
-    assert!(out.contains("unknown scenario `dance`"), "{out}");
-    let numbers: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers")
+        let (ok, out) = inward(
+            &url,
+            &[
+                "users",
+                "add",
+                "--org",
+                "shop",
+                "--role",
+                "tenant_admin",
+                "--email",
+                "boss@shop.test",
+            ],
+            Some("a long enough password\n"),
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = inward(
+            &url,
+            &[
+                "users",
+                "add",
+                "--org",
+                "shop",
+                "--role",
+                "tenant_user",
+                "--email",
+                "short@shop.test",
+            ],
+            Some("short\n"),
+        );
+        assert!(!ok && out.contains("at least 10"), "{out}");
+        let (ok, out) = inward(
+            &url,
+            &["tokens", "create", "--email", "boss@shop.test"],
+            None,
+        );
+        assert!(ok, "{out}");
+        let token = out.lines().next().unwrap().trim().to_string();
+        assert!(token.starts_with("inw_"));
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM api_tokens WHERE token_hash = sha256($1::bytea)",
+        )
+        .bind(token.as_bytes())
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(numbers, 0, "no inventory was generated");
+        assert_eq!(stored, 1, "only the hash is stored");
+        let plain: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM api_tokens WHERE encode(token_hash, 'escape') = $1",
+        )
+        .bind(&token)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(plain, 0);
+    })
+}
+
+#[test]
+fn bench_refuses_an_unknown_scenario_before_touching_data() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        let (ok, out) = inward(
+            &url,
+            &["bench", "--destroy-data", "--only", "search,dance"],
+            None,
+        );
+        assert!(!ok, "{out}");
+        assert!(out.contains("unknown scenario `dance`"), "{out}");
+        let numbers: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(numbers, 0, "no inventory was generated");
+    })
 }

@@ -1,4 +1,4 @@
-//! A real server on a random port over a fresh database (one per test, by `#[sqlx::test]`).
+//! A real server on a random port over a fresh database (one per test, by `db::db_test`).
 
 use std::net::SocketAddr;
 

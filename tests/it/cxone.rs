@@ -8,7 +8,6 @@ use inward::providers::simulator::cxone::{
 use inward::providers::simulator::cxone_with_state;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 
 use crate::common::{Api, TestApp};
 use crate::genesys::app_with_key;
@@ -54,188 +53,192 @@ async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value
     .await
 }
 
-#[sqlx::test]
-async fn cxone_connection_test_and_the_portal_flow(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(cxone_with_state).await;
-    let admin = app.api("admin@globex.test").await;
-    let (_, bad) = admin
+#[test]
+fn cxone_connection_test_and_the_portal_flow() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(cxone_with_state).await;
+        let admin = app.api("admin@globex.test").await;
+        let (_, bad) = admin
         .post(
             "/api/v1/connections",
             json!({ "kind": "cxone", "base_url": sim.base, "credentials": credentials("nope") }),
         )
         .await;
-    let (_, test) = admin
-        .post(
-            &format!("/api/v1/connections/{}/test", bad["id"].as_str().unwrap()),
-            json!({}),
+        let (_, test) = admin
+            .post(
+                &format!("/api/v1/connections/{}/test", bad["id"].as_str().unwrap()),
+                json!({}),
+            )
+            .await;
+        assert_eq!(test["problem"], "bad_credentials", "{test}");
+
+        let agent = connected(&app, &sim).await;
+        let found = agent.find("npa=303&limit=20", 3).await;
+        assert!(found.iter().all(|n| n.starts_with("+1303555")));
+
+        let (status, body) = provision(
+            &agent,
+            &found[0],
+            json!({ "type": "queue", "name": "Sales" }),
         )
         .await;
-    assert_eq!(test["problem"], "bad_credentials", "{test}");
-
-    let agent = connected(&app, &sim).await;
-    let found = agent.find("npa=303&limit=20", 3).await;
-    assert!(found.iter().all(|n| n.starts_with("+1303555")));
-
-    let (status, body) = provision(
-        &agent,
-        &found[0],
-        json!({ "type": "queue", "name": "Sales" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        sim.route(&found[0]),
-        Some((4001, "Main IVR".to_string())),
-        "skill + the default script"
-    );
-    let (status, body) = provision(
-        &agent,
-        &found[1],
-        json!({ "type": "ivr", "id": "After Hours" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        sim.route(&found[1]),
-        Some((4002, "After Hours".to_string())),
-        "script + the default skill"
-    );
-    let (status, body) = provision(
-        &agent,
-        &found[2],
-        json!({ "type": "extension", "name": "Desk" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("skills and scripts"),
-        "{body}"
-    );
-
-    let (status, body) = agent
-        .post(&format!("/api/v1/numbers/{}/release", found[0]), json!({}))
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            sim.route(&found[0]),
+            Some((4001, "Main IVR".to_string())),
+            "skill + the default script"
+        );
+        let (status, body) = provision(
+            &agent,
+            &found[1],
+            json!({ "type": "ivr", "id": "After Hours" }),
+        )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        sim.route(&found[0]),
-        None,
-        "deprovisioned by deactivating the point of contact"
-    );
-    let inactive = sim
-        .state
-        .lock()
-        .unwrap()
-        .contacts
-        .values()
-        .filter(|c| c["isActive"] == false)
-        .count();
-    assert_eq!(inactive, 1);
-    // Routing it again reactivates the same point of contact (there is no DELETE).
-    let (status, body) = provision(
-        &agent,
-        &found[0],
-        json!({ "type": "queue", "name": "Billing" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(sim.route(&found[0]), Some((4003, "Main IVR".to_string())));
-    assert_eq!(sim.state.lock().unwrap().contacts.len(), 2);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            sim.route(&found[1]),
+            Some((4002, "After Hours".to_string())),
+            "script + the default skill"
+        );
+        let (status, body) = provision(
+            &agent,
+            &found[2],
+            json!({ "type": "extension", "name": "Desk" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("skills and scripts"),
+            "{body}"
+        );
+
+        let (status, body) = agent
+            .post(&format!("/api/v1/numbers/{}/release", found[0]), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            sim.route(&found[0]),
+            None,
+            "deprovisioned by deactivating the point of contact"
+        );
+        let inactive = sim
+            .state
+            .lock()
+            .unwrap()
+            .contacts
+            .values()
+            .filter(|c| c["isActive"] == false)
+            .count();
+        assert_eq!(inactive, 1);
+        // Routing it again reactivates the same point of contact (there is no DELETE).
+        let (status, body) = provision(
+            &agent,
+            &found[0],
+            json!({ "type": "queue", "name": "Billing" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sim.route(&found[0]), Some((4003, "Main IVR".to_string())));
+        assert_eq!(sim.state.lock().unwrap().contacts.len(), 2);
+    })
 }
 
-#[sqlx::test]
-async fn cxone_tokens_retries_errors_and_compensation(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(cxone_with_state).await;
-    let agent = connected(&app, &sim).await;
-    let found = agent.find("npa=303&limit=20", 3).await;
+#[test]
+fn cxone_tokens_retries_errors_and_compensation() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(cxone_with_state).await;
+        let agent = connected(&app, &sim).await;
+        let found = agent.find("npa=303&limit=20", 3).await;
 
-    sim.state.lock().unwrap().tokens.clear();
-    assert_eq!(
-        agent.get("/api/v1/targets?type=queue").await.0,
-        StatusCode::OK,
-        "expired token refreshed once"
-    );
-    sim.set(|f| f.rate_limit_next = 1);
-    let started = Instant::now();
-    assert_eq!(
-        agent.get("/api/v1/targets?type=ivr").await.0,
-        StatusCode::OK
-    );
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "waited for Retry-After"
-    );
-    sim.set(|f| f.fail_next = 2);
-    assert_eq!(
-        agent.get("/api/v1/targets").await.0,
-        StatusCode::OK,
-        "a 5xx burst is retried"
-    );
+        sim.state.lock().unwrap().tokens.clear();
+        assert_eq!(
+            agent.get("/api/v1/targets?type=queue").await.0,
+            StatusCode::OK,
+            "expired token refreshed once"
+        );
+        sim.set(|f| f.rate_limit_next = 1);
+        let started = Instant::now();
+        assert_eq!(
+            agent.get("/api/v1/targets?type=ivr").await.0,
+            StatusCode::OK
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "waited for Retry-After"
+        );
+        sim.set(|f| f.fail_next = 2);
+        assert_eq!(
+            agent.get("/api/v1/targets").await.0,
+            StatusCode::OK,
+            "a 5xx burst is retried"
+        );
 
-    sim.set(|f| f.forbid = Some("POST /inContactAPI".into()));
-    let (status, body) = provision(
-        &agent,
-        &found[0],
-        json!({ "type": "queue", "name": "Sales" }),
-    )
-    .await;
-    sim.set(|f| f.forbid = None);
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("permission denied"),
-        "{body}"
-    );
+        sim.set(|f| f.forbid = Some("POST /inContactAPI".into()));
+        let (status, body) = provision(
+            &agent,
+            &found[0],
+            json!({ "type": "queue", "name": "Sales" }),
+        )
+        .await;
+        sim.set(|f| f.forbid = None);
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("permission denied"),
+            "{body}"
+        );
 
-    let (status, _) = provision(
-        &agent,
-        &found[1],
-        json!({ "type": "queue", "id": "999999" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = provision(
+            &agent,
+            &found[1],
+            json!({ "type": "queue", "id": "999999" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
 
-    // Somebody routed the number in CXone itself meanwhile.
-    sim.state.lock().unwrap().contacts.insert(
+        // Somebody routed the number in CXone itself meanwhile.
+        sim.state.lock().unwrap().contacts.insert(
         1,
         json!({ "contactCode": 1, "contactAddress": found[2], "contactDescription": "Theirs", "defaultSkillId": 4003, "scriptName": "After Hours", "isActive": true }),
     );
-    let (status, body) = provision(
-        &agent,
-        &found[2],
-        json!({ "type": "queue", "name": "Sales" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already an active point of contact"),
-        "{body}"
-    );
-    assert_eq!(
-        sim.route(&found[2]),
-        Some((4003, "After Hours".to_string())),
-        "theirs is untouched"
-    );
+        let (status, body) = provision(
+            &agent,
+            &found[2],
+            json!({ "type": "queue", "name": "Sales" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already an active point of contact"),
+            "{body}"
+        );
+        assert_eq!(
+            sim.route(&found[2]),
+            Some((4003, "After Hours".to_string())),
+            "theirs is untouched"
+        );
 
-    sim.set(|f| f.fail_matching = Some("POST /inContactAPI".into()));
-    let (status, _) = agent.post(&format!("/api/v1/reservations/{}/provision", reservation_of(&app, &found[0]).await), json!({ "assignments": [{ "number": found[0], "target": { "type": "queue", "name": "Sales" } }] })).await;
-    sim.set(|f| f.fail_matching = None);
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert_eq!(
-        app.number_state(&found[0]).await,
-        "reserved",
-        "compensated and still held"
-    );
-    assert_eq!(sim.route(&found[0]), None, "nothing routed on the platform");
+        sim.set(|f| f.fail_matching = Some("POST /inContactAPI".into()));
+        let (status, _) = agent.post(&format!("/api/v1/reservations/{}/provision", reservation_of(&app, &found[0]).await), json!({ "assignments": [{ "number": found[0], "target": { "type": "queue", "name": "Sales" } }] })).await;
+        sim.set(|f| f.fail_matching = None);
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            app.number_state(&found[0]).await,
+            "reserved",
+            "compensated and still held"
+        );
+        assert_eq!(sim.route(&found[0]), None, "nothing routed on the platform");
+    })
 }
 
 async fn reservation_of(app: &TestApp, number: &str) -> String {
@@ -247,29 +250,31 @@ async fn reservation_of(app: &TestApp, number: &str) -> String {
     id.to_string()
 }
 
-#[sqlx::test]
-async fn cxone_orphan_check_flags_a_deleted_skill(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(cxone_with_state).await;
-    let agent = connected(&app, &sim).await;
-    let number = agent.find("npa=303", 1).await.remove(0);
-    assert_eq!(
-        provision(
-            &agent,
-            &number,
-            json!({ "type": "queue", "name": "Support" })
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
-    let r = reqwest::Client::new()
-        .delete(format!("{}/__sim/targets/queue/4002", sim.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
-    assert_eq!(report.orphaned, 1);
-    assert_eq!(app.number_state(&number).await, "orphaned");
+#[test]
+fn cxone_orphan_check_flags_a_deleted_skill() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(cxone_with_state).await;
+        let agent = connected(&app, &sim).await;
+        let number = agent.find("npa=303", 1).await.remove(0);
+        assert_eq!(
+            provision(
+                &agent,
+                &number,
+                json!({ "type": "queue", "name": "Support" })
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        let r = reqwest::Client::new()
+            .delete(format!("{}/__sim/targets/queue/4002", sim.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
+        assert_eq!(report.orphaned, 1);
+        assert_eq!(app.number_state(&number).await, "orphaned");
+    })
 }

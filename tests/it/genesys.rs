@@ -66,413 +66,425 @@ async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value
     .await
 }
 
-#[sqlx::test]
-async fn test_connection_names_what_failed_and_secrets_stay_sealed(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(genesys_with_state).await;
-    let admin = app.api("admin@globex.test").await;
-    assert_eq!(
-        connect(&app.api("agent@globex.test").await, &sim, CLIENT_SECRET)
-            .await
-            .0,
-        StatusCode::FORBIDDEN,
-        "tenant users cannot connect"
-    );
+#[test]
+fn test_connection_names_what_failed_and_secrets_stay_sealed() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let admin = app.api("admin@globex.test").await;
+        assert_eq!(
+            connect(&app.api("agent@globex.test").await, &sim, CLIENT_SECRET)
+                .await
+                .0,
+            StatusCode::FORBIDDEN,
+            "tenant users cannot connect"
+        );
 
-    let (_, body) = connect(&admin, &sim, "wrong-secret").await;
-    let id = body["id"].as_str().unwrap().to_string();
-    assert!(
-        body.get("credentials").is_none(),
-        "credentials are never returned"
-    );
-    let (_, test) = admin
-        .post(&format!("/api/v1/connections/{id}/test"), json!({}))
-        .await;
-    assert_eq!(
-        (test["ok"].clone(), test["problem"].clone()),
-        (json!(false), json!("bad_credentials")),
-        "{test}"
-    );
-
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT credentials FROM connections")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert!(
-        !String::from_utf8_lossy(&stored).contains("wrong-secret"),
-        "encrypted at rest"
-    );
-
-    let (_, body) = connect(&admin, &sim, CLIENT_SECRET).await;
-    let id = body["id"].as_str().unwrap().to_string();
-    sim.set(|f| f.forbid = Some("GET /api/v2/routing/queues".into()));
-    let (_, test) = admin
-        .post(&format!("/api/v1/connections/{id}/test"), json!({}))
-        .await;
-    assert_eq!(test["problem"], "missing_permission", "{test}");
-    sim.set(|f| f.forbid = None);
-    let (_, test) = admin
-        .post(&format!("/api/v1/connections/{id}/test"), json!({}))
-        .await;
-    assert_eq!(test["ok"], true, "{test}");
-    assert_eq!(test["imported_numbers"], 20);
-
-    let unreachable = admin
-        .post("/api/v1/connections", json!({ "kind": "genesys", "base_url": "http://127.0.0.1:9", "credentials": { "client_id": "a", "client_secret": "b" } }))
-        .await
-        .1;
-    let (_, test) = admin
-        .post(
-            &format!(
-                "/api/v1/connections/{}/test",
-                unreachable["id"].as_str().unwrap()
-            ),
-            json!({}),
-        )
-        .await;
-    assert_eq!(test["problem"], "unreachable", "{test}");
-
-    let (status, body) = admin
-        .post(
-            "/api/v1/connections",
-            json!({ "kind": "genesys", "region": "moon", "credentials": {} }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("region")
-    );
-}
-
-#[sqlx::test]
-async fn the_portal_flow_provisions_each_target_kind_on_genesys(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(genesys_with_state).await;
-    let (_, agent) = connected(&app, &sim).await;
-    let found = agent.find("npa=317&limit=10", 4).await;
-    assert!(
-        found.iter().all(|n| n.starts_with("+1317222")),
-        "the platform's unassigned DIDs are searchable"
-    );
-    let other = app.api("agent@initech.test").await;
-    let (_, theirs) = other.get("/api/v1/numbers/available?npa=317").await;
-    assert!(
-        theirs["numbers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|n| !n["e164"].as_str().unwrap().starts_with("+1317222")),
-        "only for the connected tenant"
-    );
-
-    let queue = sim.id_of("queue", "Sales");
-    let (status, body) =
-        provision(&agent, &found[0], json!({ "type": "queue", "id": queue })).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        sim.owner(&found[0]),
-        Some((sim.id_of("ivr", "Sales"), "IVR_CONFIG")),
-        "queue reached through its call route"
-    );
-
-    let user = sim.id_of("user", "Ada Lovelace");
-    let (status, body) = provision(
-        &agent,
-        &found[1],
-        json!({ "type": "extension", "id": user }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(sim.owner(&found[1]), Some((user, "USER")));
-
-    let (status, body) = provision(
-        &agent,
-        &found[2],
-        json!({ "type": "ivr", "name": "Main Menu" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        sim.owner(&found[2]),
-        Some((sim.id_of("ivr", "Main Menu"), "IVR_CONFIG"))
-    );
-
-    let (status, body) = provision(
-        &agent,
-        &found[3],
-        json!({ "type": "extension", "name": "Nobody Yet" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("created in Genesys"),
-        "{body}"
-    );
-    assert_eq!(app.number_state(&found[3]).await, "reserved");
-
-    for n in &found[..3] {
-        let (status, body) = agent
-            .post(&format!("/api/v1/numbers/{n}/release"), json!({}))
+        let (_, body) = connect(&admin, &sim, "wrong-secret").await;
+        let id = body["id"].as_str().unwrap().to_string();
+        assert!(
+            body.get("credentials").is_none(),
+            "credentials are never returned"
+        );
+        let (_, test) = admin
+            .post(&format!("/api/v1/connections/{id}/test"), json!({}))
             .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(sim.owner(n), None, "deprovisioned on the platform");
-    }
-    let targets = agent.get("/api/v1/targets?type=queue").await.1;
-    assert_eq!(targets["targets"].as_array().unwrap().len(), 2);
-}
+        assert_eq!(
+            (test["ok"].clone(), test["problem"].clone()),
+            (json!(false), json!("bad_credentials")),
+            "{test}"
+        );
 
-#[sqlx::test]
-async fn tokens_refresh_and_throttling_retries_recover(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(genesys_with_state).await;
-    let (_, agent) = connected(&app, &sim).await;
-
-    sim.state.lock().unwrap().tokens.clear();
-    let (status, body) = agent.get("/api/v1/targets?type=ivr").await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "a 401 mid-flow refreshes the token once: {body}"
-    );
-
-    sim.set(|f| f.rate_limit_next = 1);
-    let started = Instant::now();
-    let (status, _) = agent.get("/api/v1/targets?type=queue").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "waited for Retry-After"
-    );
-
-    sim.set(|f| f.fail_next = 2);
-    let (status, _) = agent.get("/api/v1/targets?type=extension").await;
-    assert_eq!(status, StatusCode::OK, "a burst of 503s is retried");
-    // Each call above used a different target type, so none was answered from the cache.
-    let tokens = sim
-        .faults
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.path == "/oauth/token")
-        .count();
-    assert_eq!(tokens, 2, "one token at connect, one refresh after expiry");
-}
-
-#[sqlx::test]
-async fn platform_errors_are_clear_and_a_failed_saga_leaves_nothing_assigned(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(genesys_with_state).await;
-    let (_, agent) = connected(&app, &sim).await;
-    let found = agent.find("npa=317", 3).await;
-
-    sim.set(|f| f.forbid = Some("PUT /api/v2/architect/ivrs".into()));
-    let (status, body) = provision(
-        &agent,
-        &found[0],
-        json!({ "type": "ivr", "name": "Main Menu" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("permission denied"),
-        "{body}"
-    );
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("routing:callRoute:edit"),
-        "names the missing right: {body}"
-    );
-    sim.set(|f| f.forbid = None);
-
-    let (status, body) = provision(
-        &agent,
-        &found[1],
-        json!({ "type": "queue", "id": "0000-missing" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-
-    // Someone assigns the DID in Genesys's own UI while we hold it.
-    let user = sim.id_of("user", "Grace Hopper");
-    sim.state.lock().unwrap().users.get_mut(&user).unwrap()["addresses"] =
-        json!([{ "address": found[2], "mediaType": "PHONE", "type": "WORK" }]);
-    let (status, body) = provision(
-        &agent,
-        &found[2],
-        json!({ "type": "ivr", "name": "Main Menu" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already assigned"),
-        "{body}"
-    );
-    assert_eq!(
-        sim.owner(&found[2]),
-        Some((user, "USER")),
-        "their assignment is untouched"
-    );
-
-    // Persistent 5xx on the write: retried, then the saga compensates.
-    let number = agent.find("npa=317", 4).await[3].clone();
-    sim.set(|f| f.fail_matching = Some("PUT /api/v2/architect/ivrs".into()));
-    let (status, body) = provision(
-        &agent,
-        &number,
-        json!({ "type": "ivr", "name": "Main Menu" }),
-    )
-    .await;
-    sim.set(|f| f.fail_matching = None);
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
-    assert_eq!(error_code(&body), "provider_error");
-    assert_eq!(
-        app.number_state(&number).await,
-        "reserved",
-        "compensated, still held"
-    );
-    assert_eq!(
-        sim.owner(&number),
-        None,
-        "nothing left assigned on the platform"
-    );
-    assert_eq!(app.audit_count(&number, "PROVISION", "FAILURE").await, 1);
-    let puts = sim
-        .faults
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.method == "PUT")
-        .count();
-    assert!(puts >= 4, "the write was retried ({puts} attempts)");
-}
-
-#[sqlx::test]
-async fn a_target_deleted_on_the_platform_is_flagged_orphaned_and_rerouted(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(genesys_with_state).await;
-    let (admin, agent) = connected(&app, &sim).await;
-    let number = agent.find("npa=317", 1).await.remove(0);
-    let user = sim.id_of("user", "Ada Lovelace");
-    assert_eq!(
-        provision(&agent, &number, json!({ "type": "extension", "id": user }))
-            .await
-            .0,
-        StatusCode::OK
-    );
-
-    let r = reqwest::Client::new()
-        .delete(format!("{}/__sim/targets/user/{user}", sim.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
-    assert_eq!((report.checked, report.orphaned), (1, 1));
-    assert_eq!(app.number_state(&number).await, "orphaned");
-    assert_eq!(app.audit_count(&number, "ORPHAN", "SUCCESS").await, 1);
-    let notices: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE phone_number = $1")
-            .bind(&number)
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT credentials FROM connections")
             .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert!(notices >= 1, "tenant admins are told");
-    assert_eq!(
-        admin.get("/api/v1/orphaned-numbers").await.1["numbers"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+        assert!(
+            !String::from_utf8_lossy(&stored).contains("wrong-secret"),
+            "encrypted at rest"
+        );
 
-    let ivr = sim.id_of("ivr", "Main Menu");
-    let (status, body) = agent
-        .post(
-            &format!("/api/v1/numbers/{number}/reroute"),
-            json!({ "target": { "type": "ivr", "id": ivr } }),
+        let (_, body) = connect(&admin, &sim, CLIENT_SECRET).await;
+        let id = body["id"].as_str().unwrap().to_string();
+        sim.set(|f| f.forbid = Some("GET /api/v2/routing/queues".into()));
+        let (_, test) = admin
+            .post(&format!("/api/v1/connections/{id}/test"), json!({}))
+            .await;
+        assert_eq!(test["problem"], "missing_permission", "{test}");
+        sim.set(|f| f.forbid = None);
+        let (_, test) = admin
+            .post(&format!("/api/v1/connections/{id}/test"), json!({}))
+            .await;
+        assert_eq!(test["ok"], true, "{test}");
+        assert_eq!(test["imported_numbers"], 20);
+
+        let unreachable = admin
+        .post("/api/v1/connections", json!({ "kind": "genesys", "base_url": "http://127.0.0.1:9", "credentials": { "client_id": "a", "client_secret": "b" } }))
+        .await
+        .1;
+        let (_, test) = admin
+            .post(
+                &format!(
+                    "/api/v1/connections/{}/test",
+                    unreachable["id"].as_str().unwrap()
+                ),
+                json!({}),
+            )
+            .await;
+        assert_eq!(test["problem"], "unreachable", "{test}");
+
+        let (status, body) = admin
+            .post(
+                "/api/v1/connections",
+                json!({ "kind": "genesys", "region": "moon", "credentials": {} }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("region")
+        );
+    })
+}
+
+#[test]
+fn the_portal_flow_provisions_each_target_kind_on_genesys() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317&limit=10", 4).await;
+        assert!(
+            found.iter().all(|n| n.starts_with("+1317222")),
+            "the platform's unassigned DIDs are searchable"
+        );
+        let other = app.api("agent@initech.test").await;
+        let (_, theirs) = other.get("/api/v1/numbers/available?npa=317").await;
+        assert!(
+            theirs["numbers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|n| !n["e164"].as_str().unwrap().starts_with("+1317222")),
+            "only for the connected tenant"
+        );
+
+        let queue = sim.id_of("queue", "Sales");
+        let (status, body) =
+            provision(&agent, &found[0], json!({ "type": "queue", "id": queue })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            sim.owner(&found[0]),
+            Some((sim.id_of("ivr", "Sales"), "IVR_CONFIG")),
+            "queue reached through its call route"
+        );
+
+        let user = sim.id_of("user", "Ada Lovelace");
+        let (status, body) = provision(
+            &agent,
+            &found[1],
+            json!({ "type": "extension", "id": user }),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(app.number_state(&number).await, "active");
-    assert_eq!(sim.owner(&number), Some((ivr, "IVR_CONFIG")));
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sim.owner(&found[1]), Some((user, "USER")));
+
+        let (status, body) = provision(
+            &agent,
+            &found[2],
+            json!({ "type": "ivr", "name": "Main Menu" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            sim.owner(&found[2]),
+            Some((sim.id_of("ivr", "Main Menu"), "IVR_CONFIG"))
+        );
+
+        let (status, body) = provision(
+            &agent,
+            &found[3],
+            json!({ "type": "extension", "name": "Nobody Yet" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("created in Genesys"),
+            "{body}"
+        );
+        assert_eq!(app.number_state(&found[3]).await, "reserved");
+
+        for n in &found[..3] {
+            let (status, body) = agent
+                .post(&format!("/api/v1/numbers/{n}/release"), json!({}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(sim.owner(n), None, "deprovisioned on the platform");
+        }
+        let targets = agent.get("/api/v1/targets?type=queue").await.1;
+        assert_eq!(targets["targets"].as_array().unwrap().len(), 2);
+    })
+}
+
+#[test]
+fn tokens_refresh_and_throttling_retries_recover() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+
+        sim.state.lock().unwrap().tokens.clear();
+        let (status, body) = agent.get("/api/v1/targets?type=ivr").await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a 401 mid-flow refreshes the token once: {body}"
+        );
+
+        sim.set(|f| f.rate_limit_next = 1);
+        let started = Instant::now();
+        let (status, _) = agent.get("/api/v1/targets?type=queue").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "waited for Retry-After"
+        );
+
+        sim.set(|f| f.fail_next = 2);
+        let (status, _) = agent.get("/api/v1/targets?type=extension").await;
+        assert_eq!(status, StatusCode::OK, "a burst of 503s is retried");
+        // Each call above used a different target type, so none was answered from the cache.
+        let tokens = sim
+            .faults
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == "/oauth/token")
+            .count();
+        assert_eq!(tokens, 2, "one token at connect, one refresh after expiry");
+    })
+}
+
+#[test]
+fn platform_errors_are_clear_and_a_failed_saga_leaves_nothing_assigned() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317", 3).await;
+
+        sim.set(|f| f.forbid = Some("PUT /api/v2/architect/ivrs".into()));
+        let (status, body) = provision(
+            &agent,
+            &found[0],
+            json!({ "type": "ivr", "name": "Main Menu" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("permission denied"),
+            "{body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("routing:callRoute:edit"),
+            "names the missing right: {body}"
+        );
+        sim.set(|f| f.forbid = None);
+
+        let (status, body) = provision(
+            &agent,
+            &found[1],
+            json!({ "type": "queue", "id": "0000-missing" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+        // Someone assigns the DID in Genesys's own UI while we hold it.
+        let user = sim.id_of("user", "Grace Hopper");
+        sim.state.lock().unwrap().users.get_mut(&user).unwrap()["addresses"] =
+            json!([{ "address": found[2], "mediaType": "PHONE", "type": "WORK" }]);
+        let (status, body) = provision(
+            &agent,
+            &found[2],
+            json!({ "type": "ivr", "name": "Main Menu" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already assigned"),
+            "{body}"
+        );
+        assert_eq!(
+            sim.owner(&found[2]),
+            Some((user, "USER")),
+            "their assignment is untouched"
+        );
+
+        // Persistent 5xx on the write: retried, then the saga compensates.
+        let number = agent.find("npa=317", 4).await[3].clone();
+        sim.set(|f| f.fail_matching = Some("PUT /api/v2/architect/ivrs".into()));
+        let (status, body) = provision(
+            &agent,
+            &number,
+            json!({ "type": "ivr", "name": "Main Menu" }),
+        )
+        .await;
+        sim.set(|f| f.fail_matching = None);
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert_eq!(error_code(&body), "provider_error");
+        assert_eq!(
+            app.number_state(&number).await,
+            "reserved",
+            "compensated, still held"
+        );
+        assert_eq!(
+            sim.owner(&number),
+            None,
+            "nothing left assigned on the platform"
+        );
+        assert_eq!(app.audit_count(&number, "PROVISION", "FAILURE").await, 1);
+        let puts = sim
+            .faults
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == "PUT")
+            .count();
+        assert!(puts >= 4, "the write was retried ({puts} attempts)");
+    })
+}
+
+#[test]
+fn a_target_deleted_on_the_platform_is_flagged_orphaned_and_rerouted() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (admin, agent) = connected(&app, &sim).await;
+        let number = agent.find("npa=317", 1).await.remove(0);
+        let user = sim.id_of("user", "Ada Lovelace");
+        assert_eq!(
+            provision(&agent, &number, json!({ "type": "extension", "id": user }))
+                .await
+                .0,
+            StatusCode::OK
+        );
+
+        let r = reqwest::Client::new()
+            .delete(format!("{}/__sim/targets/user/{user}", sim.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
+        assert_eq!((report.checked, report.orphaned), (1, 1));
+        assert_eq!(app.number_state(&number).await, "orphaned");
+        assert_eq!(app.audit_count(&number, "ORPHAN", "SUCCESS").await, 1);
+        let notices: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM notifications WHERE phone_number = $1")
+                .bind(&number)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert!(notices >= 1, "tenant admins are told");
+        assert_eq!(
+            admin.get("/api/v1/orphaned-numbers").await.1["numbers"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+
+        let ivr = sim.id_of("ivr", "Main Menu");
+        let (status, body) = agent
+            .post(
+                &format!("/api/v1/numbers/{number}/reroute"),
+                json!({ "target": { "type": "ivr", "id": ivr } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(app.number_state(&number).await, "active");
+        assert_eq!(sim.owner(&number), Some((ivr, "IVR_CONFIG")));
+    })
 }
 
 /// What the adapter sent matches the published shapes: known fields only, required ones present.
-#[sqlx::test]
-async fn requests_match_the_published_genesys_shapes(pool: PgPool) {
-    let app = app_with_key(pool).await;
-    let sim = Sim::start(genesys_with_state).await;
-    let (_, agent) = connected(&app, &sim).await;
-    let found = agent.find("npa=317", 2).await;
-    provision(
-        &agent,
-        &found[0],
-        json!({ "type": "ivr", "name": "Main Menu" }),
-    )
-    .await;
-    provision(
-        &agent,
-        &found[1],
-        json!({ "type": "extension", "id": sim.id_of("user", "Grace Hopper") }),
-    )
-    .await;
+#[test]
+fn requests_match_the_published_genesys_shapes() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317", 2).await;
+        provision(
+            &agent,
+            &found[0],
+            json!({ "type": "ivr", "name": "Main Menu" }),
+        )
+        .await;
+        provision(
+            &agent,
+            &found[1],
+            json!({ "type": "extension", "id": sim.id_of("user", "Grace Hopper") }),
+        )
+        .await;
 
-    let spec: Value = serde_json::from_str(include_str!(
-        "../fixtures/providers/genesys-cloud.subset.json"
-    ))
-    .unwrap();
-    let check = |definition: &str, body: &Value| {
-        let def = &spec["definitions"][definition];
-        let props = def["properties"].as_object().unwrap();
-        for key in body.as_object().unwrap().keys() {
-            assert!(
-                props.contains_key(key),
-                "{definition} has no property `{key}`"
-            );
+        let spec: Value = serde_json::from_str(include_str!(
+            "../fixtures/providers/genesys-cloud.subset.json"
+        ))
+        .unwrap();
+        let check = |definition: &str, body: &Value| {
+            let def = &spec["definitions"][definition];
+            let props = def["properties"].as_object().unwrap();
+            for key in body.as_object().unwrap().keys() {
+                assert!(
+                    props.contains_key(key),
+                    "{definition} has no property `{key}`"
+                );
+            }
+            for required in def["required"].as_array().into_iter().flatten() {
+                assert!(
+                    body.get(required.as_str().unwrap()).is_some(),
+                    "{definition} requires `{required}`"
+                );
+            }
+        };
+        let requests = sim.faults.requests.lock().unwrap().clone();
+        let puts: Vec<_> = requests
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path.starts_with("/api/v2/architect/ivrs/"))
+            .collect();
+        let patches: Vec<_> = requests
+            .iter()
+            .filter(|r| r.method == "PATCH" && r.path.starts_with("/api/v2/users/"))
+            .collect();
+        assert!(!puts.is_empty() && !patches.is_empty());
+        puts.iter().for_each(|r| check("IVR", &r.body));
+        patches.iter().for_each(|r| check("UpdateUser", &r.body));
+        for r in patches {
+            for address in r.body["addresses"].as_array().unwrap() {
+                check("Contact", address);
+            }
         }
-        for required in def["required"].as_array().into_iter().flatten() {
-            assert!(
-                body.get(required.as_str().unwrap()).is_some(),
-                "{definition} requires `{required}`"
-            );
-        }
-    };
-    let requests = sim.faults.requests.lock().unwrap().clone();
-    let puts: Vec<_> = requests
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.starts_with("/api/v2/architect/ivrs/"))
-        .collect();
-    let patches: Vec<_> = requests
-        .iter()
-        .filter(|r| r.method == "PATCH" && r.path.starts_with("/api/v2/users/"))
-        .collect();
-    assert!(!puts.is_empty() && !patches.is_empty());
-    puts.iter().for_each(|r| check("IVR", &r.body));
-    patches.iter().for_each(|r| check("UpdateUser", &r.body));
-    for r in patches {
-        for address in r.body["addresses"].as_array().unwrap() {
-            check("Contact", address);
-        }
-    }
-    let searched = requests.iter().any(|r| {
-        r.path == "/api/v2/telephony/providers/edges/didpools/dids"
-            && r.query.contains("type=UNASSIGNED")
-    });
-    assert!(searched);
+        let searched = requests.iter().any(|r| {
+            r.path == "/api/v2/telephony/providers/edges/didpools/dids"
+                && r.query.contains("type=UNASSIGNED")
+        });
+        assert!(searched);
+    })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use crate::common::{Api, TestApp, settle, spawn_app_with, spawn_fast_features};
 use inward::jobs::activation;
@@ -60,154 +60,159 @@ async fn pending_number(app: &TestApp, api: &Api) -> String {
     number
 }
 
-#[sqlx::test]
-async fn a_name_changed_while_the_platform_is_slow_is_sent_and_the_old_answer_dropped(
-    pool: PgPool,
-) {
-    let app = spawn_fast_features(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let number = admin.provisioned(1).await.remove(0);
-    let cnam = format!("/api/v1/numbers/{number}/cnam");
-    let (status, body) = admin.put(&cnam, json!({ "name": "Globex Sales" })).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+#[test]
+fn a_name_changed_while_the_platform_is_slow_is_sent_and_the_old_answer_dropped() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_fast_features(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let number = admin.provisioned(1).await.remove(0);
+        let cnam = format!("/api/v1/numbers/{number}/cnam");
+        let (status, body) = admin.put(&cnam, json!({ "name": "Globex Sales" })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
 
-    // The platform stalls on the job's CNAM submission.
-    let stall = stall_sandbox(&app, "cnam").await;
-    let job = tokio::spawn({
-        let state = app.state.clone();
-        async move { inward::jobs::run_once(&state).await }
-    });
-    until_a_backend_waits_for_a_lock(&app).await;
+        // The platform stalls on the job's CNAM submission.
+        let stall = stall_sandbox(&app, "cnam").await;
+        let job = tokio::spawn({
+            let state = app.state.clone();
+            async move { inward::jobs::run_once(&state).await }
+        });
+        until_a_backend_waits_for_a_lock(&app).await;
 
-    // Meanwhile the admin renames the number: answered at once, not after the job's call.
-    let renamed = tokio::time::timeout(
-        Duration::from_secs(5),
-        admin.put(&cnam, json!({ "name": "Globex Billing" })),
-    )
-    .await
-    .expect("the change waited for the job's platform call");
-    assert_eq!(renamed.0, StatusCode::OK, "{}", renamed.1);
+        // Meanwhile the admin renames the number: answered at once, not after the job's call.
+        let renamed = tokio::time::timeout(
+            Duration::from_secs(5),
+            admin.put(&cnam, json!({ "name": "Globex Billing" })),
+        )
+        .await
+        .expect("the change waited for the job's platform call");
+        assert_eq!(renamed.0, StatusCode::OK, "{}", renamed.1);
 
-    stall.commit().await.unwrap();
-    job.await.unwrap().unwrap();
-    // The platform got the old name; its reference must not land on the new name's row,
-    // or the next check would call the new name synced.
-    let (name, reference, status): (String, Option<String>, String) =
-        sqlx::query_as("SELECT name, provider_ref, status FROM cnam_records WHERE e164 = $1")
-            .bind(&number)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(
-        (name.as_str(), reference, status.as_str()),
-        ("Globex Billing", None, "pending")
-    );
+        stall.commit().await.unwrap();
+        job.await.unwrap().unwrap();
+        // The platform got the old name; its reference must not land on the new name's row,
+        // or the next check would call the new name synced.
+        let (name, reference, status): (String, Option<String>, String) =
+            sqlx::query_as("SELECT name, provider_ref, status FROM cnam_records WHERE e164 = $1")
+                .bind(&number)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            (name.as_str(), reference, status.as_str()),
+            ("Globex Billing", None, "pending")
+        );
 
-    settle(&app, 5).await;
-    let sent: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sandbox_cnam_requests WHERE e164 = $1 ORDER BY submitted_at",
-    )
-    .bind(&number)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(sent, ["Globex Sales", "Globex Billing"]);
-    let (_, shown) = admin.get(&format!("/api/v1/numbers/{number}")).await;
-    assert_eq!(shown["cnam"]["name"], "Globex Billing", "{shown}");
-    assert_eq!(shown["cnam"]["status"], "synced", "{shown}");
+        settle(&app, 5).await;
+        let sent: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sandbox_cnam_requests WHERE e164 = $1 ORDER BY submitted_at",
+        )
+        .bind(&number)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(sent, ["Globex Sales", "Globex Billing"]);
+        let (_, shown) = admin.get(&format!("/api/v1/numbers/{number}")).await;
+        assert_eq!(shown["cnam"]["name"], "Globex Billing", "{shown}");
+        assert_eq!(shown["cnam"]["status"], "synced", "{shown}");
+    })
 }
 
-#[sqlx::test]
-async fn a_pending_number_is_asked_about_by_one_instance_and_a_release_meanwhile_stands(
-    pool: PgPool,
-) {
-    let app = spawn_app_with(pool, |c| c.sandbox.activation_delay_seconds = 1).await;
-    let api = app.api("agent@globex.test").await;
-    let number = pending_number(&app, &api).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+#[test]
+fn a_pending_number_is_asked_about_by_one_instance_and_a_release_meanwhile_stands() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| c.sandbox.activation_delay_seconds = 1).await;
+        let api = app.api("agent@globex.test").await;
+        let number = pending_number(&app, &api).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
 
-    let claimed = activation::claim(&app.state, 200).await.unwrap();
-    assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].e164, number);
-    assert!(
-        activation::claim(&app.state, 200).await.unwrap().is_empty(),
-        "another instance's pass leaves a claimed number alone"
-    );
+        let claimed = activation::claim(&app.state, 200).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].e164, number);
+        assert!(
+            activation::claim(&app.state, 200).await.unwrap().is_empty(),
+            "another instance's pass leaves a claimed number alone"
+        );
 
-    // While the platform is being asked, the tenant releases the number: nothing waits.
-    let (status, body) = tokio::time::timeout(
-        Duration::from_secs(5),
-        api.post(&format!("/api/v1/numbers/{number}/release"), json!({})),
-    )
-    .await
-    .expect("the release waited for the job");
-    assert_eq!(status, StatusCode::OK, "{body}");
+        // While the platform is being asked, the tenant releases the number: nothing waits.
+        let (status, body) = tokio::time::timeout(
+            Duration::from_secs(5),
+            api.post(&format!("/api/v1/numbers/{number}/release"), json!({})),
+        )
+        .await
+        .expect("the release waited for the job");
+        assert_eq!(status, StatusCode::OK, "{body}");
 
-    // The platform's "active" arrives for a number that is no longer pending: it stays released.
-    assert!(
-        !activation::record(&app.state, &claimed[0], true)
-            .await
-            .unwrap()
-    );
-    assert_eq!(app.number_state(&number).await, "released");
-    let activations: i64 = sqlx::query_scalar(
+        // The platform's "active" arrives for a number that is no longer pending: it stays released.
+        assert!(
+            !activation::record(&app.state, &claimed[0], true)
+                .await
+                .unwrap()
+        );
+        assert_eq!(app.number_state(&number).await, "released");
+        let activations: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE phone_number = $1 AND details->>'activation' = 'completed'",
     )
     .bind(&number)
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(activations, 0);
+        assert_eq!(activations, 0);
+    })
 }
 
-#[sqlx::test]
-async fn a_claim_answered_not_yet_is_asked_again_on_the_next_pass(pool: PgPool) {
-    let app = spawn_app_with(pool, |c| c.sandbox.activation_delay_seconds = 3600).await;
-    let api = app.api("agent@globex.test").await;
-    let number = pending_number(&app, &api).await;
+#[test]
+fn a_claim_answered_not_yet_is_asked_again_on_the_next_pass() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| c.sandbox.activation_delay_seconds = 3600).await;
+        let api = app.api("agent@globex.test").await;
+        let number = pending_number(&app, &api).await;
 
-    assert_eq!(activation::activate_pending(&app.state).await.unwrap(), 0);
-    let claimed = activation::claim(&app.state, 200).await.unwrap();
-    assert_eq!(claimed.len(), 1, "the lease ends with the answer");
-    assert!(
-        activation::record(&app.state, &claimed[0], true)
-            .await
-            .unwrap()
-    );
-    assert_eq!(app.number_state(&number).await, "active");
+        assert_eq!(activation::activate_pending(&app.state).await.unwrap(), 0);
+        let claimed = activation::claim(&app.state, 200).await.unwrap();
+        assert_eq!(claimed.len(), 1, "the lease ends with the answer");
+        assert!(
+            activation::record(&app.state, &claimed[0], true)
+                .await
+                .unwrap()
+        );
+        assert_eq!(app.number_state(&number).await, "active");
+    })
 }
 
-#[sqlx::test]
-async fn a_port_cancelled_while_the_carrier_is_slow_stays_cancelled(pool: PgPool) {
-    let app = crate::common::spawn_app(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let id = crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
+#[test]
+fn a_port_cancelled_while_the_carrier_is_slow_stays_cancelled() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let id = crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
 
-    // The carrier stalls on the job's submission.
-    let stall = stall_sandbox(&app, "port").await;
-    let job = tokio::spawn({
-        let state = app.state.clone();
-        async move { inward::porting::sync(&state).await }
-    });
-    until_a_backend_waits_for_a_lock(&app).await;
+        // The carrier stalls on the job's submission.
+        let stall = stall_sandbox(&app, "port").await;
+        let job = tokio::spawn({
+            let state = app.state.clone();
+            async move { inward::porting::sync(&state).await }
+        });
+        until_a_backend_waits_for_a_lock(&app).await;
 
-    let (status, body) = tokio::time::timeout(
-        Duration::from_secs(5),
-        admin.post(&format!("/api/v1/ports/{id}/cancel"), json!({})),
-    )
-    .await
-    .expect("the cancel waited for the job's carrier call");
-    assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = tokio::time::timeout(
+            Duration::from_secs(5),
+            admin.post(&format!("/api/v1/ports/{id}/cancel"), json!({})),
+        )
+        .await
+        .expect("the cancel waited for the job's carrier call");
+        assert_eq!(status, StatusCode::OK, "{body}");
 
-    stall.commit().await.unwrap();
-    assert_eq!(job.await.unwrap().unwrap(), 0, "nothing moved");
-    let (status, reference): (String, Option<String>) =
-        sqlx::query_as("SELECT status, provider_ref FROM port_numbers WHERE port_id = $1::uuid")
-            .bind(&id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((status.as_str(), reference), ("cancelled", None));
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    assert_eq!(detail["numbers"][0]["status"], "cancelled", "{detail}");
+        stall.commit().await.unwrap();
+        assert_eq!(job.await.unwrap().unwrap(), 0, "nothing moved");
+        let (status, reference): (String, Option<String>) = sqlx::query_as(
+            "SELECT status, provider_ref FROM port_numbers WHERE port_id = $1::uuid",
+        )
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!((status.as_str(), reference), ("cancelled", None));
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(detail["numbers"][0]["status"], "cancelled", "{detail}");
+    })
 }

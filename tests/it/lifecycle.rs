@@ -4,21 +4,22 @@ use sqlx::PgPool;
 
 use crate::common::{error_code, spawn_app};
 
-#[sqlx::test]
-async fn reserve_provision_to_each_target_kind_then_release(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 3).await;
-    let (status, reservation) = api.reserve(&numbers).await;
-    assert_eq!(status, StatusCode::CREATED, "{reservation}");
-    let id = reservation["id"].as_str().unwrap().to_string();
-    assert_eq!(reservation["numbers"].as_array().unwrap().len(), 3);
-    for n in &numbers {
-        assert_eq!(app.number_state(n).await, "reserved");
-    }
-    let queue = api.target_id("queue", "Sales").await;
-    let ivr = api.target_id("ivr", "Main Menu").await;
-    let (status, body) = api
+#[test]
+fn reserve_provision_to_each_target_kind_then_release() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 3).await;
+        let (status, reservation) = api.reserve(&numbers).await;
+        assert_eq!(status, StatusCode::CREATED, "{reservation}");
+        let id = reservation["id"].as_str().unwrap().to_string();
+        assert_eq!(reservation["numbers"].as_array().unwrap().len(), 3);
+        for n in &numbers {
+            assert_eq!(app.number_state(n).await, "reserved");
+        }
+        let queue = api.target_id("queue", "Sales").await;
+        let ivr = api.target_id("ivr", "Main Menu").await;
+        let (status, body) = api
         .post(
             &format!("/api/v1/reservations/{id}/provision"),
             json!({ "assignments": [
@@ -28,228 +29,237 @@ async fn reserve_provision_to_each_target_kind_then_release(pool: PgPool) {
             ]}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(
-        body["results"]
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["ok"] == true && r["state"] == "active")
+        );
+
+        let (_, number) = api.get(&format!("/api/v1/numbers/{}", numbers[0])).await;
+        assert_eq!(number["state"], "active");
+        assert_eq!(
+            number["target"],
+            json!({ "type": "queue", "id": queue, "name": "Sales" })
+        );
+        let history: Vec<&str> = number["history"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|r| r["ok"] == true && r["state"] == "active")
-    );
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(history, ["PROVISION", "RESERVE"]);
 
-    let (_, number) = api.get(&format!("/api/v1/numbers/{}", numbers[0])).await;
-    assert_eq!(number["state"], "active");
-    assert_eq!(
-        number["target"],
-        json!({ "type": "queue", "id": queue, "name": "Sales" })
-    );
-    let history: Vec<&str> = number["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(history, ["PROVISION", "RESERVE"]);
+        let extension = api.get(&format!("/api/v1/numbers/{}", numbers[1])).await.1;
+        assert_eq!(extension["target"]["type"], "extension");
+        assert_eq!(
+            extension["target"]["name"], "Dr. Ada",
+            "the extension was created by name"
+        );
+        assert!(
+            api.get("/api/v1/targets?type=extension").await.1["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == "Dr. Ada")
+        );
 
-    let extension = api.get(&format!("/api/v1/numbers/{}", numbers[1])).await.1;
-    assert_eq!(extension["target"]["type"], "extension");
-    assert_eq!(
-        extension["target"]["name"], "Dr. Ada",
-        "the extension was created by name"
-    );
-    assert!(
-        api.get("/api/v1/targets?type=extension").await.1["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t["name"] == "Dr. Ada")
-    );
+        let (_, list) = api.get("/api/v1/numbers").await;
+        assert_eq!(list["numbers"].as_array().unwrap().len(), 3);
+        let (_, view) = api.get(&format!("/api/v1/reservations/{id}")).await;
+        assert_eq!(view["status"], "completed");
 
-    let (_, list) = api.get("/api/v1/numbers").await;
-    assert_eq!(list["numbers"].as_array().unwrap().len(), 3);
-    let (_, view) = api.get(&format!("/api/v1/reservations/{id}")).await;
-    assert_eq!(view["status"], "completed");
-
-    let (status, released) = api
-        .post(
-            &format!("/api/v1/numbers/{}/release", numbers[0]),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{released}");
-    assert_eq!(released["state"], "released");
-    assert_eq!(app.number_state(&numbers[0]).await, "released");
-    let assigned: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM sandbox_assignments WHERE e164 = $1")
-            .bind(&numbers[0])
-            .fetch_one(&app.pool)
+        let (status, released) = api
+            .post(
+                &format!("/api/v1/numbers/{}/release", numbers[0]),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{released}");
+        assert_eq!(released["state"], "released");
+        assert_eq!(app.number_state(&numbers[0]).await, "released");
+        let assigned: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sandbox_assignments WHERE e164 = $1")
+                .bind(&numbers[0])
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(assigned, 0, "released at the provider");
+        assert_eq!(app.audit_count(&numbers[0], "RELEASE", "SUCCESS").await, 1);
+        let (status, _) = api.get(&format!("/api/v1/numbers/{}", numbers[0])).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "a released number leaves the tenant"
+        );
+        let again = api
+            .get("/api/v1/numbers/available?npa=512&limit=100")
             .await
-            .unwrap();
-    assert_eq!(assigned, 0, "released at the provider");
-    assert_eq!(app.audit_count(&numbers[0], "RELEASE", "SUCCESS").await, 1);
-    let (status, _) = api.get(&format!("/api/v1/numbers/{}", numbers[0])).await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "a released number leaves the tenant"
-    );
-    let again = api
-        .get("/api/v1/numbers/available?npa=512&limit=100")
-        .await
-        .1;
-    assert!(
-        again["numbers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["e164"] == numbers[0].as_str()),
-        "released numbers are reassignable"
-    );
+            .1;
+        assert!(
+            again["numbers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["e164"] == numbers[0].as_str()),
+            "released numbers are reassignable"
+        );
+    })
 }
 
-#[sqlx::test]
-async fn slow_regions_go_pending_and_the_job_activates_them(pool: PgPool) {
-    let app = spawn_app_slow(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let (_, search) = api.get("/api/v1/numbers/available?state=AK&limit=1").await;
-    let notice = search["numbers"][0]["activation_notice"].as_str().unwrap();
-    assert!(notice.contains("24 hours"), "{notice}");
-    let number = search["numbers"][0]["e164"].as_str().unwrap().to_string();
-    let (_, reservation) = api.reserve(std::slice::from_ref(&number)).await;
-    let id = reservation["id"].as_str().unwrap();
-    let (status, body) = api
+#[test]
+fn slow_regions_go_pending_and_the_job_activates_them() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_slow(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let (_, search) = api.get("/api/v1/numbers/available?state=AK&limit=1").await;
+        let notice = search["numbers"][0]["activation_notice"].as_str().unwrap();
+        assert!(notice.contains("24 hours"), "{notice}");
+        let number = search["numbers"][0]["e164"].as_str().unwrap().to_string();
+        let (_, reservation) = api.reserve(std::slice::from_ref(&number)).await;
+        let id = reservation["id"].as_str().unwrap();
+        let (status, body) = api
         .post(&format!("/api/v1/reservations/{id}/provision"), json!({ "assignments": [{ "number": number, "target": { "type": "queue", "name": "Support" } }] }))
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["results"][0]["state"], "pending");
-    assert!(
-        body["results"][0]["notice"]
-            .as_str()
-            .unwrap()
-            .contains("24 hours")
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let report = inward::jobs::run_once(&app.state).await.unwrap();
-    assert_eq!(report.activated, 1);
-    assert_eq!(app.number_state(&number).await, "active");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["results"][0]["state"], "pending");
+        assert!(
+            body["results"][0]["notice"]
+                .as_str()
+                .unwrap()
+                .contains("24 hours")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let report = inward::jobs::run_once(&app.state).await.unwrap();
+        assert_eq!(report.activated, 1);
+        assert_eq!(app.number_state(&number).await, "active");
+    })
 }
 
 async fn spawn_app_slow(pool: PgPool) -> crate::common::TestApp {
     crate::common::spawn_app_with(pool, |c| c.sandbox.activation_delay_seconds = 1).await
 }
 
-#[sqlx::test]
-async fn cancel_returns_every_number_and_releases_the_native_reservation(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=718", 2).await;
-    let (_, reservation) = api.reserve(&numbers).await;
-    let id = reservation["id"].as_str().unwrap();
-    let (status, body) = api.delete(&format!("/api/v1/reservations/{id}")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["released"], 2);
-    for n in &numbers {
-        assert_eq!(app.number_state(n).await, "available");
-    }
-    let open: i64 = sqlx::query_scalar(
+#[test]
+fn cancel_returns_every_number_and_releases_the_native_reservation() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=718", 2).await;
+        let (_, reservation) = api.reserve(&numbers).await;
+        let id = reservation["id"].as_str().unwrap();
+        let (status, body) = api.delete(&format!("/api/v1/reservations/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["released"], 2);
+        for n in &numbers {
+            assert_eq!(app.number_state(n).await, "available");
+        }
+        let open: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM sandbox_reservations WHERE e164 = ANY($1) AND released_at IS NULL",
     )
     .bind(&numbers)
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(open, 0);
-    let (status, body) = api.delete(&format!("/api/v1/reservations/{id}")).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(error_code(&body), "reservation_closed");
+        assert_eq!(open, 0);
+        let (status, body) = api.delete(&format!("/api/v1/reservations/{id}")).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(error_code(&body), "reservation_closed");
+    })
 }
 
-#[sqlx::test]
-async fn idempotency_key_replays_the_first_provisioning(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 1).await;
-    let (_, reservation) = api.reserve(&numbers).await;
-    let id = reservation["id"].as_str().unwrap();
-    let body = json!({ "assignments": [{ "number": numbers[0], "target": { "type": "queue", "name": "Billing" } }] });
-    let send = |body: serde_json::Value| {
-        api.http
-            .post(format!("{}/api/v1/reservations/{id}/provision", api.base))
-            .bearer_auth(&api.token)
-            .header("Idempotency-Key", "order-42")
-            .json(&body)
-            .send()
-    };
-    let first = send(body.clone()).await.unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
-    let first: serde_json::Value = first.json().await.unwrap();
-    let second = send(body.clone()).await.unwrap();
-    assert_eq!(second.status(), StatusCode::OK);
-    assert_eq!(second.json::<serde_json::Value>().await.unwrap(), first);
-    assert_eq!(
-        app.audit_count(&numbers[0], "PROVISION", "SUCCESS").await,
-        1,
-        "provisioned once"
-    );
-    let other = send(json!({ "assignments": [] })).await.unwrap();
-    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
-}
-
-#[sqlx::test]
-async fn openapi_document_describes_every_api_route(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let doc: serde_json::Value = app
-        .http
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in [
-        "/api/v1/numbers/available",
-        "/api/v1/reservations",
-        "/api/v1/reservations/{id}",
-        "/api/v1/reservations/{id}/provision",
-        "/api/v1/numbers",
-        "/api/v1/numbers/{e164}",
-        "/api/v1/numbers/{e164}/release",
-        "/api/v1/targets",
-        "/api/v1/audit",
-        "/api/v1/connections",
-        "/api/v1/connections/{id}",
-        "/api/v1/connections/{id}/test",
-        "/api/v1/connections/{id}/ringcx/dnis-pool",
-        "/api/v1/connections/{id}/ringcx/dnis-pool/upload",
-        "/api/v1/connections/{id}/ringcx/dnis-pool/bulk",
-        "/api/v1/connections/{id}/ringcx/tracking-groups",
-        "/api/v1/connections/{id}/ringcx/tracking-groups/{group}/numbers",
-        "/api/v1/numbers/{e164}/reroute",
-        "/api/v1/orphaned-numbers",
-        "/api/v1/inventory",
-        "/api/v1/inventory/uploads",
-        "/api/v1/inventory/uploads/{id}",
-        "/api/v1/inventory/uploads/{id}/rejected.csv",
-        "/api/v1/inventory/allocations",
-        "/api/v1/inventory/{e164}",
-        "/api/v1/inventory/carriers",
-        "/api/v1/inventory/carriers/{id}/default",
-    ] {
-        assert!(
-            doc["paths"][path].is_object(),
-            "{path} missing from openapi.json"
+#[test]
+fn idempotency_key_replays_the_first_provisioning() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 1).await;
+        let (_, reservation) = api.reserve(&numbers).await;
+        let id = reservation["id"].as_str().unwrap();
+        let body = json!({ "assignments": [{ "number": numbers[0], "target": { "type": "queue", "name": "Billing" } }] });
+        let send = |body: serde_json::Value| {
+            api.http
+                .post(format!("{}/api/v1/reservations/{id}/provision", api.base))
+                .bearer_auth(&api.token)
+                .header("Idempotency-Key", "order-42")
+                .json(&body)
+                .send()
+        };
+        let first = send(body.clone()).await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        let first: serde_json::Value = first.json().await.unwrap();
+        let second = send(body.clone()).await.unwrap();
+        assert_eq!(second.status(), StatusCode::OK);
+        assert_eq!(second.json::<serde_json::Value>().await.unwrap(), first);
+        assert_eq!(
+            app.audit_count(&numbers[0], "PROVISION", "SUCCESS").await,
+            1,
+            "provisioned once"
         );
-    }
-    let health: serde_json::Value = app
-        .http
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(health["status"], "ok");
+        let other = send(json!({ "assignments": [] })).await.unwrap();
+        assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    })
+}
+
+#[test]
+fn openapi_document_describes_every_api_route() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let doc: serde_json::Value = app
+            .http
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        for path in [
+            "/api/v1/numbers/available",
+            "/api/v1/reservations",
+            "/api/v1/reservations/{id}",
+            "/api/v1/reservations/{id}/provision",
+            "/api/v1/numbers",
+            "/api/v1/numbers/{e164}",
+            "/api/v1/numbers/{e164}/release",
+            "/api/v1/targets",
+            "/api/v1/audit",
+            "/api/v1/connections",
+            "/api/v1/connections/{id}",
+            "/api/v1/connections/{id}/test",
+            "/api/v1/connections/{id}/ringcx/dnis-pool",
+            "/api/v1/connections/{id}/ringcx/dnis-pool/upload",
+            "/api/v1/connections/{id}/ringcx/dnis-pool/bulk",
+            "/api/v1/connections/{id}/ringcx/tracking-groups",
+            "/api/v1/connections/{id}/ringcx/tracking-groups/{group}/numbers",
+            "/api/v1/numbers/{e164}/reroute",
+            "/api/v1/orphaned-numbers",
+            "/api/v1/inventory",
+            "/api/v1/inventory/uploads",
+            "/api/v1/inventory/uploads/{id}",
+            "/api/v1/inventory/uploads/{id}/rejected.csv",
+            "/api/v1/inventory/allocations",
+            "/api/v1/inventory/{e164}",
+            "/api/v1/inventory/carriers",
+            "/api/v1/inventory/carriers/{id}/default",
+        ] {
+            assert!(
+                doc["paths"][path].is_object(),
+                "{path} missing from openapi.json"
+            );
+        }
+        let health: serde_json::Value = app
+            .http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["status"], "ok");
+    })
 }

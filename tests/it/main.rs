@@ -3,6 +3,7 @@
 mod chrome;
 mod common;
 mod cxone;
+mod db;
 
 mod aging;
 mod approvals;
@@ -36,3 +37,4 @@ mod saga;
 mod search;
 mod settings;
 mod sim;
+mod startup;

@@ -3,88 +3,91 @@
 //! this test's own requests must have produced.
 
 use reqwest::StatusCode;
-use sqlx::PgPool;
 
 use crate::common::spawn_app;
 
-#[sqlx::test]
-async fn metrics_cover_routes_holds_provider_calls_and_jobs(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 1).await;
-    let (status, body) = api.reserve(&numbers).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, _) = api.get("/api/v1/no-such-route").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    inward::jobs::run_once(&app.state).await.unwrap();
+#[test]
+fn metrics_cover_routes_holds_provider_calls_and_jobs() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 1).await;
+        let (status, body) = api.reserve(&numbers).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, _) = api.get("/api/v1/no-such-route").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        inward::jobs::run_once(&app.state).await.unwrap();
 
-    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(content_type.starts_with("text/plain"), "{content_type}");
-    let text = response.text().await.unwrap();
+        let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        let text = response.text().await.unwrap();
 
-    let has = |needle: &str| text.lines().any(|l| l.contains(needle));
-    // Latency per matched route template and status, never per raw path.
-    assert!(
-        has(
-            r#"http_request_duration_seconds_bucket{method="GET",route="/api/v1/numbers/available",status="200",le="0.015"}"#
-        ),
-        "{text}"
-    );
-    assert!(has(
-        r#"http_request_duration_seconds_count{method="POST",route="/api/v1/reservations",status="201"}"#
-    ));
-    assert!(
-        !text.contains("no-such-route"),
-        "raw paths must not become labels"
-    );
-    assert!(has("holds_created_total"));
-    // The reservation went through the group commits (on the sandbox: the hold, the
-    // sandbox's own reservation and its reference), each in a bucketed batch-size series.
-    for writer in ["holds", "sandbox_reservations", "hold_references"] {
+        let has = |needle: &str| text.lines().any(|l| l.contains(needle));
+        // Latency per matched route template and status, never per raw path.
         assert!(
-            has(&format!(
-                r#"group_commit_batch_size_bucket{{writer="{writer}",le="1"}}"#
-            )),
-            "{writer}: {text}"
+            has(
+                r#"http_request_duration_seconds_bucket{method="GET",route="/api/v1/numbers/available",status="200",le="0.015"}"#
+            ),
+            "{text}"
         );
-    }
-    assert!(has(
-        r#"provider_call_duration_seconds_count{provider="sandbox",operation="reserve"}"#
-    ));
-    assert!(has(r#"job_runs_total{job="expire_holds",outcome="ok"}"#));
-    assert!(has(
-        r#"job_runs_total{job="activate_pending",outcome="ok"}"#
-    ));
+        assert!(has(
+            r#"http_request_duration_seconds_count{method="POST",route="/api/v1/reservations",status="201"}"#
+        ));
+        assert!(
+            !text.contains("no-such-route"),
+            "raw paths must not become labels"
+        );
+        assert!(has("holds_created_total"));
+        // The reservation went through the group commits (on the sandbox: the hold, the
+        // sandbox's own reservation and its reference), each in a bucketed batch-size series.
+        for writer in ["holds", "sandbox_reservations", "hold_references"] {
+            assert!(
+                has(&format!(
+                    r#"group_commit_batch_size_bucket{{writer="{writer}",le="1"}}"#
+                )),
+                "{writer}: {text}"
+            );
+        }
+        assert!(has(
+            r#"provider_call_duration_seconds_count{provider="sandbox",operation="reserve"}"#
+        ));
+        assert!(has(r#"job_runs_total{job="expire_holds",outcome="ok"}"#));
+        assert!(has(
+            r#"job_runs_total{job="activate_pending",outcome="ok"}"#
+        ));
+    })
 }
 
-#[sqlx::test]
-async fn provider_errors_are_counted_per_operation_and_code(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    inward::providers::sandbox::Sandbox::inject_fault(&app.pool, "reserve", 1, "boom")
-        .await
-        .unwrap();
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 1).await;
-    let (status, body) = api.reserve(&numbers).await;
-    assert!(status.is_server_error(), "{status}: {body}");
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        text.lines().any(|l| l.starts_with("provider_errors_total{")
-            && l.contains(r#"provider="sandbox""#)
-            && l.contains(r#"operation="reserve""#)),
-        "{text}"
-    );
+#[test]
+fn provider_errors_are_counted_per_operation_and_code() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        inward::providers::sandbox::Sandbox::inject_fault(&app.pool, "reserve", 1, "boom")
+            .await
+            .unwrap();
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 1).await;
+        let (status, body) = api.reserve(&numbers).await;
+        assert!(status.is_server_error(), "{status}: {body}");
+        let text = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.lines().any(|l| l.starts_with("provider_errors_total{")
+                && l.contains(r#"provider="sandbox""#)
+                && l.contains(r#"operation="reserve""#)),
+            "{text}"
+        );
+    })
 }

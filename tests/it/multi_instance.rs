@@ -129,239 +129,241 @@ async fn counter_sum(http: &reqwest::Client, bases: &[String], name: &str) -> f6
     sum
 }
 
-#[sqlx::test]
-async fn three_instances_share_holds_job_claims_and_sessions(pool: PgPool) {
-    let url = database_url(&pool.connect_options());
-    let migrated = Command::new(env!("CARGO_BIN_EXE_inward"))
-        .arg("migrate")
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
-    assert!(migrated.status.success(), "{migrated:?}");
-    inward::seed::demo(&pool, 4, Some(&["512", "907"]))
-        .await
-        .unwrap();
-    let token = inward::admin::create_token(&pool, "agent@globex.test")
-        .await
-        .unwrap();
-    let instances = start(&url, 3);
-    let bases = instances.bases.clone();
-    let http = reqwest::Client::new();
+#[test]
+fn three_instances_share_holds_job_claims_and_sessions() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        let migrated = Command::new(env!("CARGO_BIN_EXE_inward"))
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap();
+        assert!(migrated.status.success(), "{migrated:?}");
+        inward::seed::demo(&pool, 4, Some(&["512", "907"]))
+            .await
+            .unwrap();
+        let token = inward::admin::create_token(&pool, "agent@globex.test")
+            .await
+            .unwrap();
+        let instances = start(&url, 3);
+        let bases = instances.bases.clone();
+        let http = reqwest::Client::new();
 
-    // 1. 60 concurrent reservations of overlapping pairs out of 6 numbers, round-robin
-    //    over the three instances.
-    let contested = available(&pool, "512", 6).await;
-    let mut tasks = Vec::new();
-    for i in 0..60 {
-        let url = format!("{}/api/v1/reservations", bases[i % 3]);
-        let pair = json!([contested[i % 6], contested[(i * 5 + 1) % 6]]);
-        let (http, token) = (http.clone(), token.clone());
-        tasks.push(tokio::spawn(async move {
-            post(&http, &url, &token, json!({ "numbers": pair })).await
-        }));
-    }
-    let mut created = 0;
-    for task in tasks {
-        let (status, body) = task.await.unwrap();
-        match status {
-            StatusCode::CREATED => created += 1,
-            StatusCode::CONFLICT => {}
-            other => panic!("unexpected {other}: {body}"),
+        // 1. 60 concurrent reservations of overlapping pairs out of 6 numbers, round-robin
+        //    over the three instances.
+        let contested = available(&pool, "512", 6).await;
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let url = format!("{}/api/v1/reservations", bases[i % 3]);
+            let pair = json!([contested[i % 6], contested[(i * 5 + 1) % 6]]);
+            let (http, token) = (http.clone(), token.clone());
+            tasks.push(tokio::spawn(async move {
+                post(&http, &url, &token, json!({ "numbers": pair })).await
+            }));
         }
-    }
-    assert!(created >= 1, "some reservation won");
-    // Never two live holds on one number: whenever a number was held again (the TTL is one
-    // second, so it may be won again after an expiry), its earlier hold had ended.
-    let overlapping: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM holds a JOIN holds b ON a.e164 = b.e164 AND a.id < b.id
+        let mut created = 0;
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            match status {
+                StatusCode::CREATED => created += 1,
+                StatusCode::CONFLICT => {}
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        assert!(created >= 1, "some reservation won");
+        // Never two live holds on one number: whenever a number was held again (the TTL is one
+        // second, so it may be won again after an expiry), its earlier hold had ended.
+        let overlapping: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM holds a JOIN holds b ON a.e164 = b.e164 AND a.id < b.id
          WHERE a.e164 = ANY($1) AND a.ended_at IS NULL",
-    )
-    .bind(&contested)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(overlapping, 0, "a number was held twice at once");
-    let winners_per_number: Vec<i64> = sqlx::query_scalar(
-        "SELECT count(*) FROM holds WHERE e164 = ANY($1) AND ended_at IS NULL GROUP BY e164",
-    )
-    .bind(&contested)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert!(winners_per_number.iter().all(|&n| n == 1));
+        )
+        .bind(&contested)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(overlapping, 0, "a number was held twice at once");
+        let winners_per_number: Vec<i64> = sqlx::query_scalar(
+            "SELECT count(*) FROM holds WHERE e164 = ANY($1) AND ended_at IS NULL GROUP BY e164",
+        )
+        .bind(&contested)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert!(winners_per_number.iter().all(|&n| n == 1));
 
-    // 2. 20 more holds, one number each, then nobody touches them: the three sweepers
-    //    (every second each) race to expire them, and each is expired exactly once.
-    let quiet = available(&pool, "512", 26).await;
-    let quiet: Vec<String> = quiet
-        .into_iter()
-        .filter(|n| !contested.contains(n))
-        .take(20)
-        .collect();
-    for (i, number) in quiet.iter().enumerate() {
-        let url = format!("{}/api/v1/reservations", bases[i % 3]);
-        let (status, body) = post(&http, &url, &token, json!({ "numbers": [number] })).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-    wait_for(
-        &pool,
-        "SELECT count(*) = 0 FROM holds WHERE ended_at IS NULL",
-        "every hold to expire",
-    )
-    .await;
-    let per_hold: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT h.e164, (SELECT count(*) FROM audit_log a WHERE a.action = 'EXPIRE'
+        // 2. 20 more holds, one number each, then nobody touches them: the three sweepers
+        //    (every second each) race to expire them, and each is expired exactly once.
+        let quiet = available(&pool, "512", 26).await;
+        let quiet: Vec<String> = quiet
+            .into_iter()
+            .filter(|n| !contested.contains(n))
+            .take(20)
+            .collect();
+        for (i, number) in quiet.iter().enumerate() {
+            let url = format!("{}/api/v1/reservations", bases[i % 3]);
+            let (status, body) = post(&http, &url, &token, json!({ "numbers": [number] })).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        wait_for(
+            &pool,
+            "SELECT count(*) = 0 FROM holds WHERE ended_at IS NULL",
+            "every hold to expire",
+        )
+        .await;
+        let per_hold: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT h.e164, (SELECT count(*) FROM audit_log a WHERE a.action = 'EXPIRE'
                            AND a.phone_number = h.e164
                            AND a.details->>'reservation_id' = h.reservation_id::text)
          FROM holds h WHERE h.end_reason = 'expired'",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert!(per_hold.len() >= 20, "the quiet holds expired");
-    for number in &quiet {
-        assert!(
-            per_hold.iter().any(|(n, _)| n == number),
-            "{number} expired"
-        );
-    }
-    for (number, audits) in &per_hold {
-        assert_eq!(
-            *audits, 1,
-            "{number}: EXPIRE audited {audits} times for one hold"
-        );
-    }
-    let expire_rows: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'EXPIRE'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(expire_rows as usize, per_hold.len());
-    // The instances' own counters agree: together they expired each hold once.
-    let counted = counter_sum(&http, &bases, "holds_expired_total").await;
-    assert_eq!(counted as usize, per_hold.len());
-    let sweeps = counter_sum(
-        &http,
-        &bases,
-        "job_runs_total{job=\"expire_holds\",outcome=\"ok\"}",
-    )
-    .await;
-    assert!(
-        sweeps >= 3.0,
-        "every instance runs the sweeper ({sweeps} runs)"
-    );
-
-    // 3. A number in a slow-activation state (AK) goes `pending`; the status-sync job on
-    //    three instances activates it once.
-    let slow = available(&pool, "907", 1).await.remove(0);
-    let mut provisioned = false;
-    for _ in 0..5 {
-        let (status, body) = post(
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert!(per_hold.len() >= 20, "the quiet holds expired");
+        for number in &quiet {
+            assert!(
+                per_hold.iter().any(|(n, _)| n == number),
+                "{number} expired"
+            );
+        }
+        for (number, audits) in &per_hold {
+            assert_eq!(
+                *audits, 1,
+                "{number}: EXPIRE audited {audits} times for one hold"
+            );
+        }
+        let expire_rows: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'EXPIRE'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(expire_rows as usize, per_hold.len());
+        // The instances' own counters agree: together they expired each hold once.
+        let counted = counter_sum(&http, &bases, "holds_expired_total").await;
+        assert_eq!(counted as usize, per_hold.len());
+        let sweeps = counter_sum(
             &http,
-            &format!("{}/api/v1/reservations", bases[0]),
-            &token,
-            json!({ "numbers": [slow] }),
+            &bases,
+            "job_runs_total{job=\"expire_holds\",outcome=\"ok\"}",
         )
         .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let id = body["id"].as_str().unwrap();
-        let (status, body) = post(
+        assert!(
+            sweeps >= 3.0,
+            "every instance runs the sweeper ({sweeps} runs)"
+        );
+
+        // 3. A number in a slow-activation state (AK) goes `pending`; the status-sync job on
+        //    three instances activates it once.
+        let slow = available(&pool, "907", 1).await.remove(0);
+        let mut provisioned = false;
+        for _ in 0..5 {
+            let (status, body) = post(
+                &http,
+                &format!("{}/api/v1/reservations", bases[0]),
+                &token,
+                json!({ "numbers": [slow] }),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let id = body["id"].as_str().unwrap();
+            let (status, body) = post(
             &http,
             &format!("{}/api/v1/reservations/{id}/provision", bases[1]),
             &token,
             json!({ "assignments": [{ "number": slow, "target": { "type": "queue", "name": "Sales" } }] }),
         )
         .await;
-        if status == StatusCode::OK {
-            provisioned = true;
-            break;
+            if status == StatusCode::OK {
+                provisioned = true;
+                break;
+            }
+            // Only a one-second hold running out before provisioning may get in the way.
+            assert_eq!(status, StatusCode::GONE, "{body}");
         }
-        // Only a one-second hold running out before provisioning may get in the way.
-        assert_eq!(status, StatusCode::GONE, "{body}");
-    }
-    assert!(provisioned, "provisioned within a one-second hold");
-    wait_for(
-        &pool,
-        &format!("SELECT lifecycle = 'active' FROM numbers WHERE e164 = '{slow}'"),
-        "the pending number to become active",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await; // a few more sweeps on every instance
-    let activations: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM audit_log WHERE phone_number = $1 AND action = 'PROVISION'
+        assert!(provisioned, "provisioned within a one-second hold");
+        wait_for(
+            &pool,
+            &format!("SELECT lifecycle = 'active' FROM numbers WHERE e164 = '{slow}'"),
+            "the pending number to become active",
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await; // a few more sweeps on every instance
+        let activations: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_log WHERE phone_number = $1 AND action = 'PROVISION'
          AND details->>'activation' = 'completed'",
-    )
-    .bind(&slow)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(activations, 1, "activated exactly once");
-
-    // 4. Log in on the first instance; the session cookie works on all three (each now has
-    //    the caller cached), and a logout on the third ends it everywhere: at once there,
-    //    and on the others as soon as the database's notification arrives.
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = no_redirect
-        .post(format!("{}/login", bases[0]))
-        .form(&[
-            ("email", "agent@globex.test"),
-            ("password", PASSWORD),
-            ("next", "/"),
-        ])
-        .send()
+        )
+        .bind(&slow)
+        .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(login.status(), StatusCode::SEE_OTHER);
-    let cookie = login
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("session cookie")
-        .to_string();
-    let mut csrf = None;
-    for base in &bases {
-        let page = no_redirect
-            .get(format!("{base}/numbers"))
-            .header("cookie", &cookie)
+        assert_eq!(activations, 1, "activated exactly once");
+
+        // 4. Log in on the first instance; the session cookie works on all three (each now has
+        //    the caller cached), and a logout on the third ends it everywhere: at once there,
+        //    and on the others as soon as the database's notification arrives.
+        let no_redirect = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = no_redirect
+            .post(format!("{}/login", bases[0]))
+            .form(&[
+                ("email", "agent@globex.test"),
+                ("password", PASSWORD),
+                ("next", "/"),
+            ])
             .send()
             .await
             .unwrap();
-        assert_eq!(page.status(), StatusCode::OK, "session valid on {base}");
-        let html = page.text().await.unwrap();
-        assert!(html.contains("agent@globex.test"), "{base} knows the user");
-        csrf = crate::common::extract_csrf(&html);
-    }
-    let logout = no_redirect
-        .post(format!("{}/logout", bases[2]))
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.expect("csrf token").as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
-    let started = std::time::Instant::now();
-    for base in &bases {
-        loop {
-            let after = no_redirect
+        assert_eq!(login.status(), StatusCode::SEE_OTHER);
+        let cookie = login
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let mut csrf = None;
+        for base in &bases {
+            let page = no_redirect
                 .get(format!("{base}/numbers"))
                 .header("cookie", &cookie)
                 .send()
                 .await
                 .unwrap();
-            if after.status() == StatusCode::SEE_OTHER {
-                break;
-            }
-            assert_eq!(after.status(), StatusCode::OK);
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(5),
-                "{base} still honours the session 5 s after the logout"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert_eq!(page.status(), StatusCode::OK, "session valid on {base}");
+            let html = page.text().await.unwrap();
+            assert!(html.contains("agent@globex.test"), "{base} knows the user");
+            csrf = crate::common::extract_csrf(&html);
         }
-    }
-    drop(instances);
+        let logout = no_redirect
+            .post(format!("{}/logout", bases[2]))
+            .header("cookie", &cookie)
+            .form(&[("csrf", csrf.expect("csrf token").as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+        let started = std::time::Instant::now();
+        for base in &bases {
+            loop {
+                let after = no_redirect
+                    .get(format!("{base}/numbers"))
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                if after.status() == StatusCode::SEE_OTHER {
+                    break;
+                }
+                assert_eq!(after.status(), StatusCode::OK);
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(5),
+                    "{base} still honours the session 5 s after the logout"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        drop(instances);
+    })
 }

@@ -1,5 +1,4 @@
 use reqwest::StatusCode;
-use sqlx::PgPool;
 
 use crate::common::spawn_app;
 
@@ -7,240 +6,254 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
-#[sqlx::test]
-async fn the_whole_lifecycle_works_through_server_rendered_pages(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let browser = app.browser("agent@globex.test").await;
+#[test]
+fn the_whole_lifecycle_works_through_server_rendered_pages() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let browser = app.browser("agent@globex.test").await;
 
-    let (status, page) = browser.get("/search?kind=local&state=TX&npa=512").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        page.contains("Reserve selected") && page.contains("href=\"tel:+1512"),
-        "results with tel: links"
-    );
-    let api = app.api("agent@globex.test").await;
-    let numbers = api.find("npa=512", 2).await;
+        let (status, page) = browser.get("/search?kind=local&state=TX&npa=512").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("Reserve selected") && page.contains("href=\"tel:+1512"),
+            "results with tel: links"
+        );
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 2).await;
 
-    let response = browser
-        .post_form(
-            "/reservations",
-            &[
-                ("number", numbers[0].as_str()),
-                ("number", numbers[1].as_str()),
-                ("q", "npa=512"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let reservation_path = location(&response);
-    let (_, page) = browser.get(&reservation_path).await;
-    assert!(page.contains("id=\"countdown\"") && page.contains("data-expires-at"));
-    assert!(page.contains("Queue · Sales") && page.contains("New extension"));
+        let response = browser
+            .post_form(
+                "/reservations",
+                &[
+                    ("number", numbers[0].as_str()),
+                    ("number", numbers[1].as_str()),
+                    ("q", "npa=512"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let reservation_path = location(&response);
+        let (_, page) = browser.get(&reservation_path).await;
+        assert!(page.contains("id=\"countdown\"") && page.contains("data-expires-at"));
+        assert!(page.contains("Queue · Sales") && page.contains("New extension"));
 
-    let queue = api.target_id("queue", "Sales").await;
-    let target = format!("queue:{queue}");
-    let response = browser
-        .post_form(
-            &format!("{reservation_path}/provision"),
-            &[
-                ("number", numbers[0].as_str()),
-                ("target", target.as_str()),
-                ("display_name", "Sales line"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        response.text().await.unwrap()
-    );
-    let response = browser
-        .post_form(
-            &format!("{reservation_path}/provision"),
-            &[
-                ("number", numbers[1].as_str()),
-                ("target", "extension:new"),
-                ("new_extension", "Reception 2"),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let queue = api.target_id("queue", "Sales").await;
+        let target = format!("queue:{queue}");
+        let response = browser
+            .post_form(
+                &format!("{reservation_path}/provision"),
+                &[
+                    ("number", numbers[0].as_str()),
+                    ("target", target.as_str()),
+                    ("display_name", "Sales line"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let response = browser
+            .post_form(
+                &format!("{reservation_path}/provision"),
+                &[
+                    ("number", numbers[1].as_str()),
+                    ("target", "extension:new"),
+                    ("new_extension", "Reception 2"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
-    let (_, list) = browser.get("/numbers").await;
-    assert!(
-        list.contains("data-state=\"active\"")
-            && list.contains("Sales line")
-            && list.contains("Reception 2")
-    );
-    let (_, detail) = browser.get(&format!("/numbers/{}", numbers[0])).await;
-    assert!(
-        detail.contains("PROVISION") && detail.contains("RESERVE") && detail.contains("tel:+1512")
-    );
+        let (_, list) = browser.get("/numbers").await;
+        assert!(
+            list.contains("data-state=\"active\"")
+                && list.contains("Sales line")
+                && list.contains("Reception 2")
+        );
+        let (_, detail) = browser.get(&format!("/numbers/{}", numbers[0])).await;
+        assert!(
+            detail.contains("PROVISION")
+                && detail.contains("RESERVE")
+                && detail.contains("tel:+1512")
+        );
 
-    let response = browser
-        .post_form(&format!("/numbers/{}/release", numbers[0]), &[])
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.number_state(&numbers[0]).await, "released");
+        let response = browser
+            .post_form(&format!("/numbers/{}/release", numbers[0]), &[])
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.number_state(&numbers[0]).await, "released");
+    })
 }
 
-#[sqlx::test]
-async fn a_lost_race_rerenders_the_search_with_the_taken_numbers_named(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let api = app.api("agent@initech.test").await;
-    let numbers = api.find("npa=512", 1).await;
-    api.reserve(&numbers).await;
-    let browser = app.browser("agent@globex.test").await;
-    let response = browser
-        .post_form(
-            "/reservations",
-            &[("number", numbers[0].as_str()), ("q", "npa=512")],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    let page = response.text().await.unwrap();
-    assert!(
-        page.contains("already taken") && page.contains(&numbers[0]) && page.contains("refreshed")
-    );
-    assert!(
-        !page.contains(&format!("value=\"{}\"", numbers[0])),
-        "the taken number is gone from the fresh results"
-    );
+#[test]
+fn a_lost_race_rerenders_the_search_with_the_taken_numbers_named() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@initech.test").await;
+        let numbers = api.find("npa=512", 1).await;
+        api.reserve(&numbers).await;
+        let browser = app.browser("agent@globex.test").await;
+        let response = browser
+            .post_form(
+                "/reservations",
+                &[("number", numbers[0].as_str()), ("q", "npa=512")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("already taken")
+                && page.contains(&numbers[0])
+                && page.contains("refreshed")
+        );
+        assert!(
+            !page.contains(&format!("value=\"{}\"", numbers[0])),
+            "the taken number is gone from the fresh results"
+        );
+    })
 }
 
-#[sqlx::test]
-async fn cancel_from_the_page_and_admin_sees_the_audit_log(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let browser = app.browser("agent@globex.test").await;
-    let numbers = app.api("agent@globex.test").await.find("npa=718", 1).await;
-    let response = browser
-        .post_form("/reservations", &[("number", numbers[0].as_str())])
-        .await;
-    let path = location(&response);
-    let response = browser.post_form(&format!("{path}/cancel"), &[]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let (_, page) = browser.get(&location(&response)).await;
-    assert!(page.contains("cancelled"));
-    assert_eq!(app.number_state(&numbers[0]).await, "available");
+#[test]
+fn cancel_from_the_page_and_admin_sees_the_audit_log() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let browser = app.browser("agent@globex.test").await;
+        let numbers = app.api("agent@globex.test").await.find("npa=718", 1).await;
+        let response = browser
+            .post_form("/reservations", &[("number", numbers[0].as_str())])
+            .await;
+        let path = location(&response);
+        let response = browser.post_form(&format!("{path}/cancel"), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, page) = browser.get(&location(&response)).await;
+        assert!(page.contains("cancelled"));
+        assert_eq!(app.number_state(&numbers[0]).await, "available");
 
-    let (status, _) = browser.get("/audit").await;
-    assert_eq!(
-        status,
-        StatusCode::FORBIDDEN,
-        "tenant users do not see the audit log"
-    );
-    let admin = app.browser("admin@globex.test").await;
-    let (status, audit) = admin.get("/audit").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        audit.contains("RESERVE")
-            && audit.contains("RELEASE")
-            && audit.contains("agent@globex.test")
-    );
+        let (status, _) = browser.get("/audit").await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "tenant users do not see the audit log"
+        );
+        let admin = app.browser("admin@globex.test").await;
+        let (status, audit) = admin.get("/audit").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            audit.contains("RESERVE")
+                && audit.contains("RELEASE")
+                && audit.contains("agent@globex.test")
+        );
+    })
 }
 
-#[sqlx::test]
-async fn login_failures_logout_and_search_errors_render_as_pages(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let r = app
-        .http
-        .post(app.url("/login"))
-        .form(&[
-            ("email", "agent@globex.test"),
-            ("password", "wrong password"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.text().await.unwrap().contains("do not match"));
-
-    let browser = app.browser("agent@globex.test").await;
-    let (status, page) = browser.get("/search?kind=local").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains("local searches need a state or an area code"));
-    let (status, page) = browser.get("/search?country=CA&state=BC").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains("region whitelist"));
-    let (_, options) = browser.get("/search/cities?city=Aus&state=TX").await;
-    assert!(options.contains("<option value=\"Austin\">"), "{options}");
-
-    let response = browser.post_form("/logout", &[]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let (status, _) = browser.get("/numbers").await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "the session is gone");
-}
-
-#[sqlx::test]
-async fn connection_settings_and_orphan_rerouting_work_from_the_pages(pool: PgPool) {
-    let app = crate::genesys::app_with_key(pool).await;
-    let agent = app.browser("agent@globex.test").await;
-    assert_eq!(
-        agent.get("/settings/connection").await.0,
-        StatusCode::FORBIDDEN,
-        "tenant admins only"
-    );
-    let admin = app.browser("admin@globex.test").await;
-    let (status, page) = admin.get("/settings/connection").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("Genesys Cloud CX") && page.contains("NICE CXone"));
-    let response = admin
-        .post_form(
-            "/settings/connection",
-            &[("kind", "genesys"), ("region", "moon")],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        response
-            .text()
+#[test]
+fn login_failures_logout_and_search_errors_render_as_pages() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let r = app
+            .http
+            .post(app.url("/login"))
+            .form(&[
+                ("email", "agent@globex.test"),
+                ("password", "wrong password"),
+            ])
+            .send()
             .await
-            .unwrap()
-            .contains("unknown Genesys Cloud region")
-    );
-    let response = admin
-        .post_form("/settings/connection", &[("kind", "sandbox")])
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let response = admin.post_form("/settings/connection/test", &[]).await;
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("routing targets visible")
-    );
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.text().await.unwrap().contains("do not match"));
 
-    // A sandbox queue deleted behind our back orphans the number; re-route it from the page.
-    let api = app.api("agent@globex.test").await;
-    let number = api.find("npa=512", 1).await;
-    let (_, reservation) = api.reserve(&number).await;
-    let id = reservation["id"].as_str().unwrap();
-    let queue = api.target_id("queue", "Billing").await;
-    api.post(&format!("/api/v1/reservations/{id}/provision"), serde_json::json!({ "assignments": [{ "number": number[0], "target": { "type": "queue", "id": queue } }] })).await;
-    sqlx::query("UPDATE sandbox_targets SET deleted_at = now() WHERE id = $1::uuid")
-        .bind(&queue)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
-    assert_eq!(report.orphaned, 1);
-    let (_, page) = admin.get("/numbers/orphaned").await;
-    assert!(
-        page.contains("lost its routing target") && page.contains("Billing"),
-        "the notice names the lost target"
-    );
-    let support = api.target_id("queue", "Support").await;
-    let target = format!("queue:{support}");
-    let response = admin
-        .post_form(
-            &format!("/numbers/{}/reroute", number[0]),
-            &[("target", target.as_str())],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.number_state(&number[0]).await, "active");
-    let (_, page) = admin.get("/numbers/orphaned").await;
-    assert!(page.contains("No orphaned numbers."));
+        let browser = app.browser("agent@globex.test").await;
+        let (status, page) = browser.get("/search?kind=local").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("local searches need a state or an area code"));
+        let (status, page) = browser.get("/search?country=CA&state=BC").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("region whitelist"));
+        let (_, options) = browser.get("/search/cities?city=Aus&state=TX").await;
+        assert!(options.contains("<option value=\"Austin\">"), "{options}");
+
+        let response = browser.post_form("/logout", &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (status, _) = browser.get("/numbers").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "the session is gone");
+    })
+}
+
+#[test]
+fn connection_settings_and_orphan_rerouting_work_from_the_pages() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::genesys::app_with_key(pool).await;
+        let agent = app.browser("agent@globex.test").await;
+        assert_eq!(
+            agent.get("/settings/connection").await.0,
+            StatusCode::FORBIDDEN,
+            "tenant admins only"
+        );
+        let admin = app.browser("admin@globex.test").await;
+        let (status, page) = admin.get("/settings/connection").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Genesys Cloud CX") && page.contains("NICE CXone"));
+        let response = admin
+            .post_form(
+                "/settings/connection",
+                &[("kind", "genesys"), ("region", "moon")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("unknown Genesys Cloud region")
+        );
+        let response = admin
+            .post_form("/settings/connection", &[("kind", "sandbox")])
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let response = admin.post_form("/settings/connection/test", &[]).await;
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("routing targets visible")
+        );
+
+        // A sandbox queue deleted behind our back orphans the number; re-route it from the page.
+        let api = app.api("agent@globex.test").await;
+        let number = api.find("npa=512", 1).await;
+        let (_, reservation) = api.reserve(&number).await;
+        let id = reservation["id"].as_str().unwrap();
+        let queue = api.target_id("queue", "Billing").await;
+        api.post(&format!("/api/v1/reservations/{id}/provision"), serde_json::json!({ "assignments": [{ "number": number[0], "target": { "type": "queue", "id": queue } }] })).await;
+        sqlx::query("UPDATE sandbox_targets SET deleted_at = now() WHERE id = $1::uuid")
+            .bind(&queue)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let report = inward::jobs::orphans::run_once(&app.state).await.unwrap();
+        assert_eq!(report.orphaned, 1);
+        let (_, page) = admin.get("/numbers/orphaned").await;
+        assert!(
+            page.contains("lost its routing target") && page.contains("Billing"),
+            "the notice names the lost target"
+        );
+        let support = api.target_id("queue", "Support").await;
+        let target = format!("queue:{support}");
+        let response = admin
+            .post_form(
+                &format!("/numbers/{}/reroute", number[0]),
+                &[("target", target.as_str())],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.number_state(&number[0]).await, "active");
+        let (_, page) = admin.get("/numbers/orphaned").await;
+        assert!(page.contains("No orphaned numbers."));
+    })
 }

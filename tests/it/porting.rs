@@ -70,438 +70,455 @@ fn status_of<'a>(detail: &'a Value, e164: &str) -> &'a Value {
         .unwrap()["status"]
 }
 
-#[sqlx::test]
-async fn a_port_goes_from_submission_to_completion_and_the_numbers_are_routed(pool: PgPool) {
-    let app = fast(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let (status, created) = admin
-        .post(
-            "/api/v1/ports",
-            request(&["+13126200101", "(312) 620-0102"], "1234"),
+#[test]
+fn a_port_goes_from_submission_to_completion_and_the_numbers_are_routed() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let (status, created) = admin
+            .post(
+                "/api/v1/ports",
+                request(&["+13126200101", "(312) 620-0102"], "1234"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        assert_eq!(status_of(&created, "+13126200101"), "draft");
+        assert!(created.get("pin").is_none(), "the PIN is never returned");
+
+        let (status, body) = admin
+            .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no LOA yet: {body}"
+        );
+        assert_eq!(body["error"]["details"]["field"], "loa");
+        let (status, _) = put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = admin
+            .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["submitted"], 2);
+        assert_eq!(status_of(&body, "+13126200101"), "submitted");
+
+        run_jobs(&app, 3).await;
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        for n in ["+13126200101", "+13126200102"] {
+            assert_eq!(status_of(&detail, n), "completed", "{detail}");
+            let journey: Vec<&str> = detail["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["e164"] == n)
+                .map(|e| e["status"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                journey,
+                ["submitted", "acknowledged", "foc_set", "completed"]
+            );
+            assert_eq!(app.number_state(n).await, "active");
+            assert_eq!(app.audit_count(n, "PORT_STATUS", "SUCCESS").await, 3);
+        }
+        let (_, numbers) = admin.get("/api/v1/numbers/+13126200101").await;
+        assert_eq!(numbers["target"]["name"], "Sales");
+        assert_eq!(
+            numbers["tenant_id"],
+            app.tenant_id("globex").await.to_string()
+        );
+
+        // Every status change reached the requester in the portal and by email (logged here).
+        let emails: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_emails WHERE to_address = 'admin@globex.test' AND transport = 'log'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            emails, 8,
+            "2 numbers × submitted, acknowledged, FOC set, completed"
+        );
+        let notes: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM notifications WHERE message LIKE 'Port request:%'",
         )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    assert_eq!(status_of(&created, "+13126200101"), "draft");
-    assert!(created.get("pin").is_none(), "the PIN is never returned");
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(notes, 8);
+        // The stored LOA comes back as it was sent.
+        let r = admin
+            .http
+            .get(format!("{}/api/v1/ports/{id}/loa", admin.base))
+            .bearer_auth(&admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        assert_eq!(r.bytes().await.unwrap().as_ref(), PDF);
+    })
+}
 
-    let (status, body) = admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "no LOA yet: {body}"
-    );
-    assert_eq!(body["error"]["details"]["field"], "loa");
-    let (status, _) = put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, body) = admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["submitted"], 2);
-    assert_eq!(status_of(&body, "+13126200101"), "submitted");
+#[test]
+fn a_rejected_request_is_fixed_and_resubmitted_without_starting_over() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let id = submitted_port(&admin, &["+13126200101", "+13126200102"], "0000").await;
+        run_jobs(&app, 3).await;
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        for n in detail["numbers"].as_array().unwrap() {
+            assert_eq!(n["status"], "rejected");
+            assert!(
+                n["reason"].as_str().unwrap().contains("PIN does not match"),
+                "{n}"
+            );
+        }
+        assert_eq!(
+            app.audit_count("+13126200101", "PORT_STATUS", "FAILURE")
+                .await,
+            1
+        );
 
-    run_jobs(&app, 3).await;
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    for n in ["+13126200101", "+13126200102"] {
-        assert_eq!(status_of(&detail, n), "completed", "{detail}");
-        let journey: Vec<&str> = detail["events"]
+        let mut fix = request(&[], "4321");
+        fix.as_object_mut().unwrap().remove("target");
+        let (status, body) = admin.put(&format!("/api/v1/ports/{id}"), fix).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = admin
+            .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["submitted"], 2);
+        run_jobs(&app, 3).await;
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(status_of(&detail, "+13126200101"), "completed");
+        assert_eq!(status_of(&detail, "+13126200102"), "completed");
+        assert_eq!(detail["numbers"][0]["reason"], json!(null));
+    })
+}
+
+#[test]
+fn one_bad_number_does_not_fail_the_others() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let id = submitted_port(&admin, &["+13126200101", "+13126209999"], "1234").await;
+        run_jobs(&app, 3).await;
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(status_of(&detail, "+13126200101"), "completed");
+        assert_eq!(status_of(&detail, "+13126209999"), "rejected");
+        let bad = detail["numbers"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|e| e["e164"] == n)
-            .map(|e| e["status"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            journey,
-            ["submitted", "acknowledged", "foc_set", "completed"]
-        );
-        assert_eq!(app.number_state(n).await, "active");
-        assert_eq!(app.audit_count(n, "PORT_STATUS", "SUCCESS").await, 3);
-    }
-    let (_, numbers) = admin.get("/api/v1/numbers/+13126200101").await;
-    assert_eq!(numbers["target"]["name"], "Sales");
-    assert_eq!(
-        numbers["tenant_id"],
-        app.tenant_id("globex").await.to_string()
-    );
-
-    // Every status change reached the requester in the portal and by email (logged here).
-    let emails: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox_emails WHERE to_address = 'admin@globex.test' AND transport = 'log'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(
-        emails, 8,
-        "2 numbers × submitted, acknowledged, FOC set, completed"
-    );
-    let notes: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM notifications WHERE message LIKE 'Port request:%'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(notes, 8);
-    // The stored LOA comes back as it was sent.
-    let r = admin
-        .http
-        .get(format!("{}/api/v1/ports/{id}/loa", admin.base))
-        .bearer_auth(&admin.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["content-type"], "application/pdf");
-    assert_eq!(r.bytes().await.unwrap().as_ref(), PDF);
-}
-
-#[sqlx::test]
-async fn a_rejected_request_is_fixed_and_resubmitted_without_starting_over(pool: PgPool) {
-    let app = fast(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let id = submitted_port(&admin, &["+13126200101", "+13126200102"], "0000").await;
-    run_jobs(&app, 3).await;
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    for n in detail["numbers"].as_array().unwrap() {
-        assert_eq!(n["status"], "rejected");
+            .find(|n| n["e164"] == "+13126209999")
+            .unwrap();
         assert!(
-            n["reason"].as_str().unwrap().contains("PIN does not match"),
-            "{n}"
+            bad["reason"]
+                .as_str()
+                .unwrap()
+                .contains("is not on account ACC-12345")
         );
-    }
-    assert_eq!(
-        app.audit_count("+13126200101", "PORT_STATUS", "FAILURE")
-            .await,
-        1
-    );
-
-    let mut fix = request(&[], "4321");
-    fix.as_object_mut().unwrap().remove("target");
-    let (status, body) = admin.put(&format!("/api/v1/ports/{id}"), fix).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["submitted"], 2);
-    run_jobs(&app, 3).await;
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    assert_eq!(status_of(&detail, "+13126200101"), "completed");
-    assert_eq!(status_of(&detail, "+13126200102"), "completed");
-    assert_eq!(detail["numbers"][0]["reason"], json!(null));
-}
-
-#[sqlx::test]
-async fn one_bad_number_does_not_fail_the_others(pool: PgPool) {
-    let app = fast(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let id = submitted_port(&admin, &["+13126200101", "+13126209999"], "1234").await;
-    run_jobs(&app, 3).await;
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    assert_eq!(status_of(&detail, "+13126200101"), "completed");
-    assert_eq!(status_of(&detail, "+13126209999"), "rejected");
-    let bad = detail["numbers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["e164"] == "+13126209999")
-        .unwrap();
-    assert!(
-        bad["reason"]
-            .as_str()
-            .unwrap()
-            .contains("is not on account ACC-12345")
-    );
-    assert_eq!(app.number_state("+13126200101").await, "active");
-    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers WHERE e164 = '+13126209999'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(known, 0);
-}
-
-#[sqlx::test]
-async fn the_loa_must_be_a_pdf_of_at_most_one_mebibyte(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let (_, created) = admin
-        .post("/api/v1/ports", request(&["+13126200101"], "1234"))
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    let (status, body) =
-        put_loa(&admin, &id, "application/pdf", b"GIF89a not a pdf".to_vec()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(error_code(&body), "invalid_loa");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("must be a PDF")
-    );
-    let mut big = PDF.to_vec();
-    big.resize(1024 * 1024 + 1, b' ');
-    let (status, body) = put_loa(&admin, &id, "application/pdf", big).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("the limit is 1024 KiB"),
-        "{body}"
-    );
-    let (status, body) = put_loa(&admin, &id, "text/plain", PDF.to_vec()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(error_code(&body), "unsupported_media_type");
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    assert_eq!(detail["loa_filename"], json!(null), "nothing was stored");
-}
-
-#[sqlx::test]
-async fn a_port_is_cancelled_before_its_foc_date_but_not_after(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let id = submitted_port(&admin, &["+13126200101", "+13126200102"], "1234").await;
-    run_jobs(&app, 1).await;
-    let (status, body) = admin
-        .post(&format!("/api/v1/ports/{id}/cancel"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["cancelled"], 2);
-    assert_eq!(status_of(&body, "+13126200101"), "cancelled");
-    assert_eq!(
-        app.audit_count("+13126200101", "PORT_CANCEL", "SUCCESS")
-            .await,
-        1
-    );
-    let (status, _) = admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    // The numbers are free for a new request.
-    let (status, _) = admin
-        .post("/api/v1/ports", request(&["+13126200101"], "1234"))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-}
-
-#[sqlx::test]
-async fn once_the_foc_date_is_set_cancel_is_refused(pool: PgPool) {
-    let app = spawn_app_with(pool, |c| {
-        c.sandbox.port_ack_seconds = 0;
-        c.sandbox.port_foc_seconds = 0;
-        c.sandbox.port_complete_seconds = 3600;
+        assert_eq!(app.number_state("+13126200101").await, "active");
+        let known: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM numbers WHERE e164 = '+13126209999'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(known, 0);
     })
-    .await;
-    let admin = app.api("admin@globex.test").await;
-    let (_, created) = admin
-        .post("/api/v1/ports", request(&["+13126200101"], "1234"))
-        .await;
-    let id = created["id"].as_str().unwrap().to_string();
-    put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
-    admin
-        .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-        .await;
-    run_jobs(&app, 3).await;
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    assert_eq!(status_of(&detail, "+13126200101"), "foc_set");
-    assert!(detail["numbers"][0]["foc_at"].as_str().is_some());
-    let (status, body) = admin
-        .post(&format!("/api/v1/ports/{id}/cancel"), json!({}))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(error_code(&body), "foc_set");
 }
 
-#[sqlx::test]
-async fn port_requests_are_checked_and_stay_inside_the_tenant(pool: PgPool) {
-    let app = fast(pool).await;
-    let admin = app.api("admin@globex.test").await;
-    let (status, body) = admin
-        .post(
-            "/api/v1/ports",
-            json!({ "numbers": [], "target": { "type": "queue", "name": "Sales" } }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(error_code(&body), "invalid_port_request");
-    assert!(body["error"]["details"]["errors"].as_array().unwrap().len() >= 5);
-    let ours = admin.find("npa=512", 1).await;
-    let (status, body) = admin
-        .post("/api/v1/ports", request(&[&ours[0]], "1234"))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(error_code(&body), "already_on_network");
-    let (status, created) = admin
-        .post("/api/v1/ports", request(&["+13126200101"], "1234"))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let id = created["id"].as_str().unwrap().to_string();
-    let (status, body) = admin
-        .post("/api/v1/ports", request(&["+13126200101"], "1234"))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(error_code(&body), "port_open");
-    let (status, _) = app
-        .api("agent@globex.test")
-        .await
-        .post("/api/v1/ports", request(&["+13126200105"], "1234"))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::FORBIDDEN,
-        "tenant admins port numbers in"
-    );
+#[test]
+fn the_loa_must_be_a_pdf_of_at_most_one_mebibyte() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let (_, created) = admin
+            .post("/api/v1/ports", request(&["+13126200101"], "1234"))
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let (status, body) =
+            put_loa(&admin, &id, "application/pdf", b"GIF89a not a pdf".to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(&body), "invalid_loa");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("must be a PDF")
+        );
+        let mut big = PDF.to_vec();
+        big.resize(1024 * 1024 + 1, b' ');
+        let (status, body) = put_loa(&admin, &id, "application/pdf", big).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the limit is 1024 KiB"),
+            "{body}"
+        );
+        let (status, body) = put_loa(&admin, &id, "text/plain", PDF.to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(&body), "unsupported_media_type");
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(detail["loa_filename"], json!(null), "nothing was stored");
+    })
+}
 
-    let other = app.api("admin@initech.test").await;
-    assert_eq!(
-        other.get(&format!("/api/v1/ports/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        other
-            .put(&format!("/api/v1/ports/{id}"), request(&[], "1234"))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        put_loa(&other, &id, "application/pdf", PDF.to_vec())
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        other.get(&format!("/api/v1/ports/{id}/loa")).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        other
-            .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        other
+#[test]
+fn a_port_is_cancelled_before_its_foc_date_but_not_after() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let id = submitted_port(&admin, &["+13126200101", "+13126200102"], "1234").await;
+        run_jobs(&app, 1).await;
+        let (status, body) = admin
             .post(&format!("/api/v1/ports/{id}/cancel"), json!({}))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
-    assert!(
-        other.get("/api/v1/ports").await.1["ports"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    let browser = app.browser("admin@initech.test").await;
-    assert_eq!(
-        browser.get(&format!("/ports/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        browser
-            .post_form(&format!("/ports/{id}/submit"), &[])
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
-    assert_eq!(status_of(&detail, "+13126200101"), "draft");
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["cancelled"], 2);
+        assert_eq!(status_of(&body, "+13126200101"), "cancelled");
+        assert_eq!(
+            app.audit_count("+13126200101", "PORT_CANCEL", "SUCCESS")
+                .await,
+            1
+        );
+        let (status, _) = admin
+            .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        // The numbers are free for a new request.
+        let (status, _) = admin
+            .post("/api/v1/ports", request(&["+13126200101"], "1234"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    })
 }
 
-#[sqlx::test]
-async fn a_tenant_admin_ports_numbers_through_the_pages(pool: PgPool) {
-    let app = fast(pool).await;
-    let browser = app.browser("admin@globex.test").await;
-    let queue = app
-        .api("admin@globex.test")
-        .await
-        .target_id("queue", "Sales")
+#[test]
+fn once_the_foc_date_is_set_cancel_is_refused() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| {
+            c.sandbox.port_ack_seconds = 0;
+            c.sandbox.port_foc_seconds = 0;
+            c.sandbox.port_complete_seconds = 3600;
+        })
         .await;
-    let target = format!("queue:{queue}");
-    let response = browser
-        .post_form(
-            "/ports",
-            &[
-                ("numbers", "+13126200101\n+13126200102"),
-                ("current_carrier", "Old Telco"),
-                ("account_number", "ACC-1"),
-                ("pin", "1234"),
-                ("account_name", "Globex"),
-                ("service_address", "500 Congress Ave"),
-                ("target", &target),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let location = response.headers()["location"].to_str().unwrap().to_string();
-    let path = location.split('?').next().unwrap().to_string();
+        let admin = app.api("admin@globex.test").await;
+        let (_, created) = admin
+            .post("/api/v1/ports", request(&["+13126200101"], "1234"))
+            .await;
+        let id = created["id"].as_str().unwrap().to_string();
+        put_loa(&admin, &id, "application/pdf", PDF.to_vec()).await;
+        admin
+            .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+            .await;
+        run_jobs(&app, 3).await;
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(status_of(&detail, "+13126200101"), "foc_set");
+        assert!(detail["numbers"][0]["foc_at"].as_str().is_some());
+        let (status, body) = admin
+            .post(&format!("/api/v1/ports/{id}/cancel"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(error_code(&body), "foc_set");
+    })
+}
 
-    // The LOA goes up as multipart, with the CSRF token in the header as htmx sends it.
-    let boundary = "inwardboundary";
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"loa\"; filename=\"signed-loa.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes();
-    body.extend_from_slice(PDF);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let response = browser
-        .http
-        .post(format!("{}{path}/loa", browser.base))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .header("x-csrf-token", &browser.csrf)
-        .header("hx-request", "true")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()["hx-redirect"],
-        format!("{path}?notice=loa_uploaded")
-    );
-    // A refused file comes back as the page with the reason, for htmx to show.
-    let bad = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"loa\"; filename=\"scan.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--{boundary}--\r\n"
-    );
-    let response = browser
-        .http
-        .post(format!("{}{path}/loa", browser.base))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .header("x-csrf-token", &browser.csrf)
-        .header("hx-request", "true")
-        .body(bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["hx-retarget"], "body");
-    let page = response.text().await.unwrap();
-    assert!(
-        page.contains("id=\"port-error\"") && page.contains("must be a PDF"),
-        "{page}"
-    );
-    let response = browser.post_form(&format!("{path}/submit"), &[]).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    run_jobs(&app, 3).await;
-    let (_, page) = browser.get(&path).await;
-    assert!(page.contains("signed-loa.pdf"), "{page}");
-    assert_eq!(
-        page.matches("data-status=\"completed\"").count(),
-        2,
-        "{page}"
-    );
-    assert!(page.contains("the current carrier acknowledged") && page.contains("FOC date set"));
-    let (_, page) = browser.get("/ports").await;
-    assert!(page.contains("Old Telco"));
-    let (_, page) = browser.get("/reservations").await;
-    assert!(
-        page.contains("Port request:"),
-        "the requester's notifications"
-    );
+#[test]
+fn port_requests_are_checked_and_stay_inside_the_tenant() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let (status, body) = admin
+            .post(
+                "/api/v1/ports",
+                json!({ "numbers": [], "target": { "type": "queue", "name": "Sales" } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(&body), "invalid_port_request");
+        assert!(body["error"]["details"]["errors"].as_array().unwrap().len() >= 5);
+        let ours = admin.find("npa=512", 1).await;
+        let (status, body) = admin
+            .post("/api/v1/ports", request(&[&ours[0]], "1234"))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(error_code(&body), "already_on_network");
+        let (status, created) = admin
+            .post("/api/v1/ports", request(&["+13126200101"], "1234"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let id = created["id"].as_str().unwrap().to_string();
+        let (status, body) = admin
+            .post("/api/v1/ports", request(&["+13126200101"], "1234"))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(error_code(&body), "port_open");
+        let (status, _) = app
+            .api("agent@globex.test")
+            .await
+            .post("/api/v1/ports", request(&["+13126200105"], "1234"))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "tenant admins port numbers in"
+        );
+
+        let other = app.api("admin@initech.test").await;
+        assert_eq!(
+            other.get(&format!("/api/v1/ports/{id}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other
+                .put(&format!("/api/v1/ports/{id}"), request(&[], "1234"))
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            put_loa(&other, &id, "application/pdf", PDF.to_vec())
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other.get(&format!("/api/v1/ports/{id}/loa")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other
+                .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other
+                .post(&format!("/api/v1/ports/{id}/cancel"), json!({}))
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        assert!(
+            other.get("/api/v1/ports").await.1["ports"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        let browser = app.browser("admin@initech.test").await;
+        assert_eq!(
+            browser.get(&format!("/ports/{id}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            browser
+                .post_form(&format!("/ports/{id}/submit"), &[])
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(status_of(&detail, "+13126200101"), "draft");
+    })
+}
+
+#[test]
+fn a_tenant_admin_ports_numbers_through_the_pages() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let browser = app.browser("admin@globex.test").await;
+        let queue = app
+            .api("admin@globex.test")
+            .await
+            .target_id("queue", "Sales")
+            .await;
+        let target = format!("queue:{queue}");
+        let response = browser
+            .post_form(
+                "/ports",
+                &[
+                    ("numbers", "+13126200101\n+13126200102"),
+                    ("current_carrier", "Old Telco"),
+                    ("account_number", "ACC-1"),
+                    ("pin", "1234"),
+                    ("account_name", "Globex"),
+                    ("service_address", "500 Congress Ave"),
+                    ("target", &target),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        let path = location.split('?').next().unwrap().to_string();
+
+        // The LOA goes up as multipart, with the CSRF token in the header as htmx sends it.
+        let boundary = "inwardboundary";
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"loa\"; filename=\"signed-loa.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes();
+        body.extend_from_slice(PDF);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = browser
+            .http
+            .post(format!("{}{path}/loa", browser.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("x-csrf-token", &browser.csrf)
+            .header("hx-request", "true")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["hx-redirect"],
+            format!("{path}?notice=loa_uploaded")
+        );
+        // A refused file comes back as the page with the reason, for htmx to show.
+        let bad = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"loa\"; filename=\"scan.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--{boundary}--\r\n"
+        );
+        let response = browser
+            .http
+            .post(format!("{}{path}/loa", browser.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("x-csrf-token", &browser.csrf)
+            .header("hx-request", "true")
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["hx-retarget"], "body");
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("id=\"port-error\"") && page.contains("must be a PDF"),
+            "{page}"
+        );
+        let response = browser.post_form(&format!("{path}/submit"), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        run_jobs(&app, 3).await;
+        let (_, page) = browser.get(&path).await;
+        assert!(page.contains("signed-loa.pdf"), "{page}");
+        assert_eq!(
+            page.matches("data-status=\"completed\"").count(),
+            2,
+            "{page}"
+        );
+        assert!(page.contains("the current carrier acknowledged") && page.contains("FOC date set"));
+        let (_, page) = browser.get("/ports").await;
+        assert!(page.contains("Old Telco"));
+        let (_, page) = browser.get("/reservations").await;
+        assert!(
+            page.contains("Port request:"),
+            "the requester's notifications"
+        );
+    })
 }

@@ -1,0 +1,81 @@
+//! A fresh, migrated database for each test, dropped when the test ends.
+//!
+//! `#[sqlx::test]` names each database after the test's path alone, so two checkouts
+//! running the suite on one PostgreSQL collide, and its `DROP DATABASE` fails silently
+//! while the server under test still holds connections from its other pools. Here each
+//! database gets a random name, the test's runtime (with the server, its pools and its
+//! listener) is shut down before the drop, and the drop forces out whatever is left, on
+//! success and on failure alike.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::FutureExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// The prefix of every test database, so a run killed half-way leaves databases that are
+/// easy to find (`scripts/test` lists them).
+pub const PREFIX: &str = "inward_test_";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn admin_options() -> PgConnectOptions {
+    let url = std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must name a PostgreSQL database from which the tests may create \
+         databases (scripts/test sets it)",
+    );
+    PgConnectOptions::from_str(&url).expect("DATABASE_URL is not a PostgreSQL URL")
+}
+
+async fn admin(statement: &str) {
+    let mut conn = PgConnection::connect_with(&admin_options())
+        .await
+        .expect("connect to DATABASE_URL");
+    sqlx::raw_sql(statement)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    let _ = conn.close().await;
+}
+
+/// Runs `test` with a pool on a database of its own, migrated as `inward migrate` does.
+pub fn db_test<F, Fut>(test: F)
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let name = format!("{PREFIX}{}", uuid::Uuid::new_v4().simple());
+    runtime().block_on(admin(&format!("CREATE DATABASE {name}")));
+
+    let rt = runtime();
+    let outcome = rt.block_on(
+        AssertUnwindSafe(async {
+            let pool = PgPoolOptions::new()
+                .max_connections(5)
+                .idle_timeout(Duration::from_secs(1))
+                .connect_with(admin_options().database(&name))
+                .await
+                .expect("connect to the test database");
+            inward::cli::migrate(&pool).await.expect("migrate");
+            test(pool).await;
+        })
+        .catch_unwind(),
+    );
+    // Ends the server tasks the test spawned, and with them every pool they hold.
+    rt.shutdown_timeout(Duration::from_secs(10));
+
+    runtime().block_on(admin(&format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -1,0 +1,233 @@
+//! The binary refuses to start on a setting it cannot honour, naming the setting, and its
+//! commands print their output alone on standard output, without colour codes.
+
+use std::process::{Command, Output};
+
+use sqlx::postgres::PgConnectOptions;
+
+fn database_url(options: &PgConnectOptions) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(options.get_database().unwrap());
+    url.to_string()
+}
+
+/// Runs `inward` with only the given `INWARD_…` variables (none inherited from the
+/// test's own environment) and the database URL.
+fn inward(url: &str, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_inward"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("INWARD_")) {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("RUST_LOG")
+        .envs(vars.iter().copied());
+    command.output().expect("run inward")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn refused(url: &str, vars: &[(&str, &str)], args: &[&str], naming: &[&str]) {
+    let out = inward(url, vars, args);
+    let err = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "{args:?} with {vars:?} started: {err}"
+    );
+    for part in naming {
+        assert!(
+            err.contains(part),
+            "{args:?} with {vars:?}: `{part}` not in: {err}"
+        );
+    }
+}
+
+#[test]
+fn settings_that_cannot_be_honoured_stop_the_process_and_are_named() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        let migrate = ["migrate"];
+        refused(
+            &url,
+            &[("INWARD_HOLDS__TTL_SECOND", "60")],
+            &migrate,
+            &["ttl_second", "holds"],
+        );
+        refused(
+            &url,
+            &[("INWARD_SECRETS__KEY", "not-hex")],
+            &migrate,
+            &["secrets.key", "64 hex"],
+        );
+        refused(
+            &url,
+            &[("INWARD_SERVER__LISTEN", "127.0.0.1:http")],
+            &migrate,
+            &["server.listen", "127.0.0.1:http"],
+        );
+        refused(
+            &url,
+            &[],
+            &["serve", "--listen", "nowhere"],
+            &["nowhere", "--listen"],
+        );
+
+        let dir = std::env::temp_dir().join(format!("inward-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("inward.toml");
+        std::fs::write(
+            &file,
+            "[holds]\nttl_seconds = 60\n[colour]\nname = \"blue\"\n",
+        )
+        .unwrap();
+        refused(
+            &url,
+            &[("INWARD_CONFIG", file.to_str().unwrap())],
+            &migrate,
+            &["colour"],
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        // Nothing listens on port 9 (discard) of this host.
+        refused(
+            "postgres://postgres@127.0.0.1:9/inward",
+            &[],
+            &migrate,
+            &["DATABASE_URL", "cannot connect"],
+        );
+
+        // Variables without a section are not settings (the scripts' own, for one).
+        let out = inward(
+            &url,
+            &[
+                ("INWARD_DEMO_DB", "inward"),
+                ("INWARD_SCREENSHOTS", "/tmp/x"),
+            ],
+            &migrate,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    })
+}
+
+#[test]
+fn a_command_prints_its_answer_alone_and_logs_without_colour() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        let seeded = inward(&url, &[], &["seed-demo", "--per-exchange", "1"]);
+        let log = stderr(&seeded);
+        assert!(seeded.status.success(), "{log}");
+        assert!(
+            !log.contains("WARN"),
+            "a normal seed warns about nothing: {log}"
+        );
+        assert!(!log.contains('\u{1b}'), "no colour codes in a file: {log}");
+
+        let created = inward(
+            &url,
+            &[("RUST_LOG", "debug")],
+            &["tokens", "create", "--email", "agent@globex.test"],
+        );
+        assert!(created.status.success(), "{}", stderr(&created));
+        let stdout = String::from_utf8(created.stdout.clone()).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "only the token: {stdout}");
+        assert!(stdout.starts_with("inw_"), "{stdout}");
+        assert!(!stderr(&created).is_empty(), "the debug log went to stderr");
+    })
+}
+
+/// The server process; killed when the test ends, whether it passed or not.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_copied_binary_serves_the_whole_ui_with_cacheable_assets() {
+    crate::db::db_test(|pool| async move {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let url = database_url(&pool.connect_options());
+        let dir = std::env::temp_dir().join(format!("inward-copy-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("inward");
+        std::fs::copy(env!("CARGO_BIN_EXE_inward"), &copy).unwrap();
+        let mut child = Command::new(&copy)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(&dir)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let served = Served(child);
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(base.starts_with("http://"), "{line}");
+
+        let http = reqwest::Client::new();
+        let login = http.get(format!("{base}/login")).send().await.unwrap();
+        assert_eq!(login.status(), 200);
+        let html = login.text().await.unwrap();
+        let css = html
+            .split('"')
+            .find(|part| part.starts_with("/static/app.css?v="))
+            .unwrap_or_else(|| panic!("no hashed stylesheet link in {html}"))
+            .to_string();
+
+        let sheet = http.get(format!("{base}{css}")).send().await.unwrap();
+        assert_eq!(sheet.status(), 200);
+        let header = |r: &reqwest::Response, name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        assert!(header(&sheet, "content-type").starts_with("text/css"));
+        assert!(header(&sheet, "cache-control").contains("immutable"));
+        let etag = header(&sheet, "etag");
+        assert!(sheet.text().await.unwrap().contains('{'), "a stylesheet");
+
+        let unversioned = http
+            .get(format!("{base}/static/app.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&unversioned, "cache-control"), "no-cache");
+        let revalidated = http
+            .get(format!("{base}/static/app.css"))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revalidated.status(), 304);
+
+        for script in ["/static/app.js", "/static/vendor/htmx-2.0.11.min.js"] {
+            let js = http.get(format!("{base}{script}")).send().await.unwrap();
+            assert_eq!(js.status(), 200, "{script}");
+            assert!(
+                header(&js, "content-type").contains("javascript"),
+                "{script}"
+            );
+        }
+        let missing = http
+            .get(format!("{base}/static/nothing.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        drop(served);
+        std::fs::remove_dir_all(&dir).unwrap();
+    })
+}
