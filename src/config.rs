@@ -265,6 +265,89 @@ mod tests {
         assert!(c.pricing.toll_free.monthly_micros > c.pricing.local.monthly_micros);
     }
 
+    /// Every leaf key of the defaults, dotted, with its value as docs/operating.md shows it.
+    fn documented_form(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        use serde_json::Value;
+        let shown = match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    documented_form(&path, inner, out);
+                }
+                return;
+            }
+            Value::String(s) if s.is_empty() => "\"\"".to_string(),
+            Value::String(s) => s.clone(),
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(|i| format!("{i}")).collect();
+                format!("[{}]", items.join(", "))
+            }
+            other => other.to_string(),
+        };
+        out.push((prefix.to_string(), shown));
+    }
+
+    #[test]
+    fn the_operating_guide_lists_every_key_with_its_default() {
+        let defaults: serde_json::Value = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap();
+        let mut expected = Vec::new();
+        documented_form("", &defaults, &mut expected);
+        expected.sort();
+
+        let guide = include_str!("../docs/operating.md");
+        let section = guide
+            .split("## Configuration keys")
+            .nth(1)
+            .expect("docs/operating.md has a `## Configuration keys` section");
+        let mut documented: Vec<(String, String)> = section
+            .lines()
+            .take_while(|line| !line.starts_with("## "))
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split(" | ").collect();
+                let key = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+                let default = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                Some((key.to_string(), default.to_string()))
+            })
+            .collect();
+        documented.sort();
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|e| !documented.contains(e))
+            .collect();
+        let extra: Vec<_> = documented
+            .iter()
+            .filter(|d| !expected.contains(d))
+            .collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "docs/operating.md's configuration keys differ from config/default.toml:\n\
+             missing or with another default: {missing:?}\nnot settings: {extra:?}"
+        );
+    }
+
+    #[test]
+    fn variables_without_a_section_are_not_settings() {
+        let vars = [
+            ("INWARD_HOLDS__TTL_SECONDS", "5"),
+            ("INWARD_CONFIG", "/etc/inward.toml"),
+            ("INWARD_DEMO_DB", "inward"),
+            ("DATABASE_URL", "postgres://h/db"),
+            ("INWARD_TYPO__KEY", "1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let mut kept: Vec<String> = setting_variables(vars.into_iter()).into_keys().collect();
+        kept.sort();
+        assert_eq!(kept, ["INWARD_HOLDS__TTL_SECONDS", "INWARD_TYPO__KEY"]);
+    }
+
     #[test]
     fn database_password_is_redacted_in_debug_output() {
         let db = DatabaseConfig {
