@@ -136,7 +136,8 @@ pub enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
-    /// Make the next N calls of an operation fail (reserve, release, assign, unassign, ensure_target, cnam, e911).
+    /// Make the next N calls of an operation fail (reserve, release, assign, unassign,
+    /// ensure_target, cnam, e911, port; assign_answer: the assignment is made, its answer lost).
     Fail {
         #[arg(long)]
         operation: String,
@@ -332,10 +333,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sweep => {
             let state = AppState::new(pool, config);
-            let report = crate::jobs::run_once(&state)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            let report = crate::jobs::run_once(&state).await;
             println!("{}", serde_json::to_string(&report)?);
+            anyhow::ensure!(
+                report.failed.is_empty(),
+                "these steps failed (see the log above): {}",
+                report.failed.join(", ")
+            );
         }
     }
     Ok(())

@@ -27,6 +27,15 @@ pub struct AppConfig {
     pub orphans: OrphansConfig,
     pub mail: MailConfig,
     pub inventory: InventoryConfig,
+    pub sagas: SagasConfig,
+}
+
+/// Provisioning sagas (see `reservations::saga_lease`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SagasConfig {
+    /// How long a saga may go unheard before recovery takes its attempt over.
+    pub lease_seconds: i64,
 }
 
 /// Inventory upload jobs (swept by the background jobs).
@@ -190,6 +199,10 @@ impl AppConfig {
         anyhow::ensure!(
             self.holds.max_numbers_per_reservation > 0,
             "holds.max_numbers_per_reservation must be positive"
+        );
+        anyhow::ensure!(
+            self.sagas.lease_seconds >= 3,
+            "sagas.lease_seconds must be at least 3 (the lease is renewed every third of it)"
         );
         anyhow::ensure!(
             self.search.max_limit > 0,

@@ -9,11 +9,11 @@ pub mod activation;
 pub mod orphans;
 pub mod uploads;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::reservations::{holds, provision};
 use crate::state::AppState;
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     pub expired: usize,
     pub provider_released: usize,
@@ -29,49 +29,91 @@ pub struct SweepReport {
     pub emails: usize,
     /// Inventory uploads failed for lack of progress, and staging cleaned after retention.
     pub uploads: uploads::UploadSweep,
+    /// The steps that failed (logged, and retried on the next pass).
+    pub failed: Vec<&'static str>,
 }
 
-/// A saga not heard from in this long is presumed dead and compensated.
-const STALLED_SAGA_SECONDS: i64 = 300;
+/// A step that takes longer is abandoned until the next pass (its claims are leases or
+/// row locks, which lapse or roll back), so that one stuck platform or mail relay cannot
+/// stop the other steps, hold expiry first of all.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Counts the run of one job step in `job_runs_total{job, outcome}`.
-fn counted<T>(job: &'static str, result: AppResult<T>) -> AppResult<T> {
+/// Runs one job step: counted in `job_runs_total{job, outcome}`, and on failure logged
+/// and named in `failed`, without keeping the other steps from running.
+async fn step<T: Default>(
+    job: &'static str,
+    failed: &mut Vec<&'static str>,
+    run: impl Future<Output = AppResult<T>>,
+) -> T {
+    let result = match tokio::time::timeout(STEP_TIMEOUT, run).await {
+        Ok(result) => result,
+        Err(_) => Err(AppError::Internal(anyhow::anyhow!(
+            "took longer than {} s; abandoned until the next pass",
+            STEP_TIMEOUT.as_secs()
+        ))),
+    };
     crate::metrics::job_run(job, result.is_ok());
-    result
+    match result {
+        Ok(value) => value,
+        Err(err) => {
+            err.log();
+            tracing::warn!(job, error = %err, "background job step failed; the others ran");
+            failed.push(job);
+            T::default()
+        }
+    }
 }
 
-pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
-    let expired = counted("expire_holds", holds::expire_due(state, 500).await)?;
-    let provider_released = counted(
+/// One pass of every job step. A failing step is named in the report's `failed` and
+/// retried on the next pass; it never keeps the steps after it from running.
+pub async fn run_once(state: &AppState) -> SweepReport {
+    let mut failed = Vec::new();
+    let expired = step("expire_holds", &mut failed, holds::expire_due(state, 500)).await;
+    let provider_released = step(
         "release_provider_reservations",
-        holds::release_at_provider(state, 200).await,
-    )?;
-    let activated = counted(
+        &mut failed,
+        holds::release_at_provider(state, 200),
+    )
+    .await;
+    let activated = step(
         "activate_pending",
-        activation::activate_pending(state).await,
-    )?;
-    let recovered = counted(
+        &mut failed,
+        activation::activate_pending(state),
+    )
+    .await;
+    let recovered = step(
         "recover_stalled_sagas",
-        provision::recover_stalled(state, STALLED_SAGA_SECONDS).await,
-    )?;
-    let approvals_expired = counted(
+        &mut failed,
+        provision::recover_stalled(state),
+    )
+    .await;
+    let approvals_expired = step(
         "expire_approvals",
-        crate::approvals::expire_due(state).await,
-    )?;
-    let features = counted(
+        &mut failed,
+        crate::approvals::expire_due(state),
+    )
+    .await;
+    let features = step(
         "sync_cnam_e911",
-        crate::features::sync::run_once(state).await,
-    )?;
-    let ports_moved = counted("sync_ports", crate::porting::sync(state).await)?;
-    let emails = counted("deliver_mail", crate::mail::deliver(state).await)?;
-    let uploads = counted("sweep_inventory_uploads", uploads::sweep(state).await)?;
-    counted(
-        "delete_expired_sessions",
+        &mut failed,
+        crate::features::sync::run_once(state),
+    )
+    .await;
+    let ports_moved = step("sync_ports", &mut failed, crate::porting::sync(state)).await;
+    let emails = step("deliver_mail", &mut failed, crate::mail::deliver(state)).await;
+    let uploads = step(
+        "sweep_inventory_uploads",
+        &mut failed,
+        uploads::sweep(state),
+    )
+    .await;
+    step("delete_expired_sessions", &mut failed, async {
         crate::auth::repo::delete_expired_sessions(&state.pool)
             .await
-            .map_err(Into::into),
-    )?;
-    Ok(SweepReport {
+            .map_err(AppError::from)
+    })
+    .await;
+    SweepReport {
         expired,
         provider_released,
         activated,
@@ -81,7 +123,8 @@ pub async fn run_once(state: &AppState) -> AppResult<SweepReport> {
         ports_moved,
         emails,
         uploads,
-    })
+        failed,
+    }
 }
 
 pub async fn run_forever(state: AppState, every: Duration) {
@@ -90,14 +133,28 @@ pub async fn run_forever(state: AppState, every: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(err) = run_once(&state).await {
-            err.log();
-            tracing::warn!(error = %err, "background sweep failed; retrying next tick");
-        }
+        run_once(&state).await;
         match orphans::run_if_due(&state).await {
             Ok(Some(report)) => tracing::info!(?report, "orphan check"),
             Ok(None) => {}
             Err(err) => tracing::warn!(error = %err, "orphan check failed; retrying next interval"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_step_is_named_and_the_next_one_still_runs() {
+        let mut failed = Vec::new();
+        let first: usize = step("first", &mut failed, async {
+            Err(AppError::Internal(anyhow::anyhow!("the platform is down")))
+        })
+        .await;
+        let second: usize = step("second", &mut failed, async { Ok(7) }).await;
+        assert_eq!((first, second), (0, 7));
+        assert_eq!(failed, ["first"]);
     }
 }

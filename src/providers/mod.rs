@@ -71,6 +71,12 @@ impl ProviderError {
         }
     }
 
+    /// A write that failed this way may still have been applied, its answer lost: a
+    /// timeout, a reset or a 5xx. A refusal (4xx, 429) was not applied.
+    pub fn may_have_applied(&self) -> bool {
+        self.kind == ProviderErrorKind::Transient
+    }
+
     pub fn code(&self) -> &'static str {
         match self.kind {
             ProviderErrorKind::RateLimited => "provider_rate_limited",

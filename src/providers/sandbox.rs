@@ -422,6 +422,11 @@ impl Provider for Sandbox {
         .fetch_optional(&self.pool)
         .await
         .map_err(db_error)?;
+        if row.is_some() {
+            // `assign_answer`: the assignment is made and its answer lost on the way back,
+            // as a timeout at a platform's edge does.
+            self.fault("assign_answer").await?;
+        }
         match row {
             Some(_) if slow => Ok(Activation::Delayed),
             Some(_) => Ok(Activation::Immediate),

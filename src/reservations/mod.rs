@@ -8,6 +8,7 @@ pub mod pages;
 pub mod provision;
 mod quick;
 pub mod repo;
+mod saga_lease;
 
 pub use batch::HoldWriter;
 pub use holds::{cancel, reserve};

@@ -9,6 +9,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::repo;
+use super::saga_lease::{Lease, OPEN_STEPS};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
@@ -278,18 +279,24 @@ async fn run_saga(
         .bind(to.as_str())
         .execute(&mut *tx)
         .await?;
+    let owner = Uuid::new_v4();
+    let lease_seconds = state.config.sagas.lease_seconds;
     sqlx::query(
-        "INSERT INTO provisioning_attempts (id, reservation_id, e164, tenant_id, target_type, step)
-         VALUES ($1, $2, $3, $4, $5, 'started')",
+        "INSERT INTO provisioning_attempts
+             (id, reservation_id, e164, tenant_id, target_type, step, lease_owner, lease_expires_at)
+         VALUES ($1, $2, $3, $4, $5, 'started', $6, now() + make_interval(secs => $7))",
     )
     .bind(attempt_id)
     .bind(reservation_id)
     .bind(&e164)
     .bind(tenant_id)
     .bind(target_kind.as_str())
+    .bind(owner)
+    .bind(lease_seconds as f64)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    let lease = Lease::keep(state.pool.clone(), attempt_id, owner, lease_seconds);
 
     // Step 2: the target. Step 3: the assignment on the platform.
     let mut created: Option<Target> = None;
@@ -304,7 +311,7 @@ async fn run_saga(
         };
         step(
             state,
-            attempt_id,
+            &lease,
             "target_ready",
             Some(&target.id),
             created.is_some(),
@@ -323,7 +330,7 @@ async fn run_saga(
             .await?;
         step(
             state,
-            attempt_id,
+            &lease,
             "assigned",
             Some(&target.id),
             created.is_some(),
@@ -346,13 +353,26 @@ async fn run_saga(
                 Activation::Immediate => Event::ProvisionedImmediately,
                 Activation::Delayed => Event::ProvisionedPendingActivation,
             };
-            let committed: AppResult<NumberState> = async {
+            let committed: AppResult<Option<NumberState>> = async {
                 let mut tx = state.pool.begin().await?;
                 let to = transition(NumberState::Provisioning, event)?;
-                sqlx::query(
+                // The fence: the attempt is still this saga's, and the number still this
+                // reservation's, or recovery has decided this provisioning already.
+                let ours = sqlx::query(&format!(
+                    "UPDATE provisioning_attempts SET step = 'completed', lease_expires_at = NULL, updated_at = now()
+                     WHERE id = $1 AND lease_owner = $2 AND step IN {OPEN_STEPS}"
+                ))
+                .bind(attempt_id)
+                .bind(lease.owner)
+                .execute(&mut *tx)
+                .await?;
+                if ours.rows_affected() != 1 {
+                    return Ok(None);
+                }
+                let routed = sqlx::query(
                     "UPDATE numbers SET lifecycle = $2, reservation_id = NULL, target_type = $3, target_id = $4,
                             target_name = $5, display_name = $6, state_changed_at = now()
-                     WHERE e164 = $1 AND lifecycle = 'provisioning'",
+                     WHERE e164 = $1 AND lifecycle = 'provisioning' AND reservation_id = $7",
                 )
                 .bind(&e164)
                 .bind(to.as_str())
@@ -360,15 +380,15 @@ async fn run_saga(
                 .bind(&target.id)
                 .bind(&target.name)
                 .bind(&assignment.display_name)
+                .bind(reservation_id)
                 .execute(&mut *tx)
                 .await?;
+                if routed.rows_affected() != 1 {
+                    return Ok(None);
+                }
                 sqlx::query("UPDATE holds SET ended_at = now(), end_reason = 'provisioned' WHERE reservation_id = $1 AND e164 = $2 AND ended_at IS NULL")
                     .bind(reservation_id)
                     .bind(&e164)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE provisioning_attempts SET step = 'completed', updated_at = now() WHERE id = $1")
-                    .bind(attempt_id)
                     .execute(&mut *tx)
                     .await?;
                 let entry = audit_base(Outcome::Success)
@@ -377,11 +397,37 @@ async fn run_saga(
                 audit::repo::record(&mut tx, &entry).await?;
                 repo::finish_if_done(&mut tx, reservation_id).await?;
                 tx.commit().await?;
-                Ok(to)
+                Ok(Some(to))
             }
             .await;
             match committed {
-                Ok(to) => {
+                Ok(None) => {
+                    drop(lease);
+                    let message = "this provisioning was taken over by recovery while it waited \
+                                   (its lease ran out) and has been undone: reserve and provision again";
+                    undo_fenced(
+                        state,
+                        provider,
+                        tenant_id,
+                        &assignment.number,
+                        created.as_ref(),
+                    )
+                    .await?;
+                    audit::repo::record(
+                        &mut *state.pool.acquire().await?,
+                        &audit_base(Outcome::Failure)
+                            .target(target_kind.as_str(), Some(&target.id))
+                            .error(message)
+                            .details(json!({ "reservation_id": reservation_id, "fenced": true })),
+                    )
+                    .await?;
+                    return Err(AppError::conflict(
+                        "provisioning_taken_over",
+                        format!("{e164}: {message}"),
+                        json!({ "number": e164 }),
+                    ));
+                }
+                Ok(Some(to)) => {
                     if created.is_some() {
                         state.forget_targets(tenant_id);
                     }
@@ -410,7 +456,7 @@ async fn run_saga(
                         provider,
                         tenant_id,
                         reservation_id,
-                        attempt_id,
+                        &lease,
                         &assignment.number,
                         true,
                         created.as_ref(),
@@ -430,14 +476,17 @@ async fn run_saga(
         }
         Err(err) => {
             let message = err.to_string();
+            // A timeout or a 5xx may have been applied with its answer lost: unassigning is
+            // idempotent, so undo it rather than assume it did not happen. A refusal (a
+            // conflict, say) did not happen, and the number may be someone else's there.
             compensate(
                 state,
                 provider,
                 tenant_id,
                 reservation_id,
-                attempt_id,
+                &lease,
                 &assignment.number,
-                false,
+                err.may_have_applied(),
                 created.as_ref(),
                 &message,
             )
@@ -462,34 +511,32 @@ async fn run_saga(
     }
 }
 
-async fn step(
-    state: &AppState,
-    attempt_id: Uuid,
-    step: &str,
-    target_id: Option<&str>,
-    created: bool,
-) {
-    let result = sqlx::query("UPDATE provisioning_attempts SET step = $2, target_id = $3, target_created = $4, updated_at = now() WHERE id = $1")
-        .bind(attempt_id)
-        .bind(step)
-        .bind(target_id)
-        .bind(created)
-        .execute(&state.pool)
-        .await;
+async fn step(state: &AppState, lease: &Lease, step: &str, target_id: Option<&str>, created: bool) {
+    let result = sqlx::query(&format!(
+        "UPDATE provisioning_attempts SET step = $3, target_id = $4, target_created = $5, updated_at = now()
+         WHERE id = $1 AND lease_owner = $2 AND step IN {OPEN_STEPS}"
+    ))
+    .bind(lease.attempt_id)
+    .bind(lease.owner)
+    .bind(step)
+    .bind(target_id)
+    .bind(created)
+    .execute(&state.pool)
+    .await;
     if let Err(err) = result {
-        tracing::warn!(%attempt_id, error = %err, "could not record saga step");
+        tracing::warn!(attempt_id = %lease.attempt_id, error = %err, "could not record saga step");
     }
 }
 
 /// Undoes what the saga did, newest step first, and hands the number back to its hold.
 /// If the platform refuses the undo, the attempt stays open and the recovery job retries.
 #[allow(clippy::too_many_arguments)]
-pub async fn compensate(
+async fn compensate(
     state: &AppState,
     provider: &dyn Provider,
     tenant_id: Uuid,
     reservation_id: Uuid,
-    attempt_id: Uuid,
+    lease: &Lease,
     number: &E164,
     assigned: bool,
     created: Option<&Target>,
@@ -505,6 +552,19 @@ pub async fn compensate(
         tracing::warn!(target = %target.id, error = %err, "compensation: could not delete the extension created for this number");
     }
     let mut tx = state.pool.begin().await?;
+    let ours = sqlx::query(&format!(
+        "UPDATE provisioning_attempts SET step = 'compensated', error = $3, lease_expires_at = NULL, updated_at = now()
+         WHERE id = $1 AND lease_owner = $2 AND step IN {OPEN_STEPS}"
+    ))
+    .bind(lease.attempt_id)
+    .bind(lease.owner)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    // Someone else took the attempt over and decides the number's state.
+    if ours.rows_affected() != 1 {
+        return Ok(());
+    }
     let to = transition(NumberState::Provisioning, Event::ProvisioningFailed)?;
     sqlx::query("UPDATE numbers SET lifecycle = $3, state_changed_at = now() WHERE e164 = $1 AND reservation_id = $2 AND lifecycle = 'provisioning'")
         .bind(number.as_str())
@@ -512,33 +572,70 @@ pub async fn compensate(
         .bind(to.as_str())
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE provisioning_attempts SET step = 'compensated', error = $2, updated_at = now() WHERE id = $1")
-        .bind(attempt_id)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// A saga fenced out after its platform write undoes that write, unless the number has
+/// meanwhile been routed again in Inward (then the routing on the platform is the new
+/// provisioning's, and the consistency check is the judge). The number's row stays locked
+/// while the platform is asked, so no new provisioning can start in between.
+async fn undo_fenced(
+    state: &AppState,
+    provider: &dyn Provider,
+    tenant_id: Uuid,
+    number: &E164,
+    created: Option<&Target>,
+) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    let lifecycle: Option<String> =
+        sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1 FOR UPDATE")
+            .bind(number.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let routed_again = matches!(
+        lifecycle.as_deref(),
+        Some("provisioning" | "active" | "pending")
+    );
+    if routed_again {
+        tracing::warn!(%number, "a fenced-out saga left the platform alone: the number is routed again");
+    } else if let Err(err) = provider.unassign(tenant_id, number).await {
+        tracing::error!(%number, error = %err, "a fenced-out saga could not undo its assignment");
+    }
+    tx.commit().await?;
+    if let Some(target) = created
+        && let Err(err) = provider.delete_target(tenant_id, target).await
+    {
+        tracing::warn!(target = %target.id, error = %err, "could not delete the extension a fenced-out saga created");
+    }
     Ok(())
 }
 
 /// attempt id, reservation, number, tenant, extension created, target id, last step
 type StalledAttempt = (Uuid, Uuid, String, Uuid, bool, Option<String>, String);
 
-/// Recovery job: sagas left open (a crash, or an undo the platform refused) are compensated.
-/// Claiming bumps `updated_at`, so another instance does not pick the same attempt.
-pub async fn recover_stalled(state: &AppState, older_than_seconds: i64) -> AppResult<usize> {
-    let stalled: Vec<StalledAttempt> = sqlx::query_as(
-        "UPDATE provisioning_attempts SET updated_at = now() WHERE id IN (
+/// Recovery job: sagas whose lease ran out (a crash, a paused process, or an undo the
+/// platform refused) are compensated. Claiming writes recovery's own token and lease, which
+/// fences the saga out should it come back, and keeps other instances off the attempt.
+pub async fn recover_stalled(state: &AppState) -> AppResult<usize> {
+    let lease_seconds = state.config.sagas.lease_seconds;
+    let owner = Uuid::new_v4();
+    let stalled: Vec<StalledAttempt> = sqlx::query_as(&format!(
+        "UPDATE provisioning_attempts
+         SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
+         WHERE id IN (
              SELECT id FROM provisioning_attempts
-             WHERE step IN ('started', 'target_ready', 'assigned') AND updated_at < now() - make_interval(secs => $1)
-             ORDER BY updated_at LIMIT 20 FOR UPDATE SKIP LOCKED)
-         RETURNING id, reservation_id, e164, tenant_id, target_created, target_id, step",
-    )
-    .bind(older_than_seconds as f64)
+             WHERE step IN {OPEN_STEPS} AND lease_expires_at < now()
+             ORDER BY lease_expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+         RETURNING id, reservation_id, e164, tenant_id, target_created, target_id, step"
+    ))
+    .bind(owner)
+    .bind(lease_seconds as f64)
     .fetch_all(&state.pool)
     .await?;
     let mut recovered = 0;
     for (attempt_id, reservation_id, e164, tenant_id, target_created, target_id, _step) in stalled {
+        let lease = Lease::keep(state.pool.clone(), attempt_id, owner, lease_seconds);
         let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
         let provider = state.provider_for(tenant_id).await?;
         let created = match (target_created, target_id) {
@@ -555,7 +652,7 @@ pub async fn recover_stalled(state: &AppState, older_than_seconds: i64) -> AppRe
             provider.as_ref(),
             tenant_id,
             reservation_id,
-            attempt_id,
+            &lease,
             &number,
             true,
             created.as_ref(),

@@ -231,7 +231,7 @@ fn an_approval_that_never_comes_ends_the_hold_at_the_cap() {
             pending["approvals"].as_array().unwrap().is_empty(),
             "past the deadline it is no longer pending"
         );
-        let report = inward::jobs::run_once(&app.state).await.unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
         assert_eq!(report.approvals_expired, 1);
         assert_eq!(report.expired, 1, "the hold expired at the cap");
         assert_eq!(approval_status(&app, &approval_id).await, "expired");

@@ -60,7 +60,7 @@ fn an_admin_sets_an_e911_address_and_sees_it_registered() {
             let state = app.state.clone();
             tokio::spawn(async move {
                 for _ in 0..30 {
-                    inward::jobs::run_once(&state).await.unwrap();
+                    inward::jobs::run_once(&state).await;
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
             })

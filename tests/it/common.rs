@@ -298,7 +298,8 @@ impl Api {
 /// Runs the background jobs until nothing is left to send or poll (or `rounds` runs).
 pub async fn settle(app: &TestApp, rounds: usize) {
     for _ in 0..rounds {
-        inward::jobs::run_once(&app.state).await.expect("jobs");
+        let report = inward::jobs::run_once(&app.state).await;
+        assert!(report.failed.is_empty(), "{report:?}");
         let pending: i64 = sqlx::query_scalar(
             "SELECT (SELECT count(*) FROM cnam_records WHERE status = 'pending')
                   + (SELECT count(*) FROM e911_records WHERE status = 'pending')",

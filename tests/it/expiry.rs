@@ -22,7 +22,7 @@ fn an_expired_hold_returns_the_number_releases_it_at_the_provider_and_is_audited
         assert_eq!(status, StatusCode::GONE, "{body}");
         assert_eq!(error_code(&body), "reservation_expired");
 
-        let report = inward::jobs::run_once(&app.state).await.unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
         assert_eq!(report.expired, 2);
         assert_eq!(report.provider_released, 2);
         for n in &numbers {
@@ -39,7 +39,7 @@ fn an_expired_hold_returns_the_number_releases_it_at_the_provider_and_is_audited
         assert_eq!(open, 0, "native reservations released at the provider");
 
         // A second sweep finds nothing: each hold is expired once.
-        let again = inward::jobs::run_once(&app.state).await.unwrap();
+        let again = inward::jobs::run_once(&app.state).await;
         assert_eq!((again.expired, again.provider_released), (0, 0));
         let back = api
             .get("/api/v1/numbers/available?npa=512&limit=100")
@@ -90,7 +90,7 @@ fn the_sweeper_ends_a_reservation_only_with_its_last_hold() {
         .await
         .unwrap();
 
-        let report = inward::jobs::run_once(&app.state).await.unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
         assert_eq!(report.expired, 2);
         for (n, state, expiries) in [
             (&numbers[0], "available", 1),
@@ -117,6 +117,6 @@ fn the_sweeper_ends_a_reservation_only_with_its_last_hold() {
         };
         assert_eq!(status(&two["id"]).await, "active");
         assert_eq!(status(&one["id"]).await, "expired");
-        assert_eq!(inward::jobs::run_once(&app.state).await.unwrap().expired, 0);
+        assert_eq!(inward::jobs::run_once(&app.state).await.expired, 0);
     })
 }

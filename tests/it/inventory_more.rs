@@ -374,7 +374,7 @@ fn the_sweeper_fails_stalled_uploads_and_cleans_old_staging() {
         let recent_done = insert_job(&app, "completed", "1 hour", Some("1 hour")).await;
         let old_validated = insert_job(&app, "validated", "30 hours", Some("30 hours")).await;
 
-        let report = inward::jobs::run_once(&app.state).await.unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
         assert_eq!(report.uploads.stale_failed, 2, "{report:?}");
         assert_eq!(report.uploads.staging_cleaned, 2, "{report:?}");
 
@@ -412,7 +412,7 @@ fn the_sweeper_fails_stalled_uploads_and_cleans_old_staging() {
         assert_eq!(failures, 1);
 
         // A second run finds nothing more to do.
-        let report = inward::jobs::run_once(&app.state).await.unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
         assert_eq!(report.uploads, Default::default());
     })
 }

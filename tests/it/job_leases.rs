@@ -88,7 +88,7 @@ fn a_name_changed_while_the_platform_is_slow_is_sent_and_the_old_answer_dropped(
         assert_eq!(renamed.0, StatusCode::OK, "{}", renamed.1);
 
         stall.commit().await.unwrap();
-        job.await.unwrap().unwrap();
+        job.await.unwrap();
         // The platform got the old name; its reference must not land on the new name's row,
         // or the next check would call the new name synced.
         let (name, reference, status): (String, Option<String>, String) =

@@ -34,6 +34,7 @@ mod races;
 mod ringcx;
 mod ringcx_pool;
 mod saga;
+mod saga_fencing;
 mod search;
 mod settings;
 mod sim;

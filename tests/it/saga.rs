@@ -130,8 +130,9 @@ fn a_saga_interrupted_mid_way_is_compensated_by_recovery() {
         .await
         .unwrap();
         sqlx::query(
-        "INSERT INTO provisioning_attempts (id, reservation_id, e164, tenant_id, target_type, target_id, step, updated_at)
-         VALUES ($1, $2, $3, $4, 'queue', $5, 'assigned', now() - interval '1 hour')",
+        "INSERT INTO provisioning_attempts (id, reservation_id, e164, tenant_id, target_type, target_id, step, updated_at,
+                                            lease_owner, lease_expires_at)
+         VALUES ($1, $2, $3, $4, 'queue', $5, 'assigned', now() - interval '1 hour', $1, now() - interval '1 second')",
     )
     .bind(uuid::Uuid::new_v4())
     .bind(id)
@@ -142,7 +143,7 @@ fn a_saga_interrupted_mid_way_is_compensated_by_recovery() {
     .await
     .unwrap();
 
-        let report = inward::jobs::run_once(&app.state).await.unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
         assert_eq!(report.recovered, 1);
         assert_eq!(app.number_state(&numbers[0]).await, "reserved");
         let assigned: i64 = sqlx::query_scalar("SELECT count(*) FROM sandbox_assignments")
@@ -150,5 +151,42 @@ fn a_saga_interrupted_mid_way_is_compensated_by_recovery() {
             .await
             .unwrap();
         assert_eq!(assigned, 0, "nothing left provisioned on the platform");
+    })
+}
+
+#[test]
+fn an_assignment_whose_answer_was_lost_is_undone_on_the_platform() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 1).await;
+        let (_, reservation) = api.reserve(&numbers).await;
+        let id = reservation["id"].as_str().unwrap().to_string();
+        // The platform makes the assignment, and the answer never comes back.
+        Sandbox::inject_fault(&app.pool, "assign_answer", 1, "gateway timeout (injected)")
+            .await
+            .unwrap();
+        let body = json!({ "assignments": [{ "number": numbers[0], "target": { "type": "queue", "name": "Sales" } }] });
+        let (status, failed) = api
+            .post(
+                &format!("/api/v1/reservations/{id}/provision"),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{failed}");
+        assert_eq!(app.number_state(&numbers[0]).await, "reserved");
+        let routed: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sandbox_assignments WHERE e164 = $1")
+                .bind(&numbers[0])
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(routed, 0, "a number Inward offers again is routed nowhere");
+
+        let (status, done) = api
+            .post(&format!("/api/v1/reservations/{id}/provision"), body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        assert_eq!(app.number_state(&numbers[0]).await, "active");
     })
 }
