@@ -421,11 +421,11 @@ async fn run_saga(
                             .details(json!({ "reservation_id": reservation_id, "fenced": true })),
                     )
                     .await?;
-                    return Err(AppError::conflict(
+                    Err(AppError::conflict(
                         "provisioning_taken_over",
                         format!("{e164}: {message}"),
                         json!({ "number": e164 }),
-                    ));
+                    ))
                 }
                 Ok(Some(to)) => {
                     if created.is_some() {
