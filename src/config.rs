@@ -28,6 +28,14 @@ pub struct AppConfig {
     pub mail: MailConfig,
     pub inventory: InventoryConfig,
     pub sagas: SagasConfig,
+    pub idempotency: IdempotencyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// How long an Idempotency-Key and its answer are kept.
+    pub key_ttl_hours: i64,
 }
 
 /// Provisioning sagas (see `reservations::saga_lease`).
@@ -199,6 +207,10 @@ impl AppConfig {
         anyhow::ensure!(
             self.holds.max_numbers_per_reservation > 0,
             "holds.max_numbers_per_reservation must be positive"
+        );
+        anyhow::ensure!(
+            self.idempotency.key_ttl_hours > 0,
+            "idempotency.key_ttl_hours must be positive"
         );
         anyhow::ensure!(
             self.sagas.lease_seconds >= 3,

@@ -107,6 +107,10 @@ pub async fn run_once(state: &AppState) -> SweepReport {
         uploads::sweep(state),
     )
     .await;
+    step("prune_idempotency_keys", &mut failed, async {
+        crate::idempotency::prune(&state.pool, state.config.idempotency.key_ttl_hours).await
+    })
+    .await;
     step("delete_expired_sessions", &mut failed, async {
         crate::auth::repo::delete_expired_sessions(&state.pool)
             .await

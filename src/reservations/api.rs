@@ -127,12 +127,17 @@ pub fn provision_response(reservation_id: Uuid, results: &[NumberResult]) -> (St
         )
     } else {
         let message = format!(
-            "{} of {} numbers could not be provisioned; they are still held, so you can retry: {}",
+            "{} of {} numbers could not be provisioned (those still `reserved` can be retried): {}",
             failed.len(),
             results.len(),
             failed
                 .iter()
-                .map(|r| format!("{} ({})", r.number, r.error.as_deref().unwrap_or("failed")))
+                .map(|r| format!(
+                    "{} ({}; now {})",
+                    r.number,
+                    r.error.as_deref().unwrap_or("failed"),
+                    r.state
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         );
@@ -171,32 +176,44 @@ pub async fn provision(
             key,
             &format!("provision:{id}"),
             &body,
+            state.config.idempotency.key_ttl_hours,
         )
         .await?
     {
         return Ok((status, Json(stored)).into_response());
     }
-    match super::provision::provision(
-        &state,
-        &caller,
-        id,
-        &request.assignments,
-        request_id.as_deref(),
-    )
-    .await
-    {
-        Ok(results) => {
-            let (status, body) = provision_response(id, &results);
-            if let Some(key) = &key {
-                idempotency::complete(&state.pool, tenant_id, key, status, &body).await?;
+    // Detached from the request: a client that goes away mid-way does not cut the sagas
+    // short, and the answer is still recorded for its retry.
+    let work = tokio::spawn(async move {
+        let _claim = key
+            .clone()
+            .map(|k| idempotency::keep_claim(state.pool.clone(), tenant_id, k));
+        let outcome = super::provision::provision(
+            &state,
+            &caller,
+            id,
+            &request.assignments,
+            request_id.as_deref(),
+        )
+        .await;
+        match outcome {
+            Ok(results) => {
+                let (status, body) = provision_response(id, &results);
+                if let Some(key) = &key {
+                    idempotency::complete(&state.pool, tenant_id, key, status, &body).await?;
+                }
+                Ok((status, body))
             }
-            Ok((status, Json(body)).into_response())
-        }
-        Err(err) => {
-            if let Some(key) = &key {
-                idempotency::abandon(&state.pool, tenant_id, key).await?;
+            Err(err) => {
+                if let Some(key) = &key {
+                    idempotency::abandon(&state.pool, tenant_id, key).await?;
+                }
+                Err(err)
             }
-            Err(err)
         }
-    }
+    });
+    let (status, body) = work
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("provisioning task: {e}")))??;
+    Ok((status, Json(body)).into_response())
 }

@@ -220,23 +220,53 @@ pub async fn provision(
     }
     drop(conn);
 
+    // Each number is its own saga: one that fails (its hold ended, recovery took it over,
+    // the database went away) does not stop the others, and the answer says what became
+    // of every number. Only when the first number fails, with nothing done yet, is the
+    // failure the request's own answer.
     let mut results = Vec::with_capacity(assignments.len());
     for assignment in assignments {
-        results.push(
-            run_saga(
-                state,
-                provider.as_ref(),
-                caller,
-                tenant_id,
-                reservation_id,
-                &reservation.justification,
-                assignment,
-                request_id,
-            )
-            .await?,
-        );
+        let number = assignment.number.clone();
+        let outcome = run_saga(
+            state,
+            provider.as_ref(),
+            caller,
+            tenant_id,
+            reservation_id,
+            &reservation.justification,
+            assignment,
+            request_id,
+        )
+        .await;
+        match outcome {
+            Ok(result) => results.push(result),
+            Err(err) if results.is_empty() => return Err(err),
+            Err(err) => {
+                err.log();
+                results.push(failed_result(state, &number, &err).await);
+            }
+        }
     }
     Ok(results)
+}
+
+/// The answer for a number whose saga ended in an error: the state Inward shows for it now
+/// (or `unknown` when even that cannot be read; recovery then settles it).
+async fn failed_result(state: &AppState, number: &E164, err: &AppError) -> NumberResult {
+    let shown: Option<String> = sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1")
+        .bind(number.as_str())
+        .fetch_optional(&state.pool)
+        .await
+        .ok()
+        .flatten();
+    NumberResult {
+        number: number.as_str().to_string(),
+        ok: false,
+        state: shown.unwrap_or_else(|| "unknown".into()),
+        target: None,
+        notice: None,
+        error: Some(err.public_message()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

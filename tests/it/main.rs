@@ -19,6 +19,7 @@ mod e911;
 mod expiry;
 mod features_isolation;
 mod genesys;
+mod idempotency;
 mod inventory;
 mod inventory_filters;
 mod inventory_more;
