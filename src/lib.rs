@@ -22,6 +22,7 @@ pub mod numbers;
 pub mod porting;
 pub mod providers;
 pub mod reservations;
+pub mod saga_lease;
 pub mod search;
 pub mod seed;
 pub mod startup;

@@ -1,4 +1,4 @@
-//! Number features (issue #5): tenant settings, CNAM, E911 dispatchable locations, the
+//! Number features: tenant settings, CNAM, E911 dispatchable locations, the
 //! E911 activation policy, the compliance view, and the job that syncs them with the provider.
 
 pub mod aging;

@@ -1,4 +1,4 @@
-//! Voice carriers and SMS carrier profiles (issue #4): a reseller admin lists the carriers its
+//! Voice carriers and SMS carrier profiles: a reseller admin lists the carriers its
 //! uploads may name (global ones and its own), adds its own and picks its own default per kind;
 //! the operator manages the global ones (`org_id` NULL). Every change is audited with the
 //! acting organization.

@@ -1,4 +1,4 @@
-//! Reseller inventory (issue #4): CSV upload through COPY into staging and a set-based merge,
+//! Reseller inventory: CSV upload through COPY into staging and a set-based merge,
 //! allocation of numbers to a reseller's tenants and release back, delete, the inventory page
 //! and its CSV export.
 

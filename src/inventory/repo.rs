@@ -58,7 +58,7 @@ impl FilterQuery {
                     .map_err(|e| AppError::invalid_field("status", e))
             })
             .transpose()?;
-        // Every number's E911 status is "not set" until E911 (issue #5) exists.
+        // The inventory list does not read the E911 records: every number shows "not set".
         match clean(&self.e911) {
             None | Some("not_set") => {}
             Some(other) => {

@@ -19,6 +19,8 @@ pub struct SweepReport {
     pub provider_released: usize,
     pub activated: usize,
     pub recovered: usize,
+    /// Releases finished by recovery (their saga died or lost the platform's answer).
+    pub releases_finished: usize,
     /// Premium approvals that reached their deadline undecided.
     pub approvals_expired: usize,
     /// CNAM and E911 requests sent to, answered by, or failed at the provider.
@@ -87,6 +89,12 @@ pub async fn run_once(state: &AppState) -> SweepReport {
         provision::recover_stalled(state),
     )
     .await;
+    let releases_finished = step(
+        "recover_releases",
+        &mut failed,
+        crate::numbers::release::recover(state),
+    )
+    .await;
     let approvals_expired = step(
         "expire_approvals",
         &mut failed,
@@ -122,6 +130,7 @@ pub async fn run_once(state: &AppState) -> SweepReport {
         provider_released,
         activated,
         recovered,
+        releases_finished,
         approvals_expired,
         features,
         ports_moved,

@@ -2,7 +2,10 @@
 
 pub mod api;
 pub mod pages;
+pub mod release;
 pub mod repo;
+
+pub use release::release;
 
 use serde_json::json;
 
@@ -10,77 +13,6 @@ use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-
-/// Releases a routed number: removes it on the platform, then returns it to inventory.
-pub async fn release(
-    state: &AppState,
-    caller: &Principal,
-    number: &E164,
-    request_id: Option<&str>,
-) -> AppResult<NumberState> {
-    let tenant_id = caller.tenant()?;
-    let current = repo::find(
-        &mut *state.pool.acquire().await?,
-        tenant_id,
-        number.as_str(),
-    )
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    let from: NumberState = current
-        .state
-        .parse()
-        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
-    let to = transition(from, Event::Release)?;
-    let provider = state.provider_for(tenant_id).await?;
-    if let Err(err) = provider.unassign(tenant_id, number).await {
-        let entry = Entry::new(Action::Release, Outcome::Failure)
-            .by(Some(tenant_id), Some(caller.user_id), request_id)
-            .number(number.as_str())
-            .error(err.to_string());
-        audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
-        return Err(err.into());
-    }
-    let mut tx = state.pool.begin().await?;
-    let updated = sqlx::query(
-        "UPDATE numbers SET lifecycle = $3, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
-                display_name = NULL, state_changed_at = now(), released_at = now(), released_by = $2,
-                aging_until = now() + make_interval(days => (
-                    SELECT nullif(max(s.aging_days), 0) FROM organizations o
-                    JOIN reseller_settings s ON s.reseller_id = o.parent_id WHERE o.id = $2))
-         WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $4",
-    )
-    .bind(number.as_str())
-    .bind(tenant_id)
-    .bind(to.as_str())
-    .bind(from.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Err(AppError::conflict(
-            "state_changed",
-            format!("{number} changed while it was being released; reload"),
-            json!(null),
-        ));
-    }
-    // The tenant's caller-ID name and 911 address go with the number's assignment.
-    for table in ["cnam_records", "e911_records"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE e164 = $1"))
-            .bind(number.as_str())
-            .execute(&mut *tx)
-            .await?;
-    }
-    let entry = Entry::new(Action::Release, Outcome::Success)
-        .by(Some(tenant_id), Some(caller.user_id), request_id)
-        .number(number.as_str())
-        .target(
-            current.target_type.as_deref().unwrap_or(""),
-            current.target_id.as_deref(),
-        )
-        .details(json!({ "from": from.as_str() }));
-    audit::repo::record(&mut tx, &entry).await?;
-    tx.commit().await?;
-    Ok(to)
-}
 
 /// Parses a number from a path segment; a malformed one is a 422 that says why.
 pub fn parse_path_number(raw: &str) -> AppResult<E164> {

@@ -64,12 +64,31 @@ impl Sandbox {
         injected.map_or(Ok(()), |message| Err(injected_error(message)))
     }
 
+    /// The operations a fault can be injected into (`inward sandbox fail --operation`).
+    pub const FAULT_OPERATIONS: [&str; 9] = [
+        "reserve",
+        "release",
+        "assign",
+        "assign_answer",
+        "unassign",
+        "ensure_target",
+        "cnam",
+        "e911",
+        "port",
+    ];
+
     pub async fn inject_fault(
         pool: &PgPool,
         operation: &str,
         times: i32,
         message: &str,
-    ) -> sqlx::Result<()> {
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            Self::FAULT_OPERATIONS.contains(&operation),
+            "no sandbox operation `{operation}`: use one of {}",
+            Self::FAULT_OPERATIONS.join(", ")
+        );
+        anyhow::ensure!(times > 0, "--times must be at least 1");
         sqlx::query(
             "INSERT INTO sandbox_faults (operation, remaining, message) VALUES ($1, $2, $3)
              ON CONFLICT (operation) DO UPDATE SET remaining = EXCLUDED.remaining, message = EXCLUDED.message",
@@ -78,8 +97,8 @@ impl Sandbox {
         .bind(times)
         .bind(message)
         .execute(pool)
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 }
 

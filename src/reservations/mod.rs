@@ -8,7 +8,6 @@ pub mod pages;
 pub mod provision;
 mod quick;
 pub mod repo;
-mod saga_lease;
 
 pub use batch::HoldWriter;
 pub use holds::{cancel, reserve};

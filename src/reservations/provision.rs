@@ -9,11 +9,11 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::repo;
-use super::saga_lease::{Lease, OPEN_STEPS};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
 use crate::providers::{Activation, NumberRef, Provider, ProviderError};
+use crate::saga_lease::{Lease, Saga, crash_point};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -326,7 +326,14 @@ async fn run_saga(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    let lease = Lease::keep(state.pool.clone(), attempt_id, owner, lease_seconds);
+    let lease = Lease::keep(
+        state.pool.clone(),
+        Saga::Provisioning,
+        attempt_id,
+        owner,
+        lease_seconds,
+    );
+    crash_point("provision.after_intent");
 
     // Step 2: the target. Step 3: the assignment on the platform.
     let mut created: Option<Target> = None;
@@ -366,6 +373,7 @@ async fn run_saga(
             created.is_some(),
         )
         .await;
+        crash_point("provision.after_platform_call");
         Ok((target, activation))
     }
     .await;
@@ -390,7 +398,7 @@ async fn run_saga(
                 // reservation's, or recovery has decided this provisioning already.
                 let ours = sqlx::query(&format!(
                     "UPDATE provisioning_attempts SET step = 'completed', lease_expires_at = NULL, updated_at = now()
-                     WHERE id = $1 AND lease_owner = $2 AND step IN {OPEN_STEPS}"
+                     WHERE id = $1 AND lease_owner = $2 AND step IN {open}", open = Saga::Provisioning.open_steps()
                 ))
                 .bind(attempt_id)
                 .bind(lease.owner)
@@ -544,7 +552,7 @@ async fn run_saga(
 async fn step(state: &AppState, lease: &Lease, step: &str, target_id: Option<&str>, created: bool) {
     let result = sqlx::query(&format!(
         "UPDATE provisioning_attempts SET step = $3, target_id = $4, target_created = $5, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND step IN {OPEN_STEPS}"
+         WHERE id = $1 AND lease_owner = $2 AND step IN {open}", open = Saga::Provisioning.open_steps()
     ))
     .bind(lease.attempt_id)
     .bind(lease.owner)
@@ -584,7 +592,7 @@ async fn compensate(
     let mut tx = state.pool.begin().await?;
     let ours = sqlx::query(&format!(
         "UPDATE provisioning_attempts SET step = 'compensated', error = $3, lease_expires_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND step IN {OPEN_STEPS}"
+         WHERE id = $1 AND lease_owner = $2 AND step IN {open}", open = Saga::Provisioning.open_steps()
     ))
     .bind(lease.attempt_id)
     .bind(lease.owner)
@@ -655,9 +663,9 @@ pub async fn recover_stalled(state: &AppState) -> AppResult<usize> {
          SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
          WHERE id IN (
              SELECT id FROM provisioning_attempts
-             WHERE step IN {OPEN_STEPS} AND lease_expires_at < now()
+             WHERE step IN {open} AND lease_expires_at < now()
              ORDER BY lease_expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
-         RETURNING id, reservation_id, e164, tenant_id, target_created, target_id, step"
+         RETURNING id, reservation_id, e164, tenant_id, target_created, target_id, step", open = Saga::Provisioning.open_steps()
     ))
     .bind(owner)
     .bind(lease_seconds as f64)
@@ -665,7 +673,13 @@ pub async fn recover_stalled(state: &AppState) -> AppResult<usize> {
     .await?;
     let mut recovered = 0;
     for (attempt_id, reservation_id, e164, tenant_id, target_created, target_id, _step) in stalled {
-        let lease = Lease::keep(state.pool.clone(), attempt_id, owner, lease_seconds);
+        let lease = Lease::keep(
+            state.pool.clone(),
+            Saga::Provisioning,
+            attempt_id,
+            owner,
+            lease_seconds,
+        );
         let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
         let provider = state.provider_for(tenant_id).await?;
         let created = match (target_created, target_id) {

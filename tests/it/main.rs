@@ -2,6 +2,7 @@
 
 mod chrome;
 mod common;
+mod crash;
 mod cxone;
 mod db;
 

@@ -190,3 +190,45 @@ fn an_assignment_whose_answer_was_lost_is_undone_on_the_platform() {
         assert_eq!(app.number_state(&numbers[0]).await, "active");
     })
 }
+
+#[test]
+fn a_release_whose_platform_answer_was_lost_is_finished_by_recovery() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app_with(pool, |c| c.sagas.lease_seconds = 3).await;
+        let api = app.api("agent@globex.test").await;
+        let number = api.provisioned(1).await.remove(0);
+        Sandbox::inject_fault(&app.pool, "unassign", 1, "gateway timeout (injected)")
+            .await
+            .unwrap();
+        let (status, body) = api
+            .post(&format!("/api/v1/numbers/{number}/release"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(error_code(&body), "release_pending");
+        assert_eq!(
+            app.number_state(&number).await,
+            "active",
+            "not released yet"
+        );
+
+        // The intent stays open until its lease runs out; then recovery finishes it.
+        assert_eq!(
+            inward::jobs::run_once(&app.state).await.releases_finished,
+            0
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        assert_eq!(
+            inward::jobs::run_once(&app.state).await.releases_finished,
+            1
+        );
+        assert_eq!(app.number_state(&number).await, "released");
+        let routed: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sandbox_assignments WHERE e164 = $1")
+                .bind(&number)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(routed, 0);
+        assert_eq!(app.audit_count(&number, "RELEASE", "SUCCESS").await, 1);
+    })
+}
