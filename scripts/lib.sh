@@ -79,7 +79,7 @@ ensure_cargo() {
   if ! command -v cargo >/dev/null 2>&1; then
     cat >&2 <<'EOF'
 error: `cargo` was not found.
-Inward needs a Rust toolchain (stable, version 1.85 or newer). Install it with rustup:
+Inward needs a Rust toolchain (stable, version 1.89 or newer). Install it with rustup:
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y
 then open a new shell (or run `. "$HOME/.cargo/env"`) and try again.
 EOF
@@ -91,8 +91,8 @@ EOF
   major="${ver%%.*}"
   minor="${ver#*.}"; minor="${minor%%.*}"
   if [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]]; then
-    if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 85 ]; }; then
-      die "Rust $ver is too old; Inward needs stable >= 1.85 (try: rustup update stable)"
+    if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 89 ]; }; then
+      die "Rust $ver is too old; Inward needs stable >= 1.89 (try: rustup update stable)"
     fi
   fi
 }
