@@ -4,7 +4,7 @@ use std::io::Read;
 use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgPool};
 
 use crate::config::AppConfig;
@@ -177,10 +177,8 @@ async fn connect_logging(config: &AppConfig, slow: log::LevelFilter) -> anyhow::
         .await
         .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
         .map_err(unreachable)?;
-    let pool = PgPoolOptions::new()
-        .max_connections(config.database.max_connections)
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect_lazy_with(options);
+    let pool =
+        crate::state::pool_options(config.database.max_connections).connect_lazy_with(options);
     drop(first);
     Ok(pool)
 }

@@ -38,9 +38,14 @@ pub enum AppError {
     Provider(#[from] ProviderError),
     #[error("{message}")]
     ProviderPartial { message: String, details: Value },
+    #[error("the database cannot be reached: try again in a few seconds")]
+    Unavailable,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
+
+/// How long a client is asked to wait before retrying when the database is away.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 impl AppError {
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
@@ -77,8 +82,14 @@ impl AppError {
             AppError::Gone { .. } => StatusCode::GONE,
             AppError::Provider(err) => err.http_status(),
             AppError::ProviderPartial { .. } => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// The `Retry-After` an answer carries, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        matches!(self, AppError::Unavailable).then_some(RETRY_AFTER_SECONDS)
     }
 
     pub fn code(&self) -> &'static str {
@@ -92,6 +103,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Provider(err) => err.code(),
             AppError::ProviderPartial { .. } => "provider_error",
+            AppError::Unavailable => "database_unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -120,6 +132,7 @@ impl AppError {
         match self {
             AppError::Internal(err) => tracing::error!(error = ?err, "internal error"),
             AppError::Provider(err) => tracing::warn!(error = %err, "provider error"),
+            AppError::Unavailable => tracing::warn!("the database cannot be reached"),
             _ => {}
         }
     }
@@ -131,12 +144,46 @@ impl IntoResponse for AppError {
         let body = json!({
             "error": { "code": self.code(), "message": self.public_message(), "details": self.details() }
         });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        self.add_retry_after(&mut response);
+        response
+    }
+}
+
+impl AppError {
+    pub fn add_retry_after(&self, response: &mut Response) {
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+    }
+}
+
+/// Whether a database error means the database is away (down, restarting, unreachable,
+/// or every connection busy past the pool's timeout) rather than a fault of the request.
+fn database_away(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exceptions; 57P01-57P03: the server is shutting down,
+        // crashed, or not accepting connections yet.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        if database_away(&err) {
+            tracing::debug!(error = %err, "database away");
+            return AppError::Unavailable;
+        }
         AppError::Internal(err.into())
     }
 }

@@ -97,10 +97,19 @@ fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
     let options = (*pool.connect_options())
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
+    pool_options(size).connect_lazy_with(options)
+}
+
+/// How long a request waits for a database connection before it is answered 503 with
+/// `Retry-After`: when the database is down, or so busy that every connection stays taken
+/// this long, a quick answer the client can act on beats a hung request.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The settings of every pool of the server.
+pub fn pool_options(size: u32) -> sqlx::postgres::PgPoolOptions {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(size.max(1))
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_lazy_with(options)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
 }
 
 /// How long a cached caller or adapter may be served without being read again, even when

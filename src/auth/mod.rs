@@ -58,9 +58,12 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // A refusal here answers as the route would: JSON on the API, a page elsewhere.
+    let api = request.uri().path().starts_with("/api/");
     match resolve(&state, request).await {
         Ok(request) => next.run(request).await,
-        Err(err) => err.into_response(),
+        Err(err) if api => err.into_response(),
+        Err(err) => crate::web::PageError(err).into_response(),
     }
 }
 

@@ -78,7 +78,9 @@ impl IntoResponse for PageError {
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             message: err.public_message(),
         };
-        (status, render(&page)).into_response()
+        let mut response = (status, render(&page)).into_response();
+        err.add_retry_after(&mut response);
+        response
     }
 }
 

@@ -29,6 +29,7 @@ mod job_leases;
 mod lifecycle;
 mod metrics;
 mod multi_instance;
+mod outage;
 mod pages;
 mod pool;
 mod porting;
