@@ -234,7 +234,8 @@ impl PlatformHttp {
                 Ok(r) => r,
                 Err(err)
                     if attempt < self.retry.max_attempts
-                        && (err.is_timeout() || err.is_connect()) =>
+                        && (err.is_timeout() || err.is_connect())
+                        && may_resend(&method, Failure::of_transport(&err)) =>
                 {
                     tokio::time::sleep(self.backoff(attempt, None)).await;
                     continue;
@@ -265,7 +266,11 @@ impl PlatformHttp {
                 self.access_token(true).await?;
                 continue;
             }
-            let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+            let retryable = match status.as_u16() {
+                429 => may_resend(&method, Failure::Refused),
+                502..=504 => may_resend(&method, Failure::Ambiguous),
+                _ => false,
+            };
             if retryable && attempt < self.retry.max_attempts {
                 let wait = self.backoff(attempt, retry_after(&headers));
                 tracing::info!(provider = self.provider, %status, ?wait, attempt, "retrying");
@@ -284,6 +289,44 @@ impl PlatformHttp {
             exp.mul_f64(jitter)
         });
         wait.min(self.retry.max_delay)
+    }
+}
+
+/// How a request failed, as far as resending it is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The connection was never made: the platform saw nothing.
+    NotSent,
+    /// The platform refused it (429) without acting on it.
+    Refused,
+    /// A timeout or a gateway error: the platform may have acted on it, answer lost.
+    Ambiguous,
+}
+
+impl Failure {
+    fn of_transport(err: &reqwest::Error) -> Failure {
+        if err.is_connect() {
+            Failure::NotSent
+        } else {
+            Failure::Ambiguous
+        }
+    }
+}
+
+/// Whether a failed request may be sent again as it is. A request the platform may have
+/// acted on is resent only when doing it twice is the same as once (GET, PUT, DELETE): a
+/// POST or PATCH resent after a lost answer can create a second record. Those fail instead
+/// (`Transient`, which `ProviderError::may_have_applied` reports), for the caller to look
+/// the outcome up before it acts again.
+fn may_resend(method: &Method, failure: Failure) -> bool {
+    match failure {
+        Failure::NotSent | Failure::Refused => true,
+        Failure::Ambiguous => {
+            matches!(
+                *method,
+                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+            )
+        }
     }
 }
 
@@ -374,6 +417,19 @@ pub fn map_status(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_requests_that_are_safe_to_repeat_are_resent_after_a_lost_answer() {
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            assert!(may_resend(&method, Failure::Ambiguous), "{method}");
+        }
+        for method in [Method::POST, Method::PATCH] {
+            assert!(!may_resend(&method, Failure::Ambiguous), "{method}");
+            assert!(may_resend(&method, Failure::NotSent), "{method}");
+            assert!(may_resend(&method, Failure::Refused), "{method}");
+        }
+    }
+
     use super::*;
 
     #[test]
