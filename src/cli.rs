@@ -59,6 +59,13 @@ pub enum Command {
     },
     /// Run the background jobs once and print what they did.
     Sweep,
+    /// Compare every number Inward routes or offers with what its tenant's platform
+    /// routes; print each difference and exit non-zero when there is any.
+    CheckConsistency {
+        /// Only this tenant (its slug).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Serve a wire-compatible fake of a platform's API, with fault injection.
     Simulate {
         #[arg(long, value_enum)]
@@ -328,6 +335,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchUpload { rows, .. } => {
             migrate(&pool).await?;
             crate::inventory::bench::run(&pool, rows).await?;
+        }
+        Command::CheckConsistency { tenant } => {
+            let state = AppState::new(pool.clone(), config);
+            let tenants = crate::tenants::ids_and_slugs(&pool, tenant.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let (mut differences, mut checked) = (0, 0);
+            for (id, slug) in tenants {
+                let (found, compared) = crate::consistency::check_tenant(&state, id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{slug}: {}", e.public_message()))?;
+                checked += compared;
+                for d in &found {
+                    println!(
+                        "{slug}\t{}\tInward: {}\tplatform: {}",
+                        d.number, d.inward, d.platform
+                    );
+                }
+                differences += found.len();
+            }
+            println!("{differences} difference(s) in {checked} number(s) checked");
+            anyhow::ensure!(differences == 0, "Inward and the platforms disagree");
         }
         Command::Sweep => {
             let state = AppState::new(pool, config);

@@ -9,6 +9,7 @@ pub mod caches;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod consistency;
 pub mod domain;
 pub mod error;
 pub mod features;

@@ -96,3 +96,32 @@ pub async fn list(
     ));
     q.build_query_as().fetch_all(conn).await
 }
+
+/// A number as Inward shows it, for the consistency check.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Shown {
+    pub e164: String,
+    pub lifecycle: String,
+    pub tenant_id: Option<Uuid>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub target_name: Option<String>,
+}
+
+/// The tenant's routed numbers (active or pending), and whatever Inward shows for the
+/// other numbers named (those the platform routes).
+pub async fn shown_for_check(
+    pool: &sqlx::PgPool,
+    tenant_id: Uuid,
+    also: &[String],
+) -> sqlx::Result<Vec<Shown>> {
+    sqlx::query_as(
+        "SELECT e164, lifecycle, tenant_id, target_type, target_id, target_name FROM numbers
+         WHERE (tenant_id = $1 AND lifecycle IN ('active', 'pending')) OR e164 = ANY($2)
+         ORDER BY e164",
+    )
+    .bind(tenant_id)
+    .bind(also)
+    .fetch_all(pool)
+    .await
+}

@@ -132,6 +132,14 @@ impl Provider for Instrumented {
             .await
     }
 
+    async fn routed_numbers(
+        &self,
+        tenant: Uuid,
+    ) -> Result<Option<Vec<super::Routed>>, ProviderError> {
+        self.observe("routed_numbers", self.inner.routed_numbers(tenant))
+            .await
+    }
+
     fn activation_notice(&self, state: Option<&str>) -> Option<String> {
         self.inner.activation_notice(state)
     }

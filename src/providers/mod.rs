@@ -45,6 +45,13 @@ pub enum ProviderErrorKind {
     Transient,
 }
 
+/// A number as the platform routes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub e164: String,
+    pub target_id: String,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{provider}: {message}")]
 pub struct ProviderError {
@@ -209,6 +216,11 @@ pub trait Provider: Send + Sync {
     /// Removes the number's routing; succeeds when it is already unassigned.
     async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError>;
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError>;
+    /// Every number the platform routes for the tenant, with the target's id; `None` where
+    /// the platform cannot list them (the consistency check then asks number by number).
+    async fn routed_numbers(&self, _tenant: Uuid) -> Result<Option<Vec<Routed>>, ProviderError> {
+        Ok(None)
+    }
 
     /// Sends a caller-ID name to the CNAM database; returns the request's reference.
     /// The contact-center platforms have no CNAM API (the carrier behind them keeps it), so

@@ -481,6 +481,27 @@ impl Provider for Sandbox {
         Ok(())
     }
 
+    async fn routed_numbers(
+        &self,
+        tenant: Uuid,
+    ) -> Result<Option<Vec<super::Routed>>, ProviderError> {
+        let rows: Vec<(String, Uuid)> = sqlx::query_as(
+            "SELECT e164, target_id FROM sandbox_assignments WHERE tenant_id = $1 ORDER BY e164",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(e164, target)| super::Routed {
+                    e164,
+                    target_id: target.to_string(),
+                })
+                .collect(),
+        ))
+    }
+
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError> {
         let active: Option<bool> = sqlx::query_scalar(
             "SELECT active_at <= now() FROM sandbox_assignments WHERE e164 = $1",

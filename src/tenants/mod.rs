@@ -53,3 +53,22 @@ pub async fn profile(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<Tena
     .await?
     .ok_or_else(|| AppError::NotFound("tenant".into()))
 }
+
+/// The tenants an operator's check covers: one by its slug, or all of them, by slug.
+pub async fn ids_and_slugs(
+    pool: &sqlx::PgPool,
+    slug: Option<&str>,
+) -> AppResult<Vec<(Uuid, String)>> {
+    let tenants: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, slug FROM organizations WHERE kind = 'tenant' AND ($1::text IS NULL OR slug = $1) ORDER BY slug",
+    )
+    .bind(slug)
+    .fetch_all(pool)
+    .await?;
+    if let Some(slug) = slug
+        && tenants.is_empty()
+    {
+        return Err(crate::error::AppError::NotFound(format!("tenant `{slug}`")));
+    }
+    Ok(tenants)
+}

@@ -52,11 +52,29 @@ fn serve(url: &str, crash_at: &str) -> (Server, String) {
     (Server(child), base)
 }
 
-/// Waits for the server to have aborted, then for the saga's lease to run out, then runs
-/// one pass of the jobs in a process of its own.
-async fn recover(url: &str, mut server: Server) {
+fn aborted(mut server: Server) {
     let status = server.0.wait().unwrap();
     assert!(!status.success(), "the server aborted at the crash point");
+}
+
+/// `inward check-consistency`: whether it found Inward and the platform in agreement, and
+/// what it printed.
+fn consistent(url: &str) -> (bool, String) {
+    let check = Command::new(env!("CARGO_BIN_EXE_inward"))
+        .arg("check-consistency")
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    (
+        check.status.success(),
+        String::from_utf8_lossy(&check.stdout).into_owned(),
+    )
+}
+
+/// Waits for the saga's lease to run out, then runs one pass of the jobs in a process of
+/// its own, and checks that Inward and the platform agree.
+async fn recover(url: &str) {
     tokio::time::sleep(Duration::from_secs(LEASE.parse::<u64>().unwrap() + 1)).await;
     let sweep = Command::new(env!("CARGO_BIN_EXE_inward"))
         .arg("sweep")
@@ -66,6 +84,9 @@ async fn recover(url: &str, mut server: Server) {
         .output()
         .unwrap();
     assert!(sweep.status.success(), "{sweep:?}");
+    let (agree, report) = consistent(url);
+    assert!(agree, "after recovery: {report}");
+    assert!(report.contains("0 difference(s)"), "{report}");
 }
 
 /// (Inward's state of the number, whether the platform routes it).
@@ -136,7 +157,8 @@ fn a_provisioning_killed_at_any_step_ends_unrouted_and_held() {
                 .send()
                 .await;
             assert!(cut.is_err(), "{step}: the server died mid-request");
-            recover(&url, server).await;
+            aborted(server);
+            recover(&url).await;
 
             assert_eq!(
                 both_sides(&pool, &number).await,
@@ -179,7 +201,17 @@ fn a_release_killed_at_any_step_ends_released_and_unrouted() {
                 .send()
                 .await;
             assert!(cut.is_err(), "{step}: the server died mid-request");
-            recover(&url, server).await;
+            aborted(server);
+            if step == "release.after_platform_call" {
+                // Until recovery, Inward shows the number active while nothing routes it.
+                let (agree, report) = consistent(&url);
+                assert!(!agree, "{report}");
+                assert!(
+                    report.contains(&number) && report.contains("routed nowhere"),
+                    "{report}"
+                );
+            }
+            recover(&url).await;
 
             assert_eq!(
                 both_sides(&pool, &number).await,
