@@ -89,6 +89,8 @@ pub struct MailConfig {
     pub smtp_host: String,
     pub smtp_port: u16,
     pub from: String,
+    /// How long the relay may take over one email.
+    pub timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,12 +1,14 @@
 //! Outgoing email through an outbox table: callers queue a message in their transaction and
 //! the delivery job sends it (SMTP), or writes it to the log when no SMTP server is configured.
-//! Rows are claimed with SKIP LOCKED, so several instances never send one email twice.
+//! Rows are claimed with a lease (SKIP LOCKED), so several instances share the work; an
+//! email whose instance died after sending but before recording it is sent again (at least
+//! once, never lost).
 
 use std::time::Duration;
 
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::PgConnection;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 
 use crate::config::MailConfig;
 use crate::error::AppResult;
@@ -29,108 +31,96 @@ pub async fn queue(
     Ok(())
 }
 
-/// Job step: sends (or logs) up to 50 queued emails; returns how many went out.
+/// How long a claimed email is kept from other instances: above the relay's timeout for
+/// every email of a batch, so a live claim does not lapse mid-batch.
+const CLAIM_SECONDS: f64 = 600.0;
+
+#[derive(sqlx::FromRow)]
+struct Due {
+    id: i64,
+    to_address: String,
+    subject: String,
+    body: String,
+}
+
+/// Job step: sends (or logs) up to 50 queued emails; returns how many went out. The rows
+/// are claimed with a lease and the claim committed before the relay is contacted, so
+/// nothing is locked while a slow relay answers.
 pub async fn deliver(state: &AppState) -> AppResult<usize> {
-    let mut tx = state.pool.begin().await?;
-    let due: Vec<(i64, String, String, String, i32)> = sqlx::query_as(
-        "SELECT id, to_address, subject, body, attempts FROM outbox_emails
-         WHERE sent_at IS NULL AND attempts < $1 ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED",
+    let due: Vec<Due> = sqlx::query_as(
+        "UPDATE outbox_emails SET claimed_until = now() + make_interval(secs => $2)
+         WHERE id IN (
+             SELECT id FROM outbox_emails
+             WHERE sent_at IS NULL AND attempts < $1 AND (claimed_until IS NULL OR claimed_until < now())
+             ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
+         RETURNING id, to_address, subject, body",
     )
     .bind(MAX_ATTEMPTS)
-    .fetch_all(&mut *tx)
+    .bind(CLAIM_SECONDS)
+    .fetch_all(&state.pool)
     .await?;
+    let config = &state.config.mail;
+    let relay = (!config.smtp_host.trim().is_empty()).then(|| relay(config));
     let mut sent = 0;
-    for (id, to, subject, body, _) in due {
-        let config = &state.config.mail;
-        let outcome = if config.smtp_host.trim().is_empty() {
-            tracing::info!(%to, %subject, %body, "email (no SMTP server configured: logged, not sent)");
-            Ok("log")
-        } else {
-            send_smtp(config, &to, &subject, &body)
-                .await
-                .map(|_| "smtp")
+    for email in due {
+        let outcome = match &relay {
+            None => {
+                tracing::info!(to = %email.to_address, subject = %email.subject, body = %email.body,
+                    "email (no SMTP server configured: logged, not sent)");
+                Ok("log")
+            }
+            Some(relay) => send(relay, config, &email).await.map(|()| "smtp"),
         };
         match outcome {
             Ok(transport) => {
                 sqlx::query(
-                    "UPDATE outbox_emails SET sent_at = now(), transport = $2 WHERE id = $1",
+                    "UPDATE outbox_emails SET sent_at = now(), transport = $2, claimed_until = NULL WHERE id = $1",
                 )
-                .bind(id)
+                .bind(email.id)
                 .bind(transport)
-                .execute(&mut *tx)
+                .execute(&state.pool)
                 .await?;
                 sent += 1;
             }
             Err(err) => {
-                tracing::warn!(%to, error = %err, "email delivery failed; will retry");
+                tracing::warn!(to = %email.to_address, error = %err, "email delivery failed; will retry");
                 sqlx::query(
-                    "UPDATE outbox_emails SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                    "UPDATE outbox_emails SET attempts = attempts + 1, last_error = $2, claimed_until = NULL
+                     WHERE id = $1",
                 )
-                .bind(id)
+                .bind(email.id)
                 .bind(err.to_string())
-                .execute(&mut *tx)
+                .execute(&state.pool)
                 .await?;
             }
         }
     }
-    tx.commit().await?;
     Ok(sent)
 }
 
+type Relay = AsyncSmtpTransport<Tokio1Executor>;
+
 /// Plain SMTP to a relay (no authentication or TLS: a local MTA or a smarthost on the
 /// private network).
-async fn send_smtp(config: &MailConfig, to: &str, subject: &str, body: &str) -> anyhow::Result<()> {
-    let connect = TcpStream::connect((config.smtp_host.as_str(), config.smtp_port));
-    let stream = tokio::time::timeout(Duration::from_secs(10), connect).await??;
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
+fn relay(config: &MailConfig) -> Relay {
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.smtp_host.trim())
+        .port(config.smtp_port)
+        .timeout(Some(Duration::from_secs(config.timeout_seconds.max(1))))
+        .build()
+}
 
-    async fn expect(
-        read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-        codes: &[&str],
-    ) -> anyhow::Result<()> {
-        loop {
-            let mut line = String::new();
-            if read.read_line(&mut line).await? == 0 {
-                anyhow::bail!("the SMTP server closed the connection");
-            }
-            if line.len() >= 4 && &line[3..4] == "-" {
-                continue;
-            }
-            return if codes.iter().any(|c| line.starts_with(c)) {
-                Ok(())
-            } else {
-                anyhow::bail!("SMTP: {}", line.trim_end())
-            };
-        }
-    }
-
-    expect(&mut read, &["220"]).await?;
-    for (command, codes) in [
-        ("EHLO inward\r\n".to_string(), &["250"][..]),
-        (format!("MAIL FROM:<{}>\r\n", config.from), &["250"][..]),
-        (format!("RCPT TO:<{to}>\r\n"), &["250", "251"][..]),
-        ("DATA\r\n".to_string(), &["354"][..]),
-    ] {
-        write.write_all(command.as_bytes()).await?;
-        expect(&mut read, codes).await?;
-    }
-    let stuffed: String = body
-        .lines()
-        .map(|l| {
-            if l.starts_with('.') {
-                format!(".{l}\r\n")
-            } else {
-                format!("{l}\r\n")
-            }
-        })
-        .collect();
-    let message = format!(
-        "From: {}\r\nTo: {to}\r\nSubject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{stuffed}.\r\n",
-        config.from
-    );
-    write.write_all(message.as_bytes()).await?;
-    expect(&mut read, &["250"]).await?;
-    write.write_all(b"QUIT\r\n").await?;
+async fn send(relay: &Relay, config: &MailConfig, email: &Due) -> anyhow::Result<()> {
+    let message = Message::builder()
+        .from(config.from.parse()?)
+        .to(email.to_address.parse()?)
+        .subject(email.subject.as_str())
+        .header(ContentType::TEXT_PLAIN)
+        .body(email.body.clone())?;
+    // lettre's own timeout bounds the connection, not a relay that accepts and then stays
+    // silent: the whole exchange is bounded here.
+    let limit = Duration::from_secs(config.timeout_seconds.max(1));
+    tokio::time::timeout(limit, relay.send(message))
+        .await
+        .map_err(|_| anyhow::anyhow!("the SMTP relay did not answer within {limit:?}"))??;
     Ok(())
 }

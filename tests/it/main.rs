@@ -27,6 +27,7 @@ mod inventory_more;
 mod isolation;
 mod job_leases;
 mod lifecycle;
+mod mail;
 mod metrics;
 mod multi_instance;
 mod outage;
