@@ -278,3 +278,63 @@ fn cxone_orphan_check_flags_a_deleted_skill() {
         assert_eq!(app.number_state(&number).await, "orphaned");
     })
 }
+
+#[test]
+fn writes_whose_answers_are_lost_leave_inward_and_cxone_agreeing() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app_with(pool, |c| {
+            c.secrets.key = crate::genesys::SECRET_KEY.into();
+            c.providers.base_delay_ms = 20;
+            c.providers.targets_cache_seconds = 0;
+            c.sagas.lease_seconds = 3;
+        })
+        .await;
+        let sim = Sim::start(cxone_with_state).await;
+        let agent = connected(&app, &sim).await;
+        let found = agent.find("npa=303&limit=20", 2).await;
+        let agree = |number: &str, state: &str| {
+            let routed = sim.route(number).is_some();
+            assert_eq!(
+                matches!(state, "active" | "pending"),
+                routed,
+                "{number}: Inward says {state}, CXone routes it: {routed}"
+            );
+        };
+
+        sim.set(|f| f.lose_answer_next = 1);
+        let (status, body) = provision(
+            &agent,
+            &found[0],
+            json!({ "type": "queue", "name": "Sales" }),
+        )
+        .await;
+        let state = app.number_state(&found[0]).await;
+        agree(&found[0], &state);
+        assert!(
+            (status == StatusCode::OK && state == "active")
+                || (status == StatusCode::BAD_GATEWAY && state == "reserved"),
+            "{status} {body}"
+        );
+
+        let (status, body) = provision(
+            &agent,
+            &found[1],
+            json!({ "type": "queue", "name": "Sales" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        sim.set(|f| f.lose_answer_next = 1);
+        let (status, body) = agent
+            .post(&format!("/api/v1/numbers/{}/release", found[1]), json!({}))
+            .await;
+        assert!(
+            status == StatusCode::OK || body["error"]["code"] == "release_pending",
+            "{status} {body}"
+        );
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        inward::jobs::run_once(&app.state).await;
+        let state = app.number_state(&found[1]).await;
+        assert_eq!(state, "released");
+        agree(&found[1], &state);
+    })
+}

@@ -488,3 +488,76 @@ fn requests_match_the_published_genesys_shapes() {
         assert!(searched);
     })
 }
+
+/// Whether Inward and Genesys agree on the number: Inward routes it exactly when Genesys
+/// has it on a user or a call route.
+async fn agree(app: &TestApp, sim: &Sim, number: &str) -> (String, bool) {
+    let state = app.number_state(number).await;
+    let routed = sim.owner(number).is_some();
+    assert_eq!(
+        matches!(state.as_str(), "active" | "pending"),
+        routed,
+        "{number}: Inward says {state}, Genesys routes it: {routed}"
+    );
+    (state, routed)
+}
+
+#[test]
+fn writes_whose_answers_are_lost_leave_inward_and_genesys_agreeing() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| {
+            c.secrets.key = SECRET_KEY.into();
+            c.providers.base_delay_ms = 20;
+            c.providers.targets_cache_seconds = 0;
+            c.sagas.lease_seconds = 3;
+        })
+        .await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317", 3).await;
+
+        // The assignment lands on Genesys and its answer is lost: a user's PATCH is not
+        // resent, so the saga undoes it; a call route's PUT may be resent and found done.
+        for (number, target) in [
+            (
+                &found[0],
+                json!({ "type": "extension", "name": "Grace Hopper" }),
+            ),
+            (&found[1], json!({ "type": "ivr", "name": "Main Menu" })),
+        ] {
+            sim.set(|f| f.lose_answer_next = 1);
+            let (status, body) = provision(&agent, number, target).await;
+            let (state, _) = agree(&app, &sim, number).await;
+            assert!(
+                (status == StatusCode::OK && state == "active")
+                    || (status == StatusCode::BAD_GATEWAY && state == "reserved"),
+                "{status} {body}"
+            );
+        }
+        assert_eq!(
+            app.number_state(&found[0]).await,
+            "reserved",
+            "a PATCH is never resent"
+        );
+
+        // A routed number's release loses the answer of its unassignment.
+        let released = &found[2];
+        let target = json!({ "type": "extension", "name": "Grace Hopper" });
+        let (status, body) = provision(&agent, released, target).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        sim.set(|f| f.lose_answer_next = 1);
+        let (status, body) = agent
+            .post(&format!("/api/v1/numbers/{released}/release"), json!({}))
+            .await;
+        assert!(
+            status == StatusCode::OK || error_code(&body) == "release_pending",
+            "{status} {body}"
+        );
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        inward::jobs::run_once(&app.state).await;
+        assert_eq!(
+            agree(&app, &sim, released).await,
+            ("released".into(), false)
+        );
+    })
+}

@@ -655,3 +655,56 @@ fn the_settings_page_connects_ringcx() {
         assert!(!page.contains(JWT), "the JWT is never shown again");
     })
 }
+
+#[test]
+fn writes_whose_answers_are_lost_leave_inward_and_ringcx_agreeing() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app_with(pool, |c| {
+            c.secrets.key = crate::genesys::SECRET_KEY.into();
+            c.providers.base_delay_ms = 20;
+            c.providers.targets_cache_seconds = 0;
+            c.sagas.lease_seconds = 3;
+        })
+        .await;
+        let sim = Sim::start(ringcx_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317&limit=10", 2).await;
+        let gate = sim.id_of("gate", "Sales");
+        let agree = |number: &str, state: &str| {
+            let routed = sim.owner(number).is_some();
+            assert_eq!(
+                matches!(state, "active" | "pending"),
+                routed,
+                "{number}: Inward says {state}, RingCX routes it: {routed}"
+            );
+        };
+
+        sim.set(|f| f.lose_answer_next = 1);
+        let (status, body) =
+            provision(&agent, &found[0], json!({ "type": "queue", "id": gate })).await;
+        let state = app.number_state(&found[0]).await;
+        agree(&found[0], &state);
+        assert!(
+            (status == StatusCode::OK && state == "active")
+                || (status == StatusCode::BAD_GATEWAY && state == "reserved"),
+            "{status} {body}"
+        );
+
+        let (status, body) =
+            provision(&agent, &found[1], json!({ "type": "queue", "id": gate })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        sim.set(|f| f.lose_answer_next = 1);
+        let (status, body) = agent
+            .post(&format!("/api/v1/numbers/{}/release", found[1]), json!({}))
+            .await;
+        assert!(
+            status == StatusCode::OK || body["error"]["code"] == "release_pending",
+            "{status} {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        inward::jobs::run_once(&app.state).await;
+        let state = app.number_state(&found[1]).await;
+        assert_eq!(state, "released");
+        agree(&found[1], &state);
+    })
+}

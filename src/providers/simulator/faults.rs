@@ -1,6 +1,7 @@
 //! Fault injection shared by the simulators: latency, a random error rate, a burst of 429s
-//! with `Retry-After`, a burst of 5xx, forced 403s on a path, and a log of every request
-//! (method, path, body) for tests that check what the adapters sent.
+//! with `Retry-After`, a burst of 5xx, forced 403s on a path, writes that land but whose
+//! answer is lost (502), requests held back before they are carried out, and a log of
+//! every request (method, path, body) for tests that check what the adapters sent.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +47,23 @@ pub struct FaultConfig {
     #[arg(long)]
     #[serde(default)]
     pub forbid: Option<String>,
+    /// Requests whose `METHOD /path` starts with this are carried out, then answered 502:
+    /// the write lands and its answer is lost, as at a platform's edge.
+    #[arg(long)]
+    #[serde(default)]
+    pub lose_answer_matching: Option<String>,
+    /// The next N writes (any method but GET and HEAD) are carried out, then answered 502.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub lose_answer_next: u32,
+    /// Requests whose `METHOD /path` starts with this wait `stall_ms` before they are
+    /// carried out.
+    #[arg(long)]
+    #[serde(default)]
+    pub stall_matching: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub stall_ms: u64,
     /// Lifetime of issued access tokens.
     #[arg(long, default_value_t = 3600)]
     #[serde(default = "hour")]
@@ -86,6 +104,38 @@ impl Faults {
             .lock()
             .map(|c| c.token_ttl_seconds)
             .unwrap_or(3600)
+    }
+
+    /// How long this request waits before it is carried out.
+    fn stall(&self, line: &str) -> Duration {
+        self.config
+            .lock()
+            .ok()
+            .filter(|c| {
+                c.stall_matching
+                    .as_deref()
+                    .is_some_and(|f| line.starts_with(f))
+            })
+            .map_or(Duration::ZERO, |c| Duration::from_millis(c.stall_ms))
+    }
+
+    /// Whether this request's answer is lost once it has been carried out.
+    fn lose_answer(&self, method: &axum::http::Method, line: &str) -> bool {
+        let Ok(mut c) = self.config.lock() else {
+            return false;
+        };
+        if c.lose_answer_matching
+            .as_deref()
+            .is_some_and(|f| line.starts_with(f))
+        {
+            return true;
+        }
+        let write = !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+        if write && c.lose_answer_next > 0 {
+            c.lose_answer_next -= 1;
+            return true;
+        }
+        false
     }
 
     fn decide(&self, line: &str) -> Option<(StatusCode, Option<u64>)> {
@@ -169,23 +219,37 @@ async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next)
         });
     }
     if let Some((status, retry_after)) = faults.decide(&line) {
-        let body = json!({
-            "message": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
-            "code": if status == StatusCode::TOO_MANY_REQUESTS { "too.many.requests.retry.after" } else { "simulated.fault" },
-            "status": status.as_u16(),
-            "contextId": uuid::Uuid::new_v4().to_string(),
-            "details": [], "errors": [],
-            // RingCX's error field, so every simulator's faults read like its platform's errors.
-            "generalMessage": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
-        });
-        let mut response = (status, Json(body)).into_response();
-        if let Some(seconds) = retry_after
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            response.headers_mut().insert("retry-after", value);
-        }
-        return response;
+        return fault_response(status, retry_after);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let stall = faults.stall(&line);
+    if !stall.is_zero() {
+        tokio::time::sleep(stall).await;
+    }
+    let lose = faults.lose_answer(&parts.method, &line);
+    let answer = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if lose {
+        return fault_response(StatusCode::BAD_GATEWAY, None);
+    }
+    answer
+}
+
+fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response {
+    let body = json!({
+        "message": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
+        "code": if status == StatusCode::TOO_MANY_REQUESTS { "too.many.requests.retry.after" } else { "simulated.fault" },
+        "status": status.as_u16(),
+        "contextId": uuid::Uuid::new_v4().to_string(),
+        "details": [], "errors": [],
+        // RingCX's error field, so every simulator's faults read like its platform's errors.
+        "generalMessage": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
+    });
+    let mut response = (status, Json(body)).into_response();
+    if let Some(seconds) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
 }
