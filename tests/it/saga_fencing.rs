@@ -1,14 +1,13 @@
-//! A provisioning saga that is paused past its lease (a real `inward serve` process,
-//! stopped with SIGSTOP while the platform holds its answer) is taken over by recovery;
-//! when the process resumes, the saga finds itself fenced out: it does not record the
-//! number as active, it undoes its own platform write, and it answers an error.
+//! Two real `inward serve` processes on one database. A provisioning saga on the first is
+//! paused past its lease (SIGSTOP while the platform holds its answer), and the second
+//! instance's jobs take it over and undo it; when the first resumes, its saga finds itself
+//! fenced out: it does not record the number as active, it undoes its own platform write,
+//! and it answers an error.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use inward::config::AppConfig;
-use inward::state::AppState;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
@@ -21,6 +20,26 @@ fn database_url(options: &PgConnectOptions) -> String {
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(options.get_database().unwrap());
     url.to_string()
+}
+
+/// Starts `inward serve` with a three-second saga lease and the given sweep interval.
+fn serve(url: &str, sweep_seconds: &str) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", url)
+        .env("INWARD_SAGAS__LEASE_SECONDS", "3")
+        .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", sweep_seconds)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    (server, base)
 }
 
 /// The server process, resumed and killed when the test ends, whether it passed or not.
@@ -63,22 +82,7 @@ fn a_saga_paused_past_its_lease_is_fenced_out_and_undoes_its_write() {
     crate::db::db_test(|pool| async move {
         inward::seed::demo(&pool, 3, Some(&["512"])).await.unwrap();
         let url = database_url(&pool.connect_options());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", &url)
-            .env("INWARD_SAGAS__LEASE_SECONDS", "3")
-            .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "3600")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let server = Server(child);
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let base = line.trim().rsplit(' ').next().unwrap().to_string();
-
+        let (server, base) = serve(&url, "3600");
         let api = Api {
             base,
             token: inward::admin::create_token(&pool, "agent@globex.test")
@@ -126,22 +130,16 @@ fn a_saga_paused_past_its_lease_is_fenced_out_and_undoes_its_write() {
         )
         .await;
 
-        // The process stops: no more lease renewals. Once the lease has run out, recovery
-        // (another instance, here the test's own) takes the attempt over and undoes it.
+        // The first process stops: no more lease renewals. The second instance's jobs (every
+        // second) take the attempt over once its lease has run out, and undo it.
         server.signal("-STOP");
+        let (recovering, _) = serve(&url, "1");
         wait_until(
             &pool,
-            "SELECT bool_and(lease_expires_at < now()) FROM provisioning_attempts",
-            "the saga's lease to expire",
+            "SELECT bool_and(step = 'compensated') FROM provisioning_attempts",
+            "the other instance to recover the saga",
         )
         .await;
-        let mut config = AppConfig::defaults();
-        config.sagas.lease_seconds = 3;
-        let recovery = AppState::new(pool.clone(), config);
-        let recovered = inward::reservations::provision::recover_stalled(&recovery)
-            .await
-            .unwrap();
-        assert_eq!(recovered, 1);
         let state: String = sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1")
             .bind(&number)
             .fetch_one(&pool)
@@ -188,6 +186,7 @@ fn a_saga_paused_past_its_lease_is_fenced_out_and_undoes_its_write() {
             successes, 0,
             "no success recorded for a number Inward does not route"
         );
+        drop(recovering);
         drop(server);
     })
 }
