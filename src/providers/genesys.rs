@@ -170,7 +170,7 @@ impl Genesys {
         }
     }
 
-    /// The DID record: who owns it now, if anyone.
+    /// The DID record (a `DID`, whose `owner` and `ownerType` say who has it, if anyone).
     async fn did(&self, number: &E164) -> Result<Option<Value>, ProviderError> {
         let r = self
             .http
@@ -364,43 +364,43 @@ impl Provider for Genesys {
         target: &Target,
         display_name: Option<&str>,
     ) -> Result<Activation, ProviderError> {
+        // The call route that will carry the DID (a queue's is the route named after it).
+        let route = match target.kind {
+            TargetKind::Extension => None,
+            TargetKind::Ivr => Some(target.id.clone()),
+            TargetKind::Queue => Some(self.call_route_for_queue(target).await?),
+        };
         // Our hold is ours alone: an admin in Genesys's own UI may have taken the DID since.
+        // It is ours only when it is already on this very user or call route.
         if let Some(did) = self.did(number.e164).await?
-            && did["assigned"] == true
+            && let Some((owner, kind)) = owner_of(&did)
         {
-            let owner = did["owner"]["id"].as_str().unwrap_or_default();
-            let ours = match target.kind {
-                TargetKind::Extension => owner == target.id,
-                _ => did["ownerType"] == "IVR_CONFIG",
+            let ours = match (&route, kind) {
+                (None, "USER") => owner == target.id,
+                (Some(route), "IVR_CONFIG") => owner == *route,
+                _ => false,
             };
             if !ours {
                 return Err(ProviderError::new(
                     NAME,
                     ProviderErrorKind::Conflict,
                     format!(
-                        "{} is already assigned in Genesys Cloud to {} {}",
+                        "{} is already assigned in Genesys Cloud to {kind} {}",
                         number.e164,
-                        did["ownerType"].as_str().unwrap_or("?"),
                         did["owner"]["name"].as_str().unwrap_or(owner)
                     ),
                 ));
             }
         }
-        match target.kind {
-            TargetKind::Extension => self
+        match route {
+            None => self
                 .edit_user(&target.id, number.e164, display_name, true)
                 .await
                 .map_err(needs("directory:user:edit"))?,
-            TargetKind::Ivr => self
-                .edit_call_route(&target.id, number.e164, true)
+            Some(route) => self
+                .edit_call_route(&route, number.e164, true)
                 .await
                 .map_err(needs("routing:callRoute:edit"))?,
-            TargetKind::Queue => {
-                let route = self.call_route_for_queue(target).await?;
-                self.edit_call_route(&route, number.e164, true)
-                    .await
-                    .map_err(needs("routing:callRoute:edit"))?
-            }
         }
         Ok(Activation::Immediate)
     }
@@ -409,20 +409,16 @@ impl Provider for Genesys {
         let Some(did) = self.did(number).await? else {
             return Ok(());
         };
-        if did["assigned"] != true {
+        let Some((owner, kind)) = owner_of(&did) else {
             return Ok(());
-        }
-        let owner = did["owner"]["id"].as_str().unwrap_or_default().to_string();
-        match did["ownerType"].as_str() {
-            Some("USER") => self.edit_user(&owner, number, None, false).await,
-            Some("IVR_CONFIG") => self.edit_call_route(&owner, number, false).await,
+        };
+        match kind {
+            "USER" => self.edit_user(owner, number, None, false).await,
+            "IVR_CONFIG" => self.edit_call_route(owner, number, false).await,
             other => Err(ProviderError::new(
                 NAME,
                 ProviderErrorKind::Unsupported,
-                format!(
-                    "{number} is assigned to a {} in Genesys Cloud; remove it there",
-                    other.unwrap_or("device")
-                ),
+                format!("{number} is assigned to a {other} in Genesys Cloud; remove it there"),
             )),
         }
     }
@@ -431,7 +427,7 @@ impl Provider for Genesys {
         Ok(self
             .did(number)
             .await?
-            .filter(|d| d["assigned"] == true)
+            .filter(|d| owner_of(d).is_some())
             .map(|_| Activation::Immediate))
     }
 
@@ -490,4 +486,11 @@ impl Provider for Genesys {
             dids.body["total"].as_u64().unwrap_or(0)
         ))
     }
+}
+/// Who has a DID now, as (owner id, owner type), or `None` when it is unassigned. A `DID`
+/// from `/telephony/providers/edges/dids` has no `assigned` field (only a pool's
+/// `DIDNumber` has): its `owner` is set exactly when it is assigned.
+fn owner_of(did: &Value) -> Option<(&str, &str)> {
+    let owner = did["owner"]["id"].as_str().filter(|id| !id.is_empty())?;
+    Some((owner, did["ownerType"].as_str().unwrap_or("")))
 }

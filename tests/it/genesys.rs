@@ -561,3 +561,118 @@ fn writes_whose_answers_are_lost_leave_inward_and_genesys_agreeing() {
         );
     })
 }
+
+/// The simulator's answer for `path`, with a token of its own.
+async fn sim_get(sim: &Sim, path: &str) -> Value {
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/oauth/token", sim.base))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    http.get(format!("{}{path}", sim.base))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn dids_are_judged_by_their_owner_and_a_release_clears_the_call_route() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317", 2).await;
+        let main_menu = sim.id_of("ivr", "Main Menu");
+        let (status, body) = provision(
+            &agent,
+            &found[0],
+            json!({ "type": "ivr", "name": "Main Menu" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // The answers have the published shapes: a DID has no `assigned`, only an owner.
+        let spec: Value = serde_json::from_str(include_str!(
+            "../fixtures/providers/genesys-cloud.subset.json"
+        ))
+        .unwrap();
+        let conforms = |definition: &str, body: &Value| {
+            let def = &spec["definitions"][definition];
+            for key in body.as_object().unwrap().keys() {
+                assert!(
+                    def["properties"].get(key).is_some(),
+                    "{definition} has no `{key}`: {body}"
+                );
+            }
+            for required in def["required"].as_array().into_iter().flatten() {
+                assert!(
+                    body.get(required.as_str().unwrap()).is_some(),
+                    "{definition} requires `{required}`"
+                );
+            }
+        };
+        let number = found[0].replace('+', "%2B");
+        let did = sim_get(
+            &sim,
+            &format!("/api/v2/telephony/providers/edges/dids?phoneNumber={number}"),
+        )
+        .await;
+        let did = &did["entities"][0];
+        conforms("DID", did);
+        assert_eq!(did["owner"]["id"], main_menu.as_str());
+        assert_eq!(did["ownerType"], "IVR_CONFIG");
+        let pooled = sim_get(
+            &sim,
+            "/api/v2/telephony/providers/edges/didpools/dids?type=ASSIGNED_AND_UNASSIGNED",
+        )
+        .await;
+        for entity in pooled["entities"].as_array().unwrap() {
+            conforms("DIDNumber", entity);
+        }
+
+        // Releasing removes the DID from the call route on Genesys.
+        let (status, body) = agent
+            .post(&format!("/api/v1/numbers/{}/release", found[0]), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sim.owner(&found[0]), None, "no longer on the call route");
+
+        // A DID that sits on another call route is not ours to route to Main Menu.
+        let sales_route = sim.id_of("ivr", "Sales");
+        sim.state
+            .lock()
+            .unwrap()
+            .ivrs
+            .get_mut(&sales_route)
+            .unwrap()["dnis"] = json!([found[1]]);
+        let (status, body) = provision(
+            &agent,
+            &found[1],
+            json!({ "type": "ivr", "name": "Main Menu" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already assigned"),
+            "{body}"
+        );
+        assert_eq!(
+            sim.owner(&found[1]).map(|(id, _)| id),
+            Some(sales_route),
+            "untouched"
+        );
+    })
+}

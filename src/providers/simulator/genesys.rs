@@ -209,13 +209,43 @@ fn owner_of(data: &Data, number: &str) -> Option<(Value, &'static str)> {
     None
 }
 
+/// A `DID` as `/telephony/providers/edges/dids` answers it: no `assigned` field; `owner`
+/// and `ownerType` only while it is assigned.
 fn did_json(data: &Data, number: &str) -> Value {
-    match owner_of(data, number) {
-        Some((owner, kind)) => {
-            json!({ "id": number, "number": number, "assigned": true, "owner": owner, "ownerType": kind })
-        }
-        None => json!({ "id": number, "number": number, "assigned": false }),
+    let mut did = json!({
+        "id": did_id(number), "name": number, "phoneNumber": number, "state": "active",
+        "didPool": { "id": POOL_ID, "name": "Inward simulator pool" },
+    });
+    if let Some((owner, kind)) = owner_of(data, number) {
+        did["owner"] = owner;
+        did["ownerType"] = json!(kind);
     }
+    did
+}
+
+/// A `DIDNumber` as a pool's `/didpools/dids` answers it, with `assigned`.
+fn did_number_json(data: &Data, number: &str) -> Value {
+    let mut did = json!({
+        "id": did_id(number), "name": number, "number": number,
+        "didPool": { "id": POOL_ID }, "assigned": false,
+    });
+    if let Some((owner, kind)) = owner_of(data, number) {
+        did["assigned"] = json!(true);
+        did["owner"] = owner;
+        did["ownerType"] = json!(kind);
+    }
+    did
+}
+
+const POOL_ID: &str = "5a1c0000-0000-4000-8000-00000000d1d0";
+
+/// A stable id per number, shaped like Genesys's ids.
+fn did_id(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    format!(
+        "d1d00000-0000-4000-8000-{:0>12}",
+        &digits[digits.len().saturating_sub(12)..]
+    )
 }
 
 fn page(entities: Vec<Value>, q: &HashMap<String, String>) -> Value {
@@ -259,7 +289,7 @@ async fn pool_dids(
         .dids
         .iter()
         .filter(|n| n.contains(&matching))
-        .map(|n| did_json(&data, n))
+        .map(|n| did_number_json(&data, n))
         .filter(|d| kind != "UNASSIGNED" || d["assigned"] == false)
         .collect();
     Json(page(entities, &q)).into_response()
