@@ -184,6 +184,16 @@ impl From<sqlx::Error> for AppError {
             tracing::debug!(error = %err, "database away");
             return AppError::Unavailable;
         }
+        // Text PostgreSQL cannot store (a NUL byte, in a query string or a form field that
+        // no check caught earlier) is the input's fault, not the server's.
+        if let sqlx::Error::Database(db) = &err
+            && db.code().is_some_and(|c| matches!(&*c, "22021" | "22P05"))
+        {
+            return AppError::invalid(
+                "invalid_text",
+                "the input contains a character that cannot be stored (such as NUL); remove it",
+            );
+        }
         AppError::Internal(err.into())
     }
 }

@@ -23,10 +23,19 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only local paths are accepted as a post-login destination (no open redirect).
+/// Only a path of this site is accepted as a post-login destination (no open redirect):
+/// one `/`, then no second `/` or `\` right after it, and no whitespace or control
+/// character anywhere (browsers drop a tab or newline, so `/\t/evil.example` would leave
+/// the site, and a control character cannot go into a `Location` header).
 fn safe_next(next: Option<&str>) -> String {
+    let local = |n: &str| {
+        n.starts_with('/')
+            && !matches!(n.as_bytes().get(1), Some(b'/' | b'\\'))
+            && !n.contains('\\')
+            && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+    };
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if local(n) => n.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -102,4 +111,30 @@ pub async fn logout(
         Redirect::to("/login"),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_this_sites_paths_are_followed_after_login() {
+        for kept in ["/", "/numbers", "/search?state=TX&npa=512"] {
+            assert_eq!(safe_next(Some(kept)), kept);
+        }
+        for refused in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/numbers\r\nSet-Cookie: x=1",
+            "https://evil.example",
+            "evil",
+            "/a b",
+            "/\u{0}",
+        ] {
+            assert_eq!(safe_next(Some(refused)), "/", "{refused:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -201,15 +201,23 @@ fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid)
         rows += 1;
         let mut fields: [Option<String>; 8] = Default::default();
         let mut not_text = false;
+        let mut control_in = None;
         for (slot, index) in cols.index.iter().enumerate() {
             if let Some(raw) = index.and_then(|i| record.get(i)) {
-                let text = match std::str::from_utf8(raw) {
+                let mut text = match std::str::from_utf8(raw) {
                     Ok(s) => s.trim().to_string(),
                     Err(_) => {
                         not_text = true;
                         String::from_utf8_lossy(raw).trim().to_string()
                     }
                 };
+                // PostgreSQL cannot store NUL, and no field of this file has a use for a
+                // control character: the row is refused, naming the column, and the text
+                // kept for the rejected-rows file goes without them.
+                if text.chars().any(char::is_control) {
+                    control_in.get_or_insert(HEADER[slot]);
+                    text.retain(|c| !c.is_control());
+                }
                 fields[slot] = (!text.is_empty()).then_some(text);
             }
         }
@@ -225,6 +233,11 @@ fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid)
         } else if not_text {
             reason = Some("not_text");
             message = Some("the row is not UTF-8 text".into());
+        } else if let Some(column) = control_in {
+            reason = Some("control_character");
+            message = Some(format!(
+                "the {column} column contains a control character (such as NUL)"
+            ));
         } else {
             match number(fields[0].as_deref(), fields[1].as_deref()) {
                 Number::Nanp(n) => e164 = Some(n),

@@ -19,10 +19,56 @@ pub struct ApiJson<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_error(rejection)),
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_error(rejection)),
+        };
+        if let Some(field) = control_character_at(&value, "") {
+            return Err(AppError::invalid_field(
+                &field,
+                format!("`{field}` contains a control character (such as NUL); remove it"),
+            ));
         }
+        serde_json::from_value(value).map(ApiJson).map_err(|e| {
+            AppError::invalid(
+                "invalid_json",
+                format!("the request body does not match: {e}"),
+            )
+        })
+    }
+}
+
+/// The path of the first string in the JSON that holds a control character other than
+/// tab, newline or carriage return: PostgreSQL cannot store NUL, and the others have no
+/// place in a name, an address or a note.
+fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let at = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) => s
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            .then(|| {
+                if path.is_empty() {
+                    "body".to_string()
+                } else {
+                    path.to_string()
+                }
+            }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_character_at(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(key, item)| control_character_at(item, &at(key))),
+        _ => None,
     }
 }
 

@@ -223,3 +223,77 @@ fn unauthenticated_requests_get_401_or_the_login_page() {
         );
     })
 }
+
+#[test]
+fn control_characters_are_refused_with_422_never_500() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let admin = app.api("admin@globex.test").await;
+        let good = api.find("npa=512", 1).await;
+
+        let (status, body) = api
+            .post(
+                "/api/v1/reservations",
+                json!({ "numbers": good, "justification": "new line\u{0}" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"]["field"], "justification", "{body}");
+        assert_eq!(reserved_count(&app.pool).await, 0, "nothing held");
+
+        let number = api.provisioned(1).await.remove(0);
+        let (status, body) = admin
+            .put(
+                &format!("/api/v1/numbers/{number}/e911"),
+                json!({ "street": "600 Congress\u{0} Ave", "city": "Austin", "state": "TX", "zip": "78701", "country": "US" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"]["field"], "street", "{body}");
+
+        // Query strings reach the database through other extractors: still a 4xx.
+        for path in [
+            "/api/v1/numbers/available?state=TX&rate_center=AUS%00TIN",
+            "/api/v1/numbers/available?state=TX&city=Aus%00tin",
+            "/api/v1/cities?q=Aus%00",
+        ] {
+            let (status, body) = api.get(path).await;
+            assert!(status.is_client_error(), "{path}: {status} {body}");
+        }
+    })
+}
+
+#[test]
+fn after_login_only_paths_of_this_site_are_followed() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        for (next, expected) in [
+            ("/numbers", "/numbers"),
+            ("/\t/evil.example", "/"),
+            ("//evil.example", "/"),
+            ("/numbers\r\nSet-Cookie: stolen=1", "/"),
+        ] {
+            let response = http
+                .post(app.url("/login"))
+                .form(&[
+                    ("email", "agent@globex.test"),
+                    ("password", crate::common::PASSWORD),
+                    ("next", next),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_redirection(),
+                "{next:?}: {}",
+                response.status()
+            );
+            assert_eq!(response.headers()["location"], expected, "{next:?}");
+        }
+    })
+}

@@ -1132,3 +1132,50 @@ fn tenant_admins_assign_their_numbers_and_see_the_unassigned_ones() {
         assert!(html.contains("(512) 555-0230"), "{html}");
     })
 }
+
+#[test]
+fn a_control_character_in_a_field_rejects_its_row_and_names_the_column() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let csv = format!(
+            "{HEADER}\
+         1,5125550190,TRUE,FALSE,FALSE,,,\n\
+         1,51255501\u{0}91,TRUE,FALSE,FALSE,,,\n\
+         1,5125550192,TRUE,FALSE,FALSE,Sandbox\u{7} Voice,,\n"
+        );
+        let job = run_upload(&reseller, &csv, "valid_only", false).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        assert_eq!(job["counts"]["rejected"], 2, "{job}");
+        assert_eq!(
+            job["counts"]["rejected_by_reason"]["control_character"], 2,
+            "{job}"
+        );
+        let id = job["id"].as_str().unwrap();
+        let text = reseller
+            .http
+            .get(format!(
+                "{}/api/v1/inventory/uploads/{id}/rejected.csv",
+                reseller.base
+            ))
+            .bearer_auth(&reseller.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains("the Phone Number column contains a control character"),
+            "{text}"
+        );
+        assert!(text.contains("the Voice Carrier Name column"), "{text}");
+        assert!(!text.contains('\u{0}'), "the download holds no NUL");
+        let added: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM numbers WHERE e164 = '+15125550190'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(added, 1, "the good row is imported");
+    })
+}
