@@ -610,6 +610,52 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         )
         .await?;
     }
+    // Every row meant to be added or updated was, or is accounted for: one taken since the
+    // file was checked (by another upload, or a tenant) is rejected with its line, never
+    // dropped in silence.
+    let taken: Vec<i32> = if added < job.rows_to_add as u64 || updated < job.rows_to_update as u64 {
+        sqlx::query_scalar(TAKEN_SQL)
+            .bind(id)
+            .bind(uploader.inventory_org())
+            .fetch_all(&mut *tx)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let accounted = added + updated + taken.len() as u64;
+    if accounted != (job.rows_to_add + job.rows_to_update) as u64 {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "upload {id}: {added} added, {updated} updated and {} taken do not account for {} rows to add and {} to update",
+            taken.len(),
+            job.rows_to_add,
+            job.rows_to_update
+        )));
+    }
+    if !taken.is_empty() && mode == Mode::AllOrNothing {
+        tx.rollback().await?;
+        let message = format!(
+            "{} rows were taken since the file was checked (by another upload or a tenant): \
+             nothing was imported (all-or-nothing); their lines are in the rejected-rows file",
+            taken.len()
+        );
+        let mut conn = pool.acquire().await?;
+        reject_taken(&mut conn, id, &taken).await?;
+        sqlx::query(
+            "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&message)
+        .execute(&mut *conn)
+        .await?;
+        drop(conn);
+        let job = find(&mut *pool.acquire().await?, uploader.org_id, id)
+            .await?
+            .unwrap_or(job);
+        audit_upload(pool, uploader, &job, Outcome::Failure, 0, 0).await?;
+        return Ok(());
+    }
+    reject_taken(&mut tx, id, &taken).await?;
     // Also deletes the upload's validation result (trigger of migration 0009).
     let done = sqlx::query(
         "UPDATE inventory_uploads SET status = 'completed', progress = 100, rows_added = $2, rows_updated = $3,
@@ -626,6 +672,9 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         return Err(stalled());
     }
     tx.commit().await?;
+    let job = find(&mut *pool.acquire().await?, uploader.org_id, id)
+        .await?
+        .unwrap_or(job);
     audit_upload(pool, uploader, &job, Outcome::Success, added, updated).await?;
     // Keep only what the rejected-rows download needs.
     sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1 AND reason IS NULL")
@@ -649,6 +698,44 @@ WHERE c.upload_id = $1 AND c.line_no >= $2 AND c.line_no < $3 AND c.action = 'ad
 ORDER BY c.e164
 ON CONFLICT (e164) DO NOTHING
 "#;
+
+/// $1 upload, $2 inventory org: the lines meant to be added or updated that the merge could
+/// not apply, because the number was taken since validation.
+const TAKEN_SQL: &str = r#"
+SELECT c.line_no FROM inventory_upload_checked c
+WHERE c.upload_id = $1 AND (
+    (c.action = 'add' AND NOT EXISTS (SELECT 1 FROM numbers n WHERE n.e164 = c.e164 AND n.upload_id = $1))
+ OR (c.action = 'update' AND NOT EXISTS (SELECT 1 FROM numbers n WHERE n.e164 = c.e164
+                                          AND n.inventory_org_id = $2 AND n.tenant_id IS NULL)))
+ORDER BY c.line_no
+"#;
+
+/// Records the lines taken since validation as rejected, for the counts and the download.
+async fn reject_taken(conn: &mut sqlx::PgConnection, id: Uuid, lines: &[i32]) -> sqlx::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE inventory_upload_rows SET reason = 'taken_since_validation',
+                message = 'the number was taken since the file was checked (by another upload or a tenant)'
+         WHERE upload_id = $1 AND line_no = ANY($2)",
+    )
+    .bind(id)
+    .bind(lines)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE inventory_uploads SET rows_rejected = rows_rejected + $2,
+                rejected_by_reason = coalesce(rejected_by_reason, '{}'::jsonb) || jsonb_build_object('taken_since_validation',
+                    coalesce((rejected_by_reason->>'taken_since_validation')::bigint, 0) + $2)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(lines.len() as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
 /// Updates only numbers of the same inventory that no tenant is using.
 const UPDATE_SQL: &str = r#"

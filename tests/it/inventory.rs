@@ -1179,3 +1179,104 @@ fn a_control_character_in_a_field_rejects_its_row_and_names_the_column() {
         assert_eq!(added, 1, "the good row is imported");
     })
 }
+
+async fn rejected_csv(api: &Api, id: &str) -> String {
+    api.http
+        .get(format!(
+            "{}/api/v1/inventory/uploads/{id}/rejected.csv",
+            api.base
+        ))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[test]
+fn rows_taken_since_a_dry_run_are_rejected_never_dropped() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let operator = app.api("operator@inward.test").await;
+        let csv = format!(
+            "{HEADER}\
+         1,3075550140,TRUE,FALSE,FALSE,,,\n\
+         1,3075550141,TRUE,FALSE,FALSE,,,\n\
+         1,3075550142,TRUE,FALSE,FALSE,,,\n"
+        );
+        let strict = run_upload(&reseller, &csv, "all_or_nothing", true).await;
+        let lenient = run_upload(&reseller, &csv, "valid_only", true).await;
+        for job in [&strict, &lenient] {
+            assert_eq!(job["status"], "validated", "{job}");
+            assert_eq!(job["counts"]["to_add"], 3, "{job}");
+        }
+        // Meanwhile another organization imports one of the numbers.
+        let other = run_upload(
+            &operator,
+            &format!("{HEADER}1,3075550141,TRUE,FALSE,FALSE,,,\n"),
+            "valid_only",
+            false,
+        )
+        .await;
+        assert_eq!(other["counts"]["added"], 1, "{other}");
+
+        let commit = |id: String, mode: &'static str| {
+            let api = &reseller;
+            async move {
+                let (status, body) = api
+                    .post(
+                        &format!("/api/v1/inventory/uploads/{id}/commit"),
+                        json!({ "mode": mode }),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+                finished(api, &id).await
+            }
+        };
+        // All-or-nothing means nothing: the job fails and names the line.
+        let id = strict["id"].as_str().unwrap().to_string();
+        let done = commit(id.clone(), "all_or_nothing").await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert_eq!(done["counts"]["added"], 0, "{done}");
+        assert_eq!(
+            done["counts"]["rejected_by_reason"]["taken_since_validation"], 1,
+            "{done}"
+        );
+        assert_eq!(
+            count_numbers(&app, "+130755501%").await,
+            1,
+            "only the other organization's"
+        );
+        let rejected = rejected_csv(&reseller, &id).await;
+        assert!(
+            rejected.contains("3075550141") && rejected.contains("line 3"),
+            "{rejected}"
+        );
+
+        // Valid rows only: the others are added, the taken one is rejected, and every row
+        // of the file is accounted for.
+        let id = lenient["id"].as_str().unwrap().to_string();
+        let done = commit(id.clone(), "valid_only").await;
+        assert_eq!(done["status"], "completed", "{done}");
+        let counts = &done["counts"];
+        assert_eq!(
+            (counts["added"].as_i64(), counts["rejected"].as_i64()),
+            (Some(2), Some(1)),
+            "{done}"
+        );
+        let accounted = ["added", "updated", "unchanged", "rejected"]
+            .iter()
+            .map(|k| counts[k].as_i64().unwrap())
+            .sum::<i64>();
+        assert_eq!(accounted, counts["total"].as_i64().unwrap(), "{done}");
+        assert_eq!(count_numbers(&app, "+130755501%").await, 3);
+        assert!(
+            rejected_csv(&reseller, &id)
+                .await
+                .contains("taken_since_validation")
+        );
+    })
+}
