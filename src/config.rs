@@ -73,6 +73,8 @@ pub struct ProvidersConfig {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub max_retry_wait_seconds: u64,
+    /// Whether platform connections may reach loopback and private addresses.
+    pub allow_private_addresses: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,7 +15,7 @@ use crate::connections::{self, ConnectionSpec, Kind};
 use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::providers::Provider;
-use crate::providers::http::RetryPolicy;
+use crate::providers::http::OutboundPolicy;
 use crate::providers::instrumented::Instrumented;
 use crate::providers::sandbox::Sandbox;
 
@@ -160,12 +160,13 @@ impl AppState {
         }))
     }
 
-    pub fn retry_policy(&self) -> RetryPolicy {
+    pub fn outbound_policy(&self) -> OutboundPolicy {
         let p = &self.config.providers;
-        RetryPolicy {
+        OutboundPolicy {
             max_attempts: p.max_attempts,
             base_delay: std::time::Duration::from_millis(p.base_delay_ms),
             max_delay: std::time::Duration::from_secs(p.max_retry_wait_seconds),
+            allow_private_addresses: p.allow_private_addresses,
         }
     }
 
@@ -207,7 +208,7 @@ impl AppState {
             base_url: row.base_url,
             credentials,
         };
-        let Some(adapter) = connections::adapter(&spec, self.retry_policy()) else {
+        let Some(adapter) = connections::adapter(&spec, self.outbound_policy()) else {
             return Ok(self.sandbox.clone());
         };
         let adapter = Instrumented::wrap(adapter);

@@ -28,6 +28,10 @@ pub async fn save(
 ) -> AppResult<repo::ConnectionRow> {
     let tenant_id = admin_tenant(caller)?;
     let spec = request.parse()?;
+    if let Some(url) = &spec.base_url {
+        crate::providers::outbound::check_url(url, state.config.providers.allow_private_addresses)
+            .map_err(|why| AppError::invalid_field("base_url", why))?;
+    }
     let sealed = if spec.credentials.is_empty() {
         None
     } else {

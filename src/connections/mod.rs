@@ -20,7 +20,7 @@ use crate::providers::genesys::{Genesys, GenesysConfig};
 
 /// NICE's issuer; the tenant's API host is discovered from it.
 pub const CXONE_ISSUER: &str = "https://cxone.niceincontact.com";
-use crate::providers::http::RetryPolicy;
+use crate::providers::http::OutboundPolicy;
 use crate::providers::ringcx::{RingCx, RingCxConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +201,7 @@ impl ConnectionRequest {
 }
 
 /// Builds the adapter for a stored connection.
-pub fn adapter(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<Arc<dyn Provider>> {
+pub fn adapter(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Arc<dyn Provider>> {
     let text = |k: &str| {
         spec.credentials
             .get(k)
@@ -250,7 +250,7 @@ pub fn adapter(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<Arc<dyn Prov
 }
 
 /// The RingCX adapter itself, for what only RingCX has (DNIS pool, tracking numbers).
-pub fn ringcx(spec: &ConnectionSpec, retry: RetryPolicy) -> Option<RingCx> {
+pub fn ringcx(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<RingCx> {
     if spec.kind != Kind::RingCx {
         return None;
     }

@@ -76,7 +76,7 @@ async fn ringcx_for(state: &AppState, tenant_id: Uuid, id: Option<Uuid>) -> AppR
         credentials,
     };
     let adapter = Arc::new(
-        super::ringcx(&spec, state.retry_policy())
+        super::ringcx(&spec, state.outbound_policy())
             .ok_or_else(|| AppError::invalid("not_ringcx", "not a RingCX connection"))?,
     );
     if let Ok(mut cache) = ADAPTERS.lock() {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use super::http::{PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error};
+use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error};
 use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
 use crate::domain::{E164, Target, TargetKind};
 
@@ -38,6 +38,15 @@ pub struct CxoneConfig {
 struct PasswordGrant {
     config: CxoneConfig,
     endpoint: OnceCell<String>,
+    /// Discovery names further hosts; they are held to the same rule as the base URL.
+    allow_private: bool,
+}
+
+impl PasswordGrant {
+    fn reachable(&self, url: &str) -> Result<(), ProviderError> {
+        super::outbound::check_url(url, self.allow_private)
+            .map_err(|why| ProviderError::new(NAME, ProviderErrorKind::Validation, why))
+    }
 }
 
 fn json_or(text: &str, what: &str) -> Result<Value, ProviderError> {
@@ -97,6 +106,7 @@ impl TokenSource for PasswordGrant {
         _previous: Option<&Token>,
     ) -> Result<Token, ProviderError> {
         let endpoint = self.token_endpoint(http).await?;
+        self.reachable(&endpoint)?;
         let response = http
             .post(&endpoint)
             .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
@@ -149,6 +159,7 @@ impl TokenSource for PasswordGrant {
                     "cxone-configuration has no api_endpoint",
                 )
             })?;
+            self.reachable(api)?;
             let _ = self.endpoint.set(api.trim_end_matches('/').to_string());
         }
         Ok(Token {
@@ -164,16 +175,17 @@ impl TokenSource for PasswordGrant {
 
 pub struct Cxone {
     grant: Arc<PasswordGrant>,
-    retry: RetryPolicy,
+    retry: OutboundPolicy,
     http: OnceCell<PlatformHttp>,
     config: CxoneConfig,
 }
 
 impl Cxone {
-    pub fn new(config: CxoneConfig, retry: RetryPolicy) -> Self {
+    pub fn new(config: CxoneConfig, retry: OutboundPolicy) -> Self {
         let grant = Arc::new(PasswordGrant {
             config: config.clone(),
             endpoint: OnceCell::new(),
+            allow_private: retry.allow_private_addresses,
         });
         Cxone {
             grant,
@@ -187,10 +199,10 @@ impl Cxone {
     async fn api(&self) -> Result<&PlatformHttp, ProviderError> {
         self.http
             .get_or_try_init(|| async {
-                let bootstrap = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(20))
-                    .build()
-                    .unwrap_or_default();
+                let bootstrap = super::outbound::client(
+                    self.retry.allow_private_addresses,
+                    Duration::from_secs(20),
+                );
                 if self.grant.endpoint.get().is_none() {
                     self.grant.fetch(&bootstrap, None).await?;
                 }

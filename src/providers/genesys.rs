@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::http::{PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error};
+use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error};
 use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
 use crate::domain::{E164, Target, TargetKind};
 
@@ -103,7 +103,7 @@ pub struct Genesys {
 }
 
 impl Genesys {
-    pub fn new(config: GenesysConfig, retry: RetryPolicy) -> Self {
+    pub fn new(config: GenesysConfig, retry: OutboundPolicy) -> Self {
         let tokens = Arc::new(ClientCredentials {
             login_base: config.login_base,
             client_id: config.client_id,

@@ -34,19 +34,22 @@ pub trait TokenSource: Send + Sync {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub struct OutboundPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
     /// Longest single wait, whatever `Retry-After` says.
     pub max_delay: Duration,
+    /// Whether platform calls may reach loopback and private addresses (see `outbound`).
+    pub allow_private_addresses: bool,
 }
 
-impl Default for RetryPolicy {
+impl Default for OutboundPolicy {
     fn default() -> Self {
-        RetryPolicy {
+        OutboundPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
+            allow_private_addresses: false,
         }
     }
 }
@@ -84,13 +87,14 @@ impl Throttle {
 }
 
 pub struct PlatformHttp {
+    allow_private: bool,
     pub provider: &'static str,
     pub base: String,
     pub client: reqwest::Client,
     tokens: Arc<dyn TokenSource>,
     token: Mutex<Option<Token>>,
     throttle: Throttle,
-    retry: RetryPolicy,
+    retry: OutboundPolicy,
     correlation_header: &'static str,
 }
 
@@ -121,16 +125,13 @@ impl PlatformHttp {
         base: String,
         tokens: Arc<dyn TokenSource>,
         per_minute: u32,
-        retry: RetryPolicy,
+        retry: OutboundPolicy,
         correlation_header: &'static str,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(20))
-            .user_agent("inward/0.1")
-            .build()
-            .unwrap_or_default();
+        let client =
+            super::outbound::client(retry.allow_private_addresses, Duration::from_secs(20));
         PlatformHttp {
+            allow_private: retry.allow_private_addresses,
             provider,
             base: base.trim_end_matches('/').to_string(),
             client,
@@ -205,6 +206,8 @@ impl PlatformHttp {
         payload: Payload<'_>,
     ) -> Result<Response, ProviderError> {
         let url = format!("{}{}", self.base, path);
+        super::outbound::check_url(&url, self.allow_private)
+            .map_err(|why| ProviderError::new(self.provider, ProviderErrorKind::Validation, why))?;
         let mut refreshed = false;
         let mut attempt = 0;
         loop {

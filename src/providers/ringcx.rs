@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::http::{
-    MultipartFile, PlatformHttp, RetryPolicy, Token, TokenSource, map_status, transport_error,
+    MultipartFile, OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error,
 };
 use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
 use crate::domain::{E164, Target, TargetKind};
@@ -334,7 +334,7 @@ pub struct RingCx {
 }
 
 impl RingCx {
-    pub fn new(config: RingCxConfig, retry: RetryPolicy) -> Self {
+    pub fn new(config: RingCxConfig, retry: OutboundPolicy) -> Self {
         let tokens = Arc::new(RcExchange {
             rc_base: config.rc_base,
             ringcx_base: config.ringcx_base.clone(),

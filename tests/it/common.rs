@@ -26,6 +26,8 @@ pub async fn spawn_app_with(pool: PgPool, tweak: impl FnOnce(&mut AppConfig)) ->
     let mut config = AppConfig::defaults();
     // Tests drive the jobs themselves through run_once, so the loop must stay out of the way.
     config.holds.sweep_interval_seconds = 3600;
+    // The platform simulators listen on this machine.
+    config.providers.allow_private_addresses = true;
     tweak(&mut config);
     inward::seed::demo(&pool, 3, Some(&["512", "907", "718", "604"]))
         .await

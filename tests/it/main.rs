@@ -31,6 +31,7 @@ mod mail;
 mod metrics;
 mod multi_instance;
 mod outage;
+mod outbound;
 mod pages;
 mod pool;
 mod porting;

@@ -469,7 +469,7 @@ fn pool_requests_match_ringcx_published_schemas() {
 #[tokio::test]
 async fn the_adapter_updates_one_record_pages_the_pool_and_lists_a_groups_numbers() {
     use inward::domain::E164;
-    use inward::providers::http::RetryPolicy;
+    use inward::providers::http::OutboundPolicy;
     use inward::providers::ringcx::{RingCx, RingCxConfig, pool_record};
     use inward::providers::simulator::ringcx::{CLIENT_ID, CLIENT_SECRET};
 
@@ -482,7 +482,7 @@ async fn the_adapter_updates_one_record_pages_the_pool_and_lists_a_groups_number
     );
     config.rc_base = sim.base.clone();
     config.ringcx_base = sim.base.clone();
-    let ringcx = RingCx::new(config, RetryPolicy::default());
+    let ringcx = RingCx::new(config, OutboundPolicy::default());
 
     let first = ringcx.pool_search("1317333", 0, 15).await.unwrap();
     let second = ringcx.pool_search("1317333", 1, 15).await.unwrap();
