@@ -482,7 +482,12 @@ async fn the_adapter_updates_one_record_pages_the_pool_and_lists_a_groups_number
     );
     config.rc_base = sim.base.clone();
     config.ringcx_base = sim.base.clone();
-    let ringcx = RingCx::new(config, OutboundPolicy::default());
+    // The simulator listens on this machine.
+    let policy = OutboundPolicy {
+        allow_private_addresses: true,
+        ..OutboundPolicy::default()
+    };
+    let ringcx = RingCx::new(config, policy);
 
     let first = ringcx.pool_search("1317333", 0, 15).await.unwrap();
     let second = ringcx.pool_search("1317333", 1, 15).await.unwrap();
