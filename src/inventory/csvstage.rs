@@ -179,10 +179,14 @@ fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid)
     let mut buf = Vec::with_capacity(COPY_BUFFER + 4096);
     let id = upload_id.to_string();
     let mut rows = 0i64;
+    // The row number a spreadsheet shows (the header is row 1). The reader's own line count
+    // follows `\n` only, so a file with CR line endings ("CSV (Macintosh)") would be all on
+    // line 1, and a quoted field spanning lines would shift the rows after it.
+    let mut row_no = 0i64;
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => {}
+            Ok(true) => row_no += 1,
             Err(err) => {
                 return Err(AppError::invalid(
                     "unreadable_csv",
@@ -194,7 +198,7 @@ fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid)
             columns = Some(header(&record)?);
             continue;
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0) as i64;
+        let line = row_no;
         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }

@@ -1280,3 +1280,22 @@ fn rows_taken_since_a_dry_run_are_rejected_never_dropped() {
         );
     })
 }
+
+#[test]
+fn a_file_with_cr_line_endings_is_read_row_by_row() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let csv = HEADER.trim_end().to_string()
+            + "\r1,3075550150,TRUE,FALSE,FALSE,,,\r1,3075550151,MAYBE,FALSE,FALSE,,,\r1,3075550152,TRUE,FALSE,FALSE,,,\r";
+        let job = run_upload(&reseller, &csv, "valid_only", false).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        assert_eq!(job["counts"]["total"], 3, "{job}");
+        assert_eq!(job["counts"]["added"], 2, "{job}");
+        let rejected = rejected_csv(&reseller, job["id"].as_str().unwrap()).await;
+        assert!(
+            rejected.contains("line 3: invalid_boolean"),
+            "the row a spreadsheet shows: {rejected}"
+        );
+    })
+}

@@ -91,3 +91,54 @@ fn provider_errors_are_counted_per_operation_and_code() {
         );
     })
 }
+
+#[test]
+fn invented_methods_and_long_request_ids_do_not_grow_what_is_kept() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        for i in 0..5 {
+            let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+            app.http
+                .request(method, app.url("/healthz"))
+                .send()
+                .await
+                .unwrap();
+        }
+        let metrics = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !metrics.contains("INVENTED"),
+            "no series per invented method"
+        );
+        assert!(metrics.contains("method=\"OTHER\""), "{metrics}");
+
+        let long = "x".repeat(5000);
+        let answer = app
+            .http
+            .get(app.url("/healthz"))
+            .header("x-request-id", &long)
+            .send()
+            .await
+            .unwrap();
+        let id = answer.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(id != long && id.len() <= 64, "replaced: {id}");
+        let kept = app
+            .http
+            .get(app.url("/healthz"))
+            .header("x-request-id", "order-42.a_b")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(kept.headers()["x-request-id"], "order-42.a_b");
+    })
+}
