@@ -71,8 +71,8 @@ pub async fn assign(
     }
     sqlx::query(
         "INSERT INTO number_assignments (e164, tenant_id, kind, assignee, assigned_by) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (e164) DO UPDATE SET kind = EXCLUDED.kind, assignee = EXCLUDED.assignee,
-             assigned_by = EXCLUDED.assigned_by, assigned_at = now()",
+         ON CONFLICT (e164) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, kind = EXCLUDED.kind,
+             assignee = EXCLUDED.assignee, assigned_by = EXCLUDED.assigned_by, assigned_at = now()",
     )
     .bind(number.as_str())
     .bind(tenant)

@@ -252,7 +252,10 @@ pub async fn release(
         );
     push_selection(&mut u, org, selection);
     u.push(" AND n.allocated_tenant_id IS NOT NULL AND n.tenant_id IS NULL")
-        .push(" RETURNING n.e164, old.allocated_tenant_id AS tenant, n.lifecycle)");
+        .push(" RETURNING n.e164, old.allocated_tenant_id AS tenant, n.lifecycle)")
+        // The tenant's users, trunks and SMS go with the allocation: the next tenant starts
+        // with the number unassigned.
+        .push(", unassigned AS (DELETE FROM number_assignments a USING changed c WHERE a.e164 = c.e164)");
     push_audit(&mut u, Action::Release, None, caller, request_id);
     let done = u.build().execute(&state.pool).await?.rows_affected();
     let mut summary = summary;

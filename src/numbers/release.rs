@@ -182,8 +182,9 @@ async fn finish(
         // the platform no longer routes it, and Inward's record of it stands.
         tracing::warn!(%number, "a released number changed meanwhile; its record stands");
     }
-    // The tenant's caller-ID name and 911 address go with the number's assignment.
-    for table in ["cnam_records", "e911_records"] {
+    // The tenant's caller-ID name, 911 address and its assignment of the number to a user,
+    // trunk or SMS go with the number.
+    for table in ["cnam_records", "e911_records", "number_assignments"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE e164 = $1"))
             .bind(number.as_str())
             .execute(&mut *tx)

@@ -1299,3 +1299,76 @@ fn a_file_with_cr_line_endings_is_read_row_by_row() {
         );
     })
 }
+
+#[test]
+fn a_tenants_assignment_goes_with_the_number_when_it_is_released() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let globex = app.api("admin@globex.test").await;
+        let initech = app.api("admin@initech.test").await;
+        let number = "+15125550240";
+        run_upload(
+            &reseller,
+            &format!("{HEADER}1,5125550240,TRUE,FALSE,FALSE,,,globex\n"),
+            "all_or_nothing",
+            false,
+        )
+        .await;
+        let assign = |api: &Api, who: &str| {
+            let r = api
+                .http
+                .put(format!("{}/api/v1/inventory/{number}/assignment", api.base))
+                .bearer_auth(&api.token)
+                .json(&json!({ "kind": "user", "assignee": who }))
+                .send();
+            async move { r.await.unwrap().status() }
+        };
+        assert_eq!(assign(&globex, "alice@globex.test").await, StatusCode::OK);
+
+        let (status, body) = reseller
+            .post("/api/v1/inventory/releases", json!({ "numbers": [number] }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM number_assignments")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "the previous tenant's assignee is gone");
+
+        let initech_id = app.tenant_id("initech").await;
+        let (status, body) = reseller
+            .post(
+                "/api/v1/inventory/allocations",
+                json!({ "numbers": [number], "tenant_id": initech_id }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(assign(&initech, "bob@initech.test").await, StatusCode::OK);
+        let removed = globex
+            .http
+            .delete(format!(
+                "{}/api/v1/inventory/{number}/assignment",
+                globex.base
+            ))
+            .bearer_auth(&globex.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            removed.status().is_client_error(),
+            "the previous tenant cannot touch it: {}",
+            removed.status()
+        );
+        let (tenant, assignee): (uuid::Uuid, String) =
+            sqlx::query_as("SELECT tenant_id, assignee FROM number_assignments WHERE e164 = $1")
+                .bind(number)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            (tenant, assignee.as_str()),
+            (initech_id, "bob@initech.test")
+        );
+    })
+}
