@@ -82,6 +82,13 @@ impl Approver {
             .ok_or_else(|| format!("unknown approver `{s}`: use none, tenant_admin or reseller"))
     }
 
+    /// Whether a tenant admin may change the policy from `self` to `to`. When the reseller
+    /// approves premium numbers, that is the reseller's control over what its tenants spend:
+    /// a tenant admin may make the policy stricter, never take the reseller out of it.
+    pub fn tenant_may_change_to(self, to: Approver) -> bool {
+        self != Approver::Reseller || to == Approver::Reseller
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Approver::None => "No approval needed",
@@ -245,6 +252,20 @@ impl FromStr for OrgKind {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_tenant_admin_cannot_take_the_reseller_out_of_premium_approvals() {
+        use Approver::*;
+        assert!(!Reseller.tenant_may_change_to(None));
+        assert!(!Reseller.tenant_may_change_to(TenantAdmin));
+        assert!(Reseller.tenant_may_change_to(Reseller));
+        for from in [None, TenantAdmin] {
+            for to in Approver::ALL {
+                assert!(from.tenant_may_change_to(to), "{from:?} -> {to:?}");
+            }
+        }
+    }
+
     use super::*;
 
     fn principal(role: Role, kind: OrgKind) -> Principal {

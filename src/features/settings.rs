@@ -180,6 +180,12 @@ pub async fn update(
         Some(raw) => Approver::parse(raw.trim())
             .map_err(|e| AppError::invalid_field("premium_approver", e))?,
     };
+    if !before.approver().tenant_may_change_to(approver) {
+        return Err(AppError::Forbidden(
+            "your reseller approves premium numbers for this tenant: only the reseller can change that"
+                .into(),
+        ));
+    }
 
     sqlx::query(
         "INSERT INTO tenant_settings (tenant_id, cnam_default, require_e911, unassigned_behavior, main_number,

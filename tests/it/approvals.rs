@@ -338,13 +338,20 @@ fn who_approves_follows_the_tenant_policy() {
             ))
             .await;
 
-        // No approval at all.
-        admin
+        // No approval at all. Once the reseller approves, a tenant admin cannot lift that;
+        // the reseller's side of it is the database here.
+        let (status, _) = admin
             .put(
                 "/api/v1/tenant/settings",
                 json!({ "premium_approver": "none" }),
             )
             .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        sqlx::query("UPDATE tenant_settings SET premium_approver = 'none' WHERE tenant_id = $1")
+            .bind(app.tenant_id("globex").await)
+            .execute(&app.pool)
+            .await
+            .unwrap();
         let (_, reservation) = agent.reserve(std::slice::from_ref(&premium)).await;
         assert_eq!(reservation["approval"], json!(null));
         assert!(seconds_from_now(&reservation["expires_at"]) <= 900);

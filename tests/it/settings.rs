@@ -188,3 +188,32 @@ fn the_openapi_document_describes_the_feature_routes() {
         }
     })
 }
+
+#[test]
+fn a_tenant_admin_cannot_take_the_reseller_out_of_premium_approvals() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let admin = app.api("admin@initech.test").await;
+        let (_, before) = admin.get("/api/v1/tenant/settings").await;
+        assert_eq!(before["premium_approver"], "reseller", "{before}");
+        for loosened in ["none", "tenant_admin"] {
+            let (status, body) = admin
+                .put(
+                    "/api/v1/tenant/settings",
+                    serde_json::json!({ "premium_approver": loosened }),
+                )
+                .await;
+            assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{body}");
+        }
+        let (_, after) = admin.get("/api/v1/tenant/settings").await;
+        assert_eq!(after["premium_approver"], "reseller");
+        // Other settings still change.
+        let (status, body) = admin
+            .put(
+                "/api/v1/tenant/settings",
+                serde_json::json!({ "require_e911": false, "premium_approver": "reseller" }),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    })
+}
