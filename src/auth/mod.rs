@@ -5,6 +5,7 @@
 pub mod pages;
 pub mod password;
 pub mod repo;
+pub mod throttle;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};

@@ -4,7 +4,7 @@ use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::password::verify_password;
+use super::password::verify_password_off_thread;
 use super::{SESSION_COOKIE, repo, session_token};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -60,12 +60,39 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
+    if let Some(seconds) = super::throttle::locked_for(&state.pool, &form.email)
+        .await
+        .map_err(AppError::from)?
+    {
+        let page = LoginPage {
+            email: form.email,
+            next,
+            error: Some(format!(
+                "Too many failed sign-ins for this email. Try again in {} minute(s).",
+                (seconds + 59) / 60
+            )),
+        };
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, seconds.to_string())],
+            render(&page),
+        )
+            .into_response());
+    }
     let credentials = repo::credentials(&state.pool, &form.email)
         .await
         .map_err(AppError::from)?;
-    let user_id = match credentials {
-        Some(c) if verify_password(&form.password, &c.password_hash) => c.user_id,
+    let (user_id, stored) = match credentials {
+        Some(c) => (Some(c.user_id), Some(c.password_hash)),
+        None => (None, None),
+    };
+    let verified = verify_password_off_thread(form.password.clone(), stored).await;
+    let user_id = match user_id {
+        Some(id) if verified => id,
         _ => {
+            super::throttle::record_failure(&state.pool, &form.email)
+                .await
+                .map_err(AppError::from)?;
             let page = LoginPage {
                 email: form.email,
                 next,
@@ -74,6 +101,9 @@ pub async fn login(
             return Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response());
         }
     };
+    super::throttle::clear(&state.pool, &form.email)
+        .await
+        .map_err(AppError::from)?;
     let lifetime = Duration::hours(state.config.server.session_hours);
     let session = repo::create_session(&state.pool, user_id, lifetime)
         .await

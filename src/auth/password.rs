@@ -30,6 +30,22 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Verifies on a blocking thread (argon2 takes milliseconds of CPU, which would stall the
+/// async workers under a flood of sign-ins), and with the same work for an unknown address
+/// as for a known one, so the answer's timing does not tell which addresses exist.
+pub async fn verify_password_off_thread(password: String, stored: Option<String>) -> bool {
+    static UNKNOWN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        hash_password("no account has this password").unwrap_or_default()
+    });
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let hash = stored.unwrap_or_else(|| UNKNOWN.clone());
+        verify_password(&password, &hash) && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// A fresh 256-bit token, hex encoded, with a prefix that says what it is.
 pub fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];

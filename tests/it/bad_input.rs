@@ -297,3 +297,55 @@ fn after_login_only_paths_of_this_site_are_followed() {
         }
     })
 }
+
+#[test]
+fn sign_in_is_throttled_per_address_known_or_not() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let sign_in = |email: &'static str, password: &'static str| {
+            let request = http
+                .post(app.url("/login"))
+                .form(&[("email", email), ("password", password), ("next", "/")])
+                .send();
+            async move { request.await.unwrap() }
+        };
+        for email in ["agent@globex.test", "nobody@globex.test"] {
+            for _ in 0..5 {
+                assert_eq!(
+                    sign_in(email, "wrong password!").await.status(),
+                    StatusCode::UNAUTHORIZED
+                );
+            }
+            let locked = sign_in(email, crate::common::PASSWORD).await;
+            assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "{email}");
+            assert!(locked.headers().contains_key("retry-after"));
+            assert!(
+                locked
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("Too many failed sign-ins")
+            );
+        }
+        // Once the lock has run out, the right password works and the count starts afresh.
+        sqlx::query("UPDATE login_throttle SET locked_until = now() - interval '1 second'")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let signed_in = sign_in("agent@globex.test", crate::common::PASSWORD).await;
+        assert!(
+            signed_in.status().is_redirection(),
+            "{}",
+            signed_in.status()
+        );
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM login_throttle")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "only the unknown address is still counted");
+    })
+}
