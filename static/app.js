@@ -17,3 +17,18 @@
     setInterval(tick, 1000);
   });
 })();
+
+// Buttons that ask first (data-confirm) and selects that submit their form when changed
+// (data-autosubmit), without inline handlers: the Content-Security-Policy forbids inline
+// script.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-confirm]");
+  if (button && !window.confirm(button.dataset.confirm)) {
+    event.preventDefault();
+  }
+});
+document.addEventListener("change", function (event) {
+  if (event.target.matches("[data-autosubmit]")) {
+    event.target.form.submit();
+  }
+});

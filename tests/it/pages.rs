@@ -257,3 +257,55 @@ fn connection_settings_and_orphan_rerouting_work_from_the_pages() {
         assert!(page.contains("No orphaned numbers."));
     })
 }
+
+#[test]
+fn pages_carry_the_security_headers_and_are_not_cached() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let browser = app.browser("agent@globex.test").await;
+        let page = browser.http.get(app.url("/numbers")).send().await.unwrap();
+        let h = page.headers().clone();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(h["referrer-policy"], "same-origin");
+        assert!(h.contains_key("permissions-policy"));
+        assert_eq!(h["cache-control"], "no-store");
+        assert!(
+            !h.contains_key("strict-transport-security"),
+            "only behind HTTPS"
+        );
+        let html = page.text().await.unwrap();
+        assert!(
+            !html.contains("onchange=") && !html.contains("onclick="),
+            "no inline script"
+        );
+
+        let css = html
+            .split('"')
+            .find(|p| p.starts_with("/static/app.css?v="))
+            .unwrap()
+            .to_string();
+        let sheet = app.http.get(app.url(&css)).send().await.unwrap();
+        assert!(
+            sheet.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+    })
+}
+
+#[test]
+fn behind_https_browsers_are_told_to_stay_on_it() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app_with(pool, |c| c.server.secure_cookies = true).await;
+        let answer = app.http.get(app.url("/login")).send().await.unwrap();
+        assert_eq!(
+            answer.headers()["strict-transport-security"],
+            "max-age=31536000"
+        );
+    })
+}
