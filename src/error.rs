@@ -40,6 +40,10 @@ pub enum AppError {
     ProviderPartial { message: String, details: Value },
     #[error("the database cannot be reached: try again in a few seconds")]
     Unavailable,
+    /// A request the HTTP layer itself refused (malformed query, unknown method, body over
+    /// the limit, wrong media type), answered in the same shape as every other error.
+    #[error("{message}")]
+    Rejected { status: StatusCode, message: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -83,6 +87,7 @@ impl AppError {
             AppError::Provider(err) => err.http_status(),
             AppError::ProviderPartial { .. } => StatusCode::BAD_GATEWAY,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Rejected { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +109,14 @@ impl AppError {
             AppError::Provider(err) => err.code(),
             AppError::ProviderPartial { .. } => "provider_error",
             AppError::Unavailable => "database_unavailable",
+            AppError::Rejected { status, .. } => match status.as_u16() {
+                404 => "not_found",
+                405 => "method_not_allowed",
+                413 => "payload_too_large",
+                415 => "unsupported_media_type",
+                422 => "invalid_input",
+                _ => "bad_request",
+            },
             AppError::Internal(_) => "internal",
         }
     }

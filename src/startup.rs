@@ -307,6 +307,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::render))
         .route("/static/{*path}", get(crate::web::assets::serve))
+        .layer(middleware::from_fn(crate::web::uniform_errors))
         .layer(middleware::from_fn(crate::metrics::track_requests))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,

@@ -74,10 +74,14 @@ fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String>
 
 fn json_error(rejection: JsonRejection) -> AppError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => AppError::invalid(
-            "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => AppError::Rejected {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            message: "send the body as JSON with Content-Type: application/json".into(),
+        },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::Rejected {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "the body is larger than this route accepts (2 MiB)".into(),
+        },
         other => AppError::invalid("invalid_json", other.body_text()),
     }
 }
@@ -131,3 +135,53 @@ impl IntoResponse for PageError {
 }
 
 pub type PageResult = Result<Response, PageError>;
+
+/// Middleware: an error the HTTP layer wrote itself (axum's plain-text rejections of a
+/// malformed query or path, an unknown method, a body over the limit) is answered in the
+/// shape of every other error: JSON on the API, the error page elsewhere. Headers such as
+/// `Allow` are kept.
+pub async fn uniform_errors(request: Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let ours = if api {
+        content_type.starts_with("application/json")
+    } else {
+        content_type.starts_with("text/html") || content_type.starts_with("application/json")
+    };
+    if ours {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = match (status.as_u16(), text.is_empty()) {
+        (405, _) => "this route does not take that method".to_string(),
+        (413, _) => "the body is larger than this route accepts".to_string(),
+        (_, true) => status.canonical_reason().unwrap_or("refused").to_string(),
+        _ => text,
+    };
+    let error = AppError::Rejected { status, message };
+    let mut answer = if api {
+        error.into_response()
+    } else {
+        PageError(error).into_response()
+    };
+    for name in [axum::http::header::ALLOW, axum::http::header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}

@@ -49,7 +49,7 @@ fn malformed_numbers_are_refused_and_change_nothing() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(error_code(&body), "unsupported_media_type");
     })
@@ -347,5 +347,91 @@ fn sign_in_is_throttled_per_address_known_or_not() {
             .await
             .unwrap();
         assert_eq!(left, 1, "only the unknown address is still counted");
+    })
+}
+
+#[test]
+fn the_http_layers_own_refusals_have_the_error_shape() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let token = api.token.clone();
+        let send = |request: reqwest::RequestBuilder| {
+            let request = request.bearer_auth(&token);
+            async move {
+                let r = request.send().await.unwrap();
+                let status = r.status();
+                let allow = r.headers().get("allow").cloned();
+                let body: serde_json::Value = r.json().await.expect("a JSON body");
+                (
+                    status,
+                    body["error"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    allow,
+                )
+            }
+        };
+        let url = |path: &str| format!("{}{path}", api.base);
+
+        let (status, code, _) = send(
+            api.http
+                .get(url("/api/v1/numbers/available?state=TX&state=CA")),
+        )
+        .await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "bad_request")
+        );
+
+        let (status, code, allow) = send(api.http.patch(url("/api/v1/reservations"))).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+        );
+        assert!(allow.is_some(), "Allow is kept");
+
+        let (status, code, _) = send(
+            api.http
+                .post(url("/api/v1/reservations"))
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        );
+
+        let big = format!(
+            "{{\"numbers\":[],\"justification\":\"{}\"}}",
+            "x".repeat(3 << 20)
+        );
+        let (status, code, _) = send(
+            api.http
+                .post(url("/api/v1/reservations"))
+                .header("content-type", "application/json")
+                .body(big),
+        )
+        .await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        );
+
+        // A page's refusal is a page.
+        let browser = app.browser("agent@globex.test").await;
+        let page = browser
+            .http
+            .get(app.url("/logout"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(
+            page.text().await.unwrap().contains("<html"),
+            "inside the layout"
+        );
     })
 }
