@@ -422,12 +422,7 @@ fn the_http_layers_own_refusals_have_the_error_shape() {
 
         // A page's refusal is a page.
         let browser = app.browser("agent@globex.test").await;
-        let page = browser
-            .http
-            .get(app.url("/logout"))
-            .send()
-            .await
-            .unwrap();
+        let page = browser.http.get(app.url("/logout")).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert!(
             page.text().await.unwrap().contains("<html"),

@@ -52,7 +52,8 @@ fn a_hold_that_ends_mid_request_fails_its_number_alone_and_the_answer_is_replaye
         loop {
             let waiting: bool = sqlx::query_scalar(
                 "SELECT count(*) = 1 FROM pg_stat_activity
-                 WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO sandbox_assignments%'",
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE 'INSERT INTO sandbox_assignments%'",
             )
             .fetch_one(&app.pool)
             .await

@@ -125,7 +125,8 @@ fn a_saga_paused_past_its_lease_is_fenced_out_and_undoes_its_write() {
         wait_until(
             &pool,
             "SELECT count(*) = 1 FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO sandbox_assignments%'",
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE 'INSERT INTO sandbox_assignments%'",
             "the saga to wait on the platform",
         )
         .await;
