@@ -543,6 +543,9 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         .await?
         .ok_or_else(|| AppError::NotFound("upload".into()))?;
     if mode == Mode::AllOrNothing && job.rows_rejected > 0 {
+        // The audit entry commits with the status, so a reader who sees the job finished
+        // also finds its entry, and a crash in between loses neither.
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE inventory_uploads SET status = 'aborted', progress = 100, updated_at = now(), finished_at = now(),
                     error = $2 WHERE id = $1",
@@ -552,9 +555,10 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
             "{} rejected rows: nothing was imported (all-or-nothing)",
             job.rows_rejected
         ))
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-        audit_upload(pool, uploader, &job, Outcome::Failure, 0, 0).await?;
+        audit_upload(&mut tx, uploader, &job, Outcome::Failure, 0, 0).await?;
+        tx.commit().await?;
         return Ok(());
     }
     set_progress(pool, id, "importing", 50).await?;
@@ -638,21 +642,19 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
              nothing was imported (all-or-nothing); their lines are in the rejected-rows file",
             taken.len()
         );
-        let mut conn = pool.acquire().await?;
-        reject_taken(&mut conn, id, &taken).await?;
+        let mut tx = pool.begin().await?;
+        reject_taken(&mut tx, id, &taken).await?;
         sqlx::query(
             "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
              WHERE id = $1",
         )
         .bind(id)
         .bind(&message)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
-        drop(conn);
-        let job = find(&mut *pool.acquire().await?, uploader.org_id, id)
-            .await?
-            .unwrap_or(job);
-        audit_upload(pool, uploader, &job, Outcome::Failure, 0, 0).await?;
+        let job = find(&mut tx, uploader.org_id, id).await?.unwrap_or(job);
+        audit_upload(&mut tx, uploader, &job, Outcome::Failure, 0, 0).await?;
+        tx.commit().await?;
         return Ok(());
     }
     reject_taken(&mut tx, id, &taken).await?;
@@ -671,11 +673,9 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         // complete a job it already reported as failed.
         return Err(stalled());
     }
+    let job = find(&mut tx, uploader.org_id, id).await?.unwrap_or(job);
+    audit_upload(&mut tx, uploader, &job, Outcome::Success, added, updated).await?;
     tx.commit().await?;
-    let job = find(&mut *pool.acquire().await?, uploader.org_id, id)
-        .await?
-        .unwrap_or(job);
-    audit_upload(pool, uploader, &job, Outcome::Success, added, updated).await?;
     // Keep only what the rejected-rows download needs.
     sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1 AND reason IS NULL")
         .bind(id)
@@ -747,7 +747,7 @@ WHERE c.upload_id = $1 AND c.line_no >= $2 AND c.line_no < $3 AND c.action = 'up
 "#;
 
 async fn audit_upload(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     uploader: &Uploader,
     job: &Job,
     outcome: Outcome,
@@ -773,7 +773,7 @@ async fn audit_upload(
             job.rows_rejected
         ));
     }
-    audit::repo::record(&mut *pool.acquire().await?, &entry).await
+    audit::repo::record(conn, &entry).await
 }
 
 /// Rejected rows as CSV, in file order, with an `Error` column; it re-imports once fixed.
