@@ -137,7 +137,7 @@ pub fn transition(from: NumberState, event: Event) -> Result<NumberState, Illega
         (S::Orphaned, E::GracePeriodElapsed) => S::Deprovisioned,
         (S::Active | S::Pending | S::Orphaned, E::Release) => S::Released,
         (S::PortingIn, E::FocDateReached) => S::Active,
-        (S::Available | S::Released, E::ReturnToInventory) => S::Released,
+        (S::Available | S::Released | S::Deprovisioned, E::ReturnToInventory) => S::Released,
         _ => {
             return Err(IllegalTransition {
                 from,
@@ -162,6 +162,14 @@ impl FromStr for NumberState {
             .into_iter()
             .find(|state| state.as_str() == s)
             .ok_or_else(|| format!("unknown number state `{s}`"))
+    }
+}
+
+/// Lets rows decode their `lifecycle` column straight into the enum.
+impl TryFrom<String> for NumberState {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 
@@ -192,6 +200,7 @@ mod tests {
         (S::PortingIn, E::FocDateReached, S::Active),
         (S::Available, E::ReturnToInventory, S::Released),
         (S::Released, E::ReturnToInventory, S::Released),
+        (S::Deprovisioned, E::ReturnToInventory, S::Released),
     ];
 
     #[test]

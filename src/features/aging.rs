@@ -82,10 +82,13 @@ pub async fn aging_numbers(
     reseller_id: Uuid,
 ) -> AppResult<Vec<AgingNumber>> {
     Ok(sqlx::query_as(
-        "SELECT n.e164, n.released_by, o.name AS released_by_name, n.released_at, n.aging_until AS available_at, n.lifecycle
-         FROM numbers n JOIN organizations o ON o.id = n.released_by
-         WHERE o.parent_id = $1 AND n.aging_until > now() AND n.lifecycle IN ('available', 'released')
-         ORDER BY n.aging_until, n.e164 LIMIT 1000",
+        &format!(
+            "SELECT n.e164, n.released_by, o.name AS released_by_name, n.released_at, n.aging_until AS available_at, n.lifecycle
+             FROM numbers n JOIN organizations o ON o.id = n.released_by
+             WHERE o.parent_id = $1 AND n.aging_until > now() AND {in_stock}
+             ORDER BY n.aging_until, n.e164 LIMIT 1000",
+            in_stock = crate::numbers::offer::in_stock_sql("n")
+        ),
     )
     .bind(reseller_id)
     .fetch_all(conn)

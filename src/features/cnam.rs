@@ -54,6 +54,15 @@ pub async fn view(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> AppRe
     }))
 }
 
+/// The number left its tenant: the caller-ID name it set goes with it.
+pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM cnam_records WHERE e164 = $1")
+        .bind(e164)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Forgets what an earlier tenant of these numbers had set.
 async fn drop_stale(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
     sqlx::query(

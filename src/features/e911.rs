@@ -92,6 +92,15 @@ pub async fn view(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> AppRe
     Ok(found.unwrap_or_else(E911View::not_set))
 }
 
+/// The number left its tenant: the 911 address it registered goes with it.
+pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM e911_records WHERE e164 = $1")
+        .bind(e164)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// An address that failed validation: 422 naming every rule that failed.
 pub fn invalid_address(errors: Vec<FieldError>) -> AppError {
     AppError::Invalid {

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
@@ -88,6 +89,15 @@ pub async fn assign(
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(json!({ "e164": number, "kind": kind, "assignee": assignee }))
+}
+
+/// The number left its tenant: its assignment to a user, trunk or SMS goes with it.
+pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM number_assignments WHERE e164 = $1")
+        .bind(e164)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn unassign(

@@ -2,6 +2,8 @@
 //! set-based statement whose audit entries are written by the same statement (a CTE), with a
 //! dry run that answers the confirmation summary.
 
+use std::sync::LazyLock;
+
 use serde_json::{Value, json};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -12,6 +14,7 @@ use super::{Scope, manager_org};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
+use crate::numbers::offer;
 use crate::state::AppState;
 
 /// Which numbers an allocation or release is about.
@@ -51,7 +54,7 @@ async fn missing(state: &AppState, org: Uuid, selection: &Selection) -> AppResul
     .await?)
 }
 
-const IN_USE: &str = "(n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released'))";
+static IN_USE: LazyLock<String> = LazyLock::new(|| offer::in_use_sql("n"));
 
 pub async fn allocate(
     state: &AppState,
@@ -84,11 +87,11 @@ pub async fn allocate(
     );
     q.push_bind(tenant_id)
         .push(") AS already, count(*) FILTER (WHERE ")
-        .push(IN_USE)
+        .push(IN_USE.as_str())
         .push(" AND n.tenant_id IS DISTINCT FROM ")
         .push_bind(tenant_id)
         .push(") AS in_use, (array_agg(n.e164 ORDER BY n.e164) FILTER (WHERE ")
-        .push(IN_USE)
+        .push(IN_USE.as_str())
         .push(" AND n.tenant_id IS DISTINCT FROM ")
         .push_bind(tenant_id)
         .push("))[1:20] AS in_use_numbers FROM numbers n WHERE ");
@@ -117,7 +120,7 @@ pub async fn allocate(
     u.push(" AND n.allocated_tenant_id IS DISTINCT FROM ")
         .push_bind(tenant_id)
         .push(" AND (NOT ")
-        .push(IN_USE)
+        .push(IN_USE.as_str())
         .push(" OR n.tenant_id = ")
         .push_bind(tenant_id)
         .push(") RETURNING n.e164, n.lifecycle)");
@@ -201,7 +204,7 @@ pub async fn release(
     );
     q.push_bind(from_states.clone())
         .push(")), count(*) FILTER (WHERE ")
-        .push(IN_USE)
+        .push(IN_USE.as_str())
         .push("), (array_agg(n.e164 || ' ' || n.lifecycle ORDER BY n.e164) FILTER (WHERE n.lifecycle <> ALL(")
         .push_bind(from_states.clone())
         .push(")))[1:20] FROM numbers n WHERE ");
@@ -226,7 +229,7 @@ pub async fn release(
                 return Err(AppError::conflict(
                     "illegal_transition",
                     format!(
-                        "{number}: {err}; only numbers no tenant holds (available or released) can be released back to inventory"
+                        "{number}: {err}; only numbers no tenant holds (available, released or deprovisioned) can be released back to inventory"
                     ),
                     summary,
                 ));
@@ -292,11 +295,7 @@ pub async fn delete(
         )));
     }
     let allocated_elsewhere = allocated.is_some_and(|a| a != caller.org_id);
-    if tenant.is_some()
-        || allocated_elsewhere
-        || assigned_to_user
-        || !matches!(lifecycle.as_str(), "available" | "released")
-    {
+    if allocated_elsewhere || assigned_to_user || !in_stock(&lifecycle, tenant)? {
         return Err(AppError::conflict(
             "number_assigned",
             format!(
@@ -382,12 +381,12 @@ pub async fn change_capabilities(
 ) -> AppResult<Value> {
     let org = manager_org(caller)?;
     let mut tx = state.pool.begin().await?;
-    let row: Option<CapabilityRow> = sqlx::query_as(
+    let row: Option<CapabilityRow> = sqlx::query_as(&format!(
         "SELECT n.voice, n.sms, n.fax, n.voice_carrier_id, n.sms_carrier_id,
-                (n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released')
-                 OR EXISTS (SELECT 1 FROM number_assignments a WHERE a.e164 = n.e164))
-         FROM numbers n WHERE n.e164 = $1 AND n.inventory_org_id = $2 FOR UPDATE",
-    )
+                    ({in_use} OR EXISTS (SELECT 1 FROM number_assignments a WHERE a.e164 = n.e164))
+             FROM numbers n WHERE n.e164 = $1 AND n.inventory_org_id = $2 FOR UPDATE",
+        in_use = offer::in_use_sql("n")
+    ))
     .bind(number.as_str())
     .bind(org)
     .fetch_optional(&mut *tx)
@@ -478,10 +477,7 @@ pub async fn permanent_release(
     .await?;
     let (tenant, allocated, lifecycle) =
         row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    if tenant.is_some()
-        || allocated.is_some()
-        || !matches!(lifecycle.as_str(), "available" | "released")
-    {
+    if allocated.is_some() || !in_stock(&lifecycle, tenant)? {
         return Err(AppError::conflict(
             "number_assigned",
             format!("{number} is assigned or in use: release it first"),
@@ -536,4 +532,12 @@ pub async fn set_external_numbers(
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether a stored lifecycle and holder are in stock (`numbers::offer`).
+fn in_stock(lifecycle: &str, holder: Option<Uuid>) -> AppResult<bool> {
+    let state: NumberState = lifecycle
+        .parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    Ok(offer::in_stock(state, holder))
 }

@@ -1,6 +1,8 @@
 //! The inventory list: filters, search, keyset pagination over E.164, and the CSV export of
 //! exactly the filtered view.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -8,6 +10,7 @@ use uuid::Uuid;
 use super::Scope;
 use crate::domain::NumberState;
 use crate::error::{AppError, AppResult};
+use crate::numbers::offer;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FilterQuery {
@@ -169,10 +172,11 @@ impl InventoryRow {
 /// A page's rows with their tenants' and carriers' names. Joined rather than looked up per
 /// row (subqueries cost 0.35 ms a page against 0.27); the joins take 1.7 ms to plan, which
 /// PostgreSQL does once per connection since the page's limit is a literal.
-pub const SELECT: &str = "SELECT n.e164, n.country, n.kind, n.lifecycle,
+static SELECT: LazyLock<String> = LazyLock::new(|| {
+    "SELECT n.e164, n.country, n.kind, n.lifecycle,
        coalesce(n.tenant_id, n.allocated_tenant_id) AS tenant_id, o.name AS tenant_name,
        n.allocated_tenant_id, ao.slug AS allocated_tenant_slug,
-       (n.tenant_id IS NOT NULL OR n.lifecycle NOT IN ('available', 'released')) AS in_use,
+       {in_use} AS in_use,
        n.target_type, n.target_name, n.display_name, n.voice, n.sms, n.fax,
        vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id,
        na.kind AS assignment_kind, na.assignee
@@ -182,7 +186,9 @@ LEFT JOIN organizations o ON o.id = coalesce(n.tenant_id, n.allocated_tenant_id)
 LEFT JOIN organizations ao ON ao.id = n.allocated_tenant_id
 LEFT JOIN carriers vc ON vc.id = n.voice_carrier_id
 LEFT JOIN carriers sc ON sc.id = n.sms_carrier_id
-WHERE ";
+WHERE "
+        .replace("{in_use}", &offer::in_use_sql("n"))
+});
 
 /// One page, keyset-paginated in E.164 order. The page and the API run it on
 /// `state::search_pool`, which keeps each statement's generic plan: with a cursor, a number
@@ -210,7 +216,7 @@ pub async fn list(
         None => None,
     };
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
-    push_page(&mut q, SELECT, scope, filter, named.as_deref());
+    push_page(&mut q, &SELECT, scope, filter, named.as_deref());
     q.build_query_as().fetch_all(conn).await
 }
 

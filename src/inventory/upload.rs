@@ -3,6 +3,8 @@
 //! dry run — merges it into `numbers`. Status and progress live in `inventory_uploads`, so any
 //! server instance shows the same progress.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -13,6 +15,7 @@ use super::Uploader;
 use super::csvstage::{self, ChunkSource};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::error::{AppError, AppResult};
+use crate::numbers::offer;
 
 /// Lines validated or merged per statement: the progress bar moves once per batch.
 const BATCH: i64 = 50_000;
@@ -291,7 +294,7 @@ async fn validate(pool: &PgPool, uploader: &Uploader, job: &Job) -> AppResult<()
     let mut from = 0i64;
     while from <= max_line {
         let to = from + BATCH;
-        sqlx::query(VALIDATE_SQL)
+        sqlx::query(&VALIDATE_SQL)
             .bind(job.id)
             .bind(from as i32)
             .bind(to.min(i32::MAX as i64) as i32)
@@ -383,7 +386,8 @@ async fn tune(conn: &mut PgConnection) -> sqlx::Result<()> {
 /// The CSV reader already set `e164` for every valid number (`country` too outside NANP), or
 /// the reason. Tenants and carriers the file may name are a few rows, resolved once per
 /// statement and hash-joined, instead of a lookup per line.
-const VALIDATE_SQL: &str = r#"
+static VALIDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    r#"
 WITH tenant_names AS (
     SELECT DISTINCT ON (k.name) k.name, o.id
     FROM organizations o
@@ -441,7 +445,7 @@ FROM (
                b.voice_b, b.sms_b, b.fax_b, t0.id AS named_tenant, vc.id AS named_voice, sc.id AS named_sms,
                t.id AS tenant_id, k.voice_carrier_id, k.sms_carrier_id,
                ex.e164 AS existing, ex.inventory_org_id AS existing_org,
-               (ex.tenant_id IS NOT NULL OR ex.lifecycle NOT IN ('available', 'released')) AS existing_in_use,
+               {existing_in_use} AS existing_in_use,
                (ex.voice, ex.sms, ex.fax, ex.voice_carrier_id, ex.sms_carrier_id)
                    IS NOT DISTINCT FROM (b.voice_b, b.sms_b, b.fax_b, k.voice_carrier_id, k.sms_carrier_id)
                  AND (t.id IS NULL OR ex.allocated_tenant_id IS NOT DISTINCT FROM t.id) AS same
@@ -478,7 +482,9 @@ FROM (
         WHERE r.upload_id = $1 AND r.line_no >= $2 AND r.line_no < $3
     ) v
 ) c
-"#;
+"#
+    .replace("{existing_in_use}", &offer::in_use_sql("ex"))
+});
 
 async fn default_carriers(
     pool: &PgPool,

@@ -165,23 +165,8 @@ async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
             tracing::warn!(%e164, error = %err, "deprovisioning an orphan failed; will retry next run");
             continue;
         }
-        let to = transition(NumberState::Orphaned, Event::GracePeriodElapsed)?;
         let mut tx = state.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE numbers SET lifecycle = $2, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
-                    display_name = NULL, orphaned_at = NULL, state_changed_at = now()
-             WHERE e164 = $1 AND lifecycle = 'orphaned'",
-        )
-        .bind(&e164)
-        .bind(to.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 1 {
-            let entry = Entry::new(Action::Deprovision, Outcome::Success)
-                .by(Some(tenant_id), None, None)
-                .number(&e164)
-                .details(json!({ "reason": "orphaned past the grace period" }));
-            audit::repo::record(&mut tx, &entry).await?;
+        if crate::numbers::departure::deprovision_orphan(&mut tx, &e164, tenant_id).await? {
             done += 1;
         }
         tx.commit().await?;

@@ -1,6 +1,8 @@
 //! The tenant's numbers: listing, detail with history, release, and routing targets.
 
 pub mod api;
+pub mod departure;
+pub mod offer;
 pub mod pages;
 pub mod release;
 pub mod repo;

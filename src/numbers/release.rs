@@ -182,14 +182,7 @@ async fn finish(
         // the platform no longer routes it, and Inward's record of it stands.
         tracing::warn!(%number, "a released number changed meanwhile; its record stands");
     }
-    // The tenant's caller-ID name, 911 address and its assignment of the number to a user,
-    // trunk or SMS go with the number.
-    for table in ["cnam_records", "e911_records", "number_assignments"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE e164 = $1"))
-            .bind(number.as_str())
-            .execute(&mut *tx)
-            .await?;
-    }
+    super::departure::withdraw_tenant_settings(&mut tx, number.as_str()).await?;
     let entry = Entry::new(Action::Release, Outcome::Success)
         .by(Some(tenant_id), user_id, request_id.as_deref())
         .number(number.as_str())

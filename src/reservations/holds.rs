@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use super::{quick, repo};
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::search::check_region;
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
+use crate::numbers::offer::{self, FACTS_COLUMNS, Offer, OfferFacts};
 use crate::state::AppState;
 use crate::tenants::TenantProfile;
 
@@ -164,10 +164,9 @@ async fn hold_in_full(
 ) -> AppResult<(chrono::DateTime<Utc>, Option<Uuid>)> {
     let tenant_id = tenant.id;
     let mut tx = state.pool.begin().await?;
-    let rows = sqlx::query(
-        "SELECT e164, lifecycle, country, inventory_org_id, tenant_id, allocated_tenant_id, released_by, aging_until FROM numbers
-         WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE",
-    )
+    let rows: Vec<OfferFacts> = sqlx::query_as(&format!(
+        "SELECT {FACTS_COLUMNS} FROM numbers WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE"
+    ))
     .bind(wanted)
     .fetch_all(&mut *tx)
     .await?;
@@ -176,35 +175,26 @@ async fn hold_in_full(
     let mut unavailable = Vec::new();
     let mut outside_region = None;
     let mut expired_here = 0;
-    for row in &rows {
-        let e164: String = row.try_get("e164")?;
-        let inventory: Uuid = row.try_get("inventory_org_id")?;
-        let allocated: Option<Uuid> = row.try_get("allocated_tenant_id")?;
-        if !tenant.may_use(inventory, allocated) {
+    for mut number in rows {
+        let mut offer = offer::decide(tenant, &number, Utc::now());
+        if offer == Offer::Hidden {
             continue;
         }
-        // An aging number is offered only to the tenant that released it.
-        if !crate::domain::aging::offered_to(
-            tenant_id,
-            row.try_get("released_by")?,
-            row.try_get("aging_until")?,
-            Utc::now(),
-        ) {
-            continue;
-        }
-        unknown.retain(|n| n != &e164);
-        let country: String = row.try_get("country")?;
-        if let Err(rule) = check_region(&country, &tenant.allowed_countries) {
-            outside_region = Some(format!("{e164}: {rule}"));
-            continue;
-        }
-        let mut current: NumberState = parse_state(row.try_get("lifecycle")?)?;
-        if current == NumberState::Reserved && expire_if_due(&mut tx, &e164, request_id).await? {
-            current = NumberState::Available;
+        unknown.retain(|n| n != &number.e164);
+        // A hold that lapsed but was not swept yet ends here, and the number is judged anew.
+        if offer == Offer::Taken
+            && number.lifecycle == NumberState::Reserved
+            && expire_if_due(&mut tx, &number.e164, request_id).await?
+        {
             expired_here += 1;
+            number.lifecycle = NumberState::Available;
+            number.tenant_id = None;
+            offer = offer::decide(tenant, &number, Utc::now());
         }
-        if transition(current, Event::Reserve).is_err() {
-            unavailable.push(e164);
+        match offer {
+            Offer::Offered | Offer::Hidden => {}
+            Offer::OutsideRegion(rule) => outside_region = Some(format!("{}: {rule}", number.e164)),
+            Offer::Taken => unavailable.push(number.e164),
         }
     }
     if !unknown.is_empty() {

@@ -6,7 +6,7 @@ mod batch;
 pub mod holds;
 pub mod pages;
 pub mod provision;
-mod quick;
+pub mod quick;
 pub mod repo;
 
 pub use batch::HoldWriter;

@@ -5,19 +5,21 @@
 //! writes nothing, and the full path in `holds.rs` works out why (taken, unknown, outside
 //! the region, a lapsed hold to expire first) and answers precisely.
 //!
-//! The rules are the same as the full path's: the legal starting states come from
-//! `transition`, the visibility rules from `TenantProfile::inventory_orgs`, aging from the
-//! same predicate the search uses, and `holds_one_live_per_number` still refuses a second
-//! live hold whatever this statement does.
+//! Which numbers it may take is `numbers::offer`, the rule the full path and the search
+//! use too, and `holds_one_live_per_number` still refuses a second live hold whatever this
+//! statement does.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::audit::{Action, Outcome};
+use crate::domain::NumberState;
 use crate::domain::pricing::PricingConfig;
-use crate::domain::{Event, NumberState, transition};
 use crate::error::AppResult;
+use crate::numbers::offer;
 use crate::tenants::TenantProfile;
 
 /// One reservation for the statement. Owned, so that requests can wait together in the
@@ -43,20 +45,13 @@ pub fn applies(pricing: &PricingConfig, wanted: &[String]) -> bool {
     })
 }
 
-/// The states a number may be reserved from, as `transition` says.
-fn reservable() -> Vec<&'static str> {
-    NumberState::ALL
-        .into_iter()
-        .filter(|from| transition(*from, Event::Reserve) == Ok(NumberState::Reserved))
-        .map(NumberState::as_str)
-        .collect()
-}
-
 /// Several reservations in one statement, each all or nothing. `req` numbers the requests;
 /// their numbers, countries and inventories come as (req, value) pairs. No number may be
 /// asked for by two requests of one statement (`batch` keeps them apart): a row is updated
 /// once per statement.
-const TAKE_SQL: &str = r#"
+static TAKE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        r#"
 WITH req AS (
     SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[],
                          $6::timestamptz[], $7::text[], $8::jsonb[])
@@ -69,11 +64,7 @@ candidates AS (
     SELECT n.e164, w.req FROM numbers n
     JOIN wanted w ON w.e164 = n.e164
     JOIN req r ON r.req = w.req
-    WHERE n.lifecycle = ANY($15)
-      AND EXISTS (SELECT 1 FROM countries c WHERE c.req = w.req AND c.country = n.country)
-      AND EXISTS (SELECT 1 FROM inventories i WHERE i.req = w.req AND i.org = n.inventory_org_id)
-      AND (n.allocated_tenant_id IS NULL OR n.allocated_tenant_id = r.tenant_id)
-      AND (n.aging_until IS NULL OR n.aging_until <= now() OR n.released_by = r.tenant_id)
+    WHERE {offered}
     ORDER BY n.e164
     FOR UPDATE OF n
 ),
@@ -88,12 +79,12 @@ reservation AS (
     RETURNING id
 ),
 taken AS (
-    UPDATE numbers n SET lifecycle = $16, reservation_id = k.reservation_id, tenant_id = k.tenant_id,
+    UPDATE numbers n SET lifecycle = $15, reservation_id = k.reservation_id, tenant_id = k.tenant_id,
                          state_changed_at = now()
     FROM candidates c
     JOIN complete k ON k.req = c.req
     JOIN reservation rs ON rs.id = k.reservation_id
-    WHERE n.e164 = c.e164 AND n.lifecycle = ANY($15)
+    WHERE n.e164 = c.e164 AND {in_stock}
     RETURNING n.e164, k.req, k.reservation_id, k.expires_at, k.tenant_id, k.user_id,
               k.justification, k.request_id, k.details
 ),
@@ -103,10 +94,19 @@ held AS (
 ),
 audited AS (
     INSERT INTO audit_log (tenant_id, user_id, phone_number, action, status, request_id, justification, details)
-    SELECT tenant_id, user_id, e164, $17, $18, request_id, justification, details FROM taken ORDER BY e164
+    SELECT tenant_id, user_id, e164, $16, $17, request_id, justification, details FROM taken ORDER BY e164
 )
 SELECT req, count(*) FROM taken GROUP BY req
-"#;
+"#,
+        offered = offer::offered_sql(
+            "n",
+            "r.tenant_id",
+            "ARRAY(SELECT i.org FROM inventories i WHERE i.req = w.req)",
+            "ARRAY(SELECT c.country FROM countries c WHERE c.req = w.req)",
+        ),
+        in_stock = offer::in_stock_sql("n"),
+    )
+});
 
 /// Takes every number of each request or none of them. For each request, in order: true
 /// when its reservation exists; false when the full path must decide (nothing was written
@@ -116,7 +116,7 @@ pub async fn take_many(pool: &PgPool, requests: &[&Request]) -> AppResult<Vec<bo
     for (req, r) in (0i32..).zip(requests) {
         columns.push(req, r);
     }
-    let taken: Vec<(i32, i64)> = sqlx::query_as(TAKE_SQL)
+    let taken: Vec<(i32, i64)> = sqlx::query_as(&TAKE_SQL)
         .bind(&columns.req)
         .bind(&columns.reservation_id)
         .bind(&columns.tenant_id)
@@ -131,7 +131,6 @@ pub async fn take_many(pool: &PgPool, requests: &[&Request]) -> AppResult<Vec<bo
         .bind(&columns.country)
         .bind(&columns.inventory_req)
         .bind(&columns.inventory)
-        .bind(reservable())
         .bind(NumberState::Reserved.as_str())
         .bind(Action::Reserve.as_str())
         .bind(Outcome::Success.as_str())
@@ -199,13 +198,6 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_are_reserved_from_the_states_transition_allows() {
-        let mut states = reservable();
-        states.sort_unstable();
-        assert_eq!(states, ["available", "deprovisioned", "released"]);
-    }
 
     #[test]
     fn premium_and_foreign_numbers_take_the_full_path() {

@@ -2,6 +2,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::search::SearchCriteria;
+use crate::numbers::offer;
 use crate::tenants::TenantProfile;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -100,20 +101,22 @@ fn build<'a>(
         .iter()
         .map(Uuid::to_string)
         .collect();
-    q.push(" WHERE lifecycle IN ('available', 'released') AND tenant_id IS NULL");
+    let countries: Vec<String> = tenant
+        .allowed_countries
+        .iter()
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+        .cloned()
+        .collect();
+    // The offer rule, with the tenant's identifiers written in (see above).
+    q.push(" WHERE ");
+    q.push(offer::offered_sql(
+        "numbers",
+        &format!("'{}'::uuid", tenant.id),
+        &format!("'{{{}}}'::uuid[]", orgs.join(",")),
+        &format!("'{{{}}}'::bpchar[]", countries.join(",")),
+    ));
     push_code(&mut q, "country", &c.country);
-    q.push(format_args!(
-        " AND kind = '{}' AND inventory_org_id = ANY('{{{}}}'::uuid[])",
-        c.kind.as_str(),
-        orgs.join(",")
-    ));
-    // A number the reseller allocated to a tenant is offered to that tenant only; aging
-    // after release: only the tenant that released a number is offered it back.
-    q.push(format_args!(
-        " AND (allocated_tenant_id IS NULL OR allocated_tenant_id = '{id}')
-          AND (aging_until IS NULL OR aging_until <= now() OR released_by = '{id}')",
-        id = tenant.id
-    ));
+    q.push(format_args!(" AND kind = '{}'", c.kind.as_str()));
     if let Some(state) = &c.state {
         push_code(&mut q, "state", state);
     }

@@ -23,15 +23,30 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 }
 
 pub async fn spawn_app_with(pool: PgPool, tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
+    let config = test_config(tweak);
+    inward::seed::demo(&pool, 3, Some(&["512", "907", "718", "604"]))
+        .await
+        .expect("seed demo data");
+    serve(pool, config).await
+}
+
+/// A second instance on the database of `app`, with its own configuration (the test
+/// defaults, then `tweak`); the demo data is already there.
+pub async fn another_instance(app: &TestApp, tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
+    serve(app.pool.clone(), test_config(tweak)).await
+}
+
+fn test_config(tweak: impl FnOnce(&mut AppConfig)) -> AppConfig {
     let mut config = AppConfig::defaults();
     // Tests drive the jobs themselves through run_once, so the loop must stay out of the way.
     config.holds.sweep_interval_seconds = 3600;
     // The platform simulators listen on this machine.
     config.providers.allow_private_addresses = true;
     tweak(&mut config);
-    inward::seed::demo(&pool, 3, Some(&["512", "907", "718", "604"]))
-        .await
-        .expect("seed demo data");
+    config
+}
+
+async fn serve(pool: PgPool, config: AppConfig) -> TestApp {
     let state = AppState::new(pool.clone(), config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -30,6 +30,7 @@ mod lifecycle;
 mod mail;
 mod metrics;
 mod multi_instance;
+mod offer;
 mod outage;
 mod outbound;
 mod pages;
