@@ -555,13 +555,36 @@ impl RingCx {
     }
 
     /// `POST tnManager/dnisPool` (SUPER_USER): creates pool records; returns them as stored.
+    /// When the answer is lost the records are looked up by their DNIS, the pool's natural
+    /// key, rather than created again: all of them there means the create landed.
     pub async fn pool_create(&self, records: &[Value]) -> Result<Vec<Value>, ProviderError> {
         let body = Value::Array(records.to_vec());
-        let r = self
+        match self
             .http
             .send(Method::POST, &format!("{TN}/dnisPool"), &[], Some(&body))
-            .await?;
-        Ok(Self::pool_record_list(&r.body))
+            .await
+        {
+            Ok(r) => Ok(Self::pool_record_list(&r.body)),
+            Err(err) if err.may_have_applied() => {
+                let mut found = Vec::with_capacity(records.len());
+                for record in records {
+                    let Some(dnis) = record["dnis"].as_str() else {
+                        return Err(err);
+                    };
+                    let page = self.pool_search(dnis, 0, 10).await?;
+                    match page.records.into_iter().find(|r| r["dnis"] == dnis) {
+                        Some(stored) => found.push(stored),
+                        None => return Err(err),
+                    }
+                }
+                tracing::info!(
+                    records = found.len(),
+                    "RingCX lost the answer to a pool create that landed"
+                );
+                Ok(found)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// `PUT tnManager/dnisPool`: replaces one record's fields.
@@ -659,14 +682,43 @@ impl RingCx {
             self.account_path()
         );
         let mut body = json!({ "accountId": self.account_id, "description": description });
-        if let Some(n) = outbound_caller_id {
-            body["outboundCallerId"] = json!(dnis_of(n));
+        let caller_id = outbound_caller_id.map(dnis_of);
+        if let Some(digits) = &caller_id {
+            body["outboundCallerId"] = json!(digits);
         }
-        Ok(self
-            .http
-            .send(Method::POST, &path, &[], Some(&body))
-            .await?
-            .body)
+        // Sending the POST again after a lost answer could make a second tracking number, and
+        // a tracking number has no natural key: the group's numbers are read before, so that
+        // afterwards the one created is the new one with this description.
+        let before: Vec<Value> = self.tracking_numbers(group).await?;
+        let known: std::collections::HashSet<i64> =
+            before.iter().filter_map(|t| t["tracId"].as_i64()).collect();
+        match self.http.send(Method::POST, &path, &[], Some(&body)).await {
+            Ok(r) => Ok(r.body),
+            Err(err) if err.may_have_applied() => {
+                let mut new: Vec<Value> = self
+                    .tracking_numbers(group)
+                    .await?
+                    .into_iter()
+                    .filter(|t| {
+                        t["tracId"].as_i64().is_some_and(|id| !known.contains(&id))
+                            && t["description"] == description
+                            && caller_id
+                                .as_ref()
+                                .is_none_or(|digits| t["outboundCallerId"] == digits.as_str())
+                    })
+                    .collect();
+                if new.len() == 1 {
+                    tracing::info!(
+                        group,
+                        "RingCX lost the answer to a tracking number it created"
+                    );
+                    Ok(new.remove(0))
+                } else {
+                    Err(err)
+                }
+            }
+            Err(err) => Err(err),
+        }
     }
 }
 

@@ -514,3 +514,68 @@ async fn the_adapter_updates_one_record_pages_the_pool_and_lists_a_groups_number
     let numbers = ringcx.tracking_numbers(701).await.unwrap();
     assert_eq!(numbers[0]["tracId"], 801);
 }
+
+/// RingCX creates are not idempotent: after a lost answer the adapter looks for what it
+/// asked for (a pool record by its DNIS, a tracking number as the new one with its
+/// description) instead of creating it again or reporting a failure for a record that exists.
+#[test]
+fn creates_whose_answer_was_lost_are_found_not_repeated() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(ringcx_with_state).await;
+        let (admin, id) = setup(&app, &sim).await;
+
+        let lose =
+            |line: Option<&str>| sim.set(|f| f.lose_answer_matching = line.map(str::to_string));
+        lose(Some(
+            "POST /voice/api/v1/admin/utilities/tnManager/dnisPool",
+        ));
+        let (status, body) = admin
+            .post(
+                &pool_path(&id),
+                json!({ "numbers": ["+13175550150"], "description": "Lost answer" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(numbers_of(&body), ["+13175550150"]);
+        lose(None);
+        let (_, found) = admin
+            .get(&format!("{}?search=3175550150", pool_path(&id)))
+            .await;
+        assert_eq!(numbers_of(&found), ["+13175550150"], "created once");
+
+        // The answer to a create that did not land is an error, and nothing is there.
+        sim.set(|f| f.fail_next = 5);
+        let (status, body) = admin
+            .post(&pool_path(&id), json!({ "numbers": ["+13175550151"] }))
+            .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        sim.set(|f| f.fail_next = 0);
+
+        let groups_path = format!("/api/v1/connections/{id}/ringcx/tracking-groups");
+        let (_, groups) = admin.get(&groups_path).await;
+        let group = groups["groups"][0]["tracGroupId"].as_i64().unwrap();
+        let count = |groups: &Value| groups["groups"][0]["tracNumbers"].as_array().unwrap().len();
+        let before = count(&groups);
+        lose(Some("POST /voice/api/v1/admin/accounts/"));
+        let (status, created) = admin
+            .post(
+                &format!("{groups_path}/{group}/numbers"),
+                json!({ "description": "Radio spot", "outbound_caller_id": "+13175550100" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["description"], "Radio spot");
+        lose(None);
+        let (_, groups) = admin.get(&groups_path).await;
+        assert_eq!(count(&groups), before + 1, "one tracking number: {groups}");
+        assert!(
+            groups["groups"][0]["tracNumbers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["tracId"] == created["tracId"]),
+            "{created} {groups}"
+        );
+    })
+}
