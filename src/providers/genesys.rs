@@ -213,8 +213,12 @@ impl Genesys {
         let lock = self.lock_for(ivr_id).await;
         let _guard = lock.lock().await;
         let path = format!("/api/v2/architect/ivrs/{ivr_id}");
+        let mut name = ivr_id.to_string();
         for attempt in 0..2 {
             let mut ivr = self.http.get(&path, &[]).await?.body;
+            if let Some(n) = ivr["name"].as_str() {
+                name = n.to_string();
+            }
             let mut dnis: Vec<String> = ivr["dnis"]
                 .as_array()
                 .map(|d| {
@@ -232,14 +236,18 @@ impl Genesys {
             ivr["dnis"] = json!(dnis);
             match self.http.send(Method::PUT, &path, &[], Some(&ivr)).await {
                 Ok(_) => return Ok(()),
-                Err(e) if e.kind == ProviderErrorKind::Conflict && attempt == 0 => continue,
+                Err(e) if e.kind == ProviderErrorKind::Conflict => {
+                    tracing::info!(ivr_id, attempt, "the call route changed before our write");
+                }
                 Err(e) => return Err(e),
             }
         }
         Err(ProviderError::new(
             NAME,
             ProviderErrorKind::Conflict,
-            "the call route kept changing under us",
+            format!(
+                "call route `{name}` kept changing while Inward edited it (someone else is editing it); try again"
+            ),
         ))
     }
 
@@ -273,14 +281,16 @@ impl Genesys {
                 .await
             {
                 Ok(_) => return Ok(()),
-                Err(e) if e.kind == ProviderErrorKind::Conflict && attempt == 0 => continue,
+                Err(e) if e.kind == ProviderErrorKind::Conflict => {
+                    tracing::info!(user_id, attempt, "the user changed before our write");
+                }
                 Err(e) => return Err(e),
             }
         }
         Err(ProviderError::new(
             NAME,
             ProviderErrorKind::Conflict,
-            "the user kept changing under us",
+            "the Genesys user kept changing while Inward edited its addresses (someone else is editing it); try again",
         ))
     }
 }

@@ -562,6 +562,56 @@ fn writes_whose_answers_are_lost_leave_inward_and_genesys_agreeing() {
     })
 }
 
+/// Another editor changes a call route between Inward's read and its write: Genesys refuses
+/// the stale `version` with 409, the adapter reads the route again and writes once more; a
+/// route that keeps changing fails the step, and the saga leaves nothing routed.
+#[test]
+fn a_call_route_changed_by_someone_else_is_read_again_and_written_once_more() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317", 2).await;
+        let queue = sim.id_of("queue", "Sales");
+        let route = sim.id_of("ivr", "Sales");
+
+        sim.set(|f| f.conflict_next = 1);
+        let (status, body) =
+            provision(&agent, &found[0], json!({ "type": "queue", "id": queue })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sim.owner(&found[0]), Some((route.clone(), "IVR_CONFIG")));
+        assert_eq!(agree(&app, &sim, &found[0]).await, ("active".into(), true));
+
+        sim.set(|f| f.conflict_next = 2);
+        let (status, body) =
+            provision(&agent, &found[1], json!({ "type": "queue", "id": queue })).await;
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{status} {body}"
+        );
+        assert!(body.to_string().contains("kept changing"), "{body}");
+        assert_eq!(
+            agree(&app, &sim, &found[1]).await,
+            ("reserved".into(), false)
+        );
+        assert_eq!(
+            sim.owner(&found[0]),
+            Some((route, "IVR_CONFIG")),
+            "the other number on the route is untouched"
+        );
+
+        sim.set(|f| f.conflict_next = 1);
+        let (status, body) = agent
+            .post(&format!("/api/v1/numbers/{}/release", found[0]), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            agree(&app, &sim, &found[0]).await,
+            ("released".into(), false)
+        );
+    })
+}
+
 /// The simulator's answer for `path`, with a token of its own.
 async fn sim_get(sim: &Sim, path: &str) -> Value {
     let http = reqwest::Client::new();

@@ -56,6 +56,12 @@ pub struct FaultConfig {
     #[arg(long, default_value_t = 0)]
     #[serde(default)]
     pub lose_answer_next: u32,
+    /// The next N updates (PUT or PATCH) are refused with 409 before they are carried out,
+    /// as when another editor changed the record first: Genesys answers `general.conflict`
+    /// to a write whose `version` is stale.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub conflict_next: u32,
     /// Requests whose `METHOD /path` starts with this wait `stall_ms` before they are
     /// carried out.
     #[arg(long)]
@@ -148,6 +154,10 @@ impl Faults {
             c.fail_next -= 1;
             return Some((StatusCode::SERVICE_UNAVAILABLE, None));
         }
+        if c.conflict_next > 0 && (line.starts_with("PUT ") || line.starts_with("PATCH ")) {
+            c.conflict_next -= 1;
+            return Some((StatusCode::CONFLICT, None));
+        }
         if c.fail_matching
             .as_deref()
             .is_some_and(|f| line.starts_with(f))
@@ -238,7 +248,11 @@ async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next)
 fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response {
     let body = json!({
         "message": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
-        "code": if status == StatusCode::TOO_MANY_REQUESTS { "too.many.requests.retry.after" } else { "simulated.fault" },
+        "code": match status {
+            StatusCode::TOO_MANY_REQUESTS => "too.many.requests.retry.after",
+            StatusCode::CONFLICT => "general.conflict",
+            _ => "simulated.fault",
+        },
         "status": status.as_u16(),
         "contextId": uuid::Uuid::new_v4().to_string(),
         "details": [], "errors": [],
