@@ -29,14 +29,27 @@ impl E164 {
         }
         let raw = match trimmed.get(..4) {
             Some(scheme) if scheme.eq_ignore_ascii_case("tel:") => {
-                // RFC 3966: parameters after ';' (ext, isub, phone-context) are not part of the number.
-                trimmed[4..].split(';').next().unwrap_or_default()
+                // RFC 3966: parameters follow ';'. An extension or a subaddress names something
+                // behind the number, which a DID is not; a phone-context only qualifies it.
+                let mut parts = trimmed[4..].split(';');
+                let number = parts.next().unwrap_or_default();
+                for parameter in parts {
+                    let name = parameter.split('=').next().unwrap_or_default();
+                    if name.eq_ignore_ascii_case("ext") || name.eq_ignore_ascii_case("isub") {
+                        return Err(NumberError::Invalid(
+                            trimmed.to_string(),
+                            "extensions and subaddresses are not DIDs",
+                        ));
+                    }
+                }
+                number
             }
             _ => trimmed,
         };
         if raw.chars().any(|c| c.is_ascii_alphabetic()) {
             return Err(NumberError::Unparseable(trimmed.to_string()));
         }
+        check_characters(raw).map_err(|why| NumberError::Invalid(trimmed.to_string(), why))?;
         let parsed = phonenumber::parse(Some(country::Id::US), raw)
             .map_err(|_| NumberError::Unparseable(trimmed.to_string()))?;
         if parsed.extension().is_some() {
@@ -101,6 +114,32 @@ pub fn format_national(e164: &str) -> String {
     } else {
         e164.to_string()
     }
+}
+
+/// What a number may be written with: digits, one leading `+`, and the separators people
+/// type (space, `-`, `.`, parentheses). Anything else — a second `+`, a slash, a NUL, an
+/// emoji, an invisible zero-width or direction mark pasted along — is refused rather than
+/// dropped, so that two different strings never silently name the same number.
+pub fn check_characters(raw: &str) -> Result<(), &'static str> {
+    let body = raw.strip_prefix('+').unwrap_or(raw);
+    if body.starts_with('+') {
+        return Err("a number has at most one leading +");
+    }
+    if !body.starts_with(|c: char| c.is_ascii_digit() || c == '(') {
+        return Err("a number starts with +, a digit or an opening parenthesis");
+    }
+    if body.contains('+') {
+        return Err("+ may only lead the number");
+    }
+    if body
+        .chars()
+        .any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')')))
+    {
+        return Err(
+            "a number holds only digits, a leading +, spaces, dashes, dots and parentheses",
+        );
+    }
+    Ok(())
 }
 
 /// NANP numbering plan: NPA and NXX start with 2-9 and are not N11 service codes.
@@ -213,6 +252,35 @@ mod tests {
             Err(NumberError::Invalid(..) | NumberError::Unparseable(_))
         ));
         assert!(E164::parse("+15125550100 ext. 12").is_err());
+    }
+
+    #[test]
+    fn refuses_characters_that_would_be_dropped_silently() {
+        for input in [
+            "++15125550100",
+            "📞15125550100",
+            "-15125550100",
+            "+1512/5550100",
+            "+1512\u{200b}5550100",
+            "\u{200f}+15125550100",
+            "+1512\u{202e}5550100",
+            "+15125550100\0",
+            "+1 512 555 0100+",
+            "tel:+15125550100;ext=99",
+            "tel:+15125550100;isub=12",
+        ] {
+            assert!(
+                matches!(E164::parse(input), Err(NumberError::Invalid(..))),
+                "{input:?}: {:?}",
+                E164::parse(input)
+            );
+        }
+        assert_eq!(
+            E164::parse("tel:+15125550100;ext=99")
+                .unwrap_err()
+                .to_string(),
+            "`tel:+15125550100;ext=99` is not a valid number: extensions and subaddresses are not DIDs"
+        );
     }
 
     #[test]

@@ -336,6 +336,14 @@ fn number(country_code: Option<&str>, phone: Option<&str>) -> Number {
             "country code `{cc}` is not a dialing code such as 1 or 44"
         ));
     }
+    // Letters get the message of the number rules below (vanity spellings are not numbers).
+    if let Some(raw) = phone
+        && !raw.trim().is_empty()
+        && !raw.bytes().any(|b| b.is_ascii_alphabetic())
+        && let Err(why) = crate::domain::e164::check_characters(raw.trim())
+    {
+        return Number::Invalid(format!("`{raw}`: {why}"));
+    }
     if cc == "1" {
         return nanp(phone);
     }
@@ -395,6 +403,25 @@ fn nanp(phone: Option<&str>) -> Number {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_field_is_written_with_digits_and_separators_only() {
+        for phone in [
+            "📞5125550100",
+            "++15125550100",
+            "512/555/0100",
+            "512\u{200b}5550100",
+        ] {
+            assert!(
+                matches!(number(Some("1"), Some(phone)), Number::Invalid(_)),
+                "{phone:?}"
+            );
+        }
+        assert!(matches!(
+            number(Some("1"), Some("(512) 555-0100")),
+            Number::Nanp(_)
+        ));
+    }
 
     #[test]
     fn non_nanp_numbers_are_parsed_for_their_country() {

@@ -29,6 +29,25 @@ fn malformed_numbers_are_refused_and_change_nothing() {
 
         let (status, body) = api.reserve(&["+19115550100".into()]).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        // Forms that would otherwise name the number silently: each is refused, saying why.
+        let national = &good[0][2..];
+        for (written, why) in [
+            (format!("++1{national}"), "at most one leading +"),
+            (format!("-1{national}"), "starts with +, a digit"),
+            (format!("+1{national}\u{200b}"), "only digits"),
+            (
+                format!("tel:+1{national};ext=99"),
+                "extensions and subaddresses",
+            ),
+        ] {
+            let (status, body) = api.reserve(std::slice::from_ref(&written)).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{written:?}: {body}"
+            );
+            assert!(body.to_string().contains(why), "{written:?}: {body}");
+        }
         let (status, body) = api.reserve(&[]).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         let (status, body) = api.reserve(&["+15129990000".into()]).await;
