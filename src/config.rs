@@ -56,6 +56,8 @@ pub struct InventoryConfig {
     /// Staging rows of finished uploads (and validated uploads nobody imported) are deleted
     /// after this long; the rejected-rows download then answers an empty file.
     pub staging_retention_hours: i64,
+    /// The longest row an upload may hold, in KiB; a longer one refuses the file, naming it.
+    pub max_record_kib: usize,
 }
 
 #[derive(Clone, Deserialize)]

@@ -44,6 +44,7 @@ pub async fn accept_upload(
                     mode: Mode::AllOrNothing,
                     dry_run: true,
                     request_id: request_id.clone(),
+                    max_record_bytes: state.config.inventory.max_record_kib * 1024,
                 };
                 id = Some(upload::receive(&state.pool, new, &mut field).await?);
             }

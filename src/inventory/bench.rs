@@ -122,6 +122,7 @@ pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
         mode: Mode::ValidOnly,
         dry_run: false,
         request_id: None,
+        max_record_bytes: 64 * 1024,
     };
     let id = upload::receive(pool, new, &mut source)
         .await

@@ -6,6 +6,8 @@
 //! Memory stays bounded by the two small channels between the stages.
 
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -54,14 +56,18 @@ pub struct Staged {
 }
 
 /// Streams `source` into the staging rows of `upload_id` over `conn`.
+/// `max_record_bytes` bounds one record (and so the parser's memory): a longer one refuses
+/// the file, naming its row.
 pub async fn stage(
     conn: &mut sqlx::PgConnection,
     upload_id: Uuid,
     source: &mut impl ChunkSource,
+    max_record_bytes: usize,
 ) -> AppResult<Staged> {
     let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(8);
     let (copy_tx, mut copy_rx) = mpsc::channel::<Vec<u8>>(4);
-    let parser = tokio::task::spawn_blocking(move || parse(chunk_rx, copy_tx, upload_id));
+    let parser =
+        tokio::task::spawn_blocking(move || parse(chunk_rx, copy_tx, upload_id, max_record_bytes));
 
     let mut copy = conn.copy_in_raw(COPY_SQL).await?;
     // Two loops at once: request body -> parser thread, parser thread -> COPY.
@@ -101,10 +107,32 @@ pub async fn stage(
     }
 }
 
+/// The request body as a `Read` for the CSV reader, refusing to hand out more than
+/// `max_record` bytes (plus the reader's own buffer) past the start of the record being read:
+/// the CSV reader holds a whole record in memory, so one endless line would otherwise grow it
+/// without bound.
 struct ChannelReader {
     rx: mpsc::Receiver<Bytes>,
     current: Bytes,
+    delivered: u64,
+    record_start: Arc<AtomicU64>,
+    max_record: u64,
 }
+
+/// The error the reader gives when a record outgrows the limit; `parse` recognises it.
+#[derive(Debug)]
+struct RecordTooLong;
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("record too long")
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+/// What the CSV reader buffers ahead of the record it parses.
+const READ_AHEAD: u64 = 64 * 1024;
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -114,10 +142,24 @@ impl Read for ChannelReader {
                 None => return Ok(0),
             }
         }
+        let start = self.record_start.load(Ordering::Relaxed);
+        if self.delivered.saturating_sub(start) > self.max_record + READ_AHEAD {
+            return Err(std::io::Error::other(RecordTooLong));
+        }
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
         self.current = self.current.slice(n..);
+        self.delivered += n as u64;
         Ok(n)
+    }
+}
+
+/// A refusal of the whole file that names the row a spreadsheet shows.
+fn refuse(code: &'static str, message: String, row: i64) -> AppError {
+    AppError::Invalid {
+        code,
+        message,
+        details: serde_json::json!({ "line": row }),
     }
 }
 
@@ -137,6 +179,18 @@ fn normalize(name: &[u8]) -> String {
 }
 
 fn header(record: &csv::ByteRecord) -> AppResult<Columns> {
+    // UTF-16 (what some spreadsheets call "Unicode text") puts a NUL beside every ASCII
+    // character, with or without a byte-order mark.
+    let first = record.get(0).unwrap_or_default();
+    if first.starts_with(&[0xFF, 0xFE])
+        || first.starts_with(&[0xFE, 0xFF])
+        || record.iter().any(|f| f.contains(&0))
+    {
+        return Err(AppError::invalid(
+            "not_utf8",
+            "the file is UTF-16 (\"Unicode text\"); save it as \"CSV UTF-8\" and upload again",
+        ));
+    }
     let names: Vec<String> = record.iter().map(normalize).collect();
     let mut columns = Columns {
         count: names.len(),
@@ -165,10 +219,19 @@ fn header(record: &csv::ByteRecord) -> AppResult<Columns> {
     Ok(columns)
 }
 
-fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid) -> AppResult<i64> {
+fn parse(
+    rx: mpsc::Receiver<Bytes>,
+    out: mpsc::Sender<Vec<u8>>,
+    upload_id: Uuid,
+    max_record_bytes: usize,
+) -> AppResult<i64> {
+    let record_start = Arc::new(AtomicU64::new(0));
     let reader = ChannelReader {
         rx,
         current: Bytes::new(),
+        delivered: 0,
+        record_start: record_start.clone(),
+        max_record: max_record_bytes as u64,
     };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -188,11 +251,42 @@ fn parse(rx: mpsc::Receiver<Bytes>, out: mpsc::Sender<Vec<u8>>, upload_id: Uuid)
             Ok(false) => break,
             Ok(true) => row_no += 1,
             Err(err) => {
-                return Err(AppError::invalid(
-                    "unreadable_csv",
-                    format!("the file could not be read as CSV: {err}"),
-                ));
+                let too_long = matches!(err.kind(), csv::ErrorKind::Io(io)
+                    if io.get_ref().is_some_and(|e| e.is::<RecordTooLong>()));
+                return Err(if too_long {
+                    refuse(
+                        "record_too_long",
+                        format!(
+                            "row {} is longer than {} KiB, the limit for one row (inventory.max_record_kib); \
+                             if it should be short, a quote opened there is never closed",
+                            row_no + 1,
+                            max_record_bytes / 1024
+                        ),
+                        row_no + 1,
+                    )
+                } else {
+                    AppError::invalid(
+                        "unreadable_csv",
+                        format!("the file could not be read as CSV: {err}"),
+                    )
+                });
             }
+        }
+        record_start.store(csv.position().byte(), Ordering::Relaxed);
+        // No field of this file holds a line break: one inside a field means a quote opened
+        // on this row runs on into the rows after it.
+        if record
+            .iter()
+            .any(|f| f.contains(&b'\n') || f.contains(&b'\r'))
+        {
+            return Err(refuse(
+                "unterminated_quote",
+                format!(
+                    "a quote opened on row {row_no} is not closed on that row, so the rows after it \
+                     would be read as part of one field; close the quote (or remove it) and upload again"
+                ),
+                row_no,
+            ));
         }
         let Some(cols) = &columns else {
             columns = Some(header(&record)?);

@@ -153,6 +153,8 @@ pub struct NewUpload<'a> {
     pub mode: Mode,
     pub dry_run: bool,
     pub request_id: Option<String>,
+    /// `inventory.max_record_kib`, in bytes.
+    pub max_record_bytes: usize,
 }
 
 /// Creates the job and streams the file into staging. On a refused file (empty, not an
@@ -177,7 +179,7 @@ pub async fn receive(
     .execute(pool)
     .await?;
     let mut conn = pool.acquire().await?;
-    match csvstage::stage(&mut conn, id, source).await {
+    match csvstage::stage(&mut conn, id, source, new.max_record_bytes).await {
         Ok(staged) => {
             // Fresh statistics, so the set-based statements below get sensible plans.
             sqlx::query("ANALYZE inventory_upload_rows")

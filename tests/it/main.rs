@@ -45,3 +45,4 @@ mod search;
 mod settings;
 mod sim;
 mod startup;
+mod upload_framing;

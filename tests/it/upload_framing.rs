@@ -1,0 +1,97 @@
+//! Files whose framing is broken are refused whole, naming the row a spreadsheet shows: a
+//! quote that is never closed, a row longer than `inventory.max_record_kib`, UTF-16 text.
+//! Nothing of such a file is staged or imported.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::{TestApp, error_code, spawn_app_with};
+use crate::inventory::{HEADER, run_upload, upload};
+
+async fn nothing_staged(app: &TestApp) {
+    let staged: i64 = sqlx::query_scalar("SELECT count(*) FROM inventory_upload_rows")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(staged, 0);
+}
+
+fn rows(from: u32, count: u32) -> String {
+    (from..from + count)
+        .map(|i| format!("1,512555{i:04},TRUE,FALSE,FALSE,,,\n"))
+        .collect()
+}
+
+fn line_of(body: &Value) -> i64 {
+    body["error"]["details"]["line"].as_i64().unwrap_or(-1)
+}
+
+#[test]
+fn a_quote_never_closed_or_an_endless_row_refuses_the_file_naming_its_row() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| c.inventory.max_record_kib = 4).await;
+        let reseller = app.api("reseller@acme.test").await;
+
+        // Row 3 opens a quote that nothing closes: the thousands of rows after it would be read
+        // as one field.
+        let csv = format!(
+            "{HEADER}{}1,\"5125550302,TRUE,FALSE,FALSE,,,\n{}",
+            rows(300, 1),
+            rows(303, 5000)
+        );
+        let (status, body) = upload(&reseller, csv.as_bytes(), "valid_only", false).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error_code(&body), "record_too_long", "{body}");
+        assert_eq!(line_of(&body), 3, "{body}");
+        // The same file, short enough to end inside the quote.
+        let csv = format!(
+            "{HEADER}{}1,\"5125550302,TRUE,FALSE,FALSE,,,\n{}",
+            rows(300, 1),
+            rows(303, 5)
+        );
+        let (status, body) = upload(&reseller, csv.as_bytes(), "valid_only", false).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error_code(&body), "unterminated_quote", "{body}");
+        assert_eq!(line_of(&body), 3, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("row 3"),
+            "{body}"
+        );
+
+        // One row of 200 KiB, quoted or not, against a 4 KiB limit.
+        let long = "9".repeat(200 * 1024);
+        for field in [long.clone(), format!("\"{long}\"")] {
+            let csv = format!("{HEADER}{}1,{field},TRUE,FALSE,FALSE,,,\n", rows(400, 3));
+            let (status, body) = upload(&reseller, csv.as_bytes(), "valid_only", false).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(error_code(&body), "record_too_long", "{body}");
+            assert_eq!(line_of(&body), 5, "{body}");
+            assert!(
+                body["error"]["message"].as_str().unwrap().contains("4 KiB"),
+                "{body}"
+            );
+        }
+
+        // UTF-16, with and without its byte-order mark.
+        let text = format!("{HEADER}{}", rows(500, 2));
+        let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        for bytes in [[vec![0xFF, 0xFE], utf16.clone()].concat(), utf16] {
+            let (status, body) = upload(&reseller, &bytes, "valid_only", false).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(error_code(&body), "not_utf8", "{body}");
+        }
+        nothing_staged(&app).await;
+        let imported: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM numbers WHERE e164 LIKE '+1512555%' AND uploaded_by_org_id IS NOT NULL")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(imported, 0);
+
+        // A UTF-8 byte-order mark and CR line endings are an ordinary file.
+        let csv = format!("\u{feff}{HEADER}{}", rows(600, 3)).replace('\n', "\r");
+        let job = run_upload(&reseller, &csv, "all_or_nothing", false).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        assert_eq!(job["counts"]["added"], 3, "{job}");
+    })
+}
