@@ -101,9 +101,7 @@ pub async fn create_upload(
 
 async fn job_for(state: &AppState, caller: &Principal, raw: &str) -> AppResult<upload::Job> {
     let id = parse_id(raw, "upload")?;
-    upload::find(&mut *state.pool.acquire().await?, caller.org_id, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("upload".into()))
+    upload::find_for(&mut *state.pool.acquire().await?, caller, id).await
 }
 
 pub async fn show_upload(

@@ -7,6 +7,7 @@ pub mod assign;
 pub mod bench;
 pub mod carriers;
 pub mod conditions;
+pub mod csvout;
 pub mod csvstage;
 pub mod manage;
 pub mod pages;

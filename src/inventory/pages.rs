@@ -198,13 +198,7 @@ pub async fn upload_status(
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
-    let job = upload::find(
-        &mut *state.pool.acquire().await?,
-        caller.principal.org_id,
-        id,
-    )
-    .await?
-    .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
     Ok(fragment(job))
 }
 
@@ -229,13 +223,7 @@ pub async fn rejected_csv(
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
-    let job = upload::find(
-        &mut *state.pool.acquire().await?,
-        caller.principal.org_id,
-        id,
-    )
-    .await?
-    .ok_or_else(|| AppError::NotFound("upload".into()))?;
+    let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
     let body = upload::rejected_csv(&state.pool, job.id).await?;
     Ok(super::api::csv_response(
         &format!("rejected-{}.csv", job.id),

@@ -245,20 +245,23 @@ pub async fn export_csv(
         let rows = list(conn, scope, &page).await?;
         for r in &rows {
             let (cc, national) = split_e164(&r.e164);
-            out.write_record([
-                cc.as_str(),
-                national.as_str(),
-                tf(r.voice),
-                tf(r.sms),
-                tf(r.fax),
-                r.voice_carrier.as_deref().unwrap_or(""),
-                r.sms_carrier.as_deref().unwrap_or(""),
-                r.allocated_tenant_slug.as_deref().unwrap_or(""),
-                r.status().as_str(),
-                r.routing().as_str(),
-                r.display_name.as_deref().unwrap_or(""),
-                "Not set",
-            ])
+            super::csvout::write(
+                &mut out,
+                [
+                    cc.as_str(),
+                    national.as_str(),
+                    tf(r.voice),
+                    tf(r.sms),
+                    tf(r.fax),
+                    r.voice_carrier.as_deref().unwrap_or(""),
+                    r.sms_carrier.as_deref().unwrap_or(""),
+                    r.allocated_tenant_slug.as_deref().unwrap_or(""),
+                    r.status().as_str(),
+                    r.routing().as_str(),
+                    r.display_name.as_deref().unwrap_or(""),
+                    "Not set",
+                ],
+            )
             .map_err(csv_err)?;
         }
         match next_cursor(&rows, page.limit) {

@@ -138,6 +138,19 @@ pub async fn find(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> sqlx::Resu
     .await
 }
 
+/// One of the caller's organization's uploads, for those who may see uploads at all (the
+/// admins who may list them): a tenant user reads neither its status nor its rejected rows.
+pub async fn find_for(
+    conn: &mut PgConnection,
+    caller: &crate::domain::policy::Principal,
+    id: Uuid,
+) -> AppResult<Job> {
+    super::Scope::for_caller(caller)?;
+    find(conn, caller.org_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("upload".into()))
+}
+
 pub async fn recent(conn: &mut PgConnection, org_id: Uuid) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM inventory_uploads WHERE org_id = $1 ORDER BY created_at DESC LIMIT 10"
@@ -810,17 +823,20 @@ pub async fn rejected_csv(pool: &PgPool, id: Uuid) -> AppResult<Vec<u8>> {
                 r.reason,
                 r.message.as_deref().unwrap_or("")
             );
-            out.write_record([
-                r.country_code.as_deref().unwrap_or(""),
-                r.phone.as_deref().unwrap_or(""),
-                r.voice.as_deref().unwrap_or(""),
-                r.sms.as_deref().unwrap_or(""),
-                r.fax.as_deref().unwrap_or(""),
-                r.voice_carrier.as_deref().unwrap_or(""),
-                r.sms_carrier.as_deref().unwrap_or(""),
-                r.tenant.as_deref().unwrap_or(""),
-                error.as_str(),
-            ])
+            super::csvout::write(
+                &mut out,
+                [
+                    r.country_code.as_deref().unwrap_or(""),
+                    r.phone.as_deref().unwrap_or(""),
+                    r.voice.as_deref().unwrap_or(""),
+                    r.sms.as_deref().unwrap_or(""),
+                    r.fax.as_deref().unwrap_or(""),
+                    r.voice_carrier.as_deref().unwrap_or(""),
+                    r.sms_carrier.as_deref().unwrap_or(""),
+                    r.tenant.as_deref().unwrap_or(""),
+                    error.as_str(),
+                ],
+            )
             .map_err(csv_err)?;
         }
     }

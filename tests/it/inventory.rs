@@ -1180,7 +1180,7 @@ fn a_control_character_in_a_field_rejects_its_row_and_names_the_column() {
     })
 }
 
-async fn rejected_csv(api: &Api, id: &str) -> String {
+pub async fn rejected_csv(api: &Api, id: &str) -> String {
     api.http
         .get(format!(
             "{}/api/v1/inventory/uploads/{id}/rejected.csv",

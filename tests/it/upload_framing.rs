@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::{TestApp, error_code, spawn_app_with};
-use crate::inventory::{HEADER, run_upload, upload};
+use crate::inventory::{HEADER, rejected_csv, run_upload, upload};
 
 async fn nothing_staged(app: &TestApp) {
     let staged: i64 = sqlx::query_scalar("SELECT count(*) FROM inventory_upload_rows")
@@ -93,5 +93,47 @@ fn a_quote_never_closed_or_an_endless_row_refuses_the_file_naming_its_row() {
         let job = run_upload(&reseller, &csv, "all_or_nothing", false).await;
         assert_eq!(job["status"], "completed", "{job}");
         assert_eq!(job["counts"]["added"], 3, "{job}");
+    })
+}
+
+/// What Inward writes back is safe to open: a rejected field that a spreadsheet would run as a
+/// formula comes back with a leading `'`, numbers come back as they were sent. And only those
+/// who may list uploads read one: not a tenant's plain users.
+#[test]
+fn rejected_rows_come_back_without_formulas_and_only_to_admins() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |_| {}).await;
+        sqlx::query("UPDATE organizations SET allow_external_numbers = true WHERE slug = 'globex'")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let admin = app.api("admin@globex.test").await;
+        let csv = format!(
+            "{HEADER}1,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",TRUE,FALSE,FALSE,,,\n\
+             1,+1 512 555 07,TRUE,FALSE,FALSE,,,\n"
+        );
+        let job = run_upload(&admin, &csv, "valid_only", true).await;
+        assert_eq!(job["counts"]["rejected"], 2, "{job}");
+        let id = job["id"].as_str().unwrap();
+        let rejected = rejected_csv(&admin, id).await;
+        assert!(
+            rejected.contains("\"'=HYPERLINK("),
+            "the formula is neutralised: {rejected}"
+        );
+        assert!(
+            rejected.contains(",+1 512 555 07,"),
+            "a number stays as sent: {rejected}"
+        );
+
+        let agent = app.api("agent@globex.test").await;
+        for path in [
+            format!("/api/v1/inventory/uploads/{id}"),
+            format!("/api/v1/inventory/uploads/{id}/rejected.csv"),
+        ] {
+            let (status, body) = agent.get(&path).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        }
+        let (status, _) = admin.get(&format!("/api/v1/inventory/uploads/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
     })
 }
