@@ -16,6 +16,37 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// Ties the form to this browser (`LOGIN_COOKIE`).
+    login_token: String,
+}
+
+/// Sign-in has no session to carry a CSRF token yet, so the form and a cookie carry the same
+/// random value and a sign-in must present both: another site can make a browser post the
+/// form (signing the victim in as the attacker) but cannot read or set the cookie. Strict, and
+/// scoped to /login, it goes nowhere else.
+const LOGIN_COOKIE: &str = "inward_login";
+
+/// The login page with a fresh form token and its cookie.
+fn login_page(state: &AppState, status: StatusCode, page: LoginPage) -> Response {
+    let secure = if state.config.server.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}",
+        page.login_token
+    );
+    (
+        status,
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        render(&page),
+    )
+        .into_response()
+}
+
+fn new_login_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,12 +71,17 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub async fn login_form(Query(query): Query<LoginQuery>) -> Response {
-    render(&LoginPage {
+pub async fn login_form(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let page = LoginPage {
         email: String::new(),
         next: safe_next(query.next.as_deref()),
         error: None,
-    })
+        login_token: new_login_token(),
+    };
+    login_page(&state, StatusCode::OK, page)
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,13 +89,28 @@ pub struct LoginForm {
     email: String,
     password: String,
     next: Option<String>,
+    login_token: Option<String>,
 }
 
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
+    let cookie = super::cookie(&headers, LOGIN_COOKIE);
+    if cookie.is_none() || cookie != form.login_token {
+        let page = LoginPage {
+            email: form.email,
+            next,
+            error: Some(
+                "This sign-in form has expired or was not opened on this site. Please sign in again."
+                    .into(),
+            ),
+            login_token: new_login_token(),
+        };
+        return Ok(login_page(&state, StatusCode::FORBIDDEN, page));
+    }
     if let Some(seconds) = super::throttle::locked_for(&state.pool, &form.email)
         .await
         .map_err(AppError::from)?
@@ -71,11 +122,11 @@ pub async fn login(
                 "Too many failed sign-ins for this email. Try again in {} minute(s).",
                 (seconds + 59) / 60
             )),
+            login_token: new_login_token(),
         };
         return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, seconds.to_string())],
-            render(&page),
+            login_page(&state, StatusCode::TOO_MANY_REQUESTS, page),
         )
             .into_response());
     }
@@ -97,8 +148,9 @@ pub async fn login(
                 email: form.email,
                 next,
                 error: Some("That email and password do not match.".into()),
+                login_token: new_login_token(),
             };
-            return Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response());
+            return Ok(login_page(&state, StatusCode::UNAUTHORIZED, page));
         }
     };
     super::throttle::clear(&state.pool, &form.email)
@@ -118,8 +170,10 @@ pub async fn login(
         session.token,
         lifetime.num_seconds()
     );
+    // The form token is spent.
+    let spent = format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0");
     Ok((
-        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, spent)]),
         Redirect::to(&next),
     )
         .into_response())

@@ -297,16 +297,16 @@ fn after_login_only_paths_of_this_site_are_followed() {
             ("//evil.example", "/"),
             ("/numbers\r\nSet-Cookie: stolen=1", "/"),
         ] {
-            let response = http
-                .post(app.url("/login"))
-                .form(&[
+            let response = crate::common::sign_in(
+                &http,
+                &app.url(""),
+                &[
                     ("email", "agent@globex.test"),
                     ("password", crate::common::PASSWORD),
                     ("next", next),
-                ])
-                .send()
-                .await
-                .unwrap();
+                ],
+            )
+            .await;
             assert!(
                 response.status().is_redirection(),
                 "{next:?}: {}",
@@ -325,12 +325,17 @@ fn sign_in_is_throttled_per_address_known_or_not() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
+        let base = app.url("");
         let sign_in = |email: &'static str, password: &'static str| {
-            let request = http
-                .post(app.url("/login"))
-                .form(&[("email", email), ("password", password), ("next", "/")])
-                .send();
-            async move { request.await.unwrap() }
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                crate::common::sign_in(
+                    &http,
+                    &base,
+                    &[("email", email), ("password", password), ("next", "/")],
+                )
+                .await
+            }
         };
         for email in ["agent@globex.test", "nobody@globex.test"] {
             for _ in 0..5 {

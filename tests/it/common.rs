@@ -132,12 +132,12 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let response = http
-            .post(self.url("/login"))
-            .form(&[("email", email), ("password", PASSWORD), ("next", "/")])
-            .send()
-            .await
-            .unwrap();
+        let response = sign_in(
+            &http,
+            &self.url(""),
+            &[("email", email), ("password", PASSWORD), ("next", "/")],
+        )
+        .await;
         assert_eq!(
             response.status(),
             StatusCode::SEE_OTHER,
@@ -166,6 +166,40 @@ impl TestApp {
             csrf,
         }
     }
+}
+
+/// Posts the sign-in form as a browser does: opens /login first for the form's token and its
+/// cookie, then sends both with `fields`.
+pub async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let form = http.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = form
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("inward_login="))
+        .and_then(|v| v.split(';').next())
+        .expect("the login form sets its cookie")
+        .to_string();
+    let page = form.text().await.unwrap();
+    let token = page
+        .split("name=\"login_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login form carries its token")
+        .to_string();
+    let mut fields = fields.to_vec();
+    fields.push(("login_token", &token));
+    http.post(format!("{base}/login"))
+        .header(reqwest::header::COOKIE, cookie)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
 }
 
 pub fn extract_csrf(page: &str) -> Option<String> {

@@ -305,16 +305,16 @@ fn three_instances_share_holds_job_claims_and_sessions() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let login = no_redirect
-            .post(format!("{}/login", bases[0]))
-            .form(&[
+        let login = crate::common::sign_in(
+            &no_redirect,
+            &bases[0],
+            &[
                 ("email", "agent@globex.test"),
                 ("password", PASSWORD),
                 ("next", "/"),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(login.status(), StatusCode::SEE_OTHER);
         let cookie = login
             .headers()

@@ -153,18 +153,45 @@ fn cancel_from_the_page_and_admin_sees_the_audit_log() {
 fn login_failures_logout_and_search_errors_render_as_pages() {
     crate::db::db_test(|pool| async move {
         let app = spawn_app(pool).await;
-        let r = app
+        let r = crate::common::sign_in(
+            &app.http,
+            &app.url(""),
+            &[
+                ("email", "agent@globex.test"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.text().await.unwrap().contains("do not match"));
+
+        // A sign-in posted from elsewhere (no form token, or one with no cookie) is refused
+        // before the password is looked at.
+        let forged = app
             .http
             .post(app.url("/login"))
             .form(&[
                 ("email", "agent@globex.test"),
-                ("password", "wrong password"),
+                ("password", crate::common::PASSWORD),
+                ("login_token", "0123456789abcdef0123456789abcdef"),
             ])
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        assert!(r.text().await.unwrap().contains("do not match"));
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        assert!(
+            forged
+                .headers()
+                .get("set-cookie")
+                .is_some_and(|c| c.to_str().unwrap().starts_with("inward_login="))
+        );
+        assert!(
+            forged
+                .text()
+                .await
+                .unwrap()
+                .contains("not opened on this site")
+        );
 
         let browser = app.browser("agent@globex.test").await;
         let (status, page) = browser.get("/search?kind=local").await;
