@@ -103,6 +103,9 @@ pub struct ServerConfig {
     pub listen: String,
     pub secure_cookies: bool,
     pub session_hours: i64,
+    /// A connection that has not sent a whole request head within this long (a slow or idle
+    /// client holding a socket) is closed.
+    pub header_read_timeout_seconds: u64,
 }
 
 #[derive(Clone, Deserialize)]

@@ -408,12 +408,17 @@ pub async fn serve(
             crate::metrics::handle().run_upkeep();
         }
     });
-    let result = axum::serve(listener, build_router(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let header_read_timeout = Duration::from_secs(state.config.server.header_read_timeout_seconds);
+    web::server::serve(
+        listener,
+        build_router(state.clone()),
+        header_read_timeout,
+        shutdown,
+    )
+    .await;
     jobs.abort();
     upkeep.abort();
     // A graceful stop loses no SEARCH entries.
     state.deferred_audit.flush().await;
-    Ok(result?)
+    Ok(())
 }

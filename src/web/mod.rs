@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod pages;
+pub mod server;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};

@@ -231,3 +231,45 @@ fn a_copied_binary_serves_the_whole_ui_with_cacheable_assets() {
         std::fs::remove_dir_all(&dir).unwrap();
     })
 }
+
+/// A client that connects and then sends nothing, or only part of a request head, loses the
+/// connection after `server.header_read_timeout_seconds`; a prompt client is served as usual.
+#[test]
+fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
+    crate::db::db_test(|pool| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app =
+            crate::common::spawn_app_with(pool, |c| c.server.header_read_timeout_seconds = 1).await;
+        let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let mut partial = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        partial
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: inward\r\nX-Slow: ")
+            .await
+            .unwrap();
+        for (what, stream) in [("idle", &mut idle), ("partial", &mut partial)] {
+            let mut answer = Vec::new();
+            let read = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                stream.read_to_end(&mut answer),
+            )
+            .await;
+            assert!(
+                read.is_ok(),
+                "{what}: the connection is still open after 5 s"
+            );
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(
+                answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+                "{what}: {answer}"
+            );
+        }
+        let (status, _) = app
+            .http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .map(|r| (r.status(), ()))
+            .unwrap();
+        assert!(status.is_success());
+    })
+}
