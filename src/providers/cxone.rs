@@ -81,9 +81,10 @@ impl PasswordGrant {
             .await
             .map_err(|e| transport_error(NAME, &url, e))?;
         let status = r.status();
+        let headers = r.headers().clone();
         let text = r.text().await.unwrap_or_default();
         if !status.is_success() {
-            return Err(map_status(NAME, status, &text, None));
+            return Err(map_status(NAME, status, &text, None).waiting(&headers));
         }
         json_or(&text, "OpenID discovery")?["token_endpoint"]
             .as_str()
@@ -119,9 +120,10 @@ impl TokenSource for PasswordGrant {
             .await
             .map_err(|e| transport_error(NAME, &endpoint, e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
-            let mut err = map_status(NAME, status, &text, None);
+            let mut err = map_status(NAME, status, &text, None).waiting(&headers);
             if matches!(status.as_u16(), 400 | 401) {
                 err.kind = ProviderErrorKind::Unauthorized;
                 err.message =

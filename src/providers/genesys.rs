@@ -65,9 +65,10 @@ impl TokenSource for ClientCredentials {
             .await
             .map_err(|e| transport_error(NAME, &url, e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         if !status.is_success() {
-            let mut err = map_status(NAME, status, &text, None);
+            let mut err = map_status(NAME, status, &text, None).waiting(&headers);
             if status.as_u16() == 400 || status.as_u16() == 401 {
                 err.kind = ProviderErrorKind::Unauthorized;
                 err.message =

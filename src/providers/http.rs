@@ -157,7 +157,31 @@ impl PlatformHttp {
             .as_ref()
             .is_some_and(|t| t.expires_at > Instant::now() + Duration::from_secs(60));
         if force || !fresh {
-            let token = self.tokens.fetch(&self.client, slot.as_ref()).await?;
+            // A token exchange changes nothing on the platform, so a throttled or failed one
+            // is simply tried again, waiting as long as the platform asks.
+            let mut attempt = 0;
+            let token = loop {
+                attempt += 1;
+                match self.tokens.fetch(&self.client, slot.as_ref()).await {
+                    Ok(token) => break token,
+                    Err(err)
+                        if matches!(
+                            err.kind,
+                            ProviderErrorKind::RateLimited | ProviderErrorKind::Transient
+                        ) && attempt < self.retry.max_attempts =>
+                    {
+                        let wait = self.wait_before_retry(attempt, err.retry_after)?;
+                        tracing::info!(
+                            provider = self.provider,
+                            ?wait,
+                            attempt,
+                            "retrying the token exchange"
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(err) => return Err(err),
+                }
+            };
             *slot = Some(token);
         }
         Ok(slot.as_ref().map(|t| t.access.clone()).unwrap_or_default())
@@ -275,13 +299,47 @@ impl PlatformHttp {
                 _ => false,
             };
             if retryable && attempt < self.retry.max_attempts {
-                let wait = self.backoff(attempt, retry_after(&headers));
+                let wait = self
+                    .wait_before_retry(attempt, retry_after(&headers))
+                    .map_err(|e| {
+                        let mut mapped =
+                            map_status(self.provider, status, &text, correlation_id.clone());
+                        mapped.message = e.message;
+                        mapped.retry_after = e.retry_after;
+                        mapped
+                    })?;
                 tracing::info!(provider = self.provider, %status, ?wait, attempt, "retrying");
                 tokio::time::sleep(wait).await;
                 continue;
             }
             return Err(map_status(self.provider, status, &text, correlation_id));
         }
+    }
+
+    /// How long to wait before attempt `attempt + 1`. A platform that asks for a longer wait
+    /// than `providers.max_retry_wait_seconds` gets no early retry (it would only be refused
+    /// again): the call fails at once, saying how long the platform asked for.
+    fn wait_before_retry(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+    ) -> Result<Duration, ProviderError> {
+        if let Some(asked) = retry_after
+            && asked > self.retry.max_delay
+        {
+            let mut err = ProviderError::new(
+                self.provider,
+                ProviderErrorKind::RateLimited,
+                format!(
+                    "rate limited by the platform, which asks to wait {} s, longer than Inward waits for one call (providers.max_retry_wait_seconds = {}); try again later",
+                    asked.as_secs(),
+                    self.retry.max_delay.as_secs()
+                ),
+            );
+            err.retry_after = Some(asked);
+            return Err(err);
+        }
+        Ok(self.backoff(attempt, retry_after))
     }
 
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -333,7 +391,7 @@ fn may_resend(method: &Method, failure: Failure) -> bool {
     }
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
@@ -415,6 +473,7 @@ pub fn map_status(
         message,
         raw_body: Some(text.chars().take(4000).collect()),
         correlation_id,
+        retry_after: None,
     }
 }
 

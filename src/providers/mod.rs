@@ -62,6 +62,8 @@ pub struct ProviderError {
     /// The platform's response body, kept for the audit log.
     pub raw_body: Option<String>,
     pub correlation_id: Option<String>,
+    /// How long the platform asked to be left alone (`Retry-After`), when it said.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ProviderError {
@@ -76,7 +78,14 @@ impl ProviderError {
             message: message.into(),
             raw_body: None,
             correlation_id: None,
+            retry_after: None,
         }
+    }
+
+    /// With the wait the platform asked for in its answer's headers.
+    pub fn waiting(mut self, headers: &reqwest::header::HeaderMap) -> Self {
+        self.retry_after = http::retry_after(headers);
+        self
     }
 
     /// A write that failed this way may still have been applied, its answer lost: a

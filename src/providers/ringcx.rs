@@ -93,7 +93,7 @@ impl RcExchange {
         url: &str,
         form: &[(&str, &str)],
         basic: bool,
-    ) -> Result<(reqwest::StatusCode, String), ProviderError> {
+    ) -> Result<(reqwest::StatusCode, String, Option<Duration>), ProviderError> {
         let mut request = http.post(url).form(form);
         if basic {
             request = request.basic_auth(&self.client_id, Some(&self.client_secret));
@@ -103,7 +103,8 @@ impl RcExchange {
             .await
             .map_err(|e| transport_error(NAME, url, e))?;
         let status = response.status();
-        Ok((status, response.text().await.unwrap_or_default()))
+        let wait = super::http::retry_after(response.headers());
+        Ok((status, response.text().await.unwrap_or_default(), wait))
     }
 
     /// Step one: a RingCentral access token from the JWT credential (reused while valid).
@@ -115,7 +116,7 @@ impl RcExchange {
             return Ok(token.clone());
         }
         let url = format!("{}/restapi/oauth/token", self.rc_base.trim_end_matches('/'));
-        let (status, text) = self
+        let (status, text, wait) = self
             .post_form(
                 http,
                 &url,
@@ -128,6 +129,7 @@ impl RcExchange {
             .await?;
         if !status.is_success() {
             let mut err = map_status(NAME, status, &text, None);
+            err.retry_after = wait;
             if matches!(status.as_u16(), 400 | 401) {
                 err.kind = ProviderErrorKind::Unauthorized;
                 err.message = "RingCentral refused the JWT credential or the app's client id/secret (JWT bearer grant)".into();
@@ -154,7 +156,7 @@ impl RcExchange {
             "{}/api/auth/login/rc/accesstoken?includeRefresh=true",
             self.ringcx_base.trim_end_matches('/')
         );
-        let (status, text) = self
+        let (status, text, wait) = self
             .post_form(
                 http,
                 &url,
@@ -164,6 +166,7 @@ impl RcExchange {
             .await?;
         if !status.is_success() {
             let mut err = map_status(NAME, status, &text, None);
+            err.retry_after = wait;
             if status.as_u16() == 401 {
                 // A stale RingCentral token: the next attempt gets a new one.
                 self.session.lock().await.rc_token = None;
@@ -186,7 +189,7 @@ impl RcExchange {
             "{}/api/auth/token/refresh",
             self.ringcx_base.trim_end_matches('/')
         );
-        let (status, text) = self
+        let (status, text, wait) = self
             .post_form(http, &url, &[("refresh_token", refresh_token)], false)
             .await?;
         if status.is_success() {
@@ -196,7 +199,9 @@ impl RcExchange {
             // The refresh token is spent or expired: fall back to a new exchange.
             return Ok(None);
         }
-        Err(map_status(NAME, status, &text, None))
+        let mut err = map_status(NAME, status, &text, None);
+        err.retry_after = wait;
+        Err(err)
     }
 }
 

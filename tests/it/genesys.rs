@@ -268,6 +268,36 @@ fn tokens_refresh_and_throttling_retries_recover() {
             .filter(|r| r.path == "/oauth/token")
             .count();
         assert_eq!(tokens, 2, "one token at connect, one refresh after expiry");
+
+        // A throttled token exchange is waited out and tried again, as any other call.
+        sim.set(|f| {
+            f.rate_limit_matching = Some("POST /oauth/token".into());
+            f.rate_limit_next = 2;
+        });
+        sim.state.lock().unwrap().tokens.clear();
+        let started = Instant::now();
+        let (status, body) = agent.get("/api/v1/targets?type=ivr").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(1800),
+            "waited twice"
+        );
+
+        // A platform that asks for longer than Inward waits for one call is not retried early.
+        sim.set(|f| {
+            f.rate_limit_matching = None;
+            f.rate_limit_next = 1;
+            f.retry_after_seconds = 600;
+        });
+        let started = Instant::now();
+        let (status, body) = agent.get("/api/v1/targets?type=queue").await;
+        assert!(started.elapsed() < Duration::from_secs(5), "failed at once");
+        assert_eq!(
+            error_code(&body),
+            "provider_rate_limited",
+            "{status} {body}"
+        );
+        assert!(body.to_string().contains("asks to wait 600 s"), "{body}");
     })
 }
 

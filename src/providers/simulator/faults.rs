@@ -32,6 +32,11 @@ pub struct FaultConfig {
     #[arg(long, default_value_t = 0)]
     #[serde(default)]
     pub rate_limit_next: u32,
+    /// When set, only requests whose `METHOD /path` starts with this count toward
+    /// `rate_limit_next` (a throttled token endpoint, say).
+    #[arg(long)]
+    #[serde(default)]
+    pub rate_limit_matching: Option<String>,
     #[arg(long, default_value_t = 1)]
     #[serde(default = "one")]
     pub retry_after_seconds: u64,
@@ -146,7 +151,11 @@ impl Faults {
 
     fn decide(&self, line: &str) -> Option<(StatusCode, Option<u64>)> {
         let mut c = self.config.lock().ok()?;
-        if c.rate_limit_next > 0 {
+        let counted = c
+            .rate_limit_matching
+            .as_deref()
+            .is_none_or(|f| line.starts_with(f));
+        if c.rate_limit_next > 0 && counted {
             c.rate_limit_next -= 1;
             return Some((StatusCode::TOO_MANY_REQUESTS, Some(c.retry_after_seconds)));
         }
