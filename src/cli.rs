@@ -58,7 +58,12 @@ pub enum Command {
         command: SandboxCommand,
     },
     /// Run the background jobs once and print what they did.
-    Sweep,
+    Sweep {
+        /// Also run the orphan check (every routed number's target looked up on its
+        /// platform, orphans past the grace period deprovisioned), whatever its interval.
+        #[arg(long)]
+        orphans: bool,
+    },
     /// Compare every number Inward routes or offers with what its tenant's platform
     /// routes; print each difference and exit non-zero when there is any.
     CheckConsistency {
@@ -358,10 +363,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{differences} difference(s) in {checked} number(s) checked");
             anyhow::ensure!(differences == 0, "Inward and the platforms disagree");
         }
-        Command::Sweep => {
+        Command::Sweep { orphans } => {
             let state = AppState::new(pool, config);
             let report = crate::jobs::run_once(&state).await;
-            println!("{}", serde_json::to_string(&report)?);
+            if orphans {
+                let checked = crate::jobs::orphans::run_once(&state).await.map_err(|e| {
+                    anyhow::anyhow!("the orphan check failed: {}", e.public_message())
+                })?;
+                println!(
+                    "{}",
+                    serde_json::json!({ "jobs": report, "orphans": checked })
+                );
+            } else {
+                println!("{}", serde_json::to_string(&report)?);
+            }
             anyhow::ensure!(
                 report.failed.is_empty(),
                 "these steps failed (see the log above): {}",

@@ -156,3 +156,33 @@ fn bench_refuses_an_unknown_scenario_before_touching_data() {
         assert_eq!(numbers, 0, "no inventory was generated");
     })
 }
+
+/// `inward sweep --orphans` runs the orphan check there and then: an orphan past its grace
+/// period is deprovisioned, and the report says so.
+#[test]
+fn sweep_with_orphans_runs_the_orphan_check() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        let app = crate::common::spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let number = admin.provisioned(1).await.remove(0);
+        sqlx::query(
+            "UPDATE numbers SET lifecycle = 'orphaned', orphaned_at = now() - interval '400 days' WHERE e164 = $1",
+        )
+        .bind(&number)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        let (ok, out) = inward(&url, &["sweep"], None);
+        assert!(ok, "{out}");
+        assert_eq!(
+            app.number_state(&number).await,
+            "orphaned",
+            "not without --orphans"
+        );
+        let (ok, out) = inward(&url, &["sweep", "--orphans"], None);
+        assert!(ok, "{out}");
+        assert!(out.contains("\"deprovisioned\":1"), "{out}");
+        assert_eq!(app.number_state(&number).await, "deprovisioned");
+    })
+}
