@@ -235,7 +235,8 @@ impl Genesys {
                 (false, true) => dnis.retain(|d| d != number.as_str()),
             }
             ivr["dnis"] = json!(dnis);
-            match self.http.send(Method::PUT, &path, &[], Some(&ivr)).await {
+            let body = writable(&ivr, IVR_WRITABLE);
+            match self.http.send(Method::PUT, &path, &[], Some(&body)).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind == ProviderErrorKind::Conflict => {
                     tracing::info!(ivr_id, attempt, "the call route changed before our write");
@@ -256,7 +257,6 @@ impl Genesys {
         &self,
         user_id: &str,
         number: &E164,
-        display: Option<&str>,
         add: bool,
     ) -> Result<(), ProviderError> {
         let lock = self.lock_for(user_id).await;
@@ -269,12 +269,17 @@ impl Genesys {
             let present = addresses.iter().any(|a| a["address"] == number.as_str());
             match (add, present) {
                 (true, true) | (false, false) => return Ok(()),
+                // `display` is read-only in Genesys (it derives it): the name the user gave
+                // stays in Inward.
                 (true, false) => addresses.push(json!({
                     "address": number.as_str(), "mediaType": "PHONE", "type": "WORK",
-                    "display": display.unwrap_or(number.as_str()),
                 })),
                 (false, true) => addresses.retain(|a| a["address"] != number.as_str()),
             }
+            let addresses: Vec<Value> = addresses
+                .iter()
+                .map(|a| writable(a, CONTACT_WRITABLE))
+                .collect();
             let patch = json!({ "addresses": addresses, "version": user["version"] });
             match self
                 .http
@@ -294,6 +299,40 @@ impl Genesys {
             "the Genesys user kept changing while Inward edited its addresses (someone else is editing it); try again",
         ))
     }
+}
+
+/// The fields of an `IVR` (call route) a `PUT` may carry; the rest (`id`, `state`, the dates,
+/// `selfUri`, …) are read-only and are not sent back.
+const IVR_WRITABLE: &[&str] = &[
+    "name",
+    "division",
+    "description",
+    "version",
+    "dnis",
+    "openHoursFlow",
+    "closedHoursFlow",
+    "holidayHoursFlow",
+    "scheduleGroup",
+];
+
+/// The writable fields of a user's `Contact` (`display` is derived by Genesys).
+const CONTACT_WRITABLE: &[&str] = &[
+    "address",
+    "mediaType",
+    "type",
+    "extension",
+    "countryCode",
+    "integration",
+];
+
+/// `entity` with only the `fields` a write may carry.
+fn writable(entity: &Value, fields: &[&str]) -> Value {
+    Value::Object(
+        fields
+            .iter()
+            .filter_map(|f| entity.get(*f).map(|v| (f.to_string(), v.clone())))
+            .collect(),
+    )
 }
 
 /// A 403 says which Genesys permission the OAuth client's role lacks for this operation.
@@ -373,7 +412,9 @@ impl Provider for Genesys {
         _tenant: Uuid,
         number: NumberRef<'_>,
         target: &Target,
-        display_name: Option<&str>,
+        // Genesys derives what a user's number displays (`Contact.display` is read-only); the
+        // display name stays in Inward.
+        _display_name: Option<&str>,
     ) -> Result<Activation, ProviderError> {
         // The call route that will carry the DID (a queue's is the route named after it).
         let route = match target.kind {
@@ -405,7 +446,7 @@ impl Provider for Genesys {
         }
         match route {
             None => self
-                .edit_user(&target.id, number.e164, display_name, true)
+                .edit_user(&target.id, number.e164, true)
                 .await
                 .map_err(needs("directory:user:edit"))?,
             Some(route) => self
@@ -424,7 +465,7 @@ impl Provider for Genesys {
             return Ok(());
         };
         match kind {
-            "USER" => self.edit_user(owner, number, None, false).await,
+            "USER" => self.edit_user(owner, number, false).await,
             "IVR_CONFIG" => self.edit_call_route(owner, number, false).await,
             other => Err(ProviderError::new(
                 NAME,

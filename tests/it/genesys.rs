@@ -486,6 +486,10 @@ fn requests_match_the_published_genesys_shapes() {
                     props.contains_key(key),
                     "{definition} has no property `{key}`"
                 );
+                assert!(
+                    props[key]["readOnly"] != true,
+                    "`{key}` of {definition} is read-only: a write must not send it"
+                );
             }
             for required in def["required"].as_array().into_iter().flatten() {
                 assert!(
