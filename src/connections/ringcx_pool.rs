@@ -163,7 +163,7 @@ pub async fn add(
     let ringcx = ringcx_for(state, tenant_id, id).await?;
     let records: Vec<Value> = numbers
         .iter()
-        .map(|n| pool_record(n, description))
+        .map(|n| pool_record(ringcx.account_id(), n, description))
         .collect();
     let result = ringcx.pool_create(&records).await;
     let details = json!({ "operation": "create", "numbers": numbers.iter().map(E164::as_str).collect::<Vec<_>>() });

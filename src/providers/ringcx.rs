@@ -185,13 +185,13 @@ impl RcExchange {
         http: &reqwest::Client,
         refresh_token: &str,
     ) -> Result<Option<Value>, ProviderError> {
+        // The published API takes the refresh token as a query parameter, not in the body.
         let url = format!(
-            "{}/api/auth/token/refresh",
-            self.ringcx_base.trim_end_matches('/')
+            "{}/api/auth/token/refresh?refresh_token={}",
+            self.ringcx_base.trim_end_matches('/'),
+            url::form_urlencoded::byte_serialize(refresh_token.as_bytes()).collect::<String>()
         );
-        let (status, text, wait) = self
-            .post_form(http, &url, &[("refresh_token", refresh_token)], false)
-            .await?;
+        let (status, text, wait) = self.post_form(http, &url, &[], false).await?;
         if status.is_success() {
             return json_body(&text, "RingCX token refresh").map(Some);
         }
@@ -364,6 +364,11 @@ impl RingCx {
         }
     }
 
+    /// The RingCX account this connection works in.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
     fn account_path(&self) -> String {
         url::form_urlencoded::byte_serialize(self.account_id.as_bytes()).collect()
     }
@@ -487,13 +492,15 @@ pub struct BulkUpdateReport {
     pub updated_rows: Option<String>,
 }
 
-/// A new DNIS pool record (`DnisPool`): RingCX needs the digits; the rest is optional.
-pub fn pool_record(number: &E164, description: Option<&str>) -> Value {
+/// A new DNIS pool record (`DnisPool`) reserved for `account_id` (`reservedAccountId`, the
+/// account that owns it): RingCX needs the digits; the rest is optional.
+pub fn pool_record(account_id: &str, number: &E164, description: Option<&str>) -> Value {
     let mut record = json!({
         "dnis": dnis_of(number),
         "dnisE164": number.as_str(),
         "active": true,
         "dnisCategory": "VOICE",
+        "reservedAccountId": account_id,
     });
     if let Some(d) = description.filter(|d| !d.is_empty()) {
         record["dnisDescription"] = json!(d);

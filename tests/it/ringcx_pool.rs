@@ -432,6 +432,10 @@ fn pool_requests_match_ringcx_published_schemas() {
         let create = sent("POST", &format!("{tn}/dnisPool"));
         let records = create.body.as_array().expect("a DnisPool array");
         assert_eq!(records[0]["dnis"], "13175550600");
+        assert_eq!(
+            records[0]["reservedAccountId"], ACCOUNT_ID,
+            "owned by the account"
+        );
         records.iter().for_each(|r| check("DnisPool", r));
 
         let search = sent("POST", &format!("{tn}/search"));
@@ -496,14 +500,14 @@ async fn the_adapter_updates_one_record_pages_the_pool_and_lists_a_groups_number
     assert_ne!(first.records[0]["dnis"], second.records[0]["dnis"]);
 
     let number = E164::parse("+13173330100").unwrap();
-    let mut record = pool_record(&number, Some("Front desk"));
+    let mut record = pool_record(ACCOUNT_ID, &number, Some("Front desk"));
     record["notes"] = json!("moved");
     let updated = ringcx.pool_update(&record).await.unwrap();
     assert_eq!(updated[0]["dnisDescription"], "Front desk");
     let found = ringcx.pool_search("13173330100", 0, 10).await.unwrap();
     assert_eq!(found.records[0]["notes"], "moved");
 
-    let missing = pool_record(&E164::parse("+13179990000").unwrap(), None);
+    let missing = pool_record(ACCOUNT_ID, &E164::parse("+13179990000").unwrap(), None);
     let err = ringcx.pool_update(&missing).await.unwrap_err();
     assert_eq!(
         err.kind,

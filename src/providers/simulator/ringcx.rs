@@ -368,11 +368,10 @@ async fn refresh(
     State(state): State<SimState>,
     Extension(faults): Extension<Arc<Faults>>,
     Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
 ) -> Response {
-    let p = params(query, &body);
+    // The published API takes `refresh_token` as a query parameter only.
     let mut data = state.lock().expect("sim lock");
-    let Some(refresh) = p
+    let Some(refresh) = query
         .get("refresh_token")
         .filter(|r| data.refresh_tokens.contains(*r))
         .cloned()
