@@ -205,20 +205,27 @@ impl Cxone {
                     self.retry.allow_private_addresses,
                     Duration::from_secs(20),
                 );
-                if self.grant.endpoint.get().is_none() {
-                    self.grant.fetch(&bootstrap, None).await?;
-                }
+                // The sign-in says where the tenant's API lives; its token is then the API
+                // client's first, so the first call does not sign in again.
+                let first = match self.grant.endpoint.get() {
+                    None => Some(self.grant.fetch(&bootstrap, None).await?),
+                    Some(_) => None,
+                };
                 let api = self.grant.endpoint.get().cloned().unwrap_or_default();
                 let base = format!("{api}/inContactAPI/services/{API_VERSION}");
                 // No published limit: stay well under what other platforms allow.
-                Ok::<_, ProviderError>(PlatformHttp::new(
+                let http = PlatformHttp::new(
                     NAME,
                     base,
                     self.grant.clone(),
                     200,
                     self.retry,
                     "CorrelationId",
-                ))
+                );
+                Ok::<_, ProviderError>(match first {
+                    Some(token) => http.with_token(token),
+                    None => http,
+                })
             })
             .await
     }

@@ -143,6 +143,13 @@ impl PlatformHttp {
         }
     }
 
+    /// Starts with a token already obtained (a platform whose first exchange also says where
+    /// its API lives), so the first call does not sign in a second time.
+    pub fn with_token(mut self, token: Token) -> Self {
+        self.token = Mutex::new(Some(token));
+        self
+    }
+
     /// Lets up to `burst` requests go at once; `per_minute + burst - 1` must stay under the limit.
     pub fn with_burst(mut self, per_minute: u32, burst: u32) -> Self {
         self.throttle = Throttle::new(per_minute, burst);

@@ -154,6 +154,20 @@ fn cxone_tokens_retries_errors_and_compensation() {
         let sim = Sim::start(cxone_with_state).await;
         let agent = connected(&app, &sim).await;
         let found = agent.find("npa=303&limit=20", 3).await;
+        let sign_ins = || {
+            sim.faults
+                .requests
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.path == "/auth/token")
+                .count()
+        };
+        assert_eq!(
+            sign_ins(),
+            1,
+            "the sign-in that finds the API host is the API client's first token"
+        );
 
         sim.state.lock().unwrap().tokens.clear();
         assert_eq!(
