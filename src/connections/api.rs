@@ -136,32 +136,37 @@ pub async fn run_test(state: &AppState, caller: &Principal, id: Uuid) -> AppResu
         .await?
         .ok_or_else(|| AppError::NotFound("connection".into()))?;
     let provider = state.provider_for(tenant_id).await?;
+    let failed = |err: &crate::providers::ProviderError| {
+        let problem = match err.kind {
+            ProviderErrorKind::Unauthorized => "bad_credentials",
+            ProviderErrorKind::Forbidden => "missing_permission",
+            ProviderErrorKind::Transient => "unreachable",
+            ProviderErrorKind::RateLimited => "rate_limited",
+            _ => "platform_error",
+        };
+        TestOutcome {
+            ok: false,
+            problem: Some(problem),
+            message: err.message.clone(),
+            imported_numbers: 0,
+        }
+    };
+    // The import reads what the checks did not (numbers, points of contact): a permission it
+    // lacks is a failed test like any other, not an error of the request.
     let outcome = match provider.test_connection(tenant_id).await {
         Ok(message) => {
-            let imported =
-                super::sync::import_unassigned(state, tenant_id, provider.as_ref()).await?;
-            TestOutcome {
-                ok: true,
-                problem: None,
-                message,
-                imported_numbers: imported,
+            match super::sync::import_unassigned(state, tenant_id, provider.as_ref()).await {
+                Ok(imported) => TestOutcome {
+                    ok: true,
+                    problem: None,
+                    message,
+                    imported_numbers: imported,
+                },
+                Err(AppError::Provider(err)) => failed(&err),
+                Err(other) => return Err(other),
             }
         }
-        Err(err) => {
-            let problem = match err.kind {
-                ProviderErrorKind::Unauthorized => "bad_credentials",
-                ProviderErrorKind::Forbidden => "missing_permission",
-                ProviderErrorKind::Transient => "unreachable",
-                ProviderErrorKind::RateLimited => "rate_limited",
-                _ => "platform_error",
-            };
-            TestOutcome {
-                ok: false,
-                problem: Some(problem),
-                message: err.message.clone(),
-                imported_numbers: 0,
-            }
-        }
+        Err(err) => failed(&err),
     };
     repo::record_test(
         &mut *state.pool.acquire().await?,

@@ -510,9 +510,11 @@ impl Provider for Cxone {
     async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
         let skills = self.skills().await?.len();
         let scripts = self.scripts().await?.len();
+        // Provisioning writes points of contact: a role that cannot read them fails here.
+        let contacts = self.points_of_contact().await?.len();
         let _ = tenant;
         Ok(format!(
-            "connected to NICE CXone: {skills} skills, {scripts} scripts"
+            "connected to NICE CXone: {skills} skills, {scripts} scripts, {contacts} points of contact"
         ))
     }
 }

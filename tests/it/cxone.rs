@@ -352,3 +352,37 @@ fn writes_whose_answers_are_lost_leave_inward_and_cxone_agreeing() {
         agree(&found[1], &state);
     })
 }
+
+/// A role that cannot read points of contact fails "Test connection" with the problem named,
+/// as an answer (200, `ok: false`), not as an error of the request.
+#[test]
+fn a_missing_points_of_contact_permission_is_a_failed_test() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(cxone_with_state).await;
+        let admin = app.api("admin@globex.test").await;
+        let (status, body) = admin.post("/api/v1/connections", json!({ "kind": "cxone", "base_url": sim.base, "credentials": credentials(ACCESS_KEY_SECRET) })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let path = format!("/api/v1/connections/{}/test", body["id"].as_str().unwrap());
+        sim.set(|f| {
+            f.forbid = Some(format!(
+                "GET /inContactAPI/services/{}/points-of-contact",
+                inward::providers::cxone::API_VERSION
+            ))
+        });
+        let (status, test) = admin.post(&path, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{test}");
+        assert_eq!(test["ok"], false, "{test}");
+        assert_eq!(test["problem"], "missing_permission", "{test}");
+        sim.set(|f| f.forbid = None);
+        let (_, test) = admin.post(&path, json!({})).await;
+        assert_eq!(test["ok"], true, "{test}");
+        assert!(
+            test["message"]
+                .as_str()
+                .unwrap()
+                .contains("points of contact"),
+            "{test}"
+        );
+    })
+}
