@@ -20,6 +20,10 @@ use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "cxone";
 pub const API_VERSION: &str = "v33.0";
+/// Records per page of the listings that page with `skip`/`top`.
+const PAGE: usize = 500;
+/// Records of one listing Inward reads before it gives up, saying so.
+const MAX_RECORDS: usize = 1_000_000;
 /// CXone media type for inbound phone calls.
 const PHONE_CALL: i64 = 4;
 
@@ -230,19 +234,49 @@ impl Cxone {
             .await
     }
 
+    /// Every record of a listing that pages with `skip` and `top`, until `totalRecords` is
+    /// reached or a page comes back short. No silent cap: past `MAX_RECORDS` it fails, saying so.
+    async fn all_pages(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        key: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        let api = self.api().await?;
+        let mut out: Vec<Value> = Vec::new();
+        loop {
+            let mut q = query.to_vec();
+            q.push(("skip", out.len().to_string()));
+            q.push(("top", PAGE.to_string()));
+            let r = api.get(path, &q).await?;
+            let page = r.body[key].as_array().cloned().unwrap_or_default();
+            let short = page.len() < PAGE;
+            out.extend(page);
+            let complete = r.body["totalRecords"]
+                .as_u64()
+                .is_some_and(|total| out.len() as u64 >= total);
+            if short || complete {
+                return Ok(out);
+            }
+            if out.len() >= MAX_RECORDS {
+                return Err(ProviderError::new(
+                    NAME,
+                    ProviderErrorKind::Unsupported,
+                    format!(
+                        "{path} lists more than {MAX_RECORDS} records; Inward reads at most that many"
+                    ),
+                ));
+            }
+        }
+    }
+
     async fn points_of_contact(&self) -> Result<Vec<Value>, ProviderError> {
-        let r = self
-            .api()
-            .await?
-            .get(
-                "/points-of-contact",
-                &[("mediaTypeId", PHONE_CALL.to_string())],
-            )
-            .await?;
-        Ok(r.body["pointsOfContact"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default())
+        self.all_pages(
+            "/points-of-contact",
+            &[("mediaTypeId", PHONE_CALL.to_string())],
+            "pointsOfContact",
+        )
+        .await
     }
 
     async fn skills(&self) -> Result<Vec<Target>, ProviderError> {
@@ -267,15 +301,13 @@ impl Cxone {
     }
 
     async fn scripts(&self) -> Result<Vec<Target>, ProviderError> {
-        let r = self
-            .api()
-            .await?
-            .get("/scripts/search", &[("mediaType", PHONE_CALL.to_string())])
+        let list = self
+            .all_pages(
+                "/scripts/search",
+                &[("mediaType", PHONE_CALL.to_string())],
+                "scriptSearchDetails",
+            )
             .await?;
-        let list = r.body["scriptSearchDetails"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
         Ok(list
             .iter()
             .filter_map(|s| {
@@ -482,12 +514,11 @@ impl Provider for Cxone {
     }
 
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
-        let r = self
-            .api()
-            .await?
-            .get(
+        let numbers = self
+            .all_pages(
                 "/phone-numbers",
-                &[("searchString", String::new()), ("top", "1000".into())],
+                &[("searchString", String::new())],
+                "phoneCollection",
             )
             .await?;
         let routed: Vec<String> = self
@@ -497,10 +528,8 @@ impl Provider for Cxone {
             .filter(|p| p["isActive"] == true)
             .filter_map(|p| p["contactAddress"].as_str().map(str::to_string))
             .collect();
-        Ok(r.body["phoneCollection"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        Ok(numbers
+            .iter()
             .filter_map(|p| p["phonenumber"].as_str())
             .filter_map(|n| E164::parse(n).ok())
             .filter(|n| !routed.iter().any(|r| r == n.as_str()))

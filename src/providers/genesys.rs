@@ -96,6 +96,11 @@ impl TokenSource for ClientCredentials {
     }
 }
 
+/// Entries per page of a listing (Genesys allows up to 100 on most).
+const PAGE_SIZE: usize = 100;
+/// Pages of one listing Inward reads before it gives up, saying so: 1,000,000 entries.
+const MAX_PAGES: u32 = 10_000;
+
 pub struct Genesys {
     http: PlatformHttp,
     /// Serialises read-modify-write of one call route's or user's address list in this process;
@@ -135,24 +140,40 @@ impl Genesys {
     }
 
     async fn list(&self, path: &str) -> Result<Vec<Value>, ProviderError> {
+        self.list_with(path, &[]).await
+    }
+
+    /// Every entity of a paged listing (`pageSize`/`pageNumber`, until `pageCount` or a short
+    /// page). No silent cap: a listing longer than `MAX_PAGES` pages fails and says so.
+    async fn list_with(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<Value>, ProviderError> {
         let mut out = Vec::new();
-        for page in 1..=50 {
-            let r = self
-                .http
-                .get(
-                    path,
-                    &[("pageSize", "100".into()), ("pageNumber", page.to_string())],
-                )
-                .await?;
+        for page in 1..=MAX_PAGES {
+            let mut q = query.to_vec();
+            q.push(("pageSize", PAGE_SIZE.to_string()));
+            q.push(("pageNumber", page.to_string()));
+            let r = self.http.get(path, &q).await?;
             let entities = r.body["entities"].as_array().cloned().unwrap_or_default();
-            let done =
-                entities.len() < 100 || r.body["pageCount"].as_u64().is_some_and(|c| page >= c);
+            let done = entities.len() < PAGE_SIZE
+                || r.body["pageCount"]
+                    .as_u64()
+                    .is_some_and(|c| u64::from(page) >= c);
             out.extend(entities);
             if done {
-                break;
+                return Ok(out);
             }
         }
-        Ok(out)
+        Err(ProviderError::new(
+            NAME,
+            ProviderErrorKind::Unsupported,
+            format!(
+                "{path} lists more than {} entries; Inward reads at most that many",
+                MAX_PAGES * PAGE_SIZE as u32
+            ),
+        ))
     }
 
     fn path_for(kind: TargetKind) -> &'static str {
@@ -484,31 +505,17 @@ impl Provider for Genesys {
     }
 
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
-        let mut numbers = Vec::new();
-        for page in 1..=100 {
-            let r = self
-                .http
-                .get(
-                    "/api/v2/telephony/providers/edges/didpools/dids",
-                    &[
-                        ("type", "UNASSIGNED".into()),
-                        ("pageSize", "100".into()),
-                        ("pageNumber", page.to_string()),
-                    ],
-                )
-                .await?;
-            let entities = r.body["entities"].as_array().cloned().unwrap_or_default();
-            numbers.extend(
-                entities
-                    .iter()
-                    .filter_map(|e| e["number"].as_str())
-                    .filter_map(|n| E164::parse(n).ok()),
-            );
-            if entities.len() < 100 {
-                break;
-            }
-        }
-        Ok(numbers)
+        let entities = self
+            .list_with(
+                "/api/v2/telephony/providers/edges/didpools/dids",
+                &[("type", "UNASSIGNED".into())],
+            )
+            .await?;
+        Ok(entities
+            .iter()
+            .filter_map(|e| e["number"].as_str())
+            .filter_map(|n| E164::parse(n).ok())
+            .collect())
     }
 
     async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {

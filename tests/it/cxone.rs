@@ -386,3 +386,51 @@ fn a_missing_points_of_contact_permission_is_a_failed_test() {
         );
     })
 }
+
+/// Listings page with `skip`/`top` to their end: 2,500 phone numbers of which 1,200 are routed
+/// by points of contact, and 600 scripts, all read.
+#[test]
+fn every_page_of_numbers_contacts_and_scripts_is_read() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(cxone_with_state).await;
+        {
+            let mut data = sim.state.lock().unwrap();
+            for i in 0..2500 {
+                data.numbers.push(format!("+1303556{i:04}"));
+            }
+            for i in 0..1200 {
+                let code = 90_000 + i as i64;
+                data.contacts.insert(
+                    code,
+                    json!({ "contactCode": code, "contactAddress": format!("+1303556{i:04}"),
+                            "defaultSkillId": 4001, "scriptName": "Main IVR", "isActive": true, "mediaTypeId": 4 }),
+                );
+            }
+            for i in 0..600 {
+                data.scripts.push(format!("Campaign {i}"));
+            }
+        }
+        let admin = app.api("admin@globex.test").await;
+        let (status, body) = admin.post("/api/v1/connections", json!({ "kind": "cxone", "base_url": sim.base, "credentials": credentials(ACCESS_KEY_SECRET) })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let path = format!("/api/v1/connections/{}/test", body["id"].as_str().unwrap());
+        let (_, test) = admin.post(&path, json!({})).await;
+        assert_eq!(test["ok"], true, "{test}");
+        assert_eq!(test["imported_numbers"], 20 + 2500 - 1200, "{test}");
+        let (_, ivrs) = admin.get("/api/v1/targets?type=ivr").await;
+        assert_eq!(ivrs["targets"].as_array().unwrap().len(), 602, "{ivrs}");
+        let pages = sim
+            .faults
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.ends_with("/phone-numbers"))
+            .count();
+        assert!(
+            pages >= 6,
+            "2,520 numbers in pages of 500: {pages} requests"
+        );
+    })
+}

@@ -760,3 +760,36 @@ fn dids_are_judged_by_their_owner_and_a_release_clears_the_call_route() {
         );
     })
 }
+
+/// Listings are read to their last page, in pages of 100: 5,100 call routes (past the 50 pages
+/// reading once stopped at without a word) and 350 unassigned DIDs.
+#[test]
+fn every_page_of_call_routes_and_dids_is_read() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        {
+            let mut data = sim.state.lock().unwrap();
+            for i in 0..5100 {
+                let id = format!("c0ffee00-0000-4000-8000-{i:012}");
+                data.ivrs.insert(
+                    id.clone(),
+                    json!({ "id": id, "name": format!("Campaign {i:04}"), "dnis": [], "version": 1, "state": "active" }),
+                );
+            }
+            for i in 0..350 {
+                data.dids.push(format!("+1317223{i:04}"));
+            }
+        }
+        let (admin, _) = connected(&app, &sim).await;
+        let (_, ivrs) = admin.get("/api/v1/targets?type=ivr").await;
+        assert_eq!(ivrs["targets"].as_array().unwrap().len(), 5103);
+        let imported: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM numbers WHERE e164 LIKE '+1317223%' OR e164 LIKE '+1317222%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(imported, 370, "every unassigned DID is imported");
+    })
+}

@@ -219,7 +219,26 @@ async fn phone_numbers(
         .filter(|n| n.contains(&search))
         .map(|n| json!({ "phonenumber": n }))
         .collect();
-    Json(json!({ "totalRecords": numbers.len(), "phoneCollection": numbers })).into_response()
+    let total = numbers.len();
+    let (page, links) = window(numbers, &q, "phone-numbers");
+    Json(json!({ "totalRecords": total, "phoneCollection": page, "_links": links })).into_response()
+}
+
+/// One page of a listing by `skip` and `top` (all of it without `top`), with the `_links`
+/// CXone answers: `next` while records remain.
+fn window(all: Vec<Value>, q: &HashMap<String, String>, path: &str) -> (Vec<Value>, Value) {
+    let skip: usize = q.get("skip").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let top: usize = q
+        .get("top")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(usize::MAX);
+    let total = all.len();
+    let page: Vec<Value> = all.into_iter().skip(skip).take(top).collect();
+    let mut links = json!({ "self": format!("/{path}?skip={skip}") });
+    if skip.saturating_add(page.len()) < total {
+        links["next"] = json!(format!("/{path}?skip={}&top={top}", skip + page.len()));
+    }
+    (page, links)
 }
 
 async fn skills(State(state): State<SimState>, headers: HeaderMap) -> Response {
@@ -228,18 +247,34 @@ async fn skills(State(state): State<SimState>, headers: HeaderMap) -> Response {
     Json(json!({ "skills": data.skills.values().cloned().collect::<Vec<_>>() })).into_response()
 }
 
-async fn scripts(State(state): State<SimState>, headers: HeaderMap) -> Response {
+async fn scripts(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     guard!(state, headers);
     let data = state.lock().expect("sim lock");
     let details: Vec<Value> = data.scripts.iter().enumerate().map(|(i, s)| json!({ "masterID": 900 + i, "scriptName": s, "status": "Active", "mediaType": 4 })).collect();
-    Json(json!({ "totalRecords": details.len(), "scriptSearchDetails": details })).into_response()
+    let total = details.len();
+    let (page, links) = window(details, &q, "scripts/search");
+    Json(json!({ "totalRecords": total, "scriptSearchDetails": page, "_links": links }))
+        .into_response()
 }
 
-async fn list_contacts(State(state): State<SimState>, headers: HeaderMap) -> Response {
+/// Points of contact page by `skip`/`top` but carry no total or links.
+async fn list_contacts(
+    State(state): State<SimState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     guard!(state, headers);
     let data = state.lock().expect("sim lock");
-    Json(json!({ "pointsOfContact": data.contacts.values().cloned().collect::<Vec<_>>() }))
-        .into_response()
+    let (page, _) = window(
+        data.contacts.values().cloned().collect(),
+        &q,
+        "points-of-contact",
+    );
+    Json(json!({ "pointsOfContact": page })).into_response()
 }
 
 async fn get_contact(
