@@ -857,7 +857,8 @@ fn tenants_only_reach_their_own_inventory() {
         assert_eq!(page.get("/inventory").await.0, StatusCode::FORBIDDEN);
         assert_eq!(
             page.get(&format!("/inventory/uploads/{id}")).await.0,
-            StatusCode::NOT_FOUND
+            StatusCode::FORBIDDEN,
+            "a tenant's plain user sees no upload, its tenant's or another's"
         );
         let initech_page = app.browser("admin@initech.test").await;
         let (status, html) = initech_page.get("/inventory").await;
