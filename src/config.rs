@@ -24,6 +24,7 @@ pub struct AppConfig {
     pub sandbox: SandboxConfig,
     pub secrets: SecretsConfig,
     pub providers: ProvidersConfig,
+    pub outbound: OutboundConfig,
     pub orphans: OrphansConfig,
     pub mail: MailConfig,
     pub inventory: InventoryConfig,
@@ -75,8 +76,13 @@ pub struct ProvidersConfig {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub max_retry_wait_seconds: u64,
-    /// Whether platform connections may reach loopback and private addresses.
-    pub allow_private_addresses: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Hosts (`host` or `host:port`) platform calls may reach besides the platforms' own.
+    pub allow_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +188,7 @@ impl AppConfig {
                 .list_separator(",")
                 .with_list_parse_key("sandbox.slow_activation_states")
                 .with_list_parse_key("pricing.premium.words")
+                .with_list_parse_key("outbound.allow_hosts")
                 .try_parsing(true)
                 .source(Some(setting_variables(std::env::vars()))),
         );
@@ -209,6 +216,8 @@ impl AppConfig {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        crate::providers::outbound::Allowlist::parse(&self.outbound.allow_hosts)
+            .map_err(|e| anyhow::anyhow!(e))?;
         anyhow::ensure!(
             self.holds.ttl_seconds > 0,
             "holds.ttl_seconds must be positive"

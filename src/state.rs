@@ -166,7 +166,9 @@ impl AppState {
             max_attempts: p.max_attempts,
             base_delay: std::time::Duration::from_millis(p.base_delay_ms),
             max_delay: std::time::Duration::from_secs(p.max_retry_wait_seconds),
-            allow_private_addresses: p.allow_private_addresses,
+            // Checked when the configuration was loaded.
+            allow: crate::providers::outbound::Allowlist::parse(&self.config.outbound.allow_hosts)
+                .unwrap_or_default(),
         }
     }
 

@@ -108,7 +108,7 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
     // flush. The configured pool is kept when it is larger.
     config.database.max_connections = config.database.max_connections.max(clients as u32);
     // The holds scenario's platform is a simulator on this machine.
-    config.providers.allow_private_addresses = true;
+    config.outbound.allow_hosts = vec!["127.0.0.1".into()];
     if config.secrets.key.is_empty() {
         // The holds scenario connects a tenant to a platform simulator, whose credentials
         // are sealed like any connection's; a key for this run only.

@@ -29,8 +29,12 @@ pub async fn save(
     let tenant_id = admin_tenant(caller)?;
     let spec = request.parse()?;
     if let Some(url) = &spec.base_url {
-        crate::providers::outbound::check_url(url, state.config.providers.allow_private_addresses)
-            .map_err(|why| AppError::invalid_field("base_url", why))?;
+        crate::providers::outbound::check_target(
+            url,
+            spec.kind.as_str(),
+            &state.outbound_policy().allow,
+        )
+        .map_err(|why| AppError::invalid_field("base_url", why))?;
     }
     let sealed = if spec.credentials.is_empty() {
         None

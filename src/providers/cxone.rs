@@ -43,12 +43,12 @@ struct PasswordGrant {
     config: CxoneConfig,
     endpoint: OnceCell<String>,
     /// Discovery names further hosts; they are held to the same rule as the base URL.
-    allow_private: bool,
+    allow: super::outbound::Allowlist,
 }
 
 impl PasswordGrant {
     fn reachable(&self, url: &str) -> Result<(), ProviderError> {
-        super::outbound::check_url(url, self.allow_private)
+        super::outbound::check_target(url, NAME, &self.allow)
             .map_err(|why| ProviderError::new(NAME, ProviderErrorKind::Validation, why))
     }
 }
@@ -191,7 +191,7 @@ impl Cxone {
         let grant = Arc::new(PasswordGrant {
             config: config.clone(),
             endpoint: OnceCell::new(),
-            allow_private: retry.allow_private_addresses,
+            allow: retry.allow.clone(),
         });
         Cxone {
             grant,
@@ -205,10 +205,7 @@ impl Cxone {
     async fn api(&self) -> Result<&PlatformHttp, ProviderError> {
         self.http
             .get_or_try_init(|| async {
-                let bootstrap = super::outbound::client(
-                    self.retry.allow_private_addresses,
-                    Duration::from_secs(20),
-                );
+                let bootstrap = super::outbound::client(&self.retry.allow, Duration::from_secs(20));
                 // The sign-in says where the tenant's API lives; its token is then the API
                 // client's first, so the first call does not sign in again.
                 let first = match self.grant.endpoint.get() {
@@ -223,7 +220,7 @@ impl Cxone {
                     base,
                     self.grant.clone(),
                     200,
-                    self.retry,
+                    self.retry.clone(),
                     "CorrelationId",
                 );
                 Ok::<_, ProviderError>(match first {

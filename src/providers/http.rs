@@ -33,14 +33,14 @@ pub trait TokenSource: Send + Sync {
     ) -> Result<Token, ProviderError>;
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OutboundPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
     /// Longest single wait, whatever `Retry-After` says.
     pub max_delay: Duration,
-    /// Whether platform calls may reach loopback and private addresses (see `outbound`).
-    pub allow_private_addresses: bool,
+    /// Hosts the operator admits beyond the platforms' published ones (see `outbound`).
+    pub allow: super::outbound::Allowlist,
 }
 
 impl Default for OutboundPolicy {
@@ -49,7 +49,7 @@ impl Default for OutboundPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
-            allow_private_addresses: false,
+            allow: super::outbound::Allowlist::default(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl Throttle {
 }
 
 pub struct PlatformHttp {
-    allow_private: bool,
+    allow: super::outbound::Allowlist,
     pub provider: &'static str,
     pub base: String,
     pub client: reqwest::Client,
@@ -128,10 +128,9 @@ impl PlatformHttp {
         retry: OutboundPolicy,
         correlation_header: &'static str,
     ) -> Self {
-        let client =
-            super::outbound::client(retry.allow_private_addresses, Duration::from_secs(20));
+        let client = super::outbound::client(&retry.allow, Duration::from_secs(20));
         PlatformHttp {
-            allow_private: retry.allow_private_addresses,
+            allow: retry.allow.clone(),
             provider,
             base: base.trim_end_matches('/').to_string(),
             client,
@@ -237,7 +236,7 @@ impl PlatformHttp {
         payload: Payload<'_>,
     ) -> Result<Response, ProviderError> {
         let url = format!("{}{}", self.base, path);
-        super::outbound::check_url(&url, self.allow_private)
+        super::outbound::check_target(&url, self.provider, &self.allow)
             .map_err(|why| ProviderError::new(self.provider, ProviderErrorKind::Validation, why))?;
         let mut refreshed = false;
         let mut attempt = 0;

@@ -1,13 +1,18 @@
 //! Where platform calls may go. A tenant admin chooses a connection's base URL, and the
 //! server then calls it (test connection, the jobs): without a guard that is a way to make
-//! the server reach its own network (metadata services, databases, admin ports). Unless
-//! `providers.allow_private_addresses` is on (the simulators on a developer's machine),
-//! platform calls only reach public addresses: names are resolved by `PublicOnly`, which
-//! drops every other address (so a name that later resolves elsewhere is caught at each
-//! connection, not once at saving), and URLs that name an address directly are checked by
-//! `check_url`.
+//! the server reach its own network (metadata services, databases, admin ports) or any host
+//! on the internet. Platform calls go only to
+//! - the hosts each platform publishes its APIs under, over https (`published`), resolved to
+//!   public addresses only by `PublicOnly`, which drops every other address (so a name that
+//!   later resolves elsewhere is caught at each connection, not once at saving); or
+//! - the hosts the operator admits with `outbound.allow_hosts` (`host` or `host:port`, http
+//!   allowed, any address): how the simulators and private deployments are reached. A tenant
+//!   cannot widen it.
+//!
+//! `check_target` judges a URL before any request; a refused one is never called, so its
+//! refusal cannot say anything about what would have answered.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,39 +55,110 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
-/// A URL that names an address directly is checked here (the resolver never sees it).
-pub fn check_url(url: &str, allow_private: bool) -> Result<(), String> {
-    if allow_private {
-        return Ok(());
-    }
-    let parsed = url::Url::parse(url).map_err(|_| format!("`{url}` is not a URL"))?;
-    let ip = match parsed.host() {
-        Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
-        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
-        Some(url::Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") => {
-            IpAddr::V6(Ipv6Addr::LOCALHOST)
+/// The hosts the operator admits beyond the platforms' own (`outbound.allow_hosts`).
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist(Arc<Vec<(String, Option<u16>)>>);
+
+impl Allowlist {
+    /// Entries are `host` (any port) or `host:port`; an IPv6 address is written in brackets.
+    pub fn parse(entries: &[String]) -> Result<Allowlist, String> {
+        let mut rules = Vec::new();
+        for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+            let url = url::Url::parse(&format!("http://{entry}"))
+                .ok()
+                .filter(|u| u.path() == "/" && u.username().is_empty() && u.query().is_none())
+                .ok_or_else(|| {
+                    format!("outbound.allow_hosts: `{entry}` is not a host or host:port")
+                })?;
+            let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+            rules.push((host, url.port()));
         }
-        _ => return Ok(()),
-    };
-    if is_public(ip) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{ip} is not a public address: platform connections may only reach the internet"
-        ))
+        Ok(Allowlist(Arc::new(rules)))
+    }
+
+    pub fn admits(&self, host: &str, port: Option<u16>) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.0
+            .iter()
+            .any(|(h, p)| *h == host && p.is_none_or(|p| Some(p) == port))
+    }
+
+    fn admits_name(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.0.iter().any(|(h, _)| *h == host)
     }
 }
 
-/// Resolves names to their public addresses only.
-struct PublicOnly;
+/// The domains each platform publishes its APIs and sign-in under.
+fn published_domains(platform: &str) -> &'static [&'static str] {
+    match platform {
+        "genesys" => &[
+            "mypurecloud.com",
+            "mypurecloud.ie",
+            "mypurecloud.de",
+            "mypurecloud.jp",
+            "mypurecloud.com.au",
+            "pure.cloud",
+            "us-gov-pure.cloud",
+        ],
+        "cxone" => &["niceincontact.com", "nice-incontact.com", "incontact.com"],
+        "ringcx" => &["ringcentral.com"],
+        _ => &[],
+    }
+}
+
+/// Whether `host` is one of `platform`'s published API hosts.
+pub fn published(platform: &str, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    published_domains(platform)
+        .iter()
+        .any(|d| host.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')))
+}
+
+/// Whether a platform call to `url` may be made (see the module's rules).
+pub fn check_target(url: &str, platform: &str, allow: &Allowlist) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|_| format!("`{url}` is not a URL"))?;
+    let host = match parsed.host() {
+        Some(url::Host::Domain(name)) => name.to_string(),
+        Some(url::Host::Ipv4(v4)) => v4.to_string(),
+        Some(url::Host::Ipv6(v6)) => format!("[{v6}]"),
+        None => return Err(format!("`{url}` names no host")),
+    };
+    if allow.admits(&host, parsed.port_or_known_default()) {
+        return Ok(());
+    }
+    let domains = published_domains(platform);
+    if parsed.scheme() == "https" && published(platform, &host) {
+        return Ok(());
+    }
+    Err(if domains.is_empty() {
+        format!("{host} is not a host Inward may call")
+    } else {
+        format!(
+            "{host} is not a host the platform publishes its API under (https on {}); the operator can admit others with outbound.allow_hosts",
+            domains
+                .iter()
+                .map(|d| format!("*.{d}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// Resolves names to their public addresses only, except the operator's allowlisted names.
+struct PublicOnly(Allowlist);
 
 impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
+        let anywhere = self.0.admits_name(name.as_str());
         Box::pin(async move {
             let host = name.as_str().to_string();
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = found.into_iter().filter(|a| is_public(a.ip())).collect();
+            let public: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| anywhere || is_public(a.ip()))
+                .collect();
             if public.is_empty() {
                 return Err(format!(
                     "{host} resolves to no public address: platform connections may only reach the internet"
@@ -94,18 +170,17 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// The client for platform calls, with the guard unless private addresses are allowed.
-pub fn client(allow_private: bool, timeout: Duration) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
+/// The client for platform calls, resolving names through the guard.
+pub fn client(allow: &Allowlist, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(timeout)
         .user_agent("inward/0.1")
         // A redirect could lead anywhere; platforms' APIs do not redirect.
-        .redirect(reqwest::redirect::Policy::none());
-    if !allow_private {
-        builder = builder.dns_resolver(Arc::new(PublicOnly));
-    }
-    builder.build().unwrap_or_default()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(PublicOnly(allow.clone())))
+        .build()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -141,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn names_that_resolve_to_this_machine_are_not_followed() {
         use std::str::FromStr;
-        let refused = PublicOnly
+        let refused = PublicOnly(Allowlist::default())
             .resolve(Name::from_str("localhost").unwrap())
             .await
             .err()
@@ -152,8 +227,20 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn allowlisted_names_resolve_anywhere() {
+        use std::str::FromStr;
+        let allow = Allowlist::parse(&["localhost".into()]).unwrap();
+        let found = PublicOnly(allow)
+            .resolve(Name::from_str("localhost").unwrap())
+            .await
+            .expect("an allowlisted name resolves");
+        assert!(found.count() > 0);
+    }
+
     #[test]
-    fn urls_naming_a_private_address_are_refused_however_written() {
+    fn only_published_hosts_over_https_or_allowlisted_ones_are_called() {
+        let none = Allowlist::default();
         for url in [
             "http://127.0.0.1:9100",
             "http://2130706433/",
@@ -161,10 +248,29 @@ mod tests {
             "http://[::1]/",
             "http://169.254.169.254/latest/meta-data",
             "http://localhost:8080",
+            "https://evil.example",
+            "https://mypurecloud.com.evil.example",
+            "https://evilmypurecloud.com",
+            "http://api.mypurecloud.com",
         ] {
-            assert!(check_url(url, false).is_err(), "{url}");
-            assert!(check_url(url, true).is_ok(), "{url}");
+            assert!(check_target(url, "genesys", &none).is_err(), "{url}");
         }
-        assert!(check_url("https://api.mypurecloud.com", false).is_ok());
+        assert!(check_target("https://api.mypurecloud.ie/api/v2", "genesys", &none).is_ok());
+        assert!(check_target("https://login.usw2.pure.cloud", "genesys", &none).is_ok());
+        assert!(check_target("https://api-na1.niceincontact.com", "cxone", &none).is_ok());
+        assert!(check_target("https://api-na1.niceincontact.com", "genesys", &none).is_err());
+        assert!(check_target("https://ringcx.ringcentral.com/voice", "ringcx", &none).is_ok());
+
+        let allow = Allowlist::parse(&["127.0.0.1".into(), "sim.internal:9100".into()]).unwrap();
+        assert!(check_target("http://127.0.0.1:9100/x", "genesys", &allow).is_ok());
+        assert!(check_target("http://sim.internal:9100", "cxone", &allow).is_ok());
+        assert!(check_target("http://sim.internal:9101", "cxone", &allow).is_err());
+        assert!(
+            check_target("http://2130706433/", "genesys", &allow).is_ok(),
+            "the same address"
+        );
+        assert!(check_target("http://10.0.0.1", "genesys", &allow).is_err());
+        assert!(Allowlist::parse(&["http://x/".into()]).is_err());
+        assert!(Allowlist::parse(&["a b".into()]).is_err());
     }
 }

@@ -41,7 +41,7 @@ fn test_config(tweak: impl FnOnce(&mut AppConfig)) -> AppConfig {
     // Tests drive the jobs themselves through run_once, so the loop must stay out of the way.
     config.holds.sweep_interval_seconds = 3600;
     // The platform simulators listen on this machine.
-    config.providers.allow_private_addresses = true;
+    config.outbound.allow_hosts = vec!["127.0.0.1".into()];
     tweak(&mut config);
     config
 }

@@ -1,6 +1,7 @@
-//! Platform connections reach only public addresses unless allowed: a base URL on this
-//! machine or a private network is refused when it is saved, however the address is
-//! written. (Names are checked where they resolve, at every call: `outbound`'s unit tests.)
+//! Platform connections reach only their platform's published API hosts, over https, unless
+//! the operator admits a host (`outbound.allow_hosts`): a base URL on this machine, a private
+//! network or any other host is refused when it is saved, however the address is written.
+//! (Names are checked where they resolve, at every call: `outbound`'s unit tests.)
 
 use inward::providers::simulator::genesys::CLIENT_SECRET;
 use inward::providers::simulator::genesys_with_state;
@@ -14,7 +15,7 @@ fn connections_cannot_make_the_server_call_its_own_network() {
     crate::db::db_test(|pool| async move {
         let app = spawn_app_with(pool, |c| {
             c.secrets.key = crate::genesys::SECRET_KEY.into();
-            c.providers.allow_private_addresses = false;
+            c.outbound.allow_hosts = Vec::new();
         })
         .await;
         let admin = app.api("admin@globex.test").await;
@@ -37,6 +38,8 @@ fn connections_cannot_make_the_server_call_its_own_network() {
             "http://[::1]:8080".to_string(),
             "http://169.254.169.254/latest/meta-data".to_string(),
             "http://10.0.0.1".to_string(),
+            "https://example.com".to_string(),
+            "https://api.mypurecloud.com.evil.example".to_string(),
         ] {
             let (status, body) = connect(url.clone()).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
