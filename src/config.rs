@@ -25,6 +25,7 @@ pub struct AppConfig {
     pub secrets: SecretsConfig,
     pub providers: ProvidersConfig,
     pub outbound: OutboundConfig,
+    pub porting: PortingConfig,
     pub orphans: OrphansConfig,
     pub mail: MailConfig,
     pub inventory: InventoryConfig,
@@ -76,6 +77,13 @@ pub struct ProvidersConfig {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub max_retry_wait_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortingConfig {
+    /// A port request's numbers still in draft after this many days are cancelled.
+    pub draft_expiry_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

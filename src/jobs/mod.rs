@@ -27,6 +27,8 @@ pub struct SweepReport {
     pub features: crate::features::sync::SyncReport,
     /// Port-in numbers whose status moved.
     pub ports_moved: usize,
+    /// Port-in numbers cancelled because their draft was never submitted.
+    pub port_drafts_expired: usize,
     /// Emails sent (or logged, without SMTP).
     pub emails: usize,
     /// Inventory uploads failed for lack of progress, and staging cleaned after retention.
@@ -108,6 +110,12 @@ pub async fn run_once(state: &AppState) -> SweepReport {
     )
     .await;
     let ports_moved = step("sync_ports", &mut failed, crate::porting::sync(state)).await;
+    let port_drafts_expired = step(
+        "expire_port_drafts",
+        &mut failed,
+        crate::porting::expire_drafts(state),
+    )
+    .await;
     let emails = step("deliver_mail", &mut failed, crate::mail::deliver(state)).await;
     let uploads = step(
         "sweep_inventory_uploads",
@@ -134,6 +142,7 @@ pub async fn run_once(state: &AppState) -> SweepReport {
         approvals_expired,
         features,
         ports_moved,
+        port_drafts_expired,
         emails,
         uploads,
         failed,

@@ -174,16 +174,25 @@ pub async fn create(
             json!({ "numbers": known }),
         ));
     }
+    // Only the tenant's own requests count here: another tenant's draft holds nothing, and
+    // whether another tenant ports a number is none of this one's business. Two submissions
+    // of one number meet at `submit`, where the carriers would refuse the second anyway.
     let open: Vec<String> = sqlx::query_scalar(
-        "SELECT e164 FROM port_numbers WHERE e164 = ANY($1) AND status NOT IN ('completed', 'cancelled') ORDER BY e164",
+        "SELECT n.e164 FROM port_numbers n JOIN port_requests r ON r.id = n.port_id
+         WHERE n.e164 = ANY($1) AND r.tenant_id = $2 AND n.status NOT IN ('completed', 'cancelled')
+         ORDER BY n.e164",
     )
     .bind(&numbers)
+    .bind(tenant_id)
     .fetch_all(&mut *tx)
     .await?;
     if !open.is_empty() {
         return Err(AppError::conflict(
             "port_open",
-            format!("already in an open port request: {}", open.join(", ")),
+            format!(
+                "already in one of your open port requests: {}",
+                open.join(", ")
+            ),
             json!({ "numbers": open }),
         ));
     }
@@ -407,6 +416,33 @@ pub async fn submit(
         ));
     }
     let mut submitted = Vec::new();
+    let candidates: Vec<String> = statuses(&mut tx, id)
+        .await?
+        .into_iter()
+        .filter(|(_, s)| s.next(PortEvent::Submit).is_ok())
+        .map(|(e, _)| e)
+        .collect();
+    // A number another request has with the carriers cannot go twice; say which of this
+    // request's numbers, and nothing about the other request.
+    let busy: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT e164 FROM port_numbers
+         WHERE e164 = ANY($1) AND port_id <> $2 AND status IN ('submitted', 'acknowledged', 'foc_set')
+         ORDER BY e164",
+    )
+    .bind(&candidates)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !busy.is_empty() {
+        return Err(AppError::conflict(
+            "port_in_flight_elsewhere",
+            format!(
+                "cannot be submitted now, another port of the same numbers is with the carriers: {}",
+                busy.join(", ")
+            ),
+            json!({ "numbers": busy }),
+        ));
+    }
     for (e164, status) in statuses(&mut tx, id).await? {
         if let Ok(next) = status.next(PortEvent::Submit) {
             sqlx::query(
@@ -417,7 +453,20 @@ pub async fn submit(
             .bind(&e164)
             .bind(next.as_str())
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|e| match &e {
+                // Another tenant submitted the same number a moment ago.
+                sqlx::Error::Database(db) if db.constraint() == Some("port_numbers_one_in_flight") => {
+                    AppError::conflict(
+                        "port_in_flight_elsewhere",
+                        format!(
+                            "cannot be submitted now, another port of the same number is with the carriers: {e164}"
+                        ),
+                        json!({ "numbers": [e164] }),
+                    )
+                }
+                _ => AppError::from(e),
+            })?;
             submitted.push(e164);
         }
     }
@@ -451,6 +500,40 @@ pub async fn submit(
     }
     tx.commit().await?;
     Ok(submitted.len())
+}
+
+/// Job step: drafts nobody submitted within `porting.draft_expiry_days` are cancelled, each
+/// with an event and an audit entry. Returns how many numbers.
+pub async fn expire_drafts(state: &AppState) -> AppResult<usize> {
+    let days = state.config.porting.draft_expiry_days;
+    let mut tx = state.pool.begin().await?;
+    let expired: Vec<(Uuid, String, Uuid)> = sqlx::query_as(
+        "UPDATE port_numbers n SET status = 'cancelled', updated_at = now()
+         FROM port_requests r
+         WHERE r.id = n.port_id AND n.status = 'draft'
+           AND n.updated_at < now() - make_interval(days => $1)
+         RETURNING n.port_id, n.e164, r.tenant_id",
+    )
+    .bind(days as i32)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (port_id, e164, tenant_id) in &expired {
+        let message = format!("{e164} cancelled: the draft was not submitted within {days} days");
+        record_event(&mut tx, *port_id, Some(e164), "cancelled", &message).await?;
+        audit_port(
+            &mut tx,
+            Action::PortCancel,
+            Outcome::Success,
+            *tenant_id,
+            None,
+            None,
+            Some(e164),
+            json!({ "port_id": port_id, "reason": "draft expired" }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(expired.len())
 }
 
 /// Cancels the numbers not yet scheduled; refused once any number has its FOC date.

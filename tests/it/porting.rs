@@ -522,3 +522,54 @@ fn a_tenant_admin_ports_numbers_through_the_pages() {
         );
     })
 }
+
+/// Another tenant's draft blocks nothing and says nothing: a tenant can create and submit its
+/// port of numbers someone else has in a draft; only a port the carriers are working on holds
+/// a number, and the refusal names only the caller's own numbers. Forgotten drafts expire.
+#[test]
+fn drafts_hold_nothing_and_expire() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let globex = app.api("admin@globex.test").await;
+        let initech = app.api("admin@initech.test").await;
+        let squatted = "+13126200201";
+        let (status, draft) = initech
+            .post(
+                "/api/v1/ports",
+                request(&[squatted, "+13126200202"], "1234"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        let draft_id = draft["id"].as_str().unwrap().to_string();
+
+        // Globex ports the number although Initech has it in a draft, and learns nothing of it.
+        let ported = submitted_port(&globex, &[squatted], "1234").await;
+        // Initech's submission of the same number now waits its turn, naming only its number.
+        let (status, body) = put_loa(&initech, &draft_id, "application/pdf", PDF.to_vec()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = initech
+            .post(&format!("/api/v1/ports/{draft_id}/submit"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(error_code(&body), "port_in_flight_elsewhere");
+        assert_eq!(body["error"]["details"]["numbers"], json!([squatted]));
+        assert!(!body.to_string().contains(&ported), "{body}");
+
+        // A draft left alone past porting.draft_expiry_days is cancelled, with its reason.
+        sqlx::query(
+            "UPDATE port_numbers SET updated_at = now() - interval '31 days' WHERE port_id = $1::uuid",
+        )
+        .bind(&draft_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
+        assert_eq!(report.port_drafts_expired, 2, "{report:?}");
+        let (_, detail) = initech.get(&format!("/api/v1/ports/{draft_id}")).await;
+        assert_eq!(status_of(&detail, squatted), "cancelled");
+        assert!(
+            detail.to_string().contains("not submitted within 30 days"),
+            "{detail}"
+        );
+    })
+}
