@@ -33,8 +33,9 @@ pub struct PortInput {
 pub struct PortDetails {
     current_carrier: String,
     account_number: String,
+    /// Optional: the losing carrier may require one (47 CFR 52.36 lets it), many do not.
     #[serde(skip)]
-    pin: String,
+    pin: Option<String>,
     account_name: String,
     service_address: String,
 }
@@ -102,11 +103,14 @@ impl PortDetails {
                 message: "the account number is up to 30 letters, digits and hyphens".into(),
             });
         }
-        let pin = input.pin.trim().to_string();
-        if !(4..=10).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        let pin = Some(input.pin.trim().to_string()).filter(|p| !p.is_empty());
+        if pin
+            .as_ref()
+            .is_some_and(|p| !(4..=10).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
             errors.push(FieldError {
                 field: "pin",
-                message: "the port-out PIN is 4 to 10 digits (ask the current carrier)".into(),
+                message: "the port-out PIN is 4 to 10 digits (ask the current carrier), or empty when it requires none".into(),
             });
         }
         if errors.is_empty() {
@@ -128,8 +132,8 @@ impl PortDetails {
     pub fn account_number(&self) -> &str {
         &self.account_number
     }
-    pub fn pin(&self) -> &str {
-        &self.pin
+    pub fn pin(&self) -> Option<&str> {
+        self.pin.as_deref()
     }
     pub fn account_name(&self) -> &str {
         &self.account_name
@@ -307,7 +311,12 @@ mod tests {
     fn a_complete_request_parses_with_distinct_numbers() {
         let r = PortRequest::parse(&input()).unwrap();
         assert_eq!(r.numbers().len(), 2);
-        assert_eq!(r.details().pin(), "1234");
+        assert_eq!(r.details().pin(), Some("1234"));
+        let without = PortInput {
+            pin: "  ".into(),
+            ..input()
+        };
+        assert_eq!(PortRequest::parse(&without).unwrap().details().pin(), None);
         assert_eq!(r.details().current_carrier(), "Old Telco");
     }
 
@@ -323,7 +332,6 @@ mod tests {
                 "account_name",
                 "service_address",
                 "account_number",
-                "pin"
             ]
         );
         let mut bad = input();

@@ -110,6 +110,12 @@ pub async fn run_once(state: &AppState) -> SweepReport {
     )
     .await;
     let ports_moved = step("sync_ports", &mut failed, crate::porting::sync(state)).await;
+    step(
+        "seal_port_pins",
+        &mut failed,
+        crate::porting::seal_plaintext_pins(state),
+    )
+    .await;
     let port_drafts_expired = step(
         "expire_port_drafts",
         &mut failed,

@@ -199,7 +199,7 @@ pub async fn create(
     let id = Uuid::new_v4();
     let d = parsed.details();
     sqlx::query(
-        "INSERT INTO port_requests (id, tenant_id, requested_by, current_carrier, account_number, pin, account_name,
+        "INSERT INTO port_requests (id, tenant_id, requested_by, current_carrier, account_number, pin_sealed, account_name,
                                     service_address, target_type, target_id, target_name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
@@ -208,7 +208,7 @@ pub async fn create(
     .bind(caller.user_id)
     .bind(d.current_carrier())
     .bind(d.account_number())
-    .bind(d.pin())
+    .bind(seal_pin(state, d.pin())?)
     .bind(d.account_name())
     .bind(d.service_address())
     .bind(target.kind.as_str())
@@ -247,6 +247,64 @@ pub async fn create(
 }
 
 /// Locks the tenant's port request; 404 for anyone else's.
+/// The PIN as stored: sealed with the server's key (never in plain text), or nothing.
+fn seal_pin(state: &AppState, pin: Option<&str>) -> AppResult<Option<Vec<u8>>> {
+    pin.map(|p| {
+        state.secrets.seal(p.as_bytes()).map_err(|e| {
+            AppError::invalid_field(
+                "pin",
+                format!("the port-out PIN is stored encrypted, and this server cannot: {e}"),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// The stored PIN for the carrier: opened from its seal, or a PIN stored before sealing.
+pub(crate) fn open_pin(
+    state: &AppState,
+    sealed: Option<&[u8]>,
+    legacy: Option<String>,
+) -> AppResult<String> {
+    match sealed {
+        Some(bytes) => {
+            let plain = state
+                .secrets
+                .open(bytes)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("port PIN: {e}")))?;
+            String::from_utf8(plain).map_err(|e| AppError::Internal(e.into()))
+        }
+        None => Ok(legacy.unwrap_or_default()),
+    }
+}
+
+/// Job step: seals PINs stored in plain text before they were sealed, when the key is set.
+pub async fn seal_plaintext_pins(state: &AppState) -> AppResult<usize> {
+    let plain: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, pin FROM port_requests WHERE pin IS NOT NULL LIMIT 500")
+            .fetch_all(&state.pool)
+            .await?;
+    let mut sealed = 0;
+    for (id, pin) in plain {
+        let Ok(bytes) = state.secrets.seal(pin.as_bytes()) else {
+            tracing::warn!(
+                "port PINs are stored in plain text: set INWARD_SECRETS__KEY to seal them"
+            );
+            break;
+        };
+        sealed += sqlx::query(
+            "UPDATE port_requests SET pin_sealed = $2, pin = NULL WHERE id = $1 AND pin = $3",
+        )
+        .bind(id)
+        .bind(bytes)
+        .bind(&pin)
+        .execute(&state.pool)
+        .await?
+        .rows_affected() as usize;
+    }
+    Ok(sealed)
+}
+
 async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> AppResult<()> {
     sqlx::query("SELECT id FROM port_requests WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
         .bind(id)
@@ -297,13 +355,13 @@ pub async fn update(
         ));
     }
     sqlx::query(
-        "UPDATE port_requests SET current_carrier = $2, account_number = $3, pin = $4, account_name = $5,
-                service_address = $6, updated_at = now() WHERE id = $1",
+        "UPDATE port_requests SET current_carrier = $2, account_number = $3, pin = NULL, pin_sealed = $4,
+                account_name = $5, service_address = $6, updated_at = now() WHERE id = $1",
     )
     .bind(id)
     .bind(details.current_carrier())
     .bind(details.account_number())
-    .bind(details.pin())
+    .bind(seal_pin(state, details.pin())?)
     .bind(details.account_name())
     .bind(details.service_address())
     .execute(&mut *tx)

@@ -36,14 +36,14 @@ enum Step {
 pub async fn sync(state: &AppState) -> AppResult<usize> {
     let rows = sqlx::query(
         "UPDATE port_numbers n SET next_check_at = now() + make_interval(secs => $1)
-         FROM (SELECT n.port_id, n.e164, p.tenant_id, p.current_carrier, p.account_number, p.pin,
+         FROM (SELECT n.port_id, n.e164, p.tenant_id, p.current_carrier, p.account_number, p.pin, p.pin_sealed,
                       p.account_name, p.service_address, p.target_type, p.target_id, p.target_name
                FROM port_numbers n JOIN port_requests p ON p.id = n.port_id
                WHERE n.status IN ('submitted', 'acknowledged', 'foc_set') AND n.next_check_at <= now()
                ORDER BY n.next_check_at LIMIT 100 FOR UPDATE OF n SKIP LOCKED) due
          WHERE n.port_id = due.port_id AND n.e164 = due.e164
          RETURNING n.port_id, n.e164, n.status, n.provider_ref, n.attempts, n.next_check_at AS lease,
-                   due.tenant_id, due.current_carrier, due.account_number, due.pin, due.account_name,
+                   due.tenant_id, due.current_carrier, due.account_number, due.pin, due.pin_sealed, due.account_name,
                    due.service_address, due.target_type, due.target_id, due.target_name",
     )
     .bind(LEASE_SECONDS)
@@ -87,7 +87,11 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
             numbers: vec![],
             current_carrier: row.try_get("current_carrier")?,
             account_number: row.try_get("account_number")?,
-            pin: row.try_get("pin")?,
+            pin: super::open_pin(
+                state,
+                row.try_get::<Option<Vec<u8>>, _>("pin_sealed")?.as_deref(),
+                row.try_get("pin")?,
+            )?,
             account_name: row.try_get("account_name")?,
             service_address: row.try_get("service_address")?,
         })

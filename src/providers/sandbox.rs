@@ -139,7 +139,7 @@ pub fn e911_rejection(address: &E911Address) -> Option<String> {
 /// Why the sandbox's losing carrier refuses to release a number: a wrong PIN (the sandbox
 /// takes `0000` as wrong) refuses every number, a line ending in 9999 is "not on the account".
 pub fn port_rejection(number: &E164, details: &crate::domain::port::PortDetails) -> Option<String> {
-    if details.pin() == "0000" {
+    if details.pin() == Some("0000") {
         return Some("the losing carrier refused: the PIN does not match the account".into());
     }
     number.as_str().ends_with("9999").then(|| {

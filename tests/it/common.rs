@@ -42,6 +42,8 @@ fn test_config(tweak: impl FnOnce(&mut AppConfig)) -> AppConfig {
     config.holds.sweep_interval_seconds = 3600;
     // The platform simulators listen on this machine.
     config.outbound.allow_hosts = vec!["127.0.0.1".into()];
+    // Credentials and port-out PINs are sealed with it.
+    config.secrets.key = crate::genesys::SECRET_KEY.into();
     tweak(&mut config);
     config
 }

@@ -573,3 +573,63 @@ fn drafts_hold_nothing_and_expire() {
         );
     })
 }
+
+/// The port-out PIN is optional and kept sealed: the row holds no plain PIN, a PIN stored in
+/// plain text before is sealed by the jobs, and a server without a key refuses a PIN rather
+/// than store it in the clear.
+#[test]
+fn the_pin_is_optional_and_never_stored_in_plain_text() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let (status, created) = admin
+            .post("/api/v1/ports", request(&["+13126200301"], "48213"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        let stored = |id: String| {
+            let pool = app.pool.clone();
+            async move {
+                sqlx::query_as::<_, (Option<String>, Option<Vec<u8>>)>(
+                    "SELECT pin, pin_sealed FROM port_requests WHERE id = $1::uuid",
+                )
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            }
+        };
+        let (plain, sealed) = stored(id.clone()).await;
+        assert_eq!(plain, None);
+        let sealed = sealed.expect("sealed");
+        assert!(
+            !sealed.windows(5).any(|w| w == b"48213"),
+            "no plain PIN inside"
+        );
+
+        let (status, body) = admin
+            .post("/api/v1/ports", request(&["+13126200302"], ""))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "no PIN is fine: {body}");
+
+        // A PIN stored in plain text (before sealing existed) is sealed by the next pass.
+        sqlx::query("UPDATE port_requests SET pin = '7777', pin_sealed = NULL WHERE id = $1::uuid")
+            .bind(&id)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        inward::jobs::run_once(&app.state).await;
+        let (plain, sealed) = stored(id.clone()).await;
+        assert_eq!(plain, None);
+        assert!(sealed.is_some());
+
+        let keyless =
+            crate::common::another_instance(&app, |c| c.secrets.key = String::new()).await;
+        let admin = keyless.api("admin@globex.test").await;
+        let (status, body) = admin
+            .post("/api/v1/ports", request(&["+13126200303"], "1234"))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"]["field"], "pin", "{body}");
+    })
+}
