@@ -275,8 +275,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::anyhow!("cannot listen on {addr} (server.listen or --listen): {e}")
             })?;
             println!("Inward is listening on http://{}", listener.local_addr()?);
+            let metrics = match config.metrics.listen.as_str() {
+                "" => None,
+                addr => {
+                    let metrics = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                        anyhow::anyhow!("cannot listen on {addr} (metrics.listen): {e}")
+                    })?;
+                    println!("metrics on http://{}/metrics", metrics.local_addr()?);
+                    Some(metrics)
+                }
+            };
             let state = AppState::new(pool, config);
-            crate::startup::serve(listener, state, shutdown_signal()).await?;
+            crate::startup::serve_with_metrics(listener, metrics, state, shutdown_signal()).await?;
         }
         Command::Orgs {
             command:

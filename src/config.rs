@@ -26,6 +26,7 @@ pub struct AppConfig {
     pub providers: ProvidersConfig,
     pub outbound: OutboundConfig,
     pub porting: PortingConfig,
+    pub metrics: MetricsConfig,
     pub orphans: OrphansConfig,
     pub mail: MailConfig,
     pub inventory: InventoryConfig,
@@ -77,6 +78,13 @@ pub struct ProvidersConfig {
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub max_retry_wait_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `/metrics` is served: empty, on the main listener; an address, there only.
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +234,14 @@ impl AppConfig {
     fn check(&self) -> anyhow::Result<()> {
         crate::providers::outbound::Allowlist::parse(&self.outbound.allow_hosts)
             .map_err(|e| anyhow::anyhow!(e))?;
+        if !self.metrics.listen.is_empty() {
+            self.metrics.listen.to_socket_addrs().map_err(|e| {
+                anyhow::anyhow!(
+                    "metrics.listen (INWARD_METRICS__LISTEN) `{}` is not an address to listen on: {e}",
+                    self.metrics.listen
+                )
+            })?;
+        }
         anyhow::ensure!(
             self.holds.ttl_seconds > 0,
             "holds.ttl_seconds must be positive"

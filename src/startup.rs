@@ -289,6 +289,12 @@ pub fn build_router(state: AppState) -> Router {
     } else {
         None
     };
+    // /metrics is here unless it has a listener of its own (`metrics.listen`).
+    let metrics = if state.config.metrics.listen.is_empty() {
+        Router::new().route("/metrics", get(crate::metrics::render))
+    } else {
+        Router::new()
+    };
     let limited = Router::new()
         .merge(page_router())
         .nest("/api/v1", api_router())
@@ -305,7 +311,7 @@ pub fn build_router(state: AppState) -> Router {
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::metrics::render))
+        .merge(metrics)
         .route("/static/{*path}", get(crate::web::assets::serve))
         .layer(middleware::from_fn(crate::web::uniform_errors))
         .layer(middleware::from_fn(crate::metrics::track_requests))
@@ -398,6 +404,24 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_metrics(listener, None, state, shutdown).await
+}
+
+/// `serve`, with `/metrics` on a listener of its own when `metrics.listen` is set.
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let metrics = metrics.map(|listener| {
+        let router = Router::new().route("/metrics", get(crate::metrics::render));
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(error = %err, "the metrics listener stopped");
+            }
+        })
+    });
     let interval = Duration::from_secs(state.config.holds.sweep_interval_seconds.max(1));
     let jobs = tokio::spawn(jobs::run_forever(state.clone(), interval));
     // Drains the histograms' raw samples into their buckets between scrapes.
@@ -418,6 +442,9 @@ pub async fn serve(
     .await;
     jobs.abort();
     upkeep.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     // A graceful stop loses no SEARCH entries.
     state.deferred_audit.flush().await;
     Ok(())

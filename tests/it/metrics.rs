@@ -142,3 +142,41 @@ fn invented_methods_and_long_request_ids_do_not_grow_what_is_kept() {
         assert_eq!(kept.headers()["x-request-id"], "order-42.a_b");
     })
 }
+
+/// With `metrics.listen` set, `/metrics` is served on that listener only: the public one
+/// answers 404 for it.
+#[test]
+fn metrics_can_have_a_listener_of_their_own() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        let mut config = app.state.config.as_ref().clone();
+        config.metrics.listen = "127.0.0.1:0".into();
+        let state = inward::state::AppState::new(pool, config);
+        let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (main_addr, metrics_addr) = (main.local_addr().unwrap(), metrics.local_addr().unwrap());
+        tokio::spawn(inward::startup::serve_with_metrics(
+            main,
+            Some(metrics),
+            state,
+            std::future::pending(),
+        ));
+        let get = |url: String| {
+            let http = app.http.clone();
+            async move { http.get(url).send().await.unwrap() }
+        };
+        let public = get(format!("http://{main_addr}/metrics")).await;
+        assert_eq!(public.status(), StatusCode::NOT_FOUND);
+        let healthz = get(format!("http://{main_addr}/healthz")).await;
+        assert_eq!(healthz.status(), StatusCode::OK);
+        let private = get(format!("http://{metrics_addr}/metrics")).await;
+        assert_eq!(private.status(), StatusCode::OK);
+        assert!(
+            private
+                .text()
+                .await
+                .unwrap()
+                .contains("http_request_duration_seconds")
+        );
+    })
+}

@@ -71,6 +71,18 @@ fn settings_that_cannot_be_honoured_stop_the_process_and_are_named() {
         );
         refused(
             &url,
+            &[("INWARD_METRICS__LISTEN", "metrics-host")],
+            &migrate,
+            &["metrics.listen", "metrics-host"],
+        );
+        refused(
+            &url,
+            &[("INWARD_OUTBOUND__ALLOW_HOSTS", "http://sim/")],
+            &migrate,
+            &["outbound.allow_hosts", "http://sim/"],
+        );
+        refused(
+            &url,
             &[],
             &["serve", "--listen", "nowhere"],
             &["nowhere", "--listen"],
