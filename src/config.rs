@@ -61,6 +61,8 @@ pub struct InventoryConfig {
     pub staging_retention_hours: i64,
     /// The longest row an upload may hold, in KiB; a longer one refuses the file, naming it.
     pub max_record_kib: usize,
+    /// The largest upload, in MiB; a larger body is cut off there with 413.
+    pub max_upload_mib: usize,
 }
 
 #[derive(Clone, Deserialize)]

@@ -266,7 +266,7 @@ pub fn page_router() -> Router<AppState> {
 
 /// Upload routes stream bodies far larger than the global limit (a 1,000,000-row CSV is about
 /// 40 MB) into COPY, so they get their own limit and no buffering.
-pub fn upload_router() -> Router<AppState> {
+pub fn upload_router(max_mib: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/inventory/uploads",
@@ -274,10 +274,8 @@ pub fn upload_router() -> Router<AppState> {
         )
         .route("/inventory/uploads", post(inventory::pages::upload))
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(UPLOAD_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(max_mib * 1024 * 1024))
 }
-
-pub const UPLOAD_BODY_LIMIT: usize = 200 * 1024 * 1024;
 
 pub fn build_router(state: AppState) -> Router {
     crate::metrics::handle();
@@ -300,7 +298,7 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/api/v1", api_router())
         .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024));
     Router::new()
-        .merge(upload_router())
+        .merge(upload_router(state.config.inventory.max_upload_mib))
         .merge(limited)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -42,10 +42,20 @@ pub trait ChunkSource {
 impl ChunkSource for axum::extract::multipart::Field<'_> {
     async fn next_chunk(&mut self) -> AppResult<Option<Bytes>> {
         self.chunk().await.map_err(|e| {
-            AppError::invalid(
-                "upload_interrupted",
-                format!("the upload was interrupted: {e}"),
-            )
+            // A body streamed past `inventory.max_upload_mib` (chunked, so no length up
+            // front) is cut off there: too large, not interrupted.
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::Rejected {
+                    status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    message: "the file is larger than an upload may be (inventory.max_upload_mib); split it"
+                        .into(),
+                }
+            } else {
+                AppError::invalid(
+                    "upload_interrupted",
+                    format!("the upload was interrupted: {e}"),
+                )
+            }
         })
     }
 }

@@ -137,3 +137,51 @@ fn rejected_rows_come_back_without_formulas_and_only_to_admins() {
         assert_eq!(status, StatusCode::OK);
     })
 }
+
+/// A file sent without a length (chunked) is cut off at `inventory.max_upload_mib` with 413,
+/// not read to its end and then called interrupted.
+#[test]
+fn a_chunked_upload_over_the_limit_answers_413_at_the_limit() {
+    crate::db::db_test(|pool| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app = spawn_app_with(pool, |c| c.inventory.max_upload_mib = 1).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/inventory/uploads HTTP/1.1\r\nHost: inward\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: multipart/form-data; boundary=XyZ\r\nTransfer-Encoding: chunked\r\n\r\n",
+            reseller.token
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let chunk = |data: &[u8]| {
+            let mut framed = format!("{:x}\r\n", data.len()).into_bytes();
+            framed.extend_from_slice(data);
+            framed.extend_from_slice(b"\r\n");
+            framed
+        };
+        let preamble = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\nContent-Type: text/csv\r\n\r\n{HEADER}"
+        );
+        stream.write_all(&chunk(preamble.as_bytes())).await.unwrap();
+        let rows = "1,5125550100,TRUE,FALSE,FALSE,,,\n".repeat(2000);
+        let mut sent = 0;
+        // 4 MiB against a 1 MiB limit; the server may stop reading once it has answered.
+        while sent < 4 << 20 {
+            if stream.write_all(&chunk(rows.as_bytes())).await.is_err() {
+                break;
+            }
+            sent += rows.len();
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut answer),
+        )
+        .await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("payload_too_large"), "{answer}");
+        nothing_staged(&app).await;
+    })
+}
