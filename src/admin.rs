@@ -133,11 +133,24 @@ pub async fn add_user(
 }
 
 pub async fn create_token(pool: &PgPool, email: &str) -> Result<String, AdminError> {
+    let new = crate::auth::tokens::NewToken {
+        name: "CLI".into(),
+        expires_at: None,
+    };
+    create_named_token(pool, email, &new).await
+}
+
+/// A token for the user with `email`, as `new` says.
+pub async fn create_named_token(
+    pool: &PgPool,
+    email: &str,
+    new: &crate::auth::tokens::NewToken,
+) -> Result<String, AdminError> {
     let user: Option<Uuid> =
         sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
             .bind(email.trim())
             .fetch_optional(pool)
             .await?;
     let user = user.ok_or_else(|| AdminError::Invalid(format!("no user with email `{email}`")))?;
-    Ok(crate::auth::repo::create_api_token(pool, user).await?)
+    Ok(crate::auth::tokens::create(pool, user, new).await?.1)
 }

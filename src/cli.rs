@@ -143,6 +143,22 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         email: String,
+        /// What uses it (1 to 64 characters).
+        #[arg(long, default_value = "CLI")]
+        name: String,
+        /// Days until it expires (1 to 3650); never, without it.
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+    /// Lists API tokens (all, or one user's): id, user, name, made, last used, expiry.
+    List {
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Revokes an API token at once (its id, from `tokens list`).
+    Revoke {
+        #[arg(long)]
+        id: uuid::Uuid,
     },
 }
 
@@ -312,11 +328,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("user {email} created ({id})");
         }
         Command::Tokens {
-            command: TokenCommand::Create { email },
+            command:
+                TokenCommand::Create {
+                    email,
+                    name,
+                    expires_in_days,
+                },
         } => {
-            let token = crate::admin::create_token(&pool, &email).await?;
+            let new = crate::auth::tokens::NewToken::parse(&name, expires_in_days)
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let token = crate::admin::create_named_token(&pool, &email, &new).await?;
             println!("{token}");
             eprintln!("Store this token now: it cannot be shown again.");
+        }
+        Command::Tokens {
+            command: TokenCommand::List { email },
+        } => {
+            for t in crate::auth::tokens::list_all(&pool, email.as_deref()).await? {
+                let day = |d: Option<chrono::DateTime<chrono::Utc>>| {
+                    d.map_or("never".to_string(), |d| {
+                        d.format("%Y-%m-%d %H:%M").to_string()
+                    })
+                };
+                println!(
+                    "{}  {:<28} {:<24} made {}  used {}  expires {}",
+                    t.id,
+                    t.user_email,
+                    t.name,
+                    t.created_at.format("%Y-%m-%d %H:%M"),
+                    day(t.last_used_at),
+                    day(t.expires_at)
+                );
+            }
+        }
+        Command::Tokens {
+            command: TokenCommand::Revoke { id },
+        } => {
+            let revoked = crate::auth::tokens::revoke_any(&pool, id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no API token with id {id}"))?;
+            println!("revoked “{}” of {}", revoked.name, revoked.user_email);
         }
         Command::Sandbox {
             command:

@@ -115,6 +115,11 @@ pub fn api_router() -> Router<AppState> {
             get(connections::api::list).post(connections::api::create),
         )
         .route(
+            "/tokens",
+            get(auth::tokens_web::api_list).post(auth::tokens_web::api_create),
+        )
+        .route("/tokens/{id}", delete(auth::tokens_web::api_revoke))
+        .route(
             "/connections/{id}",
             get(connections::api::show).delete(connections::api::remove),
         )
@@ -185,6 +190,11 @@ pub fn page_router() -> Router<AppState> {
             get(features::pages::settings).post(features::pages::save_settings),
         )
         .route("/compliance", get(features::pages::compliance))
+        .route(
+            "/tokens",
+            get(auth::tokens_web::show).post(auth::tokens_web::create),
+        )
+        .route("/tokens/{id}/revoke", post(auth::tokens_web::revoke_page))
         .route(
             "/aging",
             get(features::pages::aging).post(features::pages::save_aging),

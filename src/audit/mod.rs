@@ -71,6 +71,10 @@ pub enum Action {
     CarrierCreate,
     #[serde(rename = "CARRIER_DEFAULT")]
     CarrierDefault,
+    #[serde(rename = "TOKEN_CREATE")]
+    TokenCreate,
+    #[serde(rename = "TOKEN_REVOKE")]
+    TokenRevoke,
 }
 
 impl Action {
@@ -105,6 +109,8 @@ impl Action {
         Action::RingCxPool,
         Action::CarrierCreate,
         Action::CarrierDefault,
+        Action::TokenCreate,
+        Action::TokenRevoke,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -139,6 +145,8 @@ impl Action {
             Action::RingCxPool => "RINGCX_POOL",
             Action::CarrierCreate => "CARRIER_CREATE",
             Action::CarrierDefault => "CARRIER_DEFAULT",
+            Action::TokenCreate => "TOKEN_CREATE",
+            Action::TokenRevoke => "TOKEN_REVOKE",
         }
     }
 

@@ -6,6 +6,8 @@ pub mod pages;
 pub mod password;
 pub mod repo;
 pub mod throttle;
+pub mod tokens;
+pub mod tokens_web;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
@@ -148,15 +150,17 @@ async fn caller(
     }
     let ticket = state.callers.ticket();
     let found = match via {
-        Via::ApiToken => repo::principal_for_api_token(&state.pool, token)
-            .await?
-            .map(|principal| CachedCaller {
-                authenticated: Authenticated {
-                    principal,
-                    csrf: None,
-                },
-                expires_at: None,
-            }),
+        Via::ApiToken => {
+            tokens::principal_for(&state.pool, token)
+                .await?
+                .map(|(principal, expires_at)| CachedCaller {
+                    authenticated: Authenticated {
+                        principal,
+                        csrf: None,
+                    },
+                    expires_at,
+                })
+        }
         Via::Session => {
             repo::session(&state.pool, token)
                 .await?
@@ -176,6 +180,12 @@ async fn caller(
 /// the database's notification.
 pub fn forget_session(state: &AppState, token: &str) {
     state.callers.remove(&cache_key(token, Via::Session));
+}
+
+/// Forgets a revoked API token on this instance at once, by its stored digest.
+pub fn forget_token_digest(state: &AppState, mut digest: Vec<u8>) {
+    digest.push(Via::ApiToken as u8);
+    state.callers.remove(&digest);
 }
 
 /// API tokens and session tokens are drawn from the same random space but kept apart.

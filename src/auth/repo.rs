@@ -8,9 +8,9 @@ use super::Authenticated;
 use super::password::{new_token, token_digest};
 use crate::domain::policy::{OrgKind, Principal, Role};
 
-const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id, o.allowed_countries";
+pub(super) const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id, o.allowed_countries";
 
-fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Principal> {
+pub(super) fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Principal> {
     let role: String = row.try_get("role")?;
     let kind: String = row.try_get("org_kind")?;
     let decode = |e: String| sqlx::Error::Decode(e.into());
@@ -107,37 +107,4 @@ pub async fn delete_expired_sessions(pool: &PgPool) -> sqlx::Result<u64> {
         .execute(pool)
         .await?
         .rows_affected())
-}
-
-pub async fn principal_for_api_token(
-    pool: &PgPool,
-    token: &str,
-) -> sqlx::Result<Option<Principal>> {
-    // `last_used_at` is written at most once a minute per token: an automation sending
-    // many concurrent requests with one token would otherwise queue on that row's lock.
-    let sql = format!(
-        "WITH used AS (SELECT id, user_id, last_used_at FROM api_tokens WHERE token_hash = $1),
-              touched AS (UPDATE api_tokens t SET last_used_at = now() FROM used
-                          WHERE t.id = used.id
-                            AND (used.last_used_at IS NULL OR used.last_used_at < now() - interval '1 minute'))
-         SELECT {PRINCIPAL_COLUMNS} FROM used JOIN users u ON u.id = used.user_id
-         JOIN organizations o ON o.id = u.org_id"
-    );
-    let row = sqlx::query(&sql)
-        .bind(token_digest(token))
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| principal_from_row(&r)).transpose()
-}
-
-/// Returns the new token; only its digest is stored, so it can never be shown again.
-pub async fn create_api_token(pool: &PgPool, user_id: Uuid) -> sqlx::Result<String> {
-    let token = new_token("inw_");
-    sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash) VALUES ($1, $2, $3)")
-        .bind(Uuid::new_v4())
-        .bind(user_id)
-        .bind(token_digest(&token))
-        .execute(pool)
-        .await?;
-    Ok(token)
 }

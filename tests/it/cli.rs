@@ -135,6 +135,36 @@ fn orgs_users_and_tokens_are_managed_from_the_cli() {
         .await
         .unwrap();
         assert_eq!(plain, 0);
+
+        let (ok, out) = inward(
+            &url,
+            &[
+                "tokens",
+                "create",
+                "--email",
+                "boss@shop.test",
+                "--name",
+                "nightly sync",
+                "--expires-in-days",
+                "7",
+            ],
+            None,
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = inward(&url, &["tokens", "list", "--email", "boss@shop.test"], None);
+        assert!(ok, "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains("nightly sync"))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains("used never"), "{line}");
+        let id = line.split_whitespace().next().unwrap().to_string();
+        let (ok, out) = inward(&url, &["tokens", "revoke", "--id", &id], None);
+        assert!(ok && out.contains("nightly sync"), "{out}");
+        let (ok, out) = inward(&url, &["tokens", "list"], None);
+        assert!(ok && !out.contains("nightly sync"), "{out}");
+        let (ok, out) = inward(&url, &["tokens", "revoke", "--id", &id], None);
+        assert!(!ok && out.contains("no API token"), "{out}");
     })
 }
 

@@ -45,4 +45,5 @@ mod search;
 mod settings;
 mod sim;
 mod startup;
+mod tokens;
 mod upload_framing;
