@@ -130,6 +130,8 @@ pub struct ServerConfig {
     /// A connection that has not sent a whole request head within this long (a slow or idle
     /// client holding a socket) is closed.
     pub header_read_timeout_seconds: u64,
+    /// A request whose body sends nothing for this long is ended.
+    pub body_stall_seconds: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -236,6 +238,18 @@ impl AppConfig {
     fn check(&self) -> anyhow::Result<()> {
         crate::providers::outbound::Allowlist::parse(&self.outbound.allow_hosts)
             .map_err(|e| anyhow::anyhow!(e))?;
+        anyhow::ensure!(
+            self.server.header_read_timeout_seconds >= 1 && self.server.body_stall_seconds >= 1,
+            "server.header_read_timeout_seconds and server.body_stall_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=36_500).contains(&self.porting.draft_expiry_days),
+            "porting.draft_expiry_days must be 1 to 36500"
+        );
+        anyhow::ensure!(
+            self.inventory.max_record_kib >= 1 && self.inventory.max_upload_mib >= 1,
+            "inventory.max_record_kib and inventory.max_upload_mib must be at least 1"
+        );
         if !self.metrics.listen.is_empty() {
             self.metrics.listen.to_socket_addrs().map_err(|e| {
                 anyhow::anyhow!(

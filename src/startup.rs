@@ -321,6 +321,9 @@ pub fn build_router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(metrics)
         .route("/static/{*path}", get(crate::web::assets::serve))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            Duration::from_secs(state.config.server.body_stall_seconds),
+        ))
         .layer(middleware::from_fn(crate::web::uniform_errors))
         .layer(middleware::from_fn(crate::metrics::track_requests))
         .layer(SetResponseHeaderLayer::if_not_present(

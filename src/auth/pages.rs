@@ -99,7 +99,7 @@ pub async fn login(
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
     let cookie = super::cookie(&headers, LOGIN_COOKIE);
-    if cookie.is_none() || cookie != form.login_token {
+    if cookie.as_deref().is_none_or(str::is_empty) || cookie != form.login_token {
         let page = LoginPage {
             email: form.email,
             next,

@@ -28,9 +28,15 @@ pub async fn deprovision_orphan(
     tenant_id: Uuid,
 ) -> AppResult<bool> {
     let to = transition(NumberState::Orphaned, Event::GracePeriodElapsed)?;
+    // Back in stock, it ages like a released number: only the tenant that lost it is offered
+    // it until the reseller's aging period ends.
     let updated = sqlx::query(
         "UPDATE numbers SET lifecycle = $3, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
-                display_name = NULL, orphaned_at = NULL, state_changed_at = now()
+                display_name = NULL, orphaned_at = NULL, state_changed_at = now(),
+                released_at = now(), released_by = $2,
+                aging_until = now() + make_interval(days => (
+                    SELECT nullif(max(s.aging_days), 0) FROM organizations o
+                    JOIN reseller_settings s ON s.reseller_id = o.parent_id WHERE o.id = $2))
          WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $4",
     )
     .bind(e164)

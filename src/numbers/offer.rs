@@ -75,7 +75,11 @@ pub fn decide(tenant: &TenantProfile, n: &OfferFacts, now: DateTime<Utc>) -> Off
     {
         return Offer::Hidden;
     }
-    if let Err(rule) = check_region(&n.country, &tenant.allowed_countries) {
+    // Exactly as the SQL form compares them (`country = ANY(…)`).
+    if !tenant.allowed_countries.contains(&n.country) {
+        let rule = check_region(&n.country, &tenant.allowed_countries)
+            .err()
+            .unwrap_or_else(|| format!("your tenant may not use numbers in {}", n.country));
         return Offer::OutsideRegion(rule);
     }
     if in_stock(n.lifecycle, n.tenant_id) {

@@ -355,7 +355,8 @@ pub async fn update(
         ));
     }
     sqlx::query(
-        "UPDATE port_requests SET current_carrier = $2, account_number = $3, pin = NULL, pin_sealed = $4,
+        "UPDATE port_requests SET current_carrier = $2, account_number = $3,
+                pin = CASE WHEN $4::bytea IS NULL THEN pin END, pin_sealed = coalesce($4, pin_sealed),
                 account_name = $5, service_address = $6, updated_at = now() WHERE id = $1",
     )
     .bind(id)

@@ -79,6 +79,8 @@ impl PasswordGrant {
             "{}/.well-known/openid-configuration",
             self.config.issuer.trim_end_matches('/')
         );
+        // The stored issuer is checked at every call, not only when it was saved.
+        self.reachable(&url)?;
         let r = http
             .get(&url)
             .send()
@@ -151,6 +153,7 @@ impl TokenSource for PasswordGrant {
                 "{}/.well-known/cxone-configuration",
                 self.config.issuer.trim_end_matches('/')
             );
+            self.reachable(&url)?;
             let r = http
                 .get(&url)
                 .query(&[("tenantId", tenant)])

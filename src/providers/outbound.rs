@@ -71,7 +71,9 @@ impl Allowlist {
                     format!("outbound.allow_hosts: `{entry}` is not a host or host:port")
                 })?;
             let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-            rules.push((host, url.port()));
+            // `Url` drops a port equal to the scheme's default: `host:80` names port 80 only.
+            let port = url.port().or(entry.ends_with(":80").then_some(80));
+            rules.push((host, port));
         }
         Ok(Allowlist(Arc::new(rules)))
     }
@@ -178,9 +180,12 @@ pub fn client(allow: &Allowlist, timeout: Duration) -> reqwest::Client {
         .user_agent("inward/0.1")
         // A redirect could lead anywhere; platforms' APIs do not redirect.
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy from the environment would resolve names itself, past the guard.
+        .no_proxy()
         .dns_resolver(Arc::new(PublicOnly(allow.clone())))
         .build()
-        .unwrap_or_default()
+        // Only a broken TLS setup fails here; a client without the guard is no fallback.
+        .expect("the client for platform calls builds")
 }
 
 #[cfg(test)]
@@ -270,6 +275,9 @@ mod tests {
             "the same address"
         );
         assert!(check_target("http://10.0.0.1", "genesys", &allow).is_err());
+        let eighty = Allowlist::parse(&["10.0.0.5:80".into()]).unwrap();
+        assert!(check_target("http://10.0.0.5/", "genesys", &eighty).is_ok());
+        assert!(check_target("http://10.0.0.5:6379/", "genesys", &eighty).is_err());
         assert!(Allowlist::parse(&["http://x/".into()]).is_err());
         assert!(Allowlist::parse(&["a b".into()]).is_err());
     }

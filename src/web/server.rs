@@ -1,7 +1,10 @@
 //! The accept loop: each connection served by hyper with a timer, so that a client that does
 //! not send a whole request head within `server.header_read_timeout_seconds` (a slow or idle
-//! client holding a socket open) loses its connection. On shutdown the listener closes, open
-//! connections finish their requests (at most `DRAIN`), and then the server returns.
+//! client holding a socket open) loses its connection; a body that stalls longer than
+//! `server.body_stall_seconds` between two pieces ends its request (`startup::build_router`).
+//! On shutdown
+//! the listener closes, open connections finish their requests (at most `DRAIN`), the rest
+//! are closed, and then the server returns.
 
 use std::time::Duration;
 
@@ -29,7 +32,10 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut connections: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
     loop {
+        // Finished connections leave the set as they go, so it holds open ones only.
+        while connections.try_join_next().is_some() {}
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -47,7 +53,7 @@ pub async fn serve(
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let watched = graceful.watch(connection);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             // A client that goes away or times out ends its own connection; nothing to report.
             let _ = watched.await;
         });
@@ -59,4 +65,5 @@ pub async fn serve(
     {
         tracing::warn!("connections still open after the drain time; closing them");
     }
+    connections.shutdown().await;
 }

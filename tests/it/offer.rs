@@ -317,8 +317,8 @@ fn the_search_indexes_cover_exactly_the_stock_states() {
 }
 
 /// An orphan deprovisioned after the grace period leaves its tenant the way a released number
-/// does: the caller-ID name, 911 address and assignment go with the tenant, and the number is
-/// offered to the next one.
+/// does: the caller-ID name, 911 address and assignment go with the tenant, and it ages like a
+/// released number (only the tenant that lost it is offered it), then goes to the next one.
 #[test]
 fn a_deprovisioned_orphan_leaves_nothing_of_its_tenant_and_is_offered_again() {
     crate::db::db_test(|pool| async move {
@@ -363,6 +363,11 @@ fn a_deprovisioned_orphan_leaves_nothing_of_its_tenant_and_is_offered_again() {
             assert_eq!(left(table).await, 1, "{table} before");
         }
 
+        let reseller = app.api("reseller@acme.test").await;
+        let (status, body) = reseller
+            .put("/api/v1/reseller/settings", json!({ "aging_days": 45 }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         // Its target went away long ago.
         sqlx::query(
             "UPDATE numbers SET lifecycle = 'orphaned', orphaned_at = now() - interval '400 days' WHERE e164 = $1",
@@ -380,7 +385,18 @@ fn a_deprovisioned_orphan_leaves_nothing_of_its_tenant_and_is_offered_again() {
         }
 
         let initech = app.api("agent@initech.test").await;
-        assert!(in_search(&initech, &number).await);
+        assert!(
+            !in_search(&initech, &number).await,
+            "aging for another tenant"
+        );
+        let (status, _) = initech.reserve(std::slice::from_ref(&number)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        sqlx::query("UPDATE numbers SET aging_until = now() - interval '1 second' WHERE e164 = $1")
+            .bind(&number)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        assert!(in_search(&initech, &number).await, "aged: offered to all");
         let (status, body) = initech.reserve(std::slice::from_ref(&number)).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     })

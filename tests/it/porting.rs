@@ -612,6 +612,13 @@ fn the_pin_is_optional_and_never_stored_in_plain_text() {
             .await;
         assert_eq!(status, StatusCode::CREATED, "no PIN is fine: {body}");
 
+        // A correction that leaves the PIN empty keeps the one on file.
+        let (status, body) = admin
+            .put(&format!("/api/v1/ports/{id}"), request(&[], ""))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(stored(id.clone()).await.1, Some(sealed.clone()));
+
         // A PIN stored in plain text (before sealing existed) is sealed by the next pass.
         sqlx::query("UPDATE port_requests SET pin = '7777', pin_sealed = NULL WHERE id = $1::uuid")
             .bind(&id)

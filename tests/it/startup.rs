@@ -250,8 +250,11 @@ fn a_copied_binary_serves_the_whole_ui_with_cacheable_assets() {
 fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
     crate::db::db_test(|pool| async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let app =
-            crate::common::spawn_app_with(pool, |c| c.server.header_read_timeout_seconds = 1).await;
+        let app = crate::common::spawn_app_with(pool, |c| {
+            c.server.header_read_timeout_seconds = 1;
+            c.server.body_stall_seconds = 1;
+        })
+        .await;
         let mut idle = tokio::net::TcpStream::connect(app.addr).await.unwrap();
         let mut partial = tokio::net::TcpStream::connect(app.addr).await.unwrap();
         partial
@@ -275,6 +278,21 @@ fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
                 "{what}: {answer}"
             );
         }
+        // A body that stops arriving ends its request.
+        let mut stalled = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        stalled
+            .write_all(
+                b"POST /login HTTP/1.1\r\nHost: inward\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(6),
+            stalled.read_to_end(&mut answer),
+        )
+        .await;
+        assert!(read.is_ok(), "a stalled body keeps its request open");
         let (status, _) = app
             .http
             .get(app.url("/healthz"))
