@@ -5,7 +5,9 @@
 //! rate centers, the inventory, duplicates) is a set-based SQL statement in `upload.rs`.
 //! Memory stays bounded by the two small channels between the stages.
 
+use std::cell::RefCell;
 use std::io::Read;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -127,6 +129,46 @@ struct ChannelReader {
     delivered: u64,
     record_start: Arc<AtomicU64>,
     max_record: u64,
+    lines: Rc<RefCell<LineIndex>>,
+}
+
+/// Where the file's lines start, for the row numbers a spreadsheet shows: LF, CRLF and CR
+/// alone all end a line, and a blank line is a row too (the CSV reader skips it and does not
+/// count it). Only the starts not yet passed are kept: as many as the reader reads ahead.
+#[derive(Default)]
+struct LineIndex {
+    starts: std::collections::VecDeque<u64>,
+    passed: i64,
+    /// The byte before the chunk at hand was a CR (a CRLF may be split between chunks).
+    after_cr: bool,
+}
+
+impl LineIndex {
+    fn scan(&mut self, chunk: &[u8], offset: u64) {
+        for (i, &b) in chunk.iter().enumerate() {
+            let at = offset + i as u64;
+            match b {
+                b'\n' if self.after_cr => {
+                    // The CR already ended this line; the LF only moves its start.
+                    if let Some(last) = self.starts.back_mut() {
+                        *last = at + 1;
+                    }
+                }
+                b'\n' | b'\r' => self.starts.push_back(at + 1),
+                _ => {}
+            }
+            self.after_cr = b == b'\r';
+        }
+    }
+
+    /// The line (from 1) that starts at or before `byte` and holds it.
+    fn line_of(&mut self, byte: u64) -> i64 {
+        while self.starts.front().is_some_and(|&s| s <= byte) {
+            self.starts.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
 }
 
 /// The error the reader gives when a record outgrows the limit; `parse` recognises it.
@@ -157,11 +199,25 @@ impl Read for ChannelReader {
             return Err(std::io::Error::other(RecordTooLong));
         }
         let n = buf.len().min(self.current.len());
+        self.lines
+            .borrow_mut()
+            .scan(&self.current[..n], self.delivered);
         buf[..n].copy_from_slice(&self.current[..n]);
         self.current = self.current.slice(n..);
         self.delivered += n as u64;
         Ok(n)
     }
+}
+
+/// Line breaks in a field: LF, CRLF and CR alone each count once.
+fn line_breaks(field: &[u8]) -> i64 {
+    let lf = field.iter().filter(|&&b| b == b'\n').count();
+    let lone_cr = field
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\r' && field.get(i + 1) != Some(&b'\n'))
+        .count();
+    (lf + lone_cr) as i64
 }
 
 /// A refusal of the whole file that names the row a spreadsheet shows.
@@ -236,12 +292,14 @@ fn parse(
     max_record_bytes: usize,
 ) -> AppResult<i64> {
     let record_start = Arc::new(AtomicU64::new(0));
+    let lines = Rc::new(RefCell::new(LineIndex::default()));
     let reader = ChannelReader {
         rx,
         current: Bytes::new(),
         delivered: 0,
         record_start: record_start.clone(),
         max_record: max_record_bytes as u64,
+        lines: lines.clone(),
     };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -252,14 +310,27 @@ fn parse(
     let mut buf = Vec::with_capacity(COPY_BUFFER + 4096);
     let id = upload_id.to_string();
     let mut rows = 0i64;
-    // The row number a spreadsheet shows (the header is row 1). The reader's own line count
-    // follows `\n` only, so a file with CR line endings ("CSV (Macintosh)") would be all on
-    // line 1, and a quoted field spanning lines would shift the rows after it.
+    // The row number a spreadsheet shows (the header is row 1): the line the record starts
+    // on, since records never span lines here (a line break in a field refuses the file).
     let mut row_no = 0i64;
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => row_no += 1,
+            Ok(true) => {
+                // The record's own position may be that of blank lines the reader skipped
+                // before it; its last byte (just before where the reader now stands) is not,
+                // and the line breaks inside its fields lead back to the line it began on.
+                let end = csv.position().byte();
+                let last_line = lines.borrow_mut().line_of(end.saturating_sub(1));
+                // A field that runs to the end of the file ends with that last line's break,
+                // which is on the last line, not before it.
+                let runs_to_end = record
+                    .iter()
+                    .next_back()
+                    .is_some_and(|f| matches!(f.last(), Some(b'\n' | b'\r')));
+                row_no = last_line - record.iter().map(line_breaks).sum::<i64>()
+                    + i64::from(runs_to_end);
+            }
             Err(err) => {
                 let too_long = matches!(err.kind(), csv::ErrorKind::Io(io)
                     if io.get_ref().is_some_and(|e| e.is::<RecordTooLong>()));
@@ -507,6 +578,25 @@ fn nanp(phone: Option<&str>) -> Number {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_counted_as_a_spreadsheet_counts_rows() {
+        for (text, split) in [
+            ("h\na\n\nb\n", 3),
+            ("h\r\na\r\n\r\nb\r\n", 4),
+            ("h\ra\r\rb\r", 2),
+        ] {
+            let mut index = LineIndex::default();
+            let bytes = text.as_bytes();
+            index.scan(&bytes[..split], 0);
+            index.scan(&bytes[split..], split as u64);
+            let b = text.find('b').unwrap() as u64;
+            let a = text.find('a').unwrap() as u64;
+            assert_eq!(index.line_of(0), 1, "{text:?}");
+            assert_eq!(index.line_of(a), 2, "{text:?}");
+            assert_eq!(index.line_of(b), 4, "{text:?}");
+        }
+    }
 
     #[test]
     fn a_phone_field_is_written_with_digits_and_separators_only() {

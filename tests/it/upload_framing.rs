@@ -185,3 +185,23 @@ fn a_chunked_upload_over_the_limit_answers_413_at_the_limit() {
         nothing_staged(&app).await;
     })
 }
+
+/// Rows are numbered as a spreadsheet shows them, blank lines included, whatever the line
+/// endings (LF or CRLF).
+#[test]
+fn rows_after_a_blank_line_keep_their_spreadsheet_numbers() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |_| {}).await;
+        let reseller = app.api("reseller@acme.test").await;
+        for ending in ["\n", "\r\n"] {
+            let csv = format!(
+                "{HEADER}1,5125550700,TRUE,FALSE,FALSE,,,\n\n1,5125550701,MAYBE,FALSE,FALSE,,,\n"
+            )
+            .replace('\n', ending);
+            let job = run_upload(&reseller, &csv, "valid_only", true).await;
+            assert_eq!(job["counts"]["rejected"], 1, "{job}");
+            let rejected = rejected_csv(&reseller, job["id"].as_str().unwrap()).await;
+            assert!(rejected.contains("line 4:"), "{ending:?}: {rejected}");
+        }
+    })
+}
