@@ -157,12 +157,15 @@ impl PlatformHttp {
 
     /// The cached token, refreshed a minute before expiry. The lock is held while
     /// refreshing, so concurrent callers wait for one refresh instead of starting their own.
-    async fn access_token(&self, force: bool) -> Result<String, ProviderError> {
+    /// `refused`: the token a call just had refused (401); it is replaced unless another
+    /// caller replaced it meanwhile, so a burst of 401s makes one exchange, not one each.
+    async fn access_token(&self, refused: Option<&str>) -> Result<String, ProviderError> {
         let mut slot = self.token.lock().await;
         let fresh = slot
             .as_ref()
             .is_some_and(|t| t.expires_at > Instant::now() + Duration::from_secs(60));
-        if force || !fresh {
+        let stale = refused.is_some_and(|r| slot.as_ref().is_some_and(|t| t.access == r));
+        if stale || !fresh {
             // A token exchange changes nothing on the platform, so a throttled or failed one
             // is simply tried again, waiting as long as the platform asks.
             let mut attempt = 0;
@@ -243,7 +246,7 @@ impl PlatformHttp {
         loop {
             attempt += 1;
             self.throttle.wait().await;
-            let token = self.access_token(false).await?;
+            let token = self.access_token(None).await?;
             let mut request = self
                 .client
                 .request(method.clone(), &url)
@@ -296,7 +299,7 @@ impl PlatformHttp {
             }
             if status == StatusCode::UNAUTHORIZED && !refreshed {
                 refreshed = true;
-                self.access_token(true).await?;
+                self.access_token(Some(&token)).await?;
                 continue;
             }
             let retryable = match status.as_u16() {

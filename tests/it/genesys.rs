@@ -793,3 +793,39 @@ fn every_page_of_call_routes_and_dids_is_read() {
         assert_eq!(imported, 370, "every unassigned DID is imported");
     })
 }
+
+/// When the platform drops its tokens, the requests refused together make one new sign-in,
+/// not one each (RingCX allows five token exchanges a minute).
+#[test]
+fn a_burst_of_refused_tokens_makes_one_sign_in() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let sign_ins = || {
+            sim.faults
+                .requests
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.path == "/oauth/token")
+                .count()
+        };
+        let before = sign_ins();
+        sim.state.lock().unwrap().tokens.clear();
+        // Held at the platform, every call is sent with the old token before the first 401.
+        sim.set(|f| {
+            f.stall_matching = Some("GET /api/v2/".into());
+            f.stall_ms = 1500;
+        });
+        let calls = (0..6).map(|i| {
+            let agent = &agent;
+            let kind = ["queue", "ivr", "extension"][i % 3];
+            async move { agent.get(&format!("/api/v1/targets?type={kind}")).await.0 }
+        });
+        for status in futures::future::join_all(calls).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        assert_eq!(sign_ins() - before, 1, "one exchange for the whole burst");
+    })
+}
