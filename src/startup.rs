@@ -119,6 +119,9 @@ pub fn api_router() -> Router<AppState> {
             get(auth::tokens_web::api_list).post(auth::tokens_web::api_create),
         )
         .route("/tokens/{id}", delete(auth::tokens_web::api_revoke))
+        .route("/users", get(auth::users_web::api_list))
+        .route("/users/{id}/disable", post(auth::users_web::api_disable))
+        .route("/users/{id}/enable", post(auth::users_web::api_enable))
         .route(
             "/connections/{id}",
             get(connections::api::show).delete(connections::api::remove),
@@ -195,6 +198,9 @@ pub fn page_router() -> Router<AppState> {
             get(auth::tokens_web::show).post(auth::tokens_web::create),
         )
         .route("/tokens/{id}/revoke", post(auth::tokens_web::revoke_page))
+        .route("/users", get(auth::users_web::show))
+        .route("/users/{id}/disable", post(auth::users_web::disable_page))
+        .route("/users/{id}/enable", post(auth::users_web::enable_page))
         .route(
             "/aging",
             get(features::pages::aging).post(features::pages::save_aging),

@@ -75,6 +75,10 @@ pub enum Action {
     TokenCreate,
     #[serde(rename = "TOKEN_REVOKE")]
     TokenRevoke,
+    #[serde(rename = "USER_DISABLE")]
+    UserDisable,
+    #[serde(rename = "USER_ENABLE")]
+    UserEnable,
 }
 
 impl Action {
@@ -111,6 +115,8 @@ impl Action {
         Action::CarrierDefault,
         Action::TokenCreate,
         Action::TokenRevoke,
+        Action::UserDisable,
+        Action::UserEnable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -147,6 +153,8 @@ impl Action {
             Action::CarrierDefault => "CARRIER_DEFAULT",
             Action::TokenCreate => "TOKEN_CREATE",
             Action::TokenRevoke => "TOKEN_REVOKE",
+            Action::UserDisable => "USER_DISABLE",
+            Action::UserEnable => "USER_ENABLE",
         }
     }
 

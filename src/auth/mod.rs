@@ -8,6 +8,8 @@ pub mod repo;
 pub mod throttle;
 pub mod tokens;
 pub mod tokens_web;
+pub mod users;
+pub mod users_web;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
@@ -180,6 +182,12 @@ async fn caller(
 /// the database's notification.
 pub fn forget_session(state: &AppState, token: &str) {
     state.callers.remove(&cache_key(token, Via::Session));
+}
+
+/// Forgets an ended session on this instance at once, by its stored digest.
+pub fn forget_session_digest(state: &AppState, mut digest: Vec<u8>) {
+    digest.push(Via::Session as u8);
+    state.callers.remove(&digest);
 }
 
 /// Forgets a revoked API token on this instance at once, by its stored digest.

@@ -32,7 +32,10 @@ pub struct Credentials {
 }
 
 pub async fn credentials(pool: &PgPool, email: &str) -> sqlx::Result<Option<Credentials>> {
-    let row = sqlx::query("SELECT id, password_hash FROM users WHERE lower(email) = lower($1)")
+    // A disabled user's password is never checked: the sign-in fails as for a wrong one.
+    let row = sqlx::query(
+        "SELECT id, password_hash FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL",
+    )
         .bind(email.trim())
         .fetch_optional(pool)
         .await?;
@@ -76,7 +79,7 @@ pub async fn session(
     let sql = format!(
         "SELECT {PRINCIPAL_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s
          JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = u.org_id
-         WHERE s.token_hash = $1 AND s.expires_at > now()"
+         WHERE s.token_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL"
     );
     let row = sqlx::query(&sql)
         .bind(token_digest(token))

@@ -158,7 +158,7 @@ pub async fn principal_for(
                           WHERE t.id = used.id
                             AND (used.last_used_at IS NULL OR used.last_used_at < now() - interval '1 minute'))
          SELECT {PRINCIPAL_COLUMNS}, used.expires_at AS token_expires_at FROM used
-         JOIN users u ON u.id = used.user_id
+         JOIN users u ON u.id = used.user_id AND u.disabled_at IS NULL
          JOIN organizations o ON o.id = u.org_id"
     );
     let row = sqlx::query(&sql)

@@ -18,6 +18,7 @@ pub struct Chrome {
     pub can_inventory: bool,
     pub can_approve: bool,
     pub is_reseller_admin: bool,
+    pub can_manage_users: bool,
     pub notice: Option<String>,
 }
 
@@ -34,6 +35,7 @@ impl Chrome {
             is_tenant_admin: principal.is_tenant_admin(),
             can_approve: principal.approval_scope().is_ok(),
             is_reseller_admin: principal.reseller_admin().is_ok(),
+            can_manage_users: crate::auth::users::managed_org(principal).is_ok(),
             notice: None,
         }
     }

@@ -47,3 +47,4 @@ mod sim;
 mod startup;
 mod tokens;
 mod upload_framing;
+mod users;
