@@ -208,7 +208,8 @@ impl Cxone {
     async fn api(&self) -> Result<&PlatformHttp, ProviderError> {
         self.http
             .get_or_try_init(|| async {
-                let bootstrap = super::outbound::client(&self.retry.allow, Duration::from_secs(20));
+                let bootstrap =
+                    super::outbound::client(NAME, &self.retry.allow, Duration::from_secs(20))?;
                 // The sign-in says where the tenant's API lives; its token is then the API
                 // client's first, so the first call does not sign in again.
                 let first = match self.grant.endpoint.get() {

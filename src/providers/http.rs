@@ -90,7 +90,7 @@ pub struct PlatformHttp {
     allow: super::outbound::Allowlist,
     pub provider: &'static str,
     pub base: String,
-    pub client: reqwest::Client,
+    client: Result<reqwest::Client, ProviderError>,
     tokens: Arc<dyn TokenSource>,
     token: Mutex<Option<Token>>,
     throttle: Throttle,
@@ -128,7 +128,7 @@ impl PlatformHttp {
         retry: OutboundPolicy,
         correlation_header: &'static str,
     ) -> Self {
-        let client = super::outbound::client(&retry.allow, Duration::from_secs(20));
+        let client = super::outbound::client(provider, &retry.allow, Duration::from_secs(20));
         PlatformHttp {
             allow: retry.allow.clone(),
             provider,
@@ -140,6 +140,11 @@ impl PlatformHttp {
             retry,
             correlation_header,
         }
+    }
+
+    /// The HTTP client, or why this server cannot make platform calls.
+    fn client(&self) -> Result<&reqwest::Client, ProviderError> {
+        self.client.as_ref().map_err(Clone::clone)
     }
 
     /// Starts with a token already obtained (a platform whose first exchange also says where
@@ -171,7 +176,7 @@ impl PlatformHttp {
             let mut attempt = 0;
             let token = loop {
                 attempt += 1;
-                match self.tokens.fetch(&self.client, slot.as_ref()).await {
+                match self.tokens.fetch(self.client()?, slot.as_ref()).await {
                     Ok(token) => break token,
                     Err(err)
                         if matches!(
@@ -248,7 +253,7 @@ impl PlatformHttp {
             self.throttle.wait().await;
             let token = self.access_token(None).await?;
             let mut request = self
-                .client
+                .client()?
                 .request(method.clone(), &url)
                 .query(query)
                 .bearer_auth(&token);

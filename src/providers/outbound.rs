@@ -172,8 +172,13 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// The client for platform calls, resolving names through the guard.
-pub fn client(allow: &Allowlist, timeout: Duration) -> reqwest::Client {
+/// The client for platform calls, resolving names through the guard. Building fails only on
+/// a broken TLS setup; a client without the guard is no fallback, so the error is returned.
+pub fn client(
+    provider: &'static str,
+    allow: &Allowlist,
+    timeout: Duration,
+) -> Result<reqwest::Client, super::ProviderError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(timeout)
@@ -184,8 +189,13 @@ pub fn client(allow: &Allowlist, timeout: Duration) -> reqwest::Client {
         .no_proxy()
         .dns_resolver(Arc::new(PublicOnly(allow.clone())))
         .build()
-        // Only a broken TLS setup fails here; a client without the guard is no fallback.
-        .expect("the client for platform calls builds")
+        .map_err(|e| {
+            super::ProviderError::new(
+                provider,
+                super::ProviderErrorKind::Unsupported,
+                format!("Inward cannot make HTTPS calls on this server: {e}"),
+            )
+        })
 }
 
 #[cfg(test)]
