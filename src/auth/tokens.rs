@@ -25,6 +25,10 @@ pub struct TokenRow {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// `TokenRow`'s columns, of `api_tokens t` joined to `users u`.
+const ROW_COLUMNS: &str =
+    "t.id, t.name, u.email AS user_email, t.created_at, t.last_used_at, t.expires_at";
+
 /// A token as asked for, checked.
 pub struct NewToken {
     pub name: String,
@@ -81,12 +85,11 @@ pub async fn create(pool: &PgPool, user_id: Uuid, new: &NewToken) -> sqlx::Resul
 
 /// The caller's tokens, or its organization's for an admin; newest first.
 pub async fn list(pool: &PgPool, caller: &Principal) -> sqlx::Result<Vec<TokenRow>> {
-    sqlx::query_as(
-        "SELECT t.id, t.name, u.email AS user_email, t.created_at, t.last_used_at, t.expires_at
-         FROM api_tokens t JOIN users u ON u.id = t.user_id
+    sqlx::query_as(&format!(
+        "SELECT {ROW_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE (t.user_id = $1 OR ($2 AND u.org_id = $3))
-         ORDER BY t.created_at DESC, t.id LIMIT 500",
-    )
+         ORDER BY t.created_at DESC, t.id LIMIT 500"
+    ))
     .bind(caller.user_id)
     .bind(manages_org(caller))
     .bind(caller.org_id)
@@ -104,12 +107,11 @@ pub struct Revoked {
 
 /// Revokes one of the tokens `list` shows the caller; 404 for any other.
 pub async fn revoke(pool: &PgPool, caller: &Principal, id: Uuid) -> AppResult<Revoked> {
-    let revoked: Option<Revoked> = sqlx::query_as(
+    let revoked: Option<Revoked> = sqlx::query_as(&format!(
         "DELETE FROM api_tokens t USING users u
          WHERE t.id = $4 AND u.id = t.user_id AND (t.user_id = $1 OR ($2 AND u.org_id = $3))
-         RETURNING t.id, t.name, u.email AS user_email, t.created_at, t.last_used_at, t.expires_at,
-                   t.token_hash",
-    )
+         RETURNING {ROW_COLUMNS}, t.token_hash"
+    ))
     .bind(caller.user_id)
     .bind(manages_org(caller))
     .bind(caller.org_id)
@@ -121,12 +123,11 @@ pub async fn revoke(pool: &PgPool, caller: &Principal, id: Uuid) -> AppResult<Re
 
 /// Every token, or one user's, for the operator's CLI.
 pub async fn list_all(pool: &PgPool, email: Option<&str>) -> sqlx::Result<Vec<TokenRow>> {
-    sqlx::query_as(
-        "SELECT t.id, t.name, u.email AS user_email, t.created_at, t.last_used_at, t.expires_at
-         FROM api_tokens t JOIN users u ON u.id = t.user_id
+    sqlx::query_as(&format!(
+        "SELECT {ROW_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE $1::text IS NULL OR lower(u.email) = lower($1)
-         ORDER BY u.email, t.created_at",
-    )
+         ORDER BY u.email, t.created_at"
+    ))
     .bind(email)
     .fetch_all(pool)
     .await
@@ -134,10 +135,10 @@ pub async fn list_all(pool: &PgPool, email: Option<&str>) -> sqlx::Result<Vec<To
 
 /// Revokes any token, for the operator's CLI.
 pub async fn revoke_any(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "DELETE FROM api_tokens t USING users u WHERE t.id = $1 AND u.id = t.user_id
-         RETURNING t.id, t.name, u.email AS user_email, t.created_at, t.last_used_at, t.expires_at",
-    )
+         RETURNING {ROW_COLUMNS}"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await

@@ -16,7 +16,7 @@ use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{ApiJson, PageResult, parse_id, render};
+use crate::web::{ApiJson, Form, PageResult, parse_id, render};
 
 async fn record(
     state: &AppState,
@@ -144,21 +144,14 @@ pub async fn create(
     RequestId(request_id): RequestId,
     body: Bytes,
 ) -> PageResult {
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let days = match get("expires_in_days").as_str() {
-        "" => Ok(None),
-        raw => raw.parse::<i64>().map(Some).map_err(|_| {
+    let form = Form::parse(&body);
+    let days = match form.get("expires_in_days") {
+        None => Ok(None),
+        Some(raw) => raw.parse::<i64>().map(Some).map_err(|_| {
             AppError::invalid_field("expires_in_days", "the lifetime is a number of days")
         }),
     };
-    let made = match days.and_then(|d| NewToken::parse(&get("name"), d)) {
+    let made = match days.and_then(|d| NewToken::parse(form.get("name").unwrap_or(""), d)) {
         Ok(new) => make(&state, &caller.principal, &new, request_id.as_deref())
             .await
             .map(|(_, token)| (new.name, token)),
@@ -167,7 +160,7 @@ pub async fn create(
     let mut p = page(&state, &caller).await?;
     match made {
         Ok(made) => {
-            p.tokens = tokens::list(&state.pool, &caller.principal).await?;
+            // Listed after it was made, so it is in the list.
             p.made = Some(made);
             Ok((StatusCode::CREATED, render(&p)).into_response())
         }

@@ -18,6 +18,8 @@ pub struct UserRow {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+const ROW_COLUMNS: &str = "id, email, role, created_at, disabled_at";
+
 /// The organization whose users the caller manages: its own, for its admins.
 pub fn managed_org(caller: &Principal) -> AppResult<Uuid> {
     match caller.role {
@@ -30,9 +32,9 @@ pub fn managed_org(caller: &Principal) -> AppResult<Uuid> {
 
 pub async fn list(pool: &PgPool, caller: &Principal) -> AppResult<Vec<UserRow>> {
     let org = managed_org(caller)?;
-    Ok(sqlx::query_as(
-        "SELECT id, email, role, created_at, disabled_at FROM users WHERE org_id = $1 ORDER BY lower(email)",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {ROW_COLUMNS} FROM users WHERE org_id = $1 ORDER BY lower(email)"
+    ))
     .bind(org)
     .fetch_all(pool)
     .await?)
@@ -57,11 +59,10 @@ pub async fn set_disabled(
         ));
     }
     let mut tx = pool.begin().await?;
-    let user: Option<UserRow> = sqlx::query_as(
+    let user: Option<UserRow> = sqlx::query_as(&format!(
         "UPDATE users SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, now()) END
-         WHERE id = $1 AND org_id = $2
-         RETURNING id, email, role, created_at, disabled_at",
-    )
+         WHERE id = $1 AND org_id = $2 RETURNING {ROW_COLUMNS}"
+    ))
     .bind(id)
     .bind(org)
     .bind(disable)

@@ -5,11 +5,9 @@
 //! rate centers, the inventory, duplicates) is a set-based SQL statement in `upload.rs`.
 //! Memory stays bounded by the two small channels between the stages.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::Read;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -127,7 +125,7 @@ struct ChannelReader {
     rx: mpsc::Receiver<Bytes>,
     current: Bytes,
     delivered: u64,
-    record_start: Arc<AtomicU64>,
+    record_start: Rc<Cell<u64>>,
     max_record: u64,
     lines: Rc<RefCell<LineIndex>>,
 }
@@ -194,7 +192,7 @@ impl Read for ChannelReader {
                 None => return Ok(0),
             }
         }
-        let start = self.record_start.load(Ordering::Relaxed);
+        let start = self.record_start.get();
         if self.delivered.saturating_sub(start) > self.max_record + READ_AHEAD {
             return Err(std::io::Error::other(RecordTooLong));
         }
@@ -291,7 +289,8 @@ fn parse(
     upload_id: Uuid,
     max_record_bytes: usize,
 ) -> AppResult<i64> {
-    let record_start = Arc::new(AtomicU64::new(0));
+    // The reader and the loop below run on one thread (the parser's).
+    let record_start = Rc::new(Cell::new(0));
     let lines = Rc::new(RefCell::new(LineIndex::default()));
     let reader = ChannelReader {
         rx,
@@ -353,7 +352,7 @@ fn parse(
                 });
             }
         }
-        record_start.store(csv.position().byte(), Ordering::Relaxed);
+        record_start.set(csv.position().byte());
         // No field of this file holds a line break: one inside a field means a quote opened
         // on this row runs on into the rows after it.
         if record

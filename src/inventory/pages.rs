@@ -16,7 +16,7 @@ use crate::auth::{PageCaller, RequestId};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{PageError, PageResult, parse_id, render};
+use crate::web::{Form, PageError, PageResult, parse_id, render};
 
 #[derive(askama::Template)]
 #[template(path = "inventory.html")]
@@ -242,34 +242,13 @@ pub async fn export(
     Ok(super::api::csv_response("inventory.csv", body))
 }
 
-/// A urlencoded body with repeated keys (the ticked numbers).
-struct Form(Vec<(String, String)>);
+/// What the inventory's forms carry: the filter fields and the ticked numbers.
+trait InventoryForm {
+    fn filter(&self) -> FilterQuery;
+    fn selection(&self) -> Result<Selection, AppError>;
+}
 
-impl Form {
-    fn parse(body: &[u8]) -> Form {
-        Form(
-            url::form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn all(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
+impl InventoryForm for Form {
     fn filter(&self) -> FilterQuery {
         FilterQuery {
             tenant: self.get("f_tenant").map(str::to_string),
@@ -366,7 +345,7 @@ pub async fn bulk(
         return Ok(Redirect::to(&format!("/inventory?notice={notice}")).into_response());
     }
     let hidden: Vec<(String, String)> = form
-        .0
+        .pairs()
         .iter()
         .filter(|(k, _)| k != "csrf" && k != "confirm")
         .cloned()
