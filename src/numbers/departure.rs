@@ -1,7 +1,7 @@
 //! A number leaves the tenant that held it: released by the tenant (`release`), or
 //! deprovisioned after its target stayed gone past the grace period (`jobs::orphans`).
-//! Whichever way it goes, what the tenant set on it goes with it, in the same transaction as
-//! the number's new state, so the next tenant starts from nothing.
+//! Whichever way it goes, it is written the same way (`leave`), and what the tenant set on it
+//! goes with it in the same transaction, so the next tenant starts from nothing.
 
 use serde_json::json;
 use sqlx::PgConnection;
@@ -19,17 +19,17 @@ pub async fn withdraw_tenant_settings(conn: &mut PgConnection, e164: &str) -> Ap
     Ok(())
 }
 
-/// Records an orphan's deprovisioning once its platform no longer routes it: back in stock,
-/// held by nobody, with the tenant's settings withdrawn and a `DEPROVISION` entry. False when
-/// the number is no longer that tenant's orphan (re-routed or released meanwhile).
-pub async fn deprovision_orphan(
+/// The number leaves `tenant_id` for state `to`, if it is still that tenant's number in state
+/// `from`: held by nobody, routed nowhere, and aging for that tenant as its reseller set
+/// (`domain::aging`: only the tenant that let it go is offered it until the period ends).
+/// False when it was not (it changed meanwhile).
+pub async fn leave(
     conn: &mut PgConnection,
     e164: &str,
     tenant_id: Uuid,
-) -> AppResult<bool> {
-    let to = transition(NumberState::Orphaned, Event::GracePeriodElapsed)?;
-    // Back in stock, it ages like a released number: only the tenant that lost it is offered
-    // it until the reseller's aging period ends.
+    from: &str,
+    to: NumberState,
+) -> sqlx::Result<bool> {
     let updated = sqlx::query(
         "UPDATE numbers SET lifecycle = $3, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
                 display_name = NULL, orphaned_at = NULL, state_changed_at = now(),
@@ -42,10 +42,22 @@ pub async fn deprovision_orphan(
     .bind(e164)
     .bind(tenant_id)
     .bind(to.as_str())
-    .bind(NumberState::Orphaned.as_str())
-    .execute(&mut *conn)
+    .bind(from)
+    .execute(conn)
     .await?;
-    if updated.rows_affected() == 0 {
+    Ok(updated.rows_affected() == 1)
+}
+
+/// Records an orphan's deprovisioning once its platform no longer routes it: back in stock,
+/// held by nobody, with the tenant's settings withdrawn and a `DEPROVISION` entry. False when
+/// the number is no longer that tenant's orphan (re-routed or released meanwhile).
+pub async fn deprovision_orphan(
+    conn: &mut PgConnection,
+    e164: &str,
+    tenant_id: Uuid,
+) -> AppResult<bool> {
+    let to = transition(NumberState::Orphaned, Event::GracePeriodElapsed)?;
+    if !leave(conn, e164, tenant_id, NumberState::Orphaned.as_str(), to).await? {
         return Ok(false);
     }
     withdraw_tenant_settings(conn, e164).await?;

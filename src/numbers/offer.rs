@@ -15,8 +15,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::domain::NumberState;
 use crate::domain::search::check_region;
-use crate::domain::{Event, NumberState, transition};
 use crate::tenants::TenantProfile;
 
 /// The states a number is in stock in: back in inventory, reservable by whoever it is
@@ -64,7 +64,7 @@ pub enum Offer {
 
 /// Whether a number in `state` with `holder` is in stock.
 pub fn in_stock(state: NumberState, holder: Option<Uuid>) -> bool {
-    holder.is_none() && transition(state, Event::Reserve) == Ok(NumberState::Reserved)
+    holder.is_none() && state.is_reservable()
 }
 
 /// The offer rule in Rust.

@@ -163,21 +163,7 @@ async fn finish(
     else {
         return Ok(false);
     };
-    let updated = sqlx::query(
-        "UPDATE numbers SET lifecycle = $3, tenant_id = NULL, target_type = NULL, target_id = NULL, target_name = NULL,
-                display_name = NULL, state_changed_at = now(), released_at = now(), released_by = $2,
-                aging_until = now() + make_interval(days => (
-                    SELECT nullif(max(s.aging_days), 0) FROM organizations o
-                    JOIN reseller_settings s ON s.reseller_id = o.parent_id WHERE o.id = $2))
-         WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $4",
-    )
-    .bind(number.as_str())
-    .bind(tenant_id)
-    .bind(to.as_str())
-    .bind(&from)
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
+    if !super::departure::leave(&mut tx, number.as_str(), tenant_id, &from, to).await? {
         // The number changed under the release (an operator's permanent release, say):
         // the platform no longer routes it, and Inward's record of it stands.
         tracing::warn!(%number, "a released number changed meanwhile; its record stands");

@@ -6,21 +6,6 @@ use serde_json::json;
 
 use crate::common::{Api, TestApp, spawn_app};
 
-async fn offered(api: &Api, e164: &str) -> bool {
-    let nxx = &e164[5..8];
-    let (status, body) = api
-        .get(&format!(
-            "/api/v1/numbers/available?npa=512&nxx={nxx}&limit=100"
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["numbers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|n| n["e164"] == e164)
-}
-
 async fn release(api: &Api, e164: &str) {
     let (status, body) = api
         .post(&format!("/api/v1/numbers/{e164}/release"), json!({}))
@@ -55,7 +40,7 @@ fn without_aging_a_released_number_is_offered_to_everyone_at_once() {
         assert!(released_at.is_some(), "the release date is recorded");
         assert_eq!(released_by, Some(app.tenant_id("globex").await));
         assert_eq!(aging_until, None, "aging is off by default");
-        assert!(offered(&initech, &number).await);
+        assert!(initech.searches_to(&number).await);
         assert_eq!(
             initech.reserve(std::slice::from_ref(&number)).await.0,
             StatusCode::CREATED
@@ -95,13 +80,13 @@ fn an_aging_number_goes_back_only_to_the_tenant_that_released_it() {
         assert_eq!((aging_until.unwrap() - released_at.unwrap()).num_days(), 45);
 
         assert!(
-            !offered(&initech, &numbers[0]).await,
+            !initech.searches_to(&numbers[0]).await,
             "not offered to another tenant"
         );
         let (status, _) = initech.reserve(std::slice::from_ref(&numbers[0])).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(
-            offered(&globex, &numbers[0]).await,
+            globex.searches_to(&numbers[0]).await,
             "offered back to the tenant that released it"
         );
 
@@ -128,7 +113,7 @@ fn an_aging_number_goes_back_only_to_the_tenant_that_released_it() {
             .execute(&app.pool)
             .await
             .unwrap();
-        assert!(offered(&initech, &numbers[1]).await);
+        assert!(initech.searches_to(&numbers[1]).await);
         assert_eq!(
             initech.reserve(std::slice::from_ref(&numbers[1])).await.0,
             StatusCode::CREATED

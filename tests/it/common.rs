@@ -326,6 +326,22 @@ impl Api {
         numbers
     }
 
+    /// Whether a search of the number's NPA-NXX offers it to this caller.
+    pub async fn searches_to(&self, e164: &str) -> bool {
+        let (npa, nxx) = (&e164[2..5], &e164[5..8]);
+        let (status, body) = self
+            .get(&format!(
+                "/api/v1/numbers/available?npa={npa}&nxx={nxx}&limit=100"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["e164"] == e164)
+    }
+
     pub async fn reserve(&self, numbers: &[String]) -> (StatusCode, Value) {
         self.post(
             "/api/v1/reservations",

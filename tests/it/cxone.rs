@@ -154,17 +154,8 @@ fn cxone_tokens_retries_errors_and_compensation() {
         let sim = Sim::start(cxone_with_state).await;
         let agent = connected(&app, &sim).await;
         let found = agent.find("npa=303&limit=20", 3).await;
-        let sign_ins = || {
-            sim.faults
-                .requests
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|r| r.path == "/auth/token")
-                .count()
-        };
         assert_eq!(
-            sign_ins(),
+            sim.count("POST", "/auth/token"),
             1,
             "the sign-in that finds the API host is the API client's first token"
         );
@@ -420,14 +411,13 @@ fn every_page_of_numbers_contacts_and_scripts_is_read() {
         assert_eq!(test["imported_numbers"], 20 + 2500 - 1200, "{test}");
         let (_, ivrs) = admin.get("/api/v1/targets?type=ivr").await;
         assert_eq!(ivrs["targets"].as_array().unwrap().len(), 602, "{ivrs}");
-        let pages = sim
-            .faults
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path.ends_with("/phone-numbers"))
-            .count();
+        let pages = sim.count(
+            "GET",
+            &format!(
+                "/inContactAPI/services/{}/phone-numbers",
+                inward::providers::cxone::API_VERSION
+            ),
+        );
         assert!(
             pages >= 6,
             "2,520 numbers in pages of 500: {pages} requests"

@@ -259,14 +259,7 @@ fn tokens_refresh_and_throttling_retries_recover() {
         let (status, _) = agent.get("/api/v1/targets?type=extension").await;
         assert_eq!(status, StatusCode::OK, "a burst of 503s is retried");
         // Each call above used a different target type, so none was answered from the cache.
-        let tokens = sim
-            .faults
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == "/oauth/token")
-            .count();
+        let tokens = sim.count("POST", "/oauth/token");
         assert_eq!(tokens, 2, "one token at connect, one refresh after expiry");
 
         // A throttled token exchange is waited out and tried again, as any other call.
@@ -802,15 +795,7 @@ fn a_burst_of_refused_tokens_makes_one_sign_in() {
         let app = app_with_key(pool).await;
         let sim = Sim::start(genesys_with_state).await;
         let (_, agent) = connected(&app, &sim).await;
-        let sign_ins = || {
-            sim.faults
-                .requests
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|r| r.path == "/oauth/token")
-                .count()
-        };
+        let sign_ins = || sim.count("POST", "/oauth/token");
         let before = sign_ins();
         sim.state.lock().unwrap().tokens.clear();
         // Held at the platform, every call is sent with the old token before the first 401.

@@ -29,16 +29,6 @@ impl crate::sim::Sim<SimState> {
             .owner(number)
             .map(|(kind, id)| (kind, id.to_string()))
     }
-
-    fn count(&self, method: &str, path: &str) -> usize {
-        self.faults
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.method == method && r.path.starts_with(path))
-            .count()
-    }
 }
 
 pub(crate) fn credentials(jwt: &str, account: &str) -> Value {

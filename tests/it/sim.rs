@@ -33,4 +33,15 @@ impl<S> Sim<S> {
     pub fn set(&self, change: impl FnOnce(&mut FaultConfig)) {
         change(&mut self.faults.config.lock().unwrap());
     }
+
+    /// How many `method` requests to a path starting with `path` the adapters sent.
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.faults
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == method && r.path.starts_with(path))
+            .count()
+    }
 }
