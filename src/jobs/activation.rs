@@ -11,7 +11,7 @@
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::{E164, Event, NumberState, transition};
+use crate::domain::E164;
 use crate::error::{AppError, AppResult};
 use crate::providers::Activation;
 use crate::state::AppState;
@@ -65,19 +65,9 @@ pub async fn record(state: &AppState, claimed: &Claimed, active: bool) -> AppRes
         .await?;
         return Ok(false);
     }
-    let to = transition(NumberState::Pending, Event::ActivationCompleted)?;
     let mut tx = state.pool.begin().await?;
-    let moved = sqlx::query(
-        "UPDATE numbers SET lifecycle = $3, state_changed_at = now(), activation_claimed_until = NULL
-         WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = 'pending'",
-    )
-    .bind(&claimed.e164)
-    .bind(claimed.tenant_id)
-    .bind(to.as_str())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let moved =
+        crate::numbers::lifecycle::activated(&mut tx, &claimed.e164, claimed.tenant_id).await?;
     if moved {
         let entry = Entry::new(Action::Provision, Outcome::Success)
             .by(Some(claimed.tenant_id), None, None)

@@ -8,7 +8,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::{E164, Event, NumberState, Target, TargetKind, transition};
+use crate::domain::{E164, Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -96,24 +96,9 @@ async fn flag_orphan(
     target: &Target,
 ) -> AppResult<bool> {
     let mut tx = state.pool.begin().await?;
-    let current: Option<String> = sqlx::query_scalar(
-        "SELECT lifecycle FROM numbers WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE",
-    )
-    .bind(e164)
-    .bind(tenant_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(Ok(from)) = current.map(|s| s.parse::<NumberState>()) else {
+    if !crate::numbers::lifecycle::orphaned(&mut tx, e164, tenant_id).await? {
         return Ok(false);
-    };
-    let Ok(to) = transition(from, Event::TargetDeleted) else {
-        return Ok(false);
-    };
-    sqlx::query("UPDATE numbers SET lifecycle = $2, orphaned_at = now(), state_changed_at = now() WHERE e164 = $1")
-        .bind(e164)
-        .bind(to.as_str())
-        .execute(&mut *tx)
-        .await?;
+    }
     // The owner is whoever provisioned it, per the audit log; every tenant admin is told too.
     let owner: Option<Uuid> = sqlx::query_scalar(
         "SELECT user_id FROM audit_log WHERE phone_number = $1 AND tenant_id = $2 AND action = 'PROVISION' AND status = 'SUCCESS' AND user_id IS NOT NULL ORDER BY id DESC LIMIT 1",
@@ -166,7 +151,7 @@ async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
             continue;
         }
         let mut tx = state.pool.begin().await?;
-        if crate::numbers::departure::deprovision_orphan(&mut tx, &e164, tenant_id).await? {
+        if crate::numbers::lifecycle::deprovisioned(&mut tx, &e164, tenant_id).await? {
             done += 1;
         }
         tx.commit().await?;

@@ -1,7 +1,7 @@
 //! The tenant's numbers: listing, detail with history, release, and routing targets.
 
 pub mod api;
-pub mod departure;
+pub mod lifecycle;
 pub mod offer;
 pub mod pages;
 pub mod release;
@@ -42,7 +42,7 @@ pub async fn reroute(
         .state
         .parse()
         .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
-    let to = transition(from, Event::Rerouted)?;
+    transition(from, Event::Rerouted)?;
     let kind: crate::domain::TargetKind = kind
         .parse()
         .map_err(|e: String| AppError::invalid_field("target.type", e))?;
@@ -71,24 +71,15 @@ pub async fn reroute(
         )
         .await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query(
-        "UPDATE numbers SET lifecycle = $3, target_type = $4, target_id = $5, target_name = $6, orphaned_at = NULL, state_changed_at = now()
-         WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $7",
-    )
-    .bind(number.as_str())
-    .bind(tenant_id)
-    .bind(to.as_str())
-    .bind(target.kind.as_str())
-    .bind(&target.id)
-    .bind(&target.name)
-    .bind(from.as_str())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE notifications SET read_at = now() WHERE tenant_id = $1 AND phone_number = $2 AND read_at IS NULL")
-        .bind(tenant_id)
-        .bind(number.as_str())
-        .execute(&mut *tx)
-        .await?;
+    if !lifecycle::rerouted(&mut tx, number.as_str(), tenant_id, from, &target).await? {
+        // Routed on the platform, but the number moved in Inward meanwhile (released, say):
+        // the consistency check reports the difference; the caller is told to look again.
+        return Err(AppError::conflict(
+            "state_changed",
+            format!("{number} changed while it was being re-routed; reload"),
+            json!(null),
+        ));
+    }
     let entry = Entry::new(Action::Provision, Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .number(number.as_str())

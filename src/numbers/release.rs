@@ -103,7 +103,7 @@ pub async fn release(
     }
     crash_point("after_platform_call");
 
-    match finish(state, &lease, number, tenant_id, to).await? {
+    match finish(state, &lease, number, tenant_id).await? {
         true => Ok(to),
         // Recovery finished (or is finishing) this release meanwhile.
         false => Ok(NumberState::Released),
@@ -141,7 +141,6 @@ async fn finish(
     lease: &Lease,
     number: &E164,
     tenant_id: Uuid,
-    to: NumberState,
 ) -> AppResult<bool> {
     let mut tx = state.pool.begin().await?;
     let attempt: Option<Intent> = sqlx::query_as(
@@ -163,12 +162,11 @@ async fn finish(
     else {
         return Ok(false);
     };
-    if !super::departure::leave(&mut tx, number.as_str(), tenant_id, &from, to).await? {
+    if !super::lifecycle::released(&mut tx, number.as_str(), tenant_id, &from).await? {
         // The number changed under the release (an operator's permanent release, say):
         // the platform no longer routes it, and Inward's record of it stands.
         tracing::warn!(%number, "a released number changed meanwhile; its record stands");
     }
-    super::departure::withdraw_tenant_settings(&mut tx, number.as_str()).await?;
     let entry = Entry::new(Action::Release, Outcome::Success)
         .by(Some(tenant_id), user_id, request_id.as_deref())
         .number(number.as_str())
@@ -221,7 +219,7 @@ pub async fn recover(state: &AppState) -> AppResult<usize> {
                 continue;
             }
         }
-        if finish(state, &lease, &number, tenant_id, NumberState::Released).await? {
+        if finish(state, &lease, &number, tenant_id).await? {
             finished += 1;
         }
     }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::{audit_port, record_event};
 use crate::audit::{Action, Outcome};
 use crate::domain::port::{PortDetails, PortEvent, PortInput, PortStatus};
-use crate::domain::{E164, Event, NumberState, Target, transition};
+use crate::domain::{E164, Target};
 use crate::error::{AppError, AppResult};
 use crate::providers::{NumberRef, PortProgress};
 use crate::state::AppState;
@@ -354,36 +354,10 @@ async fn complete(
             None,
         )
         .await?;
-    let to = transition(NumberState::PortingIn, Event::FocDateReached)?;
-    let toll_free = crate::domain::search::TOLL_FREE_NPAS.contains(&npa.as_str());
-    let inserted = sqlx::query(
-        "INSERT INTO numbers (e164, country, kind, national, npa, nxx, state, region, rate_center, city, inventory_org_id,
-                              tenant_id, lifecycle, target_type, target_id, target_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)
-         ON CONFLICT (e164) DO NOTHING",
-    )
-    .bind(number.as_str())
-    .bind(place.as_ref().map(|p| p.2.as_str()).unwrap_or("US"))
-    .bind(if toll_free { "toll_free" } else { "local" })
-    .bind(&national)
-    .bind(&npa)
-    .bind(&nxx)
-    .bind(place.as_ref().map(|p| p.1.clone()))
-    .bind(match &place {
-        Some((city, st, _, _)) => format!("{city}, {st}"),
-        None if toll_free => "Toll-free (US/Canada)".into(),
-        None => "Ported number".into(),
-    })
-    .bind(place.as_ref().map(|p| p.3.clone()))
-    .bind(place.as_ref().map(|p| p.0.clone()))
-    .bind(tenant_id)
-    .bind(to.as_str())
-    .bind(target.kind.as_str())
-    .bind(&target.id)
-    .bind(&target.name)
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
+    let inserted =
+        crate::numbers::lifecycle::ported_in(conn, number, tenant_id, target, place.as_ref())
+            .await?;
+    if !inserted {
         return Err(AppError::conflict(
             "already_on_network",
             format!("{number} appeared on Inward's network meanwhile"),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{quick, repo};
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
+use crate::domain::{E164, Event, NumberState, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::numbers::offer::{self, FACTS_COLUMNS, Offer, OfferFacts};
 use crate::state::AppState;
@@ -249,23 +249,7 @@ async fn hold_in_full(
         None => None,
     };
     for e164 in wanted {
-        let row = sqlx::query("SELECT lifecycle FROM numbers WHERE e164 = $1")
-            .bind(e164)
-            .fetch_one(&mut *tx)
-            .await?;
-        let from = parse_state(row.try_get("lifecycle")?)?;
-        let to = transition(from, Event::Reserve)?;
-        sqlx::query(
-            "UPDATE numbers SET lifecycle = $2, reservation_id = $3, tenant_id = $4, state_changed_at = now()
-             WHERE e164 = $1 AND lifecycle = $5",
-        )
-        .bind(e164)
-        .bind(to.as_str())
-        .bind(id)
-        .bind(tenant_id)
-        .bind(from.as_str())
-        .execute(&mut *tx)
-        .await?;
+        crate::numbers::lifecycle::reserve(&mut tx, e164, id, tenant_id).await?;
         sqlx::query("INSERT INTO holds (reservation_id, e164, expires_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(e164)
@@ -285,12 +269,6 @@ async fn hold_in_full(
     crate::metrics::holds_expired(expired_here);
     crate::metrics::holds_created(wanted.len());
     Ok((expires_at, approval_id))
-}
-
-fn parse_state(value: String) -> AppResult<NumberState> {
-    value
-        .parse()
-        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))
 }
 
 /// Ends a number's live hold in this reservation and moves the number back to inventory.
@@ -314,16 +292,7 @@ async fn end_hold(
     if ended.rows_affected() == 0 {
         return Ok(false);
     }
-    let to = transition(NumberState::Reserved, event)?;
-    sqlx::query(
-        "UPDATE numbers SET lifecycle = $3, reservation_id = NULL, tenant_id = NULL, state_changed_at = now()
-         WHERE e164 = $1 AND reservation_id = $2 AND lifecycle = 'reserved'",
-    )
-    .bind(e164)
-    .bind(reservation_id)
-    .bind(to.as_str())
-    .execute(&mut *conn)
-    .await?;
+    crate::numbers::lifecycle::unreserve(conn, e164, reservation_id, event).await?;
     Ok(true)
 }
 
@@ -399,7 +368,6 @@ async fn record_expiry(
 /// batch instead of four statements per hold, so that a burst of lapsed holds (thousands a
 /// minute under load) is returned to search within a sweep or two.
 pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
-    let to = transition(NumberState::Reserved, Event::ExpireHold)?;
     let mut tx = state.pool.begin().await?;
     let due: Vec<i64> = sqlx::query_scalar(
         "SELECT h.id FROM holds h JOIN numbers n ON n.e164 = h.e164
@@ -426,16 +394,8 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
         .iter()
         .map(|(r, e164, _, _)| (*r, e164.as_str()))
         .unzip();
-    sqlx::query(
-        "UPDATE numbers n SET lifecycle = $3, reservation_id = NULL, tenant_id = NULL, state_changed_at = now()
-         FROM unnest($1::text[], $2::uuid[]) AS e(e164, reservation_id)
-         WHERE n.e164 = e.e164 AND n.reservation_id = e.reservation_id AND n.lifecycle = 'reserved'",
-    )
-    .bind(&numbers)
-    .bind(&reservations)
-    .bind(to.as_str())
-    .execute(&mut *tx)
-    .await?;
+    crate::numbers::lifecycle::unreserve_many(&mut tx, &numbers, &reservations, Event::ExpireHold)
+        .await?;
     let entries: Vec<Entry> = ended
         .iter()
         .map(|(reservation_id, e164, tenant_id, user_id)| {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal, transition};
+use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::providers::{Activation, NumberRef, Provider, ProviderError};
 use crate::saga_lease::{Lease, Saga, crash_point};
@@ -303,12 +303,7 @@ async fn run_saga(
         .parse()
         .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
     let us_state: Option<String> = row.try_get("state")?;
-    let to = transition(from, Event::StartProvisioning)?;
-    sqlx::query("UPDATE numbers SET lifecycle = $2, state_changed_at = now() WHERE e164 = $1")
-        .bind(&e164)
-        .bind(to.as_str())
-        .execute(&mut *tx)
-        .await?;
+    crate::numbers::lifecycle::start_provisioning(&mut tx, &e164, reservation_id, from).await?;
     let owner = Uuid::new_v4();
     let lease_seconds = state.config.sagas.lease_seconds;
     sqlx::query(
@@ -393,7 +388,6 @@ async fn run_saga(
             };
             let committed: AppResult<Option<NumberState>> = async {
                 let mut tx = state.pool.begin().await?;
-                let to = transition(NumberState::Provisioning, event)?;
                 // The fence: the attempt is still this saga's, and the number still this
                 // reservation's, or recovery has decided this provisioning already.
                 let ours = sqlx::query(&format!(
@@ -407,23 +401,18 @@ async fn run_saga(
                 if ours.rows_affected() != 1 {
                     return Ok(None);
                 }
-                let routed = sqlx::query(
-                    "UPDATE numbers SET lifecycle = $2, reservation_id = NULL, target_type = $3, target_id = $4,
-                            target_name = $5, display_name = $6, state_changed_at = now()
-                     WHERE e164 = $1 AND lifecycle = 'provisioning' AND reservation_id = $7",
+                let Some(to) = crate::numbers::lifecycle::provisioned(
+                    &mut tx,
+                    &e164,
+                    reservation_id,
+                    event,
+                    &target,
+                    assignment.display_name.as_deref(),
                 )
-                .bind(&e164)
-                .bind(to.as_str())
-                .bind(target.kind.as_str())
-                .bind(&target.id)
-                .bind(&target.name)
-                .bind(&assignment.display_name)
-                .bind(reservation_id)
-                .execute(&mut *tx)
-                .await?;
-                if routed.rows_affected() != 1 {
+                .await?
+                else {
                     return Ok(None);
-                }
+                };
                 sqlx::query("UPDATE holds SET ended_at = now(), end_reason = 'provisioned' WHERE reservation_id = $1 AND e164 = $2 AND ended_at IS NULL")
                     .bind(reservation_id)
                     .bind(&e164)
@@ -603,12 +592,7 @@ async fn compensate(
     if ours.rows_affected() != 1 {
         return Ok(());
     }
-    let to = transition(NumberState::Provisioning, Event::ProvisioningFailed)?;
-    sqlx::query("UPDATE numbers SET lifecycle = $3, state_changed_at = now() WHERE e164 = $1 AND reservation_id = $2 AND lifecycle = 'provisioning'")
-        .bind(number.as_str())
-        .bind(reservation_id)
-        .bind(to.as_str())
-        .execute(&mut *tx)
+    crate::numbers::lifecycle::provisioning_failed(&mut tx, number.as_str(), reservation_id)
         .await?;
     tx.commit().await?;
     Ok(())
