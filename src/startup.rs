@@ -119,9 +119,16 @@ pub fn api_router() -> Router<AppState> {
             get(auth::tokens_web::api_list).post(auth::tokens_web::api_create),
         )
         .route("/tokens/{id}", delete(auth::tokens_web::api_revoke))
-        .route("/users", get(auth::users_web::api_list))
+        .route(
+            "/users",
+            get(auth::users_web::api_list).post(auth::users_web::api_create),
+        )
+        .route("/users/{id}/role", put(auth::users_web::api_set_role))
         .route("/users/{id}/disable", post(auth::users_web::api_disable))
         .route("/users/{id}/enable", post(auth::users_web::api_enable))
+        .route("/me", get(auth::account_web::api_me))
+        .route("/me/password", post(auth::account_web::api_change_password))
+        .route("/me/sessions", delete(auth::account_web::api_end_sessions))
         .route(
             "/connections/{id}",
             get(connections::api::show).delete(connections::api::remove),
@@ -198,8 +205,21 @@ pub fn page_router() -> Router<AppState> {
             get(auth::tokens_web::show).post(auth::tokens_web::create),
         )
         .route("/tokens/{id}/revoke", post(auth::tokens_web::revoke_page))
-        .route("/users", get(auth::users_web::show))
+        .route(
+            "/users",
+            get(auth::users_web::show).post(auth::users_web::create_page),
+        )
+        .route("/users/{id}/role", post(auth::users_web::role_page))
         .route("/users/{id}/disable", post(auth::users_web::disable_page))
+        .route("/account", get(auth::account_web::show))
+        .route(
+            "/account/password",
+            post(auth::account_web::change_password_page),
+        )
+        .route(
+            "/account/sign-out-others",
+            post(auth::account_web::sign_out_others_page),
+        )
         .route("/users/{id}/enable", post(auth::users_web::enable_page))
         .route(
             "/aging",

@@ -79,6 +79,14 @@ pub enum Action {
     UserDisable,
     #[serde(rename = "USER_ENABLE")]
     UserEnable,
+    #[serde(rename = "USER_CREATE")]
+    UserCreate,
+    #[serde(rename = "USER_ROLE")]
+    UserRole,
+    #[serde(rename = "PASSWORD_CHANGE")]
+    PasswordChange,
+    #[serde(rename = "SESSIONS_END")]
+    SessionsEnd,
 }
 
 impl Action {
@@ -117,6 +125,10 @@ impl Action {
         Action::TokenRevoke,
         Action::UserDisable,
         Action::UserEnable,
+        Action::UserCreate,
+        Action::UserRole,
+        Action::PasswordChange,
+        Action::SessionsEnd,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +167,10 @@ impl Action {
             Action::TokenRevoke => "TOKEN_REVOKE",
             Action::UserDisable => "USER_DISABLE",
             Action::UserEnable => "USER_ENABLE",
+            Action::UserCreate => "USER_CREATE",
+            Action::UserRole => "USER_ROLE",
+            Action::PasswordChange => "PASSWORD_CHANGE",
+            Action::SessionsEnd => "SESSIONS_END",
         }
     }
 

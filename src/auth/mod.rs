@@ -2,6 +2,7 @@
 //! The `authenticate` middleware resolves the caller once per request and enforces CSRF on
 //! every state-changing request made with a session cookie.
 
+pub mod account_web;
 pub mod pages;
 pub mod password;
 pub mod repo;

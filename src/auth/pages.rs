@@ -156,6 +156,9 @@ pub async fn login(
     super::throttle::clear(&state.pool, &form.email)
         .await
         .map_err(AppError::from)?;
+    super::users::record_sign_in(&state.pool, user_id)
+        .await
+        .map_err(AppError::from)?;
     let lifetime = Duration::hours(state.config.server.session_hours);
     let session = repo::create_session(&state.pool, user_id, lifetime)
         .await

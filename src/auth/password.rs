@@ -6,13 +6,45 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-pub const MIN_PASSWORD_LEN: usize = 10;
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// Longer passwords add nothing but hashing work an attacker could make us do.
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+/// The most common passwords from breach corpora (`data/common-passwords.txt`, lower case),
+/// refused whatever their length: they are the first an attacker tries.
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("../../data/common-passwords.txt")
+            .lines()
+            .collect()
+    });
+
+/// Why `password` may not be set, if it may not: too short, too long, or a common one.
+pub fn policy_problem(password: &str) -> Option<String> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_LEN {
+        return Some(format!(
+            "passwords need at least {MIN_PASSWORD_LEN} characters (this one has {length})"
+        ));
+    }
+    if length > MAX_PASSWORD_LEN {
+        return Some(format!(
+            "passwords have at most {MAX_PASSWORD_LEN} characters"
+        ));
+    }
+    if COMMON.contains(password.to_lowercase().as_str()) {
+        return Some(
+            "this password is on the list of passwords most often seen in breaches; choose another"
+                .into(),
+        );
+    }
+    None
+}
 
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        password.chars().count() >= MIN_PASSWORD_LEN,
-        "passwords need at least {MIN_PASSWORD_LEN} characters"
-    );
+    if let Some(problem) = policy_problem(password) {
+        anyhow::bail!(problem);
+    }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -35,7 +67,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 /// as for a known one, so the answer's timing does not tell which addresses exist.
 pub async fn verify_password_off_thread(password: String, stored: Option<String>) -> bool {
     static UNKNOWN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        hash_password("no account has this password").unwrap_or_default()
+        hash_password("no account has this password, ever").unwrap_or_default()
     });
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
@@ -72,8 +104,23 @@ mod tests {
     }
 
     #[test]
-    fn short_passwords_are_refused() {
+    fn short_long_and_common_passwords_are_refused() {
         assert!(hash_password("short").is_err());
+        assert!(
+            policy_problem("elevenchars")
+                .unwrap()
+                .contains("at least 12")
+        );
+        assert!(policy_problem("twelve chars").is_none());
+        assert!(policy_problem(&"x".repeat(257)).is_some());
+        // On every breach list, whatever the letter case.
+        assert!(policy_problem("Password1234").unwrap().contains("breaches"));
+        assert!(
+            policy_problem("qwertyuiop123")
+                .unwrap()
+                .contains("breaches")
+        );
+        assert!(COMMON.len() > 10_000);
     }
 
     #[test]

@@ -1,20 +1,39 @@
 //! Users over the JSON API (`/api/v1/users`) and on the Users page (`/users`), for the admins
-//! of an organization. Disabling and enabling are audited (`USER_DISABLE`, `USER_ENABLE`).
+//! of an organization: list, create, change role, disable and enable, each audited
+//! (`USER_CREATE`, `USER_ROLE`, `USER_DISABLE`, `USER_ENABLE`).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::users::{self, UserRow};
+use super::users::{self, NewUser, UserRow};
 use super::{ApiCaller, PageCaller, RequestId};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::caches::Topic;
 use crate::domain::policy::Principal;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{PageResult, parse_id, render};
+use crate::web::{ApiJson, Form, PageResult, parse_id, render};
+
+async fn record(
+    state: &AppState,
+    caller: &Principal,
+    action: Action,
+    request_id: Option<&str>,
+    details: Value,
+) -> AppResult<()> {
+    let entry = Entry::new(action, Outcome::Success)
+        .by(caller.tenant().ok(), Some(caller.user_id), request_id)
+        .org(caller.org_id)
+        .details(details);
+    audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
+    Ok(())
+}
 
 async fn change(
     state: &AppState,
@@ -37,11 +56,38 @@ async fn change(
     } else {
         Action::UserEnable
     };
-    let entry = Entry::new(action, Outcome::Success)
-        .by(caller.tenant().ok(), Some(caller.user_id), request_id)
-        .org(caller.org_id)
-        .details(json!({ "user_id": user.id, "email": user.email }));
-    audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
+    let details = json!({ "user_id": user.id, "email": user.email });
+    record(state, caller, action, request_id, details).await?;
+    Ok(user)
+}
+
+async fn create(
+    state: &AppState,
+    caller: &Principal,
+    new: &NewUser,
+    request_id: Option<&str>,
+) -> AppResult<UserRow> {
+    let user = users::create(&state.pool, caller, new).await?;
+    let details = json!({ "user_id": user.id, "email": user.email, "role": user.role });
+    record(state, caller, Action::UserCreate, request_id, details).await?;
+    Ok(user)
+}
+
+async fn set_role(
+    state: &AppState,
+    caller: &Principal,
+    raw: &str,
+    role: &str,
+    request_id: Option<&str>,
+) -> AppResult<UserRow> {
+    let id = parse_id(raw, "user")?;
+    let (user, before) = users::set_role(&state.pool, caller, id, role).await?;
+    // The user's cached sessions and tokens carry the old role: retired here now, and on
+    // the other instances by the trigger on `users`.
+    state.invalidation.retire_here(Topic::Callers);
+    let details =
+        json!({ "user_id": user.id, "email": user.email, "from": before, "to": user.role });
+    record(state, caller, Action::UserRole, request_id, details).await?;
     Ok(user)
 }
 
@@ -52,6 +98,32 @@ pub async fn api_list(
     Ok(Json(
         json!({ "users": users::list(&state.pool, &caller).await? }),
     ))
+}
+
+pub async fn api_create(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    ApiJson(new): ApiJson<NewUser>,
+) -> AppResult<Response> {
+    let user = create(&state, &caller, &new, request_id.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(json!(user))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RoleChange {
+    role: String,
+}
+
+pub async fn api_set_role(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    ApiJson(change): ApiJson<RoleChange>,
+) -> AppResult<Json<UserRow>> {
+    let user = set_role(&state, &caller, &raw, &change.role, request_id.as_deref()).await?;
+    Ok(Json(user))
 }
 
 pub async fn api_disable(
@@ -80,20 +152,89 @@ struct UsersPage {
     chrome: Chrome,
     users: Vec<UserRow>,
     me: uuid::Uuid,
+    roles: Vec<&'static str>,
+    /// What the add form held when it was refused, and why.
+    draft_email: String,
+    draft_role: String,
+    error: Option<String>,
 }
 
-async fn page(state: &AppState, caller: &PageCaller, notice: Option<String>) -> PageResult {
-    let mut chrome = Chrome::new(&caller.principal, &caller.csrf);
-    chrome.notice = notice;
-    Ok(render(&UsersPage {
-        chrome,
+async fn page(state: &AppState, caller: &PageCaller) -> AppResult<UsersPage> {
+    let roles: Vec<&'static str> = users::roles_for(caller.principal.org_kind)
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    Ok(UsersPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
         users: users::list(&state.pool, &caller.principal).await?,
         me: caller.principal.user_id,
-    }))
+        draft_role: roles.last().copied().unwrap_or_default().to_string(),
+        roles,
+        draft_email: String::new(),
+        error: None,
+    })
+}
+
+fn with_notice(mut p: UsersPage, notice: String) -> PageResult {
+    p.chrome.notice = Some(notice);
+    Ok(render(&p))
 }
 
 pub async fn show(State(state): State<AppState>, caller: PageCaller) -> PageResult {
-    page(&state, &caller, None).await
+    Ok(render(&page(&state, &caller).await?))
+}
+
+pub async fn create_page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let form = Form::parse(&body);
+    let new = NewUser {
+        email: form.get("email").unwrap_or_default().to_string(),
+        role: form.get("role").unwrap_or_default().to_string(),
+        password: form.raw("password").unwrap_or_default().to_string(),
+    };
+    match create(&state, &caller.principal, &new, request_id.as_deref()).await {
+        Ok(user) => with_notice(
+            page(&state, &caller).await?,
+            format!(
+                "{} is added as {}. Pass on the first password; they can change it on their Account page.",
+                user.email,
+                user.role.replace('_', " ")
+            ),
+        ),
+        Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
+            let mut p = page(&state, &caller).await?;
+            p.error = Some(err.public_message());
+            p.draft_email = new.email;
+            p.draft_role = new.role;
+            let status = if matches!(err, AppError::Conflict { .. }) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            Ok((status, render(&p)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn role_page(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> PageResult {
+    let form = Form::parse(&body);
+    let role = form.get("role").unwrap_or_default();
+    let user = set_role(&state, &caller.principal, &raw, role, request_id.as_deref()).await?;
+    with_notice(
+        page(&state, &caller).await?,
+        format!("{} is now {}.", user.email, user.role.replace('_', " ")),
+    )
 }
 
 pub async fn disable_page(
@@ -103,11 +244,13 @@ pub async fn disable_page(
     Path(raw): Path<String>,
 ) -> PageResult {
     let user = change(&state, &caller.principal, &raw, true, request_id.as_deref()).await?;
-    let notice = format!(
-        "{} is disabled: signed out everywhere, API tokens ended.",
-        user.email
-    );
-    page(&state, &caller, Some(notice)).await
+    with_notice(
+        page(&state, &caller).await?,
+        format!(
+            "{} is disabled: signed out everywhere, API tokens ended.",
+            user.email
+        ),
+    )
 }
 
 pub async fn enable_page(
@@ -124,10 +267,8 @@ pub async fn enable_page(
         request_id.as_deref(),
     )
     .await?;
-    page(
-        &state,
-        &caller,
-        Some(format!("{} can sign in again.", user.email)),
+    with_notice(
+        page(&state, &caller).await?,
+        format!("{} can sign in again.", user.email),
     )
-    .await
 }

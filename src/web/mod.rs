@@ -108,6 +108,14 @@ impl Form {
             .filter(|v| !v.is_empty())
     }
 
+    /// The first value of `key` exactly as sent (a password keeps its spaces).
+    pub fn raw(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Every field as sent, in order.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0

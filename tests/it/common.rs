@@ -129,6 +129,10 @@ impl TestApp {
 
     /// A browser-like client: cookies kept, redirects not followed, logged in via the form.
     pub async fn browser(&self, email: &str) -> Browser {
+        self.browser_with(email, PASSWORD).await
+    }
+
+    pub async fn browser_with(&self, email: &str, password: &str) -> Browser {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -137,7 +141,7 @@ impl TestApp {
         let response = sign_in(
             &http,
             &self.url(""),
-            &[("email", email), ("password", PASSWORD), ("next", "/")],
+            &[("email", email), ("password", password), ("next", "/")],
         )
         .await;
         assert_eq!(

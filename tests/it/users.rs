@@ -119,3 +119,300 @@ fn the_users_page_disables_and_enables() {
         assert_eq!(agent_page.get("/users").await.0, StatusCode::FORBIDDEN);
     })
 }
+
+async fn count_audit(app: &crate::common::TestApp, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[test]
+fn admins_add_users_and_change_their_roles() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let new = |email: &str, role: &str, password: &str| json!({ "email": email, "role": role, "password": password });
+        let first = "a fresh long passphrase";
+        let (status, body) = admin
+            .post(
+                "/api/v1/users",
+                new("nina@globex.test", "tenant_user", first),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["role"], "tenant_user");
+        assert!(body["last_sign_in_at"].is_null(), "{body}");
+        let nina = body["id"].as_str().unwrap().to_string();
+
+        for (body, field, says) in [
+            (
+                new("NINA@globex.test", "tenant_user", first),
+                "",
+                "already exists",
+            ),
+            (
+                new("x@globex.test", "reseller_admin", first),
+                "role",
+                "tenant_admin",
+            ),
+            (
+                new("x@globex.test", "tenant_user", "elevenchars"),
+                "password",
+                "at least 12",
+            ),
+            (
+                new("x@globex.test", "tenant_user", "Password1234"),
+                "password",
+                "breaches",
+            ),
+            (
+                new("not an address", "tenant_user", first),
+                "email",
+                "not an email",
+            ),
+        ] {
+            let (status, answer) = admin.post("/api/v1/users", body.clone()).await;
+            assert!(
+                status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::CONFLICT,
+                "{body}: {status} {answer}"
+            );
+            assert!(answer.to_string().contains(says), "{body}: {answer}");
+            if !field.is_empty() {
+                assert_eq!(answer["error"]["details"]["field"], field, "{answer}");
+            }
+        }
+        let agent = app.api("agent@globex.test").await;
+        let (status, _) = agent
+            .post("/api/v1/users", new("y@globex.test", "tenant_admin", first))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "a tenant user adds nobody");
+
+        // The new user signs in with the first password; the list shows when.
+        let nina_page = app.browser_with("nina@globex.test", first).await;
+        assert_eq!(nina_page.get("/users").await.0, StatusCode::FORBIDDEN);
+        let (_, list) = admin.get("/api/v1/users").await;
+        let row = list["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == nina.as_str())
+            .unwrap()
+            .clone();
+        assert!(row["last_sign_in_at"].is_string(), "{row}");
+
+        // Promoted: the same session may manage users from its next request.
+        let (status, body) = admin
+            .put(
+                &format!("/api/v1/users/{nina}/role"),
+                json!({ "role": "tenant_admin" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["role"], "tenant_admin");
+        assert_eq!(nina_page.get("/users").await.0, StatusCode::OK);
+        let (status, body) = admin
+            .put(
+                &format!("/api/v1/users/{nina}/role"),
+                json!({ "role": "operator" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+        let (_, list) = admin.get("/api/v1/users").await;
+        let me = id_of(&list, "admin@globex.test");
+        let (status, body) = admin
+            .put(
+                &format!("/api/v1/users/{me}/role"),
+                json!({ "role": "tenant_user" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(error_code(&body), "cannot_change_own_role");
+        let other = app.api("admin@initech.test").await;
+        let (status, _) = other
+            .put(
+                &format!("/api/v1/users/{nina}/role"),
+                json!({ "role": "tenant_user" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's user");
+        assert_eq!(count_audit(&app, "USER_CREATE").await, 1);
+        assert_eq!(count_audit(&app, "USER_ROLE").await, 1);
+    })
+}
+
+#[test]
+fn the_users_page_adds_a_user_and_says_why_it_cannot() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.browser("admin@globex.test").await;
+        let refused = admin
+            .post_form(
+                "/users",
+                &[
+                    ("email", "omar@globex.test"),
+                    ("role", "tenant_user"),
+                    ("password", "short"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = refused.text().await.unwrap();
+        assert!(
+            page.contains("id=\"user-error\"") && page.contains("at least 12"),
+            "{page}"
+        );
+        assert!(
+            page.contains("value=\"omar@globex.test\""),
+            "the form keeps the email"
+        );
+        let added = admin
+            .post_form(
+                "/users",
+                &[
+                    ("email", "omar@globex.test"),
+                    ("role", "tenant_admin"),
+                    ("password", "  spaces count too  "),
+                ],
+            )
+            .await;
+        assert_eq!(added.status(), StatusCode::OK);
+        assert!(
+            added
+                .text()
+                .await
+                .unwrap()
+                .contains("omar@globex.test is added as tenant admin")
+        );
+        // The password is taken as typed, spaces included.
+        let omar = app
+            .browser_with("omar@globex.test", "  spaces count too  ")
+            .await;
+        let omar_id: uuid::Uuid =
+            sqlx::query_scalar("SELECT id FROM users WHERE email = 'omar@globex.test'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(omar.get("/users").await.0, StatusCode::OK);
+        let demoted = admin
+            .post_form(
+                &format!("/users/{omar_id}/role"),
+                &[("role", "tenant_user")],
+            )
+            .await;
+        assert!(demoted.text().await.unwrap().contains("is now tenant user"));
+        assert_eq!(omar.get("/users").await.0, StatusCode::FORBIDDEN);
+    })
+}
+
+#[test]
+fn users_change_their_password_and_sign_out_elsewhere() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let here = app.browser("agent@globex.test").await;
+        let there = app.browser("agent@globex.test").await;
+        let (_, page) = here.get("/account").await;
+        assert!(page.contains("in 2 places"), "{page}");
+
+        let change = |current: &'static str, new: &'static str, confirm: &'static str| {
+            [
+                ("current_password", current),
+                ("new_password", new),
+                ("confirm_password", confirm),
+            ]
+        };
+        let fresh = "my own new passphrase";
+        for (fields, says) in [
+            (
+                change("wrong password!", fresh, fresh),
+                "not your current password",
+            ),
+            (change(PASSWORD, fresh, "something else entirely"), "differ"),
+            (
+                change(PASSWORD, "qwertyuiop123", "qwertyuiop123"),
+                "breaches",
+            ),
+            (change(PASSWORD, PASSWORD, PASSWORD), "same as the current"),
+        ] {
+            let refused = here.post_form("/account/password", &fields).await;
+            assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{says}");
+            let page = refused.text().await.unwrap();
+            assert!(
+                page.contains("id=\"password-error\"") && page.contains(says),
+                "{says}: {page}"
+            );
+        }
+        assert_eq!(
+            there.get("/numbers").await.0,
+            StatusCode::OK,
+            "nothing changed yet"
+        );
+
+        let changed = here
+            .post_form("/account/password", &change(PASSWORD, fresh, fresh))
+            .await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert!(
+            changed
+                .text()
+                .await
+                .unwrap()
+                .contains("Sessions ended elsewhere: 1")
+        );
+        assert!(
+            there.get("/numbers").await.0.is_redirection(),
+            "the other session ended"
+        );
+        assert_eq!(
+            here.get("/numbers").await.0,
+            StatusCode::OK,
+            "this one stays"
+        );
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let old = [
+            ("email", "agent@globex.test"),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ];
+        assert_eq!(
+            sign_in(&http, &app.url(""), &old).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+
+        let elsewhere = app.browser_with("agent@globex.test", fresh).await;
+        let done = here.post_form("/account/sign-out-others", &[]).await;
+        assert!(
+            done.text()
+                .await
+                .unwrap()
+                .contains("Signed out everywhere else (1 sessions)")
+        );
+        assert!(elsewhere.get("/numbers").await.0.is_redirection());
+        assert_eq!(here.get("/numbers").await.0, StatusCode::OK);
+
+        // Over the API: no session is current, so all of them end.
+        let api = app.api("agent@globex.test").await;
+        let (status, me) = api.get("/api/v1/me").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(me["sessions"], 1, "{me}");
+        let (status, body) = api.delete("/api/v1/me/sessions").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["sessions_ended"], 1);
+        assert!(here.get("/numbers").await.0.is_redirection());
+        let (status, body) = api
+            .post(
+                "/api/v1/me/password",
+                json!({ "current_password": fresh, "new_password": "short" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"]["field"], "new_password");
+        assert_eq!(count_audit(&app, "PASSWORD_CHANGE").await, 1);
+        assert_eq!(count_audit(&app, "SESSIONS_END").await, 2);
+    })
+}
