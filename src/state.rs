@@ -119,6 +119,13 @@ const CACHE_TTL: Duration = Duration::from_secs(10);
 type TargetCache = HashMap<(Uuid, Option<TargetKind>), (Instant, Vec<Target>)>;
 
 impl AppState {
+    /// The cookie names and attributes this configuration uses.
+    pub fn cookies(&self) -> crate::auth::cookies::Cookies {
+        crate::auth::cookies::Cookies {
+            secure: self.config.server.secure_cookies,
+        }
+    }
+
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
         // Every provider is wrapped so its calls show up in /metrics.
         let writer_pool = writer_pool(&pool);

@@ -41,8 +41,8 @@ async fn ended(
 }
 
 /// The digest of the session a page request is made from, kept when the others end.
-fn this_session(headers: &HeaderMap) -> Option<Vec<u8>> {
-    super::session_token(headers).map(|token| token_digest(&token))
+fn this_session(state: &AppState, headers: &HeaderMap) -> Option<Vec<u8>> {
+    super::session_token(state, headers).map(|token| token_digest(&token))
 }
 
 #[derive(Deserialize)]
@@ -94,7 +94,7 @@ pub async fn api_end_sessions(
     RequestId(request_id): RequestId,
     headers: HeaderMap,
 ) -> AppResult<Json<Value>> {
-    let keep = this_session(&headers);
+    let keep = this_session(&state, &headers);
     let digests = users::end_other_sessions(&state.pool, &caller, keep.as_deref()).await?;
     let count = ended(
         &state,
@@ -143,7 +143,7 @@ pub async fn change_password_page(
             "the two new passwords differ",
         ))
     } else {
-        let keep = this_session(&headers);
+        let keep = this_session(&state, &headers);
         users::change_password(
             &state.pool,
             &caller.principal,
@@ -184,7 +184,7 @@ pub async fn sign_out_others_page(
     RequestId(request_id): RequestId,
     headers: HeaderMap,
 ) -> PageResult {
-    let keep = this_session(&headers);
+    let keep = this_session(&state, &headers);
     let digests =
         users::end_other_sessions(&state.pool, &caller.principal, keep.as_deref()).await?;
     let count = ended(

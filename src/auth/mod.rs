@@ -3,6 +3,7 @@
 //! every state-changing request made with a session cookie.
 
 pub mod account_web;
+pub mod cookies;
 pub mod pages;
 pub mod password;
 pub mod repo;
@@ -25,7 +26,6 @@ use crate::domain::policy::Principal;
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub const SESSION_COOKIE: &str = "inward_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const CSRF_FIELD: &str = "csrf";
 const MAX_FORM_BYTES: usize = 1 << 20;
@@ -37,8 +37,9 @@ pub struct Authenticated {
     pub csrf: Option<String>,
 }
 
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, SESSION_COOKIE)
+/// The session token the request carries, under the cookie name this configuration uses.
+pub fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    state.cookies().get(headers, cookies::Cookie::Session)
 }
 
 /// The value of the cookie `wanted`, if the request carries it.
@@ -87,7 +88,7 @@ async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError
                 .await?
                 .ok_or(AppError::Unauthenticated)?,
         )
-    } else if let Some(token) = session_token(&parts.headers) {
+    } else if let Some(token) = session_token(state, &parts.headers) {
         caller(state, &token, Via::Session).await?
     } else {
         None

@@ -4,8 +4,9 @@ use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
 
+use super::cookies::Cookie;
 use super::password::verify_password_off_thread;
-use super::{SESSION_COOKIE, repo, session_token};
+use super::{repo, session_token};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::{PageError, render};
@@ -16,27 +17,19 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
-    /// Ties the form to this browser (`LOGIN_COOKIE`).
+    /// Ties the form to this browser (`Cookie::Login`).
     login_token: String,
 }
 
 /// Sign-in has no session to carry a CSRF token yet, so the form and a cookie carry the same
 /// random value and a sign-in must present both: another site can make a browser post the
-/// form (signing the victim in as the attacker) but cannot read or set the cookie. Strict, and
-/// scoped to /login, it goes nowhere else.
-const LOGIN_COOKIE: &str = "inward_login";
-
+/// form (signing the victim in as the attacker) but cannot read or set the cookie.
+///
 /// The login page with a fresh form token and its cookie.
 fn login_page(state: &AppState, status: StatusCode, page: LoginPage) -> Response {
-    let secure = if state.config.server.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{LOGIN_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}",
-        page.login_token
-    );
+    let cookie = state
+        .cookies()
+        .set(Cookie::Login, &page.login_token, Some(3600));
     (
         status,
         AppendHeaders([(header::SET_COOKIE, cookie)]),
@@ -98,7 +91,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
-    let cookie = super::cookie(&headers, LOGIN_COOKIE);
+    let cookie = state.cookies().get(&headers, Cookie::Login);
     if cookie.as_deref().is_none_or(str::is_empty) || cookie != form.login_token {
         let page = LoginPage {
             email: form.email,
@@ -163,18 +156,14 @@ pub async fn login(
     let session = repo::create_session(&state.pool, user_id, lifetime)
         .await
         .map_err(AppError::from)?;
-    let secure = if state.config.server.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        session.token,
-        lifetime.num_seconds()
+    let cookies = state.cookies();
+    let cookie = cookies.set(
+        Cookie::Session,
+        &session.token,
+        Some(lifetime.num_seconds()),
     );
     // The form token is spent.
-    let spent = format!("{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0");
+    let spent = cookies.set(Cookie::Login, "", None);
     Ok((
         AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, spent)]),
         Redirect::to(&next),
@@ -186,13 +175,13 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    if let Some(token) = session_token(&headers) {
+    if let Some(token) = session_token(&state, &headers) {
         repo::delete_session(&state.pool, &token)
             .await
             .map_err(AppError::from)?;
         super::forget_session(&state, &token);
     }
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let cookie = state.cookies().set(Cookie::Session, "", None);
     Ok((
         AppendHeaders([(header::SET_COOKIE, cookie)]),
         Redirect::to("/login"),

@@ -187,7 +187,7 @@ pub async fn sign_in(
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("inward_login="))
+        .find(|v| v.starts_with("inward_login=") || v.starts_with("__Host-inward_login="))
         .and_then(|v| v.split(';').next())
         .expect("the login form sets its cookie")
         .to_string();

@@ -334,5 +334,55 @@ fn behind_https_browsers_are_told_to_stay_on_it() {
             answer.headers()["strict-transport-security"],
             "max-age=31536000"
         );
+        // The cookies are host-only: `__Host-`, Secure, Path=/.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let fields = [
+            ("email", "agent@globex.test"),
+            ("password", crate::common::PASSWORD),
+            ("next", "/numbers"),
+        ];
+        let signed_in = crate::common::sign_in(&http, &app.url(""), &fields).await;
+        assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+        let set: Vec<String> = signed_in
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let session = set
+            .iter()
+            .find(|c| c.starts_with("__Host-inward_session="))
+            .unwrap_or_else(|| panic!("{set:?}"));
+        assert!(
+            session.contains("; Path=/;") && session.ends_with("; Secure"),
+            "{session}"
+        );
+        let token = session
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1;
+        let with = |name: &str| {
+            http.get(app.url("/numbers"))
+                .header("cookie", format!("{name}={token}"))
+                .send()
+        };
+        assert_eq!(
+            with("__Host-inward_session").await.unwrap().status(),
+            reqwest::StatusCode::OK
+        );
+        assert!(
+            with("inward_session")
+                .await
+                .unwrap()
+                .status()
+                .is_redirection(),
+            "an unprefixed cookie, as a sibling site could plant, is not a session"
+        );
     })
 }
