@@ -132,6 +132,12 @@ pub struct ServerConfig {
     pub header_read_timeout_seconds: u64,
     /// A request whose body sends nothing for this long is ended.
     pub body_stall_seconds: u64,
+    /// Sign-in attempts one client address may make at once, then per minute.
+    pub sign_in_burst_per_address: u32,
+    pub sign_ins_per_address_per_minute: u32,
+    /// The header the load balancer puts the client's address in (its last entry is
+    /// taken); empty when clients connect directly.
+    pub client_address_header: String,
 }
 
 #[derive(Clone, Deserialize)]
@@ -241,6 +247,11 @@ impl AppConfig {
         anyhow::ensure!(
             self.server.header_read_timeout_seconds >= 1 && self.server.body_stall_seconds >= 1,
             "server.header_read_timeout_seconds and server.body_stall_seconds must be at least 1"
+        );
+        anyhow::ensure!(
+            self.server.sign_in_burst_per_address >= 1
+                && self.server.sign_ins_per_address_per_minute >= 1,
+            "server.sign_in_burst_per_address and server.sign_ins_per_address_per_minute must be at least 1"
         );
         anyhow::ensure!(
             (1..=36_500).contains(&self.porting.draft_expiry_days),

@@ -59,6 +59,8 @@ pub struct Shared {
     pub hold_writer: crate::reservations::HoldWriter,
     /// Kept coherent across instances by the database's notifications (see `caches`).
     pub invalidation: Invalidation,
+    /// Sign-in attempts per client address on this instance (see `auth::throttle`).
+    pub sign_in_limit: Arc<crate::auth::throttle::AddressLimit>,
     /// Session or API token digest → the caller, for a few seconds.
     pub callers: Arc<Cache<Vec<u8>, CachedCaller>>,
     /// Tenant → the adapter of its connection (or the sandbox), for a few seconds.
@@ -139,6 +141,10 @@ impl AppState {
             SecretBox::none()
         });
         let invalidation = Invalidation::new(pool.clone());
+        let sign_in_limit = Arc::new(crate::auth::throttle::AddressLimit::new(
+            config.server.sign_ins_per_address_per_minute,
+            config.server.sign_in_burst_per_address,
+        ));
         let search_pool = search_pool(&pool, config.database.search_connections);
         AppState(Arc::new(Shared {
             pool: pool.clone(),
@@ -151,6 +157,7 @@ impl AppState {
             deferred_audit: DeferredAudit::new(pool.clone()),
             hold_writer: crate::reservations::HoldWriter::new(writer_pool),
             provider_releases: Arc::default(),
+            sign_in_limit,
             callers: Arc::new(Cache::new(
                 invalidation.clone(),
                 Topic::Callers,

@@ -1,4 +1,7 @@
-use axum::extract::{Form, Query, State};
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use chrono::Duration;
@@ -87,6 +90,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<AppState>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -103,6 +107,25 @@ pub async fn login(
             login_token: new_login_token(),
         };
         return Ok(login_page(&state, StatusCode::FORBIDDEN, page));
+    }
+    let peer = connect.map(|Extension(ConnectInfo(peer))| peer.ip());
+    let header = &state.config.server.client_address_header;
+    if let Some(address) = super::throttle::client_address(peer, &headers, header)
+        && let Some(seconds) = state.sign_in_limit.attempt(address)
+    {
+        let page = LoginPage {
+            email: form.email,
+            next,
+            error: Some(format!(
+                "Too many sign-in attempts from your network. Try again in {seconds} second(s)."
+            )),
+            login_token: new_login_token(),
+        };
+        return Ok((
+            [(header::RETRY_AFTER, seconds.to_string())],
+            login_page(&state, StatusCode::TOO_MANY_REQUESTS, page),
+        )
+            .into_response());
     }
     if let Some(seconds) = super::throttle::locked_for(&state.pool, &form.email)
         .await

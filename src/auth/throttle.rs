@@ -1,8 +1,89 @@
-//! Sign-in throttling per email address (the `login_throttle` table): guessing a password
-//! gets five tries, then a lock that doubles with each further failure, on every instance.
+//! Sign-in throttling, two ways. Per email address (the `login_throttle` table): guessing a
+//! password gets five tries, then a lock that doubles with each further failure, on every
+//! instance. Per client address (`AddressLimit`, in memory on each instance): one address
+//! spraying guesses over many accounts gets `server.sign_in_burst_per_address` tries at once,
+//! then `server.sign_ins_per_address_per_minute`.
 
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+
+/// Sign-in attempts per client address: a generic cell rate (governor's GCRA), keyed by
+/// address, IPv6 by its /64 (one subscriber's whole network).
+pub struct AddressLimit {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+}
+
+/// Addresses remembered before the idle ones are forgotten.
+const REMEMBERED: usize = 10_000;
+
+impl AddressLimit {
+    pub fn new(per_minute: u32, burst: u32) -> Self {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let period = Duration::from_secs(60) / per_minute.get();
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_minute(per_minute))
+            .allow_burst(burst);
+        AddressLimit {
+            limiter: RateLimiter::keyed(quota),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts an attempt from `address`; the whole seconds to wait when it is one too many.
+    pub fn attempt(&self, address: IpAddr) -> Option<u64> {
+        if self.limiter.len() > REMEMBERED {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(&limiter_key(address))
+            .err()
+            .map(|not_until| {
+                let wait = not_until.wait_time_from(self.clock.now());
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            })
+    }
+}
+
+/// The key an address is counted under: IPv4 as is (also when mapped into IPv6), IPv6 by
+/// its /64.
+pub fn limiter_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// The client's address: the last one in `header` when the operator names one (the address
+/// its proxy appended to `X-Forwarded-For`; the earlier ones are the client's word), else
+/// the connection's peer.
+pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, header: &str) -> Option<IpAddr> {
+    if header.is_empty() {
+        return peer;
+    }
+    headers
+        .get_all(header)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|last| last.trim().parse().ok())
+        .or(peer)
+}
 
 /// Failures allowed before the first lock.
 const FREE_FAILURES: i32 = 5;
@@ -73,6 +154,50 @@ mod tests {
         let locks: Vec<i64> = (5..=12).filter_map(lock_seconds).collect();
         assert_eq!(locks, [60, 120, 240, 480, 900, 900, 900, 900]);
         assert_eq!(lock_seconds(i32::MAX), Some(900));
+    }
+
+    #[test]
+    fn an_address_gets_its_burst_then_waits() {
+        let limit = AddressLimit::new(6, 2);
+        let one: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(limit.attempt(one), None);
+        assert_eq!(limit.attempt(one), None);
+        let wait = limit.attempt(one).expect("the third is one too many");
+        assert!((1..=10).contains(&wait), "{wait}");
+        assert_eq!(
+            limit.attempt("192.0.2.2".parse().unwrap()),
+            None,
+            "another address"
+        );
+    }
+
+    #[test]
+    fn ipv6_is_counted_by_its_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(limiter_key(a), limiter_key(b));
+        assert_ne!(
+            limiter_key(a),
+            limiter_key("2001:db8:1:3::1".parse().unwrap())
+        );
+        assert_eq!(
+            limiter_key("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_proxy_header_is_read_only_when_named_and_its_last_entry_counts() {
+        let peer: Option<IpAddr> = Some("10.0.0.5".parse().unwrap());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "6.6.6.6, 198.51.100.7".parse().unwrap());
+        assert_eq!(client_address(peer, &headers, ""), peer);
+        assert_eq!(
+            client_address(peer, &headers, "x-forwarded-for"),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        headers.insert("x-forwarded-for", "garbage".parse().unwrap());
+        assert_eq!(client_address(peer, &headers, "x-forwarded-for"), peer);
     }
 
     #[test]

@@ -8,12 +8,15 @@
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::Layer;
 
 /// How long open connections get to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -36,9 +39,9 @@ pub async fn serve(
     loop {
         // Finished connections leave the set as they go, so it holds open ones only.
         while connections.try_join_next().is_some() {}
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors, say: wait rather than spin.
                     tracing::warn!(error = %err, "accepting a connection failed");
@@ -48,7 +51,8 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(router.clone());
+        // Each request carries the peer's address, as axum's `ConnectInfo` (sign-in limits).
+        let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();

@@ -375,6 +375,77 @@ fn sign_in_is_throttled_per_address_known_or_not() {
 }
 
 #[test]
+fn sign_in_is_throttled_per_client_address_then_lets_it_in_again() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app_with(pool, |c| {
+            c.server.sign_in_burst_per_address = 3;
+            c.server.sign_ins_per_address_per_minute = 60;
+            c.server.client_address_header = "x-forwarded-for".into();
+        })
+        .await;
+        let from = |address: &str| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            // The client's own claim first, the proxy's entry last: only the last counts.
+            let chain = format!("203.0.113.99, {address}");
+            headers.insert("x-forwarded-for", chain.parse().unwrap());
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap()
+        };
+        let base = app.url("");
+        let sign_in = |http: reqwest::Client, email: &'static str, password: &'static str| {
+            let base = base.clone();
+            async move {
+                crate::common::sign_in(
+                    &http,
+                    &base,
+                    &[("email", email), ("password", password), ("next", "/")],
+                )
+                .await
+            }
+        };
+        let sprayer = from("198.51.100.7");
+        // A guess each at three accounts: under the per-account lock, over the address's.
+        for email in [
+            "agent@globex.test",
+            "admin@globex.test",
+            "admin@initech.test",
+        ] {
+            let answer = sign_in(sprayer.clone(), email, "wrong password!").await;
+            assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{email}");
+        }
+        let refused = sign_in(
+            sprayer.clone(),
+            "agent@globex.test",
+            crate::common::PASSWORD,
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(refused.headers()["retry-after"], "1");
+        let page = refused.text().await.unwrap();
+        assert!(
+            page.contains("Too many sign-in attempts from your network"),
+            "{page}"
+        );
+        let neighbour = sign_in(
+            from("198.51.100.8"),
+            "agent@globex.test",
+            crate::common::PASSWORD,
+        )
+        .await;
+        assert!(
+            neighbour.status().is_redirection(),
+            "another address is not held back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let again = sign_in(sprayer, "agent@globex.test", crate::common::PASSWORD).await;
+        assert!(again.status().is_redirection(), "{}", again.status());
+    })
+}
+
+#[test]
 fn the_http_layers_own_refusals_have_the_error_shape() {
     crate::db::db_test(|pool| async move {
         let app = spawn_app(pool).await;
