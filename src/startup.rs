@@ -15,6 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
+use crate::web::routes::Routes;
 use crate::{
     approvals, audit, auth, connections, features, inventory, jobs, numbers, porting, reservations,
     search, web,
@@ -22,279 +23,278 @@ use crate::{
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
 
-pub fn api_router() -> Router<AppState> {
-    Router::new()
-        .route("/numbers/available", get(search::api::available))
-        .route("/cities", get(search::api::cities))
-        .route(
+pub fn api_router() -> Routes {
+    Routes::new("/api/v1")
+        .at("/numbers/available", get(search::api::available))
+        .at("/cities", get(search::api::cities))
+        .at(
             "/reservations",
             get(reservations::api::list).post(reservations::api::create),
         )
-        .route(
+        .at(
             "/reservations/{id}",
             get(reservations::api::show).delete(reservations::api::cancel),
         )
-        .route(
+        .at(
             "/reservations/{id}/provision",
             post(reservations::api::provision),
         )
-        .route("/numbers", get(numbers::api::list))
-        .route("/numbers/{e164}", get(numbers::api::show))
-        .route("/numbers/{e164}/release", post(numbers::api::release))
-        .route("/numbers/{e164}/reroute", post(numbers::api::reroute))
-        .route("/orphaned-numbers", get(numbers::api::orphaned))
-        .route("/numbers/{e164}/cnam", put(features::api::put_cnam))
-        .route("/numbers/{e164}/e911", put(features::api::put_e911))
-        .route("/e911/bulk", post(features::api::bulk_e911))
-        .route(
+        .at("/numbers", get(numbers::api::list))
+        .at("/numbers/{e164}", get(numbers::api::show))
+        .at("/numbers/{e164}/release", post(numbers::api::release))
+        .at("/numbers/{e164}/reroute", post(numbers::api::reroute))
+        .at("/orphaned-numbers", get(numbers::api::orphaned))
+        .at("/numbers/{e164}/cnam", put(features::api::put_cnam))
+        .at("/numbers/{e164}/e911", put(features::api::put_e911))
+        .at("/e911/bulk", post(features::api::bulk_e911))
+        .at(
             "/tenant/settings",
             get(features::api::get_settings).put(features::api::put_settings),
         )
-        .route("/compliance", get(features::api::compliance))
-        .route(
+        .at("/compliance", get(features::api::compliance))
+        .at(
             "/reseller/settings",
             get(features::api::get_reseller_settings).put(features::api::put_reseller_settings),
         )
-        .route("/reseller/aging", get(features::api::aging))
-        .route("/ports", get(porting::api::list).post(porting::api::create))
-        .route(
+        .at("/reseller/aging", get(features::api::aging))
+        .at("/ports", get(porting::api::list).post(porting::api::create))
+        .at(
             "/ports/{id}",
             get(porting::api::show).put(porting::api::update),
         )
-        .route(
+        .at(
             "/ports/{id}/loa",
             get(porting::api::get_loa).put(porting::api::put_loa),
         )
-        .route("/ports/{id}/submit", post(porting::api::submit))
-        .route("/ports/{id}/cancel", post(porting::api::cancel))
-        .route("/approvals", get(approvals::api::list))
-        .route("/approvals/{id}/approve", post(approvals::api::approve))
-        .route("/approvals/{id}/decline", post(approvals::api::decline))
-        .route("/targets", get(numbers::api::targets))
-        .route("/audit", get(audit::api::list))
-        .route("/inventory", get(inventory::api::list))
-        .route("/inventory/uploads", get(inventory::api::list_uploads))
-        .route("/inventory/uploads/{id}", get(inventory::api::show_upload))
-        .route(
+        .at("/ports/{id}/submit", post(porting::api::submit))
+        .at("/ports/{id}/cancel", post(porting::api::cancel))
+        .at("/approvals", get(approvals::api::list))
+        .at("/approvals/{id}/approve", post(approvals::api::approve))
+        .at("/approvals/{id}/decline", post(approvals::api::decline))
+        .at("/targets", get(numbers::api::targets))
+        .at("/audit", get(audit::api::list))
+        .at("/inventory", get(inventory::api::list))
+        .at("/inventory/uploads", get(inventory::api::list_uploads))
+        .at("/inventory/uploads/{id}", get(inventory::api::show_upload))
+        .at(
             "/inventory/uploads/{id}/rejected.csv",
             get(inventory::api::rejected_csv),
         )
-        .route(
+        .at(
             "/inventory/uploads/{id}/commit",
             post(inventory::api::commit_upload),
         )
-        .route("/inventory/sample.csv", get(inventory::api::sample))
-        .route("/inventory/allocations", post(inventory::api::allocate))
-        .route(
+        .at("/inventory/sample.csv", get(inventory::api::sample))
+        .at("/inventory/allocations", post(inventory::api::allocate))
+        .at(
             "/inventory/tenants/{id}/external-numbers",
             post(inventory::api::set_external_numbers),
         )
-        .route("/inventory/releases", post(inventory::api::release))
-        .route(
+        .at("/inventory/releases", post(inventory::api::release))
+        .at(
             "/inventory/carriers",
             get(inventory::api::list_carriers).post(inventory::api::create_carrier),
         )
-        .route(
+        .at(
             "/inventory/carriers/{id}/default",
             put(inventory::api::set_default_carrier),
         )
-        .route(
+        .at(
             "/inventory/{e164}",
             delete(inventory::api::delete).patch(inventory::api::change_capabilities),
         )
-        .route(
+        .at(
             "/inventory/{e164}/permanent-release",
             post(inventory::api::permanent_release),
         )
-        .route(
+        .at(
             "/inventory/{e164}/assignment",
             put(inventory::api::assign).delete(inventory::api::unassign),
         )
-        .route(
+        .at(
             "/connections",
             get(connections::api::list).post(connections::api::create),
         )
-        .route(
+        .at(
             "/tokens",
             get(auth::tokens_web::api_list).post(auth::tokens_web::api_create),
         )
-        .route("/tokens/{id}", delete(auth::tokens_web::api_revoke))
-        .route(
+        .at("/tokens/{id}", delete(auth::tokens_web::api_revoke))
+        .at(
             "/users",
             get(auth::users_web::api_list).post(auth::users_web::api_create),
         )
-        .route("/users/{id}/role", put(auth::users_web::api_set_role))
-        .route("/users/{id}/disable", post(auth::users_web::api_disable))
-        .route("/users/{id}/enable", post(auth::users_web::api_enable))
-        .route("/me", get(auth::account_web::api_me))
-        .route("/me/password", post(auth::account_web::api_change_password))
-        .route("/me/sessions", delete(auth::account_web::api_end_sessions))
-        .route(
+        .at("/users/{id}/role", put(auth::users_web::api_set_role))
+        .at("/users/{id}/disable", post(auth::users_web::api_disable))
+        .at("/users/{id}/enable", post(auth::users_web::api_enable))
+        .at("/me", get(auth::account_web::api_me))
+        .at("/me/password", post(auth::account_web::api_change_password))
+        .at("/me/sessions", delete(auth::account_web::api_end_sessions))
+        .at(
             "/connections/{id}",
             get(connections::api::show).delete(connections::api::remove),
         )
-        .route("/connections/{id}/test", post(connections::api::test))
-        .route(
+        .at("/connections/{id}/test", post(connections::api::test))
+        .at(
             "/connections/{id}/ringcx/dnis-pool",
             get(connections::ringcx_pool::api_search).post(connections::ringcx_pool::api_add),
         )
-        .route(
+        .at(
             "/connections/{id}/ringcx/dnis-pool/upload",
             post(connections::ringcx_pool::api_upload),
         )
-        .route(
+        .at(
             "/connections/{id}/ringcx/dnis-pool/bulk",
             put(connections::ringcx_pool::api_bulk),
         )
-        .route(
+        .at(
             "/connections/{id}/ringcx/tracking-groups",
             get(connections::ringcx_pool::api_tracking_groups),
         )
-        .route(
+        .at(
             "/connections/{id}/ringcx/tracking-groups/{group}/numbers",
             post(connections::ringcx_pool::api_create_tracking_number),
         )
-        .route(
+        .at(
             "/openapi.json",
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
-        .fallback(|| async { crate::error::AppError::NotFound("API route".into()) })
 }
 
-pub fn page_router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(web::pages::home))
-        .route(
+pub fn page_router() -> Routes {
+    Routes::new("")
+        .at("/", get(web::pages::home))
+        .at(
             "/login",
             get(auth::pages::login_form).post(auth::pages::login),
         )
-        .route("/logout", post(auth::pages::logout))
-        .route("/search", get(search::pages::search))
-        .route("/search/cities", get(search::pages::cities))
-        .route(
+        .at("/logout", post(auth::pages::logout))
+        .at("/search", get(search::pages::search))
+        .at("/search/cities", get(search::pages::cities))
+        .at(
             "/reservations",
             get(reservations::pages::list).post(reservations::pages::reserve),
         )
-        .route("/reservations/{id}", get(reservations::pages::show))
-        .route(
+        .at("/reservations/{id}", get(reservations::pages::show))
+        .at(
             "/reservations/{id}/provision",
             post(reservations::pages::provision),
         )
-        .route(
+        .at(
             "/reservations/{id}/cancel",
             post(reservations::pages::cancel),
         )
-        .route("/numbers", get(numbers::pages::list))
-        .route("/numbers/orphaned", get(numbers::pages::orphaned))
-        .route("/numbers/{e164}/reroute", post(numbers::pages::reroute))
-        .route("/numbers/{e164}", get(numbers::pages::show))
-        .route("/numbers/{e164}/release", post(numbers::pages::release))
-        .route("/numbers/{e164}/cnam", post(features::pages::save_cnam))
-        .route("/numbers/{e164}/e911", post(features::pages::save_e911))
-        .route(
+        .at("/numbers", get(numbers::pages::list))
+        .at("/numbers/orphaned", get(numbers::pages::orphaned))
+        .at("/numbers/{e164}/reroute", post(numbers::pages::reroute))
+        .at("/numbers/{e164}", get(numbers::pages::show))
+        .at("/numbers/{e164}/release", post(numbers::pages::release))
+        .at("/numbers/{e164}/cnam", post(features::pages::save_cnam))
+        .at("/numbers/{e164}/e911", post(features::pages::save_e911))
+        .at(
             "/e911/bulk",
             get(features::pages::bulk_form).post(features::pages::bulk_submit),
         )
-        .route(
+        .at(
             "/settings",
             get(features::pages::settings).post(features::pages::save_settings),
         )
-        .route("/compliance", get(features::pages::compliance))
-        .route(
+        .at("/compliance", get(features::pages::compliance))
+        .at(
             "/tokens",
             get(auth::tokens_web::show).post(auth::tokens_web::create),
         )
-        .route("/tokens/{id}/revoke", post(auth::tokens_web::revoke_page))
-        .route(
+        .at("/tokens/{id}/revoke", post(auth::tokens_web::revoke_page))
+        .at(
             "/users",
             get(auth::users_web::show).post(auth::users_web::create_page),
         )
-        .route("/users/{id}/role", post(auth::users_web::role_page))
-        .route("/users/{id}/disable", post(auth::users_web::disable_page))
-        .route("/account", get(auth::account_web::show))
-        .route(
+        .at("/users/{id}/role", post(auth::users_web::role_page))
+        .at("/users/{id}/disable", post(auth::users_web::disable_page))
+        .at("/account", get(auth::account_web::show))
+        .at(
             "/account/password",
             post(auth::account_web::change_password_page),
         )
-        .route(
+        .at(
             "/account/sign-out-others",
             post(auth::account_web::sign_out_others_page),
         )
-        .route("/users/{id}/enable", post(auth::users_web::enable_page))
-        .route(
+        .at("/users/{id}/enable", post(auth::users_web::enable_page))
+        .at(
             "/aging",
             get(features::pages::aging).post(features::pages::save_aging),
         )
-        .route(
+        .at(
             "/ports",
             get(porting::pages::list).post(porting::pages::create),
         )
-        .route("/ports/{id}", get(porting::pages::show))
-        .route(
+        .at("/ports/{id}", get(porting::pages::show))
+        .at(
             "/ports/{id}/loa",
             get(porting::pages::download).post(porting::pages::upload),
         )
-        .route("/ports/{id}/edit", post(porting::pages::edit))
-        .route("/ports/{id}/submit", post(porting::pages::submit))
-        .route("/ports/{id}/cancel", post(porting::pages::cancel))
-        .route("/approvals", get(approvals::pages::list))
-        .route("/approvals/{id}/approve", post(approvals::pages::approve))
-        .route("/approvals/{id}/decline", post(approvals::pages::decline))
-        .route("/audit", get(audit::pages::list))
-        .route(
+        .at("/ports/{id}/edit", post(porting::pages::edit))
+        .at("/ports/{id}/submit", post(porting::pages::submit))
+        .at("/ports/{id}/cancel", post(porting::pages::cancel))
+        .at("/approvals", get(approvals::pages::list))
+        .at("/approvals/{id}/approve", post(approvals::pages::approve))
+        .at("/approvals/{id}/decline", post(approvals::pages::decline))
+        .at("/audit", get(audit::pages::list))
+        .at(
             "/settings/connection",
             get(connections::pages::show).post(connections::pages::update),
         )
-        .route("/settings/connection/test", post(connections::pages::test))
-        .route(
+        .at("/settings/connection/test", post(connections::pages::test))
+        .at(
             "/settings/connection/ringcx-pool",
             get(connections::ringcx_pool::page),
         )
-        .route(
+        .at(
             "/settings/connection/ringcx-pool/add",
             post(connections::ringcx_pool::page_add),
         )
-        .route(
+        .at(
             "/settings/connection/ringcx-pool/upload",
             post(connections::ringcx_pool::page_upload),
         )
-        .route("/inventory", get(inventory::pages::page))
-        .route("/inventory/sample.csv", get(inventory::pages::sample))
-        .route("/inventory/export.csv", get(inventory::pages::export))
-        .route(
+        .at("/inventory", get(inventory::pages::page))
+        .at("/inventory/sample.csv", get(inventory::pages::sample))
+        .at("/inventory/export.csv", get(inventory::pages::export))
+        .at(
             "/inventory/uploads/{id}",
             get(inventory::pages::upload_status),
         )
-        .route(
+        .at(
             "/inventory/uploads/{id}/commit",
             post(inventory::pages::commit),
         )
-        .route(
+        .at(
             "/inventory/uploads/{id}/rejected.csv",
             get(inventory::pages::rejected_csv),
         )
-        .route("/inventory/bulk/{action}", post(inventory::pages::bulk))
-        .route(
+        .at("/inventory/bulk/{action}", post(inventory::pages::bulk))
+        .at(
             "/inventory/carriers",
             get(inventory::pages::carriers).post(inventory::pages::add_carrier),
         )
-        .route(
+        .at(
             "/inventory/carriers/{id}/default",
             post(inventory::pages::set_default_carrier),
         )
-        .route(
+        .at(
             "/inventory/tenants/{id}/external-numbers",
             post(inventory::pages::set_external_numbers),
         )
-        .route(
+        .at(
             "/inventory/numbers/{e164}/delete",
             post(inventory::pages::delete),
         )
-        .route(
+        .at(
             "/inventory/numbers/{e164}/permanent-release",
             post(inventory::pages::permanent_release),
         )
-        .route(
+        .at(
             "/inventory/numbers/{e164}/assign",
             post(inventory::pages::assign),
         )
@@ -302,15 +302,39 @@ pub fn page_router() -> Router<AppState> {
 
 /// Upload routes stream bodies far larger than the global limit (a 1,000,000-row CSV is about
 /// 40 MB) into COPY, so they get their own limit and no buffering.
-pub fn upload_router(max_mib: usize) -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn upload_router() -> Routes {
+    Routes::new("")
+        .at(
             "/api/v1/inventory/uploads",
             post(inventory::api::create_upload),
         )
-        .route("/inventory/uploads", post(inventory::pages::upload))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(max_mib * 1024 * 1024))
+        .at("/inventory/uploads", post(inventory::pages::upload))
+}
+
+/// What answers without a caller: probes and the static files. (`/metrics` is added by
+/// `build_router` when it has no listener of its own.)
+pub fn public_router() -> Routes {
+    Routes::new("")
+        .at(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .at("/readyz", get(readyz))
+        .at("/static/{*path}", get(crate::web::assets::serve))
+}
+
+/// The path of every route `build_router` serves, `{parameters}` included.
+pub fn route_paths() -> Vec<String> {
+    [
+        api_router(),
+        page_router(),
+        upload_router(),
+        public_router(),
+    ]
+    .iter()
+    .flat_map(|routes| routes.paths().to_vec())
+    .chain(["/metrics".to_string()])
+    .collect()
 }
 
 pub fn build_router(state: AppState) -> Router {
@@ -329,24 +353,27 @@ pub fn build_router(state: AppState) -> Router {
     } else {
         Router::new()
     };
+    let api = api_router()
+        .router()
+        .fallback(|| async { crate::error::AppError::NotFound("API route".into()) });
     let limited = Router::new()
-        .merge(page_router())
-        .nest("/api/v1", api_router())
+        .merge(page_router().router())
+        .nest("/api/v1", api)
         .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024));
+    let max_upload = state.config.inventory.max_upload_mib * 1024 * 1024;
+    let uploads = upload_router()
+        .router()
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(max_upload));
     Router::new()
-        .merge(upload_router(state.config.inventory.max_upload_mib))
+        .merge(uploads)
         .merge(limited)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(readyz))
+        .merge(public_router().router())
         .merge(metrics)
-        .route("/static/{*path}", get(crate::web::assets::serve))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             Duration::from_secs(state.config.server.body_stall_seconds),
         ))

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod pages;
+pub mod routes;
 pub mod server;
 
 use axum::extract::rejection::JsonRejection;

@@ -217,39 +217,31 @@ fn openapi_document_describes_every_api_route() {
             .await
             .unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-        for path in [
-            "/api/v1/numbers/available",
-            "/api/v1/reservations",
-            "/api/v1/reservations/{id}",
-            "/api/v1/reservations/{id}/provision",
-            "/api/v1/numbers",
-            "/api/v1/numbers/{e164}",
-            "/api/v1/numbers/{e164}/release",
-            "/api/v1/targets",
-            "/api/v1/audit",
-            "/api/v1/connections",
-            "/api/v1/connections/{id}",
-            "/api/v1/connections/{id}/test",
-            "/api/v1/connections/{id}/ringcx/dnis-pool",
-            "/api/v1/connections/{id}/ringcx/dnis-pool/upload",
-            "/api/v1/connections/{id}/ringcx/dnis-pool/bulk",
-            "/api/v1/connections/{id}/ringcx/tracking-groups",
-            "/api/v1/connections/{id}/ringcx/tracking-groups/{group}/numbers",
-            "/api/v1/numbers/{e164}/reroute",
-            "/api/v1/orphaned-numbers",
-            "/api/v1/inventory",
-            "/api/v1/inventory/uploads",
-            "/api/v1/inventory/uploads/{id}",
-            "/api/v1/inventory/uploads/{id}/rejected.csv",
-            "/api/v1/inventory/allocations",
-            "/api/v1/inventory/{e164}",
-            "/api/v1/inventory/carriers",
-            "/api/v1/inventory/carriers/{id}/default",
-        ] {
-            assert!(
-                doc["paths"][path].is_object(),
-                "{path} missing from openapi.json"
-            );
+        // Every API route the router has, with each of its methods.
+        for path in inward::startup::route_paths() {
+            if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                continue;
+            }
+            let probe = app
+                .http
+                .request(
+                    reqwest::Method::from_bytes(b"PURGE").unwrap(),
+                    app.url(&path),
+                )
+                .send()
+                .await
+                .unwrap();
+            let allow = probe.headers()["allow"].to_str().unwrap().to_lowercase();
+            for method in allow
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty() && *m != "head")
+            {
+                assert!(
+                    doc["paths"][&path][method].is_object(),
+                    "{method} {path} missing from openapi.json"
+                );
+            }
         }
         let health: serde_json::Value = app
             .http

@@ -39,6 +39,7 @@ mod porting;
 mod races;
 mod ringcx;
 mod ringcx_pool;
+mod routes;
 mod saga;
 mod saga_fencing;
 mod search;

@@ -27,7 +27,12 @@ fn request(numbers: &[&str], pin: &str) -> Value {
     })
 }
 
-async fn put_loa(api: &Api, id: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+pub async fn put_loa(
+    api: &Api,
+    id: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let r = api
         .http
         .put(format!("{}/api/v1/ports/{id}/loa", api.base))

@@ -1,0 +1,278 @@
+//! Every route the server has (`startup::route_paths`, recorded as the router is built, so a
+//! new route is visited without anyone listing it), each of its methods (read from the
+//! `Allow` header of a 405), called by nobody, by each role of Globex's tree, and by
+//! Initech's people with Globex's objects in the path.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::common::{Api, Browser, TestApp, spawn_app};
+
+/// Answers without a caller.
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/static/{*path}",
+    "/login",
+    "/api/v1/openapi.json",
+    "/api/v1/inventory/sample.csv",
+    "/inventory/sample.csv",
+];
+
+/// Globex's objects, to put into the paths.
+struct Objects(BTreeMap<&'static str, String>);
+
+impl Objects {
+    /// `template` with its parameters filled; the object a `{id}` names depends on where
+    /// it stands. A parameter this does not know fails the test: a new kind of object needs
+    /// a line here.
+    fn fill(&self, template: &str) -> String {
+        let mut out = Vec::new();
+        let segments: Vec<&str> = template.split('/').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+                out.push(segment.to_string());
+                continue;
+            };
+            let key = match (name, segments[i - 1]) {
+                ("id", owner) => owner,
+                (other, _) => other,
+            };
+            let value = self
+                .0
+                .get(key)
+                .unwrap_or_else(|| panic!("no object for `{name}` in {template}"));
+            out.push(value.clone());
+        }
+        out.join("/")
+    }
+}
+
+fn methods_of(allow: &str) -> Vec<Method> {
+    allow
+        .split(',')
+        .map(|m| m.trim())
+        .filter(|m| !m.is_empty() && *m != "HEAD")
+        .map(|m| m.parse().unwrap())
+        .collect()
+}
+
+struct Caller {
+    name: &'static str,
+    api: Api,
+    page: Browser,
+}
+
+async fn call(app: &TestApp, who: Option<&Caller>, method: &Method, path: &str) -> StatusCode {
+    let url = app.url(path);
+    let api = path.starts_with("/api/");
+    let request = match who {
+        None => reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .request(method.clone(), &url),
+        Some(c) if api => c
+            .api
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(&c.api.token),
+        Some(c) => c.page.http.request(method.clone(), &url),
+    };
+    let request = match (method, api, who) {
+        (&Method::GET | &Method::DELETE, _, _) => request,
+        (_, true, _) => request.json(&json!({})),
+        (_, false, Some(c)) => request.form(&[("csrf", c.page.csrf.as_str())]),
+        (_, false, None) => request.form(&[("x", "")]),
+    };
+    request.send().await.unwrap().status()
+}
+
+#[test]
+fn every_route_refuses_strangers_and_other_tenants_and_never_fails() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let mut callers = Vec::new();
+        for (name, email) in [
+            ("operator", "operator@inward.test"),
+            ("reseller", "reseller@acme.test"),
+            ("tenant admin", "admin@globex.test"),
+            ("tenant user", "agent@globex.test"),
+            ("other tenant admin", "admin@initech.test"),
+            ("other tenant user", "agent@initech.test"),
+        ] {
+            callers.push(Caller {
+                name,
+                api: app.api(email).await,
+                page: app.browser(email).await,
+            });
+        }
+        let globex_admin = &callers[2].api;
+        let numbers = globex_admin.provisioned(1).await;
+        let held = globex_admin.find("npa=512", 1).await;
+        let (_, reservation) = globex_admin.reserve(&held).await;
+        let (status, port) = globex_admin
+            .post(
+                "/api/v1/ports",
+                json!({
+                    "numbers": ["+13126200101"], "current_carrier": "Old Telco", "account_number": "ACC-1",
+                    "account_name": "Globex", "service_address": "500 Congress Ave, Austin TX 78701",
+                    "target": { "type": "queue", "name": "Sales" }
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{port}");
+        let (_, token) = globex_admin
+            .post("/api/v1/tokens", json!({ "name": "matrix" }))
+            .await;
+        let id = |sql: &'static str| {
+            let pool = app.pool.clone();
+            async move {
+                let id: uuid::Uuid = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+                id.to_string()
+            }
+        };
+        let absent = uuid::Uuid::new_v4().to_string();
+        let objects = Objects(BTreeMap::from([
+            ("e164", numbers[0].clone()),
+            (
+                "reservations",
+                reservation["id"].as_str().unwrap().to_string(),
+            ),
+            ("ports", port["id"].as_str().unwrap().to_string()),
+            ("tokens", token["id"].as_str().unwrap().to_string()),
+            (
+                "users",
+                id("SELECT id FROM users WHERE email = 'agent@globex.test'").await,
+            ),
+            (
+                "tenants",
+                id("SELECT id FROM organizations WHERE slug = 'globex'").await,
+            ),
+            // Globex has none of these: a made-up id must be refused the same way.
+            ("approvals", absent.clone()),
+            ("connections", absent.clone()),
+            ("uploads", absent.clone()),
+            ("carriers", absent.clone()),
+            ("group", "1".to_string()),
+            ("action", "allocate".to_string()),
+            ("*path", "missing.css".to_string()),
+        ]));
+
+        let (status, _) = crate::porting::put_loa(
+            globex_admin,
+            port["id"].as_str().unwrap(),
+            "application/pdf",
+            b"%PDF-1.4\n%signed letter of agency\n%%EOF\n".to_vec(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "LOA");
+        let paths = inward::startup::route_paths();
+        assert!(paths.len() > 100, "{} routes", paths.len());
+        let mut routes = Vec::new();
+        for template in &paths {
+            let mut path = objects.fill(template);
+            let purge = Method::from_bytes(b"PURGE").unwrap();
+            let probe = app
+                .http
+                .request(purge, app.url(&path))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(probe.status(), StatusCode::METHOD_NOT_ALLOWED, "{template}");
+            let allow = probe.headers()["allow"].to_str().unwrap().to_string();
+            // A search needs something to search for.
+            if template == "/api/v1/numbers/available" {
+                path.push_str("?npa=512&limit=5");
+            }
+            for method in methods_of(&allow) {
+                routes.push((template.clone(), path.clone(), method));
+            }
+        }
+        // Reads first, while every caller is signed in; then writes, those that end
+        // sessions or users last, so they take nobody's access away before the others ran.
+        let ends_access = |t: &str| {
+            ["/me/", "/account/", "/logout", "/disable", "/role"]
+                .iter()
+                .any(|p| t.contains(p))
+        };
+        routes.sort_by_key(|(template, _, method)| (*method != Method::GET, ends_access(template)));
+        let mut failures = Vec::new();
+        let mut readers: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+        for (template, path, method) in &routes {
+            let public = PUBLIC.contains(&template.as_str());
+            let anonymous = call(&app, None, method, path).await;
+            if !public {
+                let refused = if path.starts_with("/api/") {
+                    anonymous == StatusCode::UNAUTHORIZED
+                } else {
+                    anonymous.is_redirection() || anonymous == StatusCode::FORBIDDEN
+                };
+                if !refused {
+                    failures.push(format!("nobody {method} {template}: {anonymous}"));
+                }
+            }
+            let names_globex_object = ["{e164}", "{id}"].iter().any(|p| template.contains(p));
+            for caller in &callers {
+                let status = call(&app, Some(caller), method, path).await;
+                if status.is_server_error() {
+                    failures.push(format!("{} {method} {template}: {status}", caller.name));
+                }
+                if caller.name.starts_with("other tenant")
+                    && names_globex_object
+                    && status.is_success()
+                {
+                    failures.push(format!(
+                        "{} {method} {template}: {status} on Globex's object",
+                        caller.name
+                    ));
+                }
+                if *method == Method::GET && status.is_success() {
+                    readers
+                        .entry(template.clone())
+                        .or_default()
+                        .push(caller.name);
+                }
+            }
+        }
+        for (template, _, method) in &routes {
+            if *method != Method::GET || PUBLIC.contains(&template.as_str()) {
+                continue;
+            }
+            let who = readers.get(template).cloned().unwrap_or_default();
+            // A tenant user reads nothing its own admin cannot.
+            if who.contains(&"tenant user") && !who.contains(&"tenant admin") {
+                failures.push(format!(
+                    "GET {template}: the tenant user may, its admin may not: {who:?}"
+                ));
+            }
+            // A route no role can read is dead or untested. Exceptions: made-up objects, a
+            // RingCX page with no RingCX connection, and `/`, which redirects each role home.
+            let made_up = [
+                "/approvals/",
+                "/connections/{id}",
+                "/uploads/{id}",
+                "/carriers/{id}",
+                "/ringcx-pool",
+            ]
+            .iter()
+            .any(|p| template.contains(p))
+                || template == "/";
+            if who.is_empty() && !made_up {
+                failures.push(format!("GET {template}: no role gets a 2xx"));
+            }
+        }
+        let visited = routes.len();
+        println!("{visited} route methods; readers: {readers:#?}");
+        assert!(visited > paths.len(), "{visited} route methods");
+        assert!(
+            failures.is_empty(),
+            "{} of {visited}:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    })
+}
