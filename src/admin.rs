@@ -136,6 +136,7 @@ pub async fn create_token(pool: &PgPool, email: &str) -> Result<String, AdminErr
     let new = crate::auth::tokens::NewToken {
         name: "CLI".into(),
         expires_at: None,
+        scope: None,
     };
     create_named_token(pool, email, &new).await
 }

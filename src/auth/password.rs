@@ -62,20 +62,40 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Verifies on a blocking thread (argon2 takes milliseconds of CPU, which would stall the
-/// async workers under a flood of sign-ins), and with the same work for an unknown address
-/// as for a known one, so the answer's timing does not tell which addresses exist.
+/// Runs argon2 work on the blocking pool (it takes milliseconds of CPU, which would stall
+/// the async workers under a flood of sign-ins), at most one per core at a time, so that a
+/// flood queues here instead of taking every core from the requests.
+async fn argon2_off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _slot = SLOTS.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// Verifies off the async workers (`argon2_off_thread`), with the same work for an unknown
+/// address as for a known one, so the answer's timing does not tell which addresses exist.
 pub async fn verify_password_off_thread(password: String, stored: Option<String>) -> bool {
     static UNKNOWN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         hash_password("no account has this password, ever").unwrap_or_default()
     });
-    tokio::task::spawn_blocking(move || {
+    argon2_off_thread(move || {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| UNKNOWN.clone());
         verify_password(&password, &hash) && known
     })
     .await
     .unwrap_or(false)
+}
+
+/// `hash_password` off the async workers (`argon2_off_thread`).
+pub async fn hash_password_off_thread(password: String) -> anyhow::Result<String> {
+    argon2_off_thread(move || hash_password(&password))
+        .await
+        .unwrap_or_else(|| Err(anyhow::anyhow!("the hashing task stopped")))
 }
 
 /// A fresh 256-bit token, hex encoded, with a prefix that says what it is.

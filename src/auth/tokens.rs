@@ -23,16 +23,19 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The role the token acts with, when less than its user's.
+    pub scope: Option<String>,
 }
 
 /// `TokenRow`'s columns, of `api_tokens t` joined to `users u`.
 const ROW_COLUMNS: &str =
-    "t.id, t.name, u.email AS user_email, t.created_at, t.last_used_at, t.expires_at";
+    "t.id, t.name, u.email AS user_email, t.created_at, t.last_used_at, t.expires_at, t.scope";
 
 /// A token as asked for, checked.
 pub struct NewToken {
     pub name: String,
     pub expires_at: Option<DateTime<Utc>>,
+    pub scope: Option<Role>,
 }
 
 impl NewToken {
@@ -54,7 +57,31 @@ impl NewToken {
         Ok(NewToken {
             name,
             expires_at: days.map(|d| Utc::now() + Duration::days(d)),
+            scope: None,
         })
+    }
+
+    /// Scopes the token to `scope` (a role name), which `role`, its maker's, must be able to
+    /// act as; none or empty keeps the maker's role.
+    pub fn scoped(mut self, role: Role, scope: Option<&str>) -> AppResult<NewToken> {
+        let Some(raw) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(self);
+        };
+        let scope = raw
+            .parse::<Role>()
+            .ok()
+            .filter(|scope| role.can_act_as(*scope))
+            .ok_or_else(|| {
+                AppError::invalid_field(
+                    "scope",
+                    format!(
+                        "a token of yours acts as `{}` or less (`tenant_user` for a tenant admin)",
+                        role.as_str()
+                    ),
+                )
+            })?;
+        self.scope = (scope != role).then_some(scope);
+        Ok(self)
     }
 }
 
@@ -71,13 +98,14 @@ pub async fn create(pool: &PgPool, user_id: Uuid, new: &NewToken) -> sqlx::Resul
     let id = Uuid::new_v4();
     let token = new_token("inw_");
     sqlx::query(
-        "INSERT INTO api_tokens (id, user_id, token_hash, name, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO api_tokens (id, user_id, token_hash, name, expires_at, scope) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id)
     .bind(user_id)
     .bind(token_digest(&token))
     .bind(&new.name)
     .bind(new.expires_at)
+    .bind(new.scope.map(Role::as_str))
     .execute(pool)
     .await?;
     Ok((id, token))
@@ -153,12 +181,12 @@ pub async fn principal_for(
     // `last_used_at` is written at most once a minute per token: an automation sending
     // many concurrent requests with one token would otherwise queue on that row's lock.
     let sql = format!(
-        "WITH used AS (SELECT id, user_id, last_used_at, expires_at FROM api_tokens
+        "WITH used AS (SELECT id, user_id, last_used_at, expires_at, scope FROM api_tokens
                        WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > now())),
               touched AS (UPDATE api_tokens t SET last_used_at = now() FROM used
                           WHERE t.id = used.id
                             AND (used.last_used_at IS NULL OR used.last_used_at < now() - interval '1 minute'))
-         SELECT {PRINCIPAL_COLUMNS}, used.expires_at AS token_expires_at FROM used
+         SELECT {PRINCIPAL_COLUMNS}, used.expires_at AS token_expires_at, used.scope FROM used
          JOIN users u ON u.id = used.user_id AND u.disabled_at IS NULL
          JOIN organizations o ON o.id = u.org_id"
     );
@@ -168,7 +196,12 @@ pub async fn principal_for(
         .await?;
     row.map(|r| {
         use sqlx::Row;
-        Ok((principal_from_row(&r)?, r.try_get("token_expires_at")?))
+        let mut principal = principal_from_row(&r)?;
+        let scope: Option<String> = r.try_get("scope")?;
+        principal.role = principal
+            .role
+            .within(scope.and_then(|s| s.parse::<Role>().ok()));
+        Ok((principal, r.try_get("token_expires_at")?))
     })
     .transpose()
 }
@@ -187,5 +220,25 @@ mod tests {
         assert!(NewToken::parse(&"x".repeat(65), None).is_err());
         assert!(NewToken::parse("ci", Some(0)).is_err());
         assert!(NewToken::parse("ci", Some(MAX_DAYS + 1)).is_err());
+        let scoped = NewToken::parse("ci", None).unwrap();
+        let scoped = scoped
+            .scoped(Role::TenantAdmin, Some("tenant_user"))
+            .unwrap();
+        assert_eq!(scoped.scope, Some(Role::TenantUser));
+        let same = NewToken::parse("ci", None).unwrap();
+        assert_eq!(
+            same.scoped(Role::TenantAdmin, Some("tenant_admin"))
+                .unwrap()
+                .scope,
+            None
+        );
+        let above = NewToken::parse("ci", None).unwrap();
+        assert!(
+            above
+                .scoped(Role::TenantUser, Some("tenant_admin"))
+                .is_err()
+        );
+        let nonsense = NewToken::parse("ci", None).unwrap();
+        assert!(nonsense.scoped(Role::TenantAdmin, Some("root")).is_err());
     }
 }

@@ -45,7 +45,7 @@ async fn make(
         caller,
         Action::TokenCreate,
         request_id,
-        json!({ "token_id": id, "name": new.name, "expires_at": new.expires_at }),
+        json!({ "token_id": id, "name": new.name, "expires_at": new.expires_at, "scope": new.scope.map(|r| r.as_str()) }),
     )
     .await?;
     Ok((id, token))
@@ -88,6 +88,8 @@ pub struct CreateBody {
     #[serde(default)]
     pub name: String,
     pub expires_in_days: Option<i64>,
+    /// The role the token acts with; left out, the caller's.
+    pub scope: Option<String>,
 }
 
 pub async fn api_create(
@@ -96,11 +98,14 @@ pub async fn api_create(
     RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> AppResult<Response> {
-    let new = NewToken::parse(&body.name, body.expires_in_days)?;
+    let new = NewToken::parse(&body.name, body.expires_in_days)?
+        .scoped(caller.role, body.scope.as_deref())?;
     let (id, token) = make(&state, &caller, &new, request_id.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id, "name": new.name, "expires_at": new.expires_at, "token": token })),
+        Json(
+            json!({ "id": id, "name": new.name, "expires_at": new.expires_at, "scope": new.scope.map(|r| r.as_str()), "token": token }),
+        ),
     )
         .into_response())
 }
@@ -123,6 +128,8 @@ struct TokensPage {
     /// A token just made, shown this once.
     made: Option<(String, String)>,
     error: Option<String>,
+    /// A tenant admin may make a token that acts as a tenant user.
+    can_scope_down: bool,
 }
 
 async fn page(state: &AppState, caller: &PageCaller) -> AppResult<TokensPage> {
@@ -131,6 +138,7 @@ async fn page(state: &AppState, caller: &PageCaller) -> AppResult<TokensPage> {
         tokens: tokens::list(&state.pool, &caller.principal).await?,
         made: None,
         error: None,
+        can_scope_down: caller.principal.role == crate::domain::policy::Role::TenantAdmin,
     })
 }
 
@@ -151,7 +159,10 @@ pub async fn create(
             AppError::invalid_field("expires_in_days", "the lifetime is a number of days")
         }),
     };
-    let made = match days.and_then(|d| NewToken::parse(form.get("name").unwrap_or(""), d)) {
+    let made = match days
+        .and_then(|d| NewToken::parse(form.get("name").unwrap_or(""), d))
+        .and_then(|new| new.scoped(caller.principal.role, form.get("scope")))
+    {
         Ok(new) => make(&state, &caller.principal, &new, request_id.as_deref())
             .await
             .map(|(_, token)| (new.name, token)),

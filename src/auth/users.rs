@@ -197,10 +197,9 @@ fn valid_email(email: &str) -> bool {
 }
 
 async fn hash_off_thread(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || super::password::hash_password(&password))
+    super::password::hash_password_off_thread(password)
         .await
-        .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(|e| AppError::invalid_field("password", e.to_string()))
+        .map_err(AppError::Internal)
 }
 
 /// Gives another user of the caller's organization another role. The change retires every

@@ -194,6 +194,21 @@ impl Role {
         }
     }
 
+    /// Whether a user with this role may act with `other`'s rights (an API token's scope):
+    /// its own role, or one of less in the same organization.
+    pub fn can_act_as(self, other: Role) -> bool {
+        self == other || (self == Role::TenantAdmin && other == Role::TenantUser)
+    }
+
+    /// The rights a token scoped to `scope` gives a user with this role: the scope, unless
+    /// the user has since lost them (then the user's own).
+    pub fn within(self, scope: Option<Role>) -> Role {
+        match scope {
+            Some(scope) if self.can_act_as(scope) => scope,
+            _ => self,
+        }
+    }
+
     /// The kind of organization a user with this role must belong to.
     pub fn org_kind(self) -> OrgKind {
         match self {
@@ -252,6 +267,23 @@ impl FromStr for OrgKind {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_token_acts_with_its_scope_never_above_its_user() {
+        assert!(Role::TenantAdmin.can_act_as(Role::TenantUser));
+        assert!(!Role::TenantUser.can_act_as(Role::TenantAdmin));
+        assert!(!Role::ResellerAdmin.can_act_as(Role::TenantUser));
+        assert_eq!(
+            Role::TenantAdmin.within(Some(Role::TenantUser)),
+            Role::TenantUser
+        );
+        assert_eq!(Role::TenantAdmin.within(None), Role::TenantAdmin);
+        // Demoted since the token was made: the user's own, lower, role.
+        assert_eq!(
+            Role::TenantUser.within(Some(Role::TenantAdmin)),
+            Role::TenantUser
+        );
+    }
 
     #[test]
     fn a_tenant_admin_cannot_take_the_reseller_out_of_premium_approvals() {

@@ -13,6 +13,7 @@ mod bad_input;
 mod browser;
 mod browser_e911;
 mod browser_inventory;
+mod browser_users;
 mod caches;
 mod cli;
 mod cnam;

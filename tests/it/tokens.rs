@@ -160,3 +160,49 @@ fn the_tokens_page_makes_shows_once_and_revokes() {
         assert_eq!(left, 0);
     })
 }
+
+#[test]
+fn a_token_can_act_with_less_than_its_users_role_never_more() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let (status, made) = admin
+            .post(
+                "/api/v1/tokens",
+                serde_json::json!({ "name": "provisioning bot", "scope": "tenant_user" }),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{made}");
+        assert_eq!(made["scope"], "tenant_user");
+        let bot = crate::common::Api {
+            base: admin.base.clone(),
+            token: made["token"].as_str().unwrap().to_string(),
+            http: admin.http.clone(),
+        };
+        assert_eq!(bot.get("/api/v1/numbers").await.0, reqwest::StatusCode::OK);
+        assert_eq!(
+            bot.get("/api/v1/users").await.0,
+            reqwest::StatusCode::FORBIDDEN,
+            "acts as a tenant user, though its user is an admin"
+        );
+        let (_, list) = admin.get("/api/v1/tokens").await;
+        let listed = list["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "provisioning bot")
+            .unwrap()
+            .clone();
+        assert_eq!(listed["scope"], "tenant_user");
+
+        let agent = app.api("agent@globex.test").await;
+        let (status, body) = agent
+            .post(
+                "/api/v1/tokens",
+                serde_json::json!({ "name": "escalate", "scope": "tenant_admin" }),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["details"]["field"], "scope");
+    })
+}
