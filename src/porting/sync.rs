@@ -62,6 +62,49 @@ pub async fn sync(state: &AppState) -> AppResult<usize> {
     Ok(changed)
 }
 
+/// Rejects a port number with `reason`, if it can still be rejected from `status`; records
+/// the event for the request's timeline and a failed `PORT_STATUS` entry.
+async fn reject(
+    tx: &mut PgConnection,
+    port_id: Uuid,
+    e164: &str,
+    tenant_id: Uuid,
+    status: PortStatus,
+    reason: &str,
+) -> AppResult<bool> {
+    let Ok(next) = status.next(PortEvent::CarrierRejected) else {
+        tracing::warn!(%e164, %reason, "a number past the point of rejection was rejected; ignored");
+        return Ok(false);
+    };
+    sqlx::query("UPDATE port_numbers SET status = $3, reason = $4, updated_at = now() WHERE port_id = $1 AND e164 = $2")
+        .bind(port_id)
+        .bind(e164)
+        .bind(next.as_str())
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+    record_event(
+        tx,
+        port_id,
+        Some(e164),
+        "rejected",
+        &format!("{e164} rejected: {reason}. Fix the request and submit it again"),
+    )
+    .await?;
+    audit_port(
+        tx,
+        Action::PortStatus,
+        Outcome::Failure,
+        tenant_id,
+        None,
+        None,
+        Some(e164),
+        json!({ "port_id": port_id, "status": "rejected", "reason": reason }),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Asks the carrier about one claimed port number and records what it answered; returns how
 /// many steps the number moved.
 async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
@@ -83,15 +126,31 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
         reference,
     };
     let Some(reference) = reference else {
+        let sealed: Option<Vec<u8>> = row.try_get("pin_sealed")?;
+        let pin = match super::open_pin(state, sealed.as_deref(), row.try_get("pin")?) {
+            Ok(pin) => pin,
+            Err(err) => {
+                // Sealed under a key this instance no longer has: the carrier can never be
+                // asked with it, so the number is rejected for the tenant to fix, not
+                // retried for ever.
+                tracing::warn!(%e164, %port_id, error = %err, "port PIN cannot be opened");
+                let Some(mut tx) = claimed(None).hold(state).await? else {
+                    return Ok(0);
+                };
+                let reason = "the port-out PIN on file can no longer be read (the server's \
+                              secrets key changed); enter the PIN again";
+                if reject(&mut tx, port_id, &e164, tenant_id, status, reason).await? {
+                    moved += 1;
+                }
+                tx.commit().await?;
+                return Ok(moved);
+            }
+        };
         let details = PortDetails::parse(&PortInput {
             numbers: vec![],
             current_carrier: row.try_get("current_carrier")?,
             account_number: row.try_get("account_number")?,
-            pin: super::open_pin(
-                state,
-                row.try_get::<Option<Vec<u8>>, _>("pin_sealed")?.as_deref(),
-                row.try_get("pin")?,
-            )?,
+            pin,
             account_name: row.try_get("account_name")?,
             service_address: row.try_get("service_address")?,
         })
@@ -179,33 +238,10 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
     for step in steps {
         match step {
             Step::Reject(reason) => {
-                let Ok(next) = status.next(PortEvent::CarrierRejected) else {
-                    tracing::warn!(%e164, %reason, "carrier rejected a number past the point of rejection; ignored");
-                    continue;
-                };
-                sqlx::query("UPDATE port_numbers SET status = $3, reason = $4, updated_at = now() WHERE port_id = $1 AND e164 = $2")
-                    .bind(port_id).bind(&e164).bind(next.as_str()).bind(&reason).execute(&mut *tx).await?;
-                record_event(
-                    &mut tx,
-                    port_id,
-                    Some(&e164),
-                    "rejected",
-                    &format!("{e164} rejected: {reason}. Fix the request and submit it again"),
-                )
-                .await?;
-                audit_port(
-                    &mut tx,
-                    Action::PortStatus,
-                    Outcome::Failure,
-                    tenant_id,
-                    None,
-                    None,
-                    Some(&e164),
-                    json!({ "port_id": port_id, "status": "rejected", "reason": reason }),
-                )
-                .await?;
-                status = next;
-                moved += 1;
+                if reject(&mut tx, port_id, &e164, tenant_id, status, &reason).await? {
+                    status = PortStatus::Rejected;
+                    moved += 1;
+                }
             }
             Step::Advance(next, foc, message) => {
                 if next == PortStatus::Completed {

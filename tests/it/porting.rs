@@ -645,3 +645,52 @@ fn the_pin_is_optional_and_never_stored_in_plain_text() {
         assert_eq!(body["error"]["details"]["field"], "pin", "{body}");
     })
 }
+
+#[test]
+fn a_pin_sealed_under_an_old_key_rejects_the_number_for_the_tenant_to_fix() {
+    crate::db::db_test(|pool| async move {
+        let app = fast(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let id = submitted_port(&admin, &["+13126200401"], "4321").await;
+        // The operator replaced the secrets key: this instance cannot open the sealed PIN.
+        let rotated = crate::common::another_instance(&app, |c| {
+            c.secrets.key =
+                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".into();
+            c.sandbox.port_ack_seconds = 0;
+            c.sandbox.port_foc_seconds = 0;
+            c.sandbox.port_complete_seconds = 0;
+        })
+        .await;
+        inward::jobs::run_once(&rotated.state).await;
+        let (_, detail) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        let number = &detail["numbers"][0];
+        assert_eq!(number["status"], "rejected", "{detail}");
+        assert!(
+            number["reason"]
+                .as_str()
+                .unwrap()
+                .contains("can no longer be read"),
+            "{number}"
+        );
+        assert_eq!(
+            app.audit_count("+13126200401", "PORT_STATUS", "FAILURE")
+                .await,
+            1
+        );
+        // Entering the PIN again seals it under the new key; the port then goes through.
+        let rotated_admin = rotated.api("admin@globex.test").await;
+        let mut fix = request(&[], "4321");
+        fix.as_object_mut().unwrap().remove("target");
+        let (status, body) = rotated_admin.put(&format!("/api/v1/ports/{id}"), fix).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = rotated_admin
+            .post(&format!("/api/v1/ports/{id}/submit"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for _ in 0..3 {
+            inward::jobs::run_once(&rotated.state).await;
+        }
+        let (_, detail) = rotated_admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(status_of(&detail, "+13126200401"), "completed", "{detail}");
+    })
+}
