@@ -147,11 +147,18 @@ pub async fn create_named_token(
     email: &str,
     new: &crate::auth::tokens::NewToken,
 ) -> Result<String, AdminError> {
-    let user: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
+    let user: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT id, role FROM users WHERE lower(email) = lower($1)")
             .bind(email.trim())
             .fetch_optional(pool)
             .await?;
-    let user = user.ok_or_else(|| AdminError::Invalid(format!("no user with email `{email}`")))?;
-    Ok(crate::auth::tokens::create(pool, user, new).await?.1)
+    let (user, role) =
+        user.ok_or_else(|| AdminError::Invalid(format!("no user with email `{email}`")))?;
+    // Like every token, it acts with the role its user has now, never more later.
+    let scoped = crate::auth::tokens::NewToken {
+        name: new.name.clone(),
+        expires_at: new.expires_at,
+        scope: new.scope.or_else(|| role.parse().ok()),
+    };
+    Ok(crate::auth::tokens::create(pool, user, &scoped).await?.1)
 }

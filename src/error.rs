@@ -115,6 +115,7 @@ impl AppError {
                 413 => "payload_too_large",
                 415 => "unsupported_media_type",
                 422 => "invalid_input",
+                429 => "too_many_attempts",
                 _ => "bad_request",
             },
             AppError::Internal(_) => "internal",

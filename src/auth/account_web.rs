@@ -165,7 +165,7 @@ pub async fn change_password_page(
             .await?;
             let mut p = page(&state, &caller).await?;
             p.chrome.notice = Some(format!(
-                "Your password is changed. Sessions ended elsewhere: {count}."
+                "Your password is changed. Sessions ended elsewhere: {count}. Your API tokens still work: revoke any you do not recognise on the API tokens page."
             ));
             Ok(render(&p))
         }

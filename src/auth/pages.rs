@@ -33,9 +33,12 @@ fn login_page(state: &AppState, status: StatusCode, page: LoginPage) -> Response
     let cookie = state
         .cookies()
         .set(Cookie::Login, &page.login_token, Some(3600));
+    // A form token cookie once lived under Path=/login; a browser still holding one would
+    // send it first, and the sign-in would fail until it expired.
+    let stale = "inward_login=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0".to_string();
     (
         status,
-        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, stale)]),
         render(&page),
     )
         .into_response()

@@ -19,10 +19,13 @@ use sqlx::PgPool;
 pub struct AddressLimit {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    /// When idle addresses were last forgotten.
+    pruned: std::sync::Mutex<std::time::Instant>,
 }
 
 /// Addresses remembered before the idle ones are forgotten.
 const REMEMBERED: usize = 10_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 impl AddressLimit {
     pub fn new(per_minute: u32, burst: u32) -> Self {
@@ -35,13 +38,21 @@ impl AddressLimit {
         AddressLimit {
             limiter: RateLimiter::keyed(quota),
             clock: DefaultClock::default(),
+            pruned: std::sync::Mutex::new(std::time::Instant::now()),
         }
     }
 
     /// Counts an attempt from `address`; the whole seconds to wait when it is one too many.
     pub fn attempt(&self, address: IpAddr) -> Option<u64> {
-        if self.limiter.len() > REMEMBERED {
+        // Forgetting idle addresses walks them all: at most every few seconds, however
+        // many addresses a flood brings.
+        if self.limiter.len() > REMEMBERED
+            && let Ok(mut pruned) = self.pruned.try_lock()
+            && pruned.elapsed() > PRUNE_EVERY
+        {
             self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+            *pruned = std::time::Instant::now();
         }
         self.limiter
             .check_key(&limiter_key(address))
@@ -81,8 +92,15 @@ pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, header: &str) -
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .last()
-        .and_then(|last| last.trim().parse().ok())
+        .and_then(|last| parse_address(last.trim()))
         .or(peer)
+}
+
+/// An address as proxies write it: bare, or with a port (`192.0.2.1:4711`, `[2001:db8::1]:4711`).
+fn parse_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
 }
 
 /// Failures allowed before the first lock.
@@ -192,6 +210,19 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-forwarded-for", "6.6.6.6, 198.51.100.7".parse().unwrap());
         assert_eq!(client_address(peer, &headers, ""), peer);
+        assert_eq!(
+            client_address(peer, &headers, "x-forwarded-for"),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, [2001:db8::7]:4711".parse().unwrap(),
+        );
+        assert_eq!(
+            client_address(peer, &headers, "x-forwarded-for"),
+            Some("2001:db8::7".parse().unwrap())
+        );
+        headers.insert("x-forwarded-for", "198.51.100.7:4711".parse().unwrap());
         assert_eq!(
             client_address(peer, &headers, "x-forwarded-for"),
             Some("198.51.100.7".parse().unwrap())

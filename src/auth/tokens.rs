@@ -23,7 +23,8 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
-    /// The role the token acts with, when less than its user's.
+    /// The role the token acts with (capped by its user's role at each use); none for a
+    /// token made before scopes, which acts with its user's role.
     pub scope: Option<String>,
 }
 
@@ -61,26 +62,28 @@ impl NewToken {
         })
     }
 
-    /// Scopes the token to `scope` (a role name), which `role`, its maker's, must be able to
-    /// act as; none or empty keeps the maker's role.
+    /// Scopes the token to `scope` (a role name), which `role`, the rights its maker acts
+    /// with now, must be able to act as; none or empty means `role`. The scope is always
+    /// stored: a token made by a scoped token gets no more than that token had, and a token
+    /// gains nothing when its user is promoted.
     pub fn scoped(mut self, role: Role, scope: Option<&str>) -> AppResult<NewToken> {
-        let Some(raw) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
-            return Ok(self);
+        let scope = match scope.map(str::trim).filter(|s| !s.is_empty()) {
+            None => role,
+            Some(raw) => raw
+                .parse::<Role>()
+                .ok()
+                .filter(|scope| role.can_act_as(*scope))
+                .ok_or_else(|| {
+                    AppError::invalid_field(
+                        "scope",
+                        format!(
+                            "a token of yours acts as `{}` or less (`tenant_user` for a tenant admin)",
+                            role.as_str()
+                        ),
+                    )
+                })?,
         };
-        let scope = raw
-            .parse::<Role>()
-            .ok()
-            .filter(|scope| role.can_act_as(*scope))
-            .ok_or_else(|| {
-                AppError::invalid_field(
-                    "scope",
-                    format!(
-                        "a token of yours acts as `{}` or less (`tenant_user` for a tenant admin)",
-                        role.as_str()
-                    ),
-                )
-            })?;
-        self.scope = (scope != role).then_some(scope);
+        self.scope = Some(scope);
         Ok(self)
     }
 }
@@ -198,9 +201,11 @@ pub async fn principal_for(
         use sqlx::Row;
         let mut principal = principal_from_row(&r)?;
         let scope: Option<String> = r.try_get("scope")?;
-        principal.role = principal
-            .role
-            .within(scope.and_then(|s| s.parse::<Role>().ok()));
+        let scope = scope
+            .map(|s| s.parse::<Role>())
+            .transpose()
+            .map_err(|e| sqlx::Error::Decode(e.into()))?;
+        principal.role = principal.role.within(scope);
         Ok((principal, r.try_get("token_expires_at")?))
     })
     .transpose()

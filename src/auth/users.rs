@@ -259,16 +259,28 @@ pub async fn change_password(
     new: &str,
     keep: Option<&[u8]>,
 ) -> AppResult<Vec<Vec<u8>>> {
+    // Guessing the current password here counts against the same lock as the sign-in form.
+    if let Some(seconds) = super::throttle::locked_for(pool, &caller.email).await? {
+        return Err(AppError::Rejected {
+            status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+            message: format!(
+                "too many wrong passwords for this account: try again in {} minute(s)",
+                (seconds + 59) / 60
+            ),
+        });
+    }
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(caller.user_id)
         .fetch_one(pool)
         .await?;
     if !super::password::verify_password_off_thread(current.to_string(), Some(stored)).await {
+        super::throttle::record_failure(pool, &caller.email).await?;
         return Err(AppError::invalid_field(
             "current_password",
             "that is not your current password",
         ));
     }
+    super::throttle::clear(pool, &caller.email).await?;
     if current == new {
         return Err(AppError::invalid_field(
             "new_password",

@@ -329,9 +329,9 @@ async fn leave(
 }
 
 /// The tenant released the number, which its platform no longer routes: it leaves the
-/// tenant, and what the tenant set on it goes too (even if the number changed meanwhile, as
-/// an operator's permanent release does: the platform no longer routes it either way).
-/// False when the number had changed.
+/// tenant, and what the tenant set on it goes too. False when the number had changed
+/// meanwhile (deprovisioned and taken by another tenant, say): then nothing is touched, as
+/// what is set on it now may be the next holder's.
 pub async fn released(
     conn: &mut PgConnection,
     e164: &str,
@@ -340,7 +340,9 @@ pub async fn released(
 ) -> AppResult<bool> {
     let to = transition(parse(from)?, Event::Release)?;
     let left = leave(conn, e164, tenant_id, from, to).await?;
-    withdraw_tenant_settings(conn, e164).await?;
+    if left {
+        withdraw_tenant_settings(conn, e164).await?;
+    }
     Ok(left)
 }
 

@@ -72,11 +72,22 @@ pub async fn reroute(
         .await?;
     let mut tx = state.pool.begin().await?;
     if !lifecycle::rerouted(&mut tx, number.as_str(), tenant_id, from, &target).await? {
-        // Routed on the platform, but the number moved in Inward meanwhile (released, say):
-        // the consistency check reports the difference; the caller is told to look again.
+        // Routed on the platform, but the number moved in Inward meanwhile (released, or
+        // re-routed by someone else). Undoing the platform write could undo the other
+        // change, so it stands; the failure is recorded and the consistency check reports
+        // any difference.
+        drop(tx);
+        let entry = Entry::new(Action::Provision, Outcome::Failure)
+            .by(Some(tenant_id), Some(caller.user_id), request_id)
+            .number(number.as_str())
+            .target(target.kind.as_str(), Some(&target.id))
+            .details(json!({ "rerouted_from": current.target_name, "reason": "the number changed while it was being re-routed" }));
+        audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
         return Err(AppError::conflict(
             "state_changed",
-            format!("{number} changed while it was being re-routed; reload"),
+            format!(
+                "{number} changed while it was being re-routed; reload it and check its target"
+            ),
             json!(null),
         ));
     }

@@ -261,19 +261,16 @@ fn seal_pin(state: &AppState, pin: Option<&str>) -> AppResult<Option<Vec<u8>>> {
 }
 
 /// The stored PIN for the carrier: opened from its seal, or a PIN stored before sealing.
+/// `Undecryptable` means sealed under another key (for good); `NoKey`/`BadKey` mean this
+/// instance is missing its key (a configuration to fix, not the tenant's PIN).
 pub(crate) fn open_pin(
     state: &AppState,
     sealed: Option<&[u8]>,
     legacy: Option<String>,
-) -> AppResult<String> {
+) -> Result<String, crate::connections::crypto::SecretError> {
     match sealed {
-        Some(bytes) => {
-            let plain = state
-                .secrets
-                .open(bytes)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("port PIN: {e}")))?;
-            String::from_utf8(plain).map_err(|e| AppError::Internal(e.into()))
-        }
+        Some(bytes) => String::from_utf8(state.secrets.open(bytes)?)
+            .map_err(|_| crate::connections::crypto::SecretError::Undecryptable),
         None => Ok(legacy.unwrap_or_default()),
     }
 }
@@ -343,6 +340,23 @@ pub async fn update(
     let details = PortDetails::parse(input).map_err(invalid)?;
     let mut tx = state.pool.begin().await?;
     lock(&mut tx, tenant_id, id).await?;
+    if details.pin().is_none() {
+        // Keeping the PIN on file only helps if it can still be read.
+        let (sealed, legacy): (Option<Vec<u8>>, Option<String>) =
+            sqlx::query_as("SELECT pin_sealed, pin FROM port_requests WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if matches!(
+            open_pin(state, sealed.as_deref(), legacy),
+            Err(crate::connections::crypto::SecretError::Undecryptable)
+        ) {
+            return Err(AppError::invalid_field(
+                "pin",
+                "the PIN on file can no longer be read (the server's secrets key changed): enter it again",
+            ));
+        }
+    }
     let fixable = statuses(&mut tx, id)
         .await?
         .iter()

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::{audit_port, record_event};
 use crate::audit::{Action, Outcome};
+use crate::connections::crypto::SecretError;
 use crate::domain::port::{PortDetails, PortEvent, PortInput, PortStatus};
 use crate::domain::{E164, Target};
 use crate::error::{AppError, AppResult};
@@ -129,6 +130,11 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
         let sealed: Option<Vec<u8>> = row.try_get("pin_sealed")?;
         let pin = match super::open_pin(state, sealed.as_deref(), row.try_get("pin")?) {
             Ok(pin) => pin,
+            Err(err @ (SecretError::NoKey | SecretError::BadKey)) => {
+                // This instance lacks the key; another instance (or this one, fixed) will
+                // submit it. The tenant's request is not at fault.
+                return Err(AppError::Internal(anyhow::anyhow!("port PIN: {err}")));
+            }
             Err(err) => {
                 // Sealed under a key this instance no longer has: the carrier can never be
                 // asked with it, so the number is rejected for the tenant to fix, not

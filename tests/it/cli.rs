@@ -110,7 +110,7 @@ fn orgs_users_and_tokens_are_managed_from_the_cli() {
             ],
             Some("short\n"),
         );
-        assert!(!ok && out.contains("at least 10"), "{out}");
+        assert!(!ok && out.contains("at least 12"), "{out}");
         let (ok, out) = inward(
             &url,
             &["tokens", "create", "--email", "boss@shop.test"],

@@ -17,6 +17,7 @@ mod browser_users;
 mod caches;
 mod cli;
 mod cnam;
+mod contract;
 mod e911;
 mod expiry;
 mod features_isolation;

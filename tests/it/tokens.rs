@@ -185,6 +185,21 @@ fn a_token_can_act_with_less_than_its_users_role_never_more() {
             reqwest::StatusCode::FORBIDDEN,
             "acts as a tenant user, though its user is an admin"
         );
+        // A token the bot makes gets no more than the bot has.
+        let (status, child) = bot
+            .post("/api/v1/tokens", serde_json::json!({ "name": "bot's own" }))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{child}");
+        assert_eq!(child["scope"], "tenant_user");
+        let child = crate::common::Api {
+            base: admin.base.clone(),
+            token: child["token"].as_str().unwrap().to_string(),
+            http: admin.http.clone(),
+        };
+        assert_eq!(
+            child.get("/api/v1/users").await.0,
+            reqwest::StatusCode::FORBIDDEN
+        );
         let (_, list) = admin.get("/api/v1/tokens").await;
         let listed = list["tokens"]
             .as_array()

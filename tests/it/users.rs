@@ -414,5 +414,20 @@ fn users_change_their_password_and_sign_out_elsewhere() {
         assert_eq!(body["error"]["details"]["field"], "new_password");
         assert_eq!(count_audit(&app, "PASSWORD_CHANGE").await, 1);
         assert_eq!(count_audit(&app, "SESSIONS_END").await, 2);
+        // Guessing the current password here locks like the sign-in form does.
+        for _ in 0..5 {
+            let (status, _) = api
+                .post("/api/v1/me/password", json!({ "current_password": "a wrong guess!!", "new_password": "whatever long enough" }))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        let (status, body) = api
+            .post(
+                "/api/v1/me/password",
+                json!({ "current_password": fresh, "new_password": "whatever long enough" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(error_code(&body), "too_many_attempts");
     })
 }
