@@ -231,12 +231,14 @@ mod tests {
             .unwrap();
         assert_eq!(scoped.scope, Some(Role::TenantUser));
         let same = NewToken::parse("ci", None).unwrap();
-        assert_eq!(
-            same.scoped(Role::TenantAdmin, Some("tenant_admin"))
-                .unwrap()
-                .scope,
-            None
-        );
+        let same = same
+            .scoped(Role::TenantAdmin, Some("tenant_admin"))
+            .unwrap();
+        assert_eq!(same.scope, Some(Role::TenantAdmin));
+        // Made by a token scoped to tenant user: no more than that.
+        let unscoped = NewToken::parse("ci", None).unwrap();
+        let unscoped = unscoped.scoped(Role::TenantUser, None).unwrap();
+        assert_eq!(unscoped.scope, Some(Role::TenantUser));
         let above = NewToken::parse("ci", None).unwrap();
         assert!(
             above
