@@ -104,6 +104,9 @@ pub enum Command {
     BenchUpload {
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
+        /// Upload files built to exhaust memory instead, and print the peak after each.
+        #[arg(long)]
+        hostile: bool,
         /// Run against a database whose name does not start with `bench`.
         #[arg(long)]
         destroy_data: bool,
@@ -398,9 +401,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crate::bench::run(config, options).await?;
         }
-        Command::BenchUpload { rows, .. } => {
+        Command::BenchUpload { rows, hostile, .. } => {
             migrate(&pool).await?;
-            crate::inventory::bench::run(&pool, rows).await?;
+            if hostile {
+                crate::inventory::bench::run_hostile(&pool).await?;
+            } else {
+                crate::inventory::bench::run(&pool, rows).await?;
+            }
         }
         Command::CheckConsistency { tenant } => {
             let state = AppState::new(pool.clone(), config);

@@ -1,6 +1,8 @@
 //! `inward bench-upload`: generates a CSV, uploads it through the same code as the API
 //! (`upload::receive` streaming into COPY, then `upload::process`), and prints rows per second
-//! and the process's peak memory.
+//! and the process's peak memory. With `--hostile` it uploads files built to exhaust memory
+//! instead (one 190 MB line, an unterminated quote over 100 MB, 1 MB records) and prints
+//! each answer and the peak memory after it.
 
 use std::io::Write;
 use std::time::Instant;
@@ -60,11 +62,8 @@ pub fn generate(path: &std::path::Path, rows: usize) -> std::io::Result<u64> {
     Ok(std::fs::metadata(path)?.len())
 }
 
-pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        (1..=8_000_000).contains(&rows),
-        "--rows must be 1 to 8,000,000"
-    );
+/// The bench reseller and its user, and the rate-center table validation reads.
+async fn prepare(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO organizations (id, kind, parent_id, slug, name) VALUES ($1, 'reseller', $2, 'bench-reseller', 'Bench reseller')
          ON CONFLICT (id) DO NOTHING",
@@ -88,6 +87,15 @@ pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
     if centers == 0 {
         crate::seed::rate_centers(pool).await?;
     }
+    Ok(())
+}
+
+pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=8_000_000).contains(&rows),
+        "--rows must be 1 to 8,000,000"
+    );
+    prepare(pool).await?;
     let cleared = sqlx::query("DELETE FROM numbers WHERE inventory_org_id = $1")
         .bind(BENCH_ORG)
         .execute(pool)
@@ -156,5 +164,108 @@ pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
         "the upload did not complete: {:?}",
         job.error
     );
+    Ok(())
+}
+
+/// A file built to make a reader hold it all at once.
+struct Hostile {
+    name: &'static str,
+    write: fn(&mut dyn Write) -> std::io::Result<()>,
+}
+
+const HEADER: &[u8] = b"Country Code,Phone Number,Voice,SMS,Fax\n";
+
+fn repeat(out: &mut dyn Write, chunk: &[u8], total: usize) -> std::io::Result<()> {
+    let block = chunk.repeat((1 << 20) / chunk.len().max(1));
+    let mut written = 0;
+    while written < total {
+        out.write_all(&block)?;
+        written += block.len();
+    }
+    Ok(())
+}
+
+const HOSTILE: &[Hostile] = &[
+    Hostile {
+        name: "one 190 MB line, no line break",
+        write: |out| {
+            out.write_all(HEADER)?;
+            out.write_all(b"1,5125550100,TRUE,FALSE,")?;
+            repeat(out, b"x", 190 << 20)
+        },
+    },
+    Hostile {
+        name: "a quote opened and never closed, then 100 MB",
+        write: |out| {
+            out.write_all(HEADER)?;
+            out.write_all(b"1,\"5125550100,TRUE,FALSE,FALSE\n")?;
+            repeat(out, b"1,5125550101,TRUE,FALSE,FALSE\n", 100 << 20)
+        },
+    },
+    Hostile {
+        name: "100 records of 1 MB of commas",
+        write: |out| {
+            out.write_all(HEADER)?;
+            for _ in 0..100 {
+                repeat(out, b",", 1 << 20)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        },
+    },
+];
+
+/// Uploads each hostile file as a bench reseller and prints the answer, its time and the
+/// process's peak memory after it.
+pub async fn run_hostile(pool: &PgPool) -> anyhow::Result<()> {
+    prepare(pool).await?;
+    let uploader = Uploader {
+        org_id: BENCH_ORG,
+        user_id: BENCH_USER,
+        kind: OrgKind::Reseller,
+        parent_org_id: Some(OPERATOR_ORG_ID),
+    };
+    println!(
+        "peak memory before: {:.1} MiB",
+        peak_memory_mib().unwrap_or(f64::NAN)
+    );
+    for hostile in HOSTILE {
+        let path = std::env::temp_dir().join(format!("inward-hostile-{}.csv", Uuid::new_v4()));
+        {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            (hostile.write)(&mut out)?;
+            out.flush()?;
+        }
+        let size = std::fs::metadata(&path)?.len();
+        let mut source = FileSource(tokio::fs::File::open(&path).await?);
+        let new = NewUpload {
+            uploader: &uploader,
+            filename: Some("hostile.csv".into()),
+            mode: Mode::AllOrNothing,
+            dry_run: true,
+            request_id: None,
+            max_record_bytes: 64 * 1024,
+        };
+        let started = Instant::now();
+        let answer = match upload::receive(pool, new, &mut source).await {
+            Ok(id) => {
+                upload::process(pool.clone(), uploader.clone(), id).await;
+                let job = upload::find(&mut *pool.acquire().await?, BENCH_ORG, id).await?;
+                format!(
+                    "accepted, job {}",
+                    job.map(|j| j.status).unwrap_or_default()
+                )
+            }
+            Err(err) => format!("refused: {} ({})", err.code(), err.public_message()),
+        };
+        let _ = std::fs::remove_file(&path);
+        println!(
+            "{} ({:.0} MB): {answer} in {:.2}s; peak memory {:.1} MiB",
+            hostile.name,
+            size as f64 / 1e6,
+            started.elapsed().as_secs_f64(),
+            peak_memory_mib().unwrap_or(f64::NAN)
+        );
+    }
     Ok(())
 }
