@@ -4,7 +4,13 @@
   function tick() {
     document.querySelectorAll("[data-expires-at]").forEach(function (el) {
       var left = Math.max(0, Math.round((Date.parse(el.dataset.expiresAt) - Date.now()) / 1000));
-      el.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      var hours = Math.floor(left / 3600);
+      var minutes = Math.floor((left % 3600) / 60);
+      var seconds = String(left % 60).padStart(2, "0");
+      // A hold waiting for a premium approval can last hours: "3:59:59", not "239:59".
+      el.textContent = hours > 0
+        ? hours + ":" + String(minutes).padStart(2, "0") + ":" + seconds
+        : minutes + ":" + seconds;
       el.classList.toggle("expired", left === 0);
       if (left === 0 && !el.dataset.reloading) {
         el.dataset.reloading = "1";

@@ -422,7 +422,7 @@ pub async fn save_aging(
         )),
     };
     match outcome {
-        Ok(_) => Ok(Redirect::to("/aging?notice=settings_saved").into_response()),
+        Ok(_) => Ok(Redirect::to("/aging?notice=aging_saved").into_response()),
         Err(err @ AppError::Invalid { .. }) => {
             let status = err.status();
             let page = aging_page(&state, &caller, None, Some(err.public_message())).await?;

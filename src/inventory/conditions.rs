@@ -16,6 +16,21 @@ use crate::domain::NumberState;
 const ASSIGNED: &str = "EXISTS (SELECT 1 FROM number_assignments na WHERE na.e164 = n.e164)";
 const UNASSIGNED: &str = "NOT EXISTS (SELECT 1 FROM number_assignments na WHERE na.e164 = n.e164)";
 
+/// Where the 911 address of the tenant using the number stands.
+const E911_NOT_SET: &str =
+    "NOT EXISTS (SELECT 1 FROM e911_records e WHERE e.e164 = n.e164 AND e.tenant_id = n.tenant_id)";
+const E911_PENDING: &str = "EXISTS (SELECT 1 FROM e911_records e WHERE e.e164 = n.e164 AND e.tenant_id = n.tenant_id AND e.status = 'pending')";
+const E911_REGISTERED: &str = "EXISTS (SELECT 1 FROM e911_records e WHERE e.e164 = n.e164 AND e.tenant_id = n.tenant_id AND e.status = 'registered')";
+const E911_FAILED: &str = "EXISTS (SELECT 1 FROM e911_records e WHERE e.e164 = n.e164 AND e.tenant_id = n.tenant_id AND e.status = 'failed')";
+
+/// The E911 statuses the filter offers, and the condition of each.
+pub const E911_STATUSES: [(&str, &str); 4] = [
+    ("not_set", E911_NOT_SET),
+    ("pending", E911_PENDING),
+    ("registered", E911_REGISTERED),
+    ("failed", E911_FAILED),
+];
+
 /// The two columns that tie a number to a tenant.
 const TENANT_COLUMNS: [&str; 2] = ["n.tenant_id", "n.allocated_tenant_id"];
 
@@ -55,6 +70,11 @@ pub fn conditions(scope: Scope, filter: &Filter) -> Vec<Vec<Term>> {
             // No number is in a state that does not exist (the filter's parser refuses it).
             Err(_) => Term::Sql("false"),
         }]);
+    }
+    if let Some(status) = &filter.e911
+        && let Some((_, sql)) = E911_STATUSES.iter().find(|(name, _)| name == status)
+    {
+        all.push(vec![Term::Sql(sql)]);
     }
     match filter.assigned {
         Some(true) => all.push(vec![Term::Sql(ASSIGNED)]),

@@ -34,6 +34,8 @@ pub enum TenantFilter {
 pub struct Filter {
     pub tenant: Option<TenantFilter>,
     pub status: Option<String>,
+    /// One of `conditions::E911_STATUSES`.
+    pub e911: Option<String>,
     pub assigned: Option<bool>,
     pub q: Option<String>,
     pub after: Option<String>,
@@ -61,16 +63,20 @@ impl FilterQuery {
                     .map_err(|e| AppError::invalid_field("status", e))
             })
             .transpose()?;
-        // The inventory list does not read the E911 records: every number shows "not set".
-        match clean(&self.e911) {
-            None | Some("not_set") => {}
+        let statuses = super::conditions::E911_STATUSES.map(|(name, _)| name);
+        let e911 = match clean(&self.e911) {
+            None => None,
+            Some(status) if statuses.contains(&status) => Some(status.to_string()),
             Some(other) => {
                 return Err(AppError::invalid_field(
                     "e911",
-                    format!("E911 status `{other}` is not one of: not_set"),
+                    format!(
+                        "E911 status `{other}` is not one of: {}",
+                        statuses.join(", ")
+                    ),
                 ));
             }
-        }
+        };
         let assigned = match clean(&self.assignment) {
             None => None,
             Some("assigned") => Some(true),
@@ -109,6 +115,7 @@ impl FilterQuery {
         Ok(Filter {
             tenant,
             status,
+            e911,
             assigned,
             q: clean(&self.q).map(str::to_string),
             after,
@@ -140,9 +147,28 @@ pub struct InventoryRow {
     pub uploaded_by_org_id: Option<Uuid>,
     pub assignment_kind: Option<String>,
     pub assignee: Option<String>,
+    /// The caller-ID name the tenant holding the number set, and where it stands.
+    pub cnam_name: Option<String>,
+    pub cnam_status: Option<String>,
+    /// Where the tenant's 911 address for the number stands (`not_set` without one).
+    pub e911_status: String,
 }
 
 impl InventoryRow {
+    /// The E911 status in words, for the page and the export.
+    pub fn e911_label(&self) -> String {
+        match self.e911_status.as_str() {
+            "not_set" => "Not set".into(),
+            other => {
+                let mut label = other.replace('_', " ");
+                if let Some(first) = label.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                label
+            }
+        }
+    }
+
     pub fn status(&self) -> String {
         self.lifecycle.to_ascii_uppercase()
     }
@@ -160,7 +186,7 @@ impl InventoryRow {
             "tenant": self.tenant_id.map(|id| serde_json::json!({ "id": id, "name": self.tenant_name })),
             "allocated_tenant_id": self.allocated_tenant_id, "in_use": self.in_use,
             "routing_target": self.target_type.as_ref().map(|k| serde_json::json!({ "type": k, "name": self.target_name })),
-            "cnam": self.display_name, "e911_status": "not_set",
+            "cnam": self.cnam_name, "cnam_status": self.cnam_status, "e911_status": self.e911_status,
             "capabilities": { "voice": self.voice, "sms": self.sms, "fax": self.fax },
             "voice_carrier": self.voice_carrier, "sms_carrier": self.sms_carrier,
             "uploaded_by_org_id": self.uploaded_by_org_id,
@@ -179,9 +205,12 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
        {in_use} AS in_use,
        n.target_type, n.target_name, n.display_name, n.voice, n.sms, n.fax,
        vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id,
-       na.kind AS assignment_kind, na.assignee
+       na.kind AS assignment_kind, na.assignee,
+       cr.name AS cnam_name, cr.status AS cnam_status, coalesce(er.status, 'not_set') AS e911_status
 FROM numbers n
 LEFT JOIN number_assignments na ON na.e164 = n.e164
+LEFT JOIN cnam_records cr ON cr.e164 = n.e164 AND cr.tenant_id = n.tenant_id
+LEFT JOIN e911_records er ON er.e164 = n.e164 AND er.tenant_id = n.tenant_id
 LEFT JOIN organizations o ON o.id = coalesce(n.tenant_id, n.allocated_tenant_id)
 LEFT JOIN organizations ao ON ao.id = n.allocated_tenant_id
 LEFT JOIN carriers vc ON vc.id = n.voice_carrier_id
@@ -258,8 +287,8 @@ pub async fn export_csv(
                     r.allocated_tenant_slug.as_deref().unwrap_or(""),
                     r.status().as_str(),
                     r.routing().as_str(),
-                    r.display_name.as_deref().unwrap_or(""),
-                    "Not set",
+                    r.cnam_name.as_deref().unwrap_or(""),
+                    r.e911_label().as_str(),
                 ],
             )
             .map_err(csv_err)?;

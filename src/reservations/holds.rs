@@ -212,8 +212,12 @@ async fn hold_in_full(
         return Err(AppError::conflict(
             "numbers_unavailable",
             format!(
-                "already taken by someone else: {}; refresh the search",
-                unavailable.join(", ")
+                "Already taken by someone else: {}.",
+                unavailable
+                    .iter()
+                    .map(|e| crate::domain::e164::format_national(e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             json!({ "unavailable": unavailable }),
         ));

@@ -120,7 +120,7 @@ impl ReservationPage {
     }
 
     pub fn countdown(&self) -> String {
-        format!("{}:{:02}", self.seconds_left / 60, self.seconds_left % 60)
+        countdown(self.seconds_left)
     }
 
     pub fn targets_of(&self, kind: &str) -> Vec<&Target> {
@@ -326,4 +326,27 @@ pub async fn cancel(
     let id = parse_id(&id, "reservation")?;
     super::cancel(&state, &caller.principal, id, request_id.as_deref()).await?;
     Ok(Redirect::to(&format!("/reservations/{id}?notice=cancelled")).into_response())
+}
+
+/// What the countdown shows before its script (static/app.js) runs: "14:59", or "3:59:59"
+/// for a hold that waits hours for a premium approval.
+fn countdown(seconds_left: i64) -> String {
+    let left = seconds_left.max(0);
+    let (hours, minutes, seconds) = (left / 3600, left % 3600 / 60, left % 60);
+    if hours > 0 {
+        format!("{hours}:{minutes:02}:{seconds:02}")
+    } else {
+        format!("{minutes}:{seconds:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_countdown_shows_hours_when_there_are_any() {
+        assert_eq!(super::countdown(899), "14:59");
+        assert_eq!(super::countdown(4 * 3600), "4:00:00");
+        assert_eq!(super::countdown(3599), "59:59");
+        assert_eq!(super::countdown(-5), "0:00");
+    }
 }

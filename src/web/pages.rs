@@ -61,6 +61,9 @@ impl Chrome {
                     Some("E911 address saved for the selected numbers: each is being registered.")
                 }
                 "settings_saved" => Some("Tenant settings saved."),
+                "aging_saved" => {
+                    Some("Aging period saved: it applies to numbers released from now on.")
+                }
                 "port_created" => {
                     Some("Port request created: upload the signed LOA, then submit it.")
                 }
@@ -88,6 +91,10 @@ impl Chrome {
 pub async fn home(request: Request) -> Response {
     match request.extensions().get::<Authenticated>() {
         Some(a) if a.principal.is_tenant_member() => Redirect::to("/search").into_response(),
+        // Resellers and the operator come to manage stock.
+        Some(a) if crate::inventory::can_view(&a.principal) => {
+            Redirect::to("/inventory").into_response()
+        }
         Some(a) if a.principal.can_view_audit() => Redirect::to("/audit").into_response(),
         Some(_) => Redirect::to("/numbers").into_response(),
         None => Redirect::to("/login").into_response(),

@@ -94,3 +94,43 @@ fn log_in_search_reserve_provision_and_see_the_number_active() {
         c.close().await.unwrap();
     })
 }
+
+#[test]
+fn a_search_the_server_refuses_shows_why_and_clears_the_old_results() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let chrome = crate::chrome::Chrome::start().await;
+        let c = chrome.client.clone();
+        chrome.login(&app.url(""), "agent@globex.test").await;
+        c.goto(&app.url("/search?kind=local&state=TX&npa=512"))
+            .await
+            .unwrap();
+        chrome.wait("#reserve-form input[type=checkbox]").await;
+        // The same form, now with neither a state nor an area code: the server answers 422.
+        c.find(Locator::Css("#state"))
+            .await
+            .unwrap()
+            .select_by_value("")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#npa"))
+            .await
+            .unwrap()
+            .clear()
+            .await
+            .unwrap();
+        c.find(Locator::Css("#search"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let error = chrome.wait("#search-error").await.text().await.unwrap();
+        assert!(error.contains("state or an area code"), "{error}");
+        let left = c
+            .find_all(Locator::Css("#reserve-form input[type=checkbox]"))
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "the old results are gone");
+    })
+}

@@ -559,3 +559,109 @@ fn the_carriers_page_lists_adds_and_sets_the_default() {
         assert_eq!(status, StatusCode::FORBIDDEN);
     })
 }
+
+#[test]
+fn the_inventory_shows_each_numbers_cnam_and_e911_as_its_tenant_set_them() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let numbers = admin.provisioned(2).await;
+        let (with, without) = (&numbers[0], &numbers[1]);
+        let (status, body) = admin
+            .put(
+                &format!("/api/v1/numbers/{with}/cnam"),
+                json!({ "name": "Globex Sales" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = admin
+            .put(
+                &format!("/api/v1/numbers/{with}/e911"),
+                json!({ "street": "500 Congress Ave", "city": "Austin", "state": "TX", "zip": "78701" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // The demo's numbers are the operator's stock.
+        let stock = app.api("operator@inward.test").await;
+        let row = |e164: &str| {
+            let (stock, e164) = (&stock, e164.to_string());
+            async move {
+                let (_, list) = stock
+                    .get(&format!("/api/v1/inventory?q={}", &e164[2..]))
+                    .await;
+                list["numbers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|n| n["e164"] == e164.as_str())
+                    .unwrap_or_else(|| panic!("{e164} in {list}"))
+                    .clone()
+            }
+        };
+        let shown = row(with).await;
+        assert_eq!(shown["cnam"], "Globex Sales", "{shown}");
+        assert_eq!(shown["e911_status"], "pending", "{shown}");
+        let shown = row(without).await;
+        assert_eq!(shown["cnam"], Value::Null, "{shown}");
+        assert_eq!(shown["e911_status"], "not_set", "{shown}");
+        // The E911 filter picks by that status.
+        let (_, pending) = stock.get("/api/v1/inventory?e911=pending").await;
+        let pending: Vec<&str> = pending["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["e164"].as_str().unwrap())
+            .collect();
+        assert_eq!(pending, [with.as_str()]);
+        let (_, not_set) = stock
+            .get(&format!(
+                "/api/v1/inventory?e911=not_set&q={}",
+                &without[2..]
+            ))
+            .await;
+        assert_eq!(not_set["numbers"][0]["e164"], without.as_str(), "{not_set}");
+        let (_, unset) = stock
+            .get(&format!("/api/v1/inventory?e911=not_set&q={}", &with[2..]))
+            .await;
+        assert_eq!(unset["numbers"], json!([]), "{unset}");
+        let (status, body) = stock.get("/api/v1/inventory?e911=validated").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+        let page = app.browser("operator@inward.test").await;
+        let (_, html) = page.get(&format!("/inventory?q={}", &with[2..])).await;
+        let cells = html
+            .split(&format!("data-number=\"{with}\""))
+            .nth(1)
+            .expect("the row");
+        let cells = &cells[..cells.find("</tr>").unwrap()];
+        assert!(
+            cells.contains("Globex Sales") && cells.contains(">Pending<"),
+            "{cells}"
+        );
+        let (_, csv) = page.get("/inventory/export.csv").await;
+        let line = csv
+            .lines()
+            .find(|l| l.contains(&with[2..]))
+            .expect("exported");
+        assert!(
+            line.contains("Globex Sales") && line.contains("Pending"),
+            "{line}"
+        );
+    })
+}
+
+#[test]
+fn resellers_and_the_operator_land_on_the_inventory() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        for email in ["reseller@acme.test", "operator@inward.test"] {
+            let page = app.browser(email).await;
+            let landed = page.http.get(app.url("/")).send().await.unwrap();
+            assert_eq!(landed.headers()["location"], "/inventory", "{email}");
+        }
+        let tenant = app.browser("agent@globex.test").await;
+        let landed = tenant.http.get(app.url("/")).send().await.unwrap();
+        assert_eq!(landed.headers()["location"], "/search");
+    })
+}

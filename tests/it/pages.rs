@@ -105,8 +105,8 @@ fn a_lost_race_rerenders_the_search_with_the_taken_numbers_named() {
         assert_eq!(response.status(), StatusCode::CONFLICT);
         let page = response.text().await.unwrap();
         assert!(
-            page.contains("already taken")
-                && page.contains(&numbers[0])
+            page.contains("Already taken")
+                && page.contains(&inward::domain::e164::format_national(&numbers[0]))
                 && page.contains("refreshed")
         );
         assert!(
