@@ -38,3 +38,18 @@ document.addEventListener("change", function (event) {
     event.target.form.submit();
   }
 });
+
+// The navigation says which section the page belongs to (the longest link that starts the
+// path: /numbers/orphaned is "Orphaned", not "Numbers").
+document.addEventListener("DOMContentLoaded", function () {
+  var path = window.location.pathname;
+  var best = null;
+  document.querySelectorAll("nav.top a[href^='/']").forEach(function (link) {
+    var href = link.getAttribute("href");
+    if (href === "/" || link.classList.contains("brand")) { return; }
+    if ((path === href || path.indexOf(href + "/") === 0) && (!best || href.length > best.getAttribute("href").length)) {
+      best = link;
+    }
+  });
+  if (best) { best.setAttribute("aria-current", "page"); }
+});

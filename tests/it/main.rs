@@ -11,6 +11,7 @@ mod approvals;
 mod audit_log;
 mod bad_input;
 mod browser;
+mod browser_a11y;
 mod browser_e911;
 mod browser_inventory;
 mod browser_users;

@@ -1,0 +1,102 @@
+//! Headless Chromium over the pages each role uses: every form control has a name a screen
+//! reader can say, the page has a working skip link, and the navigation marks where you are.
+
+use fantoccini::Locator;
+use serde_json::json;
+
+use crate::common::spawn_app;
+
+/// The form controls on the page that have no accessible name (no `label[for]`, wrapping
+/// label, `aria-label`, `aria-labelledby` or title; a button without text).
+const UNNAMED: &str = r#"
+return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea, button'))
+  .filter(function (el) {
+    if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || el.title) { return false; }
+    if (el.tagName === 'BUTTON') { return !el.textContent.trim(); }
+    if (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]')) { return false; }
+    return !el.closest('label');
+  })
+  .map(function (el) { return el.outerHTML.slice(0, 160); });
+"#;
+
+async fn check(chrome: &crate::chrome::Chrome, url: &str, problems: &mut Vec<String>) {
+    let c = &chrome.client;
+    c.goto(url).await.unwrap();
+    chrome.wait("main").await;
+    let unnamed = c.execute(UNNAMED, vec![]).await.unwrap();
+    for control in unnamed.as_array().unwrap() {
+        problems.push(format!("{url}: unnamed control {control}"));
+    }
+    if c.find(Locator::Css("a.skip-link[href='#main']"))
+        .await
+        .is_err()
+    {
+        problems.push(format!("{url}: no skip link"));
+    }
+    let current = c
+        .execute(
+            "var a = document.querySelector('nav.top a[aria-current=page]'); return a ? a.textContent : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    if current.is_null() {
+        problems.push(format!("{url}: the navigation marks no current page"));
+    }
+}
+
+#[test]
+fn every_control_is_named_and_the_pages_can_be_skipped_to() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let numbers = admin.provisioned(1).await;
+        let held = admin.find("npa=512", 2).await;
+        let (_, reservation) = admin.reserve(&held).await;
+        let (_, port) = admin
+            .post(
+                "/api/v1/ports",
+                json!({
+                    "numbers": ["+13126200101"], "current_carrier": "Old Telco", "account_number": "ACC-1",
+                    "account_name": "Globex", "service_address": "500 Congress Ave, Austin TX 78701",
+                    "target": { "type": "queue", "name": "Sales" }
+                }),
+            )
+            .await;
+        let chrome = crate::chrome::Chrome::start().await;
+        let mut problems = Vec::new();
+        chrome.login(&app.url(""), "admin@globex.test").await;
+        for path in [
+            "/search?kind=local&state=TX&npa=512".to_string(),
+            format!("/reservations/{}", reservation["id"].as_str().unwrap()),
+            "/reservations".to_string(),
+            "/numbers".to_string(),
+            format!("/numbers/{}", numbers[0]),
+            "/numbers/orphaned".to_string(),
+            "/ports".to_string(),
+            format!("/ports/{}", port["id"].as_str().unwrap()),
+            "/compliance".to_string(),
+            "/settings".to_string(),
+            "/settings/connection".to_string(),
+            "/inventory".to_string(),
+            "/audit".to_string(),
+            "/tokens".to_string(),
+            "/users".to_string(),
+            "/account".to_string(),
+        ] {
+            check(&chrome, &app.url(&path), &mut problems).await;
+        }
+        chrome.client.delete_all_cookies().await.unwrap();
+        chrome.login(&app.url(""), "reseller@acme.test").await;
+        for path in [
+            "/inventory",
+            "/inventory/carriers",
+            "/aging",
+            "/approvals",
+            "/users",
+        ] {
+            check(&chrome, &app.url(path), &mut problems).await;
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    })
+}
