@@ -73,6 +73,7 @@ pub fn api_router() -> Routes {
         .at("/approvals/{id}/decline", post(approvals::api::decline))
         .at("/targets", get(numbers::api::targets))
         .at("/audit", get(audit::api::list))
+        .at("/audit/export.csv", get(audit::api::export))
         .at("/inventory", get(inventory::api::list))
         .at("/inventory/uploads", get(inventory::api::list_uploads))
         .at("/inventory/uploads/{id}", get(inventory::api::show_upload))
@@ -241,6 +242,7 @@ pub fn page_router() -> Routes {
         .at("/approvals/{id}/approve", post(approvals::pages::approve))
         .at("/approvals/{id}/decline", post(approvals::pages::decline))
         .at("/audit", get(audit::pages::list))
+        .at("/audit/export.csv", get(audit::pages::export))
         .at(
             "/settings/connection",
             get(connections::pages::show).post(connections::pages::update),

@@ -1,4 +1,8 @@
+//! The Audit log page: filters by number, action, user and dates; searches (which outnumber
+//! everything else) are left out unless asked for; the filtered range downloads as CSV.
+
 use axum::extract::{Query, State};
+use serde::Deserialize;
 
 use super::api::AuditQuery;
 use super::repo::{self, AuditRow};
@@ -12,42 +16,92 @@ use crate::web::{PageResult, render};
 struct AuditPage {
     chrome: Chrome,
     entries: Vec<AuditRow>,
-    number: String,
-    action: String,
+    form: PageQuery,
     actions: Vec<&'static str>,
-    next_query: Option<String>,
+    /// The filter as a query string, for the export and the next page.
+    query: String,
+    next_cursor: Option<i64>,
+}
+
+/// The page's form: the API's filter, plus whether to show searches.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    searches: String,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn include_searches(&self) -> bool {
+        !self.searches.is_empty() || self.action.eq_ignore_ascii_case("SEARCH")
+    }
+
+    fn to_api(&self) -> AuditQuery {
+        let given = |v: &str| (!v.trim().is_empty()).then(|| v.to_string());
+        AuditQuery {
+            number: given(&self.number),
+            action: given(&self.action),
+            exclude: (!self.include_searches()).then(|| "SEARCH".to_string()),
+            user: given(&self.user),
+            from: given(&self.from),
+            to: given(&self.to),
+            cursor: self.cursor.clone(),
+            limit: None,
+        }
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
     caller: PageCaller,
-    Query(query): Query<AuditQuery>,
+    Query(form): Query<PageQuery>,
 ) -> PageResult {
     let scope = caller.principal.audit_scope()?;
-    let filter = query.parse()?;
+    let api = form.to_api();
+    let filter = api.parse()?;
     let mut conn = state.pool.acquire().await?;
     let entries = repo::list(&mut conn, &scope, &filter).await?;
-    let next_query = (entries.len() as i64 == filter.limit)
-        .then(|| {
-            entries.last().map(|e| {
-                let mut pairs = url::form_urlencoded::Serializer::new(String::new());
-                if let Some(n) = &filter.number {
-                    pairs.append_pair("number", n);
-                }
-                if let Some(a) = &filter.action {
-                    pairs.append_pair("action", a);
-                }
-                pairs.append_pair("cursor", &e.id.to_string());
-                pairs.finish()
-            })
-        })
+    let next_cursor = (entries.len() as i64 == filter.limit)
+        .then(|| entries.last().map(|e| e.id))
         .flatten();
+    let mut query = api.query_string();
+    if form.include_searches() && !form.searches.is_empty() {
+        query.push_str(if query.is_empty() {
+            "searches=1"
+        } else {
+            "&searches=1"
+        });
+    }
     Ok(render(&AuditPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         entries,
-        number: filter.number.unwrap_or_default(),
-        action: filter.action.unwrap_or_default(),
+        form,
         actions: super::Action::ALL.iter().map(|a| a.as_str()).collect(),
-        next_query,
+        query,
+        next_cursor,
     }))
+}
+
+/// The filtered range as CSV, as the page shows it (searches left out unless asked for).
+pub async fn export(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Query(form): Query<PageQuery>,
+) -> PageResult {
+    let scope = caller.principal.audit_scope()?;
+    let mut api = form.to_api();
+    api.cursor = None;
+    let filter = api.parse()?;
+    let body = super::api::export_csv(&mut *state.pool.acquire().await?, &scope, &filter).await?;
+    Ok(crate::inventory::api::csv_response("audit.csv", body))
 }

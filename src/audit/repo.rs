@@ -81,8 +81,13 @@ pub struct AuditRow {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub number: Option<String>,
-    pub action: Option<String>,
+    /// Only these actions (empty: all).
+    pub actions: Vec<String>,
+    /// Not these actions (SEARCH, say, which outnumbers everything else).
+    pub excluded: Vec<String>,
     pub user_id: Option<Uuid>,
+    /// The acting user's email, whatever its letter case.
+    pub user_email: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub before_id: Option<i64>,
@@ -114,11 +119,23 @@ pub async fn list(
     if let Some(number) = &filter.number {
         q.push(" AND a.phone_number = ").push_bind(number.clone());
     }
-    if let Some(action) = &filter.action {
-        q.push(" AND a.action = ").push_bind(action.clone());
+    if !filter.actions.is_empty() {
+        q.push(" AND a.action = ANY(")
+            .push_bind(filter.actions.clone())
+            .push(")");
+    }
+    if !filter.excluded.is_empty() {
+        q.push(" AND a.action <> ALL(")
+            .push_bind(filter.excluded.clone())
+            .push(")");
     }
     if let Some(user) = filter.user_id {
         q.push(" AND a.user_id = ").push_bind(user);
+    }
+    if let Some(email) = &filter.user_email {
+        q.push(" AND lower(u.email) = lower(")
+            .push_bind(email.clone())
+            .push(")");
     }
     if let Some(from) = filter.from {
         q.push(" AND a.at >= ").push_bind(from);

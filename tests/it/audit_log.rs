@@ -64,3 +64,92 @@ fn entries_carry_user_request_id_and_justification() {
         assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
     })
 }
+
+#[test]
+fn the_audit_log_filters_by_actions_user_and_dates_and_exports_what_it_shows() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let agent = app.api("agent@globex.test").await;
+        let numbers = agent.provisioned(1).await;
+        app.state.deferred_audit.flush().await;
+        let admin = app.api("admin@globex.test").await;
+        let actions_of = |body: &serde_json::Value| -> Vec<String> {
+            body["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["action"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let (_, all) = admin.get("/api/v1/audit").await;
+        assert!(actions_of(&all).contains(&"SEARCH".to_string()), "{all}");
+        let (_, quiet) = admin.get("/api/v1/audit?exclude=SEARCH").await;
+        let quiet = actions_of(&quiet);
+        assert!(
+            !quiet.is_empty() && !quiet.contains(&"SEARCH".to_string()),
+            "{quiet:?}"
+        );
+        let (_, picked) = admin.get("/api/v1/audit?action=RESERVE,PROVISION").await;
+        let picked = actions_of(&picked);
+        assert!(
+            picked.contains(&"RESERVE".to_string()) && picked.contains(&"PROVISION".to_string())
+        );
+        assert!(
+            picked.iter().all(|a| a == "RESERVE" || a == "PROVISION"),
+            "{picked:?}"
+        );
+        let (_, theirs) = admin.get("/api/v1/audit?user=AGENT@globex.test").await;
+        assert!(
+            theirs["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["user_email"] == "agent@globex.test"),
+            "{theirs}"
+        );
+        assert!(!actions_of(&theirs).is_empty());
+        let (_, later) = admin.get("/api/v1/audit?from=2999-01-01").await;
+        assert!(actions_of(&later).is_empty());
+        let (status, body) = admin.get("/api/v1/audit?exclude=SEARCH,NOPE").await;
+        assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body.to_string().contains("USER_CREATE"),
+            "names every action: {body}"
+        );
+
+        // The page leaves searches out unless asked, and exports what it shows.
+        let page = app.browser("admin@globex.test").await;
+        let (_, html) = page.get("/audit").await;
+        assert!(html.contains("<td>PROVISION</td>") && !html.contains("<td>SEARCH</td>"));
+        let (_, html) = page.get("/audit?searches=1").await;
+        assert!(html.contains("<td>SEARCH</td>"));
+        let (_, csv) = page
+            .get(&format!("/audit/export.csv?number={}", numbers[0]))
+            .await;
+        let mut lines = csv.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("Time (UTC),User,Number,Action")
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert!(rows.iter().any(|r| r.contains(",PROVISION,")), "{csv}");
+        assert!(rows.iter().all(|r| r.contains(&numbers[0])), "{csv}");
+        let (status, api_csv) = {
+            let r = admin
+                .http
+                .get(format!(
+                    "{}/api/v1/audit/export.csv?action=PROVISION",
+                    admin.base
+                ))
+                .bearer_auth(&admin.token)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        };
+        assert_eq!(status, reqwest::StatusCode::OK);
+        assert_eq!(api_csv.lines().count(), 2, "{api_csv}");
+    })
+}
