@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod notifications;
 pub mod numbers;
 pub mod porting;
 pub mod providers;

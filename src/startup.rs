@@ -129,6 +129,11 @@ pub fn api_router() -> Routes {
         .at("/users/{id}/disable", post(auth::users_web::api_disable))
         .at("/users/{id}/enable", post(auth::users_web::api_enable))
         .at("/me", get(auth::account_web::api_me))
+        .at("/notifications", get(crate::notifications::api_list))
+        .at(
+            "/notifications/read",
+            post(crate::notifications::api_mark_read),
+        )
         .at("/me/password", post(auth::account_web::api_change_password))
         .at("/me/sessions", delete(auth::account_web::api_end_sessions))
         .at(
@@ -213,6 +218,8 @@ pub fn page_router() -> Routes {
         .at("/users/{id}/role", post(auth::users_web::role_page))
         .at("/users/{id}/disable", post(auth::users_web::disable_page))
         .at("/account", get(auth::account_web::show))
+        .at("/notifications", get(crate::notifications::page))
+        .at("/notifications/bell", get(crate::notifications::bell))
         .at(
             "/account/password",
             post(auth::account_web::change_password_page),

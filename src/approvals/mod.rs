@@ -298,25 +298,6 @@ pub enum Decision {
     Decline,
 }
 
-async fn notify(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    tenant_id: Uuid,
-    message: &str,
-    link: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO notifications (user_id, tenant_id, message, link) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(user_id)
-    .bind(tenant_id)
-    .bind(message)
-    .bind(link)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// An approval locked for a decision.
 #[derive(sqlx::FromRow)]
 struct Locked {
@@ -485,7 +466,7 @@ pub async fn decide(
             reason.unwrap_or_default()
         ),
     };
-    notify(
+    crate::notifications::notify(
         &mut tx,
         requester,
         tenant_id,
@@ -527,7 +508,7 @@ async fn expire_one(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
             .details(json!({ "approval_id": id, "reservation_id": reservation_id }));
         audit::repo::record(&mut *conn, &entry).await?;
     }
-    notify(
+    crate::notifications::notify(
         conn,
         requester,
         tenant_id,
@@ -564,32 +545,4 @@ pub async fn expire_due(state: &AppState) -> AppResult<usize> {
     }
     tx.commit().await?;
     Ok(expired)
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Notification {
-    pub id: i64,
-    pub message: String,
-    pub link: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub read_at: Option<DateTime<Utc>>,
-}
-
-/// The user's latest notifications; the unread ones are marked read once shown.
-pub async fn take_notifications(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-) -> AppResult<Vec<Notification>> {
-    let list: Vec<Notification> = sqlx::query_as(
-        "SELECT id, message, link, created_at, read_at FROM notifications WHERE user_id = $1
-         ORDER BY id DESC LIMIT 20",
-    )
-    .bind(user_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL")
-        .bind(user_id)
-        .execute(conn)
-        .await?;
-    Ok(list)
 }

@@ -109,21 +109,20 @@ async fn flag_orphan(
     .await?
     .flatten();
     let message = format!(
-        "{} lost its routing target: {} `{}` no longer exists on the platform. Re-route it within {} days or it will be deprovisioned.",
+        "{} lost its routing target: {} “{}” no longer exists on the platform. Re-route it within {} days or it will be deprovisioned.",
         crate::domain::e164::format_national(e164),
         target.kind.label(),
         target.name,
         state.config.orphans.grace_days
     );
-    sqlx::query(
-        "INSERT INTO notifications (tenant_id, user_id, phone_number, message, link)
-         SELECT $1, u.id, $2, $3, '/numbers/orphaned' FROM users u WHERE u.org_id = $1 AND (u.role = 'tenant_admin' OR u.id = $4)",
+    crate::notifications::notify_admins(
+        &mut tx,
+        tenant_id,
+        owner,
+        e164,
+        &message,
+        "/numbers/orphaned",
     )
-    .bind(tenant_id)
-    .bind(e164)
-    .bind(&message)
-    .bind(owner)
-    .execute(&mut *tx)
     .await?;
     let entry = Entry::new(Action::Orphan, Outcome::Success)
         .by(Some(tenant_id), None, None)

@@ -237,11 +237,7 @@ pub async fn rerouted(
     if moved.rows_affected() != 1 {
         return Ok(false);
     }
-    sqlx::query("UPDATE notifications SET read_at = now() WHERE tenant_id = $1 AND phone_number = $2 AND read_at IS NULL")
-        .bind(tenant_id)
-        .bind(e164)
-        .execute(&mut *conn)
-        .await?;
+    crate::notifications::read_about(conn, tenant_id, e164).await?;
     Ok(true)
 }
 

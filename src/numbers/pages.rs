@@ -181,12 +181,12 @@ async fn orphaned_page(state: &AppState, caller: &PageCaller) -> Result<Orphaned
         .into_iter()
         .map(|listed| listed.number)
         .collect();
-    let notices: Vec<String> = sqlx::query_scalar(
-        "SELECT message FROM notifications WHERE tenant_id = $1 AND read_at IS NULL AND (user_id IS NULL OR user_id = $2) ORDER BY id DESC LIMIT 50",
+    // Only what concerns this page: numbers that lost their target.
+    let notices = crate::notifications::unread_for_page(
+        &mut conn,
+        caller.principal.user_id,
+        "/numbers/orphaned",
     )
-    .bind(tenant_id)
-    .bind(caller.principal.user_id)
-    .fetch_all(&mut *conn)
     .await?;
     drop(conn);
     let targets = if numbers.is_empty() {

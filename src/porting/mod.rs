@@ -121,14 +121,13 @@ async fn record_event(
     .fetch_one(&mut *conn)
     .await?;
     let link = format!("/ports/{port_id}");
-    sqlx::query(
-        "INSERT INTO notifications (user_id, tenant_id, message, link) VALUES ($1, $2, $3, $4)",
+    crate::notifications::notify(
+        conn,
+        user_id,
+        tenant_id,
+        &format!("Port request: {message}"),
+        &link,
     )
-    .bind(user_id)
-    .bind(tenant_id)
-    .bind(format!("Port request: {message}"))
-    .bind(&link)
-    .execute(&mut *conn)
     .await?;
     crate::mail::queue(
         conn,

@@ -211,7 +211,6 @@ pub async fn show(
 struct ReservationsPage {
     chrome: Chrome,
     reservations: Vec<(repo::ReservationRow, String)>,
-    notifications: Vec<crate::approvals::Notification>,
 }
 
 pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResult {
@@ -226,12 +225,9 @@ pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResu
             (r, s)
         })
         .collect();
-    let notifications =
-        crate::approvals::take_notifications(&mut conn, caller.principal.user_id).await?;
     Ok(render(&ReservationsPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         reservations,
-        notifications,
     }))
 }
 

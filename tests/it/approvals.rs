@@ -145,7 +145,7 @@ fn a_premium_hold_waits_for_approval_then_gets_the_full_hold_time() {
 
         // The requester is told in the portal.
         let requester = app.browser("agent@globex.test").await;
-        let (_, page) = requester.get("/reservations").await;
+        let (_, page) = requester.get("/notifications").await;
         assert!(
             page.contains("id=\"notifications\"")
                 && page.contains("were approved by admin@globex.test"),
@@ -210,7 +210,7 @@ fn a_declined_premium_number_goes_back_and_the_rest_stays_usable() {
                 && page.contains("no budget for vanity numbers"),
             "{page}"
         );
-        let (_, page) = requester.get("/reservations").await;
+        let (_, page) = requester.get("/notifications").await;
         assert!(page.contains("were declined by admin@globex.test: no budget for vanity numbers"));
     })
 }
@@ -247,7 +247,7 @@ fn an_approval_that_never_comes_ends_the_hold_at_the_cap() {
         let (_, page) = app
             .browser("agent@globex.test")
             .await
-            .get("/reservations")
+            .get("/notifications")
             .await;
         assert!(
             page.contains("in time; they went back to inventory"),
@@ -468,5 +468,56 @@ fn an_admin_approves_and_declines_from_the_approvals_page() {
                 && page.contains("approved by admin@globex.test"),
             "{page}"
         );
+    })
+}
+
+#[test]
+fn the_bell_counts_unread_notifications_and_the_page_reads_them() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let agent: uuid::Uuid =
+            sqlx::query_scalar("SELECT id FROM users WHERE email = 'agent@globex.test'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        let globex = app.tenant_id("globex").await;
+        let mut conn = app.pool.acquire().await.unwrap();
+        for message in ["Premium numbers approved", "Port request: acknowledged"] {
+            inward::notifications::notify(&mut conn, agent, globex, message, "/reservations")
+                .await
+                .unwrap();
+        }
+        drop(conn);
+        let page = app.browser("agent@globex.test").await;
+        let (_, bell) = page.get("/notifications/bell").await;
+        assert!(
+            bell.contains("2 unread") && bell.contains("bell-count\">2<"),
+            "{bell}"
+        );
+        let (_, other) = app
+            .browser("admin@globex.test")
+            .await
+            .get("/notifications/bell")
+            .await;
+        assert!(
+            other.contains("none unread"),
+            "another user's are not counted: {other}"
+        );
+        let api = app.api("agent@globex.test").await;
+        let (_, listed) = api.get("/api/v1/notifications").await;
+        assert_eq!(listed["unread"], 2, "{listed}");
+
+        let (_, html) = page.get("/notifications").await;
+        assert!(
+            html.contains("Premium numbers approved") && html.contains(">new<"),
+            "{html}"
+        );
+        let (_, bell) = page.get("/notifications/bell").await;
+        assert!(bell.contains("none unread"), "read once shown: {bell}");
+        let (_, html) = page.get("/notifications").await;
+        assert!(!html.contains(">new<"));
+        let (status, marked) = api.post("/api/v1/notifications/read", json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(marked["marked"], 0);
     })
 }

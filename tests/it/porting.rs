@@ -520,7 +520,7 @@ fn a_tenant_admin_ports_numbers_through_the_pages() {
         assert!(page.contains("the current carrier acknowledged") && page.contains("FOC date set"));
         let (_, page) = browser.get("/ports").await;
         assert!(page.contains("Old Telco"));
-        let (_, page) = browser.get("/reservations").await;
+        let (_, page) = browser.get("/notifications").await;
         assert!(
             page.contains("Port request:"),
             "the requester's notifications"
