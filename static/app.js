@@ -53,3 +53,14 @@ document.addEventListener("DOMContentLoaded", function () {
   });
   if (best) { best.setAttribute("aria-current", "page"); }
 });
+
+// Toll-free numbers have no state, exchange, city or rate center: those fields hide (and are
+// not sent) while Toll-free is picked.
+document.addEventListener("change", function (event) {
+  if (event.target.id !== "kind") { return; }
+  var tollFree = event.target.value === "toll_free";
+  document.querySelectorAll("[data-local-only]").forEach(function (field) {
+    field.hidden = tollFree;
+    field.querySelectorAll("input, select").forEach(function (control) { control.disabled = tollFree; });
+  });
+});

@@ -134,3 +134,47 @@ fn a_search_the_server_refuses_shows_why_and_clears_the_old_results() {
         assert!(left.is_empty(), "the old results are gone");
     })
 }
+
+#[test]
+fn toll_free_hides_the_fields_that_only_local_numbers_have() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let chrome = crate::chrome::Chrome::start().await;
+        let c = chrome.client.clone();
+        chrome.login(&app.url(""), "agent@globex.test").await;
+        c.goto(&app.url("/search")).await.unwrap();
+        assert!(chrome.wait("#state").await.is_displayed().await.unwrap());
+        c.find(Locator::Css("#kind"))
+            .await
+            .unwrap()
+            .select_by_value("toll_free")
+            .await
+            .unwrap();
+        for id in ["#state", "#nxx", "#city", "#rate_center"] {
+            let field = c.find(Locator::Css(id)).await.unwrap();
+            assert!(
+                !field.is_displayed().await.unwrap(),
+                "{id} hidden for toll-free"
+            );
+        }
+        assert!(
+            c.find(Locator::Css("#pattern"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap()
+        );
+        c.find(Locator::Css("#search"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        chrome.wait("#reserve-form input[type=checkbox]").await;
+        // A toll-free page opened directly starts with them hidden.
+        c.goto(&app.url("/search?kind=toll_free")).await.unwrap();
+        let state = chrome.wait("#state").await;
+        assert!(!state.is_displayed().await.unwrap());
+    })
+}
