@@ -391,13 +391,20 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'globex'")
             .fetch_one(&pool)
             .await?;
-    let (differences, checked) = inward::consistency::check_tenant(&state, tenant)
+    let inward::drift::Comparison {
+        drift: differences,
+        compared: checked,
+        ..
+    } = inward::drift::compare_tenant(&state, tenant)
         .await
         .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     for d in &differences {
         println!(
-            "  difference: {} Inward: {} platform: {}",
-            d.number, d.inward, d.platform
+            "  difference: {} {} Inward: {} platform: {}",
+            d.number,
+            d.class.as_str(),
+            d.inward,
+            d.platform
         );
     }
     let mut lies = run.lies.lock().unwrap().clone();

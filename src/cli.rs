@@ -71,6 +71,14 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Reconcile now: read each tenant's platform DID by DID, compare it with Inward, and
+    /// keep the differences for the Drift page (as the hourly job does); prints one line of
+    /// JSON per tenant with its counts per class.
+    Reconcile {
+        /// Only this tenant (its slug).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Serve a wire-compatible fake of a platform's API, with fault injection.
     Simulate {
         #[arg(long, value_enum)]
@@ -416,20 +424,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!(e.public_message()))?;
             let (mut differences, mut checked) = (0, 0);
             for (id, slug) in tenants {
-                let (found, compared) = crate::consistency::check_tenant(&state, id)
+                let found = crate::drift::compare_tenant(&state, id)
                     .await
                     .map_err(|e| anyhow::anyhow!("{slug}: {}", e.public_message()))?;
-                checked += compared;
-                for d in &found {
+                checked += found.compared;
+                for d in &found.drift {
                     println!(
-                        "{slug}\t{}\tInward: {}\tplatform: {}",
-                        d.number, d.inward, d.platform
+                        "{slug}\t{}\t{}\tInward: {}\tplatform: {}",
+                        d.number,
+                        d.class.as_str(),
+                        d.inward,
+                        d.platform
                     );
                 }
-                differences += found.len();
+                differences += found.drift.len();
             }
             println!("{differences} difference(s) in {checked} number(s) checked");
             anyhow::ensure!(differences == 0, "Inward and the platforms disagree");
+        }
+        Command::Reconcile { tenant } => {
+            migrate(&pool).await?;
+            let state = AppState::new(pool.clone(), config);
+            let tenants = crate::tenants::ids_and_slugs(&pool, tenant.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let mut failed = Vec::new();
+            for (id, slug) in tenants {
+                match crate::drift::reconcile_tenant(&state, id).await {
+                    Ok(run) => println!(
+                        "{}",
+                        serde_json::json!({ "tenant": slug, "compared": run.compared, "differences": run.counts, "orphaned": run.orphaned, "duration_ms": run.duration_ms })
+                    ),
+                    Err(e) => {
+                        eprintln!("{slug}: {}", e.public_message());
+                        failed.push(slug);
+                    }
+                }
+            }
+            anyhow::ensure!(
+                failed.is_empty(),
+                "these tenants' platforms could not be read: {}",
+                failed.join(", ")
+            );
         }
         Command::Sweep { orphans } => {
             let state = AppState::new(pool, config);

@@ -28,6 +28,7 @@ pub struct AppConfig {
     pub porting: PortingConfig,
     pub metrics: MetricsConfig,
     pub orphans: OrphansConfig,
+    pub reconcile: ReconcileConfig,
     pub mail: MailConfig,
     pub inventory: InventoryConfig,
     pub sagas: SagasConfig,
@@ -108,6 +109,14 @@ pub struct OutboundConfig {
 pub struct OrphansConfig {
     pub check_interval_seconds: i64,
     pub grace_days: i64,
+}
+
+/// Reconciliation of each tenant's numbers with its platform (`drift`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// How often it runs, once across all instances.
+    pub interval_seconds: i64,
 }
 
 /// Outgoing email. With no `smtp_host`, mail is written to the log instead of sent.

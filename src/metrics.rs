@@ -101,6 +101,23 @@ pub fn holds_expired(count: usize) {
     metrics::counter!("holds_expired_total").increment(count as u64);
 }
 
+/// One tenant's reconciliation run: `reconcile_runs_total{outcome}`, its duration, and the
+/// differences it found per class (`reconcile_differences_total{class}`; the Drift page has
+/// each tenant's own).
+pub fn reconcile_run(
+    ok: bool,
+    seconds: f64,
+    counts: &std::collections::BTreeMap<&'static str, usize>,
+) {
+    let outcome = if ok { "ok" } else { "error" };
+    metrics::counter!("reconcile_runs_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("reconcile_run_duration_seconds").record(seconds);
+    for (class, count) in counts {
+        metrics::counter!("reconcile_differences_total", "class" => *class)
+            .increment(*count as u64);
+    }
+}
+
 /// One run of a background job step, `ok` or `error`.
 pub fn job_run(job: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };

@@ -130,6 +130,9 @@ pub fn api_router() -> Routes {
         .at("/users/{id}/enable", post(auth::users_web::api_enable))
         .at("/me", get(auth::account_web::api_me))
         .at("/notifications", get(crate::notifications::api_list))
+        .at("/drift", get(crate::drift::web::api_list))
+        .at("/drift/run", post(crate::drift::web::api_run))
+        .at("/drift/actions", post(crate::drift::web::api_act))
         .at(
             "/notifications/read",
             post(crate::notifications::api_mark_read),
@@ -219,6 +222,9 @@ pub fn page_router() -> Routes {
         .at("/users/{id}/disable", post(auth::users_web::disable_page))
         .at("/account", get(auth::account_web::show))
         .at("/notifications", get(crate::notifications::page))
+        .at("/drift", get(crate::drift::web::page))
+        .at("/drift/run", post(crate::drift::web::run_page))
+        .at("/drift/act", post(crate::drift::web::act_page))
         .at("/notifications/bell", get(crate::notifications::bell))
         .at(
             "/account/password",

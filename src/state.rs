@@ -11,7 +11,8 @@ use crate::auth::CachedCaller;
 use crate::caches::{Cache, Invalidation, Topic};
 use crate::config::AppConfig;
 use crate::connections::crypto::SecretBox;
-use crate::connections::{self, ConnectionSpec, Kind};
+use crate::connections::repo::ConnectionRow;
+use crate::connections::{self, Adapters, ConnectionSpec, Kind};
 use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::providers::Provider;
@@ -20,7 +21,7 @@ use crate::providers::instrumented::Instrumented;
 use crate::providers::sandbox::Sandbox;
 
 /// Adapters by (connection id, last change).
-type AdapterCache = HashMap<(Uuid, DateTime<Utc>), Arc<dyn Provider>>;
+type AdapterCache = HashMap<(Uuid, DateTime<Utc>), Adapters>;
 
 /// What every handler shares. Cloned for each extractor of each request, so it is one
 /// reference count: as a struct of twenty-odd shared fields, cloning and dropping it was
@@ -200,12 +201,19 @@ impl AppState {
 
     async fn read_provider(&self, tenant: Uuid) -> AppResult<Arc<dyn Provider>> {
         let row = connections::repo::for_tenant(&mut *self.pool.acquire().await?, tenant).await?;
-        let Some(row) = row else {
-            return Ok(self.sandbox.clone());
-        };
+        Ok(match row {
+            Some(row) => self.adapters_for(&row)?.map(|a| a.provider),
+            None => None,
+        }
+        .unwrap_or_else(|| self.sandbox.clone()))
+    }
+
+    /// The adapters of a stored connection (none for a sandbox connection), built once per
+    /// version of it and shared by every caller.
+    pub fn adapters_for(&self, row: &ConnectionRow) -> AppResult<Option<Adapters>> {
         let key = (row.id, row.updated_at);
-        if let Some(adapter) = self.adapters.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(adapter);
+        if let Some(adapters) = self.adapters.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(Some(adapters));
         }
         let kind = Kind::parse(&row.kind)?;
         let credentials = match &row.credentials {
@@ -220,19 +228,19 @@ impl AppState {
         };
         let spec = ConnectionSpec {
             kind,
-            region: row.region,
-            base_url: row.base_url,
+            region: row.region.clone(),
+            base_url: row.base_url.clone(),
             credentials,
         };
-        let Some(adapter) = connections::adapter(&spec, self.outbound_policy()) else {
-            return Ok(self.sandbox.clone());
+        let Some(mut adapters) = connections::adapters(&spec, self.outbound_policy()) else {
+            return Ok(None);
         };
-        let adapter = Instrumented::wrap(adapter);
+        adapters.provider = Instrumented::wrap(adapters.provider);
         if let Ok(mut cache) = self.adapters.lock() {
             cache.retain(|(id, _), _| *id != row.id);
-            cache.insert(key, adapter.clone());
+            cache.insert(key, adapters.clone());
         }
-        Ok(adapter)
+        Ok(Some(adapters))
     }
 
     /// The tenant's routing targets, from a cache at most `providers.targets_cache_seconds` old.

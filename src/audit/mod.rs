@@ -87,6 +87,9 @@ pub enum Action {
     PasswordChange,
     #[serde(rename = "SESSIONS_END")]
     SessionsEnd,
+    /// A difference between Inward and the platform resolved from the Drift page.
+    #[serde(rename = "RECONCILE")]
+    Reconcile,
 }
 
 impl Action {
@@ -129,6 +132,7 @@ impl Action {
         Action::UserRole,
         Action::PasswordChange,
         Action::SessionsEnd,
+        Action::Reconcile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -161,6 +165,7 @@ impl Action {
             Action::PortCancel => "PORT_CANCEL",
             Action::PortStatus => "PORT_STATUS",
             Action::RingCxPool => "RINGCX_POOL",
+            Action::Reconcile => "RECONCILE",
             Action::CarrierCreate => "CARRIER_CREATE",
             Action::CarrierDefault => "CARRIER_DEFAULT",
             Action::TokenCreate => "TOKEN_CREATE",

@@ -200,8 +200,32 @@ impl ConnectionRequest {
     }
 }
 
-/// Builds the adapter for a stored connection.
-pub fn adapter(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Arc<dyn Provider>> {
+/// The adapters built from one stored connection. Everything that speaks for the
+/// connection shares them, so it has one token session and one throttle: RingCX allows
+/// 5 token exchanges and 120 calls a minute per account.
+#[derive(Clone)]
+pub struct Adapters {
+    pub provider: Arc<dyn Provider>,
+    /// The same adapter as `provider`, for what only RingCX has (DNIS pool, tracking numbers).
+    pub ringcx: Option<Arc<RingCx>>,
+}
+
+/// Builds the adapters for a stored connection (none for the sandbox).
+pub fn adapters(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Adapters> {
+    if spec.kind == Kind::RingCx {
+        let ringcx = Arc::new(ringcx(spec, retry)?);
+        return Some(Adapters {
+            provider: ringcx.clone(),
+            ringcx: Some(ringcx),
+        });
+    }
+    Some(Adapters {
+        provider: adapter(spec, retry)?,
+        ringcx: None,
+    })
+}
+
+fn adapter(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Arc<dyn Provider>> {
     let text = |k: &str| {
         spec.credentials
             .get(k)
@@ -245,12 +269,11 @@ pub fn adapter(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Arc<dyn P
             };
             Some(Arc::new(Cxone::new(config, retry)))
         }
-        Kind::RingCx => Some(Arc::new(ringcx(spec, retry)?)),
+        Kind::RingCx => None,
     }
 }
 
-/// The RingCX adapter itself, for what only RingCX has (DNIS pool, tracking numbers).
-pub fn ringcx(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<RingCx> {
+fn ringcx(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<RingCx> {
     if spec.kind != Kind::RingCx {
         return None;
     }

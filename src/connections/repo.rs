@@ -98,3 +98,17 @@ pub async fn record_test(
         .await?;
     Ok(())
 }
+
+/// Every tenant with a platform connection of its own (`kind` other than the sandbox, when
+/// `platforms_only`).
+pub async fn connected_tenants(
+    pool: &sqlx::PgPool,
+    platforms_only: bool,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT tenant_id FROM connections WHERE NOT $1 OR kind <> 'sandbox' ORDER BY 1",
+    )
+    .bind(platforms_only)
+    .fetch_all(pool)
+    .await
+}

@@ -2,20 +2,18 @@
 //! `/api/v1/connections/{id}/ringcx/…` and the page `/settings/connection/ringcx-pool`.
 //! Every change is audited as `RINGCX_POOL`. Other platforms are refused with 422.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ConnectionSpec, Kind, repo};
+use super::{Kind, repo};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::auth::{ApiCaller, PageCaller, RequestId};
 use crate::domain::E164;
@@ -33,12 +31,8 @@ const MAX_NUMBERS: usize = 500;
 const MAX_CSV_BYTES: usize = 1024 * 1024;
 const PAGE_ROWS: u32 = 50;
 
-/// One adapter per stored connection version, so the RingCX token (5 exchanges a minute) is
-/// reused across requests.
-type Cache = Mutex<HashMap<(Uuid, DateTime<Utc>), Arc<RingCx>>>;
-static ADAPTERS: LazyLock<Cache> = LazyLock::new(|| Mutex::new(HashMap::new()));
-
-/// The tenant's RingCX adapter from its connection (`id`, or the tenant's one when `None`).
+/// The tenant's RingCX adapter from its connection (`id`, or the tenant's one when `None`):
+/// the same adapter that provisions, so one token session and one throttle speak for it.
 async fn ringcx_for(state: &AppState, tenant_id: Uuid, id: Option<Uuid>) -> AppResult<Arc<RingCx>> {
     let mut conn = state.pool.acquire().await?;
     let row = match id {
@@ -46,44 +40,23 @@ async fn ringcx_for(state: &AppState, tenant_id: Uuid, id: Option<Uuid>) -> AppR
         None => repo::for_tenant(&mut conn, tenant_id).await?,
     }
     .ok_or_else(|| AppError::NotFound("connection".into()))?;
-    if row.kind != Kind::RingCx.as_str() {
-        return Err(AppError::invalid(
+    drop(conn);
+    let not_ringcx = || {
+        AppError::invalid(
             "not_ringcx",
             format!(
                 "the DNIS pool and tracking numbers are RingCX features; this connection is {}",
                 row.kind
             ),
-        ));
-    }
-    let key = (row.id, row.updated_at);
-    if let Some(adapter) = ADAPTERS.lock().ok().and_then(|m| m.get(&key).cloned()) {
-        return Ok(adapter);
-    }
-    let credentials = match &row.credentials {
-        Some(sealed) => {
-            let plain = state
-                .secrets
-                .open(sealed)
-                .map_err(|e| AppError::Internal(e.into()))?;
-            serde_json::from_slice(&plain).map_err(|e| AppError::Internal(e.into()))?
-        }
-        None => serde_json::Map::new(),
+        )
     };
-    let spec = ConnectionSpec {
-        kind: Kind::RingCx,
-        region: row.region,
-        base_url: row.base_url,
-        credentials,
-    };
-    let adapter = Arc::new(
-        super::ringcx(&spec, state.outbound_policy())
-            .ok_or_else(|| AppError::invalid("not_ringcx", "not a RingCX connection"))?,
-    );
-    if let Ok(mut cache) = ADAPTERS.lock() {
-        cache.retain(|(id, _), _| *id != row.id);
-        cache.insert(key, adapter.clone());
+    if row.kind != Kind::RingCx.as_str() {
+        return Err(not_ringcx());
     }
-    Ok(adapter)
+    state
+        .adapters_for(&row)?
+        .and_then(|a| a.ringcx)
+        .ok_or_else(not_ringcx)
 }
 
 /// Parses numbers given one per entry; names every one that is not a phone number.

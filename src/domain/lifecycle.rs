@@ -32,6 +32,9 @@ pub enum Event {
     ActivationCompleted,
     TargetDeleted,
     Rerouted,
+    /// Reconciliation adopts the platform's routing: the target the platform routes to
+    /// becomes Inward's.
+    Adopted,
     GracePeriodElapsed,
     Release,
     FocDateReached,
@@ -82,7 +85,7 @@ impl NumberState {
 }
 
 impl Event {
-    pub const ALL: [Event; 14] = [
+    pub const ALL: [Event; 15] = [
         Event::Reserve,
         Event::CancelHold,
         Event::ExpireHold,
@@ -93,6 +96,7 @@ impl Event {
         Event::ActivationCompleted,
         Event::TargetDeleted,
         Event::Rerouted,
+        Event::Adopted,
         Event::GracePeriodElapsed,
         Event::Release,
         Event::FocDateReached,
@@ -112,6 +116,7 @@ impl Event {
             Event::ActivationCompleted => "activated",
             Event::TargetDeleted => "orphaned",
             Event::Rerouted => "re-routed",
+            Event::Adopted => "given the platform's routing",
             Event::GracePeriodElapsed => "deprovisioned",
             Event::Release => "released",
             Event::FocDateReached => "ported in",
@@ -134,6 +139,7 @@ pub fn transition(from: NumberState, event: Event) -> Result<NumberState, Illega
         (S::Pending, E::ActivationCompleted) => S::Active,
         (S::Active | S::Pending, E::TargetDeleted) => S::Orphaned,
         (S::Orphaned, E::Rerouted) => S::Active,
+        (S::Active | S::Pending | S::Orphaned, E::Adopted) => S::Active,
         (S::Orphaned, E::GracePeriodElapsed) => S::Deprovisioned,
         (S::Active | S::Pending | S::Orphaned, E::Release) => S::Released,
         (S::PortingIn, E::FocDateReached) => S::Active,
@@ -193,6 +199,9 @@ mod tests {
         (S::Active, E::TargetDeleted, S::Orphaned),
         (S::Pending, E::TargetDeleted, S::Orphaned),
         (S::Orphaned, E::Rerouted, S::Active),
+        (S::Active, E::Adopted, S::Active),
+        (S::Pending, E::Adopted, S::Active),
+        (S::Orphaned, E::Adopted, S::Active),
         (S::Orphaned, E::GracePeriodElapsed, S::Deprovisioned),
         (S::Active, E::Release, S::Released),
         (S::Pending, E::Release, S::Released),
@@ -233,7 +242,7 @@ mod tests {
                 if transition(from, event) == Ok(S::Active) {
                     assert!(matches!(
                         from,
-                        S::Provisioning | S::Pending | S::Orphaned | S::PortingIn
+                        S::Provisioning | S::Active | S::Pending | S::Orphaned | S::PortingIn
                     ));
                 }
             }

@@ -54,7 +54,7 @@ impl FromStr for TargetKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     #[serde(rename = "type")]
     pub kind: TargetKind,

@@ -159,9 +159,28 @@ pub async fn run_forever(state: AppState, every: Duration) {
     // The first run waits one interval: a server that just started has nothing overdue yet.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Reconciliation reads whole platforms within their rate limits, which can take
+    // minutes: it runs beside the sweep, so holds still expire on time meanwhile.
+    tokio::spawn(platform_checks(state.clone(), every));
     loop {
         ticker.tick().await;
         run_once(&state).await;
+    }
+}
+
+/// Reconciliation and the orphan check, each when its interval is due.
+async fn platform_checks(state: AppState, every: Duration) {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match crate::drift::run_if_due(&state).await {
+            Ok(Some(runs)) => tracing::info!(tenants = runs.len(), "reconciliation"),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "reconciliation failed; retrying next interval")
+            }
+        }
         match orphans::run_if_due(&state).await {
             Ok(Some(report)) => tracing::info!(?report, "orphan check"),
             Ok(None) => {}

@@ -1,14 +1,14 @@
-//! The daily orphan check (the spec's edge case 2): every routed number's target is looked up
-//! on its platform. A missing target flags the number `orphaned` and tells the tenant's
-//! admins; after the grace period the number is deprovisioned on the platform. One instance
-//! runs it per interval: the `job_runs` row is claimed with a conditional UPDATE.
+//! The daily orphan check (the spec's edge case 2): reconciliation (`drift`) looks up every
+//! routed number's target on its platform; a missing one flags the number `orphaned` and
+//! tells the tenant's admins, and after the grace period this job deprovisions it on the
+//! platform. One instance runs it per interval: the `job_runs` row is claimed with a
+//! conditional UPDATE.
 
 use serde_json::json;
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::{E164, Target, TargetKind};
+use crate::domain::{E164, Target};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -48,48 +48,22 @@ pub async fn run_if_due(state: &AppState) -> AppResult<Option<OrphanReport>> {
     Ok(Some(run_once(state).await?))
 }
 
+/// Finds orphans through reconciliation (a number whose target is gone is one kind of
+/// drift), then deprovisions those past the grace period.
 pub async fn run_once(state: &AppState) -> AppResult<OrphanReport> {
     let mut report = OrphanReport::default();
     refresh_platform_inventory(state).await;
-    let routed = sqlx::query(
-        "SELECT e164, tenant_id, target_type, target_id, target_name FROM numbers
-         WHERE lifecycle IN ('active', 'pending') AND tenant_id IS NOT NULL AND target_id IS NOT NULL ORDER BY tenant_id, e164",
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    for row in routed {
-        let e164: String = row.try_get("e164")?;
-        let tenant_id: Uuid = row.try_get("tenant_id")?;
-        let kind: TargetKind = row
-            .try_get::<String, _>("target_type")?
-            .parse()
-            .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
-        let target = Target {
-            kind,
-            id: row.try_get("target_id")?,
-            name: row
-                .try_get::<Option<String>, _>("target_name")?
-                .unwrap_or_default(),
-        };
-        let provider = state.provider_for(tenant_id).await?;
-        report.checked += 1;
-        match provider.target_exists(tenant_id, &target).await {
-            Ok(true) => {}
-            Ok(false) => {
-                if flag_orphan(state, tenant_id, &e164, &target).await? {
-                    report.orphaned += 1;
-                }
-            }
-            Err(err) => {
-                tracing::warn!(%e164, error = %err, "orphan check could not reach the platform; will retry next run")
-            }
-        }
+    for run in crate::drift::reconcile_all(state).await? {
+        report.checked += run.routed_in_inward;
+        report.orphaned += run.orphaned;
     }
     report.deprovisioned = deprovision_after_grace(state).await?;
     Ok(report)
 }
 
-async fn flag_orphan(
+/// Flags the number orphaned and tells the tenant's admins; false when it was not this
+/// tenant's routed number any more (or was orphaned already).
+pub async fn flag_orphan(
     state: &AppState,
     tenant_id: Uuid,
     e164: &str,
@@ -162,10 +136,7 @@ async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
 /// unassigned numbers so they show up in search.
 async fn refresh_platform_inventory(state: &AppState) {
     let tenants: Vec<Uuid> =
-        match sqlx::query_scalar("SELECT tenant_id FROM connections WHERE kind <> 'sandbox'")
-            .fetch_all(&state.pool)
-            .await
-        {
+        match crate::connections::repo::connected_tenants(&state.pool, true).await {
             Ok(t) => t,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot list connections");

@@ -220,7 +220,38 @@ pub async fn rerouted(
     from: NumberState,
     target: &Target,
 ) -> AppResult<bool> {
-    let to = transition(from, Event::Rerouted)?;
+    if !retarget(conn, e164, tenant_id, from, Event::Rerouted, target).await? {
+        return Ok(false);
+    }
+    crate::notifications::read_about(conn, tenant_id, e164).await?;
+    Ok(true)
+}
+
+/// Reconciliation adopts the platform's routing of a routed or orphaned number: `target`
+/// becomes Inward's, and the number is active. False when it changed meanwhile.
+pub async fn adopted(
+    conn: &mut PgConnection,
+    e164: &str,
+    tenant_id: Uuid,
+    from: NumberState,
+    target: &Target,
+) -> AppResult<bool> {
+    if !retarget(conn, e164, tenant_id, from, Event::Adopted, target).await? {
+        return Ok(false);
+    }
+    crate::notifications::read_about(conn, tenant_id, e164).await?;
+    Ok(true)
+}
+
+async fn retarget(
+    conn: &mut PgConnection,
+    e164: &str,
+    tenant_id: Uuid,
+    from: NumberState,
+    event: Event,
+    target: &Target,
+) -> AppResult<bool> {
+    let to = transition(from, event)?;
     let moved = sqlx::query(
         "UPDATE numbers SET lifecycle = $3, target_type = $4, target_id = $5, target_name = $6, orphaned_at = NULL, state_changed_at = now()
          WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $7",
@@ -234,11 +265,7 @@ pub async fn rerouted(
     .bind(from.as_str())
     .execute(&mut *conn)
     .await?;
-    if moved.rows_affected() != 1 {
-        return Ok(false);
-    }
-    crate::notifications::read_about(conn, tenant_id, e164).await?;
-    Ok(true)
+    Ok(moved.rows_affected() == 1)
 }
 
 /// A port completes: the number joins Inward already routed to `target` for `tenant_id`.
@@ -252,6 +279,41 @@ pub async fn ported_in(
     place: Option<&(String, String, String, String)>,
 ) -> AppResult<bool> {
     let to = transition(NumberState::PortingIn, Event::FocDateReached)?;
+    join_routed(conn, number, tenant_id, to, target, place, "Ported number").await
+}
+
+/// Reconciliation adopts a number Inward did not know, which the tenant's platform routes:
+/// it joins Inward as the tenant's own, active on `target`. False when it appeared in
+/// Inward meanwhile.
+pub async fn adopted_unknown(
+    conn: &mut PgConnection,
+    number: &E164,
+    tenant_id: Uuid,
+    target: &Target,
+) -> AppResult<bool> {
+    let to = NumberState::Active;
+    join_routed(
+        conn,
+        number,
+        tenant_id,
+        to,
+        target,
+        None,
+        "Found on the platform",
+    )
+    .await
+}
+
+/// A number new to Inward joins it routed for `tenant_id`, in its own inventory.
+async fn join_routed(
+    conn: &mut PgConnection,
+    number: &E164,
+    tenant_id: Uuid,
+    to: NumberState,
+    target: &Target,
+    place: Option<&(String, String, String, String)>,
+    unplaced: &str,
+) -> AppResult<bool> {
     let national = number.national_digits().to_string();
     // The first six digits, as the CHECK on `numbers` wants them (migration 0011).
     let npa: String = national.chars().take(3).collect();
@@ -273,7 +335,7 @@ pub async fn ported_in(
     .bind(match place {
         Some((city, st, _, _)) => format!("{city}, {st}"),
         None if toll_free => "Toll-free (US/Canada)".into(),
-        None => "Ported number".into(),
+        None => unplaced.into(),
     })
     .bind(place.map(|p| p.3.as_str()))
     .bind(place.map(|p| p.0.as_str()))

@@ -97,7 +97,7 @@ pub async fn list(
     q.build_query_as().fetch_all(conn).await
 }
 
-/// A number as Inward shows it, for the consistency check.
+/// A number as Inward shows it, for reconciliation.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Shown {
     pub e164: String,
@@ -108,8 +108,8 @@ pub struct Shown {
     pub target_name: Option<String>,
 }
 
-/// The tenant's routed numbers (active or pending), and whatever Inward shows for the
-/// other numbers named (those the platform routes).
+/// The tenant's routed numbers (active, pending or orphaned), and whatever Inward shows for
+/// the other numbers named (those the platform routes).
 pub async fn shown_for_check(
     pool: &sqlx::PgPool,
     tenant_id: Uuid,
@@ -117,11 +117,21 @@ pub async fn shown_for_check(
 ) -> sqlx::Result<Vec<Shown>> {
     sqlx::query_as(
         "SELECT e164, lifecycle, tenant_id, target_type, target_id, target_name FROM numbers
-         WHERE (tenant_id = $1 AND lifecycle IN ('active', 'pending')) OR e164 = ANY($2)
+         WHERE (tenant_id = $1 AND lifecycle IN ('active', 'pending', 'orphaned')) OR e164 = ANY($2)
          ORDER BY e164",
     )
     .bind(tenant_id)
     .bind(also)
+    .fetch_all(pool)
+    .await
+}
+
+/// Tenants with a number Inward shows routed (active, pending or orphaned).
+pub async fn tenants_with_routed(pool: &sqlx::PgPool) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT tenant_id FROM numbers
+         WHERE tenant_id IS NOT NULL AND lifecycle IN ('active', 'pending', 'orphaned') ORDER BY 1",
+    )
     .fetch_all(pool)
     .await
 }

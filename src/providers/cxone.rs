@@ -4,6 +4,7 @@
 //! routed as points of contact (a skill plus a Studio script). Points of contact cannot be
 //! deleted: deprovisioning deactivates them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error};
-use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind, Routed};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "cxone";
@@ -512,6 +513,66 @@ impl Provider for Cxone {
             .iter()
             .any(|p| p["contactAddress"] == number.as_str() && p["isActive"] == true);
         Ok(active.then_some(Activation::Immediate))
+    }
+
+    /// Every active point of contact: it reaches its skill (a queue) and its script (an IVR).
+    async fn routed_numbers(&self, _tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
+        let skills: HashMap<String, String> = self
+            .skills()
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        let mut routed = Vec::new();
+        for poc in self.points_of_contact().await? {
+            if poc["isActive"] != true {
+                continue;
+            }
+            let Some(number) = poc["contactAddress"]
+                .as_str()
+                .and_then(|n| E164::parse(n).ok())
+            else {
+                continue;
+            };
+            let skill = poc["defaultSkillId"].as_i64().map(|id| id.to_string());
+            let script = poc["scriptName"].as_str().unwrap_or_default().to_string();
+            let mut targets = Vec::new();
+            if let Some(skill) = &skill {
+                targets.push(Target {
+                    kind: TargetKind::Queue,
+                    id: skill.clone(),
+                    name: skills
+                        .get(skill)
+                        .cloned()
+                        .unwrap_or_else(|| format!("skill {skill}")),
+                });
+            }
+            if !script.is_empty() {
+                targets.push(Target {
+                    kind: TargetKind::Ivr,
+                    id: script.clone(),
+                    name: script.clone(),
+                });
+            }
+            // The default script marks a queue route, the default skill an IVR route.
+            if self.config.default_skill_id.as_deref() == skill.as_deref()
+                && self.config.default_script.as_deref() != Some(script.as_str())
+            {
+                targets.reverse();
+            }
+            routed.push(Routed {
+                e164: number.to_string(),
+                described: format!(
+                    "point of contact → skill {}, script {script}",
+                    targets
+                        .iter()
+                        .find(|t| t.kind == TargetKind::Queue)
+                        .map_or("none", |t| t.name.as_str())
+                ),
+                targets,
+            });
+        }
+        Ok(routed)
     }
 
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error};
-use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind, Routed};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "genesys";
@@ -518,11 +518,79 @@ impl Provider for Genesys {
             .collect())
     }
 
+    /// A queue counts as there only while the call route that carries its DIDs is too.
     async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
-        Ok(self
-            .find_target(tenant, target.kind, &target.id)
+        let Some(found) = self.find_target(tenant, target.kind, &target.id).await? else {
+            return Ok(false);
+        };
+        if target.kind != TargetKind::Queue {
+            return Ok(true);
+        }
+        match self.call_route_for_queue(&found).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind == ProviderErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every DID of the organization with an owner: a user's is that user; a call route's
+    /// is that route and also the queue it is named after.
+    async fn routed_numbers(&self, _tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
+        let dids = self
+            .list("/api/v2/telephony/providers/edges/dids")
+            .await
+            .map_err(needs("telephony:plugin:all"))?;
+        let queues: HashMap<String, String> = self
+            .list(Self::path_for(TargetKind::Queue))
             .await?
-            .is_some())
+            .iter()
+            .filter_map(|q| {
+                Some((
+                    q["name"].as_str()?.to_string(),
+                    q["id"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        let mut routed = Vec::new();
+        for did in &dids {
+            let Some((owner, kind)) = owner_of(did) else {
+                continue;
+            };
+            let Some(number) = did["phoneNumber"]
+                .as_str()
+                .and_then(|n| E164::parse(n).ok())
+            else {
+                continue;
+            };
+            let name = did["owner"]["name"].as_str().unwrap_or(owner).to_string();
+            let target = |kind| Target {
+                kind,
+                id: owner.to_string(),
+                name: name.clone(),
+            };
+            let (described, targets) = match kind {
+                "USER" => (format!("user {name}"), vec![target(TargetKind::Extension)]),
+                "IVR_CONFIG" => {
+                    let mut targets = Vec::new();
+                    if let Some(queue) = queues.get(&name) {
+                        targets.push(Target {
+                            kind: TargetKind::Queue,
+                            id: queue.clone(),
+                            name: name.clone(),
+                        });
+                    }
+                    targets.push(target(TargetKind::Ivr));
+                    (format!("call route {name}"), targets)
+                }
+                other => (format!("{} {name}", other.to_lowercase()), Vec::new()),
+            };
+            routed.push(Routed {
+                e164: number.to_string(),
+                described,
+                targets,
+            });
+        }
+        Ok(routed)
     }
 
     async fn test_connection(&self, _tenant: Uuid) -> Result<String, ProviderError> {

@@ -132,10 +132,7 @@ impl Provider for Instrumented {
             .await
     }
 
-    async fn routed_numbers(
-        &self,
-        tenant: Uuid,
-    ) -> Result<Option<Vec<super::Routed>>, ProviderError> {
+    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<super::Routed>, ProviderError> {
         self.observe("routed_numbers", self.inner.routed_numbers(tenant))
             .await
     }

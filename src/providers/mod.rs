@@ -50,7 +50,18 @@ pub enum ProviderErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routed {
     pub e164: String,
-    pub target_id: String,
+    /// Where it goes, as the platform names it ("call route Sales").
+    pub described: String,
+    /// The Inward targets this routing counts as, the one to adopt first: a Genesys call
+    /// route is also the queue it is named after, a CXone point of contact both its skill
+    /// and its script. Empty when it goes somewhere Inward does not route to.
+    pub targets: Vec<Target>,
+}
+
+impl Routed {
+    pub fn reaches(&self, kind: TargetKind, id: &str) -> bool {
+        self.targets.iter().any(|t| t.kind == kind && t.id == id)
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -226,11 +237,8 @@ pub trait Provider: Send + Sync {
     /// Removes the number's routing; succeeds when it is already unassigned.
     async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError>;
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError>;
-    /// Every number the platform routes for the tenant, with the target's id; `None` where
-    /// the platform cannot list them (the consistency check then asks number by number).
-    async fn routed_numbers(&self, _tenant: Uuid) -> Result<Option<Vec<Routed>>, ProviderError> {
-        Ok(None)
-    }
+    /// Every number the platform routes for the tenant, and where (reconciliation reads it).
+    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<Routed>, ProviderError>;
 
     /// Sends a caller-ID name to the CNAM database; returns the request's reference.
     /// The contact-center platforms have no CNAM API (the carrier behind them keeps it), so

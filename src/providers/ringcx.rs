@@ -10,6 +10,7 @@
 //! Inward `ivr`: a bare numeric id is a visual IVR, `crp-<id>` a cloud route profile). RingCX
 //! has no extensions, and no endpoint that lists visual IVRs: those are addressed by id only.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use super::http::{
     MultipartFile, OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error,
 };
-use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind};
+use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind, Routed};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "ringcx";
@@ -890,6 +891,53 @@ impl Provider for RingCx {
             .assignment(number)
             .await?
             .map(|_| Activation::Immediate))
+    }
+
+    /// Every assigned DNIS of the account: a gate is a queue, a visual IVR or cloud route
+    /// profile an IVR; a tracking number is routed but to nothing Inward routes to.
+    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
+        let names: HashMap<String, String> = self
+            .list_targets(tenant, None)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        let mut routed = Vec::new();
+        for record in self.search("ASSIGNED", "").await? {
+            let Some(product) = record["assignedDnis"]
+                .as_object()
+                .and_then(|a| Product::from_assigned(&Value::Object(a.clone())))
+            else {
+                continue;
+            };
+            let Some(number) = e164_of(&record) else {
+                continue;
+            };
+            let target = match &product {
+                Product::Gate(id) => Some((TargetKind::Queue, id.clone())),
+                Product::VisualIvr(id) => Some((TargetKind::Ivr, id.clone())),
+                Product::CloudRouteProfile(id) => {
+                    Some((TargetKind::Ivr, format!("{CLOUD_ROUTE_PREFIX}{id}")))
+                }
+                Product::Other(_) => None,
+            };
+            routed.push(Routed {
+                e164: number.to_string(),
+                described: product.describe(),
+                targets: target
+                    .map(|(kind, id)| Target {
+                        kind,
+                        name: names
+                            .get(&id)
+                            .cloned()
+                            .unwrap_or_else(|| product.describe()),
+                        id,
+                    })
+                    .into_iter()
+                    .collect(),
+            });
+        }
+        Ok(routed)
     }
 
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {

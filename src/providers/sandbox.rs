@@ -481,25 +481,35 @@ impl Provider for Sandbox {
         Ok(())
     }
 
-    async fn routed_numbers(
-        &self,
-        tenant: Uuid,
-    ) -> Result<Option<Vec<super::Routed>>, ProviderError> {
-        let rows: Vec<(String, Uuid)> = sqlx::query_as(
-            "SELECT e164, target_id FROM sandbox_assignments WHERE tenant_id = $1 ORDER BY e164",
+    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<super::Routed>, ProviderError> {
+        let rows: Vec<(String, Uuid, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT a.e164, a.target_id, t.kind, t.name FROM sandbox_assignments a
+             LEFT JOIN sandbox_targets t ON t.id = a.target_id AND t.deleted_at IS NULL
+             WHERE a.tenant_id = $1 ORDER BY a.e164",
         )
         .bind(tenant)
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        Ok(Some(
-            rows.into_iter()
-                .map(|(e164, target)| super::Routed {
+        Ok(rows
+            .into_iter()
+            .map(|(e164, target, kind, name)| {
+                let name = name.unwrap_or_else(|| format!("deleted target {target}"));
+                super::Routed {
+                    described: name.clone(),
+                    targets: kind
+                        .and_then(|k| k.parse().ok())
+                        .map(|kind| Target {
+                            kind,
+                            id: target.to_string(),
+                            name,
+                        })
+                        .into_iter()
+                        .collect(),
                     e164,
-                    target_id: target.to_string(),
-                })
-                .collect(),
-        ))
+                }
+            })
+            .collect())
     }
 
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError> {

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use crate::common::{Api, TestApp};
 use crate::genesys::app_with_key;
 
-type Sim = crate::sim::Sim<SimState>;
+pub(crate) type Sim = crate::sim::Sim<SimState>;
 
 impl crate::sim::Sim<SimState> {
-    fn route(&self, number: &str) -> Option<(i64, String)> {
+    pub(crate) fn route(&self, number: &str) -> Option<(i64, String)> {
         self.state.lock().unwrap().route(number)
     }
 }
@@ -27,7 +27,7 @@ fn credentials(secret: &str) -> Value {
     })
 }
 
-async fn connected(app: &TestApp, sim: &Sim) -> Api {
+pub(crate) async fn connected(app: &TestApp, sim: &Sim) -> Api {
     let admin = app.api("admin@globex.test").await;
     let (status, body) = admin.post("/api/v1/connections", json!({ "kind": "cxone", "base_url": sim.base, "credentials": credentials(ACCESS_KEY_SECRET) })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -42,7 +42,7 @@ async fn connected(app: &TestApp, sim: &Sim) -> Api {
     app.api("agent@globex.test").await
 }
 
-async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value) {
+pub(crate) async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value) {
     let (status, reservation) = api.reserve(&[number.to_string()]).await;
     assert_eq!(status, StatusCode::CREATED, "{reservation}");
     let id = reservation["id"].as_str().unwrap();

@@ -12,7 +12,7 @@ use crate::common::{Api, TestApp, error_code, spawn_app_with};
 
 pub const SECRET_KEY: &str = "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
-type Sim = crate::sim::Sim<SimState>;
+pub(crate) type Sim = crate::sim::Sim<SimState>;
 
 impl crate::sim::Sim<SimState> {
     pub fn id_of(&self, kind: &str, name: &str) -> String {
@@ -43,7 +43,7 @@ async fn connect(admin: &Api, sim: &Sim, secret: &str) -> (StatusCode, Value) {
         .await
 }
 
-async fn connected(app: &TestApp, sim: &Sim) -> (Api, Api) {
+pub(crate) async fn connected(app: &TestApp, sim: &Sim) -> (Api, Api) {
     let admin = app.api("admin@globex.test").await;
     let (status, body) = connect(&admin, sim, CLIENT_SECRET).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -55,7 +55,7 @@ async fn connected(app: &TestApp, sim: &Sim) -> (Api, Api) {
     (admin, app.api("agent@globex.test").await)
 }
 
-async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value) {
+pub(crate) async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value) {
     let (status, reservation) = api.reserve(&[number.to_string()]).await;
     assert_eq!(status, StatusCode::CREATED, "{reservation}");
     let id = reservation["id"].as_str().unwrap();

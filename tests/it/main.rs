@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod cxone;
 mod db;
+mod drift;
 
 mod aging;
 mod approvals;
@@ -48,6 +49,7 @@ mod saga_fencing;
 mod search;
 mod settings;
 mod sim;
+mod spec_check;
 mod startup;
 mod tokens;
 mod upload_framing;

@@ -13,7 +13,7 @@ use crate::genesys::app_with_key;
 pub(crate) type Sim = crate::sim::Sim<SimState>;
 
 impl crate::sim::Sim<SimState> {
-    fn id_of(&self, kind: &str, name: &str) -> String {
+    pub(crate) fn id_of(&self, kind: &str, name: &str) -> String {
         self.state
             .lock()
             .unwrap()
@@ -22,7 +22,7 @@ impl crate::sim::Sim<SimState> {
             .to_string()
     }
 
-    fn owner(&self, number: &str) -> Option<(&'static str, String)> {
+    pub(crate) fn owner(&self, number: &str) -> Option<(&'static str, String)> {
         self.state
             .lock()
             .unwrap()
@@ -54,7 +54,7 @@ pub(crate) async fn test_connection(admin: &Api, id: &str) -> Value {
         .1
 }
 
-async fn connected(app: &TestApp, sim: &Sim) -> (Api, Api) {
+pub(crate) async fn connected(app: &TestApp, sim: &Sim) -> (Api, Api) {
     let admin = app.api("admin@globex.test").await;
     let id = connect(&admin, sim, credentials(JWT, ACCOUNT_ID)).await;
     let test = test_connection(&admin, &id).await;
@@ -62,7 +62,7 @@ async fn connected(app: &TestApp, sim: &Sim) -> (Api, Api) {
     (admin, app.api("agent@globex.test").await)
 }
 
-async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value) {
+pub(crate) async fn provision(api: &Api, number: &str, target: Value) -> (StatusCode, Value) {
     let (status, reservation) = api.reserve(&[number.to_string()]).await;
     assert_eq!(status, StatusCode::CREATED, "{reservation}");
     let id = reservation["id"].as_str().unwrap();

@@ -5,13 +5,62 @@ use std::sync::Arc;
 use axum::Router;
 use inward::providers::simulator::{FaultConfig, Faults};
 
+use crate::spec_check::Published;
+
 pub struct Sim<S> {
     pub base: String,
     pub state: S,
     pub faults: Arc<Faults>,
+    published: Option<Published>,
 }
 
-impl<S> Sim<S> {
+/// Which published spec a simulator's traffic is held to (CXone publishes none in
+/// machine-readable form; its shapes are checked field by field in its own tests).
+pub trait Platform {
+    const PUBLISHED: Option<Published>;
+}
+
+impl Platform for inward::providers::simulator::genesys::SimState {
+    const PUBLISHED: Option<Published> = Some(Published::Genesys);
+}
+
+impl Platform for inward::providers::simulator::ringcx::SimState {
+    const PUBLISHED: Option<Published> = Some(Published::Ringcx);
+}
+
+impl Platform for inward::providers::simulator::cxone::SimState {
+    const PUBLISHED: Option<Published> = None;
+}
+
+impl<S> Drop for Sim<S> {
+    /// A test passes only if everything its adapters sent, and everything the simulator
+    /// answered, has the published shape.
+    fn drop(&mut self) {
+        let Some(which) = self.published else { return };
+        if std::thread::panicking() {
+            return;
+        }
+        let log = self
+            .faults
+            .requests
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default();
+        match crate::spec_check::check_all(which, &log) {
+            Ok(covered) => eprintln!(
+                "{which:?} operations exchanged and checked against the spec:\n  {}",
+                covered.into_iter().collect::<Vec<_>>().join("\n  ")
+            ),
+            Err(problems) => panic!(
+                "{} departure(s) from the published {which:?} spec:\n{}",
+                problems.len(),
+                problems.join("\n")
+            ),
+        }
+    }
+}
+
+impl<S: Platform> Sim<S> {
     /// `build` is one of `simulator::{genesys,cxone,ringcx}_with_state`.
     pub async fn start(build: impl FnOnce(Arc<Faults>) -> (Router, S)) -> Self {
         let faults = Arc::new(Faults::new(FaultConfig {
@@ -27,9 +76,12 @@ impl<S> Sim<S> {
             base,
             state,
             faults,
+            published: S::PUBLISHED,
         }
     }
+}
 
+impl<S> Sim<S> {
     pub fn set(&self, change: impl FnOnce(&mut FaultConfig)) {
         change(&mut self.faults.config.lock().unwrap());
     }

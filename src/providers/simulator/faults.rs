@@ -3,7 +3,7 @@
 //! answer is lost (502), requests held back before they are carried out, and a log of
 //! every request (method, path, body) for tests that check what the adapters sent.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Json;
@@ -17,6 +17,8 @@ use axum::routing::{get, post};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use super::Platform;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, clap::Args)]
 pub struct FaultConfig {
@@ -95,11 +97,18 @@ pub struct Recorded {
     pub path: String,
     pub query: String,
     pub body: Value,
+    /// The answer's status and body, once it is sent (0 and null while it is carried out).
+    pub status: u16,
+    pub answer: Value,
+    /// Whether the answer was a fault injected here rather than the platform's own.
+    pub faulted: bool,
 }
 
 pub struct Faults {
     pub config: Mutex<FaultConfig>,
     pub requests: Mutex<Vec<Recorded>>,
+    /// Whose error bodies the injected faults imitate (set when the simulator is built).
+    platform: OnceLock<Platform>,
 }
 
 impl Faults {
@@ -107,6 +116,7 @@ impl Faults {
         Faults {
             config: Mutex::new(config),
             requests: Mutex::new(Vec::new()),
+            platform: OnceLock::new(),
         }
     }
 
@@ -183,7 +193,8 @@ impl Faults {
     }
 }
 
-pub fn wrap(app: Router, faults: Arc<Faults>) -> Router {
+pub fn wrap(app: Router, faults: Arc<Faults>, platform: Platform) -> Router {
+    let _ = faults.platform.set(platform);
     let admin = Router::new()
         .route("/__sim/faults", post(set_faults).get(get_faults))
         .route("/__sim/requests", get(requests))
@@ -227,47 +238,93 @@ async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next)
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, 16 << 20).await.unwrap_or_default();
     let line = format!("{} {}", parts.method, parts.uri.path());
-    if let Ok(mut log) = faults.requests.lock() {
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let entry = faults.requests.lock().ok().map(|mut log| {
         log.push(Recorded {
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
             query: parts.uri.query().unwrap_or_default().to_string(),
-            body,
+            body: json_or_text(&bytes),
+            status: 0,
+            answer: Value::Null,
+            faulted: false,
         });
-    }
+        log.len() - 1
+    });
     if let Some((status, retry_after)) = faults.decide(&line) {
-        return fault_response(status, retry_after);
+        let answer = fault_response(faults.platform.get(), status, retry_after, &parts.uri);
+        return faults.answered(entry, answer, true).await;
     }
     let stall = faults.stall(&line);
     if !stall.is_zero() {
         tokio::time::sleep(stall).await;
     }
     let lose = faults.lose_answer(&parts.method, &line);
+    let uri = parts.uri.clone();
     let answer = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     if lose {
-        return fault_response(StatusCode::BAD_GATEWAY, None);
+        let answer = fault_response(faults.platform.get(), StatusCode::BAD_GATEWAY, None, &uri);
+        return faults.answered(entry, answer, true).await;
     }
-    answer
+    faults.answered(entry, answer, false).await
 }
 
-fn fault_response(status: StatusCode, retry_after: Option<u64>) -> Response {
-    let body = json!({
-        "message": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
-        "code": match status {
-            StatusCode::TOO_MANY_REQUESTS => "too.many.requests.retry.after",
-            StatusCode::CONFLICT => "general.conflict",
-            _ => "simulated.fault",
-        },
-        "status": status.as_u16(),
-        "contextId": uuid::Uuid::new_v4().to_string(),
-        "details": [], "errors": [],
-        // RingCX's error field, so every simulator's faults read like its platform's errors.
-        "generalMessage": format!("simulated {}", status.canonical_reason().unwrap_or("error")),
-    });
+fn json_or_text(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+impl Faults {
+    /// Records the answer beside its request, so tests can check both against the specs.
+    async fn answered(&self, entry: Option<usize>, answer: Response, faulted: bool) -> Response {
+        let (parts, body) = answer.into_parts();
+        let bytes = to_bytes(body, 64 << 20).await.unwrap_or_default();
+        if let (Some(i), Ok(mut log)) = (entry, self.requests.lock())
+            && let Some(recorded) = log.get_mut(i)
+        {
+            recorded.status = parts.status.as_u16();
+            recorded.answer = json_or_text(&bytes);
+            recorded.faulted = faulted;
+        }
+        Response::from_parts(parts, Body::from(bytes))
+    }
+}
+
+/// An injected failure in the error body of the platform being imitated: Genesys's
+/// `ErrorBody`, CXone's `{error, error_description}`, RingCX's `{generalMessage, …}`.
+fn fault_response(
+    platform: Option<&Platform>,
+    status: StatusCode,
+    retry_after: Option<u64>,
+    uri: &axum::http::Uri,
+) -> Response {
+    let message = format!("simulated {}", status.canonical_reason().unwrap_or("error"));
+    let code = match status {
+        StatusCode::TOO_MANY_REQUESTS => "too.many.requests.retry.after",
+        StatusCode::CONFLICT => "general.conflict",
+        _ => "simulated.fault",
+    };
+    let body = match platform {
+        Some(Platform::Cxone) => json!({ "error": code, "error_description": message }),
+        Some(Platform::Ringcx) => json!({
+            "errorCode": code,
+            "generalMessage": message,
+            "details": message,
+            "requestUri": uri.path(),
+            "timestamp": chrono::Utc::now().timestamp_millis(),
+        }),
+        Some(Platform::Genesys) | None => json!({
+            "message": message,
+            "code": code,
+            "status": status.as_u16(),
+            "contextId": uuid::Uuid::new_v4().to_string(),
+            "details": [], "errors": [],
+        }),
+    };
     let mut response = (status, Json(body)).into_response();
     if let Some(seconds) = retry_after
         && let Ok(value) = HeaderValue::from_str(&seconds.to_string())

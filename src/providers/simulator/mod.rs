@@ -28,19 +28,25 @@ pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
         Platform::Cxone => cxone::router(cxone::seeded()),
         Platform::Ringcx => ringcx::router(ringcx::seeded()),
     };
-    faults::wrap(app, faults)
+    faults::wrap(app, faults, platform)
 }
 
 /// A Genesys simulator whose state the caller keeps, for tests that look inside it.
 pub fn genesys_with_state(faults: Arc<Faults>) -> (Router, genesys::SimState) {
     let state = genesys::seeded();
-    (faults::wrap(genesys::router(state.clone()), faults), state)
+    (
+        faults::wrap(genesys::router(state.clone()), faults, Platform::Genesys),
+        state,
+    )
 }
 
 /// A RingCX simulator whose state the caller keeps, for tests that look inside it.
 pub fn ringcx_with_state(faults: Arc<Faults>) -> (Router, ringcx::SimState) {
     let state = ringcx::seeded();
-    (faults::wrap(ringcx::router(state.clone()), faults), state)
+    (
+        faults::wrap(ringcx::router(state.clone()), faults, Platform::Ringcx),
+        state,
+    )
 }
 
 pub async fn serve(
@@ -56,5 +62,8 @@ pub async fn serve(
 /// A CXone simulator whose state the caller keeps, for tests that look inside it.
 pub fn cxone_with_state(faults: Arc<Faults>) -> (Router, cxone::SimState) {
     let state = cxone::seeded();
-    (faults::wrap(cxone::router(state.clone()), faults), state)
+    (
+        faults::wrap(cxone::router(state.clone()), faults, Platform::Cxone),
+        state,
+    )
 }

@@ -303,17 +303,17 @@ pub async fn upload(
             records.push(record_json(&data, dnis));
         }
     }
-    Json(json!({
-        "records": records,
-        "uploadStatus": {
-            "errorCode": if errors.is_empty() { Value::Null } else { json!("dnis.upload.invalid.rows") },
-            "errorMessage": errors,
-            "totalRecords": lines.len(),
-            "validRecords": valid,
-            "validated": true,
-        },
-    }))
-    .into_response()
+    let mut status = json!({
+        "errorMessage": errors,
+        "totalRecords": lines.len(),
+        "validRecords": valid,
+        "validated": true,
+    });
+    // `errorCode` is a string when present; RingCX leaves it out of a clean upload.
+    if !errors.is_empty() {
+        status["errorCode"] = json!("dnis.upload.invalid.rows");
+    }
+    Json(json!({ "records": records, "uploadStatus": status })).into_response()
 }
 
 fn trac_group_json(id: i64, name: &str, numbers: &[Value]) -> Value {
