@@ -116,6 +116,7 @@ pub fn api_router() -> Routes {
             "/connections",
             get(connections::api::list).post(connections::api::create),
         )
+        .at("/connections/reapply", post(connections::api::reapply))
         .at(
             "/tokens",
             get(auth::tokens_web::api_list).post(auth::tokens_web::api_create),
@@ -261,6 +262,10 @@ pub fn page_router() -> Routes {
             get(connections::pages::show).post(connections::pages::update),
         )
         .at("/settings/connection/test", post(connections::pages::test))
+        .at(
+            "/settings/connection/reapply",
+            post(connections::pages::reapply),
+        )
         .at(
             "/settings/connection/ringcx-pool",
             get(connections::ringcx_pool::page),

@@ -1,11 +1,11 @@
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ConnectionRequest, repo};
+use super::{ConnectionRequest, repo, switch};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::auth::{ApiCaller, RequestId};
 use crate::caches::Topic;
@@ -19,15 +19,31 @@ pub fn admin_tenant(caller: &Principal) -> AppResult<Uuid> {
     Ok(caller.manage_tenant()?)
 }
 
-/// Saves (replaces) the tenant's connection; returns it without credentials.
+/// A saved connection, and how many routed numbers the save moved off their platform.
+pub struct Saved {
+    pub row: repo::ConnectionRow,
+    pub affected_numbers: usize,
+}
+
+/// Saves (replaces) the tenant's connection; returns it without credentials. A switch to
+/// another platform while numbers are routed on this one needs `confirm_switch`.
 pub async fn save(
     state: &AppState,
     caller: &Principal,
     request: &ConnectionRequest,
     request_id: Option<&str>,
-) -> AppResult<repo::ConnectionRow> {
+) -> AppResult<Saved> {
     let tenant_id = admin_tenant(caller)?;
     let spec = request.parse()?;
+    let current = repo::for_tenant(&mut *state.pool.acquire().await?, tenant_id).await?;
+    let from = switch::Platform::of(current.as_ref());
+    let to = switch::Platform::of_spec(&spec);
+    let affected_numbers = if from == to {
+        0
+    } else {
+        switch::routed_count(state, tenant_id).await?
+    };
+    switch::confirm(&from, &to, affected_numbers, request.confirm_switch)?;
     if let Some(url) = &spec.base_url {
         crate::providers::outbound::check_target(
             url,
@@ -60,11 +76,18 @@ pub async fn save(
     .await?;
     let entry = Entry::new(Action::Connect, Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
-        .details(json!({ "kind": row.kind, "region": row.region, "base_url": row.base_url }));
+        .details(json!({
+            "kind": row.kind, "region": row.region, "base_url": row.base_url,
+            "switched_from": (from != to).then(|| from.label()),
+            "affected_numbers": affected_numbers,
+        }));
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
     state.invalidation.retire_here(Topic::Connections);
-    Ok(row)
+    Ok(Saved {
+        row,
+        affected_numbers,
+    })
 }
 
 pub async fn create(
@@ -73,8 +96,22 @@ pub async fn create(
     RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<ConnectionRequest>,
 ) -> AppResult<Response> {
-    let row = save(&state, &caller, &body, request_id.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(json!(row))).into_response())
+    let saved = save(&state, &caller, &body, request_id.as_deref()).await?;
+    let mut answer = json!(saved.row);
+    answer["affected_numbers"] = json!(saved.affected_numbers);
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Routes the tenant's routed numbers to the namesakes of their targets on the platform
+/// the tenant is connected to now.
+pub async fn reapply(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+) -> AppResult<Json<switch::ReapplyReport>> {
+    Ok(Json(
+        switch::reapply(&state, &caller, request_id.as_deref()).await?,
+    ))
 }
 
 pub async fn list(
@@ -105,19 +142,28 @@ pub async fn show(
     )))
 }
 
+/// Deleting the connection moves the tenant to the sandbox: with routed numbers, only with
+/// `?confirm_switch=true`.
 pub async fn remove(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> AppResult<StatusCode> {
     let tenant_id = admin_tenant(&caller)?;
-    if repo::delete(
-        &mut *state.pool.acquire().await?,
-        tenant_id,
-        parse_id(&id, "connection")?,
-    )
-    .await?
-    {
+    let id = parse_id(&id, "connection")?;
+    let row = repo::find(&mut *state.pool.acquire().await?, tenant_id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("connection".into()))?;
+    let confirmed = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "confirm_switch" && v == "true");
+    let from = switch::Platform::of(Some(&row));
+    let to = switch::Platform::of(None);
+    if from != to {
+        let routed = switch::routed_count(&state, tenant_id).await?;
+        switch::confirm(&from, &to, routed, confirmed)?;
+    }
+    if repo::delete(&mut *state.pool.acquire().await?, tenant_id, id).await? {
         state.invalidation.retire_here(Topic::Connections);
         Ok(StatusCode::NO_CONTENT)
     } else {

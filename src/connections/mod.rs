@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod pages;
 pub mod repo;
 pub mod ringcx_pool;
+pub mod switch;
 pub mod sync;
 
 use std::sync::Arc;
@@ -105,6 +106,9 @@ pub struct ConnectionRequest {
     pub base_url: Option<String>,
     #[serde(default)]
     pub credentials: Map<String, Value>,
+    /// Saving another platform while numbers are routed on the current one needs this.
+    #[serde(default)]
+    pub confirm_switch: bool,
 }
 
 /// A request checked field by field; credentials keep only the fields the platform uses.
@@ -308,6 +312,7 @@ mod tests {
             region: region.map(str::to_string),
             base_url: None,
             credentials: creds.as_object().cloned().unwrap_or_default(),
+            confirm_switch: false,
         }
     }
 

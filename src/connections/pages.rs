@@ -1,11 +1,11 @@
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde_json::{Map, Value};
 
 use super::api::{admin_tenant, run_test, save};
-use super::{ConnectionRequest, GENESYS_REGIONS, repo};
+use super::{ConnectionRequest, GENESYS_REGIONS, repo, switch};
 use crate::auth::{PageCaller, RequestId};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -20,6 +20,11 @@ struct ConnectionPage {
     regions: &'static [&'static str],
     error: Option<String>,
     test: Option<super::api::TestOutcome>,
+    /// The tenant's routed numbers, which a switch of platform affects.
+    routed: usize,
+    /// Just switched, leaving this many numbers routed on the previous platform.
+    switched: Option<usize>,
+    reapplied: Option<super::switch::ReapplyReport>,
 }
 
 impl ConnectionPage {
@@ -52,11 +57,23 @@ async fn page(state: &AppState, caller: &PageCaller) -> Result<ConnectionPage, A
         regions: &GENESYS_REGIONS,
         error: None,
         test: None,
+        routed: switch::routed_count(state, tenant_id).await?,
+        switched: None,
+        reapplied: None,
     })
 }
 
-pub async fn show(State(state): State<AppState>, caller: PageCaller) -> PageResult {
-    Ok(render(&page(&state, &caller).await?))
+pub async fn show(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let mut p = page(&state, &caller).await?;
+    p.switched = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "switched")
+        .and_then(|(_, v)| v.parse().ok())
+        .filter(|n| *n > 0);
+    Ok(render(&p))
 }
 
 pub async fn update(
@@ -83,9 +100,20 @@ pub async fn update(
         region: get("region"),
         base_url: get("base_url"),
         credentials,
+        confirm_switch: get("confirm_switch").is_some_and(|v| v == "on" || v == "true"),
     };
     match save(&state, &caller.principal, &request, request_id.as_deref()).await {
+        Ok(saved) if saved.affected_numbers > 0 => Ok(Redirect::to(&format!(
+            "/settings/connection?switched={}",
+            saved.affected_numbers
+        ))
+        .into_response()),
         Ok(_) => Ok(Redirect::to("/settings/connection").into_response()),
+        Err(err @ AppError::Conflict { .. }) => {
+            let mut p = page(&state, &caller).await?;
+            p.error = Some(err.public_message());
+            Ok((StatusCode::CONFLICT, render(&p)).into_response())
+        }
         Err(err @ AppError::Invalid { .. }) => {
             let mut p = page(&state, &caller).await?;
             p.error = Some(err.public_message());
@@ -104,5 +132,16 @@ pub async fn test(State(state): State<AppState>, caller: PageCaller) -> PageResu
     let outcome = run_test(&state, &caller.principal, connection.id).await?;
     let mut p = page(&state, &caller).await?;
     p.test = Some(outcome);
+    Ok(render(&p))
+}
+
+pub async fn reapply(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+) -> PageResult {
+    let report = switch::reapply(&state, &caller.principal, request_id.as_deref()).await?;
+    let mut p = page(&state, &caller).await?;
+    p.reapplied = Some(report);
     Ok(render(&p))
 }

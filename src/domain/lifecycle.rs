@@ -35,6 +35,9 @@ pub enum Event {
     /// Reconciliation adopts the platform's routing: the target the platform routes to
     /// becomes Inward's.
     Adopted,
+    /// The tenant moved to another platform: the number is routed to the namesake of its
+    /// target there.
+    Reapplied,
     GracePeriodElapsed,
     Release,
     FocDateReached,
@@ -85,7 +88,7 @@ impl NumberState {
 }
 
 impl Event {
-    pub const ALL: [Event; 15] = [
+    pub const ALL: [Event; 16] = [
         Event::Reserve,
         Event::CancelHold,
         Event::ExpireHold,
@@ -97,6 +100,7 @@ impl Event {
         Event::TargetDeleted,
         Event::Rerouted,
         Event::Adopted,
+        Event::Reapplied,
         Event::GracePeriodElapsed,
         Event::Release,
         Event::FocDateReached,
@@ -117,6 +121,7 @@ impl Event {
             Event::TargetDeleted => "orphaned",
             Event::Rerouted => "re-routed",
             Event::Adopted => "given the platform's routing",
+            Event::Reapplied => "routed again on a new platform",
             Event::GracePeriodElapsed => "deprovisioned",
             Event::Release => "released",
             Event::FocDateReached => "ported in",
@@ -139,7 +144,7 @@ pub fn transition(from: NumberState, event: Event) -> Result<NumberState, Illega
         (S::Pending, E::ActivationCompleted) => S::Active,
         (S::Active | S::Pending, E::TargetDeleted) => S::Orphaned,
         (S::Orphaned, E::Rerouted) => S::Active,
-        (S::Active | S::Pending | S::Orphaned, E::Adopted) => S::Active,
+        (S::Active | S::Pending | S::Orphaned, E::Adopted | E::Reapplied) => S::Active,
         (S::Orphaned, E::GracePeriodElapsed) => S::Deprovisioned,
         (S::Active | S::Pending | S::Orphaned, E::Release) => S::Released,
         (S::PortingIn, E::FocDateReached) => S::Active,
@@ -202,6 +207,9 @@ mod tests {
         (S::Active, E::Adopted, S::Active),
         (S::Pending, E::Adopted, S::Active),
         (S::Orphaned, E::Adopted, S::Active),
+        (S::Active, E::Reapplied, S::Active),
+        (S::Pending, E::Reapplied, S::Active),
+        (S::Orphaned, E::Reapplied, S::Active),
         (S::Orphaned, E::GracePeriodElapsed, S::Deprovisioned),
         (S::Active, E::Release, S::Released),
         (S::Pending, E::Release, S::Released),

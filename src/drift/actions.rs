@@ -179,7 +179,15 @@ pub async fn act(
             let adopted = match from {
                 None => lifecycle::adopted_unknown(&mut tx, number, tenant, target).await?,
                 Some(from) => {
-                    lifecycle::adopted(&mut tx, number.as_str(), tenant, from, target).await?
+                    lifecycle::retargeted(
+                        &mut tx,
+                        number.as_str(),
+                        tenant,
+                        from,
+                        crate::domain::Event::Adopted,
+                        target,
+                    )
+                    .await?
                 }
             };
             if !adopted {

@@ -211,32 +211,19 @@ pub async fn orphaned(conn: &mut PgConnection, e164: &str, tenant_id: Uuid) -> A
     Ok(moved.rows_affected() == 1)
 }
 
-/// An orphan is routed to a new target: active again, and the tenant's "lost its target"
-/// notifications about it are read. False when it changed meanwhile.
-pub async fn rerouted(
+/// The number is routed to `target` (an orphan re-routed, the platform's routing adopted by
+/// reconciliation, routing re-applied after a platform switch): `target` becomes Inward's,
+/// the number is active, and the tenant's "lost its target" notifications about it are read.
+/// False when it changed meanwhile.
+pub async fn retargeted(
     conn: &mut PgConnection,
     e164: &str,
     tenant_id: Uuid,
     from: NumberState,
+    event: Event,
     target: &Target,
 ) -> AppResult<bool> {
-    if !retarget(conn, e164, tenant_id, from, Event::Rerouted, target).await? {
-        return Ok(false);
-    }
-    crate::notifications::read_about(conn, tenant_id, e164).await?;
-    Ok(true)
-}
-
-/// Reconciliation adopts the platform's routing of a routed or orphaned number: `target`
-/// becomes Inward's, and the number is active. False when it changed meanwhile.
-pub async fn adopted(
-    conn: &mut PgConnection,
-    e164: &str,
-    tenant_id: Uuid,
-    from: NumberState,
-    target: &Target,
-) -> AppResult<bool> {
-    if !retarget(conn, e164, tenant_id, from, Event::Adopted, target).await? {
+    if !retarget(conn, e164, tenant_id, from, event, target).await? {
         return Ok(false);
     }
     crate::notifications::read_about(conn, tenant_id, e164).await?;

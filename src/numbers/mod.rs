@@ -71,7 +71,16 @@ pub async fn reroute(
         )
         .await?;
     let mut tx = state.pool.begin().await?;
-    if !lifecycle::rerouted(&mut tx, number.as_str(), tenant_id, from, &target).await? {
+    if !lifecycle::retargeted(
+        &mut tx,
+        number.as_str(),
+        tenant_id,
+        from,
+        Event::Rerouted,
+        &target,
+    )
+    .await?
+    {
         // Routed on the platform, but the number moved in Inward meanwhile (released, or
         // re-routed by someone else). Undoing the platform write could undo the other
         // change, so it stands; the failure is recorded and the consistency check reports

@@ -37,7 +37,7 @@ pub trait TokenSource: Send + Sync {
 pub struct OutboundPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
-    /// Longest single wait, whatever `Retry-After` says.
+    /// Longest a call waits in all between its attempts, whatever `Retry-After` says.
     pub max_delay: Duration,
     /// Hosts the operator admits beyond the platforms' published ones (see `outbound`).
     pub allow: super::outbound::Allowlist,
@@ -48,7 +48,7 @@ impl Default for OutboundPolicy {
         OutboundPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(10),
+            max_delay: Duration::from_secs(60),
             allow: super::outbound::Allowlist::default(),
         }
     }
@@ -174,6 +174,7 @@ impl PlatformHttp {
             // A token exchange changes nothing on the platform, so a throttled or failed one
             // is simply tried again, waiting as long as the platform asks.
             let mut attempt = 0;
+            let mut waited = Duration::ZERO;
             let token = loop {
                 attempt += 1;
                 match self.tokens.fetch(self.client()?, slot.as_ref()).await {
@@ -184,7 +185,7 @@ impl PlatformHttp {
                             ProviderErrorKind::RateLimited | ProviderErrorKind::Transient
                         ) && attempt < self.retry.max_attempts =>
                     {
-                        let wait = self.wait_before_retry(attempt, err.retry_after)?;
+                        let wait = self.wait_before_retry(attempt, err.retry_after, &mut waited)?;
                         tracing::info!(
                             provider = self.provider,
                             ?wait,
@@ -248,6 +249,7 @@ impl PlatformHttp {
             .map_err(|why| ProviderError::new(self.provider, ProviderErrorKind::Validation, why))?;
         let mut refreshed = false;
         let mut attempt = 0;
+        let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
             self.throttle.wait().await;
@@ -278,7 +280,9 @@ impl PlatformHttp {
                         && (err.is_timeout() || err.is_connect())
                         && may_resend(&method, Failure::of_transport(&err)) =>
                 {
-                    tokio::time::sleep(self.backoff(attempt, None)).await;
+                    let wait = self.backoff(attempt, None, waited);
+                    waited += wait;
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
                 Err(err) => return Err(transport_error(self.provider, &url, err)),
@@ -314,7 +318,7 @@ impl PlatformHttp {
             };
             if retryable && attempt < self.retry.max_attempts {
                 let wait = self
-                    .wait_before_retry(attempt, retry_after(&headers))
+                    .wait_before_retry(attempt, retry_after(&headers), &mut waited)
                     .map_err(|e| {
                         let mut mapped =
                             map_status(self.provider, status, &text, correlation_id.clone());
@@ -330,40 +334,47 @@ impl PlatformHttp {
         }
     }
 
-    /// How long to wait before attempt `attempt + 1`. A platform that asks for a longer wait
-    /// than `providers.max_retry_wait_seconds` gets no early retry (it would only be refused
+    /// How long to wait before attempt `attempt + 1`, given `waited` so far for this call.
+    /// A `Retry-After` is honoured in full; one that would take the call past
+    /// `providers.max_retry_wait_seconds` in all gets no early retry (it would only be refused
     /// again): the call fails at once, saying how long the platform asked for.
     fn wait_before_retry(
         &self,
         attempt: u32,
         retry_after: Option<Duration>,
+        waited: &mut Duration,
     ) -> Result<Duration, ProviderError> {
         if let Some(asked) = retry_after
-            && asked > self.retry.max_delay
+            && *waited + asked > self.retry.max_delay
         {
             let mut err = ProviderError::new(
                 self.provider,
                 ProviderErrorKind::RateLimited,
                 format!(
-                    "rate limited by the platform, which asks to wait {} s, longer than Inward waits for one call (providers.max_retry_wait_seconds = {}); try again later",
+                    "rate limited by the platform, which asks to wait {} s, longer than Inward waits for one call ({} s already waited, providers.max_retry_wait_seconds = {}); try again later",
                     asked.as_secs(),
+                    waited.as_secs(),
                     self.retry.max_delay.as_secs()
                 ),
             );
             err.retry_after = Some(asked);
             return Err(err);
         }
-        Ok(self.backoff(attempt, retry_after))
+        let wait = self.backoff(attempt, retry_after, *waited);
+        *waited += wait;
+        Ok(wait)
     }
 
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    /// The wait before attempt `attempt + 1`: what the platform asked for, else jittered
+    /// exponential backoff; never past the call's total budget.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>, waited: Duration) -> Duration {
         let wait = retry_after.unwrap_or_else(|| {
             let exp = self.retry.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1));
             // Full jitter keeps many clients from retrying in step.
             let jitter = rand::thread_rng().gen_range(0.5..1.0);
             exp.mul_f64(jitter)
         });
-        wait.min(self.retry.max_delay)
+        wait.min(self.retry.max_delay.saturating_sub(waited))
     }
 }
 

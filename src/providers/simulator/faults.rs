@@ -77,6 +77,10 @@ pub struct FaultConfig {
     #[arg(long, default_value_t = 0)]
     #[serde(default)]
     pub stall_ms: u64,
+    /// Do not enforce the platform's documented rate limits (see `limits`).
+    #[arg(long, default_value_t = false)]
+    #[serde(default)]
+    pub ignore_limits: bool,
     /// Lifetime of issued access tokens.
     #[arg(long, default_value_t = 3600)]
     #[serde(default = "hour")]
@@ -109,6 +113,7 @@ pub struct Faults {
     pub requests: Mutex<Vec<Recorded>>,
     /// Whose error bodies the injected faults imitate (set when the simulator is built).
     platform: OnceLock<Platform>,
+    windows: Mutex<super::limits::Windows>,
 }
 
 impl Faults {
@@ -117,7 +122,20 @@ impl Faults {
             config: Mutex::new(config),
             requests: Mutex::new(Vec::new()),
             platform: OnceLock::new(),
+            windows: Mutex::new(super::limits::Windows::default()),
         }
+    }
+
+    /// The platform's documented limit: `Some(retry_after)` when this request is over it.
+    fn over_limit(&self, method: &str, path: &str, bearer: Option<&str>) -> Option<u64> {
+        if self.config.lock().map(|c| c.ignore_limits).unwrap_or(true) {
+            return None;
+        }
+        let (bucket, limit) = super::limits::bucket(*self.platform.get()?, method, path, bearer)?;
+        let mut windows = self.windows.lock().ok()?;
+        windows
+            .admit(&bucket, limit, std::time::Instant::now())
+            .err()
     }
 
     pub fn token_ttl(&self) -> u64 {
@@ -250,7 +268,14 @@ async fn inject(State(faults): State<Arc<Faults>>, request: Request, next: Next)
         });
         log.len() - 1
     });
-    if let Some((status, retry_after)) = faults.decide(&line) {
+    let bearer = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let limited = faults
+        .over_limit(parts.method.as_str(), parts.uri.path(), bearer)
+        .map(|wait| (StatusCode::TOO_MANY_REQUESTS, Some(wait)));
+    if let Some((status, retry_after)) = limited.or_else(|| faults.decide(&line)) {
         let answer = fault_response(faults.platform.get(), status, retry_after, &parts.uri);
         return faults.answered(entry, answer, true).await;
     }

@@ -5,6 +5,7 @@
 pub mod cxone;
 pub mod faults;
 pub mod genesys;
+pub mod limits;
 pub mod ringcx;
 
 use std::sync::Arc;

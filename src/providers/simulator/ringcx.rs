@@ -31,8 +31,6 @@ pub const CLIENT_ID: &str = "sim-client";
 pub const CLIENT_SECRET: &str = "sim-secret";
 pub const JWT: &str = "sim-jwt";
 pub const ACCOUNT_ID: &str = "15580001";
-/// The real exchange allows five requests a minute.
-const EXCHANGES_PER_MINUTE: usize = 5;
 
 /// Which product a DNIS is assigned to: (`gate` | `visualIvr` | `cloudRouteProfile`, id).
 pub type Assignment = (&'static str, i64, String);
@@ -42,7 +40,6 @@ pub struct Data {
     pub rc_tokens: HashMap<String, Instant>,
     pub tokens: HashMap<String, Instant>,
     pub refresh_tokens: HashSet<String>,
-    pub exchanges: Vec<Instant>,
     /// gateId → (gate group id, group name, gate name)
     pub gates: BTreeMap<i64, (i64, String, String)>,
     pub visual_ivrs: BTreeMap<i64, String>,
@@ -332,20 +329,6 @@ async fn exchange(
     let p = params(query, &body);
     let mut data = state.lock().expect("sim lock");
     let now = Instant::now();
-    data.exchanges
-        .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-    if data.exchanges.len() >= EXCHANGES_PER_MINUTE {
-        let mut r = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too.many.requests",
-            "Rate limit exceeded for token exchange",
-            uri,
-        );
-        r.headers_mut()
-            .insert("retry-after", axum::http::HeaderValue::from_static("60"));
-        return r;
-    }
-    data.exchanges.push(now);
     let rc = p.get("rcAccessToken").cloned().unwrap_or_default();
     let valid = data.rc_tokens.get(&rc).is_some_and(|e| *e > now);
     if !valid || p.get("rcTokenType").map(String::as_str) != Some("Bearer") {
