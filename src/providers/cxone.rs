@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -115,33 +115,26 @@ impl TokenSource for PasswordGrant {
     ) -> Result<Token, ProviderError> {
         let endpoint = self.token_endpoint(http).await?;
         self.reachable(&endpoint)?;
-        let response = http
-            .post(&endpoint)
-            .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", self.config.access_key_id.as_str()),
-                ("password", self.config.access_key_secret.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, &endpoint, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            let mut err = map_status(NAME, status, &text, None).waiting(&headers);
-            if matches!(status.as_u16(), 400 | 401) {
-                err.kind = ProviderErrorKind::Unauthorized;
-                err.message =
-                    "CXone refused the access key or the registered client (password grant)".into();
-            }
-            return Err(err);
+        let answer = super::oauth::Exchange {
+            provider: NAME,
+            token_url: &endpoint,
+            client_id: &self.config.client_id,
+            client_secret: &self.config.client_secret,
+            refused: "CXone refused the access key or the registered client (password grant)",
         }
-        let body = json_or(&text, "token response")?;
+        .run(
+            http,
+            super::oauth::Grant::Password {
+                username: &self.config.access_key_id,
+                password: &self.config.access_key_secret,
+            },
+        )
+        .await?;
         if self.endpoint.get().is_none() {
-            let tenant = body["id_token"]
-                .as_str()
+            let tenant = answer
+                .extra_fields()
+                .id_token
+                .as_deref()
                 .and_then(tenant_from_id_token)
                 .ok_or_else(|| {
                     ProviderError::new(
@@ -172,14 +165,7 @@ impl TokenSource for PasswordGrant {
             self.reachable(api)?;
             let _ = self.endpoint.set(api.trim_end_matches('/').to_string());
         }
-        Ok(Token {
-            access: body["access_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            expires_at: Instant::now()
-                + Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600)),
-        })
+        Ok(super::oauth::token(&answer, Duration::from_secs(3600)))
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error};
+use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource};
 use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind, Routed};
 use crate::domain::{E164, Target, TargetKind};
 
@@ -57,42 +57,16 @@ impl TokenSource for ClientCredentials {
         _previous: Option<&Token>,
     ) -> Result<Token, ProviderError> {
         let url = format!("{}/oauth/token", self.login_base.trim_end_matches('/'));
-        let response = http
-            .post(&url)
-            .basic_auth(&self.client_id, Some(&self.client_secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .map_err(|e| transport_error(NAME, &url, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            let mut err = map_status(NAME, status, &text, None).waiting(&headers);
-            if status.as_u16() == 400 || status.as_u16() == 401 {
-                err.kind = ProviderErrorKind::Unauthorized;
-                err.message =
-                    "Genesys refused the client id or secret (OAuth client credentials grant)"
-                        .into();
-            }
-            return Err(err);
+        let answer = super::oauth::Exchange {
+            provider: NAME,
+            token_url: &url,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            refused: "Genesys refused the client id or secret (OAuth client credentials grant)",
         }
-        let body: Value = serde_json::from_str(&text).map_err(|_| {
-            ProviderError::new(
-                NAME,
-                ProviderErrorKind::Transient,
-                "token response was not JSON",
-            )
-        })?;
-        let access = body["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let expires_in = body["expires_in"].as_u64().unwrap_or(86_400);
-        Ok(Token {
-            access,
-            expires_at: Instant::now() + Duration::from_secs(expires_in),
-        })
+        .run(http, super::oauth::Grant::ClientCredentials)
+        .await?;
+        Ok(super::oauth::token(&answer, Duration::from_secs(86_400)))
     }
 }
 

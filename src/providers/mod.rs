@@ -6,6 +6,7 @@ pub mod cxone;
 pub mod genesys;
 pub mod http;
 pub mod instrumented;
+pub mod oauth;
 pub mod outbound;
 pub mod ringcx;
 pub mod sandbox;
