@@ -77,7 +77,7 @@ pub fn offered(class: DriftClass, platform_has_target: bool) -> Vec<DriftAction>
 }
 
 pub fn offered_for(d: &StoredDrift) -> Vec<DriftAction> {
-    offered(d.class, d.platform_target.is_some())
+    offered(d.drift.class, d.drift.platform_target.is_some())
 }
 
 fn changed(number: &E164) -> AppError {
@@ -97,25 +97,27 @@ pub async fn act(
     request_id: Option<&str>,
 ) -> AppResult<String> {
     let tenant = caller.tenant_admin()?;
-    let drift = repo::find(&state.pool, tenant, number.as_str())
+    let stored = repo::find(&state.pool, tenant, number.as_str())
         .await?
         .ok_or_else(|| {
             AppError::NotFound(format!("a difference for {number} (run the check again)"))
         })?;
-    if !offered_for(&drift).contains(&action) {
+    let offered = offered_for(&stored);
+    let drift = stored.drift;
+    if !offered.contains(&action) {
         return Err(AppError::conflict(
             "action_not_offered",
             format!(
                 "“{}” is not offered for {number} ({}); offered: {}",
                 action.label(),
                 drift.class.label().to_lowercase(),
-                offered_for(&drift)
+                offered
                     .iter()
                     .map(|a| a.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            json!({ "offered": offered_for(&drift) }),
+            json!({ "offered": offered }),
         ));
     }
     let provider = state.provider_for(tenant).await?;

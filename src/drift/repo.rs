@@ -8,18 +8,13 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::compare::{Drift, DriftClass};
-use crate::domain::Target;
+use super::compare::Drift;
 
 /// A difference as stored, with when it was first seen.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredDrift {
-    pub number: String,
-    pub class: DriftClass,
-    pub inward: String,
-    pub platform: String,
-    pub inward_target: Option<Target>,
-    pub platform_target: Option<Target>,
+    #[serde(flatten)]
+    pub drift: Drift,
     pub found_at: DateTime<Utc>,
 }
 
@@ -38,12 +33,14 @@ impl Row {
     fn decode(self) -> Option<StoredDrift> {
         let target = |v: Option<Value>| v.and_then(|v| serde_json::from_value(v).ok());
         Some(StoredDrift {
-            number: self.e164,
-            class: self.class.parse().ok()?,
-            inward: self.inward,
-            platform: self.platform,
-            inward_target: target(self.inward_target),
-            platform_target: target(self.platform_target),
+            drift: Drift {
+                number: self.e164,
+                class: self.class.parse().ok()?,
+                inward: self.inward,
+                platform: self.platform,
+                inward_target: target(self.inward_target),
+                platform_target: target(self.platform_target),
+            },
             found_at: self.found_at,
         })
     }

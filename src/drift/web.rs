@@ -25,7 +25,7 @@ const MAX_BULK: usize = 1000;
 #[derive(Serialize)]
 struct Listed {
     #[serde(flatten)]
-    drift: StoredDrift,
+    stored: StoredDrift,
     actions: Vec<DriftAction>,
 }
 
@@ -37,7 +37,7 @@ async fn listed(state: &AppState, caller: &Principal) -> AppResult<(Option<Run>,
         .into_iter()
         .map(|d| Listed {
             actions: actions::offered_for(&d),
-            drift: d,
+            stored: d,
         })
         .collect();
     Ok((run, drift))

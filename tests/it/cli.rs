@@ -216,3 +216,38 @@ fn sweep_with_orphans_runs_the_orphan_check() {
         assert_eq!(app.number_state(&number).await, "deprovisioned");
     })
 }
+
+/// `inward reconcile` compares the tenant's numbers with its platform there and then, prints
+/// one line per tenant and stores the differences for the Drift page.
+#[test]
+fn reconcile_reports_and_stores_the_differences_of_one_tenant() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        let app = crate::common::spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let number = admin.provisioned(1).await.remove(0);
+        // Behind Inward's back, the sandbox stops routing the number.
+        sqlx::query("DELETE FROM sandbox_assignments WHERE e164 = $1")
+            .bind(&number)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let (ok, out) = inward(&url, &["reconcile", "--tenant", "globex"], None);
+        assert!(ok, "{out}");
+        let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(line["tenant"], "globex", "{out}");
+        assert_eq!(line["differences"]["unrouted"], 1, "{out}");
+        assert_eq!(out.lines().count(), 1, "only the tenant asked for: {out}");
+        let (_, listed) = admin.get("/api/v1/drift").await;
+        assert_eq!(
+            listed["differences"][0]["number"],
+            number.as_str(),
+            "{listed}"
+        );
+        assert_eq!(listed["differences"][0]["class"], "unrouted");
+
+        let (ok, out) = inward(&url, &["reconcile", "--tenant", "no-such-tenant"], None);
+        assert!(!ok, "{out}");
+        assert!(out.contains("no-such-tenant"), "{out}");
+    })
+}

@@ -63,6 +63,43 @@ fn metrics_cover_routes_holds_provider_calls_and_jobs() {
     })
 }
 
+/// A reconciliation run is counted with its outcome, timed, and its differences counted by
+/// class.
+#[test]
+fn reconciliation_runs_and_their_differences_are_counted() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let number = admin.provisioned(1).await.remove(0);
+        sqlx::query("DELETE FROM sandbox_assignments WHERE e164 = $1")
+            .bind(&number)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let tenant = app.tenant_id("globex").await;
+        let run = inward::drift::reconcile_tenant(&app.state, tenant)
+            .await
+            .unwrap();
+        assert_eq!(run.counts.get("unrouted"), Some(&1), "{:?}", run.counts);
+        let text = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));
+        assert!(has(r#"reconcile_runs_total{outcome="ok"}"#), "{text}");
+        assert!(has("reconcile_run_duration_seconds_count"), "{text}");
+        assert!(
+            has(r#"reconcile_differences_total{class="unrouted"}"#),
+            "{text}"
+        );
+    })
+}
+
 #[test]
 fn provider_errors_are_counted_per_operation_and_code() {
     crate::db::db_test(|pool| async move {
