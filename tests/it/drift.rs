@@ -399,3 +399,28 @@ fn the_drift_page_lists_differences_and_resolves_them_in_bulk() {
         assert_eq!(user.get("/drift").await.0, StatusCode::FORBIDDEN);
     })
 }
+
+/// Reconciliation reads every page of the platform's DIDs: 250 DIDs routed behind Inward's
+/// back, read in pages of 100, are each reported.
+#[test]
+fn genesys_reconciliation_reads_every_page_of_dids() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = crate::genesys::Sim::start(genesys_with_state).await;
+        let (admin, _) = crate::genesys::connected(&app, &sim).await;
+        let support_route = sim.id_of("ivr", "Support");
+        let routed: Vec<String> = (0..250).map(|i| format!("+1317444{i:04}")).collect();
+        {
+            let mut data = sim.state.lock().unwrap();
+            data.dids.extend(routed.iter().cloned());
+            data.ivrs.get_mut(&support_route).unwrap()["dnis"] = json!(routed);
+        }
+        let pages_before = sim.count("GET", "/api/v2/telephony/providers/edges/dids");
+        let found = run(&admin).await;
+        assert_eq!(found.len(), 250, "{found:?}");
+        assert!(found.values().all(|(class, _)| class == "unknown"));
+        assert!(found.contains_key("+13174440249"), "the last page too");
+        let pages = sim.count("GET", "/api/v2/telephony/providers/edges/dids") - pages_before;
+        assert!(pages >= 3, "{pages} pages of DIDs");
+    })
+}
