@@ -79,6 +79,11 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Check and export the tamper-evident audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Serve a wire-compatible fake of a platform's API, with fault injection.
     Simulate {
         #[arg(long, value_enum)]
@@ -118,6 +123,31 @@ pub enum Command {
         /// Run against a database whose name does not start with `bench`.
         #[arg(long)]
         destroy_data: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit chain and report its first break (a missing, altered or forged
+    /// entry); exits non-zero when it is broken.
+    Verify {
+        /// Start at this sequence number, trusting the seal before it.
+        #[arg(long, default_value_t = 1)]
+        from: i64,
+        /// Verify an export (`inward audit export`) instead of the database.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Write the chain's entries `--from`..`--to` as JSON lines that verify on their own.
+    Export {
+        #[arg(long, default_value_t = 1)]
+        from: i64,
+        /// Last sequence number (default: the head).
+        #[arg(long)]
+        to: Option<i64>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
 }
 
@@ -442,6 +472,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{differences} difference(s) in {checked} number(s) checked");
             anyhow::ensure!(differences == 0, "Inward and the platforms disagree");
         }
+        Command::Audit { command } => audit_command(&pool, command).await?,
         Command::Reconcile { tenant } => {
             migrate(&pool).await?;
             let state = AppState::new(pool.clone(), config);
@@ -506,4 +537,57 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+async fn audit_command(pool: &PgPool, command: AuditCommand) -> anyhow::Result<()> {
+    use crate::audit::chain;
+    match command {
+        AuditCommand::Verify { from, file } => {
+            let outcome = match file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    chain::verify_export(&text)?
+                }
+                None => {
+                    let outcome = chain::verify(pool, from, None).await?;
+                    chain::record(pool, &outcome).await?;
+                    outcome
+                }
+            };
+            match outcome {
+                Ok(v) => println!(
+                    "{}",
+                    serde_json::json!({ "ok": true, "verified_to": v.verified_to, "head": chain::hex(&v.head) })
+                ),
+                Err(b) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "ok": false, "broken_at": b.seq, "problem": b.problem })
+                    );
+                    anyhow::bail!("the audit chain is broken at seal {}: {}", b.seq, b.problem);
+                }
+            }
+        }
+        AuditCommand::Export { from, to, out } => {
+            let to = match to {
+                Some(to) => to,
+                None => chain::head(pool).await?.0,
+            };
+            let written = match out {
+                Some(path) => {
+                    let mut file = std::io::BufWriter::new(
+                        std::fs::File::create(&path)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                    );
+                    let n = chain::export(pool, from, to, &mut file).await?;
+                    std::io::Write::flush(&mut file)?;
+                    n
+                }
+                None => chain::export(pool, from, to, &mut std::io::stdout().lock()).await?,
+            };
+            eprintln!("{written} entries exported ({from}..{to})");
+        }
+    }
+    Ok(())
 }

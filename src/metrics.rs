@@ -118,6 +118,12 @@ pub fn reconcile_run(
     }
 }
 
+/// The audit chain's head sequence, and whether the last verification found it intact.
+pub fn audit_chain(head_seq: i64, intact: bool) {
+    metrics::gauge!("audit_chain_sequence").set(head_seq as f64);
+    metrics::gauge!("audit_chain_intact").set(if intact { 1.0 } else { 0.0 });
+}
+
 /// One run of a background job step, `ok` or `error`.
 pub fn job_run(job: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };

@@ -73,6 +73,7 @@ pub fn api_router() -> Routes {
         .at("/approvals/{id}/decline", post(approvals::api::decline))
         .at("/targets", get(numbers::api::targets))
         .at("/audit", get(audit::api::list))
+        .at("/audit/chain", get(audit::api::chain))
         .at("/audit/export.csv", get(audit::api::export))
         .at("/inventory", get(inventory::api::list))
         .at("/inventory/uploads", get(inventory::api::list_uploads))

@@ -235,3 +235,25 @@ pub async fn export(
     let body = export_csv(&mut *state.pool.acquire().await?, &scope, &filter).await?;
     Ok(crate::inventory::api::csv_response("audit.csv", body))
 }
+
+/// The tamper-evident chain's head and its last verification (operators: sequence numbers
+/// count every organisation's entries).
+pub async fn chain(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> AppResult<Json<Value>> {
+    if !matches!(
+        caller.audit_scope()?,
+        crate::domain::policy::AuditScope::Everything
+    ) {
+        return Err(AppError::Forbidden(
+            "the audit chain's state is for operators".into(),
+        ));
+    }
+    let (seq, hash) = super::chain::head(&state.pool).await?;
+    let last = super::chain::last_verification(&state.pool).await?;
+    Ok(Json(json!({
+        "head": { "seq": seq, "hash": super::chain::hex(&hash) },
+        "last_verification": last,
+    })))
+}

@@ -1,6 +1,7 @@
 //! The append-only audit log: every lifecycle step, who did it, and how it ended.
 
 pub mod api;
+pub mod chain;
 pub mod deferred;
 pub mod pages;
 pub mod repo;

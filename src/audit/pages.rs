@@ -21,6 +21,10 @@ struct AuditPage {
     /// The filter as a query string, for the export and the next page.
     query: String,
     next_cursor: Option<i64>,
+    /// The last check of the tamper-evident chain.
+    chain: Option<super::chain::Verification>,
+    /// Sequence numbers count every organisation's entries: operators only.
+    show_sequence: bool,
 }
 
 /// The page's form: the API's filter, plus whether to show searches.
@@ -67,6 +71,8 @@ pub async fn list(
     Query(form): Query<PageQuery>,
 ) -> PageResult {
     let scope = caller.principal.audit_scope()?;
+    let show_sequence = matches!(scope, crate::domain::policy::AuditScope::Everything);
+    let chain = super::chain::last_verification(&state.pool).await?;
     let api = form.to_api();
     let filter = api.parse()?;
     let mut conn = state.pool.acquire().await?;
@@ -89,6 +95,8 @@ pub async fn list(
         actions: super::Action::ALL.iter().map(|a| a.as_str()).collect(),
         query,
         next_cursor,
+        chain,
+        show_sequence,
     }))
 }
 

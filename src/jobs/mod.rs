@@ -133,6 +133,13 @@ pub async fn run_once(state: &AppState) -> SweepReport {
         crate::idempotency::prune(&state.pool, state.config.idempotency.key_ttl_hours).await
     })
     .await;
+    step("verify_audit_chain", &mut failed, async {
+        crate::audit::chain::verify_new(&state.pool)
+            .await
+            .map(|_| ())
+            .map_err(AppError::Internal)
+    })
+    .await;
     step("delete_expired_sessions", &mut failed, async {
         crate::auth::repo::delete_expired_sessions(&state.pool)
             .await

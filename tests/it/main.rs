@@ -9,6 +9,7 @@ mod drift;
 
 mod aging;
 mod approvals;
+mod audit_chain;
 mod audit_log;
 mod bad_input;
 mod browser;

@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::common::PASSWORD;
 
-fn database_url(options: &PgConnectOptions) -> String {
+pub(crate) fn database_url(options: &PgConnectOptions) -> String {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(options.get_database().unwrap());
@@ -22,9 +22,9 @@ fn database_url(options: &PgConnectOptions) -> String {
 }
 
 /// The server processes; killed when the test ends, whether it passed or not.
-struct Instances {
+pub(crate) struct Instances {
     children: Vec<Child>,
-    bases: Vec<String>,
+    pub(crate) bases: Vec<String>,
 }
 
 impl Drop for Instances {
@@ -36,7 +36,7 @@ impl Drop for Instances {
     }
 }
 
-fn start(url: &str, count: usize) -> Instances {
+pub(crate) fn start(url: &str, count: usize) -> Instances {
     let mut instances = Instances {
         children: Vec::new(),
         bases: Vec::new(),
