@@ -42,6 +42,8 @@ impl Instances {
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("DATABASE_URL", url)
+            // A key made for this run: the chaos run stores no credentials.
+            .env("INWARD_SECRETS__KEY", "5a".repeat(32))
             .env("INWARD_SAGAS__LEASE_SECONDS", LEASE_SECONDS.to_string())
             .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "1")
             .env("INWARD_DATABASE__MAX_CONNECTIONS", "8")

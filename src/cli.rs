@@ -79,6 +79,13 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Seal every stored secret again under `secrets.key` (after a rotation, with the old key
+    /// in `secrets.previous_keys`); prints what was done and exits non-zero when a secret
+    /// opens with none of the keys.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Check and export the tamper-evident audit chain.
     Audit {
         #[command(subcommand)]
@@ -124,6 +131,12 @@ pub enum Command {
         #[arg(long)]
         destroy_data: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Seal platform credentials and port-out PINs again under the current key.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +344,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
                 anyhow::anyhow!("cannot listen on {addr} (server.listen or --listen): {e}")
             })?;
+            // Platform credentials and port-out PINs are sealed with the key; a server without
+            // one would take them and fail later, so it does not start.
+            anyhow::ensure!(
+                !config.secrets.key.trim().is_empty(),
+                "secrets.key is not set: set INWARD_SECRETS__KEY to 64 hex characters (openssl rand -hex 32); it seals platform credentials and port-out PINs, and must be the same on every instance"
+            );
             println!("Inward is listening on http://{}", listener.local_addr()?);
             let metrics = match config.metrics.listen.as_str() {
                 "" => None,
@@ -343,6 +362,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let state = AppState::new(pool, config);
+            // Secrets sealed under a key now in `previous_keys`, or before they were bound to
+            // their row, are sealed again once per start.
+            tokio::spawn(reseal_on_start(state.clone()));
             crate::startup::serve_with_metrics(listener, metrics, state, shutdown_signal()).await?;
         }
         Command::Orgs {
@@ -473,6 +495,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(differences == 0, "Inward and the platforms disagree");
         }
         Command::Audit { command } => audit_command(&pool, command).await?,
+        Command::Secrets {
+            command: SecretsCommand::Rotate,
+        } => {
+            anyhow::ensure!(
+                !config.secrets.key.trim().is_empty(),
+                "secrets.key is not set: set INWARD_SECRETS__KEY to the new key and INWARD_SECRETS__PREVIOUS_KEYS to the old one"
+            );
+            let state = AppState::new(pool, config);
+            let connections = crate::connections::sealing::reseal_all(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let pins = crate::porting::reseal_pins(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            let plaintext = crate::porting::seal_plaintext_pins(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+            println!(
+                "{}",
+                serde_json::json!({ "connections": connections, "port_pins": pins, "plaintext_pins_sealed": plaintext })
+            );
+            anyhow::ensure!(
+                connections.unreadable.is_empty() && pins.unreadable.is_empty(),
+                "these open with none of the configured keys: connections {:?}, port requests {:?}",
+                connections.unreadable,
+                pins.unreadable
+            );
+        }
         Command::Reconcile { tenant } => {
             migrate(&pool).await?;
             let state = AppState::new(pool.clone(), config);
@@ -590,4 +640,28 @@ async fn audit_command(pool: &PgPool, command: AuditCommand) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+async fn reseal_on_start(state: AppState) {
+    let connections = crate::connections::sealing::reseal_all(&state).await;
+    let pins = crate::porting::reseal_pins(&state).await;
+    match (connections, pins) {
+        (Ok(c), Ok(p))
+            if c.resealed + p.resealed > 0
+                || !c.unreadable.is_empty()
+                || !p.unreadable.is_empty() =>
+        {
+            tracing::warn!(
+                connections_resealed = c.resealed,
+                pins_resealed = p.resealed,
+                connections_unreadable = ?c.unreadable,
+                pins_unreadable = ?p.unreadable,
+                "stored secrets sealed again under secrets.key"
+            )
+        }
+        (Ok(_), Ok(_)) => {}
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "sealing stored secrets again failed; `inward secrets rotate` does it")
+        }
+    }
 }

@@ -33,6 +33,15 @@ pub struct AppConfig {
     pub inventory: InventoryConfig,
     pub sagas: SagasConfig,
     pub idempotency: IdempotencyConfig,
+    pub audit: AuditConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// How long SEARCH events are kept (the audit log itself is kept for good: it is
+    /// hash-chained).
+    pub search_retention_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +80,10 @@ pub struct InventoryConfig {
 pub struct SecretsConfig {
     /// 64 hex characters; encrypts platform credentials at rest.
     pub key: String,
+    /// Earlier keys, still accepted for opening what they sealed until it is sealed again
+    /// under `key` (`inward secrets rotate`).
+    #[serde(default)]
+    pub previous_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -224,6 +237,7 @@ impl AppConfig {
                 .with_list_parse_key("sandbox.slow_activation_states")
                 .with_list_parse_key("pricing.premium.words")
                 .with_list_parse_key("outbound.allow_hosts")
+                .with_list_parse_key("secrets.previous_keys")
                 .try_parsing(true)
                 .source(Some(setting_variables(std::env::vars()))),
         );
@@ -295,11 +309,21 @@ impl AppConfig {
             "sagas.lease_seconds must be at least 3 (the lease is renewed every third of it)"
         );
         anyhow::ensure!(
+            self.audit.search_retention_days > 0,
+            "audit.search_retention_days must be positive"
+        );
+        anyhow::ensure!(
             self.search.max_limit > 0,
             "search.max_limit must be positive"
         );
-        SecretBox::from_hex_key(&self.secrets.key)
-            .map_err(|e| anyhow::anyhow!("secrets.key: {e}"))?;
+        SecretBox::from_keys(&self.secrets.key, &self.secrets.previous_keys).map_err(
+            |e| match e {
+                crate::connections::crypto::SecretError::BadPreviousKey => {
+                    anyhow::anyhow!("secrets.previous_keys: {e}")
+                }
+                _ => anyhow::anyhow!("secrets.key: {e}"),
+            },
+        )?;
         self.server.listen.to_socket_addrs().map_err(|e| {
             anyhow::anyhow!(
                 "server.listen (INWARD_SERVER__LISTEN) `{}` is not an address to listen on: {e}",

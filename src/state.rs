@@ -137,10 +137,11 @@ impl AppState {
             writer_pool.clone(),
             config.sandbox.clone(),
         )));
-        let secrets = SecretBox::from_hex_key(&config.secrets.key).unwrap_or_else(|err| {
-            tracing::error!(error = %err, "ignoring the configured secrets key");
-            SecretBox::none()
-        });
+        let secrets = SecretBox::from_keys(&config.secrets.key, &config.secrets.previous_keys)
+            .unwrap_or_else(|err| {
+                tracing::error!(error = %err, "ignoring the configured secrets key");
+                SecretBox::none()
+            });
         let invalidation = Invalidation::new(pool.clone());
         let sign_in_limit = Arc::new(crate::auth::throttle::AddressLimit::new(
             config.server.sign_ins_per_address_per_minute,
@@ -218,11 +219,12 @@ impl AppState {
         let kind = Kind::parse(&row.kind)?;
         let credentials = match &row.credentials {
             Some(sealed) => {
-                let plain = self
+                let opened = self
                     .secrets
-                    .open(sealed)
-                    .map_err(|e| AppError::Internal(e.into()))?;
-                serde_json::from_slice(&plain).map_err(|e| AppError::Internal(e.into()))?
+                    .open(sealed, &connections::sealed_for(row.id, row.tenant_id))
+                    .map_err(|e| connections::unreadable(row.id, e))?;
+                serde_json::from_slice(&opened.plaintext)
+                    .map_err(|e| AppError::Internal(e.into()))?
             }
             None => serde_json::Map::new(),
         };

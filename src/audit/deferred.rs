@@ -118,6 +118,6 @@ async fn write(pool: &PgPool, entries: &[Entry]) -> sqlx::Result<()> {
     sqlx::query("SET LOCAL synchronous_commit = off")
         .execute(&mut *tx)
         .await?;
-    super::repo::record_many(&mut tx, entries).await?;
+    super::repo::record_searches(&mut tx, entries).await?;
     tx.commit().await
 }

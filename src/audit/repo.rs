@@ -57,6 +57,40 @@ pub async fn record_many(conn: &mut PgConnection, entries: &[Entry]) -> sqlx::Re
     Ok(())
 }
 
+/// SEARCH entries, into their own table (see migration 0028).
+pub async fn record_searches(conn: &mut PgConnection, entries: &[Entry]) -> sqlx::Result<()> {
+    fn column<T>(entries: &[Entry], f: impl Fn(&Entry) -> T) -> Vec<T> {
+        entries.iter().map(f).collect()
+    }
+    sqlx::query(
+        "INSERT INTO search_log (tenant_id, user_id, org_id, status, error_message, request_id, details)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::jsonb[])",
+    )
+    .bind(column(entries, |e| e.tenant_id))
+    .bind(column(entries, |e| e.user_id))
+    .bind(column(entries, |e| e.org_id))
+    .bind(column(entries, |e| e.status.as_str()))
+    .bind(column(entries, |e| e.error_message.clone()))
+    .bind(column(entries, |e| e.request_id.clone()))
+    .bind(column(entries, |e| e.details.clone()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Searches older than `days`, `limit` at a time; how many went.
+pub async fn prune_searches(pool: &sqlx::PgPool, days: i64, limit: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM search_log WHERE id IN (
+             SELECT id FROM search_log WHERE at < now() - make_interval(days => $1::int) LIMIT $2)",
+    )
+    .bind(days)
+    .bind(limit)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,
@@ -103,7 +137,14 @@ pub async fn list(
         "SELECT a.id, a.at, a.tenant_id, a.user_id, u.email AS user_email, a.phone_number, a.action,
                 a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details,
                 a.org_id
-         FROM audit_log a LEFT JOIN users u ON u.id = a.user_id WHERE ",
+         FROM (SELECT id, at, tenant_id, user_id, phone_number, action, target_type, target_id,
+                      status, error_message, request_id, justification, details, org_id
+               FROM audit_log
+               UNION ALL
+               SELECT id, at, tenant_id, user_id, NULL, 'SEARCH', NULL, NULL,
+                      status, error_message, request_id, NULL, details, org_id
+               FROM search_log) a
+         LEFT JOIN users u ON u.id = a.user_id WHERE ",
     );
     match scope {
         AuditScope::Everything => q.push("true"),

@@ -19,6 +19,11 @@ pub async fn idle_serve_rss_kib(database_url: &str) -> anyhow::Result<u64> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", database_url)
+        // `serve` needs a key; the benchmark stores no secrets.
+        .env(
+            "INWARD_SECRETS__KEY",
+            std::env::var("INWARD_SECRETS__KEY").unwrap_or_else(|_| "5a".repeat(32)),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;

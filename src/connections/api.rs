@@ -52,28 +52,34 @@ pub async fn save(
         )
         .map_err(|why| AppError::invalid_field("base_url", why))?;
     }
-    let sealed = if spec.credentials.is_empty() {
-        None
-    } else {
-        let plain =
-            serde_json::to_vec(&spec.credentials).map_err(|e| AppError::Internal(e.into()))?;
-        Some(
-            state
-                .secrets
-                .seal(&plain)
-                .map_err(|e| AppError::invalid("secrets_key_missing", e.to_string()))?,
-        )
-    };
+    let plain = (!spec.credentials.is_empty())
+        .then(|| serde_json::to_vec(&spec.credentials))
+        .transpose()
+        .map_err(|e| AppError::Internal(e.into()))?;
+    if plain.is_some() && !state.secrets.has_key() {
+        return Err(AppError::invalid(
+            "secrets_key_missing",
+            crate::connections::crypto::SecretError::NoKey.to_string(),
+        ));
+    }
     let mut tx = state.pool.begin().await?;
-    let row = repo::upsert(
+    let mut row = repo::upsert(
         &mut tx,
         tenant_id,
         spec.kind.as_str(),
         spec.region.as_deref(),
         spec.base_url.as_deref(),
-        sealed.as_deref(),
     )
     .await?;
+    // Sealed once the row's id is known, so the ciphertext is bound to this connection.
+    if let Some(plain) = plain {
+        let sealed = state
+            .secrets
+            .seal(&plain, &super::sealed_for(row.id, tenant_id))
+            .map_err(|e| AppError::invalid("secrets_key_missing", e.to_string()))?;
+        repo::set_credentials(&mut tx, row.id, &sealed).await?;
+        row.credentials = Some(sealed);
+    }
     let entry = Entry::new(Action::Connect, Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .details(json!({

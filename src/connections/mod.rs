@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod pages;
 pub mod repo;
 pub mod ringcx_pool;
+pub mod sealing;
 pub mod switch;
 pub mod sync;
 
@@ -18,6 +19,25 @@ use crate::error::AppError;
 use crate::providers::Provider;
 use crate::providers::cxone::{Cxone, CxoneConfig};
 use crate::providers::genesys::{Genesys, GenesysConfig};
+
+/// What a connection's sealed credentials are bound to: a ciphertext copied to another
+/// connection or tenant does not open there.
+pub fn sealed_for(id: uuid::Uuid, tenant_id: uuid::Uuid) -> String {
+    format!("connection:{id}:{tenant_id}")
+}
+
+/// Stored credentials that do not open: a configuration or tampering problem the tenant's
+/// admin can mend by entering the credentials again, not a server fault.
+pub fn unreadable(id: uuid::Uuid, err: crypto::SecretError) -> AppError {
+    tracing::error!(connection = %id, error = %err, "stored platform credentials do not open");
+    AppError::conflict(
+        "credentials_unreadable",
+        format!(
+            "the stored credentials of connection {id} cannot be opened ({err}); save the connection again with its credentials"
+        ),
+        serde_json::json!({ "connection_id": id }),
+    )
+}
 
 /// NICE's issuer; the tenant's API host is discovered from it.
 pub const CXONE_ISSUER: &str = "https://cxone.niceincontact.com";

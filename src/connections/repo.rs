@@ -47,19 +47,19 @@ pub async fn find(
     .await
 }
 
-/// One connection per tenant: saving replaces the previous one.
+/// One connection per tenant: saving replaces the previous one (credentials cleared until
+/// `set_credentials` seals the new ones for this row).
 pub async fn upsert(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     kind: &str,
     region: Option<&str>,
     base_url: Option<&str>,
-    sealed: Option<&[u8]>,
 ) -> sqlx::Result<ConnectionRow> {
     sqlx::query_as(&format!(
-        "INSERT INTO connections (id, tenant_id, kind, region, base_url, credentials) VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO connections (id, tenant_id, kind, region, base_url, credentials) VALUES ($1, $2, $3, $4, $5, NULL)
          ON CONFLICT (tenant_id) DO UPDATE SET kind = EXCLUDED.kind, region = EXCLUDED.region, base_url = EXCLUDED.base_url,
-             credentials = EXCLUDED.credentials, updated_at = now(), last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
+             credentials = NULL, updated_at = now(), last_test_at = NULL, last_test_ok = NULL, last_test_message = NULL
          RETURNING {COLUMNS}"
     ))
     .bind(Uuid::new_v4())
@@ -67,9 +67,47 @@ pub async fn upsert(
     .bind(kind)
     .bind(region)
     .bind(base_url)
-    .bind(sealed)
     .fetch_one(conn)
     .await
+}
+
+pub async fn set_credentials(conn: &mut PgConnection, id: Uuid, sealed: &[u8]) -> sqlx::Result<()> {
+    sqlx::query("UPDATE connections SET credentials = $2 WHERE id = $1")
+        .bind(id)
+        .bind(sealed)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sealed credentials, `limit` at a time after `after` (for sealing them again).
+pub async fn sealed_after(
+    pool: &sqlx::PgPool,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, Uuid, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT id, tenant_id, credentials FROM connections
+         WHERE credentials IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Replaces sealed credentials with the same secret sealed again, unless they changed meanwhile.
+pub async fn reseal(pool: &sqlx::PgPool, id: Uuid, was: &[u8], now: &[u8]) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("UPDATE connections SET credentials = $3 WHERE id = $1 AND credentials = $2")
+            .bind(id)
+            .bind(was)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
 }
 
 pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {

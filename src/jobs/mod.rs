@@ -133,6 +133,17 @@ pub async fn run_once(state: &AppState) -> SweepReport {
         crate::idempotency::prune(&state.pool, state.config.idempotency.key_ttl_hours).await
     })
     .await;
+    step("prune_search_log", &mut failed, async {
+        crate::audit::repo::prune_searches(
+            &state.pool,
+            state.config.audit.search_retention_days,
+            10_000,
+        )
+        .await
+        .map(|_| ())
+        .map_err(AppError::from)
+    })
+    .await;
     step("verify_audit_chain", &mut failed, async {
         crate::audit::chain::verify_new(&state.pool)
             .await

@@ -128,7 +128,13 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
     };
     let Some(reference) = reference else {
         let sealed: Option<Vec<u8>> = row.try_get("pin_sealed")?;
-        let pin = match super::open_pin(state, sealed.as_deref(), row.try_get("pin")?) {
+        let pin = match super::open_pin(
+            state,
+            sealed.as_deref(),
+            row.try_get("pin")?,
+            port_id,
+            tenant_id,
+        ) {
             Ok(pin) => pin,
             Err(err @ (SecretError::NoKey | SecretError::BadKey)) => {
                 // This instance lacks the key; another instance (or this one, fixed) will

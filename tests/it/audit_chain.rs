@@ -165,8 +165,8 @@ fn an_export_verifies_on_its_own_and_an_edited_export_does_not() {
     })
 }
 
-/// 16 clients, half on each of two `inward serve` processes, search until 10,000 entries
-/// exist; every entry is sealed once and the chain verifies clean.
+/// 16 clients, half on each of two `inward serve` processes, hold and let go of numbers until
+/// 10,000 entries exist; every entry is sealed once and the chain verifies clean.
 #[test]
 fn ten_thousand_entries_from_two_processes_form_one_unbroken_chain() {
     crate::db::db_test(|pool| async move {
@@ -184,8 +184,8 @@ fn ten_thousand_entries_from_two_processes_form_one_unbroken_chain() {
             let base = instances.bases[i % 2].clone();
             let (http, token, pool) = (http.clone(), token.clone(), pool.clone());
             clients.push(tokio::spawn(async move {
-                let npas = ["512", "317", "212", "303"];
-                let mut n = 0;
+                let npa = ["512", "317", "212", "303"][i % 4];
+                let mut round = 0usize;
                 loop {
                     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
                         .fetch_one(&pool)
@@ -194,17 +194,49 @@ fn ten_thousand_entries_from_two_processes_form_one_unbroken_chain() {
                     if count >= 10_000 {
                         break;
                     }
-                    for _ in 0..20 {
-                        let npa = npas[(i + n) % npas.len()];
-                        n += 1;
+                    let found: serde_json::Value = http
+                        .get(format!(
+                            "{base}/api/v1/numbers/available?npa={npa}&limit=20"
+                        ))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let numbers: Vec<String> = found["numbers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|n| n["e164"].as_str().map(str::to_string))
+                        .collect();
+                    for _ in 0..10 {
+                        round += 1;
+                        let Some(number) = numbers.get((round * 7 + i) % numbers.len().max(1))
+                        else {
+                            break;
+                        };
+                        let held = http
+                            .post(format!("{base}/api/v1/reservations"))
+                            .bearer_auth(&token)
+                            .json(&serde_json::json!({ "numbers": [number] }))
+                            .send()
+                            .await
+                            .unwrap();
+                        if held.status() != reqwest::StatusCode::CREATED {
+                            continue; // another client holds it
+                        }
+                        let held: serde_json::Value = held.json().await.unwrap();
+                        let id = held["id"].as_str().unwrap();
                         let status = http
-                            .get(format!("{base}/api/v1/numbers/available?npa={npa}&limit=1"))
+                            .delete(format!("{base}/api/v1/reservations/{id}"))
                             .bearer_auth(&token)
                             .send()
                             .await
                             .unwrap()
                             .status();
-                        assert!(status.is_success(), "{status}");
+                        assert!(status.is_success(), "cancel: {status}");
                     }
                 }
             }));

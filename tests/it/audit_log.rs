@@ -5,9 +5,9 @@ fn the_database_refuses_update_delete_and_truncate_on_the_audit_log() {
     crate::db::db_test(|pool| async move {
         let app = spawn_app(pool).await;
         let api = app.api("agent@globex.test").await;
-        api.find("npa=512", 1).await;
-        // The SEARCH entry is written behind the response; the append-only checks need it in.
-        app.state.deferred_audit.flush().await;
+        let numbers = api.find("npa=512", 1).await;
+        let (status, _) = api.reserve(&numbers).await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
         let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
             .fetch_one(&app.pool)
             .await
@@ -17,6 +17,9 @@ fn the_database_refuses_update_delete_and_truncate_on_the_audit_log() {
             "UPDATE audit_log SET status = 'FAILURE'",
             "DELETE FROM audit_log",
             "TRUNCATE audit_log",
+            "UPDATE audit_seals SET hash = hash",
+            "DELETE FROM audit_seals",
+            "TRUNCATE audit_seals",
         ] {
             let err = sqlx::query(statement)
                 .execute(&app.pool)
@@ -151,5 +154,40 @@ fn the_audit_log_filters_by_actions_user_and_dates_and_exports_what_it_shows() {
         };
         assert_eq!(status, reqwest::StatusCode::OK);
         assert_eq!(api_csv.lines().count(), 2, "{api_csv}");
+    })
+}
+
+/// Searches live apart from the audit log and are kept `audit.search_retention_days`; the
+/// listing still shows them when asked.
+#[test]
+fn searches_are_kept_apart_and_pruned_after_their_retention() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        admin.find("npa=512", 1).await;
+        app.assert_flushed_search_count(1).await;
+        let in_audit_log: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'SEARCH'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(in_audit_log, 0, "searches are not in the hash-chained log");
+        let (_, listed) = admin.get("/api/v1/audit?action=SEARCH").await;
+        assert_eq!(listed["entries"].as_array().unwrap().len(), 1, "{listed}");
+        sqlx::query(
+            "INSERT INTO search_log (at, tenant_id, status, details)
+             SELECT now() - interval '31 days', tenant_id, status, details FROM search_log",
+        )
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        inward::jobs::run_once(&app.state).await;
+        app.assert_flushed_search_count(1).await;
+        let (_, listed) = admin.get("/api/v1/audit?action=SEARCH").await;
+        assert_eq!(
+            listed["entries"].as_array().unwrap().len(),
+            1,
+            "the recent one stays"
+        );
     })
 }

@@ -101,14 +101,14 @@ impl TestApp {
 
     /// Asserts the audit log holds exactly `count` entries of `action`, once the entries
     /// written behind the response (SEARCH, `audit::deferred`) are flushed.
-    pub async fn assert_flushed_audit_count(&self, action: &str, count: i64) {
+    /// SEARCH entries, once the deferred writer has written what it holds.
+    pub async fn assert_flushed_search_count(&self, count: i64) {
         self.state.deferred_audit.flush().await;
-        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = $1")
-            .bind(action)
+        let found: i64 = sqlx::query_scalar("SELECT count(*) FROM search_log")
             .fetch_one(&self.pool)
             .await
             .unwrap();
-        assert_eq!(found, count, "{action} entries");
+        assert_eq!(found, count, "SEARCH entries");
     }
 
     pub async fn number_state(&self, e164: &str) -> String {

@@ -36,6 +36,7 @@ const LEASE: &str = "3";
 fn serve(url: &str, crash_at: &str) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
         .env("DATABASE_URL", url)
         .env("INWARD_TEST_CRASH_AT", crash_at)
         .env("INWARD_SAGAS__LEASE_SECONDS", LEASE)

@@ -113,7 +113,7 @@ fn tenant_users_cannot_read_the_audit_log_but_admins_can() {
         let reseller = app.api("reseller@acme.test").await;
         assert_eq!(user.get("/api/v1/audit").await.0, StatusCode::FORBIDDEN);
         user.find("npa=512", 1).await;
-        app.assert_flushed_audit_count("SEARCH", 1).await;
+        app.assert_flushed_search_count(1).await;
         let (status, body) = admin.get("/api/v1/audit?action=SEARCH").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["entries"].as_array().unwrap().len(), 1);

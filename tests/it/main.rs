@@ -49,6 +49,7 @@ mod routes;
 mod saga;
 mod saga_fencing;
 mod search;
+mod secrets;
 mod settings;
 mod sim;
 mod spec_check;

@@ -45,6 +45,7 @@ pub(crate) fn start(url: &str, count: usize) -> Instances {
         // Port 0: each process gets its own free port and prints it.
         let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
             .env("DATABASE_URL", url)
             .env("INWARD_HOLDS__TTL_SECONDS", "1")
             .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "1")

@@ -19,7 +19,7 @@ async fn fast(pool: PgPool) -> TestApp {
     .await
 }
 
-fn request(numbers: &[&str], pin: &str) -> Value {
+pub(crate) fn request(numbers: &[&str], pin: &str) -> Value {
     json!({
         "numbers": numbers, "current_carrier": "Old Telco", "account_number": "ACC-12345", "pin": pin,
         "account_name": "Globex Support", "service_address": "500 Congress Ave, Austin TX 78701",

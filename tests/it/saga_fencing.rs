@@ -26,6 +26,7 @@ fn database_url(options: &PgConnectOptions) -> String {
 fn serve(url: &str, sweep_seconds: &str) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
         .env("DATABASE_URL", url)
         .env("INWARD_SAGAS__LEASE_SECONDS", "3")
         .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", sweep_seconds)

@@ -186,7 +186,7 @@ fn city_autocomplete_and_search_audit() {
         );
         api.get("/api/v1/numbers/available?state=TX").await;
         // SEARCH entries are written behind the response (audit::deferred).
-        app.assert_flushed_audit_count("SEARCH", 1).await;
+        app.assert_flushed_search_count(1).await;
     })
 }
 

@@ -87,6 +87,21 @@ fn settings_that_cannot_be_honoured_stop_the_process_and_are_named() {
             &["serve", "--listen", "nowhere"],
             &["nowhere", "--listen"],
         );
+        refused(
+            &url,
+            &[],
+            &["serve", "--listen", "127.0.0.1:0"],
+            &["secrets.key", "INWARD_SECRETS__KEY"],
+        );
+        refused(
+            &url,
+            &[
+                ("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY),
+                ("INWARD_SECRETS__PREVIOUS_KEYS", "not-a-key"),
+            ],
+            &migrate,
+            &["INWARD_SECRETS__PREVIOUS_KEYS"],
+        );
 
         let dir = std::env::temp_dir().join(format!("inward-config-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -174,6 +189,7 @@ fn a_copied_binary_serves_the_whole_ui_with_cacheable_assets() {
         std::fs::copy(env!("CARGO_BIN_EXE_inward"), &copy).unwrap();
         let mut child = Command::new(&copy)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
             .current_dir(&dir)
             .env("DATABASE_URL", &url)
             .env("RUST_LOG", "warn")
