@@ -260,8 +260,14 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
         // Tenants on the real platforms (none has native reservations): Inward's hold only.
         let admin = crate::admin::create_token(&pool, "admin@initech.test").await?;
         let agent = crate::admin::create_token(&pool, "agent@initech.test").await?;
-        let platform = holds::PlatformTenant::connect(&client, &base, &admin).await?;
         let stock = holds::available(&pool, "NV", 100_000).await?;
+        // Each request takes a fresh number: without stock the figures would be nonsense.
+        anyhow::ensure!(
+            stock.len() >= 10_000,
+            "only {} available numbers in NV for the platform tenant's holds; the scenario needs the default inventory (--numbers 10000000)",
+            stock.len()
+        );
+        let platform = holds::PlatformTenant::connect(&client, &base, &admin).await?;
         let on_platform =
             holds::api_throughput(&client, &base, &agent, stock, clients, duration).await;
         platform.disconnect().await;
