@@ -36,6 +36,10 @@ pub enum Command {
     Serve {
         #[arg(long)]
         listen: Option<String>,
+        /// Apply pending migrations first (as `inward migrate` does). Without it, a database
+        /// that is not at this binary's schema is refused.
+        #[arg(long)]
+        migrate: bool,
     },
     /// Manage organizations.
     Orgs {
@@ -270,6 +274,43 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a database whose migrations differ from this binary's: some pending (run
+/// `inward migrate`), or some this binary does not know (a newer Inward migrated it).
+async fn schema_is_current(pool: &PgPool) -> anyhow::Result<()> {
+    let migrator = sqlx::migrate!("./migrations");
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    let applied: Vec<i64> = if exists {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let unknown: Vec<i64> = applied
+        .iter()
+        .copied()
+        .filter(|v| !migrator.iter().any(|m| m.version == *v))
+        .collect();
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "the database has migrations this binary does not know ({unknown:?}): a newer Inward migrated it; start the newer binary, or restore a backup"
+    );
+    let pending: Vec<String> = migrator
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
+        .collect();
+    anyhow::ensure!(
+        pending.is_empty(),
+        "the database needs {} migration(s) this binary carries ({}): run `inward migrate` with the schema owner's role, or start with `inward serve --migrate`",
+        pending.len(),
+        pending.join(", ")
+    );
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Simulate {
         platform,
@@ -338,8 +379,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  {:<24} {:<15} {}", login.email, login.role, login.org);
             }
         }
-        Command::Serve { listen } => {
-            migrate(&pool).await?;
+        Command::Serve {
+            listen,
+            migrate: apply,
+        } => {
+            if apply {
+                migrate(&pool).await?;
+            } else {
+                schema_is_current(&pool).await?;
+            }
             let addr = listen.unwrap_or_else(|| config.server.listen.clone());
             let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
                 anyhow::anyhow!("cannot listen on {addr} (server.listen or --listen): {e}")

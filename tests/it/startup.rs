@@ -319,3 +319,32 @@ fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
         assert!(status.is_success());
     })
 }
+
+/// `inward serve` no longer migrates unless asked: a database behind the binary is refused,
+/// naming the migration and the two ways forward.
+#[test]
+fn serve_refuses_a_database_with_pending_migrations_unless_asked_to_migrate() {
+    crate::db::db_test(|pool| async move {
+        let url = database_url(&pool.connect_options());
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        refused(
+            &url,
+            &[("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)],
+            &["serve", "--listen", "127.0.0.1:0"],
+            &["needs 1 migration", "inward migrate", "serve --migrate"],
+        );
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99990101000000, 'from the future', true, '\\x00', 0)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        refused(
+            &url,
+            &[("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)],
+            &["serve", "--listen", "127.0.0.1:0"],
+            &["does not know", "99990101000000"],
+        );
+    })
+}
