@@ -13,9 +13,15 @@ pub struct Chrome {
 }
 
 impl Drop for Chrome {
+    /// Chromium outlives a killed chromedriver when the test did not end its session: its
+    /// processes are found by the throwaway profile on their command line and ended too.
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f"])
+            .arg(&self.profile)
+            .status();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
