@@ -37,12 +37,10 @@ $$;
 CREATE FUNCTION audit_seal() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     head audit_chain_head;
-    entry audit_log;
     next_hash bytea;
 BEGIN
     SELECT * INTO head FROM audit_chain_head WHERE one FOR UPDATE;
-    SELECT * INTO entry FROM audit_log WHERE id = NEW.id;
-    next_hash := sha256(head.hash || convert_to(audit_canonical(entry, head.seq + 1), 'UTF8'));
+    next_hash := sha256(head.hash || convert_to(audit_canonical(NEW, head.seq + 1), 'UTF8'));
     INSERT INTO audit_seals (seq, entry_id, hash) VALUES (head.seq + 1, NEW.id, next_hash);
     UPDATE audit_chain_head SET seq = head.seq + 1, hash = next_hash WHERE one;
     RETURN NULL;

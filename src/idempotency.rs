@@ -42,7 +42,7 @@ pub fn key_from(headers: &HeaderMap) -> AppResult<Option<String>> {
 /// What a key is bound to: the route (`scope`) and the request body.
 pub fn fingerprint(scope: &str, body: &Value) -> String {
     let digest = Sha256::digest(format!("{scope}\n{body}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest)
 }
 
 /// How long a request holds its key without renewing it; `Claim::Fresh` callers keep it

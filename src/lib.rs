@@ -14,6 +14,7 @@ pub mod drift;
 pub mod error;
 pub mod features;
 pub mod group_commit;
+pub mod hex;
 pub mod idempotency;
 pub mod inventory;
 pub mod jobs;

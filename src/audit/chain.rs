@@ -414,7 +414,7 @@ pub async fn verify_new(pool: &PgPool) -> anyhow::Result<Result<Verified, Break>
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(bytes)
 }
 
 mod hex_bytes {
@@ -426,16 +426,7 @@ mod hex_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
-        if text.len() % 2 != 0 {
-            return Err(serde::de::Error::custom("odd number of hex digits"));
-        }
-        (0..text.len())
-            .step_by(2)
-            .map(|i| {
-                u8::from_str_radix(text.get(i..i + 2).unwrap_or("zz"), 16)
-                    .map_err(serde::de::Error::custom)
-            })
-            .collect()
+        crate::hex::decode(&text).ok_or_else(|| serde::de::Error::custom("not hex"))
     }
 }
 

@@ -102,8 +102,7 @@ pub async fn hash_password_off_thread(password: String) -> anyhow::Result<String
 pub fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}{hex}")
+    format!("{prefix}{}", crate::hex::encode(&bytes))
 }
 
 pub fn token_digest(token: &str) -> Vec<u8> {

@@ -33,7 +33,7 @@ impl std::fmt::Debug for SecretBox {
             Some(k) => write!(
                 f,
                 "SecretBox(key {}, {} previous)",
-                hex(&k.id),
+                crate::hex::encode(&k.id),
                 self.previous.len()
             ),
             None => f.write_str("SecretBox(no key)"),
@@ -69,22 +69,8 @@ pub struct Opened {
     pub stale: bool,
 }
 
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn sealing_key(hex_key: &str) -> Option<SealingKey> {
-    let bytes = from_hex(hex_key.trim()).filter(|b| b.len() == 32)?;
+    let bytes = crate::hex::decode(hex_key.trim()).filter(|b| b.len() == 32)?;
     let digest = Sha256::digest(&bytes);
     let mut id = [0; KEY_ID];
     id.copy_from_slice(&digest[..KEY_ID]);
@@ -155,7 +141,7 @@ impl SecretBox {
             let key = std::iter::once(current)
                 .chain(&self.previous)
                 .find(|k| k.id == id)
-                .ok_or_else(|| SecretError::UnknownKey(hex(id)))?;
+                .ok_or_else(|| SecretError::UnknownKey(crate::hex::encode(id)))?;
             let plaintext = key
                 .cipher
                 .decrypt(

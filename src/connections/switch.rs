@@ -117,9 +117,7 @@ impl ReapplyReport {
 
 /// The tenant's routed numbers (active, pending or orphaned).
 pub async fn routed_count(state: &AppState, tenant: Uuid) -> AppResult<usize> {
-    Ok(numbers::shown_for_check(&state.pool, tenant, &[])
-        .await?
-        .len())
+    Ok(numbers::routed_count(&state.pool, tenant).await?.max(0) as usize)
 }
 
 /// Routes every routed number of the caller's tenant to the target of the same kind and

@@ -126,6 +126,17 @@ pub async fn shown_for_check(
     .await
 }
 
+/// How many numbers Inward shows routed for the tenant (active, pending or orphaned).
+pub async fn routed_count(pool: &sqlx::PgPool, tenant_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM numbers
+         WHERE tenant_id = $1 AND lifecycle IN ('active', 'pending', 'orphaned')",
+    )
+    .bind(tenant_id)
+    .fetch_one(pool)
+    .await
+}
+
 /// Tenants with a number Inward shows routed (active, pending or orphaned).
 pub async fn tenants_with_routed(pool: &sqlx::PgPool) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(

@@ -29,7 +29,7 @@ static HASHES: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
 });
 
 fn short_hash(digest: &[u8; 32]) -> String {
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest[..8])
 }
 
 /// The URL of an embedded file, carrying its content hash. Panics on a name that is not

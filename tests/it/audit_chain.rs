@@ -4,8 +4,6 @@
 //! right sequence number; an export verifies on its own; and entries written at once by many
 //! clients through two server processes form one unbroken chain.
 
-use std::process::Command;
-
 use inward::audit::chain;
 use sqlx::PgPool;
 
@@ -39,20 +37,7 @@ async fn broken_at(pool: &PgPool) -> Option<(i64, String)> {
 }
 
 fn inward(url: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_inward"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    crate::cli::inward(url, args, None)
 }
 
 #[test]
@@ -298,15 +283,7 @@ fn the_sweep_verifies_the_chain_and_the_page_api_and_metrics_show_it() {
             "no global counts for a tenant"
         );
 
-        let metrics = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics_text().await;
         assert!(
             metrics
                 .lines()

@@ -12,7 +12,7 @@ fn database_url(options: &PgConnectOptions) -> String {
     url.to_string()
 }
 
-fn inward(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+pub(crate) fn inward(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
         .args(args)
         .env("DATABASE_URL", url)

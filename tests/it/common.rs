@@ -101,6 +101,13 @@ impl TestApp {
 
     /// Asserts the audit log holds exactly `count` entries of `action`, once the entries
     /// written behind the response (SEARCH, `audit::deferred`) are flushed.
+    /// The Prometheus text `/metrics` answers.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.text().await.unwrap()
+    }
+
     /// SEARCH entries, once the deferred writer has written what it holds.
     pub async fn assert_flushed_search_count(&self, count: i64) {
         self.state.deferred_audit.flush().await;

@@ -81,15 +81,7 @@ fn reconciliation_runs_and_their_differences_are_counted() {
             .await
             .unwrap();
         assert_eq!(run.counts.get("unrouted"), Some(&1), "{:?}", run.counts);
-        let text = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics_text().await;
         let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));
         assert!(has(r#"reconcile_runs_total{outcome="ok"}"#), "{text}");
         assert!(has("reconcile_run_duration_seconds_count"), "{text}");
@@ -111,15 +103,7 @@ fn provider_errors_are_counted_per_operation_and_code() {
         let numbers = api.find("npa=512", 1).await;
         let (status, body) = api.reserve(&numbers).await;
         assert!(status.is_server_error(), "{status}: {body}");
-        let text = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.metrics_text().await;
         assert!(
             text.lines().any(|l| l.starts_with("provider_errors_total{")
                 && l.contains(r#"provider="sandbox""#)

@@ -98,6 +98,14 @@ fn the_ringcx_simulator_refuses_the_sixth_token_exchange_in_a_minute() {
         assert!((55..=60).contains(&wait), "Retry-After {wait}");
         let body: Value = answer.json().await.unwrap();
         assert!(body["generalMessage"].is_string(), "{body}");
+        // `--ignore-limits` (here through the fault settings) lets it through.
+        sim.set(|f| f.ignore_limits = true);
+        let answer = exchange().await.unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::UNAUTHORIZED,
+            "no longer limited"
+        );
     })
 }
 
