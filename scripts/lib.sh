@@ -6,6 +6,9 @@
 #   ensure_cargo          put ~/.cargo/bin on PATH; exit 1 if no Rust toolchain
 #   ensure_database NAME  make sure a PostgreSQL database NAME exists and export
 #                         DATABASE_URL pointing at it (see the function comment)
+#   database_url_as ROLE  DATABASE_URL with its user replaced by ROLE (no password)
+#   setup_roles BIN       run `BIN db setup-roles` on DATABASE_URL and export
+#                         INWARD_OWNER_URL and INWARD_RUNTIME_URL for its two roles
 #   apt_install PKG...    install Debian packages (as root or via sudo), without the
 #                         packages they merely recommend
 #   ensure_commands CMD:PKG...  install PKG where the command CMD is missing
@@ -269,4 +272,23 @@ ensure_database() {
 database_url_for() {
   local base="${DATABASE_URL%%\?*}"
   printf '%s/%s' "${base%/*}" "$1"
+}
+
+# database_url_as ROLE: DATABASE_URL signed in as ROLE instead, without a password (the
+# roles `inward db setup-roles` creates sign in as the server's local rules allow: trust on
+# the clusters these scripts use).
+database_url_as() {
+  local scheme="${DATABASE_URL%%://*}" rest="${DATABASE_URL#*://}"
+  case "$rest" in *@*) rest="${rest#*@}" ;; esac
+  printf '%s://%s@%s' "$scheme" "$1" "$rest"
+}
+
+# setup_roles BIN: the owner and runtime roles on DATABASE_URL's database (which must name
+# a superuser), then INWARD_OWNER_URL (for `inward migrate`) and INWARD_RUNTIME_URL (for
+# everything else).
+setup_roles() {
+  "$1" db setup-roles >/dev/null
+  INWARD_OWNER_URL="$(database_url_as inward_owner)"
+  INWARD_RUNTIME_URL="$(database_url_as inward_runtime)"
+  export INWARD_OWNER_URL INWARD_RUNTIME_URL
 }

@@ -24,8 +24,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply database migrations (creates the `operator` organization).
+    /// Apply database migrations (creates the `operator` organization). Run it as the schema
+    /// owner's role (see `inward db setup-roles`).
     Migrate,
+    /// Set up the database's roles.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Load the demo: a reseller, two tenants, users, routing targets and sandbox stock.
     SeedDemo {
         /// Numbers generated per NPA-NXX (default from config `sandbox.numbers_per_exchange`).
@@ -37,9 +43,14 @@ pub enum Command {
         #[arg(long)]
         listen: Option<String>,
         /// Apply pending migrations first (as `inward migrate` does). Without it, a database
-        /// that is not at this binary's schema is refused.
+        /// that is not at this binary's schema is refused. Needs the owner's role, and so
+        /// `--allow-owner`.
         #[arg(long)]
         migrate: bool,
+        /// Serve even when connected as a role that can change the schema (a superuser or
+        /// the schema's owner), which could then disable the audit log's protections.
+        #[arg(long)]
+        allow_owner: bool,
     },
     /// Manage organizations.
     Orgs {
@@ -183,6 +194,19 @@ pub enum OrgCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the owner and runtime roles and give this database to them: the owner owns the
+    /// schema (run `inward migrate` as it), the runtime role may only read and write rows (run
+    /// `inward serve` and the other commands as it). Connect as a superuser. Idempotent.
+    SetupRoles {
+        #[arg(long, default_value = crate::roles::DEFAULT_OWNER)]
+        owner: String,
+        #[arg(long, default_value = crate::roles::DEFAULT_RUNTIME)]
+        runtime: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// The password is read from standard input.
     Add {
@@ -269,14 +293,32 @@ async fn connect_logging(config: &AppConfig, slow: log::LevelFilter) -> anyhow::
     Ok(pool)
 }
 
+/// Applies the pending migrations; with none pending it changes nothing, so any role may
+/// run it then.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::migrate!("./migrations").run(pool).await?;
+    if pending_migrations(pool).await?.is_empty() {
+        return Ok(());
+    }
+    sqlx::migrate!("./migrations")
+        .run(pool)
+        .await
+        .map_err(|e| {
+            let e = e.to_string();
+            if e.contains("permission denied") || e.contains("must be owner") {
+                anyhow::anyhow!(
+                    "{e}: migrations run as the schema's owner role (see `inward db setup-roles`)"
+                )
+            } else {
+                anyhow::anyhow!(e)
+            }
+        })?;
+    crate::roles::narrow_after_migrate(pool).await?;
     Ok(())
 }
 
-/// Refuses a database whose migrations differ from this binary's: some pending (run
-/// `inward migrate`), or some this binary does not know (a newer Inward migrated it).
-async fn schema_is_current(pool: &PgPool) -> anyhow::Result<()> {
+/// The migrations this binary carries that the database lacks; an error when the database
+/// has some this binary does not know (a newer Inward migrated it).
+async fn pending_migrations(pool: &PgPool) -> anyhow::Result<Vec<String>> {
     let migrator = sqlx::migrate!("./migrations");
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
         .fetch_one(pool)
@@ -297,14 +339,19 @@ async fn schema_is_current(pool: &PgPool) -> anyhow::Result<()> {
         unknown.is_empty(),
         "the database has migrations this binary does not know ({unknown:?}): a newer Inward migrated it; start the newer binary, or restore a backup"
     );
-    let pending: Vec<String> = migrator
+    Ok(migrator
         .iter()
         .filter(|m| !applied.contains(&m.version))
         .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
-        .collect();
+        .collect())
+}
+
+/// Refuses a database whose migrations differ from this binary's.
+async fn schema_is_current(pool: &PgPool) -> anyhow::Result<()> {
+    let pending = pending_migrations(pool).await?;
     anyhow::ensure!(
         pending.is_empty(),
-        "the database needs {} migration(s) this binary carries ({}): run `inward migrate` with the schema owner's role, or start with `inward serve --migrate`",
+        "the database needs {} migration(s) this binary carries ({}): run `inward migrate` with the schema owner's role, or start with `inward serve --migrate --allow-owner`",
         pending.len(),
         pending.join(", ")
     );
@@ -366,6 +413,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             migrate(&pool).await?;
             println!("migrations applied");
         }
+        Command::Db {
+            command: DbCommand::SetupRoles { owner, runtime },
+        } => {
+            let mut conn = pool.acquire().await?;
+            for line in crate::roles::setup(&mut conn, &owner, &runtime).await? {
+                println!("{line}");
+            }
+            println!(
+                "next: run `inward migrate` as {owner} and everything else as {runtime} (set passwords with ALTER ROLE … PASSWORD where the server asks for them)"
+            );
+        }
         Command::SeedDemo { per_exchange } => {
             migrate(&pool).await?;
             let per_exchange = per_exchange.unwrap_or(config.sandbox.numbers_per_exchange);
@@ -382,12 +440,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             migrate: apply,
+            allow_owner,
         } => {
             if apply {
                 migrate(&pool).await?;
             } else {
                 schema_is_current(&pool).await?;
             }
+            let (role, excess) = crate::roles::excess_rights(&pool).await?;
+            anyhow::ensure!(
+                allow_owner || excess.is_empty(),
+                "inward serve is connected as {role}, which can change the schema ({}): a server with those rights could disable the audit log's protections. Run `inward db setup-roles` as a superuser, `inward migrate` as the owner role it creates, and serve as its runtime role (docs/operating.md, \"Database roles\"); or pass --allow-owner",
+                excess.join(", ")
+            );
             let addr = listen.unwrap_or_else(|| config.server.listen.clone());
             let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
                 anyhow::anyhow!("cannot listen on {addr} (server.listen or --listen): {e}")
@@ -572,7 +637,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Reconcile { tenant } => {
-            migrate(&pool).await?;
+            schema_is_current(&pool).await?;
             let state = AppState::new(pool.clone(), config);
             let tenants = crate::tenants::ids_and_slugs(&pool, tenant.as_deref())
                 .await

@@ -25,6 +25,7 @@ pub mod numbers;
 pub mod porting;
 pub mod providers;
 pub mod reservations;
+pub mod roles;
 pub mod saga_lease;
 pub mod search;
 pub mod seed;

@@ -195,7 +195,7 @@ pub async fn receive(
     match csvstage::stage(&mut conn, id, source, new.max_record_bytes).await {
         Ok(staged) => {
             // Fresh statistics, so the set-based statements below get sensible plans.
-            sqlx::query("ANALYZE inventory_upload_rows")
+            sqlx::query("SELECT analyze_upload_rows()")
                 .execute(&mut *conn)
                 .await?;
             let moved = sqlx::query(

@@ -3,15 +3,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use sqlx::postgres::PgConnectOptions;
-
-fn database_url(options: &PgConnectOptions) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(options.get_database().unwrap());
-    url.to_string()
-}
-
 pub(crate) fn inward(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
         .args(args)
@@ -44,7 +35,7 @@ pub(crate) fn inward(url: &str, args: &[&str], stdin: Option<&str>) -> (bool, St
 #[test]
 fn orgs_users_and_tokens_are_managed_from_the_cli() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let (ok, out) = inward(&url, &["migrate"], None);
         assert!(ok, "{out}");
         let (ok, out) = inward(
@@ -171,7 +162,7 @@ fn orgs_users_and_tokens_are_managed_from_the_cli() {
 #[test]
 fn bench_refuses_an_unknown_scenario_before_touching_data() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let (ok, out) = inward(
             &url,
             &["bench", "--destroy-data", "--only", "search,dance"],
@@ -192,7 +183,7 @@ fn bench_refuses_an_unknown_scenario_before_touching_data() {
 #[test]
 fn sweep_with_orphans_runs_the_orphan_check() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let app = crate::common::spawn_app(pool).await;
         let admin = app.api("admin@globex.test").await;
         let number = admin.provisioned(1).await.remove(0);
@@ -222,7 +213,7 @@ fn sweep_with_orphans_runs_the_orphan_check() {
 #[test]
 fn reconcile_reports_and_stores_the_differences_of_one_tenant() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let app = crate::common::spawn_app(pool).await;
         let admin = app.api("admin@globex.test").await;
         let number = admin.provisioned(1).await.remove(0);

@@ -51,7 +51,9 @@ fn test_config(tweak: impl FnOnce(&mut AppConfig)) -> AppConfig {
 }
 
 async fn serve(pool: PgPool, config: AppConfig) -> TestApp {
-    let state = AppState::new(pool.clone(), config);
+    // The server connects as the runtime role, as a real install does; the test keeps the
+    // administrator's pool for its fixtures.
+    let state = AppState::new(crate::db::runtime_pool(&pool), config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let serving = state.clone();

@@ -11,16 +11,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgConnectOptions;
 
 use crate::common::Api;
-
-fn database_url(options: &PgConnectOptions) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(options.get_database().unwrap());
-    url.to_string()
-}
 
 struct Server(Child);
 
@@ -141,7 +133,7 @@ fn provision_body(number: &str) -> serde_json::Value {
 fn a_provisioning_killed_at_any_step_ends_unrouted_and_held() {
     crate::db::db_test(|pool| async move {
         inward::seed::demo(&pool, 3, Some(&["512"])).await.unwrap();
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         for step in ["provision.after_intent", "provision.after_platform_call"] {
             let since = last_entry(&pool).await;
             let (server, base) = serve(&url, step);
@@ -178,7 +170,7 @@ fn a_provisioning_killed_at_any_step_ends_unrouted_and_held() {
 fn a_release_killed_at_any_step_ends_released_and_unrouted() {
     crate::db::db_test(|pool| async move {
         inward::seed::demo(&pool, 3, Some(&["512"])).await.unwrap();
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         for step in ["release.after_intent", "release.after_platform_call"] {
             let since = last_entry(&pool).await;
             let (server, base) = serve(&url, step);

@@ -6,6 +6,10 @@
 //! database gets a random name, the test's runtime (with the server, its pools and its
 //! listener) is shut down before the drop, and the drop forces out whatever is left, on
 //! success and on failure alike.
+//!
+//! Each database is set up as `inward db setup-roles` does and migrated as the owner role;
+//! the servers and commands under test connect as the runtime role, while the pool handed to
+//! the test is the administrator's, for fixtures and for tampering on purpose.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -46,7 +50,39 @@ async fn admin(statement: &str) {
     let _ = conn.close().await;
 }
 
-/// Runs `test` with a pool on a database of its own, migrated as `inward migrate` does.
+pub const OWNER: &str = inward::roles::DEFAULT_OWNER;
+pub const RUNTIME: &str = inward::roles::DEFAULT_RUNTIME;
+
+/// `options` (a test database's) as the given role.
+pub fn as_role(options: &PgConnectOptions, role: &str) -> PgConnectOptions {
+    options.clone().username(role)
+}
+
+/// The URL of the database `options` names, for `role` (a child process's DATABASE_URL).
+pub fn url_as(options: &PgConnectOptions, role: &str) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(options.get_database().unwrap());
+    url.set_username(role).unwrap();
+    url.set_password(None).unwrap();
+    url.to_string()
+}
+
+/// The URL a server or command under test uses: the runtime role's.
+pub fn runtime_url(options: &PgConnectOptions) -> String {
+    url_as(options, RUNTIME)
+}
+
+/// A pool on the test database as the runtime role, for a server under test.
+pub fn runtime_pool(pool: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .idle_timeout(Duration::from_secs(1))
+        .connect_lazy_with(as_role(&pool.connect_options(), RUNTIME))
+}
+
+/// Runs `test` with a pool on a database of its own, set up and migrated as the quick
+/// start does (`inward db setup-roles`, then `inward migrate` as the owner).
 pub fn db_test<F, Fut>(test: F)
 where
     F: FnOnce(PgPool) -> Fut,
@@ -64,7 +100,18 @@ where
                 .connect_with(admin_options().database(&name))
                 .await
                 .expect("connect to the test database");
-            inward::cli::migrate(&pool).await.expect("migrate");
+            let mut conn = pool.acquire().await.unwrap();
+            inward::roles::setup(&mut conn, OWNER, RUNTIME)
+                .await
+                .expect("set up the roles");
+            drop(conn);
+            let owner = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(as_role(&admin_options().database(&name), OWNER))
+                .await
+                .expect("connect as the owner role");
+            inward::cli::migrate(&owner).await.expect("migrate");
+            owner.close().await;
             test(pool).await;
         })
         .catch_unwind(),

@@ -45,6 +45,7 @@ mod races;
 mod rate_limits;
 mod ringcx;
 mod ringcx_pool;
+mod roles;
 mod routes;
 mod saga;
 mod saga_fencing;

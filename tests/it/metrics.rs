@@ -172,7 +172,7 @@ fn metrics_can_have_a_listener_of_their_own() {
         let app = crate::common::spawn_app(pool.clone()).await;
         let mut config = app.state.config.as_ref().clone();
         config.metrics.listen = "127.0.0.1:0".into();
-        let state = inward::state::AppState::new(pool, config);
+        let state = inward::state::AppState::new(crate::db::runtime_pool(&pool), config);
         let main = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (main_addr, metrics_addr) = (main.local_addr().unwrap(), metrics.local_addr().unwrap());

@@ -10,16 +10,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgConnectOptions;
 
 use crate::common::PASSWORD;
-
-pub(crate) fn database_url(options: &PgConnectOptions) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(options.get_database().unwrap());
-    url.to_string()
-}
 
 /// The server processes; killed when the test ends, whether it passed or not.
 pub(crate) struct Instances {
@@ -133,7 +125,7 @@ async fn counter_sum(http: &reqwest::Client, bases: &[String], name: &str) -> f6
 #[test]
 fn three_instances_share_holds_job_claims_and_sessions() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let migrated = Command::new(env!("CARGO_BIN_EXE_inward"))
             .arg("migrate")
             .env("DATABASE_URL", &url)

@@ -11,16 +11,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgConnectOptions;
 
 use crate::common::Api;
-
-fn database_url(options: &PgConnectOptions) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(options.get_database().unwrap());
-    url.to_string()
-}
 
 /// Starts `inward serve` with a three-second saga lease and the given sweep interval.
 fn serve(url: &str, sweep_seconds: &str) -> (Server, String) {
@@ -82,7 +74,7 @@ async fn wait_until(pool: &PgPool, sql: &str, what: &str) {
 fn a_saga_paused_past_its_lease_is_fenced_out_and_undoes_its_write() {
     crate::db::db_test(|pool| async move {
         inward::seed::demo(&pool, 3, Some(&["512"])).await.unwrap();
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let (server, base) = serve(&url, "3600");
         let api = Api {
             base,

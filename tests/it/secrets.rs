@@ -10,7 +10,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::genesys::{SECRET_KEY, Sim, app_with_key};
-use crate::multi_instance::database_url;
 
 const NEW_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -74,7 +73,7 @@ fn credentials_swapped_between_connections_open_for_neither() {
 #[test]
 fn rotating_the_key_seals_everything_again_and_the_old_key_can_go() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let app = app_with_key(pool).await;
         let sim = Sim::start(genesys_with_state).await;
         let admin = app.api("admin@globex.test").await;

@@ -3,15 +3,6 @@
 
 use std::process::{Command, Output};
 
-use sqlx::postgres::PgConnectOptions;
-
-fn database_url(options: &PgConnectOptions) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(options.get_database().unwrap());
-    url.to_string()
-}
-
 /// Runs `inward` with only the given `INWARD_…` variables (none inherited from the
 /// test's own environment) and the database URL.
 fn inward(url: &str, vars: &[(&str, &str)], args: &[&str]) -> Output {
@@ -49,7 +40,7 @@ fn refused(url: &str, vars: &[(&str, &str)], args: &[&str], naming: &[&str]) {
 #[test]
 fn settings_that_cannot_be_honoured_stop_the_process_and_are_named() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let migrate = ["migrate"];
         refused(
             &url,
@@ -143,7 +134,7 @@ fn settings_that_cannot_be_honoured_stop_the_process_and_are_named() {
 #[test]
 fn a_command_prints_its_answer_alone_and_logs_without_colour() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let seeded = inward(&url, &[], &["seed-demo", "--per-exchange", "1"]);
         let log = stderr(&seeded);
         assert!(seeded.status.success(), "{log}");
@@ -182,7 +173,7 @@ fn a_copied_binary_serves_the_whole_ui_with_cacheable_assets() {
         use std::io::{BufRead, BufReader};
         use std::process::Stdio;
 
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         let dir = std::env::temp_dir().join(format!("inward-copy-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let copy = dir.join("inward");
@@ -325,7 +316,7 @@ fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
 #[test]
 fn serve_refuses_a_database_with_pending_migrations_unless_asked_to_migrate() {
     crate::db::db_test(|pool| async move {
-        let url = database_url(&pool.connect_options());
+        let url = crate::db::runtime_url(&pool.connect_options());
         sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
             .execute(&pool)
             .await
