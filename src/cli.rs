@@ -130,6 +130,11 @@ pub enum Command {
         /// memory); all of them by default.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// The role the benchmarked server connects as (e.g. `inward_runtime`, set up with
+        /// `inward db setup-roles`, so that row-level security applies); the preparation
+        /// always uses DATABASE_URL's role.
+        #[arg(long)]
+        server_role: Option<String>,
         /// Run against a database whose name does not start with `bench`.
         #[arg(long)]
         destroy_data: bool,
@@ -359,6 +364,18 @@ async fn schema_is_current(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The server gives each request its caller's scope; the other commands are the
+    // operator's own and work on every organization's rows.
+    if matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Simulate { .. }
+    ) {
+        return run_command(cli).await;
+    }
+    crate::db_scope::bypassing(crate::db_scope::Bypass::Cli, run_command(cli)).await
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<()> {
     if let Command::Simulate {
         platform,
         listen,
@@ -477,7 +494,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = AppState::new(pool, config);
             // Secrets sealed under a key now in `previous_keys`, or before they were bound to
             // their row, are sealed again once per start.
-            tokio::spawn(reseal_on_start(state.clone()));
+            tokio::spawn(crate::db_scope::bypassing(
+                crate::db_scope::Bypass::Startup,
+                reseal_on_start(state.clone()),
+            ));
             crate::startup::serve_with_metrics(listener, metrics, state, shutdown_signal()).await?;
         }
         Command::Orgs {
@@ -564,6 +584,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             clients,
             seconds,
             only,
+            server_role,
             ..
         } => {
             let options = crate::bench::Options {
@@ -571,6 +592,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 clients,
                 seconds,
                 only,
+                server_role,
             };
             crate::bench::run(config, options).await?;
         }

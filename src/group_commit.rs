@@ -90,11 +90,15 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
             let (sender, receiver) = mpsc::channel(QUEUE);
             let receiver: Queue<T, R> = Arc::new(Mutex::new(receiver));
             for _ in 0..self.writers {
-                tokio::spawn(write_forever(
-                    self.name,
-                    self.write.clone(),
-                    receiver.clone(),
-                    self.max_batch,
+                // One writer serves the requests of every tenant.
+                tokio::spawn(crate::db_scope::bypassing(
+                    crate::db_scope::Bypass::BatchWriter,
+                    write_forever(
+                        self.name,
+                        self.write.clone(),
+                        receiver.clone(),
+                        self.max_batch,
+                    ),
                 ));
             }
             sender

@@ -134,7 +134,7 @@ pub async fn claim(
 
 /// Renews a fresh claim until the returned guard is dropped.
 pub fn keep_claim(pool: PgPool, tenant: Uuid, key: String) -> ClaimGuard {
-    ClaimGuard(tokio::spawn(async move {
+    ClaimGuard(crate::db_scope::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs_f64(CLAIM_LEASE_SECONDS / 3.0)).await;
             let renewed = sqlx::query(

@@ -9,6 +9,7 @@ pub mod caches;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod db_scope;
 pub mod domain;
 pub mod drift;
 pub mod error;

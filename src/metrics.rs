@@ -124,6 +124,12 @@ pub fn audit_chain(head_seq: i64, intact: bool) {
     metrics::gauge!("audit_chain_intact").set(if intact { 1.0 } else { 0.0 });
 }
 
+/// A task entered a scope that sees every organization's rows (row-level security's
+/// bypass), and why.
+pub fn scope_bypass(reason: &'static str) {
+    metrics::counter!("db_scope_bypass_total", "reason" => reason).increment(1);
+}
+
 /// One run of a background job step, `ok` or `error`.
 pub fn job_run(job: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };

@@ -51,7 +51,7 @@ impl Lease {
             saga.table(),
             saga.open_steps()
         );
-        let renewer = tokio::spawn(async move {
+        let renewer = crate::db_scope::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
                 let renewed = sqlx::query(&renew)

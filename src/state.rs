@@ -108,11 +108,16 @@ fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
 /// this long, a quick answer the client can act on beats a hung request.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The settings of every pool of the server.
+/// The settings of every pool of the server. Each connection handed out carries the scope
+/// of the task that takes it (see `db_scope`), whether it was idle or is new.
 pub fn pool_options(size: u32) -> sqlx::postgres::PgPoolOptions {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(size.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _| Box::pin(crate::db_scope::apply(conn)))
+        .before_acquire(|conn, _| {
+            Box::pin(async move { crate::db_scope::apply(conn).await.map(|()| true) })
+        })
 }
 
 /// How long a cached caller or adapter may be served without being read again, even when

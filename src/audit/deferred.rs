@@ -50,7 +50,11 @@ impl DeferredAudit {
     pub async fn record(&self, entry: Entry) {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(write_forever(self.pool.clone(), receiver));
+            // Entries of many tenants are written together.
+            tokio::spawn(crate::db_scope::bypassing(
+                crate::db_scope::Bypass::BatchWriter,
+                write_forever(self.pool.clone(), receiver),
+            ));
             sender
         });
         if let Err(mpsc::error::SendError(Queued::Entry(entry))) =

@@ -72,8 +72,20 @@ fn is_form(headers: &HeaderMap) -> bool {
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // A refusal here answers as the route would: JSON on the API, a page elsewhere.
     let api = request.uri().path().starts_with("/api/");
-    match resolve(&state, request).await {
-        Ok(request) => next.run(request).await,
+    let resolved = crate::db_scope::bypassing(
+        crate::db_scope::Bypass::Authentication,
+        resolve(&state, request),
+    )
+    .await;
+    match resolved {
+        // The rest of the request sees its caller's rows; a request without a caller, none.
+        Ok(request) => match request.extensions().get::<Authenticated>() {
+            Some(authenticated) => {
+                let scope = crate::db_scope::Scope::of(&authenticated.principal);
+                crate::db_scope::within(scope, next.run(request)).await
+            }
+            None => next.run(request).await,
+        },
         Err(err) if api => err.into_response(),
         Err(err) => crate::web::PageError(err).into_response(),
     }

@@ -22,6 +22,8 @@ pub struct Options {
     pub seconds: u64,
     /// Scenario names to run; empty runs all.
     pub only: Vec<String>,
+    /// The role the server under test connects as; DATABASE_URL's when None.
+    pub server_role: Option<String>,
 }
 
 impl Options {
@@ -146,7 +148,19 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
     let token = crate::admin::create_token(&pool, "agent@globex.test").await?;
     let mut report = Report(Vec::new());
     let kinds = search::kinds(&pool).await?;
-    let state = AppState::new(pool.clone(), config.clone());
+    let served = match &options.server_role {
+        Some(role) => {
+            crate::roles::check_name(role).map_err(anyhow::Error::msg)?;
+            let options = (*pool.connect_options()).clone().username(role);
+            crate::state::pool_options(config.database.max_connections).connect_lazy_with(options)
+        }
+        None => pool.clone(),
+    };
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&served)
+        .await?;
+    println!("the server under test connects as {role}");
+    let state = AppState::new(served, config.clone());
     let search_pool = state.search_pool.clone();
 
     if options.runs("explain") {

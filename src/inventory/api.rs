@@ -68,7 +68,10 @@ pub async fn accept_upload(
         .bind(dry_run)
         .execute(&state.pool)
         .await?;
-    tokio::spawn(upload::process(state.pool.clone(), uploader, id));
+    tokio::spawn(crate::db_scope::bypassing(
+        crate::db_scope::Bypass::UploadPipeline,
+        upload::process(state.pool.clone(), uploader, id),
+    ));
     Ok(id)
 }
 

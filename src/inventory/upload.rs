@@ -546,12 +546,15 @@ pub async fn commit(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) ->
     }
     let pool = pool.clone();
     let uploader = uploader.clone();
-    tokio::spawn(async move {
-        if let Err(err) = import(&pool, &uploader, id, mode).await {
-            err.log();
-            fail(&pool, id, &err.public_message()).await;
-        }
-    });
+    tokio::spawn(crate::db_scope::bypassing(
+        crate::db_scope::Bypass::UploadPipeline,
+        async move {
+            if let Err(err) = import(&pool, &uploader, id, mode).await {
+                err.log();
+                fail(&pool, id, &err.public_message()).await;
+            }
+        },
+    ));
     Ok(job)
 }
 

@@ -69,8 +69,13 @@ async fn step<T: Default>(
 }
 
 /// One pass of every job step. A failing step is named in the report's `failed` and
-/// retried on the next pass; it never keeps the steps after it from running.
+/// retried on the next pass; it never keeps the steps after it from running. The jobs work
+/// on every organization's rows.
 pub async fn run_once(state: &AppState) -> SweepReport {
+    crate::db_scope::bypassing(crate::db_scope::Bypass::Jobs, sweep(state)).await
+}
+
+async fn sweep(state: &AppState) -> SweepReport {
     let mut failed = Vec::new();
     let expired = step("expire_holds", &mut failed, holds::expire_due(state, 500)).await;
     let provider_released = step(
@@ -179,7 +184,10 @@ pub async fn run_forever(state: AppState, every: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Reconciliation reads whole platforms within their rate limits, which can take
     // minutes: it runs beside the sweep, so holds still expire on time meanwhile.
-    tokio::spawn(platform_checks(state.clone(), every));
+    tokio::spawn(crate::db_scope::bypassing(
+        crate::db_scope::Bypass::Jobs,
+        platform_checks(state.clone(), every),
+    ));
     loop {
         ticker.tick().await;
         run_once(&state).await;

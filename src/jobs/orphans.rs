@@ -49,8 +49,12 @@ pub async fn run_if_due(state: &AppState) -> AppResult<Option<OrphanReport>> {
 }
 
 /// Finds orphans through reconciliation (a number whose target is gone is one kind of
-/// drift), then deprovisions those past the grace period.
+/// drift), then deprovisions those past the grace period, across every tenant.
 pub async fn run_once(state: &AppState) -> AppResult<OrphanReport> {
+    crate::db_scope::bypassing(crate::db_scope::Bypass::Jobs, check_all(state)).await
+}
+
+async fn check_all(state: &AppState) -> AppResult<OrphanReport> {
     let mut report = OrphanReport::default();
     refresh_platform_inventory(state).await;
     for run in crate::drift::reconcile_all(state).await? {

@@ -184,7 +184,7 @@ pub async fn provision(
     }
     // Detached from the request: a client that goes away mid-way does not cut the sagas
     // short, and the answer is still recorded for its retry.
-    let work = tokio::spawn(async move {
+    let work = crate::db_scope::spawn(async move {
         let _claim = key
             .clone()
             .map(|k| idempotency::keep_claim(state.pool.clone(), tenant_id, k));

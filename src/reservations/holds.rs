@@ -184,7 +184,7 @@ async fn hold_in_full(
         // A hold that lapsed but was not swept yet ends here, and the number is judged anew.
         if offer == Offer::Taken
             && number.lifecycle == NumberState::Reserved
-            && expire_if_due(&mut tx, &number.e164, request_id).await?
+            && expire_lapsed(&mut tx, &number.e164, request_id).await?
         {
             expired_here += 1;
             number.lifecycle = NumberState::Available;
@@ -323,6 +323,20 @@ pub async fn cancel_numbers(
         }
     }
     Ok(ended)
+}
+
+/// Expires the number's hold if it is past due, whichever tenant held it. Caller holds the
+/// number's row lock.
+async fn expire_lapsed(
+    conn: &mut PgConnection,
+    e164: &str,
+    request_id: Option<&str>,
+) -> AppResult<bool> {
+    crate::db_scope::widen(conn, crate::db_scope::Bypass::LapsedHold).await?;
+    // On an error the transaction is rolled back, and the widening with it.
+    let expired = expire_if_due(conn, e164, request_id).await?;
+    crate::db_scope::narrow(conn).await?;
+    Ok(expired)
 }
 
 /// Expires the number's hold if it is past due. Caller holds the number's row lock.

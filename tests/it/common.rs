@@ -23,6 +23,13 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 }
 
 pub async fn spawn_app_with(pool: PgPool, tweak: impl FnOnce(&mut AppConfig)) -> TestApp {
+    // With RUST_LOG set, the server's log goes to the test's output.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let config = test_config(tweak);
     inward::seed::demo(&pool, 3, Some(&["512", "907", "718", "604"]))
         .await
@@ -401,4 +408,9 @@ pub async fn spawn_fast_features(pool: PgPool) -> TestApp {
 
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+/// Runs `work` as the background jobs do: seeing every organization's rows.
+pub async fn as_jobs<F: std::future::Future>(work: F) -> F::Output {
+    inward::db_scope::bypassing(inward::db_scope::Bypass::Jobs, work).await
 }

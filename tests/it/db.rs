@@ -74,9 +74,9 @@ pub fn runtime_url(options: &PgConnectOptions) -> String {
 }
 
 /// A pool on the test database as the runtime role, for a server under test.
+/// Built as the server builds its pools, so each connection carries its task's scope.
 pub fn runtime_pool(pool: &PgPool) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(10)
+    inward::state::pool_options(10)
         .idle_timeout(Duration::from_secs(1))
         .connect_lazy_with(as_role(&pool.connect_options(), RUNTIME))
 }

@@ -125,11 +125,16 @@ fn a_pending_number_is_asked_about_by_one_instance_and_a_release_meanwhile_stand
         let number = pending_number(&app, &api).await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
 
-        let claimed = activation::claim(&app.state, 200).await.unwrap();
+        let claimed = crate::common::as_jobs(activation::claim(&app.state, 200))
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].e164, number);
         assert!(
-            activation::claim(&app.state, 200).await.unwrap().is_empty(),
+            crate::common::as_jobs(activation::claim(&app.state, 200))
+                .await
+                .unwrap()
+                .is_empty(),
             "another instance's pass leaves a claimed number alone"
         );
 
@@ -144,7 +149,7 @@ fn a_pending_number_is_asked_about_by_one_instance_and_a_release_meanwhile_stand
 
         // The platform's "active" arrives for a number that is no longer pending: it stays released.
         assert!(
-            !activation::record(&app.state, &claimed[0], true)
+            !crate::common::as_jobs(activation::record(&app.state, &claimed[0], true))
                 .await
                 .unwrap()
         );
@@ -167,11 +172,18 @@ fn a_claim_answered_not_yet_is_asked_again_on_the_next_pass() {
         let api = app.api("agent@globex.test").await;
         let number = pending_number(&app, &api).await;
 
-        assert_eq!(activation::activate_pending(&app.state).await.unwrap(), 0);
-        let claimed = activation::claim(&app.state, 200).await.unwrap();
+        assert_eq!(
+            crate::common::as_jobs(activation::activate_pending(&app.state))
+                .await
+                .unwrap(),
+            0
+        );
+        let claimed = crate::common::as_jobs(activation::claim(&app.state, 200))
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1, "the lease ends with the answer");
         assert!(
-            activation::record(&app.state, &claimed[0], true)
+            crate::common::as_jobs(activation::record(&app.state, &claimed[0], true))
                 .await
                 .unwrap()
         );
@@ -190,7 +202,7 @@ fn a_port_cancelled_while_the_carrier_is_slow_stays_cancelled() {
         let stall = stall_sandbox(&app, "port").await;
         let job = tokio::spawn({
             let state = app.state.clone();
-            async move { inward::porting::sync(&state).await }
+            async move { crate::common::as_jobs(inward::porting::sync(&state)).await }
         });
         until_a_backend_waits_for_a_lock(&app).await;
 

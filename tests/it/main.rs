@@ -47,6 +47,7 @@ mod ringcx;
 mod ringcx_pool;
 mod roles;
 mod routes;
+mod row_security;
 mod saga;
 mod saga_fencing;
 mod search;

@@ -77,7 +77,7 @@ fn reconciliation_runs_and_their_differences_are_counted() {
             .await
             .unwrap();
         let tenant = app.tenant_id("globex").await;
-        let run = inward::drift::reconcile_tenant(&app.state, tenant)
+        let run = crate::common::as_jobs(inward::drift::reconcile_tenant(&app.state, tenant))
             .await
             .unwrap();
         assert_eq!(run.counts.get("unrouted"), Some(&1), "{:?}", run.counts);

@@ -99,6 +99,10 @@ fn every_bypass_of_the_audit_log_is_refused_to_the_runtime_role() {
 fn the_runtime_role_writes_entries_and_the_owner_seals_them() {
     crate::db::db_test(|pool| async move {
         let mut conn = as_runtime(&pool).await;
+        sqlx::query("SELECT set_config('inward.scope', 'all', false)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
         for _ in 0..3 {
             sqlx::query("INSERT INTO audit_log (action, status) VALUES ('LOGIN', 'SUCCESS')")
                 .execute(&mut conn)

@@ -1,0 +1,367 @@
+//! Row-level security, the wall behind the application's own tenant checks: hand-written SQL
+//! as the runtime role sees and changes only the rows of the organization its connection's
+//! scope names, and with no scope, no row at all.
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::common::TestApp;
+use crate::db::{RUNTIME, as_role};
+
+/// Tables whose rows name their organization, and the column that does.
+const OWN_ROWS: &[(&str, &str)] = &[
+    ("connections", "tenant_id"),
+    ("tenant_settings", "tenant_id"),
+    ("cnam_records", "tenant_id"),
+    ("e911_records", "tenant_id"),
+    ("approvals", "tenant_id"),
+    ("port_requests", "tenant_id"),
+    ("drift", "tenant_id"),
+    ("reconcile_runs", "tenant_id"),
+    ("idempotency_keys", "tenant_id"),
+    ("provisioning_attempts", "tenant_id"),
+    ("release_attempts", "tenant_id"),
+    ("reservations", "tenant_id"),
+    ("number_assignments", "tenant_id"),
+    ("sandbox_targets", "tenant_id"),
+    ("sandbox_assignments", "tenant_id"),
+    ("inventory_uploads", "org_id"),
+    ("users", "org_id"),
+    ("carriers", "org_id"),
+    ("reseller_settings", "reseller_id"),
+    ("audit_log", "tenant_id"),
+    ("search_log", "tenant_id"),
+];
+
+/// Tables whose rows belong to a parent row: (table, its key to the parent, the parent table,
+/// the parent's organization column).
+const CHILD_ROWS: &[(&str, &str, &str, &str)] = &[
+    ("holds", "reservation_id", "reservations", "tenant_id"),
+    ("port_numbers", "port_id", "port_requests", "tenant_id"),
+    ("port_events", "port_id", "port_requests", "tenant_id"),
+    ("sessions", "user_id", "users", "org_id"),
+    ("api_tokens", "user_id", "users", "org_id"),
+    ("user_sign_ins", "user_id", "users", "org_id"),
+    ("notifications", "user_id", "users", "org_id"),
+    (
+        "inventory_upload_checked",
+        "upload_id",
+        "inventory_uploads",
+        "org_id",
+    ),
+];
+
+/// Tables that hold organizations' data on purpose without a policy: the numbers, whose
+/// offer rules (unassigned stock of the caller's reseller or of the platform, numbers aging
+/// back to their last tenant) decide who sees which; and an upload's raw staging rows, since
+/// PostgreSQL refuses COPY into a table with a policy. (The organizations themselves name no
+/// organization column.)
+const WITHOUT_POLICY: &[&str] = &["inventory_upload_rows", "numbers"];
+
+/// A connection of the runtime role whose scope is set by hand (None: never set).
+async fn runtime(pool: &PgPool, scope: Option<(&str, Option<Uuid>, &str)>) -> PgConnection {
+    let mut conn = PgConnection::connect_with(&as_role(&pool.connect_options(), RUNTIME))
+        .await
+        .unwrap();
+    if let Some((scope, org, kind)) = scope {
+        sqlx::query(
+            "SELECT set_config('inward.scope', $1, false), set_config('inward.org', $2, false),
+                    set_config('inward.kind', $3, false)",
+        )
+        .bind(scope)
+        .bind(org.map(|o| o.to_string()).unwrap_or_default())
+        .bind(kind)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn
+}
+
+async fn count(conn: impl sqlx::PgExecutor<'_>, sql: &str, org: Option<Uuid>) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(org)
+        .fetch_one(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Rows of globex (and its reseller, acme) in as many tenant tables as the API can fill.
+async fn globex_everywhere(app: &TestApp) {
+    let admin = app.api("admin@globex.test").await;
+    let numbers = admin.provisioned(3).await;
+    let (status, body) = admin
+        .put(
+            &format!("/api/v1/numbers/{}/cnam", numbers[0]),
+            json!({ "name": "GLOBEX" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = admin
+        .put(
+            &format!("/api/v1/numbers/{}/e911", numbers[0]),
+            json!({ "street": "500 Congress Ave", "city": "Austin", "state": "TX", "zip": "78701" }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = admin
+        .put(
+            &format!("/api/v1/inventory/{}/assignment", numbers[1]),
+            json!({ "kind": "user", "assignee": "Ada" }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = admin
+        .post(
+            &format!("/api/v1/numbers/{}/release", numbers[2]),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = admin.post("/api/v1/drift/run", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
+    app.browser("admin@globex.test").await;
+    let reseller = app.api("reseller@acme.test").await;
+    let (status, body) = reseller
+        .put("/api/v1/reseller/settings", json!({ "aging_days": 30 }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = reseller
+        .post(
+            "/api/v1/inventory/carriers",
+            json!({ "kind": "voice", "name": "Acme Voice" }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    app.assert_flushed_search_count(1).await;
+    // The tenant next door holds a number of its own.
+    let initech = app.api("agent@initech.test").await;
+    let mine = initech.find("npa=512", 1).await;
+    assert_eq!(initech.reserve(&mine).await.0, StatusCode::CREATED);
+}
+
+/// Every table that names an organization has a policy, but for the two kept without one on
+/// purpose; a new table cannot slip past.
+#[test]
+fn every_table_that_names_an_organization_has_a_policy() {
+    crate::db::db_test(|pool| async move {
+        let unprotected: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT c.relname::text FROM pg_class c
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+               AND (a.attname IN ('tenant_id', 'org_id', 'reseller_id', 'user_id', 'inventory_org_id'))
+               AND NOT c.relrowsecurity
+             ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut expected: Vec<String> = WITHOUT_POLICY.iter().map(|t| t.to_string()).collect();
+        expected.sort();
+        assert_eq!(unprotected, expected);
+        let protected: Vec<String> = sqlx::query_scalar(
+            "SELECT relname::text FROM pg_class
+             WHERE relnamespace = 'public'::regnamespace AND relrowsecurity ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut listed: Vec<String> = OWN_ROWS
+            .iter()
+            .map(|(t, _)| t.to_string())
+            .chain(CHILD_ROWS.iter().map(|(t, ..)| t.to_string()))
+            .collect();
+        listed.sort();
+        assert_eq!(
+            protected, listed,
+            "the tests below cover every protected table"
+        );
+    })
+}
+
+/// A runtime connection whose scope was never set reads no row of any protected table,
+/// though each holds rows.
+#[test]
+fn without_a_scope_the_runtime_role_sees_no_row() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        globex_everywhere(&app).await;
+        let mut conn = runtime(&pool, None).await;
+        let mut filled = Vec::new();
+        for table in OWN_ROWS
+            .iter()
+            .map(|(t, _)| *t)
+            .chain(CHILD_ROWS.iter().map(|(t, ..)| *t))
+        {
+            let sql = format!("SELECT count(*) FROM {table} WHERE $1::uuid IS NULL");
+            let there = count(&pool, &sql, None).await;
+            assert_eq!(
+                count(&mut conn, &sql, None).await,
+                0,
+                "{table}: seen without a scope"
+            );
+            if there > 0 {
+                filled.push(table);
+            }
+        }
+        conn.close().await.unwrap();
+        assert!(
+            filled.len() >= 22,
+            "only {} tables had rows: {filled:?}",
+            filled.len()
+        );
+    })
+}
+
+/// As the tenant next door, table by table: none of globex's rows is visible, none can be
+/// updated or deleted, a row cannot be written in globex's name nor moved to it.
+#[test]
+fn another_tenants_rows_are_invisible_and_unwritable_table_by_table() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        globex_everywhere(&app).await;
+        let (globex, initech) = (
+            app.tenant_id("globex").await,
+            app.tenant_id("initech").await,
+        );
+        let mut conn = runtime(&pool, Some(("org", Some(initech), "tenant"))).await;
+        let mut checked = Vec::new();
+        for (table, column) in OWN_ROWS {
+            let sql = format!("SELECT count(*) FROM {table} WHERE {column} = $1");
+            if count(&pool, &sql, Some(globex)).await == 0 {
+                continue;
+            }
+            checked.push(*table);
+            assert_eq!(
+                count(&mut conn, &sql, Some(globex)).await,
+                0,
+                "{table}: globex's rows seen"
+            );
+            if ["audit_log", "search_log"].contains(table) {
+                continue; // no UPDATE or DELETE at all (see roles.rs)
+            }
+            for change in [
+                format!("UPDATE {table} SET {column} = {column} WHERE {column} = $1"),
+                format!("DELETE FROM {table} WHERE {column} = $1"),
+            ] {
+                let done = sqlx::query(&change)
+                    .bind(globex)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{change}: {e}"));
+                assert_eq!(done.rows_affected(), 0, "{change}");
+            }
+        }
+        for (table, key, parent, column) in CHILD_ROWS {
+            let keys = format!(
+                "SELECT count(*) FROM {table} WHERE {key} IN (SELECT id FROM {parent} WHERE {column} = $1)"
+            );
+            if count(&pool, &keys, Some(globex)).await == 0 {
+                continue;
+            }
+            checked.push(*table);
+            let ids: Vec<Uuid> =
+                sqlx::query_scalar(&format!("SELECT id FROM {parent} WHERE {column} = $1"))
+                    .bind(globex)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            let seen: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM {table} WHERE {key} = ANY($1)"
+            ))
+            .bind(&ids)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            assert_eq!(seen, 0, "{table}: rows of globex's {parent} seen");
+            let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE {key} = ANY($1)"))
+                .bind(&ids)
+                .execute(&mut conn)
+                .await;
+            if let Ok(done) = deleted {
+                assert_eq!(done.rows_affected(), 0, "{table}: globex's rows deleted");
+            }
+        }
+        assert!(
+            checked.len() >= 18,
+            "only {} tables had globex rows: {checked:?}",
+            checked.len()
+        );
+
+        // Writing in globex's name, or moving one's own row to globex, is refused.
+        for write in [
+            "INSERT INTO tenant_settings (tenant_id) VALUES ($1)",
+            "INSERT INTO sandbox_targets (id, tenant_id, kind, name) VALUES (gen_random_uuid(), $1, 'queue', 'Planted')",
+            "UPDATE reservations SET tenant_id = $1",
+        ] {
+            let mut tx = conn.begin().await.unwrap();
+            let outcome = sqlx::query(write).bind(globex).execute(&mut *tx).await;
+            tx.rollback().await.unwrap();
+            match outcome {
+                Err(sqlx::Error::Database(e)) => {
+                    assert_eq!(e.code().as_deref(), Some("42501"), "{write}: {e}")
+                }
+                other => panic!("{write} was not refused: {other:?}"),
+            }
+        }
+        let own: i64 = count(
+            &pool,
+            "SELECT count(*) FROM reservations WHERE tenant_id = $1",
+            Some(initech),
+        )
+        .await;
+        assert!(own > 0, "the UPDATE above had a row of initech's to move");
+        conn.close().await.unwrap();
+    })
+}
+
+/// A reseller sees its tenants' rows and not another reseller's; an entry of the audit log
+/// is visible only to the organizations it names.
+#[test]
+fn a_reseller_sees_its_tenants_and_no_other_resellers() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        globex_everywhere(&app).await;
+        let globex = app.tenant_id("globex").await;
+        let acme = app.tenant_id("acme").await;
+        let telco = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO organizations (id, kind, parent_id, slug, name)
+             VALUES ($1, 'reseller', '00000000-0000-0000-0000-000000000001', 'telco', 'Telco')",
+        )
+        .bind(telco)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let reservations = "SELECT count(*) FROM reservations WHERE tenant_id = $1";
+        let audit = "SELECT count(*) FROM audit_log WHERE tenant_id = $1";
+        let everywhere = count(&pool, reservations, Some(globex)).await;
+        assert!(everywhere > 0);
+
+        let mut own = runtime(&pool, Some(("org", Some(acme), "reseller"))).await;
+        assert_eq!(
+            count(&mut own, reservations, Some(globex)).await,
+            everywhere
+        );
+        assert_eq!(
+            count(&mut own, audit, Some(globex)).await,
+            count(&pool, audit, Some(globex)).await
+        );
+        own.close().await.unwrap();
+
+        let mut other = runtime(&pool, Some(("org", Some(telco), "reseller"))).await;
+        assert_eq!(count(&mut other, reservations, Some(globex)).await, 0);
+        assert_eq!(count(&mut other, audit, Some(globex)).await, 0);
+        let settings = "SELECT count(*) FROM reseller_settings WHERE reseller_id = $1";
+        assert_eq!(count(&mut other, settings, Some(acme)).await, 0);
+        other.close().await.unwrap();
+
+        // An unknown scope value is no scope.
+        let mut odd = runtime(&pool, Some(("everything", None, ""))).await;
+        assert_eq!(count(&mut odd, reservations, Some(globex)).await, 0);
+        odd.close().await.unwrap();
+    })
+}
