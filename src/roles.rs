@@ -11,7 +11,7 @@ pub const DEFAULT_RUNTIME: &str = "inward_runtime";
 
 /// Tables the runtime role gets less than full DML on, and what it gets. The audit log is
 /// written, never changed; its seals and head are written only by the sealing trigger (which
-/// runs with its owner's rights); a verification's outcome is added, and only its time
+/// runs with its owner's rights); the organizations' tree keeps its shape; a verification's outcome is added, and only its time
 /// renewed when the next one finds the same; the migrations table is read by the start-up
 /// check.
 const NARROWED: &[(&str, &str)] = &[
@@ -20,6 +20,11 @@ const NARROWED: &[(&str, &str)] = &[
     ("audit_chain_head", "SELECT"),
     ("audit_verifications", "SELECT, INSERT, UPDATE (at)"),
     ("_sqlx_migrations", "SELECT"),
+    // Never an organization's parent or kind: who sees whose rows hangs on them.
+    (
+        "organizations",
+        "SELECT, INSERT, DELETE, UPDATE (name, allowed_countries, allow_external_numbers)",
+    ),
 ];
 
 /// A role name spliced into DDL: lower-case letters, digits and underscores only.

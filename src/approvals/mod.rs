@@ -190,9 +190,8 @@ impl ApprovalRow {
 
 const SELECT: &str = "SELECT a.id, a.tenant_id, o.name AS tenant_name, a.reservation_id, a.requested_by,
         u.email AS requested_by_email, a.numbers, a.justification, a.approver, a.status, a.deadline,
-        d.email AS decided_by_email, a.decided_at, a.reason, a.created_at
-    FROM approvals a JOIN organizations o ON o.id = a.tenant_id JOIN users u ON u.id = a.requested_by
-    LEFT JOIN users d ON d.id = a.decided_by";
+        inward_user_email(a.decided_by) AS decided_by_email, a.decided_at, a.reason, a.created_at
+    FROM approvals a JOIN organizations o ON o.id = a.tenant_id JOIN users u ON u.id = a.requested_by";
 
 /// Which approvals a caller sees: a tenant admin its tenant's, a reseller admin its tenants'
 /// (those its tenants route to it), a tenant user the ones they asked for.

@@ -134,7 +134,7 @@ pub async fn list(
     filter: &AuditFilter,
 ) -> sqlx::Result<Vec<AuditRow>> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT a.id, a.at, a.tenant_id, a.user_id, u.email AS user_email, a.phone_number, a.action,
+        "SELECT a.id, a.at, a.tenant_id, a.user_id, inward_user_email(a.user_id) AS user_email, a.phone_number, a.action,
                 a.target_type, a.target_id, a.status, a.error_message, a.request_id, a.justification, a.details,
                 a.org_id
          FROM (SELECT id, at, tenant_id, user_id, phone_number, action, target_type, target_id,
@@ -144,7 +144,7 @@ pub async fn list(
                SELECT id, at, tenant_id, user_id, NULL, 'SEARCH', NULL, NULL,
                       status, error_message, request_id, NULL, details, org_id
                FROM search_log) a
-         LEFT JOIN users u ON u.id = a.user_id WHERE ",
+         WHERE ",
     );
     match scope {
         AuditScope::Everything => q.push("true"),
@@ -174,7 +174,7 @@ pub async fn list(
         q.push(" AND a.user_id = ").push_bind(user);
     }
     if let Some(email) = &filter.user_email {
-        q.push(" AND lower(u.email) = lower(")
+        q.push(" AND a.user_id = inward_user_by_email(")
             .push_bind(email.clone())
             .push(")");
     }

@@ -59,6 +59,7 @@ pub async fn update(
     let after = load(&mut tx, reseller_id).await?;
     let entry = Entry::new(Action::Settings, Outcome::Success)
         .by(None, Some(caller.user_id), request_id)
+        .org(reseller_id)
         .details(json!({ "reseller_id": reseller_id, "aging_days": { "before": before.aging_days, "after": after.aging_days } }));
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;

@@ -65,14 +65,7 @@ pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
 
 /// Forgets what an earlier tenant of these numbers had set.
 async fn drop_stale(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "DELETE FROM cnam_records c USING numbers n
-         WHERE n.e164 = c.e164 AND n.tenant_id = $1 AND c.tenant_id <> $1",
-    )
-    .bind(tenant_id)
-    .execute(conn)
-    .await?;
-    Ok(())
+    crate::numbers::repo::drop_stale_records(conn, tenant_id, None).await
 }
 
 /// Points every number the tenant owns (active, pending, orphaned) without an override at
@@ -130,10 +123,7 @@ pub async fn set_override(
     let settings = super::settings::load(&mut tx, tenant_id).await?;
     let default = settings.cnam_default();
     let name = effective(override_name.as_ref(), default.as_ref()).cloned();
-    sqlx::query("DELETE FROM cnam_records WHERE e164 = $1 AND tenant_id <> $2")
-        .bind(number.as_str())
-        .bind(tenant_id)
-        .execute(&mut *tx)
+    crate::numbers::repo::drop_stale_records(&mut tx, tenant_id, Some(&[number.to_string()]))
         .await?;
     match &name {
         None => {

@@ -129,13 +129,7 @@ async fn save(
     how: &str,
     request_id: Option<&str>,
 ) -> AppResult<Vec<String>> {
-    sqlx::query(
-        "DELETE FROM e911_records e USING numbers n
-         WHERE n.e164 = e.e164 AND n.tenant_id = $1 AND e.tenant_id <> $1",
-    )
-    .bind(tenant_id)
-    .execute(&mut *conn)
-    .await?;
+    crate::numbers::repo::drop_stale_records(&mut *conn, tenant_id, numbers).await?;
     let changed: Vec<String> = sqlx::query_scalar(
         "INSERT INTO e911_records (e164, tenant_id, street, location, city, state, zip, country, status)
          SELECT e164, tenant_id, $3, $4, $5, $6, $7, $8, 'pending' FROM numbers

@@ -70,6 +70,7 @@ pub async fn assign(
             format!("{number} is not a voice number"),
         ));
     }
+    crate::numbers::repo::drop_stale_records(&mut tx, tenant, Some(&[number.to_string()])).await?;
     sqlx::query(
         "INSERT INTO number_assignments (e164, tenant_id, kind, assignee, assigned_by) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (e164) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, kind = EXCLUDED.kind,

@@ -53,6 +53,11 @@ const CHILD_ROWS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// Tables with policies that name no organization: the tree itself (read by every scoped
+/// caller, changed by the operator, and by a reseller for its tenants) and the mail outbox
+/// (queued by requests, read by the mail job).
+const DIRECTORY: &[&str] = &["organizations", "outbox_emails"];
+
 /// Tables that hold organizations' data on purpose without a policy: the numbers, whose
 /// offer rules (unassigned stock of the caller's reseller or of the platform, numbers aging
 /// back to their last tenant) decide who sees which; and an upload's raw staging rows, since
@@ -173,6 +178,7 @@ fn every_table_that_names_an_organization_has_a_policy() {
             .iter()
             .map(|(t, _)| t.to_string())
             .chain(CHILD_ROWS.iter().map(|(t, ..)| t.to_string()))
+            .chain(DIRECTORY.iter().map(|t| t.to_string()))
             .collect();
         listed.sort();
         assert_eq!(
@@ -191,10 +197,17 @@ fn without_a_scope_the_runtime_role_sees_no_row() {
         globex_everywhere(&app).await;
         let mut conn = runtime(&pool, None).await;
         let mut filled = Vec::new();
+        sqlx::query(
+            "INSERT INTO outbox_emails (to_address, subject, body) VALUES ('a@b.test', 's', 'b')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
         for table in OWN_ROWS
             .iter()
             .map(|(t, _)| *t)
             .chain(CHILD_ROWS.iter().map(|(t, ..)| *t))
+            .chain(DIRECTORY.iter().copied())
         {
             let sql = format!("SELECT count(*) FROM {table} WHERE $1::uuid IS NULL");
             let there = count(&pool, &sql, None).await;
@@ -363,5 +376,219 @@ fn a_reseller_sees_its_tenants_and_no_other_resellers() {
         let mut odd = runtime(&pool, Some(("everything", None, ""))).await;
         assert_eq!(count(&mut odd, reservations, Some(globex)).await, 0);
         odd.close().await.unwrap();
+    })
+}
+
+async fn refused(conn: &mut PgConnection, sql: &str, org: Uuid) {
+    let mut tx = conn.begin().await.unwrap();
+    let outcome = sqlx::query(sql).bind(org).execute(&mut *tx).await;
+    tx.rollback().await.unwrap();
+    match outcome {
+        Err(sqlx::Error::Database(e)) => {
+            assert_eq!(e.code().as_deref(), Some("42501"), "{sql}: {e}")
+        }
+        other => panic!("{sql} was not refused: {other:?}"),
+    }
+}
+
+async fn touches_nothing(conn: &mut PgConnection, sql: &str, org: Option<Uuid>) {
+    let mut tx = conn.begin().await.unwrap();
+    let done = sqlx::query(sql)
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    tx.rollback().await.unwrap();
+    assert_eq!(done.rows_affected(), 0, "{sql}");
+}
+
+/// What a caller reads of others it may not change: a tenant its reseller's settings and
+/// carriers and the platform's carriers; a reseller its tenants' users. Nor may anyone log in
+/// another organization's name, reshape the tree, or read the mail outbox.
+#[test]
+fn what_is_read_across_organizations_is_not_writable() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        globex_everywhere(&app).await;
+        let (globex, initech, acme) = (
+            app.tenant_id("globex").await,
+            app.tenant_id("initech").await,
+            app.tenant_id("acme").await,
+        );
+        let mut tenant = runtime(&pool, Some(("org", Some(globex), "tenant"))).await;
+        sqlx::query("SELECT set_config('inward.parent', $1, false)")
+            .bind(acme.to_string())
+            .execute(&mut tenant)
+            .await
+            .unwrap();
+        let settings = "SELECT count(*) FROM reseller_settings WHERE reseller_id = $1";
+        assert_eq!(
+            count(&mut tenant, settings, Some(acme)).await,
+            1,
+            "its reseller's aging rule is read"
+        );
+        let platform = "SELECT count(*) FROM carriers WHERE org_id IS NULL AND $1::uuid IS NULL";
+        assert!(
+            count(&mut tenant, platform, None).await > 0,
+            "the platform's carriers are read"
+        );
+        touches_nothing(
+            &mut tenant,
+            "DELETE FROM reseller_settings WHERE reseller_id = $1",
+            Some(acme),
+        )
+        .await;
+        touches_nothing(
+            &mut tenant,
+            "UPDATE carriers SET name = name || '!' WHERE org_id = $1",
+            Some(acme),
+        )
+        .await;
+        touches_nothing(
+            &mut tenant,
+            "DELETE FROM carriers WHERE org_id IS NULL AND $1::uuid IS NULL",
+            None,
+        )
+        .await;
+        refused(
+            &mut tenant,
+            "INSERT INTO audit_log (tenant_id, action, status) VALUES ($1, 'RELEASE', 'SUCCESS')",
+            initech,
+        )
+        .await;
+        refused(
+            &mut tenant,
+            "INSERT INTO search_log (tenant_id, status) VALUES ($1, 'SUCCESS')",
+            initech,
+        )
+        .await;
+        touches_nothing(
+            &mut tenant,
+            "UPDATE organizations SET name = name WHERE id = $1",
+            Some(globex),
+        )
+        .await;
+        touches_nothing(
+            &mut tenant,
+            "DELETE FROM outbox_emails WHERE $1::uuid IS NULL",
+            None,
+        )
+        .await;
+        refused(
+            &mut tenant,
+            "UPDATE organizations SET parent_id = $1 WHERE slug = 'globex'",
+            acme,
+        )
+        .await;
+        tenant.close().await.unwrap();
+
+        let mut reseller = runtime(&pool, Some(("org", Some(acme), "reseller"))).await;
+        let users = "SELECT count(*) FROM users WHERE org_id = $1";
+        assert!(
+            count(&mut reseller, users, Some(globex)).await > 0,
+            "its tenants' users are read"
+        );
+        touches_nothing(
+            &mut reseller,
+            "UPDATE users SET email = email WHERE org_id = $1",
+            Some(globex),
+        )
+        .await;
+        refused(
+            &mut reseller,
+            "INSERT INTO users (id, org_id, email, role, password_hash) VALUES (gen_random_uuid(), $1, 'mint@globex.test', 'tenant_admin', 'x')",
+            globex,
+        )
+        .await;
+        refused(
+            &mut reseller,
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at)
+             SELECT '\\x01', id, 'x', now() + interval '1 day' FROM users WHERE org_id = $1 LIMIT 1",
+            globex,
+        )
+        .await;
+        // A reseller changes its tenants' settings in the tree, not their place in it.
+        let done = sqlx::query("UPDATE organizations SET allow_external_numbers = allow_external_numbers WHERE id = $1")
+            .bind(globex)
+            .execute(&mut reseller)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        refused(
+            &mut reseller,
+            "UPDATE organizations SET kind = 'reseller' WHERE id = $1",
+            globex,
+        )
+        .await;
+        reseller.close().await.unwrap();
+    })
+}
+
+/// A name, an address and an assignment set while a number was only held stay behind when
+/// the hold lapses; the next tenant to hold it, which cannot see them, still sets its own.
+#[test]
+fn what_an_earlier_holder_set_does_not_stand_in_the_next_tenants_way() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        sqlx::query("UPDATE users SET role = 'tenant_admin' WHERE email = 'agent@initech.test'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let first = app.api("admin@globex.test").await;
+        let next = app.api("agent@initech.test").await;
+        let number = first.find("npa=512", 1).await;
+        let (status, held) = first.reserve(&number).await;
+        assert_eq!(status, StatusCode::CREATED, "{held}");
+        let e164 = &number[0];
+        let address = json!({ "street": "500 Congress Ave", "city": "Austin", "state": "TX", "zip": "78701" });
+        for api in [&first, &next] {
+            let (status, body) = api
+                .put(
+                    &format!("/api/v1/numbers/{e164}/cnam"),
+                    json!({ "name": "FIRST" }),
+                )
+                .await;
+            if std::ptr::eq(api, &next) {
+                assert_eq!(status, StatusCode::OK, "{body}");
+                break;
+            }
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let (status, body) = api
+                .put(&format!("/api/v1/numbers/{e164}/e911"), address.clone())
+                .await;
+            assert!(status.is_success(), "{body}");
+            let (status, body) = api
+                .delete(&format!(
+                    "/api/v1/reservations/{}",
+                    held["id"].as_str().unwrap()
+                ))
+                .await;
+            assert!(status.is_success(), "{body}");
+            let left: i64 = sqlx::query_scalar("SELECT count(*) FROM cnam_records WHERE e164 = $1")
+                .bind(e164)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(left, 1, "the cancelled hold left its name behind");
+            let (status, body) = next.reserve(&number).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (status, body) = next
+            .put(&format!("/api/v1/numbers/{e164}/e911"), address)
+            .await;
+        assert!(status.is_success(), "{body}");
+        let owners: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT tenant_id FROM cnam_records WHERE e164 = $1 UNION ALL SELECT tenant_id FROM e911_records WHERE e164 = $1",
+        )
+        .bind(e164)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let initech = app.tenant_id("initech").await;
+        assert_eq!(
+            owners,
+            vec![initech, initech],
+            "the earlier holder's rows are gone"
+        );
     })
 }
