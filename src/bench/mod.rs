@@ -161,7 +161,7 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
         .await?;
     println!("the server under test connects as {role}");
     let state = AppState::new(served, config.clone());
-    let search_pool = state.search_pool.clone();
+    let search_pool = state.offer_pool.clone();
 
     if options.runs("explain") {
         println!("\n== EXPLAIN (the first query of each search kind)");

@@ -47,7 +47,7 @@ pub async fn run(
     let tenant = TenantProfile::of_caller(caller)?;
     let tenant_id = tenant.id;
     check_region(&criteria.country, &tenant.allowed_countries).map_err(AppError::Forbidden)?;
-    let pool = repo::pool_for(criteria, &state.pool, &state.search_pool);
+    let pool = repo::pool_for(criteria, &state.pool, &state.offer_pool);
     // The adapter first: on a cache miss it reads the database too, and a request holding
     // one connection while it waits for a second can starve the pool under load.
     let provider = state.provider_for(tenant_id).await?;

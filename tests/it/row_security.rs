@@ -221,6 +221,16 @@ fn without_a_scope_the_runtime_role_sees_no_row() {
             }
         }
         conn.close().await.unwrap();
+        // The available-number search's connections never carry a scope, even when the
+        // task taking one has every scope there is.
+        let offered = crate::common::as_jobs(async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM reservations")
+                .fetch_one(&app.state.offer_pool)
+                .await
+                .unwrap()
+        })
+        .await;
+        assert_eq!(offered, 0);
         assert!(
             filled.len() >= 22,
             "only {} tables had rows: {filled:?}",
