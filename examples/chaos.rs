@@ -5,6 +5,10 @@
 //!
 //!   DATABASE_URL=postgres://…/chaos_x cargo run --example chaos -- [OPERATIONS] [KILLS]
 //!
+//! The run prepares and checks the database as DATABASE_URL's role; the servers connect as
+//! INWARD_CHAOS_SERVER_URL (the runtime role, which `scripts/chaos` sets up), or as the same
+//! role with `--allow-owner` when it is not set.
+//!
 //! The database's name must start with `chaos`: the run seeds demo users and injects
 //! faults into the sandbox.
 
@@ -39,8 +43,13 @@ struct Instances {
 impl Instances {
     fn start_one(url: &str) -> (Child, String) {
         let bin = std::env::var("INWARD_BIN").unwrap_or_else(|_| "target/debug/inward".into());
+        let (url, extra) = match std::env::var("INWARD_CHAOS_SERVER_URL") {
+            Ok(server) => (server, None),
+            Err(_) => (url.to_string(), Some("--allow-owner")),
+        };
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("DATABASE_URL", url)
             // A key made for this run: the chaos run stores no credentials.
             .env("INWARD_SECRETS__KEY", "5a".repeat(32))
