@@ -101,22 +101,29 @@ CREATE POLICY organization_rows ON outbox_emails USING (inward_scope() = 'all');
 
 -- Rows that belong to a parent row: visible and writable when the parent is (the parent's
 -- own policy decides).
-ALTER TABLE holds ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON holds
-    USING (inward_scope() = 'all' OR EXISTS (SELECT 1 FROM reservations r WHERE r.id = reservation_id));
-ALTER TABLE port_numbers ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON port_numbers
-    USING (inward_scope() = 'all' OR EXISTS (SELECT 1 FROM port_requests p WHERE p.id = port_id));
-ALTER TABLE port_events ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON port_events
-    USING (inward_scope() = 'all' OR EXISTS (SELECT 1 FROM port_requests p WHERE p.id = port_id));
--- An upload's checked rows; the upload pipeline itself runs with a named bypass
--- (src/db_scope.rs), so this check is paid by requests, not per staged row. The raw staging
--- rows (inventory_upload_rows) stay without a policy: PostgreSQL refuses COPY into a table
--- with row-level security, and COPY is how an upload streams in.
-ALTER TABLE inventory_upload_checked ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON inventory_upload_checked
-    USING (inward_scope() = 'all' OR EXISTS (SELECT 1 FROM inventory_uploads u WHERE u.id = upload_id));
+-- An upload's checked rows are among them; the upload pipeline itself runs with a named
+-- bypass (src/db_scope.rs), so the check is paid by requests, not per staged row. The raw
+-- staging rows (inventory_upload_rows) stay without a policy: PostgreSQL refuses COPY into a
+-- table with row-level security, and COPY is how an upload streams in.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM (VALUES
+        ('holds', 'reservation_id', 'reservations'), ('port_numbers', 'port_id', 'port_requests'),
+        ('port_events', 'port_id', 'port_requests'),
+        ('inventory_upload_checked', 'upload_id', 'inventory_uploads'),
+        ('notifications', 'user_id', 'users')
+    ) AS v (name, parent_key, parent) LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', c.name);
+        EXECUTE format('CREATE POLICY organization_rows ON %I USING (inward_scope() = ''all''
+            OR EXISTS (SELECT 1 FROM %I p WHERE p.id = %I))', c.name, c.parent, c.parent_key);
+    END LOOP;
+END;
+$$;
+
+-- A user's sessions, tokens and last sign-in: read with the user, written only by the user's
+-- own organization.
 DO $$
 DECLARE
     t text;
@@ -130,9 +137,6 @@ BEGIN
     END LOOP;
 END;
 $$;
-ALTER TABLE notifications ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON notifications
-    USING (inward_scope() = 'all' OR EXISTS (SELECT 1 FROM users u WHERE u.id = user_id));
 
 -- The logs: an entry of a tenant (or, for an organization's own events, of that
 -- organization); entries of no organization are the operator's. A scoped caller adds entries

@@ -26,9 +26,6 @@ pub enum Bypass {
     BatchWriter,
     /// Start-up upkeep (sealing stored secrets again).
     Startup,
-    /// Checks that must see every organization's rows to refuse a clash, e.g. an uploaded
-    /// number another reseller already has.
-    UniquenessCheck,
     /// A hold that lapsed is ended by the first request that wants its number, whichever
     /// tenant held it.
     LapsedHold,
@@ -46,7 +43,6 @@ impl Bypass {
             Bypass::Cli => "cli",
             Bypass::BatchWriter => "batch_writer",
             Bypass::Startup => "startup",
-            Bypass::UniquenessCheck => "uniqueness_check",
             Bypass::LapsedHold => "lapsed_hold",
             Bypass::UploadPipeline => "upload_pipeline",
         }

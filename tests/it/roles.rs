@@ -158,6 +158,48 @@ fn serve_refuses_roles_that_can_change_the_schema() {
     })
 }
 
+/// `--allow-owner` is the way out the refusal names: the superuser then serves.
+#[test]
+fn allow_owner_lets_the_superuser_serve() {
+    crate::db::db_test(|pool| async move {
+        use std::io::BufRead;
+        let options = pool.connect_options();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-owner"])
+            .env("DATABASE_URL", url_as(&options, options.get_username()))
+            .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(line.contains("Inward is listening on http://"), "{line:?}");
+    })
+}
+
+/// Migrating is the owner's: the runtime role, asked to apply a pending migration, is told
+/// which role to use, and the schema is unchanged.
+#[test]
+fn the_runtime_role_cannot_migrate_and_is_told_who_can() {
+    crate::db::db_test(|pool| async move {
+        let options = pool.connect_options();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (ok, out) = crate::cli::inward(&url_as(&options, RUNTIME), &["migrate"], None);
+        assert!(!ok, "{out}");
+        assert!(out.contains("schema's owner role"), "{out}");
+        assert!(out.contains("inward db setup-roles"), "{out}");
+    })
+}
+
 /// `inward db setup-roles` on a database first migrated by a superuser (an install from
 /// before the roles): ownership moves to the owner role, the runtime role gets its rights,
 /// a second run changes nothing, and `inward migrate` runs as the owner.

@@ -231,6 +231,15 @@ fn without_a_scope_the_runtime_role_sees_no_row() {
         })
         .await;
         assert_eq!(offered, 0);
+        // Each entry into a bypass is counted, by reason.
+        inward::jobs::run_once(&app.state).await;
+        let metrics = app.metrics_text().await;
+        for reason in ["jobs", "authentication"] {
+            assert!(
+                metrics.contains(&format!("db_scope_bypass_total{{reason=\"{reason}\"}}")),
+                "{reason} not counted"
+            );
+        }
         assert!(
             filled.len() >= 22,
             "only {} tables had rows: {filled:?}",
