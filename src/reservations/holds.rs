@@ -164,8 +164,10 @@ async fn hold_in_full(
 ) -> AppResult<(chrono::DateTime<Utc>, Option<Uuid>)> {
     let tenant_id = tenant.id;
     let mut tx = state.pool.begin().await?;
+    // Through the owner's function: a number another tenant holds is invisible under the
+    // policy on `numbers`, but this path must tell "taken" from "unknown" (migration 0031).
     let rows: Vec<OfferFacts> = sqlx::query_as(&format!(
-        "SELECT {FACTS_COLUMNS} FROM numbers WHERE e164 = ANY($1) ORDER BY e164 FOR UPDATE"
+        "SELECT {FACTS_COLUMNS} FROM number_offer_facts($1)"
     ))
     .bind(wanted)
     .fetch_all(&mut *tx)

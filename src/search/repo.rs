@@ -16,7 +16,10 @@ pub struct NumberRow {
     pub city: Option<String>,
 }
 
-const SELECT: &str = "SELECT e164, national, kind, region, state, rate_center, city FROM numbers";
+/// The stock is read through its view (migration 0031), aliased as the table the offer rule
+/// names: under the policy on `numbers`, the search's conditions could not walk its indexes.
+const SELECT: &str =
+    "SELECT e164, national, kind, region, state, rate_center, city FROM numbers_in_stock numbers";
 
 /// Keyset-paginated over `national`; the lifecycle predicate matches the partial indexes.
 pub async fn search(

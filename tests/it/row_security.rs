@@ -33,6 +33,7 @@ const OWN_ROWS: &[(&str, &str)] = &[
     ("reseller_settings", "reseller_id"),
     ("audit_log", "tenant_id"),
     ("search_log", "tenant_id"),
+    ("numbers", "tenant_id"),
 ];
 
 /// Tables whose rows belong to a parent row: (table, its key to the parent, the parent table,
@@ -58,12 +59,10 @@ const CHILD_ROWS: &[(&str, &str, &str, &str)] = &[
 /// (queued by requests, read by the mail job).
 const DIRECTORY: &[&str] = &["organizations", "outbox_emails"];
 
-/// Tables that hold organizations' data on purpose without a policy: the numbers, whose
-/// offer rules (unassigned stock of the caller's reseller or of the platform, numbers aging
-/// back to their last tenant) decide who sees which; and an upload's raw staging rows, since
-/// PostgreSQL refuses COPY into a table with a policy. (The organizations themselves name no
-/// organization column.)
-const WITHOUT_POLICY: &[&str] = &["inventory_upload_rows", "numbers"];
+/// Tables that hold organizations' data on purpose without a policy: an upload's raw staging
+/// rows, since PostgreSQL refuses COPY into a table with a policy. (The organizations
+/// themselves name no organization column.)
+const WITHOUT_POLICY: &[&str] = &["inventory_upload_rows"];
 
 /// A connection of the runtime role whose scope is set by hand (None: never set).
 async fn runtime(pool: &PgPool, scope: Option<(&str, Option<Uuid>, &str)>) -> PgConnection {
@@ -231,6 +230,15 @@ fn without_a_scope_the_runtime_role_sees_no_row() {
         })
         .await;
         assert_eq!(offered, 0);
+        // They read the stock through its view, and nothing of the numbers' table itself.
+        let (stock, table): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM numbers_in_stock), (SELECT count(*) FROM numbers)",
+        )
+        .fetch_one(&app.state.offer_pool)
+        .await
+        .unwrap();
+        assert!(stock > 0, "the search's connections see the stock");
+        assert_eq!(table, 0, "the search's connections see the numbers' table");
         // Each entry into a bypass is counted, by reason.
         inward::jobs::run_once(&app.state).await;
         let metrics = app.metrics_text().await;
@@ -609,5 +617,156 @@ fn what_an_earlier_holder_set_does_not_stand_in_the_next_tenants_way() {
             vec![initech, initech],
             "the earlier holder's rows are gone"
         );
+    })
+}
+
+/// A connection of the runtime role scoped to a tenant, its reseller named as a request's is.
+async fn tenant_scope(pool: &PgPool, tenant: Uuid, reseller: Uuid) -> PgConnection {
+    let mut conn = runtime(pool, Some(("org", Some(tenant), "tenant"))).await;
+    sqlx::query("SELECT set_config('inward.parent', $1, false)")
+        .bind(reseller.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+/// The numbers follow the offer rule: a tenant sees its own numbers and the stock offered to
+/// it, never another tenant's numbers, stock allocated to another tenant or a number aging
+/// for the tenant that released it; it takes a number only for itself. The search's view
+/// shows stock alone and cannot be written through; a reservation of a number another
+/// tenant holds is still told apart from an unknown one.
+#[test]
+fn the_numbers_follow_the_offer_rule() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        let (globex, initech, acme) = (
+            app.tenant_id("globex").await,
+            app.tenant_id("initech").await,
+            app.tenant_id("acme").await,
+        );
+        let theirs = app.api("admin@globex.test").await;
+        let held = theirs.find("npa=512", 1).await;
+        assert_eq!(theirs.reserve(&held).await.0, StatusCode::CREATED);
+        let stock: Vec<String> = sqlx::query_scalar(
+            "SELECT e164 FROM numbers WHERE tenant_id IS NULL AND lifecycle = 'available'
+               AND allocated_tenant_id IS NULL AND inventory_org_id = '00000000-0000-0000-0000-000000000001'
+             ORDER BY e164 LIMIT 3",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let (allocated, aging, offered) = (&stock[0], &stock[1], &stock[2]);
+        sqlx::query("UPDATE numbers SET allocated_tenant_id = $2 WHERE e164 = $1")
+            .bind(allocated)
+            .bind(globex)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "UPDATE numbers SET lifecycle = 'released', released_by = $2,
+                    aging_until = now() + interval '30 days' WHERE e164 = $1",
+        )
+        .bind(aging)
+        .bind(globex)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+        let mut conn = tenant_scope(&pool, initech, acme).await;
+        let seen = "SELECT count(*) FROM numbers WHERE e164 = $1";
+        for (e164, why) in [
+            (&held[0], "a number globex holds"),
+            (allocated, "stock allocated to globex"),
+            (aging, "a number aging for globex"),
+        ] {
+            let n: i64 = sqlx::query_scalar(seen)
+                .bind(e164)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(n, 0, "{why} is seen by initech");
+        }
+        let n: i64 = sqlx::query_scalar(seen)
+            .bind(offered)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the stock offered to initech is seen");
+        for change in [
+            "UPDATE numbers SET display_name = 'mine' WHERE e164 = $1",
+            "DELETE FROM numbers WHERE e164 = $1",
+        ] {
+            let done = sqlx::query(change)
+                .bind(&held[0])
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 0, "{change}");
+        }
+        // A stock number is taken for oneself, never handed to another tenant.
+        let give = format!("UPDATE numbers SET tenant_id = $1 WHERE e164 = '{offered}'");
+        refused(&mut conn, &give, globex).await;
+        let take = format!(
+            "UPDATE numbers SET tenant_id = $1, lifecycle = 'reserved', reservation_id = gen_random_uuid() WHERE e164 = '{offered}'"
+        );
+        let mut tx = conn.begin().await.unwrap();
+        let done = sqlx::query(&take)
+            .bind(initech)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(done.rows_affected(), 1);
+
+        // The offer facts name that someone holds a number, not who.
+        let facts: Vec<(String, Option<Uuid>)> =
+            sqlx::query_as("SELECT e164, tenant_id FROM number_offer_facts($1)")
+                .bind(vec![held[0].clone(), offered.clone()])
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let mut expected = vec![
+            (held[0].clone(), Some(Uuid::nil())),
+            (offered.clone(), None),
+        ];
+        expected.sort();
+        assert_eq!(facts, expected);
+
+        // The stock view: stock alone, read-only, nothing without a scope.
+        let in_view = "SELECT count(*) FROM numbers_in_stock WHERE e164 = $1";
+        for (e164, expected) in [(&held[0], 0), (offered, 1)] {
+            let n: i64 = sqlx::query_scalar(in_view)
+                .bind(e164)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(n, expected, "{e164} in the stock view");
+        }
+        refused(
+            &mut conn,
+            "UPDATE numbers_in_stock SET tenant_id = $1",
+            initech,
+        )
+        .await;
+        conn.close().await.unwrap();
+        let mut none = runtime(&pool, None).await;
+        let n: i64 = sqlx::query_scalar(in_view)
+            .bind(offered)
+            .fetch_one(&mut none)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the stock view without a scope");
+        none.close().await.unwrap();
+
+        // Over the API: globex's number is taken, not unknown; the aging one is unknown.
+        let mine = app.api("agent@initech.test").await;
+        let (status, body) = mine.reserve(&held).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body.to_string().contains("Already taken"), "{body}");
+        let (status, body) = mine.reserve(std::slice::from_ref(aging)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        let (status, body) = mine.reserve(std::slice::from_ref(offered)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
     })
 }

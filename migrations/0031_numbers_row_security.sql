@@ -1,0 +1,67 @@
+-- Row-level security on the numbers (see 0030 for the scope settings). A caller sees
+--   its own numbers: held, in service, porting in, or in its own inventory;
+--   for a reseller, also its inventory, every number its tenants hold, and the stock they
+--   released while it ages (whichever inventory it went back to);
+--   for a tenant, the stock offered to it: held by nobody, in the platform's or its
+--   reseller's inventory, allocated to nobody or to it, and not aging for another tenant
+--   (the offer rule of src/numbers/offer.rs, less the country, which hides nothing).
+-- Another tenant's numbers, their targets and names included, are never visible.
+CREATE FUNCTION inward_sees_number(
+    tenant uuid, inventory uuid, allocated uuid, released_by uuid, aging_until timestamptz
+) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT inward_scope() = 'all'
+        OR (inward_scope() = 'org'
+            AND (inward_sees(tenant) OR inward_sees(inventory)
+                 OR (tenant IS NULL AND aging_until > now() AND inward_sees(released_by))
+                 OR (tenant IS NULL
+                     AND current_setting('inward.kind', true) = 'tenant'
+                     AND (inventory = '00000000-0000-0000-0000-000000000001'::uuid
+                          OR inventory = nullif(current_setting('inward.parent', true), '')::uuid)
+                     AND (allocated IS NULL OR allocated = inward_org())
+                     AND (aging_until IS NULL OR aging_until <= now() OR released_by = inward_org()))))
+$$;
+
+ALTER TABLE numbers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY organization_rows ON numbers
+    USING (inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until))
+    WITH CHECK (inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until));
+
+-- The available-number search reads the stock through this view, with its owner's rights:
+-- under a policy, PostgreSQL may not use a condition that is not leakproof (LIKE, reverse(),
+-- lower()) to walk an index, and the search's vanity, suffix and city lookups would scan
+-- whole states. The view shows stock alone (held by nobody, in a state a reservation starts
+-- from), to connections with a scope: a request's, or 'stock', which the search's own pool
+-- sets when it connects (src/state.rs). The search applies the offer rule itself. The
+-- runtime role only reads it (src/roles.rs): written through, it would bypass the policy.
+CREATE VIEW numbers_in_stock AS
+    SELECT * FROM numbers
+     WHERE lifecycle IN ('available', 'released', 'deprovisioned') AND tenant_id IS NULL
+       AND inward_scope() IN ('org', 'all', 'stock');
+
+-- The full reservation path judges every number asked for: in stock, held by someone else
+-- (a race to report, or a lapsed hold to end), or hidden. A number held by another tenant
+-- is invisible under the policy, so its offer facts are read here with the owner's rights,
+-- locked for the reservation, and only for numbers of inventories offered to the caller.
+-- Who holds it is not the caller's to know: another holder reads as the nil id.
+CREATE FUNCTION number_offer_facts(wanted text[])
+RETURNS TABLE (e164 text, lifecycle text, tenant_id uuid, country text, inventory_org_id uuid,
+               allocated_tenant_id uuid, released_by uuid, aging_until timestamptz)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT n.e164, n.lifecycle,
+           CASE WHEN n.tenant_id IS NULL OR n.tenant_id = inward_org() OR inward_scope() = 'all'
+                THEN n.tenant_id
+                ELSE '00000000-0000-0000-0000-000000000000'::uuid END,
+           n.country::text, n.inventory_org_id, n.allocated_tenant_id, n.released_by, n.aging_until
+      FROM numbers n
+     WHERE n.e164 = ANY (wanted)
+       AND (inward_scope() = 'all'
+            OR (inward_scope() = 'org' AND current_setting('inward.kind', true) = 'tenant'
+                AND (n.tenant_id = inward_org()
+                     OR (n.inventory_org_id IN ('00000000-0000-0000-0000-000000000001'::uuid,
+                                                inward_org(),
+                                                nullif(current_setting('inward.parent', true), '')::uuid)
+                         AND (n.allocated_tenant_id IS NULL
+                              OR n.allocated_tenant_id = inward_org())))))
+     ORDER BY n.e164
+       FOR UPDATE OF n
+$$;
