@@ -1,5 +1,5 @@
 //! The lease through which a saga owns its attempt row: a provisioning
-//! (`provisioning_attempts`) or a release (`release_attempts`).
+//! (`provisioning_attempts`), a release (`release_attempts`) or a re-route (`reroute_attempts`).
 //!
 //! A saga that waits on a platform (a slow answer, the client-side throttle, a lock) keeps
 //! renewing its lease from a task of its own; a saga whose process is paused or dead stops
@@ -16,6 +16,7 @@ use uuid::Uuid;
 pub enum Saga {
     Provisioning,
     Release,
+    Reroute,
 }
 
 impl Saga {
@@ -23,6 +24,7 @@ impl Saga {
         match self {
             Saga::Provisioning => "provisioning_attempts",
             Saga::Release => "release_attempts",
+            Saga::Reroute => "reroute_attempts",
         }
     }
 
@@ -30,7 +32,7 @@ impl Saga {
     pub fn open_steps(self) -> &'static str {
         match self {
             Saga::Provisioning => "('started', 'target_ready', 'assigned')",
-            Saga::Release => "('started')",
+            Saga::Release | Saga::Reroute => "('started')",
         }
     }
 }

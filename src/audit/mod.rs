@@ -91,6 +91,9 @@ pub enum Action {
     /// A difference between Inward and the platform resolved from the Drift page.
     #[serde(rename = "RECONCILE")]
     Reconcile,
+    /// A number moved from one routing target to another (details: `from`, `to`).
+    #[serde(rename = "REROUTE")]
+    Reroute,
 }
 
 impl Action {
@@ -134,6 +137,7 @@ impl Action {
         Action::PasswordChange,
         Action::SessionsEnd,
         Action::Reconcile,
+        Action::Reroute,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -167,6 +171,7 @@ impl Action {
             Action::PortStatus => "PORT_STATUS",
             Action::RingCxPool => "RINGCX_POOL",
             Action::Reconcile => "RECONCILE",
+            Action::Reroute => "REROUTE",
             Action::CarrierCreate => "CARRIER_CREATE",
             Action::CarrierDefault => "CARRIER_DEFAULT",
             Action::TokenCreate => "TOKEN_CREATE",

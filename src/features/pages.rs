@@ -123,8 +123,9 @@ pub async fn save_cnam(
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.cnam_error = Some(err.public_message());
             let status = err.status();
-            let page = crate::numbers::pages::number_page(&state, &caller, &number, None, features)
-                .await?;
+            let page =
+                crate::numbers::pages::number_page(&state, &caller, &number, None, features, None)
+                    .await?;
             Ok((status, page).into_response())
         }
         Err(err) => Err(PageError(err)),
@@ -165,8 +166,9 @@ pub async fn save_e911(
             features.e911_error = Some(err.public_message());
             features.e911_form = typed(&input);
             let status = err.status();
-            let page = crate::numbers::pages::number_page(&state, &caller, &number, None, features)
-                .await?;
+            let page =
+                crate::numbers::pages::number_page(&state, &caller, &number, None, features, None)
+                    .await?;
             Ok((status, page).into_response())
         }
         Err(err) => Err(PageError(err)),

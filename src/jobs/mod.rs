@@ -21,6 +21,8 @@ pub struct SweepReport {
     pub recovered: usize,
     /// Releases finished by recovery (their saga died or lost the platform's answer).
     pub releases_finished: usize,
+    /// Re-routes finished by recovery, likewise.
+    pub reroutes_finished: usize,
     /// Premium approvals that reached their deadline undecided.
     pub approvals_expired: usize,
     /// CNAM and E911 requests sent to, answered by, or failed at the provider.
@@ -102,6 +104,12 @@ async fn sweep(state: &AppState) -> SweepReport {
         crate::numbers::release::recover(state),
     )
     .await;
+    let reroutes_finished = step(
+        "recover_reroutes",
+        &mut failed,
+        crate::numbers::reroute::recover(state),
+    )
+    .await;
     let approvals_expired = step(
         "expire_approvals",
         &mut failed,
@@ -168,6 +176,7 @@ async fn sweep(state: &AppState) -> SweepReport {
         activated,
         recovered,
         releases_finished,
+        reroutes_finished,
         approvals_expired,
         features,
         ports_moved,

@@ -85,6 +85,9 @@ struct NumberPage {
     releasable: bool,
     notice: Option<String>,
     features: NumberFeatures,
+    /// The tenant's routing targets, for a number that can be re-routed (active or orphaned).
+    targets: Vec<crate::domain::Target>,
+    reroute_error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +102,7 @@ pub async fn number_page(
     number: &E164,
     notice_code: Option<&str>,
     features: NumberFeatures,
+    reroute_error: Option<String>,
 ) -> Result<Response, AppError> {
     let tenant_id = caller.principal.tenant()?;
     // Before taking a connection: on a cache miss the adapter is read from the database.
@@ -123,6 +127,11 @@ pub async fn number_page(
             .activation_notice(found.us_state.as_deref())
             .unwrap_or_else(|| "Activation can take up to 24 hours.".into())
     });
+    let targets = if matches!(found.state.as_str(), "active" | "orphaned") {
+        state.targets(tenant_id, None).await?
+    } else {
+        Vec::new()
+    };
     Ok(render(&NumberPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice_code),
         releasable: matches!(found.state.as_str(), "active" | "pending" | "orphaned"),
@@ -132,6 +141,8 @@ pub async fn number_page(
         history,
         notice,
         features,
+        targets,
+        reroute_error,
     }))
 }
 
@@ -143,7 +154,15 @@ pub async fn show(
 ) -> PageResult {
     let number = super::parse_path_number(&raw)?;
     let features = number_features(&state, &caller, number.as_str()).await?;
-    Ok(number_page(&state, &caller, &number, q.notice.as_deref(), features).await?)
+    Ok(number_page(
+        &state,
+        &caller,
+        &number,
+        q.notice.as_deref(),
+        features,
+        None,
+    )
+    .await?)
 }
 
 pub async fn release(
@@ -173,7 +192,11 @@ impl OrphanedPage {
     }
 }
 
-async fn orphaned_page(state: &AppState, caller: &PageCaller) -> Result<OrphanedPage, AppError> {
+async fn orphaned_page(
+    state: &AppState,
+    caller: &PageCaller,
+    notice_code: Option<&str>,
+) -> Result<OrphanedPage, AppError> {
     let tenant_id = caller.principal.tenant()?;
     let mut conn = state.pool.acquire().await?;
     let numbers: Vec<TenantNumber> = repo::list(&mut conn, tenant_id, Some("orphaned"), None, 500)
@@ -195,7 +218,7 @@ async fn orphaned_page(state: &AppState, caller: &PageCaller) -> Result<Orphaned
         state.targets(tenant_id, None).await?
     };
     Ok(OrphanedPage {
-        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice_code),
         numbers,
         targets,
         notices,
@@ -203,8 +226,14 @@ async fn orphaned_page(state: &AppState, caller: &PageCaller) -> Result<Orphaned
     })
 }
 
-pub async fn orphaned(State(state): State<AppState>, caller: PageCaller) -> PageResult {
-    Ok(render(&orphaned_page(&state, &caller).await?))
+pub async fn orphaned(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Query(q): Query<NumberQuery>,
+) -> PageResult {
+    Ok(render(
+        &orphaned_page(&state, &caller, q.notice.as_deref()).await?,
+    ))
 }
 
 pub async fn reroute(
@@ -228,14 +257,32 @@ pub async fn reroute(
         .map(|_| ()),
         None => Err(AppError::invalid_field(
             "target",
-            "choose the new routing target",
+            "Choose the new routing target.",
         )),
     };
+    let from_number_page = form.back.as_deref() == Some("number");
     match outcome {
-        Ok(()) => Ok(Redirect::to("/numbers/orphaned").into_response()),
+        Ok(()) if from_number_page => {
+            Ok(Redirect::to(&format!("/numbers/{number}?notice=rerouted")).into_response())
+        }
+        Ok(()) => Ok(Redirect::to("/numbers/orphaned?notice=rerouted").into_response()),
+        Err(err) if from_number_page => {
+            let features = number_features(&state, &caller, number.as_str()).await?;
+            let mut page = number_page(
+                &state,
+                &caller,
+                &number,
+                None,
+                features,
+                Some(err.public_message()),
+            )
+            .await?;
+            *page.status_mut() = err.status();
+            Ok(page)
+        }
         Err(err) => {
             let status = err.status();
-            let mut page = orphaned_page(&state, &caller).await?;
+            let mut page = orphaned_page(&state, &caller, None).await?;
             page.error = Some(err.public_message());
             Ok((status, render(&page)).into_response())
         }
@@ -245,4 +292,6 @@ pub async fn reroute(
 #[derive(Debug, Deserialize)]
 pub struct RerouteForm {
     target: String,
+    /// `number` when sent from the number's page, which shows the outcome.
+    back: Option<String>,
 }

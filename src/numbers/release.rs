@@ -45,12 +45,21 @@ pub async fn release(
     let attempt_id = Uuid::new_v4();
     let owner = Uuid::new_v4();
     let lease_seconds = state.config.sagas.lease_seconds;
+    // The number's row lock orders this intent with a re-route's (src/numbers/reroute.rs),
+    // so at most one of them is under way.
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SELECT 1 FROM numbers WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE")
+        .bind(number.as_str())
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
     let started = sqlx::query(
         "INSERT INTO release_attempts (id, e164, tenant_id, user_id, request_id, from_state, target_type,
                                        target_id, step, lease_owner, lease_expires_at)
          SELECT $1, e164, tenant_id, $4, $5, lifecycle, target_type, target_id, 'started', $6,
                 now() + make_interval(secs => $7)
          FROM numbers WHERE e164 = $2 AND tenant_id = $3 AND lifecycle = $8
+           AND NOT EXISTS (SELECT 1 FROM reroute_attempts r WHERE r.e164 = $2 AND r.step = 'started')
          ON CONFLICT (e164) WHERE step = 'started' DO NOTHING",
     )
     .bind(attempt_id)
@@ -61,15 +70,19 @@ pub async fn release(
     .bind(owner)
     .bind(lease_seconds as f64)
     .bind(from.as_str())
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?;
     if started.rows_affected() != 1 {
         return Err(AppError::conflict(
             "state_changed",
-            format!("{number} is being released or changed meanwhile; reload"),
+            format!(
+                "{} is being released, re-routed or changed meanwhile; reload it",
+                number.national_format()
+            ),
             json!(null),
         ));
     }
+    tx.commit().await?;
     let lease = Lease::keep(
         state.pool.clone(),
         Saga::Release,

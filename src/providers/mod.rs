@@ -158,7 +158,7 @@ pub enum PortProgress {
 }
 
 /// A number the provider should act on, with what it needs to know about it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct NumberRef<'a> {
     pub e164: &'a E164,
     pub state: Option<&'a str>,

@@ -47,6 +47,7 @@ impl Chrome {
                 "cancelled" => Some("Reservation cancelled: the numbers are back in inventory."),
                 "provisioned" => Some("Number provisioned."),
                 "released" => Some("Number released: it is back in the reseller's inventory."),
+                "rerouted" => Some("Number re-routed: calls now go to its new target."),
                 "welcome" => Some("Welcome back."),
                 "cnam_saved" => {
                     Some("Caller-ID name saved: it is on its way to the CNAM database.")

@@ -219,3 +219,67 @@ fn a_release_killed_at_any_step_ends_released_and_unrouted() {
         }
     })
 }
+
+/// (Inward's target, the platform's target) of `number`, by name.
+async fn targets_on_both_sides(pool: &PgPool, number: &str) -> (Option<String>, Option<String>) {
+    sqlx::query_as(
+        "SELECT n.target_name, (SELECT t.name FROM sandbox_assignments a
+                                  JOIN sandbox_targets t ON t.id = a.target_id WHERE a.e164 = n.e164)
+         FROM numbers n WHERE e164 = $1",
+    )
+    .bind(number)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[test]
+fn a_reroute_killed_at_any_step_ends_on_the_new_target() {
+    crate::db::db_test(|pool| async move {
+        inward::seed::demo(&pool, 5, Some(&["512"])).await.unwrap();
+        let url = crate::db::runtime_url(&pool.connect_options());
+        for step in [
+            "reroute.after_intent",
+            "reroute.after_unassign",
+            "reroute.after_assign",
+        ] {
+            let since = last_entry(&pool).await;
+            let (server, base) = serve(&url, step);
+            let api = client(&pool, base).await;
+            let number = api.provisioned(1).await.remove(0);
+            let support = api.target_id("queue", "Support").await;
+            assert_eq!(
+                targets_on_both_sides(&pool, &number).await,
+                (Some("Sales".into()), Some("Sales".into()))
+            );
+
+            let cut = api
+                .http
+                .post(format!("{}/api/v1/numbers/{number}/reroute", api.base))
+                .bearer_auth(&api.token)
+                .json(&json!({ "target": { "type": "queue", "id": support } }))
+                .send()
+                .await;
+            assert!(cut.is_err(), "{step}: the server died mid-request");
+            aborted(server);
+            if step == "reroute.after_unassign" {
+                // Until recovery, Inward shows the number routed while nothing routes it.
+                let (agree, report) = consistent(&url);
+                assert!(!agree && report.contains(&number), "{report}");
+            }
+            recover(&url).await;
+
+            assert_eq!(
+                targets_on_both_sides(&pool, &number).await,
+                (Some("Support".into()), Some("Support".into())),
+                "{step}: moved on both sides"
+            );
+            assert_eq!(both_sides(&pool, &number).await.0, "active");
+            assert_eq!(
+                audit(&pool, since, &number, "REROUTE").await,
+                ["SUCCESS"],
+                "{step}: one re-route recorded"
+            );
+        }
+    })
+}

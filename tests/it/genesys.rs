@@ -446,6 +446,46 @@ fn a_target_deleted_on_the_platform_is_flagged_orphaned_and_rerouted() {
     })
 }
 
+#[test]
+fn a_live_number_is_re_routed_on_genesys_from_a_user_to_a_call_route_and_on() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (_, agent) = connected(&app, &sim).await;
+        let number = agent.find("npa=317", 1).await.remove(0);
+        let ada = sim.id_of("user", "Ada Lovelace");
+        assert_eq!(
+            provision(&agent, &number, json!({ "type": "extension", "id": ada }))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(sim.owner(&number), Some((ada.clone(), "USER")));
+
+        let ivr = sim.id_of("ivr", "Main Menu");
+        let (status, body) = agent
+            .post(
+                &format!("/api/v1/numbers/{number}/reroute"),
+                json!({ "target": { "type": "ivr", "id": ivr } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sim.owner(&number), Some((ivr, "IVR_CONFIG")));
+
+        let grace = sim.id_of("user", "Grace Hopper");
+        let (status, body) = agent
+            .post(
+                &format!("/api/v1/numbers/{number}/reroute"),
+                json!({ "target": { "type": "extension", "id": grace } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(sim.owner(&number), Some((grace, "USER")));
+        assert_eq!(app.number_state(&number).await, "active");
+        assert_eq!(app.audit_count(&number, "REROUTE", "SUCCESS").await, 2);
+    })
+}
+
 /// What the adapter sent matches the published shapes: known fields only, required ones present.
 #[test]
 fn requests_match_the_published_genesys_shapes() {

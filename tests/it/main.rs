@@ -43,6 +43,7 @@ mod pool;
 mod porting;
 mod races;
 mod rate_limits;
+mod reroute;
 mod ringcx;
 mod ringcx_pool;
 mod roles;
