@@ -6,25 +6,32 @@
 --   reseller's inventory, allocated to nobody or to it, and not aging for another tenant
 --   (the offer rule of src/numbers/offer.rs, less the country, which hides nothing).
 -- Another tenant's numbers, their targets and names included, are never visible.
+--
+-- PL/pgSQL, so that the planner does not inline it: inlined, this expression made planning
+-- any statement on `numbers` several times slower (docs/performance.md, Row-level
+-- security). Work that spans organizations never calls it (the policy's first test).
 CREATE FUNCTION inward_sees_number(
     tenant uuid, inventory uuid, allocated uuid, released_by uuid, aging_until timestamptz
-) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT inward_scope() = 'all'
-        OR (inward_scope() = 'org'
-            AND (inward_sees(tenant) OR inward_sees(inventory)
-                 OR (tenant IS NULL AND aging_until > now() AND inward_sees(released_by))
-                 OR (tenant IS NULL
-                     AND current_setting('inward.kind', true) = 'tenant'
-                     AND (inventory = '00000000-0000-0000-0000-000000000001'::uuid
-                          OR inventory = nullif(current_setting('inward.parent', true), '')::uuid)
-                     AND (allocated IS NULL OR allocated = inward_org())
-                     AND (aging_until IS NULL OR aging_until <= now() OR released_by = inward_org()))))
+) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN inward_scope() = 'org'
+        AND (inward_sees(tenant) OR inward_sees(inventory)
+             OR (tenant IS NULL AND aging_until > now() AND inward_sees(released_by))
+             OR (tenant IS NULL
+                 AND current_setting('inward.kind', true) = 'tenant'
+                 AND (inventory = '00000000-0000-0000-0000-000000000001'::uuid
+                      OR inventory = nullif(current_setting('inward.parent', true), '')::uuid)
+                 AND (allocated IS NULL OR allocated = inward_org())
+                 AND (aging_until IS NULL OR aging_until <= now() OR released_by = inward_org())));
+END
 $$;
 
 ALTER TABLE numbers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY organization_rows ON numbers
-    USING (inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until))
-    WITH CHECK (inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until));
+    USING (inward_scope() = 'all'
+           OR inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until))
+    WITH CHECK (inward_scope() = 'all'
+           OR inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until));
 
 -- The available-number search reads the stock through this view, with its owner's rights:
 -- under a policy, PostgreSQL may not use a condition that is not leakproof (LIKE, reverse(),

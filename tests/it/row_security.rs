@@ -23,6 +23,7 @@ const OWN_ROWS: &[(&str, &str)] = &[
     ("idempotency_keys", "tenant_id"),
     ("provisioning_attempts", "tenant_id"),
     ("release_attempts", "tenant_id"),
+    ("reroute_attempts", "tenant_id"),
     ("reservations", "tenant_id"),
     ("number_assignments", "tenant_id"),
     ("sandbox_targets", "tenant_id"),
@@ -124,6 +125,14 @@ async fn globex_everywhere(app: &TestApp) {
         )
         .await;
     assert!(status.is_success(), "{body}");
+    let support = admin.target_id("queue", "Support").await;
+    let (status, body) = admin
+        .post(
+            &format!("/api/v1/numbers/{}/reroute", numbers[1]),
+            json!({ "target": { "type": "queue", "id": support } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = admin.post("/api/v1/drift/run", json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
