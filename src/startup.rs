@@ -42,6 +42,7 @@ pub fn api_router() -> Routes {
         .at("/numbers", get(numbers::api::list))
         .at("/numbers/{e164}", get(numbers::api::show))
         .at("/numbers/{e164}/release", post(numbers::api::release))
+        .at("/numbers/reroute", post(numbers::api::reroute_many))
         .at("/numbers/{e164}/reroute", post(numbers::api::reroute))
         .at("/orphaned-numbers", get(numbers::api::orphaned))
         .at("/numbers/{e164}/cnam", put(features::api::put_cnam))
@@ -197,6 +198,10 @@ pub fn page_router() -> Routes {
         )
         .at("/numbers", get(numbers::pages::list))
         .at("/numbers/orphaned", get(numbers::pages::orphaned))
+        .at(
+            "/numbers/reroute",
+            get(numbers::pages::bulk_reroute_form).post(numbers::pages::bulk_reroute),
+        )
         .at("/numbers/{e164}/reroute", post(numbers::pages::reroute))
         .at("/numbers/{e164}", get(numbers::pages::show))
         .at("/numbers/{e164}/release", post(numbers::pages::release))

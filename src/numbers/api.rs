@@ -228,6 +228,35 @@ pub async fn reroute(
     ))
 }
 
+/// Re-routes several numbers to one target; each number's outcome is in `results`.
+pub async fn reroute_many(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    crate::web::ApiJson(body): crate::web::ApiJson<super::bulk::BulkRerouteRequest>,
+) -> AppResult<Json<Value>> {
+    let id = body
+        .target
+        .id
+        .as_deref()
+        .ok_or_else(|| AppError::invalid_field("target.id", "give the new target's id"))?;
+    let results = super::bulk::reroute_all(
+        &state,
+        &caller,
+        &body.numbers,
+        &body.target.kind,
+        id,
+        request_id.as_deref(),
+    )
+    .await?;
+    let rerouted = results.iter().filter(|r| r.ok).count();
+    Ok(Json(json!({
+        "rerouted": rerouted,
+        "failed": results.len() - rerouted,
+        "results": results,
+    })))
+}
+
 pub async fn orphaned(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,

@@ -1,6 +1,7 @@
 //! The tenant's numbers: listing, detail with history, release, re-routing, and routing targets.
 
 pub mod api;
+pub mod bulk;
 pub mod lifecycle;
 pub mod offer;
 pub mod pages;

@@ -295,3 +295,123 @@ pub struct RerouteForm {
     /// `number` when sent from the number's page, which shows the outcome.
     back: Option<String>,
 }
+
+#[derive(askama::Template)]
+#[template(path = "numbers_reroute.html")]
+struct BulkReroutePage {
+    chrome: Chrome,
+    /// The ticked numbers, each with what Inward knows of it (none: not the tenant's).
+    numbers: Vec<(String, Option<TenantNumber>)>,
+    targets: Vec<crate::domain::Target>,
+    chosen: String,
+    results: Vec<super::bulk::Rerouted>,
+    error: Option<String>,
+}
+
+impl BulkReroutePage {
+    fn national(&self, e164: &str) -> String {
+        national(e164)
+    }
+
+    fn rerouted(&self) -> usize {
+        self.results.iter().filter(|r| r.ok).count()
+    }
+}
+
+async fn bulk_reroute_page(
+    state: &AppState,
+    caller: &PageCaller,
+    picked: Vec<String>,
+) -> Result<BulkReroutePage, AppError> {
+    let tenant_id = caller.principal.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let mut numbers = Vec::with_capacity(picked.len());
+    for e164 in picked {
+        let found = repo::find(&mut conn, tenant_id, &e164).await?;
+        numbers.push((e164, found));
+    }
+    drop(conn);
+    let targets = state.targets(tenant_id, None).await?;
+    Ok(BulkReroutePage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        numbers,
+        targets,
+        chosen: String::new(),
+        results: Vec::new(),
+        error: None,
+    })
+}
+
+fn picked(fields: &[(String, String)]) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(k, _)| k == "number")
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
+/// The bulk re-route form, reached from the numbers list with the ticked numbers in the query.
+pub async fn bulk_reroute_form(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> PageResult {
+    let fields: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let (numbers, error) = match super::bulk::wanted(&picked(&fields)) {
+        Ok(unique) => (unique, None),
+        Err(err) => (Vec::new(), Some(err.public_message())),
+    };
+    let mut page = bulk_reroute_page(&state, &caller, numbers).await?;
+    page.error = error;
+    Ok(render(&page))
+}
+
+/// Re-routes the ticked numbers and shows each one's outcome on the same page.
+pub async fn bulk_reroute(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let numbers = picked(&fields);
+    let chosen = fields
+        .iter()
+        .find(|(k, _)| k == "target")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let outcome = match chosen.split_once(':') {
+        Some((kind, id)) => {
+            super::bulk::reroute_all(
+                &state,
+                &caller.principal,
+                &numbers,
+                kind,
+                id,
+                request_id.as_deref(),
+            )
+            .await
+        }
+        None => Err(AppError::invalid_field(
+            "target",
+            "Choose the new routing target.",
+        )),
+    };
+    let shown = super::bulk::wanted(&numbers).unwrap_or_default();
+    let mut page = bulk_reroute_page(&state, &caller, shown).await?;
+    page.chosen = chosen;
+    match outcome {
+        Ok(results) => {
+            page.results = results;
+            Ok(render(&page))
+        }
+        Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
+            page.error = Some(err.public_message());
+            Ok((err.status(), render(&page)).into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}

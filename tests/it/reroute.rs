@@ -323,3 +323,140 @@ fn the_number_page_re_routes_and_shows_a_refusal_in_place() {
         );
     })
 }
+
+#[test]
+fn several_numbers_move_together_and_each_says_how_it_went() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let numbers = admin.provisioned(2).await;
+        let support = admin.target_id("queue", "Support").await;
+        // A number in stock: not the tenant's to move.
+        let stranger = admin.find("npa=512", 1).await.remove(0);
+
+        let body = json!({
+            "numbers": [numbers[0], numbers[1], numbers[0], "+1555", stranger],
+            "target": { "type": "queue", "id": support },
+        });
+        let (status, answer) = admin.post("/api/v1/numbers/reroute", body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(
+            (answer["rerouted"].as_u64(), answer["failed"].as_u64()),
+            (Some(2), Some(2))
+        );
+        let results = answer["results"].as_array().unwrap();
+        assert_eq!(
+            results.len(),
+            4,
+            "a number given twice is re-routed once: {answer}"
+        );
+        assert_eq!(results[0]["target"]["name"], "Support");
+        assert_eq!(results[2]["error"]["code"], "invalid_input");
+        assert_eq!(
+            results[3]["error"]["code"], "not_found",
+            "another tenant's number"
+        );
+        for number in &numbers {
+            assert_eq!(
+                routed_to(&app.pool, number).await.as_deref(),
+                Some("Support")
+            );
+        }
+        assert_eq!(routed_to(&app.pool, &stranger).await, None);
+
+        let too_many: Vec<String> = (0..101).map(|i| format!("+1512555{i:04}")).collect();
+        let (status, body) = admin
+            .post(
+                "/api/v1/numbers/reroute",
+                json!({ "numbers": too_many, "target": { "type": "queue", "id": support } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most 100")
+        );
+        let (status, body) = admin
+            .post(
+                "/api/v1/numbers/reroute",
+                json!({ "numbers": [], "target": { "type": "queue", "id": support } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    })
+}
+
+#[test]
+fn the_numbers_list_re_routes_the_ticked_numbers() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let numbers = app.api("admin@globex.test").await.provisioned(2).await;
+        let support = app
+            .api("admin@globex.test")
+            .await
+            .target_id("queue", "Support")
+            .await;
+        let browser = app.browser("admin@globex.test").await;
+        let (_, list) = browser.get("/numbers").await;
+        assert!(list.contains("id=\"bulk-reroute\""), "{list}");
+
+        let (status, page) = browser
+            .get(
+                &format!(
+                    "/numbers/reroute?number={}&number={}",
+                    numbers[0], numbers[1]
+                )
+                .replace('+', "%2B"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            page.contains("2 numbers selected") && page.contains("Queue · Support"),
+            "{page}"
+        );
+
+        // No target chosen: said on the page, in the layout, the numbers kept.
+        let response = browser
+            .post_form(
+                "/numbers/reroute",
+                &[
+                    ("number", numbers[0].as_str()),
+                    ("number", numbers[1].as_str()),
+                    ("target", ""),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("Choose the new routing target.")
+                && page.contains("2 numbers selected")
+                && page.contains("<nav"),
+            "{page}"
+        );
+
+        let choice = format!("queue:{support}");
+        let response = browser
+            .post_form(
+                "/numbers/reroute",
+                &[
+                    ("number", numbers[0].as_str()),
+                    ("number", numbers[1].as_str()),
+                    ("target", choice.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("2 of 2 numbers re-routed."), "{page}");
+        assert_eq!(page.matches("data-ok=\"true\"").count(), 2, "{page}");
+        for number in &numbers {
+            assert_eq!(
+                routed_to(&app.pool, number).await.as_deref(),
+                Some("Support")
+            );
+        }
+    })
+}

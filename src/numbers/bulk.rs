@@ -1,0 +1,98 @@
+//! Re-routing several numbers to one target: each number is its own re-route saga, one after
+//! the other, so one refusal stops nothing and each result says what became of its number.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::domain::{E164, Target, policy::Principal};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// At most this many numbers in one request: each is a round of platform calls.
+pub const MAX_NUMBERS: usize = 100;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rerouted {
+    pub number: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+impl Rerouted {
+    pub fn message(&self) -> Option<&str> {
+        self.error.as_ref()?["message"].as_str()
+    }
+}
+
+/// The numbers asked for, each once, in the order given; too few or too many is a 422.
+pub fn wanted(numbers: &[String]) -> AppResult<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<String> = numbers
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty() && seen.insert(n.clone()))
+        .collect();
+    if unique.is_empty() {
+        return Err(AppError::invalid_field(
+            "numbers",
+            "Tick the numbers to re-route first.",
+        ));
+    }
+    if unique.len() > MAX_NUMBERS {
+        return Err(AppError::invalid_field(
+            "numbers",
+            format!(
+                "{} numbers were ticked; re-route at most {MAX_NUMBERS} at a time.",
+                unique.len()
+            ),
+        ));
+    }
+    Ok(unique)
+}
+
+/// Re-routes each number to `kind`/`target_id`.
+pub async fn reroute_all(
+    state: &AppState,
+    caller: &Principal,
+    numbers: &[String],
+    kind: &str,
+    target_id: &str,
+    request_id: Option<&str>,
+) -> AppResult<Vec<Rerouted>> {
+    caller.tenant()?;
+    let numbers = wanted(numbers)?;
+    kind.parse::<crate::domain::TargetKind>()
+        .map_err(|e| AppError::invalid_field("target.type", e))?;
+    let mut results = Vec::with_capacity(numbers.len());
+    for raw in numbers {
+        let outcome = match E164::parse(&raw) {
+            Ok(number) => super::reroute(state, caller, &number, kind, target_id, request_id).await,
+            Err(e) => Err(AppError::invalid_field("number", e.to_string())),
+        };
+        results.push(match outcome {
+            Ok(target) => Rerouted {
+                number: raw,
+                ok: true,
+                target: Some(target),
+                error: None,
+            },
+            Err(AppError::Internal(err)) => return Err(AppError::Internal(err)),
+            Err(err) => Rerouted {
+                number: raw,
+                ok: false,
+                target: None,
+                error: Some(json!({ "code": err.code(), "message": err.public_message() })),
+            },
+        });
+    }
+    Ok(results)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BulkRerouteRequest {
+    pub numbers: Vec<String>,
+    pub target: crate::reservations::provision::TargetSpec,
+}
