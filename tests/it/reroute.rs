@@ -460,3 +460,68 @@ fn the_numbers_list_re_routes_the_ticked_numbers() {
         }
     })
 }
+
+#[test]
+fn in_chromium_a_number_is_re_routed_from_its_page_at_desktop_and_phone_widths() {
+    use fantoccini::Locator;
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let numbers = app.api("agent@globex.test").await.provisioned(2).await;
+        let chrome = crate::chrome::Chrome::start().await;
+        let c = chrome.client.clone();
+        chrome.login(&app.url(""), "agent@globex.test").await;
+        for (width, number, target) in [
+            (1280, &numbers[0], "Queue · Support"),
+            (390, &numbers[1], "IVR / flow · Main Menu"),
+        ] {
+            c.set_window_size(width, 900).await.unwrap();
+            c.goto(&app.url(&format!("/numbers/{number}")))
+                .await
+                .unwrap();
+            chrome.wait("#reroute-form").await;
+            chrome.screenshot(&format!("number-reroute-{width}")).await;
+            let inside: bool = c
+                .execute(
+                    "const r = document.querySelector('#reroute').getBoundingClientRect();
+                     return r.left >= 0 && r.right <= window.innerWidth;",
+                    vec![],
+                )
+                .await
+                .unwrap()
+                .as_bool()
+                .unwrap();
+            assert!(inside, "at {width} px the Re-route button is on screen");
+            c.find(Locator::Css("#reroute-target"))
+                .await
+                .unwrap()
+                .select_by_label(target)
+                .await
+                .unwrap();
+            c.find(Locator::Css("#reroute"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let notice = chrome.wait(".alert-success").await.text().await.unwrap();
+            assert!(notice.contains("re-routed"), "{notice}");
+            let now = c
+                .find(Locator::Css("#reroute-target option[disabled]"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(now, format!("{target} (now)"));
+        }
+        assert_eq!(
+            routed_to(&app.pool, &numbers[0]).await.as_deref(),
+            Some("Support")
+        );
+        assert_eq!(
+            routed_to(&app.pool, &numbers[1]).await.as_deref(),
+            Some("Main Menu")
+        );
+        c.close().await.unwrap();
+    })
+}
