@@ -123,6 +123,21 @@ impl ReservationPage {
         countdown(self.seconds_left)
     }
 
+    /// Premium numbers wait for an approver: nothing can be provisioned until then.
+    pub fn awaits_approval(&self) -> bool {
+        self.approval
+            .as_ref()
+            .is_some_and(|a| a.effective_status() == "pending")
+    }
+
+    /// How many numbers still wait for a target (the "Provision all" form shows from two).
+    pub fn waiting(&self) -> usize {
+        self.numbers
+            .iter()
+            .filter(|n| n.state == "reserved")
+            .count()
+    }
+
     pub fn targets_of(&self, kind: &str) -> Vec<&Target> {
         self.targets
             .iter()
@@ -241,6 +256,9 @@ pub async fn provision(
 ) -> PageResult {
     let id = parse_id(&id, "reservation")?;
     let fields = form_fields(&body);
+    if field(&fields, "all") == Some("yes") {
+        return provision_all(&state, &caller, request_id.as_deref(), id, &fields).await;
+    }
     let spec = (|| {
         let number = field(&fields, "number")
             .ok_or_else(|| AppError::invalid_field("number", "which number?"))?;
@@ -334,6 +352,90 @@ fn countdown(seconds_left: i64) -> String {
     } else {
         format!("{minutes}:{seconds:02}")
     }
+}
+
+/// The reservation page's "Provision all" form: one existing target for every number still
+/// waiting. Each number is its own saga; the error names each one that failed, and the
+/// numbers that failed stay held for a retry.
+async fn provision_all(
+    state: &AppState,
+    caller: &PageCaller,
+    request_id: Option<&str>,
+    id: Uuid,
+    fields: &[(String, String)],
+) -> PageResult {
+    let outcome = async {
+        let (kind, target_id) = field(fields, "target")
+            .and_then(|t| t.split_once(':'))
+            .filter(|(_, id)| *id != "new" && !id.is_empty())
+            .ok_or_else(|| {
+                AppError::invalid_field("target", "Choose the target for all the numbers.")
+            })?;
+        let tenant_id = caller.principal.tenant()?;
+        let mut conn = state.pool.acquire().await?;
+        repo::find(&mut conn, tenant_id, id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("reservation".into()))?;
+        let specs: Vec<AssignmentSpec> = repo::numbers(&mut conn, id)
+            .await?
+            .into_iter()
+            .filter(|n| n.state == "reserved")
+            .map(|n| AssignmentSpec {
+                number: n.e164,
+                name: None,
+                target: TargetSpec {
+                    kind: kind.to_string(),
+                    id: Some(target_id.to_string()),
+                    name: None,
+                },
+            })
+            .collect();
+        drop(conn);
+        if specs.is_empty() {
+            return Err(AppError::invalid_field(
+                "numbers",
+                "No number of this reservation is waiting for a target.",
+            ));
+        }
+        super::provision::provision(state, &caller.principal, id, &specs, request_id).await
+    }
+    .await;
+    let error = match outcome {
+        Ok(results) => {
+            let failed: Vec<String> = results
+                .iter()
+                .filter(|r| !r.ok)
+                .map(|r| {
+                    format!(
+                        "{}: {}",
+                        crate::domain::e164::format_national(&r.number),
+                        r.error.as_deref().unwrap_or("failed")
+                    )
+                })
+                .collect();
+            if failed.is_empty() {
+                return Ok(
+                    Redirect::to(&format!("/reservations/{id}?notice=provisioned_all"))
+                        .into_response(),
+                );
+            }
+            AppError::ProviderPartial {
+                message: format!(
+                    "{} of {} numbers could not be provisioned ({}). They are still held; you can retry.",
+                    failed.len(),
+                    results.len(),
+                    failed.join("; ")
+                ),
+                details: serde_json::Value::Null,
+            }
+        }
+        Err(err) => err,
+    };
+    error.log();
+    let status = error.status();
+    let mut page = reservation_page(state, caller, id, None).await?;
+    page.error = Some(error.public_message());
+    Ok((status, render(&page)).into_response())
 }
 
 #[cfg(test)]

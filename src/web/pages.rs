@@ -46,6 +46,7 @@ impl Chrome {
             .and_then(|c| match c {
                 "cancelled" => Some("Reservation cancelled: the numbers are back in inventory."),
                 "provisioned" => Some("Number provisioned."),
+                "provisioned_all" => Some("All the numbers are provisioned."),
                 "released" => Some("Number released: it is back in the reseller's inventory."),
                 "rerouted" => Some("Number re-routed: calls now go to its new target."),
                 "welcome" => Some("Welcome back."),

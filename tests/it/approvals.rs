@@ -81,6 +81,19 @@ fn a_premium_hold_waits_for_approval_then_gets_the_full_hold_time() {
                 .contains("a tenant admin")
         );
 
+        // The page offers no provisioning while the approval is pending, and says why.
+        let (_, page) = app
+            .browser("agent@globex.test")
+            .await
+            .get(&format!("/reservations/{id}"))
+            .await;
+        assert!(
+            page.contains("Can be provisioned once approved.")
+                && !page.contains("provision-form")
+                && !page.contains("provision-all-form"),
+            "{page}"
+        );
+
         // The approver sees the price and the justification.
         let (status, list) = admin.get("/api/v1/approvals?status=pending").await;
         assert_eq!(status, StatusCode::OK);

@@ -388,3 +388,68 @@ fn behind_https_browsers_are_told_to_stay_on_it() {
         );
     })
 }
+
+#[test]
+fn provision_all_sends_every_held_number_to_one_target_and_names_the_ones_that_failed() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 3).await;
+        let (status, reservation) = api.reserve(&numbers).await;
+        assert_eq!(status, StatusCode::CREATED, "{reservation}");
+        let id = reservation["id"].as_str().unwrap().to_string();
+        let sales = api.target_id("queue", "Sales").await;
+        let browser = app.browser("agent@globex.test").await;
+        let (_, page) = browser.get(&format!("/reservations/{id}")).await;
+        assert!(page.contains("Provision all 3"), "{page}");
+
+        let path = format!("/reservations/{id}/provision");
+        let response = browser
+            .post_form(&path, &[("all", "yes"), ("target", "")])
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("Choose the target for all the numbers.") && page.contains("<nav"),
+            "{page}"
+        );
+
+        inward::providers::sandbox::Sandbox::inject_fault(
+            &app.pool,
+            "assign",
+            1,
+            "carrier timeout (injected)",
+        )
+        .await
+        .unwrap();
+        let choice = format!("queue:{sales}");
+        let response = browser
+            .post_form(&path, &[("all", "yes"), ("target", choice.as_str())])
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("1 of 3 numbers could not be provisioned")
+                && page.contains("carrier timeout"),
+            "{page}"
+        );
+        let mut states = Vec::new();
+        for n in &numbers {
+            states.push(app.number_state(n).await);
+        }
+        states.sort();
+        assert_eq!(states, ["active", "active", "reserved"]);
+
+        let response = browser
+            .post_form(&path, &[("all", "yes"), ("target", choice.as_str())])
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()["location"],
+            format!("/reservations/{id}?notice=provisioned_all").as_str()
+        );
+        for n in &numbers {
+            assert_eq!(app.number_state(n).await, "active");
+        }
+    })
+}
