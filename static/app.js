@@ -64,3 +64,12 @@ document.addEventListener("change", function (event) {
     field.querySelectorAll("input, select").forEach(function (control) { control.disabled = tollFree; });
   });
 });
+
+// A notice arrives in the address (?notice=…) after a redirect; once shown it leaves the
+// address, so that a reload or a shared link does not announce it again.
+document.addEventListener("DOMContentLoaded", function () {
+  var url = new URL(window.location.href);
+  if (!url.searchParams.has("notice")) { return; }
+  url.searchParams.delete("notice");
+  window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+});

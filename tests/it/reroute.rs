@@ -505,6 +505,12 @@ fn in_chromium_a_number_is_re_routed_from_its_page_at_desktop_and_phone_widths()
                 .unwrap();
             let notice = chrome.wait(".alert-success").await.text().await.unwrap();
             assert!(notice.contains("re-routed"), "{notice}");
+            let url = c.current_url().await.unwrap();
+            assert_eq!(
+                (url.path(), url.query()),
+                (format!("/numbers/{number}").as_str(), None),
+                "the notice left the address once shown"
+            );
             let now = c
                 .find(Locator::Css("#reroute-target option[disabled]"))
                 .await
