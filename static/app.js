@@ -73,3 +73,17 @@ document.addEventListener("DOMContentLoaded", function () {
   url.searchParams.delete("notice");
   window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
 });
+
+// A provisioning row asks for a new extension's name only when "New extension…" is picked.
+(function () {
+  function sync(select) {
+    var field = select.form && select.form.querySelector(".new-extension");
+    if (field) { field.hidden = select.value !== "extension:new"; }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".provision-form select[name=target]").forEach(sync);
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.matches(".provision-form select[name=target]")) { sync(event.target); }
+  });
+})();

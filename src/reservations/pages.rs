@@ -98,6 +98,8 @@ pub struct ReservationPage {
     numbers: Vec<ReservedNumber>,
     targets: Vec<Target>,
     error: Option<String>,
+    /// What was sent for the number whose provisioning was refused, to show it again.
+    kept: Option<Kept>,
     notices: Vec<String>,
     approval: Option<crate::approvals::ApprovalRow>,
     /// The tenant requires a registered E911 address before activation.
@@ -136,6 +138,18 @@ impl ReservationPage {
             .iter()
             .filter(|n| n.state == "reserved")
             .count()
+    }
+
+    /// The value sent in `field` for `e164`, when its provisioning was refused.
+    pub fn kept(&self, e164: &str, field: &str) -> &str {
+        match &self.kept {
+            Some(kept) if kept.number == e164 => kept
+                .fields
+                .iter()
+                .find(|(k, _)| k == field)
+                .map_or("", |(_, v)| v.as_str()),
+            _ => "",
+        }
     }
 
     pub fn targets_of(&self, kind: &str) -> Vec<&Target> {
@@ -197,6 +211,7 @@ async fn reservation_page(
         numbers,
         targets,
         error: None,
+        kept: None,
         notices,
         approval,
         require_e911,
@@ -259,19 +274,22 @@ pub async fn provision(
     if field(&fields, "all") == Some("yes") {
         return provision_all(&state, &caller, request_id.as_deref(), id, &fields).await;
     }
+    let row = field(&fields, "number")
+        .map(crate::domain::e164::format_national)
+        .unwrap_or_else(|| "This number".into());
     let spec = (|| {
         let number = field(&fields, "number")
-            .ok_or_else(|| AppError::invalid_field("number", "which number?"))?;
+            .ok_or_else(|| AppError::invalid_field("number", "Which number? Reload the page."))?;
         let target = field(&fields, "target").unwrap_or("");
-        let (kind, target_id) = target
-            .split_once(':')
-            .ok_or_else(|| AppError::invalid_field("target", "choose a routing target"))?;
+        let (kind, target_id) = target.split_once(':').ok_or_else(|| {
+            AppError::invalid_field("target", format!("{row}: choose a routing target."))
+        })?;
         let target = if target_id == "new" {
             let name = field(&fields, "new_extension")
                 .map(str::trim)
                 .filter(|n| !n.is_empty());
             let name = name.ok_or_else(|| {
-                AppError::invalid_field("new_extension", "name the new extension")
+                AppError::invalid_field("new_extension", format!("{row}: name the new extension."))
             })?;
             TargetSpec {
                 kind: kind.to_string(),
@@ -328,6 +346,10 @@ pub async fn provision(
     let status = error.status();
     let mut page = reservation_page(&state, &caller, id, None).await?;
     page.error = Some(error.public_message());
+    page.kept = field(&fields, "number").map(|number| Kept {
+        number: number.to_string(),
+        fields: fields.clone(),
+    });
     Ok((status, render(&page)).into_response())
 }
 
@@ -352,6 +374,12 @@ fn countdown(seconds_left: i64) -> String {
     } else {
         format!("{minutes}:{seconds:02}")
     }
+}
+
+/// A row's form as it was sent.
+pub struct Kept {
+    number: String,
+    fields: Vec<(String, String)>,
 }
 
 /// The reservation page's "Provision all" form: one existing target for every number still

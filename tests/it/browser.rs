@@ -62,12 +62,19 @@ fn log_in_search_reserve_provision_and_see_the_number_active() {
         );
 
         let form = c.find(Locator::Css(".provision-form")).await.unwrap();
-        form.find(Locator::Css("select[name=target]"))
-            .await
-            .unwrap()
-            .select_by_label("Queue · Sales")
+        let target = form
+            .find(Locator::Css("select[name=target]"))
             .await
             .unwrap();
+        let new_extension = form.find(Locator::Css(".new-extension")).await.unwrap();
+        assert!(
+            !new_extension.is_displayed().await.unwrap(),
+            "no extension name asked for before a new extension is picked"
+        );
+        target.select_by_label("New extension…").await.unwrap();
+        assert!(new_extension.is_displayed().await.unwrap());
+        target.select_by_label("Queue · Sales").await.unwrap();
+        assert!(!new_extension.is_displayed().await.unwrap());
         form.find(Locator::Css("input[name=display_name]"))
             .await
             .unwrap()

@@ -453,3 +453,43 @@ fn provision_all_sends_every_held_number_to_one_target_and_names_the_ones_that_f
         }
     })
 }
+
+#[test]
+fn a_refused_provisioning_names_its_row_and_keeps_what_was_chosen() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 2).await;
+        let (_, reservation) = api.reserve(&numbers).await;
+        let id = reservation["id"].as_str().unwrap().to_string();
+        let browser = app.browser("agent@globex.test").await;
+        let response = browser
+            .post_form(
+                &format!("/reservations/{id}/provision"),
+                &[
+                    ("number", numbers[1].as_str()),
+                    ("target", "extension:new"),
+                    ("new_extension", " "),
+                    ("display_name", "Front desk"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        let row = inward::domain::e164::format_national(&numbers[1]);
+        assert!(
+            page.contains(&format!("{row}: name the new extension.")),
+            "{page}"
+        );
+        assert!(
+            page.contains("value=\"extension:new\" selected")
+                && page.contains("value=\"Front desk\""),
+            "the row keeps its choices: {page}"
+        );
+        assert_eq!(
+            page.matches(" selected>").count(),
+            1,
+            "only the refused row keeps a choice"
+        );
+    })
+}
