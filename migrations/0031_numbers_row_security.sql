@@ -72,3 +72,11 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
      ORDER BY n.e164
        FOR UPDATE OF n
 $$;
+
+-- Which of these numbers Inward knows, whoever holds them: a port-in must not start for a
+-- number already on the network, even one another tenant holds. Only the numbers asked
+-- about, and nothing of them but that they exist.
+CREATE FUNCTION numbers_known(wanted text[]) RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT e164 FROM numbers WHERE e164 = ANY (wanted) AND inward_scope() IN ('org', 'all')
+$$;

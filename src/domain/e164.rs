@@ -108,7 +108,9 @@ impl E164 {
 
 /// Formats a stored E.164 string for people without re-validating it.
 pub fn format_national(e164: &str) -> String {
-    if e164.len() == 12 && e164.starts_with("+1") {
+    // Digits only: what reaches here may be a raw query value, and slicing a multi-byte
+    // character would panic.
+    if e164.len() == 12 && e164.starts_with("+1") && e164[2..].bytes().all(|b| b.is_ascii_digit()) {
         let d = &e164[2..];
         format!("({}) {}-{}", &d[..3], &d[3..6], &d[6..])
     } else {
@@ -290,6 +292,10 @@ mod tests {
         assert_eq!(n.tel_uri(), "tel:+15125550100");
         assert_eq!(n.npa(), Some("512"));
         assert_eq!(n.national_digits(), "5125550100");
+        // Anything else is shown as it came, even text that is not a number at all.
+        assert_eq!(format_national("+112é345678"), "+112é345678");
+        assert_eq!(format_national("+1512555010x"), "+1512555010x");
+        assert_eq!(format_national("+4930123456"), "+4930123456");
     }
 
     #[test]

@@ -113,9 +113,11 @@ pub async fn flag_orphan(
 }
 
 async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
-    let due: Vec<(String, Uuid)> = sqlx::query_as(
-        "SELECT e164, tenant_id FROM numbers WHERE lifecycle = 'orphaned' AND orphaned_at < now() - make_interval(days => $1)",
-    )
+    // A number being re-routed is being rescued: not deprovisioned under the saga's feet.
+    let due: Vec<(String, Uuid)> = sqlx::query_as(&format!(
+        "SELECT e164, tenant_id FROM numbers n WHERE lifecycle = 'orphaned' AND orphaned_at < now() - make_interval(days => $1) AND {}",
+        crate::numbers::reroute::not_being_rerouted_sql("n")
+    ))
     .bind(state.config.orphans.grace_days as i32)
     .fetch_all(&state.pool)
     .await?;

@@ -14,9 +14,16 @@ use super::{lifecycle, repo};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
-use crate::providers::{NumberRef, Provider, ProviderError};
+use crate::providers::{NumberRef, Provider, ProviderError, ProviderErrorKind};
 use crate::saga_lease::{Lease, Saga};
 use crate::state::AppState;
+
+/// SQL true for a number (`alias`, a row of `numbers`) that no re-route is moving now.
+pub fn not_being_rerouted_sql(alias: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM reroute_attempts ra WHERE ra.e164 = {alias}.e164 AND ra.step = 'started')"
+    )
+}
 
 /// Where a test may make `inward serve` exit, to check what recovery makes of it.
 fn crash_point(step: &str) {
@@ -77,7 +84,27 @@ pub async fn reroute(
     crash_point("after_intent");
     let intent = Intent::of(state, &lease).await?;
     match drive(state, &lease, &intent, provider.as_ref()).await? {
-        Driven::Done | Driven::Overtaken => Ok(target),
+        Driven::Done => Ok(target),
+        Driven::Changed => Err(AppError::conflict(
+            "state_changed",
+            format!(
+                "{} is routed to {} {} on the platform, but it changed in Inward meanwhile; \
+                 reload it and check its target",
+                number.national_format(),
+                target.kind.label(),
+                target.name
+            ),
+            json!({ "number": number }),
+        )),
+        Driven::Overtaken => Err(AppError::conflict(
+            "reroute_pending",
+            format!(
+                "{}: the re-route took too long and is being completed automatically; \
+                 reload the number in a minute to see where it goes",
+                number.national_format()
+            ),
+            json!({ "number": number }),
+        )),
         Driven::Pending(err) => Err(AppError::conflict(
             "reroute_pending",
             format!(
@@ -128,8 +155,12 @@ async fn start(
     let owner = Uuid::new_v4();
     let lease_seconds = state.config.sagas.lease_seconds;
     let mut tx = state.pool.begin().await?;
-    let locked: Option<String> = sqlx::query_scalar(
-        "SELECT lifecycle FROM numbers WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE",
+    // The intent records the target the number has under this lock, which must still be
+    // the one read before the platform was asked about the new target.
+    type Routing = (String, Option<String>, Option<String>);
+    let locked: Option<Routing> = sqlx::query_as(
+        "SELECT lifecycle, target_type, target_id FROM numbers
+         WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE",
     )
     .bind(&current.e164)
     .bind(tenant_id)
@@ -145,7 +176,12 @@ async fn start(
             json!(null),
         )
     };
-    if locked.as_deref() != Some(from.as_str()) {
+    let unchanged = (
+        from.as_str().to_string(),
+        current.target_type.clone(),
+        current.target_id.clone(),
+    );
+    if locked != Some(unchanged) {
         return Err(busy());
     }
     let started = sqlx::query(
@@ -272,8 +308,10 @@ impl Intent {
 enum Driven {
     /// Routed to the new target, and recorded.
     Done,
-    /// Routed to the new target, but recovery recorded it (or the number changed meanwhile).
+    /// Recovery took the intent over while this drive waited: it tells the outcome.
     Overtaken,
+    /// Routed to the new target, but the number changed in Inward meanwhile (recorded).
+    Changed,
     /// The platform did not answer: the intent stays open for recovery.
     Pending(ProviderError),
     /// The platform refused before anything changed, or an orphan's new target was refused.
@@ -305,8 +343,12 @@ async fn drive(
         if err.may_have_applied() {
             return Ok(Driven::Pending(err));
         }
-        close(state, lease, intent, "failed", &err.to_string()).await?;
-        return Ok(Driven::Refused(err));
+        return Ok(
+            match close(state, lease, intent, "failed", &err.to_string()).await? {
+                true => Driven::Refused(err),
+                false => Driven::Overtaken,
+            },
+        );
     }
     crash_point("after_unassign");
     // Whether the platform activates at once or later, the number was in service already:
@@ -322,18 +364,19 @@ async fn drive(
     {
         Ok(_) => {
             crash_point("after_assign");
-            return Ok(match finish(state, lease, intent, &new).await? {
-                true => Driven::Done,
-                false => Driven::Overtaken,
-            });
+            return finish(state, lease, intent, &new).await;
         }
         Err(err) if err.may_have_applied() => return Ok(Driven::Pending(err)),
         Err(err) => err,
     };
     let Some(old) = intent.old_target() else {
         // An orphan: its old target is gone, it stays orphaned and routed nowhere.
-        close(state, lease, intent, "failed", &refused.to_string()).await?;
-        return Ok(Driven::Refused(refused));
+        return Ok(
+            match close(state, lease, intent, "failed", &refused.to_string()).await? {
+                true => Driven::Refused(refused),
+                false => Driven::Overtaken,
+            },
+        );
     };
     match provider
         .assign(
@@ -344,27 +387,59 @@ async fn drive(
         )
         .await
     {
-        Ok(_) => {
-            close(state, lease, intent, "compensated", &refused.to_string()).await?;
-            Ok(Driven::Compensated(refused))
-        }
-        Err(restore) if restore.may_have_applied() => Ok(Driven::Pending(restore)),
-        Err(restore) => {
-            routed_nowhere(state, lease, intent, &refused, &restore).await?;
-            Ok(Driven::Unrouted { refused, restore })
-        }
+        Ok(_) => Ok(
+            match close(state, lease, intent, "compensated", &refused.to_string()).await? {
+                true => Driven::Compensated(refused),
+                false => Driven::Overtaken,
+            },
+        ),
+        // Throttled, signed out for now, or unanswered: not the platform's last word on
+        // the old target, so the intent stays open and recovery tries again.
+        Err(restore) if !final_refusal(&restore) => Ok(Driven::Pending(restore)),
+        Err(restore) => Ok(
+            match routed_nowhere(state, lease, intent, &refused, &restore).await? {
+                true => Driven::Unrouted { refused, restore },
+                false => Driven::Overtaken,
+            },
+        ),
     }
 }
 
+/// A refusal that asking again will not change: the target is gone, or the platform will
+/// not route this number there (or not let Inward do it).
+fn final_refusal(err: &ProviderError) -> bool {
+    matches!(
+        err.kind,
+        ProviderErrorKind::NotFound
+            | ProviderErrorKind::Conflict
+            | ProviderErrorKind::Forbidden
+            | ProviderErrorKind::Validation
+            | ProviderErrorKind::Unsupported
+    )
+}
+
+/// Takes the number's row lock first, as `start` does, so that two sagas of one number
+/// wait on each other instead of deadlocking.
+async fn lock_number(conn: &mut sqlx::PgConnection, intent: &Intent) -> AppResult<()> {
+    sqlx::query("SELECT 1 FROM numbers WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE")
+        .bind(&intent.e164)
+        .bind(intent.tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Closes a re-route that did not move the number, fenced on the lease, and records why.
+/// False when recovery has taken the intent over.
 async fn close(
     state: &AppState,
     lease: &Lease,
     intent: &Intent,
     step: &str,
     reason: &str,
-) -> AppResult<()> {
+) -> AppResult<bool> {
     let mut tx = state.pool.begin().await?;
+    lock_number(&mut tx, intent).await?;
     let closed = sqlx::query(
         "UPDATE reroute_attempts SET step = $3, error = $4, lease_expires_at = NULL, updated_at = now()
          WHERE id = $1 AND lease_owner = $2 AND step = 'started'",
@@ -375,12 +450,13 @@ async fn close(
     .bind(reason)
     .execute(&mut *tx)
     .await?;
-    if closed.rows_affected() == 1 {
-        let entry = intent.entry(Outcome::Failure).error(reason.to_string());
-        audit::repo::record(&mut tx, &entry).await?;
+    if closed.rows_affected() == 0 {
+        return Ok(false);
     }
+    let entry = intent.entry(Outcome::Failure).error(reason.to_string());
+    audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Both targets refused: the number is orphaned (it is routed nowhere) and its admins told.
@@ -390,8 +466,9 @@ async fn routed_nowhere(
     intent: &Intent,
     refused: &ProviderError,
     restore: &ProviderError,
-) -> AppResult<()> {
+) -> AppResult<bool> {
     let mut tx = state.pool.begin().await?;
+    lock_number(&mut tx, intent).await?;
     let closed = sqlx::query(
         "UPDATE reroute_attempts SET step = 'failed', error = $3, lease_expires_at = NULL, updated_at = now()
          WHERE id = $1 AND lease_owner = $2 AND step = 'started'",
@@ -402,7 +479,7 @@ async fn routed_nowhere(
     .execute(&mut *tx)
     .await?;
     if closed.rows_affected() == 0 {
-        return Ok(());
+        return Ok(false);
     }
     lifecycle::orphaned(&mut tx, &intent.e164, intent.tenant_id).await?;
     let message = format!(
@@ -425,13 +502,18 @@ async fn routed_nowhere(
         .error(format!("{refused}; routing back: {restore}"));
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
-/// Records the new target once the platform routes to it, fenced on the lease. False when
-/// the attempt is no longer this saga's (recovery took it over).
-async fn finish(state: &AppState, lease: &Lease, intent: &Intent, new: &Target) -> AppResult<bool> {
+/// Records the new target once the platform routes to it, fenced on the lease.
+async fn finish(
+    state: &AppState,
+    lease: &Lease,
+    intent: &Intent,
+    new: &Target,
+) -> AppResult<Driven> {
     let mut tx = state.pool.begin().await?;
+    lock_number(&mut tx, intent).await?;
     let closed = sqlx::query(
         "UPDATE reroute_attempts SET step = 'completed', lease_expires_at = NULL, updated_at = now()
          WHERE id = $1 AND lease_owner = $2 AND step = 'started'",
@@ -441,7 +523,7 @@ async fn finish(state: &AppState, lease: &Lease, intent: &Intent, new: &Target) 
     .execute(&mut *tx)
     .await?;
     if closed.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(Driven::Overtaken);
     }
     let now: Option<NumberState> = sqlx::query_scalar::<_, String>(
         "SELECT lifecycle FROM numbers WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE",
@@ -478,7 +560,7 @@ async fn finish(state: &AppState, lease: &Lease, intent: &Intent, new: &Target) 
     };
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(if moved { Driven::Done } else { Driven::Changed })
 }
 
 /// Recovery job: drives re-routes whose lease ran out (a crash, a paused process, or a
@@ -508,21 +590,68 @@ pub async fn recover(state: &AppState) -> AppResult<usize> {
             owner,
             lease_seconds,
         );
-        let intent = Intent::of(state, &lease).await?;
-        let provider = state.provider_for(intent.tenant_id).await?;
-        match drive(state, &lease, &intent, provider.as_ref()).await? {
-            Driven::Done => finished += 1,
-            Driven::Pending(err) => {
-                tracing::warn!(number = %intent.e164, error = %err, "re-route recovery: the platform did not answer; retrying later")
-            }
-            Driven::Overtaken => {}
-            Driven::Refused(err) | Driven::Compensated(err) => {
-                tracing::error!(number = %intent.e164, error = %err, "re-route recovery: the platform refused the new target")
-            }
-            Driven::Unrouted { refused, .. } => {
-                tracing::error!(number = %intent.e164, error = %refused, "re-route recovery: the number is routed nowhere")
+        // One intent that cannot be driven (its platform unreachable, say) does not keep
+        // the others from being driven; its lease runs out and the next pass tries again.
+        match recover_one(state, &lease).await {
+            Ok(true) => finished += 1,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::error!(%attempt_id, error = %err, "re-route recovery failed; retrying later")
             }
         }
     }
     Ok(finished)
+}
+
+/// Drives one stalled intent; true when it ended with the number on its new target.
+async fn recover_one(state: &AppState, lease: &Lease) -> AppResult<bool> {
+    let intent = Intent::of(state, lease).await?;
+    let provider = state.provider_for(intent.tenant_id).await?;
+    let number = &intent.e164;
+    match drive(state, lease, &intent, provider.as_ref()).await? {
+        Driven::Done => return Ok(true),
+        Driven::Pending(err) => {
+            tracing::warn!(%number, error = %err, "re-route recovery: the platform did not answer; retrying later")
+        }
+        Driven::Overtaken => {}
+        Driven::Changed => {
+            tracing::warn!(%number, "re-route recovery: the number changed in Inward meanwhile")
+        }
+        Driven::Refused(err) | Driven::Compensated(err) => {
+            tracing::error!(%number, error = %err, "re-route recovery: the platform refused the new target")
+        }
+        Driven::Unrouted { refused, .. } => {
+            tracing::error!(%number, error = %refused, "re-route recovery: the number is routed nowhere")
+        }
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(kind: ProviderErrorKind) -> ProviderError {
+        ProviderError::new("test", kind, "no")
+    }
+
+    #[test]
+    fn only_a_refusal_that_asking_again_cannot_change_strands_a_number() {
+        for kind in [
+            ProviderErrorKind::NotFound,
+            ProviderErrorKind::Conflict,
+            ProviderErrorKind::Forbidden,
+            ProviderErrorKind::Validation,
+            ProviderErrorKind::Unsupported,
+        ] {
+            assert!(final_refusal(&error(kind)), "{kind:?}");
+        }
+        for kind in [
+            ProviderErrorKind::RateLimited,
+            ProviderErrorKind::Unauthorized,
+            ProviderErrorKind::Transient,
+        ] {
+            assert!(!final_refusal(&error(kind)), "{kind:?}");
+        }
+    }
 }

@@ -82,12 +82,14 @@ pub async fn numbers(
                 CASE WHEN h.ended_at IS NULL THEN n.lifecycle
                      WHEN h.end_reason = 'provisioned' AND n.tenant_id = r.tenant_id THEN n.lifecycle
                      ELSE coalesce(h.end_reason, 'ended') END AS state,
-                n.region, n.kind, n.state AS number_state, h.end_reason AS hold_ended,
+                coalesce(n.region, '') AS region, coalesce(n.kind, '') AS kind,
+                n.state AS number_state, h.end_reason AS hold_ended,
                 CASE WHEN h.end_reason = 'provisioned' AND n.tenant_id = r.tenant_id THEN n.target_type END AS target_type,
                 CASE WHEN h.end_reason = 'provisioned' AND n.tenant_id = r.tenant_id THEN n.target_id END AS target_id,
                 CASE WHEN h.end_reason = 'provisioned' AND n.tenant_id = r.tenant_id THEN n.target_name END AS target_name,
                 CASE WHEN h.end_reason = 'provisioned' AND n.tenant_id = r.tenant_id THEN n.display_name END AS display_name
-         FROM holds h JOIN numbers n ON n.e164 = h.e164 JOIN reservations r ON r.id = h.reservation_id
+         -- A number whose hold ended may be another tenant's now, and hidden: the hold stays.
+         FROM holds h LEFT JOIN numbers n ON n.e164 = h.e164 JOIN reservations r ON r.id = h.reservation_id
          WHERE h.reservation_id = $1 ORDER BY h.e164",
     )
     .bind(reservation_id)

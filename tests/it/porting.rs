@@ -351,6 +351,15 @@ fn port_requests_are_checked_and_stay_inside_the_tenant() {
             .await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(error_code(&body), "already_on_network");
+        // Also when another tenant holds it, though that tenant's numbers are hidden here.
+        let theirs = admin.provisioned(1).await.remove(0);
+        let (status, body) = app
+            .api("admin@initech.test")
+            .await
+            .post("/api/v1/ports", request(&[&theirs], "1234"))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(error_code(&body), "already_on_network");
         let (status, created) = admin
             .post("/api/v1/ports", request(&["+13126200101"], "1234"))
             .await;

@@ -417,6 +417,13 @@ fn the_numbers_list_re_routes_the_ticked_numbers() {
             "{page}"
         );
 
+        // Whatever the query holds, the page answers (not a number: shown as not the tenant's).
+        let (status, page) = browser
+            .get("/numbers/reroute?number=%2B112%C3%A9345678")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Not one of your numbers"), "{page}");
+
         // No target chosen: said on the page, in the layout, the numbers kept.
         let response = browser
             .post_form(
