@@ -192,6 +192,9 @@ async fn route_again(
     name: &str,
     provider: &dyn crate::providers::Provider,
 ) -> AppResult<Option<String>> {
+    if crate::numbers::reroute::in_progress(&state.pool, number.as_str()).await? {
+        return Err(crate::numbers::reroute::busy(number));
+    }
     let Some(target) = provider.find_target_by_name(tenant, kind, name).await? else {
         return Ok(None);
     };

@@ -120,6 +120,9 @@ pub async fn act(
             json!({ "offered": offered }),
         ));
     }
+    if crate::numbers::reroute::in_progress(&state.pool, number.as_str()).await? {
+        return Err(crate::numbers::reroute::busy(number));
+    }
     let provider = state.provider_for(tenant).await?;
     let current =
         crate::numbers::repo::find(&mut *state.pool.acquire().await?, tenant, number.as_str())

@@ -25,6 +25,30 @@ pub fn not_being_rerouted_sql(alias: &str) -> String {
     )
 }
 
+/// Whether a re-route of `e164` is under way (its intent still open). Other writers of a
+/// number's routing (drift actions, re-applying routing after a platform switch) leave such
+/// a number alone, and say so.
+pub async fn in_progress(pool: &sqlx::PgPool, e164: &str) -> AppResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM reroute_attempts WHERE e164 = $1 AND step = 'started')",
+    )
+    .bind(e164)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The refusal those writers give for a number being re-routed.
+pub fn busy(number: &E164) -> AppError {
+    AppError::conflict(
+        "state_changed",
+        format!(
+            "{} is being re-routed; try again once that is done (within a few minutes)",
+            number.national_format()
+        ),
+        json!({ "number": number }),
+    )
+}
+
 /// Where a test may make `inward serve` exit, to check what recovery makes of it.
 fn crash_point(step: &str) {
     crate::saga_lease::crash_point(&format!("reroute.{step}"));

@@ -244,6 +244,29 @@ fn a_lost_answer_is_finished_by_recovery_and_blocks_a_release_meanwhile() {
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(error_code(&body), "state_changed");
 
+        // Nor does the Drift page's "apply Inward's routing" undo the move under way.
+        let admin = app.api("admin@globex.test").await;
+        let (status, body) = admin.post("/api/v1/drift/run", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = admin
+            .post(
+                "/api/v1/drift/actions",
+                json!({ "action": "apply", "numbers": [number] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["results"][0]["ok"], false, "{body}");
+        assert!(
+            body["results"][0]["error"]
+                .to_string()
+                .contains("being re-routed"),
+            "{body}"
+        );
+        assert_eq!(
+            routed_to(&app.pool, &number).await.as_deref(),
+            Some("Support")
+        );
+
         // Recovery waits for the lease to run out, then finishes the move.
         let report = inward::jobs::run_once(&app.state).await;
         assert_eq!(report.reroutes_finished, 0, "the lease still runs");
