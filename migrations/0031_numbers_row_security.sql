@@ -27,11 +27,38 @@ END
 $$;
 
 ALTER TABLE numbers ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON numbers
+CREATE POLICY organization_rows ON numbers FOR SELECT
+    USING (inward_scope() = 'all'
+           OR inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until));
+CREATE POLICY organization_changes ON numbers FOR UPDATE
     USING (inward_scope() = 'all'
            OR inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until))
     WITH CHECK (inward_scope() = 'all'
            OR inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until));
+CREATE POLICY organization_removals ON numbers FOR DELETE
+    USING (inward_scope() = 'all'
+           OR inward_sees_number(tenant_id, inventory_org_id, allocated_tenant_id, released_by, aging_until));
+-- A new number is the caller's own, or in its own inventory: never stock slipped into the
+-- platform's or a reseller's inventory for other tenants to be offered.
+CREATE POLICY organization_additions ON numbers FOR INSERT
+    WITH CHECK (inward_scope() = 'all' OR inward_sees(tenant_id) OR inward_sees(inventory_org_id));
+
+-- A tenant takes, routes and releases numbers; which inventory a number belongs to and whom
+-- it is allocated to are its reseller's to decide. A policy cannot compare a row with what
+-- it was, so a trigger refuses a tenant's change to either.
+CREATE FUNCTION numbers_tenant_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF inward_scope() = 'org' AND current_setting('inward.kind', true) = 'tenant'
+       AND (NEW.inventory_org_id IS DISTINCT FROM OLD.inventory_org_id
+            OR NEW.allocated_tenant_id IS DISTINCT FROM OLD.allocated_tenant_id) THEN
+        RAISE EXCEPTION 'a tenant cannot move a number to another inventory or allocation'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER numbers_tenant_changes BEFORE UPDATE OF inventory_org_id, allocated_tenant_id
+    ON numbers FOR EACH ROW EXECUTE FUNCTION numbers_tenant_changes();
 
 -- The available-number search reads the stock through this view, with its owner's rights:
 -- under a policy, PostgreSQL may not use a condition that is not leakproof (LIKE, reverse(),

@@ -713,9 +713,19 @@ fn the_numbers_follow_the_offer_rule() {
                 .unwrap();
             assert_eq!(done.rows_affected(), 0, "{change}");
         }
-        // A stock number is taken for oneself, never handed to another tenant.
+        // A stock number is taken for oneself, never handed to another tenant, moved into
+        // one's own inventory, or allocated; nor is stock made up for others to be offered.
         let give = format!("UPDATE numbers SET tenant_id = $1 WHERE e164 = '{offered}'");
         refused(&mut conn, &give, globex).await;
+        let moved = format!("UPDATE numbers SET inventory_org_id = $1 WHERE e164 = '{offered}'");
+        refused(&mut conn, &moved, initech).await;
+        let allocated_to_self =
+            format!("UPDATE numbers SET allocated_tenant_id = $1 WHERE e164 = '{offered}'");
+        refused(&mut conn, &allocated_to_self, initech).await;
+        let made_up = "INSERT INTO numbers (e164, country, kind, national, npa, nxx, region, inventory_org_id)
+             SELECT '+15129990000', 'US', 'local', '5129990000', '512', '999', 'Austin, TX', '00000000-0000-0000-0000-000000000001'::uuid
+             WHERE $1::uuid IS NOT NULL";
+        refused(&mut conn, made_up, initech).await;
         let take = format!(
             "UPDATE numbers SET tenant_id = $1, lifecycle = 'reserved', reservation_id = gen_random_uuid() WHERE e164 = '{offered}'"
         );
