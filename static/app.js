@@ -87,3 +87,49 @@ document.addEventListener("DOMContentLoaded", function () {
     if (event.target.matches(".provision-form select[name=target]")) { sync(event.target); }
   });
 })();
+
+// Search results: "select every number on this page", and what the ticked numbers add up
+// to (count, monthly and setup totals; the prices are integer micro-dollars).
+(function () {
+  function money(micros) {
+    return "$" + (micros / 1000000).toFixed(2);
+  }
+  function summarise(form) {
+    var boxes = form.querySelectorAll("input[name=number]");
+    var picked = form.querySelectorAll("input[name=number]:checked");
+    var monthly = 0;
+    var setup = 0;
+    picked.forEach(function (box) {
+      monthly += Number(box.dataset.monthly || 0);
+      setup += Number(box.dataset.setup || 0);
+    });
+    var all = form.querySelector("#pick-all");
+    if (all) {
+      all.checked = boxes.length > 0 && picked.length === boxes.length;
+      all.indeterminate = picked.length > 0 && picked.length < boxes.length;
+    }
+    var summary = form.querySelector("#pick-summary");
+    if (summary) {
+      summary.textContent = picked.length === 0
+        ? "None selected"
+        : picked.length + " selected · " + money(monthly) + " a month · " + money(setup) + " setup";
+    }
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("#reserve-form");
+    if (!form) { return; }
+    if (event.target.id === "pick-all") {
+      form.querySelectorAll("input[name=number]").forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
+    summarise(form);
+  });
+  // Results arrive by htmx as well as with the page.
+  function refresh() {
+    var form = document.getElementById("reserve-form");
+    if (form) { summarise(form); }
+  }
+  document.addEventListener("DOMContentLoaded", refresh);
+  document.addEventListener("htmx:afterSwap", refresh);
+})();

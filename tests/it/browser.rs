@@ -36,9 +36,9 @@ fn log_in_search_reserve_provision_and_see_the_number_active() {
             .unwrap();
 
         let boxes = {
-            chrome.wait("#reserve-form input[type=checkbox]").await;
+            chrome.wait("#reserve-form input[name=number]").await;
             chrome.screenshot("search").await;
-            c.find_all(Locator::Css("#reserve-form input[type=checkbox]"))
+            c.find_all(Locator::Css("#reserve-form input[name=number]"))
                 .await
                 .unwrap()
         };
@@ -112,7 +112,7 @@ fn a_search_the_server_refuses_shows_why_and_clears_the_old_results() {
         c.goto(&app.url("/search?kind=local&state=TX&npa=512"))
             .await
             .unwrap();
-        chrome.wait("#reserve-form input[type=checkbox]").await;
+        chrome.wait("#reserve-form input[name=number]").await;
         // The same form, now with neither a state nor an area code: the server answers 422.
         c.find(Locator::Css("#state"))
             .await
@@ -135,7 +135,7 @@ fn a_search_the_server_refuses_shows_why_and_clears_the_old_results() {
         let error = chrome.wait("#search-error").await.text().await.unwrap();
         assert!(error.contains("state or an area code"), "{error}");
         let left = c
-            .find_all(Locator::Css("#reserve-form input[type=checkbox]"))
+            .find_all(Locator::Css("#reserve-form input[name=number]"))
             .await
             .unwrap();
         assert!(left.is_empty(), "the old results are gone");
@@ -178,10 +178,88 @@ fn toll_free_hides_the_fields_that_only_local_numbers_have() {
             .click()
             .await
             .unwrap();
-        chrome.wait("#reserve-form input[type=checkbox]").await;
+        chrome.wait("#reserve-form input[name=number]").await;
         // A toll-free page opened directly starts with them hidden.
         c.goto(&app.url("/search?kind=toll_free")).await.unwrap();
         let state = chrome.wait("#state").await;
         assert!(!state.is_displayed().await.unwrap());
+    })
+}
+
+#[test]
+fn select_all_ticks_the_page_and_the_summary_adds_up_the_prices() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let chrome = crate::chrome::Chrome::start().await;
+        let c = chrome.client.clone();
+        chrome.login(&app.url(""), "agent@globex.test").await;
+        c.goto(&app.url("/search?kind=local&state=TX&npa=512&limit=5"))
+            .await
+            .unwrap();
+        chrome.wait("#reserve-form input[name=number]").await;
+        let summary = || async {
+            c.find(Locator::Css("#pick-summary"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        assert_eq!(summary().await, "None selected");
+        c.find(Locator::Css("#pick-all"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let boxes = c
+            .find_all(Locator::Css("#reserve-form input[name=number]"))
+            .await
+            .unwrap();
+        let (mut monthly, mut setup) = (0i64, 0i64);
+        for b in &boxes {
+            assert!(b.is_selected().await.unwrap(), "every number ticked");
+            monthly += b
+                .attr("data-monthly")
+                .await
+                .unwrap()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap();
+            setup += b
+                .attr("data-setup")
+                .await
+                .unwrap()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap();
+        }
+        let money = |micros: i64| format!("${:.2}", micros as f64 / 1_000_000.0);
+        assert_eq!(
+            summary().await,
+            format!(
+                "{} selected · {} a month · {} setup",
+                boxes.len(),
+                money(monthly),
+                money(setup)
+            )
+        );
+        boxes[0].click().await.unwrap();
+        assert!(
+            summary()
+                .await
+                .starts_with(&format!("{} selected", boxes.len() - 1))
+        );
+        let partly: bool = c
+            .execute(
+                "return document.getElementById('pick-all').indeterminate;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap();
+        assert!(partly, "select-all shows that some are ticked");
+        c.close().await.unwrap();
     })
 }
