@@ -493,3 +493,36 @@ fn a_refused_provisioning_names_its_row_and_keeps_what_was_chosen() {
         );
     })
 }
+
+#[test]
+fn empty_lists_say_so_without_an_empty_table_or_actions_that_have_nothing_to_act_on() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool).await;
+        let admin = app.browser("admin@globex.test").await;
+        let (_, numbers) = admin.get("/numbers").await;
+        assert!(
+            numbers.contains("No numbers here yet.")
+                && !numbers.contains("id=\"numbers\"")
+                && !numbers.contains("id=\"bulk-reroute\""),
+            "{numbers}"
+        );
+        let (_, orphans) = admin.get("/numbers/orphaned").await;
+        assert!(
+            orphans.contains("No orphaned numbers.") && !orphans.contains("id=\"orphaned\""),
+            "{orphans}"
+        );
+        let reseller = app.browser("reseller@acme.test").await;
+        let (status, inventory) = reseller.get("/inventory?q=%2B19999999999").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            inventory.contains("id=\"no-inventory\"")
+                && !inventory.contains("id=\"inventory\"")
+                && !inventory.contains("id=\"bulk-allocate\""),
+            "{inventory}"
+        );
+        // With numbers, both are there.
+        app.api("agent@globex.test").await.provisioned(1).await;
+        let (_, numbers) = admin.get("/numbers").await;
+        assert!(numbers.contains("id=\"numbers\"") && numbers.contains("id=\"bulk-reroute\""));
+    })
+}
