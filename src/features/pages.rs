@@ -192,11 +192,7 @@ impl BulkPage {
 }
 
 fn picked(fields: &[(String, String)]) -> Vec<String> {
-    fields
-        .iter()
-        .filter(|(k, _)| k == "number")
-        .map(|(_, v)| v.clone())
-        .collect()
+    crate::web::values_of(fields, "number")
 }
 
 /// The bulk form, reached from the numbers list with the ticked numbers in the query.

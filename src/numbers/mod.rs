@@ -12,10 +12,33 @@ pub mod reroute;
 pub use release::release;
 pub use reroute::reroute;
 
-use crate::domain::E164;
+use uuid::Uuid;
+
+use crate::domain::{E164, NumberState};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// Parses a number from a path segment; a malformed one is a 422 that says why.
 pub fn parse_path_number(raw: &str) -> AppResult<E164> {
     E164::parse(raw).map_err(|e| AppError::invalid_field("number", e.to_string()))
+}
+
+/// The tenant's number and its state, or a 404 that names it: where a saga on it starts.
+pub async fn tenants_number(
+    state: &AppState,
+    tenant_id: Uuid,
+    number: &E164,
+) -> AppResult<(repo::TenantNumber, NumberState)> {
+    let current = repo::find(
+        &mut *state.pool.acquire().await?,
+        tenant_id,
+        number.as_str(),
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    let from: NumberState = current
+        .state
+        .parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    Ok((current, from))
 }

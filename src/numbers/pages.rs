@@ -343,11 +343,7 @@ async fn bulk_reroute_page(
 }
 
 fn picked(fields: &[(String, String)]) -> Vec<String> {
-    fields
-        .iter()
-        .filter(|(k, _)| k == "number")
-        .map(|(_, v)| v.clone())
-        .collect()
+    crate::web::values_of(fields, "number")
 }
 
 /// The bulk re-route form, reached from the numbers list with the ticked numbers in the query.

@@ -8,7 +8,6 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
@@ -28,17 +27,7 @@ pub async fn release(
     request_id: Option<&str>,
 ) -> AppResult<NumberState> {
     let tenant_id = caller.tenant()?;
-    let current = repo::find(
-        &mut *state.pool.acquire().await?,
-        tenant_id,
-        number.as_str(),
-    )
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    let from: NumberState = current
-        .state
-        .parse()
-        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let (_, from) = super::tenants_number(state, tenant_id, number).await?;
     let to = transition(from, Event::Release)?;
     let provider = state.provider_for(tenant_id).await?;
 

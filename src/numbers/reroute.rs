@@ -64,17 +64,7 @@ pub async fn reroute(
     request_id: Option<&str>,
 ) -> AppResult<Target> {
     let tenant_id = caller.tenant()?;
-    let current = repo::find(
-        &mut *state.pool.acquire().await?,
-        tenant_id,
-        number.as_str(),
-    )
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    let from: NumberState = current
-        .state
-        .parse()
-        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let (current, from) = super::tenants_number(state, tenant_id, number).await?;
     transition(from, Event::Rerouted)?;
     let kind: TargetKind = kind
         .parse()

@@ -132,6 +132,15 @@ impl Form {
     }
 }
 
+/// Every value sent under `name` in a form or query (ticked boxes share one name).
+pub fn values_of(fields: &[(String, String)], name: &str) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, AppError> {
     raw.parse::<Uuid>()
         .map_err(|_| AppError::NotFound(what.to_string()))
