@@ -17,8 +17,8 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 use crate::web::routes::Routes;
 use crate::{
-    approvals, audit, auth, connections, features, inventory, jobs, numbers, porting, reservations,
-    search, web,
+    approvals, audit, auth, cart, connections, features, inventory, jobs, numbers, porting,
+    reservations, search, web,
 };
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
@@ -39,6 +39,10 @@ pub fn api_router() -> Routes {
             "/reservations/{id}/provision",
             post(reservations::api::provision),
         )
+        .at("/cart", get(cart::api::show).delete(cart::api::clear))
+        .at("/cart/items", post(cart::api::add))
+        .at("/cart/items/{e164}", delete(cart::api::remove))
+        .at("/cart/reserve", post(cart::api::reserve))
         .at("/numbers", get(numbers::api::list))
         .at("/numbers/{e164}", get(numbers::api::show))
         .at("/numbers/{e164}/release", post(numbers::api::release))
@@ -183,10 +187,7 @@ pub fn page_router() -> Routes {
         .at("/logout", post(auth::pages::logout))
         .at("/search", get(search::pages::search))
         .at("/search/cities", get(search::pages::cities))
-        .at(
-            "/reservations",
-            get(reservations::pages::list).post(reservations::pages::reserve),
-        )
+        .at("/reservations", get(reservations::pages::list))
         .at("/reservations/{id}", get(reservations::pages::show))
         .at(
             "/reservations/{id}/provision",
@@ -196,6 +197,12 @@ pub fn page_router() -> Routes {
             "/reservations/{id}/cancel",
             post(reservations::pages::cancel),
         )
+        .at("/cart", get(cart::pages::show))
+        .at("/cart/badge", get(cart::pages::badge))
+        .at("/cart/update", post(cart::pages::update))
+        .at("/cart/remove", post(cart::pages::remove))
+        .at("/cart/clear", post(cart::pages::clear))
+        .at("/cart/reserve", post(cart::pages::reserve))
         .at("/numbers", get(numbers::pages::list))
         .at("/numbers/orphaned", get(numbers::pages::orphaned))
         .at(

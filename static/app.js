@@ -88,48 +88,35 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 })();
 
-// Search results: "select every number on this page", and what the ticked numbers add up
-// to (count, monthly and setup totals; the prices are integer micro-dollars).
+// Search results: each tick goes to the cart on the server (htmx posts the form when a box
+// changes; the answer is the cart line, whose data-in-cart lists the cart's numbers). The
+// header box ticks every number on the page; after each answer the boxes follow the cart,
+// so a tick the cart refused (it was full) comes undone.
 (function () {
-  function money(micros) {
-    return "$" + (micros / 1000000).toFixed(2);
-  }
-  function summarise(form) {
+  function sync() {
+    var form = document.getElementById("reserve-form");
+    var summary = document.getElementById("cart-summary");
+    if (!form || !summary) { return; }
+    var inCart = (summary.dataset.inCart || "").split(" ");
     var boxes = form.querySelectorAll("input[name=number]");
-    var picked = form.querySelectorAll("input[name=number]:checked");
-    var monthly = 0;
-    var setup = 0;
-    picked.forEach(function (box) {
-      monthly += Number(box.dataset.monthly || 0);
-      setup += Number(box.dataset.setup || 0);
+    var ticked = 0;
+    boxes.forEach(function (box) {
+      box.checked = inCart.indexOf(box.value) !== -1;
+      if (box.checked) { ticked += 1; }
     });
     var all = form.querySelector("#pick-all");
     if (all) {
-      all.checked = boxes.length > 0 && picked.length === boxes.length;
-      all.indeterminate = picked.length > 0 && picked.length < boxes.length;
-    }
-    var summary = form.querySelector("#pick-summary");
-    if (summary) {
-      summary.textContent = picked.length === 0
-        ? "None selected"
-        : picked.length + " selected · " + money(monthly) + " a month · " + money(setup) + " setup";
+      all.checked = boxes.length > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
     }
   }
   document.addEventListener("change", function (event) {
     var form = event.target.closest("#reserve-form");
-    if (!form) { return; }
-    if (event.target.id === "pick-all") {
-      form.querySelectorAll("input[name=number]").forEach(function (box) {
-        box.checked = event.target.checked;
-      });
-    }
-    summarise(form);
+    if (!form || event.target.id !== "pick-all") { return; }
+    form.querySelectorAll("input[name=number]").forEach(function (box) {
+      box.checked = event.target.checked;
+    });
   });
-  // Results arrive by htmx as well as with the page.
-  function refresh() {
-    var form = document.getElementById("reserve-form");
-    if (form) { summarise(form); }
-  }
-  document.addEventListener("DOMContentLoaded", refresh);
-  document.addEventListener("htmx:afterSwap", refresh);
+  document.addEventListener("DOMContentLoaded", sync);
+  document.addEventListener("htmx:afterSwap", sync);
 })();

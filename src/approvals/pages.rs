@@ -4,14 +4,13 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
-use serde::Deserialize;
 
 use super::{ApprovalRow, Decision};
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::pricing::format_money;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::pages::Chrome;
+use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{PageError, PageResult, parse_id, render};
 
 #[derive(askama::Template)]
@@ -31,11 +30,6 @@ impl ApprovalsPage {
     fn money(&self, micros: &i64) -> String {
         format_money(*micros)
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
 }
 
 async fn page(

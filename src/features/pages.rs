@@ -14,7 +14,7 @@ use crate::domain::policy::Approver;
 use crate::error::AppError;
 use crate::numbers::parse_path_number;
 use crate::state::AppState;
-use crate::web::pages::Chrome;
+use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{PageError, PageResult, render};
 
 fn form_fields(body: &Bytes) -> Vec<(String, String)> {
@@ -291,11 +291,6 @@ async fn settings_page(
         can_edit: caller.principal.is_tenant_admin(),
         error,
     }))
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
 }
 
 pub async fn settings(

@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use super::{CreateRequest, PortDetail, PortSummary, TargetSpec};
 use crate::auth::{PageCaller, RequestId};
@@ -13,7 +12,7 @@ use crate::domain::Target;
 use crate::domain::port::PortInput;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::pages::Chrome;
+use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{PageError, PageResult, parse_id, render};
 
 fn fields(body: &Bytes) -> Vec<(String, String)> {
@@ -130,11 +129,6 @@ impl PortPage {
     fn national(&self, e164: &str) -> String {
         crate::domain::e164::format_national(e164)
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
 }
 
 async fn port_page(

@@ -43,12 +43,17 @@ pub async fn create(
         request_id.as_deref(),
     )
     .await?;
+    Ok(created(&reserved))
+}
+
+/// The answer to a new reservation (201), from the API or from a cart.
+pub fn created(reserved: &super::holds::Reserved) -> Response {
     let approval = reserved.approval_id.map(|id| {
-        json!({ "id": id, "status": "pending", "message": "premium numbers: the hold waits for approval before provisioning" })
+        json!({ "id": id, "status": "pending", "message": "Premium numbers: the hold waits for approval before provisioning." })
     });
     let body = json!({ "id": reserved.id, "expires_at": reserved.expires_at, "numbers": reserved.numbers,
                        "approval": approval });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    (StatusCode::CREATED, Json(body)).into_response()
 }
 
 pub async fn view(state: &AppState, tenant_id: Uuid, id: Uuid) -> AppResult<Value> {

@@ -2,18 +2,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use chrono::Utc;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::provision::{AssignmentSpec, TargetSpec};
 use super::repo::{self, ReservedNumber};
 use crate::auth::{PageCaller, RequestId};
-use crate::domain::search::SearchParams;
 use crate::domain::{E164, Target};
 use crate::error::AppError;
-use crate::search::pages::search_page;
 use crate::state::AppState;
-use crate::web::pages::Chrome;
+use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{PageResult, parse_id, render};
 
 fn form_fields(body: &Bytes) -> Vec<(String, String)> {
@@ -25,65 +22,6 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-}
-
-/// The search page's "Reserve selected" form. A race lost to someone else re-renders the
-/// search with fresh results and names the numbers that were taken.
-pub async fn reserve(
-    State(state): State<AppState>,
-    caller: PageCaller,
-    RequestId(request_id): RequestId,
-    body: Bytes,
-) -> PageResult {
-    let fields = form_fields(&body);
-    let picked: Vec<String> = fields
-        .iter()
-        .filter(|(k, _)| k == "number")
-        .map(|(_, v)| v.clone())
-        .collect();
-    let justification = field(&fields, "justification").map(str::to_string);
-    let query: SearchParams =
-        serde_urlencoded::from_str(field(&fields, "q").unwrap_or("")).unwrap_or_default();
-    let outcome = async {
-        if picked.is_empty() {
-            return Err(AppError::invalid_field(
-                "numbers",
-                "tick at least one number to reserve",
-            ));
-        }
-        let numbers = super::api::parse_numbers(&picked)?;
-        super::reserve(
-            &state,
-            &caller.principal,
-            numbers,
-            justification.clone(),
-            request_id.as_deref(),
-        )
-        .await
-    }
-    .await;
-    match outcome {
-        Ok(reserved) => Ok(Redirect::to(&format!("/reservations/{}", reserved.id)).into_response()),
-        Err(
-            err @ (AppError::Conflict { .. }
-            | AppError::Invalid { .. }
-            | AppError::Forbidden(_)
-            | AppError::NotFound(_)),
-        ) => {
-            let status = err.status();
-            let mut page = search_page(&state, &caller, query, request_id.as_deref()).await?;
-            page.error = Some(match &err {
-                AppError::Conflict { .. } => format!(
-                    "{} The results below have been refreshed.",
-                    err.public_message()
-                ),
-                _ => err.public_message(),
-            });
-            page.justification = justification.unwrap_or_default();
-            Ok((status, render(&page)).into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
 }
 
 #[derive(askama::Template)]
@@ -217,11 +155,6 @@ async fn reservation_page(
         require_e911,
         e911,
     })
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
 }
 
 pub async fn show(

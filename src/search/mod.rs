@@ -52,32 +52,12 @@ pub async fn run(
     // one connection while it waits for a second can starve the pool under load.
     let provider = state.provider_for(tenant_id).await?;
     let rows = repo::search(&mut *pool.acquire().await?, &tenant, criteria).await?;
-    let pricing = &state.config.pricing;
     let next_cursor = (rows.len() as i64 == criteria.limit)
         .then(|| rows.last().map(|r| r.national.clone()))
         .flatten();
     let numbers: Vec<AvailableNumber> = rows
         .into_iter()
-        .map(|row| {
-            let quote: Quote = pricing.quote(row.kind == "toll_free", &row.national);
-            AvailableNumber {
-                national: crate::domain::e164::format_national(&row.e164),
-                activation_notice: provider.activation_notice(row.state.as_deref()),
-                monthly: format_money(quote.monthly_micros),
-                setup: format_money(quote.setup_micros),
-                per_minute: format_money(quote.per_minute_micros),
-                monthly_micros: quote.monthly_micros,
-                setup_micros: quote.setup_micros,
-                per_minute_micros: quote.per_minute_micros,
-                premium: quote.premium,
-                e164: row.e164,
-                kind: row.kind,
-                region: row.region,
-                state: row.state,
-                rate_center: row.rate_center,
-                city: row.city,
-            }
-        })
+        .map(|row| priced(&state.config.pricing, provider.as_ref(), row))
         .collect();
     let entry = audit::Entry::new(audit::Action::Search, audit::Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
@@ -87,6 +67,32 @@ pub async fn run(
         numbers,
         next_cursor,
     })
+}
+
+/// A number in stock with its price for the tenant and what its platform warns of.
+pub fn priced(
+    pricing: &crate::domain::pricing::PricingConfig,
+    provider: &dyn crate::providers::Provider,
+    row: repo::NumberRow,
+) -> AvailableNumber {
+    let quote: Quote = pricing.quote(row.kind == "toll_free", &row.national);
+    AvailableNumber {
+        national: crate::domain::e164::format_national(&row.e164),
+        activation_notice: provider.activation_notice(row.state.as_deref()),
+        monthly: format_money(quote.monthly_micros),
+        setup: format_money(quote.setup_micros),
+        per_minute: format_money(quote.per_minute_micros),
+        monthly_micros: quote.monthly_micros,
+        setup_micros: quote.setup_micros,
+        per_minute_micros: quote.per_minute_micros,
+        premium: quote.premium,
+        e164: row.e164,
+        kind: row.kind,
+        region: row.region,
+        state: row.state,
+        rate_center: row.rate_center,
+        city: row.city,
+    }
 }
 
 fn describe(c: &SearchCriteria) -> serde_json::Value {

@@ -5,6 +5,7 @@ use axum::response::{Html, IntoResponse, Response};
 use super::AvailableNumber;
 use super::api::{CityQuery, lookup_cities};
 use crate::auth::{PageCaller, RequestId};
+use crate::cart::Cart;
 use crate::domain::search::SearchParams;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -77,9 +78,21 @@ pub struct SearchPage {
     pub next_cursor: Option<String>,
     pub query_string: String,
     pub justification: String,
+    /// The caller's cart: its numbers are ticked in the results, its totals shown under them.
+    pub cart: Cart,
+    pub cart_error: Option<String>,
 }
 
 impl SearchPage {
+    pub fn in_cart(&self, e164: &str) -> bool {
+        self.cart.contains(e164)
+    }
+
+    /// A refusal about the cart (too many ticked, a number taken) shows beside its totals.
+    pub fn set_cart_error(&mut self, error: String) {
+        self.cart_error = Some(error);
+    }
+
     fn value(field: &Option<String>) -> &str {
         field.as_deref().unwrap_or("")
     }
@@ -160,6 +173,8 @@ pub async fn search_page(
         results: Vec::new(),
         next_cursor: None,
         justification: String::new(),
+        cart: Cart::empty(state.config.holds.max_numbers_per_reservation),
+        cart_error: None,
     };
     if !searched {
         return Ok(page);
@@ -170,6 +185,9 @@ pub async fn search_page(
             Ok(outcome) => {
                 page.results = outcome.numbers;
                 page.next_cursor = outcome.next_cursor;
+                if !page.results.is_empty() {
+                    page.cart = crate::cart::view(state, &caller.principal).await?;
+                }
             }
             Err(AppError::Forbidden(rule)) => page.error = Some(rule),
             Err(other) => return Err(other),

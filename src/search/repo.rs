@@ -85,6 +85,43 @@ pub fn pool_for<'p>(c: &SearchCriteria, main: &'p PgPool, search: &'p PgPool) ->
     if keeps_its_plan(c) { search } else { main }
 }
 
+/// The offer rule, with the tenant's identifiers written in: ids and validated country
+/// codes, never the caller's text (see `build`).
+fn offer_clause(tenant: &TenantProfile) -> String {
+    let orgs: Vec<String> = tenant
+        .inventory_orgs()
+        .iter()
+        .map(Uuid::to_string)
+        .collect();
+    let countries: Vec<String> = tenant
+        .allowed_countries
+        .iter()
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
+        .cloned()
+        .collect();
+    offer::offered_sql(
+        "numbers",
+        &format!("'{}'::uuid", tenant.id),
+        &format!("'{{{}}}'::uuid[]", orgs.join(",")),
+        &format!("'{{{}}}'::bpchar[]", countries.join(",")),
+    )
+}
+
+/// Those of `wanted` that are in stock and offered to the tenant now, in national order.
+pub async fn offered(
+    conn: &mut PgConnection,
+    tenant: &TenantProfile,
+    wanted: &[String],
+) -> sqlx::Result<Vec<NumberRow>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT);
+    q.push(" WHERE ")
+        .push(offer_clause(tenant))
+        .push(" AND numbers.e164 = ANY(")
+        .push_bind(wanted.to_vec())
+        .push(") ORDER BY numbers.national");
+    q.build_query_as().persistent(false).fetch_all(conn).await
+}
+
 /// The search statement, and whether it may be kept as a prepared statement.
 fn build<'a>(
     select: &str,
@@ -99,25 +136,8 @@ fn build<'a>(
     // misjudged how many rows each index yields (a toll-free area-code search took 36 ms
     // instead of under 1 ms). Only free text (rate center, city) and the cursor are bound.
     // country, state, npa and nxx are char(n) columns, hence the casts to bpchar.
-    let orgs: Vec<String> = tenant
-        .inventory_orgs()
-        .iter()
-        .map(Uuid::to_string)
-        .collect();
-    let countries: Vec<String> = tenant
-        .allowed_countries
-        .iter()
-        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-        .cloned()
-        .collect();
-    // The offer rule, with the tenant's identifiers written in (see above).
     q.push(" WHERE ");
-    q.push(offer::offered_sql(
-        "numbers",
-        &format!("'{}'::uuid", tenant.id),
-        &format!("'{{{}}}'::uuid[]", orgs.join(",")),
-        &format!("'{{{}}}'::bpchar[]", countries.join(",")),
-    ));
+    q.push(offer_clause(tenant));
     push_code(&mut q, "country", &c.country);
     q.push(format_args!(" AND kind = '{}'", c.kind.as_str()));
     if let Some(state) = &c.state {

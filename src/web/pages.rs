@@ -22,6 +22,12 @@ pub struct Chrome {
     pub notice: Option<String>,
 }
 
+/// `?notice=code` after a redirect (see `Chrome::with_notice`).
+#[derive(Debug, serde::Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
 impl Chrome {
     pub fn new(principal: &Principal, csrf: &str) -> Self {
         Chrome {
@@ -50,6 +56,9 @@ impl Chrome {
                 "released" => Some("Number released: it is back in the reseller's inventory."),
                 "rerouted" => Some("Number re-routed: calls now go to its new target."),
                 "welcome" => Some("Welcome back."),
+                "cart_removed" => Some("Removed from the cart."),
+                "cart_cleared" => Some("The cart is empty."),
+                "cart_updated" => Some("Cart updated."),
                 "cnam_saved" => {
                     Some("Caller-ID name saved: it is on its way to the CNAM database.")
                 }

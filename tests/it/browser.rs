@@ -187,79 +187,118 @@ fn toll_free_hides_the_fields_that_only_local_numbers_have() {
 }
 
 #[test]
-fn select_all_ticks_the_page_and_the_summary_adds_up_the_prices() {
+fn the_cart_keeps_ticks_across_result_pages_and_survives_a_refusal() {
     crate::db::db_test(|pool| async move {
         let app = spawn_app(pool).await;
         let chrome = crate::chrome::Chrome::start().await;
         let c = chrome.client.clone();
         chrome.login(&app.url(""), "agent@globex.test").await;
-        c.goto(&app.url("/search?kind=local&state=TX&npa=512&limit=5"))
-            .await
-            .unwrap();
-        chrome.wait("#reserve-form input[name=number]").await;
-        let summary = || async {
-            c.find(Locator::Css("#pick-summary"))
+        for width in [1280u32, 390] {
+            c.set_window_size(width, 900).await.unwrap();
+            c.goto(&app.url("/search?kind=local&state=TX&npa=512&limit=3"))
+                .await
+                .unwrap();
+            chrome.wait("#reserve-form input[name=number]").await;
+            let count = || async {
+                c.find(Locator::Css("#cart-count"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            };
+            assert_eq!(count().await, "Your cart is empty.");
+            // Select-all puts the page in the cart (on the server, so it outlives the page).
+            c.find(Locator::Css("#pick-all"))
                 .await
                 .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.wait()
+                .at_most(std::time::Duration::from_secs(15))
+                .for_element(Locator::XPath(
+                    "//span[@id='cart-count'][starts-with(normalize-space(.), 'Your cart: 3 numbers')]",
+                ))
+                .await
+                .expect("the cart line counts the page");
+            let badge = chrome
+                .wait("#cart-link .bell-count")
+                .await
                 .text()
                 .await
-                .unwrap()
-        };
-        assert_eq!(summary().await, "None selected");
-        c.find(Locator::Css("#pick-all"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let boxes = c
-            .find_all(Locator::Css("#reserve-form input[name=number]"))
-            .await
-            .unwrap();
-        let (mut monthly, mut setup) = (0i64, 0i64);
-        for b in &boxes {
-            assert!(b.is_selected().await.unwrap(), "every number ticked");
-            monthly += b
-                .attr("data-monthly")
+                .unwrap();
+            assert_eq!(badge, "3");
+            // The next page starts unticked; one more tick there joins the same cart.
+            c.find(Locator::LinkText("Next page →"))
                 .await
                 .unwrap()
-                .unwrap()
-                .parse::<i64>()
+                .click()
+                .await
                 .unwrap();
-            setup += b
-                .attr("data-setup")
+            chrome.wait("#reserve-form input[name=number]").await;
+            let boxes = c
+                .find_all(Locator::Css("#reserve-form input[name=number]"))
+                .await
+                .unwrap();
+            assert!(!boxes[0].is_selected().await.unwrap());
+            let extra = boxes[0].attr("value").await.unwrap().unwrap();
+            boxes[0].click().await.unwrap();
+            c.wait()
+                .at_most(std::time::Duration::from_secs(15))
+                .for_element(Locator::XPath(
+                    "//span[@id='cart-count'][starts-with(normalize-space(.), 'Your cart: 4 numbers')]",
+                ))
+                .await
+                .expect("the cart counts both pages");
+            chrome.screenshot(&format!("search-cart-{width}")).await;
+
+            // Someone else takes the number meanwhile: reserving names it, keeps the rest.
+            let other = app.api("agent@initech.test").await;
+            assert_eq!(
+                other.reserve(std::slice::from_ref(&extra)).await.0,
+                reqwest::StatusCode::CREATED
+            );
+            let reserve = c.find(Locator::Css("#reserve")).await.unwrap();
+            assert!(reserve.is_displayed().await.unwrap());
+            reserve.click().await.unwrap();
+            let error = chrome.wait("#cart-error").await.text().await.unwrap();
+            let national = inward::domain::e164::format_national(&extra);
+            assert!(
+                error.contains(&national)
+                    && error.contains("the other 3 numbers are still in your cart"),
+                "{error}"
+            );
+            assert!(
+                count().await.starts_with("Your cart: 3 numbers"),
+                "{}",
+                count().await
+            );
+
+            // The Cart page reserves the rest as one reservation.
+            c.goto(&app.url("/cart")).await.unwrap();
+            chrome.wait("#reserve-cart").await;
+            chrome.screenshot(&format!("cart-{width}")).await;
+            let wide: bool = c
+                .execute(
+                    "return document.documentElement.scrollWidth > window.innerWidth;",
+                    vec![],
+                )
                 .await
                 .unwrap()
-                .unwrap()
-                .parse::<i64>()
+                .as_bool()
                 .unwrap();
+            assert!(!wide, "the Cart page scrolls sideways at {width} px");
+            c.find(Locator::Css("#reserve-cart"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            chrome.wait("#countdown").await;
+            let rows = c.find_all(Locator::Css("tr[id^='row-']")).await.unwrap();
+            assert_eq!(rows.len(), 3, "one reservation of the three");
         }
-        let money = |micros: i64| format!("${:.2}", micros as f64 / 1_000_000.0);
-        assert_eq!(
-            summary().await,
-            format!(
-                "{} selected · {} a month · {} setup",
-                boxes.len(),
-                money(monthly),
-                money(setup)
-            )
-        );
-        boxes[0].click().await.unwrap();
-        assert!(
-            summary()
-                .await
-                .starts_with(&format!("{} selected", boxes.len() - 1))
-        );
-        let partly: bool = c
-            .execute(
-                "return document.getElementById('pick-all').indeterminate;",
-                vec![],
-            )
-            .await
-            .unwrap()
-            .as_bool()
-            .unwrap();
-        assert!(partly, "select-all shows that some are ticked");
         c.close().await.unwrap();
     })
 }

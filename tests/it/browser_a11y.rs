@@ -53,6 +53,11 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
         let numbers = admin.provisioned(1).await;
         let held = admin.find("npa=512", 2).await;
         let (_, reservation) = admin.reserve(&held).await;
+        let wanted = admin.find("npa=718", 2).await;
+        let (status, _) = admin
+            .post("/api/v1/cart/items", json!({ "numbers": wanted }))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK);
         let (_, port) = admin
             .post(
                 "/api/v1/ports",
@@ -70,6 +75,7 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
             "/search?kind=local&state=TX&npa=512".to_string(),
             format!("/reservations/{}", reservation["id"].as_str().unwrap()),
             "/reservations".to_string(),
+            "/cart".to_string(),
             "/numbers".to_string(),
             format!("/numbers/{}", numbers[0]),
             "/numbers/orphaned".to_string(),

@@ -18,6 +18,7 @@ mod browser_e911;
 mod browser_inventory;
 mod browser_users;
 mod caches;
+mod cart;
 mod cli;
 mod cnam;
 mod contract;

@@ -15,7 +15,7 @@ fn the_whole_lifecycle_works_through_server_rendered_pages() {
         let (status, page) = browser.get("/search?kind=local&state=TX&npa=512").await;
         assert_eq!(status, StatusCode::OK);
         assert!(
-            page.contains("Reserve selected")
+            page.contains("Reserve cart")
                 && page.contains("title=\"+1512")
                 && !page.contains("tel:"),
             "results show national numbers, E.164 on hover, and dial nothing when tapped"
@@ -25,8 +25,10 @@ fn the_whole_lifecycle_works_through_server_rendered_pages() {
 
         let response = browser
             .post_form(
-                "/reservations",
+                "/cart/reserve",
                 &[
+                    ("shown", numbers[0].as_str()),
+                    ("shown", numbers[1].as_str()),
                     ("number", numbers[0].as_str()),
                     ("number", numbers[1].as_str()),
                     ("q", "npa=512"),
@@ -100,16 +102,20 @@ fn a_lost_race_rerenders_the_search_with_the_taken_numbers_named() {
         let browser = app.browser("agent@globex.test").await;
         let response = browser
             .post_form(
-                "/reservations",
-                &[("number", numbers[0].as_str()), ("q", "npa=512")],
+                "/cart/reserve",
+                &[
+                    ("shown", numbers[0].as_str()),
+                    ("number", numbers[0].as_str()),
+                    ("q", "npa=512"),
+                ],
             )
             .await;
         assert_eq!(response.status(), StatusCode::CONFLICT);
         let page = response.text().await.unwrap();
         assert!(
-            page.contains("Already taken")
-                && page.contains(&inward::domain::e164::format_national(&numbers[0]))
-                && page.contains("refreshed")
+            page.contains("Not available to reserve")
+                && page.contains(&inward::domain::e164::format_national(&numbers[0])),
+            "{page}"
         );
         assert!(
             !page.contains(&format!("value=\"{}\"", numbers[0])),
@@ -125,7 +131,14 @@ fn cancel_from_the_page_and_admin_sees_the_audit_log() {
         let browser = app.browser("agent@globex.test").await;
         let numbers = app.api("agent@globex.test").await.find("npa=718", 1).await;
         let response = browser
-            .post_form("/reservations", &[("number", numbers[0].as_str())])
+            .post_form(
+                "/cart/reserve",
+                &[
+                    ("shown", numbers[0].as_str()),
+                    ("number", numbers[0].as_str()),
+                    ("q", "npa=718"),
+                ],
+            )
             .await;
         let path = location(&response);
         let response = browser.post_form(&format!("{path}/cancel"), &[]).await;

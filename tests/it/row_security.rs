@@ -24,6 +24,7 @@ const OWN_ROWS: &[(&str, &str)] = &[
     ("provisioning_attempts", "tenant_id"),
     ("release_attempts", "tenant_id"),
     ("reroute_attempts", "tenant_id"),
+    ("cart_items", "tenant_id"),
     ("reservations", "tenant_id"),
     ("number_assignments", "tenant_id"),
     ("sandbox_targets", "tenant_id"),
@@ -150,6 +151,11 @@ async fn globex_everywhere(app: &TestApp) {
         .await;
     assert!(status.is_success(), "{body}");
     app.assert_flushed_search_count(1).await;
+    let spare = admin.find("npa=718", 1).await;
+    let (status, body) = admin
+        .post("/api/v1/cart/items", json!({ "numbers": spare }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // The tenant next door holds a number of its own.
     let initech = app.api("agent@initech.test").await;
     let mine = initech.find("npa=512", 1).await;

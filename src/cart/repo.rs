@@ -1,0 +1,59 @@
+//! The `cart_items` table (migration 0033): one row per user and number.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The user's cart, oldest first.
+pub async fn numbers(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT e164 FROM cart_items WHERE user_id = $1 ORDER BY added_at, e164")
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn add(
+    pool: &PgPool,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    numbers: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO cart_items (user_id, tenant_id, e164)
+         SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .bind(numbers)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn remove(pool: &PgPool, user_id: Uuid, numbers: &[String]) -> sqlx::Result<u64> {
+    if numbers.is_empty() {
+        return Ok(0);
+    }
+    Ok(
+        sqlx::query("DELETE FROM cart_items WHERE user_id = $1 AND e164 = ANY($2)")
+            .bind(user_id)
+            .bind(numbers)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+pub async fn clear(pool: &PgPool, user_id: Uuid) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM cart_items WHERE user_id = $1")
+        .bind(user_id)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
+pub async fn count(pool: &PgPool, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM cart_items WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await
+}
