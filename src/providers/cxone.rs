@@ -355,11 +355,31 @@ impl Provider for Cxone {
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError> {
+        // Refused before any saga starts, as on RingCX: the request says so, nothing is done.
+        if kind == TargetKind::Extension {
+            return Err(no_extensions(id));
+        }
         Ok(self
             .list_targets(tenant, Some(kind))
             .await?
             .into_iter()
             .find(|t| t.id == id))
+    }
+
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        if kind == TargetKind::Extension {
+            return Err(no_extensions(name));
+        }
+        Ok(self
+            .list_targets(tenant, Some(kind))
+            .await?
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name)))
     }
 
     async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {

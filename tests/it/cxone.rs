@@ -107,7 +107,8 @@ fn cxone_connection_test_and_the_portal_flow() {
             json!({ "type": "extension", "name": "Desk" }),
         )
         .await;
-        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        // Refused before anything is sent, as on RingCX: the number stays held.
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
         assert!(
             body["error"]["message"]
                 .as_str()
@@ -115,6 +116,7 @@ fn cxone_connection_test_and_the_portal_flow() {
                 .contains("skills and scripts"),
             "{body}"
         );
+        assert_eq!(app.number_state(&found[2]).await, "reserved");
 
         let (status, body) = agent
             .post(&format!("/api/v1/numbers/{}/release", found[0]), json!({}))

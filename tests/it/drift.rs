@@ -271,6 +271,9 @@ fn cxone_drift_is_found_and_cleared() {
         let drift = run(&admin).await;
         assert_eq!(drift[billing_call.as_str()].0, "target_gone", "{drift:?}");
         assert_eq!(app.number_state(billing_call).await, "orphaned");
+        assert_eq!(act(&admin, "release", billing_call).await["ok"], true);
+        assert_eq!(app.number_state(billing_call).await, "released");
+        no_drift_left(&app, &admin).await;
     })
 }
 
@@ -299,8 +302,7 @@ fn ringcx_drift_is_found_and_cleared() {
         assert!(run(&admin).await.is_empty(), "nothing has drifted yet");
 
         // In RingCX's console: Sales' number is unassigned, Support's moves to Sales, the
-        // stock number goes to Support, a number Inward never saw is added and assigned, and
-        // the gate Support is deleted (Inward routes nothing to it any more by then).
+        // stock number goes to Support, and a number Inward never saw is added and assigned.
         let unknown = "+13173339999";
         {
             let mut data = sim.state.lock().unwrap();
@@ -338,6 +340,21 @@ fn ringcx_drift_is_found_and_cleared() {
         assert_eq!(sim.owner(in_stock), None);
         assert_eq!(act(&admin, "apply", unknown).await["ok"], true);
         assert_eq!(sim.owner(unknown), None, "unrouted, not adopted");
+        no_drift_left(&app, &admin).await;
+
+        // The gate Sales is deleted in RingCX: the number Inward routes to it has lost its
+        // target, is orphaned, and releasing it clears the row.
+        let r = reqwest::Client::new()
+            .delete(format!("{}/__sim/targets/gate/{sales}", sim.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        let drift = run(&admin).await;
+        assert_eq!(drift[support_call.as_str()].0, "target_gone", "{drift:?}");
+        assert_eq!(app.number_state(support_call).await, "orphaned");
+        assert_eq!(act(&admin, "release", support_call).await["ok"], true);
+        assert_eq!(app.number_state(support_call).await, "released");
         no_drift_left(&app, &admin).await;
     })
 }
