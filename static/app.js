@@ -89,34 +89,53 @@ document.addEventListener("DOMContentLoaded", function () {
 })();
 
 // Search results: each tick goes to the cart on the server (htmx posts the form when a box
-// changes; the answer is the cart line, whose data-in-cart lists the cart's numbers). The
-// header box ticks every number on the page; after each answer the boxes follow the cart,
-// so a tick the cart refused (it was full) comes undone.
+// changes; the answer is the cart line). The header box ticks every number on the page. A
+// tick the cart refused (it was full, the number was just taken) comes undone: the answer
+// names those (data-refused), and only those, so ticks made meanwhile stay as they are.
 (function () {
-  function sync() {
-    var form = document.getElementById("reserve-form");
-    var summary = document.getElementById("cart-summary");
-    if (!form || !summary) { return; }
-    var inCart = (summary.dataset.inCart || "").split(" ");
+  function pickAll(form) {
     var boxes = form.querySelectorAll("input[name=number]");
-    var ticked = 0;
-    boxes.forEach(function (box) {
-      box.checked = inCart.indexOf(box.value) !== -1;
-      if (box.checked) { ticked += 1; }
-    });
+    var ticked = form.querySelectorAll("input[name=number]:checked").length;
     var all = form.querySelector("#pick-all");
     if (all) {
       all.checked = boxes.length > 0 && ticked === boxes.length;
       all.indeterminate = ticked > 0 && ticked < boxes.length;
     }
   }
+  function undoRefused() {
+    var form = document.getElementById("reserve-form");
+    var line = document.getElementById("cart-line");
+    if (!form || !line) { return; }
+    var refused = (line.dataset.refused || "").split(" ");
+    form.querySelectorAll("input[name=number]").forEach(function (box) {
+      if (refused.indexOf(box.value) !== -1) { box.checked = false; }
+    });
+    pickAll(form);
+  }
   document.addEventListener("change", function (event) {
     var form = event.target.closest("#reserve-form");
-    if (!form || event.target.id !== "pick-all") { return; }
-    form.querySelectorAll("input[name=number]").forEach(function (box) {
-      box.checked = event.target.checked;
-    });
+    if (!form) { return; }
+    if (event.target.id === "pick-all") {
+      form.querySelectorAll("input[name=number]").forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
+    pickAll(form);
   });
-  document.addEventListener("DOMContentLoaded", sync);
-  document.addEventListener("htmx:afterSwap", sync);
+  document.addEventListener("DOMContentLoaded", undoRefused);
+  document.addEventListener("htmx:afterSwap", undoRefused);
 })();
+
+// A form that reserves submits once: a second click would only wait for the first.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.matches("[data-submit-once]")) { return; }
+  if (form.dataset.submitted) { event.preventDefault(); return; }
+  form.dataset.submitted = "1";
+});
+// A page brought back by the Back button may submit again.
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+    delete form.dataset.submitted;
+  });
+});

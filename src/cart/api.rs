@@ -36,7 +36,7 @@ pub async fn add(
     ApiCaller(caller): ApiCaller,
     ApiJson(body): ApiJson<CartNumbers>,
 ) -> AppResult<Json<Cart>> {
-    super::add(&state, &caller, &body.numbers).await?;
+    super::add(&state, &caller, &body.numbers, super::Adding::AllOrNone).await?;
     Ok(Json(super::view(&state, &caller).await?))
 }
 

@@ -178,10 +178,30 @@ pub async fn view(state: &AppState, caller: &Principal) -> AppResult<Cart> {
     Ok(Cart::of(lines, limit))
 }
 
-/// Adds numbers offered to the caller's tenant; refuses all of them when one is not offered
-/// or when they would not fit.
-pub async fn add(state: &AppState, caller: &Principal, numbers: &[String]) -> AppResult<()> {
+/// How a batch of numbers joins the cart when some are no longer offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adding {
+    /// All of them or none (the API).
+    AllOrNone,
+    /// The offered ones; the others are named (a page of ticks, where one number taken a
+    /// moment ago must not undo every other tick).
+    Offered,
+}
+
+/// Adds numbers offered to the caller's tenant. Refuses when they would not fit; what
+/// happens to numbers no longer offered is `mode`'s. The answer names numbers left out.
+pub async fn add(
+    state: &AppState,
+    caller: &Principal,
+    numbers: &[String],
+    mode: Adding,
+) -> AppResult<Option<String>> {
     let tenant = TenantProfile::of_caller(caller)?;
+    let limit = state.config.holds.max_numbers_per_reservation;
+    bounded(
+        numbers.len(),
+        limit.max(state.config.search.max_limit as usize),
+    )?;
     let wanted = parse(numbers)?;
     if wanted.is_empty() {
         return Err(AppError::invalid_field(
@@ -189,41 +209,58 @@ pub async fn add(state: &AppState, caller: &Principal, numbers: &[String]) -> Ap
             "Choose at least one number to add to the cart.",
         ));
     }
-    let held = repo::numbers(&state.pool, caller.user_id).await?;
+    let mut tx = repo::locked(&state.pool, caller.user_id).await?;
+    let held = repo::numbers(&mut *tx, caller.user_id).await?;
     let new: Vec<String> = wanted.into_iter().filter(|n| !held.contains(n)).collect();
     if new.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    room(
-        held.len(),
-        new.len(),
-        state.config.holds.max_numbers_per_reservation,
-    )
-    .map_err(|message| AppError::invalid("cart_full", message))?;
     let offered =
         crate::search::repo::offered(&mut *state.pool.acquire().await?, &tenant, &new).await?;
-    let missing: Vec<String> = new
-        .iter()
-        .filter(|n| !offered.iter().any(|row| &row.e164 == *n))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
+    let (joining, missing): (Vec<String>, Vec<String>) = new
+        .into_iter()
+        .partition(|n| offered.iter().any(|row| &row.e164 == n));
+    let note = (!missing.is_empty()).then(|| {
+        format!(
+            "Not available to reserve: {}. Search again for numbers you can take.",
+            names(&missing)
+        )
+    });
+    if mode == Adding::AllOrNone
+        && let Some(note) = note
+    {
         return Err(AppError::conflict(
             "numbers_unavailable",
-            format!(
-                "Not available to reserve: {}. Search again for numbers you can take.",
-                names(&missing)
-            ),
+            note,
             json!({ "unavailable": missing }),
         ));
     }
-    repo::add(&state.pool, caller.user_id, tenant.id, &new).await?;
+    room(held.len(), joining.len(), limit)
+        .map_err(|message| AppError::invalid("cart_full", message))?;
+    repo::add(&mut *tx, caller.user_id, tenant.id, &joining).await?;
+    tx.commit().await?;
+    Ok(note)
+}
+
+/// A form or body naming more numbers than any page shows is refused before each is
+/// parsed.
+fn bounded(count: usize, most: usize) -> AppResult<()> {
+    if count > most {
+        return Err(AppError::invalid_field(
+            "numbers",
+            format!("At most {most} numbers can be sent at once."),
+        ));
+    }
     Ok(())
 }
 
 /// Takes numbers out of the cart; how many were in it.
 pub async fn remove(state: &AppState, caller: &Principal, numbers: &[String]) -> AppResult<u64> {
     caller.tenant()?;
+    bounded(
+        numbers.len(),
+        state.config.holds.max_numbers_per_reservation,
+    )?;
     Ok(repo::remove(&state.pool, caller.user_id, &parse(numbers)?).await?)
 }
 
@@ -234,38 +271,55 @@ pub async fn clear(state: &AppState, caller: &Principal) -> AppResult<()> {
 }
 
 /// Applies a results page's ticks (see `changes`): leaving first, so that unticking some and
-/// ticking others on a full cart works.
+/// ticking others on a full cart works. The answer names ticked numbers no longer offered,
+/// which stay out of the cart.
 pub async fn apply_ticks(
     state: &AppState,
     caller: &Principal,
     shown: &[String],
     ticked: &[String],
-) -> AppResult<()> {
+) -> AppResult<Option<String>> {
     caller.tenant()?;
+    let page = state.config.search.max_limit as usize;
+    bounded(shown.len(), page)?;
+    bounded(ticked.len(), page)?;
     let shown = parse(shown)?;
     let ticked = parse(ticked)?;
     let held = repo::numbers(&state.pool, caller.user_id).await?;
     let (add_these, remove_these) = changes(&held, &shown, &ticked);
     repo::remove(&state.pool, caller.user_id, &remove_these).await?;
     if add_these.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    add(state, caller, &add_these).await
+    add(state, caller, &add_these, Adding::Offered).await
 }
 
 /// Reserves every number of the cart as one reservation, and empties the cart of them.
 /// Numbers no longer offered leave the cart and are named; the rest stay for another try.
+/// One at a time per user: a second click waits for the first and finds its numbers gone.
 pub async fn reserve(
     state: &AppState,
     caller: &Principal,
     justification: Option<String>,
     request_id: Option<&str>,
 ) -> AppResult<Reserved> {
+    let lock = repo::locked(&state.pool, caller.user_id).await?;
     let cart = view(state, caller).await?;
     if cart.count == 0 {
         return Err(AppError::invalid(
             "cart_empty",
             "Your cart is empty: tick numbers in a search first.",
+        ));
+    }
+    if cart.count > cart.limit {
+        return Err(AppError::invalid(
+            "cart_full",
+            format!(
+                "A reservation holds at most {} numbers and your cart has {}: remove {} first.",
+                cart.limit,
+                cart.count,
+                cart.count - cart.limit
+            ),
         ));
     }
     let gone: Vec<String> = cart
@@ -292,7 +346,9 @@ pub async fn reserve(
         .map(|line| E164::parse(&line.e164))
         .collect::<Result<_, _>>()
         .map_err(|e| AppError::invalid_field("numbers", e.to_string()))?;
-    match crate::reservations::reserve(state, caller, wanted, justification, request_id).await {
+    let outcome =
+        crate::reservations::reserve(state, caller, wanted, justification, request_id).await;
+    let answer = match outcome {
         Ok(reserved) => {
             repo::remove(&state.pool, caller.user_id, &reserved.numbers).await?;
             Ok(reserved)
@@ -322,7 +378,9 @@ pub async fn reserve(
             })
         }
         Err(other) => Err(other),
-    }
+    };
+    lock.commit().await?;
+    answer
 }
 
 /// How many numbers the caller's cart holds (the navigation's count).

@@ -30,6 +30,8 @@ struct CartPage {
 pub struct CartSummary {
     pub cart: Cart,
     pub cart_error: Option<String>,
+    /// Ticked numbers the cart did not take (space-separated): the page unticks them.
+    pub refused: String,
 }
 
 /// Errors a person can act on are shown on the page; anything else is the error page.
@@ -57,9 +59,18 @@ pub async fn show(
     }))
 }
 
+/// The search a form came from, read and written again (never pasted raw into a header).
+fn search_of(form: &Form, key: &str) -> (SearchParams, String) {
+    let params: SearchParams =
+        serde_urlencoded::from_str(form.raw(key).unwrap_or("")).unwrap_or_default();
+    let query = serde_urlencoded::to_string(&params).unwrap_or_default();
+    (params, query)
+}
+
 /// The ticks of one results page: `shown` names every number the page listed, `number` the
-/// ticked ones. From htmx (a box changed) the answer is the cart line; from a plain form
-/// ("Add to cart" without JavaScript) it is the search again.
+/// ticked ones. From htmx (a box changed) the answer is the cart line, naming the ticks the
+/// cart refused so the page can undo just those; from a plain form ("Update cart" or "Next
+/// page" without JavaScript) it is the search again, or its next page (`then`).
 pub async fn update(
     State(state): State<AppState>,
     caller: PageCaller,
@@ -68,24 +79,25 @@ pub async fn update(
     body: Bytes,
 ) -> PageResult {
     let form = Form::parse(&body);
-    let outcome = super::apply_ticks(
-        &state,
-        &caller.principal,
-        &form.all("shown"),
-        &form.all("number"),
-    )
-    .await;
-    if let Err(err) = &outcome
-        && !shown_to_the_user(err)
-    {
-        return Err(outcome.unwrap_err().into());
-    }
-    let error = outcome.err().map(|e| e.public_message());
+    let ticked = form.all("number");
+    let error =
+        match super::apply_ticks(&state, &caller.principal, &form.all("shown"), &ticked).await {
+            Ok(note) => note,
+            Err(err) if shown_to_the_user(&err) => Some(err.public_message()),
+            Err(other) => return Err(other.into()),
+        };
     if headers.contains_key("hx-request") {
         let cart = super::view(&state, &caller.principal).await?;
+        let refused = ticked
+            .iter()
+            .filter(|n| !cart.contains(n))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut answer = render(&CartSummary {
             cart,
             cart_error: error,
+            refused,
         });
         // The navigation's count listens for this.
         answer
@@ -93,11 +105,18 @@ pub async fn update(
             .insert("hx-trigger", "cart-changed".parse().expect("static header"));
         return Ok(answer);
     }
-    let query = form.raw("q").unwrap_or("");
+    let (params, query) = search_of(&form, "q");
     match error {
-        None => Ok(Redirect::to(&format!("/search?{query}&notice=cart_updated")).into_response()),
+        None => {
+            let (_, next) = search_of(&form, "then");
+            let target = if form.raw("then").is_some() {
+                next
+            } else {
+                query
+            };
+            Ok(Redirect::to(&format!("/search?{target}&notice=cart_updated")).into_response())
+        }
         Some(error) => {
-            let params: SearchParams = serde_urlencoded::from_str(query).unwrap_or_default();
             let mut page = search_page(&state, &caller, params, request_id.as_deref()).await?;
             page.set_cart_error(error);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
@@ -128,14 +147,22 @@ pub async fn reserve(
     let justification = form.get("justification").map(str::to_string);
     let from_search = form.raw("q").is_some();
     let outcome = async {
-        if from_search {
-            super::apply_ticks(
+        // A ticked number taken a moment ago: the rest are in the cart, and the person
+        // decides whether to reserve them without it.
+        if from_search
+            && let Some(note) = super::apply_ticks(
                 &state,
                 &caller.principal,
                 &form.all("shown"),
                 &form.all("number"),
             )
-            .await?;
+            .await?
+        {
+            return Err(AppError::conflict(
+                "numbers_unavailable",
+                format!("{note} The other ticked numbers are in your cart; nothing was reserved."),
+                serde_json::Value::Null,
+            ));
         }
         super::reserve(
             &state,
@@ -155,8 +182,7 @@ pub async fn reserve(
     };
     let status = err.status();
     if from_search {
-        let params: SearchParams =
-            serde_urlencoded::from_str(form.raw("q").unwrap_or("")).unwrap_or_default();
+        let (params, _) = search_of(&form, "q");
         let mut page = search_page(&state, &caller, params, request_id.as_deref()).await?;
         page.set_cart_error(err.public_message());
         page.justification = justification.unwrap_or_default();
@@ -183,7 +209,9 @@ pub async fn badge(
         Err(_) => 0,
     };
     let shown = if count > 0 {
-        format!("<span class=\"bell-count\">{count}</span>")
+        format!(
+            "<span class=\"bell-count\">{count}<span class=\"sr-only\"> numbers in the cart</span></span>"
+        )
     } else {
         String::new()
     };

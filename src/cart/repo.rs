@@ -1,18 +1,29 @@
 //! The `cart_items` table (migration 0033): one row per user and number.
 
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+/// A transaction holding the user's cart lock: what it reads of the cart stays true until it
+/// ends (a limit checked before adding; a cart reserved once, not twice by a double click).
+pub async fn locked(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('cart ' || $1::text, 0))")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// The user's cart, oldest first.
-pub async fn numbers(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+pub async fn numbers(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT e164 FROM cart_items WHERE user_id = $1 ORDER BY added_at, e164")
         .bind(user_id)
-        .fetch_all(pool)
+        .fetch_all(db)
         .await
 }
 
 pub async fn add(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     user_id: Uuid,
     tenant_id: Uuid,
     numbers: &[String],
@@ -24,7 +35,7 @@ pub async fn add(
     .bind(user_id)
     .bind(tenant_id)
     .bind(numbers)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }

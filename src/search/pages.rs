@@ -9,7 +9,7 @@ use crate::cart::Cart;
 use crate::domain::search::SearchParams;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::pages::Chrome;
+use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{PageResult, render};
 
 pub const STATES: [(&str, &str); 51] = [
@@ -81,6 +81,8 @@ pub struct SearchPage {
     /// The caller's cart: its numbers are ticked in the results, its totals shown under them.
     pub cart: Cart,
     pub cart_error: Option<String>,
+    /// Ticks the cart refused (only in answers to a tick; see `cart::pages::CartSummary`).
+    pub refused: String,
 }
 
 impl SearchPage {
@@ -175,6 +177,7 @@ pub async fn search_page(
         justification: String::new(),
         cart: Cart::empty(state.config.holds.max_numbers_per_reservation),
         cart_error: None,
+        refused: String::new(),
     };
     if !searched {
         return Ok(page);
@@ -201,9 +204,11 @@ pub async fn search(
     caller: PageCaller,
     RequestId(request_id): RequestId,
     Query(params): Query<SearchParams>,
+    Query(notice): Query<NoticeQuery>,
 ) -> PageResult {
     caller.principal.tenant()?;
-    let page = search_page(&state, &caller, params, request_id.as_deref()).await?;
+    let mut page = search_page(&state, &caller, params, request_id.as_deref()).await?;
+    page.chrome = page.chrome.with_notice(notice.notice.as_deref());
     let status = if page.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -167,16 +167,20 @@ fn missing_or_wrong_csrf_token_is_refused_and_changes_nothing() {
         let browser = app.browser("agent@globex.test").await;
         let no_token = browser
             .http
-            .post(format!("{}/reservations", browser.base))
-            .form(&[("number", numbers[0].as_str())])
+            .post(format!("{}/cart/reserve", browser.base))
+            .form(&[("number", numbers[0].as_str()), ("q", "npa=512")])
             .send()
             .await
             .unwrap();
         assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
         let wrong = browser
             .http
-            .post(format!("{}/reservations", browser.base))
-            .form(&[("csrf", "0000"), ("number", numbers[0].as_str())])
+            .post(format!("{}/cart/reserve", browser.base))
+            .form(&[
+                ("csrf", "0000"),
+                ("number", numbers[0].as_str()),
+                ("q", "npa=512"),
+            ])
             .send()
             .await
             .unwrap();

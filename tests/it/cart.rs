@@ -136,8 +136,12 @@ fn a_full_cart_refuses_more_and_says_how_many_fit() {
             line.contains("id=\"cart-error\"") && line.contains("it has 2 and 1 more fits"),
             "{line}"
         );
+        let refused: Vec<&String> = numbers[2..].iter().collect();
         assert!(
-            line.contains(&format!("data-in-cart=\"{} {}\"", numbers[0], numbers[1])),
+            line.contains(&format!(
+                "data-refused=\"{} {} {}\"",
+                refused[0], refused[1], refused[2]
+            )),
             "{line}"
         );
 
@@ -155,6 +159,33 @@ fn a_full_cart_refuses_more_and_says_how_many_fit() {
             .post("/api/v1/cart/items", json!({ "numbers": ["not a number"] }))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    })
+}
+
+#[test]
+fn adds_at_the_same_moment_cannot_overfill_the_cart() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| c.holds.max_numbers_per_reservation = 3).await;
+        let agent = app.api("agent@globex.test").await;
+        let numbers = agent.find("npa=512", 8).await;
+        let pairs: Vec<Vec<String>> = numbers.chunks(2).map(|c| c.to_vec()).collect();
+        let answers = futures::future::join_all(
+            pairs
+                .iter()
+                .map(|pair| agent.post("/api/v1/cart/items", json!({ "numbers": pair }))),
+        )
+        .await;
+        let accepted = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+        let (_, cart) = agent.get("/api/v1/cart").await;
+        assert_eq!(
+            accepted, 1,
+            "only one pair of two fits in three: {answers:?}"
+        );
+        assert_eq!(cart["count"], 2, "{cart}");
+        for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::OK) {
+            assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(error_code(body), "cart_full");
+        }
     })
 }
 
@@ -232,8 +263,8 @@ fn results_pages_tick_what_is_in_the_cart_and_a_refusal_keeps_it() {
         let line = response.text().await.unwrap();
         assert!(line.contains("Your cart: 2 numbers"), "{line}");
         assert!(
-            line.contains(&format!("{} {}", numbers[0], numbers[1]))
-                || line.contains(&format!("{} {}", numbers[1], numbers[0]))
+            line.contains("data-refused=\"\""),
+            "nothing refused: {line}"
         );
 
         // The search shows them ticked; the nav counts them.
@@ -252,7 +283,7 @@ fn results_pages_tick_what_is_in_the_cart_and_a_refusal_keeps_it() {
         );
         let (_, badge) = browser.get("/cart/badge").await;
         assert!(
-            badge.contains("<span class=\"bell-count\">2</span>"),
+            badge.contains("<span class=\"bell-count\">2<span"),
             "{badge}"
         );
 
@@ -328,6 +359,91 @@ fn results_pages_tick_what_is_in_the_cart_and_a_refusal_keeps_it() {
                 .await
                 .unwrap()
                 .contains("Your cart is empty")
+        );
+    })
+}
+
+#[test]
+fn a_page_of_ticks_keeps_all_but_the_taken_number_and_plain_forms_work_without_javascript() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let browser = app.browser("agent@globex.test").await;
+        let agent = app.api("agent@globex.test").await;
+        let numbers = agent.find("npa=512&limit=3", 3).await;
+        app.api("agent@initech.test")
+            .await
+            .reserve(&numbers[2..])
+            .await;
+        let mut form = vec![("q", "npa=512&limit=3")];
+        for n in &numbers {
+            form.push(("shown", n.as_str()));
+            form.push(("number", n.as_str()));
+        }
+        // "Next page" without JavaScript: the ticks are kept, then the next page shows,
+        // and the one taken meanwhile is named instead.
+        let mut next = form.clone();
+        next.push(("then", "npa=512&limit=3&cursor=5125550000"));
+        let response = browser.post_form("/cart/update", &next).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("Not available to reserve")
+                && page.contains(&inward::domain::e164::format_national(&numbers[2])),
+            "{page}"
+        );
+        let (_, cart) = agent.get("/api/v1/cart").await;
+        assert_eq!(
+            numbers_of(&cart),
+            numbers[..2].to_vec(),
+            "the others joined"
+        );
+
+        let kept = [
+            ("q", "npa=512&limit=3"),
+            ("shown", numbers[0].as_str()),
+            ("number", numbers[0].as_str()),
+            ("shown", numbers[1].as_str()),
+            ("number", numbers[1].as_str()),
+            ("then", "npa=512&limit=3&cursor=5125550000"),
+        ];
+        let response = browser.post_form("/cart/update", &kept).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.contains("cursor=5125550000"), "{location}");
+        let (_, page) = browser.get(&location).await;
+        assert!(page.contains("Cart updated."), "the notice shows");
+
+        // A search string with control characters is read, not pasted into the redirect.
+        let response = browser
+            .post_form(
+                "/cart/update",
+                &[
+                    ("q", "npa=512%0D%0ALocation:%20x"),
+                    ("shown", numbers[0].as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+        // Reserving from the page with a taken number ticked: named, nothing reserved.
+        let response = browser.post_form("/cart/reserve", &form).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("nothing was reserved"), "{page}");
+        assert_eq!(app.number_state(&numbers[0]).await, "available");
+
+        // More numbers than any page holds are refused before they are read.
+        let many: Vec<String> = (0..101).map(|i| format!("+1512555{i:04}")).collect();
+        let mut huge: Vec<(&str, &str)> = vec![("q", "npa=512")];
+        huge.extend(many.iter().map(|n| ("shown", n.as_str())));
+        let response = browser.post_form("/cart/update", &huge).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("At most 100 numbers")
         );
     })
 }
