@@ -381,7 +381,7 @@ fn a_missing_points_of_contact_permission_is_a_failed_test() {
 }
 
 /// Listings page with `skip`/`top` to their end: 2,500 phone numbers of which 1,200 are routed
-/// by points of contact, and 600 scripts, all read.
+/// by points of contact, and 1,100 scripts (three pages), all read.
 #[test]
 fn every_page_of_numbers_contacts_and_scripts_is_read() {
     crate::db::db_test(|pool| async move {
@@ -400,7 +400,7 @@ fn every_page_of_numbers_contacts_and_scripts_is_read() {
                             "defaultSkillId": 4001, "scriptName": "Main IVR", "isActive": true, "mediaTypeId": 4 }),
                 );
             }
-            for i in 0..600 {
+            for i in 0..1100 {
                 data.scripts.push(format!("Campaign {i}"));
             }
         }
@@ -412,7 +412,7 @@ fn every_page_of_numbers_contacts_and_scripts_is_read() {
         assert_eq!(test["ok"], true, "{test}");
         assert_eq!(test["imported_numbers"], 20 + 2500 - 1200, "{test}");
         let (_, ivrs) = admin.get("/api/v1/targets?type=ivr").await;
-        assert_eq!(ivrs["targets"].as_array().unwrap().len(), 602, "{ivrs}");
+        assert_eq!(ivrs["targets"].as_array().unwrap().len(), 1102, "{ivrs}");
         let pages = sim.count(
             "GET",
             &format!(

@@ -795,7 +795,7 @@ fn dids_are_judged_by_their_owner_and_a_release_clears_the_call_route() {
 }
 
 /// Listings are read to their last page, in pages of 100: 5,100 call routes (past the 50 pages
-/// reading once stopped at without a word) and 350 unassigned DIDs.
+/// reading once stopped at without a word), 350 unassigned DIDs, 250 queues and 250 users.
 #[test]
 fn every_page_of_call_routes_and_dids_is_read() {
     crate::db::db_test(|pool| async move {
@@ -813,10 +813,36 @@ fn every_page_of_call_routes_and_dids_is_read() {
             for i in 0..350 {
                 data.dids.push(format!("+1317223{i:04}"));
             }
+            for i in 0..250 {
+                let id = format!("0eee0000-0000-4000-8000-{i:012}");
+                data.queues.insert(
+                    id.clone(),
+                    json!({ "id": id, "name": format!("Queue {i:03}"), "memberCount": 1 }),
+                );
+                let id = format!("0ddd0000-0000-4000-8000-{i:012}");
+                data.users.insert(
+                    id.clone(),
+                    json!({ "id": id, "name": format!("Agent {i:03}"), "version": 1, "addresses": [], "state": "active" }),
+                );
+            }
         }
         let (admin, _) = connected(&app, &sim).await;
         let (_, ivrs) = admin.get("/api/v1/targets?type=ivr").await;
         assert_eq!(ivrs["targets"].as_array().unwrap().len(), 5103);
+        let (_, queues) = admin.get("/api/v1/targets?type=queue").await;
+        let queues = queues["targets"].as_array().unwrap();
+        assert!(
+            queues.iter().any(|q| q["name"] == "Queue 249"),
+            "the last page of queues is read"
+        );
+        let (_, users) = admin.get("/api/v1/targets?type=extension").await;
+        let users = users["targets"].as_array().unwrap();
+        assert!(
+            users.iter().any(|u| u["name"] == "Agent 249"),
+            "the last page of users is read"
+        );
+        assert!(sim.count("GET", "/api/v2/routing/queues") >= 3);
+        assert!(sim.count("GET", "/api/v2/users") >= 3);
         let imported: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM numbers WHERE e164 LIKE '+1317223%' OR e164 LIKE '+1317222%'",
         )

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
@@ -248,7 +248,9 @@ fn did_id(number: &str) -> String {
     )
 }
 
-fn page(entities: Vec<Value>, q: &HashMap<String, String>) -> Value {
+/// One page of a listing as Genesys answers it: the page's entities, its counts, and the
+/// URIs of the first, last, previous and next pages (`nextUri` only while pages remain).
+fn page(entities: Vec<Value>, q: &HashMap<String, String>, path: &str) -> Value {
     let size: usize = q
         .get("pageSize")
         .and_then(|s| s.parse().ok())
@@ -260,17 +262,45 @@ fn page(entities: Vec<Value>, q: &HashMap<String, String>) -> Value {
         .unwrap_or(1)
         .max(1);
     let total = entities.len();
+    let count = total.div_ceil(size).max(1);
     let slice: Vec<Value> = entities
         .into_iter()
         .skip((number - 1) * size)
         .take(size)
         .collect();
-    json!({ "entities": slice, "pageSize": size, "pageNumber": number, "total": total, "pageCount": total.div_ceil(size) })
+    let mut rest: Vec<(&String, &String)> = q
+        .iter()
+        .filter(|(k, _)| *k != "pageNumber" && *k != "pageSize")
+        .collect();
+    rest.sort();
+    let uri = |n: usize| {
+        let mut pairs = vec![
+            ("pageSize".to_string(), size.to_string()),
+            ("pageNumber".to_string(), n.to_string()),
+        ];
+        pairs.extend(rest.iter().map(|(k, v)| ((*k).clone(), (*v).clone())));
+        format!(
+            "{path}?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    };
+    let mut listing = json!({
+        "entities": slice, "pageSize": size, "pageNumber": number, "total": total, "pageCount": count,
+        "firstUri": uri(1), "selfUri": uri(number), "lastUri": uri(count),
+    });
+    if number < count {
+        listing["nextUri"] = json!(uri(number + 1));
+    }
+    if number > 1 {
+        listing["previousUri"] = json!(uri(number - 1));
+    }
+    listing
 }
 
 async fn pool_dids(
     State(state): State<SimState>,
     headers: HeaderMap,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = authorized(&state, &headers) {
@@ -290,14 +320,19 @@ async fn pool_dids(
         .iter()
         .filter(|n| n.contains(&matching))
         .map(|n| did_number_json(&data, n))
-        .filter(|d| kind != "UNASSIGNED" || d["assigned"] == false)
+        .filter(|d| match kind.as_str() {
+            "ASSIGNED" => d["assigned"] == true,
+            "UNASSIGNED" => d["assigned"] == false,
+            _ => true,
+        })
         .collect();
-    Json(page(entities, &q)).into_response()
+    Json(page(entities, &q, uri.path())).into_response()
 }
 
 async fn dids(
     State(state): State<SimState>,
     headers: HeaderMap,
+    uri: Uri,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if let Err(r) = authorized(&state, &headers) {
@@ -310,7 +345,7 @@ async fn dids(
         .filter(|n| q.get("phoneNumber").is_none_or(|p| p == *n))
         .map(|n| did_json(&data, n))
         .collect();
-    Json(page(entities, &q)).into_response()
+    Json(page(entities, &q, uri.path())).into_response()
 }
 
 macro_rules! listing {
@@ -318,6 +353,7 @@ macro_rules! listing {
         async fn $name(
             State(state): State<SimState>,
             headers: HeaderMap,
+            uri: Uri,
             Query(q): Query<HashMap<String, String>>,
         ) -> Response {
             if let Err(r) = authorized(&state, &headers) {
@@ -330,7 +366,7 @@ macro_rules! listing {
                 .filter(|e| q.get("name").is_none_or(|n| e["name"] == n.as_str()))
                 .cloned()
                 .collect();
-            Json(page(entities, &q)).into_response()
+            Json(page(entities, &q, uri.path())).into_response()
         }
     };
 }
