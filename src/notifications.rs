@@ -147,18 +147,16 @@ pub async fn page(State(state): State<AppState>, caller: PageCaller) -> PageResu
 /// The bell in the navigation, fetched by each page after it loads.
 pub async fn bell(State(state): State<AppState>, caller: PageCaller) -> AppResult<Response> {
     let unread = unread_count(&state.pool, caller.principal.user_id).await?;
-    let label = match unread {
-        0 => "Notifications, none unread".to_string(),
-        1 => "Notifications, 1 unread".to_string(),
-        n => format!("Notifications, {n} unread"),
+    let count = match unread {
+        0 => String::new(),
+        1 => {
+            "<span class=\"bell-count\">1<span class=\"sr-only\"> unread</span></span>".to_string()
+        }
+        n => format!("<span class=\"bell-count\">{n}<span class=\"sr-only\"> unread</span></span>"),
     };
-    let count = if unread > 0 {
-        format!(" <span class=\"bell-count\">{unread}</span>")
-    } else {
-        String::new()
-    };
+    // Only the count is fetched: the link itself stays, with its `aria-current`.
     Ok(Html(format!(
-        "<a href=\"/notifications\" id=\"bell\" aria-label=\"{label}\" hx-get=\"/notifications/bell\" hx-trigger=\"every 60s\" hx-swap=\"outerHTML\">Notifications{count}</a>"
+        "<span id=\"bell-badge\" hx-get=\"/notifications/bell\" hx-trigger=\"every 60s\" hx-swap=\"outerHTML\">{count}</span>"
     ))
     .into_response())
 }

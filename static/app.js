@@ -1,3 +1,7 @@
+// Marks the page as scripted: styles that need this script (the folded phone menu) apply
+// only then.
+document.documentElement.classList.add("js");
+
 // Live countdown for held numbers; when a hold runs out the page reloads so the user sees
 // the numbers returned (the server, not this script, decides what expired).
 (function () {
@@ -42,7 +46,9 @@ document.addEventListener("change", function (event) {
 // The navigation says which section the page belongs to (the longest link that starts the
 // path: /numbers/orphaned is "Orphaned", not "Numbers").
 document.addEventListener("DOMContentLoaded", function () {
-  var path = window.location.pathname;
+  // A page outside every section's path names its section (`data-section` on main).
+  var main = document.getElementById("main");
+  var path = (main && main.dataset.section) || window.location.pathname;
   var best = null;
   document.querySelectorAll("nav.top a[href^='/']").forEach(function (link) {
     var href = link.getAttribute("href");
@@ -138,4 +144,37 @@ window.addEventListener("pageshow", function () {
   document.querySelectorAll("form[data-submitted]").forEach(function (form) {
     delete form.dataset.submitted;
   });
+});
+
+// On a phone the navigation folds behind the Menu button.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("#menu-button");
+  if (!button) { return; }
+  var nav = button.closest("nav.top");
+  var open = nav.classList.toggle("open");
+  button.setAttribute("aria-expanded", open ? "true" : "false");
+});
+
+// Narrow screens show tables as stacked cards: each cell carries its column's name.
+(function () {
+  function label() {
+    document.querySelectorAll("table.grid").forEach(function (table) {
+      var names = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (names[i] && !cell.dataset.label) { cell.dataset.label = names[i]; }
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", label);
+  document.addEventListener("htmx:afterSwap", label);
+})();
+
+// On a wide screen the search's further filters start unfolded; on a phone, folded.
+document.addEventListener("DOMContentLoaded", function () {
+  var more = document.getElementById("more-filters");
+  if (more && window.matchMedia("(min-width: 721px)").matches) { more.open = true; }
 });

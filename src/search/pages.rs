@@ -136,6 +136,18 @@ impl SearchPage {
             .collect()
     }
 
+    /// The folded filters open when one of them is in use.
+    pub fn more_filters_used(&self) -> bool {
+        [
+            &self.params.nxx,
+            &self.params.city,
+            &self.params.rate_center,
+            &self.params.pattern,
+        ]
+        .iter()
+        .any(|f| f.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    }
+
     pub fn is_toll_free(&self) -> bool {
         matches!(self.params.kind.as_deref(), Some("toll_free"))
     }

@@ -222,12 +222,16 @@ fn the_cart_keeps_ticks_across_result_pages_and_survives_a_refusal() {
                 ))
                 .await
                 .expect("the cart line counts the page");
-            let badge = chrome
-                .wait("#cart-link .bell-count")
-                .await
-                .text()
+            chrome.wait("#cart-link .bell-count").await;
+            // At 390 px the menu is folded: read the count, not what is on screen.
+            let badge = c
+                .execute(
+                    "return document.querySelector('#cart-link .bell-count').textContent;",
+                    vec![],
+                )
                 .await
                 .unwrap();
+            let badge = badge.as_str().unwrap_or_default();
             assert!(badge.starts_with('3'), "{badge}");
             // The next page starts unticked; one more tick there joins the same cart.
             c.find(Locator::Css("#next-page"))
@@ -236,6 +240,13 @@ fn the_cart_keeps_ticks_across_result_pages_and_survives_a_refusal() {
                 .click()
                 .await
                 .unwrap();
+            // The ticks are saved, then the next page loads: wait for its address.
+            let mut waited = 0;
+            while !c.current_url().await.unwrap().as_str().contains("cursor=") {
+                assert!(waited < 150, "the next page did not load");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                waited += 1;
+            }
             chrome.wait("#reserve-form input[name=number]").await;
             let boxes = c
                 .find_all(Locator::Css("#reserve-form input[name=number]"))
@@ -252,6 +263,8 @@ fn the_cart_keeps_ticks_across_result_pages_and_survives_a_refusal() {
                 .await
                 .expect("the cart counts both pages");
             chrome.screenshot(&format!("search-cart-{width}")).await;
+            let violations = chrome.axe().await;
+            assert!(violations.is_empty(), "{}", violations.join("\n"));
 
             // Someone else takes the number meanwhile: reserving names it, keeps the rest.
             let other = app.api("agent@initech.test").await;
@@ -298,6 +311,42 @@ fn the_cart_keeps_ticks_across_result_pages_and_survives_a_refusal() {
             chrome.wait("#countdown").await;
             let rows = c.find_all(Locator::Css("tr[id^='row-']")).await.unwrap();
             assert_eq!(rows.len(), 3, "one reservation of the three");
+            chrome.screenshot(&format!("reservation-{width}")).await;
+            // Every Provision button can be reached without scrolling sideways.
+            let outside: i64 = c
+                .execute(
+                    "return Array.from(document.querySelectorAll('.provision-form button[type=submit]'))
+                       .filter(function (b) { return b.getBoundingClientRect().right > window.innerWidth; }).length;",
+                    vec![],
+                )
+                .await
+                .unwrap()
+                .as_i64()
+                .unwrap();
+            assert_eq!(outside, 0, "a Provision button is off screen at {width} px");
+            let violations = chrome.axe().await;
+            assert!(violations.is_empty(), "{}", violations.join("\n"));
+            if width == 390 {
+                // The menu is folded behind its button, which opens it.
+                let search_link = c
+                    .find(Locator::Css("#nav-links a[href='/search']"))
+                    .await
+                    .unwrap();
+                assert!(
+                    !search_link.is_displayed().await.unwrap(),
+                    "folded on a phone"
+                );
+                c.find(Locator::Css("#menu-button"))
+                    .await
+                    .unwrap()
+                    .click()
+                    .await
+                    .unwrap();
+                assert!(
+                    search_link.is_displayed().await.unwrap(),
+                    "the Menu button opens it"
+                );
+            }
         }
         c.close().await.unwrap();
     })

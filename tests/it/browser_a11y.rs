@@ -23,6 +23,24 @@ async fn check(chrome: &crate::chrome::Chrome, url: &str, problems: &mut Vec<Str
     let c = &chrome.client;
     c.goto(url).await.unwrap();
     chrome.wait("main").await;
+    for violation in chrome.axe().await {
+        problems.push(format!("{url}: {violation}"));
+    }
+    let (page_width, window_width) = {
+        let w = c
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        (w[0].as_i64().unwrap(), w[1].as_i64().unwrap())
+    };
+    if page_width > window_width {
+        problems.push(format!(
+            "{url}: scrolls sideways ({page_width} px of content in a {window_width} px window)"
+        ));
+    }
     let unnamed = c.execute(UNNAMED, vec![]).await.unwrap();
     for control in unnamed.as_array().unwrap() {
         problems.push(format!("{url}: unnamed control {control}"));
@@ -71,7 +89,7 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
         let chrome = crate::chrome::Chrome::start().await;
         let mut problems = Vec::new();
         chrome.login(&app.url(""), "admin@globex.test").await;
-        for path in [
+        let pages = [
             "/search?kind=local&state=TX&npa=512".to_string(),
             format!("/reservations/{}", reservation["id"].as_str().unwrap()),
             "/reservations".to_string(),
@@ -89,9 +107,19 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
             "/tokens".to_string(),
             "/users".to_string(),
             "/account".to_string(),
-        ] {
-            check(&chrome, &app.url(&path), &mut problems).await;
+            "/notifications".to_string(),
+            "/drift".to_string(),
+            "/e911/bulk".to_string(),
+            "/search?kind=local".to_string(),
+        ];
+        // Wide and as narrow as a phone.
+        for width in [1280u32, 390] {
+            chrome.client.set_window_size(width, 900).await.unwrap();
+            for path in &pages {
+                check(&chrome, &app.url(path), &mut problems).await;
+            }
         }
+        chrome.client.set_window_size(1280, 900).await.unwrap();
         chrome.client.delete_all_cookies().await.unwrap();
         chrome.login(&app.url(""), "reseller@acme.test").await;
         for path in [

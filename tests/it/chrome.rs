@@ -89,6 +89,43 @@ impl Chrome {
             .unwrap_or_else(|e| panic!("{css}: {e}"))
     }
 
+    /// The critical and serious accessibility violations axe-core (vendored in
+    /// tests/fixtures/axe) finds on the page as it is now, one line each.
+    pub async fn axe(&self) -> Vec<String> {
+        const AXE: &str = include_str!("../fixtures/axe/axe-4.14.1.min.js");
+        const RUN: &str = r#"
+var done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ['violations'] }).then(function (r) {
+  done(r.violations
+    .filter(function (v) { return v.impact === 'critical' || v.impact === 'serious'; })
+    .map(function (v) {
+      return v.impact + ' ' + v.id + ' (' + v.help + '): ' + v.nodes.slice(0, 3).map(function (n) {
+        return n.target.join(' ') + (n.failureSummary ? ' [' + n.failureSummary.replace(/\s+/g, ' ').slice(0, 160) + ']' : '');
+      }).join('; ');
+    }));
+}, function (e) { done(['axe could not run: ' + e]); });
+"#;
+        let loaded = self
+            .client
+            .execute(&format!("{AXE}\nreturn typeof axe;"), vec![])
+            .await
+            .expect("axe-core loads");
+        assert_eq!(loaded, "object", "axe-core did not load");
+        let found = self
+            .client
+            .execute_async(RUN, vec![])
+            .await
+            .expect("axe-core runs");
+        found
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|s| s.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Saves a PNG of the page when INWARD_SCREENSHOTS names a folder, for a human to look at.
     pub async fn screenshot(&self, name: &str) {
         if let Ok(dir) = std::env::var("INWARD_SCREENSHOTS") {
