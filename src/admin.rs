@@ -33,12 +33,12 @@ pub async fn add_org(
 ) -> Result<Uuid, AdminError> {
     let Some(parent_kind) = kind.parent_kind() else {
         return Err(AdminError::Invalid(
-            "there is exactly one operator organization; it exists after `inward migrate`".into(),
+            "there is exactly one operator organization; it exists after “inward migrate”".into(),
         ));
     };
     if !valid_slug(slug) {
         return Err(AdminError::Invalid(format!(
-            "slug `{slug}` must be lower-case letters, digits and dashes"
+            "slug “{slug}” must be lower-case letters, digits and dashes"
         )));
     }
     if name.trim().is_empty() || name.len() > 200 {
@@ -53,12 +53,12 @@ pub async fn add_org(
             .await?;
     let Some((parent_id, found_kind)) = parent else {
         return Err(AdminError::Invalid(format!(
-            "no organization with slug `{parent_slug}`"
+            "no organization with slug “{parent_slug}”"
         )));
     };
     if found_kind != parent_kind.as_str() {
         return Err(AdminError::Invalid(format!(
-            "a {} belongs under a {}, but `{parent_slug}` is a {found_kind}",
+            "a {} belongs under a {}, but “{parent_slug}” is a {found_kind}",
             kind.as_str(),
             parent_kind.as_str()
         )));
@@ -76,7 +76,7 @@ pub async fn add_org(
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(AdminError::Invalid(format!(
-            "an organization with slug `{slug}` already exists"
+            "an organization with slug “{slug}” already exists"
         )));
     }
     Ok(id)
@@ -92,7 +92,7 @@ pub async fn add_user(
     let email = email.trim();
     if !email.contains('@') || email.len() > 254 {
         return Err(AdminError::Invalid(format!(
-            "`{email}` is not an email address"
+            "“{email}” is not an email address"
         )));
     }
     let org: Option<(Uuid, String)> =
@@ -102,12 +102,12 @@ pub async fn add_user(
             .await?;
     let Some((org_id, kind)) = org else {
         return Err(AdminError::Invalid(format!(
-            "no organization with slug `{org_slug}`"
+            "no organization with slug “{org_slug}”"
         )));
     };
     if kind != role.org_kind().as_str() {
         return Err(AdminError::Invalid(format!(
-            "a {} belongs to a {} organization; `{org_slug}` is a {kind}",
+            "a {} belongs to a {} organization; “{org_slug}” is a {kind}",
             role.as_str(),
             role.org_kind().as_str()
         )));
@@ -126,7 +126,7 @@ pub async fn add_user(
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(AdminError::Invalid(format!(
-            "a user with email `{email}` already exists"
+            "a user with email “{email}” already exists"
         )));
     }
     Ok(id)
@@ -153,7 +153,7 @@ pub async fn create_named_token(
             .fetch_optional(pool)
             .await?;
     let (user, role) =
-        user.ok_or_else(|| AdminError::Invalid(format!("no user with email `{email}`")))?;
+        user.ok_or_else(|| AdminError::Invalid(format!("no user with email “{email}”")))?;
     // Like every token, it acts with the role its user has now, never more later.
     let scoped = crate::auth::tokens::NewToken {
         name: new.name.clone(),

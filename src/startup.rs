@@ -292,6 +292,7 @@ pub fn page_router() -> Routes {
             post(connections::ringcx_pool::page_upload),
         )
         .at("/inventory", get(inventory::pages::page))
+        .at("/inventory/dashboard", get(inventory::dashboard::fragment))
         .at("/inventory/sample.csv", get(inventory::pages::sample))
         .at("/inventory/export.csv", get(inventory::pages::export))
         .at(

@@ -69,6 +69,8 @@ pub struct Shared {
     pub callers: Arc<Cache<Vec<u8>, CachedCaller>>,
     /// Tenant → the adapter of its connection (or the sandbox), for a few seconds.
     tenant_providers: Arc<Cache<Uuid, Arc<dyn Provider>>>,
+    /// Inventory dashboards drawn in the last minute, per scope (`inventory::dashboard`).
+    pub dashboards: crate::inventory::dashboard::Drawn,
 }
 
 /// The pool searches run on. A search statement executes in about a tenth of a millisecond,
@@ -199,6 +201,7 @@ impl AppState {
                 100_000,
             )),
             invalidation,
+            dashboards: Default::default(),
         }))
     }
 

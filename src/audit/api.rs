@@ -66,7 +66,7 @@ fn action_list(field: &str, value: Option<&str>) -> AppResult<Vec<String>> {
                     let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
                     AppError::invalid_field(
                         field,
-                        format!("unknown action `{a}`: use one of {}", known.join(", ")),
+                        format!("unknown action “{a}”: use one of {}", known.join(", ")),
                     )
                 })
         })

@@ -77,7 +77,7 @@ impl NewToken {
                     AppError::invalid_field(
                         "scope",
                         format!(
-                            "a token of yours acts as `{}` or less (`tenant_user` for a tenant admin)",
+                            "a token of yours acts as “{}” or less (“tenant_user” for a tenant admin)",
                             role.as_str()
                         ),
                     )

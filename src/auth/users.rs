@@ -47,7 +47,7 @@ fn parse_role(caller: &Principal, raw: &str) -> AppResult<Role> {
     let names = || {
         allowed
             .iter()
-            .map(|r| format!("`{}`", r.as_str()))
+            .map(|r| format!("“{}”", r.as_str()))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -155,7 +155,7 @@ pub async fn create(pool: &PgPool, caller: &Principal, new: &NewUser) -> AppResu
     if email.len() > 254 || !valid_email(email) {
         return Err(AppError::invalid_field(
             "email",
-            format!("`{email}` is not an email address"),
+            format!("“{email}” is not an email address"),
         ));
     }
     let role = parse_role(caller, &new.role)?;
@@ -179,7 +179,7 @@ pub async fn create(pool: &PgPool, caller: &Principal, new: &NewUser) -> AppResu
     if inserted.rows_affected() == 0 {
         return Err(AppError::conflict(
             "email_taken",
-            format!("a user with email `{email}` already exists"),
+            format!("a user with email “{email}” already exists"),
             serde_json::json!(null),
         ));
     }

@@ -70,7 +70,7 @@ impl Kind {
             "ringcx" => Ok(Kind::RingCx),
             other => Err(AppError::invalid_field(
                 "kind",
-                format!("unknown platform `{other}`: use genesys, cxone, ringcx or sandbox"),
+                format!("unknown platform “{other}”: use genesys, cxone, ringcx or sandbox"),
             )),
         }
     }
@@ -157,7 +157,7 @@ impl ConnectionRequest {
             .map(str::to_string);
         if let Some(url) = &base_url {
             let parsed = url::Url::parse(url).map_err(|_| {
-                AppError::invalid_field("base_url", format!("`{url}` is not a URL"))
+                AppError::invalid_field("base_url", format!("“{url}” is not a URL"))
             })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(AppError::invalid_field(
@@ -178,7 +178,7 @@ impl ConnectionRequest {
                     return Err(AppError::invalid_field(
                         "region",
                         format!(
-                            "unknown Genesys Cloud region `{r}`: use one of {}",
+                            "unknown Genesys Cloud region “{r}”: use one of {}",
                             GENESYS_REGIONS.join(", ")
                         ),
                     ));

@@ -35,7 +35,7 @@ impl fmt::Display for CnamError {
             ),
             CnamError::Character { found, position } => write!(
                 f,
-                "`{found}` (character {position}) is not allowed: use letters, digits, spaces and {PUNCTUATION}"
+                "“{found}” (character {position}) is not allowed: use letters, digits, spaces and {PUNCTUATION}"
             ),
         }
     }

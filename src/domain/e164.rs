@@ -13,10 +13,10 @@ pub enum NumberError {
     #[error("empty phone number")]
     Empty,
     #[error(
-        "`{0}` is not a phone number: use E.164 (+15125550100), a national format ((512) 555-0100) or a tel: URI"
+        "“{0}” is not a phone number: use E.164 (+15125550100), a national format ((512) 555-0100) or a tel: URI"
     )]
     Unparseable(String),
-    #[error("`{0}` is not a valid number: {1}")]
+    #[error("“{0}” is not a valid number: {1}")]
     Invalid(String, &'static str),
 }
 
@@ -281,7 +281,7 @@ mod tests {
             E164::parse("tel:+15125550100;ext=99")
                 .unwrap_err()
                 .to_string(),
-            "`tel:+15125550100;ext=99` is not a valid number: extensions and subaddresses are not DIDs"
+            "“tel:+15125550100;ext=99” is not a valid number: extensions and subaddresses are not DIDs"
         );
     }
 

@@ -108,7 +108,7 @@ impl E911Address {
                 fail(
                     "country",
                     format!(
-                        "`{other}` is outside the United States: E911 registration here covers US addresses only (country US)"
+                        "“{other}” is outside the United States: E911 registration here covers US addresses only (country US)"
                     ),
                 );
                 other.to_string()
@@ -164,7 +164,7 @@ impl E911Address {
         } else if !STATES.contains(&state.as_str()) {
             fail(
                 "state",
-                format!("`{state}` is not a US state or territory code (two letters, e.g. TX)"),
+                format!("“{state}” is not a US state or territory code (two letters, e.g. TX)"),
             );
             false
         } else {
@@ -184,7 +184,7 @@ impl E911Address {
         } else if !zip_ok {
             fail(
                 "zip",
-                format!("`{zip}` is not a ZIP code: use 5 digits or ZIP+4 (78701 or 78701-1234)"),
+                format!("“{zip}” is not a ZIP code: use 5 digits or ZIP+4 (78701 or 78701-1234)"),
             );
         } else {
             match state_of_zip3(&zip[..3]) {

@@ -172,7 +172,7 @@ impl FromStr for NumberState {
         NumberState::ALL
             .into_iter()
             .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown number state `{s}`"))
+            .ok_or_else(|| format!("unknown number state “{s}”"))
     }
 }
 

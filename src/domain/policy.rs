@@ -79,7 +79,7 @@ impl Approver {
         Approver::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown approver `{s}`: use none, tenant_admin or reseller"))
+            .ok_or_else(|| format!("unknown approver “{s}”: use none, tenant_admin or reseller"))
     }
 
     /// Whether a tenant admin may change the policy from `self` to `to`. When the reseller
@@ -231,7 +231,7 @@ impl FromStr for Role {
         .into_iter()
         .find(|r| r.as_str() == s)
         .ok_or_else(|| {
-            format!("unknown role `{s}`: use operator, reseller_admin, tenant_admin or tenant_user")
+            format!("unknown role “{s}”: use operator, reseller_admin, tenant_admin or tenant_user")
         })
     }
 }
@@ -261,7 +261,7 @@ impl FromStr for OrgKind {
         [OrgKind::Operator, OrgKind::Reseller, OrgKind::Tenant]
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown organization kind `{s}`: use reseller or tenant"))
+            .ok_or_else(|| format!("unknown organization kind “{s}”: use reseller or tenant"))
     }
 }
 

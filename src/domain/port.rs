@@ -159,7 +159,7 @@ impl PortRequest {
                 Ok(_) => {}
                 Err(e) => errors.push(FieldError {
                     field: "numbers",
-                    message: format!("`{}`: {e}", raw.trim()),
+                    message: format!("“{}”: {e}", raw.trim()),
                 }),
             }
         }

@@ -77,9 +77,9 @@ pub struct SearchCriteria {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SearchError {
-    #[error("country `{0}` is not a two-letter ISO code")]
+    #[error("country “{0}” is not a two-letter ISO code")]
     BadCountry(String),
-    #[error("`{0}` is not a US state or Canadian province code")]
+    #[error("“{0}” is not a US state or Canadian province code")]
     BadState(String),
     #[error("state {state} is in {country}, not {asked}")]
     StateOutsideCountry {
@@ -87,13 +87,13 @@ pub enum SearchError {
         country: String,
         asked: String,
     },
-    #[error("area code `{0}` must be three digits starting with 2-9")]
+    #[error("area code “{0}” must be three digits starting with 2-9")]
     BadNpa(String),
-    #[error("exchange `{0}` must be three digits starting with 2-9")]
+    #[error("exchange “{0}” must be three digits starting with 2-9")]
     BadNxx(String),
     #[error("an exchange (NXX) needs an area code")]
     NxxWithoutNpa,
-    #[error("kind must be `local` or `toll_free`, not `{0}`")]
+    #[error("kind must be “local” or “toll_free”, not “{0}”")]
     BadKind(String),
     #[error("local searches need a state or an area code")]
     LocalNeedsState,

@@ -50,7 +50,7 @@ impl FromStr for TargetKind {
         TargetKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown target type `{s}`: use queue, extension or ivr"))
+            .ok_or_else(|| format!("unknown target type “{s}”: use queue, extension or ivr"))
     }
 }
 

@@ -11,7 +11,7 @@ pub struct VanityPattern {
 pub enum PatternError {
     #[error("the pattern is empty")]
     Empty,
-    #[error("`{0}` is not allowed in a pattern: use digits, letters and X as a wildcard")]
+    #[error("“{0}” is not allowed in a pattern: use digits, letters and X as a wildcard")]
     BadCharacter(char),
     #[error("the pattern has {0} digits; a North American number has 10")]
     TooLong(usize),

@@ -53,7 +53,7 @@ impl std::str::FromStr for DriftAction {
         DriftAction::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown action `{s}`: use apply, adopt or release"))
+            .ok_or_else(|| format!("unknown action “{s}”: use apply, adopt or release"))
     }
 }
 

@@ -69,7 +69,7 @@ impl std::str::FromStr for DriftClass {
         DriftClass::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown drift class `{s}`"))
+            .ok_or_else(|| format!("unknown drift class “{s}”"))
     }
 }
 

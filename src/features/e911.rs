@@ -249,7 +249,7 @@ pub async fn bulk(
     let mut numbers: Vec<String> = Vec::with_capacity(request.numbers.len());
     for raw in &request.numbers {
         let n = E164::parse(raw)
-            .map_err(|e| AppError::invalid_field("numbers", format!("`{raw}`: {e}")))?;
+            .map_err(|e| AppError::invalid_field("numbers", format!("“{raw}”: {e}")))?;
         if !numbers.iter().any(|x| x == n.as_str()) {
             numbers.push(n.as_str().to_string());
         }

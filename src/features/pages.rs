@@ -331,20 +331,81 @@ pub async fn save_settings(
 struct CompliancePage {
     chrome: Chrome,
     report: super::Compliance,
+    by_state: Vec<(String, i64)>,
 }
 
 impl CompliancePage {
     fn national(&self, e164: &str) -> String {
         crate::domain::e164::format_national(e164)
     }
+
+    /// The dashboard: E911 and CNAM coverage, and the tenant's numbers by state, each part
+    /// linking to the list it counts.
+    fn charts(&self) -> String {
+        use crate::web::charts::{Bar, bars, parts};
+        let c = &self.report.counts;
+        let e911 = parts(
+            "chart-e911",
+            "E911 coverage",
+            &[
+                Bar::new("Registered", c.e911_registered, "/numbers").tone("tone-ok"),
+                Bar::new("Pending", c.e911_pending, "#e911-unregistered").tone("tone-wait"),
+                Bar::new("Not set", c.e911_not_set, "#e911-unregistered").tone("tone-none"),
+                Bar::new("Failed", c.e911_failed, "#e911-unregistered").tone("tone-bad"),
+            ],
+        );
+        let cnam = parts(
+            "chart-cnam",
+            "Caller ID names (CNAM)",
+            &[
+                Bar::new("Synced", c.cnam_synced, "/numbers").tone("tone-ok"),
+                Bar::new("Pending", c.cnam_pending, "/numbers").tone("tone-wait"),
+                Bar::new("Not set", c.cnam_not_set, "/numbers").tone("tone-none"),
+                Bar::new("Failed", c.cnam_failed, "#cnam-failed").tone("tone-bad"),
+            ],
+        );
+        let listed = [
+            "reserved",
+            "provisioning",
+            "active",
+            "pending",
+            "orphaned",
+            "porting_in",
+        ];
+        let states: Vec<Bar> = self
+            .by_state
+            .iter()
+            .map(|(state, n)| {
+                let href = if listed.contains(&state.as_str()) {
+                    format!("/numbers?state={state}")
+                } else {
+                    "/numbers".to_string()
+                };
+                Bar::new(state.replace('_', " "), *n, href).tone(match state.as_str() {
+                    "active" => "tone-ok",
+                    "orphaned" => "tone-bad",
+                    "pending" | "provisioning" | "reserved" | "porting_in" => "tone-wait",
+                    _ => "tone-none",
+                })
+            })
+            .collect();
+        let by_state = bars("chart-states", "Your numbers by status", &states);
+        format!(
+            "<div class=\"charts\"><figure class=\"card\"><figcaption>E911 coverage</figcaption>{e911}</figure>\
+             <figure class=\"card\"><figcaption>Caller ID names (CNAM)</figcaption>{cnam}</figure>\
+             <figure class=\"card\"><figcaption>Your numbers by status</figcaption>{by_state}</figure></div>"
+        )
+    }
 }
 
 pub async fn compliance(State(state): State<AppState>, caller: PageCaller) -> PageResult {
     let tenant_id = caller.principal.tenant()?;
     let report = super::compliance(&mut *state.pool.acquire().await?, tenant_id).await?;
+    let by_state = crate::numbers::repo::count_by_state(&state.pool, tenant_id).await?;
     Ok(render(&CompliancePage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         report,
+        by_state,
     }))
 }
 

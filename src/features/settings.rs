@@ -45,7 +45,7 @@ impl UnassignedBehavior {
         UnassignedBehavior::ALL
             .into_iter()
             .find(|b| b.as_str() == s)
-            .ok_or_else(|| format!("unknown behaviour `{s}`: use message, main_number or reject"))
+            .ok_or_else(|| format!("unknown behaviour “{s}”: use message, main_number or reject"))
     }
 
     pub fn label(self) -> &'static str {

@@ -52,7 +52,7 @@ pub async fn accept_upload(
         }
     }
     let id =
-        id.ok_or_else(|| AppError::invalid_field("file", "attach the CSV as the `file` field"))?;
+        id.ok_or_else(|| AppError::invalid_field("file", "attach the CSV as the “file” field"))?;
     let parsed = Mode::parse(mode.as_deref())
         .and_then(|m| Ok((m, upload::parse_bool("dry_run", dry_run.as_deref())?)));
     let (mode, dry_run) = match parsed {
@@ -78,7 +78,7 @@ pub async fn accept_upload(
 fn multipart_error(err: axum::extract::multipart::MultipartError) -> AppError {
     AppError::invalid(
         "invalid_multipart",
-        format!("send a multipart/form-data body with the CSV as `file`: {err}"),
+        format!("send a multipart/form-data body with the CSV as “file”: {err}"),
     )
 }
 
@@ -205,7 +205,7 @@ impl SelectionBody {
             }
             _ => Err(AppError::invalid_field(
                 "numbers",
-                "send either `numbers` or `filter`",
+                "send either “numbers” or “filter”",
             )),
         }
     }

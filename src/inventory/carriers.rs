@@ -38,7 +38,7 @@ fn parse_kind(kind: &str) -> AppResult<&'static str> {
     match kind.trim().to_ascii_lowercase().as_str() {
         "voice" => Ok("voice"),
         "sms" => Ok("sms"),
-        _ => Err(AppError::invalid_field("kind", "`voice` or `sms`")),
+        _ => Err(AppError::invalid_field("kind", "“voice” or “sms”")),
     }
 }
 
@@ -100,7 +100,7 @@ pub async fn create(
     if taken {
         return Err(AppError::conflict(
             "carrier_exists",
-            format!("a {kind} carrier named `{name}` already exists"),
+            format!("a {kind} carrier named “{name}” already exists"),
             json!(null),
         ));
     }
@@ -175,7 +175,7 @@ pub async fn set_default(
     let (kind, name, org) = row.ok_or_else(|| AppError::NotFound("carrier".into()))?;
     if org != owner {
         return Err(AppError::Forbidden(format!(
-            "`{name}` is a global carrier: only the operator chooses the global default; add your own carrier to make it your default"
+            "“{name}” is a global carrier: only the operator chooses the global default; add your own carrier to make it your default"
         )));
     }
     clear_default(&mut tx, owner, &kind).await?;

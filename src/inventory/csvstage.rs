@@ -507,7 +507,7 @@ fn number(country_code: Option<&str>, phone: Option<&str>) -> Number {
     let cc = cc.trim_start_matches('+');
     if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
         return Number::Invalid(format!(
-            "country code `{cc}` is not a dialing code such as 1 or 44"
+            "country code “{cc}” is not a dialing code such as 1 or 44"
         ));
     }
     // Letters get the message of the number rules below (vanity spellings are not numbers).
@@ -516,7 +516,7 @@ fn number(country_code: Option<&str>, phone: Option<&str>) -> Number {
         && !raw.bytes().any(|b| b.is_ascii_alphabetic())
         && let Err(why) = crate::domain::e164::check_characters(raw.trim())
     {
-        return Number::Invalid(format!("`{raw}`: {why}"));
+        return Number::Invalid(format!("“{raw}”: {why}"));
     }
     if cc == "1" {
         return nanp(phone);
@@ -526,7 +526,7 @@ fn number(country_code: Option<&str>, phone: Option<&str>) -> Number {
     };
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     if digits.is_empty() || phone.chars().any(|c| c.is_ascii_alphabetic()) {
-        return Number::Invalid(format!("`{phone}` is not a phone number"));
+        return Number::Invalid(format!("“{phone}” is not a phone number"));
     }
     let national = digits.strip_prefix(cc).unwrap_or(&digits);
     let candidate = format!("+{cc}{national}");
@@ -536,10 +536,10 @@ fn number(country_code: Option<&str>, phone: Option<&str>) -> Number {
                 parsed.format().mode(phonenumber::Mode::E164).to_string(),
                 id.as_ref().to_string(),
             ),
-            None => Number::Invalid(format!("`{phone}` is not a number of a country")),
+            None => Number::Invalid(format!("“{phone}” is not a number of a country")),
         },
         _ => Number::Invalid(format!(
-            "`{phone}` is not a valid number for country code {cc}"
+            "“{phone}” is not a valid number for country code {cc}"
         )),
     }
 }
@@ -566,7 +566,7 @@ fn nanp(phone: Option<&str>) -> Number {
         return Number::Nanp(e164);
     }
     let what = match phone {
-        Some(p) => format!("`{p}`"),
+        Some(p) => format!("“{p}”"),
         None => "an empty phone number".to_string(),
     };
     Number::Invalid(format!(
@@ -671,7 +671,7 @@ mod tests {
         ] {
             let why = nanp_of("1", Some(bad)).unwrap_err();
             assert!(
-                why.starts_with(&format!("`{bad}` is not a valid North American number")),
+                why.starts_with(&format!("“{bad}” is not a valid North American number")),
                 "{bad}: {why}"
             );
         }

@@ -364,7 +364,7 @@ async fn carrier_id(
             } else {
                 "sms_carrier"
             },
-            format!("no {kind} carrier named `{name}`"),
+            format!("no {kind} carrier named “{name}”"),
         )),
         (found, _) => Ok(found),
     }

@@ -9,6 +9,7 @@ pub mod carriers;
 pub mod conditions;
 pub mod csvout;
 pub mod csvstage;
+pub mod dashboard;
 pub mod manage;
 pub mod pages;
 pub mod repo;

@@ -143,11 +143,53 @@ pub async fn page(
 pub struct UploadFragment {
     job: Job,
     reasons: Vec<(String, i64)>,
+    pace: Option<upload::Pace>,
+}
+
+impl UploadFragment {
+    fn of(job: Job) -> UploadFragment {
+        UploadFragment {
+            reasons: job.reasons(),
+            pace: job.pace(),
+            job,
+        }
+    }
+
+    fn status_in_words(&self) -> &'static str {
+        match self.job.status.as_str() {
+            "receiving" => "Receiving the file",
+            "validating" => "Checking the rows",
+            "validated" => "Checked: ready to import",
+            "importing" => "Importing",
+            "completed" => "Imported",
+            "aborted" => "Nothing imported",
+            "failed" => "Failed",
+            _ => "Waiting",
+        }
+    }
+
+    fn time_left(&self) -> String {
+        let left = self.pace.as_ref().map_or(0, |p| p.seconds_left);
+        match left {
+            0..=59 => format!("{} s", left.max(1)),
+            60..=3599 => format!("{} min", (left + 59) / 60),
+            _ => format!("{} h {} min", left / 3600, (left % 3600) / 60),
+        }
+    }
 }
 
 fn fragment(job: Job) -> Response {
-    let reasons = job.reasons();
-    render(&UploadFragment { job, reasons })
+    render(&UploadFragment::of(job))
+}
+
+/// An upload opened from Recent uploads (not fetched by htmx): its progress or summary inside
+/// the layout, where a checked dry run can still be imported.
+#[derive(askama::Template)]
+#[template(path = "inventory_upload_page.html")]
+struct UploadPage {
+    chrome: Chrome,
+    filename: Option<String>,
+    fragment: String,
 }
 
 #[derive(askama::Template)]
@@ -195,11 +237,22 @@ pub async fn upload(
 pub async fn upload_status(
     State(state): State<AppState>,
     caller: PageCaller,
+    headers: axum::http::HeaderMap,
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
     let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
-    Ok(fragment(job))
+    if headers.contains_key("hx-request") {
+        return Ok(fragment(job));
+    }
+    let filename = job.filename.clone();
+    let fragment = askama::Template::render(&UploadFragment::of(job))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("upload template: {e}")))?;
+    Ok(render(&UploadPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        filename,
+        fragment,
+    }))
 }
 
 pub async fn commit(

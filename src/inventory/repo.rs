@@ -52,7 +52,7 @@ impl FilterQuery {
             None => None,
             Some("unassigned") => Some(TenantFilter::Unassigned),
             Some(raw) => Some(TenantFilter::Tenant(raw.parse().map_err(|_| {
-                AppError::invalid_field("tenant", "tenant must be a tenant id or `unassigned`")
+                AppError::invalid_field("tenant", "tenant must be a tenant id or “unassigned”")
             })?)),
         };
         let status = clean(&self.status)
@@ -71,7 +71,7 @@ impl FilterQuery {
                 return Err(AppError::invalid_field(
                     "e911",
                     format!(
-                        "E911 status `{other}` is not one of: {}",
+                        "E911 status “{other}” is not one of: {}",
                         statuses.join(", ")
                     ),
                 ));
@@ -84,7 +84,7 @@ impl FilterQuery {
             Some(other) => {
                 return Err(AppError::invalid_field(
                     "assignment",
-                    format!("assignment `{other}` is not assigned or unassigned"),
+                    format!("assignment “{other}” is not assigned or unassigned"),
                 ));
             }
         };

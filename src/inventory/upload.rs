@@ -34,7 +34,7 @@ impl Mode {
             "valid_only" => Ok(Mode::ValidOnly),
             other => Err(AppError::invalid_field(
                 "mode",
-                format!("mode `{other}` is not all_or_nothing or valid_only"),
+                format!("mode “{other}” is not all_or_nothing or valid_only"),
             )),
         }
     }
@@ -53,7 +53,7 @@ pub fn parse_bool(field: &str, raw: Option<&str>) -> AppResult<bool> {
         Some("true") | Some("1") | Some("on") => Ok(true),
         Some(other) => Err(AppError::invalid_field(
             field,
-            format!("{field} must be true or false, not `{other}`"),
+            format!("{field} must be true or false, not “{other}”"),
         )),
     }
 }
@@ -83,6 +83,57 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub phase_started_at: Option<DateTime<Utc>>,
+}
+
+/// How fast the current phase goes, for the progress screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Pace {
+    /// Rows of the current phase done so far.
+    pub rows_done: i64,
+    pub rows_per_second: i64,
+    pub seconds_left: i64,
+}
+
+/// The pace of a phase `elapsed_ms` into it: checking moves the progress from 5 to 50,
+/// importing from 50 to 100. None until something has moved.
+pub fn pace(status: &str, progress: i16, rows_total: i64, elapsed_ms: i64) -> Option<Pace> {
+    let (from, to) = match status {
+        "validating" => (5.0, 50.0),
+        "importing" => (50.0, 100.0),
+        _ => return None,
+    };
+    let share = ((f64::from(progress) - from) / (to - from)).clamp(0.0, 1.0);
+    let rows_done = (rows_total as f64 * share).round() as i64;
+    if rows_done == 0 || elapsed_ms <= 0 {
+        return None;
+    }
+    let per_second = rows_done as f64 * 1000.0 / elapsed_ms as f64;
+    Some(Pace {
+        rows_done,
+        rows_per_second: per_second.round() as i64,
+        seconds_left: ((rows_total - rows_done) as f64 / per_second).ceil() as i64,
+    })
+}
+
+/// A rejection reason in words, for people (the code stays in the API and the CSV).
+pub fn reason_in_words(code: &str) -> &'static str {
+    match code {
+        "invalid_number" => "Not a valid phone number",
+        "invalid_boolean" => "Voice, SMS or Fax not TRUE or FALSE",
+        "unknown_tenant" => "Tenant not found among yours",
+        "unknown_carrier" => "Carrier not found",
+        "duplicate_in_inventory" => "Already in another organization's inventory",
+        "duplicate_in_file" => "Listed twice in the file",
+        "number_in_use" => "In use by a tenant",
+        "invalid_country_code" => "Country code not a dialing code",
+        "not_text" => "Not readable text",
+        "wrong_column_count" => "Wrong number of columns",
+        "control_character" => "Contains a control character",
+        "record_too_long" => "Row too long",
+        _ => "Other problem",
+    }
 }
 
 impl Job {
@@ -104,7 +155,19 @@ impl Job {
                 "added": self.rows_added, "updated": self.rows_updated,
             },
             "error": self.error, "created_at": self.created_at, "finished_at": self.finished_at,
+            "pace": self.pace(),
         })
+    }
+
+    /// How fast the current phase goes (`pace`), reckoned now.
+    pub fn pace(&self) -> Option<Pace> {
+        let started = self.phase_started_at?;
+        pace(
+            &self.status,
+            self.progress,
+            self.rows_total,
+            (Utc::now() - started).num_milliseconds(),
+        )
     }
 
     /// Rejected reasons, largest first, for the summary screen.
@@ -125,7 +188,7 @@ impl Job {
 
 const JOB_COLUMNS: &str = "id, org_id, user_id, filename, mode, dry_run, status, progress, rows_total, rows_to_add,
     rows_to_update, rows_unchanged, rows_rejected, rejected_by_reason, rows_added, rows_updated, error, request_id,
-    created_at, updated_at, finished_at";
+    created_at, updated_at, finished_at, phase_started_at";
 
 /// A job of the caller's organization; another organization's job is "not found".
 pub async fn find(conn: &mut PgConnection, org_id: Uuid, id: Uuid) -> sqlx::Result<Option<Job>> {
@@ -199,7 +262,8 @@ pub async fn receive(
                 .execute(&mut *conn)
                 .await?;
             let moved = sqlx::query(
-                "UPDATE inventory_uploads SET status = 'validating', rows_total = $2, progress = 5, updated_at = now()
+                "UPDATE inventory_uploads SET status = 'validating', rows_total = $2, progress = 5, updated_at = now(),
+                        phase_started_at = now()
                  WHERE id = $1 AND status <> 'failed'",
             )
             .bind(id)
@@ -247,7 +311,8 @@ pub async fn fail(pool: &PgPool, id: Uuid, message: &str) {
 
 async fn set_progress(pool: &PgPool, id: Uuid, status: &str, progress: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE inventory_uploads SET status = $2, progress = $3, updated_at = now()
+        "UPDATE inventory_uploads SET status = $2, progress = $3, updated_at = now(),
+                phase_started_at = CASE WHEN status = $2 THEN phase_started_at ELSE now() END
          WHERE id = $1 AND status <> 'failed'",
     )
     .bind(id)
@@ -421,14 +486,14 @@ INSERT INTO inventory_upload_checked (upload_id, line_no, reason, message, actio
 SELECT $1, c.line_no, c.reason,
        CASE c.reason
          WHEN c.staged_reason THEN c.staged_message
-         WHEN 'invalid_number' THEN coalesce('`' || c.phone || '`', 'an empty phone number')
+         WHEN 'invalid_number' THEN coalesce('“' || c.phone || '”', 'an empty phone number')
               || ' is not a valid North American number (NPA-NXX-XXXX, NPA and NXX 2-9, no N11)'
          WHEN 'invalid_boolean' THEN 'Voice, SMS and Fax must each be TRUE or FALSE'
-         WHEN 'unknown_tenant' THEN 'no tenant `' || c.tenant || '` of yours'
+         WHEN 'unknown_tenant' THEN 'no tenant “' || c.tenant || '” of yours'
          WHEN 'unknown_carrier' THEN
            CASE WHEN c.voice_carrier IS NOT NULL AND c.named_voice IS NULL
-                THEN 'no voice carrier named `' || c.voice_carrier || '`'
-                ELSE 'no SMS carrier profile named `' || c.sms_carrier || '`' END
+                THEN 'no voice carrier named “' || c.voice_carrier || '”'
+                ELSE 'no SMS carrier profile named “' || c.sms_carrier || '”' END
          WHEN 'duplicate_in_inventory' THEN 'the number is already in another organization''s inventory'
          WHEN 'number_in_use'
            THEN 'the number is in use by a tenant: capabilities, carriers and allocation change only while it is unassigned'
@@ -522,7 +587,8 @@ async fn default_carriers(
 /// Decides an already validated upload (the summary screen's buttons).
 pub async fn commit(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> AppResult<Job> {
     let claimed = sqlx::query(
-        "UPDATE inventory_uploads SET status = 'importing', mode = $3, progress = 50, updated_at = now()
+        "UPDATE inventory_uploads SET status = 'importing', mode = $3, progress = 50, updated_at = now(),
+                phase_started_at = now()
          WHERE id = $1 AND org_id = $2 AND status = 'validated'",
     )
     .bind(id)
@@ -881,4 +947,48 @@ fn stalled() -> AppError {
         crate::jobs::uploads::STALE_MESSAGE,
         Value::Null,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_counts_the_rows_of_the_current_phase() {
+        // Checking 200,000 rows, half way (progress 27.5 of 5..50), after 10 s.
+        let p = pace("validating", 27, 200_000, 10_000).expect("moving");
+        assert_eq!(p.rows_done, 97_778);
+        assert_eq!(p.rows_per_second, 9_778);
+        assert_eq!(p.seconds_left, 11);
+        // Importing: 50..100.
+        let p = pace("importing", 75, 1_000, 5_000).expect("moving");
+        assert_eq!(
+            (p.rows_done, p.rows_per_second, p.seconds_left),
+            (500, 100, 5)
+        );
+        // Nothing has moved yet, or the phase is over: no pace to tell.
+        assert_eq!(pace("validating", 5, 1_000, 2_000), None);
+        assert_eq!(pace("importing", 80, 1_000, 0), None);
+        assert_eq!(pace("validated", 100, 1_000, 2_000), None);
+    }
+
+    #[test]
+    fn every_reason_a_row_can_have_has_words() {
+        for code in [
+            "invalid_number",
+            "invalid_boolean",
+            "unknown_tenant",
+            "unknown_carrier",
+            "duplicate_in_inventory",
+            "duplicate_in_file",
+            "number_in_use",
+            "invalid_country_code",
+            "not_text",
+            "wrong_column_count",
+            "control_character",
+            "record_too_long",
+        ] {
+            assert_ne!(reason_in_words(code), "Other problem", "{code}");
+        }
+    }
 }

@@ -126,6 +126,20 @@ pub async fn shown_for_check(
     .await
 }
 
+/// How many numbers the tenant holds in each state, most first.
+pub async fn count_by_state(
+    pool: &sqlx::PgPool,
+    tenant_id: Uuid,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT lifecycle::text, count(*) FROM numbers WHERE tenant_id = $1
+         GROUP BY lifecycle ORDER BY count(*) DESC, lifecycle",
+    )
+    .bind(tenant_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// How many numbers Inward shows routed for the tenant (active, pending or orphaned).
 pub async fn routed_count(pool: &sqlx::PgPool, tenant_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar(

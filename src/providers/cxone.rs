@@ -313,7 +313,7 @@ impl Cxone {
         ProviderError::new(
             NAME,
             ProviderErrorKind::Validation,
-            format!("a CXone point of contact needs a {what}: set `{field}` on the connection"),
+            format!("a CXone point of contact needs a {what}: set “{field}” on the connection"),
         )
     }
 }
@@ -323,7 +323,7 @@ fn no_extensions(name: &str) -> ProviderError {
         NAME,
         ProviderErrorKind::Unsupported,
         format!(
-            "CXone routes numbers to skills and scripts, not extensions; route `{name}` to a skill (queue) or a script (IVR)"
+            "CXone routes numbers to skills and scripts, not extensions; route “{name}” to a skill (queue) or a script (IVR)"
         ),
     )
 }
@@ -416,7 +416,7 @@ impl Provider for Cxone {
             ProviderError::new(
                 NAME,
                 ProviderErrorKind::Validation,
-                format!("skill id `{skill_id}` is not a number"),
+                format!("skill id “{skill_id}” is not a number"),
             )
         })?;
         let name = display_name.unwrap_or(number.e164.as_str());

@@ -194,7 +194,7 @@ impl Genesys {
             ProviderError::new(
                 NAME,
                 ProviderErrorKind::NotFound,
-                format!("queue `{}` has no call route: create an Architect call route named `{}` whose inbound flow transfers to the queue", queue.name, queue.name),
+                format!("queue “{}” has no call route: create an Architect call route named “{}” whose inbound flow transfers to the queue", queue.name, queue.name),
             )
         })
     }
@@ -243,7 +243,7 @@ impl Genesys {
             NAME,
             ProviderErrorKind::Conflict,
             format!(
-                "call route `{name}` kept changing while Inward edited it (someone else is editing it); try again"
+                "call route “{name}” kept changing while Inward edited it (someone else is editing it); try again"
             ),
         ))
     }
@@ -335,7 +335,7 @@ fn needs(permission: &'static str) -> impl Fn(ProviderError) -> ProviderError {
     move |mut err| {
         if err.kind == ProviderErrorKind::Forbidden {
             err.message = format!(
-                "{} — grant the OAuth client's role `{permission}`",
+                "{} — grant the OAuth client's role “{permission}”",
                 err.message
             );
         }
@@ -397,7 +397,7 @@ impl Provider for Genesys {
             NAME,
             ProviderErrorKind::Unsupported,
             format!(
-                "Genesys Cloud users are created in Genesys (with a division and email); create `{name}` there, then route the number to that user"
+                "Genesys Cloud users are created in Genesys (with a division and email); create “{name}” there, then route the number to that user"
             ),
         ))
     }

@@ -75,7 +75,7 @@ impl Exchange<'_> {
             ProviderError::new(
                 self.provider,
                 ProviderErrorKind::Validation,
-                format!("the token endpoint `{}` is not a URL: {e}", self.token_url),
+                format!("the token endpoint “{}” is not a URL: {e}", self.token_url),
             )
         })?;
         let client: Client = oauth2::Client::new(ClientId::new(self.client_id.to_string()))

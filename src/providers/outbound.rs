@@ -68,7 +68,7 @@ impl Allowlist {
                 .ok()
                 .filter(|u| u.path() == "/" && u.username().is_empty() && u.query().is_none())
                 .ok_or_else(|| {
-                    format!("outbound.allow_hosts: `{entry}` is not a host or host:port")
+                    format!("outbound.allow_hosts: “{entry}” is not a host or host:port")
                 })?;
             let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
             // `Url` drops a port equal to the scheme's default: `host:80` names port 80 only.
@@ -119,12 +119,12 @@ pub fn published(platform: &str, host: &str) -> bool {
 
 /// Whether a platform call to `url` may be made (see the module's rules).
 pub fn check_target(url: &str, platform: &str, allow: &Allowlist) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|_| format!("`{url}` is not a URL"))?;
+    let parsed = url::Url::parse(url).map_err(|_| format!("“{url}” is not a URL"))?;
     let host = match parsed.host() {
         Some(url::Host::Domain(name)) => name.to_string(),
         Some(url::Host::Ipv4(v4)) => v4.to_string(),
         Some(url::Host::Ipv6(v6)) => format!("[{v6}]"),
-        None => return Err(format!("`{url}` names no host")),
+        None => return Err(format!("“{url}” names no host")),
     };
     if allow.admits(&host, parsed.port_or_known_default()) {
         return Ok(());

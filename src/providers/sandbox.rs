@@ -85,7 +85,7 @@ impl Sandbox {
     ) -> anyhow::Result<()> {
         anyhow::ensure!(
             Self::FAULT_OPERATIONS.contains(&operation),
-            "no sandbox operation `{operation}`: use one of {}",
+            "no sandbox operation “{operation}”: use one of {}",
             Self::FAULT_OPERATIONS.join(", ")
         );
         anyhow::ensure!(times > 0, "--times must be at least 1");
@@ -116,7 +116,7 @@ pub fn cnam_rejection(name: &Cnam) -> Option<String> {
         .split(|c: char| !c.is_ascii_alphanumeric())
         .find(|w| PROMOTIONAL_WORDS.contains(w))
         .map(|w| {
-            format!("the CNAM database refused it: promotional words such as `{w}` are not allowed")
+            format!("the CNAM database refused it: promotional words such as “{w}” are not allowed")
         })
 }
 
@@ -130,7 +130,7 @@ pub fn e911_rejection(address: &E911Address) -> Option<String> {
         .is_some_and(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()));
     (!house_number).then(|| {
         format!(
-            "address not found in the MSAG: `{}` has no house number; give the number on the street",
+            "address not found in the MSAG: “{}” has no house number; give the number on the street",
             address.street()
         )
     })
@@ -378,7 +378,7 @@ impl Provider for Sandbox {
             return Err(ProviderError::new(
                 NAME,
                 ProviderErrorKind::Conflict,
-                format!("an extension named `{name}` already exists"),
+                format!("an extension named “{name}” already exists"),
             ));
         }
         Ok(Target {
@@ -671,7 +671,7 @@ mod tests {
         assert!(
             cnam_rejection(&Cnam::parse("Free Pizza").unwrap())
                 .unwrap()
-                .contains("`FREE`")
+                .contains("“FREE”")
         );
         assert!(
             cnam_rejection(&Cnam::parse("Freedom Co").unwrap()).is_none(),

@@ -132,7 +132,7 @@ pub fn provision_response(reservation_id: Uuid, results: &[NumberResult]) -> (St
         )
     } else {
         let message = format!(
-            "{} of {} numbers could not be provisioned (those still `reserved` can be retried): {}",
+            "{} of {} numbers could not be provisioned (those still “reserved” can be retried): {}",
             failed.len(),
             results.len(),
             failed

@@ -92,7 +92,7 @@ async fn resolve(
                 .await?
                 .ok_or_else(|| {
                     AppError::NotFound(format!(
-                        "{} `{id}` among your tenant's routing targets",
+                        "{} “{id}” among your tenant's routing targets",
                         kind.label()
                     ))
                 })?,
@@ -110,7 +110,7 @@ async fn resolve(
             }
             None => {
                 return Err(AppError::NotFound(format!(
-                    "{} named `{name}` among your tenant's routing targets",
+                    "{} named “{name}” among your tenant's routing targets",
                     kind.label()
                 )));
             }

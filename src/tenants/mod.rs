@@ -68,7 +68,7 @@ pub async fn ids_and_slugs(
     if let Some(slug) = slug
         && tenants.is_empty()
     {
-        return Err(crate::error::AppError::NotFound(format!("tenant `{slug}`")));
+        return Err(crate::error::AppError::NotFound(format!("tenant “{slug}”")));
     }
     Ok(tenants)
 }

@@ -2,6 +2,7 @@
 //! HTML rendering of `AppError`.
 
 pub mod assets;
+pub mod charts;
 pub mod pages;
 pub mod routes;
 pub mod server;
@@ -28,7 +29,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if let Some(field) = control_character_at(&value, "") {
             return Err(AppError::invalid_field(
                 &field,
-                format!("`{field}` contains a control character (such as NUL); remove it"),
+                format!("“{field}” contains a control character (such as NUL); remove it"),
             ));
         }
         serde_json::from_value(value).map(ApiJson).map_err(|e| {

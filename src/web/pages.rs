@@ -22,6 +22,23 @@ pub struct Chrome {
     pub notice: Option<String>,
 }
 
+/// A count as people read it: 200000 → "200,000".
+pub fn grouped(n: impl std::borrow::Borrow<i64>) -> String {
+    let n = *n.borrow();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// `?notice=code` after a redirect (see `Chrome::with_notice`).
 #[derive(Debug, serde::Deserialize)]
 pub struct NoticeQuery {
@@ -109,5 +126,20 @@ pub async fn home(request: Request) -> Response {
         Some(a) if a.principal.can_view_audit() => Redirect::to("/audit").into_response(),
         Some(_) => Redirect::to("/numbers").into_response(),
         None => Redirect::to("/login").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(200000), "200,000");
+        assert_eq!(grouped(-1234567), "-1,234,567");
+        assert_eq!(grouped(i64::MIN), "-9,223,372,036,854,775,808");
     }
 }

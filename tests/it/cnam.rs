@@ -135,7 +135,7 @@ fn names_breaking_a_rule_are_refused_with_the_rule_and_change_nothing() {
             body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("`*` (character 5) is not allowed")
+                .contains("“*” (character 5) is not allowed")
         );
 
         let (status, body) = admin
@@ -186,7 +186,7 @@ fn a_name_the_carrier_refuses_shows_failed_with_the_reason() {
         assert_eq!(shown["cnam"]["status"], "failed");
         let reason = shown["cnam"]["reason"].as_str().unwrap();
         assert!(
-            reason.contains("promotional words such as `FREE`"),
+            reason.contains("promotional words such as “FREE”"),
             "{reason}"
         );
         assert_eq!(app.audit_count(&number, "CNAM", "FAILURE").await, 1);

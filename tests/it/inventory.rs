@@ -411,6 +411,65 @@ fn a_dry_run_is_committed_later_from_the_summary() {
     })
 }
 
+#[test]
+fn a_checked_dry_run_is_reopened_from_recent_uploads_and_imported_from_the_page() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let csv = format!(
+            "{HEADER}1,5125550170,TRUE,FALSE,FALSE,,,\n1,5125550171,MAYBE,FALSE,FALSE,,,\n1,5125550172,TRUE,FALSE,FALSE,,,nobody\n"
+        );
+        let job = run_upload(&reseller, &csv, "all_or_nothing", true).await;
+        assert_eq!(job["status"], "validated", "{job}");
+        let id = job["id"].as_str().unwrap();
+
+        let browser = app.browser("reseller@acme.test").await;
+        let (_, inventory) = browser.get("/inventory").await;
+        assert!(
+            inventory.contains(&format!(
+                "href=\"/inventory/uploads/{id}\" class=\"open-upload\">open to import"
+            )),
+            "Recent uploads offers to open the checked dry run"
+        );
+        let (status, page) = browser.get(&format!("/inventory/uploads/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Skip to content"), "a page in the layout");
+        assert!(
+            page.contains("Checked: ready to import") && page.contains("100%"),
+            "{page}"
+        );
+        assert!(
+            page.contains("Voice, SMS or Fax not TRUE or FALSE")
+                && page.contains("Tenant not found among yours")
+                && !page.contains("· invalid_boolean"),
+            "reasons in words: {page}"
+        );
+        assert!(page.contains("id=\"import-valid\""));
+        // htmx asks for the fragment alone, as the polling does.
+        let fragment = browser
+            .http
+            .get(format!("{}/inventory/uploads/{id}", browser.base))
+            .header("hx-request", "true")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(fragment.starts_with("<div id=\"upload-job\""), "{fragment}");
+        let response = browser
+            .post_form(
+                &format!("/inventory/uploads/{id}/commit"),
+                &[("mode", "valid_only")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let done = finished(&reseller, id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(count_numbers(&app, "+1512555017%").await, 1);
+    })
+}
+
 async fn checked_rows(app: &TestApp, id: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM inventory_upload_checked WHERE upload_id = $1::uuid")
         .bind(id)
@@ -481,12 +540,12 @@ fn one_reason_per_row_in_rule_order_and_duplicates_point_at_the_first_line() {
             "{text}"
         );
         assert!(
-            errors[4].starts_with("line 7: unknown_tenant: no tenant `nobody` of yours"),
+            errors[4].starts_with("line 7: unknown_tenant: no tenant “nobody” of yours"),
             "{text}"
         );
         assert!(
             errors[5].starts_with(
-                "line 8: invalid_number: `5121550183` is not a valid North American number"
+                "line 8: invalid_number: “5121550183” is not a valid North American number"
             ),
             "{text}"
         );

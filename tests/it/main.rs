@@ -22,6 +22,7 @@ mod cart;
 mod cli;
 mod cnam;
 mod contract;
+mod dashboards;
 mod e911;
 mod expiry;
 mod features_isolation;
