@@ -393,6 +393,11 @@ pub async fn decide(
             .fetch_one(&mut *tx)
             .await?;
     let premium: Vec<String> = lines.0.iter().map(|l| l.e164.clone()).collect();
+    // The same numbers, named for people.
+    let named: Vec<String> = premium
+        .iter()
+        .map(|e| crate::domain::e164::format_national(e))
+        .collect();
     let ttl = state.config.holds.ttl_seconds as f64;
     let (new_status, action) = match decision {
         Decision::Approve => ("approved", Action::Approve),
@@ -455,12 +460,12 @@ pub async fn decide(
     let message = match decision {
         Decision::Approve => format!(
             "Your premium numbers {} were approved by {}: provision them before the hold runs out.",
-            premium.join(", "),
+            named.join(", "),
             caller.email
         ),
         Decision::Decline => format!(
             "Your premium numbers {} were declined by {}: {}. They went back to inventory.",
-            premium.join(", "),
+            named.join(", "),
             caller.email,
             reason.unwrap_or_default()
         ),
@@ -516,7 +521,7 @@ async fn expire_one(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
             lines
                 .0
                 .iter()
-                .map(|l| l.e164.as_str())
+                .map(|l| crate::domain::e164::format_national(&l.e164))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

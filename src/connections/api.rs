@@ -57,9 +57,12 @@ pub async fn save(
         .transpose()
         .map_err(|e| AppError::Internal(e.into()))?;
     if plain.is_some() && !state.secrets.has_key() {
+        // The remedy is the operator's (the server's configuration): logged for them, and
+        // the admin is told who can fix it.
+        tracing::error!("{}", crate::connections::crypto::SecretError::NoKey);
         return Err(AppError::invalid(
             "secrets_key_missing",
-            crate::connections::crypto::SecretError::NoKey.to_string(),
+            "Credentials cannot be stored yet: this server has no encryption key. Ask your Inward operator to configure one.",
         ));
     }
     let mut tx = state.pool.begin().await?;

@@ -47,9 +47,18 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// A sentence for people: the field stays in `field` (the API's `details.errors`), the
+/// message names what it is about.
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        let mut chars = self.message.chars();
+        if let Some(first) = chars.next() {
+            write!(f, "{}{}", first.to_uppercase(), chars.as_str())?;
+        }
+        if !self.message.ends_with(['.', '!', '?']) {
+            f.write_str(".")?;
+        }
+        Ok(())
     }
 }
 
@@ -314,6 +323,23 @@ impl E911Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_broken_reads_as_a_sentence_without_the_field_name() {
+        let e = FieldError {
+            field: "zip",
+            message: "the ZIP code is required".into(),
+        };
+        assert_eq!(e.to_string(), "The ZIP code is required.");
+        let e = FieldError {
+            field: "state",
+            message: "“XX” is not a US state or territory code (two letters, e.g. TX)".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "“XX” is not a US state or territory code (two letters, e.g. TX)."
+        );
+    }
 
     fn input(street: &str, city: &str, state: &str, zip: &str) -> AddressInput {
         AddressInput {

@@ -109,7 +109,7 @@ pub fn invalid_address(errors: Vec<FieldError>) -> AppError {
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join("; "),
+            .join(" "),
         details: json!({ "errors": errors }),
     }
 }

@@ -26,8 +26,9 @@ pub fn number_json(n: &TenantNumber) -> Value {
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     pub state: Option<String>,
-    /// A notice code for the page (ignored by the API).
+    /// A notice code for the page, and the number it names (ignored by the API).
     pub notice: Option<String>,
+    pub number: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<String>,
 }

@@ -58,7 +58,8 @@ pub async fn list(
         .then(|| numbers.last().map(|n| n.number.e164.clone()))
         .flatten();
     Ok(render(&NumbersPage {
-        chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(query.notice.as_deref()),
+        chrome: Chrome::new(&caller.principal, &caller.csrf)
+            .with_notice_about(query.notice.as_deref(), query.number.as_deref()),
         can_edit: caller.principal.is_tenant_admin(),
         numbers,
         state_filter: args.state.unwrap_or_default(),
@@ -173,7 +174,9 @@ pub async fn release(
 ) -> PageResult {
     let number = super::parse_path_number(&raw)?;
     super::release(&state, &caller.principal, &number, request_id.as_deref()).await?;
-    Ok(Redirect::to("/numbers?notice=released").into_response())
+    let number =
+        url::form_urlencoded::byte_serialize(number.as_str().as_bytes()).collect::<String>();
+    Ok(Redirect::to(&format!("/numbers?notice=released&number={number}")).into_response())
 }
 
 #[derive(askama::Template)]

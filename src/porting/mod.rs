@@ -31,7 +31,7 @@ fn invalid(errors: Vec<FieldError>) -> AppError {
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join("; "),
+            .join(" "),
         details: json!({ "errors": errors }),
     }
 }

@@ -164,9 +164,11 @@ pub async fn show(
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
     let id = parse_id(&id, "reservation")?;
-    Ok(render(
-        &reservation_page(&state, &caller, id, q.notice.as_deref()).await?,
-    ))
+    let mut page = reservation_page(&state, &caller, id, None).await?;
+    page.chrome = page
+        .chrome
+        .with_notice_about(q.notice.as_deref(), q.number.as_deref());
+    Ok(render(&page))
 }
 
 #[derive(askama::Template)]
@@ -260,9 +262,17 @@ pub async fn provision(
     let error = match outcome {
         Ok(results) => match results.iter().find(|r| !r.ok) {
             None => {
-                return Ok(
-                    Redirect::to(&format!("/reservations/{id}?notice=provisioned")).into_response(),
-                );
+                let number = results
+                    .first()
+                    .map(|r| {
+                        url::form_urlencoded::byte_serialize(r.number.as_bytes())
+                            .collect::<String>()
+                    })
+                    .unwrap_or_default();
+                return Ok(Redirect::to(&format!(
+                    "/reservations/{id}?notice=provisioned&number={number}"
+                ))
+                .into_response());
             }
             Some(failed) => AppError::ProviderPartial {
                 message: format!(

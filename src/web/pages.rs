@@ -39,10 +39,12 @@ pub fn grouped(n: impl std::borrow::Borrow<i64>) -> String {
     out
 }
 
-/// `?notice=code` after a redirect (see `Chrome::with_notice`).
+/// `?notice=code` after a redirect (see `Chrome::with_notice`), and the number it is about
+/// (`&number=`), which the notice names when it is a phone number.
 #[derive(Debug, serde::Deserialize)]
 pub struct NoticeQuery {
     pub notice: Option<String>,
+    pub number: Option<String>,
 }
 
 impl Chrome {
@@ -64,6 +66,28 @@ impl Chrome {
     }
 
     /// Notices come from fixed codes in redirects, never from free text in the URL.
+    /// A notice that names the number it is about: only a number that parses is shown, in
+    /// national format, so the address cannot put words on the page.
+    pub fn with_notice_about(self, code: Option<&str>, number: Option<&str>) -> Self {
+        let national = number
+            .and_then(|n| crate::domain::E164::parse(n).ok())
+            .map(|n| crate::domain::e164::format_national(n.as_str()));
+        let about = match (code, national) {
+            (Some("provisioned"), Some(n)) => format!("{n} is provisioned."),
+            (Some("released"), Some(n)) => {
+                format!("{n} is released: it is back in the reseller's inventory.")
+            }
+            (Some("rerouted"), Some(n)) => {
+                format!("{n} is re-routed: calls now go to its new target.")
+            }
+            _ => return self.with_notice(code),
+        };
+        Chrome {
+            notice: Some(about),
+            ..self
+        }
+    }
+
     pub fn with_notice(mut self, code: Option<&str>) -> Self {
         self.notice = code
             .and_then(|c| match c {

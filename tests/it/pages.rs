@@ -70,6 +70,22 @@ fn the_whole_lifecycle_works_through_server_rendered_pages() {
             )
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        // The notice names the number it is about.
+        let (_, page) = browser.get(&location(&response)).await;
+        let second = inward::domain::e164::format_national(&numbers[1]);
+        assert!(
+            page.contains(&format!("{second} is provisioned.")),
+            "{page}"
+        );
+        let (_, page) = browser
+            .get(&format!(
+                "{reservation_path}?notice=provisioned&number=Free%20money"
+            ))
+            .await;
+        assert!(
+            page.contains("Number provisioned.") && !page.contains("Free money"),
+            "only a phone number is named"
+        );
 
         let (_, list) = browser.get("/numbers").await;
         assert!(
@@ -89,6 +105,9 @@ fn the_whole_lifecycle_works_through_server_rendered_pages() {
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(app.number_state(&numbers[0]).await, "released");
+        let (_, page) = browser.get(&location(&response)).await;
+        let first = inward::domain::e164::format_national(&numbers[0]);
+        assert!(page.contains(&format!("{first} is released")), "{page}");
     })
 }
 
