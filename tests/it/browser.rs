@@ -1,6 +1,7 @@
 //! One real headless Chromium (through chromedriver) walking the core flow.
 
 use fantoccini::Locator;
+use fantoccini::key::Key;
 
 use crate::common::spawn_app;
 
@@ -348,6 +349,110 @@ fn the_cart_keeps_ticks_across_result_pages_and_survives_a_refusal() {
                 );
             }
         }
+        c.close().await.unwrap();
+    })
+}
+
+/// Presses Tab until the focus is on an element matching `css` (at most `most` presses).
+async fn tab_to(c: &fantoccini::Client, css: &str, most: usize) {
+    let check = format!(
+        "return document.activeElement !== null && document.activeElement.matches({});",
+        serde_json::to_string(css).unwrap()
+    );
+    for _ in 0..most {
+        if c.execute(&check, vec![]).await.unwrap().as_bool() == Some(true) {
+            return;
+        }
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&Key::Tab.to_string())
+            .await
+            .unwrap();
+    }
+    panic!("{css} never had the focus after {most} Tabs");
+}
+
+#[test]
+fn search_reserve_and_provision_with_the_keyboard_alone() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let chrome = crate::chrome::Chrome::start().await;
+        let c = chrome.client.clone();
+        chrome.login(&app.url(""), "agent@globex.test").await;
+        c.goto(&app.url("/search")).await.unwrap();
+        chrome.wait("#search-form").await;
+        // The skip link comes first, then the search form.
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&Key::Tab.to_string())
+            .await
+            .unwrap();
+        let first: String = c
+            .execute("return document.activeElement.className;", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(first, "skip-link", "the first Tab offers Skip to content");
+        tab_to(&c, "#npa", 40).await;
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("512{}", Key::Enter))
+            .await
+            .unwrap();
+        chrome.wait("#reserve-form input[name=number]").await;
+        // Tick the first result with Space; the cart takes it.
+        tab_to(&c, "#reserve-form input[name=number]", 60).await;
+        let picked: String = c
+            .execute("return document.activeElement.value;", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string();
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&Key::Space.to_string())
+            .await
+            .unwrap();
+        c.wait()
+            .at_most(std::time::Duration::from_secs(15))
+            .for_element(Locator::XPath(
+                "//span[@id='cart-count'][starts-with(normalize-space(.), 'Your cart: 1 number')]",
+            ))
+            .await
+            .expect("the tick reaches the cart");
+        tab_to(&c, "#reserve", 120).await;
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&Key::Enter.to_string())
+            .await
+            .unwrap();
+        chrome.wait("#countdown").await;
+        // Choose a target with the arrow keys, then provision with Enter.
+        tab_to(&c, ".provision-form select[name=target]", 60).await;
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("{}{}", Key::Down, Key::Down))
+            .await
+            .unwrap();
+        tab_to(&c, ".provision-form button[type=submit]", 10).await;
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&Key::Enter.to_string())
+            .await
+            .unwrap();
+        let notice = chrome.wait(".alert-success").await.text().await.unwrap();
+        assert!(notice.contains("is provisioned"), "{notice}");
+        assert_eq!(app.number_state(&picked).await, "active");
         c.close().await.unwrap();
     })
 }
