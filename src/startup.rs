@@ -47,6 +47,9 @@ pub fn api_router() -> Routes {
         .at("/numbers/{e164}", get(numbers::api::show))
         .at("/numbers/{e164}/release", post(numbers::api::release))
         .at("/numbers/reroute", post(numbers::api::reroute_many))
+        .at("/numbers/release", post(numbers::api::release_many))
+        .at("/numbers/cnam", post(numbers::api::cnam_many))
+        .at("/numbers/export.csv", get(numbers::export::api))
         .at("/numbers/{e164}/reroute", post(numbers::api::reroute))
         .at("/orphaned-numbers", get(numbers::api::orphaned))
         .at("/numbers/{e164}/cnam", put(features::api::put_cnam))
@@ -209,6 +212,11 @@ pub fn page_router() -> Routes {
             "/numbers/reroute",
             get(numbers::pages::bulk_reroute_form).post(numbers::pages::bulk_reroute),
         )
+        .at(
+            "/numbers/bulk",
+            get(numbers::pages::bulk_form).post(numbers::pages::bulk_act),
+        )
+        .at("/numbers/export.csv", get(numbers::export::page))
         .at("/numbers/{e164}/reroute", post(numbers::pages::reroute))
         .at("/numbers/{e164}", get(numbers::pages::show))
         .at("/numbers/{e164}/release", post(numbers::pages::release))

@@ -178,3 +178,12 @@ document.addEventListener("DOMContentLoaded", function () {
   var more = document.getElementById("more-filters");
   if (more && window.matchMedia("(min-width: 721px)").matches) { more.open = true; }
 });
+
+// A box that ticks every box of its form with the name it gives (data-select-all="number").
+document.addEventListener("change", function (event) {
+  var all = event.target;
+  if (!all.matches("[data-select-all]") || !all.form) { return; }
+  all.form.querySelectorAll("input[type=checkbox][name='" + all.dataset.selectAll + "']").forEach(function (box) {
+    box.checked = all.checked;
+  });
+});

@@ -258,6 +258,44 @@ pub async fn reroute_many(
     })))
 }
 
+pub async fn release_many(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    crate::web::ApiJson(body): crate::web::ApiJson<super::bulk::BulkReleaseRequest>,
+) -> AppResult<Json<Value>> {
+    let results =
+        super::bulk::release_all(&state, &caller, &body.numbers, request_id.as_deref()).await?;
+    let released = results.iter().filter(|r| r.ok).count();
+    Ok(Json(json!({
+        "released": released,
+        "failed": results.len() - released,
+        "results": results,
+    })))
+}
+
+pub async fn cnam_many(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    crate::web::ApiJson(body): crate::web::ApiJson<super::bulk::BulkCnamRequest>,
+) -> AppResult<Json<Value>> {
+    let results = super::bulk::cnam_all(
+        &state,
+        &caller,
+        &body.numbers,
+        body.name.as_deref(),
+        request_id.as_deref(),
+    )
+    .await?;
+    let changed = results.iter().filter(|r| r.ok).count();
+    Ok(Json(json!({
+        "changed": changed,
+        "failed": results.len() - changed,
+        "results": results,
+    })))
+}
+
 pub async fn orphaned(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,

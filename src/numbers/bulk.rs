@@ -1,5 +1,6 @@
-//! Re-routing several numbers to one target: each number is its own re-route saga, one after
-//! the other, so one refusal stops nothing and each result says what became of its number.
+//! Acting on several numbers at once (re-route to one target, release, give one caller-ID
+//! name): each number on its own, one after the other, so one refusal stops nothing and each
+//! result says what became of its number.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -38,14 +39,14 @@ pub fn wanted(numbers: &[String]) -> AppResult<Vec<String>> {
     if unique.is_empty() {
         return Err(AppError::invalid_field(
             "numbers",
-            "Tick the numbers to re-route first.",
+            "Tick the numbers to act on first.",
         ));
     }
     if unique.len() > MAX_NUMBERS {
         return Err(AppError::invalid_field(
             "numbers",
             format!(
-                "{} numbers were ticked; re-route at most {MAX_NUMBERS} at a time.",
+                "{} numbers were ticked; act on at most {MAX_NUMBERS} at a time.",
                 unique.len()
             ),
         ));
@@ -95,4 +96,98 @@ pub async fn reroute_all(
 pub struct BulkRerouteRequest {
     pub numbers: Vec<String>,
     pub target: crate::reservations::provision::TargetSpec,
+}
+
+/// What became of one number of a bulk release or caller-ID change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Done {
+    pub number: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+impl Done {
+    pub fn message(&self) -> Option<&str> {
+        self.error.as_ref()?["message"].as_str()
+    }
+
+    /// A refusal is this number's result; a failure of Inward itself ends the whole request.
+    fn of(number: String, outcome: AppResult<()>) -> AppResult<Done> {
+        match outcome {
+            Ok(()) => Ok(Done {
+                number,
+                ok: true,
+                error: None,
+            }),
+            Err(AppError::Internal(err)) => Err(AppError::Internal(err)),
+            Err(err) => Ok(Done {
+                number,
+                ok: false,
+                error: Some(json!({ "code": err.code(), "message": err.public_message() })),
+            }),
+        }
+    }
+}
+
+/// Releases each number (each its own release saga).
+pub async fn release_all(
+    state: &AppState,
+    caller: &Principal,
+    numbers: &[String],
+    request_id: Option<&str>,
+) -> AppResult<Vec<Done>> {
+    caller.tenant_admin()?;
+    let mut results = Vec::new();
+    for raw in wanted(numbers)? {
+        let outcome = match E164::parse(&raw) {
+            Ok(number) => super::release(state, caller, &number, request_id)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(AppError::invalid_field("number", e.to_string())),
+        };
+        results.push(Done::of(raw, outcome)?);
+    }
+    Ok(results)
+}
+
+/// Gives each number the caller-ID name `name` (none: back to the tenant's default).
+pub async fn cnam_all(
+    state: &AppState,
+    caller: &Principal,
+    numbers: &[String],
+    name: Option<&str>,
+    request_id: Option<&str>,
+) -> AppResult<Vec<Done>> {
+    caller.tenant_admin()?;
+    // A name the CNAM rules refuse is refused once, for all of them.
+    crate::domain::cnam::Cnam::parse_optional(name)
+        .map_err(|e| AppError::invalid_field("name", e.to_string()))?;
+    let mut results = Vec::new();
+    for raw in wanted(numbers)? {
+        let outcome = match E164::parse(&raw) {
+            Ok(number) => {
+                crate::features::cnam::set_override(state, caller, &number, name, request_id)
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(AppError::invalid_field("number", e.to_string())),
+        };
+        results.push(Done::of(raw, outcome)?);
+    }
+    Ok(results)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkReleaseRequest {
+    pub numbers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkCnamRequest {
+    pub numbers: Vec<String>,
+    /// Empty or null: the tenant's default name.
+    pub name: Option<String>,
 }

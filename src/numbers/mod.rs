@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod bulk;
+pub mod export;
 pub mod lifecycle;
 pub mod offer;
 pub mod pages;

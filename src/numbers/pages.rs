@@ -414,3 +414,122 @@ pub async fn bulk_reroute(
         Err(err) => Err(err.into()),
     }
 }
+
+/// The bulk release and caller-ID pages: the ticked numbers and what will be done, then each
+/// number's outcome.
+#[derive(askama::Template)]
+#[template(path = "numbers_bulk.html")]
+pub struct BulkPage {
+    chrome: Chrome,
+    /// `release` or `cnam`.
+    action: String,
+    numbers: Vec<String>,
+    name: String,
+    results: Vec<super::bulk::Done>,
+    error: Option<String>,
+}
+
+impl BulkPage {
+    fn title(&self) -> &'static str {
+        if self.action == "release" {
+            "Release numbers"
+        } else {
+            "Caller-ID name for several numbers"
+        }
+    }
+
+    fn national(&self, e164: &str) -> String {
+        crate::domain::e164::format_national(e164)
+    }
+
+    fn done(&self) -> usize {
+        self.results.iter().filter(|r| r.ok).count()
+    }
+}
+
+fn bulk_action(fields: &[(String, String)]) -> Result<String, AppError> {
+    match crate::web::values_of(fields, "action")
+        .first()
+        .map(String::as_str)
+    {
+        Some(a @ ("release" | "cnam")) => Ok(a.to_string()),
+        _ => Err(AppError::invalid_field(
+            "action",
+            "Choose what to do with the ticked numbers.",
+        )),
+    }
+}
+
+/// Reached from the numbers list with the ticked numbers and the action in the query.
+pub async fn bulk_form(
+    caller: PageCaller,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> PageResult {
+    caller.principal.tenant_admin()?;
+    let fields: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let (action, numbers, error) =
+        match (bulk_action(&fields), super::bulk::wanted(&picked(&fields))) {
+            (Ok(action), Ok(unique)) => (action, unique, None),
+            (Err(err), _) | (_, Err(err)) => {
+                (String::new(), Vec::new(), Some(err.public_message()))
+            }
+        };
+    Ok(render(&BulkPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        action,
+        numbers,
+        name: String::new(),
+        results: Vec::new(),
+        error,
+    }))
+}
+
+pub async fn bulk_act(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: axum::body::Bytes,
+) -> PageResult {
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let action = bulk_action(&fields)?;
+    let numbers = picked(&fields);
+    let name = crate::web::values_of(&fields, "name")
+        .first()
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default();
+    let outcome = if action == "release" {
+        super::bulk::release_all(&state, &caller.principal, &numbers, request_id.as_deref()).await
+    } else {
+        let name = (!name.is_empty()).then_some(name.as_str());
+        super::bulk::cnam_all(
+            &state,
+            &caller.principal,
+            &numbers,
+            name,
+            request_id.as_deref(),
+        )
+        .await
+    };
+    let mut page = BulkPage {
+        chrome: Chrome::new(&caller.principal, &caller.csrf),
+        action,
+        numbers: super::bulk::wanted(&numbers).unwrap_or_default(),
+        name,
+        results: Vec::new(),
+        error: None,
+    };
+    match outcome {
+        Ok(results) => {
+            page.results = results;
+            Ok(render(&page))
+        }
+        Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Forbidden(_))) => {
+            page.error = Some(err.public_message());
+            Ok((err.status(), render(&page)).into_response())
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -37,6 +37,7 @@ mod lifecycle;
 mod mail;
 mod metrics;
 mod multi_instance;
+mod numbers_bulk;
 mod offer;
 mod outage;
 mod outbound;
