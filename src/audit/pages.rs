@@ -1,8 +1,7 @@
 //! The Audit log page: filters by number, action, user and dates; searches (which outnumber
 //! everything else) are left out unless asked for; the filtered range downloads as CSV.
 
-use axum::extract::{Query, State};
-use serde::Deserialize;
+use axum::extract::{RawQuery, State};
 
 use super::api::AuditQuery;
 use super::repo::{self, AuditRow};
@@ -27,35 +26,64 @@ struct AuditPage {
     show_sequence: bool,
 }
 
-/// The page's form: the API's filter, plus whether to show searches.
-#[derive(Debug, Default, Deserialize)]
+/// The page's form: the API's filter (actions to show and to leave out, each chosen from a
+/// list that allows several), plus whether to show searches.
+#[derive(Debug, Default)]
 pub struct PageQuery {
-    #[serde(default)]
     number: String,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
+    action: Vec<String>,
+    exclude: Vec<String>,
     user: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
-    #[serde(default)]
     searches: String,
     cursor: Option<String>,
 }
 
 impl PageQuery {
+    /// Read from the query string by hand: a list that allows several sends its key again
+    /// for each choice.
+    fn parse(raw: Option<&str>) -> PageQuery {
+        let mut q = PageQuery::default();
+        for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "number" => q.number = value,
+                "action" if !value.trim().is_empty() => q.action.extend(split(&value)),
+                "exclude" if !value.trim().is_empty() => q.exclude.extend(split(&value)),
+                "user" => q.user = value,
+                "from" => q.from = value,
+                "to" => q.to = value,
+                "searches" => q.searches = value,
+                "cursor" => q.cursor = Some(value),
+                _ => {}
+            }
+        }
+        q
+    }
+
     fn include_searches(&self) -> bool {
-        !self.searches.is_empty() || self.action.eq_ignore_ascii_case("SEARCH")
+        !self.searches.is_empty() || self.action.iter().any(|a| a.eq_ignore_ascii_case("SEARCH"))
+    }
+
+    fn shows(&self, action: &str) -> bool {
+        self.action.iter().any(|a| a == action)
+    }
+
+    fn leaves_out(&self, action: &str) -> bool {
+        self.exclude.iter().any(|a| a == action)
     }
 
     fn to_api(&self) -> AuditQuery {
         let given = |v: &str| (!v.trim().is_empty()).then(|| v.to_string());
+        let mut exclude = self.exclude.clone();
+        if !self.include_searches() && !exclude.iter().any(|a| a == "SEARCH") {
+            exclude.push("SEARCH".to_string());
+        }
         AuditQuery {
             number: given(&self.number),
-            action: given(&self.action),
-            exclude: (!self.include_searches()).then(|| "SEARCH".to_string()),
+            action: (!self.action.is_empty()).then(|| self.action.join(",")),
+            exclude: (!exclude.is_empty()).then(|| exclude.join(",")),
             user: given(&self.user),
             from: given(&self.from),
             to: given(&self.to),
@@ -65,11 +93,20 @@ impl PageQuery {
     }
 }
 
+fn split(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
 pub async fn list(
     State(state): State<AppState>,
     caller: PageCaller,
-    Query(form): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
 ) -> PageResult {
+    let form = PageQuery::parse(raw.as_deref());
     let scope = caller.principal.audit_scope()?;
     let show_sequence = matches!(scope, crate::domain::policy::AuditScope::Everything);
     let chain = super::chain::last_verification(&state.pool).await?;
@@ -104,8 +141,9 @@ pub async fn list(
 pub async fn export(
     State(state): State<AppState>,
     caller: PageCaller,
-    Query(form): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
 ) -> PageResult {
+    let form = PageQuery::parse(raw.as_deref());
     let scope = caller.principal.audit_scope()?;
     let mut api = form.to_api();
     api.cursor = None;

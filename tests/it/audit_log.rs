@@ -126,6 +126,19 @@ fn the_audit_log_filters_by_actions_user_and_dates_and_exports_what_it_shows() {
         assert!(html.contains("<td>PROVISION</td>") && !html.contains("<td>SEARCH</td>"));
         let (_, html) = page.get("/audit?searches=1").await;
         assert!(html.contains("<td>SEARCH</td>"));
+        // Several actions to show, and several to leave out, from the page's lists.
+        let (_, html) = page.get("/audit?action=RESERVE&action=PROVISION").await;
+        assert!(html.contains("<td>RESERVE</td>") && html.contains("<td>PROVISION</td>"));
+        assert!(!html.contains("<td>SEARCH</td>") && !html.contains("<td>CONNECT</td>"));
+        assert!(
+            html.contains(r#"<option value="PROVISION" selected>"#),
+            "the choice is kept"
+        );
+        let (_, html) = page
+            .get("/audit?exclude=RESERVE&exclude=SEARCH&searches=1")
+            .await;
+        assert!(html.contains("<td>PROVISION</td>"), "{html}");
+        assert!(!html.contains("<td>RESERVE</td>") && !html.contains("<td>SEARCH</td>"));
         let (_, csv) = page
             .get(&format!("/audit/export.csv?number={}", numbers[0]))
             .await;
