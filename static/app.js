@@ -187,3 +187,8 @@ document.addEventListener("change", function (event) {
     box.checked = all.checked;
   });
 });
+
+// "Back to your selection": the browser's own Back keeps the ticks the page had.
+document.addEventListener("click", function (event) {
+  if (event.target.closest("[data-history-back]")) { window.history.back(); }
+});

@@ -345,6 +345,9 @@ struct ConfirmPage {
     summary: Value,
     hidden: Vec<(String, String)>,
     count: i64,
+    /// Why nothing can be confirmed (no tick, no tenant): shown in the layout, with a way
+    /// back to the ticks.
+    error: Option<String>,
 }
 
 /// Bulk allocate or release: without `confirm=1` the page shows the dry-run summary and a
@@ -357,37 +360,59 @@ pub async fn bulk(
     body: Bytes,
 ) -> PageResult {
     let form = Form::parse(&body);
+    match bulk_summary(&state, &caller, request_id.as_deref(), &action, &form).await {
+        Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Forbidden(_))) => {
+            let page = ConfirmPage {
+                chrome: Chrome::new(&caller.principal, &caller.csrf),
+                action: if action == "allocate" {
+                    "allocate"
+                } else {
+                    "release"
+                },
+                summary: Value::Null,
+                hidden: Vec::new(),
+                count: 0,
+                error: Some(err.public_message()),
+            };
+            Ok((err.status(), render(&page)).into_response())
+        }
+        other => other.map_err(PageError),
+    }
+}
+
+async fn bulk_summary(
+    state: &AppState,
+    caller: &PageCaller,
+    request_id: Option<&str>,
+    action: &str,
+    form: &Form,
+) -> Result<Response, AppError> {
     let selection = form.selection()?;
     let confirmed = form.get("confirm") == Some("1");
-    let (summary, action, count_key) = match action.as_str() {
+    let (summary, action, count_key) = match action {
         "allocate" => {
             let tenant: Uuid = form
                 .get("tenant_id")
                 .and_then(|t| t.parse().ok())
                 .ok_or_else(|| AppError::invalid_field("tenant_id", "choose a tenant"))?;
             let summary = manage::allocate(
-                &state,
+                state,
                 &caller.principal,
                 &selection,
                 tenant,
                 !confirmed,
-                request_id.as_deref(),
+                request_id,
             )
             .await?;
             (summary, "allocate", "to_allocate")
         }
         "release" => {
-            let summary = manage::release(
-                &state,
-                &caller.principal,
-                &selection,
-                !confirmed,
-                request_id.as_deref(),
-            )
-            .await?;
+            let summary =
+                manage::release(state, &caller.principal, &selection, !confirmed, request_id)
+                    .await?;
             (summary, "release", "to_release")
         }
-        _ => return Err(PageError(AppError::NotFound("action".into()))),
+        _ => return Err(AppError::NotFound("action".into())),
     };
     if confirmed {
         let notice = if action == "allocate" {
@@ -409,6 +434,7 @@ pub async fn bulk(
         count: summary[count_key].as_i64().unwrap_or(0),
         summary,
         hidden,
+        error: None,
     }))
 }
 

@@ -97,6 +97,29 @@ fn upload_shows_progress_and_summary_then_imports_and_allocates() {
             .click()
             .await
             .unwrap();
+        // No tenant chosen: the refusal shows inside the layout, and Back keeps the tick.
+        c.find(Locator::Css("#bulk-allocate"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let refusal = chrome.wait("#bulk-error").await.text().await.unwrap();
+        assert!(refusal.contains("choose a tenant"), "{refusal}");
+        assert!(
+            c.find(Locator::Css("nav.top")).await.is_ok(),
+            "inside the layout"
+        );
+        c.find(Locator::Css("#back-to-selection"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let tick = chrome
+            .wait("input[name=numbers][value='+15125550300']")
+            .await;
+        assert!(tick.is_selected().await.unwrap(), "the selection is kept");
         c.find(Locator::Css("#bulk-tenant"))
             .await
             .unwrap()
