@@ -51,6 +51,8 @@ pub struct NumberFeatures {
     pub cnam_default: Option<String>,
     pub cnam_error: Option<String>,
     pub e911_error: Option<String>,
+    /// Each refused field of the E911 form and why, shown beside it.
+    pub e911_field_errors: Vec<(String, String)>,
     pub can_edit: bool,
     pub unassigned: String,
     pub require_e911: bool,
@@ -60,6 +62,14 @@ impl NumberFeatures {
     /// The page refreshes the status while the provider has not answered yet.
     pub fn polling(&self) -> bool {
         self.cnam.status == "pending" || self.e911.status == "pending"
+    }
+
+    /// Why the E911 form's `field` was refused, if it was.
+    pub fn e911_field_error(&self, field: &str) -> Option<&str> {
+        self.e911_field_errors
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
     }
 }
 
@@ -80,10 +90,32 @@ pub async fn number_features(
         cnam_default: settings.cnam_default.clone(),
         cnam_error: None,
         e911_error: None,
+        e911_field_errors: Vec::new(),
         can_edit: caller.principal.is_tenant_admin(),
         unassigned: settings.unassigned_description(),
         require_e911: settings.require_e911,
     })
+}
+
+/// The fields a refusal names (`details.errors`), each with its sentence.
+fn field_errors(err: &AppError) -> Vec<(String, String)> {
+    let AppError::Invalid { details, .. } = err else {
+        return Vec::new();
+    };
+    details["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let field = e["field"].as_str()?.to_string();
+            let message = e["message"].as_str()?;
+            let error = crate::domain::e911::FieldError {
+                field: "",
+                message: message.to_string(),
+            };
+            Some((field, error.to_string()))
+        })
+        .collect()
 }
 
 fn typed(input: &AddressInput) -> E911View {
@@ -164,6 +196,7 @@ pub async fn save_e911(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.e911_error = Some(err.public_message());
+            features.e911_field_errors = field_errors(&err);
             features.e911_form = typed(&input);
             let status = err.status();
             let page =

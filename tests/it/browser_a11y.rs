@@ -23,6 +23,28 @@ async fn check(chrome: &crate::chrome::Chrome, url: &str, problems: &mut Vec<Str
     let c = &chrome.client;
     c.goto(url).await.unwrap();
     chrome.wait("main").await;
+    // A picture of each page at each width, for a person to look over (scripts/test keeps
+    // them in target/screenshots).
+    let width = c
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap_or(0);
+    let path = url::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
+    let name: String = path
+        .trim_matches('/')
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+        .collect();
+    chrome
+        .screenshot(&format!(
+            "{}-{width}",
+            if name.is_empty() { "home" } else { &name }
+        ))
+        .await;
     for violation in chrome.axe().await {
         problems.push(format!("{url}: {violation}"));
     }

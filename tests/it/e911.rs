@@ -72,6 +72,41 @@ fn bad_addresses_are_refused_with_every_broken_rule_named() {
         let (_, shown) = admin.get(&format!("/api/v1/numbers/{number}")).await;
         assert_eq!(shown["e911"]["status"], "not_set", "nothing was saved");
         assert_eq!(app.audit_count(&number, "E911", "SUCCESS").await, 0);
+
+        // On the number's page each broken rule shows beside its field, and what was typed stays.
+        let browser = app.browser("admin@globex.test").await;
+        let response = browser
+            .post_form(
+                &format!("/numbers/{number}/e911"),
+                &[
+                    ("street", "1 Main St"),
+                    ("city", "Austin"),
+                    ("state", "XX"),
+                    ("zip", "7870"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains(r#"aria-describedby="e911-state-error""#)
+                && page.contains(
+                    r#"<small class="field-error" id="e911-state-error">“XX” is not a US state"#
+                ),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<small class="field-error" id="zip-error">“7870” is not a ZIP code"#),
+            "{page}"
+        );
+        assert!(
+            !page.contains(r#"id="street-error""#),
+            "a good field has no error"
+        );
+        assert!(
+            page.contains(r#"value="1 Main St""#),
+            "what was typed stays"
+        );
     })
 }
 
