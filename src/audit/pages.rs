@@ -74,10 +74,15 @@ impl PageQuery {
         self.exclude.iter().any(|a| a == action)
     }
 
-    fn to_api(&self) -> AuditQuery {
+    /// The API's filter. `leave_out_searches`: the page's own default, added when the
+    /// filter is built but never written into its links (the next page or the export would
+    /// then carry it as the person's choice).
+    fn to_api(&self, leave_out_searches: bool) -> AuditQuery {
         let given = |v: &str| (!v.trim().is_empty()).then(|| v.to_string());
         let mut exclude = self.exclude.clone();
-        if !self.include_searches() && !exclude.iter().any(|a| a == "SEARCH") {
+        if self.include_searches() {
+            exclude.retain(|a| a != "SEARCH");
+        } else if leave_out_searches && !exclude.iter().any(|a| a == "SEARCH") {
             exclude.push("SEARCH".to_string());
         }
         AuditQuery {
@@ -110,14 +115,13 @@ pub async fn list(
     let scope = caller.principal.audit_scope()?;
     let show_sequence = matches!(scope, crate::domain::policy::AuditScope::Everything);
     let chain = super::chain::last_verification(&state.pool).await?;
-    let api = form.to_api();
-    let filter = api.parse()?;
+    let filter = form.to_api(true).parse()?;
     let mut conn = state.pool.acquire().await?;
     let entries = repo::list(&mut conn, &scope, &filter).await?;
     let next_cursor = (entries.len() as i64 == filter.limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();
-    let mut query = api.query_string();
+    let mut query = form.to_api(false).query_string();
     if form.include_searches() && !form.searches.is_empty() {
         query.push_str(if query.is_empty() {
             "searches=1"
@@ -145,7 +149,7 @@ pub async fn export(
 ) -> PageResult {
     let form = PageQuery::parse(raw.as_deref());
     let scope = caller.principal.audit_scope()?;
-    let mut api = form.to_api();
+    let mut api = form.to_api(true);
     api.cursor = None;
     let filter = api.parse()?;
     let body = super::api::export_csv(&mut *state.pool.acquire().await?, &scope, &filter).await?;

@@ -27,7 +27,8 @@ const FRESH_FOR: Duration = Duration::from_secs(60);
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Counts {
     pub by_status: Vec<(String, i64)>,
-    /// The ten tenants with the most numbers (holding or allocated), then no tenant (None).
+    /// The tenants with the most numbers (holding or allocated) and the numbers of no tenant
+    /// (None), eleven bars at most.
     pub by_tenant: Vec<(Option<Uuid>, String, i64)>,
     /// Numbers that leave aging each day of the next 30.
     pub aging: Vec<(NaiveDate, i64)>,
@@ -120,7 +121,14 @@ pub fn draw(counts: &Counts) -> String {
     let aging: Vec<Bar> = counts
         .aging
         .iter()
-        .map(|(day, n)| Bar::new(day.format("%b %-d").to_string(), *n, "/aging").tone("tone-wait"))
+        .map(|(day, n)| {
+            Bar::new(
+                day.format("%b %-d").to_string(),
+                *n,
+                "/inventory?status=released",
+            )
+            .tone("tone-wait")
+        })
         .collect();
     format!(
         "<div class=\"charts\" id=\"inventory-charts\">\
@@ -134,8 +142,31 @@ pub fn draw(counts: &Counts) -> String {
     )
 }
 
-/// Dashboards drawn in the last minute on this instance, by scope.
-pub type Drawn = std::sync::Arc<Mutex<HashMap<String, (Instant, String)>>>;
+/// Dashboards drawn in the last minute on this instance, by scope, and the one count that
+/// may run at a time (several admins opening the inventory at once share one count).
+#[derive(Default)]
+pub struct Drawn {
+    done: Mutex<HashMap<String, (Instant, String)>>,
+    counting: tokio::sync::Mutex<()>,
+}
+
+impl Drawn {
+    fn fresh(&self, key: &str) -> Option<String> {
+        let done = self.done.lock().ok()?;
+        let (at, html) = done.get(key)?;
+        (at.elapsed() < FRESH_FOR).then(|| html.clone())
+    }
+
+    fn keep(&self, key: String, html: String) {
+        if let Ok(mut done) = self.done.lock() {
+            done.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+            done.insert(key, (Instant::now(), html));
+        }
+    }
+}
+
+/// A count that takes longer than this is given up (the page says the charts are missing).
+const COUNT_TIMEOUT: &str = "10s";
 
 /// `GET /inventory/dashboard`: the charts of the caller's inventory, for the page to fetch.
 pub async fn fragment(
@@ -144,18 +175,32 @@ pub async fn fragment(
 ) -> Result<Response, PageError> {
     let scope = Scope::for_caller(&caller.principal)?;
     let key = format!("{scope:?}");
-    if let Ok(cache) = state.dashboards.lock()
-        && let Some((at, html)) = cache.get(&key)
-        && at.elapsed() < FRESH_FOR
-    {
-        return Ok(Html(html.clone()).into_response());
+    if let Some(html) = state.dashboards.fresh(&key) {
+        return Ok(Html(html).into_response());
     }
-    let counts = count(&mut *state.pool.acquire().await?, scope).await?;
+    let _counting = state.dashboards.counting.lock().await;
+    // Counted by the one before us while we waited?
+    if let Some(html) = state.dashboards.fresh(&key) {
+        return Ok(Html(html).into_response());
+    }
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(&format!("SET LOCAL statement_timeout = '{COUNT_TIMEOUT}'"))
+        .execute(&mut *tx)
+        .await?;
+    let counts = match count(&mut tx, scope).await {
+        Ok(counts) => counts,
+        Err(err) => {
+            tracing::warn!(error = %err, "the inventory dashboard could not be counted");
+            return Ok(Html(
+                "<p class=\"muted\" id=\"dashboard-unavailable\">The charts could not be counted just now; the list below is complete.</p>"
+                    .to_string(),
+            )
+            .into_response());
+        }
+    };
+    tx.commit().await?;
     let html = draw(&counts);
-    if let Ok(mut cache) = state.dashboards.lock() {
-        cache.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
-        cache.insert(key, (Instant::now(), html.clone()));
-    }
+    state.dashboards.keep(key, html.clone());
     Ok(Html(html).into_response())
 }
 
@@ -195,6 +240,6 @@ mod tests {
             bar("/inventory?tenant=unassigned", "No tenant", "81"),
             "{html}"
         );
-        assert!(bar("/aging", "Dec 24", "4"), "{html}");
+        assert!(bar("/inventory?status=released", "Dec 24", "4"), "{html}");
     }
 }

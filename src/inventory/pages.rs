@@ -242,17 +242,24 @@ pub async fn upload_status(
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
     let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
+    // One address, two answers (the fragment htmx polls, the page a person opens): caches
+    // must tell them apart.
+    let vary = [(axum::http::header::VARY, "HX-Request")];
     if headers.contains_key("hx-request") {
-        return Ok(fragment(job));
+        return Ok((vary, fragment(job)).into_response());
     }
     let filename = job.filename.clone();
     let fragment = askama::Template::render(&UploadFragment::of(job))
         .map_err(|e| AppError::Internal(anyhow::anyhow!("upload template: {e}")))?;
-    Ok(render(&UploadPage {
-        chrome: Chrome::new(&caller.principal, &caller.csrf),
-        filename,
-        fragment,
-    }))
+    Ok((
+        vary,
+        render(&UploadPage {
+            chrome: Chrome::new(&caller.principal, &caller.csrf),
+            filename,
+            fragment,
+        }),
+    )
+        .into_response())
 }
 
 pub async fn commit(

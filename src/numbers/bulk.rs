@@ -28,13 +28,19 @@ impl Rerouted {
     }
 }
 
-/// The numbers asked for, each once, in the order given; too few or too many is a 422.
+/// The numbers asked for, each once (the same number in two formats counts once), in the
+/// order given; too few or too many is a 422.
 pub fn wanted(numbers: &[String]) -> AppResult<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<String> = numbers
         .iter()
         .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty() && seen.insert(n.clone()))
+        .filter(|n| !n.is_empty())
+        .map(|n| match E164::parse(&n) {
+            Ok(parsed) => parsed.as_str().to_string(),
+            Err(_) => n,
+        })
+        .filter(|n| seen.insert(n.clone()))
         .collect();
     if unique.is_empty() {
         return Err(AppError::invalid_field(
@@ -112,7 +118,8 @@ impl Done {
         self.error.as_ref()?["message"].as_str()
     }
 
-    /// A refusal is this number's result; a failure of Inward itself ends the whole request.
+    /// Any failure is this number's result, so the report of the others is never lost (a
+    /// failure of Inward itself is logged and named as such).
     fn of(number: String, outcome: AppResult<()>) -> AppResult<Done> {
         match outcome {
             Ok(()) => Ok(Done {
@@ -120,12 +127,14 @@ impl Done {
                 ok: true,
                 error: None,
             }),
-            Err(AppError::Internal(err)) => Err(AppError::Internal(err)),
-            Err(err) => Ok(Done {
-                number,
-                ok: false,
-                error: Some(json!({ "code": err.code(), "message": err.public_message() })),
-            }),
+            Err(err) => {
+                err.log();
+                Ok(Done {
+                    number,
+                    ok: false,
+                    error: Some(json!({ "code": err.code(), "message": err.public_message() })),
+                })
+            }
         }
     }
 }
@@ -137,7 +146,8 @@ pub async fn release_all(
     numbers: &[String],
     request_id: Option<&str>,
 ) -> AppResult<Vec<Done>> {
-    caller.tenant_admin()?;
+    // As one by one: any member of the tenant may release its numbers.
+    caller.tenant()?;
     let mut results = Vec::new();
     for raw in wanted(numbers)? {
         let outcome = match E164::parse(&raw) {

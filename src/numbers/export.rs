@@ -15,7 +15,15 @@ const BATCH: i64 = 500;
 
 async fn csv(state: &AppState, caller: &Principal, query: &ListQuery) -> AppResult<Vec<u8>> {
     let tenant_id = caller.tenant()?;
-    let args = query.parse()?;
+    // Only the list's filter applies: the file has every page.
+    let args = ListQuery {
+        state: query.state.clone(),
+        notice: None,
+        number: None,
+        cursor: None,
+        limit: None,
+    }
+    .parse()?;
     let csv_err = |e: csv::Error| AppError::Internal(anyhow::anyhow!("csv: {e}"));
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([

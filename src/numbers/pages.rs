@@ -465,17 +465,20 @@ pub async fn bulk_form(
     caller: PageCaller,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> PageResult {
-    caller.principal.tenant_admin()?;
+    caller.principal.tenant()?;
     let fields: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
+    // The page keeps the action asked for, also when it has to say why nothing can be done.
+    let asked = crate::web::values_of(&fields, "action")
+        .first()
+        .cloned()
+        .unwrap_or_default();
     let (action, numbers, error) =
         match (bulk_action(&fields), super::bulk::wanted(&picked(&fields))) {
             (Ok(action), Ok(unique)) => (action, unique, None),
-            (Err(err), _) | (_, Err(err)) => {
-                (String::new(), Vec::new(), Some(err.public_message()))
-            }
+            (Err(err), _) | (_, Err(err)) => (asked, Vec::new(), Some(err.public_message())),
         };
     Ok(render(&BulkPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),

@@ -39,11 +39,29 @@ const ROW: u32 = 26;
 const LABEL: u32 = 150;
 const WIDTH: u32 = 460;
 
-/// Horizontal bars, longest first as given, scaled to the largest value.
+/// Labels longer than this are shortened on the bar (the full label is its tooltip).
+const LABEL_CHARS: usize = 17;
+
+fn shortened(label: &str) -> String {
+    if label.chars().count() <= LABEL_CHARS {
+        return label.to_string();
+    }
+    let mut short: String = label.chars().take(LABEL_CHARS - 1).collect();
+    short.push('…');
+    short
+}
+
+/// Horizontal bars, longest first as given, scaled to the largest value; the values' column is
+/// as wide as the longest value needs.
 pub fn bars(id: &str, title: &str, bars: &[Bar]) -> String {
     let height = ROW * bars.len().max(1) as u32 + 4;
     let most = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
-    let room = WIDTH - LABEL - 70;
+    let widest = bars
+        .iter()
+        .map(|b| super::pages::grouped(b.value).len() as u32)
+        .max()
+        .unwrap_or(1);
+    let room = WIDTH - LABEL - (widest * 9 + 12).min(WIDTH - LABEL - 40);
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -62,9 +80,10 @@ pub fn bars(id: &str, title: &str, bars: &[Bar]) -> String {
         let length = ((bar.value.max(0) as f64 / most as f64) * f64::from(room)).round() as u32;
         let _ = write!(
             svg,
-            r#"<a href="{href}"><text x="{tx}" y="{ty}" class="chart-label" text-anchor="end">{label}</text><rect x="{LABEL}" y="{y}" width="{w}" height="{h}" rx="3" class="{tone}"/><text x="{vx}" y="{ty}" class="chart-value">{value}</text></a>"#,
+            r#"<a href="{href}"><title>{label}: {value}</title><text x="{tx}" y="{ty}" class="chart-label" text-anchor="end">{short}</text><rect x="{LABEL}" y="{y}" width="{w}" height="{h}" rx="3" class="{tone}"/><text x="{vx}" y="{ty}" class="chart-value">{value}</text></a>"#,
             href = escape(&bar.href),
             label = escape(&bar.label),
+            short = escape(&shortened(&bar.label)),
             value = super::pages::grouped(bar.value),
             tx = LABEL - 8,
             ty = y + 16,
@@ -142,15 +161,28 @@ mod tests {
             ],
         );
         assert!(svg.starts_with("<svg id=\"by-state\""));
-        assert!(svg.contains(r#"<a href="/numbers?state=TX"><text"#));
+        assert!(svg.contains(r#"<a href="/numbers?state=TX"><title>TX: 200</title><text"#));
         assert!(svg.contains(r#"class="chart-label" text-anchor="end">TX</text>"#));
         assert!(svg.contains(r#"class="chart-value">200</text>"#));
         assert!(
-            svg.contains(r#"width="240""#),
+            svg.contains(r#"width="271""#),
             "the longest bar fills the room: {svg}"
         );
-        assert!(svg.contains(r#"width="60""#), "a quarter of it: {svg}");
+        assert!(svg.contains(r#"width="68""#), "a quarter of it: {svg}");
         assert!(svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn long_labels_are_shortened_and_named_in_full_in_the_tooltip() {
+        let svg = bars(
+            "t",
+            "Numbers by tenant",
+            &[Bar::new("Globex Support and Facilities", 10_000_000, "/x")],
+        );
+        assert!(svg.contains("<title>Globex Support and Facilities: 10,000,000</title>"));
+        assert!(svg.contains(">Globex Support a…</text>"), "{svg}");
+        // The value fits: its column is as wide as 10,000,000 needs.
+        assert!(svg.contains(r#"width="208""#), "{svg}");
     }
 
     #[test]

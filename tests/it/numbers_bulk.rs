@@ -39,22 +39,25 @@ fn several_numbers_are_released_or_renamed_at_once_and_each_outcome_is_named() {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-        // A tenant user may not; an admin releases two, each its own saga.
+        // A tenant user may not name callers; releasing is any member's, as one by one.
         let agent = app.api("agent@globex.test").await;
         let (status, _) = agent
             .post(
-                "/api/v1/numbers/release",
-                json!({ "numbers": [numbers[2]] }),
+                "/api/v1/numbers/cnam",
+                json!({ "numbers": [numbers[2]], "name": "X" }),
             )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, body) = admin
+        // The same number twice (E.164 and national format) is released once.
+        let national = inward::domain::e164::format_national(&numbers[2]);
+        let (status, body) = agent
             .post(
                 "/api/v1/numbers/release",
-                json!({ "numbers": [numbers[0], numbers[2], "+15125550000"] }),
+                json!({ "numbers": [numbers[0], numbers[2], national, "+15125550000"] }),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["results"].as_array().unwrap().len(), 3, "{body}");
         assert_eq!(body["released"], 2, "{body}");
         assert_eq!(app.number_state(&numbers[0]).await, "released");
         assert_eq!(app.number_state(&numbers[2]).await, "released");
