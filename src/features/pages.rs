@@ -97,27 +97,6 @@ pub async fn number_features(
     })
 }
 
-/// The fields a refusal names (`details.errors`), each with its sentence.
-fn field_errors(err: &AppError) -> Vec<(String, String)> {
-    let AppError::Invalid { details, .. } = err else {
-        return Vec::new();
-    };
-    details["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let field = e["field"].as_str()?.to_string();
-            let message = e["message"].as_str()?;
-            let error = crate::domain::e911::FieldError {
-                field: "",
-                message: message.to_string(),
-            };
-            Some((field, error.to_string()))
-        })
-        .collect()
-}
-
 fn typed(input: &AddressInput) -> E911View {
     E911View {
         status: String::new(),
@@ -196,7 +175,7 @@ pub async fn save_e911(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.e911_error = Some(err.public_message());
-            features.e911_field_errors = field_errors(&err);
+            features.e911_field_errors = crate::web::field_errors(&err);
             features.e911_form = typed(&input);
             let status = err.status();
             let page =

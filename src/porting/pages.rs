@@ -50,12 +50,21 @@ struct PortsPage {
     targets: Vec<Target>,
     can_edit: bool,
     error: Option<String>,
+    /// Each refused field of the form and why, shown beside it.
+    field_errors: Vec<(String, String)>,
     form: Vec<(String, String)>,
 }
 
 impl PortsPage {
     fn value(&self, name: &str) -> String {
         field(&self.form, name)
+    }
+
+    fn field_error(&self, name: &str) -> Option<&str> {
+        self.field_errors
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, m)| m.as_str())
     }
 }
 
@@ -74,6 +83,7 @@ async fn ports_page(
         targets,
         can_edit: caller.principal.is_tenant_admin(),
         error,
+        field_errors: Vec::new(),
         form,
     })
 }
@@ -109,7 +119,8 @@ pub async fn create(
             err @ (AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)),
         ) => {
             let status = err.status();
-            let page = ports_page(&state, &caller, Some(err.public_message()), f).await?;
+            let mut page = ports_page(&state, &caller, Some(err.public_message()), f).await?;
+            page.field_errors = crate::web::field_errors(&err);
             Ok((status, render(&page)).into_response())
         }
         Err(err) => Err(PageError(err)),

@@ -133,6 +133,26 @@ impl Form {
     }
 }
 
+/// The fields a refusal names (`details.errors` of an `Invalid`), each with its sentence,
+/// for a form to show beside them.
+pub fn field_errors(err: &AppError) -> Vec<(String, String)> {
+    let AppError::Invalid { details, .. } = err else {
+        return Vec::new();
+    };
+    details["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let error = crate::domain::e911::FieldError {
+                field: "",
+                message: e["message"].as_str()?.to_string(),
+            };
+            Some((e["field"].as_str()?.to_string(), error.to_string()))
+        })
+        .collect()
+}
+
 /// Every value sent under `name` in a form or query (ticked boxes share one name).
 pub fn values_of(fields: &[(String, String)], name: &str) -> Vec<String> {
     fields

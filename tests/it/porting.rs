@@ -703,3 +703,40 @@ fn a_pin_sealed_under_an_old_key_rejects_the_number_for_the_tenant_to_fix() {
         assert_eq!(status_of(&detail, "+13126200401"), "completed", "{detail}");
     })
 }
+
+#[test]
+fn a_refused_port_request_names_each_field_beside_it_and_keeps_what_was_typed() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let browser = app.browser("admin@globex.test").await;
+        let response = browser
+            .post_form(
+                "/ports",
+                &[
+                    ("numbers", "+13126200101"),
+                    ("current_carrier", "Old Telco"),
+                    ("account_number", ""),
+                    ("account_name", "Globex"),
+                    ("service_address", "500 Congress Ave, Austin TX 78701"),
+                    ("target", "queue:nope"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains(r#"aria-describedby="account_number-error""#)
+                && page.contains(r#"<small class="field-error" id="account_number-error">The account number with the current carrier is required."#),
+            "{page}"
+        );
+        assert!(
+            !page.contains(r#"id="current_carrier-error""#),
+            "a good field has no error"
+        );
+        assert!(
+            page.contains(r#"value="Old Telco""#),
+            "what was typed stays"
+        );
+        assert!(page.contains("correct the fields marked below"), "{page}");
+    })
+}
