@@ -100,9 +100,10 @@ pub async fn update(
             refused,
         });
         // The navigation's count listens for this.
-        answer
-            .headers_mut()
-            .insert("hx-trigger", "cart-changed".parse().expect("static header"));
+        answer.headers_mut().insert(
+            "hx-trigger",
+            axum::http::HeaderValue::from_static("cart-changed"),
+        );
         return Ok(answer);
     }
     let (params, query) = search_of(&form, "q");

@@ -376,14 +376,7 @@ impl CompliancePage {
                 Bar::new("Failed", c.cnam_failed, "#cnam-failed").tone("tone-bad"),
             ],
         );
-        let listed = [
-            "reserved",
-            "provisioning",
-            "active",
-            "pending",
-            "orphaned",
-            "porting_in",
-        ];
+        let listed = crate::numbers::pages::LISTED_STATES;
         let states: Vec<Bar> = self
             .by_state
             .iter()

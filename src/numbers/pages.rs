@@ -64,16 +64,19 @@ pub async fn list(
         numbers,
         state_filter: args.state.unwrap_or_default(),
         next_cursor,
-        states: vec![
-            "reserved",
-            "provisioning",
-            "active",
-            "pending",
-            "orphaned",
-            "porting_in",
-        ],
+        states: LISTED_STATES.to_vec(),
     }))
 }
+
+/// The states the numbers list filters by (`?state=`), in the order its filter offers them.
+pub const LISTED_STATES: [&str; 6] = [
+    "reserved",
+    "provisioning",
+    "active",
+    "pending",
+    "orphaned",
+    "porting_in",
+];
 
 #[derive(askama::Template)]
 #[template(path = "number.html")]

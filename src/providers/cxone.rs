@@ -318,13 +318,11 @@ impl Cxone {
     }
 }
 
-fn no_extensions(name: &str) -> ProviderError {
+fn no_extensions() -> ProviderError {
     ProviderError::new(
         NAME,
         ProviderErrorKind::Unsupported,
-        format!(
-            "CXone routes numbers to skills and scripts, not extensions; route “{name}” to a skill (queue) or a script (IVR)"
-        ),
+        "CXone routes numbers to skills and scripts, not extensions: route the number to a skill (queue) or a script (IVR)",
     )
 }
 
@@ -339,6 +337,11 @@ impl Provider for Cxone {
         _tenant: Uuid,
         kind: Option<TargetKind>,
     ) -> Result<Vec<Target>, ProviderError> {
+        // Asked for extensions (to provision or re-route to one), the answer says why there are
+        // none, before anything is sent: as on RingCX.
+        if kind == Some(TargetKind::Extension) {
+            return Err(no_extensions());
+        }
         let mut targets = Vec::new();
         if kind.is_none_or(|k| k == TargetKind::Queue) {
             targets.extend(self.skills().await?);
@@ -355,10 +358,6 @@ impl Provider for Cxone {
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError> {
-        // Refused before any saga starts, as on RingCX: the request says so, nothing is done.
-        if kind == TargetKind::Extension {
-            return Err(no_extensions(id));
-        }
         Ok(self
             .list_targets(tenant, Some(kind))
             .await?
@@ -366,24 +365,8 @@ impl Provider for Cxone {
             .find(|t| t.id == id))
     }
 
-    async fn find_target_by_name(
-        &self,
-        tenant: Uuid,
-        kind: TargetKind,
-        name: &str,
-    ) -> Result<Option<Target>, ProviderError> {
-        if kind == TargetKind::Extension {
-            return Err(no_extensions(name));
-        }
-        Ok(self
-            .list_targets(tenant, Some(kind))
-            .await?
-            .into_iter()
-            .find(|t| t.name.eq_ignore_ascii_case(name)))
-    }
-
-    async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
-        Err(no_extensions(name))
+    async fn create_extension(&self, _tenant: Uuid, _name: &str) -> Result<Target, ProviderError> {
+        Err(no_extensions())
     }
 
     async fn assign(
@@ -410,7 +393,7 @@ impl Provider for Cxone {
                     .ok_or_else(|| Self::missing_default("skill", "default_skill_id"))?;
                 (skill, target.id.clone())
             }
-            TargetKind::Extension => return Err(no_extensions(&target.name)),
+            TargetKind::Extension => return Err(no_extensions()),
         };
         let skill_id: i64 = skill_id.parse().map_err(|_| {
             ProviderError::new(

@@ -351,6 +351,29 @@ fn results_pages_tick_what_is_in_the_cart_and_a_refusal_keeps_it() {
         );
         let (_, page) = browser.get("/cart").await;
         assert!(page.contains("id=\"cart-empty\""));
+        // Remove one from the page, and empty the rest (page and API).
+        let more = agent.find("npa=907", 3).await;
+        let (status, _) = agent
+            .post("/api/v1/cart/items", json!({ "numbers": more }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let response = browser
+            .post_form("/cart/remove", &[("number", more[0].as_str())])
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, cart) = agent.get("/api/v1/cart").await;
+        assert_eq!(numbers_of(&cart), more[1..].to_vec());
+        let response = browser.post_form("/cart/clear", &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, cart) = agent.get("/api/v1/cart").await;
+        assert_eq!(cart["count"], 0);
+        let (status, _) = agent
+            .post("/api/v1/cart/items", json!({ "numbers": more }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, cart) = agent.delete("/api/v1/cart").await;
+        assert_eq!(status, StatusCode::OK, "{cart}");
+        assert_eq!(cart["count"], 0);
         let response = browser.post_form("/cart/reserve", &[]).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(

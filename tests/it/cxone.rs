@@ -117,6 +117,9 @@ fn cxone_connection_test_and_the_portal_flow() {
             "{body}"
         );
         assert_eq!(app.number_state(&found[2]).await, "reserved");
+        // Asking which extensions there are says why there are none.
+        let (status, body) = agent.get("/api/v1/targets?type=extension").await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
 
         let (status, body) = agent
             .post(&format!("/api/v1/numbers/{}/release", found[0]), json!({}))
