@@ -17,7 +17,7 @@ use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{ApiJson, Form, PageResult, render};
+use crate::web::{ApiJson, Form, PageResult, Refusal, render};
 
 /// Forgets the ended sessions here at once (other instances hear from the database) and
 /// records the event.
@@ -113,6 +113,8 @@ struct AccountPage {
     chrome: Chrome,
     sessions: i64,
     error: Option<String>,
+    /// Why the password form was refused, beside its fields (passwords are never sent back).
+    refusal: Refusal,
 }
 
 async fn page(state: &AppState, caller: &PageCaller) -> AppResult<AccountPage> {
@@ -120,6 +122,7 @@ async fn page(state: &AppState, caller: &PageCaller) -> AppResult<AccountPage> {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         sessions: users::open_sessions(&state.pool, caller.principal.user_id).await?,
         error: None,
+        refusal: Refusal::default(),
     })
 }
 
@@ -172,6 +175,7 @@ pub async fn change_password_page(
         Err(err @ AppError::Invalid { .. }) => {
             let mut p = page(&state, &caller).await?;
             p.error = Some(err.public_message());
+            p.refusal = Refusal::new(Vec::new(), &err);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
         }
         Err(other) => Err(other.into()),

@@ -16,7 +16,7 @@ use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{ApiJson, Form, PageResult, parse_id, render};
+use crate::web::{ApiJson, Form, PageResult, Refusal, parse_id, render};
 
 async fn record(
     state: &AppState,
@@ -128,6 +128,8 @@ struct TokensPage {
     /// A token just made, shown this once.
     made: Option<(String, String)>,
     error: Option<String>,
+    /// The form as sent when it was refused, and why.
+    refusal: Refusal,
     /// A tenant admin may make a token that acts as a tenant user.
     can_scope_down: bool,
 }
@@ -138,6 +140,7 @@ async fn page(state: &AppState, caller: &PageCaller) -> AppResult<TokensPage> {
         tokens: tokens::list(&state.pool, &caller.principal).await?,
         made: None,
         error: None,
+        refusal: Refusal::default(),
         can_scope_down: caller.principal.role == crate::domain::policy::Role::TenantAdmin,
     })
 }
@@ -177,6 +180,7 @@ pub async fn create(
         }
         Err(err @ AppError::Invalid { .. }) => {
             p.error = Some(err.public_message());
+            p.refusal = Refusal::new(form.pairs().to_vec(), &err);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
         }
         Err(other) => Err(other.into()),

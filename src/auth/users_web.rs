@@ -18,7 +18,7 @@ use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{ApiJson, Form, PageResult, parse_id, render};
+use crate::web::{ApiJson, Form, PageResult, Refusal, parse_id, render};
 
 async fn record(
     state: &AppState,
@@ -153,10 +153,17 @@ struct UsersPage {
     users: Vec<UserRow>,
     me: uuid::Uuid,
     roles: Vec<&'static str>,
-    /// What the add form held when it was refused, and why.
-    draft_email: String,
-    draft_role: String,
     error: Option<String>,
+    /// The add form as sent when it was refused, and why.
+    refusal: Refusal,
+}
+
+impl UsersPage {
+    /// The role the add form proposes: the one chosen before a refusal, else the least.
+    fn draft_role(&self) -> &str {
+        let least = self.roles.last().copied().unwrap_or_default();
+        self.refusal.typed_or("role", least)
+    }
 }
 
 async fn page(state: &AppState, caller: &PageCaller) -> AppResult<UsersPage> {
@@ -168,10 +175,9 @@ async fn page(state: &AppState, caller: &PageCaller) -> AppResult<UsersPage> {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         users: users::list(&state.pool, &caller.principal).await?,
         me: caller.principal.user_id,
-        draft_role: roles.last().copied().unwrap_or_default().to_string(),
         roles,
-        draft_email: String::new(),
         error: None,
+        refusal: Refusal::default(),
     })
 }
 
@@ -208,8 +214,7 @@ pub async fn create_page(
         Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let mut p = page(&state, &caller).await?;
             p.error = Some(err.public_message());
-            p.draft_email = new.email;
-            p.draft_role = new.role;
+            p.refusal = Refusal::new(form.pairs().to_vec(), &err);
             let status = if matches!(err, AppError::Conflict { .. }) {
                 StatusCode::CONFLICT
             } else {

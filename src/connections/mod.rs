@@ -62,6 +62,16 @@ impl Kind {
         }
     }
 
+    /// The platform's name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Sandbox => "the sandbox",
+            Kind::Genesys => "Genesys Cloud CX",
+            Kind::Cxone => "NICE CXone",
+            Kind::RingCx => "RingCentral RingCX",
+        }
+    }
+
     pub fn parse(value: &str) -> Result<Kind, AppError> {
         match value {
             "sandbox" => Ok(Kind::Sandbox),
@@ -96,6 +106,19 @@ impl Kind {
             Kind::Cxone => &["default_script", "default_skill_id"],
             _ => &[],
         }
+    }
+}
+
+/// A credential field's name for people, as the connection form labels it.
+fn credential_label(field: &str) -> &str {
+    match field {
+        "client_id" => "the OAuth client id",
+        "client_secret" => "the OAuth client secret",
+        "access_key_id" => "the access key id",
+        "access_key_secret" => "the access key secret",
+        "jwt" => "the RingCentral JWT credential",
+        "account_id" => "the RingCX account id",
+        other => other,
     }
 }
 
@@ -200,7 +223,11 @@ impl ConnectionRequest {
                 _ => {
                     return Err(AppError::invalid_field(
                         &format!("credentials.{field}"),
-                        format!("{field} is required for {}", kind.as_str()),
+                        format!(
+                            "{} is required for {}",
+                            credential_label(field),
+                            kind.label()
+                        ),
                     ));
                 }
             }

@@ -10,7 +10,10 @@ use crate::auth::{PageCaller, RequestId};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{PageResult, render};
+use crate::web::{PageResult, Refusal, render};
+
+/// The form's fields never sent back to the browser.
+const SECRETS: [&str; 3] = ["cred_client_secret", "cred_access_key_secret", "cred_jwt"];
 
 #[derive(askama::Template)]
 #[template(path = "connection.html")]
@@ -25,26 +28,28 @@ struct ConnectionPage {
     /// Just switched, leaving this many numbers routed on the previous platform.
     switched: Option<usize>,
     reapplied: Option<super::switch::ReapplyReport>,
+    /// The form as sent when it was refused, and why (secrets are never sent back).
+    refusal: Refusal,
 }
 
 impl ConnectionPage {
     fn kind_is(&self, kind: &str) -> bool {
-        self.connection
+        let saved = self
+            .connection
             .as_ref()
             .map(|c| c.kind.as_str())
-            .unwrap_or("sandbox")
-            == kind
+            .unwrap_or("sandbox");
+        self.refusal.typed_or("kind", saved) == kind
     }
 
     fn region_is(&self, region: &str) -> bool {
-        self.connection.as_ref().and_then(|c| c.region.as_deref()) == Some(region)
+        let saved = self.connection.as_ref().and_then(|c| c.region.as_deref());
+        self.refusal.typed_or("region", saved.unwrap_or("")) == region
     }
 
     fn base_url(&self) -> &str {
-        self.connection
-            .as_ref()
-            .and_then(|c| c.base_url.as_deref())
-            .unwrap_or("")
+        let saved = self.connection.as_ref().and_then(|c| c.base_url.as_deref());
+        self.refusal.typed_or("base_url", saved.unwrap_or(""))
     }
 }
 
@@ -60,6 +65,7 @@ async fn page(state: &AppState, caller: &PageCaller) -> Result<ConnectionPage, A
         routed: switch::routed_count(state, tenant_id).await?,
         switched: None,
         reapplied: None,
+        refusal: Refusal::default(),
     })
 }
 
@@ -109,15 +115,16 @@ pub async fn update(
         ))
         .into_response()),
         Ok(_) => Ok(Redirect::to("/settings/connection").into_response()),
-        Err(err @ AppError::Conflict { .. }) => {
+        Err(err @ (AppError::Conflict { .. } | AppError::Invalid { .. })) => {
             let mut p = page(&state, &caller).await?;
             p.error = Some(err.public_message());
-            Ok((StatusCode::CONFLICT, render(&p)).into_response())
-        }
-        Err(err @ AppError::Invalid { .. }) => {
-            let mut p = page(&state, &caller).await?;
-            p.error = Some(err.public_message());
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
+            // What was typed comes back, except the secrets.
+            let typed = fields
+                .into_iter()
+                .filter(|(k, _)| !SECRETS.contains(&k.as_str()))
+                .collect();
+            p.refusal = Refusal::new(typed, &err).renamed("credentials.", "cred_");
+            Ok((err.status(), render(&p)).into_response())
         }
         Err(other) => Err(other.into()),
     }

@@ -68,7 +68,7 @@ pub fn confirm(from: &Platform, to: &Platform, routed: usize, confirmed: bool) -
     Err(AppError::conflict(
         "switch_affects_numbers",
         format!(
-            "{routed} routed number{} {} routed on {}; on {} {} route nowhere until {} routing is re-applied. Confirm the switch (confirm_switch), then re-apply their routing",
+            "{routed} routed number{} {} routed on {}; on {} {} route nowhere until {} routing is re-applied. Confirm the switch, then re-apply their routing",
             if routed == 1 { "" } else { "s" },
             if routed == 1 { "is" } else { "are" },
             from.label(),
@@ -80,7 +80,8 @@ pub fn confirm(from: &Platform, to: &Platform, routed: usize, confirmed: bool) -
             },
             if routed == 1 { "its" } else { "their" },
         ),
-        json!({ "affected_numbers": routed, "from": from.kind, "to": to.kind }),
+        // The API confirms with `confirm_switch`, the page with a box beside the form.
+        json!({ "affected_numbers": routed, "from": from.kind, "to": to.kind, "confirm_with": "confirm_switch" }),
     ))
 }
 

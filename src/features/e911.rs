@@ -72,6 +72,8 @@ impl E911View {
             "city" => self.city.as_deref(),
             "state" => self.state.as_deref(),
             "zip" => self.zip.as_deref(),
+            // The form proposes the US, the only country registered today, for a new address.
+            "country" => Some(self.country.as_deref().unwrap_or("US")),
             _ => None,
         }
         .unwrap_or("")

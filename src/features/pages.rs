@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::numbers::parse_path_number;
 use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};
-use crate::web::{PageError, PageResult, render};
+use crate::web::{PageError, PageResult, Refusal, render};
 
 fn form_fields(body: &Bytes) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()
@@ -50,9 +50,9 @@ pub struct NumberFeatures {
     pub e911_form: E911View,
     pub cnam_default: Option<String>,
     pub cnam_error: Option<String>,
+    pub cnam_refusal: Refusal,
     pub e911_error: Option<String>,
-    /// Each refused field of the E911 form and why, shown beside it.
-    pub e911_field_errors: Vec<(String, String)>,
+    pub e911_refusal: Refusal,
     pub can_edit: bool,
     pub unassigned: String,
     pub require_e911: bool,
@@ -62,14 +62,6 @@ impl NumberFeatures {
     /// The page refreshes the status while the provider has not answered yet.
     pub fn polling(&self) -> bool {
         self.cnam.status == "pending" || self.e911.status == "pending"
-    }
-
-    /// Why the E911 form's `field` was refused, if it was.
-    pub fn e911_field_error(&self, field: &str) -> Option<&str> {
-        self.e911_field_errors
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, m)| m.as_str())
     }
 }
 
@@ -89,8 +81,9 @@ pub async fn number_features(
         e911,
         cnam_default: settings.cnam_default.clone(),
         cnam_error: None,
+        cnam_refusal: Refusal::default(),
         e911_error: None,
-        e911_field_errors: Vec::new(),
+        e911_refusal: Refusal::default(),
         can_edit: caller.principal.is_tenant_admin(),
         unassigned: settings.unassigned_description(),
         require_e911: settings.require_e911,
@@ -133,6 +126,7 @@ pub async fn save_cnam(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.cnam_error = Some(err.public_message());
+            features.cnam_refusal = Refusal::new(fields, &err);
             let status = err.status();
             let page =
                 crate::numbers::pages::number_page(&state, &caller, &number, None, features, None)
@@ -175,7 +169,7 @@ pub async fn save_e911(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.e911_error = Some(err.public_message());
-            features.e911_field_errors = crate::web::field_errors(&err);
+            features.e911_refusal = Refusal::new(fields, &err);
             features.e911_form = typed(&input);
             let status = err.status();
             let page =
@@ -195,6 +189,7 @@ struct BulkPage {
     form: E911View,
     summary: Option<BulkSummary>,
     error: Option<String>,
+    refusal: Refusal,
 }
 
 impl BulkPage {
@@ -227,6 +222,7 @@ pub async fn bulk_form(
         form: typed(&AddressInput::default()),
         summary: None,
         error,
+        refusal: Refusal::default(),
     }))
 }
 
@@ -249,6 +245,7 @@ pub async fn bulk_submit(
         form: typed(&request.address),
         summary: None,
         error: None,
+        refusal: Refusal::default(),
     };
     match super::e911::bulk(&state, &caller.principal, &request, request_id.as_deref()).await {
         Ok(summary) if summary.confirmed => {
@@ -260,6 +257,7 @@ pub async fn bulk_submit(
         }
         Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
             page.error = Some(err.public_message());
+            page.refusal = Refusal::new(fields, &err);
             Ok((err.status(), render(&page)).into_response())
         }
         Err(err) => Err(PageError(err)),
@@ -275,9 +273,23 @@ struct SettingsPage {
     approvers: [Approver; 3],
     can_edit: bool,
     error: Option<String>,
+    refusal: crate::web::Refusal,
 }
 
 impl SettingsPage {
+    fn cnam_default(&self) -> &str {
+        self.settings.cnam_default.as_deref().unwrap_or("")
+    }
+
+    /// The box as saved, or as sent when the form was refused (an unticked box is not sent).
+    fn require_e911(&self) -> bool {
+        if self.refusal.names_fields() {
+            self.refusal.typed("require_e911") == Some("on")
+        } else {
+            self.settings.require_e911
+        }
+    }
+
     fn main_number(&self) -> String {
         self.settings
             .main_number
@@ -292,6 +304,7 @@ async fn settings_page(
     caller: &PageCaller,
     notice: Option<&str>,
     error: Option<String>,
+    refusal: crate::web::Refusal,
 ) -> Result<Response, AppError> {
     let tenant_id = caller.principal.tenant()?;
     let settings = super::settings::load(&mut *state.pool.acquire().await?, tenant_id).await?;
@@ -302,6 +315,7 @@ async fn settings_page(
         approvers: Approver::ALL,
         can_edit: caller.principal.is_tenant_admin(),
         error,
+        refusal,
     }))
 }
 
@@ -310,7 +324,14 @@ pub async fn settings(
     caller: PageCaller,
     axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
 ) -> PageResult {
-    Ok(settings_page(&state, &caller, q.notice.as_deref(), None).await?)
+    Ok(settings_page(
+        &state,
+        &caller,
+        q.notice.as_deref(),
+        None,
+        Default::default(),
+    )
+    .await?)
 }
 
 pub async fn save_settings(
@@ -331,7 +352,9 @@ pub async fn save_settings(
         Ok(_) => Ok(Redirect::to("/settings?notice=settings_saved").into_response()),
         Err(err @ AppError::Invalid { .. }) => {
             let status = err.status();
-            let page = settings_page(&state, &caller, None, Some(err.public_message())).await?;
+            let refusal = crate::web::Refusal::new(fields, &err);
+            let page =
+                settings_page(&state, &caller, None, Some(err.public_message()), refusal).await?;
             Ok((status, page).into_response())
         }
         Err(err) => Err(PageError(err)),
@@ -421,6 +444,7 @@ struct AgingPage {
     settings: super::aging::ResellerSettings,
     numbers: Vec<super::aging::AgingNumber>,
     error: Option<String>,
+    refusal: Refusal,
     usual_days: i32,
 }
 
@@ -435,6 +459,7 @@ async fn aging_page(
     caller: &PageCaller,
     notice: Option<&str>,
     error: Option<String>,
+    refusal: Refusal,
 ) -> Result<Response, AppError> {
     let reseller_id = caller.principal.reseller_admin()?;
     let mut conn = state.pool.acquire().await?;
@@ -445,6 +470,7 @@ async fn aging_page(
         settings,
         numbers,
         error,
+        refusal,
         usual_days: crate::domain::aging::USUAL_DAYS,
     }))
 }
@@ -454,7 +480,14 @@ pub async fn aging(
     caller: PageCaller,
     axum::extract::Query(q): axum::extract::Query<NoticeQuery>,
 ) -> PageResult {
-    Ok(aging_page(&state, &caller, q.notice.as_deref(), None).await?)
+    Ok(aging_page(
+        &state,
+        &caller,
+        q.notice.as_deref(),
+        None,
+        Refusal::default(),
+    )
+    .await?)
 }
 
 pub async fn save_aging(
@@ -484,7 +517,9 @@ pub async fn save_aging(
         Ok(_) => Ok(Redirect::to("/aging?notice=aging_saved").into_response()),
         Err(err @ AppError::Invalid { .. }) => {
             let status = err.status();
-            let page = aging_page(&state, &caller, None, Some(err.public_message())).await?;
+            let message = Some(err.public_message());
+            let page =
+                aging_page(&state, &caller, None, message, Refusal::new(fields, &err)).await?;
             Ok((status, page).into_response())
         }
         Err(err) => Err(PageError(err)),

@@ -157,6 +157,13 @@ impl Drawn {
         (at.elapsed() < FRESH_FOR).then(|| html.clone())
     }
 
+    /// Forgets every drawn dashboard, after a change made here that they count.
+    pub fn forget(&self) {
+        if let Ok(mut done) = self.done.lock() {
+            done.clear();
+        }
+    }
+
     fn keep(&self, key: String, html: String) {
         if let Ok(mut done) = self.done.lock() {
             done.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
@@ -168,19 +175,27 @@ impl Drawn {
 /// A count that takes longer than this is given up (the page says the charts are missing).
 const COUNT_TIMEOUT: &str = "10s";
 
+#[derive(Debug, serde::Deserialize)]
+pub struct DashboardQuery {
+    /// Set by "Count again": the counts are taken now rather than shown from the last minute.
+    again: Option<String>,
+}
+
 /// `GET /inventory/dashboard`: the charts of the caller's inventory, for the page to fetch.
 pub async fn fragment(
     State(state): State<AppState>,
     caller: PageCaller,
+    axum::extract::Query(q): axum::extract::Query<DashboardQuery>,
 ) -> Result<Response, PageError> {
     let scope = Scope::for_caller(&caller.principal)?;
     let key = format!("{scope:?}");
-    if let Some(html) = state.dashboards.fresh(&key) {
+    let again = q.again.is_some();
+    if let Some(html) = state.dashboards.fresh(&key).filter(|_| !again) {
         return Ok(Html(html).into_response());
     }
     let _counting = state.dashboards.counting.lock().await;
     // Counted by the one before us while we waited?
-    if let Some(html) = state.dashboards.fresh(&key) {
+    if let Some(html) = state.dashboards.fresh(&key).filter(|_| !again) {
         return Ok(Html(html).into_response());
     }
     let mut tx = state.pool.begin().await?;
@@ -199,7 +214,11 @@ pub async fn fragment(
         }
     };
     tx.commit().await?;
-    let html = draw(&counts);
+    let html = format!(
+        "{}<p class=\"muted\" id=\"dashboard-counted\">Counted at {} UTC. <button type=\"button\" class=\"btn-link\" id=\"count-again\" hx-get=\"/inventory/dashboard?again=1\" hx-target=\"#dashboard\">Count again</button></p>",
+        draw(&counts),
+        chrono::Utc::now().format("%H:%M:%S")
+    );
     state.dashboards.keep(key, html.clone());
     Ok(Html(html).into_response())
 }

@@ -242,6 +242,10 @@ pub async fn upload_status(
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
     let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
+    if job.status == "completed" {
+        // The person who watched the import finish sees it counted on the dashboard next.
+        state.dashboards.forget();
+    }
     // One address, two answers (the fragment htmx polls, the page a person opens): caches
     // must tell them apart.
     let vary = [(axum::http::header::VARY, "HX-Request")];
@@ -422,6 +426,7 @@ async fn bulk_summary(
         _ => return Err(AppError::NotFound("action".into())),
     };
     if confirmed {
+        state.dashboards.forget();
         let notice = if action == "allocate" {
             "allocated"
         } else {

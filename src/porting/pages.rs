@@ -50,29 +50,14 @@ struct PortsPage {
     targets: Vec<Target>,
     can_edit: bool,
     error: Option<String>,
-    /// Each refused field of the form and why, shown beside it.
-    field_errors: Vec<(String, String)>,
-    form: Vec<(String, String)>,
-}
-
-impl PortsPage {
-    fn value(&self, name: &str) -> String {
-        field(&self.form, name)
-    }
-
-    fn field_error(&self, name: &str) -> Option<&str> {
-        self.field_errors
-            .iter()
-            .find(|(f, _)| f == name)
-            .map(|(_, m)| m.as_str())
-    }
+    refusal: crate::web::Refusal,
 }
 
 async fn ports_page(
     state: &AppState,
     caller: &PageCaller,
     error: Option<String>,
-    form: Vec<(String, String)>,
+    refusal: crate::web::Refusal,
 ) -> Result<PortsPage, AppError> {
     let tenant_id = caller.principal.tenant()?;
     let ports = super::list(&mut *state.pool.acquire().await?, tenant_id).await?;
@@ -83,14 +68,13 @@ async fn ports_page(
         targets,
         can_edit: caller.principal.is_tenant_admin(),
         error,
-        field_errors: Vec::new(),
-        form,
+        refusal,
     })
 }
 
 pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResult {
     Ok(render(
-        &ports_page(&state, &caller, None, Vec::new()).await?,
+        &ports_page(&state, &caller, None, Default::default()).await?,
     ))
 }
 
@@ -119,8 +103,8 @@ pub async fn create(
             err @ (AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)),
         ) => {
             let status = err.status();
-            let mut page = ports_page(&state, &caller, Some(err.public_message()), f).await?;
-            page.field_errors = crate::web::field_errors(&err);
+            let refusal = crate::web::Refusal::new(f, &err);
+            let page = ports_page(&state, &caller, Some(err.public_message()), refusal).await?;
             Ok((status, render(&page)).into_response())
         }
         Err(err) => Err(PageError(err)),
@@ -134,6 +118,7 @@ struct PortPage {
     port: PortDetail,
     can_edit: bool,
     error: Option<String>,
+    refusal: crate::web::Refusal,
 }
 
 impl PortPage {
@@ -148,6 +133,7 @@ async fn port_page(
     id: uuid::Uuid,
     notice: Option<&str>,
     error: Option<String>,
+    refusal: crate::web::Refusal,
 ) -> Result<Response, AppError> {
     let tenant_id = caller.principal.tenant()?;
     let port = super::detail(&mut *state.pool.acquire().await?, tenant_id, id).await?;
@@ -156,6 +142,7 @@ async fn port_page(
         port,
         can_edit: caller.principal.is_tenant_admin(),
         error,
+        refusal,
     }))
 }
 
@@ -166,17 +153,26 @@ pub async fn show(
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
     let id = parse_id(&raw, "port request")?;
-    Ok(port_page(&state, &caller, id, q.notice.as_deref(), None).await?)
+    Ok(port_page(
+        &state,
+        &caller,
+        id,
+        q.notice.as_deref(),
+        None,
+        Default::default(),
+    )
+    .await?)
 }
 
 /// Renders the outcome of an action on the request's page: a redirect with a notice, or the
-/// page again with the error.
+/// page again with the error beside the fields it names and what was `typed` kept.
 async fn after(
     state: &AppState,
     caller: &PageCaller,
     id: uuid::Uuid,
     outcome: Result<&str, AppError>,
     htmx: bool,
+    typed: Vec<(String, String)>,
 ) -> PageResult {
     match outcome {
         Ok(notice) => {
@@ -189,7 +185,9 @@ async fn after(
         }
         Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = err.status();
-            let page = port_page(state, caller, id, None, Some(err.public_message())).await?;
+            let refusal = crate::web::Refusal::new(typed, &err);
+            let message = Some(err.public_message());
+            let page = port_page(state, caller, id, None, message, refusal).await?;
             if htmx {
                 // htmx does not swap error responses: answer 200 and have it replace the page.
                 Ok(([("HX-Retarget", "body"), ("HX-Reswap", "innerHTML")], page).into_response())
@@ -209,16 +207,19 @@ pub async fn edit(
     body: Bytes,
 ) -> PageResult {
     let id = parse_id(&raw, "port request")?;
+    let typed = fields(&body);
     let outcome = super::update(
         &state,
         &caller.principal,
         id,
-        &input_of(&fields(&body)),
+        &input_of(&typed),
         request_id.as_deref(),
     )
     .await
     .map(|_| "port_updated");
-    after(&state, &caller, id, outcome, false).await
+    // The PIN is never sent back.
+    let typed = typed.into_iter().filter(|(k, _)| k != "pin").collect();
+    after(&state, &caller, id, outcome, false, typed).await
 }
 
 pub async fn submit(
@@ -231,7 +232,7 @@ pub async fn submit(
     let outcome = super::submit(&state, &caller.principal, id, request_id.as_deref())
         .await
         .map(|_| "port_submitted");
-    after(&state, &caller, id, outcome, false).await
+    after(&state, &caller, id, outcome, false, Vec::new()).await
 }
 
 pub async fn cancel(
@@ -244,7 +245,7 @@ pub async fn cancel(
     let outcome = super::cancel(&state, &caller.principal, id, request_id.as_deref())
         .await
         .map(|_| "port_cancelled");
-    after(&state, &caller, id, outcome, false).await
+    after(&state, &caller, id, outcome, false, Vec::new()).await
 }
 
 /// The LOA upload form (multipart; the CSRF token travels in the X-CSRF-Token header that
@@ -276,6 +277,7 @@ pub async fn upload(
                                 "the upload was interrupted or too large",
                             )),
                             htmx,
+                            Vec::new(),
                         )
                         .await;
                     }
@@ -293,6 +295,7 @@ pub async fn upload(
                         "the upload could not be read",
                     )),
                     htmx,
+                    Vec::new(),
                 )
                 .await;
             }
@@ -314,7 +317,7 @@ pub async fn upload(
             "choose the signed LOA (PDF) to upload",
         )),
     };
-    after(&state, &caller, id, outcome, htmx).await
+    after(&state, &caller, id, outcome, htmx, Vec::new()).await
 }
 
 pub async fn download(

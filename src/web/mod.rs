@@ -133,24 +133,94 @@ impl Form {
     }
 }
 
-/// The fields a refusal names (`details.errors` of an `Invalid`), each with its sentence,
-/// for a form to show beside them.
-pub fn field_errors(err: &AppError) -> Vec<(String, String)> {
-    let AppError::Invalid { details, .. } = err else {
-        return Vec::new();
-    };
-    details["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let error = crate::domain::e911::FieldError {
+/// A form sent back after a refusal: what was typed, and why each field the refusal names
+/// was refused, for the page to show beside the field (`templates/fields.html`) with the input
+/// kept. Empty on a form that was not refused.
+#[derive(Debug, Clone, Default)]
+pub struct Refusal {
+    typed: Vec<(String, String)>,
+    fields: Vec<(String, String)>,
+}
+
+impl Refusal {
+    /// The fields `err` names, from `details.errors` (several) or `details.field` (one), each
+    /// with its sentence; `typed` is the form as sent.
+    pub fn new(typed: Vec<(String, String)>, err: &AppError) -> Self {
+        let sentence = |message: &str| {
+            crate::domain::e911::FieldError {
                 field: "",
-                message: e["message"].as_str()?.to_string(),
-            };
-            Some((e["field"].as_str()?.to_string(), error.to_string()))
-        })
-        .collect()
+                message: message.to_string(),
+            }
+            .to_string()
+        };
+        let mut fields = Vec::new();
+        if let AppError::Invalid {
+            details, message, ..
+        } = err
+        {
+            if let Some(field) = details["field"].as_str() {
+                fields.push((field.to_string(), sentence(message)));
+            }
+            for e in details["errors"].as_array().into_iter().flatten() {
+                if let (Some(field), Some(message)) = (e["field"].as_str(), e["message"].as_str()) {
+                    fields.push((field.to_string(), sentence(message)));
+                }
+            }
+        }
+        Refusal { typed, fields }
+    }
+
+    /// The same refusal with the fields the service names `from…` shown on the form's `to…`
+    /// (the API's `credentials.client_id` is the form's `cred_client_id`).
+    pub fn renamed(mut self, from: &str, to: &str) -> Self {
+        for (field, _) in &mut self.fields {
+            if let Some(rest) = field.strip_prefix(from) {
+                *field = format!("{to}{rest}");
+            }
+        }
+        self
+    }
+
+    /// Why `field` was refused, if it was.
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// Whether the refusal names a field of the form (the alert above it then only points
+    /// to them).
+    pub fn names_fields(&self) -> bool {
+        !self.fields.is_empty()
+    }
+
+    /// The alert above a form whose refusal names its fields: where to look, not what each
+    /// field says again.
+    pub fn summary(&self) -> &'static str {
+        if self.fields.len() == 1 {
+            "Not saved: correct the field marked below."
+        } else {
+            "Not saved: correct the fields marked below."
+        }
+    }
+
+    /// What was typed into `field`, trimmed; none when the form was not refused.
+    pub fn typed(&self, field: &str) -> Option<&str> {
+        self.typed
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.trim())
+    }
+
+    /// What was typed into `field`, or `otherwise` (the saved value) on a fresh form.
+    pub fn typed_or<'a>(&'a self, field: &str, otherwise: &'a str) -> &'a str {
+        if self.typed.is_empty() {
+            otherwise
+        } else {
+            self.typed(field).unwrap_or("")
+        }
+    }
 }
 
 /// Every value sent under `name` in a form or query (ticked boxes share one name).

@@ -116,6 +116,27 @@ fn the_inventory_dashboard_counts_the_callers_inventory_only() {
         );
         assert!(!charts.contains("/inventory?status=reserved"), "{charts}");
 
+        // Counts are kept for a minute and say when they were taken; "Count again" counts now.
+        assert!(charts.contains(r#"id="dashboard-counted""#), "{charts}");
+        assert!(charts.contains(r#"hx-get="/inventory/dashboard?again=1""#));
+        let csv = format!(
+            "{}1,5125550173,TRUE,FALSE,FALSE,,,\n",
+            crate::inventory::HEADER
+        );
+        let job = crate::inventory::run_upload(&reseller, &csv, "all_or_nothing", false).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        let reseller_page = app.browser("reseller@acme.test").await;
+        let (_, kept) = reseller_page.get("/inventory/dashboard").await;
+        assert!(
+            has_bar(&kept, "/inventory?status=available", "available", 3),
+            "{kept}"
+        );
+        let (_, again) = reseller_page.get("/inventory/dashboard?again=1").await;
+        assert!(
+            has_bar(&again, "/inventory?status=available", "available", 4),
+            "{again}"
+        );
+
         // A tenant user has no inventory to count.
         let (status, _) = app
             .browser("agent@globex.test")

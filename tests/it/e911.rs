@@ -89,9 +89,9 @@ fn bad_addresses_are_refused_with_every_broken_rule_named() {
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = response.text().await.unwrap();
         assert!(
-            page.contains(r#"aria-describedby="e911-state-error""#)
+            page.contains(r#"aria-describedby="state-error""#)
                 && page.contains(
-                    r#"<small class="field-error" id="e911-state-error">“XX” is not a US state"#
+                    r#"<small class="field-error" id="state-error">“XX” is not a US state"#
                 ),
             "{page}"
         );
@@ -309,6 +309,20 @@ fn bulk_update_through_the_pages_confirms_before_it_changes_anything() {
             ("state", "TX"),
             ("zip", "78701"),
         ];
+        let mut bad = fields.to_vec();
+        bad[5] = ("zip", "7870");
+        let response = browser.post_form("/e911/bulk", &bad).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains(r#"name="zip" aria-invalid="true" aria-describedby="zip-error""#)
+                && page.contains(
+                    r#"<small class="field-error" id="zip-error">“7870” is not a ZIP code"#
+                ),
+            "{page}"
+        );
+        assert!(page.contains(r#"value="Austin""#), "{page}");
+
         let response = browser.post_form("/e911/bulk", &fields).await;
         assert_eq!(response.status(), StatusCode::OK);
         let page = response.text().await.unwrap();

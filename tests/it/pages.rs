@@ -265,12 +265,12 @@ fn connection_settings_and_orphan_rerouting_work_from_the_pages() {
             )
             .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
         assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains("unknown Genesys Cloud region")
+            page.contains(
+                r#"<small class="field-error" id="region-error">Unknown Genesys Cloud region “moon”"#
+            ),
+            "{page}"
         );
         let response = admin
             .post_form("/settings/connection", &[("kind", "sandbox")])

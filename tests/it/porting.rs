@@ -184,6 +184,30 @@ fn a_rejected_request_is_fixed_and_resubmitted_without_starting_over() {
             1
         );
 
+        // On the page, a correction missing a field is refused beside it, the rest kept.
+        let page = app.browser("admin@globex.test").await;
+        let refused = page
+            .post_form(
+                &format!("/ports/{id}/edit"),
+                &[
+                    ("current_carrier", "Newer Telco"),
+                    ("account_number", ""),
+                    ("pin", "4321"),
+                    ("account_name", "Globex Corp"),
+                    ("service_address", "1 Main St, Chicago IL 60601"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains(r#"name="account_number" aria-invalid="true" aria-describedby="account_number-error""#)
+                && html.contains(r#"<small class="field-error" id="account_number-error">The account number"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"value="Newer Telco""#), "{html}");
+        assert!(!html.contains("4321"), "the PIN is not sent back");
+
         let mut fix = request(&[], "4321");
         fix.as_object_mut().unwrap().remove("target");
         let (status, body) = admin.put(&format!("/api/v1/ports/{id}"), fix).await;
@@ -737,6 +761,9 @@ fn a_refused_port_request_names_each_field_beside_it_and_keeps_what_was_typed() 
             page.contains(r#"value="Old Telco""#),
             "what was typed stays"
         );
-        assert!(page.contains("correct the fields marked below"), "{page}");
+        assert!(
+            page.contains("Not saved: correct the field marked below."),
+            "{page}"
+        );
     })
 }

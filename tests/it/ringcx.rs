@@ -200,7 +200,10 @@ fn connecting_exchanges_tokens_once_then_refreshes_and_names_what_failed() {
         )
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(message(&body).contains("account_id is required"), "{body}");
+        assert!(
+            message(&body).contains("RingCX account id is required"),
+            "{body}"
+        );
     })
 }
 
@@ -629,7 +632,12 @@ fn the_settings_page_connects_ringcx() {
         ];
         let r = browser.post_form("/settings/connection", &fields).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(r.text().await.unwrap().contains("account_id is required"));
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("RingCX account id is required")
+        );
 
         fields[6] = ("cred_account_id", ACCOUNT_ID);
         let r = browser.post_form("/settings/connection", &fields).await;
