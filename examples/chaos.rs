@@ -325,7 +325,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let pool = PgPool::connect(&url).await?;
-    inward::cli::migrate(&pool).await?;
+    inward::database::migrate(&pool).await?;
     inward::seed::demo(&pool, 4, Some(&["512"])).await?;
     let token = inward::admin::create_token(&pool, "agent@globex.test").await?;
     let run = Arc::new(Run {

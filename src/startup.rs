@@ -412,7 +412,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(limited)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::authenticate,
+            auth::session::authenticate,
         ))
         .merge(public_router().router())
         .merge(metrics)
@@ -457,10 +457,27 @@ pub fn build_router(state: AppState) -> Router {
             hsts,
         ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        // One span per request, carrying its id, and its caller once known (`auth::session`).
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(middleware::from_fn(drop_unusable_request_id))
         .with_state(state)
+}
+
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+        user = tracing::field::Empty,
+        org = tracing::field::Empty,
+    )
 }
 
 /// A client's `X-Request-Id` is kept when it is a short token (it goes into every audit

@@ -70,7 +70,7 @@ pub struct Shared {
     /// Tenant → the adapter of its connection (or the sandbox), for a few seconds.
     tenant_providers: Arc<Cache<Uuid, Arc<dyn Provider>>>,
     /// Inventory dashboards drawn in the last minute, per scope (`inventory::dashboard`).
-    pub dashboards: Arc<crate::inventory::dashboard::Drawn>,
+    pub dashboards: Arc<crate::inventory::drawn::Drawn>,
 }
 
 /// The pool searches run on. A search statement executes in about a tenth of a millisecond,

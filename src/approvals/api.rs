@@ -43,7 +43,7 @@ async fn decide(
     body: DecisionBody,
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&raw, "approval")?;
-    let row = super::decide(
+    let row = super::decide::decide(
         &state,
         &caller,
         id,

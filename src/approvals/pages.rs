@@ -81,7 +81,7 @@ async fn decide(
         .into_owned()
         .find(|(k, _)| k == "reason")
         .map(|(_, v)| v);
-    match super::decide(
+    match super::decide::decide(
         &state,
         &caller.principal,
         id,

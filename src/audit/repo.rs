@@ -30,6 +30,22 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> 
 }
 
 /// Many entries in one statement (the deferred SEARCH entries), in the order given.
+/// Who last provisioned the number in the tenant, per the audit log.
+pub async fn last_provisioner(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    e164: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    let user: Option<Option<Uuid>> = sqlx::query_scalar(
+        "SELECT user_id FROM audit_log WHERE phone_number = $1 AND tenant_id = $2 AND action = 'PROVISION' AND status = 'SUCCESS' AND user_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(e164)
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(user.flatten())
+}
+
 pub async fn record_many(conn: &mut PgConnection, entries: &[Entry]) -> sqlx::Result<()> {
     fn column<T>(entries: &[Entry], f: impl Fn(&Entry) -> T) -> Vec<T> {
         entries.iter().map(f).collect()

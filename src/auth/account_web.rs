@@ -30,7 +30,7 @@ async fn ended(
 ) -> AppResult<usize> {
     let count = digests.len();
     for digest in digests {
-        super::forget_session_digest(state, digest);
+        super::session::forget_session_digest(state, digest);
     }
     let entry = Entry::new(action, Outcome::Success)
         .by(caller.tenant().ok(), Some(caller.user_id), request_id)
@@ -42,7 +42,7 @@ async fn ended(
 
 /// The digest of the session a page request is made from, kept when the others end.
 fn this_session(state: &AppState, headers: &HeaderMap) -> Option<Vec<u8>> {
-    super::session_token(state, headers).map(|token| token_digest(&token))
+    super::session::session_token(state, headers).map(|token| token_digest(&token))
 }
 
 #[derive(Deserialize)]

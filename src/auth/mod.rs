@@ -7,39 +7,31 @@ pub mod cookies;
 pub mod pages;
 pub mod password;
 pub mod repo;
+pub mod session;
 pub mod throttle;
 pub mod tokens;
 pub mod tokens_web;
 pub mod users;
 pub mod users_web;
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::policy::Principal;
 use crate::error::AppError;
-use crate::state::AppState;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const CSRF_FIELD: &str = "csrf";
-const MAX_FORM_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub principal: Principal,
     /// Present for browser sessions; API tokens need no CSRF token.
     pub csrf: Option<String>,
-}
-
-/// The session token the request carries, under the cookie name this configuration uses.
-pub fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    state.cookies().get(headers, cookies::Cookie::Session)
 }
 
 /// The value of the cookie `wanted`, if the request carries it.
@@ -54,89 +46,6 @@ pub fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    // A refusal here answers as the route would: JSON on the API, a page elsewhere.
-    let api = request.uri().path().starts_with("/api/");
-    let resolved = crate::db_scope::bypassing(
-        crate::db_scope::Bypass::Authentication,
-        resolve(&state, request),
-    )
-    .await;
-    match resolved {
-        // The rest of the request sees its caller's rows; a request without a caller, none.
-        Ok(request) => match request.extensions().get::<Authenticated>() {
-            Some(authenticated) => {
-                let scope = crate::db_scope::Scope::of(&authenticated.principal);
-                crate::db_scope::within(scope, next.run(request)).await
-            }
-            None => next.run(request).await,
-        },
-        Err(err) if api => err.into_response(),
-        Err(err) => crate::web::PageError(err).into_response(),
-    }
-}
-
-async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError> {
-    let (mut parts, body) = request.into_parts();
-    let mut body = body;
-    let authenticated = if let Some(token) = bearer_token(&parts.headers) {
-        Some(
-            caller(state, token, Via::ApiToken)
-                .await?
-                .ok_or(AppError::Unauthenticated)?,
-        )
-    } else if let Some(token) = session_token(state, &parts.headers) {
-        caller(state, &token, Via::Session).await?
-    } else {
-        None
-    };
-    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method
-        && let Some(Authenticated {
-            csrf: Some(expected),
-            ..
-        }) = &authenticated
-        && parts.uri.path() != "/login"
-    {
-        let presented = match parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
-            Some(header) => Some(header.to_string()),
-            None if is_form(&parts.headers) => {
-                let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| {
-                    AppError::invalid("body_too_large", "the form is larger than 1 MiB")
-                })?;
-                let field = url::form_urlencoded::parse(&bytes)
-                    .find(|(k, _)| k == CSRF_FIELD)
-                    .map(|(_, v)| v.into_owned());
-                body = Body::from(bytes);
-                field
-            }
-            None => None,
-        };
-        if presented.as_deref() != Some(expected.as_str()) {
-            return Err(AppError::Csrf);
-        }
-    }
-    if let Some(authenticated) = authenticated {
-        parts.extensions.insert(authenticated);
-    }
-    Ok(Request::from_parts(parts, body))
-}
-
 /// A resolved caller, as cached in `AppState::callers`.
 #[derive(Debug, Clone)]
 pub struct CachedCaller {
@@ -145,84 +54,28 @@ pub struct CachedCaller {
     expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Copy)]
-enum Via {
-    ApiToken,
-    Session,
-}
-
-/// The caller behind a token, from the cache when a fresh entry is there. Unknown tokens
-/// are never cached, so guessing cannot fill the cache.
-async fn caller(
-    state: &AppState,
-    token: &str,
-    via: Via,
-) -> Result<Option<Authenticated>, AppError> {
-    let key = cache_key(token, via);
-    if let Some(cached) = state.callers.get(&key)
-        && cached.expires_at.is_none_or(|at| at > Utc::now())
-    {
-        return Ok(Some(cached.authenticated));
+impl CachedCaller {
+    pub fn new(authenticated: Authenticated, expires_at: Option<DateTime<Utc>>) -> Self {
+        CachedCaller {
+            authenticated,
+            expires_at,
+        }
     }
-    let ticket = state.callers.ticket();
-    let found = match via {
-        Via::ApiToken => {
-            tokens::principal_for(&state.pool, token)
-                .await?
-                .map(|(principal, expires_at)| CachedCaller {
-                    authenticated: Authenticated {
-                        principal,
-                        csrf: None,
-                    },
-                    expires_at,
-                })
-        }
-        Via::Session => {
-            repo::session(&state.pool, token)
-                .await?
-                .map(|(authenticated, expires_at)| CachedCaller {
-                    authenticated,
-                    expires_at: Some(expires_at),
-                })
-        }
-    };
-    Ok(found.map(|found| {
-        state.callers.insert(ticket, key, found.clone());
-        found.authenticated
-    }))
-}
 
-/// Forgets a session on this instance at once (logout); other instances hear of it from
-/// the database's notification.
-pub fn forget_session(state: &AppState, token: &str) {
-    state.callers.remove(&cache_key(token, Via::Session));
-}
-
-/// Forgets an ended session on this instance at once, by its stored digest.
-pub fn forget_session_digest(state: &AppState, mut digest: Vec<u8>) {
-    digest.push(Via::Session as u8);
-    state.callers.remove(&digest);
-}
-
-/// Forgets a revoked API token on this instance at once, by its stored digest.
-pub fn forget_token_digest(state: &AppState, mut digest: Vec<u8>) {
-    digest.push(Via::ApiToken as u8);
-    state.callers.remove(&digest);
-}
-
-/// API tokens and session tokens are drawn from the same random space but kept apart.
-fn cache_key(token: &str, via: Via) -> Vec<u8> {
-    let mut key = password::token_digest(token);
-    key.push(via as u8);
-    key
+    /// The caller, while the entry has not expired.
+    pub fn fresh(self) -> Option<Authenticated> {
+        self.expires_at
+            .is_none_or(|at| at > Utc::now())
+            .then_some(self.authenticated)
+    }
 }
 
 /// The caller of an API route; 401 JSON when there is none.
 pub struct ApiCaller(pub Principal);
 
-impl FromRequestParts<AppState> for ApiCaller {
+impl<S: Send + Sync> FromRequestParts<S> for ApiCaller {
     type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Authenticated>()
@@ -237,9 +90,9 @@ pub struct PageCaller {
     pub csrf: String,
 }
 
-impl FromRequestParts<AppState> for PageCaller {
+impl<S: Send + Sync> FromRequestParts<S> for PageCaller {
     type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<Authenticated>() {
             Some(Authenticated {
                 principal,

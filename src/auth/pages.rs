@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::cookies::Cookie;
 use super::password::verify_password_off_thread;
-use super::{repo, session_token};
+use super::repo;
+use super::session::session_token;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::{PageError, render};
@@ -219,7 +220,7 @@ pub async fn logout(
         repo::delete_session(&state.pool, &token)
             .await
             .map_err(AppError::from)?;
-        super::forget_session(&state, &token);
+        super::session::forget_session(&state, &token);
     }
     let cookie = state.cookies().set(Cookie::Session, "", None);
     Ok((

@@ -63,7 +63,7 @@ async fn revoke(
         token_hash,
     } = tokens::revoke(&state.pool, caller, id).await?;
     // Other instances hear of it from the database; this one forgets it now.
-    super::forget_token_digest(state, token_hash);
+    super::session::forget_token_digest(state, token_hash);
     record(
         state,
         caller,

@@ -46,10 +46,10 @@ async fn change(
     let (user, ended) = users::set_disabled(&state.pool, caller, id, disable).await?;
     // Other instances hear of it from the database; this one forgets them now.
     for digest in ended.sessions {
-        super::forget_session_digest(state, digest);
+        super::session::forget_session_digest(state, digest);
     }
     for digest in ended.tokens {
-        super::forget_token_digest(state, digest);
+        super::session::forget_token_digest(state, digest);
     }
     let action = if disable {
         Action::UserDisable

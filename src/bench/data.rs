@@ -32,7 +32,7 @@ ON CONFLICT DO NOTHING";
 /// Migrates, loads the demo organizations and users, and tops the inventory up to
 /// `target` numbers. Does nothing to the inventory when it is already that large.
 pub async fn ensure(pool: &PgPool, target: i64) -> anyhow::Result<()> {
-    crate::cli::migrate(pool).await?;
+    crate::database::migrate(pool).await?;
     crate::seed::demo(pool, 1, None).await?;
     let have: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers")
         .fetch_one(pool)

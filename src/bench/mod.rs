@@ -124,7 +124,7 @@ pub async fn run(mut config: AppConfig, options: Options) -> anyhow::Result<()> 
     let warmup = Duration::from_secs(1);
     let url = config.database.url.clone();
     println!("machine: {}", machine());
-    let pool = crate::cli::connect(&config).await?;
+    let pool = crate::database::connect(&config).await?;
     let version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&pool)
         .await?;

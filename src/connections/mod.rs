@@ -391,7 +391,10 @@ mod tests {
         )
         .parse()
         .unwrap_err();
-        assert!(err.to_string().contains("client_secret is required"));
+        assert!(
+            err.to_string()
+                .contains("the OAuth client secret is required for Genesys Cloud CX")
+        );
         assert!(
             request("teams", None, serde_json::json!({}))
                 .parse()
@@ -412,7 +415,10 @@ mod tests {
         )
         .parse()
         .unwrap_err();
-        assert!(err.to_string().contains("jwt is required"));
+        assert!(
+            err.to_string()
+                .contains("the RingCentral JWT credential is required")
+        );
         assert!(
             request("sandbox", None, serde_json::json!({}))
                 .parse()

@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod compare;
+pub mod orphan;
 pub mod repo;
 pub mod web;
 
@@ -119,7 +120,7 @@ pub async fn reconcile_tenant(state: &AppState, tenant: Uuid) -> AppResult<RunRe
     let mut orphaned = 0;
     for d in drift.iter().filter(|d| d.class == DriftClass::TargetGone) {
         if let Some(target) = &d.inward_target
-            && crate::jobs::orphans::flag_orphan(state, tenant, &d.number, target).await?
+            && orphan::flag_orphan(state, tenant, &d.number, target).await?
         {
             orphaned += 1;
         }
@@ -162,8 +163,12 @@ pub async fn reconcile_all(state: &AppState) -> AppResult<Vec<RunReport>> {
 
 /// The reconciliation job: one instance runs it per `reconcile.interval_seconds`.
 pub async fn run_if_due(state: &AppState) -> AppResult<Option<Vec<RunReport>>> {
-    if !crate::jobs::orphans::claim(state, "reconcile", state.config.reconcile.interval_seconds)
-        .await?
+    if !crate::job_runs::claim(
+        &state.pool,
+        "reconcile",
+        state.config.reconcile.interval_seconds,
+    )
+    .await?
     {
         return Ok(None);
     }

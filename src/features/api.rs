@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::e911::BulkRequest;
-use super::settings::SettingsUpdate;
+use super::settings_change::SettingsUpdate;
 use crate::auth::{ApiCaller, RequestId};
 use crate::domain::e911::AddressInput;
 use crate::error::AppResult;
@@ -95,7 +95,8 @@ pub async fn put_settings(
     RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<SettingsUpdate>,
 ) -> AppResult<Json<Value>> {
-    let settings = super::settings::update(&state, &caller, &body, request_id.as_deref()).await?;
+    let settings =
+        super::settings_change::update(&state, &caller, &body, request_id.as_deref()).await?;
     Ok(Json(json!(settings)))
 }
 

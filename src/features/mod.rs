@@ -5,37 +5,22 @@ pub mod aging;
 pub mod api;
 pub mod cnam;
 pub mod e911;
+pub mod number_view;
 pub mod pages;
 pub mod settings;
+pub mod settings_change;
 pub mod sync;
 
 use std::collections::HashMap;
 
 use serde::Serialize;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::AppResult;
 
-/// The CNAM and E911 columns of a number in a list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct FeatureStatus {
-    pub e164: String,
-    pub cnam_name: Option<String>,
-    pub cnam_status: String,
-    pub e911_status: String,
-}
-
-impl FeatureStatus {
-    pub fn none(e164: &str) -> Self {
-        FeatureStatus {
-            e164: e164.to_string(),
-            cnam_name: None,
-            cnam_status: "not_set".into(),
-            e911_status: "not_set".into(),
-        }
-    }
-}
+pub use crate::numbers::repo::FeatureStatus;
 
 /// The statuses of numbers the caller already read as the tenant's (a list page). Driven by
 /// those numbers, with probes into the tenant's records only: joining `numbers` by tenant let

@@ -5,9 +5,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::cnam::CnamView;
 use super::e911::{BulkRequest, BulkSummary, E911View};
-use super::settings::{SettingsUpdate, TenantSettings, UnassignedBehavior};
+use super::number_view::number_features;
+use super::settings::{TenantSettings, UnassignedBehavior};
+use super::settings_change::SettingsUpdate;
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::e911::AddressInput;
 use crate::domain::policy::Approver;
@@ -40,54 +41,6 @@ fn address_input(fields: &[(String, String)]) -> AddressInput {
         zip: field(fields, "zip"),
         country: (!country.trim().is_empty()).then_some(country),
     }
-}
-
-/// What the number page shows about CNAM, E911 and unrouted calls.
-pub struct NumberFeatures {
-    pub cnam: CnamView,
-    pub e911: E911View,
-    /// The values in the E911 form: the saved address, or what was typed when it was refused.
-    pub e911_form: E911View,
-    pub cnam_default: Option<String>,
-    pub cnam_error: Option<String>,
-    pub cnam_refusal: Refusal,
-    pub e911_error: Option<String>,
-    pub e911_refusal: Refusal,
-    pub can_edit: bool,
-    pub unassigned: String,
-    pub require_e911: bool,
-}
-
-impl NumberFeatures {
-    /// The page refreshes the status while the provider has not answered yet.
-    pub fn polling(&self) -> bool {
-        self.cnam.status == "pending" || self.e911.status == "pending"
-    }
-}
-
-pub async fn number_features(
-    state: &AppState,
-    caller: &PageCaller,
-    e164: &str,
-) -> Result<NumberFeatures, AppError> {
-    let tenant_id = caller.principal.tenant()?;
-    let mut conn = state.pool.acquire().await?;
-    let cnam = super::cnam::view(&mut conn, tenant_id, e164).await?;
-    let e911 = super::e911::view(&mut conn, tenant_id, e164).await?;
-    let settings = super::settings::load(&mut conn, tenant_id).await?;
-    Ok(NumberFeatures {
-        cnam,
-        e911_form: e911.clone(),
-        e911,
-        cnam_default: settings.cnam_default.clone(),
-        cnam_error: None,
-        cnam_refusal: Refusal::default(),
-        e911_error: None,
-        e911_refusal: Refusal::default(),
-        can_edit: caller.principal.is_tenant_admin(),
-        unassigned: settings.unassigned_description(),
-        require_e911: settings.require_e911,
-    })
 }
 
 fn typed(input: &AddressInput) -> E911View {
@@ -348,7 +301,9 @@ pub async fn save_settings(
         main_number: Some(Some(field(&fields, "main_number"))),
         premium_approver: Some(field(&fields, "premium_approver")).filter(|a| !a.is_empty()),
     };
-    match super::settings::update(&state, &caller.principal, &change, request_id.as_deref()).await {
+    match super::settings_change::update(&state, &caller.principal, &change, request_id.as_deref())
+        .await
+    {
         Ok(_) => Ok(Redirect::to("/settings?notice=settings_saved").into_response()),
         Err(err @ AppError::Invalid { .. }) => {
             let status = err.status();

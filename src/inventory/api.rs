@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::carriers;
+use super::conditions::FilterQuery;
 use super::manage::{self, Selection};
-use super::repo::{self, FilterQuery};
+use super::repo;
 use super::upload::{self, Mode, NewUpload};
 use super::{Scope, Uploader};
 use crate::auth::{ApiCaller, RequestId};

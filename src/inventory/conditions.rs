@@ -1,4 +1,4 @@
-//! The inventory filter as SQL. A filter is a conjunction of conditions, some of which are
+//! The inventory filter, as a person writes it (`FilterQuery`), checked (`Filter`) and as SQL. A filter is a conjunction of conditions, some of which are
 //! alternatives: a number prefix with or without the NANP country code, a tenant as the
 //! number's user or as its allocation. Bulk actions write alternatives as `OR`. The listing
 //! does not: under `ORDER BY e164 LIMIT n` PostgreSQL answers an `OR` by walking the primary
@@ -6,12 +6,13 @@
 //! for a tenant's name. It runs one ordered, limited branch per combination of alternatives,
 //! each a range of an index, and merges them.
 
+use serde::Deserialize;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::Scope;
-use super::repo::{Filter, TenantFilter};
 use crate::domain::NumberState;
+use crate::error::{AppError, AppResult};
 
 const ASSIGNED: &str = "EXISTS (SELECT 1 FROM number_assignments na WHERE na.e164 = n.e164)";
 const UNASSIGNED: &str = "NOT EXISTS (SELECT 1 FROM number_assignments na WHERE na.e164 = n.e164)";
@@ -30,6 +31,118 @@ pub const E911_STATUSES: [(&str, &str); 4] = [
     ("registered", E911_REGISTERED),
     ("failed", E911_FAILED),
 ];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FilterQuery {
+    pub tenant: Option<String>,
+    pub status: Option<String>,
+    pub e911: Option<String>,
+    pub q: Option<String>,
+    /// `unassigned` or `assigned`: numbers without/with a user, trunk or SMS assignment.
+    pub assignment: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantFilter {
+    Unassigned,
+    Tenant(Uuid),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub tenant: Option<TenantFilter>,
+    pub status: Option<String>,
+    /// One of `conditions::E911_STATUSES`.
+    pub e911: Option<String>,
+    pub assigned: Option<bool>,
+    pub q: Option<String>,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+fn clean(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl FilterQuery {
+    pub fn parse(&self) -> AppResult<Filter> {
+        let tenant = match clean(&self.tenant) {
+            None => None,
+            Some("unassigned") => Some(TenantFilter::Unassigned),
+            Some(raw) => Some(TenantFilter::Tenant(raw.parse().map_err(|_| {
+                AppError::invalid_field("tenant", "tenant must be a tenant id or “unassigned”")
+            })?)),
+        };
+        let status = clean(&self.status)
+            .map(|s| {
+                s.to_ascii_lowercase()
+                    .parse::<NumberState>()
+                    .map(|s| s.as_str().to_string())
+                    .map_err(|e| AppError::invalid_field("status", e))
+            })
+            .transpose()?;
+        let statuses = E911_STATUSES.map(|(name, _)| name);
+        let e911 = match clean(&self.e911) {
+            None => None,
+            Some(status) if statuses.contains(&status) => Some(status.to_string()),
+            Some(other) => {
+                return Err(AppError::invalid_field(
+                    "e911",
+                    format!(
+                        "E911 status “{other}” is not one of: {}",
+                        statuses.join(", ")
+                    ),
+                ));
+            }
+        };
+        let assigned = match clean(&self.assignment) {
+            None => None,
+            Some("assigned") => Some(true),
+            Some("unassigned") => Some(false),
+            Some(other) => {
+                return Err(AppError::invalid_field(
+                    "assignment",
+                    format!("assignment “{other}” is not assigned or unassigned"),
+                ));
+            }
+        };
+        let after = clean(&self.cursor)
+            .map(|c| {
+                crate::domain::E164::parse(c)
+                    .map(|n| n.as_str().to_string())
+                    .map_err(|_| {
+                        AppError::invalid_field(
+                            "cursor",
+                            "the cursor is not one this server issued",
+                        )
+                    })
+            })
+            .transpose()?;
+        let limit = match clean(&self.limit) {
+            None => 50,
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if (1..=500).contains(&n) => n,
+                _ => {
+                    return Err(AppError::invalid_field(
+                        "limit",
+                        "limit must be a number from 1 to 500",
+                    ));
+                }
+            },
+        };
+        Ok(Filter {
+            tenant,
+            status,
+            e911,
+            assigned,
+            q: clean(&self.q).map(str::to_string),
+            after,
+            limit,
+        })
+    }
+}
 
 /// The two columns that tie a number to a tenant.
 const TENANT_COLUMNS: [&str; 2] = ["n.tenant_id", "n.allocated_tenant_id"];
@@ -250,6 +363,35 @@ pub fn push_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_parse_and_refuse_nonsense() {
+        let f = FilterQuery {
+            tenant: Some("unassigned".into()),
+            status: Some("RELEASED".into()),
+            ..Default::default()
+        }
+        .parse()
+        .unwrap();
+        assert_eq!(f.tenant, Some(TenantFilter::Unassigned));
+        assert_eq!(f.status.as_deref(), Some("released"));
+        assert!(
+            FilterQuery {
+                limit: Some("0".into()),
+                ..Default::default()
+            }
+            .parse()
+            .is_err()
+        );
+        assert!(
+            FilterQuery {
+                e911: Some("validated".into()),
+                ..Default::default()
+            }
+            .parse()
+            .is_err()
+        );
+    }
 
     fn sql(build: impl FnOnce(&mut QueryBuilder<'_, Postgres>)) -> String {
         let mut q = QueryBuilder::new("");

@@ -2,10 +2,6 @@
 //! bar linking to the filtered list. Counting a large inventory reads all of it, so the
 //! dashboard is fetched after the page (htmx) and kept for a minute per scope and instance.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::NaiveDate;
@@ -13,15 +9,12 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::Scope;
+use super::conditions::Filter;
 use super::conditions::push_conditions;
-use super::repo::Filter;
 use crate::auth::PageCaller;
 use crate::state::AppState;
 use crate::web::PageError;
 use crate::web::charts::{Bar, bars};
-
-/// How long a drawn dashboard is shown before it is counted again.
-const FRESH_FOR: Duration = Duration::from_secs(60);
 
 /// What the charts count.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -142,36 +135,6 @@ pub fn draw(counts: &Counts) -> String {
     )
 }
 
-/// Dashboards drawn in the last minute on this instance, by scope, and the one count that
-/// may run at a time (several admins opening the inventory at once share one count).
-#[derive(Default)]
-pub struct Drawn {
-    done: Mutex<HashMap<String, (Instant, String)>>,
-    counting: tokio::sync::Mutex<()>,
-}
-
-impl Drawn {
-    fn fresh(&self, key: &str) -> Option<String> {
-        let done = self.done.lock().ok()?;
-        let (at, html) = done.get(key)?;
-        (at.elapsed() < FRESH_FOR).then(|| html.clone())
-    }
-
-    /// Forgets every drawn dashboard, after a change made here that they count.
-    pub fn forget(&self) {
-        if let Ok(mut done) = self.done.lock() {
-            done.clear();
-        }
-    }
-
-    fn keep(&self, key: String, html: String) {
-        if let Ok(mut done) = self.done.lock() {
-            done.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
-            done.insert(key, (Instant::now(), html));
-        }
-    }
-}
-
 /// A count that takes longer than this is given up (the page says the charts are missing).
 const COUNT_TIMEOUT: &str = "10s";
 
@@ -193,7 +156,7 @@ pub async fn fragment(
     if let Some(html) = state.dashboards.fresh(&key).filter(|_| !again) {
         return Ok(Html(html).into_response());
     }
-    let _counting = state.dashboards.counting.lock().await;
+    let _counting = state.dashboards.one_count_at_a_time().await;
     // Counted by the one before us while we waited?
     if let Some(html) = state.dashboards.fresh(&key).filter(|_| !again) {
         return Ok(Html(html).into_response());

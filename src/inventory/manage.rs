@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::conditions::Filter;
 use super::conditions::push_conditions;
-use super::repo::Filter;
 use super::{Scope, manager_org};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};

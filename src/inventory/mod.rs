@@ -10,6 +10,7 @@ pub mod conditions;
 pub mod csvout;
 pub mod csvstage;
 pub mod dashboard;
+pub mod drawn;
 pub mod manage;
 pub mod pages;
 pub mod repo;

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::conditions::FilterQuery;
 use super::manage::{self, Selection};
-use super::repo::{self, FilterQuery, InventoryRow, TenantChoice};
+use super::repo::{self, InventoryRow, TenantChoice};
 use super::upload::{self, Job, Mode};
 use super::{Scope, Uploader};
 use crate::auth::{PageCaller, RequestId};

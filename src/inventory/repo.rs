@@ -3,126 +3,14 @@
 
 use std::sync::LazyLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::Scope;
-use crate::domain::NumberState;
+use super::conditions::Filter;
 use crate::error::{AppError, AppResult};
 use crate::numbers::offer;
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct FilterQuery {
-    pub tenant: Option<String>,
-    pub status: Option<String>,
-    pub e911: Option<String>,
-    pub q: Option<String>,
-    /// `unassigned` or `assigned`: numbers without/with a user, trunk or SMS assignment.
-    pub assignment: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TenantFilter {
-    Unassigned,
-    Tenant(Uuid),
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub tenant: Option<TenantFilter>,
-    pub status: Option<String>,
-    /// One of `conditions::E911_STATUSES`.
-    pub e911: Option<String>,
-    pub assigned: Option<bool>,
-    pub q: Option<String>,
-    pub after: Option<String>,
-    pub limit: i64,
-}
-
-fn clean(v: &Option<String>) -> Option<&str> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-impl FilterQuery {
-    pub fn parse(&self) -> AppResult<Filter> {
-        let tenant = match clean(&self.tenant) {
-            None => None,
-            Some("unassigned") => Some(TenantFilter::Unassigned),
-            Some(raw) => Some(TenantFilter::Tenant(raw.parse().map_err(|_| {
-                AppError::invalid_field("tenant", "tenant must be a tenant id or “unassigned”")
-            })?)),
-        };
-        let status = clean(&self.status)
-            .map(|s| {
-                s.to_ascii_lowercase()
-                    .parse::<NumberState>()
-                    .map(|s| s.as_str().to_string())
-                    .map_err(|e| AppError::invalid_field("status", e))
-            })
-            .transpose()?;
-        let statuses = super::conditions::E911_STATUSES.map(|(name, _)| name);
-        let e911 = match clean(&self.e911) {
-            None => None,
-            Some(status) if statuses.contains(&status) => Some(status.to_string()),
-            Some(other) => {
-                return Err(AppError::invalid_field(
-                    "e911",
-                    format!(
-                        "E911 status “{other}” is not one of: {}",
-                        statuses.join(", ")
-                    ),
-                ));
-            }
-        };
-        let assigned = match clean(&self.assignment) {
-            None => None,
-            Some("assigned") => Some(true),
-            Some("unassigned") => Some(false),
-            Some(other) => {
-                return Err(AppError::invalid_field(
-                    "assignment",
-                    format!("assignment “{other}” is not assigned or unassigned"),
-                ));
-            }
-        };
-        let after = clean(&self.cursor)
-            .map(|c| {
-                crate::domain::E164::parse(c)
-                    .map(|n| n.as_str().to_string())
-                    .map_err(|_| {
-                        AppError::invalid_field(
-                            "cursor",
-                            "the cursor is not one this server issued",
-                        )
-                    })
-            })
-            .transpose()?;
-        let limit = match clean(&self.limit) {
-            None => 50,
-            Some(l) => match l.parse::<i64>() {
-                Ok(n) if (1..=500).contains(&n) => n,
-                _ => {
-                    return Err(AppError::invalid_field(
-                        "limit",
-                        "limit must be a number from 1 to 500",
-                    ));
-                }
-            },
-        };
-        Ok(Filter {
-            tenant,
-            status,
-            e911,
-            assigned,
-            q: clean(&self.q).map(str::to_string),
-            after,
-            limit,
-        })
-    }
-}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct InventoryRow {
@@ -365,35 +253,6 @@ mod tests {
         assert_eq!(
             split_e164("+442079460958"),
             ("44".to_string(), "2079460958".to_string())
-        );
-    }
-
-    #[test]
-    fn filters_parse_and_refuse_nonsense() {
-        let f = FilterQuery {
-            tenant: Some("unassigned".into()),
-            status: Some("RELEASED".into()),
-            ..Default::default()
-        }
-        .parse()
-        .unwrap();
-        assert_eq!(f.tenant, Some(TenantFilter::Unassigned));
-        assert_eq!(f.status.as_deref(), Some("released"));
-        assert!(
-            FilterQuery {
-                limit: Some("0".into()),
-                ..Default::default()
-            }
-            .parse()
-            .is_err()
-        );
-        assert!(
-            FilterQuery {
-                e911: Some("validated".into()),
-                ..Default::default()
-            }
-            .parse()
-            .is_err()
         );
     }
 }

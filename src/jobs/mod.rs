@@ -51,6 +51,9 @@ async fn step<T: Default>(
     failed: &mut Vec<&'static str>,
     run: impl Future<Output = AppResult<T>>,
 ) -> T {
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("job", job);
+    let run = tracing::Instrument::instrument(run, span.clone());
     let result = match tokio::time::timeout(STEP_TIMEOUT, run).await {
         Ok(result) => result,
         Err(_) => Err(AppError::Internal(anyhow::anyhow!(
@@ -59,6 +62,10 @@ async fn step<T: Default>(
         ))),
     };
     crate::metrics::job_run(job, result.is_ok());
+    span.in_scope(|| {
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(ms, ok = result.is_ok(), "job step ran");
+    });
     match result {
         Ok(value) => value,
         Err(err) => {

@@ -10,7 +10,7 @@ use crate::auth::{PageCaller, RequestId};
 use crate::domain::E164;
 use crate::domain::policy::AuditScope;
 use crate::error::AppError;
-use crate::features::pages::{NumberFeatures, number_features};
+use crate::features::number_view::{NumberFeatures, number_features};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
 use crate::web::{PageResult, render};

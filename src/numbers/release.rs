@@ -20,6 +20,7 @@ fn crash_point(step: &str) {
 }
 
 /// Releases a routed number: unassigns it on the platform, then returns it to inventory.
+#[tracing::instrument(name = "release", skip_all, fields(number = %number))]
 pub async fn release(
     state: &AppState,
     caller: &Principal,
@@ -181,6 +182,7 @@ async fn finish(
 
 /// Recovery job: finishes releases whose lease ran out (a crash, a paused process, or a
 /// platform answer that was lost). Claiming writes recovery's own token and lease.
+#[tracing::instrument(name = "recover_releases", skip_all)]
 pub async fn recover(state: &AppState) -> AppResult<usize> {
     let lease_seconds = state.config.sagas.lease_seconds;
     let owner = Uuid::new_v4();

@@ -4,7 +4,6 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::NumberState;
-use crate::features::FeatureStatus;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TenantNumber {
@@ -41,6 +40,26 @@ pub async fn find(
     .bind(tenant_id)
     .fetch_optional(conn)
     .await
+}
+
+/// The CNAM and E911 columns of a number in a list.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct FeatureStatus {
+    pub e164: String,
+    pub cnam_name: Option<String>,
+    pub cnam_status: String,
+    pub e911_status: String,
+}
+
+impl FeatureStatus {
+    pub fn none(e164: &str) -> Self {
+        FeatureStatus {
+            e164: e164.to_string(),
+            cnam_name: None,
+            cnam_status: "not_set".into(),
+            e911_status: "not_set".into(),
+        }
+    }
 }
 
 /// A number of the tenant's list with its CNAM and E911 statuses.

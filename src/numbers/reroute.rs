@@ -55,6 +55,7 @@ fn crash_point(step: &str) {
 }
 
 /// Routes `number` to the target `kind`/`target_id` of the tenant's platform.
+#[tracing::instrument(name = "reroute", skip_all, fields(number = %number, kind = kind, target_id = target_id))]
 pub async fn reroute(
     state: &AppState,
     caller: &Principal,
@@ -579,6 +580,7 @@ async fn finish(
 
 /// Recovery job: drives re-routes whose lease ran out (a crash, a paused process, or a
 /// platform answer that was lost) to their end. Claiming writes recovery's own token.
+#[tracing::instrument(name = "recover_reroutes", skip_all)]
 pub async fn recover(state: &AppState) -> AppResult<usize> {
     let lease_seconds = state.config.sagas.lease_seconds;
     let owner = Uuid::new_v4();

@@ -304,7 +304,7 @@ async fn end_hold(
 
 /// Ends the live holds of `numbers` in this reservation (a declined premium approval) and
 /// returns the numbers to inventory; the native reservations are released by the sweeper.
-pub async fn cancel_numbers(
+async fn cancel_numbers(
     conn: &mut PgConnection,
     reservation_id: Uuid,
     numbers: &[String],
@@ -325,6 +325,45 @@ pub async fn cancel_numbers(
         }
     }
     Ok(ended)
+}
+
+/// What a premium approval's decision does to the reservation's holds: approved, the paused
+/// clock runs again with the full hold time (`ttl_seconds`; the deadline bounded the wait);
+/// declined, the `premium` numbers go back and the rest keep at most a normal hold. The
+/// reservation then ends when the holds do.
+pub async fn after_premium_decision(
+    conn: &mut PgConnection,
+    reservation_id: Uuid,
+    decision: crate::approvals::Decision,
+    premium: &[String],
+    ttl_seconds: f64,
+) -> AppResult<()> {
+    let sql = match decision {
+        crate::approvals::Decision::Approve => {
+            "UPDATE holds SET expires_at = now() + make_interval(secs => $2)
+             WHERE reservation_id = $1 AND ended_at IS NULL"
+        }
+        crate::approvals::Decision::Decline => {
+            cancel_numbers(conn, reservation_id, premium).await?;
+            "UPDATE holds SET expires_at = least(expires_at, now() + make_interval(secs => $2))
+             WHERE reservation_id = $1 AND ended_at IS NULL"
+        }
+    };
+    sqlx::query(sql)
+        .bind(reservation_id)
+        .bind(ttl_seconds)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE reservations SET expires_at = coalesce(
+             (SELECT max(expires_at) FROM holds WHERE reservation_id = $1 AND ended_at IS NULL), expires_at)
+         WHERE id = $1",
+    )
+    .bind(reservation_id)
+    .execute(&mut *conn)
+    .await?;
+    repo::finish_if_done(conn, reservation_id).await?;
+    Ok(())
 }
 
 /// Expires the number's hold if it is past due, whichever tenant held it. Caller holds the

@@ -270,6 +270,7 @@ async fn failed_result(state: &AppState, number: &E164, err: &AppError) -> Numbe
 }
 
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(name = "provision", skip_all, fields(number = %assignment.number, reservation = %reservation_id))]
 async fn run_saga(
     state: &AppState,
     provider: &dyn Provider,
@@ -639,6 +640,7 @@ type StalledAttempt = (Uuid, Uuid, String, Uuid, bool, Option<String>, String);
 /// Recovery job: sagas whose lease ran out (a crash, a paused process, or an undo the
 /// platform refused) are compensated. Claiming writes recovery's own token and lease, which
 /// fences the saga out should it come back, and keeps other instances off the attempt.
+#[tracing::instrument(skip_all)]
 pub async fn recover_stalled(state: &AppState) -> AppResult<usize> {
     let lease_seconds = state.config.sagas.lease_seconds;
     let owner = Uuid::new_v4();

@@ -110,7 +110,7 @@ where
                 .connect_with(as_role(&admin_options().database(&name), OWNER))
                 .await
                 .expect("connect as the owner role");
-            inward::cli::migrate(&owner).await.expect("migrate");
+            inward::database::migrate(&owner).await.expect("migrate");
             owner.close().await;
             test(pool).await;
         })

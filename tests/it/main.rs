@@ -48,6 +48,7 @@ mod pool;
 mod porting;
 mod races;
 mod rate_limits;
+mod request_log;
 mod reroute;
 mod ringcx;
 mod ringcx_pool;

@@ -1,0 +1,57 @@
+//! What a number's page shows about its caller-ID name, E911 address and unrouted calls: the
+//! features slice's part of the page the numbers slice draws.
+
+use super::cnam::CnamView;
+use super::e911::E911View;
+use crate::auth::PageCaller;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::Refusal;
+
+/// What the number page shows about CNAM, E911 and unrouted calls.
+pub struct NumberFeatures {
+    pub cnam: CnamView,
+    pub e911: E911View,
+    /// The values in the E911 form: the saved address, or what was typed when it was refused.
+    pub e911_form: E911View,
+    pub cnam_default: Option<String>,
+    pub cnam_error: Option<String>,
+    pub cnam_refusal: Refusal,
+    pub e911_error: Option<String>,
+    pub e911_refusal: Refusal,
+    pub can_edit: bool,
+    pub unassigned: String,
+    pub require_e911: bool,
+}
+
+impl NumberFeatures {
+    /// The page refreshes the status while the provider has not answered yet.
+    pub fn polling(&self) -> bool {
+        self.cnam.status == "pending" || self.e911.status == "pending"
+    }
+}
+
+pub async fn number_features(
+    state: &AppState,
+    caller: &PageCaller,
+    e164: &str,
+) -> Result<NumberFeatures, AppError> {
+    let tenant_id = caller.principal.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let cnam = super::cnam::view(&mut conn, tenant_id, e164).await?;
+    let e911 = super::e911::view(&mut conn, tenant_id, e164).await?;
+    let settings = super::settings::load(&mut conn, tenant_id).await?;
+    Ok(NumberFeatures {
+        cnam,
+        e911_form: e911.clone(),
+        e911,
+        cnam_default: settings.cnam_default.clone(),
+        cnam_error: None,
+        cnam_refusal: Refusal::default(),
+        e911_error: None,
+        e911_refusal: Refusal::default(),
+        can_edit: caller.principal.is_tenant_admin(),
+        unassigned: settings.unassigned_description(),
+        require_e911: settings.require_e911,
+    })
+}
