@@ -107,3 +107,56 @@ pub async fn schema_is_current(pool: &PgPool) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The values a table's `status` column may hold, as its CHECK in `migrations/` lists them:
+/// for the tests that hold each status enum to its column.
+#[cfg(test)]
+pub fn allowed_statuses(table: &str) -> Vec<String> {
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("migrations")
+        .map(|e| std::fs::read_to_string(e.expect("file").path()).expect("read"))
+        .collect::<Vec<_>>();
+    let sql = migrations
+        .iter()
+        .find_map(|m| m.split(&format!("CREATE TABLE {table} (")).nth(1))
+        .unwrap_or_else(|| panic!("no CREATE TABLE {table}"));
+    let check = sql
+        .split("CHECK (status IN (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no status CHECK on {table}"));
+    check
+        .split(',')
+        .map(|v| v.trim().trim_matches('\'').to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_statuses;
+
+    #[test]
+    fn each_status_enum_names_exactly_what_its_column_allows() {
+        use crate::approvals::ApprovalStatus;
+        use crate::domain::port::PortStatus;
+        use crate::inventory::upload::UploadStatus;
+        use crate::reservations::repo::ReservationStatus;
+        let named = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            allowed_statuses("approvals"),
+            named(&ApprovalStatus::ALL.map(ApprovalStatus::as_str))
+        );
+        assert_eq!(
+            allowed_statuses("reservations"),
+            named(&ReservationStatus::ALL.map(ReservationStatus::as_str))
+        );
+        assert_eq!(
+            allowed_statuses("inventory_uploads"),
+            named(&UploadStatus::ALL.map(UploadStatus::as_str))
+        );
+        assert_eq!(
+            allowed_statuses("port_numbers"),
+            named(&PortStatus::ALL.map(PortStatus::as_str))
+        );
+    }
+}

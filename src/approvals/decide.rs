@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{ApprovalRow, Decision, PremiumLine, SELECT, expire_one};
+use super::{ApprovalRow, ApprovalStatus, Decision, PremiumLine, SELECT, expire_one};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::policy::{Approver, Principal};
 use crate::error::{AppError, AppResult};
@@ -21,7 +21,7 @@ struct Locked {
     reservation_id: Uuid,
     reseller: Option<Uuid>,
     approver: String,
-    status: String,
+    status: ApprovalStatus,
     deadline: DateTime<Utc>,
     requester: Uuid,
 }
@@ -65,8 +65,8 @@ pub async fn decide(
             .await?;
     let premium: Vec<String> = lines.0.iter().map(|l| l.e164.clone()).collect();
     let new_status = match decision {
-        Decision::Approve => "approved",
-        Decision::Decline => "declined",
+        Decision::Approve => ApprovalStatus::Approved,
+        Decision::Decline => ApprovalStatus::Declined,
     };
     sqlx::query(
         "UPDATE approvals SET status = $2, decided_by = $3, decided_at = now(), reason = $4 WHERE id = $1",
@@ -152,7 +152,7 @@ async fn lock(conn: &mut PgConnection, caller: &Principal, id: Uuid) -> AppResul
             _ => "only a tenant admin approves premium numbers".into(),
         }));
     }
-    if locked.status != "pending" {
+    if locked.status != ApprovalStatus::Pending {
         return Err(AppError::conflict(
             "approval_decided",
             format!("this approval is already {}", locked.status),

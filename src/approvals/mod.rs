@@ -133,6 +133,45 @@ pub async fn request(
     Ok(id)
 }
 
+/// Where a premium approval stands (`approvals.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Declined,
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub const ALL: [ApprovalStatus; 4] = [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Declined,
+        ApprovalStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Declined => "declined",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ApprovalStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+impl std::fmt::Display for ApprovalStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ApprovalRow {
     pub id: Uuid,
@@ -145,7 +184,7 @@ pub struct ApprovalRow {
     pub numbers: sqlx::types::Json<Vec<PremiumLine>>,
     pub justification: Option<String>,
     pub approver: String,
-    pub status: String,
+    pub status: ApprovalStatus,
     pub deadline: DateTime<Utc>,
     pub decided_by_email: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -155,12 +194,16 @@ pub struct ApprovalRow {
 
 impl ApprovalRow {
     /// A pending approval past its deadline reads as expired, sweeper or not.
-    pub fn effective_status(&self) -> &str {
-        if self.status == "pending" && self.deadline <= Utc::now() {
-            "expired"
+    pub fn effective_status(&self) -> ApprovalStatus {
+        if self.status == ApprovalStatus::Pending && self.deadline <= Utc::now() {
+            ApprovalStatus::Expired
         } else {
-            &self.status
+            self.status
         }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.effective_status() == ApprovalStatus::Pending
     }
 
     pub fn lines(&self) -> &[PremiumLine] {
@@ -217,17 +260,20 @@ pub async fn list(
     status: Option<&str>,
 ) -> AppResult<Vec<ApprovalRow>> {
     let (filter, id) = scope(caller)?;
-    if let Some(s) = status
-        && !["pending", "approved", "declined", "expired"].contains(&s)
-    {
-        return Err(AppError::invalid_field(
-            "status",
-            "status is pending, approved, declined or expired",
-        ));
-    }
+    let status = status
+        .map(|s| {
+            ApprovalStatus::parse(s).ok_or_else(|| {
+                AppError::invalid_field(
+                    "status",
+                    "status is pending, approved, declined or expired",
+                )
+            })
+        })
+        .transpose()?;
+    // A pending approval past its deadline counts as expired, swept or not.
     let status_sql = match status {
-        Some("pending") => " AND a.status = 'pending' AND a.deadline > now()",
-        Some("expired") => {
+        Some(ApprovalStatus::Pending) => " AND a.status = 'pending' AND a.deadline > now()",
+        Some(ApprovalStatus::Expired) => {
             " AND (a.status = 'expired' OR (a.status = 'pending' AND a.deadline <= now()))"
         }
         _ => "",
@@ -238,7 +284,7 @@ pub async fn list(
          ORDER BY (a.status = 'pending') DESC, a.created_at DESC LIMIT 200"
     ))
     .bind(id)
-    .bind(status)
+    .bind(status.map(ApprovalStatus::as_str))
     .fetch_all(conn)
     .await?)
 }
@@ -267,7 +313,7 @@ pub async fn check_provisionable(
     let Some(approval) = of_reservation(conn, tenant_id, reservation_id).await? else {
         return Ok(());
     };
-    if approval.effective_status() == "pending" {
+    if approval.is_pending() {
         let who = if approval.approver == "reseller" {
             "your reseller"
         } else {

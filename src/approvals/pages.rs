@@ -46,7 +46,7 @@ async fn page(
             let approver = crate::domain::policy::Approver::parse(&a.approver)
                 .unwrap_or(crate::domain::policy::Approver::None);
             // Listed approvals are the caller's tenant's, or (for a reseller) its tenants'.
-            let decidable = a.effective_status() == "pending"
+            let decidable = a.is_pending()
                 && principal.may_approve(a.tenant_id, Some(principal.org_id), approver);
             (a, decidable)
         })

@@ -221,6 +221,20 @@ pub enum PortStatus {
     Cancelled,
 }
 
+impl std::fmt::Display for PortStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored status (`port_numbers.status`) read back.
+impl TryFrom<String> for PortStatus {
+    type Error = String;
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        PortStatus::parse(&stored).ok_or_else(|| format!("unknown port status {stored}"))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortEvent {
     Submit,
@@ -256,6 +270,14 @@ impl PortStatus {
 
     pub fn parse(s: &str) -> Option<PortStatus> {
         PortStatus::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The status in words (`foc_set` is "FOC set").
+    pub fn label(self) -> &'static str {
+        match self {
+            PortStatus::FocSet => "FOC set",
+            other => other.as_str(),
+        }
     }
 
     /// The carrier is working on it: the job follows it.

@@ -160,7 +160,7 @@ pub async fn run(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
         None => println!("  peak memory: /proc/self/status not readable"),
     }
     anyhow::ensure!(
-        job.status == "completed",
+        job.status == super::upload::UploadStatus::Completed,
         "the upload did not complete: {:?}",
         job.error
     );
@@ -253,7 +253,7 @@ pub async fn run_hostile(pool: &PgPool) -> anyhow::Result<()> {
                 let job = upload::find(&mut *pool.acquire().await?, BENCH_ORG, id).await?;
                 format!(
                     "accepted, job {}",
-                    job.map(|j| j.status).unwrap_or_default()
+                    job.map(|j| j.status.as_str()).unwrap_or("gone")
                 )
             }
             Err(err) => format!("refused: {} ({})", err.code(), err.public_message()),

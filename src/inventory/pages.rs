@@ -157,16 +157,7 @@ impl UploadFragment {
     }
 
     fn status_in_words(&self) -> &'static str {
-        match self.job.status.as_str() {
-            "receiving" => "Receiving the file",
-            "validating" => "Checking the rows",
-            "validated" => "Checked: ready to import",
-            "importing" => "Importing",
-            "completed" => "Imported",
-            "aborted" => "Nothing imported",
-            "failed" => "Failed",
-            _ => "Waiting",
-        }
+        self.job.status.in_words()
     }
 
     fn time_left(&self) -> String {
@@ -243,7 +234,7 @@ pub async fn upload_status(
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
     let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
-    if job.status == "completed" {
+    if job.status == upload::UploadStatus::Completed {
         // The person who watched the import finish sees it counted on the dashboard next.
         state.dashboards.forget();
     }

@@ -58,6 +58,76 @@ pub fn parse_bool(field: &str, raw: Option<&str>) -> AppResult<bool> {
     }
 }
 
+/// Where an upload stands (`inventory_uploads.status`): received, checked (a dry run stops
+/// at `Validated`), imported; or given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum UploadStatus {
+    Receiving,
+    Validating,
+    Validated,
+    Importing,
+    Completed,
+    Aborted,
+    Failed,
+}
+
+impl UploadStatus {
+    pub const ALL: [UploadStatus; 7] = [
+        UploadStatus::Receiving,
+        UploadStatus::Validating,
+        UploadStatus::Validated,
+        UploadStatus::Importing,
+        UploadStatus::Completed,
+        UploadStatus::Aborted,
+        UploadStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadStatus::Receiving => "receiving",
+            UploadStatus::Validating => "validating",
+            UploadStatus::Validated => "validated",
+            UploadStatus::Importing => "importing",
+            UploadStatus::Completed => "completed",
+            UploadStatus::Aborted => "aborted",
+            UploadStatus::Failed => "failed",
+        }
+    }
+
+    /// Nothing more happens to the upload without someone asking (a validated dry run
+    /// waits to be imported).
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            UploadStatus::Validated
+                | UploadStatus::Completed
+                | UploadStatus::Aborted
+                | UploadStatus::Failed
+        )
+    }
+
+    /// The state in words, for the progress screen.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            UploadStatus::Receiving => "Receiving the file",
+            UploadStatus::Validating => "Checking the rows",
+            UploadStatus::Validated => "Checked: ready to import",
+            UploadStatus::Importing => "Importing",
+            UploadStatus::Completed => "Imported",
+            UploadStatus::Aborted => "Nothing imported",
+            UploadStatus::Failed => "Failed",
+        }
+    }
+}
+
+impl std::fmt::Display for UploadStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Job {
     pub id: Uuid,
@@ -67,7 +137,7 @@ pub struct Job {
     pub filename: Option<String>,
     pub mode: String,
     pub dry_run: bool,
-    pub status: String,
+    pub status: UploadStatus,
     pub progress: i16,
     pub rows_total: i64,
     pub rows_to_add: i64,
@@ -98,10 +168,10 @@ pub struct Pace {
 
 /// The pace of a phase `elapsed_ms` into it: checking moves the progress from 5 to 50,
 /// importing from 50 to 100. None until something has moved.
-pub fn pace(status: &str, progress: i16, rows_total: i64, elapsed_ms: i64) -> Option<Pace> {
+pub fn pace(status: UploadStatus, progress: i16, rows_total: i64, elapsed_ms: i64) -> Option<Pace> {
     let (from, to) = match status {
-        "validating" => (5.0, 50.0),
-        "importing" => (50.0, 100.0),
+        UploadStatus::Validating => (5.0, 50.0),
+        UploadStatus::Importing => (50.0, 100.0),
         _ => return None,
     };
     let share = ((f64::from(progress) - from) / (to - from)).clamp(0.0, 1.0);
@@ -138,10 +208,7 @@ pub fn reason_in_words(code: &str) -> &'static str {
 
 impl Job {
     pub fn is_finished(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "validated" | "completed" | "aborted" | "failed"
-        )
+        self.status.is_finished()
     }
 
     pub fn to_json(&self) -> Value {
@@ -163,7 +230,7 @@ impl Job {
     pub fn pace(&self) -> Option<Pace> {
         let started = self.phase_started_at?;
         pace(
-            &self.status,
+            self.status,
             self.progress,
             self.rows_total,
             (Utc::now() - started).num_milliseconds(),
@@ -309,7 +376,12 @@ pub async fn fail(pool: &PgPool, id: Uuid, message: &str) {
         .await;
 }
 
-async fn set_progress(pool: &PgPool, id: Uuid, status: &str, progress: i64) -> sqlx::Result<()> {
+async fn set_progress(
+    pool: &PgPool,
+    id: Uuid,
+    status: UploadStatus,
+    progress: i64,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE inventory_uploads SET status = $2, progress = $3, updated_at = now(),
                 phase_started_at = CASE WHEN status = $2 THEN phase_started_at ELSE now() END
@@ -337,7 +409,7 @@ async fn try_process(pool: &PgPool, uploader: &Uploader, id: Uuid) -> AppResult<
     let job = find(&mut *pool.acquire().await?, uploader.org_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("upload".into()))?;
-    if job.status == "failed" {
+    if job.status == UploadStatus::Failed {
         // Failed by the sweeper meanwhile: it already cleaned up.
         return Ok(());
     }
@@ -391,7 +463,7 @@ async fn validate(pool: &PgPool, uploader: &Uploader, job: &Job) -> AppResult<()
         set_progress(
             pool,
             job.id,
-            "validating",
+            UploadStatus::Validating,
             5 + 45 * from.min(max_line) / max_line.max(1),
         )
         .await?;
@@ -651,7 +723,7 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         tx.commit().await?;
         return Ok(());
     }
-    set_progress(pool, id, "importing", 50).await?;
+    set_progress(pool, id, UploadStatus::Importing, 50).await?;
     let (to_add, to_update) = (job.rows_to_add > 0, job.rows_to_update > 0);
     let mut tx = pool.begin().await?;
     tune(&mut tx).await?;
@@ -699,7 +771,7 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         set_progress(
             pool,
             id,
-            "importing",
+            UploadStatus::Importing,
             50 + 49 * from.min(max_line) / max_line.max(1),
         )
         .await?;
@@ -956,20 +1028,20 @@ mod tests {
     #[test]
     fn the_pace_counts_the_rows_of_the_current_phase() {
         // Checking 200,000 rows, half way (progress 27.5 of 5..50), after 10 s.
-        let p = pace("validating", 27, 200_000, 10_000).expect("moving");
+        let p = pace(UploadStatus::Validating, 27, 200_000, 10_000).expect("moving");
         assert_eq!(p.rows_done, 97_778);
         assert_eq!(p.rows_per_second, 9_778);
         assert_eq!(p.seconds_left, 11);
         // Importing: 50..100.
-        let p = pace("importing", 75, 1_000, 5_000).expect("moving");
+        let p = pace(UploadStatus::Importing, 75, 1_000, 5_000).expect("moving");
         assert_eq!(
             (p.rows_done, p.rows_per_second, p.seconds_left),
             (500, 100, 5)
         );
         // Nothing has moved yet, or the phase is over: no pace to tell.
-        assert_eq!(pace("validating", 5, 1_000, 2_000), None);
-        assert_eq!(pace("importing", 80, 1_000, 0), None);
-        assert_eq!(pace("validated", 100, 1_000, 2_000), None);
+        assert_eq!(pace(UploadStatus::Validating, 5, 1_000, 2_000), None);
+        assert_eq!(pace(UploadStatus::Importing, 80, 1_000, 0), None);
+        assert_eq!(pace(UploadStatus::Validated, 100, 1_000, 2_000), None);
     }
 
     #[test]

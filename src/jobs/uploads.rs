@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::error::AppResult;
+use crate::inventory::upload::UploadStatus;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -54,7 +55,7 @@ pub async fn sweep(state: &AppState) -> AppResult<UploadSweep> {
         audit::repo::record(&mut tx, &entry).await?;
     }
     // Finished uploads past retention; a validated upload nobody imported is closed too.
-    let old: Vec<(Uuid, String)> = sqlx::query_as(
+    let old: Vec<(Uuid, UploadStatus)> = sqlx::query_as(
         "SELECT id, status FROM inventory_uploads u
          WHERE status IN ('validated', 'completed', 'aborted', 'failed')
            AND coalesce(finished_at, updated_at) < now() - make_interval(hours => $1::int)
@@ -65,7 +66,7 @@ pub async fn sweep(state: &AppState) -> AppResult<UploadSweep> {
     .fetch_all(&mut *tx)
     .await?;
     for (id, status) in &old {
-        if status == "validated" {
+        if *status == UploadStatus::Validated {
             sqlx::query(
                 "UPDATE inventory_uploads SET status = 'failed', updated_at = now(),
                         error = 'the validated upload was not imported within the retention period; upload the file again'

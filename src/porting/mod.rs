@@ -390,19 +390,19 @@ async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> AppResult<(
 }
 
 async fn statuses(conn: &mut PgConnection, id: Uuid) -> AppResult<Vec<(String, PortStatus)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Held {
+        e164: String,
+        #[sqlx(try_from = "String")]
+        status: PortStatus,
+    }
+    let rows: Vec<Held> = sqlx::query_as(
         "SELECT e164, status FROM port_numbers WHERE port_id = $1 ORDER BY e164 FOR UPDATE",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter()
-        .map(|(e, s)| {
-            PortStatus::parse(&s)
-                .map(|s| (e, s))
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown port status {s}")))
-        })
-        .collect()
+    Ok(rows.into_iter().map(|h| (h.e164, h.status)).collect())
 }
 
 /// Corrects the old account's details (before submission, or to fix a rejection).
@@ -793,7 +793,8 @@ pub struct PortView {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct PortNumber {
     pub e164: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PortStatus,
     pub reason: Option<String>,
     pub foc_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -819,14 +820,14 @@ impl PortDetail {
     pub fn fixable(&self) -> bool {
         self.numbers
             .iter()
-            .any(|n| n.status == "draft" || n.status == "rejected")
+            .any(|n| matches!(n.status, PortStatus::Draft | PortStatus::Rejected))
     }
     pub fn cancellable(&self) -> bool {
-        !self.numbers.iter().any(|n| n.status == "foc_set")
+        !self.numbers.iter().any(|n| n.status == PortStatus::FocSet)
             && self
                 .numbers
                 .iter()
-                .any(|n| !matches!(n.status.as_str(), "completed" | "cancelled"))
+                .any(|n| !matches!(n.status, PortStatus::Completed | PortStatus::Cancelled))
     }
 }
 

@@ -525,22 +525,9 @@ pub async fn cancel(
     let reservation = repo::lock(&mut tx, tenant_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
-    match reservation.effective_status(Utc::now()) {
-        "active" => {}
-        "expired" => {
-            return Err(AppError::Gone {
-                code: "reservation_expired",
-                message: "this reservation has already expired".into(),
-            });
-        }
-        other => {
-            return Err(AppError::conflict(
-                "reservation_closed",
-                format!("this reservation is already {other}"),
-                json!({ "status": other }),
-            ));
-        }
-    }
+    reservation
+        .effective_status(Utc::now())
+        .require_active("this reservation has already expired")?;
     let held: Vec<(String, String)> = sqlx::query_as(
         "SELECT n.e164, n.lifecycle FROM numbers n JOIN holds h ON h.e164 = n.e164
          WHERE h.reservation_id = $1 AND h.ended_at IS NULL ORDER BY n.e164 FOR UPDATE OF n, h",

@@ -29,7 +29,7 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 pub struct ReservationPage {
     chrome: Chrome,
     id: Uuid,
-    status: String,
+    status: super::repo::ReservationStatus,
     expires_at: String,
     seconds_left: i64,
     justification: Option<String>,
@@ -65,9 +65,7 @@ impl ReservationPage {
 
     /// Premium numbers wait for an approver: nothing can be provisioned until then.
     pub fn awaits_approval(&self) -> bool {
-        self.approval
-            .as_ref()
-            .is_some_and(|a| a.effective_status() == "pending")
+        self.approval.as_ref().is_some_and(|a| a.is_pending())
     }
 
     /// How many numbers still wait for a target (the "Provision all" form shows from two).
@@ -118,9 +116,9 @@ async fn reservation_page(
     let e911 = crate::features::statuses(&mut conn, tenant_id, &e164s).await?;
     drop(conn);
     let now = Utc::now();
-    let status = reservation.effective_status(now).to_string();
+    let status = reservation.effective_status(now);
     let provider = state.provider_for(tenant_id).await?;
-    let targets = if status == "active" {
+    let targets = if status.is_active() {
         state.targets(tenant_id, None).await?
     } else {
         Vec::new()
@@ -138,7 +136,7 @@ async fn reservation_page(
     Ok(ReservationPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
         id,
-        seconds_left: if status == "active" {
+        seconds_left: if status.is_active() {
             (reservation.expires_at - now).num_seconds().max(0)
         } else {
             0
@@ -175,7 +173,7 @@ pub async fn show(
 #[template(path = "reservations.html")]
 struct ReservationsPage {
     chrome: Chrome,
-    reservations: Vec<(repo::ReservationRow, String)>,
+    reservations: Vec<(repo::ReservationRow, repo::ReservationStatus)>,
 }
 
 pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResult {
@@ -186,7 +184,7 @@ pub async fn list(State(state): State<AppState>, caller: PageCaller) -> PageResu
     let reservations = rows
         .into_iter()
         .map(|r| {
-            let s = r.effective_status(now).to_string();
+            let s = r.effective_status(now);
             (r, s)
         })
         .collect();

@@ -142,22 +142,9 @@ pub async fn provision(
     let reservation = repo::find(&mut conn, tenant_id, reservation_id)
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
-    match reservation.effective_status(chrono::Utc::now()) {
-        "active" => {}
-        "expired" => {
-            return Err(AppError::Gone {
-                code: "reservation_expired",
-                message: "this reservation has expired: search and reserve again".into(),
-            });
-        }
-        other => {
-            return Err(AppError::conflict(
-                "reservation_closed",
-                format!("this reservation is already {other}"),
-                json!({ "status": other }),
-            ));
-        }
-    }
+    reservation
+        .effective_status(chrono::Utc::now())
+        .require_active("this reservation has expired: search and reserve again")?;
     if specs.is_empty() {
         return Err(AppError::invalid_field(
             "assignments",

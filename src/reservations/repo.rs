@@ -3,6 +3,72 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::error::{AppError, AppResult};
+
+/// Where a reservation stands (`reservations.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ReservationStatus {
+    Active,
+    Completed,
+    Cancelled,
+    Expired,
+}
+
+impl ReservationStatus {
+    pub const ALL: [ReservationStatus; 4] = [
+        ReservationStatus::Active,
+        ReservationStatus::Completed,
+        ReservationStatus::Cancelled,
+        ReservationStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Active => "active",
+            ReservationStatus::Completed => "completed",
+            ReservationStatus::Cancelled => "cancelled",
+            ReservationStatus::Expired => "expired",
+        }
+    }
+
+    pub fn is_active(self) -> bool {
+        self == ReservationStatus::Active
+    }
+
+    pub fn is_expired(self) -> bool {
+        self == ReservationStatus::Expired
+    }
+
+    pub fn is_cancelled(self) -> bool {
+        self == ReservationStatus::Cancelled
+    }
+
+    /// Refuses changes to a reservation that is no longer active: 410 once it expired
+    /// (`expired` says so in the caller's words), 409 once completed or cancelled.
+    pub fn require_active(self, expired: &str) -> AppResult<()> {
+        match self {
+            ReservationStatus::Active => Ok(()),
+            ReservationStatus::Expired => Err(AppError::Gone {
+                code: "reservation_expired",
+                message: expired.to_string(),
+            }),
+            other => Err(AppError::conflict(
+                "reservation_closed",
+                format!("this reservation is already {other}"),
+                serde_json::json!({ "status": other }),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ReservationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ReservationRow {
     pub id: Uuid,
@@ -11,16 +77,16 @@ pub struct ReservationRow {
     pub justification: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    pub status: String,
+    pub status: ReservationStatus,
 }
 
 impl ReservationRow {
     /// Reads treat a hold past its expiry as gone, whether or not the sweeper has run yet.
-    pub fn effective_status(&self, now: DateTime<Utc>) -> &str {
-        if self.status == "active" && self.expires_at <= now {
-            "expired"
+    pub fn effective_status(&self, now: DateTime<Utc>) -> ReservationStatus {
+        if self.status.is_active() && self.expires_at <= now {
+            ReservationStatus::Expired
         } else {
-            &self.status
+            self.status
         }
     }
 }
