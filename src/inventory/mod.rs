@@ -15,6 +15,7 @@ pub mod manage;
 pub mod pages;
 pub mod repo;
 pub mod upload;
+pub mod upload_sweep;
 
 use sqlx::PgConnection;
 use uuid::Uuid;

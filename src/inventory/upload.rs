@@ -128,6 +128,9 @@ impl std::fmt::Display for UploadStatus {
     }
 }
 
+/// Why an upload that stopped making progress failed (`upload_sweep` gives up on it).
+pub const STALE_MESSAGE: &str = "the upload stopped making progress (the server handling it was interrupted); nothing was imported: upload the file again";
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Job {
     pub id: Uuid,
@@ -338,7 +341,7 @@ pub async fn receive(
             .execute(&mut *conn)
             .await?;
             if moved.rows_affected() == 0 {
-                // The sweeper gave up on it while it streamed (see jobs::uploads).
+                // The sweeper gave up on it while it streamed (see upload_sweep).
                 sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
                     .bind(id)
                     .execute(&mut *conn)
@@ -1012,13 +1015,9 @@ pub fn sample_csv() -> &'static str {
      44,020 7946 0958,TRUE,FALSE,FALSE,,,\n"
 }
 
-/// The sweeper failed the upload as stalled while this step ran (see `jobs::uploads`).
+/// The sweeper failed the upload as stalled while this step ran (see `upload_sweep`).
 fn stalled() -> AppError {
-    AppError::conflict(
-        "upload_stalled",
-        crate::jobs::uploads::STALE_MESSAGE,
-        Value::Null,
-    )
+    AppError::conflict("upload_stalled", STALE_MESSAGE, Value::Null)
 }
 
 #[cfg(test)]

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub mod activation;
 pub mod orphans;
-pub mod uploads;
 
 use crate::error::{AppError, AppResult};
 use crate::reservations::{holds, provision};
@@ -34,7 +32,7 @@ pub struct SweepReport {
     /// Emails sent (or logged, without SMTP).
     pub emails: usize,
     /// Inventory uploads failed for lack of progress, and staging cleaned after retention.
-    pub uploads: uploads::UploadSweep,
+    pub uploads: crate::inventory::upload_sweep::UploadSweep,
     /// The steps that failed (logged, and retried on the next pass).
     pub failed: Vec<&'static str>,
 }
@@ -96,7 +94,7 @@ async fn sweep(state: &AppState) -> SweepReport {
     let activated = step(
         "activate_pending",
         &mut failed,
-        activation::activate_pending(state),
+        crate::numbers::activation::activate_pending(state),
     )
     .await;
     let recovered = step(
@@ -146,7 +144,7 @@ async fn sweep(state: &AppState) -> SweepReport {
     let uploads = step(
         "sweep_inventory_uploads",
         &mut failed,
-        uploads::sweep(state),
+        crate::inventory::upload_sweep::sweep(state),
     )
     .await;
     step("prune_idempotency_keys", &mut failed, async {

@@ -1,5 +1,6 @@
 //! The tenant's numbers: listing, detail with history, release, re-routing, and routing targets.
 
+pub mod activation;
 pub mod api;
 pub mod bulk;
 pub mod export;

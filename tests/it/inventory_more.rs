@@ -381,7 +381,10 @@ fn the_sweeper_fails_stalled_uploads_and_cleans_old_staging() {
         for id in [stalled, stalled_import] {
             let (status, error, rows) = job_state(&app, id).await;
             assert_eq!(status, "failed");
-            assert_eq!(error.as_deref(), Some(inward::jobs::uploads::STALE_MESSAGE));
+            assert_eq!(
+                error.as_deref(),
+                Some(inward::inventory::upload::STALE_MESSAGE)
+            );
             assert_eq!(rows, 0, "staging rows of a failed upload are deleted");
             assert_eq!(checked_rows(&app, id).await, 0, "and its validation result");
         }

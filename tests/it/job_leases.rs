@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::{Postgres, Transaction};
 
 use crate::common::{Api, TestApp, settle, spawn_app_with, spawn_fast_features};
-use inward::jobs::activation;
+use inward::numbers::activation;
 use inward::providers::sandbox::Sandbox;
 
 /// Waits until some backend waits for a row lock (the job's platform call, stalled).

@@ -6,9 +6,9 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use super::upload::{STALE_MESSAGE, UploadStatus};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::error::AppResult;
-use crate::inventory::upload::UploadStatus;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -18,8 +18,6 @@ pub struct UploadSweep {
     /// Uploads whose staging rows were deleted after the retention period.
     pub staging_cleaned: usize,
 }
-
-pub const STALE_MESSAGE: &str = "the upload stopped making progress (the server handling it was interrupted); nothing was imported: upload the file again";
 
 pub async fn sweep(state: &AppState) -> AppResult<UploadSweep> {
     let cfg = &state.config.inventory;
