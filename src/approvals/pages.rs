@@ -77,10 +77,9 @@ async fn decide(
     decision: Decision,
 ) -> PageResult {
     let id = parse_id(&raw, "approval")?;
-    let reason: Option<String> = url::form_urlencoded::parse(&body)
-        .into_owned()
-        .find(|(k, _)| k == "reason")
-        .map(|(_, v)| v);
+    let reason = crate::web::Form::parse(&body)
+        .raw("reason")
+        .map(str::to_string);
     match super::decide::decide(
         &state,
         &caller.principal,

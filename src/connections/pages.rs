@@ -10,7 +10,7 @@ use crate::auth::{PageCaller, RequestId};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{PageResult, Refusal, render};
+use crate::web::{Form, PageResult, Refusal, render};
 
 /// The form's fields never sent back to the browser.
 const SECRETS: [&str; 3] = ["cred_client_secret", "cred_access_key_secret", "cred_jwt"];
@@ -88,15 +88,10 @@ pub async fn update(
     RequestId(request_id): RequestId,
     body: Bytes,
 ) -> PageResult {
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let form = Form::parse(&body);
+    let get = |name: &str| form.raw(name).map(str::to_string);
     let mut credentials = Map::new();
-    for (k, v) in &fields {
+    for (k, v) in form.pairs() {
         if let Some(name) = k.strip_prefix("cred_") {
             credentials.insert(name.to_string(), Value::String(v.clone()));
         }
@@ -119,7 +114,8 @@ pub async fn update(
             let mut p = page(&state, &caller).await?;
             p.error = Some(err.public_message());
             // What was typed comes back, except the secrets.
-            let typed = fields
+            let typed = form
+                .into_pairs()
                 .into_iter()
                 .filter(|(k, _)| !SECRETS.contains(&k.as_str()))
                 .collect();

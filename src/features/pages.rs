@@ -16,29 +16,17 @@ use crate::error::AppError;
 use crate::numbers::parse_path_number;
 use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};
-use crate::web::{PageError, PageResult, Refusal, render};
+use crate::web::{Form, PageError, PageResult, Refusal, render};
 
-fn form_fields(body: &Bytes) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn field(fields: &[(String, String)], name: &str) -> String {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-fn address_input(fields: &[(String, String)]) -> AddressInput {
-    let location = field(fields, "location");
-    let country = field(fields, "country");
+fn address_input(form: &Form) -> AddressInput {
+    let location = form.text("location");
+    let country = form.text("country");
     AddressInput {
-        street: field(fields, "street"),
+        street: form.text("street"),
         location: (!location.trim().is_empty()).then_some(location),
-        city: field(fields, "city"),
-        state: field(fields, "state"),
-        zip: field(fields, "zip"),
+        city: form.text("city"),
+        state: form.text("state"),
+        zip: form.text("zip"),
         country: (!country.trim().is_empty()).then_some(country),
     }
 }
@@ -64,8 +52,8 @@ pub async fn save_cnam(
     body: Bytes,
 ) -> PageResult {
     let number = parse_path_number(&raw)?;
-    let fields = form_fields(&body);
-    let name = field(&fields, "name");
+    let form = Form::parse(&body);
+    let name = form.text("name");
     match super::cnam::set_override(
         &state,
         &caller.principal,
@@ -79,7 +67,7 @@ pub async fn save_cnam(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.cnam_error = Some(err.public_message());
-            features.cnam_refusal = Refusal::new(fields, &err);
+            features.cnam_refusal = Refusal::new(form.into_pairs(), &err);
             let status = err.status();
             let page =
                 crate::numbers::pages::number_page(&state, &caller, &number, None, features, None)
@@ -98,9 +86,9 @@ pub async fn save_e911(
     body: Bytes,
 ) -> PageResult {
     let number = parse_path_number(&raw)?;
-    let fields = form_fields(&body);
-    let input = address_input(&fields);
-    let apply_to_all = field(&fields, "apply_to_all") == "on";
+    let form = Form::parse(&body);
+    let input = address_input(&form);
+    let apply_to_all = form.text("apply_to_all") == "on";
     match super::e911::set(
         &state,
         &caller.principal,
@@ -122,7 +110,7 @@ pub async fn save_e911(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.e911_error = Some(err.public_message());
-            features.e911_refusal = Refusal::new(fields, &err);
+            features.e911_refusal = Refusal::new(form.into_pairs(), &err);
             features.e911_form = typed(&input);
             let status = err.status();
             let page =
@@ -151,8 +139,8 @@ impl BulkPage {
     }
 }
 
-fn picked(fields: &[(String, String)]) -> Vec<String> {
-    crate::web::values_of(fields, "number")
+fn picked(form: &Form) -> Vec<String> {
+    form.all("number")
 }
 
 /// The bulk form, reached from the numbers list with the ticked numbers in the query.
@@ -161,11 +149,7 @@ pub async fn bulk_form(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> PageResult {
     caller.principal.tenant_admin()?;
-    let fields: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let numbers = picked(&fields);
+    let numbers = picked(&Form::parse(query.unwrap_or_default().as_bytes()));
     let error = numbers
         .is_empty()
         .then(|| "Tick the numbers to update on the Numbers page first.".to_string());
@@ -186,11 +170,11 @@ pub async fn bulk_submit(
     RequestId(request_id): RequestId,
     body: Bytes,
 ) -> PageResult {
-    let fields = form_fields(&body);
+    let form = Form::parse(&body);
     let request = BulkRequest {
-        numbers: picked(&fields),
-        address: address_input(&fields),
-        confirm: field(&fields, "confirm") == "yes",
+        numbers: picked(&form),
+        address: address_input(&form),
+        confirm: form.text("confirm") == "yes",
     };
     let mut page = BulkPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
@@ -210,7 +194,7 @@ pub async fn bulk_submit(
         }
         Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
             page.error = Some(err.public_message());
-            page.refusal = Refusal::new(fields, &err);
+            page.refusal = Refusal::new(form.into_pairs(), &err);
             Ok((err.status(), render(&page)).into_response())
         }
         Err(err) => Err(PageError(err)),
@@ -293,13 +277,13 @@ pub async fn save_settings(
     RequestId(request_id): RequestId,
     body: Bytes,
 ) -> PageResult {
-    let fields = form_fields(&body);
+    let form = Form::parse(&body);
     let change = SettingsUpdate {
-        cnam_default: Some(Some(field(&fields, "cnam_default"))),
-        require_e911: Some(field(&fields, "require_e911") == "on"),
-        unassigned_behavior: Some(field(&fields, "unassigned_behavior")),
-        main_number: Some(Some(field(&fields, "main_number"))),
-        premium_approver: Some(field(&fields, "premium_approver")).filter(|a| !a.is_empty()),
+        cnam_default: Some(Some(form.text("cnam_default"))),
+        require_e911: Some(form.text("require_e911") == "on"),
+        unassigned_behavior: Some(form.text("unassigned_behavior")),
+        main_number: Some(Some(form.text("main_number"))),
+        premium_approver: Some(form.text("premium_approver")).filter(|a| !a.is_empty()),
     };
     match super::settings_change::update(&state, &caller.principal, &change, request_id.as_deref())
         .await
@@ -307,7 +291,7 @@ pub async fn save_settings(
         Ok(_) => Ok(Redirect::to("/settings?notice=settings_saved").into_response()),
         Err(err @ AppError::Invalid { .. }) => {
             let status = err.status();
-            let refusal = crate::web::Refusal::new(fields, &err);
+            let refusal = crate::web::Refusal::new(form.into_pairs(), &err);
             let page =
                 settings_page(&state, &caller, None, Some(err.public_message()), refusal).await?;
             Ok((status, page).into_response())
@@ -451,8 +435,8 @@ pub async fn save_aging(
     RequestId(request_id): RequestId,
     body: Bytes,
 ) -> PageResult {
-    let fields = form_fields(&body);
-    let raw = field(&fields, "aging_days");
+    let form = Form::parse(&body);
+    let raw = form.text("aging_days");
     let outcome = match raw.trim().parse::<i64>() {
         Ok(days) => {
             super::aging::update(
@@ -473,8 +457,14 @@ pub async fn save_aging(
         Err(err @ AppError::Invalid { .. }) => {
             let status = err.status();
             let message = Some(err.public_message());
-            let page =
-                aging_page(&state, &caller, None, message, Refusal::new(fields, &err)).await?;
+            let page = aging_page(
+                &state,
+                &caller,
+                None,
+                message,
+                Refusal::new(form.into_pairs(), &err),
+            )
+            .await?;
             Ok((status, page).into_response())
         }
         Err(err) => Err(PageError(err)),

@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::features::number_view::{NumberFeatures, number_features};
 use crate::state::AppState;
 use crate::web::pages::Chrome;
-use crate::web::{PageResult, render};
+use crate::web::{Form, PageResult, render};
 
 pub fn national(e164: &str) -> String {
     crate::domain::e164::format_national(e164)
@@ -348,8 +348,8 @@ async fn bulk_reroute_page(
     })
 }
 
-fn picked(fields: &[(String, String)]) -> Vec<String> {
-    crate::web::values_of(fields, "number")
+fn picked(form: &Form) -> Vec<String> {
+    form.all("number")
 }
 
 /// The bulk re-route form, reached from the numbers list with the ticked numbers in the query.
@@ -358,11 +358,8 @@ pub async fn bulk_reroute_form(
     caller: PageCaller,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> PageResult {
-    let fields: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let (numbers, error) = match super::bulk::wanted(&picked(&fields)) {
+    let form = Form::parse(query.unwrap_or_default().as_bytes());
+    let (numbers, error) = match super::bulk::wanted(&picked(&form)) {
         Ok(unique) => (unique, None),
         Err(err) => (Vec::new(), Some(err.public_message())),
     };
@@ -378,13 +375,9 @@ pub async fn bulk_reroute(
     RequestId(request_id): RequestId,
     body: axum::body::Bytes,
 ) -> PageResult {
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let numbers = picked(&fields);
-    let chosen = fields
-        .iter()
-        .find(|(k, _)| k == "target")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let form = Form::parse(&body);
+    let numbers = picked(&form);
+    let chosen = form.text("target");
     let outcome = match chosen.split_once(':') {
         Some((kind, id)) => {
             super::bulk::reroute_all(
@@ -450,11 +443,8 @@ impl BulkPage {
     }
 }
 
-fn bulk_action(fields: &[(String, String)]) -> Result<String, AppError> {
-    match crate::web::values_of(fields, "action")
-        .first()
-        .map(String::as_str)
-    {
+fn bulk_action(form: &Form) -> Result<String, AppError> {
+    match form.raw("action") {
         Some(a @ ("release" | "cnam")) => Ok(a.to_string()),
         _ => Err(AppError::invalid_field(
             "action",
@@ -469,20 +459,13 @@ pub async fn bulk_form(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> PageResult {
     caller.principal.tenant()?;
-    let fields: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let form = Form::parse(query.unwrap_or_default().as_bytes());
     // The page keeps the action asked for, also when it has to say why nothing can be done.
-    let asked = crate::web::values_of(&fields, "action")
-        .first()
-        .cloned()
-        .unwrap_or_default();
-    let (action, numbers, error) =
-        match (bulk_action(&fields), super::bulk::wanted(&picked(&fields))) {
-            (Ok(action), Ok(unique)) => (action, unique, None),
-            (Err(err), _) | (_, Err(err)) => (asked, Vec::new(), Some(err.public_message())),
-        };
+    let asked = form.text("action");
+    let (action, numbers, error) = match (bulk_action(&form), super::bulk::wanted(&picked(&form))) {
+        (Ok(action), Ok(unique)) => (action, unique, None),
+        (Err(err), _) | (_, Err(err)) => (asked, Vec::new(), Some(err.public_message())),
+    };
     Ok(render(&BulkPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         action,
@@ -499,13 +482,10 @@ pub async fn bulk_act(
     RequestId(request_id): RequestId,
     body: axum::body::Bytes,
 ) -> PageResult {
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let action = bulk_action(&fields)?;
-    let numbers = picked(&fields);
-    let name = crate::web::values_of(&fields, "name")
-        .first()
-        .map(|n| n.trim().to_string())
-        .unwrap_or_default();
+    let form = Form::parse(&body);
+    let action = bulk_action(&form)?;
+    let numbers = picked(&form);
+    let name = form.get("name").unwrap_or_default().to_string();
     let outcome = if action == "release" {
         super::bulk::release_all(&state, &caller.principal, &numbers, request_id.as_deref()).await
     } else {

@@ -13,32 +13,21 @@ use crate::domain::port::PortInput;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};
-use crate::web::{PageError, PageResult, parse_id, render};
+use crate::web::{Form, PageError, PageResult, parse_id, render};
 
-fn fields(body: &Bytes) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn field(fields: &[(String, String)], name: &str) -> String {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
-fn input_of(f: &[(String, String)]) -> PortInput {
+fn input_of(f: &Form) -> PortInput {
     PortInput {
-        numbers: field(f, "numbers")
+        numbers: f
+            .text("numbers")
             .split(['\n', ',', ';'])
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
-        current_carrier: field(f, "current_carrier"),
-        account_number: field(f, "account_number"),
-        pin: field(f, "pin"),
-        account_name: field(f, "account_name"),
-        service_address: field(f, "service_address"),
+        current_carrier: f.text("current_carrier"),
+        account_number: f.text("account_number"),
+        pin: f.text("pin"),
+        account_name: f.text("account_name"),
+        service_address: f.text("service_address"),
     }
 }
 
@@ -84,8 +73,9 @@ pub async fn create(
     RequestId(request_id): RequestId,
     body: Bytes,
 ) -> PageResult {
-    let f = fields(&body);
-    let (kind, id) = field(&f, "target")
+    let f = Form::parse(&body);
+    let (kind, id) = f
+        .text("target")
         .split_once(':')
         .map(|(k, i)| (k.to_string(), i.to_string()))
         .unwrap_or_default();
@@ -103,7 +93,7 @@ pub async fn create(
             err @ (AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)),
         ) => {
             let status = err.status();
-            let refusal = crate::web::Refusal::new(f, &err);
+            let refusal = crate::web::Refusal::new(f.into_pairs(), &err);
             let page = ports_page(&state, &caller, Some(err.public_message()), refusal).await?;
             Ok((status, render(&page)).into_response())
         }
@@ -207,7 +197,7 @@ pub async fn edit(
     body: Bytes,
 ) -> PageResult {
     let id = parse_id(&raw, "port request")?;
-    let typed = fields(&body);
+    let typed = Form::parse(&body);
     let outcome = super::update(
         &state,
         &caller.principal,
@@ -218,7 +208,11 @@ pub async fn edit(
     .await
     .map(|_| "port_updated");
     // The PIN is never sent back.
-    let typed = typed.into_iter().filter(|(k, _)| k != "pin").collect();
+    let typed = typed
+        .into_pairs()
+        .into_iter()
+        .filter(|(k, _)| k != "pin")
+        .collect();
     after(&state, &caller, id, outcome, false, typed).await
 }
 

@@ -11,18 +11,7 @@ use crate::domain::{E164, Target};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};
-use crate::web::{PageResult, parse_id, render};
-
-fn form_fields(body: &Bytes) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
+use crate::web::{Form, PageResult, parse_id, render};
 
 #[derive(askama::Template)]
 #[template(path = "reservation.html")]
@@ -203,22 +192,25 @@ pub async fn provision(
     body: Bytes,
 ) -> PageResult {
     let id = parse_id(&id, "reservation")?;
-    let fields = form_fields(&body);
-    if field(&fields, "all") == Some("yes") {
-        return provision_all(&state, &caller, request_id.as_deref(), id, &fields).await;
+    let form = Form::parse(&body);
+    if form.raw("all") == Some("yes") {
+        return provision_all(&state, &caller, request_id.as_deref(), id, &form).await;
     }
-    let row = field(&fields, "number")
+    let row = form
+        .raw("number")
         .map(crate::domain::e164::format_national)
         .unwrap_or_else(|| "This number".into());
     let spec = (|| {
-        let number = field(&fields, "number")
+        let number = form
+            .raw("number")
             .ok_or_else(|| AppError::invalid_field("number", "Which number? Reload the page."))?;
-        let target = field(&fields, "target").unwrap_or("");
+        let target = form.raw("target").unwrap_or("");
         let (kind, target_id) = target.split_once(':').ok_or_else(|| {
             AppError::invalid_field("target", format!("{row}: choose a routing target."))
         })?;
         let target = if target_id == "new" {
-            let name = field(&fields, "new_extension")
+            let name = form
+                .raw("new_extension")
                 .map(str::trim)
                 .filter(|n| !n.is_empty());
             let name = name.ok_or_else(|| {
@@ -240,7 +232,7 @@ pub async fn provision(
             E164::parse(number).map_err(|e| AppError::invalid_field("number", e.to_string()))?;
         Ok::<_, AppError>(AssignmentSpec {
             number: number.to_string(),
-            name: field(&fields, "display_name").map(str::to_string),
+            name: form.raw("display_name").map(str::to_string),
             target,
         })
     })();
@@ -287,9 +279,9 @@ pub async fn provision(
     let status = error.status();
     let mut page = reservation_page(&state, &caller, id, None).await?;
     page.error = Some(error.public_message());
-    page.kept = field(&fields, "number").map(|number| Kept {
+    page.kept = form.raw("number").map(|number| Kept {
         number: number.to_string(),
-        fields: fields.clone(),
+        fields: form.pairs().to_vec(),
     });
     Ok((status, render(&page)).into_response())
 }
@@ -331,10 +323,11 @@ async fn provision_all(
     caller: &PageCaller,
     request_id: Option<&str>,
     id: Uuid,
-    fields: &[(String, String)],
+    form: &Form,
 ) -> PageResult {
     let outcome = async {
-        let (kind, target_id) = field(fields, "target")
+        let (kind, target_id) = form
+            .raw("target")
             .and_then(|t| t.split_once(':'))
             .filter(|(_, id)| *id != "new" && !id.is_empty())
             .ok_or_else(|| {

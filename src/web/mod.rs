@@ -118,9 +118,18 @@ impl Form {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first value of `key` as sent; empty when missing.
+    pub fn text(&self, key: &str) -> String {
+        self.raw(key).unwrap_or_default().to_string()
+    }
+
     /// Every field as sent, in order.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
+    }
+
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
     }
 
     /// Every value of `key`, in order.
@@ -221,15 +230,6 @@ impl Refusal {
             self.typed(field).unwrap_or("")
         }
     }
-}
-
-/// Every value sent under `name` in a form or query (ticked boxes share one name).
-pub fn values_of(fields: &[(String, String)], name: &str) -> Vec<String> {
-    fields
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .collect()
 }
 
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, AppError> {
