@@ -3,7 +3,8 @@
 //! them only if they were set over https, by this host, for path `/`, so neither a sibling
 //! subdomain nor a plain-http page can plant or overwrite one.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+use cookie::SameSite;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cookie {
@@ -29,24 +30,35 @@ impl Cookies {
     }
 
     /// A `Set-Cookie` value; `None` for `max_age` clears the cookie.
-    pub fn set(self, cookie: Cookie, value: &str, max_age: Option<i64>) -> String {
+    pub fn set(self, which: Cookie, value: &str, max_age: Option<i64>) -> String {
         // The session goes with top-level navigation from other sites (a link in an email
         // opens signed in); the form token never leaves this site.
-        let same_site = match cookie {
-            Cookie::Session => "Lax",
-            Cookie::Login => "Strict",
+        let same_site = match which {
+            Cookie::Session => SameSite::Lax,
+            Cookie::Login => SameSite::Strict,
         };
-        let secure = if self.secure { "; Secure" } else { "" };
-        format!(
-            "{}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={}{secure}",
-            self.name(cookie),
-            max_age.unwrap_or(0)
-        )
+        let mut built = cookie::Cookie::build((self.name(which), value))
+            .path("/")
+            .http_only(true)
+            .same_site(same_site)
+            .max_age(cookie::time::Duration::seconds(max_age.unwrap_or(0)));
+        if self.secure {
+            built = built.secure(true);
+        }
+        built.build().to_string()
     }
 
     /// The cookie's value, if the request carries it under this configuration's name.
-    pub fn get(self, headers: &HeaderMap, cookie: Cookie) -> Option<String> {
-        super::cookie(headers, self.name(cookie))
+    pub fn get(self, headers: &HeaderMap, which: Cookie) -> Option<String> {
+        let wanted = self.name(which);
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == wanted)
+            .map(|c| c.value().to_string())
     }
 }
 
@@ -57,16 +69,19 @@ mod tests {
     #[test]
     fn secure_cookies_are_host_only_and_the_others_are_not() {
         let secure = Cookies { secure: true };
-        let set = secure.set(Cookie::Session, "abc", Some(60));
-        assert_eq!(
-            set,
-            "__Host-inward_session=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
-        );
+        let set = cookie::Cookie::parse(secure.set(Cookie::Session, "abc", Some(60))).unwrap();
+        assert_eq!((set.name(), set.value()), ("__Host-inward_session", "abc"));
+        assert_eq!(set.path(), Some("/"));
+        assert_eq!(set.http_only(), Some(true));
+        assert_eq!(set.secure(), Some(true));
+        assert_eq!(set.same_site(), Some(SameSite::Lax));
+        assert_eq!(set.max_age(), Some(cookie::time::Duration::seconds(60)));
         let plain = Cookies { secure: false };
-        assert_eq!(
-            plain.set(Cookie::Login, "", None),
-            "inward_login=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
-        );
+        let cleared = cookie::Cookie::parse(plain.set(Cookie::Login, "", None)).unwrap();
+        assert_eq!((cleared.name(), cleared.value()), ("inward_login", ""));
+        assert_eq!(cleared.secure(), None, "not Secure over plain http");
+        assert_eq!(cleared.same_site(), Some(SameSite::Strict));
+        assert_eq!(cleared.max_age(), Some(cookie::time::Duration::ZERO));
         let mut headers = HeaderMap::new();
         headers.insert(
             "cookie",

@@ -16,7 +16,6 @@ pub mod users_web;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use chrono::{DateTime, Utc};
@@ -34,17 +33,6 @@ pub struct Authenticated {
     pub csrf: Option<String>,
 }
 
-/// The value of the cookie `wanted`, if the request carries it.
-pub fn cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == wanted)
-        .map(|(_, value)| value.to_string())
-}
 
 /// A resolved caller, as cached in `AppState::callers`.
 #[derive(Debug, Clone)]
