@@ -33,7 +33,6 @@ pub struct Authenticated {
     pub csrf: Option<String>,
 }
 
-
 /// A resolved caller, as cached in `AppState::callers`.
 #[derive(Debug, Clone)]
 pub struct CachedCaller {

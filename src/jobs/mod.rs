@@ -8,7 +8,7 @@ use serde::Serialize;
 pub mod orphans;
 
 use crate::error::{AppError, AppResult};
-use crate::reservations::{holds, provision};
+use crate::reservations::holds;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -100,7 +100,7 @@ async fn sweep(state: &AppState) -> SweepReport {
     let recovered = step(
         "recover_stalled_sagas",
         &mut failed,
-        provision::recover_stalled(state),
+        crate::reservations::provision_saga::recover_stalled(state),
     )
     .await;
     let releases_finished = step(

@@ -6,6 +6,7 @@ mod batch;
 pub mod holds;
 pub mod pages;
 pub mod provision;
+pub mod provision_saga;
 pub mod quick;
 pub mod repo;
 
