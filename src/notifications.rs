@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -15,6 +16,7 @@ use crate::auth::{ApiCaller, PageCaller};
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::web::pages::Chrome;
+use crate::web::routes::Routes;
 use crate::web::{PageResult, render};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -178,4 +180,16 @@ pub async fn api_mark_read(
 ) -> AppResult<Json<Value>> {
     let marked = mark_all_read(&state.pool, caller.user_id).await?;
     Ok(Json(json!({ "marked": marked })))
+}
+
+/// Its JSON API, under `/api/v1`.
+pub fn api_routes(r: Routes) -> Routes {
+    r.at("/notifications", get(api_list))
+        .at("/notifications/read", post(api_mark_read))
+}
+
+/// Its pages.
+pub fn page_routes(r: Routes) -> Routes {
+    r.at("/notifications", get(page))
+        .at("/notifications/bell", get(bell))
 }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod decide;
 pub mod pages;
+pub mod routes;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};

@@ -5,6 +5,7 @@ pub mod chain;
 pub mod deferred;
 pub mod pages;
 pub mod repo;
+pub mod routes;
 
 use serde::Serialize;
 use uuid::Uuid;

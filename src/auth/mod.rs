@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod pages;
 pub mod password;
 pub mod repo;
+pub mod routes;
 pub mod session;
 pub mod throttle;
 pub mod tokens;

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod pages;
 mod repo;
+pub mod routes;
 
 use serde::Serialize;
 use serde_json::json;

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod pages;
 pub mod repo;
 pub mod ringcx_pool;
+pub mod routes;
 pub mod sealing;
 pub mod switch;
 pub mod sync;

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod compare;
 pub mod orphan;
 pub mod repo;
+pub mod routes;
 pub mod web;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

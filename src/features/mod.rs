@@ -7,6 +7,7 @@ pub mod cnam;
 pub mod e911;
 pub mod number_view;
 pub mod pages;
+pub mod routes;
 pub mod settings;
 pub mod settings_change;
 pub mod sync;

@@ -14,6 +14,7 @@ pub mod drawn;
 pub mod manage;
 pub mod pages;
 pub mod repo;
+pub mod routes;
 pub mod upload;
 pub mod upload_sweep;
 

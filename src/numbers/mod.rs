@@ -10,6 +10,7 @@ pub mod pages;
 pub mod release;
 pub mod repo;
 pub mod reroute;
+pub mod routes;
 
 pub use release::release;
 pub use reroute::reroute;

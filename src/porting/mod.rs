@@ -21,6 +21,7 @@ use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
+pub mod routes;
 mod sync;
 pub use sync::sync;
 

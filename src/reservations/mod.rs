@@ -9,6 +9,7 @@ pub mod provision;
 pub mod provision_saga;
 pub mod quick;
 pub mod repo;
+pub mod routes;
 
 pub use batch::HoldWriter;
 pub use holds::{cancel, reserve};

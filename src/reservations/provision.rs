@@ -3,13 +3,15 @@
 //! then mark it `active`/`pending`. A failed step is compensated in reverse order and the
 //! number goes back to `reserved` under its still-live hold, so the user can retry.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+pub use super::provision_saga::NumberResult;
+use super::provision_saga::{Assignment, Resolved};
 use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::{E164, Target, TargetKind, policy::Principal};
+use crate::domain::{E164, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::providers::Provider;
 use crate::state::AppState;
@@ -27,31 +29,6 @@ pub struct AssignmentSpec {
     pub number: String,
     pub name: Option<String>,
     pub target: TargetSpec,
-}
-
-/// A validated assignment: the number is held by the reservation, the target is known
-/// (or is an extension to create by name).
-#[derive(Debug, Clone)]
-pub(super) struct Assignment {
-    pub(super) number: E164,
-    pub(super) display_name: Option<String>,
-    pub(super) target: Resolved,
-}
-
-#[derive(Debug, Clone)]
-pub(super) enum Resolved {
-    Existing(Target),
-    NewExtension(String),
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NumberResult {
-    pub number: String,
-    pub ok: bool,
-    pub state: String,
-    pub target: Option<Target>,
-    pub notice: Option<String>,
-    pub error: Option<String>,
 }
 
 fn clean(text: &Option<String>) -> Option<String> {

@@ -4,11 +4,11 @@
 //! platform's side, newest step first; a saga whose lease ran out (a crash, a pause) is
 //! undone by `recover_stalled`, and its own late answer is then undone too (`undo_fenced`).
 
+use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::provision::{Assignment, NumberResult, Resolved};
 use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal};
@@ -16,6 +16,31 @@ use crate::error::{AppError, AppResult};
 use crate::providers::{Activation, NumberRef, Provider, ProviderError};
 use crate::saga_lease::{Lease, Saga, crash_point};
 use crate::state::AppState;
+
+/// A validated assignment: the number is held by the reservation, the target is known
+/// (or is an extension to create by name).
+#[derive(Debug, Clone)]
+pub(super) struct Assignment {
+    pub(super) number: E164,
+    pub(super) display_name: Option<String>,
+    pub(super) target: Resolved,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Resolved {
+    Existing(Target),
+    NewExtension(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NumberResult {
+    pub number: String,
+    pub ok: bool,
+    pub state: String,
+    pub target: Option<Target>,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+}
 
 /// One number's provisioning: who asks, for which reservation, and where the number goes.
 pub(super) struct Run<'a> {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod pages;
 pub mod repo;
+pub mod routes;
 
 use serde::Serialize;
 

@@ -1,0 +1,17 @@
+//! The search routes; `startup` hands each builder to the slices in turn.
+
+use axum::routing::get;
+
+use crate::web::routes::Routes;
+
+/// Its JSON API, under `/api/v1`.
+pub fn api_routes(r: Routes) -> Routes {
+    r.at("/numbers/available", get(super::api::available))
+        .at("/cities", get(super::api::cities))
+}
+
+/// Its pages.
+pub fn page_routes(r: Routes) -> Routes {
+    r.at("/search", get(super::pages::search))
+        .at("/search/cities", get(super::pages::cities))
+}
