@@ -238,21 +238,16 @@ const SELECT: &str = "SELECT a.id, a.tenant_id, o.name AS tenant_name, a.reserva
         inward_user_email(a.decided_by) AS decided_by_email, a.decided_at, a.reason, a.created_at
     FROM approvals a JOIN organizations o ON o.id = a.tenant_id JOIN users u ON u.id = a.requested_by";
 
-/// Which approvals a caller sees: a tenant admin its tenant's, a reseller admin its tenants'
-/// (those its tenants route to it), a tenant user the ones they asked for.
-fn scope(caller: &Principal) -> AppResult<(String, Uuid)> {
-    use crate::domain::policy::{OrgKind, Role};
-    match (caller.org_kind, caller.role) {
-        (OrgKind::Tenant, Role::TenantAdmin) => Ok(("a.tenant_id = $1".into(), caller.org_id)),
-        (OrgKind::Tenant, Role::TenantUser) => Ok(("a.requested_by = $1".into(), caller.user_id)),
-        (OrgKind::Reseller, Role::ResellerAdmin) => Ok((
-            "o.parent_id = $1 AND a.approver = 'reseller'".into(),
-            caller.org_id,
-        )),
-        _ => Err(AppError::Forbidden(
-            "approvals belong to tenants and their resellers".into(),
-        )),
-    }
+/// The approvals a caller lists (`Principal::approvals_view`), as a condition on `a`/`o`.
+fn scope(caller: &Principal) -> AppResult<(&'static str, Uuid)> {
+    use crate::domain::policy::ApprovalsView;
+    Ok(match caller.approvals_view()? {
+        ApprovalsView::Tenant(tenant) => ("a.tenant_id = $1", tenant),
+        ApprovalsView::Requester(user) => ("a.requested_by = $1", user),
+        ApprovalsView::Reseller(reseller) => {
+            ("o.parent_id = $1 AND a.approver = 'reseller'", reseller)
+        }
+    })
 }
 
 pub async fn list(

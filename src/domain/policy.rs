@@ -43,6 +43,10 @@ pub struct Principal {
 pub enum Denied {
     NeedsTenant,
     NeedsRole(&'static str),
+    /// A tenant admin uploading while its reseller has not allowed external numbers.
+    ExternalNumbersOff,
+    /// Approvals are a tenant's and its reseller's business.
+    ApprovalsOfTenants,
 }
 
 impl fmt::Display for Denied {
@@ -50,6 +54,12 @@ impl fmt::Display for Denied {
         match self {
             Denied::NeedsTenant => f.write_str("this needs a tenant account: numbers are searched, held and routed by a tenant's users"),
             Denied::NeedsRole(what) => write!(f, "this needs the {what} role"),
+            Denied::ExternalNumbersOff => f.write_str(
+                "your tenant may not upload its own numbers: ask your reseller to set \"Allow external numbers\"",
+            ),
+            Denied::ApprovalsOfTenants => {
+                f.write_str("approvals belong to tenants and their resellers")
+            }
         }
     }
 }
@@ -96,6 +106,27 @@ impl Approver {
             Approver::Reseller => "The reseller approves",
         }
     }
+}
+
+/// Which numbers of the inventory a caller sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InventoryView {
+    Everything,
+    /// A reseller: numbers in its inventory.
+    Inventory(Uuid),
+    /// A tenant admin: numbers allocated to the tenant or in use by it.
+    Tenant(Uuid),
+}
+
+/// Which premium approvals a caller lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalsView {
+    /// A tenant admin: every one of its tenant.
+    Tenant(Uuid),
+    /// A tenant user: the ones it asked for.
+    Requester(Uuid),
+    /// A reseller admin: its tenants' that route approvals to it.
+    Reseller(Uuid),
 }
 
 /// Which tenants' audit entries a caller may read.
@@ -172,6 +203,51 @@ impl Principal {
             (OrgKind::Tenant, Role::TenantAdmin) => Ok((self.org_id, Approver::TenantAdmin)),
             (OrgKind::Reseller, Role::ResellerAdmin) => Ok((self.org_id, Approver::Reseller)),
             _ => Err(Denied::NeedsRole("tenant admin or reseller admin")),
+        }
+    }
+
+    /// Which inventory the caller sees: the operator all of it, a reseller admin its own, a
+    /// tenant admin its tenant's numbers.
+    pub fn inventory_view(&self) -> Result<InventoryView, Denied> {
+        match self.role {
+            Role::Operator => Ok(InventoryView::Everything),
+            Role::ResellerAdmin => Ok(InventoryView::Inventory(self.org_id)),
+            Role::TenantAdmin => Ok(InventoryView::Tenant(self.org_id)),
+            Role::TenantUser => Err(Denied::NeedsRole("tenant admin")),
+        }
+    }
+
+    /// The inventory the caller allocates, releases and equips with carriers: the
+    /// operator's or a reseller admin's own.
+    pub fn inventory_owner(&self) -> Result<Uuid, Denied> {
+        match self.role {
+            Role::Operator | Role::ResellerAdmin => Ok(self.org_id),
+            _ => Err(Denied::NeedsRole("reseller admin")),
+        }
+    }
+
+    /// Whether the caller may upload numbers: an inventory owner, or a tenant admin whose
+    /// reseller allows its organization external numbers (`allows_external`).
+    pub fn may_upload(&self, allows_external: bool) -> Result<(), Denied> {
+        match self.role {
+            Role::Operator | Role::ResellerAdmin => Ok(()),
+            Role::TenantAdmin if allows_external => Ok(()),
+            Role::TenantAdmin => Err(Denied::ExternalNumbersOff),
+            Role::TenantUser => Err(Denied::NeedsRole("reseller admin or tenant admin")),
+        }
+    }
+
+    /// Only the platform operator gives numbers back to the carrier for good.
+    pub fn is_operator(&self) -> bool {
+        self.role == Role::Operator
+    }
+
+    pub fn approvals_view(&self) -> Result<ApprovalsView, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Tenant, Role::TenantAdmin) => Ok(ApprovalsView::Tenant(self.org_id)),
+            (OrgKind::Tenant, Role::TenantUser) => Ok(ApprovalsView::Requester(self.user_id)),
+            (OrgKind::Reseller, Role::ResellerAdmin) => Ok(ApprovalsView::Reseller(self.org_id)),
+            _ => Err(Denied::ApprovalsOfTenants),
         }
     }
 
@@ -267,6 +343,40 @@ impl FromStr for OrgKind {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_inventory_is_seen_and_kept_by_whom_the_roles_say() {
+        let org = Uuid::from_u128(7);
+        let view = |r| principal(r, r.org_kind()).inventory_view();
+        assert_eq!(view(Role::Operator), Ok(InventoryView::Everything));
+        assert_eq!(view(Role::ResellerAdmin), Ok(InventoryView::Inventory(org)));
+        assert_eq!(view(Role::TenantAdmin), Ok(InventoryView::Tenant(org)));
+        assert!(view(Role::TenantUser).is_err());
+        let owner = |r| principal(r, r.org_kind()).inventory_owner();
+        assert_eq!(owner(Role::Operator), Ok(org));
+        assert_eq!(owner(Role::ResellerAdmin), Ok(org));
+        assert!(owner(Role::TenantAdmin).is_err());
+        assert!(owner(Role::TenantUser).is_err());
+        let upload = |r, allowed| principal(r, r.org_kind()).may_upload(allowed);
+        assert!(upload(Role::ResellerAdmin, false).is_ok());
+        assert!(upload(Role::TenantAdmin, true).is_ok());
+        assert_eq!(
+            upload(Role::TenantAdmin, false),
+            Err(Denied::ExternalNumbersOff)
+        );
+        assert!(upload(Role::TenantUser, true).is_err());
+        assert!(principal(Role::Operator, OrgKind::Operator).is_operator());
+        assert!(!principal(Role::ResellerAdmin, OrgKind::Reseller).is_operator());
+    }
+
+    #[test]
+    fn approvals_are_listed_to_their_tenant_requester_or_reseller() {
+        let (user, org) = (Uuid::nil(), Uuid::from_u128(7));
+        let view = |r| principal(r, r.org_kind()).approvals_view();
+        assert_eq!(view(Role::TenantAdmin), Ok(ApprovalsView::Tenant(org)));
+        assert_eq!(view(Role::TenantUser), Ok(ApprovalsView::Requester(user)));
+        assert_eq!(view(Role::ResellerAdmin), Ok(ApprovalsView::Reseller(org)));
+        assert_eq!(view(Role::Operator), Err(Denied::ApprovalsOfTenants));
+    }
 
     #[test]
     fn a_token_acts_with_its_scope_never_above_its_user() {

@@ -8,12 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::Uploader;
 use super::carriers;
 use super::conditions::FilterQuery;
 use super::manage::{self, Selection};
 use super::repo;
 use super::upload::{self, Mode, NewUpload};
-use super::{Scope, Uploader};
 use crate::auth::{ApiCaller, RequestId};
 use crate::domain::E164;
 use crate::domain::policy::Principal;
@@ -120,7 +120,7 @@ pub async fn list_uploads(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
 ) -> AppResult<Json<Value>> {
-    Scope::for_caller(&caller)?;
+    caller.inventory_view()?;
     let jobs = upload::recent(&mut *state.pool.acquire().await?, caller.org_id).await?;
     Ok(Json(
         json!({ "uploads": jobs.iter().map(upload::Job::to_json).collect::<Vec<_>>() }),
@@ -272,7 +272,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(query): Query<FilterQuery>,
 ) -> AppResult<Response> {
-    let scope = Scope::for_caller(&caller)?;
+    let scope = caller.inventory_view()?;
     let filter = query.parse()?;
     if wants_csv(&headers) {
         let mut conn = state.pool.acquire().await?;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
-use crate::domain::policy::{Denied, Principal, Role};
+use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -20,10 +20,7 @@ pub struct Assignment {
 }
 
 fn tenant_admin(caller: &Principal) -> AppResult<Uuid> {
-    match caller.role {
-        Role::TenantAdmin => Ok(caller.org_id),
-        _ => Err(Denied::NeedsRole("tenant admin").into()),
-    }
+    Ok(caller.tenant_admin()?)
 }
 
 /// Assigns (or re-assigns) one of the tenant's numbers.

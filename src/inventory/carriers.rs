@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::manager_org;
 use crate::audit::{self, Action, Entry, Outcome};
-use crate::domain::policy::{Principal, Role};
+use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -31,7 +31,7 @@ pub struct Carrier {
 /// Whose carriers a caller manages: `None` = the global ones (the operator).
 fn owner(caller: &Principal) -> AppResult<Option<Uuid>> {
     let org = manager_org(caller)?;
-    Ok((caller.role != Role::Operator).then_some(org))
+    Ok((!caller.is_operator()).then_some(org))
 }
 
 fn parse_kind(kind: &str) -> AppResult<&'static str> {

@@ -150,7 +150,7 @@ pub async fn fragment(
     caller: PageCaller,
     axum::extract::Query(q): axum::extract::Query<DashboardQuery>,
 ) -> Result<Response, PageError> {
-    let scope = Scope::for_caller(&caller.principal)?;
+    let scope = caller.principal.inventory_view()?;
     let key = format!("{scope:?}");
     let again = q.again.is_some();
     if let Some(html) = state.dashboards.fresh(&key).filter(|_| !again) {

@@ -69,7 +69,7 @@ pub async fn allocate(
         "SELECT id, name FROM organizations WHERE id = $1 AND kind = 'tenant' AND ($2 OR parent_id = $3)",
     )
     .bind(tenant_id)
-    .bind(caller.role == crate::domain::policy::Role::Operator)
+    .bind(caller.is_operator())
     .bind(org)
     .fetch_optional(&state.pool)
     .await?;
@@ -276,7 +276,7 @@ pub async fn delete(
     number: &E164,
     request_id: Option<&str>,
 ) -> AppResult<()> {
-    let scope = Scope::for_caller(caller)?;
+    let scope = caller.inventory_view()?;
     let mut tx = state.pool.begin().await?;
     let mut q = QueryBuilder::new(
         "SELECT n.uploaded_by_org_id, n.tenant_id, n.allocated_tenant_id, n.lifecycle,
@@ -456,7 +456,7 @@ pub async fn permanent_release(
     confirm: &str,
     request_id: Option<&str>,
 ) -> AppResult<()> {
-    if caller.role != crate::domain::policy::Role::Operator {
+    if !caller.is_operator() {
         return Err(AppError::Forbidden(
             "only the platform operator may release a number permanently to the carrier".into(),
         ));
@@ -519,7 +519,7 @@ pub async fn set_external_numbers(
     .bind(tenant_id)
     .bind(org)
     .bind(allow)
-    .bind(caller.role == crate::domain::policy::Role::Operator)
+    .bind(caller.is_operator())
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {

@@ -21,8 +21,8 @@ pub mod upload_sweep;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::domain::policy::{Denied, OrgKind, Principal, Role};
-use crate::error::{AppError, AppResult};
+use crate::domain::policy::{OrgKind, Principal};
+use crate::error::AppResult;
 
 /// The organization an upload is for, and who sent it.
 #[derive(Debug, Clone)]
@@ -37,25 +37,12 @@ impl Uploader {
     /// Operators and reseller admins upload to their inventory; a tenant admin may upload
     /// the tenant's own numbers when its reseller set "Allow external numbers".
     pub async fn for_caller(conn: &mut PgConnection, caller: &Principal) -> AppResult<Uploader> {
-        match caller.role {
-            Role::Operator | Role::ResellerAdmin => {}
-            Role::TenantAdmin => {
-                let allowed: bool = sqlx::query_scalar(
-                    "SELECT allow_external_numbers FROM organizations WHERE id = $1",
-                )
+        let allows_external: bool =
+            sqlx::query_scalar("SELECT allow_external_numbers FROM organizations WHERE id = $1")
                 .bind(caller.org_id)
                 .fetch_one(conn)
                 .await?;
-                if !allowed {
-                    return Err(AppError::Forbidden(
-                        "your tenant may not upload its own numbers: ask your reseller to set \"Allow external numbers\"".into(),
-                    ));
-                }
-            }
-            Role::TenantUser => {
-                return Err(Denied::NeedsRole("reseller admin or tenant admin").into());
-            }
-        }
+        caller.may_upload(allows_external)?;
         Ok(Uploader {
             org_id: caller.org_id,
             user_id: caller.user_id,
@@ -87,35 +74,14 @@ impl Uploader {
     }
 }
 
-/// Which numbers a caller sees on the inventory page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Everything,
-    /// A reseller: numbers in its inventory.
-    Inventory(Uuid),
-    /// A tenant admin: numbers allocated to the tenant or in use by it.
-    Tenant(Uuid),
-}
-
-impl Scope {
-    pub fn for_caller(caller: &Principal) -> AppResult<Scope> {
-        match caller.role {
-            Role::Operator => Ok(Scope::Everything),
-            Role::ResellerAdmin => Ok(Scope::Inventory(caller.org_id)),
-            Role::TenantAdmin => Ok(Scope::Tenant(caller.org_id)),
-            Role::TenantUser => Err(Denied::NeedsRole("tenant admin").into()),
-        }
-    }
-}
+/// Which numbers a caller sees on the inventory page (decided by `domain::policy`).
+pub type Scope = crate::domain::policy::InventoryView;
 
 /// Allocation and release are the inventory owner's: an operator or a reseller admin.
 pub fn manager_org(caller: &Principal) -> AppResult<Uuid> {
-    match caller.role {
-        Role::Operator | Role::ResellerAdmin => Ok(caller.org_id),
-        _ => Err(Denied::NeedsRole("reseller admin").into()),
-    }
+    Ok(caller.inventory_owner()?)
 }
 
 pub fn can_view(caller: &Principal) -> bool {
-    Scope::for_caller(caller).is_ok()
+    caller.inventory_view().is_ok()
 }

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::Uploader;
 use super::conditions::FilterQuery;
 use super::manage::{self, Selection};
 use super::repo::{self, InventoryRow, TenantChoice};
 use super::upload::{self, Job, Mode};
-use super::{Scope, Uploader};
 use crate::auth::{PageCaller, RequestId};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -81,7 +81,7 @@ pub async fn page(
     caller: PageCaller,
     Query(q): Query<PageQuery>,
 ) -> PageResult {
-    let scope = Scope::for_caller(&caller.principal)?;
+    let scope = caller.principal.inventory_view()?;
     let filter = q.filter.parse()?;
     let rows = {
         // Released before the next connection is taken (`tests/it/pool.rs`).
@@ -127,7 +127,7 @@ pub async fn page(
         next_query,
         can_manage: super::manager_org(&caller.principal).is_ok(),
         can_upload,
-        is_operator: caller.principal.role == crate::domain::policy::Role::Operator,
+        is_operator: caller.principal.is_operator(),
         is_tenant_admin: caller.principal.role == crate::domain::policy::Role::TenantAdmin,
         f_assignment: q.filter.assignment.clone().unwrap_or_default(),
         org_id: caller.principal.org_id,
@@ -292,7 +292,7 @@ pub async fn export(
     caller: PageCaller,
     Query(q): Query<FilterQuery>,
 ) -> PageResult {
-    let scope = Scope::for_caller(&caller.principal)?;
+    let scope = caller.principal.inventory_view()?;
     let filter = q.parse()?;
     let body = repo::export_csv(&mut *state.pool.acquire().await?, scope, &filter).await?;
     Ok(super::api::csv_response("inventory.csv", body))

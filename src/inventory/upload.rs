@@ -278,7 +278,7 @@ pub async fn find_for(
     caller: &crate::domain::policy::Principal,
     id: Uuid,
 ) -> AppResult<Job> {
-    super::Scope::for_caller(caller)?;
+    caller.inventory_view()?;
     find(conn, caller.org_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("upload".into()))
