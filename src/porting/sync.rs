@@ -10,8 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Postgres, Row, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{audit_port, record_event};
@@ -35,7 +34,7 @@ enum Step {
 /// One pass; each number moves on its own, so one bad number fails alone. Returns how many
 /// numbers' status moved.
 pub async fn sync(state: &AppState) -> AppResult<usize> {
-    let rows = sqlx::query(
+    let rows: Vec<Due> = sqlx::query_as(
         "UPDATE port_numbers n SET next_check_at = now() + make_interval(secs => $1)
          FROM (SELECT n.port_id, n.e164, p.tenant_id, p.current_carrier, p.account_number, p.pin, p.pin_sealed,
                       p.account_name, p.service_address, p.target_type, p.target_id, p.target_name
@@ -106,106 +105,173 @@ async fn reject(
     Ok(true)
 }
 
+/// A port number as the pass claimed it, with its request's details.
+#[derive(sqlx::FromRow)]
+struct Due {
+    port_id: Uuid,
+    e164: String,
+    #[sqlx(try_from = "String")]
+    status: PortStatus,
+    provider_ref: Option<String>,
+    attempts: i32,
+    /// `next_check_at` as claimed: a step that reschedules the number changes it.
+    lease: DateTime<Utc>,
+    tenant_id: Uuid,
+    current_carrier: String,
+    account_number: String,
+    pin: Option<String>,
+    pin_sealed: Option<Vec<u8>>,
+    account_name: String,
+    service_address: String,
+    target_type: String,
+    target_id: String,
+    target_name: String,
+}
+
+impl Due {
+    fn claimed<'a>(&'a self, status: PortStatus, reference: Option<&'a str>) -> Claimed<'a> {
+        Claimed {
+            port_id: self.port_id,
+            e164: &self.e164,
+            status,
+            reference,
+        }
+    }
+
+    fn target(&self) -> AppResult<Target> {
+        Ok(Target {
+            kind: self
+                .target_type
+                .parse()
+                .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
+            id: self.target_id.clone(),
+            name: self.target_name.clone(),
+        })
+    }
+}
+
 /// Asks the carrier about one claimed port number and records what it answered; returns how
 /// many steps the number moved.
-async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
-    let mut moved = 0;
-    let port_id: Uuid = row.try_get("port_id")?;
-    let e164: String = row.try_get("e164")?;
-    let tenant_id: Uuid = row.try_get("tenant_id")?;
-    let attempts: i32 = row.try_get("attempts")?;
-    let mut status = PortStatus::parse(&row.try_get::<String, _>("status")?)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bad port status")))?;
-    let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
-    let provider = state.provider_for(tenant_id).await?;
-    let reference: Option<String> = row.try_get("provider_ref")?;
-    let lease: DateTime<Utc> = row.try_get("lease")?;
-    let claimed = |reference| Claimed {
-        port_id,
-        e164: &e164,
-        status,
-        reference,
+async fn follow(state: &AppState, due: &Due) -> AppResult<usize> {
+    let number = E164::from_stored(&due.e164).map_err(|e| AppError::Internal(e.into()))?;
+    let provider = state.provider_for(due.tenant_id).await?;
+    let Some(reference) = &due.provider_ref else {
+        return submit(state, provider.as_ref(), due, &number).await;
     };
-    let Some(reference) = reference else {
-        let sealed: Option<Vec<u8>> = row.try_get("pin_sealed")?;
-        let pin = match super::open_pin(
-            state,
-            sealed.as_deref(),
-            row.try_get("pin")?,
-            port_id,
-            tenant_id,
-        ) {
-            Ok(pin) => pin,
-            Err(err @ (SecretError::NoKey | SecretError::BadKey)) => {
-                // This instance lacks the key; another instance (or this one, fixed) will
-                // submit it. The tenant's request is not at fault.
-                return Err(AppError::Internal(anyhow::anyhow!("port PIN: {err}")));
-            }
-            Err(err) => {
-                // Sealed under a key this instance no longer has: the carrier can never be
-                // asked with it, so the number is rejected for the tenant to fix, not
-                // retried for ever.
-                tracing::warn!(%e164, %port_id, error = %err, "port PIN cannot be opened");
-                let Some(mut tx) = claimed(None).hold(state).await? else {
-                    return Ok(0);
-                };
-                let reason = "the port-out PIN on file can no longer be read (the server's \
-                              secrets key changed); enter the PIN again";
-                if reject(&mut tx, port_id, &e164, tenant_id, status, reason).await? {
-                    moved += 1;
-                }
-                tx.commit().await?;
-                return Ok(moved);
-            }
-        };
-        let details = PortDetails::parse(&PortInput {
-            numbers: vec![],
-            current_carrier: row.try_get("current_carrier")?,
-            account_number: row.try_get("account_number")?,
-            pin,
-            account_name: row.try_get("account_name")?,
-            service_address: row.try_get("service_address")?,
-        })
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}")))?;
-        let submitted = provider.submit_port(tenant_id, &number, &details).await;
-        let Some(mut tx) = claimed(None).hold(state).await? else {
-            return Ok(0);
-        };
-        match submitted {
-            Ok(reference) => {
-                sqlx::query("UPDATE port_numbers SET provider_ref = $3, attempts = 0, next_check_at = now() WHERE port_id = $1 AND e164 = $2")
-                    .bind(port_id).bind(&e164).bind(reference).execute(&mut *tx).await?;
-            }
-            Err(err) => retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?,
-        }
-        tx.commit().await?;
-        return Ok(0);
-    };
-    let progress = provider.port_status(&reference).await;
-    let Some(mut tx) = claimed(Some(&reference)).hold(state).await? else {
+    let progress = provider.port_status(reference).await;
+    let Some(mut tx) = due.claimed(due.status, Some(reference)).hold(state).await? else {
         return Ok(0);
     };
     let progress = match progress {
         Ok(p) => p,
         Err(err) => {
-            retry(&mut tx, port_id, &e164, attempts, &err.to_string()).await?;
+            retry(
+                &mut tx,
+                due.port_id,
+                &due.e164,
+                due.attempts,
+                &err.to_string(),
+            )
+            .await?;
             tx.commit().await?;
             return Ok(0);
         }
     };
-    // The carrier may have moved several steps since the last look: record each.
+    let steps = steps_to(due, &progress)?;
+    let (status, moved) = apply(&mut tx, state, due, &number, steps).await?;
+    if status.in_flight() {
+        // Looked at again in a second, unless a step above scheduled it otherwise.
+        sqlx::query(
+            "UPDATE port_numbers SET next_check_at = now() + interval '1 second'
+                     WHERE port_id = $1 AND e164 = $2 AND next_check_at = $3",
+        )
+        .bind(due.port_id)
+        .bind(&due.e164)
+        .bind(due.lease)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// First look at a submitted number: hands the request to the carrier and keeps its
+/// reference. A PIN that can no longer be opened rejects the number for the tenant to fix.
+async fn submit(
+    state: &AppState,
+    provider: &dyn crate::providers::Provider,
+    due: &Due,
+    number: &E164,
+) -> AppResult<usize> {
+    let (port_id, tenant_id) = (due.port_id, due.tenant_id);
+    let pin = match super::open_pin(
+        state,
+        due.pin_sealed.as_deref(),
+        due.pin.clone(),
+        port_id,
+        tenant_id,
+    ) {
+        Ok(pin) => pin,
+        Err(err @ (SecretError::NoKey | SecretError::BadKey)) => {
+            // This instance lacks the key; another instance (or this one, fixed) will
+            // submit it. The tenant's request is not at fault.
+            return Err(AppError::Internal(anyhow::anyhow!("port PIN: {err}")));
+        }
+        Err(err) => {
+            // Sealed under a key this instance no longer has: the carrier can never be
+            // asked with it, so the number is rejected for the tenant to fix, not
+            // retried for ever.
+            tracing::warn!(e164 = %due.e164, %port_id, error = %err, "port PIN cannot be opened");
+            let Some(mut tx) = due.claimed(due.status, None).hold(state).await? else {
+                return Ok(0);
+            };
+            let reason = "the port-out PIN on file can no longer be read (the server's \
+                          secrets key changed); enter the PIN again";
+            let moved = reject(&mut tx, port_id, &due.e164, tenant_id, due.status, reason).await?;
+            tx.commit().await?;
+            return Ok(usize::from(moved));
+        }
+    };
+    let details = PortDetails::parse(&PortInput {
+        numbers: vec![],
+        current_carrier: due.current_carrier.clone(),
+        account_number: due.account_number.clone(),
+        pin,
+        account_name: due.account_name.clone(),
+        service_address: due.service_address.clone(),
+    })
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}")))?;
+    let submitted = provider.submit_port(tenant_id, number, &details).await;
+    let Some(mut tx) = due.claimed(due.status, None).hold(state).await? else {
+        return Ok(0);
+    };
+    match submitted {
+        Ok(reference) => {
+            sqlx::query("UPDATE port_numbers SET provider_ref = $3, attempts = 0, next_check_at = now() WHERE port_id = $1 AND e164 = $2")
+                .bind(port_id).bind(&due.e164).bind(reference).execute(&mut *tx).await?;
+        }
+        Err(err) => retry(&mut tx, port_id, &due.e164, due.attempts, &err.to_string()).await?,
+    }
+    tx.commit().await?;
+    Ok(0)
+}
+
+/// The steps from where the number stands to what the carrier reports: the carrier may have
+/// moved several since the last look, and each is recorded.
+fn steps_to(due: &Due, progress: &PortProgress) -> AppResult<Vec<Step>> {
+    let e164 = &due.e164;
     let mut steps = Vec::new();
-    let reached = match &progress {
+    let reached = match progress {
         PortProgress::Submitted => PortStatus::Submitted,
         PortProgress::Acknowledged => PortStatus::Acknowledged,
         PortProgress::FocSet(_) => PortStatus::FocSet,
         PortProgress::Completed(_) => PortStatus::Completed,
         PortProgress::Rejected(reason) => {
             steps.push(Step::Reject(reason.clone()));
-            status
+            due.status
         }
     };
-    let foc = match &progress {
+    let foc = match progress {
         PortProgress::FocSet(at) | PortProgress::Completed(at) => Some(*at),
         _ => None,
     };
@@ -226,7 +292,7 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
             PortStatus::Completed,
         ),
     ] {
-        if rank(reached) >= rank(to) && rank(status) <= rank(from) {
+        if rank(reached) >= rank(to) && rank(due.status) <= rank(from) {
             let next = from
                 .next(event)
                 .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
@@ -239,53 +305,54 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
                     foc.map(|f| f.format("%Y-%m-%d %H:%M").to_string())
                         .unwrap_or_default()
                 ),
-                _ => format!(
-                    "{e164}: ported in; it is now routed to {}",
-                    row.try_get::<String, _>("target_name")?
-                ),
+                _ => format!("{e164}: ported in; it is now routed to {}", due.target_name),
             };
             steps.push(Step::Advance(next, foc, message));
         }
     }
+    Ok(steps)
+}
+
+/// Records each step in the transaction holding the row; returns where the number ends and
+/// how many steps it moved. Completion routes the number on the platform first; if that
+/// fails the number stays FOC-set and is tried again.
+async fn apply(
+    tx: &mut PgConnection,
+    state: &AppState,
+    due: &Due,
+    number: &E164,
+    steps: Vec<Step>,
+) -> AppResult<(PortStatus, usize)> {
+    let (port_id, e164, tenant_id) = (due.port_id, due.e164.as_str(), due.tenant_id);
+    let (mut status, mut moved) = (due.status, 0);
     for step in steps {
         match step {
             Step::Reject(reason) => {
-                if reject(&mut tx, port_id, &e164, tenant_id, status, &reason).await? {
+                if reject(&mut *tx, port_id, e164, tenant_id, status, &reason).await? {
                     status = PortStatus::Rejected;
                     moved += 1;
                 }
             }
             Step::Advance(next, foc, message) => {
-                if next == PortStatus::Completed {
-                    let target = Target {
-                        kind: row
-                            .try_get::<String, _>("target_type")?
-                            .parse()
-                            .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?,
-                        id: row.try_get("target_id")?,
-                        name: row.try_get("target_name")?,
-                    };
-                    match complete(&mut tx, state, tenant_id, &number, &target).await {
-                        Ok(()) => {}
-                        Err(err) => {
-                            // The number stays FOC-set and is tried again.
-                            retry(&mut tx, port_id, &e164, attempts, &err.public_message()).await?;
-                            break;
-                        }
-                    }
+                if next == PortStatus::Completed
+                    && let Err(err) =
+                        complete(&mut *tx, state, tenant_id, number, &due.target()?).await
+                {
+                    retry(&mut *tx, port_id, e164, due.attempts, &err.public_message()).await?;
+                    break;
                 }
                 sqlx::query("UPDATE port_numbers SET status = $3, foc_at = coalesce($4, foc_at), attempts = 0, updated_at = now(),
                                     next_check_at = now() + interval '1 second' WHERE port_id = $1 AND e164 = $2")
-                    .bind(port_id).bind(&e164).bind(next.as_str()).bind(foc).execute(&mut *tx).await?;
-                record_event(&mut tx, port_id, Some(&e164), next.as_str(), &message).await?;
+                    .bind(port_id).bind(e164).bind(next.as_str()).bind(foc).execute(&mut *tx).await?;
+                record_event(&mut *tx, port_id, Some(e164), next.as_str(), &message).await?;
                 audit_port(
-                    &mut tx,
+                    &mut *tx,
                     Action::PortStatus,
                     Outcome::Success,
                     tenant_id,
                     None,
                     None,
-                    Some(&e164),
+                    Some(e164),
                     json!({ "port_id": port_id, "status": next.as_str(), "foc_at": foc }),
                 )
                 .await?;
@@ -294,23 +361,10 @@ async fn follow(state: &AppState, row: &PgRow) -> AppResult<usize> {
             }
         }
     }
-    if status.in_flight() {
-        // Looked at again in a second, unless a step above scheduled it otherwise.
-        sqlx::query(
-            "UPDATE port_numbers SET next_check_at = now() + interval '1 second'
-                     WHERE port_id = $1 AND e164 = $2 AND next_check_at = $3",
-        )
-        .bind(port_id)
-        .bind(&e164)
-        .bind(lease)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(moved)
+    Ok((status, moved))
 }
 
-/// A port number as the pass claimed it.
+/// The row as claimed, to hold again after the carrier answered.
 struct Claimed<'a> {
     port_id: Uuid,
     e164: &'a str,
