@@ -29,7 +29,6 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Many entries in one statement (the deferred SEARCH entries), in the order given.
 /// Who last provisioned the number in the tenant, per the audit log.
 pub async fn last_provisioner(
     conn: &mut PgConnection,
@@ -46,6 +45,7 @@ pub async fn last_provisioner(
     Ok(user.flatten())
 }
 
+/// Many entries in one statement (the deferred SEARCH entries), in the order given.
 pub async fn record_many(conn: &mut PgConnection, entries: &[Entry]) -> sqlx::Result<()> {
     fn column<T>(entries: &[Entry], f: impl Fn(&Entry) -> T) -> Vec<T> {
         entries.iter().map(f).collect()

@@ -175,7 +175,11 @@ pub async fn change_password_page(
         Err(err @ AppError::Invalid { .. }) => {
             let mut p = page(&state, &caller).await?;
             p.error = Some(err.public_message());
-            p.refusal = Refusal::new(Vec::new(), &err);
+            p.refusal = Refusal::new(Vec::new(), &err).shown_on(&[
+                "current_password",
+                "new_password",
+                "confirm_password",
+            ]);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
         }
         Err(other) => Err(other.into()),

@@ -180,7 +180,11 @@ pub async fn create(
         }
         Err(err @ AppError::Invalid { .. }) => {
             p.error = Some(err.public_message());
-            p.refusal = Refusal::new(form.pairs().to_vec(), &err);
+            p.refusal = Refusal::new(form.pairs().to_vec(), &err).shown_on(&[
+                "name",
+                "expires_in_days",
+                "scope",
+            ]);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
         }
         Err(other) => Err(other.into()),

@@ -214,7 +214,9 @@ pub async fn create_page(
         Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let mut p = page(&state, &caller).await?;
             p.error = Some(err.public_message());
-            p.refusal = Refusal::new(form.pairs().to_vec(), &err);
+            p.refusal = Refusal::new(form.pairs().to_vec(), &err)
+                .shown_on(&["email", "role", "password"])
+                .without(&["password"]);
             let status = if matches!(err, AppError::Conflict { .. }) {
                 StatusCode::CONFLICT
             } else {

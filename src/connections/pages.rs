@@ -12,6 +12,21 @@ use crate::state::AppState;
 use crate::web::pages::Chrome;
 use crate::web::{Form, PageResult, Refusal, render};
 
+/// The form's fields, each of which can show why it was refused.
+const FIELDS: [&str; 11] = [
+    "kind",
+    "region",
+    "base_url",
+    "cred_client_id",
+    "cred_client_secret",
+    "cred_access_key_id",
+    "cred_access_key_secret",
+    "cred_default_script",
+    "cred_default_skill_id",
+    "cred_jwt",
+    "cred_account_id",
+];
+
 /// The form's fields never sent back to the browser.
 const SECRETS: [&str; 3] = ["cred_client_secret", "cred_access_key_secret", "cred_jwt"];
 
@@ -119,7 +134,9 @@ pub async fn update(
                 .into_iter()
                 .filter(|(k, _)| !SECRETS.contains(&k.as_str()))
                 .collect();
-            p.refusal = Refusal::new(typed, &err).renamed("credentials.", "cred_");
+            p.refusal = Refusal::new(typed, &err)
+                .renamed("credentials.", "cred_")
+                .shown_on(&FIELDS);
             Ok((err.status(), render(&p)).into_response())
         }
         Err(other) => Err(other.into()),

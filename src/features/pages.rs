@@ -18,6 +18,9 @@ use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{Form, PageError, PageResult, Refusal, render};
 
+/// The address form's fields (the bulk form has no country: it is the US).
+const ADDRESS_FIELDS: [&str; 6] = ["street", "location", "city", "state", "zip", "country"];
+
 fn address_input(form: &Form) -> AddressInput {
     let location = form.text("location");
     let country = form.text("country");
@@ -67,7 +70,7 @@ pub async fn save_cnam(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.cnam_error = Some(err.public_message());
-            features.cnam_refusal = Refusal::new(form.into_pairs(), &err);
+            features.cnam_refusal = Refusal::new(form.into_pairs(), &err).shown_on(&["name"]);
             let status = err.status();
             let page =
                 crate::numbers::pages::number_page(&state, &caller, &number, None, features, None)
@@ -110,7 +113,7 @@ pub async fn save_e911(
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
             features.e911_error = Some(err.public_message());
-            features.e911_refusal = Refusal::new(form.into_pairs(), &err);
+            features.e911_refusal = Refusal::new(form.into_pairs(), &err).shown_on(&ADDRESS_FIELDS);
             features.e911_form = typed(&input);
             let status = err.status();
             let page =
@@ -194,7 +197,7 @@ pub async fn bulk_submit(
         }
         Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
             page.error = Some(err.public_message());
-            page.refusal = Refusal::new(form.into_pairs(), &err);
+            page.refusal = Refusal::new(form.into_pairs(), &err).shown_on(&ADDRESS_FIELDS);
             Ok((err.status(), render(&page)).into_response())
         }
         Err(err) => Err(PageError(err)),
@@ -220,7 +223,7 @@ impl SettingsPage {
 
     /// The box as saved, or as sent when the form was refused (an unticked box is not sent).
     fn require_e911(&self) -> bool {
-        if self.refusal.names_fields() {
+        if self.refusal.sent() {
             self.refusal.typed("require_e911") == Some("on")
         } else {
             self.settings.require_e911
@@ -291,7 +294,12 @@ pub async fn save_settings(
         Ok(_) => Ok(Redirect::to("/settings?notice=settings_saved").into_response()),
         Err(err @ AppError::Invalid { .. }) => {
             let status = err.status();
-            let refusal = crate::web::Refusal::new(form.into_pairs(), &err);
+            let refusal = crate::web::Refusal::new(form.into_pairs(), &err).shown_on(&[
+                "cnam_default",
+                "unassigned_behavior",
+                "main_number",
+                "premium_approver",
+            ]);
             let page =
                 settings_page(&state, &caller, None, Some(err.public_message()), refusal).await?;
             Ok((status, page).into_response())
@@ -462,7 +470,7 @@ pub async fn save_aging(
                 &caller,
                 None,
                 message,
-                Refusal::new(form.into_pairs(), &err),
+                Refusal::new(form.into_pairs(), &err).shown_on(&["aging_days"]),
             )
             .await?;
             Ok((status, page).into_response())

@@ -151,14 +151,20 @@ pub async fn fragment(
     axum::extract::Query(q): axum::extract::Query<DashboardQuery>,
 ) -> Result<Response, PageError> {
     let scope = caller.principal.inventory_view()?;
-    let key = format!("{scope:?}");
+    let key = super::drawn::key(scope);
+    let asked = std::time::Instant::now();
     let again = q.again.is_some();
-    if let Some(html) = state.dashboards.fresh(&key).filter(|_| !again) {
+    if !again && let Some(html) = state.dashboards.fresh(&key) {
         return Ok(Html(html).into_response());
     }
     let _counting = state.dashboards.one_count_at_a_time().await;
     // Counted by the one before us while we waited?
-    if let Some(html) = state.dashboards.fresh(&key).filter(|_| !again) {
+    let kept = if again {
+        state.dashboards.drawn_since(&key, asked)
+    } else {
+        state.dashboards.fresh(&key)
+    };
+    if let Some(html) = kept {
         return Ok(Html(html).into_response());
     }
     let mut tx = state.pool.begin().await?;

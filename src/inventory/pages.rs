@@ -234,9 +234,12 @@ pub async fn upload_status(
 ) -> PageResult {
     let id = parse_id(&raw, "upload")?;
     let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
-    if job.status == upload::UploadStatus::Completed {
+    if let (Some(finished), Ok(scope)) = (job.finished_at, caller.principal.inventory_view())
+        && job.status == upload::UploadStatus::Completed
+    {
         // The person who watched the import finish sees it counted on the dashboard next.
-        state.dashboards.forget();
+        let key = super::drawn::key(scope);
+        state.dashboards.forget_if_before(&key, finished);
     }
     // One address, two answers (the fragment htmx polls, the page a person opens): caches
     // must tell them apart.
@@ -418,7 +421,10 @@ async fn bulk_summary(
         _ => return Err(AppError::NotFound("action".into())),
     };
     if confirmed {
-        state.dashboards.forget();
+        if let Ok(scope) = caller.principal.inventory_view() {
+            let key = super::drawn::key(scope);
+            state.dashboards.forget_if_before(&key, chrono::Utc::now());
+        }
         let notice = if action == "allocate" {
             "allocated"
         } else {

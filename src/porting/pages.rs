@@ -93,7 +93,16 @@ pub async fn create(
             err @ (AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)),
         ) => {
             let status = err.status();
-            let refusal = crate::web::Refusal::new(f.into_pairs(), &err);
+            let refusal = crate::web::Refusal::new(f.into_pairs(), &err)
+                .shown_on(&[
+                    "numbers",
+                    "current_carrier",
+                    "account_number",
+                    "pin",
+                    "account_name",
+                    "service_address",
+                ])
+                .without(&["pin"]);
             let page = ports_page(&state, &caller, Some(err.public_message()), refusal).await?;
             Ok((status, render(&page)).into_response())
         }
@@ -175,7 +184,14 @@ async fn after(
         }
         Err(err @ (AppError::Invalid { .. } | AppError::Conflict { .. })) => {
             let status = err.status();
-            let refusal = crate::web::Refusal::new(typed, &err);
+            let refusal = crate::web::Refusal::new(typed, &err).shown_on(&[
+                "current_carrier",
+                "account_number",
+                "pin",
+                "account_name",
+                "service_address",
+                "loa",
+            ]);
             let message = Some(err.public_message());
             let page = port_page(state, caller, id, None, message, refusal).await?;
             if htmx {

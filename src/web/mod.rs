@@ -179,6 +179,26 @@ impl Refusal {
         Refusal { typed, fields }
     }
 
+    /// Keeps only the fields the form shows (`on`): a refusal of anything else stays in the
+    /// alert above the form, in its own words.
+    pub fn shown_on(mut self, on: &[&str]) -> Self {
+        self.fields
+            .retain(|(field, _)| on.contains(&field.as_str()));
+        self
+    }
+
+    /// Leaves out what must never be sent back to the browser (a password, a PIN).
+    pub fn without(mut self, secrets: &[&str]) -> Self {
+        self.typed
+            .retain(|(field, _)| !secrets.contains(&field.as_str()));
+        self
+    }
+
+    /// Whether this is a form sent back after a refusal (its values are what was typed).
+    pub fn sent(&self) -> bool {
+        !self.typed.is_empty()
+    }
+
     /// The same refusal with the fields the service names `from…` shown on the form's `to…`
     /// (the API's `credentials.client_id` is the form's `cred_client_id`).
     pub fn renamed(mut self, from: &str, to: &str) -> Self {
@@ -224,7 +244,7 @@ impl Refusal {
 
     /// What was typed into `field`, or `otherwise` (the saved value) on a fresh form.
     pub fn typed_or<'a>(&'a self, field: &str, otherwise: &'a str) -> &'a str {
-        if self.typed.is_empty() {
+        if !self.sent() {
             otherwise
         } else {
             self.typed(field).unwrap_or("")

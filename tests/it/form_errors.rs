@@ -161,6 +161,34 @@ fn tenant_forms_show_a_refusal_beside_its_field_and_keep_what_was_typed() {
 }
 
 #[test]
+fn a_refusal_of_something_the_form_does_not_show_keeps_its_words_in_the_alert() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.browser("admin@globex.test").await;
+        // No number ticked: the bulk E911 form has no field for the numbers.
+        let response = admin
+            .post_form(
+                "/e911/bulk",
+                &[
+                    ("street", "500 Congress Ave"),
+                    ("city", "Austin"),
+                    ("state", "TX"),
+                    ("zip", "78701"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains(r#"id="bulk-error">select at least one number</div>"#),
+            "{page}"
+        );
+        assert!(!page.contains("correct the field marked below"), "{page}");
+        assert!(!page.contains(r#"aria-invalid="true""#), "{page}");
+    })
+}
+
+#[test]
 fn the_aging_form_shows_its_refusal_beside_the_period() {
     crate::db::db_test(|pool| async move {
         let app = spawn_app(pool).await;
