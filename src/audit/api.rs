@@ -113,25 +113,9 @@ impl AuditQuery {
                 }
             },
         };
-        let before_id = present(&self.cursor)
-            .map(|c| {
-                c.parse::<i64>().map_err(|_| {
-                    AppError::invalid_field("cursor", "the cursor is not one this server issued")
-                })
-            })
-            .transpose()?;
-        let limit = match present(&self.limit) {
-            None => 50,
-            Some(l) => match l.parse::<i64>() {
-                Ok(n) if (1..=500).contains(&n) => n,
-                _ => {
-                    return Err(AppError::invalid_field(
-                        "limit",
-                        "limit must be a number from 1 to 500",
-                    ));
-                }
-            },
-        };
+        let before_id =
+            crate::web::paging::cursor(self.cursor.as_deref(), |c| c.parse::<i64>().ok())?;
+        let limit = crate::web::paging::limit(self.limit.as_deref(), 50)?;
         Ok(AuditFilter {
             number,
             actions,

@@ -108,30 +108,12 @@ impl FilterQuery {
                 ));
             }
         };
-        let after = clean(&self.cursor)
-            .map(|c| {
-                crate::domain::E164::parse(c)
-                    .map(|n| n.as_str().to_string())
-                    .map_err(|_| {
-                        AppError::invalid_field(
-                            "cursor",
-                            "the cursor is not one this server issued",
-                        )
-                    })
-            })
-            .transpose()?;
-        let limit = match clean(&self.limit) {
-            None => 50,
-            Some(l) => match l.parse::<i64>() {
-                Ok(n) if (1..=500).contains(&n) => n,
-                _ => {
-                    return Err(AppError::invalid_field(
-                        "limit",
-                        "limit must be a number from 1 to 500",
-                    ));
-                }
-            },
-        };
+        let after = crate::web::paging::cursor(self.cursor.as_deref(), |c| {
+            crate::domain::E164::parse(c)
+                .ok()
+                .map(|n| n.as_str().to_string())
+        })?;
+        let limit = crate::web::paging::limit(self.limit.as_deref(), 50)?;
         Ok(Filter {
             tenant,
             status,

@@ -55,42 +55,12 @@ impl ListQuery {
                     .to_string(),
             ),
         };
-        let after = match self
-            .cursor
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => None,
-            Some(c) => Some(
-                super::parse_path_number(c)
-                    .map_err(|_| {
-                        AppError::invalid_field(
-                            "cursor",
-                            "the cursor is not one this server issued",
-                        )
-                    })?
-                    .as_str()
-                    .to_string(),
-            ),
-        };
-        let limit = match self
-            .limit
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => 100,
-            Some(l) => match l.parse::<i64>() {
-                Ok(n) if (1..=500).contains(&n) => n,
-                _ => {
-                    return Err(AppError::invalid_field(
-                        "limit",
-                        "limit must be a number from 1 to 500",
-                    ));
-                }
-            },
-        };
+        let after = crate::web::paging::cursor(self.cursor.as_deref(), |c| {
+            super::parse_path_number(c)
+                .ok()
+                .map(|n| n.as_str().to_string())
+        })?;
+        let limit = crate::web::paging::limit(self.limit.as_deref(), 100)?;
         Ok(ListArgs {
             state,
             after,

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod charts;
 pub mod pages;
+pub mod paging;
 pub mod routes;
 pub mod server;
 
