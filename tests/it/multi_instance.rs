@@ -122,22 +122,26 @@ async fn counter_sum(http: &reqwest::Client, bases: &[String], name: &str) -> f6
     sum
 }
 
+/// Migrates the test database with `inward migrate`, seeds the demo in `npas` and returns an
+/// API token of agent@globex.test: ready for `inward serve` processes.
+pub(crate) async fn migrated_demo(pool: &PgPool, url: &str, npas: &[&str]) -> String {
+    let migrated = Command::new(env!("CARGO_BIN_EXE_inward"))
+        .arg("migrate")
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    inward::seed::demo(pool, 4, Some(npas)).await.unwrap();
+    inward::admin::create_token(pool, "agent@globex.test")
+        .await
+        .unwrap()
+}
+
 #[test]
 fn three_instances_share_holds_job_claims_and_sessions() {
     crate::db::db_test(|pool| async move {
         let url = crate::db::runtime_url(&pool.connect_options());
-        let migrated = Command::new(env!("CARGO_BIN_EXE_inward"))
-            .arg("migrate")
-            .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
-        assert!(migrated.status.success(), "{migrated:?}");
-        inward::seed::demo(&pool, 4, Some(&["512", "907"]))
-            .await
-            .unwrap();
-        let token = inward::admin::create_token(&pool, "agent@globex.test")
-            .await
-            .unwrap();
+        let token = migrated_demo(&pool, &url, &["512", "907"]).await;
         let instances = start(&url, 3);
         let bases = instances.bases.clone();
         let http = reqwest::Client::new();

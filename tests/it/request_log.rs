@@ -11,16 +11,7 @@ use reqwest::StatusCode;
 fn each_log_line_of_a_request_names_its_id_and_caller() {
     crate::db::db_test(|pool| async move {
         let url = crate::db::runtime_url(&pool.connect_options());
-        let migrated = Command::new(env!("CARGO_BIN_EXE_inward"))
-            .arg("migrate")
-            .env("DATABASE_URL", &url)
-            .output()
-            .unwrap();
-        assert!(migrated.status.success(), "{migrated:?}");
-        inward::seed::demo(&pool, 4, Some(&["512"])).await.unwrap();
-        let token = inward::admin::create_token(&pool, "agent@globex.test")
-            .await
-            .unwrap();
+        let token = crate::multi_instance::migrated_demo(&pool, &url, &["512"]).await;
         let user: uuid::Uuid =
             sqlx::query_scalar("SELECT id FROM users WHERE email = 'agent@globex.test'")
                 .fetch_one(&pool)
