@@ -5,14 +5,17 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use uuid::Uuid;
 
-use super::compare::DriftClass;
+use super::compare::{Drift, DriftClass};
 use super::repo::{self, StoredDrift};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::policy::Principal;
 use crate::domain::{E164, NumberState};
 use crate::error::{AppError, AppResult};
 use crate::numbers::lifecycle;
+use crate::numbers::repo::TenantNumber;
+use crate::providers::Provider;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,24 +105,8 @@ pub async fn act(
         .ok_or_else(|| {
             AppError::NotFound(format!("a difference for {number} (run the check again)"))
         })?;
-    let offered = offered_for(&stored);
+    ensure_offered(&stored, action, number)?;
     let drift = stored.drift;
-    if !offered.contains(&action) {
-        return Err(AppError::conflict(
-            "action_not_offered",
-            format!(
-                "“{}” is not offered for {number} ({}); offered: {}",
-                action.label(),
-                drift.class.label().to_lowercase(),
-                offered
-                    .iter()
-                    .map(|a| a.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            json!({ "offered": offered }),
-        ));
-    }
     if crate::numbers::reroute::in_progress(&state.pool, number.as_str()).await? {
         return Err(crate::numbers::reroute::busy(number));
     }
@@ -134,76 +121,13 @@ pub async fn act(
             "released".to_string()
         }
         (DriftAction::Apply, DriftClass::RoutedNotActive | DriftClass::Unknown) => {
-            // Inward routes it nowhere: neither should the platform, unless the number
-            // became this tenant's routed number since the check.
-            if from.is_some_and(|s| {
-                matches!(
-                    s,
-                    NumberState::Active | NumberState::Pending | NumberState::Provisioning
-                )
-            }) {
-                return Err(changed(number));
-            }
-            provider.unassign(tenant, number).await?;
-            "unrouted on the platform".to_string()
+            unroute_on_platform(provider.as_ref(), tenant, number, from).await?
         }
         (DriftAction::Apply, _) => {
-            let (Some(n), Some(target)) = (current.as_ref(), drift.inward_target.as_ref()) else {
-                return Err(changed(number));
-            };
-            if !matches!(from, Some(NumberState::Active | NumberState::Pending))
-                || n.target_id.as_deref() != Some(target.id.as_str())
-            {
-                return Err(changed(number));
-            }
-            provider.unassign(tenant, number).await?;
-            let number_ref = crate::providers::NumberRef {
-                e164: number,
-                state: n.us_state.as_deref(),
-            };
-            provider
-                .assign(tenant, number_ref, target, n.display_name.as_deref())
-                .await?;
-            format!(
-                "routed to {} {} on the platform",
-                target.kind.as_str(),
-                target.name
-            )
+            route_as_inward(provider.as_ref(), tenant, number, current.as_ref(), &drift).await?
         }
         (DriftAction::Adopt, _) => {
-            let Some(target) = drift.platform_target.as_ref() else {
-                return Err(changed(number));
-            };
-            // The platform's routing as it is now, not as the check saw it.
-            if provider.activation(number).await?.is_none()
-                || !provider.target_exists(tenant, target).await?
-            {
-                return Err(changed(number));
-            }
-            let mut tx = state.pool.begin().await?;
-            let adopted = match from {
-                None => lifecycle::adopted_unknown(&mut tx, number, tenant, target).await?,
-                Some(from) => {
-                    lifecycle::retargeted(
-                        &mut tx,
-                        number.as_str(),
-                        tenant,
-                        from,
-                        crate::domain::Event::Adopted,
-                        target,
-                    )
-                    .await?
-                }
-            };
-            if !adopted {
-                return Err(changed(number));
-            }
-            tx.commit().await?;
-            format!(
-                "now routed to {} {} in Inward",
-                target.kind.as_str(),
-                target.name
-            )
+            adopt_platform_routing(state, provider.as_ref(), tenant, number, from, &drift).await?
         }
     };
     let entry = Entry::new(Action::Reconcile, Outcome::Success)
@@ -219,6 +143,123 @@ pub async fn act(
     audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
     repo::resolved(&state.pool, tenant, number.as_str()).await?;
     Ok(done)
+}
+
+/// The action must be one the recorded difference offers.
+fn ensure_offered(stored: &StoredDrift, action: DriftAction, number: &E164) -> AppResult<()> {
+    let offered = offered_for(stored);
+    if offered.contains(&action) {
+        return Ok(());
+    }
+    Err(AppError::conflict(
+        "action_not_offered",
+        format!(
+            "“{}” is not offered for {number} ({}); offered: {}",
+            action.label(),
+            stored.drift.class.label().to_lowercase(),
+            offered
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        json!({ "offered": offered }),
+    ))
+}
+
+/// Inward routes it nowhere: neither should the platform, unless the number became this
+/// tenant's routed number since the check.
+async fn unroute_on_platform(
+    provider: &dyn Provider,
+    tenant: Uuid,
+    number: &E164,
+    from: Option<NumberState>,
+) -> AppResult<String> {
+    if from.is_some_and(|s| {
+        matches!(
+            s,
+            NumberState::Active | NumberState::Pending | NumberState::Provisioning
+        )
+    }) {
+        return Err(changed(number));
+    }
+    provider.unassign(tenant, number).await?;
+    Ok("unrouted on the platform".to_string())
+}
+
+/// The platform routes it elsewhere: route it where Inward says, if Inward still says so.
+async fn route_as_inward(
+    provider: &dyn Provider,
+    tenant: Uuid,
+    number: &E164,
+    current: Option<&TenantNumber>,
+    drift: &Drift,
+) -> AppResult<String> {
+    let (Some(n), Some(target)) = (current, drift.inward_target.as_ref()) else {
+        return Err(changed(number));
+    };
+    let from: Option<NumberState> = n.state.parse().ok();
+    if !matches!(from, Some(NumberState::Active | NumberState::Pending))
+        || n.target_id.as_deref() != Some(target.id.as_str())
+    {
+        return Err(changed(number));
+    }
+    provider.unassign(tenant, number).await?;
+    let number_ref = crate::providers::NumberRef {
+        e164: number,
+        state: n.us_state.as_deref(),
+    };
+    provider
+        .assign(tenant, number_ref, target, n.display_name.as_deref())
+        .await?;
+    Ok(format!(
+        "routed to {} {} on the platform",
+        target.kind.as_str(),
+        target.name
+    ))
+}
+
+/// Inward takes the platform's routing as it is now, not as the check saw it.
+async fn adopt_platform_routing(
+    state: &AppState,
+    provider: &dyn Provider,
+    tenant: Uuid,
+    number: &E164,
+    from: Option<NumberState>,
+    drift: &Drift,
+) -> AppResult<String> {
+    let Some(target) = drift.platform_target.as_ref() else {
+        return Err(changed(number));
+    };
+    if provider.activation(number).await?.is_none()
+        || !provider.target_exists(tenant, target).await?
+    {
+        return Err(changed(number));
+    }
+    let mut tx = state.pool.begin().await?;
+    let adopted = match from {
+        None => lifecycle::adopted_unknown(&mut tx, number, tenant, target).await?,
+        Some(from) => {
+            lifecycle::retargeted(
+                &mut tx,
+                number.as_str(),
+                tenant,
+                from,
+                crate::domain::Event::Adopted,
+                target,
+            )
+            .await?
+        }
+    };
+    if !adopted {
+        return Err(changed(number));
+    }
+    tx.commit().await?;
+    Ok(format!(
+        "now routed to {} {} in Inward",
+        target.kind.as_str(),
+        target.name
+    ))
 }
 
 #[cfg(test)]
