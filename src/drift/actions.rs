@@ -114,7 +114,7 @@ pub async fn act(
     let current =
         crate::numbers::repo::find(&mut *state.pool.acquire().await?, tenant, number.as_str())
             .await?;
-    let from: Option<NumberState> = current.as_ref().and_then(|n| n.state.parse().ok());
+    let from: Option<NumberState> = current.as_ref().map(|n| n.state);
     let done = match (action, drift.class) {
         (DriftAction::Release, _) => {
             crate::numbers::release::release(state, caller, number, request_id).await?;
@@ -198,7 +198,7 @@ async fn route_as_inward(
     let (Some(n), Some(target)) = (current, drift.inward_target.as_ref()) else {
         return Err(changed(number));
     };
-    let from: Option<NumberState> = n.state.parse().ok();
+    let from = Some(n.state);
     if !matches!(from, Some(NumberState::Active | NumberState::Pending))
         || n.target_id.as_deref() != Some(target.id.as_str())
     {

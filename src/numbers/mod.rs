@@ -39,9 +39,6 @@ pub async fn tenants_number(
     )
     .await?
     .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    let from: NumberState = current
-        .state
-        .parse()
-        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let from = current.state;
     Ok((current, from))
 }

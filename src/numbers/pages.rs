@@ -7,8 +7,8 @@ use super::api::ListQuery;
 use super::repo::{self, Listed, TenantNumber};
 use crate::audit::repo::{AuditFilter, AuditRow, list as audit_list};
 use crate::auth::{PageCaller, RequestId};
-use crate::domain::E164;
 use crate::domain::policy::AuditScope;
+use crate::domain::{E164, NumberState};
 use crate::error::AppError;
 use crate::features::number_view::{NumberFeatures, number_features};
 use crate::state::AppState;
@@ -126,19 +126,22 @@ pub async fn number_page(
     )
     .await?;
     drop(conn);
-    let notice = (found.state == "pending").then(|| {
+    let notice = (found.state == NumberState::Pending).then(|| {
         provider
             .activation_notice(found.us_state.as_deref())
             .unwrap_or_else(|| "Activation can take up to 24 hours.".into())
     });
-    let targets = if matches!(found.state.as_str(), "active" | "orphaned") {
+    let targets = if matches!(found.state, NumberState::Active | NumberState::Orphaned) {
         state.targets(tenant_id, None).await?
     } else {
         Vec::new()
     };
     Ok(render(&NumberPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice_code),
-        releasable: matches!(found.state.as_str(), "active" | "pending" | "orphaned"),
+        releasable: matches!(
+            found.state,
+            NumberState::Active | NumberState::Pending | NumberState::Orphaned
+        ),
         national: number.national_format(),
         tel: number.tel_uri(),
         number: found,

@@ -8,7 +8,8 @@ use crate::domain::NumberState;
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TenantNumber {
     pub e164: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: NumberState,
     pub tenant_id: Option<Uuid>,
     pub kind: String,
     pub region: String,
