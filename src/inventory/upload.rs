@@ -342,10 +342,7 @@ pub async fn receive(
             .await?;
             if moved.rows_affected() == 0 {
                 // The sweeper gave up on it while it streamed (see upload_sweep).
-                sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
+                drop_staging(&mut *conn, id).await?;
                 return Err(AppError::conflict(
                     "upload_stalled",
                     "the upload took too long to arrive and was marked failed; upload the file again",
@@ -363,20 +360,35 @@ pub async fn receive(
 }
 
 pub async fn fail(pool: &PgPool, id: Uuid, message: &str) {
-    let result = sqlx::query(
+    if let Err(err) = mark_failed(pool, id, message).await {
+        tracing::error!(error = %err, upload = %id, "could not mark the upload failed");
+    }
+    let _ = drop_staging(pool, id).await;
+}
+
+/// Marks the upload failed, saying why.
+pub(super) async fn mark_failed<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+    message: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
         "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1",
     )
     .bind(id)
     .bind(message)
-    .execute(pool)
-    .await;
-    if let Err(err) = result {
-        tracing::error!(error = %err, upload = %id, "could not mark the upload failed");
-    }
-    let _ = sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the upload's staging rows (its rejected-rows file goes with them).
+pub(super) async fn drop_staging<'e>(db: impl sqlx::PgExecutor<'e>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
         .bind(id)
-        .execute(pool)
-        .await;
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 async fn set_progress(
@@ -809,14 +821,7 @@ async fn import(pool: &PgPool, uploader: &Uploader, id: Uuid, mode: Mode) -> App
         );
         let mut tx = pool.begin().await?;
         reject_taken(&mut tx, id, &taken).await?;
-        sqlx::query(
-            "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&message)
-        .execute(&mut *tx)
-        .await?;
+        mark_failed(&mut *tx, id, &message).await?;
         let job = find(&mut tx, uploader.org_id, id).await?.unwrap_or(job);
         audit_upload(&mut tx, uploader, &job, Outcome::Failure, 0, 0).await?;
         tx.commit().await?;

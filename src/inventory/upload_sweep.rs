@@ -6,10 +6,14 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::upload::{STALE_MESSAGE, UploadStatus};
+use super::upload::{STALE_MESSAGE, UploadStatus, drop_staging, mark_failed};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::error::AppResult;
 use crate::state::AppState;
+
+/// Why a checked dry run nobody imported was closed.
+const NOT_IMPORTED_MESSAGE: &str =
+    "the validated upload was not imported within the retention period; upload the file again";
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct UploadSweep {
@@ -32,18 +36,8 @@ pub async fn sweep(state: &AppState) -> AppResult<UploadSweep> {
     .fetch_all(&mut *tx)
     .await?;
     for (id, org, user, status) in &stale {
-        sqlx::query(
-            "UPDATE inventory_uploads SET status = 'failed', error = $2, updated_at = now(), finished_at = now()
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(STALE_MESSAGE)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        mark_failed(&mut *tx, *id, STALE_MESSAGE).await?;
+        drop_staging(&mut *tx, *id).await?;
         let entry = Entry::new(Action::Upload, Outcome::Failure)
             .by(None, Some(*user), None)
             .org(*org)
@@ -65,19 +59,9 @@ pub async fn sweep(state: &AppState) -> AppResult<UploadSweep> {
     .await?;
     for (id, status) in &old {
         if *status == UploadStatus::Validated {
-            sqlx::query(
-                "UPDATE inventory_uploads SET status = 'failed', updated_at = now(),
-                        error = 'the validated upload was not imported within the retention period; upload the file again'
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            mark_failed(&mut *tx, *id, NOT_IMPORTED_MESSAGE).await?;
         }
-        sqlx::query("DELETE FROM inventory_upload_rows WHERE upload_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        drop_staging(&mut *tx, *id).await?;
     }
     tx.commit().await?;
     Ok(UploadSweep {
