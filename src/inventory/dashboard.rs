@@ -152,7 +152,7 @@ pub async fn fragment(
 ) -> Result<Response, PageError> {
     let scope = caller.principal.inventory_view()?;
     let key = super::drawn::key(scope);
-    let asked = std::time::Instant::now();
+    let asked = chrono::Utc::now();
     let again = q.again.is_some();
     if !again && let Some(html) = state.dashboards.fresh(&key) {
         return Ok(Html(html).into_response());

@@ -2,15 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// How long a drawn dashboard is shown before it is counted again.
-const FRESH_FOR: Duration = Duration::from_secs(60);
+const FRESH_FOR: TimeDelta = TimeDelta::seconds(60);
 
 struct Kept {
-    at: Instant,
     drawn_at: DateTime<Utc>,
     html: String,
 }
@@ -31,17 +29,15 @@ impl Drawn {
 
     /// The scope's dashboard if drawn within the minute.
     pub fn fresh(&self, key: &str) -> Option<String> {
-        let done = self.done.lock().ok()?;
-        let kept = done.get(key)?;
-        (kept.at.elapsed() < FRESH_FOR).then(|| kept.html.clone())
+        self.drawn_since(key, Utc::now() - FRESH_FOR)
     }
 
     /// The scope's dashboard if drawn after `since`: asked to count again, a request that
     /// waited for another count takes that one, so many asking at once share one count.
-    pub fn drawn_since(&self, key: &str, since: Instant) -> Option<String> {
+    pub fn drawn_since(&self, key: &str, since: DateTime<Utc>) -> Option<String> {
         let done = self.done.lock().ok()?;
         let kept = done.get(key)?;
-        (kept.at > since).then(|| kept.html.clone())
+        (kept.drawn_at > since).then(|| kept.html.clone())
     }
 
     /// Forgets the scope's dashboard if it was drawn before `changed` (a change made here
@@ -56,13 +52,15 @@ impl Drawn {
 
     pub fn keep(&self, key: String, html: String) {
         if let Ok(mut done) = self.done.lock() {
-            done.retain(|_, kept| kept.at.elapsed() < FRESH_FOR);
-            let kept = Kept {
-                at: Instant::now(),
-                drawn_at: Utc::now(),
-                html,
-            };
-            done.insert(key, kept);
+            let now = Utc::now();
+            done.retain(|_, kept| now - kept.drawn_at < FRESH_FOR);
+            done.insert(
+                key,
+                Kept {
+                    drawn_at: now,
+                    html,
+                },
+            );
         }
     }
 }
@@ -70,4 +68,30 @@ impl Drawn {
 /// The key a caller's dashboard is kept under.
 pub fn key(scope: crate::domain::policy::InventoryView) -> String {
     format!("{scope:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_dashboard_is_shared_until_a_change_made_after_it() {
+        let drawn = Drawn::default();
+        let before = Utc::now() - TimeDelta::milliseconds(1);
+        drawn.keep("a".into(), "<svg>".into());
+        assert_eq!(drawn.fresh("a").as_deref(), Some("<svg>"));
+        assert_eq!(drawn.fresh("b"), None, "each scope its own");
+        // Asked again before it was drawn: the waiting request takes this count.
+        assert_eq!(drawn.drawn_since("a", before).as_deref(), Some("<svg>"));
+        // Asked again after: it is counted anew.
+        assert_eq!(
+            drawn.drawn_since("a", Utc::now() + TimeDelta::seconds(1)),
+            None
+        );
+        // A change made before the drawing is already in it; one after is not.
+        drawn.forget_if_before("a", before);
+        assert!(drawn.fresh("a").is_some());
+        drawn.forget_if_before("a", Utc::now() + TimeDelta::seconds(1));
+        assert_eq!(drawn.fresh("a"), None);
+    }
 }
