@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::manager_org;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
@@ -30,7 +29,7 @@ pub struct Carrier {
 
 /// Whose carriers a caller manages: `None` = the global ones (the operator).
 fn owner(caller: &Principal) -> AppResult<Option<Uuid>> {
-    let org = manager_org(caller)?;
+    let org = caller.inventory_owner()?;
     Ok((!caller.is_operator()).then_some(org))
 }
 

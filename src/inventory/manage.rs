@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use super::Scope;
 use super::conditions::Filter;
 use super::conditions::push_conditions;
-use super::{Scope, manager_org};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
@@ -64,7 +64,7 @@ pub async fn allocate(
     dry_run: bool,
     request_id: Option<&str>,
 ) -> AppResult<Value> {
-    let org = manager_org(caller)?;
+    let org = caller.inventory_owner()?;
     let tenant: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, name FROM organizations WHERE id = $1 AND kind = 'tenant' AND ($2 OR parent_id = $3)",
     )
@@ -190,7 +190,7 @@ pub async fn release(
     dry_run: bool,
     request_id: Option<&str>,
 ) -> AppResult<Value> {
-    let org = manager_org(caller)?;
+    let org = caller.inventory_owner()?;
     let missing = missing(state, org, selection).await?;
     if !missing.is_empty() {
         return Err(AppError::NotFound(format!(
@@ -379,7 +379,7 @@ pub async fn change_capabilities(
     change: &CapabilityChange,
     request_id: Option<&str>,
 ) -> AppResult<Value> {
-    let org = manager_org(caller)?;
+    let org = caller.inventory_owner()?;
     let mut tx = state.pool.begin().await?;
     let row: Option<CapabilityRow> = sqlx::query_as(&format!(
         "SELECT n.voice, n.sms, n.fax, n.voice_carrier_id, n.sms_carrier_id,
@@ -510,7 +510,7 @@ pub async fn set_external_numbers(
     tenant_id: Uuid,
     allow: bool,
 ) -> AppResult<()> {
-    let org = manager_org(caller)?;
+    let org = caller.inventory_owner()?;
     let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE organizations SET allow_external_numbers = $3

@@ -76,12 +76,3 @@ impl Uploader {
 
 /// Which numbers a caller sees on the inventory page (decided by `domain::policy`).
 pub type Scope = crate::domain::policy::InventoryView;
-
-/// Allocation and release are the inventory owner's: an operator or a reseller admin.
-pub fn manager_org(caller: &Principal) -> AppResult<Uuid> {
-    Ok(caller.inventory_owner()?)
-}
-
-pub fn can_view(caller: &Principal) -> bool {
-    caller.inventory_view().is_ok()
-}

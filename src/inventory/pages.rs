@@ -125,7 +125,7 @@ pub async fn page(
         f_q: q.filter.q.clone().unwrap_or_default(),
         query_string: base,
         next_query,
-        can_manage: super::manager_org(&caller.principal).is_ok(),
+        can_manage: caller.principal.inventory_owner().is_ok(),
         can_upload,
         is_operator: caller.principal.is_operator(),
         is_tenant_admin: caller.principal.role == crate::domain::policy::Role::TenantAdmin,

@@ -56,7 +56,7 @@ impl Chrome {
             csrf: csrf.to_string(),
             is_tenant: principal.is_tenant_member(),
             can_audit: principal.can_view_audit(),
-            can_inventory: crate::inventory::can_view(principal),
+            can_inventory: principal.inventory_view().is_ok(),
             is_tenant_admin: principal.is_tenant_admin(),
             can_approve: principal.approval_scope().is_ok(),
             is_reseller_admin: principal.reseller_admin().is_ok(),
@@ -144,7 +144,7 @@ pub async fn home(request: Request) -> Response {
     match request.extensions().get::<Authenticated>() {
         Some(a) if a.principal.is_tenant_member() => Redirect::to("/search").into_response(),
         // Resellers and the operator come to manage stock.
-        Some(a) if crate::inventory::can_view(&a.principal) => {
+        Some(a) if a.principal.inventory_view().is_ok() => {
             Redirect::to("/inventory").into_response()
         }
         Some(a) if a.principal.can_view_audit() => Redirect::to("/audit").into_response(),

@@ -55,6 +55,10 @@ fn a_platform_switch_is_confirmed_then_routing_is_reapplied_by_target_name() {
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
         assert_eq!(refused["error"]["code"], "switch_affects_numbers");
         assert_eq!(refused["error"]["details"]["affected_numbers"], 2);
+        assert_eq!(
+            refused["error"]["details"]["confirm_with"], "confirm_switch",
+            "the refusal names how to confirm"
+        );
         let message = refused["error"]["message"].as_str().unwrap();
         assert!(
             message.contains("2 routed numbers are routed on genesys"),
