@@ -138,6 +138,8 @@ mod tests {
     #[test]
     fn each_status_enum_names_exactly_what_its_column_allows() {
         use crate::approvals::ApprovalStatus;
+        use crate::domain::cnam::SyncStatus;
+        use crate::domain::e911::E911Status;
         use crate::domain::port::PortStatus;
         use crate::inventory::upload::UploadStatus;
         use crate::reservations::repo::ReservationStatus;
@@ -157,6 +159,14 @@ mod tests {
         assert_eq!(
             allowed_statuses("port_numbers"),
             named(&PortStatus::ALL.map(PortStatus::as_str))
+        );
+        assert_eq!(
+            allowed_statuses("cnam_records"),
+            named(&SyncStatus::STORED.map(SyncStatus::as_str))
+        );
+        assert_eq!(
+            allowed_statuses("e911_records"),
+            named(&E911Status::STORED.map(E911Status::as_str))
         );
     }
 }

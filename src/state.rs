@@ -12,13 +12,12 @@ use crate::caches::{Cache, Invalidation, Topic};
 use crate::config::AppConfig;
 use crate::connections::crypto::SecretBox;
 use crate::connections::repo::ConnectionRow;
-use crate::connections::{self, Adapters, ConnectionSpec, Kind};
+use crate::connections::{self, ConnectionSpec, Kind};
 use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
-use crate::providers::Provider;
 use crate::providers::http::OutboundPolicy;
-use crate::providers::instrumented::Instrumented;
 use crate::providers::sandbox::Sandbox;
+use crate::providers::{Adapters, Carrier, Platform};
 
 /// Adapters by (connection id, last change).
 type AdapterCache = HashMap<(Uuid, DateTime<Utc>), Adapters>;
@@ -46,7 +45,7 @@ pub struct Shared {
     pub offer_pool: PgPool,
     pub config: Arc<AppConfig>,
     pub secrets: SecretBox,
-    sandbox: Arc<dyn Provider>,
+    sandbox: Adapters,
     /// Adapters keep their HTTP client and token between requests. Keyed by connection id
     /// and its last change, so an edited connection gets a new adapter. Only a cache: the
     /// connection itself lives in the database.
@@ -68,7 +67,7 @@ pub struct Shared {
     /// Session or API token digest → the caller, for a few seconds.
     pub callers: Arc<Cache<Vec<u8>, CachedCaller>>,
     /// Tenant → the adapter of its connection (or the sandbox), for a few seconds.
-    tenant_providers: Arc<Cache<Uuid, Arc<dyn Provider>>>,
+    tenant_providers: Arc<Cache<Uuid, Adapters>>,
     /// Inventory dashboards drawn in the last minute, per scope (`inventory::dashboard`).
     pub dashboards: Arc<crate::inventory::drawn::Drawn>,
 }
@@ -156,13 +155,13 @@ impl AppState {
     }
 
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
-        // Every provider is wrapped so its calls show up in /metrics.
         let writer_pool = writer_pool(&pool);
-        let sandbox = Instrumented::wrap(Arc::new(Sandbox::new(
+        let sandbox = Adapters::platform_and_carrier(Arc::new(Sandbox::new(
             pool.clone(),
             writer_pool.clone(),
             config.sandbox.clone(),
-        )));
+        )))
+        .instrumented();
         let secrets = SecretBox::from_keys(&config.secrets.key, &config.secrets.previous_keys)
             .unwrap_or_else(|err| {
                 tracing::error!(error = %err, "ignoring the configured secrets key");
@@ -217,8 +216,19 @@ impl AppState {
         }
     }
 
-    /// The platform a tenant's numbers are provisioned on: its connection, or the sandbox.
-    pub async fn provider_for(&self, tenant: Uuid) -> AppResult<Arc<dyn Provider>> {
+    /// The platform a tenant's numbers are provisioned on: its connection's, or the sandbox.
+    pub async fn platform_for(&self, tenant: Uuid) -> AppResult<Arc<dyn Platform>> {
+        Ok(self.provider_for(tenant).await?.platform)
+    }
+
+    /// The carrier that keeps reservations of its own beside the tenant's holds, if any.
+    pub async fn reserving_carrier_for(&self, tenant: Uuid) -> AppResult<Option<Arc<dyn Carrier>>> {
+        Ok(self.provider_for(tenant).await?.reserving_carrier())
+    }
+
+    /// Everything that speaks for the tenant's numbers: its connection's adapters, or the
+    /// sandbox's.
+    pub async fn provider_for(&self, tenant: Uuid) -> AppResult<Adapters> {
         if let Some(adapter) = self.tenant_providers.get(&tenant) {
             return Ok(adapter);
         }
@@ -229,10 +239,10 @@ impl AppState {
         Ok(adapter)
     }
 
-    async fn read_provider(&self, tenant: Uuid) -> AppResult<Arc<dyn Provider>> {
+    async fn read_provider(&self, tenant: Uuid) -> AppResult<Adapters> {
         let row = connections::repo::for_tenant(&mut *self.pool.acquire().await?, tenant).await?;
         Ok(match row {
-            Some(row) => self.adapters_for(&row)?.map(|a| a.provider),
+            Some(row) => self.adapters_for(&row)?,
             None => None,
         }
         .unwrap_or_else(|| self.sandbox.clone()))
@@ -263,10 +273,11 @@ impl AppState {
             base_url: row.base_url.clone(),
             credentials,
         };
-        let Some(mut adapters) = connections::adapters(&spec, self.outbound_policy()) else {
+        let Some(adapters) = connections::adapters(&spec, self.outbound_policy()) else {
             return Ok(None);
         };
-        adapters.provider = Instrumented::wrap(adapters.provider);
+        // Every adapter is wrapped so its calls show up in /metrics.
+        let adapters = adapters.instrumented();
         if let Ok(mut cache) = self.adapters.lock() {
             cache.retain(|(id, _), _| *id != row.id);
             cache.insert(key, adapters.clone());
@@ -283,7 +294,7 @@ impl AppState {
             return Ok(cached);
         }
         let fresh = self
-            .provider_for(tenant)
+            .platform_for(tenant)
             .await?
             .list_targets(tenant, kind)
             .await?;

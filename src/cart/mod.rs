@@ -150,7 +150,7 @@ fn parse(numbers: &[String]) -> AppResult<Vec<String>> {
 pub async fn view(state: &AppState, caller: &Principal) -> AppResult<Cart> {
     let tenant = TenantProfile::of_caller(caller)?;
     let limit = state.config.holds.max_numbers_per_reservation;
-    let provider = state.provider_for(tenant.id).await?;
+    let provider = state.platform_for(tenant.id).await?;
     let held = repo::numbers(&state.pool, caller.user_id).await?;
     if held.is_empty() {
         return Ok(Cart::of(Vec::new(), limit));

@@ -194,7 +194,7 @@ pub async fn run_test(state: &AppState, caller: &Principal, id: Uuid) -> AppResu
     repo::find(&mut *state.pool.acquire().await?, tenant_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("connection".into()))?;
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
     let failed = |err: &crate::providers::ProviderError| {
         let problem = match err.kind {
             ProviderErrorKind::Unauthorized => "bad_credentials",

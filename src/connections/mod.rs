@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::AppError;
-use crate::providers::Provider;
 use crate::providers::cxone::{Cxone, CxoneConfig};
 use crate::providers::genesys::{Genesys, GenesysConfig};
+use crate::providers::{Adapters, Platform};
 
 /// What a connection's sealed credentials are bound to: a ciphertext copied to another
 /// connection or tenant does not open there.
@@ -252,32 +252,15 @@ impl ConnectionRequest {
     }
 }
 
-/// The adapters built from one stored connection. Everything that speaks for the
-/// connection shares them, so it has one token session and one throttle: RingCX allows
-/// 5 token exchanges and 120 calls a minute per account.
-#[derive(Clone)]
-pub struct Adapters {
-    pub provider: Arc<dyn Provider>,
-    /// The same adapter as `provider`, for what only RingCX has (DNIS pool, tracking numbers).
-    pub ringcx: Option<Arc<RingCx>>,
-}
-
 /// Builds the adapters for a stored connection (none for the sandbox).
 pub fn adapters(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Adapters> {
     if spec.kind == Kind::RingCx {
-        let ringcx = Arc::new(ringcx(spec, retry)?);
-        return Some(Adapters {
-            provider: ringcx.clone(),
-            ringcx: Some(ringcx),
-        });
+        return Some(Adapters::ringcx(Arc::new(ringcx(spec, retry)?)));
     }
-    Some(Adapters {
-        provider: adapter(spec, retry)?,
-        ringcx: None,
-    })
+    Some(Adapters::platform(adapter(spec, retry)?))
 }
 
-fn adapter(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Arc<dyn Provider>> {
+fn adapter(spec: &ConnectionSpec, retry: OutboundPolicy) -> Option<Arc<dyn Platform>> {
     let text = |k: &str| {
         spec.credentials
             .get(k)

@@ -130,7 +130,7 @@ pub async fn reapply(
     request_id: Option<&str>,
 ) -> AppResult<ReapplyReport> {
     let tenant = caller.manage_tenant()?;
-    let provider = state.provider_for(tenant).await?;
+    let provider = state.platform_for(tenant).await?;
     let mut results = Vec::new();
     for shown in numbers::shown_for_check(&state.pool, tenant, &[]).await? {
         let (Some(kind), Some(name)) = (shown.target_type.as_deref(), shown.target_name.clone())
@@ -191,7 +191,7 @@ async fn route_again(
     from: NumberState,
     kind: TargetKind,
     name: &str,
-    provider: &dyn crate::providers::Provider,
+    provider: &dyn crate::providers::Platform,
 ) -> AppResult<Option<String>> {
     if crate::numbers::reroute::in_progress(&state.pool, number.as_str()).await? {
         return Err(crate::numbers::reroute::busy(number));

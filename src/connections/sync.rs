@@ -6,13 +6,13 @@ use uuid::Uuid;
 
 use crate::domain::search::TOLL_FREE_NPAS;
 use crate::error::AppResult;
-use crate::providers::Provider;
+use crate::providers::Platform;
 use crate::state::AppState;
 
 pub async fn import_unassigned(
     state: &AppState,
     tenant_id: Uuid,
-    provider: &dyn Provider,
+    provider: &dyn Platform,
 ) -> AppResult<usize> {
     let numbers = provider.unassigned_numbers().await?;
     let nanp: Vec<String> = numbers

@@ -93,10 +93,11 @@ pub fn effective<'a>(
     override_name.or(default)
 }
 
-/// Where a number's CNAM stands with the provider.
+/// Where a number's CNAM stands with the provider. `NotSet` is no record at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncStatus {
+    NotSet,
     Pending,
     Synced,
     Failed,
@@ -119,8 +120,13 @@ pub enum SyncEvent {
 pub const MAX_ATTEMPTS: i32 = 5;
 
 impl SyncStatus {
+    /// The statuses a `cnam_records` row holds.
+    pub const STORED: [SyncStatus; 3] =
+        [SyncStatus::Pending, SyncStatus::Synced, SyncStatus::Failed];
+
     pub fn as_str(self) -> &'static str {
         match self {
+            SyncStatus::NotSet => "not_set",
             SyncStatus::Pending => "pending",
             SyncStatus::Synced => "synced",
             SyncStatus::Failed => "failed",
@@ -128,9 +134,16 @@ impl SyncStatus {
     }
 
     pub fn parse(s: &str) -> Option<SyncStatus> {
-        [SyncStatus::Pending, SyncStatus::Synced, SyncStatus::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Self::STORED.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncStatus::NotSet => "Not set",
+            SyncStatus::Pending => "Pending",
+            SyncStatus::Synced => "Synced",
+            SyncStatus::Failed => "Failed",
+        }
     }
 
     /// The next status, or `None` when the event does not apply (a late answer for a sync
@@ -149,6 +162,19 @@ impl SyncStatus {
             }
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Display for SyncStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for SyncStatus {
+    type Error = String;
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        SyncStatus::parse(&stored).ok_or_else(|| format!("unknown CNAM status {stored}"))
     }
 }
 

@@ -276,14 +276,18 @@ impl E911Status {
         }
     }
 
+    /// The statuses an `e911_records` row holds.
+    pub const STORED: [E911Status; 3] = [
+        E911Status::Pending,
+        E911Status::Registered,
+        E911Status::Failed,
+    ];
+
     /// A stored status; no record at all is `NotSet`.
     pub fn from_stored(s: Option<&str>) -> Option<E911Status> {
         match s {
             None => Some(E911Status::NotSet),
-            Some("pending") => Some(E911Status::Pending),
-            Some("registered") => Some(E911Status::Registered),
-            Some("failed") => Some(E911Status::Failed),
-            Some(_) => None,
+            Some(s) => Self::STORED.into_iter().find(|v| v.as_str() == s),
         }
     }
 
@@ -317,6 +321,20 @@ impl E911Status {
     /// May a number in this status be activated under "no activation without E911"?
     pub fn allows_activation(self) -> bool {
         self == E911Status::Registered
+    }
+}
+
+impl std::fmt::Display for E911Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for E911Status {
+    type Error = String;
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        E911Status::from_stored(Some(&stored))
+            .ok_or_else(|| format!("unknown E911 status {stored}"))
     }
 }
 

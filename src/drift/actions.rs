@@ -15,7 +15,7 @@ use crate::domain::{E164, NumberState};
 use crate::error::{AppError, AppResult};
 use crate::numbers::lifecycle;
 use crate::numbers::repo::TenantNumber;
-use crate::providers::Provider;
+use crate::providers::Platform;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +110,7 @@ pub async fn act(
     if crate::numbers::reroute::in_progress(&state.pool, number.as_str()).await? {
         return Err(crate::numbers::reroute::busy(number));
     }
-    let provider = state.provider_for(tenant).await?;
+    let provider = state.platform_for(tenant).await?;
     let current =
         crate::numbers::repo::find(&mut *state.pool.acquire().await?, tenant, number.as_str())
             .await?;
@@ -170,7 +170,7 @@ fn ensure_offered(stored: &StoredDrift, action: DriftAction, number: &E164) -> A
 /// Inward routes it nowhere: neither should the platform, unless the number became this
 /// tenant's routed number since the check.
 async fn unroute_on_platform(
-    provider: &dyn Provider,
+    provider: &dyn Platform,
     tenant: Uuid,
     number: &E164,
     from: Option<NumberState>,
@@ -189,7 +189,7 @@ async fn unroute_on_platform(
 
 /// The platform routes it elsewhere: route it where Inward says, if Inward still says so.
 async fn route_as_inward(
-    provider: &dyn Provider,
+    provider: &dyn Platform,
     tenant: Uuid,
     number: &E164,
     current: Option<&TenantNumber>,
@@ -222,7 +222,7 @@ async fn route_as_inward(
 /// Inward takes the platform's routing as it is now, not as the check saw it.
 async fn adopt_platform_routing(
     state: &AppState,
-    provider: &dyn Provider,
+    provider: &dyn Platform,
     tenant: Uuid,
     number: &E164,
     from: Option<NumberState>,

@@ -47,7 +47,7 @@ pub struct Comparison {
 
 /// Reads the tenant's platform and compares it with Inward.
 pub async fn compare_tenant(state: &AppState, tenant: Uuid) -> AppResult<Comparison> {
-    let provider = state.provider_for(tenant).await?;
+    let provider = state.platform_for(tenant).await?;
     let routed = provider.routed_numbers(tenant).await?;
     let named: Vec<String> = routed.iter().map(|r| r.e164.clone()).collect();
     let shown = crate::numbers::repo::shown_for_check(&state.pool, tenant, &named).await?;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
-use crate::domain::cnam::{Cnam, effective};
+use crate::domain::cnam::{Cnam, SyncStatus, effective};
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -20,19 +20,14 @@ pub struct CnamView {
     pub name: Option<String>,
     #[serde(rename = "override")]
     pub override_name: Option<String>,
-    /// `not_set`, `pending`, `synced` or `failed`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SyncStatus,
     pub reason: Option<String>,
 }
 
 impl CnamView {
     pub fn label(&self) -> &'static str {
-        match self.status.as_str() {
-            "pending" => "Pending",
-            "synced" => "Synced",
-            "failed" => "Failed",
-            _ => "Not set",
-        }
+        self.status.label()
     }
 }
 
@@ -49,7 +44,7 @@ pub async fn view(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> AppRe
     Ok(found.unwrap_or(CnamView {
         name: None,
         override_name: None,
-        status: "not_set".into(),
+        status: SyncStatus::NotSet,
         reason: None,
     }))
 }

@@ -18,8 +18,8 @@ pub const MAX_BULK: usize = 1000;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct E911View {
-    /// `not_set`, `pending`, `registered` or `failed`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: E911Status,
     pub street: Option<String>,
     pub location: Option<String>,
     pub city: Option<String>,
@@ -32,7 +32,7 @@ pub struct E911View {
 impl E911View {
     fn not_set() -> Self {
         E911View {
-            status: "not_set".into(),
+            status: E911Status::NotSet,
             street: None,
             location: None,
             city: None,
@@ -44,9 +44,7 @@ impl E911View {
     }
 
     pub fn label(&self) -> &'static str {
-        E911Status::from_stored(Some(self.status.as_str()).filter(|s| *s != "not_set"))
-            .map(E911Status::label)
-            .unwrap_or("Not set")
+        self.status.label()
     }
 
     pub fn one_line(&self) -> Option<String> {

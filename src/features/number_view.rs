@@ -4,6 +4,8 @@
 use super::cnam::CnamView;
 use super::e911::E911View;
 use crate::auth::PageCaller;
+use crate::domain::cnam::SyncStatus;
+use crate::domain::e911::E911Status;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::Refusal;
@@ -27,7 +29,7 @@ pub struct NumberFeatures {
 impl NumberFeatures {
     /// The page refreshes the status while the provider has not answered yet.
     pub fn polling(&self) -> bool {
-        self.cnam.status == "pending" || self.e911.status == "pending"
+        self.cnam.status == SyncStatus::Pending || self.e911.status == E911Status::Pending
     }
 }
 

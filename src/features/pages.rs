@@ -10,7 +10,7 @@ use super::number_view::number_features;
 use super::settings::{TenantSettings, UnassignedBehavior};
 use super::settings_change::SettingsUpdate;
 use crate::auth::{PageCaller, RequestId};
-use crate::domain::e911::AddressInput;
+use crate::domain::e911::{AddressInput, E911Status};
 use crate::domain::policy::Approver;
 use crate::error::AppError;
 use crate::numbers::parse_path_number;
@@ -36,7 +36,7 @@ fn address_input(form: &Form) -> AddressInput {
 
 fn typed(input: &AddressInput) -> E911View {
     E911View {
-        status: String::new(),
+        status: E911Status::NotSet,
         street: Some(input.street.clone()),
         location: input.location.clone(),
         city: Some(input.city.clone()),

@@ -14,7 +14,7 @@ use crate::domain::E164;
 use crate::domain::cnam::{Cnam, MAX_ATTEMPTS, SyncEvent, SyncStatus, retry_delay_seconds};
 use crate::domain::e911::{AddressInput, E911Address, E911Status};
 use crate::error::{AppError, AppResult};
-use crate::providers::{ProviderError, ProviderErrorKind, RequestStatus};
+use crate::providers::{CarrierFeature, ProviderError, ProviderErrorKind, RequestStatus};
 use crate::state::AppState;
 
 const BATCH: i64 = 100;
@@ -164,7 +164,13 @@ async fn ask(state: &AppState, kind: Kind, row: &PgRow) -> AppResult<(Claim, Ste
     };
     let attempts: i32 = row.try_get("attempts")?;
     let number = E164::from_stored(&claim.e164).map_err(|e| AppError::Internal(e.into()))?;
-    let provider = state.provider_for(claim.tenant_id).await?;
+    let carrier = state
+        .provider_for(claim.tenant_id)
+        .await?
+        .carrier(match kind {
+            Kind::Cnam => CarrierFeature::Cnam,
+            Kind::E911 => CarrierFeature::E911,
+        });
 
     let payload = match kind {
         Kind::Cnam => Cnam::parse(&row.try_get::<String, _>("name")?)
@@ -191,24 +197,32 @@ async fn ask(state: &AppState, kind: Kind, row: &PgRow) -> AppResult<(Claim, Ste
     let step = match (payload, &claim.reference) {
         (Err(reason), _) => Step::Failed(reason),
         (Ok(payload), None) => {
-            let submitted = match &payload {
-                Payload::Cnam(name) => provider.submit_cnam(claim.tenant_id, &number, name).await,
-                Payload::E911(address) => {
-                    provider
-                        .submit_e911(claim.tenant_id, &number, address)
-                        .await
+            let submitted = async {
+                let carrier = carrier?;
+                match &payload {
+                    Payload::Cnam(name) => {
+                        carrier.submit_cnam(claim.tenant_id, &number, name).await
+                    }
+                    Payload::E911(address) => {
+                        carrier.submit_e911(claim.tenant_id, &number, address).await
+                    }
                 }
-            };
+            }
+            .await;
             match submitted {
                 Ok(reference) => Step::Submitted(reference),
                 Err(err) => after_error(err, attempts),
             }
         }
         (Ok(_), Some(reference)) => {
-            let status = match kind {
-                Kind::Cnam => provider.cnam_status(reference).await,
-                Kind::E911 => provider.e911_status(reference).await,
-            };
+            let status = async {
+                let carrier = carrier?;
+                match kind {
+                    Kind::Cnam => carrier.cnam_status(reference).await,
+                    Kind::E911 => carrier.e911_status(reference).await,
+                }
+            }
+            .await;
             match status {
                 Ok(RequestStatus::Pending) => Step::StillPending,
                 Ok(RequestStatus::Done) => Step::Done,

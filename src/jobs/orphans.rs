@@ -58,7 +58,7 @@ async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
     let mut done = 0;
     for (e164, tenant_id) in due {
         let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
-        let provider = state.provider_for(tenant_id).await?;
+        let provider = state.platform_for(tenant_id).await?;
         if let Err(err) = provider.unassign(tenant_id, &number).await {
             tracing::warn!(%e164, error = %err, "deprovisioning an orphan failed; will retry next run");
             continue;
@@ -84,7 +84,7 @@ async fn refresh_platform_inventory(state: &AppState) {
             }
         };
     for tenant in tenants {
-        let imported = match state.provider_for(tenant).await {
+        let imported = match state.platform_for(tenant).await {
             Ok(provider) => {
                 crate::connections::sync::import_unassigned(state, tenant, provider.as_ref()).await
             }

@@ -101,7 +101,7 @@ pub async fn activate_pending(state: &AppState) -> AppResult<usize> {
 
 async fn is_active(state: &AppState, claimed: &Claimed) -> AppResult<bool> {
     let number = E164::from_stored(&claimed.e164).map_err(|e| AppError::Internal(e.into()))?;
-    let provider = state.provider_for(claimed.tenant_id).await?;
+    let provider = state.platform_for(claimed.tenant_id).await?;
     Ok(matches!(
         provider.activation(&number).await?,
         Some(Activation::Immediate)

@@ -110,7 +110,7 @@ pub async fn number_page(
 ) -> Result<Response, AppError> {
     let tenant_id = caller.principal.tenant()?;
     // Before taking a connection: on a cache miss the adapter is read from the database.
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
     let mut conn = state.pool.acquire().await?;
     let found = repo::find(&mut conn, tenant_id, number.as_str())
         .await?

@@ -30,7 +30,7 @@ pub async fn release(
     let tenant_id = caller.tenant()?;
     let (_, from) = super::tenants_number(state, tenant_id, number).await?;
     let to = transition(from, Event::Release)?;
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
 
     let attempt_id = Uuid::new_v4();
     let owner = Uuid::new_v4();
@@ -209,7 +209,7 @@ pub async fn recover(state: &AppState) -> AppResult<usize> {
             owner,
             lease_seconds,
         );
-        let provider = state.provider_for(tenant_id).await?;
+        let provider = state.platform_for(tenant_id).await?;
         match provider.unassign(tenant_id, &number).await {
             Ok(()) => {}
             // Still unanswered: the lease runs out again and the next pass retries.

@@ -14,7 +14,7 @@ use super::{lifecycle, repo};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
-use crate::providers::{NumberRef, Provider, ProviderError, ProviderErrorKind};
+use crate::providers::{NumberRef, Platform, ProviderError, ProviderErrorKind};
 use crate::saga_lease::{Lease, Saga};
 use crate::state::AppState;
 
@@ -84,7 +84,7 @@ pub async fn reroute(
             ),
         ));
     }
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
     let target = provider
         .find_target(tenant_id, kind, target_id)
         .await?
@@ -346,7 +346,7 @@ async fn drive(
     state: &AppState,
     lease: &Lease,
     intent: &Intent,
-    provider: &dyn Provider,
+    provider: &dyn Platform,
 ) -> AppResult<Driven> {
     let number = intent.number()?;
     let new = intent.target()?;
@@ -622,7 +622,7 @@ pub async fn recover(state: &AppState) -> AppResult<usize> {
 /// Drives one stalled intent; true when it ended with the number on its new target.
 async fn recover_one(state: &AppState, lease: &Lease) -> AppResult<bool> {
     let intent = Intent::of(state, lease).await?;
-    let provider = state.provider_for(intent.tenant_id).await?;
+    let provider = state.platform_for(intent.tenant_id).await?;
     let number = &intent.e164;
     match drive(state, lease, &intent, provider.as_ref()).await? {
         Driven::Done => return Ok(true),

@@ -57,7 +57,7 @@ async fn resolve_target(state: &AppState, tenant: Uuid, spec: &TargetSpec) -> Ap
         .kind
         .parse()
         .map_err(|e: String| AppError::invalid_field("target.type", e))?;
-    let provider = state.provider_for(tenant).await?;
+    let provider = state.platform_for(tenant).await?;
     let found = match (
         spec.id.as_deref().filter(|s| !s.is_empty()),
         spec.name.as_deref().filter(|s| !s.is_empty()),

@@ -19,7 +19,9 @@ use crate::connections::crypto::SecretError;
 use crate::domain::port::{PortDetails, PortEvent, PortInput, PortStatus};
 use crate::domain::{E164, Target};
 use crate::error::{AppError, AppResult};
-use crate::providers::{NumberRef, PortProgress};
+use std::sync::Arc;
+
+use crate::providers::{Carrier, CarrierFeature, NumberRef, PortProgress, ProviderError};
 use crate::state::AppState;
 
 /// How long a claimed number is left to this instance: longer than a pass of carrier calls.
@@ -154,11 +156,17 @@ impl Due {
 /// many steps the number moved.
 async fn follow(state: &AppState, due: &Due) -> AppResult<usize> {
     let number = E164::from_stored(&due.e164).map_err(|e| AppError::Internal(e.into()))?;
-    let provider = state.provider_for(due.tenant_id).await?;
+    let carrier = state
+        .provider_for(due.tenant_id)
+        .await?
+        .carrier(CarrierFeature::Porting);
     let Some(reference) = &due.provider_ref else {
-        return submit(state, provider.as_ref(), due, &number).await;
+        return submit(state, carrier, due, &number).await;
     };
-    let progress = provider.port_status(reference).await;
+    let progress = match carrier {
+        Ok(carrier) => carrier.port_status(reference).await,
+        Err(refused) => Err(refused),
+    };
     let Some(mut tx) = due.claimed(due.status, Some(reference)).hold(state).await? else {
         return Ok(0);
     };
@@ -199,7 +207,7 @@ async fn follow(state: &AppState, due: &Due) -> AppResult<usize> {
 /// reference. A PIN that can no longer be opened rejects the number for the tenant to fix.
 async fn submit(
     state: &AppState,
-    provider: &dyn crate::providers::Provider,
+    carrier: Result<Arc<dyn Carrier>, ProviderError>,
     due: &Due,
     number: &E164,
 ) -> AppResult<usize> {
@@ -241,7 +249,10 @@ async fn submit(
         service_address: due.service_address.clone(),
     })
     .map_err(|e| AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}")))?;
-    let submitted = provider.submit_port(tenant_id, number, &details).await;
+    let submitted = match carrier {
+        Ok(carrier) => carrier.submit_port(tenant_id, number, &details).await,
+        Err(refused) => Err(refused),
+    };
     let Some(mut tx) = due.claimed(due.status, None).hold(state).await? else {
         return Ok(0);
     };
@@ -444,7 +455,7 @@ async fn complete(
     .bind(&nxx)
     .fetch_optional(&mut *conn)
     .await?;
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
     provider
         .assign(
             tenant_id,

@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error};
-use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind, Routed};
+use super::{Activation, NumberRef, Platform, ProviderError, ProviderErrorKind, Routed};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "cxone";
@@ -327,7 +327,7 @@ fn no_extensions() -> ProviderError {
 }
 
 #[async_trait]
-impl Provider for Cxone {
+impl Platform for Cxone {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -367,6 +367,29 @@ impl Provider for Cxone {
 
     async fn create_extension(&self, _tenant: Uuid, _name: &str) -> Result<Target, ProviderError> {
         Err(no_extensions())
+    }
+
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        super::by_name(self, tenant, kind, name).await
+    }
+
+    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+        // `create_extension` refuses on this platform, so there is never one to take back.
+        Ok(())
+    }
+
+    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
+        // Routing on the platform takes effect when assigned; the carrier is not in the way.
+        None
+    }
+
+    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+        super::exists_by_lookup(self, tenant, target).await
     }
 
     async fn assign(

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource};
-use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind, Routed};
+use super::{Activation, NumberRef, Platform, ProviderError, ProviderErrorKind, Routed};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "genesys";
@@ -352,7 +352,7 @@ fn to_target(kind: TargetKind, entity: &Value) -> Option<Target> {
 }
 
 #[async_trait]
-impl Provider for Genesys {
+impl Platform for Genesys {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -400,6 +400,25 @@ impl Provider for Genesys {
                 "Genesys Cloud users are created in Genesys (with a division and email); create “{name}” there, then route the number to that user"
             ),
         ))
+    }
+
+    async fn find_target_by_name(
+        &self,
+        tenant: Uuid,
+        kind: TargetKind,
+        name: &str,
+    ) -> Result<Option<Target>, ProviderError> {
+        super::by_name(self, tenant, kind, name).await
+    }
+
+    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+        // `create_extension` refuses on this platform, so there is never one to take back.
+        Ok(())
+    }
+
+    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
+        // Routing on the platform takes effect when assigned; the carrier is not in the way.
+        None
     }
 
     async fn assign(

@@ -1,5 +1,7 @@
-//! A `Provider` that wraps another and records each call's latency and errors
+//! An adapter that wraps another and records each call's latency and errors
 //! (`provider_call_duration_seconds`, `provider_errors_total`) per platform and operation.
+//! `Platform` and `Carrier` have no default bodies, so a method added to either does not
+//! compile until it is forwarded here too.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,59 +10,40 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    Activation, Capabilities, NumberRef, PortProgress, Provider, ProviderError, RequestStatus,
+    Activation, Carrier, NumberRef, Platform, PortProgress, ProviderError, RequestStatus, Routed,
 };
 use crate::domain::cnam::Cnam;
 use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
 
-pub struct Instrumented {
-    inner: Arc<dyn Provider>,
+pub struct Instrumented<T: ?Sized> {
+    /// The platform's name, which the carrier behind it is counted under too.
+    name: &'static str,
+    inner: Arc<T>,
 }
 
-impl Instrumented {
-    pub fn wrap(inner: Arc<dyn Provider>) -> Arc<dyn Provider> {
-        Arc::new(Instrumented { inner })
+impl<T: ?Sized> Instrumented<T> {
+    pub fn new(name: &'static str, inner: Arc<T>) -> Self {
+        Instrumented { name, inner }
     }
 
-    async fn observe<T>(
+    async fn observe<R>(
         &self,
         operation: &'static str,
-        call: impl Future<Output = Result<T, ProviderError>>,
-    ) -> Result<T, ProviderError> {
+        call: impl Future<Output = Result<R, ProviderError>>,
+    ) -> Result<R, ProviderError> {
         let started = Instant::now();
         let result = call.await;
         let error = result.as_ref().err().map(ProviderError::code);
-        crate::metrics::provider_call(
-            self.inner.name(),
-            operation,
-            started.elapsed().as_secs_f64(),
-            error,
-        );
+        crate::metrics::provider_call(self.name, operation, started.elapsed().as_secs_f64(), error);
         result
     }
 }
 
 #[async_trait]
-impl Provider for Instrumented {
+impl Platform for Instrumented<dyn Platform> {
     fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
-        self.observe("reserve", self.inner.reserve(number)).await
-    }
-
-    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
-        self.observe(
-            "release_reservation",
-            self.inner.release_reservation(reference),
-        )
-        .await
+        self.name
     }
 
     async fn list_targets(
@@ -132,7 +115,7 @@ impl Provider for Instrumented {
             .await
     }
 
-    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<super::Routed>, ProviderError> {
+    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
         self.observe("routed_numbers", self.inner.routed_numbers(tenant))
             .await
     }
@@ -154,6 +137,21 @@ impl Provider for Instrumented {
     async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
         self.observe("test_connection", self.inner.test_connection(tenant))
             .await
+    }
+}
+
+#[async_trait]
+impl Carrier for Instrumented<dyn Carrier> {
+    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
+        self.observe("reserve", self.inner.reserve(number)).await
+    }
+
+    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
+        self.observe(
+            "release_reservation",
+            self.inner.release_reservation(reference),
+        )
+        .await
     }
 
     async fn submit_cnam(

@@ -12,6 +12,8 @@ pub mod ringcx;
 pub mod sandbox;
 pub mod simulator;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -20,12 +22,6 @@ use uuid::Uuid;
 use crate::domain::cnam::Cnam;
 use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    pub native_reservations: bool,
-    pub creates_extensions: bool,
-}
 
 /// What the platform said about a number after it was assigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,39 +160,30 @@ pub struct NumberRef<'a> {
     pub state: Option<&'a str>,
 }
 
-fn carrier_only(provider: &'static str, what: &str) -> ProviderError {
-    ProviderError::new(
-        provider,
-        ProviderErrorKind::Unsupported,
-        format!(
-            "{what} are kept by the carrier, and {provider} has no API for them: ask your carrier to set them"
-        ),
-    )
+/// What only a carrier can do, named for the refusal a platform without one gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierFeature {
+    Cnam,
+    E911,
+    Porting,
 }
 
-/// A method added here must also be forwarded by `instrumented::Instrumented`, or calls
-/// through the metrics wrapper silently fall back to the default.
-#[async_trait]
-pub trait Provider: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// By default what the contact-center platforms offer: no native reservations, and no
-    /// extensions created from Inward.
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            native_reservations: false,
-            creates_extensions: false,
+impl CarrierFeature {
+    fn named(self) -> &'static str {
+        match self {
+            CarrierFeature::Cnam => "caller-ID names (CNAM)",
+            CarrierFeature::E911 => "E911 locations",
+            CarrierFeature::Porting => "port-in requests",
         }
     }
+}
 
-    /// Takes the platform's own reservation, if it has such a thing; returns its reference.
-    /// Platforms without reservations (all three real ones) keep the default.
-    async fn reserve(&self, _number: &E164) -> Result<Option<String>, ProviderError> {
-        Ok(None)
-    }
-
-    async fn release_reservation(&self, _reference: &str) -> Result<(), ProviderError> {
-        Ok(())
-    }
+/// A contact-center platform: where a number rings. Every method is required, so the
+/// metrics wrapper and each adapter say what they do for each one; `by_name`,
+/// `exists_by_lookup` and `count_targets` are the usual bodies for the derived ones.
+#[async_trait]
+pub trait Platform: Send + Sync {
+    fn name(&self) -> &'static str;
 
     async fn list_targets(
         &self,
@@ -209,24 +196,15 @@ pub trait Provider: Send + Sync {
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError>;
-    /// By default a case-insensitive match over `list_targets`.
     async fn find_target_by_name(
         &self,
         tenant: Uuid,
         kind: TargetKind,
         name: &str,
-    ) -> Result<Option<Target>, ProviderError> {
-        Ok(self
-            .list_targets(tenant, Some(kind))
-            .await?
-            .into_iter()
-            .find(|t| t.name.eq_ignore_ascii_case(name)))
-    }
+    ) -> Result<Option<Target>, ProviderError>;
     async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError>;
     /// Compensation for `create_extension` when a later saga step fails.
-    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
-        Ok(())
-    }
+    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError>;
 
     async fn assign(
         &self,
@@ -241,71 +219,161 @@ pub trait Provider: Send + Sync {
     /// Every number the platform routes for the tenant, and where (reconciliation reads it).
     async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<Routed>, ProviderError>;
 
+    /// The warning shown before provisioning a number that activates slowly.
+    fn activation_notice(&self, state: Option<&str>) -> Option<String>;
+
+    /// Numbers the platform owns but has not assigned, offered in the tenant's search.
+    async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError>;
+
+    /// Whether a routing target still exists (the daily orphan check).
+    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError>;
+
+    /// A cheap authenticated call that proves the connection works; says what it saw.
+    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError>;
+}
+
+/// A carrier: what the number is at the telephone network (its caller-ID name, its 911
+/// location, its port-in) and the carrier's own reservation of it. The three real platforms
+/// have none of this; the sandbox plays a carrier as well as a platform.
+#[async_trait]
+pub trait Carrier: Send + Sync {
+    /// Takes the carrier's own reservation; returns its reference, `None` when the carrier
+    /// keeps no reservations.
+    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError>;
+    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError>;
+
     /// Sends a caller-ID name to the CNAM database; returns the request's reference.
-    /// The contact-center platforms have no CNAM API (the carrier behind them keeps it), so
-    /// the default says so; the sandbox carrier implements it.
     async fn submit_cnam(
         &self,
-        _tenant: Uuid,
-        _number: &E164,
-        _name: &Cnam,
-    ) -> Result<String, ProviderError> {
-        Err(carrier_only(self.name(), "caller-ID names (CNAM)"))
-    }
-    async fn cnam_status(&self, _reference: &str) -> Result<RequestStatus, ProviderError> {
-        Err(carrier_only(self.name(), "caller-ID names (CNAM)"))
-    }
+        tenant: Uuid,
+        number: &E164,
+        name: &Cnam,
+    ) -> Result<String, ProviderError>;
+    async fn cnam_status(&self, reference: &str) -> Result<RequestStatus, ProviderError>;
 
     /// Registers a dispatchable location with the 911 provider; returns the request's reference.
     async fn submit_e911(
         &self,
-        _tenant: Uuid,
-        _number: &E164,
-        _address: &E911Address,
-    ) -> Result<String, ProviderError> {
-        Err(carrier_only(self.name(), "E911 locations"))
-    }
-    async fn e911_status(&self, _reference: &str) -> Result<RequestStatus, ProviderError> {
-        Err(carrier_only(self.name(), "E911 locations"))
-    }
+        tenant: Uuid,
+        number: &E164,
+        address: &E911Address,
+    ) -> Result<String, ProviderError>;
+    async fn e911_status(&self, reference: &str) -> Result<RequestStatus, ProviderError>;
 
     /// Submits a port-in of one number with the old account's details; returns its reference.
     async fn submit_port(
         &self,
-        _tenant: Uuid,
-        _number: &E164,
-        _details: &crate::domain::port::PortDetails,
-    ) -> Result<String, ProviderError> {
-        Err(carrier_only(self.name(), "port-in requests"))
-    }
-    async fn port_status(&self, _reference: &str) -> Result<PortProgress, ProviderError> {
-        Err(carrier_only(self.name(), "port-in requests"))
+        tenant: Uuid,
+        number: &E164,
+        details: &crate::domain::port::PortDetails,
+    ) -> Result<String, ProviderError>;
+    async fn port_status(&self, reference: &str) -> Result<PortProgress, ProviderError>;
+}
+
+/// `find_target_by_name` as a case-insensitive match over `list_targets`.
+pub async fn by_name(
+    platform: &(impl Platform + ?Sized),
+    tenant: Uuid,
+    kind: TargetKind,
+    name: &str,
+) -> Result<Option<Target>, ProviderError> {
+    Ok(platform
+        .list_targets(tenant, Some(kind))
+        .await?
+        .into_iter()
+        .find(|t| t.name.eq_ignore_ascii_case(name)))
+}
+
+/// `target_exists` as a `find_target` that finds it.
+pub async fn exists_by_lookup(
+    platform: &(impl Platform + ?Sized),
+    tenant: Uuid,
+    target: &Target,
+) -> Result<bool, ProviderError> {
+    Ok(platform
+        .find_target(tenant, target.kind, &target.id)
+        .await?
+        .is_some())
+}
+
+/// `test_connection` as a listing of every routing target.
+pub async fn count_targets(
+    platform: &(impl Platform + ?Sized),
+    tenant: Uuid,
+) -> Result<String, ProviderError> {
+    let targets = platform.list_targets(tenant, None).await?;
+    Ok(format!(
+        "connected: {} routing targets visible",
+        targets.len()
+    ))
+}
+
+/// Everything that speaks for one tenant's numbers: the platform that routes them, the
+/// carrier behind it when Inward can reach one, and for RingCX the same adapter again for
+/// what only RingCX has (DNIS pool, tracking numbers). Built once per stored connection and
+/// shared, so one token session and one throttle speak for it.
+#[derive(Clone)]
+pub struct Adapters {
+    pub platform: Arc<dyn Platform>,
+    carrier: Option<Arc<dyn Carrier>>,
+    pub ringcx: Option<Arc<ringcx::RingCx>>,
+}
+
+impl Adapters {
+    pub fn platform(platform: Arc<dyn Platform>) -> Self {
+        Adapters {
+            platform,
+            carrier: None,
+            ringcx: None,
+        }
     }
 
-    /// The warning shown before provisioning a number that activates slowly.
-    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
-        None
+    pub fn ringcx(adapter: Arc<ringcx::RingCx>) -> Self {
+        Adapters {
+            platform: adapter.clone(),
+            carrier: None,
+            ringcx: Some(adapter),
+        }
     }
 
-    /// Numbers the platform owns but has not assigned, offered in the tenant's search.
-    async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
-        Ok(Vec::new())
+    /// The sandbox, which is both.
+    pub fn platform_and_carrier<T: Platform + Carrier + 'static>(adapter: Arc<T>) -> Self {
+        Adapters {
+            platform: adapter.clone(),
+            carrier: Some(adapter),
+            ringcx: None,
+        }
     }
 
-    /// Whether a routing target still exists (the daily orphan check).
-    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
-        Ok(self
-            .find_target(tenant, target.kind, &target.id)
-            .await?
-            .is_some())
+    /// The same adapters with each call's latency and errors recorded.
+    pub fn instrumented(self) -> Self {
+        let name = self.platform.name();
+        Adapters {
+            platform: Arc::new(instrumented::Instrumented::new(name, self.platform)),
+            carrier: self
+                .carrier
+                .map(|c| Arc::new(instrumented::Instrumented::new(name, c)) as Arc<dyn Carrier>),
+            ringcx: self.ringcx,
+        }
     }
 
-    /// A cheap authenticated call that proves the connection works; says what it saw.
-    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
-        let targets = self.list_targets(tenant, None).await?;
-        Ok(format!(
-            "connected: {} routing targets visible",
-            targets.len()
-        ))
+    /// The carrier, or the refusal a tenant sees when its platform has none to reach.
+    pub fn carrier(&self, feature: CarrierFeature) -> Result<Arc<dyn Carrier>, ProviderError> {
+        self.carrier.clone().ok_or_else(|| {
+            let provider = self.platform.name();
+            ProviderError::new(
+                provider,
+                ProviderErrorKind::Unsupported,
+                format!(
+                    "{} are kept by the carrier, and {provider} has no API for them: ask your carrier to set them",
+                    feature.named()
+                ),
+            )
+        })
+    }
+
+    /// The carrier that keeps its own reservations next to Inward's holds, if any.
+    pub fn reserving_carrier(&self) -> Option<Arc<dyn Carrier>> {
+        self.carrier.clone()
     }
 }

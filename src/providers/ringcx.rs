@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::http::{
     MultipartFile, OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error,
 };
-use super::{Activation, NumberRef, Provider, ProviderError, ProviderErrorKind, Routed};
+use super::{Activation, NumberRef, Platform, ProviderError, ProviderErrorKind, Routed};
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "ringcx";
@@ -509,7 +509,7 @@ pub fn pool_record(account_id: &str, number: &E164, description: Option<&str>) -
     record
 }
 
-/// DNIS pool and tracking numbers: RingCX-only, so inherent methods rather than `Provider`.
+/// DNIS pool and tracking numbers: RingCX-only, so inherent methods rather than `Platform`.
 impl RingCx {
     fn pool_record_list(body: &Value) -> Vec<Value> {
         match body {
@@ -736,7 +736,7 @@ impl RingCx {
 }
 
 #[async_trait]
-impl Provider for RingCx {
+impl Platform for RingCx {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -814,6 +814,16 @@ impl Provider for RingCx {
 
     async fn create_extension(&self, _tenant: Uuid, _name: &str) -> Result<Target, ProviderError> {
         Err(no_extensions())
+    }
+
+    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+        // `create_extension` refuses on this platform, so there is never one to take back.
+        Ok(())
+    }
+
+    fn activation_notice(&self, _state: Option<&str>) -> Option<String> {
+        // Routing on the platform takes effect when assigned; the carrier is not in the way.
+        None
     }
 
     async fn assign(

@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    Activation, Capabilities, NumberRef, PortProgress, Provider, ProviderError, ProviderErrorKind,
+    Activation, Carrier, NumberRef, Platform, PortProgress, ProviderError, ProviderErrorKind,
     RequestStatus,
 };
 use crate::config::SandboxConfig;
@@ -257,49 +257,9 @@ fn to_target(row: (Uuid, String, String)) -> Result<Target, ProviderError> {
 }
 
 #[async_trait]
-impl Provider for Sandbox {
+impl Platform for Sandbox {
     fn name(&self) -> &'static str {
         NAME
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            native_reservations: true,
-            creates_extensions: true,
-        }
-    }
-
-    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
-        let reference = format!("sbx-res-{}", Uuid::new_v4());
-        self.reservations
-            .submit((reference, number.as_str().to_string()))
-            .await
-            .unwrap_or_else(|| {
-                Err(ProviderError::new(
-                    NAME,
-                    ProviderErrorKind::Transient,
-                    "the sandbox stopped before answering",
-                ))
-            })
-    }
-
-    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
-        self.fault("release").await?;
-        let found = sqlx::query(
-            "UPDATE sandbox_reservations SET released_at = coalesce(released_at, now()) WHERE ref = $1",
-        )
-        .bind(reference)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        if found.rows_affected() == 0 {
-            return Err(ProviderError::new(
-                NAME,
-                ProviderErrorKind::NotFound,
-                format!("no reservation {reference}"),
-            ));
-        }
-        Ok(())
     }
 
     async fn list_targets(
@@ -529,6 +489,64 @@ impl Provider for Sandbox {
         }))
     }
 
+    fn activation_notice(&self, state: Option<&str>) -> Option<String> {
+        let state = state?;
+        self.config
+            .slow_activation_states
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(state))
+            .then(|| format!("Numbers in {state} can take up to 24 hours to activate."))
+    }
+
+    /// The sandbox's numbers are Inward's own inventory; it owns none besides.
+    async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+        super::exists_by_lookup(self, tenant, target).await
+    }
+
+    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
+        super::count_targets(self, tenant).await
+    }
+}
+
+#[async_trait]
+impl Carrier for Sandbox {
+    async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
+        let reference = format!("sbx-res-{}", Uuid::new_v4());
+        self.reservations
+            .submit((reference, number.as_str().to_string()))
+            .await
+            .unwrap_or_else(|| {
+                Err(ProviderError::new(
+                    NAME,
+                    ProviderErrorKind::Transient,
+                    "the sandbox stopped before answering",
+                ))
+            })
+    }
+
+    async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
+        self.fault("release").await?;
+        let found = sqlx::query(
+            "UPDATE sandbox_reservations SET released_at = coalesce(released_at, now()) WHERE ref = $1",
+        )
+        .bind(reference)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        if found.rows_affected() == 0 {
+            return Err(ProviderError::new(
+                NAME,
+                ProviderErrorKind::NotFound,
+                format!("no reservation {reference}"),
+            ));
+        }
+        Ok(())
+    }
+
     async fn submit_cnam(
         &self,
         _tenant: Uuid,
@@ -643,15 +661,6 @@ impl Provider for Sandbox {
         } else {
             PortProgress::Completed(foc)
         })
-    }
-
-    fn activation_notice(&self, state: Option<&str>) -> Option<String> {
-        let state = state?;
-        self.config
-            .slow_activation_states
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(state))
-            .then(|| format!("Numbers in {state} can take up to 24 hours to activate."))
     }
 }
 

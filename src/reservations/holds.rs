@@ -100,14 +100,14 @@ pub async fn reserve(
         }
     };
 
-    // The platform's own reservation, where it has one, is taken after our hold is safe.
-    let provider = state.provider_for(tenant_id).await?;
+    // The carrier's own reservation, where it keeps one, is taken after our hold is safe.
+    let carrier = state.reserving_carrier_for(tenant_id).await?;
     let mut failure = None;
     let mut references = Vec::new();
-    if provider.capabilities().native_reservations {
+    if let Some(carrier) = carrier {
         for e164 in &wanted {
             let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
-            match provider.reserve(&number).await {
+            match carrier.reserve(&number).await {
                 Ok(reference) => references.push((e164, reference)),
                 Err(err) => {
                     failure = Some(err);
@@ -496,8 +496,16 @@ pub async fn release_at_provider(state: &AppState, batch: i64) -> AppResult<usiz
     for row in due {
         let hold_id: i64 = row.try_get("id")?;
         let reference: String = row.try_get("provider_ref")?;
-        let provider = state.provider_for(row.try_get("tenant_id")?).await?;
-        match provider.release_reservation(&reference).await {
+        // A tenant whose carrier no longer keeps reservations (its connection changed) has
+        // none left to release there.
+        let released_there = match state
+            .reserving_carrier_for(row.try_get("tenant_id")?)
+            .await?
+        {
+            Some(carrier) => carrier.release_reservation(&reference).await,
+            None => Ok(()),
+        };
+        match released_there {
             Ok(()) => {
                 sqlx::query("UPDATE holds SET provider_released_at = now() WHERE id = $1")
                     .bind(hold_id)

@@ -106,7 +106,7 @@ async fn reservation_page(
     drop(conn);
     let now = Utc::now();
     let status = reservation.effective_status(now);
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
     let targets = if status.is_active() {
         state.targets(tenant_id, None).await?
     } else {

@@ -13,7 +13,7 @@ use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
-use crate::providers::Provider;
+use crate::providers::Platform;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,7 +39,7 @@ fn clean(text: &Option<String>) -> Option<String> {
 }
 
 async fn resolve(
-    provider: &dyn Provider,
+    provider: &dyn Platform,
     tenant: Uuid,
     spec: &AssignmentSpec,
 ) -> AppResult<Assignment> {
@@ -112,7 +112,7 @@ pub async fn provision(
     request_id: Option<&str>,
 ) -> AppResult<Vec<NumberResult>> {
     let tenant_id = caller.tenant()?;
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
     let mut conn = state.pool.acquire().await?;
     let reservation = repo::find(&mut conn, tenant_id, reservation_id)
         .await?

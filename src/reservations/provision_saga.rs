@@ -13,7 +13,7 @@ use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
-use crate::providers::{Activation, NumberRef, Provider, ProviderError};
+use crate::providers::{Activation, NumberRef, Platform, ProviderError};
 use crate::saga_lease::{Lease, Saga, crash_point};
 use crate::state::AppState;
 
@@ -45,7 +45,7 @@ pub struct NumberResult {
 /// One number's provisioning: who asks, for which reservation, and where the number goes.
 pub(super) struct Run<'a> {
     pub state: &'a AppState,
-    pub provider: &'a dyn Provider,
+    pub provider: &'a dyn Platform,
     pub caller: &'a Principal,
     pub tenant_id: Uuid,
     pub reservation_id: Uuid,
@@ -405,7 +405,7 @@ async fn step(state: &AppState, lease: &Lease, step: &str, target_id: Option<&st
 /// If the platform refuses the undo, the attempt stays open and the recovery job retries.
 async fn compensate(
     state: &AppState,
-    provider: &dyn Provider,
+    provider: &dyn Platform,
     tenant_id: Uuid,
     reservation_id: Uuid,
     lease: &Lease,
@@ -449,7 +449,7 @@ async fn compensate(
 /// while the platform is asked, so no new provisioning can start in between.
 async fn undo_fenced(
     state: &AppState,
-    provider: &dyn Provider,
+    provider: &dyn Platform,
     tenant_id: Uuid,
     number: &E164,
     created: Option<&Target>,
@@ -511,7 +511,7 @@ pub async fn recover_stalled(state: &AppState) -> AppResult<usize> {
             lease_seconds,
         );
         let number = E164::from_stored(&e164).map_err(|e| AppError::Internal(e.into()))?;
-        let provider = state.provider_for(tenant_id).await?;
+        let provider = state.platform_for(tenant_id).await?;
         let created = match (target_created, target_id) {
             (true, Some(id)) => Some(Target {
                 kind: TargetKind::Extension,

@@ -51,7 +51,7 @@ pub async fn run(
     let pool = repo::pool_for(criteria, &state.pool, &state.offer_pool);
     // The adapter first: on a cache miss it reads the database too, and a request holding
     // one connection while it waits for a second can starve the pool under load.
-    let provider = state.provider_for(tenant_id).await?;
+    let provider = state.platform_for(tenant_id).await?;
     let rows = repo::search(&mut *pool.acquire().await?, &tenant, criteria).await?;
     let next_cursor = (rows.len() as i64 == criteria.limit)
         .then(|| rows.last().map(|r| r.national.clone()))
@@ -73,7 +73,7 @@ pub async fn run(
 /// A number in stock with its price for the tenant and what its platform warns of.
 pub fn priced(
     pricing: &crate::domain::pricing::PricingConfig,
-    provider: &dyn crate::providers::Provider,
+    provider: &dyn crate::providers::Platform,
     row: repo::NumberRow,
 ) -> AvailableNumber {
     let quote: Quote = pricing.quote(row.kind == "toll_free", &row.national);

@@ -880,3 +880,44 @@ fn a_burst_of_refused_tokens_makes_one_sign_in() {
         assert_eq!(sign_ins() - before, 1, "one exchange for the whole burst");
     })
 }
+
+#[test]
+fn a_genesys_tenant_has_no_carrier_so_its_caller_id_name_fails_and_holds_reserve_nothing_there() {
+    crate::db::db_test(|pool| async move {
+        let app = app_with_key(pool).await;
+        let sim = Sim::start(genesys_with_state).await;
+        let (admin, agent) = connected(&app, &sim).await;
+        let found = agent.find("npa=317&limit=1", 1).await;
+        let queue = sim.id_of("queue", "Sales");
+        let (status, body) =
+            provision(&agent, &found[0], json!({ "type": "queue", "id": queue })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let carrier_reservations: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sandbox_reservations WHERE e164 = $1")
+                .bind(&found[0])
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            carrier_reservations, 0,
+            "the sandbox carrier is not behind Genesys"
+        );
+
+        let (status, body) = admin
+            .put(
+                &format!("/api/v1/numbers/{}/cnam", found[0]),
+                json!({ "name": "Globex Sales" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["cnam"]["status"], "pending");
+        inward::jobs::run_once(&app.state).await;
+        let (_, shown) = admin.get(&format!("/api/v1/numbers/{}", found[0])).await;
+        assert_eq!(shown["cnam"]["status"], "failed", "{shown}");
+        let reason = shown["cnam"]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("kept by the carrier") && reason.contains("genesys"),
+            "the tenant is told whom to ask: {reason}"
+        );
+    })
+}
