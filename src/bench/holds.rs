@@ -24,6 +24,27 @@ pub async fn available(pool: &PgPool, state: &str, count: i64) -> anyhow::Result
     .await?)
 }
 
+/// What the holds scenario does before the server starts: ends earlier runs' holds, then
+/// measures the bare hold statement under pgbench (its figure, or why it did not run).
+pub async fn before_server(
+    state: &AppState,
+    pool: &PgPool,
+    url: &str,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<anyhow::Result<f64>> {
+    let (ended, took) = end_earlier_runs(state).await?;
+    if ended > 0 {
+        println!(
+            "\nholds left by earlier runs: {ended} expired by the sweeper's own code in {:.1}s",
+            took.as_secs_f64()
+        );
+        super::data::tidy(pool).await?;
+    }
+    let stock = available(pool, "OH", 200_000).await?;
+    Ok(pgbench(pool, url, &stock, clients, duration).await)
+}
+
 /// Ends the holds earlier runs left behind (they last 15 minutes, runs are minutes apart),
 /// so that each run finds its states' stock available again: they are made due and expired
 /// by the sweeper's own step, as the server would after their time.

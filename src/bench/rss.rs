@@ -17,7 +17,9 @@ impl Drop for Kill {
 /// VmRSS of an idle `inward serve`, in KiB.
 pub async fn idle_serve_rss_kib(database_url: &str) -> anyhow::Result<u64> {
     let mut child = Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        // Memory does not depend on the role, and the bench's DATABASE_URL is usually the
+        // owner's, which `serve` refuses unless told.
+        .args(["serve", "--listen", "127.0.0.1:0", "--allow-owner"])
         .env("DATABASE_URL", database_url)
         // `serve` needs a key; the benchmark stores no secrets.
         .env(
@@ -25,9 +27,20 @@ pub async fn idle_serve_rss_kib(database_url: &str) -> anyhow::Result<u64> {
             std::env::var("INWARD_SECRETS__KEY").unwrap_or_else(|_| "5a".repeat(32)),
         )
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    // Read all along, so that a chatty server never blocks on a full pipe; the last line
+    // says why it stopped, if it did.
+    let last_said = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| !l.trim().is_empty())
+            .last()
+            .unwrap_or_default()
+    });
     let child = Kill(child);
     let line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
@@ -39,8 +52,12 @@ pub async fn idle_serve_rss_kib(database_url: &str) -> anyhow::Result<u64> {
         .rsplit(' ')
         .next()
         .filter(|u| u.starts_with("http://"))
-        .ok_or_else(|| anyhow::anyhow!("unexpected first line from inward serve: {line}"))?
-        .to_string();
+        .map(str::to_string);
+    let Some(base) = base else {
+        drop(child);
+        let last = last_said.join().unwrap_or_default();
+        anyhow::bail!("inward serve did not start (first line {line:?}): {last}");
+    };
     let client = reqwest::Client::new();
     for path in ["/healthz", "/readyz", "/login", "/metrics"] {
         client.get(format!("{base}{path}")).send().await?;

@@ -316,41 +316,10 @@ fn parse(
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                // The record's own position may be that of blank lines the reader skipped
-                // before it; its last byte (just before where the reader now stands) is not,
-                // and the line breaks inside its fields lead back to the line it began on.
                 let end = csv.position().byte();
-                let last_line = lines.borrow_mut().line_of(end.saturating_sub(1));
-                // A field that runs to the end of the file ends with that last line's break,
-                // which is on the last line, not before it.
-                let runs_to_end = record
-                    .iter()
-                    .next_back()
-                    .is_some_and(|f| matches!(f.last(), Some(b'\n' | b'\r')));
-                row_no = last_line - record.iter().map(line_breaks).sum::<i64>()
-                    + i64::from(runs_to_end);
+                row_no = row_of(&record, &mut lines.borrow_mut(), end);
             }
-            Err(err) => {
-                let too_long = matches!(err.kind(), csv::ErrorKind::Io(io)
-                    if io.get_ref().is_some_and(|e| e.is::<RecordTooLong>()));
-                return Err(if too_long {
-                    refuse(
-                        "record_too_long",
-                        format!(
-                            "row {} is longer than {} KiB, the limit for one row (inventory.max_record_kib); \
-                             if it should be short, a quote opened there is never closed",
-                            row_no + 1,
-                            max_record_bytes / 1024
-                        ),
-                        row_no + 1,
-                    )
-                } else {
-                    AppError::invalid(
-                        "unreadable_csv",
-                        format!("the file could not be read as CSV: {err}"),
-                    )
-                });
-            }
+            Err(err) => return Err(unreadable(&err, row_no, max_record_bytes)),
         }
         record_start.set(csv.position().byte());
         // No field of this file holds a line break: one inside a field means a quote opened
@@ -377,76 +346,22 @@ fn parse(
             continue;
         }
         rows += 1;
-        let mut fields: [Option<String>; 8] = Default::default();
-        let mut not_text = false;
-        let mut control_in = None;
-        for (slot, index) in cols.index.iter().enumerate() {
-            if let Some(raw) = index.and_then(|i| record.get(i)) {
-                let mut text = match std::str::from_utf8(raw) {
-                    Ok(s) => s.trim().to_string(),
-                    Err(_) => {
-                        not_text = true;
-                        String::from_utf8_lossy(raw).trim().to_string()
-                    }
-                };
-                // PostgreSQL cannot store NUL, and no field of this file has a use for a
-                // control character: the row is refused, naming the column, and the text
-                // kept for the rejected-rows file goes without them.
-                if text.chars().any(char::is_control) {
-                    control_in.get_or_insert(HEADER[slot]);
-                    text.retain(|c| !c.is_control());
-                }
-                fields[slot] = (!text.is_empty()).then_some(text);
-            }
-        }
-        let (mut reason, mut message): (Option<&str>, Option<String>) = (None, None);
-        let (mut e164, mut country) = (None, None);
-        if record.len() != cols.count {
-            reason = Some("wrong_column_count");
-            message = Some(format!(
-                "{} columns where the header has {}",
-                record.len(),
-                cols.count
-            ));
-        } else if not_text {
-            reason = Some("not_text");
-            message = Some("the row is not UTF-8 text".into());
-        } else if let Some(column) = control_in {
-            reason = Some("control_character");
-            message = Some(format!(
-                "the {column} column contains a control character (such as NUL)"
-            ));
-        } else {
-            match number(fields[0].as_deref(), fields[1].as_deref()) {
-                Number::Nanp(n) => e164 = Some(n),
-                Number::Valid(n, c) => {
-                    e164 = Some(n);
-                    country = Some(c);
-                }
-                Number::Invalid(why) => {
-                    reason = Some(if why.starts_with("country") {
-                        "invalid_country_code"
-                    } else {
-                        "invalid_number"
-                    });
-                    message = Some(why);
-                }
-            }
-        }
+        let fields = Fields::of(&record, cols);
+        let verdict = fields.verdict(record.len(), cols.count);
         buf.extend_from_slice(id.as_bytes());
         buf.push(b'\t');
         buf.extend_from_slice(line.to_string().as_bytes());
         buf.push(b'\t');
         buf.extend_from_slice(record.len().to_string().as_bytes());
-        for field in &fields {
+        for field in &fields.text {
             buf.push(b'\t');
             push_copy(&mut buf, field.as_deref());
         }
         for value in [
-            e164.as_deref(),
-            country.as_deref(),
-            reason,
-            message.as_deref(),
+            verdict.e164.as_deref(),
+            verdict.country.as_deref(),
+            verdict.reason,
+            verdict.message.as_deref(),
         ] {
             buf.push(b'\t');
             push_copy(&mut buf, value);
@@ -472,6 +387,135 @@ fn parse(
         return Err(AppError::Internal(anyhow::anyhow!("COPY stopped early")));
     }
     Ok(rows)
+}
+
+/// The row number a spreadsheet shows for a record the reader has just read (it now stands
+/// at `end`). The record's own position may be that of blank lines the reader skipped before
+/// it; its last byte is not, and the line breaks inside its fields lead back to the line it
+/// began on.
+fn row_of(record: &csv::ByteRecord, lines: &mut LineIndex, end: u64) -> i64 {
+    let last_line = lines.line_of(end.saturating_sub(1));
+    // A field that runs to the end of the file ends with that last line's break, which is on
+    // the last line, not before it.
+    let runs_to_end = record
+        .iter()
+        .next_back()
+        .is_some_and(|f| matches!(f.last(), Some(b'\n' | b'\r')));
+    last_line - record.iter().map(line_breaks).sum::<i64>() + i64::from(runs_to_end)
+}
+
+/// Why the reader stopped after row `row_no`.
+fn unreadable(err: &csv::Error, row_no: i64, max_record_bytes: usize) -> AppError {
+    let too_long = matches!(err.kind(), csv::ErrorKind::Io(io)
+        if io.get_ref().is_some_and(|e| e.is::<RecordTooLong>()));
+    if too_long {
+        refuse(
+            "record_too_long",
+            format!(
+                "row {} is longer than {} KiB, the limit for one row (inventory.max_record_kib); \
+                 if it should be short, a quote opened there is never closed",
+                row_no + 1,
+                max_record_bytes / 1024
+            ),
+            row_no + 1,
+        )
+    } else {
+        AppError::invalid(
+            "unreadable_csv",
+            format!("the file could not be read as CSV: {err}"),
+        )
+    }
+}
+
+/// One row's fields in header order, trimmed, with what makes them unusable as text.
+struct Fields {
+    text: [Option<String>; 8],
+    not_text: bool,
+    /// The first column holding a control character.
+    control_in: Option<&'static str>,
+}
+
+/// What the parser concludes about a row before the database checks it.
+#[derive(Debug, Default, PartialEq)]
+struct Verdict {
+    e164: Option<String>,
+    country: Option<String>,
+    reason: Option<&'static str>,
+    message: Option<String>,
+}
+
+impl Fields {
+    fn of(record: &csv::ByteRecord, cols: &Columns) -> Fields {
+        let mut fields = Fields {
+            text: Default::default(),
+            not_text: false,
+            control_in: None,
+        };
+        for (slot, index) in cols.index.iter().enumerate() {
+            let Some(raw) = index.and_then(|i| record.get(i)) else {
+                continue;
+            };
+            let mut text = match std::str::from_utf8(raw) {
+                Ok(s) => s.trim().to_string(),
+                Err(_) => {
+                    fields.not_text = true;
+                    String::from_utf8_lossy(raw).trim().to_string()
+                }
+            };
+            // PostgreSQL cannot store NUL, and no field of this file has a use for a control
+            // character: the row is refused, naming the column, and the text kept for the
+            // rejected-rows file goes without them.
+            if text.chars().any(char::is_control) {
+                fields.control_in.get_or_insert(HEADER[slot]);
+                text.retain(|c| !c.is_control());
+            }
+            fields.text[slot] = (!text.is_empty()).then_some(text);
+        }
+        fields
+    }
+
+    /// The row's number, or the first reason it is refused.
+    fn verdict(&self, columns: usize, header_columns: usize) -> Verdict {
+        let refused = |reason, message| Verdict {
+            reason: Some(reason),
+            message: Some(message),
+            ..Default::default()
+        };
+        if columns != header_columns {
+            return refused(
+                "wrong_column_count",
+                format!("{columns} columns where the header has {header_columns}"),
+            );
+        }
+        if self.not_text {
+            return refused("not_text", "the row is not UTF-8 text".into());
+        }
+        if let Some(column) = self.control_in {
+            return refused(
+                "control_character",
+                format!("the {column} column contains a control character (such as NUL)"),
+            );
+        }
+        match number(self.text[0].as_deref(), self.text[1].as_deref()) {
+            Number::Nanp(n) => Verdict {
+                e164: Some(n),
+                ..Default::default()
+            },
+            Number::Valid(n, c) => Verdict {
+                e164: Some(n),
+                country: Some(c),
+                ..Default::default()
+            },
+            Number::Invalid(why) => {
+                let reason = if why.starts_with("country") {
+                    "invalid_country_code"
+                } else {
+                    "invalid_number"
+                };
+                refused(reason, why)
+            }
+        }
+    }
 }
 
 /// COPY text format: `\N` for NULL, backslash escapes for the delimiter and line breaks.
@@ -595,6 +639,43 @@ mod tests {
             assert_eq!(index.line_of(a), 2, "{text:?}");
             assert_eq!(index.line_of(b), 4, "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_row_is_refused_for_its_first_fault_and_its_fields_keep_no_control_characters() {
+        let header_row =
+            csv::ByteRecord::from(vec!["Country Code", "Phone Number", "Voice", "SMS", "Fax"]);
+        let cols = header(&header_row).unwrap();
+        let row = |fields: Vec<&[u8]>| {
+            let record = csv::ByteRecord::from(fields);
+            let fields = Fields::of(&record, &cols);
+            let verdict = fields.verdict(record.len(), cols.count);
+            (fields, verdict)
+        };
+        let (fields, verdict) = row(vec![b"1", b" (512) 555-0100 ", b"yes", b"no", b"no"]);
+        assert_eq!(fields.text[1].as_deref(), Some("(512) 555-0100"));
+        assert_eq!(verdict.e164.as_deref(), Some("+15125550100"));
+        assert_eq!(verdict.reason, None);
+
+        let (_, verdict) = row(vec![b"1", b"5125550100", b"yes"]);
+        assert_eq!(verdict.reason, Some("wrong_column_count"));
+        assert_eq!(verdict.e164, None);
+
+        let (_, verdict) = row(vec![b"1", b"5125550100", b"\xff\xfe", b"no", b"no"]);
+        assert_eq!(verdict.reason, Some("not_text"));
+
+        let (fields, verdict) = row(vec![b"1", b"5125550100", b"y\x07es", b"no", b"no"]);
+        assert_eq!(verdict.reason, Some("control_character"));
+        assert_eq!(
+            verdict.message.as_deref(),
+            Some("the Voice column contains a control character (such as NUL)")
+        );
+        assert_eq!(fields.text[2].as_deref(), Some("yes"));
+
+        let (_, verdict) = row(vec![b"US", b"5125550100", b"yes", b"no", b"no"]);
+        assert_eq!(verdict.reason, Some("invalid_country_code"));
+        let (_, verdict) = row(vec![b"1", b"555", b"yes", b"no", b"no"]);
+        assert_eq!(verdict.reason, Some("invalid_number"));
     }
 
     #[test]
