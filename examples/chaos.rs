@@ -406,7 +406,7 @@ async fn main() -> anyhow::Result<()> {
         drift: differences,
         compared: checked,
         ..
-    } = inward::drift::compare_tenant(&state, tenant)
+    } = inward::drift::compare_tenant(&state, inward::domain::TenantId(tenant))
         .await
         .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     for d in &differences {

@@ -147,7 +147,7 @@ pub async fn create_named_token(
     email: &str,
     new: &crate::auth::tokens::NewToken,
 ) -> Result<String, AdminError> {
-    let user: Option<(Uuid, String)> =
+    let user: Option<(crate::domain::UserId, String)> =
         sqlx::query_as("SELECT id, role FROM users WHERE lower(email) = lower($1)")
             .bind(email.trim())
             .fetch_optional(pool)

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use uuid::Uuid;
 
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 
 pub enum Claim {
@@ -54,7 +54,7 @@ const WAIT_FOR_FIRST: Duration = Duration::from_secs(10);
 
 pub async fn claim(
     pool: &PgPool,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &str,
     scope: &str,
     body: &Value,
@@ -133,7 +133,7 @@ pub async fn claim(
 }
 
 /// Renews a fresh claim until the returned guard is dropped.
-pub fn keep_claim(pool: PgPool, tenant: Uuid, key: String) -> ClaimGuard {
+pub fn keep_claim(pool: PgPool, tenant: TenantId, key: String) -> ClaimGuard {
     ClaimGuard(crate::db_scope::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs_f64(CLAIM_LEASE_SECONDS / 3.0)).await;
@@ -174,7 +174,7 @@ pub async fn prune(pool: &PgPool, ttl_hours: i64) -> AppResult<u64> {
 
 pub async fn complete(
     pool: &PgPool,
-    tenant: Uuid,
+    tenant: TenantId,
     key: &str,
     status: StatusCode,
     body: &Value,
@@ -190,7 +190,7 @@ pub async fn complete(
 }
 
 /// A request that failed before doing anything frees its key for a retry.
-pub async fn abandon(pool: &PgPool, tenant: Uuid, key: &str) -> AppResult<()> {
+pub async fn abandon(pool: &PgPool, tenant: TenantId, key: &str) -> AppResult<()> {
     sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND response_status IS NULL")
         .bind(tenant)
         .bind(key)

@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
 
 use crate::auth::{ApiCaller, PageCaller};
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::web::pages::Chrome;
@@ -31,8 +32,8 @@ pub struct Notification {
 /// Tells `user_id` of `tenant_id` something, with a link to where it happened.
 pub async fn notify(
     conn: &mut PgConnection,
-    user_id: Uuid,
-    tenant_id: Uuid,
+    user_id: UserId,
+    tenant_id: TenantId,
     message: &str,
     link: &str,
 ) -> sqlx::Result<()> {
@@ -51,8 +52,8 @@ pub async fn notify(
 /// Tells every admin of `tenant_id`, and `also` (the person most concerned), about a number.
 pub async fn notify_admins(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    also: Option<Uuid>,
+    tenant_id: TenantId,
+    also: Option<UserId>,
     e164: &str,
     message: &str,
     link: &str,
@@ -73,7 +74,11 @@ pub async fn notify_admins(
 }
 
 /// What was said about a number is read once it is dealt with (re-routed).
-pub async fn read_about(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> sqlx::Result<()> {
+pub async fn read_about(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    e164: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE notifications SET read_at = now() WHERE tenant_id = $1 AND phone_number = $2 AND read_at IS NULL")
         .bind(tenant_id)
         .bind(e164)
@@ -85,7 +90,7 @@ pub async fn read_about(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) ->
 /// The user's unread notices that link to `link` (the page they concern).
 pub async fn unread_for_page(
     conn: &mut PgConnection,
-    user_id: Uuid,
+    user_id: UserId,
     link: &str,
 ) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
@@ -98,7 +103,7 @@ pub async fn unread_for_page(
     .await
 }
 
-pub async fn unread_count(pool: &PgPool, user_id: Uuid) -> sqlx::Result<i64> {
+pub async fn unread_count(pool: &PgPool, user_id: UserId) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
         .bind(user_id)
         .fetch_one(pool)
@@ -106,7 +111,7 @@ pub async fn unread_count(pool: &PgPool, user_id: Uuid) -> sqlx::Result<i64> {
 }
 
 /// The user's latest notifications, newest first.
-pub async fn latest(pool: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Vec<Notification>> {
+pub async fn latest(pool: &PgPool, user_id: UserId, limit: i64) -> sqlx::Result<Vec<Notification>> {
     sqlx::query_as(
         "SELECT id, message, link, created_at, read_at FROM notifications WHERE user_id = $1
          ORDER BY id DESC LIMIT $2",
@@ -118,7 +123,7 @@ pub async fn latest(pool: &PgPool, user_id: Uuid, limit: i64) -> sqlx::Result<Ve
 }
 
 /// Marks all of the user's notifications read; returns how many were unread.
-pub async fn mark_all_read(pool: &PgPool, user_id: Uuid) -> sqlx::Result<u64> {
+pub async fn mark_all_read(pool: &PgPool, user_id: UserId) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL",
     )

@@ -5,6 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::admin::{AdminError, add_org, add_user};
+use crate::domain::TenantId;
 use crate::domain::policy::{OrgKind, Role};
 use crate::domain::search::{TOLL_FREE_NPAS, country_of_state};
 use crate::tenants::OPERATOR_ORG_ID;
@@ -152,7 +153,7 @@ async fn ignore_existing(result: Result<Uuid, AdminError>) -> anyhow::Result<()>
 }
 
 /// Routing targets a demo tenant starts with on the sandbox platform.
-pub async fn sandbox_targets(pool: &PgPool, tenant_id: Uuid) -> anyhow::Result<()> {
+pub async fn sandbox_targets(pool: &PgPool, tenant_id: TenantId) -> anyhow::Result<()> {
     let targets = [
         ("queue", "Sales"),
         ("queue", "Support"),
@@ -189,10 +190,11 @@ pub async fn demo(
         ignore_existing(add_user(pool, login.org, role, login.email, DEMO_PASSWORD).await).await?;
     }
     for slug in ["globex", "initech"] {
-        let tenant_id: Uuid = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
-            .bind(slug)
-            .fetch_one(pool)
-            .await?;
+        let tenant_id: TenantId =
+            sqlx::query_scalar("SELECT id FROM organizations WHERE slug = $1")
+                .bind(slug)
+                .fetch_one(pool)
+                .await?;
         sandbox_targets(pool, tenant_id).await?;
     }
     // New tenants may not activate numbers without a registered E911 address. Initech keeps

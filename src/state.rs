@@ -13,6 +13,7 @@ use crate::config::AppConfig;
 use crate::connections::crypto::SecretBox;
 use crate::connections::repo::ConnectionRow;
 use crate::connections::{self, ConnectionSpec, Kind};
+use crate::domain::TenantId;
 use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::providers::http::OutboundPolicy;
@@ -67,7 +68,7 @@ pub struct Shared {
     /// Session or API token digest → the caller, for a few seconds.
     pub callers: Arc<Cache<Vec<u8>, CachedCaller>>,
     /// Tenant → the adapter of its connection (or the sandbox), for a few seconds.
-    tenant_providers: Arc<Cache<Uuid, Adapters>>,
+    tenant_providers: Arc<Cache<TenantId, Adapters>>,
     /// Inventory dashboards drawn in the last minute, per scope (`inventory::dashboard`).
     pub dashboards: Arc<crate::inventory::drawn::Drawn>,
 }
@@ -144,7 +145,7 @@ pub fn pool_options(size: u32) -> sqlx::postgres::PgPoolOptions {
 /// no notification retired it.
 const CACHE_TTL: Duration = Duration::from_secs(10);
 
-type TargetCache = HashMap<(Uuid, Option<TargetKind>), (Instant, Vec<Target>)>;
+type TargetCache = HashMap<(TenantId, Option<TargetKind>), (Instant, Vec<Target>)>;
 
 impl AppState {
     /// The cookie names and attributes this configuration uses.
@@ -217,18 +218,21 @@ impl AppState {
     }
 
     /// The platform a tenant's numbers are provisioned on: its connection's, or the sandbox.
-    pub async fn platform_for(&self, tenant: Uuid) -> AppResult<Arc<dyn Platform>> {
+    pub async fn platform_for(&self, tenant: TenantId) -> AppResult<Arc<dyn Platform>> {
         Ok(self.provider_for(tenant).await?.platform)
     }
 
     /// The carrier that keeps reservations of its own beside the tenant's holds, if any.
-    pub async fn reserving_carrier_for(&self, tenant: Uuid) -> AppResult<Option<Arc<dyn Carrier>>> {
+    pub async fn reserving_carrier_for(
+        &self,
+        tenant: TenantId,
+    ) -> AppResult<Option<Arc<dyn Carrier>>> {
         Ok(self.provider_for(tenant).await?.reserving_carrier())
     }
 
     /// Everything that speaks for the tenant's numbers: its connection's adapters, or the
     /// sandbox's.
-    pub async fn provider_for(&self, tenant: Uuid) -> AppResult<Adapters> {
+    pub async fn provider_for(&self, tenant: TenantId) -> AppResult<Adapters> {
         if let Some(adapter) = self.tenant_providers.get(&tenant) {
             return Ok(adapter);
         }
@@ -239,7 +243,7 @@ impl AppState {
         Ok(adapter)
     }
 
-    async fn read_provider(&self, tenant: Uuid) -> AppResult<Adapters> {
+    async fn read_provider(&self, tenant: TenantId) -> AppResult<Adapters> {
         let row = connections::repo::for_tenant(&mut *self.pool.acquire().await?, tenant).await?;
         Ok(match row {
             Some(row) => self.adapters_for(&row)?,
@@ -286,7 +290,11 @@ impl AppState {
     }
 
     /// The tenant's routing targets, from a cache at most `providers.targets_cache_seconds` old.
-    pub async fn targets(&self, tenant: Uuid, kind: Option<TargetKind>) -> AppResult<Vec<Target>> {
+    pub async fn targets(
+        &self,
+        tenant: TenantId,
+        kind: Option<TargetKind>,
+    ) -> AppResult<Vec<Target>> {
         let key = (tenant, kind);
         if let Some((at, cached)) = self.targets.lock().ok().and_then(|c| c.get(&key).cloned())
             && at.elapsed() < Duration::from_secs(self.config.providers.targets_cache_seconds)
@@ -305,7 +313,7 @@ impl AppState {
     }
 
     /// Drops the tenant's cached targets (after this instance created or changed one).
-    pub fn forget_targets(&self, tenant: Uuid) {
+    pub fn forget_targets(&self, tenant: TenantId) {
         if let Ok(mut cache) = self.targets.lock() {
             cache.retain(|(t, _), _| *t != tenant);
         }

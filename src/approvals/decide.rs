@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 use super::{ApprovalRow, ApprovalStatus, Decision, PremiumLine, SELECT, expire_one};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::policy::{Approver, Principal};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -17,13 +19,13 @@ use crate::state::AppState;
 /// An approval locked for a decision.
 #[derive(sqlx::FromRow)]
 struct Locked {
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     reservation_id: Uuid,
     reseller: Option<Uuid>,
     approver: String,
     status: ApprovalStatus,
     deadline: DateTime<Utc>,
-    requester: Uuid,
+    requester: UserId,
 }
 
 /// What was decided, for the audit log and the requester.
@@ -137,7 +139,7 @@ async fn lock(conn: &mut PgConnection, caller: &Principal, id: Uuid) -> AppResul
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(|| AppError::NotFound("approval".into()))?;
-    let visible = (caller.org_id == locked.tenant_id)
+    let visible = (caller.org_id == locked.tenant_id.0)
         || (Some(caller.org_id) == locked.reseller && locked.approver == "reseller");
     if !visible {
         return Err(AppError::NotFound("approval".into()));

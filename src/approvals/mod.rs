@@ -17,6 +17,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::policy::{Approver, Principal};
 use crate::domain::pricing::format_money;
 use crate::error::{AppError, AppResult};
@@ -73,7 +75,7 @@ pub async fn needed(
     conn: &mut PgConnection,
     state: &AppState,
     caller: &Principal,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     wanted: &[String],
 ) -> AppResult<Option<Needed>> {
     let settings = crate::features::settings::load(conn, tenant_id).await?;
@@ -101,7 +103,7 @@ pub async fn needed(
 pub async fn request(
     conn: &mut PgConnection,
     caller: &Principal,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     reservation_id: Uuid,
     needed: &Needed,
     justification: Option<&str>,
@@ -176,10 +178,10 @@ impl std::fmt::Display for ApprovalStatus {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ApprovalRow {
     pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub tenant_name: String,
     pub reservation_id: Uuid,
-    pub requested_by: Uuid,
+    pub requested_by: UserId,
     pub requested_by_email: String,
     #[serde(skip)]
     pub numbers: sqlx::types::Json<Vec<PremiumLine>>,
@@ -242,8 +244,8 @@ const SELECT: &str = "SELECT a.id, a.tenant_id, o.name AS tenant_name, a.reserva
 fn scope(caller: &Principal) -> AppResult<(&'static str, Uuid)> {
     use crate::domain::policy::ApprovalsView;
     Ok(match caller.approvals_view()? {
-        ApprovalsView::Tenant(tenant) => ("a.tenant_id = $1", tenant),
-        ApprovalsView::Requester(user) => ("a.requested_by = $1", user),
+        ApprovalsView::Tenant(tenant) => ("a.tenant_id = $1", tenant.0),
+        ApprovalsView::Requester(user) => ("a.requested_by = $1", user.0),
         ApprovalsView::Reseller(reseller) => {
             ("o.parent_id = $1 AND a.approver = 'reseller'", reseller)
         }
@@ -288,7 +290,7 @@ pub async fn list(
 /// The approval of a reservation, if it has one (for the reservation page and API).
 pub async fn of_reservation(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     reservation_id: Uuid,
 ) -> AppResult<Option<ApprovalRow>> {
     Ok(sqlx::query_as(&format!(
@@ -303,7 +305,7 @@ pub async fn of_reservation(
 /// Provisioning waits while the reservation's approval is pending.
 pub async fn check_provisionable(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     reservation_id: Uuid,
 ) -> AppResult<()> {
     let Some(approval) = of_reservation(conn, tenant_id, reservation_id).await? else {
@@ -342,13 +344,14 @@ pub enum Decision {
 
 /// Marks one pending approval expired, audits it and tells the requester.
 async fn expire_one(conn: &mut PgConnection, id: Uuid) -> AppResult<bool> {
-    let row: Option<(Uuid, Uuid, Uuid, sqlx::types::Json<Vec<PremiumLine>>)> = sqlx::query_as(
-        "UPDATE approvals SET status = 'expired' WHERE id = $1 AND status = 'pending'
+    let row: Option<(TenantId, Uuid, UserId, sqlx::types::Json<Vec<PremiumLine>>)> =
+        sqlx::query_as(
+            "UPDATE approvals SET status = 'expired' WHERE id = $1 AND status = 'pending'
          RETURNING tenant_id, reservation_id, requested_by, numbers",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     let Some((tenant_id, reservation_id, requester, lines)) = row else {
         return Ok(false);
     };

@@ -3,7 +3,6 @@ use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::Action;
 use super::repo::{self, AuditFilter};
@@ -102,7 +101,7 @@ impl AuditQuery {
         let excluded = action_list("exclude", present(&self.exclude))?;
         let (user_id, user_email) = match present(&self.user) {
             None => (None, None),
-            Some(u) => match u.parse::<Uuid>() {
+            Some(u) => match u.parse::<crate::domain::UserId>() {
                 Ok(id) => (Some(id), None),
                 Err(_) if u.contains('@') && u.len() <= 254 => (None, Some(u.to_string())),
                 Err(_) => {

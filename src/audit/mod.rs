@@ -7,6 +7,8 @@ pub mod pages;
 pub mod repo;
 pub mod routes;
 
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -214,8 +216,8 @@ impl Outcome {
 /// One entry to append. Build with `Entry::new` and the `with_*` setters.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub tenant_id: Option<Uuid>,
-    pub user_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
+    pub user_id: Option<UserId>,
     pub phone_number: Option<String>,
     pub action: Action,
     pub target_type: Option<String>,
@@ -255,8 +257,8 @@ impl Entry {
 
     pub fn by(
         mut self,
-        tenant_id: Option<Uuid>,
-        user_id: Option<Uuid>,
+        tenant_id: Option<TenantId>,
+        user_id: Option<UserId>,
         request_id: Option<&str>,
     ) -> Self {
         self.tenant_id = tenant_id;

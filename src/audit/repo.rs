@@ -4,6 +4,8 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::Entry;
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::policy::AuditScope;
 
 pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> {
@@ -32,10 +34,10 @@ pub async fn record(conn: &mut PgConnection, entry: &Entry) -> sqlx::Result<()> 
 /// Who last provisioned the number in the tenant, per the audit log.
 pub async fn last_provisioner(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     e164: &str,
-) -> sqlx::Result<Option<Uuid>> {
-    let user: Option<Option<Uuid>> = sqlx::query_scalar(
+) -> sqlx::Result<Option<UserId>> {
+    let user: Option<Option<UserId>> = sqlx::query_scalar(
         "SELECT user_id FROM audit_log WHERE phone_number = $1 AND tenant_id = $2 AND action = 'PROVISION' AND status = 'SUCCESS' AND user_id IS NOT NULL ORDER BY id DESC LIMIT 1",
     )
     .bind(e164)
@@ -112,8 +114,8 @@ pub struct AuditRow {
     pub id: i64,
     #[serde(rename = "timestamp")]
     pub at: DateTime<Utc>,
-    pub tenant_id: Option<Uuid>,
-    pub user_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
+    pub user_id: Option<UserId>,
     pub user_email: Option<String>,
     pub phone_number: Option<String>,
     pub action: String,
@@ -135,7 +137,7 @@ pub struct AuditFilter {
     pub actions: Vec<String>,
     /// Not these actions (SEARCH, say, which outnumbers everything else).
     pub excluded: Vec<String>,
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<UserId>,
     /// The acting user's email, whatever its letter case.
     pub user_email: Option<String>,
     pub from: Option<DateTime<Utc>>,

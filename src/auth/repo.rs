@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Row};
-use uuid::Uuid;
 
 use super::Authenticated;
 use super::password::{new_token, token_digest};
+use crate::domain::UserId;
 use crate::domain::policy::{OrgKind, Principal, Role};
 
 pub(super) const PRINCIPAL_COLUMNS: &str = "u.id, u.email, u.role, o.id AS org_id, o.kind AS org_kind, o.name AS org_name, o.parent_id, o.allowed_countries";
@@ -27,7 +27,7 @@ pub(super) fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Pr
 }
 
 pub struct Credentials {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub password_hash: String,
 }
 
@@ -55,7 +55,7 @@ pub struct NewSession {
 
 pub async fn create_session(
     pool: &PgPool,
-    user_id: Uuid,
+    user_id: UserId,
     lifetime: Duration,
 ) -> sqlx::Result<NewSession> {
     let token = new_token("");

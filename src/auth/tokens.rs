@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::password::{new_token, token_digest};
 use super::repo::{PRINCIPAL_COLUMNS, principal_from_row};
+use crate::domain::UserId;
 use crate::domain::policy::{Principal, Role};
 use crate::error::{AppError, AppResult};
 
@@ -97,7 +98,11 @@ fn manages_org(caller: &Principal) -> bool {
 }
 
 /// Makes a token for `user_id`; returns its id and the token, which is never shown again.
-pub async fn create(pool: &PgPool, user_id: Uuid, new: &NewToken) -> sqlx::Result<(Uuid, String)> {
+pub async fn create(
+    pool: &PgPool,
+    user_id: UserId,
+    new: &NewToken,
+) -> sqlx::Result<(Uuid, String)> {
     let id = Uuid::new_v4();
     let token = new_token("inw_");
     sqlx::query(

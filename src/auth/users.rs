@@ -7,12 +7,13 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::UserId;
 use crate::domain::policy::{OrgKind, Principal, Role};
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct UserRow {
-    pub id: Uuid,
+    pub id: UserId,
     pub email: String,
     pub role: String,
     pub created_at: DateTime<Utc>,
@@ -24,7 +25,7 @@ const SELECT_ROWS: &str =
     "SELECT u.id, u.email, u.role, u.created_at, u.disabled_at, s.last_at AS last_sign_in_at
      FROM users u LEFT JOIN user_sign_ins s ON s.user_id = u.id";
 
-async fn find(conn: &mut PgConnection, org: Uuid, id: Uuid) -> AppResult<UserRow> {
+async fn find(conn: &mut PgConnection, org: Uuid, id: UserId) -> AppResult<UserRow> {
     sqlx::query_as(&format!("{SELECT_ROWS} WHERE u.id = $1 AND u.org_id = $2"))
         .bind(id)
         .bind(org)
@@ -90,7 +91,7 @@ pub async fn list(pool: &PgPool, caller: &Principal) -> AppResult<Vec<UserRow>> 
 pub async fn set_disabled(
     pool: &PgPool,
     caller: &Principal,
-    id: Uuid,
+    id: UserId,
     disable: bool,
 ) -> AppResult<(UserRow, Ended)> {
     let org = managed_org(caller)?;
@@ -129,7 +130,7 @@ pub async fn set_disabled(
 /// Returns the digests that ended.
 async fn end_sessions(
     conn: &mut PgConnection,
-    user_id: Uuid,
+    user_id: UserId,
     keep: Option<&[u8]>,
 ) -> sqlx::Result<Vec<Vec<u8>>> {
     sqlx::query_scalar(
@@ -163,7 +164,7 @@ pub async fn create(pool: &PgPool, caller: &Principal, new: &NewUser) -> AppResu
         return Err(AppError::invalid_field("password", problem));
     }
     let hash = hash_off_thread(new.password.clone()).await?;
-    let id = Uuid::new_v4();
+    let id = UserId(Uuid::new_v4());
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO users (id, org_id, email, role, password_hash) VALUES ($1, $2, $3, $4, $5)
@@ -207,7 +208,7 @@ async fn hash_off_thread(password: String) -> AppResult<String> {
 pub async fn set_role(
     pool: &PgPool,
     caller: &Principal,
-    id: Uuid,
+    id: UserId,
     raw_role: &str,
 ) -> AppResult<(UserRow, String)> {
     let org = managed_org(caller)?;
@@ -238,7 +239,7 @@ pub async fn set_role(
 }
 
 /// Records a successful sign-in.
-pub async fn record_sign_in(pool: &PgPool, user_id: Uuid) -> sqlx::Result<()> {
+pub async fn record_sign_in(pool: &PgPool, user_id: UserId) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO user_sign_ins (user_id, last_at) VALUES ($1, now())
          ON CONFLICT (user_id) DO UPDATE SET last_at = excluded.last_at",
@@ -312,7 +313,7 @@ pub async fn end_other_sessions(
 }
 
 /// How many browser sessions the user has open.
-pub async fn open_sessions(pool: &PgPool, user_id: Uuid) -> AppResult<i64> {
+pub async fn open_sessions(pool: &PgPool, user_id: UserId) -> AppResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM sessions WHERE user_id = $1 AND expires_at > now()",
     )

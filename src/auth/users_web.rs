@@ -42,7 +42,7 @@ async fn change(
     disable: bool,
     request_id: Option<&str>,
 ) -> AppResult<UserRow> {
-    let id = parse_id(raw, "user")?;
+    let id = crate::domain::UserId(parse_id(raw, "user")?);
     let (user, ended) = users::set_disabled(&state.pool, caller, id, disable).await?;
     // Other instances hear of it from the database; this one forgets them now.
     for digest in ended.sessions {
@@ -80,7 +80,7 @@ async fn set_role(
     role: &str,
     request_id: Option<&str>,
 ) -> AppResult<UserRow> {
-    let id = parse_id(raw, "user")?;
+    let id = crate::domain::UserId(parse_id(raw, "user")?);
     let (user, before) = users::set_role(&state.pool, caller, id, role).await?;
     // The user's cached sessions and tokens carry the old role: retired here now, and on
     // the other instances by the trigger on `users`.
@@ -151,7 +151,7 @@ pub async fn api_enable(
 struct UsersPage {
     chrome: Chrome,
     users: Vec<UserRow>,
-    me: uuid::Uuid,
+    me: crate::domain::UserId,
     roles: Vec<&'static str>,
     error: Option<String>,
     /// The add form as sent when it was refused, and why.

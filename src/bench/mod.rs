@@ -15,9 +15,9 @@ mod server;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::config::AppConfig;
+use crate::domain::TenantId;
 use crate::state::AppState;
 
 pub struct Options {
@@ -106,7 +106,7 @@ pub(crate) struct Bench {
     search_pool: PgPool,
     url: String,
     /// Globex, a sandbox tenant, and an API token of its agent.
-    tenant: Uuid,
+    tenant: TenantId,
     token: String,
     kinds: Vec<search::Kind>,
     clients: usize,

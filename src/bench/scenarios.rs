@@ -21,7 +21,7 @@ pub async fn explain(b: &mut Bench) -> anyhow::Result<()> {
             &b.pool,
             &b.search_pool,
             b.config.search.limits(),
-            b.tenant,
+            b.tenant.0,
             &kind.queries[0],
         )
         .await?;
@@ -59,7 +59,7 @@ pub async fn searches(b: &mut Bench, http: &Http) -> anyhow::Result<()> {
             &b.pool,
             &b.search_pool,
             b.config.search.limits(),
-            b.tenant,
+            b.tenant.0,
             kind,
             b.clients,
             b.duration,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::load::{self, Stats};
+use crate::domain::TenantId;
 use crate::domain::search::{Limits, SearchCriteria, SearchParams};
 use crate::tenants::TenantProfile;
 
@@ -100,7 +101,7 @@ fn criteria(query: &str, limits: Limits) -> anyhow::Result<SearchCriteria> {
 }
 
 async fn profile(pool: &PgPool, tenant: uuid::Uuid) -> anyhow::Result<TenantProfile> {
-    crate::tenants::profile(&mut *pool.acquire().await?, tenant)
+    crate::tenants::profile(&mut *pool.acquire().await?, TenantId(tenant))
         .await
         .map_err(|e| anyhow::anyhow!(e.to_string()))
 }

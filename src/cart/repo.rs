@@ -1,11 +1,15 @@
 //! The `cart_items` table (migration 0033): one row per user and number.
 
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
-use uuid::Uuid;
 
 /// A transaction holding the user's cart lock: what it reads of the cart stays true until it
 /// ends (a limit checked before adding; a cart reserved once, not twice by a double click).
-pub async fn locked(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'static, Postgres>> {
+pub async fn locked(
+    pool: &PgPool,
+    user_id: UserId,
+) -> sqlx::Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('cart ' || $1::text, 0))")
         .bind(user_id)
@@ -15,7 +19,7 @@ pub async fn locked(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'s
 }
 
 /// The user's cart, oldest first.
-pub async fn numbers(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+pub async fn numbers(db: impl PgExecutor<'_>, user_id: UserId) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar("SELECT e164 FROM cart_items WHERE user_id = $1 ORDER BY added_at, e164")
         .bind(user_id)
         .fetch_all(db)
@@ -24,8 +28,8 @@ pub async fn numbers(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec
 
 pub async fn add(
     db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    tenant_id: Uuid,
+    user_id: UserId,
+    tenant_id: TenantId,
     numbers: &[String],
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -40,7 +44,7 @@ pub async fn add(
     Ok(())
 }
 
-pub async fn remove(pool: &PgPool, user_id: Uuid, numbers: &[String]) -> sqlx::Result<u64> {
+pub async fn remove(pool: &PgPool, user_id: UserId, numbers: &[String]) -> sqlx::Result<u64> {
     if numbers.is_empty() {
         return Ok(0);
     }
@@ -54,7 +58,7 @@ pub async fn remove(pool: &PgPool, user_id: Uuid, numbers: &[String]) -> sqlx::R
     )
 }
 
-pub async fn clear(pool: &PgPool, user_id: Uuid) -> sqlx::Result<u64> {
+pub async fn clear(pool: &PgPool, user_id: UserId) -> sqlx::Result<u64> {
     Ok(sqlx::query("DELETE FROM cart_items WHERE user_id = $1")
         .bind(user_id)
         .execute(pool)
@@ -62,7 +66,7 @@ pub async fn clear(pool: &PgPool, user_id: Uuid) -> sqlx::Result<u64> {
         .rows_affected())
 }
 
-pub async fn count(pool: &PgPool, user_id: Uuid) -> sqlx::Result<i64> {
+pub async fn count(pool: &PgPool, user_id: UserId) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM cart_items WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(pool)

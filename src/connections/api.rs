@@ -9,13 +9,14 @@ use super::{ConnectionRequest, repo, switch};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::auth::{ApiCaller, RequestId};
 use crate::caches::Topic;
+use crate::domain::TenantId;
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::providers::ProviderErrorKind;
 use crate::state::AppState;
 use crate::web::{ApiJson, parse_id};
 
-pub fn admin_tenant(caller: &Principal) -> AppResult<Uuid> {
+pub fn admin_tenant(caller: &Principal) -> AppResult<TenantId> {
     Ok(caller.manage_tenant()?)
 }
 

@@ -23,7 +23,7 @@ use crate::providers::{Adapters, Platform};
 
 /// What a connection's sealed credentials are bound to: a ciphertext copied to another
 /// connection or tenant does not open there.
-pub fn sealed_for(id: uuid::Uuid, tenant_id: uuid::Uuid) -> String {
+pub fn sealed_for(id: uuid::Uuid, tenant_id: crate::domain::TenantId) -> String {
     format!("connection:{id}:{tenant_id}")
 }
 

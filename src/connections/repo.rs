@@ -1,3 +1,4 @@
+use crate::domain::TenantId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -6,7 +7,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ConnectionRow {
     pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub kind: String,
     pub region: Option<String>,
     pub base_url: Option<String>,
@@ -23,7 +24,7 @@ const COLUMNS: &str = "id, tenant_id, kind, region, base_url, credentials, creat
 
 pub async fn for_tenant(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> sqlx::Result<Option<ConnectionRow>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM connections WHERE tenant_id = $1"
@@ -35,7 +36,7 @@ pub async fn for_tenant(
 
 pub async fn find(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
 ) -> sqlx::Result<Option<ConnectionRow>> {
     sqlx::query_as(&format!(
@@ -51,7 +52,7 @@ pub async fn find(
 /// `set_credentials` seals the new ones for this row).
 pub async fn upsert(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     kind: &str,
     region: Option<&str>,
     base_url: Option<&str>,
@@ -85,7 +86,7 @@ pub async fn sealed_after(
     pool: &sqlx::PgPool,
     after: Uuid,
     limit: i64,
-) -> sqlx::Result<Vec<(Uuid, Uuid, Vec<u8>)>> {
+) -> sqlx::Result<Vec<(Uuid, TenantId, Vec<u8>)>> {
     sqlx::query_as(
         "SELECT id, tenant_id, credentials FROM connections
          WHERE credentials IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
@@ -110,7 +111,7 @@ pub async fn reseal(pool: &sqlx::PgPool, id: Uuid, was: &[u8], now: &[u8]) -> sq
     )
 }
 
-pub async fn delete(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+pub async fn delete(conn: &mut PgConnection, tenant_id: TenantId, id: Uuid) -> sqlx::Result<bool> {
     Ok(
         sqlx::query("DELETE FROM connections WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
@@ -142,7 +143,7 @@ pub async fn record_test(
 pub async fn connected_tenants(
     pool: &sqlx::PgPool,
     platforms_only: bool,
-) -> sqlx::Result<Vec<Uuid>> {
+) -> sqlx::Result<Vec<TenantId>> {
     sqlx::query_scalar(
         "SELECT DISTINCT tenant_id FROM connections WHERE NOT $1 OR kind <> 'sandbox' ORDER BY 1",
     )

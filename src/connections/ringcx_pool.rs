@@ -17,6 +17,7 @@ use super::{Kind, repo};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::auth::{ApiCaller, PageCaller, RequestId};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::providers::ProviderError;
@@ -33,7 +34,11 @@ const PAGE_ROWS: u32 = 50;
 
 /// The tenant's RingCX adapter from its connection (`id`, or the tenant's one when `None`):
 /// the same adapter that provisions, so one token session and one throttle speak for it.
-async fn ringcx_for(state: &AppState, tenant_id: Uuid, id: Option<Uuid>) -> AppResult<Arc<RingCx>> {
+async fn ringcx_for(
+    state: &AppState,
+    tenant_id: TenantId,
+    id: Option<Uuid>,
+) -> AppResult<Arc<RingCx>> {
     let mut conn = state.pool.acquire().await?;
     let row = match id {
         Some(id) => repo::find(&mut conn, tenant_id, id).await?,

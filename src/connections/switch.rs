@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 use serde_json::json;
-use uuid::Uuid;
 
 use super::ConnectionSpec;
 use super::repo::ConnectionRow;
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
 use crate::domain::policy::Principal;
 use crate::domain::{E164, Event, NumberState, TargetKind};
 use crate::error::{AppError, AppResult};
@@ -117,7 +117,7 @@ impl ReapplyReport {
 }
 
 /// The tenant's routed numbers (active, pending or orphaned).
-pub async fn routed_count(state: &AppState, tenant: Uuid) -> AppResult<usize> {
+pub async fn routed_count(state: &AppState, tenant: TenantId) -> AppResult<usize> {
     Ok(numbers::routed_count(&state.pool, tenant).await?.max(0) as usize)
 }
 
@@ -186,7 +186,7 @@ pub async fn reapply(
 /// `None` when the platform has no such target.
 async fn route_again(
     state: &AppState,
-    tenant: Uuid,
+    tenant: TenantId,
     number: &E164,
     from: NumberState,
     kind: TargetKind,

@@ -2,8 +2,7 @@
 //! tenant alone (`inventory_org_id` = the tenant). Holds stay Inward's; the adapter re-checks
 //! the platform just before it writes.
 
-use uuid::Uuid;
-
+use crate::domain::TenantId;
 use crate::domain::search::TOLL_FREE_NPAS;
 use crate::error::AppResult;
 use crate::providers::Platform;
@@ -11,7 +10,7 @@ use crate::state::AppState;
 
 pub async fn import_unassigned(
     state: &AppState,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     provider: &dyn Platform,
 ) -> AppResult<usize> {
     let numbers = provider.unassigned_numbers().await?;

@@ -1,8 +1,8 @@
 //! Aging after release: for a reseller-chosen number of days after a tenant releases a
 //! number, only that tenant may take it back; nobody else is offered it.
 
+use crate::domain::TenantId;
 use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
 
 /// The longest aging period a reseller may set.
 pub const MAX_DAYS: i32 = 365;
@@ -37,8 +37,8 @@ impl AgingPeriod {
 
 /// May `tenant` be offered a number that `released_by` released, aging until `aging_until`?
 pub fn offered_to(
-    tenant: Uuid,
-    released_by: Option<Uuid>,
+    tenant: TenantId,
+    released_by: Option<TenantId>,
     aging_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> bool {
@@ -51,6 +51,7 @@ pub fn offered_to(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn the_period_is_off_by_default_and_bounded() {
@@ -72,7 +73,7 @@ mod tests {
 
     #[test]
     fn only_the_releasing_tenant_gets_an_aging_number_back() {
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (a, b) = (TenantId(Uuid::from_u128(1)), TenantId(Uuid::from_u128(2)));
         let now: DateTime<Utc> = "2026-01-10T00:00:00Z".parse().unwrap();
         let later = Some(now + Duration::days(1));
         assert!(offered_to(a, Some(a), later, now));

@@ -4,6 +4,7 @@ pub mod aging;
 pub mod cnam;
 pub mod e164;
 pub mod e911;
+pub mod ids;
 pub mod lifecycle;
 pub mod policy;
 pub mod port;
@@ -13,5 +14,6 @@ pub mod target;
 pub mod vanity;
 
 pub use e164::E164;
+pub use ids::{ReservationId, TenantId, UserId};
 pub use lifecycle::{Event, NumberState, transition};
 pub use target::{Target, TargetKind};

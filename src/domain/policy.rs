@@ -6,6 +6,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::{TenantId, UserId};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -26,7 +28,7 @@ pub enum OrgKind {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub email: String,
     pub role: Role,
     pub org_id: Uuid,
@@ -115,16 +117,16 @@ pub enum InventoryView {
     /// A reseller: numbers in its inventory.
     Inventory(Uuid),
     /// A tenant admin: numbers allocated to the tenant or in use by it.
-    Tenant(Uuid),
+    Tenant(TenantId),
 }
 
 /// Which premium approvals a caller lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApprovalsView {
     /// A tenant admin: every one of its tenant.
-    Tenant(Uuid),
+    Tenant(TenantId),
     /// A tenant user: the ones it asked for.
-    Requester(Uuid),
+    Requester(UserId),
     /// A reseller admin: its tenants' that route approvals to it.
     Reseller(Uuid),
 }
@@ -134,22 +136,22 @@ pub enum ApprovalsView {
 pub enum AuditScope {
     Everything,
     TenantsOfReseller(Uuid),
-    Tenant(Uuid),
+    Tenant(TenantId),
 }
 
 impl Principal {
     /// The tenant on whose behalf numbers are searched, held and provisioned.
-    pub fn tenant(&self) -> Result<Uuid, Denied> {
+    pub fn tenant(&self) -> Result<TenantId, Denied> {
         match (self.org_kind, self.role) {
-            (OrgKind::Tenant, Role::TenantAdmin | Role::TenantUser) => Ok(self.org_id),
+            (OrgKind::Tenant, Role::TenantAdmin | Role::TenantUser) => Ok(TenantId(self.org_id)),
             _ => Err(Denied::NeedsTenant),
         }
     }
 
     /// The tenant whose settings and platform connection the caller may change.
-    pub fn manage_tenant(&self) -> Result<Uuid, Denied> {
+    pub fn manage_tenant(&self) -> Result<TenantId, Denied> {
         match (self.org_kind, self.role) {
-            (OrgKind::Tenant, Role::TenantAdmin) => Ok(self.org_id),
+            (OrgKind::Tenant, Role::TenantAdmin) => Ok(TenantId(self.org_id)),
             _ => Err(Denied::NeedsRole("tenant admin")),
         }
     }
@@ -158,15 +160,15 @@ impl Principal {
         match self.role {
             Role::Operator => Ok(AuditScope::Everything),
             Role::ResellerAdmin => Ok(AuditScope::TenantsOfReseller(self.org_id)),
-            Role::TenantAdmin => Ok(AuditScope::Tenant(self.org_id)),
+            Role::TenantAdmin => Ok(AuditScope::Tenant(TenantId(self.org_id))),
             Role::TenantUser => Err(Denied::NeedsRole("tenant admin")),
         }
     }
 
     /// The tenant whose settings, CNAM and E911 data the caller may change: tenant admins only.
-    pub fn tenant_admin(&self) -> Result<Uuid, Denied> {
+    pub fn tenant_admin(&self) -> Result<TenantId, Denied> {
         match (self.org_kind, self.role) {
-            (OrgKind::Tenant, Role::TenantAdmin) => Ok(self.org_id),
+            (OrgKind::Tenant, Role::TenantAdmin) => Ok(TenantId(self.org_id)),
             (OrgKind::Tenant, _) => Err(Denied::NeedsRole("tenant admin")),
             _ => Err(Denied::NeedsTenant),
         }
@@ -186,9 +188,16 @@ impl Principal {
 
     /// May this caller approve or decline premium reservations of `tenant` (whose reseller
     /// is `reseller`) under the tenant's `approver` policy?
-    pub fn may_approve(&self, tenant: Uuid, reseller: Option<Uuid>, approver: Approver) -> bool {
+    pub fn may_approve(
+        &self,
+        tenant: TenantId,
+        reseller: Option<Uuid>,
+        approver: Approver,
+    ) -> bool {
         match (approver, self.org_kind, self.role) {
-            (Approver::TenantAdmin, OrgKind::Tenant, Role::TenantAdmin) => self.org_id == tenant,
+            (Approver::TenantAdmin, OrgKind::Tenant, Role::TenantAdmin) => {
+                TenantId(self.org_id) == tenant
+            }
             (Approver::Reseller, OrgKind::Reseller, Role::ResellerAdmin) => {
                 Some(self.org_id) == reseller
             }
@@ -212,7 +221,7 @@ impl Principal {
         match self.role {
             Role::Operator => Ok(InventoryView::Everything),
             Role::ResellerAdmin => Ok(InventoryView::Inventory(self.org_id)),
-            Role::TenantAdmin => Ok(InventoryView::Tenant(self.org_id)),
+            Role::TenantAdmin => Ok(InventoryView::Tenant(TenantId(self.org_id))),
             Role::TenantUser => Err(Denied::NeedsRole("tenant admin")),
         }
     }
@@ -244,7 +253,9 @@ impl Principal {
 
     pub fn approvals_view(&self) -> Result<ApprovalsView, Denied> {
         match (self.org_kind, self.role) {
-            (OrgKind::Tenant, Role::TenantAdmin) => Ok(ApprovalsView::Tenant(self.org_id)),
+            (OrgKind::Tenant, Role::TenantAdmin) => {
+                Ok(ApprovalsView::Tenant(TenantId(self.org_id)))
+            }
             (OrgKind::Tenant, Role::TenantUser) => Ok(ApprovalsView::Requester(self.user_id)),
             (OrgKind::Reseller, Role::ResellerAdmin) => Ok(ApprovalsView::Reseller(self.org_id)),
             _ => Err(Denied::ApprovalsOfTenants),
@@ -349,7 +360,10 @@ mod tests {
         let view = |r| principal(r, r.org_kind()).inventory_view();
         assert_eq!(view(Role::Operator), Ok(InventoryView::Everything));
         assert_eq!(view(Role::ResellerAdmin), Ok(InventoryView::Inventory(org)));
-        assert_eq!(view(Role::TenantAdmin), Ok(InventoryView::Tenant(org)));
+        assert_eq!(
+            view(Role::TenantAdmin),
+            Ok(InventoryView::Tenant(TenantId(org)))
+        );
         assert!(view(Role::TenantUser).is_err());
         let owner = |r| principal(r, r.org_kind()).inventory_owner();
         assert_eq!(owner(Role::Operator), Ok(org));
@@ -372,8 +386,14 @@ mod tests {
     fn approvals_are_listed_to_their_tenant_requester_or_reseller() {
         let (user, org) = (Uuid::nil(), Uuid::from_u128(7));
         let view = |r| principal(r, r.org_kind()).approvals_view();
-        assert_eq!(view(Role::TenantAdmin), Ok(ApprovalsView::Tenant(org)));
-        assert_eq!(view(Role::TenantUser), Ok(ApprovalsView::Requester(user)));
+        assert_eq!(
+            view(Role::TenantAdmin),
+            Ok(ApprovalsView::Tenant(TenantId(org)))
+        );
+        assert_eq!(
+            view(Role::TenantUser),
+            Ok(ApprovalsView::Requester(UserId(user)))
+        );
         assert_eq!(view(Role::ResellerAdmin), Ok(ApprovalsView::Reseller(org)));
         assert_eq!(view(Role::Operator), Err(Denied::ApprovalsOfTenants));
     }
@@ -412,7 +432,7 @@ mod tests {
 
     fn principal(role: Role, kind: OrgKind) -> Principal {
         Principal {
-            user_id: Uuid::nil(),
+            user_id: UserId(Uuid::nil()),
             email: "a@example.com".into(),
             role,
             org_id: Uuid::from_u128(7),
@@ -427,11 +447,11 @@ mod tests {
     fn only_tenant_members_act_for_a_tenant() {
         assert_eq!(
             principal(Role::TenantUser, OrgKind::Tenant).tenant(),
-            Ok(Uuid::from_u128(7))
+            Ok(TenantId(Uuid::from_u128(7)))
         );
         assert_eq!(
             principal(Role::TenantAdmin, OrgKind::Tenant).tenant(),
-            Ok(Uuid::from_u128(7))
+            Ok(TenantId(Uuid::from_u128(7)))
         );
         assert_eq!(
             principal(Role::ResellerAdmin, OrgKind::Reseller).tenant(),
@@ -455,7 +475,7 @@ mod tests {
         );
         assert_eq!(
             principal(Role::TenantAdmin, OrgKind::Tenant).audit_scope(),
-            Ok(AuditScope::Tenant(Uuid::from_u128(7)))
+            Ok(AuditScope::Tenant(TenantId(Uuid::from_u128(7))))
         );
         assert!(
             principal(Role::TenantUser, OrgKind::Tenant)
@@ -468,7 +488,7 @@ mod tests {
     fn only_tenant_admins_change_tenant_settings_cnam_and_e911() {
         assert_eq!(
             principal(Role::TenantAdmin, OrgKind::Tenant).tenant_admin(),
-            Ok(Uuid::from_u128(7))
+            Ok(TenantId(Uuid::from_u128(7)))
         );
         assert_eq!(
             principal(Role::TenantUser, OrgKind::Tenant).tenant_admin(),
@@ -492,7 +512,7 @@ mod tests {
 
     #[test]
     fn premium_approvers_follow_the_tenant_policy() {
-        let tenant = Uuid::from_u128(7);
+        let tenant = TenantId(Uuid::from_u128(7));
         let reseller = Some(Uuid::from_u128(9));
         let admin = principal(Role::TenantAdmin, OrgKind::Tenant);
         let user = principal(Role::TenantUser, OrgKind::Tenant);
@@ -500,7 +520,11 @@ mod tests {
         acme.org_id = Uuid::from_u128(9);
         let other_reseller = principal(Role::ResellerAdmin, OrgKind::Reseller);
         assert!(admin.may_approve(tenant, reseller, Approver::TenantAdmin));
-        assert!(!admin.may_approve(Uuid::from_u128(8), reseller, Approver::TenantAdmin));
+        assert!(!admin.may_approve(
+            TenantId(Uuid::from_u128(8)),
+            reseller,
+            Approver::TenantAdmin
+        ));
         assert!(!admin.may_approve(tenant, reseller, Approver::Reseller));
         assert!(!user.may_approve(tenant, reseller, Approver::TenantAdmin));
         assert!(acme.may_approve(tenant, reseller, Approver::Reseller));

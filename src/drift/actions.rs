@@ -5,11 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::compare::{Drift, DriftClass};
 use super::repo::{self, StoredDrift};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
 use crate::domain::policy::Principal;
 use crate::domain::{E164, NumberState};
 use crate::error::{AppError, AppResult};
@@ -171,7 +171,7 @@ fn ensure_offered(stored: &StoredDrift, action: DriftAction, number: &E164) -> A
 /// tenant's routed number since the check.
 async fn unroute_on_platform(
     provider: &dyn Platform,
-    tenant: Uuid,
+    tenant: TenantId,
     number: &E164,
     from: Option<NumberState>,
 ) -> AppResult<String> {
@@ -190,7 +190,7 @@ async fn unroute_on_platform(
 /// The platform routes it elsewhere: route it where Inward says, if Inward still says so.
 async fn route_as_inward(
     provider: &dyn Platform,
-    tenant: Uuid,
+    tenant: TenantId,
     number: &E164,
     current: Option<&TenantNumber>,
     drift: &Drift,
@@ -223,7 +223,7 @@ async fn route_as_inward(
 async fn adopt_platform_routing(
     state: &AppState,
     provider: &dyn Platform,
-    tenant: Uuid,
+    tenant: TenantId,
     number: &E164,
     from: Option<NumberState>,
     drift: &Drift,

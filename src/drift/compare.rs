@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::domain::Target;
 #[cfg(test)]
 use crate::domain::TargetKind;
+use crate::domain::TenantId;
 use crate::numbers::repo::Shown;
 use crate::providers::Routed;
 
@@ -98,7 +98,7 @@ fn shown_target(n: &Shown) -> Option<Target> {
     })
 }
 
-fn described(shown: &Shown, tenant: Uuid) -> String {
+fn described(shown: &Shown, tenant: TenantId) -> String {
     if shown.tenant_id.is_some_and(|t| t != tenant) {
         return format!("{} (another tenant's)", shown.lifecycle);
     }
@@ -117,7 +117,7 @@ fn described(shown: &Shown, tenant: Uuid) -> String {
 /// Compares what Inward shows with what the tenant's platform routes. `gone` answers
 /// whether one of Inward's targets no longer exists on the platform.
 pub fn compare(
-    tenant: Uuid,
+    tenant: TenantId,
     shown: &[Shown],
     routed: &[Routed],
     gone: impl Fn(&Target) -> bool,
@@ -183,11 +183,12 @@ pub fn counts(drift: &[Drift]) -> BTreeMap<&'static str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
-    const T: Uuid = Uuid::from_u128(1);
-    const OTHER: Uuid = Uuid::from_u128(2);
+    const T: TenantId = TenantId(Uuid::from_u128(1));
+    const OTHER: TenantId = TenantId(Uuid::from_u128(2));
 
-    fn shown(e164: &str, state: &str, tenant: Option<Uuid>, target: Option<&str>) -> Shown {
+    fn shown(e164: &str, state: &str, tenant: Option<TenantId>, target: Option<&str>) -> Shown {
         Shown {
             e164: e164.into(),
             lifecycle: state.into(),

@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use chrono::Utc;
 use serde::Serialize;
-use uuid::Uuid;
 
+use crate::domain::TenantId;
 use crate::domain::{Target, TargetKind};
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -26,7 +26,7 @@ pub use compare::{Drift, DriftClass};
 /// What one run found for one tenant.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     /// Numbers compared: those Inward routes for the tenant and those the platform routes.
     pub compared: usize,
     pub counts: BTreeMap<&'static str, usize>,
@@ -46,7 +46,7 @@ pub struct Comparison {
 }
 
 /// Reads the tenant's platform and compares it with Inward.
-pub async fn compare_tenant(state: &AppState, tenant: Uuid) -> AppResult<Comparison> {
+pub async fn compare_tenant(state: &AppState, tenant: TenantId) -> AppResult<Comparison> {
     let provider = state.platform_for(tenant).await?;
     let routed = provider.routed_numbers(tenant).await?;
     let named: Vec<String> = routed.iter().map(|r| r.e164.clone()).collect();
@@ -93,7 +93,7 @@ pub async fn compare_tenant(state: &AppState, tenant: Uuid) -> AppResult<Compari
 
 /// One run for one tenant: compares, keeps the differences, flags the numbers whose target
 /// is gone, and records the run (with the error, when the platform could not be read).
-pub async fn reconcile_tenant(state: &AppState, tenant: Uuid) -> AppResult<RunReport> {
+pub async fn reconcile_tenant(state: &AppState, tenant: TenantId) -> AppResult<RunReport> {
     let started_at = Utc::now();
     let clock = Instant::now();
     let Comparison {
@@ -145,7 +145,7 @@ pub async fn reconcile_all(state: &AppState) -> AppResult<Vec<RunReport>> {
     let mut reports = Vec::new();
     // Tenants with a connection of their own, and any with a routed number (the sandbox
     // needs no connection).
-    let mut tenants: BTreeSet<Uuid> =
+    let mut tenants: BTreeSet<TenantId> =
         crate::connections::repo::connected_tenants(&state.pool, false)
             .await?
             .into_iter()

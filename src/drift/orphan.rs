@@ -2,10 +2,10 @@
 //! told; the orphan job deprovisions it after the grace period.
 
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::Target;
+use crate::domain::TenantId;
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -13,7 +13,7 @@ use crate::state::AppState;
 /// tenant's routed number any more (or was orphaned already).
 pub async fn flag_orphan(
     state: &AppState,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     e164: &str,
     target: &Target,
 ) -> AppResult<bool> {

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::compare::Drift;
+use crate::domain::TenantId;
 
 /// A difference as stored, with when it was first seen.
 #[derive(Debug, Clone, Serialize)]
@@ -60,7 +60,7 @@ pub struct Run {
 
 /// The tenant's differences become `drift`: rows no longer found go, rows still found keep
 /// the time they were first seen.
-pub async fn replace(pool: &PgPool, tenant: Uuid, drift: &[Drift]) -> sqlx::Result<()> {
+pub async fn replace(pool: &PgPool, tenant: TenantId, drift: &[Drift]) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
     let numbers: Vec<&str> = drift.iter().map(|d| d.number.as_str()).collect();
     sqlx::query("DELETE FROM drift WHERE tenant_id = $1 AND NOT (e164 = ANY($2))")
@@ -92,7 +92,7 @@ pub async fn replace(pool: &PgPool, tenant: Uuid, drift: &[Drift]) -> sqlx::Resu
 
 pub async fn record_run(
     pool: &PgPool,
-    tenant: Uuid,
+    tenant: TenantId,
     started_at: DateTime<Utc>,
     compared: usize,
     counts: &BTreeMap<&'static str, usize>,
@@ -111,7 +111,7 @@ pub async fn record_run(
     Ok(())
 }
 
-pub async fn list(pool: &PgPool, tenant: Uuid) -> sqlx::Result<Vec<StoredDrift>> {
+pub async fn list(pool: &PgPool, tenant: TenantId) -> sqlx::Result<Vec<StoredDrift>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM drift WHERE tenant_id = $1 ORDER BY class, e164"
     ))
@@ -121,7 +121,11 @@ pub async fn list(pool: &PgPool, tenant: Uuid) -> sqlx::Result<Vec<StoredDrift>>
     Ok(rows.into_iter().filter_map(Row::decode).collect())
 }
 
-pub async fn find(pool: &PgPool, tenant: Uuid, e164: &str) -> sqlx::Result<Option<StoredDrift>> {
+pub async fn find(
+    pool: &PgPool,
+    tenant: TenantId,
+    e164: &str,
+) -> sqlx::Result<Option<StoredDrift>> {
     let row: Option<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM drift WHERE tenant_id = $1 AND e164 = $2"
     ))
@@ -133,7 +137,7 @@ pub async fn find(pool: &PgPool, tenant: Uuid, e164: &str) -> sqlx::Result<Optio
 }
 
 /// The difference was resolved.
-pub async fn resolved(pool: &PgPool, tenant: Uuid, e164: &str) -> sqlx::Result<()> {
+pub async fn resolved(pool: &PgPool, tenant: TenantId, e164: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM drift WHERE tenant_id = $1 AND e164 = $2")
         .bind(tenant)
         .bind(e164)
@@ -142,7 +146,7 @@ pub async fn resolved(pool: &PgPool, tenant: Uuid, e164: &str) -> sqlx::Result<(
     Ok(())
 }
 
-pub async fn last_run(pool: &PgPool, tenant: Uuid) -> sqlx::Result<Option<Run>> {
+pub async fn last_run(pool: &PgPool, tenant: TenantId) -> sqlx::Result<Option<Run>> {
     sqlx::query_as(
         "SELECT started_at, finished_at, compared, counts, error FROM reconcile_runs
          WHERE tenant_id = $1 ORDER BY id DESC LIMIT 1",

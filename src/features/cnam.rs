@@ -4,10 +4,10 @@
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::domain::cnam::{Cnam, SyncStatus, effective};
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
@@ -31,7 +31,7 @@ impl CnamView {
     }
 }
 
-pub async fn view(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> AppResult<CnamView> {
+pub async fn view(conn: &mut PgConnection, tenant_id: TenantId, e164: &str) -> AppResult<CnamView> {
     let found: Option<CnamView> = sqlx::query_as(
         "SELECT c.name, c.override_name, c.status, c.reason FROM cnam_records c
          JOIN numbers n ON n.e164 = c.e164 AND n.tenant_id = c.tenant_id
@@ -59,7 +59,7 @@ pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
 }
 
 /// Forgets what an earlier tenant of these numbers had set.
-async fn drop_stale(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()> {
+async fn drop_stale(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<()> {
     crate::numbers::repo::drop_stale_records(conn, tenant_id, None).await
 }
 
@@ -68,7 +68,7 @@ async fn drop_stale(conn: &mut PgConnection, tenant_id: Uuid) -> sqlx::Result<()
 /// again. Numbers provisioned later get the default from the sync job's backfill.
 pub async fn apply_default(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     default: Option<&Cnam>,
 ) -> AppResult<u64> {
     drop_stale(conn, tenant_id).await?;

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::domain::e911::{AddressInput, E911Address, E911Status, FieldError};
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
@@ -80,7 +80,7 @@ impl E911View {
 
 const VIEW_COLUMNS: &str = "e.status, e.street, e.location, e.city, e.state::text AS state, e.zip, e.country::text AS country, e.reason";
 
-pub async fn view(conn: &mut PgConnection, tenant_id: Uuid, e164: &str) -> AppResult<E911View> {
+pub async fn view(conn: &mut PgConnection, tenant_id: TenantId, e164: &str) -> AppResult<E911View> {
     let found: Option<E911View> = sqlx::query_as(&format!(
         "SELECT {VIEW_COLUMNS} FROM e911_records e JOIN numbers n ON n.e164 = e.e164 AND n.tenant_id = e.tenant_id
          WHERE e.e164 = $1 AND e.tenant_id = $2"
@@ -123,7 +123,7 @@ pub fn parse_address(input: &AddressInput) -> AppResult<E911Address> {
 async fn save(
     conn: &mut PgConnection,
     caller: &Principal,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     numbers: Option<&[String]>,
     address: &E911Address,
     how: &str,
@@ -311,7 +311,7 @@ pub async fn bulk(
 /// The numbers among `numbers` whose E911 address is not registered, with their status.
 pub async fn unregistered(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     numbers: &[String],
 ) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as(
@@ -329,7 +329,7 @@ pub async fn unregistered(
 /// some of `numbers` lack one.
 pub async fn check_activation_policy(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     numbers: &[String],
 ) -> AppResult<()> {
     let settings = super::settings::load(conn, tenant_id).await?;

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use sqlx::PgConnection;
-use uuid::Uuid;
 
+use crate::domain::TenantId;
 use crate::error::AppResult;
 
 pub use crate::numbers::repo::FeatureStatus;
@@ -28,7 +28,7 @@ pub use crate::numbers::repo::FeatureStatus;
 /// stale statistics make PostgreSQL read all of a tenant's 43,000 numbers to find 50.
 pub async fn statuses(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     numbers: &[String],
 ) -> AppResult<HashMap<String, FeatureStatus>> {
     let rows: Vec<FeatureStatus> = sqlx::query_as(
@@ -79,7 +79,7 @@ pub struct Compliance {
 
 const OWNED: &str = "n.lifecycle IN ('active', 'pending', 'orphaned')";
 
-pub async fn compliance(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<Compliance> {
+pub async fn compliance(conn: &mut PgConnection, tenant_id: TenantId) -> AppResult<Compliance> {
     let counts: ComplianceCounts = sqlx::query_as(&format!(
         "SELECT count(*) AS numbers,
             count(*) FILTER (WHERE e.status = 'registered') AS e911_registered,

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
+use crate::domain::TenantId;
 use crate::domain::cnam::Cnam;
 use crate::domain::policy::Approver;
 use crate::error::{AppError, AppResult};
@@ -55,7 +55,7 @@ impl UnassignedBehavior {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TenantSettings {
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub cnam_default: Option<String>,
     pub require_e911: bool,
     pub unassigned_behavior: String,
@@ -93,7 +93,7 @@ impl TenantSettings {
 }
 
 /// A tenant's settings; a tenant that never saved any has the defaults.
-pub async fn load(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<TenantSettings> {
+pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> AppResult<TenantSettings> {
     sqlx::query_as(
         "SELECT o.id AS tenant_id, s.cnam_default, coalesce(s.require_e911, true) AS require_e911,
                 coalesce(s.unassigned_behavior, 'message') AS unassigned_behavior, s.main_number,

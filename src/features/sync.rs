@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::domain::cnam::{Cnam, MAX_ATTEMPTS, SyncEvent, SyncStatus, retry_delay_seconds};
 use crate::domain::e911::{AddressInput, E911Address, E911Status};
 use crate::error::{AppError, AppResult};
@@ -111,7 +111,7 @@ const LEASE_SECONDS: f64 = 600.0;
 /// it meanwhile (a person's edit resets the row and queues it again).
 struct Claim {
     e164: String,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     reference: Option<String>,
     updated_at: chrono::DateTime<chrono::Utc>,
 }

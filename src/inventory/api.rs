@@ -16,6 +16,7 @@ use super::repo;
 use super::upload::{self, Mode, NewUpload};
 use crate::auth::{ApiCaller, RequestId};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -211,7 +212,7 @@ impl SelectionBody {
         }
     }
 
-    fn tenant(&self) -> AppResult<Uuid> {
+    fn tenant(&self) -> AppResult<TenantId> {
         self.tenant_id
             .as_deref()
             .and_then(|t| t.parse().ok())
@@ -378,7 +379,7 @@ pub async fn set_external_numbers(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<ExternalNumbersBody>,
 ) -> AppResult<Json<Value>> {
-    let tenant = parse_id(&raw, "tenant")?;
+    let tenant = TenantId(parse_id(&raw, "tenant")?);
     manage::set_external_numbers(&state, &caller, tenant, body.allow).await?;
     Ok(Json(
         json!({ "tenant_id": tenant, "allow_external_numbers": body.allow }),

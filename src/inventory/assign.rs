@@ -5,10 +5,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -19,7 +19,7 @@ pub struct Assignment {
     pub assignee: String,
 }
 
-fn tenant_admin(caller: &Principal) -> AppResult<Uuid> {
+fn tenant_admin(caller: &Principal) -> AppResult<TenantId> {
     Ok(caller.tenant_admin()?)
 }
 

@@ -15,12 +15,13 @@ use uuid::Uuid;
 use super::Uploader;
 use super::csvstage::ChunkSource;
 use super::upload::{self, Mode, NewUpload};
+use crate::domain::UserId;
 use crate::domain::policy::OrgKind;
 use crate::error::AppResult;
 use crate::tenants::OPERATOR_ORG_ID;
 
 const BENCH_ORG: Uuid = Uuid::from_u128(0xbe0c);
-const BENCH_USER: Uuid = Uuid::from_u128(0xbe0d);
+const BENCH_USER: UserId = UserId(Uuid::from_u128(0xbe0d));
 
 struct FileSource(tokio::fs::File);
 

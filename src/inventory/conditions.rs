@@ -11,7 +11,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::Scope;
-use crate::domain::NumberState;
+use crate::domain::{NumberState, TenantId};
 use crate::error::{AppError, AppResult};
 
 const ASSIGNED: &str = "EXISTS (SELECT 1 FROM number_assignments na WHERE na.e164 = n.e164)";
@@ -47,7 +47,7 @@ pub struct FilterQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TenantFilter {
     Unassigned,
-    Tenant(Uuid),
+    Tenant(TenantId),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -146,7 +146,7 @@ pub enum Term {
 
 /// The filter as a list of conditions, each a list of alternatives (usually one).
 pub fn conditions(scope: Scope, filter: &Filter) -> Vec<Vec<Term>> {
-    let tenant = |t: Uuid| TENANT_COLUMNS.map(|c| Term::TenantIs(c, t)).to_vec();
+    let tenant = |t: TenantId| TENANT_COLUMNS.map(|c| Term::TenantIs(c, t.0)).to_vec();
     let mut all = vec![match scope {
         Scope::Everything => vec![Term::Sql("true")],
         Scope::Inventory(org) => vec![Term::TenantIs("n.inventory_org_id", org)],
@@ -407,7 +407,7 @@ mod tests {
             limit: 50,
             ..Default::default()
         };
-        let conditions = conditions(Scope::Tenant(t), &filter);
+        let conditions = conditions(Scope::Tenant(TenantId(t)), &filter);
         let branches = branches(&conditions);
         // (tenant_id | allocated_tenant_id) × lifecycle × (+512 | +1512)
         assert_eq!(branches.len(), 4);

@@ -12,6 +12,7 @@ use super::Scope;
 use super::conditions::Filter;
 use super::conditions::push_conditions;
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
 use crate::numbers::offer;
@@ -60,12 +61,12 @@ pub async fn allocate(
     state: &AppState,
     caller: &Principal,
     selection: &Selection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     dry_run: bool,
     request_id: Option<&str>,
 ) -> AppResult<Value> {
     let org = caller.inventory_owner()?;
-    let tenant: Option<(Uuid, String)> = sqlx::query_as(
+    let tenant: Option<(TenantId, String)> = sqlx::query_as(
         "SELECT id, name FROM organizations WHERE id = $1 AND kind = 'tenant' AND ($2 OR parent_id = $3)",
     )
     .bind(tenant_id)
@@ -141,7 +142,7 @@ pub async fn allocate(
 fn push_audit(
     q: &mut QueryBuilder<'_, Postgres>,
     action: Action,
-    tenant: Option<Uuid>,
+    tenant: Option<TenantId>,
     caller: &Principal,
     request_id: Option<&str>,
 ) {
@@ -267,7 +268,13 @@ pub async fn release(
 }
 
 /// uploaded_by_org_id, tenant_id, allocated_tenant_id, lifecycle, assigned to a user.
-type DeleteCheck = (Option<Uuid>, Option<Uuid>, Option<Uuid>, String, bool);
+type DeleteCheck = (
+    Option<Uuid>,
+    Option<TenantId>,
+    Option<TenantId>,
+    String,
+    bool,
+);
 
 /// Deletes an unassigned number, only by the organization that uploaded it.
 pub async fn delete(
@@ -294,7 +301,7 @@ pub async fn delete(
             "{number} was not uploaded by your organization: only the organization that uploaded a number may delete it"
         )));
     }
-    let allocated_elsewhere = allocated.is_some_and(|a| a != caller.org_id);
+    let allocated_elsewhere = allocated.is_some_and(|a| a.0 != caller.org_id);
     if allocated_elsewhere || assigned_to_user || !in_stock(&lifecycle, tenant)? {
         return Err(AppError::conflict(
             "number_assigned",
@@ -319,7 +326,8 @@ pub async fn delete(
         .await?;
     let entry = Entry::new(Action::Delete, Outcome::Success)
         .by(
-            (caller.org_kind == crate::domain::policy::OrgKind::Tenant).then_some(caller.org_id),
+            (caller.org_kind == crate::domain::policy::OrgKind::Tenant)
+                .then_some(TenantId(caller.org_id)),
             Some(caller.user_id),
             request_id,
         )
@@ -469,7 +477,7 @@ pub async fn permanent_release(
         ));
     }
     let mut tx = state.pool.begin().await?;
-    let row: Option<(Option<Uuid>, Option<Uuid>, String)> = sqlx::query_as(
+    let row: Option<(Option<TenantId>, Option<TenantId>, String)> = sqlx::query_as(
         "SELECT tenant_id, allocated_tenant_id, lifecycle FROM numbers WHERE e164 = $1 FOR UPDATE",
     )
     .bind(number.as_str())
@@ -507,7 +515,7 @@ pub async fn permanent_release(
 pub async fn set_external_numbers(
     state: &AppState,
     caller: &Principal,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     allow: bool,
 ) -> AppResult<()> {
     let org = caller.inventory_owner()?;
@@ -535,7 +543,7 @@ pub async fn set_external_numbers(
 }
 
 /// Whether a stored lifecycle and holder are in stock (`numbers::offer`).
-fn in_stock(lifecycle: &str, holder: Option<Uuid>) -> AppResult<bool> {
+fn in_stock(lifecycle: &str, holder: Option<TenantId>) -> AppResult<bool> {
     let state: NumberState = lifecycle
         .parse()
         .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;

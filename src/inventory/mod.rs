@@ -21,6 +21,8 @@ pub mod upload_sweep;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::policy::{OrgKind, Principal};
 use crate::error::AppResult;
 
@@ -28,7 +30,7 @@ use crate::error::AppResult;
 #[derive(Debug, Clone)]
 pub struct Uploader {
     pub org_id: Uuid,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub kind: OrgKind,
     pub parent_org_id: Option<Uuid>,
 }
@@ -56,8 +58,8 @@ impl Uploader {
     }
 
     /// A tenant uploading its own numbers: they are allocated to it.
-    pub fn own_tenant(&self) -> Option<Uuid> {
-        (self.kind == OrgKind::Tenant).then_some(self.org_id)
+    pub fn own_tenant(&self) -> Option<TenantId> {
+        (self.kind == OrgKind::Tenant).then_some(TenantId(self.org_id))
     }
 
     /// Carriers an upload may name: global ones, the uploader's and its parent's.

@@ -14,6 +14,7 @@ use super::manage::{self, Selection};
 use super::repo::{self, InventoryRow, TenantChoice};
 use super::upload::{self, Job, Mode};
 use crate::auth::{PageCaller, RequestId};
+use crate::domain::TenantId;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::pages::Chrome;
@@ -397,7 +398,7 @@ async fn bulk_summary(
     let confirmed = form.get("confirm") == Some("1");
     let (summary, action, count_key) = match action {
         "allocate" => {
-            let tenant: Uuid = form
+            let tenant: TenantId = form
                 .get("tenant_id")
                 .and_then(|t| t.parse().ok())
                 .ok_or_else(|| AppError::invalid_field("tenant_id", "choose a tenant"))?;
@@ -519,7 +520,7 @@ pub async fn set_external_numbers(
     Path(raw): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let tenant = parse_id(&raw, "tenant")?;
+    let tenant = TenantId(parse_id(&raw, "tenant")?);
     let allow = Form::parse(&body).get("allow") == Some("true");
     manage::set_external_numbers(&state, &caller.principal, tenant, allow).await?;
     Ok(Redirect::to("/inventory?notice=tenant_saved").into_response())

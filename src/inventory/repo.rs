@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Scope;
 use super::conditions::Filter;
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 use crate::numbers::offer;
 
@@ -19,7 +20,7 @@ pub struct InventoryRow {
     pub kind: String,
     pub lifecycle: String,
     /// The tenant using the number, or the one it is allocated to.
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub tenant_name: Option<String>,
     pub allocated_tenant_id: Option<Uuid>,
     pub allocated_tenant_slug: Option<String>,
@@ -227,7 +228,7 @@ pub async fn tenants(conn: &mut PgConnection, scope: Scope) -> sqlx::Result<Vec<
     let (everything, org) = match scope {
         Scope::Everything => (true, Uuid::nil()),
         Scope::Inventory(org) => (false, org),
-        Scope::Tenant(t) => (false, t),
+        Scope::Tenant(t) => (false, t.0),
     };
     sqlx::query_as(
         "SELECT id, slug, name, allow_external_numbers FROM organizations

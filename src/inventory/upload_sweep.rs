@@ -26,7 +26,7 @@ pub struct UploadSweep {
 pub async fn sweep(state: &AppState) -> AppResult<UploadSweep> {
     let cfg = &state.config.inventory;
     let mut tx = state.pool.begin().await?;
-    let stale: Vec<(Uuid, Uuid, Uuid, String)> = sqlx::query_as(
+    let stale: Vec<(Uuid, Uuid, crate::domain::UserId, String)> = sqlx::query_as(
         "SELECT id, org_id, user_id, status FROM inventory_uploads
          WHERE status IN ('receiving', 'validating', 'importing')
            AND updated_at < now() - make_interval(mins => $1::int)

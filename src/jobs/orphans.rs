@@ -3,9 +3,8 @@
 //! tells the tenant's admins (`drift::orphan`), and after the grace period this job
 //! deprovisions it on the platform. One instance runs it per interval (`job_runs`).
 
-use uuid::Uuid;
-
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -48,7 +47,7 @@ async fn check_all(state: &AppState) -> AppResult<OrphanReport> {
 
 async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
     // A number being re-routed is being rescued: not deprovisioned under the saga's feet.
-    let due: Vec<(String, Uuid)> = sqlx::query_as(&format!(
+    let due: Vec<(String, TenantId)> = sqlx::query_as(&format!(
         "SELECT e164, tenant_id FROM numbers n WHERE lifecycle = 'orphaned' AND orphaned_at < now() - make_interval(days => $1) AND {}",
         crate::numbers::reroute::not_being_rerouted_sql("n")
     ))
@@ -75,7 +74,7 @@ async fn deprovision_after_grace(state: &AppState) -> AppResult<usize> {
 /// Platforms gain numbers outside Inward; each run re-imports every connected tenant's
 /// unassigned numbers so they show up in search.
 async fn refresh_platform_inventory(state: &AppState) {
-    let tenants: Vec<Uuid> =
+    let tenants: Vec<TenantId> =
         match crate::connections::repo::connected_tenants(&state.pool, true).await {
             Ok(t) => t,
             Err(err) => {

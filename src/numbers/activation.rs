@@ -8,10 +8,9 @@
 //! instances from asking about the same number at the same time, and lapses if the
 //! instance that took it dies.
 
-use uuid::Uuid;
-
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 use crate::providers::Activation;
 use crate::state::AppState;
@@ -24,13 +23,13 @@ const LEASE_SECONDS: f64 = 300.0;
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub e164: String,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
 }
 
 /// Takes up to `limit` pending numbers nobody else is asking about, oldest first, and
 /// commits the lease at once.
 pub async fn claim(state: &AppState, limit: i64) -> AppResult<Vec<Claimed>> {
-    let rows: Vec<(String, Uuid)> = sqlx::query_as(
+    let rows: Vec<(String, TenantId)> = sqlx::query_as(
         "UPDATE numbers n SET activation_claimed_until = now() + make_interval(secs => $2)
          FROM (SELECT e164 FROM numbers
                WHERE lifecycle = 'pending'

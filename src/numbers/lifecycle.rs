@@ -14,6 +14,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
 use crate::domain::{E164, Event, NumberState, Target, transition};
 use crate::error::{AppError, AppResult};
 
@@ -37,7 +38,7 @@ pub async fn reserve(
     conn: &mut PgConnection,
     e164: &str,
     reservation_id: Uuid,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> AppResult<()> {
     let from: String = sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1")
         .bind(e164)
@@ -168,7 +169,11 @@ pub async fn provisioning_failed(
 }
 
 /// The platform reports the pending number live. False when it is no longer pending there.
-pub async fn activated(conn: &mut PgConnection, e164: &str, tenant_id: Uuid) -> AppResult<bool> {
+pub async fn activated(
+    conn: &mut PgConnection,
+    e164: &str,
+    tenant_id: TenantId,
+) -> AppResult<bool> {
     let to = transition(NumberState::Pending, Event::ActivationCompleted)?;
     let moved = sqlx::query(
         "UPDATE numbers SET lifecycle = $3, state_changed_at = now(), activation_claimed_until = NULL
@@ -184,7 +189,7 @@ pub async fn activated(conn: &mut PgConnection, e164: &str, tenant_id: Uuid) -> 
 
 /// The number's target is gone from the platform: orphaned, with the grace period starting
 /// now. Locks the row; false when the number is not this tenant's or cannot be orphaned.
-pub async fn orphaned(conn: &mut PgConnection, e164: &str, tenant_id: Uuid) -> AppResult<bool> {
+pub async fn orphaned(conn: &mut PgConnection, e164: &str, tenant_id: TenantId) -> AppResult<bool> {
     let current: Option<String> = sqlx::query_scalar(
         "SELECT lifecycle FROM numbers WHERE e164 = $1 AND tenant_id = $2 FOR UPDATE",
     )
@@ -218,7 +223,7 @@ pub async fn orphaned(conn: &mut PgConnection, e164: &str, tenant_id: Uuid) -> A
 pub async fn retargeted(
     conn: &mut PgConnection,
     e164: &str,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     from: NumberState,
     event: Event,
     target: &Target,
@@ -233,7 +238,7 @@ pub async fn retargeted(
 async fn retarget(
     conn: &mut PgConnection,
     e164: &str,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     from: NumberState,
     event: Event,
     target: &Target,
@@ -261,7 +266,7 @@ async fn retarget(
 pub async fn ported_in(
     conn: &mut PgConnection,
     number: &E164,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     target: &Target,
     place: Option<&(String, String, String, String)>,
 ) -> AppResult<bool> {
@@ -275,7 +280,7 @@ pub async fn ported_in(
 pub async fn adopted_unknown(
     conn: &mut PgConnection,
     number: &E164,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     target: &Target,
 ) -> AppResult<bool> {
     let to = NumberState::Active;
@@ -295,7 +300,7 @@ pub async fn adopted_unknown(
 async fn join_routed(
     conn: &mut PgConnection,
     number: &E164,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     to: NumberState,
     target: &Target,
     place: Option<&(String, String, String, String)>,
@@ -351,7 +356,7 @@ async fn withdraw_tenant_settings(conn: &mut PgConnection, e164: &str) -> AppRes
 async fn leave(
     conn: &mut PgConnection,
     e164: &str,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     from: &str,
     to: NumberState,
 ) -> sqlx::Result<bool> {
@@ -380,7 +385,7 @@ async fn leave(
 pub async fn released(
     conn: &mut PgConnection,
     e164: &str,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     from: &str,
 ) -> AppResult<bool> {
     let to = transition(parse(from)?, Event::Release)?;
@@ -397,7 +402,7 @@ pub async fn released(
 pub async fn deprovisioned(
     conn: &mut PgConnection,
     e164: &str,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> AppResult<bool> {
     let to = transition(NumberState::Orphaned, Event::GracePeriodElapsed)?;
     if !leave(conn, e164, tenant_id, NumberState::Orphaned.as_str(), to).await? {

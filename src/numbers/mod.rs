@@ -15,8 +15,7 @@ pub mod routes;
 pub use release::release;
 pub use reroute::reroute;
 
-use uuid::Uuid;
-
+use crate::domain::TenantId;
 use crate::domain::{E164, NumberState};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -29,7 +28,7 @@ pub fn parse_path_number(raw: &str) -> AppResult<E164> {
 /// The tenant's number and its state, or a 404 that names it: where a saga on it starts.
 pub async fn tenants_number(
     state: &AppState,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     number: &E164,
 ) -> AppResult<(repo::TenantNumber, NumberState)> {
     let current = repo::find(

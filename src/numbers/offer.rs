@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::NumberState;
+use crate::domain::TenantId;
 use crate::domain::search::check_region;
 use crate::tenants::TenantProfile;
 
@@ -37,11 +38,11 @@ pub struct OfferFacts {
     pub e164: String,
     #[sqlx(try_from = "String")]
     pub lifecycle: NumberState,
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub country: String,
     pub inventory_org_id: Uuid,
-    pub allocated_tenant_id: Option<Uuid>,
-    pub released_by: Option<Uuid>,
+    pub allocated_tenant_id: Option<TenantId>,
+    pub released_by: Option<TenantId>,
     pub aging_until: Option<DateTime<Utc>>,
 }
 
@@ -63,7 +64,7 @@ pub enum Offer {
 }
 
 /// Whether a number in `state` with `holder` is in stock.
-pub fn in_stock(state: NumberState, holder: Option<Uuid>) -> bool {
+pub fn in_stock(state: NumberState, holder: Option<TenantId>) -> bool {
     holder.is_none() && state.is_reservable()
 }
 
@@ -127,7 +128,7 @@ mod tests {
 
     fn tenant() -> TenantProfile {
         TenantProfile {
-            id: Uuid::from_u128(10),
+            id: TenantId(Uuid::from_u128(10)),
             name: "Tenant".into(),
             parent_id: Some(Uuid::from_u128(5)),
             allowed_countries: vec!["US".into()],
@@ -159,7 +160,10 @@ mod tests {
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
         assert_eq!(IN_STOCK_SQL, format!("({})", listed.join(", ")));
-        assert!(!in_stock(NumberState::Available, Some(Uuid::from_u128(10))));
+        assert!(!in_stock(
+            NumberState::Available,
+            Some(TenantId(Uuid::from_u128(10)))
+        ));
     }
 
     #[test]
@@ -175,7 +179,7 @@ mod tests {
         }
         let held = OfferFacts {
             lifecycle: NumberState::Active,
-            tenant_id: Some(Uuid::from_u128(11)),
+            tenant_id: Some(TenantId(Uuid::from_u128(11))),
             ..stock()
         };
         assert_eq!(decide(&tenant(), &held, now), Offer::Taken);
@@ -190,11 +194,11 @@ mod tests {
                 ..stock()
             },
             OfferFacts {
-                allocated_tenant_id: Some(Uuid::from_u128(11)),
+                allocated_tenant_id: Some(TenantId(Uuid::from_u128(11))),
                 ..stock()
             },
             OfferFacts {
-                released_by: Some(Uuid::from_u128(11)),
+                released_by: Some(TenantId(Uuid::from_u128(11))),
                 aging_until: Some(now + Duration::days(3)),
                 ..stock()
             },
@@ -203,9 +207,9 @@ mod tests {
             assert_eq!(decide(&tenant(), &n, now), Offer::Hidden, "{n:?}");
         }
         let own_aging = OfferFacts {
-            released_by: Some(Uuid::from_u128(10)),
+            released_by: Some(TenantId(Uuid::from_u128(10))),
             aging_until: Some(now + Duration::days(3)),
-            allocated_tenant_id: Some(Uuid::from_u128(10)),
+            allocated_tenant_id: Some(TenantId(Uuid::from_u128(10))),
             ..stock()
         };
         assert_eq!(decide(&tenant(), &own_aging, now), Offer::Offered);

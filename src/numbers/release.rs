@@ -9,6 +9,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::{E164, Event, NumberState, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
 use crate::saga_lease::{Lease, Saga};
@@ -133,7 +135,7 @@ struct Intent {
     from_state: String,
     target_type: Option<String>,
     target_id: Option<String>,
-    user_id: Option<Uuid>,
+    user_id: Option<UserId>,
     request_id: Option<String>,
 }
 
@@ -143,7 +145,7 @@ async fn finish(
     state: &AppState,
     lease: &Lease,
     number: &E164,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> AppResult<bool> {
     let mut tx = state.pool.begin().await?;
     let attempt: Option<Intent> = sqlx::query_as(
@@ -186,7 +188,7 @@ async fn finish(
 pub async fn recover(state: &AppState) -> AppResult<usize> {
     let lease_seconds = state.config.sagas.lease_seconds;
     let owner = Uuid::new_v4();
-    let stalled: Vec<(Uuid, String, Uuid)> = sqlx::query_as(
+    let stalled: Vec<(Uuid, String, TenantId)> = sqlx::query_as(
         "UPDATE release_attempts
          SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
          WHERE id IN (

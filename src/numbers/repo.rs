@@ -4,13 +4,14 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::NumberState;
+use crate::domain::TenantId;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TenantNumber {
     pub e164: String,
     #[sqlx(try_from = "String")]
     pub state: NumberState,
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub kind: String,
     pub region: String,
     #[serde(rename = "us_state")]
@@ -31,7 +32,7 @@ const COLUMNS: &str =
 
 pub async fn find(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     e164: &str,
 ) -> sqlx::Result<Option<TenantNumber>> {
     sqlx::query_as(&format!(
@@ -84,7 +85,7 @@ pub struct Listed {
 /// tenant's 43,000 numbers to find 50.
 pub async fn list(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     state: Option<&str>,
     after: Option<&str>,
     limit: i64,
@@ -122,7 +123,7 @@ pub async fn list(
 pub struct Shown {
     pub e164: String,
     pub lifecycle: String,
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
     pub target_name: Option<String>,
@@ -132,7 +133,7 @@ pub struct Shown {
 /// the other numbers named (those the platform routes).
 pub async fn shown_for_check(
     pool: &sqlx::PgPool,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     also: &[String],
 ) -> sqlx::Result<Vec<Shown>> {
     sqlx::query_as(
@@ -149,7 +150,7 @@ pub async fn shown_for_check(
 /// How many numbers the tenant holds in each state, most first.
 pub async fn count_by_state(
     pool: &sqlx::PgPool,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as(
         "SELECT lifecycle::text, count(*) FROM numbers WHERE tenant_id = $1
@@ -161,7 +162,7 @@ pub async fn count_by_state(
 }
 
 /// How many numbers Inward shows routed for the tenant (active, pending or orphaned).
-pub async fn routed_count(pool: &sqlx::PgPool, tenant_id: Uuid) -> sqlx::Result<i64> {
+pub async fn routed_count(pool: &sqlx::PgPool, tenant_id: TenantId) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT count(*) FROM numbers
          WHERE tenant_id = $1 AND lifecycle IN ('active', 'pending', 'orphaned')",
@@ -172,7 +173,9 @@ pub async fn routed_count(pool: &sqlx::PgPool, tenant_id: Uuid) -> sqlx::Result<
 }
 
 /// Tenants with a number Inward shows routed (active, pending or orphaned).
-pub async fn tenants_with_routed(pool: &sqlx::PgPool) -> sqlx::Result<Vec<Uuid>> {
+pub async fn tenants_with_routed(
+    pool: &sqlx::PgPool,
+) -> sqlx::Result<Vec<crate::domain::TenantId>> {
     sqlx::query_scalar(
         "SELECT DISTINCT tenant_id FROM numbers
          WHERE tenant_id IS NOT NULL AND lifecycle IN ('active', 'pending', 'orphaned') ORDER BY 1",
@@ -186,7 +189,7 @@ pub async fn tenants_with_routed(pool: &sqlx::PgPool) -> sqlx::Result<Vec<Uuid>>
 /// from `tenant`, so the database does it with its owner's rights (migration 0030).
 pub async fn drop_stale_records(
     conn: &mut sqlx::PgConnection,
-    tenant: uuid::Uuid,
+    tenant: crate::domain::TenantId,
     wanted: Option<&[String]>,
 ) -> sqlx::Result<()> {
     sqlx::query("SELECT drop_stale_number_records($1, $2)")

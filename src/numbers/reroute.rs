@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::{lifecycle, repo};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal, transition};
 use crate::error::{AppError, AppResult};
 use crate::providers::{NumberRef, Platform, ProviderError, ProviderErrorKind};
@@ -243,8 +245,8 @@ async fn start(
 #[derive(Debug, sqlx::FromRow)]
 struct Intent {
     e164: String,
-    tenant_id: Uuid,
-    user_id: Option<Uuid>,
+    tenant_id: TenantId,
+    user_id: Option<UserId>,
     request_id: Option<String>,
     from_state: String,
     old_target_type: Option<String>,

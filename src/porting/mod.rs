@@ -14,6 +14,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::e911::FieldError;
 use crate::domain::policy::Principal;
 use crate::domain::port::{PortDetails, PortEvent, PortInput, PortRequest, PortStatus, check_loa};
@@ -52,7 +54,11 @@ pub struct CreateRequest {
     pub target: TargetSpec,
 }
 
-async fn resolve_target(state: &AppState, tenant: Uuid, spec: &TargetSpec) -> AppResult<Target> {
+async fn resolve_target(
+    state: &AppState,
+    tenant: TenantId,
+    spec: &TargetSpec,
+) -> AppResult<Target> {
     let kind: TargetKind = spec
         .kind
         .parse()
@@ -84,8 +90,8 @@ async fn audit_port(
     conn: &mut PgConnection,
     action: Action,
     outcome: Outcome,
-    tenant_id: Uuid,
-    user: Option<Uuid>,
+    tenant_id: TenantId,
+    user: Option<UserId>,
     request_id: Option<&str>,
     e164: Option<&str>,
     details: serde_json::Value,
@@ -115,7 +121,7 @@ async fn record_event(
         .bind(message)
         .execute(&mut *conn)
         .await?;
-    let (user_id, tenant_id, email): (Uuid, Uuid, String) = sqlx::query_as(
+    let (user_id, tenant_id, email): (UserId, TenantId, String) = sqlx::query_as(
         "SELECT u.id, p.tenant_id, u.email FROM port_requests p JOIN users u ON u.id = p.requested_by WHERE p.id = $1",
     )
     .bind(port_id)
@@ -250,7 +256,7 @@ pub async fn create(
 
 /// Locks the tenant's port request; 404 for anyone else's.
 /// What a port request's sealed PIN is bound to.
-fn pin_sealed_for(id: Uuid, tenant_id: Uuid) -> String {
+fn pin_sealed_for(id: Uuid, tenant_id: TenantId) -> String {
     format!("port-pin:{id}:{tenant_id}")
 }
 
@@ -260,7 +266,7 @@ fn seal_pin(
     state: &AppState,
     pin: Option<&str>,
     id: Uuid,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> AppResult<Option<Vec<u8>>> {
     pin.map(|p| {
         state
@@ -285,7 +291,7 @@ pub(crate) fn open_pin(
     sealed: Option<&[u8]>,
     legacy: Option<String>,
     id: Uuid,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
 ) -> Result<String, crate::connections::crypto::SecretError> {
     match sealed {
         Some(bytes) => String::from_utf8(
@@ -313,7 +319,7 @@ pub async fn seal_plaintext_pins(state: &AppState) -> AppResult<usize> {
         }
         return Ok(0);
     }
-    let plain: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+    let plain: Vec<(Uuid, TenantId, String)> = sqlx::query_as(
         "SELECT id, tenant_id, pin FROM port_requests WHERE pin IS NOT NULL LIMIT 500",
     )
     .fetch_all(&state.pool)
@@ -344,7 +350,7 @@ pub async fn reseal_pins(state: &AppState) -> AppResult<crate::connections::seal
     }
     let mut after = Uuid::nil();
     loop {
-        let batch: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
+        let batch: Vec<(Uuid, TenantId, Vec<u8>)> = sqlx::query_as(
             "SELECT id, tenant_id, pin_sealed FROM port_requests
              WHERE pin_sealed IS NOT NULL AND id > $1 ORDER BY id LIMIT 200",
         )
@@ -380,7 +386,7 @@ pub async fn reseal_pins(state: &AppState) -> AppResult<crate::connections::seal
     Ok(report)
 }
 
-async fn lock(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> AppResult<()> {
+async fn lock(conn: &mut PgConnection, tenant_id: TenantId, id: Uuid) -> AppResult<()> {
     sqlx::query("SELECT id FROM port_requests WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
         .bind(id)
         .bind(tenant_id)
@@ -659,7 +665,7 @@ pub async fn submit(
 pub async fn expire_drafts(state: &AppState) -> AppResult<usize> {
     let days = state.config.porting.draft_expiry_days;
     let mut tx = state.pool.begin().await?;
-    let expired: Vec<(Uuid, String, Uuid)> = sqlx::query_as(
+    let expired: Vec<(Uuid, String, TenantId)> = sqlx::query_as(
         "UPDATE port_numbers n SET status = 'cancelled', updated_at = now()
          FROM port_requests r
          WHERE r.id = n.port_id AND n.status = 'draft'
@@ -761,7 +767,7 @@ pub struct PortSummary {
     pub in_flight: i64,
 }
 
-pub async fn list(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<Vec<PortSummary>> {
+pub async fn list(conn: &mut PgConnection, tenant_id: TenantId) -> AppResult<Vec<PortSummary>> {
     Ok(sqlx::query_as(
         "SELECT p.id, p.current_carrier, p.account_name, p.created_at, count(n.e164) AS numbers,
                 count(*) FILTER (WHERE n.status = 'completed') AS completed,
@@ -832,7 +838,11 @@ impl PortDetail {
     }
 }
 
-pub async fn detail(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> AppResult<PortDetail> {
+pub async fn detail(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    id: Uuid,
+) -> AppResult<PortDetail> {
     let request: PortView = sqlx::query_as(
         "SELECT p.id, u.email AS requested_by_email, p.current_carrier, p.account_number, p.account_name,
                 p.service_address, p.target_type, p.target_name, p.loa_filename, octet_length(p.loa) AS loa_bytes,

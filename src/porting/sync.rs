@@ -21,6 +21,7 @@ use crate::domain::{E164, Target};
 use crate::error::{AppError, AppResult};
 use std::sync::Arc;
 
+use crate::domain::TenantId;
 use crate::providers::{Carrier, CarrierFeature, NumberRef, PortProgress, ProviderError};
 use crate::state::AppState;
 
@@ -70,7 +71,7 @@ async fn reject(
     tx: &mut PgConnection,
     port_id: Uuid,
     e164: &str,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     status: PortStatus,
     reason: &str,
 ) -> AppResult<bool> {
@@ -118,7 +119,7 @@ struct Due {
     attempts: i32,
     /// `next_check_at` as claimed: a step that reschedules the number changes it.
     lease: DateTime<Utc>,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     current_carrier: String,
     account_number: String,
     pin: Option<String>,
@@ -440,7 +441,7 @@ async fn retry(
 async fn complete(
     conn: &mut PgConnection,
     state: &AppState,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     number: &E164,
     target: &Target,
 ) -> AppResult<()> {

@@ -13,10 +13,10 @@ use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
-use uuid::Uuid;
 
 use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error};
 use super::{Activation, NumberRef, Platform, ProviderError, ProviderErrorKind, Routed};
+use crate::domain::TenantId;
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "cxone";
@@ -334,7 +334,7 @@ impl Platform for Cxone {
 
     async fn list_targets(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         kind: Option<TargetKind>,
     ) -> Result<Vec<Target>, ProviderError> {
         // Asked for extensions (to provision or re-route to one), the answer says why there are
@@ -354,7 +354,7 @@ impl Platform for Cxone {
 
     async fn find_target(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -365,20 +365,28 @@ impl Platform for Cxone {
             .find(|t| t.id == id))
     }
 
-    async fn create_extension(&self, _tenant: Uuid, _name: &str) -> Result<Target, ProviderError> {
+    async fn create_extension(
+        &self,
+        _tenant: TenantId,
+        _name: &str,
+    ) -> Result<Target, ProviderError> {
         Err(no_extensions())
     }
 
     async fn find_target_by_name(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         name: &str,
     ) -> Result<Option<Target>, ProviderError> {
         super::by_name(self, tenant, kind, name).await
     }
 
-    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+    async fn delete_target(
+        &self,
+        _tenant: TenantId,
+        _target: &Target,
+    ) -> Result<(), ProviderError> {
         // `create_extension` refuses on this platform, so there is never one to take back.
         Ok(())
     }
@@ -388,13 +396,17 @@ impl Platform for Cxone {
         None
     }
 
-    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+    async fn target_exists(
+        &self,
+        tenant: TenantId,
+        target: &Target,
+    ) -> Result<bool, ProviderError> {
         super::exists_by_lookup(self, tenant, target).await
     }
 
     async fn assign(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         number: NumberRef<'_>,
         target: &Target,
         display_name: Option<&str>,
@@ -492,7 +504,7 @@ impl Platform for Cxone {
         }
     }
 
-    async fn unassign(&self, _tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+    async fn unassign(&self, _tenant: TenantId, number: &E164) -> Result<(), ProviderError> {
         let Some(poc) = self
             .points_of_contact()
             .await?
@@ -528,7 +540,7 @@ impl Platform for Cxone {
     }
 
     /// Every active point of contact: it reaches its skill (a queue) and its script (an IVR).
-    async fn routed_numbers(&self, _tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
+    async fn routed_numbers(&self, _tenant: TenantId) -> Result<Vec<Routed>, ProviderError> {
         let skills: HashMap<String, String> = self
             .skills()
             .await?
@@ -610,7 +622,7 @@ impl Platform for Cxone {
             .collect())
     }
 
-    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
+    async fn test_connection(&self, tenant: TenantId) -> Result<String, ProviderError> {
         let skills = self.skills().await?.len();
         let scripts = self.scripts().await?.len();
         // Provisioning writes points of contact: a role that cannot read them fails here.

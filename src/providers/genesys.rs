@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-use uuid::Uuid;
 
 use super::http::{OutboundPolicy, PlatformHttp, Token, TokenSource};
 use super::{Activation, NumberRef, Platform, ProviderError, ProviderErrorKind, Routed};
+use crate::domain::TenantId;
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "genesys";
@@ -359,7 +359,7 @@ impl Platform for Genesys {
 
     async fn list_targets(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         kind: Option<TargetKind>,
     ) -> Result<Vec<Target>, ProviderError> {
         let kinds = kind
@@ -379,7 +379,7 @@ impl Platform for Genesys {
 
     async fn find_target(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -392,7 +392,11 @@ impl Platform for Genesys {
             .and_then(|e| to_target(kind, &e)))
     }
 
-    async fn create_extension(&self, _tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
+    async fn create_extension(
+        &self,
+        _tenant: TenantId,
+        name: &str,
+    ) -> Result<Target, ProviderError> {
         Err(ProviderError::new(
             NAME,
             ProviderErrorKind::Unsupported,
@@ -404,14 +408,18 @@ impl Platform for Genesys {
 
     async fn find_target_by_name(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         name: &str,
     ) -> Result<Option<Target>, ProviderError> {
         super::by_name(self, tenant, kind, name).await
     }
 
-    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+    async fn delete_target(
+        &self,
+        _tenant: TenantId,
+        _target: &Target,
+    ) -> Result<(), ProviderError> {
         // `create_extension` refuses on this platform, so there is never one to take back.
         Ok(())
     }
@@ -423,7 +431,7 @@ impl Platform for Genesys {
 
     async fn assign(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         number: NumberRef<'_>,
         target: &Target,
         // Genesys derives what a user's number displays (`Contact.display` is read-only); the
@@ -471,7 +479,7 @@ impl Platform for Genesys {
         Ok(Activation::Immediate)
     }
 
-    async fn unassign(&self, _tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+    async fn unassign(&self, _tenant: TenantId, number: &E164) -> Result<(), ProviderError> {
         let Some(did) = self.did(number).await? else {
             return Ok(());
         };
@@ -512,7 +520,11 @@ impl Platform for Genesys {
     }
 
     /// A queue counts as there only while the call route that carries its DIDs is too.
-    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+    async fn target_exists(
+        &self,
+        tenant: TenantId,
+        target: &Target,
+    ) -> Result<bool, ProviderError> {
         let Some(found) = self.find_target(tenant, target.kind, &target.id).await? else {
             return Ok(false);
         };
@@ -528,7 +540,7 @@ impl Platform for Genesys {
 
     /// Every DID of the organization with an owner: a user's is that user; a call route's
     /// is that route and also the queue it is named after.
-    async fn routed_numbers(&self, _tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
+    async fn routed_numbers(&self, _tenant: TenantId) -> Result<Vec<Routed>, ProviderError> {
         let dids = self
             .list("/api/v2/telephony/providers/edges/dids")
             .await
@@ -586,7 +598,7 @@ impl Platform for Genesys {
         Ok(routed)
     }
 
-    async fn test_connection(&self, _tenant: Uuid) -> Result<String, ProviderError> {
+    async fn test_connection(&self, _tenant: TenantId) -> Result<String, ProviderError> {
         let queues = self
             .http
             .get("/api/v2/routing/queues", &[("pageSize", "1".into())])

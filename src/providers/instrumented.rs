@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use uuid::Uuid;
 
 use super::{
     Activation, Carrier, NumberRef, Platform, PortProgress, ProviderError, RequestStatus, Routed,
 };
+use crate::domain::TenantId;
 use crate::domain::cnam::Cnam;
 use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
@@ -48,7 +48,7 @@ impl Platform for Instrumented<dyn Platform> {
 
     async fn list_targets(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: Option<TargetKind>,
     ) -> Result<Vec<Target>, ProviderError> {
         self.observe("list_targets", self.inner.list_targets(tenant, kind))
@@ -57,7 +57,7 @@ impl Platform for Instrumented<dyn Platform> {
 
     async fn find_target(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -67,7 +67,7 @@ impl Platform for Instrumented<dyn Platform> {
 
     async fn find_target_by_name(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         name: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -78,7 +78,11 @@ impl Platform for Instrumented<dyn Platform> {
         .await
     }
 
-    async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
+    async fn create_extension(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Target, ProviderError> {
         self.observe(
             "create_extension",
             self.inner.create_extension(tenant, name),
@@ -86,14 +90,14 @@ impl Platform for Instrumented<dyn Platform> {
         .await
     }
 
-    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError> {
+    async fn delete_target(&self, tenant: TenantId, target: &Target) -> Result<(), ProviderError> {
         self.observe("delete_target", self.inner.delete_target(tenant, target))
             .await
     }
 
     async fn assign(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: NumberRef<'_>,
         target: &Target,
         display_name: Option<&str>,
@@ -105,7 +109,7 @@ impl Platform for Instrumented<dyn Platform> {
         .await
     }
 
-    async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+    async fn unassign(&self, tenant: TenantId, number: &E164) -> Result<(), ProviderError> {
         self.observe("unassign", self.inner.unassign(tenant, number))
             .await
     }
@@ -115,7 +119,7 @@ impl Platform for Instrumented<dyn Platform> {
             .await
     }
 
-    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
+    async fn routed_numbers(&self, tenant: TenantId) -> Result<Vec<Routed>, ProviderError> {
         self.observe("routed_numbers", self.inner.routed_numbers(tenant))
             .await
     }
@@ -129,12 +133,16 @@ impl Platform for Instrumented<dyn Platform> {
             .await
     }
 
-    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+    async fn target_exists(
+        &self,
+        tenant: TenantId,
+        target: &Target,
+    ) -> Result<bool, ProviderError> {
         self.observe("target_exists", self.inner.target_exists(tenant, target))
             .await
     }
 
-    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
+    async fn test_connection(&self, tenant: TenantId) -> Result<String, ProviderError> {
         self.observe("test_connection", self.inner.test_connection(tenant))
             .await
     }
@@ -156,7 +164,7 @@ impl Carrier for Instrumented<dyn Carrier> {
 
     async fn submit_cnam(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: &E164,
         name: &Cnam,
     ) -> Result<String, ProviderError> {
@@ -171,7 +179,7 @@ impl Carrier for Instrumented<dyn Carrier> {
 
     async fn submit_e911(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: &E164,
         address: &E911Address,
     ) -> Result<String, ProviderError> {
@@ -189,7 +197,7 @@ impl Carrier for Instrumented<dyn Carrier> {
 
     async fn submit_port(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: &E164,
         details: &crate::domain::port::PortDetails,
     ) -> Result<String, ProviderError> {

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
+use crate::domain::TenantId;
 use crate::domain::cnam::Cnam;
 use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
@@ -187,37 +187,38 @@ pub trait Platform: Send + Sync {
 
     async fn list_targets(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: Option<TargetKind>,
     ) -> Result<Vec<Target>, ProviderError>;
     async fn find_target(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError>;
     async fn find_target_by_name(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         name: &str,
     ) -> Result<Option<Target>, ProviderError>;
-    async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError>;
+    async fn create_extension(&self, tenant: TenantId, name: &str)
+    -> Result<Target, ProviderError>;
     /// Compensation for `create_extension` when a later saga step fails.
-    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError>;
+    async fn delete_target(&self, tenant: TenantId, target: &Target) -> Result<(), ProviderError>;
 
     async fn assign(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: NumberRef<'_>,
         target: &Target,
         display_name: Option<&str>,
     ) -> Result<Activation, ProviderError>;
     /// Removes the number's routing; succeeds when it is already unassigned.
-    async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError>;
+    async fn unassign(&self, tenant: TenantId, number: &E164) -> Result<(), ProviderError>;
     async fn activation(&self, number: &E164) -> Result<Option<Activation>, ProviderError>;
     /// Every number the platform routes for the tenant, and where (reconciliation reads it).
-    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<Routed>, ProviderError>;
+    async fn routed_numbers(&self, tenant: TenantId) -> Result<Vec<Routed>, ProviderError>;
 
     /// The warning shown before provisioning a number that activates slowly.
     fn activation_notice(&self, state: Option<&str>) -> Option<String>;
@@ -226,10 +227,11 @@ pub trait Platform: Send + Sync {
     async fn unassigned_numbers(&self) -> Result<Vec<E164>, ProviderError>;
 
     /// Whether a routing target still exists (the daily orphan check).
-    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError>;
+    async fn target_exists(&self, tenant: TenantId, target: &Target)
+    -> Result<bool, ProviderError>;
 
     /// A cheap authenticated call that proves the connection works; says what it saw.
-    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError>;
+    async fn test_connection(&self, tenant: TenantId) -> Result<String, ProviderError>;
 }
 
 /// A carrier: what the number is at the telephone network (its caller-ID name, its 911
@@ -245,7 +247,7 @@ pub trait Carrier: Send + Sync {
     /// Sends a caller-ID name to the CNAM database; returns the request's reference.
     async fn submit_cnam(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: &E164,
         name: &Cnam,
     ) -> Result<String, ProviderError>;
@@ -254,7 +256,7 @@ pub trait Carrier: Send + Sync {
     /// Registers a dispatchable location with the 911 provider; returns the request's reference.
     async fn submit_e911(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: &E164,
         address: &E911Address,
     ) -> Result<String, ProviderError>;
@@ -263,7 +265,7 @@ pub trait Carrier: Send + Sync {
     /// Submits a port-in of one number with the old account's details; returns its reference.
     async fn submit_port(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: &E164,
         details: &crate::domain::port::PortDetails,
     ) -> Result<String, ProviderError>;
@@ -273,7 +275,7 @@ pub trait Carrier: Send + Sync {
 /// `find_target_by_name` as a case-insensitive match over `list_targets`.
 pub async fn by_name(
     platform: &(impl Platform + ?Sized),
-    tenant: Uuid,
+    tenant: TenantId,
     kind: TargetKind,
     name: &str,
 ) -> Result<Option<Target>, ProviderError> {
@@ -287,7 +289,7 @@ pub async fn by_name(
 /// `target_exists` as a `find_target` that finds it.
 pub async fn exists_by_lookup(
     platform: &(impl Platform + ?Sized),
-    tenant: Uuid,
+    tenant: TenantId,
     target: &Target,
 ) -> Result<bool, ProviderError> {
     Ok(platform
@@ -299,7 +301,7 @@ pub async fn exists_by_lookup(
 /// `test_connection` as a listing of every routing target.
 pub async fn count_targets(
     platform: &(impl Platform + ?Sized),
-    tenant: Uuid,
+    tenant: TenantId,
 ) -> Result<String, ProviderError> {
     let targets = platform.list_targets(tenant, None).await?;
     Ok(format!(

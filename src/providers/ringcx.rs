@@ -18,12 +18,12 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-use uuid::Uuid;
 
 use super::http::{
     MultipartFile, OutboundPolicy, PlatformHttp, Token, TokenSource, map_status, transport_error,
 };
 use super::{Activation, NumberRef, Platform, ProviderError, ProviderErrorKind, Routed};
+use crate::domain::TenantId;
 use crate::domain::{E164, Target, TargetKind};
 
 const NAME: &str = "ringcx";
@@ -743,7 +743,7 @@ impl Platform for RingCx {
 
     async fn list_targets(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         kind: Option<TargetKind>,
     ) -> Result<Vec<Target>, ProviderError> {
         let mut targets = Vec::new();
@@ -759,7 +759,7 @@ impl Platform for RingCx {
 
     async fn find_target(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -792,7 +792,7 @@ impl Platform for RingCx {
 
     async fn find_target_by_name(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         name: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -812,11 +812,19 @@ impl Platform for RingCx {
             }))
     }
 
-    async fn create_extension(&self, _tenant: Uuid, _name: &str) -> Result<Target, ProviderError> {
+    async fn create_extension(
+        &self,
+        _tenant: TenantId,
+        _name: &str,
+    ) -> Result<Target, ProviderError> {
         Err(no_extensions())
     }
 
-    async fn delete_target(&self, _tenant: Uuid, _target: &Target) -> Result<(), ProviderError> {
+    async fn delete_target(
+        &self,
+        _tenant: TenantId,
+        _target: &Target,
+    ) -> Result<(), ProviderError> {
         // `create_extension` refuses on this platform, so there is never one to take back.
         Ok(())
     }
@@ -828,7 +836,7 @@ impl Platform for RingCx {
 
     async fn assign(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         number: NumberRef<'_>,
         target: &Target,
         display_name: Option<&str>,
@@ -884,7 +892,7 @@ impl Platform for RingCx {
         }
     }
 
-    async fn unassign(&self, _tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+    async fn unassign(&self, _tenant: TenantId, number: &E164) -> Result<(), ProviderError> {
         if self.assignment(number).await?.is_none() {
             return Ok(());
         }
@@ -905,7 +913,7 @@ impl Platform for RingCx {
 
     /// Every assigned DNIS of the account: a gate is a queue, a visual IVR or cloud route
     /// profile an IVR; a tracking number is routed but to nothing Inward routes to.
-    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<Routed>, ProviderError> {
+    async fn routed_numbers(&self, tenant: TenantId) -> Result<Vec<Routed>, ProviderError> {
         let names: HashMap<String, String> = self
             .list_targets(tenant, None)
             .await?
@@ -965,7 +973,11 @@ impl Platform for RingCx {
             .collect())
     }
 
-    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+    async fn target_exists(
+        &self,
+        tenant: TenantId,
+        target: &Target,
+    ) -> Result<bool, ProviderError> {
         match Product::of_target(target) {
             // Visual IVRs cannot be looked up: RingCX has no endpoint for them.
             Ok(Product::VisualIvr(_)) => Ok(true),
@@ -977,7 +989,7 @@ impl Platform for RingCx {
         }
     }
 
-    async fn test_connection(&self, _tenant: Uuid) -> Result<String, ProviderError> {
+    async fn test_connection(&self, _tenant: TenantId) -> Result<String, ProviderError> {
         let gates = self.gates().await?;
         let profiles = self.cloud_route_profiles().await?;
         let unassigned = self.unassigned_numbers().await?;

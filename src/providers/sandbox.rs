@@ -11,6 +11,7 @@ use super::{
     RequestStatus,
 };
 use crate::config::SandboxConfig;
+use crate::domain::TenantId;
 use crate::domain::cnam::Cnam;
 use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
@@ -264,7 +265,7 @@ impl Platform for Sandbox {
 
     async fn list_targets(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: Option<TargetKind>,
     ) -> Result<Vec<Target>, ProviderError> {
         let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
@@ -282,7 +283,7 @@ impl Platform for Sandbox {
 
     async fn find_target(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         id: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -304,7 +305,7 @@ impl Platform for Sandbox {
 
     async fn find_target_by_name(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         kind: TargetKind,
         name: &str,
     ) -> Result<Option<Target>, ProviderError> {
@@ -321,7 +322,11 @@ impl Platform for Sandbox {
         row.map(to_target).transpose()
     }
 
-    async fn create_extension(&self, tenant: Uuid, name: &str) -> Result<Target, ProviderError> {
+    async fn create_extension(
+        &self,
+        tenant: TenantId,
+        name: &str,
+    ) -> Result<Target, ProviderError> {
         self.fault("ensure_target").await?;
         let id = Uuid::new_v4();
         let inserted = sqlx::query(
@@ -348,7 +353,7 @@ impl Platform for Sandbox {
         })
     }
 
-    async fn delete_target(&self, tenant: Uuid, target: &Target) -> Result<(), ProviderError> {
+    async fn delete_target(&self, tenant: TenantId, target: &Target) -> Result<(), ProviderError> {
         let Ok(id) = target.id.parse::<Uuid>() else {
             return Ok(());
         };
@@ -365,7 +370,7 @@ impl Platform for Sandbox {
 
     async fn assign(
         &self,
-        tenant: Uuid,
+        tenant: TenantId,
         number: NumberRef<'_>,
         target: &Target,
         display_name: Option<&str>,
@@ -430,7 +435,7 @@ impl Platform for Sandbox {
         }
     }
 
-    async fn unassign(&self, tenant: Uuid, number: &E164) -> Result<(), ProviderError> {
+    async fn unassign(&self, tenant: TenantId, number: &E164) -> Result<(), ProviderError> {
         self.fault("unassign").await?;
         sqlx::query("DELETE FROM sandbox_assignments WHERE e164 = $1 AND tenant_id = $2")
             .bind(number.as_str())
@@ -441,7 +446,7 @@ impl Platform for Sandbox {
         Ok(())
     }
 
-    async fn routed_numbers(&self, tenant: Uuid) -> Result<Vec<super::Routed>, ProviderError> {
+    async fn routed_numbers(&self, tenant: TenantId) -> Result<Vec<super::Routed>, ProviderError> {
         let rows: Vec<(String, Uuid, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT a.e164, a.target_id, t.kind, t.name FROM sandbox_assignments a
              LEFT JOIN sandbox_targets t ON t.id = a.target_id AND t.deleted_at IS NULL
@@ -503,11 +508,15 @@ impl Platform for Sandbox {
         Ok(Vec::new())
     }
 
-    async fn target_exists(&self, tenant: Uuid, target: &Target) -> Result<bool, ProviderError> {
+    async fn target_exists(
+        &self,
+        tenant: TenantId,
+        target: &Target,
+    ) -> Result<bool, ProviderError> {
         super::exists_by_lookup(self, tenant, target).await
     }
 
-    async fn test_connection(&self, tenant: Uuid) -> Result<String, ProviderError> {
+    async fn test_connection(&self, tenant: TenantId) -> Result<String, ProviderError> {
         super::count_targets(self, tenant).await
     }
 }
@@ -549,7 +558,7 @@ impl Carrier for Sandbox {
 
     async fn submit_cnam(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         number: &E164,
         name: &Cnam,
     ) -> Result<String, ProviderError> {
@@ -583,7 +592,7 @@ impl Carrier for Sandbox {
 
     async fn submit_e911(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         number: &E164,
         address: &E911Address,
     ) -> Result<String, ProviderError> {
@@ -617,7 +626,7 @@ impl Carrier for Sandbox {
 
     async fn submit_port(
         &self,
-        _tenant: Uuid,
+        _tenant: TenantId,
         number: &E164,
         details: &crate::domain::port::PortDetails,
     ) -> Result<String, ProviderError> {

@@ -11,6 +11,7 @@ use super::provision::{AssignmentSpec, NumberResult};
 use super::repo;
 use crate::auth::{ApiCaller, RequestId};
 use crate::domain::E164;
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 use crate::idempotency::{self, Claim};
 use crate::state::AppState;
@@ -56,7 +57,7 @@ pub fn created(reserved: &super::holds::Reserved) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
-pub async fn view(state: &AppState, tenant_id: Uuid, id: Uuid) -> AppResult<Value> {
+pub async fn view(state: &AppState, tenant_id: TenantId, id: Uuid) -> AppResult<Value> {
     let mut conn = state.pool.acquire().await?;
     let reservation = repo::find(&mut conn, tenant_id, id)
         .await?

@@ -175,18 +175,19 @@ async fn write_references(pool: &PgPool, references: &[Reference]) -> AppResult<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{TenantId, UserId};
     use crate::tenants::TenantProfile;
     use chrono::Utc;
 
     fn request(numbers: &[&str]) -> Request {
         Request {
             tenant: TenantProfile {
-                id: Uuid::nil(),
+                id: TenantId(Uuid::nil()),
                 name: "t".into(),
                 parent_id: None,
                 allowed_countries: vec!["US".into()],
             },
-            user_id: Uuid::nil(),
+            user_id: UserId(Uuid::nil()),
             wanted: numbers.iter().map(|n| n.to_string()).collect(),
             reservation_id: Uuid::new_v4(),
             expires_at: Utc::now(),

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use super::{quick, repo};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::domain::{E164, Event, NumberState, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::numbers::offer::{self, FACTS_COLUMNS, Offer, OfferFacts};
@@ -395,16 +397,16 @@ async fn expire_if_due(
     .await?;
     let Some(due) = due else { return Ok(false) };
     let reservation_id: Uuid = due.try_get("reservation_id")?;
-    let tenant_id: Uuid = due.try_get("tenant_id")?;
-    let user_id: Uuid = due.try_get("user_id")?;
+    let tenant_id: TenantId = due.try_get("tenant_id")?;
+    let user_id: UserId = due.try_get("user_id")?;
     record_expiry(conn, reservation_id, tenant_id, user_id, e164, request_id).await
 }
 
 async fn record_expiry(
     conn: &mut PgConnection,
     reservation_id: Uuid,
-    tenant_id: Uuid,
-    user_id: Uuid,
+    tenant_id: TenantId,
+    user_id: UserId,
     e164: &str,
     request_id: Option<&str>,
 ) -> AppResult<bool> {
@@ -439,7 +441,7 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
     if due.is_empty() {
         return Ok(0);
     }
-    let ended: Vec<(Uuid, String, Uuid, Uuid)> = sqlx::query_as(
+    let ended: Vec<(Uuid, String, TenantId, UserId)> = sqlx::query_as(
         "WITH ended AS (
              UPDATE holds SET ended_at = now(), end_reason = 'expired'
              WHERE id = ANY($1) AND ended_at IS NULL RETURNING reservation_id, e164)

@@ -11,6 +11,7 @@ pub use super::provision_saga::NumberResult;
 use super::provision_saga::{Assignment, Resolved};
 use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
 use crate::domain::{E164, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::providers::Platform;
@@ -40,7 +41,7 @@ fn clean(text: &Option<String>) -> Option<String> {
 
 async fn resolve(
     provider: &dyn Platform,
-    tenant: Uuid,
+    tenant: TenantId,
     spec: &AssignmentSpec,
 ) -> AppResult<Assignment> {
     let number =

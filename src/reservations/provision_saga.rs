@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::TenantId;
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::providers::{Activation, NumberRef, Platform, ProviderError};
@@ -47,7 +48,7 @@ pub(super) struct Run<'a> {
     pub state: &'a AppState,
     pub provider: &'a dyn Platform,
     pub caller: &'a Principal,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub reservation_id: Uuid,
     pub justification: &'a Option<String>,
     pub request_id: Option<&'a str>,
@@ -406,7 +407,7 @@ async fn step(state: &AppState, lease: &Lease, step: &str, target_id: Option<&st
 async fn compensate(
     state: &AppState,
     provider: &dyn Platform,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     reservation_id: Uuid,
     lease: &Lease,
     number: &E164,
@@ -450,7 +451,7 @@ async fn compensate(
 async fn undo_fenced(
     state: &AppState,
     provider: &dyn Platform,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     number: &E164,
     created: Option<&Target>,
 ) -> AppResult<()> {
@@ -479,7 +480,7 @@ async fn undo_fenced(
 }
 
 /// attempt id, reservation, number, tenant, extension created, target id, last step
-type StalledAttempt = (Uuid, Uuid, String, Uuid, bool, Option<String>, String);
+type StalledAttempt = (Uuid, Uuid, String, TenantId, bool, Option<String>, String);
 
 /// Recovery job: sagas whose lease ran out (a crash, a paused process, or an undo the
 /// platform refused) are compensated. Claiming writes recovery's own token and lease, which

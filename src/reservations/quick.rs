@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::audit::{Action, Outcome};
 use crate::domain::NumberState;
+use crate::domain::UserId;
 use crate::domain::pricing::PricingConfig;
 use crate::error::AppResult;
 use crate::numbers::offer;
@@ -26,7 +27,7 @@ use crate::tenants::TenantProfile;
 /// group commit of `batch`.
 pub struct Request {
     pub tenant: TenantProfile,
-    pub user_id: Uuid,
+    pub user_id: UserId,
     /// Sorted, without duplicates.
     pub wanted: Vec<String>,
     pub reservation_id: Uuid,
@@ -174,8 +175,8 @@ impl Columns {
     fn push(&mut self, req: i32, r: &Request) {
         self.req.push(req);
         self.reservation_id.push(r.reservation_id);
-        self.tenant_id.push(r.tenant.id);
-        self.user_id.push(r.user_id);
+        self.tenant_id.push(r.tenant.id.0);
+        self.user_id.push(r.user_id.0);
         self.justification.push(r.justification.clone());
         self.expires_at.push(r.expires_at);
         self.request_id.push(r.request_id.clone());

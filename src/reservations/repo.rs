@@ -3,6 +3,8 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::TenantId;
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 
 /// Where a reservation stands (`reservations.status`).
@@ -72,8 +74,8 @@ impl std::fmt::Display for ReservationStatus {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ReservationRow {
     pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
     pub justification: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -109,7 +111,7 @@ pub struct ReservedNumber {
 
 pub async fn find(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
 ) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(
@@ -124,7 +126,7 @@ pub async fn find(
 
 pub async fn lock(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     id: Uuid,
 ) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(
@@ -165,8 +167,8 @@ pub async fn numbers(
 
 pub async fn list_for_user(
     conn: &mut PgConnection,
-    tenant_id: Uuid,
-    user_id: Option<Uuid>,
+    tenant_id: TenantId,
+    user_id: Option<UserId>,
 ) -> sqlx::Result<Vec<ReservationRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, user_id, justification, created_at, expires_at, status

@@ -3,13 +3,14 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 
 pub const OPERATOR_ORG_ID: Uuid = Uuid::from_u128(1);
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantProfile {
-    pub id: Uuid,
+    pub id: TenantId,
     pub name: String,
     pub parent_id: Option<Uuid>,
     pub allowed_countries: Vec<String>,
@@ -20,13 +21,13 @@ impl TenantProfile {
     /// and its own (numbers its connected platform owns, and external numbers it uploaded).
     /// Numbers allocated to another tenant are excluded by the callers (`allocated_tenant_id`).
     pub fn inventory_orgs(&self) -> Vec<Uuid> {
-        let mut orgs = vec![OPERATOR_ORG_ID, self.id];
+        let mut orgs = vec![OPERATOR_ORG_ID, self.id.0];
         orgs.extend(self.parent_id);
         orgs
     }
 
     /// Whether a number of a visible inventory is offered to this tenant.
-    pub fn may_use(&self, inventory_org: Uuid, allocated_to: Option<Uuid>) -> bool {
+    pub fn may_use(&self, inventory_org: Uuid, allocated_to: Option<TenantId>) -> bool {
         self.inventory_orgs().contains(&inventory_org) && allocated_to.is_none_or(|t| t == self.id)
     }
 }
@@ -44,7 +45,7 @@ impl TenantProfile {
     }
 }
 
-pub async fn profile(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<TenantProfile> {
+pub async fn profile(conn: &mut PgConnection, tenant_id: TenantId) -> AppResult<TenantProfile> {
     sqlx::query_as(
         "SELECT id, name, parent_id, allowed_countries FROM organizations WHERE id = $1 AND kind = 'tenant'",
     )
@@ -58,8 +59,8 @@ pub async fn profile(conn: &mut PgConnection, tenant_id: Uuid) -> AppResult<Tena
 pub async fn ids_and_slugs(
     pool: &sqlx::PgPool,
     slug: Option<&str>,
-) -> AppResult<Vec<(Uuid, String)>> {
-    let tenants: Vec<(Uuid, String)> = sqlx::query_as(
+) -> AppResult<Vec<(TenantId, String)>> {
+    let tenants: Vec<(TenantId, String)> = sqlx::query_as(
         "SELECT id, slug FROM organizations WHERE kind = 'tenant' AND ($1::text IS NULL OR slug = $1) ORDER BY slug",
     )
     .bind(slug)

@@ -496,9 +496,15 @@ fn the_bell_counts_unread_notifications_and_the_page_reads_them() {
         let globex = app.tenant_id("globex").await;
         let mut conn = app.pool.acquire().await.unwrap();
         for message in ["Premium numbers approved", "Port request: acknowledged"] {
-            inward::notifications::notify(&mut conn, agent, globex, message, "/reservations")
-                .await
-                .unwrap();
+            inward::notifications::notify(
+                &mut conn,
+                inward::domain::UserId(agent),
+                inward::domain::TenantId(globex),
+                message,
+                "/reservations",
+            )
+            .await
+            .unwrap();
         }
         drop(conn);
         let page = app.browser("agent@globex.test").await;

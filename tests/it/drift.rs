@@ -86,9 +86,12 @@ async fn target_of(admin: &Api, number: &str) -> (String, String) {
 async fn no_drift_left(app: &TestApp, admin: &Api) {
     assert!(run(admin).await.is_empty(), "both sides agree");
     let tenant = app.tenant_id("globex").await;
-    let found = crate::common::as_jobs(inward::drift::compare_tenant(&app.state, tenant))
-        .await
-        .unwrap();
+    let found = crate::common::as_jobs(inward::drift::compare_tenant(
+        &app.state,
+        inward::domain::TenantId(tenant),
+    ))
+    .await
+    .unwrap();
     assert!(found.drift.is_empty(), "{:?}", found.drift);
 }
 

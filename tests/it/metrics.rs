@@ -77,9 +77,12 @@ fn reconciliation_runs_and_their_differences_are_counted() {
             .await
             .unwrap();
         let tenant = app.tenant_id("globex").await;
-        let run = crate::common::as_jobs(inward::drift::reconcile_tenant(&app.state, tenant))
-            .await
-            .unwrap();
+        let run = crate::common::as_jobs(inward::drift::reconcile_tenant(
+            &app.state,
+            inward::domain::TenantId(tenant),
+        ))
+        .await
+        .unwrap();
         assert_eq!(run.counts.get("unrouted"), Some(&1), "{:?}", run.counts);
         let text = app.metrics_text().await;
         let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));

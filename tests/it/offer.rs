@@ -172,9 +172,12 @@ fn search_both_reservation_paths_and_both_forms_of_the_rule_agree() {
                 .fetch_one(&app.pool)
                 .await
                 .unwrap();
-        let tenant = inward::tenants::profile(&mut app.pool.acquire().await.unwrap(), me)
-            .await
-            .unwrap();
+        let tenant = inward::tenants::profile(
+            &mut app.pool.acquire().await.unwrap(),
+            inward::domain::TenantId(me),
+        )
+        .await
+        .unwrap();
 
         let stock: Vec<(String, String)> = sqlx::query_as(
             "SELECT e164, national FROM numbers
@@ -232,7 +235,7 @@ fn search_both_reservation_paths_and_both_forms_of_the_rule_agree() {
                 &app.pool,
                 &quick::Request {
                     tenant: tenant.clone(),
-                    user_id: agent_id,
+                    user_id: inward::domain::UserId(agent_id),
                     wanted: vec![quick_number.clone()],
                     reservation_id: Uuid::new_v4(),
                     expires_at: Utc::now() + chrono::Duration::minutes(15),
