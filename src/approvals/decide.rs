@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{ApprovalRow, ApprovalStatus, Decision, PremiumLine, SELECT, expire_one};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::domain::UserId;
 use crate::domain::policy::{Approver, Principal};
@@ -20,7 +21,7 @@ use crate::state::AppState;
 #[derive(sqlx::FromRow)]
 struct Locked {
     tenant_id: TenantId,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     reseller: Option<Uuid>,
     approver: String,
     status: ApprovalStatus,

@@ -17,6 +17,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::domain::UserId;
 use crate::domain::policy::{Approver, Principal};
@@ -104,7 +105,7 @@ pub async fn request(
     conn: &mut PgConnection,
     caller: &Principal,
     tenant_id: TenantId,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     needed: &Needed,
     justification: Option<&str>,
     request_id: Option<&str>,
@@ -180,7 +181,7 @@ pub struct ApprovalRow {
     pub id: Uuid,
     pub tenant_id: TenantId,
     pub tenant_name: String,
-    pub reservation_id: Uuid,
+    pub reservation_id: ReservationId,
     pub requested_by: UserId,
     pub requested_by_email: String,
     #[serde(skip)]
@@ -291,7 +292,7 @@ pub async fn list(
 pub async fn of_reservation(
     conn: &mut PgConnection,
     tenant_id: TenantId,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
 ) -> AppResult<Option<ApprovalRow>> {
     Ok(sqlx::query_as(&format!(
         "{SELECT} WHERE a.reservation_id = $1 AND a.tenant_id = $2"
@@ -306,7 +307,7 @@ pub async fn of_reservation(
 pub async fn check_provisionable(
     conn: &mut PgConnection,
     tenant_id: TenantId,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
 ) -> AppResult<()> {
     let Some(approval) = of_reservation(conn, tenant_id, reservation_id).await? else {
         return Ok(());

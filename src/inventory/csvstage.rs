@@ -2,8 +2,11 @@
 //! a blocking thread, and re-emitted as PostgreSQL COPY text rows into the staging table.
 //! Framing (column count, UTF-8) and the phone number's own validity are decided here, where
 //! they cost nothing next to the parse; every rule that needs the database (tenants, carriers,
-//! rate centers, the inventory, duplicates) is a set-based SQL statement in `upload.rs`.
+//! rate centers, the inventory, duplicates) is a set-based SQL statement in `upload/validate.rs`.
 //! Memory stays bounded by the two small channels between the stages.
+//!
+//! One file over 500 lines because the reader, the line index and the row judge share one
+//! thread's state and are only correct together; a quarter of it is their unit tests.
 
 use std::cell::{Cell, RefCell};
 use std::io::Read;

@@ -11,9 +11,9 @@
 
 use serde_json::json;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::domain::{E164, Event, NumberState, Target, transition};
 use crate::error::{AppError, AppResult};
@@ -37,7 +37,7 @@ fn state_changed(e164: &str) -> AppError {
 pub async fn reserve(
     conn: &mut PgConnection,
     e164: &str,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     tenant_id: TenantId,
 ) -> AppResult<()> {
     let from: String = sqlx::query_scalar("SELECT lifecycle FROM numbers WHERE e164 = $1")
@@ -68,7 +68,7 @@ pub async fn reserve(
 pub async fn unreserve(
     conn: &mut PgConnection,
     e164: &str,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     event: Event,
 ) -> AppResult<bool> {
     Ok(unreserve_many(conn, &[e164], &[reservation_id], event).await? == 1)
@@ -78,7 +78,7 @@ pub async fn unreserve(
 pub async fn unreserve_many(
     conn: &mut PgConnection,
     numbers: &[&str],
-    reservations: &[Uuid],
+    reservations: &[ReservationId],
     event: Event,
 ) -> AppResult<u64> {
     let to = transition(NumberState::Reserved, event)?;
@@ -100,7 +100,7 @@ pub async fn unreserve_many(
 pub async fn start_provisioning(
     conn: &mut PgConnection,
     e164: &str,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     from: NumberState,
 ) -> AppResult<NumberState> {
     let to = transition(from, Event::StartProvisioning)?;
@@ -125,7 +125,7 @@ pub async fn start_provisioning(
 pub async fn provisioned(
     conn: &mut PgConnection,
     e164: &str,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     event: Event,
     target: &Target,
     display_name: Option<&str>,
@@ -153,7 +153,7 @@ pub async fn provisioned(
 pub async fn provisioning_failed(
     conn: &mut PgConnection,
     e164: &str,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
 ) -> AppResult<bool> {
     let to = transition(NumberState::Provisioning, Event::ProvisioningFailed)?;
     let moved = sqlx::query(

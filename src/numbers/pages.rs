@@ -1,3 +1,8 @@
+//! The tenant's number pages: the list, one number (release, re-route), the orphaned
+//! numbers, and the bulk forms (release, CNAM, re-route) with their outcome tables.
+//!
+//! One file over 500 lines: one handler per form, each short, sharing the pages' models.
+
 use axum::extract::{Path, Query, State};
 
 use axum::response::{IntoResponse, Redirect, Response};

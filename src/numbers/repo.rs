@@ -1,9 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-use uuid::Uuid;
 
 use crate::domain::NumberState;
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -22,7 +22,7 @@ pub struct TenantNumber {
     pub target_id: Option<String>,
     pub target_name: Option<String>,
     pub display_name: Option<String>,
-    pub reservation_id: Option<Uuid>,
+    pub reservation_id: Option<ReservationId>,
     pub state_changed_at: DateTime<Utc>,
 }
 

@@ -6,6 +6,9 @@
 //! refuses that too, the number is routed nowhere and Inward says so (orphaned, its admins
 //! told). A crash or a lost answer leaves the intent open, and recovery drives it forward
 //! again: unassigning, and assigning to the target a number already has, are idempotent.
+//!
+//! One file over 500 lines: the saga, its compensation and its recovery share the intent row
+//! and the lease fence, and a change to one must be read against the others.
 
 use serde_json::json;
 use uuid::Uuid;

@@ -3,6 +3,9 @@
 //! grant with the access key, the tenant's API endpoint from `cxone-configuration`, and numbers
 //! routed as points of contact (a skill plus a Studio script). Points of contact cannot be
 //! deleted: deprovisioning deactivates them.
+//!
+//! One file over 500 lines: the platform's whole mapping (auth, discovery, paging, points of
+//! contact) in one place, to hold against ../shared/providers/.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -4,6 +4,9 @@
 //! (`PATCH /users/{id}` addresses with the current version) or to a call route
 //! (`PUT /architect/ivrs/{id}` with the whole `dnis[]`, read-modify-write). Genesys has no
 //! DID owner type "queue": a queue is reached through the call route named after it.
+//!
+//! One file over 500 lines: the platform's whole mapping (tokens, DIDs, users, call routes)
+//! in one place, to hold against ../shared/providers/.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! The built-in sandbox: a simulated carrier and contact-center platform whose state lives
 //! in the `sandbox_*` tables, so every server instance sees the same sandbox. Failures can
 //! be injected through `sandbox_faults` (`inward sandbox fail`).
+//!
+//! One file over 500 lines: it plays both traits, platform and carrier, against the same
+//! `sandbox_*` tables, and reads best beside them.
 
 use async_trait::async_trait;
 use sqlx::PgPool;

@@ -5,12 +5,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use super::provision::{AssignmentSpec, NumberResult};
 use super::repo;
 use crate::auth::{ApiCaller, RequestId};
 use crate::domain::E164;
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 use crate::idempotency::{self, Claim};
@@ -57,7 +57,7 @@ pub fn created(reserved: &super::holds::Reserved) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
-pub async fn view(state: &AppState, tenant_id: TenantId, id: Uuid) -> AppResult<Value> {
+pub async fn view(state: &AppState, tenant_id: TenantId, id: ReservationId) -> AppResult<Value> {
     let mut conn = state.pool.acquire().await?;
     let reservation = repo::find(&mut conn, tenant_id, id)
         .await?
@@ -87,7 +87,12 @@ pub async fn show(
 ) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
     Ok(Json(
-        view(&state, tenant_id, parse_id(&id, "reservation")?).await?,
+        view(
+            &state,
+            tenant_id,
+            ReservationId(parse_id(&id, "reservation")?),
+        )
+        .await?,
     ))
 }
 
@@ -112,7 +117,7 @@ pub async fn cancel(
     RequestId(request_id): RequestId,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let id = parse_id(&id, "reservation")?;
+    let id = ReservationId(parse_id(&id, "reservation")?);
     let released = super::cancel(&state, &caller, id, request_id.as_deref()).await?;
     Ok(Json(
         json!({ "id": id, "status": "cancelled", "released": released }),
@@ -124,7 +129,10 @@ pub struct ProvisionRequest {
     pub assignments: Vec<AssignmentSpec>,
 }
 
-pub fn provision_response(reservation_id: Uuid, results: &[NumberResult]) -> (StatusCode, Value) {
+pub fn provision_response(
+    reservation_id: ReservationId,
+    results: &[NumberResult],
+) -> (StatusCode, Value) {
     let failed: Vec<&NumberResult> = results.iter().filter(|r| !r.ok).collect();
     if failed.is_empty() {
         (
@@ -166,7 +174,7 @@ pub async fn provision(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> AppResult<Response> {
-    let id = parse_id(&id, "reservation")?;
+    let id = ReservationId(parse_id(&id, "reservation")?);
     let tenant_id = caller.tenant()?;
     let request: ProvisionRequest = serde_json::from_value(body.clone()).map_err(|e| {
         AppError::invalid(

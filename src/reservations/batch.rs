@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::quick::{self, Request};
+use crate::domain::ReservationId;
 use crate::error::{AppError, AppResult};
 use crate::group_commit::GroupCommit;
 
@@ -30,7 +31,7 @@ const MAX_BATCH: usize = 64;
 const REFERENCE_WRITERS: usize = 2;
 
 /// A platform's reference for one held number: (reservation, number, reference).
-pub type Reference = (Uuid, String, Option<String>);
+pub type Reference = (ReservationId, String, Option<String>);
 
 #[derive(Clone)]
 pub struct HoldWriter {
@@ -154,7 +155,7 @@ async fn record(pool: PgPool, references: Vec<Reference>) -> Vec<AppResult<()>> 
 async fn write_references(pool: &PgPool, references: &[Reference]) -> AppResult<()> {
     let mut columns: (Vec<Uuid>, Vec<&str>, Vec<Option<&str>>) = Default::default();
     for (reservation, e164, reference) in references {
-        columns.0.push(*reservation);
+        columns.0.push(reservation.0);
         columns.1.push(e164);
         columns.2.push(reference.as_deref());
     }
@@ -189,7 +190,7 @@ mod tests {
             },
             user_id: UserId(Uuid::nil()),
             wanted: numbers.iter().map(|n| n.to_string()).collect(),
-            reservation_id: Uuid::new_v4(),
+            reservation_id: ReservationId(Uuid::new_v4()),
             expires_at: Utc::now(),
             justification: None,
             request_id: None,

@@ -1,6 +1,9 @@
 //! Taking, cancelling and expiring holds. The database is the only arbiter: numbers are
 //! locked in a fixed order (no deadlocks between overlapping requests), and the partial
 //! unique index `holds_one_live_per_number` refuses a second live hold outright.
+//!
+//! One file over 500 lines: taking, ending and expiring a hold are one invariant (at most one
+//! live hold per number, the carrier's reservation released once) and are read together.
 
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -9,6 +12,7 @@ use uuid::Uuid;
 
 use super::{quick, repo};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::domain::UserId;
 use crate::domain::{E164, Event, NumberState, policy::Principal};
@@ -18,7 +22,7 @@ use crate::state::AppState;
 use crate::tenants::TenantProfile;
 
 pub struct Reserved {
-    pub id: Uuid,
+    pub id: ReservationId,
     pub expires_at: chrono::DateTime<Utc>,
     pub numbers: Vec<String>,
     /// Set when premium numbers wait for approval (the hold then lasts until its deadline).
@@ -63,7 +67,7 @@ pub async fn reserve(
     }
 
     let tenant = TenantProfile::of_caller(caller)?;
-    let id = Uuid::new_v4();
+    let id = ReservationId(Uuid::new_v4());
     let quick = if quick::applies(&state.config.pricing, &wanted) {
         let expires_at = Utc::now() + Duration::seconds(state.config.holds.ttl_seconds);
         state
@@ -159,7 +163,7 @@ async fn hold_in_full(
     state: &AppState,
     caller: &Principal,
     tenant: &TenantProfile,
-    id: Uuid,
+    id: ReservationId,
     wanted: &[String],
     justification: Option<&str>,
     request_id: Option<&str>,
@@ -283,7 +287,7 @@ async fn hold_in_full(
 /// `event` is `CancelHold` or `ExpireHold`; the caller holds the number's row lock.
 async fn end_hold(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     e164: &str,
     event: Event,
     reason: &str,
@@ -308,7 +312,7 @@ async fn end_hold(
 /// returns the numbers to inventory; the native reservations are released by the sweeper.
 async fn cancel_numbers(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     numbers: &[String],
 ) -> AppResult<usize> {
     let held: Vec<String> = sqlx::query_scalar(
@@ -335,7 +339,7 @@ async fn cancel_numbers(
 /// reservation then ends when the holds do.
 pub async fn after_premium_decision(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     decision: crate::approvals::Decision,
     premium: &[String],
     ttl_seconds: f64,
@@ -396,7 +400,7 @@ async fn expire_if_due(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(due) = due else { return Ok(false) };
-    let reservation_id: Uuid = due.try_get("reservation_id")?;
+    let reservation_id: ReservationId = due.try_get("reservation_id")?;
     let tenant_id: TenantId = due.try_get("tenant_id")?;
     let user_id: UserId = due.try_get("user_id")?;
     record_expiry(conn, reservation_id, tenant_id, user_id, e164, request_id).await
@@ -404,7 +408,7 @@ async fn expire_if_due(
 
 async fn record_expiry(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     tenant_id: TenantId,
     user_id: UserId,
     e164: &str,
@@ -441,7 +445,7 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
     if due.is_empty() {
         return Ok(0);
     }
-    let ended: Vec<(Uuid, String, TenantId, UserId)> = sqlx::query_as(
+    let ended: Vec<(ReservationId, String, TenantId, UserId)> = sqlx::query_as(
         "WITH ended AS (
              UPDATE holds SET ended_at = now(), end_reason = 'expired'
              WHERE id = ANY($1) AND ended_at IS NULL RETURNING reservation_id, e164)
@@ -451,7 +455,7 @@ pub async fn expire_due(state: &AppState, batch: i64) -> AppResult<usize> {
     .bind(&due)
     .fetch_all(&mut *tx)
     .await?;
-    let (reservations, numbers): (Vec<Uuid>, Vec<&str>) = ended
+    let (reservations, numbers): (Vec<ReservationId>, Vec<&str>) = ended
         .iter()
         .map(|(r, e164, _, _)| (*r, e164.as_str()))
         .unzip();
@@ -527,7 +531,7 @@ pub async fn release_at_provider(state: &AppState, batch: i64) -> AppResult<usiz
 pub async fn cancel(
     state: &AppState,
     caller: &Principal,
-    id: Uuid,
+    id: ReservationId,
     request_id: Option<&str>,
 ) -> AppResult<usize> {
     let tenant_id = caller.tenant()?;

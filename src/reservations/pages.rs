@@ -2,11 +2,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use chrono::Utc;
-use uuid::Uuid;
 
 use super::provision::{AssignmentSpec, TargetSpec};
 use super::repo::{self, ReservedNumber};
 use crate::auth::{PageCaller, RequestId};
+use crate::domain::ReservationId;
 use crate::domain::{E164, Target};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -17,7 +17,7 @@ use crate::web::{Form, PageResult, parse_id, render};
 #[template(path = "reservation.html")]
 pub struct ReservationPage {
     chrome: Chrome,
-    id: Uuid,
+    id: ReservationId,
     status: super::repo::ReservationStatus,
     expires_at: String,
     seconds_left: i64,
@@ -88,7 +88,7 @@ impl ReservationPage {
 async fn reservation_page(
     state: &AppState,
     caller: &PageCaller,
-    id: Uuid,
+    id: ReservationId,
     notice: Option<&str>,
 ) -> Result<ReservationPage, AppError> {
     let tenant_id = caller.principal.tenant()?;
@@ -150,7 +150,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> PageResult {
-    let id = parse_id(&id, "reservation")?;
+    let id = ReservationId(parse_id(&id, "reservation")?);
     let mut page = reservation_page(&state, &caller, id, None).await?;
     page.chrome = page
         .chrome
@@ -191,7 +191,7 @@ pub async fn provision(
     Path(id): Path<String>,
     body: Bytes,
 ) -> PageResult {
-    let id = parse_id(&id, "reservation")?;
+    let id = ReservationId(parse_id(&id, "reservation")?);
     let form = Form::parse(&body);
     if form.raw("all") == Some("yes") {
         return provision_all(&state, &caller, request_id.as_deref(), id, &form).await;
@@ -292,7 +292,7 @@ pub async fn cancel(
     RequestId(request_id): RequestId,
     Path(id): Path<String>,
 ) -> PageResult {
-    let id = parse_id(&id, "reservation")?;
+    let id = ReservationId(parse_id(&id, "reservation")?);
     super::cancel(&state, &caller.principal, id, request_id.as_deref()).await?;
     Ok(Redirect::to(&format!("/reservations/{id}?notice=cancelled")).into_response())
 }
@@ -322,7 +322,7 @@ async fn provision_all(
     state: &AppState,
     caller: &PageCaller,
     request_id: Option<&str>,
-    id: Uuid,
+    id: ReservationId,
     form: &Form,
 ) -> PageResult {
     let outcome = async {

@@ -5,12 +5,12 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use uuid::Uuid;
 
 pub use super::provision_saga::NumberResult;
 use super::provision_saga::{Assignment, Resolved};
 use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::domain::{E164, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
@@ -108,7 +108,7 @@ async fn resolve(
 pub async fn provision(
     state: &AppState,
     caller: &Principal,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     specs: &[AssignmentSpec],
     request_id: Option<&str>,
 ) -> AppResult<Vec<NumberResult>> {

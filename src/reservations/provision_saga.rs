@@ -3,6 +3,9 @@
 //! the outcome under the fence that the attempt is still this saga's. A failure undoes the
 //! platform's side, newest step first; a saga whose lease ran out (a crash, a pause) is
 //! undone by `recover_stalled`, and its own late answer is then undone too (`undo_fenced`).
+//!
+//! One file over 500 lines: the saga, its undo and its recovery share the lease fence, and a
+//! change to one must be read against the others.
 
 use serde::Serialize;
 use serde_json::json;
@@ -11,6 +14,7 @@ use uuid::Uuid;
 
 use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
@@ -49,7 +53,7 @@ pub(super) struct Run<'a> {
     pub provider: &'a dyn Platform,
     pub caller: &'a Principal,
     pub tenant_id: TenantId,
-    pub reservation_id: Uuid,
+    pub reservation_id: ReservationId,
     pub justification: &'a Option<String>,
     pub request_id: Option<&'a str>,
 }
@@ -408,7 +412,7 @@ async fn compensate(
     state: &AppState,
     provider: &dyn Platform,
     tenant_id: TenantId,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     lease: &Lease,
     number: &E164,
     undo: Undo<'_>,
@@ -480,7 +484,15 @@ async fn undo_fenced(
 }
 
 /// attempt id, reservation, number, tenant, extension created, target id, last step
-type StalledAttempt = (Uuid, Uuid, String, TenantId, bool, Option<String>, String);
+type StalledAttempt = (
+    Uuid,
+    ReservationId,
+    String,
+    TenantId,
+    bool,
+    Option<String>,
+    String,
+);
 
 /// Recovery job: sagas whose lease ran out (a crash, a paused process, or an undo the
 /// platform refused) are compensated. Claiming writes recovery's own token and lease, which

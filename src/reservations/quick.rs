@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::audit::{Action, Outcome};
 use crate::domain::NumberState;
+use crate::domain::ReservationId;
 use crate::domain::UserId;
 use crate::domain::pricing::PricingConfig;
 use crate::error::AppResult;
@@ -30,7 +31,7 @@ pub struct Request {
     pub user_id: UserId,
     /// Sorted, without duplicates.
     pub wanted: Vec<String>,
-    pub reservation_id: Uuid,
+    pub reservation_id: ReservationId,
     pub expires_at: DateTime<Utc>,
     pub justification: Option<String>,
     pub request_id: Option<String>,
@@ -174,7 +175,7 @@ struct Columns {
 impl Columns {
     fn push(&mut self, req: i32, r: &Request) {
         self.req.push(req);
-        self.reservation_id.push(r.reservation_id);
+        self.reservation_id.push(r.reservation_id.0);
         self.tenant_id.push(r.tenant.id.0);
         self.user_id.push(r.user_id.0);
         self.justification.push(r.justification.clone());

@@ -1,8 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
+use crate::domain::ReservationId;
 use crate::domain::TenantId;
 use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
@@ -73,7 +73,7 @@ impl std::fmt::Display for ReservationStatus {
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ReservationRow {
-    pub id: Uuid,
+    pub id: ReservationId,
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub justification: Option<String>,
@@ -112,7 +112,7 @@ pub struct ReservedNumber {
 pub async fn find(
     conn: &mut PgConnection,
     tenant_id: TenantId,
-    id: Uuid,
+    id: ReservationId,
 ) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, user_id, justification, created_at, expires_at, status
@@ -127,7 +127,7 @@ pub async fn find(
 pub async fn lock(
     conn: &mut PgConnection,
     tenant_id: TenantId,
-    id: Uuid,
+    id: ReservationId,
 ) -> sqlx::Result<Option<ReservationRow>> {
     sqlx::query_as(
         "SELECT id, tenant_id, user_id, justification, created_at, expires_at, status
@@ -143,7 +143,7 @@ pub async fn lock(
 /// only while it still belongs to this reservation or was provisioned through it.
 pub async fn numbers(
     conn: &mut PgConnection,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
 ) -> sqlx::Result<Vec<ReservedNumber>> {
     sqlx::query_as(
         "SELECT h.e164,
@@ -182,12 +182,18 @@ pub async fn list_for_user(
 }
 
 /// Closes the reservation once none of its holds is live any more.
-pub async fn finish_if_done(conn: &mut PgConnection, reservation_id: Uuid) -> sqlx::Result<()> {
+pub async fn finish_if_done(
+    conn: &mut PgConnection,
+    reservation_id: ReservationId,
+) -> sqlx::Result<()> {
     finish_all_done(conn, &[reservation_id]).await
 }
 
 /// `finish_if_done` for many reservations in one statement (the sweeper's batches).
-pub async fn finish_all_done(conn: &mut PgConnection, reservations: &[Uuid]) -> sqlx::Result<()> {
+pub async fn finish_all_done(
+    conn: &mut PgConnection,
+    reservations: &[ReservationId],
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE reservations r SET ended_at = now(), status = CASE
              WHEN EXISTS (SELECT 1 FROM holds h WHERE h.reservation_id = r.id AND h.end_reason = 'provisioned') THEN 'completed'

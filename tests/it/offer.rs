@@ -237,7 +237,7 @@ fn search_both_reservation_paths_and_both_forms_of_the_rule_agree() {
                     tenant: tenant.clone(),
                     user_id: inward::domain::UserId(agent_id),
                     wanted: vec![quick_number.clone()],
-                    reservation_id: Uuid::new_v4(),
+                    reservation_id: inward::domain::ReservationId(Uuid::new_v4()),
                     expires_at: Utc::now() + chrono::Duration::minutes(15),
                     justification: None,
                     request_id: None,

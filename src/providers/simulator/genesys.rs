@@ -2,6 +2,9 @@
 //! Architect call routes (IVR configurations), with the real paths, payloads, `version`
 //! checks and `ErrorBody` errors. Admin: `DELETE /__sim/targets/{kind}/{id}` removes a
 //! target behind the adapter's back; `POST /__sim/expire-tokens` ends every token.
+//!
+//! One file over 500 lines: every wire shape of the platform in one place, to hold against
+//! ../shared/providers/.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -7,6 +7,9 @@
 //! the missing target, as a dangling assignment); `POST /__sim/expire-tokens` ends every RingCX
 //! access token (refresh tokens stay valid). The DNIS pool (`search`, `dnisPool` POST/PUT,
 //! `uploadDnisPool`, `updateBulkDnisPool`) and tracking-number groups are in `ringcx_pool.rs`.
+//!
+//! One file over 500 lines: every wire shape of the platform's routing side in one place, to
+//! hold against ../shared/providers/.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
