@@ -1,18 +1,14 @@
 //! `inward` subcommands.
 
-use std::io::Read;
-
 use clap::{Parser, Subcommand};
 use sqlx::PgPool;
 
 use crate::config::AppConfig;
 use crate::database::{connect_logging, migrate};
 
+mod admin;
 mod commands;
-use crate::domain::policy::{OrgKind, Role};
-use commands::{
-    check_consistency, list_tokens, reconcile, rotate_secrets, seed_demo, serve, simulate, sweep,
-};
+use commands::{check_consistency, reconcile, rotate_secrets, seed_demo, serve, simulate, sweep};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -305,83 +301,17 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             migrate(&pool).await?;
             println!("migrations applied");
         }
-        Command::Db {
-            command: DbCommand::SetupRoles { owner, runtime },
-        } => {
-            let mut conn = pool.acquire().await?;
-            for line in crate::roles::setup(&mut conn, &owner, &runtime).await? {
-                println!("{line}");
-            }
-            println!(
-                "next: run `inward migrate` as {owner} and everything else as {runtime} (set passwords with ALTER ROLE … PASSWORD where the server asks for them)"
-            );
-        }
+        Command::Db { command } => admin::db(&pool, command).await?,
         Command::SeedDemo { per_exchange } => seed_demo(&pool, &config, per_exchange).await?,
         Command::Serve {
             listen,
             migrate: apply,
             allow_owner,
         } => serve(pool, config, listen, apply, allow_owner).await?,
-        Command::Orgs {
-            command:
-                OrgCommand::Add {
-                    kind,
-                    parent,
-                    slug,
-                    name,
-                },
-        } => {
-            let kind: OrgKind = kind.parse().map_err(anyhow::Error::msg)?;
-            let id = crate::admin::add_org(&pool, kind, &parent, &slug, &name).await?;
-            println!("{} `{slug}` created ({id})", kind.as_str());
-        }
-        Command::Users {
-            command: UserCommand::Add { org, role, email },
-        } => {
-            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
-            let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password)?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            let id = crate::admin::add_user(&pool, &org, role, &email, password).await?;
-            println!("user {email} created ({id})");
-        }
-        Command::Tokens {
-            command:
-                TokenCommand::Create {
-                    email,
-                    name,
-                    expires_in_days,
-                },
-        } => {
-            let new = crate::auth::tokens::NewToken::parse(&name, expires_in_days)
-                .map_err(|e| anyhow::anyhow!(e.public_message()))?;
-            let token = crate::admin::create_named_token(&pool, &email, &new).await?;
-            println!("{token}");
-            eprintln!("Store this token now: it cannot be shown again.");
-        }
-        Command::Tokens {
-            command: TokenCommand::List { email },
-        } => list_tokens(&pool, email.as_deref()).await?,
-        Command::Tokens {
-            command: TokenCommand::Revoke { id },
-        } => {
-            let revoked = crate::auth::tokens::revoke_any(&pool, id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no API token with id {id}"))?;
-            println!("revoked “{}” of {}", revoked.name, revoked.user_email);
-        }
-        Command::Sandbox {
-            command:
-                SandboxCommand::Fail {
-                    operation,
-                    times,
-                    message,
-                },
-        } => {
-            crate::providers::sandbox::Sandbox::inject_fault(&pool, &operation, times, &message)
-                .await?;
-            println!("the next {times} sandbox `{operation}` call(s) will fail");
-        }
+        Command::Orgs { command } => admin::orgs(&pool, command).await?,
+        Command::Users { command } => admin::users(&pool, command).await?,
+        Command::Tokens { command } => admin::tokens(&pool, command).await?,
+        Command::Sandbox { command } => admin::sandbox(&pool, command).await?,
         // Served above, before any database connection is made.
         Command::Simulate { .. } => {}
         Command::Bench {
@@ -399,7 +329,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 only,
                 server_role,
             };
-            crate::bench::run(config, options).await?;
+            crate::bench::run(config, options).await?
         }
         Command::BenchUpload { rows, hostile, .. } => {
             migrate(&pool).await?;

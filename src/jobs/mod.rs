@@ -83,75 +83,94 @@ pub async fn run_once(state: &AppState) -> SweepReport {
 }
 
 async fn sweep(state: &AppState) -> SweepReport {
-    let mut failed = Vec::new();
-    let expired = step("expire_holds", &mut failed, holds::expire_due(state, 500)).await;
-    let provider_released = step(
+    let mut report = SweepReport::default();
+    holds_and_sagas(state, &mut report).await;
+    features_and_ports(state, &mut report).await;
+    housekeeping(state, &mut report).await;
+    report
+}
+
+/// Hold expiry first of all, then the sagas' recovery: what keeps numbers from being stuck.
+async fn holds_and_sagas(state: &AppState, r: &mut SweepReport) {
+    let failed = &mut r.failed;
+    r.expired = step("expire_holds", failed, holds::expire_due(state, 500)).await;
+    r.provider_released = step(
         "release_provider_reservations",
-        &mut failed,
+        failed,
         holds::release_at_provider(state, 200),
     )
     .await;
-    let activated = step(
+    r.activated = step(
         "activate_pending",
-        &mut failed,
+        failed,
         crate::numbers::activation::activate_pending(state),
     )
     .await;
-    let recovered = step(
+    r.recovered = step(
         "recover_stalled_sagas",
-        &mut failed,
+        failed,
         crate::reservations::provision_saga::recover_stalled(state),
     )
     .await;
-    let releases_finished = step(
+    r.releases_finished = step(
         "recover_releases",
-        &mut failed,
+        failed,
         crate::numbers::release::recover(state),
     )
     .await;
-    let reroutes_finished = step(
+    r.reroutes_finished = step(
         "recover_reroutes",
-        &mut failed,
+        failed,
         crate::numbers::reroute::recover(state),
     )
     .await;
-    let approvals_expired = step(
+    r.approvals_expired = step(
         "expire_approvals",
-        &mut failed,
+        failed,
         crate::approvals::expire_due(state),
     )
     .await;
-    let features = step(
+}
+
+/// What the carrier answers later: CNAM, E911 and port-ins.
+async fn features_and_ports(state: &AppState, r: &mut SweepReport) {
+    let failed = &mut r.failed;
+    r.features = step(
         "sync_cnam_e911",
-        &mut failed,
+        failed,
         crate::features::sync::run_once(state),
     )
     .await;
-    let ports_moved = step("sync_ports", &mut failed, crate::porting::sync(state)).await;
+    r.ports_moved = step("sync_ports", failed, crate::porting::sync(state)).await;
     step(
         "seal_port_pins",
-        &mut failed,
+        failed,
         crate::porting::seal_plaintext_pins(state),
     )
     .await;
-    let port_drafts_expired = step(
+    r.port_drafts_expired = step(
         "expire_port_drafts",
-        &mut failed,
+        failed,
         crate::porting::expire_drafts(state),
     )
     .await;
-    let emails = step("deliver_mail", &mut failed, crate::mail::deliver(state)).await;
-    let uploads = step(
+}
+
+/// Mail, stalled uploads, and what is kept only for a while.
+async fn housekeeping(state: &AppState, r: &mut SweepReport) {
+    let failed = &mut r.failed;
+    r.emails = step("deliver_mail", failed, crate::mail::deliver(state)).await;
+    r.uploads = step(
         "sweep_inventory_uploads",
-        &mut failed,
+        failed,
         crate::inventory::upload_sweep::sweep(state),
     )
     .await;
-    step("prune_idempotency_keys", &mut failed, async {
+    step("prune_idempotency_keys", failed, async {
         crate::idempotency::prune(&state.pool, state.config.idempotency.key_ttl_hours).await
     })
     .await;
-    step("prune_search_log", &mut failed, async {
+    step("prune_search_log", failed, async {
         crate::audit::repo::prune_searches(
             &state.pool,
             state.config.audit.search_retention_days,
@@ -162,34 +181,19 @@ async fn sweep(state: &AppState) -> SweepReport {
         .map_err(AppError::from)
     })
     .await;
-    step("verify_audit_chain", &mut failed, async {
+    step("verify_audit_chain", failed, async {
         crate::audit::chain::verify_new(&state.pool)
             .await
             .map(|_| ())
             .map_err(AppError::Internal)
     })
     .await;
-    step("delete_expired_sessions", &mut failed, async {
+    step("delete_expired_sessions", failed, async {
         crate::auth::repo::delete_expired_sessions(&state.pool)
             .await
             .map_err(AppError::from)
     })
     .await;
-    SweepReport {
-        expired,
-        provider_released,
-        activated,
-        recovered,
-        releases_finished,
-        reroutes_finished,
-        approvals_expired,
-        features,
-        ports_moved,
-        port_drafts_expired,
-        emails,
-        uploads,
-        failed,
-    }
 }
 
 pub async fn run_forever(state: AppState, every: Duration) {

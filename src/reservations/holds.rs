@@ -37,35 +37,11 @@ pub async fn reserve(
     request_id: Option<&str>,
 ) -> AppResult<Reserved> {
     let tenant_id = caller.tenant()?;
-    let mut wanted: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
-    wanted.sort();
-    wanted.dedup();
-    if wanted.is_empty() {
-        return Err(AppError::invalid_field(
-            "numbers",
-            "choose at least one number to reserve",
-        ));
-    }
-    let max = state.config.holds.max_numbers_per_reservation;
-    if wanted.len() > max {
-        return Err(AppError::invalid_field(
-            "numbers",
-            format!("at most {max} numbers fit in one reservation"),
-        ));
-    }
-    let justification = justification
-        .map(|j| j.trim().to_string())
-        .filter(|j| !j.is_empty());
-    if justification
-        .as_ref()
-        .is_some_and(|j| j.chars().count() > 500)
-    {
-        return Err(AppError::invalid_field(
-            "justification",
-            "the justification is limited to 500 characters",
-        ));
-    }
-
+    let (wanted, justification) = requested(
+        &numbers,
+        justification,
+        state.config.holds.max_numbers_per_reservation,
+    )?;
     let tenant = TenantProfile::of_caller(caller)?;
     let id = ReservationId(Uuid::new_v4());
     let quick = if quick::applies(&state.config.pricing, &wanted) {
@@ -107,33 +83,8 @@ pub async fn reserve(
     };
 
     // The carrier's own reservation, where it keeps one, is taken after our hold is safe.
-    let carrier = state.reserving_carrier_for(tenant_id).await?;
-    let mut failure = None;
-    let mut references = Vec::new();
-    if let Some(carrier) = carrier {
-        for e164 in &wanted {
-            let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
-            match carrier.reserve(&number).await {
-                Ok(reference) => references.push((e164, reference)),
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
-        }
-    }
-
-    // The references are kept on the holds, also on failure, so that the sweeper releases
-    // the native reservations already taken.
-    if !references.is_empty() {
-        let references = references
-            .into_iter()
-            .map(|(e164, reference)| (id, e164.clone(), reference))
-            .collect();
-        state.hold_writer.record_references(references).await?;
-    }
-    if let Some(err) = failure {
-        // The hold was taken and recorded; the platform refused its part, so it ends here.
+    if let Some(err) = reserve_at_carrier(state, tenant_id, id, &wanted).await? {
+        // The hold was taken and recorded; the carrier refused its part, so it ends here.
         let mut tx = state.pool.begin().await?;
         for e164 in &wanted {
             end_hold(&mut tx, id, e164, Event::CancelHold, "failed").await?;
@@ -157,6 +108,73 @@ pub async fn reserve(
     })
 }
 
+/// The numbers asked for, in lock order without repeats, and the justification as it will be
+/// kept; or the refusal of either.
+fn requested(
+    numbers: &[E164],
+    justification: Option<String>,
+    max: usize,
+) -> AppResult<(Vec<String>, Option<String>)> {
+    let mut wanted: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Err(AppError::invalid_field(
+            "numbers",
+            "choose at least one number to reserve",
+        ));
+    }
+    if wanted.len() > max {
+        return Err(AppError::invalid_field(
+            "numbers",
+            format!("at most {max} numbers fit in one reservation"),
+        ));
+    }
+    let justification = justification
+        .map(|j| j.trim().to_string())
+        .filter(|j| !j.is_empty());
+    if justification
+        .as_ref()
+        .is_some_and(|j| j.chars().count() > 500)
+    {
+        return Err(AppError::invalid_field(
+            "justification",
+            "the justification is limited to 500 characters",
+        ));
+    }
+    Ok((wanted, justification))
+}
+
+/// Takes the carrier's own reservation of each number, where the tenant's carrier keeps
+/// one; returns its refusal, if it refused. The references are kept on the holds, also on a
+/// refusal, so that the sweeper releases the reservations already taken.
+async fn reserve_at_carrier(
+    state: &AppState,
+    tenant_id: TenantId,
+    id: ReservationId,
+    wanted: &[String],
+) -> AppResult<Option<crate::providers::ProviderError>> {
+    let Some(carrier) = state.reserving_carrier_for(tenant_id).await? else {
+        return Ok(None);
+    };
+    let mut failure = None;
+    let mut references = Vec::new();
+    for e164 in wanted {
+        let number = E164::from_stored(e164).map_err(|e| AppError::Internal(e.into()))?;
+        match carrier.reserve(&number).await {
+            Ok(reference) => references.push((id, e164.clone(), reference)),
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    if !references.is_empty() {
+        state.hold_writer.record_references(references).await?;
+    }
+    Ok(failure)
+}
+
 /// Every case the one statement of `quick` leaves to us: numbers taken, unknown, outside the
 /// region or aging; lapsed holds to expire first; premium numbers that need an approval.
 async fn hold_in_full(
@@ -170,50 +188,7 @@ async fn hold_in_full(
 ) -> AppResult<(chrono::DateTime<Utc>, Option<Uuid>)> {
     let tenant_id = tenant.id;
     let mut tx = state.pool.begin().await?;
-    // Through the owner's function: a number another tenant holds is invisible under the
-    // policy on `numbers`, but this path must tell "taken" from "unknown" (migration 0031).
-    let rows: Vec<OfferFacts> = sqlx::query_as(&format!(
-        "SELECT {FACTS_COLUMNS} FROM number_offer_facts($1)"
-    ))
-    .bind(wanted)
-    .fetch_all(&mut *tx)
-    .await?;
-
-    let mut unknown: Vec<String> = wanted.to_vec();
-    let mut unavailable = Vec::new();
-    let mut outside_region = None;
-    let mut expired_here = 0;
-    for mut number in rows {
-        let mut offer = offer::decide(tenant, &number, Utc::now());
-        if offer == Offer::Hidden {
-            continue;
-        }
-        unknown.retain(|n| n != &number.e164);
-        // A hold that lapsed but was not swept yet ends here, and the number is judged anew.
-        if offer == Offer::Taken
-            && number.lifecycle == NumberState::Reserved
-            && expire_lapsed(&mut tx, &number.e164, request_id).await?
-        {
-            expired_here += 1;
-            number.lifecycle = NumberState::Available;
-            number.tenant_id = None;
-            offer = offer::decide(tenant, &number, Utc::now());
-        }
-        match offer {
-            Offer::Offered | Offer::Hidden => {}
-            Offer::OutsideRegion(rule) => outside_region = Some(format!("{}: {rule}", number.e164)),
-            Offer::Taken => unavailable.push(number.e164),
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(AppError::NotFound(format!(
-            "{} (not in any inventory your tenant can use)",
-            unknown.join(", ")
-        )));
-    }
-    if let Some(rule) = outside_region {
-        return Err(AppError::Forbidden(rule));
-    }
+    let (unavailable, expired_here) = judge(&mut tx, tenant, wanted, request_id).await?;
     if !unavailable.is_empty() {
         tx.commit().await?; // keep any holds expired above
         crate::metrics::holds_expired(expired_here);
@@ -281,6 +256,61 @@ async fn hold_in_full(
     crate::metrics::holds_expired(expired_here);
     crate::metrics::holds_created(wanted.len());
     Ok((expires_at, approval_id))
+}
+
+/// Whether each wanted number may be held by the tenant: refuses numbers it cannot use or
+/// may not hold in its regions; returns those someone else holds, and how many lapsed holds
+/// it ended on the way.
+async fn judge(
+    tx: &mut PgConnection,
+    tenant: &TenantProfile,
+    wanted: &[String],
+    request_id: Option<&str>,
+) -> AppResult<(Vec<String>, usize)> {
+    // Through the owner's function: a number another tenant holds is invisible under the
+    // policy on `numbers`, but this path must tell "taken" from "unknown" (migration 0031).
+    let rows: Vec<OfferFacts> = sqlx::query_as(&format!(
+        "SELECT {FACTS_COLUMNS} FROM number_offer_facts($1)"
+    ))
+    .bind(wanted)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut unknown: Vec<String> = wanted.to_vec();
+    let mut unavailable = Vec::new();
+    let mut outside_region = None;
+    let mut expired_here = 0;
+    for mut number in rows {
+        let mut offer = offer::decide(tenant, &number, Utc::now());
+        if offer == Offer::Hidden {
+            continue;
+        }
+        unknown.retain(|n| n != &number.e164);
+        // A hold that lapsed but was not swept yet ends here, and the number is judged anew.
+        if offer == Offer::Taken
+            && number.lifecycle == NumberState::Reserved
+            && expire_lapsed(&mut *tx, &number.e164, request_id).await?
+        {
+            expired_here += 1;
+            number.lifecycle = NumberState::Available;
+            number.tenant_id = None;
+            offer = offer::decide(tenant, &number, Utc::now());
+        }
+        match offer {
+            Offer::Offered | Offer::Hidden => {}
+            Offer::OutsideRegion(rule) => outside_region = Some(format!("{}: {rule}", number.e164)),
+            Offer::Taken => unavailable.push(number.e164),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "{} (not in any inventory your tenant can use)",
+            unknown.join(", ")
+        )));
+    }
+    if let Some(rule) = outside_region {
+        return Err(AppError::Forbidden(rule));
+    }
+    Ok((unavailable, expired_here))
 }
 
 /// Ends a number's live hold in this reservation and moves the number back to inventory.
@@ -568,4 +598,31 @@ pub async fn cancel(
     tx.commit().await?;
     release_at_provider(state, 100).await.ok();
     Ok(held.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_sorted_without_repeats_and_refused_when_empty_or_too_long() {
+        let n = |s: &str| E164::parse(s).unwrap();
+        let (wanted, why) = requested(
+            &[n("+15125550102"), n("+15125550101"), n("+15125550102")],
+            Some("  launch  ".into()),
+            3,
+        )
+        .unwrap();
+        assert_eq!(wanted, ["+15125550101", "+15125550102"]);
+        assert_eq!(why.as_deref(), Some("launch"));
+        assert_eq!(
+            requested(&[n("+15125550101")], Some("  ".into()), 3)
+                .unwrap()
+                .1,
+            None
+        );
+        assert!(requested(&[], None, 3).is_err());
+        assert!(requested(&[n("+15125550101"), n("+15125550102")], None, 1).is_err());
+        assert!(requested(&[n("+15125550101")], Some("x".repeat(501)), 3).is_err());
+    }
 }
