@@ -115,54 +115,28 @@ async fn sign_in(
     let next = safe_next(form.next.as_deref());
     let cookie = state.cookies().get(&headers, Cookie::Login);
     if cookie.as_deref().is_none_or(str::is_empty) || cookie != form.login_token {
-        let page = LoginPage {
-            email: form.email,
+        let why =
+            "This sign-in form has expired or was not opened on this site. Please sign in again.";
+        return Ok(refused(
+            &state,
+            StatusCode::FORBIDDEN,
+            form.email,
             next,
-            error: Some(
-                "This sign-in form has expired or was not opened on this site. Please sign in again."
-                    .into(),
-            ),
-            login_token: new_login_token(),
-        };
-        return Ok(login_page(&state, StatusCode::FORBIDDEN, page));
+            why.into(),
+            None,
+        ));
     }
     let peer = connect.map(|Extension(ConnectInfo(peer))| peer.ip());
-    let header = &state.config.server.client_address_header;
-    if let Some(address) = super::throttle::client_address(peer, &headers, header)
-        && let Some(seconds) = state.sign_in_limit.attempt(address)
-    {
-        let page = LoginPage {
-            email: form.email,
+    if let Some((seconds, why)) = throttled(&state, peer, &headers, &form.email).await? {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        return Ok(refused(
+            &state,
+            status,
+            form.email,
             next,
-            error: Some(format!(
-                "Too many sign-in attempts from your network. Try again in {seconds} second(s)."
-            )),
-            login_token: new_login_token(),
-        };
-        return Ok((
-            [(header::RETRY_AFTER, seconds.to_string())],
-            login_page(&state, StatusCode::TOO_MANY_REQUESTS, page),
-        )
-            .into_response());
-    }
-    if let Some(seconds) = super::throttle::locked_for(&state.pool, &form.email)
-        .await
-        .map_err(AppError::from)?
-    {
-        let page = LoginPage {
-            email: form.email,
-            next,
-            error: Some(format!(
-                "Too many failed sign-ins for this email. Try again in {} minute(s).",
-                (seconds + 59) / 60
-            )),
-            login_token: new_login_token(),
-        };
-        return Ok((
-            [(header::RETRY_AFTER, seconds.to_string())],
-            login_page(&state, StatusCode::TOO_MANY_REQUESTS, page),
-        )
-            .into_response());
+            why,
+            Some(seconds),
+        ));
     }
     let credentials = repo::credentials(&state.pool, &form.email)
         .await
@@ -178,13 +152,15 @@ async fn sign_in(
             super::throttle::record_failure(&state.pool, &form.email)
                 .await
                 .map_err(AppError::from)?;
-            let page = LoginPage {
-                email: form.email,
+            let why = "That email and password do not match.";
+            return Ok(refused(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                form.email,
                 next,
-                error: Some("That email and password do not match.".into()),
-                login_token: new_login_token(),
-            };
-            return Ok(login_page(&state, StatusCode::UNAUTHORIZED, page));
+                why.into(),
+                None,
+            ));
         }
     };
     super::throttle::clear(&state.pool, &form.email)
@@ -210,6 +186,59 @@ async fn sign_in(
         Redirect::to(&next),
     )
         .into_response())
+}
+
+/// The sign-in page again, with what was typed and why it was refused.
+fn refused(
+    state: &AppState,
+    status: StatusCode,
+    email: String,
+    next: String,
+    why: String,
+    retry_after: Option<u64>,
+) -> Response {
+    let page = LoginPage {
+        email,
+        next,
+        error: Some(why),
+        login_token: new_login_token(),
+    };
+    let page = login_page(state, status, page);
+    match retry_after {
+        Some(seconds) => ([(header::RETRY_AFTER, seconds.to_string())], page).into_response(),
+        None => page,
+    }
+}
+
+/// How long this attempt must wait, and why: too many attempts from the caller's network,
+/// or too many failures for the email.
+async fn throttled(
+    state: &AppState,
+    peer: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    email: &str,
+) -> Result<Option<(u64, String)>, AppError> {
+    let header = &state.config.server.client_address_header;
+    if let Some(address) = super::throttle::client_address(peer, headers, header)
+        && let Some(seconds) = state.sign_in_limit.attempt(address)
+    {
+        return Ok(Some((
+            seconds,
+            format!(
+                "Too many sign-in attempts from your network. Try again in {seconds} second(s)."
+            ),
+        )));
+    }
+    let locked = super::throttle::locked_for(&state.pool, email).await?;
+    Ok(locked.map(|seconds| {
+        (
+            seconds.max(0) as u64,
+            format!(
+                "Too many failed sign-ins for this email. Try again in {} minute(s).",
+                (seconds + 59) / 60
+            ),
+        )
+    }))
 }
 
 pub async fn logout(

@@ -104,122 +104,132 @@ fn is_po_box(street: &str) -> bool {
     squashed.starts_with("POBOX") || squashed.starts_with("POSTOFFICEBOX")
 }
 
+/// The value, or its refusal recorded under `field`.
+fn checked<T>(
+    errors: &mut Vec<FieldError>,
+    field: &'static str,
+    result: Result<T, String>,
+) -> Option<T> {
+    result
+        .map_err(|message| errors.push(FieldError { field, message }))
+        .ok()
+}
+
+fn country(raw: Option<&str>) -> Result<String, String> {
+    let raw = raw.map(clean).unwrap_or_default();
+    match raw.to_ascii_uppercase().as_str() {
+        "" | "US" | "USA" | "UNITED STATES" | "UNITED STATES OF AMERICA" => Ok("US".to_string()),
+        other => Err(format!(
+            "“{other}” is outside the United States: E911 registration here covers US addresses only (country US)"
+        )),
+    }
+}
+
+fn street(raw: &str) -> Result<String, String> {
+    let street = clean(raw);
+    if street.is_empty() {
+        Err("the street address is required".into())
+    } else if street.chars().count() > 100 {
+        Err("the street address is limited to 100 characters".into())
+    } else if is_po_box(&street) {
+        Err(
+            "a PO box is not a dispatchable location: give the street address where the phones are"
+                .into(),
+        )
+    } else {
+        Ok(street)
+    }
+}
+
+fn location(raw: Option<&str>) -> Result<Option<String>, String> {
+    let location = raw.map(clean).filter(|l| !l.is_empty());
+    if location.as_ref().is_some_and(|l| l.chars().count() > 60) {
+        return Err("building, floor and suite are limited to 60 characters".into());
+    }
+    Ok(location)
+}
+
+fn city(raw: &str) -> Result<String, String> {
+    let city = clean(raw);
+    if city.is_empty() {
+        Err("the city is required".into())
+    } else if city.chars().count() > 60 {
+        Err("the city is limited to 60 characters".into())
+    } else if !city
+        .chars()
+        .all(|c| c.is_alphabetic() || c == ' ' || c == '.' || c == '-' || c == '\'')
+    {
+        Err("the city may contain letters, spaces, periods, hyphens and apostrophes".into())
+    } else {
+        Ok(city)
+    }
+}
+
+fn state(raw: &str) -> Result<String, String> {
+    let state = clean(raw).to_ascii_uppercase();
+    if state.is_empty() {
+        Err("the state is required".into())
+    } else if !STATES.contains(&state.as_str()) {
+        Err(format!(
+            "“{state}” is not a US state or territory code (two letters, e.g. TX)"
+        ))
+    } else {
+        Ok(state)
+    }
+}
+
+/// The ZIP code, checked against the state when the state itself is valid.
+fn zip(raw: &str, state: Option<&str>) -> Result<String, String> {
+    let zip = clean(raw);
+    let well_formed = zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit())
+        || zip.len() == 10
+            && zip.as_bytes()[5] == b'-'
+            && zip
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| i == 5 || b.is_ascii_digit());
+    if zip.is_empty() {
+        return Err("the ZIP code is required".into());
+    }
+    if !well_formed {
+        return Err(format!(
+            "“{zip}” is not a ZIP code: use 5 digits or ZIP+4 (78701 or 78701-1234)"
+        ));
+    }
+    match (state_of_zip3(&zip[..3]), state) {
+        (None, _) => Err(format!(
+            "{zip} is not in an assigned US ZIP prefix ({})",
+            &zip[..3]
+        )),
+        (Some(zip_state), Some(state)) if zip_state != state => Err(format!(
+            "ZIP {zip} is in {zip_state}, not {state}: check the state or the ZIP"
+        )),
+        _ => Ok(zip),
+    }
+}
+
 impl E911Address {
+    /// Every field checked, each refusal named by its field, in form order.
     pub fn parse(input: &AddressInput) -> Result<E911Address, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut fail =
-            |field: &'static str, message: String| errors.push(FieldError { field, message });
-
-        let country_raw = input.country.as_deref().map(clean).unwrap_or_default();
-        let country = match country_raw.to_ascii_uppercase().as_str() {
-            "" | "US" | "USA" | "UNITED STATES" | "UNITED STATES OF AMERICA" => "US".to_string(),
-            other => {
-                fail(
-                    "country",
-                    format!(
-                        "“{other}” is outside the United States: E911 registration here covers US addresses only (country US)"
-                    ),
-                );
-                other.to_string()
+        let country = checked(&mut errors, "country", country(input.country.as_deref()));
+        let street = checked(&mut errors, "street", street(&input.street));
+        let location = checked(&mut errors, "location", location(input.location.as_deref()));
+        let city = checked(&mut errors, "city", city(&input.city));
+        let state = checked(&mut errors, "state", state(&input.state));
+        let zip = checked(&mut errors, "zip", zip(&input.zip, state.as_deref()));
+        match (country, street, location, city, state, zip) {
+            (Some(country), Some(street), Some(location), Some(city), Some(state), Some(zip)) => {
+                Ok(E911Address {
+                    street,
+                    location,
+                    city,
+                    state,
+                    zip,
+                    country,
+                })
             }
-        };
-
-        let street = clean(&input.street);
-        if street.is_empty() {
-            fail("street", "the street address is required".into());
-        } else if street.chars().count() > 100 {
-            fail(
-                "street",
-                "the street address is limited to 100 characters".into(),
-            );
-        } else if is_po_box(&street) {
-            fail(
-                "street",
-                "a PO box is not a dispatchable location: give the street address where the phones are".into(),
-            );
-        }
-
-        let location = input
-            .location
-            .as_deref()
-            .map(clean)
-            .filter(|l| !l.is_empty());
-        if location.as_ref().is_some_and(|l| l.chars().count() > 60) {
-            fail(
-                "location",
-                "building, floor and suite are limited to 60 characters".into(),
-            );
-        }
-
-        let city = clean(&input.city);
-        if city.is_empty() {
-            fail("city", "the city is required".into());
-        } else if city.chars().count() > 60 {
-            fail("city", "the city is limited to 60 characters".into());
-        } else if !city
-            .chars()
-            .all(|c| c.is_alphabetic() || c == ' ' || c == '.' || c == '-' || c == '\'')
-        {
-            fail(
-                "city",
-                "the city may contain letters, spaces, periods, hyphens and apostrophes".into(),
-            );
-        }
-
-        let state = clean(&input.state).to_ascii_uppercase();
-        let state_ok = if state.is_empty() {
-            fail("state", "the state is required".into());
-            false
-        } else if !STATES.contains(&state.as_str()) {
-            fail(
-                "state",
-                format!("“{state}” is not a US state or territory code (two letters, e.g. TX)"),
-            );
-            false
-        } else {
-            true
-        };
-
-        let zip = clean(&input.zip);
-        let zip_ok = zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit())
-            || zip.len() == 10
-                && zip.as_bytes()[5] == b'-'
-                && zip
-                    .bytes()
-                    .enumerate()
-                    .all(|(i, b)| i == 5 || b.is_ascii_digit());
-        if zip.is_empty() {
-            fail("zip", "the ZIP code is required".into());
-        } else if !zip_ok {
-            fail(
-                "zip",
-                format!("“{zip}” is not a ZIP code: use 5 digits or ZIP+4 (78701 or 78701-1234)"),
-            );
-        } else {
-            match state_of_zip3(&zip[..3]) {
-                None => fail(
-                    "zip",
-                    format!("{zip} is not in an assigned US ZIP prefix ({})", &zip[..3]),
-                ),
-                Some(zip_state) if state_ok && zip_state != state => fail(
-                    "zip",
-                    format!("ZIP {zip} is in {zip_state}, not {state}: check the state or the ZIP"),
-                ),
-                Some(_) => {}
-            }
-        }
-
-        if errors.is_empty() {
-            Ok(E911Address {
-                street,
-                location,
-                city,
-                state,
-                zip,
-                country,
-            })
-        } else {
-            Err(errors)
+            _ => Err(errors),
         }
     }
 

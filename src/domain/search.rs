@@ -166,38 +166,12 @@ impl SearchParams {
             Some("toll_free") | Some("tollfree") | Some("toll-free") => NumberKind::TollFree,
             Some(other) => return Err(SearchError::BadKind(other.to_string())),
         };
-        let state = match non_empty(&self.state) {
-            None => None,
-            Some(s) => {
-                let s = s.to_ascii_uppercase();
-                let in_country =
-                    country_of_state(&s).ok_or_else(|| SearchError::BadState(s.clone()))?;
-                if in_country != country {
-                    return Err(SearchError::StateOutsideCountry {
-                        state: s,
-                        country: in_country.to_string(),
-                        asked: country,
-                    });
-                }
-                Some(s)
-            }
-        };
-        let npa = non_empty(&self.npa).map(str::to_string);
-        if let Some(npa) = &npa {
-            if !three_digits(npa) {
-                return Err(SearchError::BadNpa(npa.clone()));
-            }
-            let toll_free = TOLL_FREE_NPAS.contains(&npa.as_str());
-            match kind {
-                NumberKind::Local if toll_free => {
-                    return Err(SearchError::TollFreeNpaInLocal(npa.clone()));
-                }
-                NumberKind::TollFree if !toll_free => {
-                    return Err(SearchError::NotTollFree(npa.clone()));
-                }
-                _ => {}
-            }
-        }
+        let state = non_empty(&self.state)
+            .map(|s| state_in(s, &country))
+            .transpose()?;
+        let npa = non_empty(&self.npa)
+            .map(|npa| area_code(npa, kind))
+            .transpose()?;
         let nxx = non_empty(&self.nxx).map(str::to_string);
         if let Some(nxx) = &nxx {
             if !three_digits(nxx) {
@@ -219,24 +193,6 @@ impl SearchParams {
                 return Err(SearchError::LocalNeedsState);
             }
         }
-        let default = match kind {
-            NumberKind::Local => limits.local_default,
-            NumberKind::TollFree => limits.toll_free_default,
-        };
-        let limit = match non_empty(&self.limit) {
-            None => default,
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(n) if (1..=limits.max).contains(&n) => n,
-                _ => return Err(SearchError::BadLimit(limits.max)),
-            },
-        };
-        let after = match non_empty(&self.cursor) {
-            None => None,
-            Some(c) if c.len() <= 15 && c.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(c.to_string())
-            }
-            Some(_) => return Err(SearchError::BadCursor),
-        };
         Ok(SearchCriteria {
             country,
             kind,
@@ -247,9 +203,61 @@ impl SearchParams {
                 .map(|r| r.to_ascii_uppercase()),
             city: bounded(non_empty(&self.city), "city")?,
             pattern,
-            limit,
-            after,
+            limit: self.limit(kind, limits)?,
+            after: self.after()?,
         })
+    }
+
+    fn limit(&self, kind: NumberKind, limits: Limits) -> Result<i64, SearchError> {
+        let default = match kind {
+            NumberKind::Local => limits.local_default,
+            NumberKind::TollFree => limits.toll_free_default,
+        };
+        match non_empty(&self.limit) {
+            None => Ok(default),
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(n) if (1..=limits.max).contains(&n) => Ok(n),
+                _ => Err(SearchError::BadLimit(limits.max)),
+            },
+        }
+    }
+
+    fn after(&self) -> Result<Option<String>, SearchError> {
+        match non_empty(&self.cursor) {
+            None => Ok(None),
+            Some(c) if c.len() <= 15 && c.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(Some(c.to_string()))
+            }
+            Some(_) => Err(SearchError::BadCursor),
+        }
+    }
+}
+
+/// A state or territory code, which must be in the country searched.
+fn state_in(raw: &str, country: &str) -> Result<String, SearchError> {
+    let state = raw.to_ascii_uppercase();
+    let in_country =
+        country_of_state(&state).ok_or_else(|| SearchError::BadState(state.clone()))?;
+    if in_country != country {
+        return Err(SearchError::StateOutsideCountry {
+            state,
+            country: in_country.to_string(),
+            asked: country.to_string(),
+        });
+    }
+    Ok(state)
+}
+
+/// An area code, toll-free exactly when the search is.
+fn area_code(raw: &str, kind: NumberKind) -> Result<String, SearchError> {
+    if !three_digits(raw) {
+        return Err(SearchError::BadNpa(raw.to_string()));
+    }
+    let toll_free = TOLL_FREE_NPAS.contains(&raw);
+    match kind {
+        NumberKind::Local if toll_free => Err(SearchError::TollFreeNpaInLocal(raw.to_string())),
+        NumberKind::TollFree if !toll_free => Err(SearchError::NotTollFree(raw.to_string())),
+        _ => Ok(raw.to_string()),
     }
 }
 
