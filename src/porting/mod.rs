@@ -174,45 +174,7 @@ pub async fn create(
         .map(|n| n.as_str().to_string())
         .collect();
     let mut tx = state.pool.begin().await?;
-    // Through the owner's function: another tenant's numbers are hidden from this one, and
-    // are on the network all the same (migration 0031).
-    let known: Vec<String> =
-        sqlx::query_scalar("SELECT known FROM numbers_known($1) AS known ORDER BY 1")
-            .bind(&numbers)
-            .fetch_all(&mut *tx)
-            .await?;
-    if !known.is_empty() {
-        return Err(AppError::conflict(
-            "already_on_network",
-            format!(
-                "already on Inward's network, so there is nothing to port: {} (search and reserve them instead)",
-                known.join(", ")
-            ),
-            json!({ "numbers": known }),
-        ));
-    }
-    // Only the tenant's own requests count here: another tenant's draft holds nothing, and
-    // whether another tenant ports a number is none of this one's business. Two submissions
-    // of one number meet at `submit`, where the carriers would refuse the second anyway.
-    let open: Vec<String> = sqlx::query_scalar(
-        "SELECT n.e164 FROM port_numbers n JOIN port_requests r ON r.id = n.port_id
-         WHERE n.e164 = ANY($1) AND r.tenant_id = $2 AND n.status NOT IN ('completed', 'cancelled')
-         ORDER BY n.e164",
-    )
-    .bind(&numbers)
-    .bind(tenant_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    if !open.is_empty() {
-        return Err(AppError::conflict(
-            "port_open",
-            format!(
-                "already in one of your open port requests: {}",
-                open.join(", ")
-            ),
-            json!({ "numbers": open }),
-        ));
-    }
+    refuse_unportable(&mut tx, tenant_id, &numbers).await?;
     let id = Uuid::new_v4();
     let d = parsed.details();
     sqlx::query(
@@ -261,6 +223,55 @@ pub async fn create(
     }
     tx.commit().await?;
     Ok(id)
+}
+
+/// Refuses numbers already on Inward's network (nothing to port) and numbers in one of the
+/// tenant's own open requests.
+async fn refuse_unportable(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    numbers: &[String],
+) -> AppResult<()> {
+    // Through the owner's function: another tenant's numbers are hidden from this one, and
+    // are on the network all the same (migration 0031).
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT known FROM numbers_known($1) AS known ORDER BY 1")
+            .bind(numbers)
+            .fetch_all(&mut *conn)
+            .await?;
+    if !known.is_empty() {
+        return Err(AppError::conflict(
+            "already_on_network",
+            format!(
+                "already on Inward's network, so there is nothing to port: {} (search and reserve them instead)",
+                known.join(", ")
+            ),
+            json!({ "numbers": known }),
+        ));
+    }
+    // Only the tenant's own requests count here: another tenant's draft holds nothing, and
+    // whether another tenant ports a number is none of this one's business. Two submissions
+    // of one number meet at `submit`, where the carriers would refuse the second anyway.
+    let open: Vec<String> = sqlx::query_scalar(
+        "SELECT n.e164 FROM port_numbers n JOIN port_requests r ON r.id = n.port_id
+         WHERE n.e164 = ANY($1) AND r.tenant_id = $2 AND n.status NOT IN ('completed', 'cancelled')
+         ORDER BY n.e164",
+    )
+    .bind(numbers)
+    .bind(tenant_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !open.is_empty() {
+        return Err(AppError::conflict(
+            "port_open",
+            format!(
+                "already in one of your open port requests: {}",
+                open.join(", ")
+            ),
+            json!({ "numbers": open }),
+        ));
+    }
+    Ok(())
 }
 
 /// Locks the tenant's port request; 404 for anyone else's.

@@ -24,34 +24,8 @@ pub async fn submit(
             "upload the signed Letter of Authorization (PDF) before submitting",
         ));
     }
+    refuse_in_flight_elsewhere(&mut tx, id).await?;
     let mut submitted = Vec::new();
-    let candidates: Vec<String> = statuses(&mut tx, id)
-        .await?
-        .into_iter()
-        .filter(|(_, s)| s.next(PortEvent::Submit).is_ok())
-        .map(|(e, _)| e)
-        .collect();
-    // A number another request has with the carriers cannot go twice; say which of this
-    // request's numbers, and nothing about the other request.
-    let busy: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT e164 FROM port_numbers
-         WHERE e164 = ANY($1) AND port_id <> $2 AND status IN ('submitted', 'acknowledged', 'foc_set')
-         ORDER BY e164",
-    )
-    .bind(&candidates)
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-    if !busy.is_empty() {
-        return Err(AppError::conflict(
-            "port_in_flight_elsewhere",
-            format!(
-                "cannot be submitted now, another port of the same numbers is with the carriers: {}",
-                busy.join(", ")
-            ),
-            json!({ "numbers": busy }),
-        ));
-    }
     for (e164, status) in statuses(&mut tx, id).await? {
         if let Ok(next) = status.next(PortEvent::Submit) {
             sqlx::query(
@@ -109,6 +83,37 @@ pub async fn submit(
     }
     tx.commit().await?;
     Ok(submitted.len())
+}
+
+/// A number another request has with the carriers cannot go twice; says which of this
+/// request's numbers, and nothing about the other request.
+async fn refuse_in_flight_elsewhere(conn: &mut PgConnection, id: Uuid) -> AppResult<()> {
+    let candidates: Vec<String> = statuses(&mut *conn, id)
+        .await?
+        .into_iter()
+        .filter(|(_, s)| s.next(PortEvent::Submit).is_ok())
+        .map(|(e, _)| e)
+        .collect();
+    let busy: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT e164 FROM port_numbers
+         WHERE e164 = ANY($1) AND port_id <> $2 AND status IN ('submitted', 'acknowledged', 'foc_set')
+         ORDER BY e164",
+    )
+    .bind(&candidates)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if busy.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::conflict(
+        "port_in_flight_elsewhere",
+        format!(
+            "cannot be submitted now, another port of the same numbers is with the carriers: {}",
+            busy.join(", ")
+        ),
+        json!({ "numbers": busy }),
+    ))
 }
 
 /// Job step: drafts nobody submitted within `porting.draft_expiry_days` are cancelled, each

@@ -156,32 +156,7 @@ pub async fn provision(
         }
         assignments.push(assignment);
     }
-
-    // Tenant policy: no activation without a registered E911 address.
-    let wanted: Vec<String> = assignments
-        .iter()
-        .map(|a| a.number.as_str().to_string())
-        .collect();
-    let mut conn = state.pool.acquire().await?;
-    if let Err(refused) =
-        crate::features::e911::check_activation_policy(&mut conn, tenant_id, &wanted).await
-    {
-        if let AppError::Conflict { details, .. } = &refused {
-            for blocked in details.as_array().into_iter().flatten() {
-                let entry = Entry::new(Action::Provision, Outcome::Failure)
-                    .by(Some(tenant_id), Some(caller.user_id), request_id)
-                    .number(blocked["number"].as_str().unwrap_or_default())
-                    .justification(reservation.justification.as_deref())
-                    .error("refused by tenant policy: E911 address not registered")
-                    .details(
-                        json!({ "policy": "require_e911", "e911_status": blocked["e911_status"] }),
-                    );
-                audit::repo::record(&mut conn, &entry).await?;
-            }
-        }
-        return Err(refused);
-    }
-    drop(conn);
+    e911_policy(state, caller, &reservation, &assignments, request_id).await?;
 
     // Each number is its own saga: one that fails (its hold ended, recovery took it over,
     // the database went away) does not stop the others, and the answer says what became
@@ -210,6 +185,42 @@ pub async fn provision(
         }
     }
     Ok(results)
+}
+
+/// Tenant policy: no activation without a registered E911 address. A refusal is audited
+/// for each number it blocks.
+async fn e911_policy(
+    state: &AppState,
+    caller: &Principal,
+    reservation: &repo::ReservationRow,
+    assignments: &[Assignment],
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    let tenant_id = reservation.tenant_id;
+    let wanted: Vec<String> = assignments
+        .iter()
+        .map(|a| a.number.as_str().to_string())
+        .collect();
+    let mut conn = state.pool.acquire().await?;
+    let Err(refused) =
+        crate::features::e911::check_activation_policy(&mut conn, tenant_id, &wanted).await
+    else {
+        return Ok(());
+    };
+    if let AppError::Conflict { details, .. } = &refused {
+        for blocked in details.as_array().into_iter().flatten() {
+            let entry = Entry::new(Action::Provision, Outcome::Failure)
+                .by(Some(tenant_id), Some(caller.user_id), request_id)
+                .number(blocked["number"].as_str().unwrap_or_default())
+                .justification(reservation.justification.as_deref())
+                .error("refused by tenant policy: E911 address not registered")
+                .details(
+                    json!({ "policy": "require_e911", "e911_status": blocked["e911_status"] }),
+                );
+            audit::repo::record(&mut conn, &entry).await?;
+        }
+    }
+    Err(refused)
 }
 
 /// The answer for a number whose saga ended in an error: the state Inward shows for it now
