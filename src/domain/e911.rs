@@ -209,7 +209,8 @@ fn zip(raw: &str, state: Option<&str>) -> Result<String, String> {
 }
 
 impl E911Address {
-    /// Every field checked, each refusal named by its field, in form order.
+    /// Every field checked, each refusal named by its field: the country first, then the
+    /// others as the form lists them.
     pub fn parse(input: &AddressInput) -> Result<E911Address, Vec<FieldError>> {
         let mut errors = Vec::new();
         let country = checked(&mut errors, "country", country(input.country.as_deref()));

@@ -193,6 +193,9 @@ impl SearchParams {
                 return Err(SearchError::LocalNeedsState);
             }
         }
+        // Refused in this order: the paging before the free-text fields.
+        let limit = self.limit(kind, limits)?;
+        let after = self.after()?;
         Ok(SearchCriteria {
             country,
             kind,
@@ -203,8 +206,8 @@ impl SearchParams {
                 .map(|r| r.to_ascii_uppercase()),
             city: bounded(non_empty(&self.city), "city")?,
             pattern,
-            limit: self.limit(kind, limits)?,
-            after: self.after()?,
+            limit,
+            after,
         })
     }
 
@@ -293,6 +296,20 @@ mod tests {
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
             .collect();
         serde_json::from_value(serde_json::Value::Object(value)).unwrap()
+    }
+
+    #[test]
+    fn each_refusal_names_the_first_fault_in_the_order_the_criteria_are_read() {
+        let long = "x".repeat(65);
+        let both = params(&[("state", "TX"), ("limit", "0"), ("city", &long)]);
+        assert_eq!(both.parse(LIMITS), Err(SearchError::BadLimit(100)));
+        let city = params(&[("state", "TX"), ("city", &long)]);
+        assert_eq!(
+            city.parse(LIMITS),
+            Err(SearchError::TooLong { field: "city" })
+        );
+        let npa = params(&[("state", "ZZ"), ("npa", "12")]);
+        assert_eq!(npa.parse(LIMITS), Err(SearchError::BadState("ZZ".into())));
     }
 
     #[test]

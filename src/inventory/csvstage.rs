@@ -325,21 +325,7 @@ fn parse(
             Err(err) => return Err(unreadable(&err, row_no, max_record_bytes)),
         }
         record_start.set(csv.position().byte());
-        // No field of this file holds a line break: one inside a field means a quote opened
-        // on this row runs on into the rows after it.
-        if record
-            .iter()
-            .any(|f| f.contains(&b'\n') || f.contains(&b'\r'))
-        {
-            return Err(refuse(
-                "unterminated_quote",
-                format!(
-                    "a quote opened on row {row_no} is not closed on that row, so the rows after it \
-                     would be read as part of one field; close the quote (or remove it) and upload again"
-                ),
-                row_no,
-            ));
-        }
+        refuse_line_breaks(&record, row_no)?;
         let Some(cols) = &columns else {
             columns = Some(header(&record)?);
             continue;
@@ -351,25 +337,7 @@ fn parse(
         rows += 1;
         let fields = Fields::of(&record, cols);
         let verdict = fields.verdict(record.len(), cols.count);
-        buf.extend_from_slice(id.as_bytes());
-        buf.push(b'\t');
-        buf.extend_from_slice(line.to_string().as_bytes());
-        buf.push(b'\t');
-        buf.extend_from_slice(record.len().to_string().as_bytes());
-        for field in &fields.text {
-            buf.push(b'\t');
-            push_copy(&mut buf, field.as_deref());
-        }
-        for value in [
-            verdict.e164.as_deref(),
-            verdict.country.as_deref(),
-            verdict.reason,
-            verdict.message.as_deref(),
-        ] {
-            buf.push(b'\t');
-            push_copy(&mut buf, value);
-        }
-        buf.push(b'\n');
+        copy_row(&mut buf, &id, line, record.len(), &fields, &verdict);
         if buf.len() >= COPY_BUFFER {
             let full = std::mem::replace(&mut buf, Vec::with_capacity(COPY_BUFFER + 4096));
             if out.blocking_send(full).is_err() {
@@ -390,6 +358,55 @@ fn parse(
         return Err(AppError::Internal(anyhow::anyhow!("COPY stopped early")));
     }
     Ok(rows)
+}
+
+/// No field of this file holds a line break: one inside a field means a quote opened on
+/// this row runs on into the rows after it.
+fn refuse_line_breaks(record: &csv::ByteRecord, row_no: i64) -> AppResult<()> {
+    if record
+        .iter()
+        .any(|f| f.contains(&b'\n') || f.contains(&b'\r'))
+    {
+        return Err(refuse(
+            "unterminated_quote",
+            format!(
+                "a quote opened on row {row_no} is not closed on that row, so the rows after it \
+                 would be read as part of one field; close the quote (or remove it) and upload again"
+            ),
+            row_no,
+        ));
+    }
+    Ok(())
+}
+
+/// One staging row in COPY text: upload, line, column count, the fields, then the verdict.
+fn copy_row(
+    buf: &mut Vec<u8>,
+    upload_id: &str,
+    line: i64,
+    columns: usize,
+    fields: &Fields,
+    verdict: &Verdict,
+) {
+    buf.extend_from_slice(upload_id.as_bytes());
+    buf.push(b'\t');
+    buf.extend_from_slice(line.to_string().as_bytes());
+    buf.push(b'\t');
+    buf.extend_from_slice(columns.to_string().as_bytes());
+    for field in &fields.text {
+        buf.push(b'\t');
+        push_copy(buf, field.as_deref());
+    }
+    for value in [
+        verdict.e164.as_deref(),
+        verdict.country.as_deref(),
+        verdict.reason,
+        verdict.message.as_deref(),
+    ] {
+        buf.push(b'\t');
+        push_copy(buf, value);
+    }
+    buf.push(b'\n');
 }
 
 /// The row number a spreadsheet shows for a record the reader has just read (it now stands

@@ -196,47 +196,7 @@ pub async fn provision(
     if form.raw("all") == Some("yes") {
         return provision_all(&state, &caller, request_id.as_deref(), id, &form).await;
     }
-    let row = form
-        .raw("number")
-        .map(crate::domain::e164::format_national)
-        .unwrap_or_else(|| "This number".into());
-    let spec = (|| {
-        let number = form
-            .raw("number")
-            .ok_or_else(|| AppError::invalid_field("number", "Which number? Reload the page."))?;
-        let target = form.raw("target").unwrap_or("");
-        let (kind, target_id) = target.split_once(':').ok_or_else(|| {
-            AppError::invalid_field("target", format!("{row}: choose a routing target."))
-        })?;
-        let target = if target_id == "new" {
-            let name = form
-                .raw("new_extension")
-                .map(str::trim)
-                .filter(|n| !n.is_empty());
-            let name = name.ok_or_else(|| {
-                AppError::invalid_field("new_extension", format!("{row}: name the new extension."))
-            })?;
-            TargetSpec {
-                kind: kind.to_string(),
-                id: None,
-                name: Some(name.to_string()),
-            }
-        } else {
-            TargetSpec {
-                kind: kind.to_string(),
-                id: Some(target_id.to_string()),
-                name: None,
-            }
-        };
-        let number =
-            E164::parse(number).map_err(|e| AppError::invalid_field("number", e.to_string()))?;
-        Ok::<_, AppError>(AssignmentSpec {
-            number: number.to_string(),
-            name: form.raw("display_name").map(str::to_string),
-            target,
-        })
-    })();
-    let outcome = match spec {
+    let outcome = match one_assignment(&form) {
         Ok(spec) => {
             super::provision::provision(
                 &state,
@@ -284,6 +244,49 @@ pub async fn provision(
         fields: form.pairs().to_vec(),
     });
     Ok((status, render(&page)).into_response())
+}
+
+/// The one number's row of the form: the number, its target (an existing one as
+/// `kind:id`, or `kind:new` with the new extension's name) and its display name.
+fn one_assignment(form: &Form) -> Result<AssignmentSpec, AppError> {
+    let row = form
+        .raw("number")
+        .map(crate::domain::e164::format_national)
+        .unwrap_or_else(|| "This number".into());
+    let number = form
+        .raw("number")
+        .ok_or_else(|| AppError::invalid_field("number", "Which number? Reload the page."))?;
+    let target = form.raw("target").unwrap_or("");
+    let (kind, target_id) = target.split_once(':').ok_or_else(|| {
+        AppError::invalid_field("target", format!("{row}: choose a routing target."))
+    })?;
+    let target = if target_id == "new" {
+        let name = form
+            .raw("new_extension")
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        let name = name.ok_or_else(|| {
+            AppError::invalid_field("new_extension", format!("{row}: name the new extension."))
+        })?;
+        TargetSpec {
+            kind: kind.to_string(),
+            id: None,
+            name: Some(name.to_string()),
+        }
+    } else {
+        TargetSpec {
+            kind: kind.to_string(),
+            id: Some(target_id.to_string()),
+            name: None,
+        }
+    };
+    let number =
+        E164::parse(number).map_err(|e| AppError::invalid_field("number", e.to_string()))?;
+    Ok(AssignmentSpec {
+        number: number.to_string(),
+        name: form.raw("display_name").map(str::to_string),
+        target,
+    })
 }
 
 pub async fn cancel(
