@@ -138,6 +138,7 @@ mod tests {
     #[test]
     fn each_status_enum_names_exactly_what_its_column_allows() {
         use crate::approvals::ApprovalStatus;
+        use crate::audit::Outcome;
         use crate::domain::cnam::SyncStatus;
         use crate::domain::e911::E911Status;
         use crate::domain::port::PortStatus;
@@ -159,6 +160,10 @@ mod tests {
         assert_eq!(
             allowed_statuses("port_numbers"),
             named(&PortStatus::ALL.map(PortStatus::as_str))
+        );
+        assert_eq!(
+            allowed_statuses("audit_log"),
+            named(&Outcome::ALL.map(Outcome::as_str))
         );
         assert_eq!(
             allowed_statuses("cnam_records"),

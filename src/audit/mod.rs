@@ -204,6 +204,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Expired];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "SUCCESS",
