@@ -34,6 +34,50 @@ pub async fn release(
     let to = transition(from, Event::Release)?;
     let provider = state.platform_for(tenant_id).await?;
 
+    let lease = open_intent(state, caller, number, from, request_id).await?;
+    crash_point("after_intent");
+
+    if let Err(err) = provider.unassign(tenant_id, number).await {
+        let entry = Entry::new(Action::Release, Outcome::Failure)
+            .by(Some(tenant_id), Some(caller.user_id), request_id)
+            .number(number.as_str())
+            .error(err.to_string());
+        audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
+        if err.may_have_applied() {
+            // The number may be unrouted already: leave the intent open, and recovery
+            // finishes the release once the lease has run out.
+            drop(lease);
+            return Err(AppError::conflict(
+                "release_pending",
+                format!(
+                    "{number}: the platform did not answer ({err}); the release will be \
+                     completed automatically within a few minutes"
+                ),
+                json!({ "number": number }),
+            ));
+        }
+        close_refused(state, &lease, &err.to_string()).await?;
+        return Err(err.into());
+    }
+    crash_point("after_platform_call");
+
+    match finish(state, &lease, number, tenant_id).await? {
+        true => Ok(to),
+        // Recovery finished (or is finishing) this release meanwhile.
+        false => Ok(NumberState::Released),
+    }
+}
+
+/// Records the release's intent with this saga's lease, before the platform is touched;
+/// refuses when the number changed or another saga has it.
+async fn open_intent(
+    state: &AppState,
+    caller: &Principal,
+    number: &E164,
+    from: NumberState,
+    request_id: Option<&str>,
+) -> AppResult<Lease> {
+    let tenant_id = caller.tenant()?;
     let attempt_id = Uuid::new_v4();
     let owner = Uuid::new_v4();
     let lease_seconds = state.config.sagas.lease_seconds;
@@ -75,44 +119,13 @@ pub async fn release(
         ));
     }
     tx.commit().await?;
-    let lease = Lease::keep(
+    Ok(Lease::keep(
         state.pool.clone(),
         Saga::Release,
         attempt_id,
         owner,
         lease_seconds,
-    );
-    crash_point("after_intent");
-
-    if let Err(err) = provider.unassign(tenant_id, number).await {
-        let entry = Entry::new(Action::Release, Outcome::Failure)
-            .by(Some(tenant_id), Some(caller.user_id), request_id)
-            .number(number.as_str())
-            .error(err.to_string());
-        audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
-        if err.may_have_applied() {
-            // The number may be unrouted already: leave the intent open, and recovery
-            // finishes the release once the lease has run out.
-            drop(lease);
-            return Err(AppError::conflict(
-                "release_pending",
-                format!(
-                    "{number}: the platform did not answer ({err}); the release will be \
-                     completed automatically within a few minutes"
-                ),
-                json!({ "number": number }),
-            ));
-        }
-        close_refused(state, &lease, &err.to_string()).await?;
-        return Err(err.into());
-    }
-    crash_point("after_platform_call");
-
-    match finish(state, &lease, number, tenant_id).await? {
-        true => Ok(to),
-        // Recovery finished (or is finishing) this release meanwhile.
-        false => Ok(NumberState::Released),
-    }
+    ))
 }
 
 /// The platform refused the release: the number stays routed, the intent is closed.
