@@ -103,7 +103,13 @@ pub async fn reroute(
     let lease = start(state, caller, &current, from, &target, request_id).await?;
     crash_point("after_intent");
     let intent = Intent::of(state, &lease).await?;
-    match drive(state, &lease, &intent, provider.as_ref()).await? {
+    let driven = drive(state, &lease, &intent, provider.as_ref()).await?;
+    answer(number, target, &intent, driven)
+}
+
+/// What the caller is told of a re-route that ran: the target, or what became of the number.
+fn answer(number: &E164, target: Target, intent: &Intent, driven: Driven) -> AppResult<Target> {
+    match driven {
         Driven::Done => Ok(target),
         Driven::Changed => Err(AppError::conflict(
             "state_changed",
