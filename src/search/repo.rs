@@ -176,47 +176,64 @@ fn build<'a>(
             .push(")");
     }
     let inlined = inlined_pattern(c);
-    if let Some(pattern) = &c.pattern {
-        // The LIKE pattern is written into the SQL when it is only digits and wildcards
-        // (always, for a parsed VanityPattern): a generic plan cannot tell which prefix or
-        // suffix a bound pattern fixes. A bound one is not kept prepared.
-        //
-        // With fixed trailing digits the suffix index below is the selective one, but from
-        // `national LIKE '512___2274'` PostgreSQL also derives a range on the prefix index
-        // and, misjudging it, walked every number of the area code (70 ms against 3 ms).
-        // `national || ''` is not the indexed expression, so only the suffix index applies.
-        let column = if by_suffix {
-            "(national || '')"
-        } else {
-            "national"
-        };
-        match &inlined {
-            Some(like) => q.push(format_args!(" AND {column} LIKE '{like}'")),
-            None => q
-                .push(format_args!(" AND {column} LIKE "))
-                .push_bind(pattern.sql_like()),
-        };
-        // The fixed trailing digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) are a prefix of the
-        // reversed number: numbers_search_suffix_kind finds the few numbers that end that
-        // way, of the kind, state and area code asked for, the area code and exchange
-        // taken from the fixed leading digits too. Without them, the pattern's own LIKE
-        // is a range of numbers_search_national.
-        if by_suffix {
-            q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));
-            let prefix = pattern.fixed_prefix();
-            if prefix.len() >= 3 && c.npa.is_none() {
-                push_code(&mut q, "npa", &prefix[..3]);
-            }
-            if prefix.len() >= 6 && c.nxx.is_none() {
-                push_code(&mut q, "nxx", &prefix[3..6]);
-            }
-        }
-    }
+    push_pattern(
+        &mut q,
+        c,
+        inlined.as_deref(),
+        by_suffix.then_some(suffix.as_str()),
+    );
     if let Some(after) = &c.after {
         q.push(" AND national > ").push_bind(after);
     }
     q.push(format_args!(" ORDER BY national LIMIT {}", c.limit));
     (q, c.pattern.is_none() || inlined.is_some())
+}
+
+/// The vanity pattern's conditions: its LIKE, written into the SQL when `inlined`, and,
+/// with fixed trailing digits (`suffix`, reversed), the suffix index's conditions.
+fn push_pattern(
+    q: &mut QueryBuilder<'_, Postgres>,
+    c: &SearchCriteria,
+    inlined: Option<&str>,
+    suffix: Option<&str>,
+) {
+    let Some(pattern) = &c.pattern else {
+        return;
+    };
+    // The LIKE pattern is written into the SQL when it is only digits and wildcards
+    // (always, for a parsed VanityPattern): a generic plan cannot tell which prefix or
+    // suffix a bound pattern fixes. A bound one is not kept prepared.
+    //
+    // With fixed trailing digits the suffix index below is the selective one, but from
+    // `national LIKE '512___2274'` PostgreSQL also derives a range on the prefix index
+    // and, misjudging it, walked every number of the area code (70 ms against 3 ms).
+    // `national || ''` is not the indexed expression, so only the suffix index applies.
+    let column = if suffix.is_some() {
+        "(national || '')"
+    } else {
+        "national"
+    };
+    match inlined {
+        Some(like) => q.push(format_args!(" AND {column} LIKE '{like}'")),
+        None => q
+            .push(format_args!(" AND {column} LIKE "))
+            .push_bind(pattern.sql_like()),
+    };
+    // The fixed trailing digits (`XXX-XXX-CALL`, `8XX-OUR-FOOD`) are a prefix of the
+    // reversed number: numbers_search_suffix_kind finds the few numbers that end that
+    // way, of the kind, state and area code asked for, the area code and exchange
+    // taken from the fixed leading digits too. Without them, the pattern's own LIKE
+    // is a range of numbers_search_national.
+    if let Some(suffix) = suffix {
+        q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));
+        let prefix = pattern.fixed_prefix();
+        if prefix.len() >= 3 && c.npa.is_none() {
+            push_code(q, "npa", &prefix[..3]);
+        }
+        if prefix.len() >= 6 && c.nxx.is_none() {
+            push_code(q, "nxx", &prefix[3..6]);
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
