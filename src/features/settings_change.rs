@@ -32,6 +32,22 @@ pub struct SettingsUpdate {
     pub premium_approver: Option<String>,
 }
 
+/// The main number after the change: kept when not given, cleared when given empty.
+fn main_number(change: &SettingsUpdate, before: &TenantSettings) -> AppResult<Option<String>> {
+    let Some(raw) = &change.main_number else {
+        return Ok(before.main_number.clone());
+    };
+    match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => Ok(Some(
+            E164::parse(s)
+                .map_err(|e| AppError::invalid_field("main_number", e.to_string()))?
+                .as_str()
+                .to_string(),
+        )),
+    }
+}
+
 pub async fn update(
     state: &AppState,
     caller: &Principal,
@@ -57,18 +73,7 @@ pub async fn update(
         Some(raw) => UnassignedBehavior::parse(raw.trim())
             .map_err(|e| AppError::invalid_field("unassigned_behavior", e))?,
     };
-    let main_number = match &change.main_number {
-        None => before.main_number.clone(),
-        Some(raw) => match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(
-                E164::parse(s)
-                    .map_err(|e| AppError::invalid_field("main_number", e.to_string()))?
-                    .as_str()
-                    .to_string(),
-            ),
-        },
-    };
+    let main_number = main_number(change, &before)?;
     if behavior == UnassignedBehavior::MainNumber && main_number.is_none() {
         return Err(AppError::invalid_field(
             "main_number",

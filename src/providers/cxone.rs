@@ -312,6 +312,38 @@ impl Cxone {
             .collect())
     }
 
+    /// What a point of contact routed to `target` is made of: a queue is a skill run with the
+    /// connection's default script, an IVR a script run with its default skill.
+    fn skill_and_script(&self, target: &Target) -> Result<(i64, String), ProviderError> {
+        let (skill_id, script) = match target.kind {
+            TargetKind::Queue => {
+                let script = self
+                    .config
+                    .default_script
+                    .clone()
+                    .ok_or_else(|| Self::missing_default("script", "default_script"))?;
+                (target.id.clone(), script)
+            }
+            TargetKind::Ivr => {
+                let skill = self
+                    .config
+                    .default_skill_id
+                    .clone()
+                    .ok_or_else(|| Self::missing_default("skill", "default_skill_id"))?;
+                (skill, target.id.clone())
+            }
+            TargetKind::Extension => return Err(no_extensions()),
+        };
+        let skill_id: i64 = skill_id.parse().map_err(|_| {
+            ProviderError::new(
+                NAME,
+                ProviderErrorKind::Validation,
+                format!("skill id “{skill_id}” is not a number"),
+            )
+        })?;
+        Ok((skill_id, script))
+    }
+
     fn missing_default(what: &str, field: &str) -> ProviderError {
         ProviderError::new(
             NAME,
@@ -414,32 +446,7 @@ impl Platform for Cxone {
         target: &Target,
         display_name: Option<&str>,
     ) -> Result<Activation, ProviderError> {
-        let (skill_id, script) = match target.kind {
-            TargetKind::Queue => {
-                let script = self
-                    .config
-                    .default_script
-                    .clone()
-                    .ok_or_else(|| Self::missing_default("script", "default_script"))?;
-                (target.id.clone(), script)
-            }
-            TargetKind::Ivr => {
-                let skill = self
-                    .config
-                    .default_skill_id
-                    .clone()
-                    .ok_or_else(|| Self::missing_default("skill", "default_skill_id"))?;
-                (skill, target.id.clone())
-            }
-            TargetKind::Extension => return Err(no_extensions()),
-        };
-        let skill_id: i64 = skill_id.parse().map_err(|_| {
-            ProviderError::new(
-                NAME,
-                ProviderErrorKind::Validation,
-                format!("skill id “{skill_id}” is not a number"),
-            )
-        })?;
+        let (skill_id, script) = self.skill_and_script(target)?;
         let name = display_name.unwrap_or(number.e164.as_str());
         let api = self.api().await?;
         // Re-read just before writing: the number may have a point of contact already.

@@ -254,25 +254,7 @@ impl PlatformHttp {
             attempt += 1;
             self.throttle.wait().await;
             let token = self.access_token(None).await?;
-            let mut request = self
-                .client()?
-                .request(method.clone(), &url)
-                .query(query)
-                .bearer_auth(&token);
-            match &payload {
-                Payload::Empty => {}
-                Payload::Json(body) => request = request.json(body),
-                Payload::Multipart(file) => {
-                    // A form is consumed by sending, so each attempt builds its own.
-                    let part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
-                        .file_name(file.file_name.to_string())
-                        .mime_str(file.content_type)
-                        .map_err(|e| transport_error(self.provider, &url, e))?;
-                    request = request.multipart(
-                        reqwest::multipart::Form::new().part(file.field.to_string(), part),
-                    );
-                }
-            }
+            let request = self.request(&method, &url, query, &token, &payload)?;
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(err)
@@ -332,6 +314,34 @@ impl PlatformHttp {
             }
             return Err(map_status(self.provider, status, &text, correlation_id));
         }
+    }
+
+    /// One attempt's request, built afresh: a multipart form is consumed by sending.
+    fn request(
+        &self,
+        method: &Method,
+        url: &str,
+        query: &[(&str, String)],
+        token: &str,
+        payload: &Payload<'_>,
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+        let request = self
+            .client()?
+            .request(method.clone(), url)
+            .query(query)
+            .bearer_auth(token);
+        Ok(match payload {
+            Payload::Empty => request,
+            Payload::Json(body) => request.json(body),
+            Payload::Multipart(file) => {
+                let part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
+                    .file_name(file.file_name.to_string())
+                    .mime_str(file.content_type)
+                    .map_err(|e| transport_error(self.provider, url, e))?;
+                request
+                    .multipart(reqwest::multipart::Form::new().part(file.field.to_string(), part))
+            }
+        })
     }
 
     /// How long to wait before attempt `attempt + 1`, given `waited` so far for this call.
