@@ -242,3 +242,35 @@ fn reconcile_reports_and_stores_the_differences_of_one_tenant() {
         assert!(out.contains("no-such-tenant"), "{out}");
     })
 }
+
+/// The bench's memory scenario starts a real `inward serve` as the bench's own role, here
+/// the schema owner's (which `serve` refuses unless told), and reports its resident memory.
+#[test]
+fn the_bench_memory_scenario_measures_a_real_serve_started_as_the_owner() {
+    crate::db::db_test(|pool| async move {
+        let url = crate::db::url_as(&pool.connect_options(), crate::db::OWNER);
+        let (ok, out) = inward(
+            &url,
+            &[
+                "bench",
+                "--destroy-data",
+                "--numbers",
+                "1000",
+                "--only",
+                "memory",
+            ],
+            None,
+        );
+        assert!(ok, "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("VmRSS "))
+            .unwrap_or_else(|| panic!("no memory figure: {out}"));
+        let mib: f64 = line
+            .trim_start_matches("VmRSS ")
+            .trim_end_matches(" MiB")
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"));
+        assert!(mib > 1.0, "a serving process has a resident set: {line}");
+    })
+}
