@@ -104,7 +104,6 @@ pub(crate) struct Bench {
     pool: PgPool,
     /// The server's available-number search pool, for the statement run alone.
     search_pool: PgPool,
-    url: String,
     /// Globex, a sandbox tenant, and an API token of its agent.
     tenant: TenantId,
     token: String,
@@ -155,7 +154,6 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
         token: crate::admin::create_token(&pool, "agent@globex.test").await?,
         kinds: search::kinds(&pool).await?,
         search_pool: state.offer_pool.clone(),
-        url: config.database.url.clone(),
         config,
         pool,
         clients,
@@ -170,7 +168,10 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
     // pgbench runs before the server opens its connections: both want one per client, and
     // together they would pass PostgreSQL's default max_connections of 100.
     let pgbench = if options.runs("holds") {
-        Some(holds::before_server(&state, &b.pool, &b.url, clients, duration).await?)
+        Some(
+            holds::before_server(&state, &b.pool, &b.config.database.url, clients, duration)
+                .await?,
+        )
     } else {
         None
     };

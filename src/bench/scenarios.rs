@@ -233,7 +233,7 @@ pub async fn pages(b: &mut Bench, http: &Http, routed: i64) -> anyhow::Result<()
 /// The resident memory of an idle `inward serve`.
 pub async fn memory(b: &mut Bench) -> anyhow::Result<()> {
     println!("\n== Idle memory of `inward serve`");
-    let rss = rss::idle_serve_rss_kib(&b.url).await?;
+    let rss = rss::idle_serve_rss_kib(&b.config.database.url).await?;
     println!("VmRSS {:.1} MiB", rss as f64 / 1024.0);
     b.report.check(
         format!("idle RSS {:.1} MiB <= 50 MiB", rss as f64 / 1024.0),
