@@ -6,9 +6,9 @@ use std::net::ToSocketAddrs;
 
 use serde::Deserialize;
 
-use crate::connections::crypto::SecretBox;
 use crate::domain::pricing::PricingConfig;
 use crate::domain::search::Limits;
+use crate::secrets::SecretBox;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -34,6 +34,29 @@ pub struct AppConfig {
     pub sagas: SagasConfig,
     pub idempotency: IdempotencyConfig,
     pub audit: AuditConfig,
+    pub tuning: TuningConfig,
+}
+
+/// The performance mechanisms, each on unless switched off. `inward bench --only machinery`
+/// measures what each is worth by running its benchmark with and without it; off is for
+/// that comparison (docs/performance.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuningConfig {
+    /// The search, stock and writer pools keep each statement's generic plan.
+    pub generic_plans: bool,
+    /// Searches run on pools of their own, the stock's with its scope set at connect.
+    pub search_pools: bool,
+    /// Holds, their references and the sandbox's reservations batched across requests.
+    pub group_commit: bool,
+    /// The common reservation as one statement beside the full path.
+    pub one_statement_hold: bool,
+    /// SEARCH entries written behind the request, in batches.
+    pub deferred_search_audit: bool,
+    /// Callers and tenants' adapters cached per instance.
+    pub caches: bool,
+    /// Validated codes (country, state, area code, exchange) written into the search SQL.
+    pub inline_codes: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,7 +288,7 @@ impl AppConfig {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        crate::providers::outbound::Allowlist::parse(&self.outbound.allow_hosts)
+        crate::outbound::Allowlist::parse(&self.outbound.allow_hosts)
             .map_err(|e| anyhow::anyhow!(e))?;
         anyhow::ensure!(
             self.server.header_read_timeout_seconds >= 1 && self.server.body_stall_seconds >= 1,
@@ -318,7 +341,7 @@ impl AppConfig {
         );
         SecretBox::from_keys(&self.secrets.key, &self.secrets.previous_keys).map_err(
             |e| match e {
-                crate::connections::crypto::SecretError::BadPreviousKey => {
+                crate::secrets::SecretError::BadPreviousKey => {
                     anyhow::anyhow!("secrets.previous_keys: {e}")
                 }
                 _ => anyhow::anyhow!("secrets.key: {e}"),

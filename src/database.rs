@@ -137,12 +137,12 @@ mod tests {
 
     #[test]
     fn each_status_enum_names_exactly_what_its_column_allows() {
-        use crate::approvals::ApprovalStatus;
         use crate::audit::Outcome;
         use crate::domain::cnam::SyncStatus;
         use crate::domain::e911::E911Status;
         use crate::domain::port::PortStatus;
         use crate::inventory::upload::UploadStatus;
+        use crate::reservations::approvals::ApprovalStatus;
         use crate::reservations::repo::ReservationStatus;
         let named = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(

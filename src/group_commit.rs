@@ -34,6 +34,8 @@ pub struct GroupCommit<T, R> {
     name: &'static str,
     writers: usize,
     max_batch: usize,
+    /// Off (`tuning.group_commit`): each submission is written by its caller, alone.
+    batching: bool,
     write: Write<T, R>,
     /// The writers start with the first item, on the runtime that serves requests.
     queue: Arc<OnceLock<mpsc::Sender<Waiting<T, R>>>>,
@@ -45,6 +47,7 @@ impl<T, R> Clone for GroupCommit<T, R> {
             name: self.name,
             writers: self.writers,
             max_batch: self.max_batch,
+            batching: self.batching,
             write: self.write.clone(),
             queue: self.queue.clone(),
         }
@@ -71,9 +74,16 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
             name,
             writers: writers.max(1),
             max_batch: max_batch.max(1),
+            batching: true,
             write: Arc::new(move |batch| Box::pin(write(context.clone(), batch))),
             queue: Arc::default(),
         }
+    }
+
+    /// Whether submissions wait for company; without, each is written by its caller at once.
+    pub fn batching(mut self, on: bool) -> Self {
+        self.batching = on;
+        self
     }
 
     /// The item's answer once its batch is written; `None` only when the writer stopped
@@ -86,6 +96,14 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     /// Several items of one request, queued one after another so that they usually share
     /// a statement; each answered as by `submit`, in order.
     pub async fn submit_all(&self, items: Vec<T>) -> Vec<Option<R>> {
+        if !self.batching {
+            return self
+                .write_alone(items)
+                .await
+                .into_iter()
+                .map(Some)
+                .collect();
+        }
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             let receiver: Queue<T, R> = Arc::new(Mutex::new(receiver));
@@ -119,9 +137,7 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         let mut written_alone = if alone.is_empty() {
             Vec::new()
         } else {
-            // As the writers would have: for many tenants' requests at once.
-            crate::db_scope::bypassing(crate::db_scope::Bypass::BatchWriter, (self.write)(alone))
-                .await
+            self.write_alone(alone).await
         }
         .into_iter();
         let mut answers = Vec::with_capacity(answered.len());
@@ -132,6 +148,13 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
             });
         }
         answers
+    }
+}
+
+impl<T, R> GroupCommit<T, R> {
+    /// Written at once, as a writer would write them (for any tenant).
+    async fn write_alone(&self, items: Vec<T>) -> Vec<R> {
+        crate::db_scope::bypassing(crate::db_scope::Bypass::BatchWriter, (self.write)(items)).await
     }
 }
 

@@ -1,12 +1,11 @@
 //! Inward: a multi-tenant self-service portal for DID phone numbers.
 
 pub mod admin;
-pub mod approvals;
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod bench;
 pub mod caches;
-pub mod cart;
 pub mod cli;
 pub mod config;
 pub mod connections;
@@ -26,14 +25,17 @@ pub mod mail;
 pub mod metrics;
 pub mod notifications;
 pub mod numbers;
+pub mod outbound;
 pub mod porting;
 pub mod providers;
 pub mod reservations;
 pub mod roles;
 pub mod saga_lease;
 pub mod search;
+pub mod secrets;
 pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod tenants;
+pub mod users;
 pub mod web;

@@ -17,8 +17,8 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 use crate::web::routes::Routes;
 use crate::{
-    approvals, audit, auth, cart, connections, features, inventory, jobs, numbers, porting,
-    reservations, search, web,
+    audit_log, auth, connections, features, inventory, jobs, numbers, porting, reservations,
+    search, users, web,
 };
 
 const OPENAPI: &str = include_str!("../static/openapi.json");
@@ -29,7 +29,7 @@ struct Slice {
     pages: fn(Routes) -> Routes,
 }
 
-const SLICES: [Slice; 13] = [
+const SLICES: [Slice; 12] = [
     Slice {
         api: search::routes::api_routes,
         pages: search::routes::page_routes,
@@ -37,10 +37,6 @@ const SLICES: [Slice; 13] = [
     Slice {
         api: reservations::routes::api_routes,
         pages: reservations::routes::page_routes,
-    },
-    Slice {
-        api: cart::routes::api_routes,
-        pages: cart::routes::page_routes,
     },
     Slice {
         api: numbers::routes::api_routes,
@@ -55,12 +51,8 @@ const SLICES: [Slice; 13] = [
         pages: porting::routes::page_routes,
     },
     Slice {
-        api: approvals::routes::api_routes,
-        pages: approvals::routes::page_routes,
-    },
-    Slice {
-        api: audit::routes::api_routes,
-        pages: audit::routes::page_routes,
+        api: audit_log::routes::api_routes,
+        pages: audit_log::routes::page_routes,
     },
     Slice {
         api: inventory::routes::api_routes,
@@ -71,7 +63,11 @@ const SLICES: [Slice; 13] = [
         pages: connections::routes::page_routes,
     },
     Slice {
-        api: auth::routes::api_routes,
+        api: users::routes::api_routes,
+        pages: users::routes::page_routes,
+    },
+    Slice {
+        api: no_api,
         pages: auth::routes::page_routes,
     },
     Slice {
@@ -83,6 +79,11 @@ const SLICES: [Slice; 13] = [
         pages: crate::drift::routes::page_routes,
     },
 ];
+
+/// For a slice that has pages only.
+fn no_api(r: Routes) -> Routes {
+    r
+}
 
 pub fn api_router() -> Routes {
     let mut r = Routes::new("/api/v1");
@@ -96,7 +97,7 @@ pub fn api_router() -> Routes {
 }
 
 pub fn page_router() -> Routes {
-    let mut r = Routes::new("").at("/", get(web::pages::home));
+    let mut r = Routes::new("").at("/", get(auth::pages::home));
     for slice in SLICES {
         r = (slice.pages)(r);
     }

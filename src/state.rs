@@ -9,8 +9,7 @@ use uuid::Uuid;
 use crate::audit::deferred::DeferredAudit;
 use crate::auth::CachedCaller;
 use crate::caches::{Cache, Invalidation, Topic};
-use crate::config::AppConfig;
-use crate::connections::crypto::SecretBox;
+use crate::config::{AppConfig, TuningConfig};
 use crate::connections::repo::ConnectionRow;
 use crate::connections::{self, ConnectionSpec, Kind};
 use crate::domain::TenantId;
@@ -19,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::providers::http::OutboundPolicy;
 use crate::providers::sandbox::Sandbox;
 use crate::providers::{Adapters, Carrier, Platform};
+use crate::secrets::SecretBox;
 
 /// Adapters by (connection id, last change).
 type AdapterCache = HashMap<(Uuid, DateTime<Utc>), Adapters>;
@@ -61,6 +61,8 @@ pub struct Shared {
     pub provider_releases: Arc<tokio::sync::Mutex<()>>,
     /// Group commit for the common reservation (see `reservations::batch`).
     pub hold_writer: crate::reservations::HoldWriter,
+    /// The group-commit writers' connections (see `writer_pool`).
+    writer_pool: PgPool,
     /// Kept coherent across instances by the database's notifications (see `caches`).
     pub invalidation: Invalidation,
     /// Sign-in attempts per client address on this instance (see `auth::throttle`).
@@ -83,8 +85,11 @@ pub struct Shared {
 /// number list with its CNAM/E911 statuses (`numbers::repo::list`) and the inventory page
 /// (`inventory::repo::list`); each writes what picks its index into the SQL, so no other
 /// statement's plan depends on this.
-fn search_pool(pool: &PgPool, size: u32) -> PgPool {
-    generic_plan_pool(pool, size)
+fn search_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
+    if !tuning.search_pools {
+        return pool.clone();
+    }
+    generic_plan_pool(pool, size, tuning)
 }
 
 /// The available-number search reads the stock (`numbers_in_stock`) and `rate_centers` only,
@@ -92,11 +97,16 @@ fn search_pool(pool: &PgPool, size: u32) -> PgPool {
 /// scope (one more round trip per search) cost 13% of searches per second (`inward bench
 /// --only search`). Its connections carry the scope `stock` from the moment they connect
 /// instead: that view admits it, and no policy does, so they see no protected row at all.
-fn offer_pool(pool: &PgPool, size: u32) -> PgPool {
-    let options = (*pool.connect_options()).clone().options([
-        ("plan_cache_mode", "force_generic_plan"),
-        ("inward.scope", "stock"),
-    ]);
+fn offer_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
+    if !tuning.search_pools {
+        return pool.clone();
+    }
+    let mut options = (*pool.connect_options())
+        .clone()
+        .options([("inward.scope", "stock")]);
+    if tuning.generic_plans {
+        options = options.options([("plan_cache_mode", "force_generic_plan")]);
+    }
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(size.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -112,15 +122,20 @@ fn offer_pool(pool: &PgPool, size: u32) -> PgPool {
 /// `force_generic_plan`). Keeping it raised reservations per second by 21% on a Genesys
 /// tenant and 25% on the sandbox (medians of `inward bench --only holds`, four runs
 /// before, three after).
-fn writer_pool(pool: &PgPool) -> PgPool {
+/// Without group commit every request writes its own statements on the main pool.
+fn writer_pool(pool: &PgPool, tuning: &TuningConfig) -> PgPool {
+    if !tuning.group_commit {
+        return pool.clone();
+    }
     let writers = crate::reservations::HoldWriter::CONNECTIONS + Sandbox::WRITERS;
-    generic_plan_pool(pool, writers as u32)
+    generic_plan_pool(pool, writers as u32, tuning)
 }
 
-fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
-    let options = (*pool.connect_options())
-        .clone()
-        .options([("plan_cache_mode", "force_generic_plan")]);
+fn generic_plan_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
+    let mut options = (*pool.connect_options()).clone();
+    if tuning.generic_plans {
+        options = options.options([("plan_cache_mode", "force_generic_plan")]);
+    }
     pool_options(size).connect_lazy_with(options)
 }
 
@@ -156,11 +171,13 @@ impl AppState {
     }
 
     pub fn new(pool: PgPool, config: AppConfig) -> Self {
-        let writer_pool = writer_pool(&pool);
+        let writer_pool = writer_pool(&pool, &config.tuning);
+        let batching = config.tuning.group_commit;
         let sandbox = Adapters::platform_and_carrier(Arc::new(Sandbox::new(
             pool.clone(),
             writer_pool.clone(),
             config.sandbox.clone(),
+            batching,
         )))
         .instrumented();
         let secrets = SecretBox::from_keys(&config.secrets.key, &config.secrets.previous_keys)
@@ -173,8 +190,13 @@ impl AppState {
             config.server.sign_ins_per_address_per_minute,
             config.server.sign_in_burst_per_address,
         ));
-        let search_pool = search_pool(&pool, config.database.search_connections);
-        let offer_pool = offer_pool(&pool, config.database.search_connections);
+        let search_pool = search_pool(&pool, config.database.search_connections, &config.tuning);
+        let offer_pool = offer_pool(&pool, config.database.search_connections, &config.tuning);
+        let cache_ttl = if config.tuning.caches {
+            CACHE_TTL
+        } else {
+            Duration::ZERO
+        };
         AppState(Arc::new(Shared {
             pool: pool.clone(),
             search_pool,
@@ -185,24 +207,40 @@ impl AppState {
             adapters: Arc::default(),
             targets: Arc::default(),
             deferred_audit: DeferredAudit::new(pool.clone()),
-            hold_writer: crate::reservations::HoldWriter::new(writer_pool),
+            hold_writer: crate::reservations::HoldWriter::new(writer_pool.clone(), batching),
+            writer_pool,
             provider_releases: Arc::default(),
             sign_in_limit,
             callers: Arc::new(Cache::new(
                 invalidation.clone(),
                 Topic::Callers,
-                CACHE_TTL,
+                cache_ttl,
                 100_000,
             )),
             tenant_providers: Arc::new(Cache::new(
                 invalidation.clone(),
                 Topic::Connections,
-                CACHE_TTL,
+                cache_ttl,
                 100_000,
             )),
             invalidation,
             dashboards: Default::default(),
         }))
+    }
+
+    /// Closes the pools this state opened beside the one it was given (a benchmark starts
+    /// several servers on one pool, one after another).
+    pub async fn close_own_pools(&self) {
+        let mut own = Vec::new();
+        if self.config.tuning.group_commit {
+            own.push(&self.writer_pool);
+        }
+        if self.config.tuning.search_pools {
+            own.extend([&self.search_pool, &self.offer_pool]);
+        }
+        for pool in own {
+            pool.close().await;
+        }
     }
 
     pub fn outbound_policy(&self) -> OutboundPolicy {
@@ -212,7 +250,7 @@ impl AppState {
             base_delay: std::time::Duration::from_millis(p.base_delay_ms),
             max_delay: std::time::Duration::from_secs(p.max_retry_wait_seconds),
             // Checked when the configuration was loaded.
-            allow: crate::providers::outbound::Allowlist::parse(&self.config.outbound.allow_hosts)
+            allow: crate::outbound::Allowlist::parse(&self.config.outbound.allow_hosts)
                 .unwrap_or_default(),
         }
     }

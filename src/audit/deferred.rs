@@ -67,6 +67,12 @@ impl DeferredAudit {
         }
     }
 
+    /// Writes the entry now, in the caller's request (`tuning.deferred_search_audit` off).
+    pub async fn record_now(&self, entry: &Entry) -> sqlx::Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        super::repo::record_searches(&mut conn, std::slice::from_ref(entry)).await
+    }
+
     /// Waits until every entry recorded so far is written (or given up).
     pub async fn flush(&self) {
         let Some(queue) = self.queue.get() else {

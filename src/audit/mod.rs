@@ -1,11 +1,8 @@
 //! The append-only audit log: every lifecycle step, who did it, and how it ended.
 
-pub mod api;
 pub mod chain;
 pub mod deferred;
-pub mod pages;
 pub mod repo;
-pub mod routes;
 
 use crate::domain::TenantId;
 use crate::domain::UserId;

@@ -2,7 +2,6 @@
 //! The `authenticate` middleware resolves the caller once per request and enforces CSRF on
 //! every state-changing request made with a session cookie.
 
-pub mod account_web;
 pub mod cookies;
 pub mod pages;
 pub mod password;
@@ -11,9 +10,7 @@ pub mod routes;
 pub mod session;
 pub mod throttle;
 pub mod tokens;
-pub mod tokens_web;
 pub mod users;
-pub mod users_web;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -259,6 +259,20 @@ pub async fn logout(
         .into_response())
 }
 
+/// Where `/` sends a signed-in user: to the page their role starts from.
+pub async fn home(request: axum::extract::Request) -> Response {
+    match request.extensions().get::<super::Authenticated>() {
+        Some(a) if a.principal.is_tenant_member() => Redirect::to("/search").into_response(),
+        // Resellers and the operator come to manage stock.
+        Some(a) if a.principal.inventory_view().is_ok() => {
+            Redirect::to("/inventory").into_response()
+        }
+        Some(a) if a.principal.can_view_audit() => Redirect::to("/audit").into_response(),
+        Some(_) => Redirect::to("/numbers").into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_next;

@@ -64,18 +64,8 @@ fn parse_role(caller: &Principal, raw: &str) -> AppResult<Role> {
         })
 }
 
-/// The organization whose users the caller manages: its own, for its admins.
-pub fn managed_org(caller: &Principal) -> AppResult<Uuid> {
-    match caller.role {
-        Role::Operator | Role::ResellerAdmin | Role::TenantAdmin => Ok(caller.org_id),
-        Role::TenantUser => Err(AppError::Forbidden(
-            "only your organization's admins manage its users".into(),
-        )),
-    }
-}
-
 pub async fn list(pool: &PgPool, caller: &Principal) -> AppResult<Vec<UserRow>> {
-    let org = managed_org(caller)?;
+    let org = caller.managed_org()?;
     Ok(sqlx::query_as(&format!(
         "{SELECT_ROWS} WHERE u.org_id = $1 ORDER BY lower(u.email)"
     ))
@@ -94,7 +84,7 @@ pub async fn set_disabled(
     id: UserId,
     disable: bool,
 ) -> AppResult<(UserRow, Ended)> {
-    let org = managed_org(caller)?;
+    let org = caller.managed_org()?;
     if disable && id == caller.user_id {
         return Err(AppError::conflict(
             "cannot_disable_self",
@@ -151,7 +141,7 @@ pub struct NewUser {
 }
 
 pub async fn create(pool: &PgPool, caller: &Principal, new: &NewUser) -> AppResult<UserRow> {
-    let org = managed_org(caller)?;
+    let org = caller.managed_org()?;
     let email = new.email.trim();
     if email.len() > 254 || !valid_email(email) {
         return Err(AppError::invalid_field(
@@ -211,7 +201,7 @@ pub async fn set_role(
     id: UserId,
     raw_role: &str,
 ) -> AppResult<(UserRow, String)> {
-    let org = managed_org(caller)?;
+    let org = caller.managed_org()?;
     let role = parse_role(caller, raw_role)?;
     if id == caller.user_id {
         return Err(AppError::conflict(

@@ -6,6 +6,7 @@
 mod data;
 mod holds;
 mod load;
+mod machinery;
 mod pages;
 mod rss;
 mod scenarios;
@@ -31,12 +32,21 @@ pub struct Options {
 }
 
 impl Options {
+    /// Every scenario runs by default but `machinery` (half an hour), which runs when named.
     fn runs(&self, scenario: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+        (self.only.is_empty() && scenario != "machinery") || self.only.iter().any(|s| s == scenario)
     }
 }
 
-const SCENARIOS: [&str; 6] = ["explain", "search", "holds", "fight", "pages", "memory"];
+const SCENARIOS: [&str; 7] = [
+    "explain",
+    "search",
+    "holds",
+    "fight",
+    "pages",
+    "memory",
+    "machinery",
+];
 
 /// The benchmarks create users with the public demo password, drop and rebuild the indexes
 /// of `numbers` under an exclusive lock and expire every hold: never against a database
@@ -146,7 +156,8 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
             "autovacuum is off on this server: the bench vacuums and analyzes the tables it churns itself"
         );
     }
-    let state = AppState::new(served_pool(&pool, &config, &options).await?, config.clone());
+    let served = served_pool(&pool, &config, &options).await?;
+    let state = AppState::new(served.clone(), config.clone());
     let mut b = Bench {
         tenant: sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'globex'")
             .fetch_one(&pool)
@@ -198,6 +209,9 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
         scenarios::pages(&mut b, &http, routed).await?;
     }
     drop(servers);
+    if options.runs("machinery") {
+        machinery::run(&mut b, &served).await?;
+    }
     if options.runs("memory") {
         scenarios::memory(&mut b).await?;
     }

@@ -132,9 +132,9 @@ pub async fn explain(
     // ends, which count as scans); the second runs the cached generic plan, and the counts
     // it adds are the plan's own scans.
     let mut tx = search_pool.begin().await?;
-    crate::search::repo::search(&mut tx, &profile, &criteria).await?;
+    crate::search::repo::search(&mut tx, &profile, &criteria, true).await?;
     let before = scans(&mut tx).await?;
-    crate::search::repo::search(&mut tx, &profile, &criteria).await?;
+    crate::search::repo::search(&mut tx, &profile, &criteria, true).await?;
     let after = scans(&mut tx).await?;
     tx.rollback().await?;
     let ran = |name: &str| {
@@ -244,7 +244,7 @@ pub async fn database_alone(
             let Ok(mut conn) = pool.acquire().await else {
                 return false;
             };
-            crate::search::repo::search(&mut conn, &profile, criteria)
+            crate::search::repo::search(&mut conn, &profile, criteria, true)
                 .await
                 .is_ok()
         }

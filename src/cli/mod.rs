@@ -126,7 +126,7 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
         /// Run only these scenarios (comma-separated: explain, search, holds, fight, pages,
-        /// memory); all of them by default.
+        /// memory, machinery); all but machinery by default.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// The role the benchmarked server connects as (e.g. `inward_runtime`, set up with

@@ -46,12 +46,8 @@ pub async fn save(
     };
     switch::confirm(&from, &to, affected_numbers, request.confirm_switch)?;
     if let Some(url) = &spec.base_url {
-        crate::providers::outbound::check_target(
-            url,
-            spec.kind.as_str(),
-            &state.outbound_policy().allow,
-        )
-        .map_err(|why| AppError::invalid_field("base_url", why))?;
+        crate::outbound::check_target(url, spec.kind.as_str(), &state.outbound_policy().allow)
+            .map_err(|why| AppError::invalid_field("base_url", why))?;
     }
     let plain = (!spec.credentials.is_empty())
         .then(|| serde_json::to_vec(&spec.credentials))
@@ -60,7 +56,7 @@ pub async fn save(
     if plain.is_some() && !state.secrets.has_key() {
         // The remedy is the operator's (the server's configuration): logged for them, and
         // the admin is told who can fix it.
-        tracing::error!("{}", crate::connections::crypto::SecretError::NoKey);
+        tracing::error!("{}", crate::secrets::SecretError::NoKey);
         return Err(AppError::invalid(
             "secrets_key_missing",
             "Credentials cannot be stored yet: this server has no encryption key. Ask your Inward operator to configure one.",

@@ -1,8 +1,7 @@
 //! Tenant connections to their contact-center platform: what they are, how they are stored
-//! (credentials sealed with `crypto::SecretBox`) and how an adapter is built from one.
+//! (credentials sealed with `secrets::SecretBox`) and how an adapter is built from one.
 
 pub mod api;
-pub mod crypto;
 pub mod pages;
 pub mod repo;
 pub mod ringcx_pool;
@@ -29,7 +28,7 @@ pub fn sealed_for(id: uuid::Uuid, tenant_id: crate::domain::TenantId) -> String 
 
 /// Stored credentials that do not open: a configuration or tampering problem the tenant's
 /// admin can mend by entering the credentials again, not a server fault.
-pub fn unreadable(id: uuid::Uuid, err: crypto::SecretError) -> AppError {
+pub fn unreadable(id: uuid::Uuid, err: crate::secrets::SecretError) -> AppError {
     tracing::error!(connection = %id, error = %err, "stored platform credentials do not open");
     AppError::conflict(
         "credentials_unreadable",

@@ -2,22 +2,12 @@
 //! (`secrets.previous_keys` still holds the old key), and for credentials sealed before they
 //! were bound to their connection.
 
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::repo;
 use crate::error::AppResult;
+pub use crate::secrets::Resealed;
 use crate::state::AppState;
-
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
-pub struct Resealed {
-    /// Sealed again under the current key.
-    pub resealed: usize,
-    /// Already sealed under the current key, for their row.
-    pub current: usize,
-    /// Connections whose credentials open with none of the configured keys.
-    pub unreadable: Vec<Uuid>,
-}
 
 /// Goes through every connection's credentials once.
 pub async fn reseal_all(state: &AppState) -> AppResult<Resealed> {

@@ -49,6 +49,8 @@ pub enum Denied {
     ExternalNumbersOff,
     /// Approvals are a tenant's and its reseller's business.
     ApprovalsOfTenants,
+    /// Users are managed by their organization's admins.
+    UsersOfAdmins,
 }
 
 impl fmt::Display for Denied {
@@ -61,6 +63,9 @@ impl fmt::Display for Denied {
             ),
             Denied::ApprovalsOfTenants => {
                 f.write_str("approvals belong to tenants and their resellers")
+            }
+            Denied::UsersOfAdmins => {
+                f.write_str("only your organization's admins manage its users")
             }
         }
     }
@@ -175,6 +180,14 @@ impl Principal {
     }
 
     /// The reseller whose settings and aging numbers the caller manages: reseller admins only.
+    /// The organization whose users this principal manages: its own, for any admin.
+    pub fn managed_org(&self) -> Result<Uuid, Denied> {
+        match self.role {
+            Role::Operator | Role::ResellerAdmin | Role::TenantAdmin => Ok(self.org_id),
+            Role::TenantUser => Err(Denied::UsersOfAdmins),
+        }
+    }
+
     pub fn reseller_admin(&self) -> Result<Uuid, Denied> {
         match (self.org_kind, self.role) {
             (OrgKind::Reseller, Role::ResellerAdmin) => Ok(self.org_id),
@@ -481,6 +494,21 @@ mod tests {
             principal(Role::TenantUser, OrgKind::Tenant)
                 .audit_scope()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn every_admin_manages_the_users_of_its_own_organization_and_no_one_else_does() {
+        for (role, kind) in [
+            (Role::Operator, OrgKind::Operator),
+            (Role::ResellerAdmin, OrgKind::Reseller),
+            (Role::TenantAdmin, OrgKind::Tenant),
+        ] {
+            assert_eq!(principal(role, kind).managed_org(), Ok(Uuid::from_u128(7)));
+        }
+        assert_eq!(
+            principal(Role::TenantUser, OrgKind::Tenant).managed_org(),
+            Err(Denied::UsersOfAdmins)
         );
     }
 

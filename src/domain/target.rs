@@ -62,6 +62,16 @@ pub struct Target {
     pub name: String,
 }
 
+/// The `target` of a request: its type (`queue`, `extension`, `ivr`, checked where it is
+/// resolved so the error names the field) and the platform's id or the target's name.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TargetSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

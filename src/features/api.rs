@@ -85,7 +85,8 @@ pub async fn get_settings(
     ApiCaller(caller): ApiCaller,
 ) -> AppResult<Json<Value>> {
     let tenant_id = caller.tenant()?;
-    let settings = super::settings::load(&mut *state.pool.acquire().await?, tenant_id).await?;
+    let settings =
+        crate::tenants::settings::load(&mut *state.pool.acquire().await?, tenant_id).await?;
     Ok(Json(json!(settings)))
 }
 

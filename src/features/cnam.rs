@@ -49,20 +49,6 @@ pub async fn view(conn: &mut PgConnection, tenant_id: TenantId, e164: &str) -> A
     }))
 }
 
-/// The number left its tenant: the caller-ID name it set goes with it.
-pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM cnam_records WHERE e164 = $1")
-        .bind(e164)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Forgets what an earlier tenant of these numbers had set.
-async fn drop_stale(conn: &mut PgConnection, tenant_id: TenantId) -> sqlx::Result<()> {
-    crate::numbers::repo::drop_stale_records(conn, tenant_id, None).await
-}
-
 /// Points every number the tenant owns (active, pending, orphaned) without an override at
 /// the new default (or at no name), queuing a sync for each; returns how many will be sent
 /// again. Numbers provisioned later get the default from the sync job's backfill.
@@ -71,7 +57,6 @@ pub async fn apply_default(
     tenant_id: TenantId,
     default: Option<&Cnam>,
 ) -> AppResult<u64> {
-    drop_stale(conn, tenant_id).await?;
     match default {
         None => {
             sqlx::query("DELETE FROM cnam_records WHERE tenant_id = $1 AND override_name IS NULL")
@@ -115,11 +100,9 @@ pub async fn set_override(
     crate::numbers::repo::find(&mut tx, tenant_id, number.as_str())
         .await?
         .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    let settings = super::settings::load(&mut tx, tenant_id).await?;
+    let settings = crate::tenants::settings::load(&mut tx, tenant_id).await?;
     let default = settings.cnam_default();
     let name = effective(override_name.as_ref(), default.as_ref()).cloned();
-    crate::numbers::repo::drop_stale_records(&mut tx, tenant_id, Some(&[number.to_string()]))
-        .await?;
     match &name {
         None => {
             sqlx::query("DELETE FROM cnam_records WHERE e164 = $1")

@@ -92,15 +92,6 @@ pub async fn view(conn: &mut PgConnection, tenant_id: TenantId, e164: &str) -> A
     Ok(found.unwrap_or_else(E911View::not_set))
 }
 
-/// The number left its tenant: the 911 address it registered goes with it.
-pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM e911_records WHERE e164 = $1")
-        .bind(e164)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// An address that failed validation: 422 naming every rule that failed.
 pub fn invalid_address(errors: Vec<FieldError>) -> AppError {
     AppError::Invalid {
@@ -129,7 +120,6 @@ async fn save(
     how: &str,
     request_id: Option<&str>,
 ) -> AppResult<Vec<String>> {
-    crate::numbers::repo::drop_stale_records(&mut *conn, tenant_id, numbers).await?;
     let changed: Vec<String> = sqlx::query_scalar(
         "INSERT INTO e911_records (e164, tenant_id, street, location, city, state, zip, country, status)
          SELECT e164, tenant_id, $3, $4, $5, $6, $7, $8, 'pending' FROM numbers
@@ -332,7 +322,7 @@ pub async fn check_activation_policy(
     tenant_id: TenantId,
     numbers: &[String],
 ) -> AppResult<()> {
-    let settings = super::settings::load(conn, tenant_id).await?;
+    let settings = crate::tenants::settings::load(conn, tenant_id).await?;
     if !settings.require_e911 {
         return Ok(());
     }

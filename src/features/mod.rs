@@ -8,7 +8,6 @@ pub mod e911;
 pub mod number_view;
 pub mod pages;
 pub mod routes;
-pub mod settings;
 pub mod settings_change;
 pub mod sync;
 
@@ -116,7 +115,9 @@ pub async fn compliance(conn: &mut PgConnection, tenant_id: TenantId) -> AppResu
     .bind(tenant_id)
     .fetch_all(&mut *conn)
     .await?;
-    let require_e911 = settings::load(conn, tenant_id).await?.require_e911;
+    let require_e911 = crate::tenants::settings::load(conn, tenant_id)
+        .await?
+        .require_e911;
     Ok(Compliance {
         counts,
         require_e911,

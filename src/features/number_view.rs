@@ -42,7 +42,7 @@ pub async fn number_features(
     let mut conn = state.pool.acquire().await?;
     let cnam = super::cnam::view(&mut conn, tenant_id, e164).await?;
     let e911 = super::e911::view(&mut conn, tenant_id, e164).await?;
-    let settings = super::settings::load(&mut conn, tenant_id).await?;
+    let settings = crate::tenants::settings::load(&mut conn, tenant_id).await?;
     Ok(NumberFeatures {
         cnam,
         e911_form: e911.clone(),

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::e911::{BulkRequest, BulkSummary, E911View};
 use super::number_view::number_features;
-use super::settings::{TenantSettings, UnassignedBehavior};
 use super::settings_change::SettingsUpdate;
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::e911::{AddressInput, E911Status};
@@ -15,6 +14,7 @@ use crate::domain::policy::Approver;
 use crate::error::AppError;
 use crate::numbers::parse_path_number;
 use crate::state::AppState;
+use crate::tenants::settings::{TenantSettings, UnassignedBehavior};
 use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{Form, PageError, PageResult, Refusal, render};
 
@@ -247,7 +247,8 @@ async fn settings_page(
     refusal: crate::web::Refusal,
 ) -> Result<Response, AppError> {
     let tenant_id = caller.principal.tenant()?;
-    let settings = super::settings::load(&mut *state.pool.acquire().await?, tenant_id).await?;
+    let settings =
+        crate::tenants::settings::load(&mut *state.pool.acquire().await?, tenant_id).await?;
     Ok(render(&SettingsPage {
         chrome: Chrome::new(&caller.principal, &caller.csrf).with_notice(notice),
         settings,

@@ -4,13 +4,13 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
-use super::settings::{TenantSettings, UnassignedBehavior, load};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
 use crate::domain::cnam::Cnam;
 use crate::domain::policy::{Approver, Principal};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::tenants::settings::{Saved, TenantSettings, UnassignedBehavior, load};
 
 /// Distinguishes a field set to null (clear it) from a field left out (keep it).
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
@@ -93,22 +93,14 @@ pub async fn update(
         ));
     }
 
-    sqlx::query(
-        "INSERT INTO tenant_settings (tenant_id, cnam_default, require_e911, unassigned_behavior, main_number,
-                                      premium_approver, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now())
-         ON CONFLICT (tenant_id) DO UPDATE SET cnam_default = EXCLUDED.cnam_default, require_e911 = EXCLUDED.require_e911,
-             unassigned_behavior = EXCLUDED.unassigned_behavior, main_number = EXCLUDED.main_number,
-             premium_approver = EXCLUDED.premium_approver, updated_at = now()",
-    )
-    .bind(tenant_id)
-    .bind(cnam_default.as_ref().map(Cnam::as_str))
-    .bind(require_e911)
-    .bind(behavior.as_str())
-    .bind(&main_number)
-    .bind(approver.as_str())
-    .execute(&mut *tx)
-    .await?;
+    let saved = Saved {
+        cnam_default: cnam_default.as_ref().map(Cnam::as_str),
+        require_e911,
+        behavior,
+        main_number: main_number.as_deref(),
+        approver,
+    };
+    crate::tenants::settings::save(&mut tx, tenant_id, &saved).await?;
 
     let default_changed = before.cnam_default.as_deref() != cnam_default.as_ref().map(Cnam::as_str);
     let resent = if default_changed {

@@ -128,20 +128,6 @@ pub async fn list_uploads(
     ))
 }
 
-pub fn csv_response(filename: &str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 pub async fn rejected_csv(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
@@ -149,7 +135,10 @@ pub async fn rejected_csv(
 ) -> AppResult<Response> {
     let job = job_for(&state, &caller, &raw).await?;
     let body = upload::rejected_csv(&state.pool, job.id).await?;
-    Ok(csv_response(&format!("rejected-{}.csv", job.id), body))
+    Ok(crate::web::csv::download(
+        &format!("rejected-{}.csv", job.id),
+        body,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,7 +267,7 @@ pub async fn list(
     if wants_csv(&headers) {
         let mut conn = state.pool.acquire().await?;
         let body = repo::export_csv(&mut conn, scope, &filter).await?;
-        return Ok(csv_response("inventory.csv", body));
+        return Ok(crate::web::csv::download("inventory.csv", body));
     }
     let mut conn = state.search_pool.acquire().await?;
     let rows = repo::list(&mut conn, scope, &filter).await?;
@@ -301,7 +290,7 @@ pub async fn delete(
 }
 
 pub async fn sample() -> Response {
-    csv_response(
+    crate::web::csv::download(
         "inventory-sample.csv",
         upload::sample_csv().as_bytes().to_vec(),
     )

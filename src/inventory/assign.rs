@@ -4,7 +4,6 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::PgConnection;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
@@ -67,7 +66,6 @@ pub async fn assign(
             format!("{number} is not a voice number"),
         ));
     }
-    crate::numbers::repo::drop_stale_records(&mut tx, tenant, Some(&[number.to_string()])).await?;
     sqlx::query(
         "INSERT INTO number_assignments (e164, tenant_id, kind, assignee, assigned_by) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (e164) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, kind = EXCLUDED.kind,
@@ -87,15 +85,6 @@ pub async fn assign(
     audit::repo::record(&mut tx, &entry).await?;
     tx.commit().await?;
     Ok(json!({ "e164": number, "kind": kind, "assignee": assignee }))
-}
-
-/// The number left its tenant: its assignment to a user, trunk or SMS goes with it.
-pub async fn withdraw(conn: &mut PgConnection, e164: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM number_assignments WHERE e164 = $1")
-        .bind(e164)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 pub async fn unassign(

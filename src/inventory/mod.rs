@@ -7,7 +7,6 @@ pub mod assign;
 pub mod bench;
 pub mod carriers;
 pub mod conditions;
-pub mod csvout;
 pub mod csvstage;
 pub mod dashboard;
 pub mod drawn;

@@ -288,7 +288,7 @@ pub async fn rejected_csv(
     let id = parse_id(&raw, "upload")?;
     let job = upload::find_for(&mut *state.pool.acquire().await?, &caller.principal, id).await?;
     let body = upload::rejected_csv(&state.pool, job.id).await?;
-    Ok(super::api::csv_response(
+    Ok(crate::web::csv::download(
         &format!("rejected-{}.csv", job.id),
         body,
     ))
@@ -302,7 +302,7 @@ pub async fn export(
     let scope = caller.principal.inventory_view()?;
     let filter = q.parse()?;
     let body = repo::export_csv(&mut *state.pool.acquire().await?, scope, &filter).await?;
-    Ok(super::api::csv_response("inventory.csv", body))
+    Ok(crate::web::csv::download("inventory.csv", body))
 }
 
 /// What the inventory's forms carry: the filter fields and the ticked numbers.

@@ -163,7 +163,7 @@ pub async fn export_csv(
         let rows = list(conn, scope, &page).await?;
         for r in &rows {
             let (cc, national) = split_e164(&r.e164);
-            super::csvout::write(
+            crate::web::csv::write(
                 &mut out,
                 [
                     cc.as_str(),

@@ -127,7 +127,7 @@ async fn holds_and_sagas(state: &AppState, r: &mut SweepReport) {
     r.approvals_expired = step(
         "expire_approvals",
         failed,
-        crate::approvals::expire_due(state),
+        crate::reservations::approvals::expire_due(state),
     )
     .await;
 }

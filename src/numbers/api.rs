@@ -169,7 +169,7 @@ pub async fn targets(
 
 #[derive(Debug, Deserialize)]
 pub struct RerouteRequest {
-    pub target: crate::reservations::provision::TargetSpec,
+    pub target: crate::domain::target::TargetSpec,
 }
 
 pub async fn reroute(

@@ -101,7 +101,7 @@ pub async fn reroute_all(
 #[derive(Debug, Deserialize)]
 pub struct BulkRerouteRequest {
     pub numbers: Vec<String>,
-    pub target: crate::reservations::provision::TargetSpec,
+    pub target: crate::domain::target::TargetSpec,
 }
 
 /// What became of one number of a bulk release or caller-ID change.

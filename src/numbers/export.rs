@@ -54,7 +54,7 @@ async fn csv(state: &AppState, caller: &Principal, query: &ListQuery) -> AppResu
             let (n, f) = (&listed.number, &listed.features);
             let national = crate::domain::e164::format_national(&n.e164);
             let since = n.state_changed_at.format("%Y-%m-%d %H:%M:%S").to_string();
-            crate::inventory::csvout::write(
+            crate::web::csv::write(
                 &mut out,
                 [
                     n.e164.as_str(),
@@ -88,7 +88,7 @@ pub async fn page(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, crate::web::PageError> {
     let body = csv(&state, &caller.principal, &query).await?;
-    Ok(crate::inventory::api::csv_response("numbers.csv", body))
+    Ok(crate::web::csv::download("numbers.csv", body))
 }
 
 /// `GET /api/v1/numbers/export.csv`.
@@ -98,5 +98,5 @@ pub async fn api(
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
     let body = csv(&state, &caller, &query).await?;
-    Ok(crate::inventory::api::csv_response("numbers.csv", body))
+    Ok(crate::web::csv::download("numbers.csv", body))
 }

@@ -341,18 +341,11 @@ async fn join_routed(
     Ok(inserted.rows_affected() == 1)
 }
 
-/// The caller-ID name, the 911 address and the assignment to a user, trunk or SMS.
-async fn withdraw_tenant_settings(conn: &mut PgConnection, e164: &str) -> AppResult<()> {
-    crate::features::cnam::withdraw(conn, e164).await?;
-    crate::features::e911::withdraw(conn, e164).await?;
-    crate::inventory::assign::withdraw(conn, e164).await?;
-    Ok(())
-}
-
 /// The number leaves `tenant_id` for state `to`, if it is still that tenant's number in state
 /// `from`: held by nobody, routed nowhere, and aging for that tenant as its reseller set
 /// (`domain::aging`: only the tenant that let it go is offered it until the period ends).
-/// False when it was not (it changed meanwhile).
+/// What the tenant set on it (CNAM, E911, assignment) goes in the same statement (migration
+/// 0035). False when it was not (it changed meanwhile).
 async fn leave(
     conn: &mut PgConnection,
     e164: &str,
@@ -389,11 +382,7 @@ pub async fn released(
     from: &str,
 ) -> AppResult<bool> {
     let to = transition(parse(from)?, Event::Release)?;
-    let left = leave(conn, e164, tenant_id, from, to).await?;
-    if left {
-        withdraw_tenant_settings(conn, e164).await?;
-    }
-    Ok(left)
+    Ok(leave(conn, e164, tenant_id, from, to).await?)
 }
 
 /// Records an orphan's deprovisioning once its platform no longer routes it: back in stock,
@@ -408,7 +397,6 @@ pub async fn deprovisioned(
     if !leave(conn, e164, tenant_id, NumberState::Orphaned.as_str(), to).await? {
         return Ok(false);
     }
-    withdraw_tenant_settings(conn, e164).await?;
     let entry = Entry::new(Action::Deprovision, Outcome::Success)
         .by(Some(tenant_id), None, None)
         .number(e164)

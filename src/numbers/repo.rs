@@ -183,19 +183,3 @@ pub async fn tenants_with_routed(
     .fetch_all(pool)
     .await
 }
-
-/// Drops the CNAM, E911 and assignment rows an earlier tenant left on numbers `tenant` now
-/// holds or has been allocated (all of them, or `wanted`): row-level security hides them
-/// from `tenant`, so the database does it with its owner's rights (migration 0030).
-pub async fn drop_stale_records(
-    conn: &mut sqlx::PgConnection,
-    tenant: crate::domain::TenantId,
-    wanted: Option<&[String]>,
-) -> sqlx::Result<()> {
-    sqlx::query("SELECT drop_stale_number_records($1, $2)")
-        .bind(tenant)
-        .bind(wanted)
-        .execute(conn)
-        .await?;
-    Ok(())
-}

@@ -19,6 +19,7 @@ use crate::domain::UserId;
 use crate::domain::e911::FieldError;
 use crate::domain::policy::Principal;
 use crate::domain::port::{PortDetails, PortEvent, PortInput, PortRequest, PortStatus, check_loa};
+use crate::domain::target::TargetSpec;
 use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -46,14 +47,6 @@ fn invalid(errors: Vec<FieldError>) -> AppError {
             .join(" "),
         details: json!({ "errors": errors }),
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct TargetSpec {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: Option<String>,
-    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -322,8 +315,8 @@ pub async fn update(
                 .await?;
         if matches!(
             open_pin(state, sealed.as_deref(), legacy, id, tenant_id),
-            Err(crate::connections::crypto::SecretError::Undecryptable
-                | crate::connections::crypto::SecretError::UnknownKey(_))
+            Err(crate::secrets::SecretError::Undecryptable
+                | crate::secrets::SecretError::UnknownKey(_))
         ) {
             return Err(AppError::invalid_field(
                 "pin",

@@ -6,10 +6,11 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{CreateRequest, PortDetail, PortSummary, TargetSpec};
+use super::{CreateRequest, PortDetail, PortSummary};
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::Target;
 use crate::domain::port::PortInput;
+use crate::domain::target::TargetSpec;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};

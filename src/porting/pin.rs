@@ -40,7 +40,7 @@ pub(crate) fn open_pin(
     legacy: Option<String>,
     id: Uuid,
     tenant_id: TenantId,
-) -> Result<String, crate::connections::crypto::SecretError> {
+) -> Result<String, crate::secrets::SecretError> {
     match sealed {
         Some(bytes) => String::from_utf8(
             state
@@ -48,7 +48,7 @@ pub(crate) fn open_pin(
                 .open(bytes, &pin_sealed_for(id, tenant_id))?
                 .plaintext,
         )
-        .map_err(|_| crate::connections::crypto::SecretError::Undecryptable),
+        .map_err(|_| crate::secrets::SecretError::Undecryptable),
         None => Ok(legacy.unwrap_or_default()),
     }
 }
@@ -91,8 +91,8 @@ pub async fn seal_plaintext_pins(state: &AppState) -> AppResult<usize> {
 }
 
 /// Goes through every sealed PIN once, sealing again those that are stale.
-pub async fn reseal_pins(state: &AppState) -> AppResult<crate::connections::sealing::Resealed> {
-    let mut report = crate::connections::sealing::Resealed::default();
+pub async fn reseal_pins(state: &AppState) -> AppResult<crate::secrets::Resealed> {
+    let mut report = crate::secrets::Resealed::default();
     if !state.secrets.has_key() {
         return Ok(report);
     }

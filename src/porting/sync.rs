@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::{audit_port, record_event};
 use crate::audit::{Action, Outcome};
-use crate::connections::crypto::SecretError;
 use crate::domain::port::{PortDetails, PortEvent, PortInput, PortStatus};
 use crate::domain::{E164, Target};
 use crate::error::{AppError, AppResult};
+use crate::secrets::SecretError;
 use std::sync::Arc;
 
 use crate::domain::TenantId;

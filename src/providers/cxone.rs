@@ -47,12 +47,12 @@ struct PasswordGrant {
     config: CxoneConfig,
     endpoint: OnceCell<String>,
     /// Discovery names further hosts; they are held to the same rule as the base URL.
-    allow: super::outbound::Allowlist,
+    allow: crate::outbound::Allowlist,
 }
 
 impl PasswordGrant {
     fn reachable(&self, url: &str) -> Result<(), ProviderError> {
-        super::outbound::check_target(url, NAME, &self.allow)
+        crate::outbound::check_target(url, NAME, &self.allow)
             .map_err(|why| ProviderError::new(NAME, ProviderErrorKind::Validation, why))
     }
 }
@@ -94,7 +94,9 @@ impl PasswordGrant {
         let headers = r.headers().clone();
         let text = r.text().await.unwrap_or_default();
         if !status.is_success() {
-            return Err(map_status(NAME, status, &text, None).waiting(&headers));
+            return Err(
+                map_status(NAME, status, &text, None).waiting(super::http::retry_after(&headers))
+            );
         }
         json_or(&text, "OpenID discovery")?["token_endpoint"]
             .as_str()
@@ -199,7 +201,7 @@ impl Cxone {
         self.http
             .get_or_try_init(|| async {
                 let bootstrap =
-                    super::outbound::client(NAME, &self.retry.allow, Duration::from_secs(20))?;
+                    crate::outbound::client(NAME, &self.retry.allow, Duration::from_secs(20))?;
                 // The sign-in says where the tenant's API lives; its token is then the API
                 // client's first, so the first call does not sign in again.
                 let first = match self.grant.endpoint.get() {

@@ -40,7 +40,7 @@ pub struct OutboundPolicy {
     /// Longest a call waits in all between its attempts, whatever `Retry-After` says.
     pub max_delay: Duration,
     /// Hosts the operator admits beyond the platforms' published ones (see `outbound`).
-    pub allow: super::outbound::Allowlist,
+    pub allow: crate::outbound::Allowlist,
 }
 
 impl Default for OutboundPolicy {
@@ -49,7 +49,7 @@ impl Default for OutboundPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(60),
-            allow: super::outbound::Allowlist::default(),
+            allow: crate::outbound::Allowlist::default(),
         }
     }
 }
@@ -87,7 +87,7 @@ impl Throttle {
 }
 
 pub struct PlatformHttp {
-    allow: super::outbound::Allowlist,
+    allow: crate::outbound::Allowlist,
     pub provider: &'static str,
     pub base: String,
     client: Result<reqwest::Client, ProviderError>,
@@ -128,7 +128,7 @@ impl PlatformHttp {
         retry: OutboundPolicy,
         correlation_header: &'static str,
     ) -> Self {
-        let client = super::outbound::client(provider, &retry.allow, Duration::from_secs(20));
+        let client = crate::outbound::client(provider, &retry.allow, Duration::from_secs(20));
         PlatformHttp {
             allow: retry.allow.clone(),
             provider,
@@ -245,7 +245,7 @@ impl PlatformHttp {
         payload: Payload<'_>,
     ) -> Result<Response, ProviderError> {
         let url = format!("{}{}", self.base, path);
-        super::outbound::check_target(&url, self.provider, &self.allow)
+        crate::outbound::check_target(&url, self.provider, &self.allow)
             .map_err(|why| ProviderError::new(self.provider, ProviderErrorKind::Validation, why))?;
         let mut refreshed = false;
         let mut attempt = 0;

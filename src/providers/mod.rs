@@ -7,7 +7,6 @@ pub mod genesys;
 pub mod http;
 pub mod instrumented;
 pub mod oauth;
-pub mod outbound;
 pub mod ringcx;
 pub mod sandbox;
 pub mod simulator;
@@ -15,13 +14,12 @@ pub mod simulator;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use crate::domain::TenantId;
 use crate::domain::cnam::Cnam;
 use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
+pub use crate::error::provider::{ProviderError, ProviderErrorKind};
 
 /// What the platform said about a number after it was assigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,18 +27,6 @@ pub enum Activation {
     Immediate,
     /// Carriers still propagate routing; the number is `pending` until then.
     Delayed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderErrorKind {
-    RateLimited,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    Conflict,
-    Validation,
-    Unsupported,
-    Transient,
 }
 
 /// A number as the platform routes it.
@@ -58,79 +44,6 @@ pub struct Routed {
 impl Routed {
     pub fn reaches(&self, kind: TargetKind, id: &str) -> bool {
         self.targets.iter().any(|t| t.kind == kind && t.id == id)
-    }
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{provider}: {message}")]
-pub struct ProviderError {
-    pub kind: ProviderErrorKind,
-    pub provider: &'static str,
-    pub message: String,
-    /// The platform's response body, kept for the audit log.
-    pub raw_body: Option<String>,
-    pub correlation_id: Option<String>,
-    /// How long the platform asked to be left alone (`Retry-After`), when it said.
-    pub retry_after: Option<std::time::Duration>,
-}
-
-impl ProviderError {
-    pub fn new(
-        provider: &'static str,
-        kind: ProviderErrorKind,
-        message: impl Into<String>,
-    ) -> Self {
-        ProviderError {
-            kind,
-            provider,
-            message: message.into(),
-            raw_body: None,
-            correlation_id: None,
-            retry_after: None,
-        }
-    }
-
-    /// With the wait the platform asked for in its answer's headers.
-    pub fn waiting(mut self, headers: &reqwest::header::HeaderMap) -> Self {
-        self.retry_after = http::retry_after(headers);
-        self
-    }
-
-    /// A write that failed this way may still have been applied, its answer lost: a
-    /// timeout, a reset or a 5xx. A refusal (4xx, 429) was not applied.
-    pub fn may_have_applied(&self) -> bool {
-        self.kind == ProviderErrorKind::Transient
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self.kind {
-            ProviderErrorKind::RateLimited => "provider_rate_limited",
-            ProviderErrorKind::Unauthorized => "provider_unauthorized",
-            ProviderErrorKind::Forbidden => "provider_forbidden",
-            ProviderErrorKind::NotFound => "provider_not_found",
-            ProviderErrorKind::Conflict => "provider_conflict",
-            ProviderErrorKind::Validation => "provider_validation",
-            ProviderErrorKind::Unsupported => "provider_unsupported",
-            ProviderErrorKind::Transient => "provider_unavailable",
-        }
-    }
-
-    pub fn http_status(&self) -> StatusCode {
-        match self.kind {
-            ProviderErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ProviderErrorKind::Conflict => StatusCode::CONFLICT,
-            ProviderErrorKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
-            ProviderErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ProviderErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
-            ProviderErrorKind::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
-            ProviderErrorKind::Unauthorized | ProviderErrorKind::Transient => {
-                StatusCode::BAD_GATEWAY
-            }
-        }
-    }
-
-    pub fn details(&self) -> Value {
-        json!({ "provider": self.provider, "correlation_id": self.correlation_id })
     }
 }
 

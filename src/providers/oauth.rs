@@ -170,7 +170,8 @@ impl<'c> AsyncHttpClient<'c> for Sender<'_> {
                 .map_err(|e| transport_error(self.provider, &url, e))?;
             if !status.is_success() {
                 let text = String::from_utf8_lossy(&body);
-                let mut err = map_status(self.provider, status, &text, None).waiting(&headers);
+                let mut err = map_status(self.provider, status, &text, None)
+                    .waiting(super::http::retry_after(&headers));
                 if matches!(status.as_u16(), 400 | 401) {
                     err.kind = ProviderErrorKind::Unauthorized;
                     err.message = self.refused.to_string();

@@ -38,15 +38,17 @@ impl Sandbox {
     /// each batch held fewer reservations (see `reservations::batch`).
     pub const WRITERS: usize = 2;
 
-    /// `writer_pool` carries the group-commit statements (see `state::writer_pool`).
-    pub fn new(pool: PgPool, writer_pool: PgPool, config: SandboxConfig) -> Self {
+    /// `writer_pool` carries the group-commit statements (see `state::writer_pool`);
+    /// without `batching` (`tuning.group_commit`) each reservation is written alone.
+    pub fn new(pool: PgPool, writer_pool: PgPool, config: SandboxConfig, batching: bool) -> Self {
         let reservations = GroupCommit::new(
             "sandbox_reservations",
             Self::WRITERS,
             256,
             writer_pool,
             reserve_together,
-        );
+        )
+        .batching(batching);
         Sandbox {
             pool,
             config,

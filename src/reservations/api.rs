@@ -63,7 +63,7 @@ pub async fn view(state: &AppState, tenant_id: TenantId, id: ReservationId) -> A
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let numbers = repo::numbers(&mut conn, id).await?;
-    let approval = crate::approvals::of_reservation(&mut conn, tenant_id, id)
+    let approval = crate::reservations::approvals::of_reservation(&mut conn, tenant_id, id)
         .await?
         .map(|a| a.to_json());
     let now = Utc::now();

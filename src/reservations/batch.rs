@@ -44,15 +44,18 @@ impl HoldWriter {
     pub const CONNECTIONS: usize = WRITERS + REFERENCE_WRITERS;
 
     /// `pool` is the writers' own (see `state::writer_pool`).
-    pub fn new(pool: PgPool) -> Self {
-        let takes = GroupCommit::new("holds", WRITERS, MAX_BATCH, pool.clone(), decide);
+    /// Without `batching` (`tuning.group_commit`) each request writes its own.
+    pub fn new(pool: PgPool, batching: bool) -> Self {
+        let takes =
+            GroupCommit::new("holds", WRITERS, MAX_BATCH, pool.clone(), decide).batching(batching);
         let references = GroupCommit::new(
             "hold_references",
             REFERENCE_WRITERS,
             MAX_BATCH * 4,
             pool,
             record,
-        );
+        )
+        .batching(batching);
         HoldWriter { takes, references }
     }
 

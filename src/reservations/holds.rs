@@ -44,7 +44,9 @@ pub async fn reserve(
     )?;
     let tenant = TenantProfile::of_caller(caller)?;
     let id = ReservationId(Uuid::new_v4());
-    let quick = if quick::applies(&state.config.pricing, &wanted) {
+    let quick = if state.config.tuning.one_statement_hold
+        && quick::applies(&state.config.pricing, &wanted)
+    {
         let expires_at = Utc::now() + Duration::seconds(state.config.holds.ttl_seconds);
         state
             .hold_writer
@@ -207,7 +209,8 @@ async fn hold_in_full(
     }
 
     // Premium numbers may need an approval first: the hold's clock is paused until then.
-    let approval = crate::approvals::needed(&mut tx, state, caller, tenant_id, wanted).await?;
+    let approval =
+        crate::reservations::approvals::needed(&mut tx, state, caller, tenant_id, wanted).await?;
     let expires_at = match &approval {
         Some(needed) => needed.deadline,
         None => Utc::now() + Duration::seconds(state.config.holds.ttl_seconds),
@@ -222,7 +225,7 @@ async fn hold_in_full(
         .await?;
     let approval_id = match &approval {
         Some(needed) => Some(
-            crate::approvals::request(
+            crate::reservations::approvals::request(
                 &mut tx,
                 caller,
                 tenant_id,
@@ -370,16 +373,16 @@ async fn cancel_numbers(
 pub async fn after_premium_decision(
     conn: &mut PgConnection,
     reservation_id: ReservationId,
-    decision: crate::approvals::Decision,
+    decision: crate::reservations::approvals::Decision,
     premium: &[String],
     ttl_seconds: f64,
 ) -> AppResult<()> {
     let sql = match decision {
-        crate::approvals::Decision::Approve => {
+        crate::reservations::approvals::Decision::Approve => {
             "UPDATE holds SET expires_at = now() + make_interval(secs => $2)
              WHERE reservation_id = $1 AND ended_at IS NULL"
         }
-        crate::approvals::Decision::Decline => {
+        crate::reservations::approvals::Decision::Decline => {
             cancel_numbers(conn, reservation_id, premium).await?;
             "UPDATE holds SET expires_at = least(expires_at, now() + make_interval(secs => $2))
              WHERE reservation_id = $1 AND ended_at IS NULL"

@@ -1,7 +1,9 @@
 //! Reservations: one request holds several numbers for the hold time; each number then
-//! gets provisioned (or the hold is cancelled or expires).
+//! gets provisioned (or the hold is cancelled or expires). A hold of premium numbers may wait
+//! for an approval first (`approvals`).
 
 pub mod api;
+pub mod approvals;
 mod batch;
 pub mod holds;
 pub mod pages;

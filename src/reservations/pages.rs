@@ -3,10 +3,11 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use chrono::Utc;
 
-use super::provision::{AssignmentSpec, TargetSpec};
+use super::provision::AssignmentSpec;
 use super::repo::{self, ReservedNumber};
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::ReservationId;
+use crate::domain::target::TargetSpec;
 use crate::domain::{E164, Target};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -28,7 +29,7 @@ pub struct ReservationPage {
     /// What was sent for the number whose provisioning was refused, to show it again.
     kept: Option<Kept>,
     notices: Vec<String>,
-    approval: Option<crate::approvals::ApprovalRow>,
+    approval: Option<crate::reservations::approvals::ApprovalRow>,
     /// The tenant requires a registered E911 address before activation.
     require_e911: bool,
     /// E911 status of each number, for the policy above.
@@ -97,8 +98,8 @@ async fn reservation_page(
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let numbers = repo::numbers(&mut conn, id).await?;
-    let approval = crate::approvals::of_reservation(&mut conn, tenant_id, id).await?;
-    let require_e911 = crate::features::settings::load(&mut conn, tenant_id)
+    let approval = crate::reservations::approvals::of_reservation(&mut conn, tenant_id, id).await?;
+    let require_e911 = crate::tenants::settings::load(&mut conn, tenant_id)
         .await?
         .require_e911;
     let e164s: Vec<String> = numbers.iter().map(|n| n.e164.clone()).collect();

@@ -12,18 +12,11 @@ use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::ReservationId;
 use crate::domain::TenantId;
+use crate::domain::target::TargetSpec;
 use crate::domain::{E164, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::providers::Platform;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct TargetSpec {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: Option<String>,
-    pub name: Option<String>,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AssignmentSpec {
@@ -127,7 +120,8 @@ pub async fn provision(
             "give at least one number and its target",
         ));
     }
-    crate::approvals::check_provisionable(&mut conn, tenant_id, reservation_id).await?;
+    crate::reservations::approvals::check_provisionable(&mut conn, tenant_id, reservation_id)
+        .await?;
     let held: Vec<String> = sqlx::query_scalar(
         "SELECT e164 FROM holds WHERE reservation_id = $1 AND ended_at IS NULL AND expires_at > now()",
     )

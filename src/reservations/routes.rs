@@ -6,6 +6,7 @@ use crate::web::routes::Routes;
 
 /// Its JSON API, under `/api/v1`.
 pub fn api_routes(r: Routes) -> Routes {
+    let r = super::approvals::routes::api_routes(r);
     r.at(
         "/reservations",
         get(super::api::list).post(super::api::create),
@@ -19,6 +20,7 @@ pub fn api_routes(r: Routes) -> Routes {
 
 /// Its pages.
 pub fn page_routes(r: Routes) -> Routes {
+    let r = super::approvals::routes::page_routes(r);
     r.at("/reservations", get(super::pages::list))
         .at("/reservations/{id}", get(super::pages::show))
         .at(

@@ -1,6 +1,8 @@
-//! Searching available numbers: by geography, exchange, rate center, city and vanity pattern.
+//! Searching available numbers: by geography, exchange, rate center, city and vanity pattern,
+//! and the cart the numbers found are gathered in before they are held together.
 
 pub mod api;
+pub mod cart;
 pub mod pages;
 pub mod repo;
 pub mod routes;
@@ -52,7 +54,8 @@ pub async fn run(
     // The adapter first: on a cache miss it reads the database too, and a request holding
     // one connection while it waits for a second can starve the pool under load.
     let provider = state.platform_for(tenant_id).await?;
-    let rows = repo::search(&mut *pool.acquire().await?, &tenant, criteria).await?;
+    let inline = state.config.tuning.inline_codes;
+    let rows = repo::search(&mut *pool.acquire().await?, &tenant, criteria, inline).await?;
     let next_cursor = (rows.len() as i64 == criteria.limit)
         .then(|| rows.last().map(|r| r.national.clone()))
         .flatten();
@@ -63,7 +66,11 @@ pub async fn run(
     let entry = audit::Entry::new(audit::Action::Search, audit::Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .details(serde_json::json!({ "criteria": describe(criteria), "results": numbers.len() }));
-    state.deferred_audit.record(entry).await;
+    if state.config.tuning.deferred_search_audit {
+        state.deferred_audit.record(entry).await;
+    } else {
+        state.deferred_audit.record_now(&entry).await?;
+    }
     Ok(SearchOutcome {
         numbers,
         next_cursor,

@@ -5,9 +5,9 @@ use axum::response::{Html, IntoResponse, Response};
 use super::AvailableNumber;
 use super::api::{CityQuery, lookup_cities};
 use crate::auth::{PageCaller, RequestId};
-use crate::cart::Cart;
 use crate::domain::search::SearchParams;
 use crate::error::AppError;
+use crate::search::cart::Cart;
 use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};
 use crate::web::{PageResult, render};
@@ -201,7 +201,7 @@ pub async fn search_page(
                 page.results = outcome.numbers;
                 page.next_cursor = outcome.next_cursor;
                 if !page.results.is_empty() {
-                    page.cart = crate::cart::view(state, &caller.principal).await?;
+                    page.cart = crate::search::cart::view(state, &caller.principal).await?;
                 }
             }
             Err(AppError::Forbidden(rule)) => page.error = Some(rule),

@@ -22,12 +22,14 @@ const SELECT: &str =
     "SELECT e164, national, kind, region, state, rate_center, city FROM numbers_in_stock numbers";
 
 /// Keyset-paginated over `national`; the lifecycle predicate matches the partial indexes.
+/// `inline`: validated codes written into the SQL (`tuning.inline_codes`; see `build`).
 pub async fn search(
     conn: &mut PgConnection,
     tenant: &TenantProfile,
     c: &SearchCriteria,
+    inline: bool,
 ) -> sqlx::Result<Vec<NumberRow>> {
-    let (mut q, persistent) = build(SELECT, tenant, c);
+    let (mut q, persistent) = build(SELECT, tenant, c, inline);
     q.build_query_as()
         .persistent(persistent)
         .fetch_all(conn)
@@ -42,7 +44,7 @@ pub async fn explain(
     tenant: &TenantProfile,
     c: &SearchCriteria,
 ) -> sqlx::Result<String> {
-    let (mut q, _) = build(&format!("EXPLAIN {SELECT}"), tenant, c);
+    let (mut q, _) = build(&format!("EXPLAIN {SELECT}"), tenant, c, true);
     let lines: Vec<(String,)> = q.build_query_as().persistent(false).fetch_all(conn).await?;
     Ok(lines
         .into_iter()
@@ -53,8 +55,12 @@ pub async fn explain(
 
 /// `AND column = 'code'` for a country, state, area code or exchange: validated codes
 /// (two letters, three digits) are written into the SQL; anything else is bound instead.
-fn push_code(q: &mut QueryBuilder<'_, Postgres>, column: &str, code: &str) {
-    if !code.is_empty() && code.len() <= 3 && code.bytes().all(|b| b.is_ascii_alphanumeric()) {
+fn push_code(q: &mut QueryBuilder<'_, Postgres>, column: &str, code: &str, inline: bool) {
+    if inline
+        && !code.is_empty()
+        && code.len() <= 3
+        && code.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         q.push(format_args!(" AND {column} = '{code}'::bpchar"));
     } else {
         q.push(format_args!(" AND {column} = "))
@@ -127,6 +133,7 @@ fn build<'a>(
     select: &str,
     tenant: &TenantProfile,
     c: &'a SearchCriteria,
+    inline: bool,
 ) -> (QueryBuilder<'a, Postgres>, bool) {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(select);
     // Everything that decides the plan is written into the SQL: the kind, country, state,
@@ -138,10 +145,10 @@ fn build<'a>(
     // country, state, npa and nxx are char(n) columns, hence the casts to bpchar.
     q.push(" WHERE ");
     q.push(offer_clause(tenant));
-    push_code(&mut q, "country", &c.country);
+    push_code(&mut q, "country", &c.country, inline);
     q.push(format_args!(" AND kind = '{}'", c.kind.as_str()));
     if let Some(state) = &c.state {
-        push_code(&mut q, "state", state);
+        push_code(&mut q, "state", state, inline);
     }
     // A vanity pattern with fixed trailing digits is found by its suffix, with the area code
     // and exchange as columns of that index (below); any other search with them walks the
@@ -158,13 +165,18 @@ fn build<'a>(
         c.nxx.as_deref().unwrap_or("")
     );
     if !by_suffix && !leading.is_empty() && leading.bytes().all(|b| b.is_ascii_digit()) {
-        q.push(format_args!(" AND national LIKE '{leading}%'"));
+        if inline {
+            q.push(format_args!(" AND national LIKE '{leading}%'"));
+        } else {
+            q.push(" AND national LIKE ")
+                .push_bind(format!("{leading}%"));
+        }
     } else {
         if let Some(npa) = &c.npa {
-            push_code(&mut q, "npa", npa);
+            push_code(&mut q, "npa", npa, inline);
         }
         if let Some(nxx) = &c.nxx {
-            push_code(&mut q, "nxx", nxx);
+            push_code(&mut q, "nxx", nxx, inline);
         }
     }
     if let Some(rate_center) = &c.rate_center {
@@ -181,6 +193,7 @@ fn build<'a>(
         c,
         inlined.as_deref(),
         by_suffix.then_some(suffix.as_str()),
+        inline,
     );
     if let Some(after) = &c.after {
         q.push(" AND national > ").push_bind(after);
@@ -196,6 +209,7 @@ fn push_pattern(
     c: &SearchCriteria,
     inlined: Option<&str>,
     suffix: Option<&str>,
+    inline: bool,
 ) {
     let Some(pattern) = &c.pattern else {
         return;
@@ -228,10 +242,10 @@ fn push_pattern(
         q.push(format_args!(" AND reverse(national) LIKE '{suffix}%'"));
         let prefix = pattern.fixed_prefix();
         if prefix.len() >= 3 && c.npa.is_none() {
-            push_code(q, "npa", &prefix[..3]);
+            push_code(q, "npa", &prefix[..3], inline);
         }
         if prefix.len() >= 6 && c.nxx.is_none() {
-            push_code(q, "nxx", &prefix[3..6]);
+            push_code(q, "nxx", &prefix[3..6], inline);
         }
     }
 }

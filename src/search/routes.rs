@@ -6,12 +6,16 @@ use crate::web::routes::Routes;
 
 /// Its JSON API, under `/api/v1`.
 pub fn api_routes(r: Routes) -> Routes {
-    r.at("/numbers/available", get(super::api::available))
-        .at("/cities", get(super::api::cities))
+    let r = r
+        .at("/numbers/available", get(super::api::available))
+        .at("/cities", get(super::api::cities));
+    super::cart::routes::api_routes(r)
 }
 
 /// Its pages.
 pub fn page_routes(r: Routes) -> Routes {
-    r.at("/search", get(super::pages::search))
-        .at("/search/cities", get(super::pages::cities))
+    let r = r
+        .at("/search", get(super::pages::search))
+        .at("/search/cities", get(super::pages::cities));
+    super::cart::routes::page_routes(r)
 }

@@ -1,5 +1,7 @@
 //! Tenants as the lifecycle sees them: their place in the organization tree and policy.
 
+pub mod settings;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 

@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod charts;
+pub mod csv;
 pub mod pages;
 pub mod paging;
 pub mod routes;

@@ -1,9 +1,5 @@
-//! What every page shares: the navigation chrome and the home redirect.
+//! What every page shares: the navigation chrome and its notices.
 
-use axum::extract::Request;
-use axum::response::{IntoResponse, Redirect, Response};
-
-use crate::auth::Authenticated;
 use crate::domain::policy::Principal;
 
 /// The logged-in user's bar, the CSRF token, and an optional notice.
@@ -60,7 +56,7 @@ impl Chrome {
             is_tenant_admin: principal.is_tenant_admin(),
             can_approve: principal.approval_scope().is_ok(),
             is_reseller_admin: principal.reseller_admin().is_ok(),
-            can_manage_users: crate::auth::users::managed_org(principal).is_ok(),
+            can_manage_users: principal.managed_org().is_ok(),
             notice: None,
         }
     }
@@ -137,19 +133,6 @@ impl Chrome {
             })
             .map(str::to_string);
         self
-    }
-}
-
-pub async fn home(request: Request) -> Response {
-    match request.extensions().get::<Authenticated>() {
-        Some(a) if a.principal.is_tenant_member() => Redirect::to("/search").into_response(),
-        // Resellers and the operator come to manage stock.
-        Some(a) if a.principal.inventory_view().is_ok() => {
-            Redirect::to("/inventory").into_response()
-        }
-        Some(a) if a.principal.can_view_audit() => Redirect::to("/audit").into_response(),
-        Some(_) => Redirect::to("/numbers").into_response(),
-        None => Redirect::to("/login").into_response(),
     }
 }
 

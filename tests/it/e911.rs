@@ -483,7 +483,7 @@ fn turning_the_policy_on_and_off_is_a_tenant_setting_and_is_audited() {
         .await
         .unwrap();
         let fresh: uuid::Uuid = app.tenant_id("fresh").await;
-        let settings = inward::features::settings::load(
+        let settings = inward::tenants::settings::load(
             &mut app.pool.acquire().await.unwrap(),
             inward::domain::TenantId(fresh),
         )

@@ -65,5 +65,6 @@ mod spec_check;
 mod startup;
 mod switch;
 mod tokens;
+mod tuning;
 mod upload_framing;
 mod users;

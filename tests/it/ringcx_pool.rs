@@ -488,7 +488,7 @@ async fn the_adapter_updates_one_record_pages_the_pool_and_lists_a_groups_number
     config.ringcx_base = sim.base.clone();
     // The simulator listens on this machine.
     let policy = OutboundPolicy {
-        allow: inward::providers::outbound::Allowlist::parse(&["127.0.0.1".into()]).unwrap(),
+        allow: inward::outbound::Allowlist::parse(&["127.0.0.1".into()]).unwrap(),
         ..OutboundPolicy::default()
     };
     let ringcx = RingCx::new(config, policy);

@@ -566,10 +566,10 @@ fn what_is_read_across_organizations_is_not_writable() {
     })
 }
 
-/// A name, an address and an assignment set while a number was only held stay behind when
-/// the hold lapses; the next tenant to hold it, which cannot see them, still sets its own.
+/// A name and an address set while a number was only held go when the hold is cancelled; the
+/// next tenant to hold it sets its own.
 #[test]
-fn what_an_earlier_holder_set_does_not_stand_in_the_next_tenants_way() {
+fn what_an_earlier_holder_set_goes_with_its_hold() {
     crate::db::db_test(|pool| async move {
         let app = crate::common::spawn_app(pool.clone()).await;
         sqlx::query("UPDATE users SET role = 'tenant_admin' WHERE email = 'agent@initech.test'")
@@ -611,7 +611,7 @@ fn what_an_earlier_holder_set_does_not_stand_in_the_next_tenants_way() {
                 .fetch_one(&pool)
                 .await
                 .unwrap();
-            assert_eq!(left, 1, "the cancelled hold left its name behind");
+            assert_eq!(left, 0, "the cancelled hold took its name with it");
             let (status, body) = next.reserve(&number).await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
         }
@@ -793,5 +793,93 @@ fn the_numbers_follow_the_offer_rule() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         let (status, body) = mine.reserve(std::slice::from_ref(offered)).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
+    })
+}
+
+/// The rule behind it, whichever statement moves the number (here raw SQL as the owner): a
+/// number released or deprovisioned loses what its tenant set; one that merely leaves a hold
+/// keeps what the tenant it is allocated to set; a moved allocation drops the old tenant's.
+#[test]
+fn a_numbers_settings_follow_its_tenant_and_its_allocation() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        let globex = app.tenant_id("globex").await;
+        let initech = app.tenant_id("initech").await;
+        let number: String = sqlx::query_scalar(
+            "SELECT e164 FROM numbers WHERE lifecycle = 'available' AND tenant_id IS NULL ORDER BY e164 LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let set = |holder: Uuid, allocated: Option<Uuid>, lifecycle: &'static str| {
+            let pool = pool.clone();
+            let number = number.clone();
+            async move {
+                sqlx::query(
+                    "UPDATE numbers SET tenant_id = $2, allocated_tenant_id = $3, lifecycle = $4 WHERE e164 = $1",
+                )
+                .bind(&number)
+                .bind(holder)
+                .bind(allocated)
+                .bind(lifecycle)
+                .execute(&pool)
+                .await
+                .unwrap();
+                sqlx::query(
+                    "INSERT INTO cnam_records (e164, tenant_id, name, status) VALUES ($1, $2, 'GLOBEX', 'synced')",
+                )
+                .bind(&number)
+                .bind(holder)
+                .execute(&pool)
+                .await
+                .unwrap();
+            }
+        };
+        let moved = |holder: Option<Uuid>, allocated: Option<Uuid>, lifecycle: &'static str| {
+            let pool = pool.clone();
+            let number = number.clone();
+            async move {
+                sqlx::query(
+                    "UPDATE numbers SET tenant_id = $2, allocated_tenant_id = $3, lifecycle = $4 WHERE e164 = $1",
+                )
+                .bind(&number)
+                .bind(holder)
+                .bind(allocated)
+                .bind(lifecycle)
+                .execute(&pool)
+                .await
+                .unwrap();
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM cnam_records WHERE e164 = $1")
+                    .bind(&number)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+
+        set(globex, Some(globex), "orphaned").await;
+        assert_eq!(moved(None, Some(globex), "released").await, 0, "released");
+
+        set(globex, Some(globex), "orphaned").await;
+        assert_eq!(
+            moved(None, Some(globex), "available").await,
+            1,
+            "a lapsed hold keeps what the allocated tenant set"
+        );
+        assert_eq!(
+            moved(None, Some(initech), "available").await,
+            0,
+            "the allocation moved to another tenant"
+        );
+
+        set(globex, None, "orphaned").await;
+        assert_eq!(moved(None, None, "available").await, 0, "a lapsed hold");
+
+        set(globex, None, "orphaned").await;
+        assert_eq!(
+            moved(Some(globex), None, "orphaned").await,
+            1,
+            "the same tenant keeps it"
+        );
     })
 }

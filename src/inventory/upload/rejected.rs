@@ -32,7 +32,7 @@ pub async fn rejected_csv(pool: &PgPool, id: Uuid) -> AppResult<Vec<u8>> {
                 r.reason,
                 r.message.as_deref().unwrap_or("")
             );
-            crate::inventory::csvout::write(
+            crate::web::csv::write(
                 &mut out,
                 [
                     r.country_code.as_deref().unwrap_or(""),

@@ -178,7 +178,7 @@ pub fn client(
     provider: &'static str,
     allow: &Allowlist,
     timeout: Duration,
-) -> Result<reqwest::Client, super::ProviderError> {
+) -> Result<reqwest::Client, crate::error::ProviderError> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(timeout)
@@ -190,9 +190,9 @@ pub fn client(
         .dns_resolver(Arc::new(PublicOnly(allow.clone())))
         .build()
         .map_err(|e| {
-            super::ProviderError::new(
+            crate::error::ProviderError::new(
                 provider,
-                super::ProviderErrorKind::Unsupported,
+                crate::error::provider::ProviderErrorKind::Unsupported,
                 format!("Inward cannot make HTTPS calls on this server: {e}"),
             )
         })

@@ -79,7 +79,7 @@ pub async fn needed(
     tenant_id: TenantId,
     wanted: &[String],
 ) -> AppResult<Option<Needed>> {
-    let settings = crate::features::settings::load(conn, tenant_id).await?;
+    let settings = crate::tenants::settings::load(conn, tenant_id).await?;
     let approver = settings.approver();
     if approver == Approver::None {
         return Ok(None);

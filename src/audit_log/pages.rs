@@ -4,7 +4,7 @@
 use axum::extract::{RawQuery, State};
 
 use super::api::AuditQuery;
-use super::repo::{self, AuditRow};
+use crate::audit::repo::{self, AuditRow};
 use crate::auth::PageCaller;
 use crate::state::AppState;
 use crate::web::pages::Chrome;
@@ -21,7 +21,7 @@ struct AuditPage {
     query: String,
     next_cursor: Option<i64>,
     /// The last check of the tamper-evident chain.
-    chain: Option<super::chain::Verification>,
+    chain: Option<crate::audit::chain::Verification>,
     /// Sequence numbers count every organisation's entries: operators only.
     show_sequence: bool,
 }
@@ -114,7 +114,7 @@ pub async fn list(
     let form = PageQuery::parse(raw.as_deref());
     let scope = caller.principal.audit_scope()?;
     let show_sequence = matches!(scope, crate::domain::policy::AuditScope::Everything);
-    let chain = super::chain::last_verification(&state.pool).await?;
+    let chain = crate::audit::chain::last_verification(&state.pool).await?;
     let filter = form.to_api(true).parse()?;
     let mut conn = state.pool.acquire().await?;
     let entries = repo::list(&mut conn, &scope, &filter).await?;
@@ -133,7 +133,10 @@ pub async fn list(
         chrome: Chrome::new(&caller.principal, &caller.csrf),
         entries,
         form,
-        actions: super::Action::ALL.iter().map(|a| a.as_str()).collect(),
+        actions: crate::audit::Action::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect(),
         query,
         next_cursor,
         chain,
@@ -153,5 +156,5 @@ pub async fn export(
     api.cursor = None;
     let filter = api.parse()?;
     let body = super::api::export_csv(&mut *state.pool.acquire().await?, &scope, &filter).await?;
-    Ok(crate::inventory::api::csv_response("audit.csv", body))
+    Ok(crate::web::csv::download("audit.csv", body))
 }

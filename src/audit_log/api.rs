@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Action;
-use super::repo::{self, AuditFilter};
+use crate::audit::Action;
+use crate::audit::repo::{self, AuditFilter};
 use crate::auth::ApiCaller;
 use crate::domain::E164;
 use crate::error::{AppError, AppResult};
@@ -176,7 +176,7 @@ pub async fn export_csv(
         let rows = repo::list(conn, scope, &page).await?;
         for r in &rows {
             let at = r.at.format("%Y-%m-%d %H:%M:%S").to_string();
-            crate::inventory::csvout::write(
+            crate::web::csv::write(
                 &mut out,
                 [
                     at.as_str(),
@@ -216,7 +216,7 @@ pub async fn export(
     let scope = caller.audit_scope()?;
     let filter = query.parse()?;
     let body = export_csv(&mut *state.pool.acquire().await?, &scope, &filter).await?;
-    Ok(crate::inventory::api::csv_response("audit.csv", body))
+    Ok(crate::web::csv::download("audit.csv", body))
 }
 
 /// The tamper-evident chain's head and its last verification (operators: sequence numbers
@@ -233,10 +233,10 @@ pub async fn chain(
             "the audit chain's state is for operators".into(),
         ));
     }
-    let (seq, hash) = super::chain::head(&state.pool).await?;
-    let last = super::chain::last_verification(&state.pool).await?;
+    let (seq, hash) = crate::audit::chain::head(&state.pool).await?;
+    let last = crate::audit::chain::last_verification(&state.pool).await?;
     Ok(Json(json!({
-        "head": { "seq": seq, "hash": super::chain::hex(&hash) },
+        "head": { "seq": seq, "hash": crate::audit::chain::hex(&hash) },
         "last_verification": last,
     })))
 }

@@ -10,9 +10,9 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::password::token_digest;
-use super::{ApiCaller, PageCaller, RequestId, users};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::auth::password::token_digest;
+use crate::auth::{ApiCaller, PageCaller, RequestId, users};
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -30,7 +30,7 @@ async fn ended(
 ) -> AppResult<usize> {
     let count = digests.len();
     for digest in digests {
-        super::session::forget_session_digest(state, digest);
+        crate::auth::session::forget_session_digest(state, digest);
     }
     let entry = Entry::new(action, Outcome::Success)
         .by(caller.tenant().ok(), Some(caller.user_id), request_id)
@@ -42,7 +42,7 @@ async fn ended(
 
 /// The digest of the session a page request is made from, kept when the others end.
 fn this_session(state: &AppState, headers: &HeaderMap) -> Option<Vec<u8>> {
-    super::session::session_token(state, headers).map(|token| token_digest(&token))
+    crate::auth::session::session_token(state, headers).map(|token| token_digest(&token))
 }
 
 #[derive(Deserialize)]

@@ -9,11 +9,23 @@
 
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8] = b"IWS2";
 const KEY_ID: usize = 8;
 const NONCE: usize = 12;
+
+/// What one pass of sealing stored secrets again under the current key found.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Resealed {
+    /// Sealed again under the current key.
+    pub resealed: usize,
+    /// Already sealed under the current key, for their row.
+    pub current: usize,
+    /// Connections whose credentials open with none of the configured keys.
+    pub unreadable: Vec<uuid::Uuid>,
+}
 
 #[derive(Clone)]
 struct SealingKey {

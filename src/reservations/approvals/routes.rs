@@ -1,4 +1,4 @@
-//! The approvals routes; `startup` hands each builder to the slices in turn.
+//! The approvals routes; the reservations slice adds them to its own.
 
 use axum::routing::{get, post};
 

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::tokens::{self, NewToken, TokenRow};
-use super::{ApiCaller, PageCaller, RequestId};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::auth::tokens::{self, NewToken, TokenRow};
+use crate::auth::{ApiCaller, PageCaller, RequestId};
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -63,7 +63,7 @@ async fn revoke(
         token_hash,
     } = tokens::revoke(&state.pool, caller, id).await?;
     // Other instances hear of it from the database; this one forgets it now.
-    super::session::forget_token_digest(state, token_hash);
+    crate::auth::session::forget_token_digest(state, token_hash);
     record(
         state,
         caller,

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::users::{self, NewUser, UserRow};
-use super::{ApiCaller, PageCaller, RequestId};
 use crate::audit::{self, Action, Entry, Outcome};
+use crate::auth::users::{self, NewUser, UserRow};
+use crate::auth::{ApiCaller, PageCaller, RequestId};
 use crate::caches::Topic;
 use crate::domain::policy::Principal;
 use crate::error::{AppError, AppResult};
@@ -46,10 +46,10 @@ async fn change(
     let (user, ended) = users::set_disabled(&state.pool, caller, id, disable).await?;
     // Other instances hear of it from the database; this one forgets them now.
     for digest in ended.sessions {
-        super::session::forget_session_digest(state, digest);
+        crate::auth::session::forget_session_digest(state, digest);
     }
     for digest in ended.tokens {
-        super::session::forget_token_digest(state, digest);
+        crate::auth::session::forget_token_digest(state, digest);
     }
     let action = if disable {
         Action::UserDisable

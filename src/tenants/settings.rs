@@ -1,4 +1,4 @@
-//! Tenant settings: the default caller-ID name, the E911 activation policy and what calls to
+//! Tenant settings (owner of `tenant_settings`): the default caller-ID name, the E911 activation policy and what calls to
 //! a number without a route do.
 
 use chrono::{DateTime, Utc};
@@ -93,6 +93,39 @@ impl TenantSettings {
 }
 
 /// A tenant's settings; a tenant that never saved any has the defaults.
+/// What a tenant admin saves on the settings page.
+pub struct Saved<'a> {
+    pub cnam_default: Option<&'a str>,
+    pub require_e911: bool,
+    pub behavior: UnassignedBehavior,
+    pub main_number: Option<&'a str>,
+    pub approver: Approver,
+}
+
+pub async fn save(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    saved: &Saved<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO tenant_settings (tenant_id, cnam_default, require_e911, unassigned_behavior, main_number,
+                                      premium_approver, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())
+         ON CONFLICT (tenant_id) DO UPDATE SET cnam_default = EXCLUDED.cnam_default, require_e911 = EXCLUDED.require_e911,
+             unassigned_behavior = EXCLUDED.unassigned_behavior, main_number = EXCLUDED.main_number,
+             premium_approver = EXCLUDED.premium_approver, updated_at = now()",
+    )
+    .bind(tenant_id)
+    .bind(saved.cnam_default)
+    .bind(saved.require_e911)
+    .bind(saved.behavior.as_str())
+    .bind(saved.main_number)
+    .bind(saved.approver.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn load(conn: &mut PgConnection, tenant_id: TenantId) -> AppResult<TenantSettings> {
     sqlx::query_as(
         "SELECT o.id AS tenant_id, s.cnam_default, coalesce(s.require_e911, true) AS require_e911,

@@ -1,4 +1,4 @@
-//! The cart routes; `startup` hands each builder to the slices in turn.
+//! The cart routes; the search slice adds them to its own.
 
 use axum::routing::{delete, get, post};
 

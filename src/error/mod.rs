@@ -1,6 +1,8 @@
 //! One error type for the whole application, rendered as JSON for the API
 //! (`{"error":{"code","message","details"}}`) and as an HTML page for browsers.
 
+pub mod provider;
+
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::domain::lifecycle::IllegalTransition;
 use crate::domain::policy::Denied;
-use crate::providers::ProviderError;
+pub use provider::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -1,4 +1,5 @@
-//! Cells of the CSV files Inward writes (the inventory export, the rejected rows). A
+//! The CSV files Inward writes (exports of inventory, numbers and the audit log; rejected upload
+//! rows) and their cells. A
 //! spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` (or a tab or CR before one)
 //! as a formula, so a tenant name or an uploaded field such as `=HYPERLINK(…)` could act on
 //! whoever opens the file. Such cells get a leading `'`, as OWASP recommends; a cell of only
@@ -6,6 +7,9 @@
 //! function nor reach another cell, and stays as it is, so exports re-import unchanged.
 
 use std::borrow::Cow;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
 /// The cell as it is safe to write.
 pub fn safe(cell: &str) -> Cow<'_, str> {
@@ -26,6 +30,21 @@ pub fn write<const N: usize>(
     cells: [&str; N],
 ) -> Result<(), csv::Error> {
     out.write_record(cells.iter().map(|c| safe(c).into_owned()))
+}
+
+/// A CSV file as a download named `filename`.
+pub fn download(filename: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 #[cfg(test)]
