@@ -65,8 +65,7 @@ fn answers(tweak: fn(&mut AppConfig)) -> Vec<Value> {
         seen.push(json!({ "searches_logged": logged }));
         out.lock().unwrap().extend(seen);
     });
-    let seen = seen.lock().unwrap().clone();
-    seen
+    seen.lock().unwrap().clone()
 }
 
 #[test]
