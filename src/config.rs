@@ -1,5 +1,7 @@
 //! Layered settings: built-in defaults, then the file named by INWARD_CONFIG, then
 //! INWARD_* environment variables, then DATABASE_URL.
+//! One file over 500 lines: every setting, its default and its check are read together; a
+//! fifth of it is their unit tests.
 
 use std::fmt;
 use std::net::ToSocketAddrs;
@@ -35,6 +37,43 @@ pub struct AppConfig {
     pub idempotency: IdempotencyConfig,
     pub audit: AuditConfig,
     pub tuning: TuningConfig,
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// API requests a minute per credential (one API token, or one browser session), by role,
+/// counted on each instance; 0 leaves a role unlimited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    pub operator_per_minute: u32,
+    pub reseller_admin_per_minute: u32,
+    pub tenant_admin_per_minute: u32,
+    pub tenant_user_per_minute: u32,
+    /// A credential may send this many seconds' worth of its limit at once.
+    pub burst_seconds: u32,
+}
+
+impl RateLimitsConfig {
+    pub fn per_minute(&self, role: crate::domain::policy::Role) -> u32 {
+        use crate::domain::policy::Role;
+        match role {
+            Role::Operator => self.operator_per_minute,
+            Role::ResellerAdmin => self.reseller_admin_per_minute,
+            Role::TenantAdmin => self.tenant_admin_per_minute,
+            Role::TenantUser => self.tenant_user_per_minute,
+        }
+    }
+
+    /// No limit for anyone: for benchmarks, which measure what the server can do.
+    pub fn unlimited() -> Self {
+        RateLimitsConfig {
+            operator_per_minute: 0,
+            reseller_admin_per_minute: 0,
+            tenant_admin_per_minute: 0,
+            tenant_user_per_minute: 0,
+            burst_seconds: 1,
+        }
+    }
 }
 
 /// The performance mechanisms, each on unless switched off. `inward bench --only machinery`
@@ -298,6 +337,10 @@ impl AppConfig {
             self.server.sign_in_burst_per_address >= 1
                 && self.server.sign_ins_per_address_per_minute >= 1,
             "server.sign_in_burst_per_address and server.sign_ins_per_address_per_minute must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=3_600).contains(&self.rate_limits.burst_seconds),
+            "rate_limits.burst_seconds must be 1 to 3600"
         );
         anyhow::ensure!(
             (1..=36_500).contains(&self.porting.draft_expiry_days),

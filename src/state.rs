@@ -67,6 +67,7 @@ pub struct Shared {
     pub invalidation: Invalidation,
     /// Sign-in attempts per client address on this instance (see `auth::throttle`).
     pub sign_in_limit: Arc<crate::auth::throttle::AddressLimit>,
+    pub api_limits: Arc<crate::auth::rate_limit::ApiLimits>,
     /// Session or API token digest → the caller, for a few seconds.
     pub callers: Arc<Cache<Vec<u8>, CachedCaller>>,
     /// Tenant → the adapter of its connection (or the sandbox), for a few seconds.
@@ -190,6 +191,7 @@ impl AppState {
             config.server.sign_ins_per_address_per_minute,
             config.server.sign_in_burst_per_address,
         ));
+        let api_limits = Arc::new(crate::auth::rate_limit::ApiLimits::new(&config.rate_limits));
         let search_pool = search_pool(&pool, config.database.search_connections, &config.tuning);
         let offer_pool = offer_pool(&pool, config.database.search_connections, &config.tuning);
         let cache_ttl = if config.tuning.caches {
@@ -211,6 +213,7 @@ impl AppState {
             writer_pool,
             provider_releases: Arc::default(),
             sign_in_limit,
+            api_limits,
             callers: Arc::new(Cache::new(
                 invalidation.clone(),
                 Topic::Callers,

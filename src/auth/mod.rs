@@ -5,6 +5,7 @@
 pub mod cookies;
 pub mod pages;
 pub mod password;
+pub mod rate_limit;
 pub mod repo;
 pub mod routes;
 pub mod session;

@@ -137,6 +137,52 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
     }
     let config = bench_config(config, options.clients.max(1));
     println!("machine: {}", machine());
+    let Prepared {
+        mut b,
+        state,
+        served,
+        routed,
+    } = prepare(config, &options).await?;
+
+    if options.runs("explain") {
+        scenarios::explain(&mut b).await?;
+    }
+    // pgbench runs before the server opens its connections: both want one per client, and
+    // together they would pass PostgreSQL's default max_connections of 100.
+    let pgbench = if options.runs("holds") {
+        let url = b.config.database.url.clone();
+        Some(holds::before_server(&state, &b.pool, &url, b.clients, b.duration).await?)
+    } else {
+        None
+    };
+    over_http(&mut b, state, &options, pgbench, routed).await?;
+    if options.runs("machinery") {
+        machinery::run(&mut b, &served).await?;
+    }
+    if options.runs("memory") {
+        scenarios::memory(&mut b).await?;
+    }
+
+    println!("\n== Summary");
+    for line in &b.report.0 {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+struct Prepared {
+    b: Bench,
+    /// The server under test's state, not serving yet.
+    state: AppState,
+    /// The server's connections (as `--server-role`).
+    served: PgPool,
+    /// How many numbers Globex has routed, for the numbers page.
+    routed: i64,
+}
+
+/// The data every scenario needs (10 million numbers, a tenant's routed numbers, tidied
+/// tables), the bench's own connections and the server's state.
+async fn prepare(config: AppConfig, options: &Options) -> anyhow::Result<Prepared> {
     let pool = crate::database::connect(&config).await?;
     let version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&pool)
@@ -156,9 +202,9 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
             "autovacuum is off on this server: the bench vacuums and analyzes the tables it churns itself"
         );
     }
-    let served = served_pool(&pool, &config, &options).await?;
+    let served = served_pool(&pool, &config, options).await?;
     let state = AppState::new(served.clone(), config.clone());
-    let mut b = Bench {
+    let b = Bench {
         tenant: sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'globex'")
             .fetch_one(&pool)
             .await?,
@@ -172,53 +218,42 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
         warmup: Duration::from_secs(1),
         report: Report(Vec::new()),
     };
+    Ok(Prepared {
+        b,
+        state,
+        served,
+        routed,
+    })
+}
 
-    if options.runs("explain") {
-        scenarios::explain(&mut b).await?;
-    }
-    // pgbench runs before the server opens its connections: both want one per client, and
-    // together they would pass PostgreSQL's default max_connections of 100.
-    let pgbench = if options.runs("holds") {
-        Some(
-            holds::before_server(&state, &b.pool, &b.config.database.url, clients, duration)
-                .await?,
-        )
-    } else {
-        None
-    };
-
+/// The scenarios that drive one in-process server over HTTP, stopped when they are done.
+async fn over_http(
+    b: &mut Bench,
+    state: AppState,
+    options: &Options,
+    pgbench: Option<anyhow::Result<f64>>,
+    routed: i64,
+) -> anyhow::Result<()> {
     let worker_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let servers = server::Servers::start(state, worker_threads)?;
     let http = scenarios::Http {
         client: reqwest::Client::builder()
-            .pool_max_idle_per_host(clients * 2)
+            .pool_max_idle_per_host(b.clients * 2)
             .build()?,
         base: format!("http://{}", servers.inward),
         bare: servers.bare,
     };
     if options.runs("search") {
-        scenarios::searches(&mut b, &http).await?;
+        scenarios::searches(b, &http).await?;
     }
     if let Some(pgbench) = pgbench {
-        scenarios::holds(&mut b, &http, pgbench).await?;
+        scenarios::holds(b, &http, pgbench).await?;
     }
     if options.runs("fight") {
-        scenarios::fight(&mut b, &http).await?;
+        scenarios::fight(b, &http).await?;
     }
     if options.runs("pages") {
-        scenarios::pages(&mut b, &http, routed).await?;
-    }
-    drop(servers);
-    if options.runs("machinery") {
-        machinery::run(&mut b, &served).await?;
-    }
-    if options.runs("memory") {
-        scenarios::memory(&mut b).await?;
-    }
-
-    println!("\n== Summary");
-    for line in &b.report.0 {
-        println!("{line}");
+        scenarios::pages(b, &http, routed).await?;
     }
     Ok(())
 }
@@ -229,6 +264,9 @@ fn bench_config(mut config: AppConfig, clients: usize) -> AppConfig {
     // server gets as many, so that both can have as many commits waiting on the same WAL
     // flush. The configured pool is kept when it is larger.
     config.database.max_connections = config.database.max_connections.max(clients as u32);
+    // The bench measures what the server can do: 64 clients on one token would pass any
+    // caller's limit in a second.
+    config.rate_limits = crate::config::RateLimitsConfig::unlimited();
     // The holds scenario's platform is a simulator on this machine.
     config.outbound.allow_hosts = vec!["127.0.0.1".into()];
     if config.secrets.key.is_empty() {

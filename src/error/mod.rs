@@ -42,6 +42,8 @@ pub enum AppError {
     ProviderPartial { message: String, details: Value },
     #[error("the database cannot be reached: try again in a few seconds")]
     Unavailable,
+    #[error("too many API requests with this credential: try again in {retry_after} second(s)")]
+    RateLimited { limit: u32, retry_after: u64 },
     /// A request the HTTP layer itself refused (malformed query, unknown method, body over
     /// the limit, wrong media type), answered in the same shape as every other error.
     #[error("{message}")]
@@ -89,6 +91,7 @@ impl AppError {
             AppError::Provider(err) => err.http_status(),
             AppError::ProviderPartial { .. } => StatusCode::BAD_GATEWAY,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Rejected { status, .. } => *status,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,7 +99,11 @@ impl AppError {
 
     /// The `Retry-After` an answer carries, in seconds.
     pub fn retry_after(&self) -> Option<u64> {
-        matches!(self, AppError::Unavailable).then_some(RETRY_AFTER_SECONDS)
+        match self {
+            AppError::Unavailable => Some(RETRY_AFTER_SECONDS),
+            AppError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -111,6 +118,7 @@ impl AppError {
             AppError::Provider(err) => err.code(),
             AppError::ProviderPartial { .. } => "provider_error",
             AppError::Unavailable => "database_unavailable",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::Rejected { status, .. } => match status.as_u16() {
                 404 => "not_found",
                 405 => "method_not_allowed",
@@ -130,6 +138,9 @@ impl AppError {
             | AppError::Conflict { details, .. }
             | AppError::ProviderPartial { details, .. } => details.clone(),
             AppError::Provider(err) => err.details(),
+            AppError::RateLimited { limit, retry_after } => {
+                json!({ "limit": limit, "retry_after_seconds": retry_after })
+            }
             _ => Value::Null,
         }
     }

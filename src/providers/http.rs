@@ -2,6 +2,8 @@
 //! a single in-flight refresh, client-side throttling under the platform's limit, retries
 //! with jittered backoff on 429/502/503/504 honouring `Retry-After`, one refresh on 401,
 //! and errors mapped to `ProviderError` with the raw body and correlation id kept.
+//! One file over 500 lines: the retry, throttle and token rules interact on every attempt and
+//! are read together.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

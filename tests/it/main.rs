@@ -8,6 +8,7 @@ mod db;
 mod drift;
 
 mod aging;
+mod api_limits;
 mod approvals;
 mod audit_chain;
 mod audit_log;

@@ -1,0 +1,275 @@
+//! API rate limits. Each credential (one API token, or one browser session) may make so many
+//! requests a minute to `/api/`, by its role, with a burst of a few seconds' worth at once:
+//! a generic cell rate (governor's GCRA) per credential, counted on each instance, so behind
+//! N instances a credential gets up to N times its limit. Every API answer says where the
+//! caller stands (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`); one past the
+//! limit is answered 429 with `Retry-After`, without running.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::config::RateLimitsConfig;
+use crate::domain::policy::Role;
+
+/// Which credential a request came with: the digest its caller is cached under, so the
+/// same token counts the same on every request and a token and a session never share a
+/// count.
+#[derive(Debug, Clone)]
+pub struct Credential(pub Vec<u8>);
+
+type Limiter =
+    RateLimiter<Vec<u8>, DefaultKeyedStateStore<Vec<u8>>, DefaultClock, StateInformationMiddleware>;
+
+/// One role's limiter and the burst its quota allows.
+struct RoleLimit {
+    limiter: Limiter,
+    burst: u32,
+}
+
+const ROLES: [Role; 4] = [
+    Role::Operator,
+    Role::ResellerAdmin,
+    Role::TenantAdmin,
+    Role::TenantUser,
+];
+
+pub struct ApiLimits {
+    /// One limit per role, in `ROLES` order; `None` where the role is unlimited.
+    by_role: Vec<Option<RoleLimit>>,
+    clock: DefaultClock,
+    /// When idle credentials were last forgotten.
+    pruned: std::sync::Mutex<Instant>,
+}
+
+/// Credentials remembered before the idle ones are forgotten.
+const REMEMBERED: usize = 10_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(10);
+
+/// What the limit says of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The caller's role has no limit.
+    Unlimited,
+    /// Let through; `remaining` more may follow at once, and the allowance is whole again
+    /// in `reset` seconds.
+    Admitted {
+        limit: u32,
+        remaining: u32,
+        reset: u64,
+    },
+    /// Refused: the next request is let through in `retry_after` seconds.
+    Refused { limit: u32, retry_after: u64 },
+}
+
+impl ApiLimits {
+    pub fn new(config: &RateLimitsConfig) -> Self {
+        let by_role = ROLES
+            .iter()
+            .map(|role| {
+                quota(config.per_minute(*role), config.burst_seconds).map(|quota| RoleLimit {
+                    limiter: RateLimiter::keyed(quota).with_middleware(),
+                    burst: quota.burst_size().get(),
+                })
+            })
+            .collect();
+        ApiLimits {
+            by_role,
+            clock: DefaultClock::default(),
+            pruned: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Counts one request of `credential`, made as `role`.
+    pub fn check(&self, role: Role, credential: &Credential) -> Verdict {
+        let index = ROLES.iter().position(|r| *r == role).unwrap_or(0);
+        let Some(Some(RoleLimit { limiter, burst })) = self.by_role.get(index) else {
+            return Verdict::Unlimited;
+        };
+        let limit = *burst;
+        // Forgetting idle credentials walks them all: at most every few seconds, however
+        // many credentials call.
+        if limiter.len() > REMEMBERED
+            && let Ok(mut pruned) = self.pruned.try_lock()
+            && pruned.elapsed() > PRUNE_EVERY
+        {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+            *pruned = Instant::now();
+        }
+        match limiter.check_key(&credential.0) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let refill = snapshot.quota().replenish_interval() * (limit - remaining);
+                Verdict::Admitted {
+                    limit,
+                    remaining,
+                    reset: whole_seconds(refill),
+                }
+            }
+            Err(not_until) => Verdict::Refused {
+                limit,
+                retry_after: whole_seconds(not_until.wait_time_from(self.clock.now())).max(1),
+            },
+        }
+    }
+}
+
+/// The quota of `per_minute` requests with `burst_seconds` of them at once; none for 0.
+fn quota(per_minute: u32, burst_seconds: u32) -> Option<Quota> {
+    let per_minute = NonZeroU32::new(per_minute)?;
+    let burst = (u64::from(per_minute.get()) * u64::from(burst_seconds.max(1))).div_ceil(60);
+    let burst =
+        NonZeroU32::new(u32::try_from(burst).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
+    let period = Duration::from_secs(60) / per_minute.get();
+    Some(
+        Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_minute(per_minute))
+            .allow_burst(burst),
+    )
+}
+
+fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// The `RateLimit-*` headers of an answer (and `Retry-After` on a refusal).
+pub fn headers(verdict: &Verdict) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: u64| {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    };
+    match *verdict {
+        Verdict::Unlimited => {}
+        Verdict::Admitted {
+            limit,
+            remaining,
+            reset,
+        } => {
+            put("ratelimit-limit", limit.into());
+            put("ratelimit-remaining", remaining.into());
+            put("ratelimit-reset", reset);
+        }
+        Verdict::Refused { limit, retry_after } => {
+            put("ratelimit-limit", limit.into());
+            put("ratelimit-remaining", 0);
+            put("ratelimit-reset", retry_after);
+            put("retry-after", retry_after);
+        }
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_minute: u32, burst_seconds: u32) -> ApiLimits {
+        ApiLimits::new(&RateLimitsConfig {
+            operator_per_minute: 0,
+            reseller_admin_per_minute: per_minute,
+            tenant_admin_per_minute: per_minute,
+            tenant_user_per_minute: per_minute,
+            burst_seconds,
+        })
+    }
+
+    #[test]
+    fn a_credential_gets_its_burst_then_is_refused_with_a_wait() {
+        let limits = limits(60, 5);
+        let token = Credential(b"token".to_vec());
+        for expected_remaining in (0..5).rev() {
+            match limits.check(Role::TenantUser, &token) {
+                Verdict::Admitted {
+                    limit, remaining, ..
+                } => {
+                    assert_eq!(limit, 5);
+                    assert_eq!(remaining, expected_remaining);
+                }
+                other => panic!("within the burst: {other:?}"),
+            }
+        }
+        match limits.check(Role::TenantUser, &token) {
+            Verdict::Refused { limit, retry_after } => {
+                assert_eq!(limit, 5);
+                assert!(
+                    (1..=1).contains(&retry_after),
+                    "one a second: {retry_after}"
+                );
+            }
+            other => panic!("past the burst: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn credentials_and_roles_are_counted_apart() {
+        let limits = limits(60, 1);
+        assert!(matches!(
+            limits.check(Role::TenantUser, &Credential(b"a".to_vec())),
+            Verdict::Admitted { .. }
+        ));
+        assert!(matches!(
+            limits.check(Role::TenantUser, &Credential(b"a".to_vec())),
+            Verdict::Refused { .. }
+        ));
+        assert!(matches!(
+            limits.check(Role::TenantUser, &Credential(b"b".to_vec())),
+            Verdict::Admitted { .. }
+        ));
+        assert!(matches!(
+            limits.check(Role::TenantAdmin, &Credential(b"a".to_vec())),
+            Verdict::Admitted { .. }
+        ));
+        assert_eq!(
+            limits.check(Role::Operator, &Credential(b"a".to_vec())),
+            Verdict::Unlimited
+        );
+    }
+
+    #[test]
+    fn the_reset_is_the_time_to_refill_what_was_used() {
+        let limits = limits(60, 10);
+        let mut last = None;
+        for _ in 0..4 {
+            last = Some(limits.check(Role::TenantAdmin, &Credential(b"t".to_vec())));
+        }
+        match last {
+            Some(Verdict::Admitted {
+                remaining, reset, ..
+            }) => {
+                assert_eq!(remaining, 6);
+                assert!(
+                    (3..=4).contains(&reset),
+                    "four used at one a second: {reset}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_burst_is_a_few_seconds_worth_and_never_zero() {
+        let burst = |per_minute, seconds| quota(per_minute, seconds).map(|q| q.burst_size().get());
+        assert_eq!(burst(600, 10), Some(100));
+        assert_eq!(burst(1, 10), Some(1));
+        assert_eq!(burst(6000, 0), Some(100));
+        assert_eq!(burst(0, 10), None);
+    }
+
+    #[test]
+    fn a_refusal_carries_retry_after_and_no_remaining() {
+        let h = headers(&Verdict::Refused {
+            limit: 100,
+            retry_after: 3,
+        });
+        assert_eq!(h["retry-after"], "3");
+        assert_eq!(h["ratelimit-remaining"], "0");
+        assert_eq!(h["ratelimit-limit"], "100");
+        assert!(headers(&Verdict::Unlimited).is_empty());
+    }
+}
