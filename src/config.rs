@@ -40,7 +40,7 @@ pub struct AppConfig {
     pub rate_limits: RateLimitsConfig,
 }
 
-/// API requests a minute per credential (one API token, or one browser session), by role,
+/// API requests a minute per user (all of the user's tokens and sessions together), by role,
 /// counted on each instance; 0 leaves a role unlimited.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +49,7 @@ pub struct RateLimitsConfig {
     pub reseller_admin_per_minute: u32,
     pub tenant_admin_per_minute: u32,
     pub tenant_user_per_minute: u32,
-    /// A credential may send this many seconds' worth of its limit at once.
+    /// A user may send this many seconds' worth of the limit at once.
     pub burst_seconds: u32,
 }
 
@@ -82,8 +82,6 @@ impl RateLimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TuningConfig {
-    /// The search, stock and writer pools keep each statement's generic plan.
-    pub generic_plans: bool,
     /// Searches run on pools of their own, the stock's with its scope set at connect.
     pub search_pools: bool,
     /// Holds, their references and the sandbox's reservations batched across requests.

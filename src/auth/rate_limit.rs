@@ -1,9 +1,10 @@
-//! API rate limits. Each credential (one API token, or one browser session) may make so many
-//! requests a minute to `/api/`, by its role, with a burst of a few seconds' worth at once:
-//! a generic cell rate (governor's GCRA) per credential, counted on each instance, so behind
-//! N instances a credential gets up to N times its limit. Every API answer says where the
-//! caller stands (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`); one past the
-//! limit is answered 429 with `Retry-After`, without running.
+//! API rate limits. Each user may make so many requests a minute to `/api/`, by role, with a
+//! burst of a few seconds' worth at once: a generic cell rate (governor's GCRA) per user,
+//! counted on each instance, so behind N instances a user gets up to N times the limit. All
+//! of a user's API tokens and browser sessions share the one allowance: minting tokens or
+//! signing in again does not multiply it. Every API answer says where the caller stands
+//! (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`); one past the limit is
+//! answered 429 with `Retry-After`, without running.
 
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
@@ -15,16 +16,11 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::config::RateLimitsConfig;
+use crate::domain::UserId;
 use crate::domain::policy::Role;
 
-/// Which credential a request came with: the digest its caller is cached under, so the
-/// same token counts the same on every request and a token and a session never share a
-/// count.
-#[derive(Debug, Clone)]
-pub struct Credential(pub Vec<u8>);
-
 type Limiter =
-    RateLimiter<Vec<u8>, DefaultKeyedStateStore<Vec<u8>>, DefaultClock, StateInformationMiddleware>;
+    RateLimiter<UserId, DefaultKeyedStateStore<UserId>, DefaultClock, StateInformationMiddleware>;
 
 /// One role's limiter and the burst its quota allows.
 struct RoleLimit {
@@ -43,11 +39,11 @@ pub struct ApiLimits {
     /// One limit per role, in `ROLES` order; `None` where the role is unlimited.
     by_role: Vec<Option<RoleLimit>>,
     clock: DefaultClock,
-    /// When idle credentials were last forgotten.
+    /// When idle users were last forgotten.
     pruned: std::sync::Mutex<Instant>,
 }
 
-/// Credentials remembered before the idle ones are forgotten.
+/// Users remembered before the idle ones are forgotten.
 const REMEMBERED: usize = 10_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
@@ -63,8 +59,13 @@ pub enum Verdict {
         remaining: u32,
         reset: u64,
     },
-    /// Refused: the next request is let through in `retry_after` seconds.
-    Refused { limit: u32, retry_after: u64 },
+    /// Refused: the next request is let through in `retry_after` seconds, the whole
+    /// allowance in `reset`.
+    Refused {
+        limit: u32,
+        retry_after: u64,
+        reset: u64,
+    },
 }
 
 impl ApiLimits {
@@ -85,15 +86,15 @@ impl ApiLimits {
         }
     }
 
-    /// Counts one request of `credential`, made as `role`.
-    pub fn check(&self, role: Role, credential: &Credential) -> Verdict {
+    /// Counts one request of `user`, made as `role`.
+    pub fn check(&self, role: Role, user: UserId) -> Verdict {
         let index = ROLES.iter().position(|r| *r == role).unwrap_or(0);
         let Some(Some(RoleLimit { limiter, burst })) = self.by_role.get(index) else {
             return Verdict::Unlimited;
         };
         let limit = *burst;
-        // Forgetting idle credentials walks them all: at most every few seconds, however
-        // many credentials call.
+        // Forgetting idle users walks them all: at most every few seconds, however many
+        // call.
         if limiter.len() > REMEMBERED
             && let Ok(mut pruned) = self.pruned.try_lock()
             && pruned.elapsed() > PRUNE_EVERY
@@ -102,7 +103,7 @@ impl ApiLimits {
             limiter.shrink_to_fit();
             *pruned = Instant::now();
         }
-        match limiter.check_key(&credential.0) {
+        match limiter.check_key(&user) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let refill = snapshot.quota().replenish_interval() * (limit - remaining);
@@ -112,10 +113,15 @@ impl ApiLimits {
                     reset: whole_seconds(refill),
                 }
             }
-            Err(not_until) => Verdict::Refused {
-                limit,
-                retry_after: whole_seconds(not_until.wait_time_from(self.clock.now())).max(1),
-            },
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let rest = not_until.quota().replenish_interval() * (limit - 1);
+                Verdict::Refused {
+                    limit,
+                    retry_after: whole_seconds(wait).max(1),
+                    reset: whole_seconds(wait + rest).max(1),
+                }
+            }
         }
     }
 }
@@ -155,10 +161,14 @@ pub fn headers(verdict: &Verdict) -> HeaderMap {
             put("ratelimit-remaining", remaining.into());
             put("ratelimit-reset", reset);
         }
-        Verdict::Refused { limit, retry_after } => {
+        Verdict::Refused {
+            limit,
+            retry_after,
+            reset,
+        } => {
             put("ratelimit-limit", limit.into());
             put("ratelimit-remaining", 0);
-            put("ratelimit-reset", retry_after);
+            put("ratelimit-reset", reset);
             put("retry-after", retry_after);
         }
     }
@@ -168,6 +178,10 @@ pub fn headers(verdict: &Verdict) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user(n: u128) -> UserId {
+        UserId(uuid::Uuid::from_u128(n))
+    }
 
     fn limits(per_minute: u32, burst_seconds: u32) -> ApiLimits {
         ApiLimits::new(&RateLimitsConfig {
@@ -180,11 +194,12 @@ mod tests {
     }
 
     #[test]
-    fn a_credential_gets_its_burst_then_is_refused_with_a_wait() {
-        let limits = limits(60, 5);
-        let token = Credential(b"token".to_vec());
+    fn a_user_gets_the_burst_then_is_refused_with_a_wait() {
+        // One a minute, 300 s of it at once: nothing comes back while the test runs.
+        let limits = limits(1, 300);
+        let token = user(1);
         for expected_remaining in (0..5).rev() {
-            match limits.check(Role::TenantUser, &token) {
+            match limits.check(Role::TenantUser, token) {
                 Verdict::Admitted {
                     limit, remaining, ..
                 } => {
@@ -194,12 +209,20 @@ mod tests {
                 other => panic!("within the burst: {other:?}"),
             }
         }
-        match limits.check(Role::TenantUser, &token) {
-            Verdict::Refused { limit, retry_after } => {
+        match limits.check(Role::TenantUser, token) {
+            Verdict::Refused {
+                limit,
+                retry_after,
+                reset,
+            } => {
                 assert_eq!(limit, 5);
                 assert!(
-                    (1..=1).contains(&retry_after),
-                    "one a second: {retry_after}"
+                    (1..=60).contains(&retry_after),
+                    "one a minute: {retry_after}"
+                );
+                assert!(
+                    (241..=300).contains(&reset),
+                    "all five back in five minutes: {reset}"
                 );
             }
             other => panic!("past the burst: {other:?}"),
@@ -207,36 +230,34 @@ mod tests {
     }
 
     #[test]
-    fn credentials_and_roles_are_counted_apart() {
-        let limits = limits(60, 1);
+    fn users_and_roles_are_counted_apart() {
+        let limits = limits(1, 60);
         assert!(matches!(
-            limits.check(Role::TenantUser, &Credential(b"a".to_vec())),
+            limits.check(Role::TenantUser, user(1)),
             Verdict::Admitted { .. }
         ));
         assert!(matches!(
-            limits.check(Role::TenantUser, &Credential(b"a".to_vec())),
+            limits.check(Role::TenantUser, user(1)),
             Verdict::Refused { .. }
         ));
         assert!(matches!(
-            limits.check(Role::TenantUser, &Credential(b"b".to_vec())),
+            limits.check(Role::TenantUser, user(2)),
             Verdict::Admitted { .. }
         ));
         assert!(matches!(
-            limits.check(Role::TenantAdmin, &Credential(b"a".to_vec())),
+            limits.check(Role::TenantAdmin, user(1)),
             Verdict::Admitted { .. }
         ));
-        assert_eq!(
-            limits.check(Role::Operator, &Credential(b"a".to_vec())),
-            Verdict::Unlimited
-        );
+        assert_eq!(limits.check(Role::Operator, user(1)), Verdict::Unlimited);
     }
 
     #[test]
     fn the_reset_is_the_time_to_refill_what_was_used() {
-        let limits = limits(60, 10);
+        // Six a minute (one every 10 s), 100 s of it at once.
+        let limits = limits(6, 100);
         let mut last = None;
         for _ in 0..4 {
-            last = Some(limits.check(Role::TenantAdmin, &Credential(b"t".to_vec())));
+            last = Some(limits.check(Role::TenantAdmin, user(3)));
         }
         match last {
             Some(Verdict::Admitted {
@@ -244,8 +265,8 @@ mod tests {
             }) => {
                 assert_eq!(remaining, 6);
                 assert!(
-                    (3..=4).contains(&reset),
-                    "four used at one a second: {reset}"
+                    (30..=40).contains(&reset),
+                    "four used, one back every 10 s: {reset}"
                 );
             }
             other => panic!("{other:?}"),
@@ -266,10 +287,12 @@ mod tests {
         let h = headers(&Verdict::Refused {
             limit: 100,
             retry_after: 3,
+            reset: 12,
         });
         assert_eq!(h["retry-after"], "3");
         assert_eq!(h["ratelimit-remaining"], "0");
         assert_eq!(h["ratelimit-limit"], "100");
+        assert_eq!(h["ratelimit-reset"], "12");
         assert!(headers(&Verdict::Unlimited).is_empty());
     }
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::rate_limit::{self, Credential, Verdict};
+use super::rate_limit::{self, Verdict};
 use super::{
     Authenticated, CSRF_FIELD, CSRF_HEADER, CachedCaller, cookies, password, repo, tokens,
 };
@@ -58,16 +58,16 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
                     "org",
                     tracing::field::display(authenticated.principal.org_id),
                 );
-                let verdict = match request.extensions().get::<Credential>() {
-                    Some(credential) if api => state
-                        .api_limits
-                        .check(authenticated.principal.role, credential),
-                    _ => Verdict::Unlimited,
+                let principal = &authenticated.principal;
+                let verdict = if api {
+                    state.api_limits.check(principal.role, principal.user_id)
+                } else {
+                    Verdict::Unlimited
                 };
                 let mut response = match verdict {
-                    Verdict::Refused { limit, retry_after } => {
-                        AppError::RateLimited { limit, retry_after }.into_response()
-                    }
+                    Verdict::Refused {
+                        limit, retry_after, ..
+                    } => AppError::RateLimited { limit, retry_after }.into_response(),
                     _ => {
                         let scope = crate::db_scope::Scope::of(&authenticated.principal);
                         crate::db_scope::within(scope, next.run(request)).await
@@ -86,15 +86,16 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
 async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError> {
     let (mut parts, body) = request.into_parts();
     let mut body = body;
-    let (authenticated, credential) = if let Some(token) = bearer_token(&parts.headers) {
-        let key = Credential(cache_key(token, Via::ApiToken));
-        let found = caller(state, token, Via::ApiToken, &key).await?;
-        (Some(found.ok_or(AppError::Unauthenticated)?), Some(key))
+    let authenticated = if let Some(token) = bearer_token(&parts.headers) {
+        Some(
+            caller(state, token, Via::ApiToken)
+                .await?
+                .ok_or(AppError::Unauthenticated)?,
+        )
     } else if let Some(token) = session_token(state, &parts.headers) {
-        let key = Credential(cache_key(&token, Via::Session));
-        (caller(state, &token, Via::Session, &key).await?, Some(key))
+        caller(state, &token, Via::Session).await?
     } else {
-        (None, None)
+        None
     };
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method
@@ -124,9 +125,6 @@ async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError
     }
     if let Some(authenticated) = authenticated {
         parts.extensions.insert(authenticated);
-        if let Some(credential) = credential {
-            parts.extensions.insert(credential);
-        }
     }
     Ok(Request::from_parts(parts, body))
 }
@@ -143,9 +141,9 @@ async fn caller(
     state: &AppState,
     token: &str,
     via: Via,
-    key: &Credential,
 ) -> Result<Option<Authenticated>, AppError> {
-    if let Some(authenticated) = state.callers.get(&key.0).and_then(CachedCaller::fresh) {
+    let key = cache_key(token, via);
+    if let Some(authenticated) = state.callers.get(&key).and_then(CachedCaller::fresh) {
         return Ok(Some(authenticated));
     }
     let ticket = state.callers.ticket();
@@ -166,7 +164,7 @@ async fn caller(
             .map(|(authenticated, expires_at)| CachedCaller::new(authenticated, Some(expires_at))),
     };
     Ok(found.and_then(|found| {
-        state.callers.insert(ticket, key.0.clone(), found.clone());
+        state.callers.insert(ticket, key, found.clone());
         found.fresh()
     }))
 }

@@ -29,6 +29,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// The role the server under test connects as; DATABASE_URL's when None.
     pub server_role: Option<String>,
+    /// The machinery scenario's mechanisms to measure, by `[tuning]` key; empty: all.
+    pub mechanisms: Vec<String>,
 }
 
 impl Options {
@@ -157,7 +159,7 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
     };
     over_http(&mut b, state, &options, pgbench, routed).await?;
     if options.runs("machinery") {
-        machinery::run(&mut b, &served).await?;
+        machinery::run(&mut b, &served, &options.mechanisms).await?;
     }
     if options.runs("memory") {
         scenarios::memory(&mut b).await?;

@@ -6,26 +6,64 @@ use std::time::Duration;
 
 use super::load::{self, Stats};
 
-/// Logs in through the form and returns the `Cookie` header value of the session.
+/// Signs in through the form, as a browser does (the form first, for its token and its
+/// cookie), and returns the `Cookie` header value of the session.
 pub async fn login(base: &str, email: &str, password: &str) -> anyhow::Result<String> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
+    let form = client.get(format!("{base}/login")).send().await?;
+    let form_cookie = cookies(&form);
+    let page = form.text().await?;
+    let token = page
+        .split("name=\"login_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or_else(|| anyhow::anyhow!("the sign-in form carries no token"))?;
     let response = client
         .post(format!("{base}/login"))
-        .form(&[("email", email), ("password", password), ("next", "/")])
+        .header(reqwest::header::COOKIE, form_cookie)
+        .form(&[
+            ("email", email),
+            ("password", password),
+            ("next", "/"),
+            ("login_token", token),
+        ])
         .send()
         .await?;
-    let cookie = response
+    anyhow::ensure!(
+        response.status() == reqwest::StatusCode::SEE_OTHER,
+        "sign-in of {email} answered {}",
+        response.status()
+    );
+    Ok(cookies(&response))
+}
+
+/// The cookies an answer sets, as a `Cookie` header value.
+fn cookies(response: &reqwest::Response) -> String {
+    response
         .headers()
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next())
         .collect::<Vec<_>>()
-        .join("; ");
-    anyhow::ensure!(!cookie.is_empty(), "login of {email} set no cookie");
-    Ok(cookie)
+        .join("; ")
+}
+
+/// The operator's inventory pages: the first, one further in (keyset cursor), and the
+/// filters (a number prefix, a tenant's name, a status).
+pub fn inventory_pages(base: &str) -> Vec<String> {
+    [
+        "",
+        "?cursor=%2B17135550000",
+        "?q=512",
+        "?q=globex",
+        "?status=released",
+    ]
+    .iter()
+    .map(|q| format!("{base}/inventory{q}"))
+    .collect()
 }
 
 pub async fn run(

@@ -31,7 +31,7 @@ pub async fn explain(b: &mut Bench) -> anyhow::Result<()> {
         if let Some(generic) = &plans.generic {
             println!(
                 "{:<20} {:<40} {generic}",
-                "", "  generic plan, as the API runs it:"
+                "", "  its generic plan, once settled on:"
             );
             uses_index &= generic != "SEQ SCAN" && !generic.is_empty();
         }
@@ -196,18 +196,7 @@ pub async fn pages(b: &mut Bench, http: &Http, routed: i64) -> anyhow::Result<()
         .collect();
     println!("(the numbers page: Globex's first 100 of {routed} active numbers)");
     let numbers_page = vec![format!("{base}/numbers")];
-    // The first page, a page further in (keyset cursor), and the filters: a number
-    // prefix, a tenant's name, a status.
-    let inventory_pages: Vec<String> = [
-        "",
-        "?cursor=%2B17135550000",
-        "?q=512",
-        "?q=globex",
-        "?status=released",
-    ]
-    .iter()
-    .map(|q| format!("{base}/inventory{q}"))
-    .collect();
+    let inventory_pages = pages::inventory_pages(base);
     for (name, urls, cookie) in [
         ("search results page", search_pages, &agent),
         ("numbers page", numbers_page, &agent),

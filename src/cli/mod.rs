@@ -134,6 +134,10 @@ pub enum Command {
         /// always uses DATABASE_URL's role.
         #[arg(long)]
         server_role: Option<String>,
+        /// With `--only machinery`: only these mechanisms, by their `[tuning]` keys
+        /// (comma-separated); all by default.
+        #[arg(long, value_delimiter = ',')]
+        mechanism: Vec<String>,
         /// Run against a database whose name does not start with `bench`.
         #[arg(long)]
         destroy_data: bool,
@@ -320,6 +324,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             seconds,
             only,
             server_role,
+            mechanism,
             ..
         } => {
             let options = crate::bench::Options {
@@ -328,6 +333,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
                 seconds,
                 only,
                 server_role,
+                mechanisms: mechanism,
             };
             crate::bench::run(config, options).await?
         }

@@ -42,7 +42,7 @@ pub enum AppError {
     ProviderPartial { message: String, details: Value },
     #[error("the database cannot be reached: try again in a few seconds")]
     Unavailable,
-    #[error("too many API requests with this credential: try again in {retry_after} second(s)")]
+    #[error("too many API requests from this user: try again in {retry_after} second(s)")]
     RateLimited { limit: u32, retry_after: u64 },
     /// A request the HTTP layer itself refused (malformed query, unknown method, body over
     /// the limit, wrong media type), answered in the same shape as every other error.

@@ -53,7 +53,7 @@ fn test_config(tweak: impl FnOnce(&mut AppConfig)) -> AppConfig {
     config.secrets.key = crate::genesys::SECRET_KEY.into();
     // Every test signs in from 127.0.0.1, many times; the limit has a test of its own.
     config.server.sign_in_burst_per_address = 10_000;
-    // Tests drive the API hard from a few tokens; limits this high still put the headers on
+    // Tests drive the API hard as a few users; limits this high still put the headers on
     // every answer, and the limits themselves have a test of their own (`api_limits`).
     for per_minute in [
         &mut config.rate_limits.operator_per_minute,
