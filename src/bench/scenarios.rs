@@ -31,7 +31,7 @@ pub async fn explain(b: &mut Bench) -> anyhow::Result<()> {
         if let Some(generic) = &plans.generic {
             println!(
                 "{:<20} {:<40} {generic}",
-                "", "  its generic plan, once settled on:"
+                "", "  generic plan, as the API runs it:"
             );
             uses_index &= generic != "SEQ SCAN" && !generic.is_empty();
         }

@@ -107,8 +107,8 @@ async fn profile(pool: &PgPool, tenant: uuid::Uuid) -> anyhow::Result<TenantProf
 }
 
 /// How the first query of a kind is planned for `tenant`: its `EXPLAIN` for these values,
-/// and, when the API keeps the statement prepared (`state::search_pool`), the indexes and
-/// sequential scans its generic plan actually made, read from the statistics of the
+/// and, when the API keeps the statement's generic plan (`state::search_pool`), the
+/// indexes and sequential scans that plan actually made, read from the statistics of the
 /// transaction it ran in (`pg_stat_xact_user_tables` and `pg_stat_get_xact_numscans` count
 /// this connection's own scans only).
 pub async fn explain(
@@ -129,13 +129,9 @@ pub async fn explain(
         });
     }
     // The first run prepares the statement and plans it (planning itself probes index
-    // ends, which count as scans); the second runs its generic plan, which PostgreSQL's plan
-    // cache may settle on after five runs (forced here), and the counts it adds are that
-    // plan's own scans.
+    // ends, which count as scans); the second runs the cached generic plan, and the counts
+    // it adds are the plan's own scans.
     let mut tx = search_pool.begin().await?;
-    sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
-        .execute(&mut *tx)
-        .await?;
     crate::search::repo::search(&mut tx, &profile, &criteria, true).await?;
     let before = scans(&mut tx).await?;
     crate::search::repo::search(&mut tx, &profile, &criteria, true).await?;

@@ -37,8 +37,7 @@ pub async fn search(
 }
 
 /// The plan PostgreSQL picks for `search` with these values (`EXPLAIN`, one line a row).
-/// A prepared statement may settle on a generic plan after its fifth run (PostgreSQL's plan
-/// cache): `inward bench` checks which
+/// Statements that keep their plan run a generic plan instead: `inward bench` checks which
 /// indexes that one uses from the statistics of its own transaction.
 pub async fn explain(
     conn: &mut PgConnection,
@@ -78,9 +77,9 @@ fn inlined_pattern(c: &SearchCriteria) -> Option<String> {
     })
 }
 
-/// Whether the statement is kept prepared (on `state::search_pool`): unless a vanity pattern
-/// had to be bound (never, for a parsed pattern), since a generic plan, which a prepared
-/// statement may settle on, cannot tell what a bound pattern fixes. Such a search is planned every time for
+/// Whether the statement is kept prepared, with a generic plan on `state::search_pool`:
+/// unless a vanity pattern had to be bound (never, for a parsed pattern), since a generic
+/// plan cannot tell what a bound pattern fixes. Such a search is planned every time for
 /// its pattern, on the main pool.
 pub fn keeps_its_plan(c: &SearchCriteria) -> bool {
     c.pattern.is_none() || inlined_pattern(c).is_some()
@@ -139,8 +138,8 @@ fn build<'a>(
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(select);
     // Everything that decides the plan is written into the SQL: the kind, country, state,
     // area code, exchange, limit and the tenant's identifiers, all validated codes or ids,
-    // never the caller's text. Searches are prepared, and a prepared statement may settle on
-    // a plan generic in its parameters: one that saw `npa = $1` or `country = $1`
+    // never the caller's text. Searches keep their plans (`state::search_pool`), and a
+    // kept plan is generic in its parameters: one that saw `npa = $1` or `country = $1`
     // misjudged how many rows each index yields (a toll-free area-code search took 36 ms
     // instead of under 1 ms). Only free text (rate center, city) and the cursor are bound.
     // country, state, npa and nxx are char(n) columns, hence the casts to bpchar.
