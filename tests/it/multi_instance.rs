@@ -43,6 +43,10 @@ pub(crate) fn start(url: &str, count: usize) -> Instances {
             .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "1")
             .env("INWARD_SANDBOX__ACTIVATION_DELAY_SECONDS", "1")
             .env("INWARD_DATABASE__MAX_CONNECTIONS", "5")
+            // Many clients share a user's token here as fast as the instances answer; the
+            // API's limits have a test of their own (`api_limits`).
+            .env("INWARD_RATE_LIMITS__TENANT_USER_PER_MINUTE", "0")
+            .env("INWARD_RATE_LIMITS__TENANT_ADMIN_PER_MINUTE", "0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
