@@ -7,7 +7,6 @@
 //! answered 429 with `Retry-After`, without running.
 
 use std::num::NonZeroU32;
-use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use governor::clock::{Clock, DefaultClock};
@@ -15,6 +14,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use super::throttle::{Forgetting, whole_seconds};
 use crate::config::RateLimitsConfig;
 use crate::domain::UserId;
 use crate::domain::policy::Role;
@@ -28,24 +28,22 @@ struct RoleLimit {
     burst: u32,
 }
 
-const ROLES: [Role; 4] = [
-    Role::Operator,
-    Role::ResellerAdmin,
-    Role::TenantAdmin,
-    Role::TenantUser,
-];
-
-pub struct ApiLimits {
-    /// One limit per role, in `ROLES` order; `None` where the role is unlimited.
-    by_role: Vec<Option<RoleLimit>>,
-    clock: DefaultClock,
-    /// When idle users were last forgotten.
-    pruned: std::sync::Mutex<Instant>,
+/// Where a role's limit sits in `ApiLimits::by_role`.
+fn slot(role: Role) -> usize {
+    match role {
+        Role::Operator => 0,
+        Role::ResellerAdmin => 1,
+        Role::TenantAdmin => 2,
+        Role::TenantUser => 3,
+    }
 }
 
-/// Users remembered before the idle ones are forgotten.
-const REMEMBERED: usize = 10_000;
-const PRUNE_EVERY: Duration = Duration::from_secs(10);
+pub struct ApiLimits {
+    /// One limit per role, at its `slot`; `None` where the role is unlimited.
+    by_role: [Option<RoleLimit>; 4],
+    clock: DefaultClock,
+    forgetting: Forgetting,
+}
 
 /// What the limit says of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,38 +68,35 @@ pub enum Verdict {
 
 impl ApiLimits {
     pub fn new(config: &RateLimitsConfig) -> Self {
-        let by_role = ROLES
-            .iter()
-            .map(|role| {
-                quota(config.per_minute(*role), config.burst_seconds).map(|quota| RoleLimit {
+        let mut by_role: [Option<RoleLimit>; 4] = Default::default();
+        for role in [
+            Role::Operator,
+            Role::ResellerAdmin,
+            Role::TenantAdmin,
+            Role::TenantUser,
+        ] {
+            by_role[slot(role)] =
+                quota(config.per_minute(role), config.burst_seconds).map(|quota| RoleLimit {
                     limiter: RateLimiter::keyed(quota).with_middleware(),
                     burst: quota.burst_size().get(),
-                })
-            })
-            .collect();
+                });
+        }
         ApiLimits {
             by_role,
             clock: DefaultClock::default(),
-            pruned: std::sync::Mutex::new(Instant::now()),
+            forgetting: Forgetting::new(),
         }
     }
 
     /// Counts one request of `user`, made as `role`.
     pub fn check(&self, role: Role, user: UserId) -> Verdict {
-        let index = ROLES.iter().position(|r| *r == role).unwrap_or(0);
-        let Some(Some(RoleLimit { limiter, burst })) = self.by_role.get(index) else {
+        let Some(RoleLimit { limiter, burst }) = &self.by_role[slot(role)] else {
             return Verdict::Unlimited;
         };
         let limit = *burst;
-        // Forgetting idle users walks them all: at most every few seconds, however many
-        // call.
-        if limiter.len() > REMEMBERED
-            && let Ok(mut pruned) = self.pruned.try_lock()
-            && pruned.elapsed() > PRUNE_EVERY
-        {
+        if self.forgetting.due(limiter.len()) {
             limiter.retain_recent();
             limiter.shrink_to_fit();
-            *pruned = Instant::now();
         }
         match limiter.check_key(&user) {
             Ok(snapshot) => {
@@ -132,16 +127,7 @@ fn quota(per_minute: u32, burst_seconds: u32) -> Option<Quota> {
     let burst = (u64::from(per_minute.get()) * u64::from(burst_seconds.max(1))).div_ceil(60);
     let burst =
         NonZeroU32::new(u32::try_from(burst).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
-    let period = Duration::from_secs(60) / per_minute.get();
-    Some(
-        Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_minute(per_minute))
-            .allow_burst(burst),
-    )
-}
-
-fn whole_seconds(wait: Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    Some(super::throttle::quota(per_minute, burst))
 }
 
 /// The `RateLimit-*` headers of an answer (and `Retry-After` on a refusal).

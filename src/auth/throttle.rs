@@ -19,48 +19,71 @@ use sqlx::PgPool;
 pub struct AddressLimit {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
-    /// When idle addresses were last forgotten.
-    pruned: std::sync::Mutex<std::time::Instant>,
+    forgetting: Forgetting,
 }
-
-/// Addresses remembered before the idle ones are forgotten.
-const REMEMBERED: usize = 10_000;
-const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
 impl AddressLimit {
     pub fn new(per_minute: u32, burst: u32) -> Self {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        let period = Duration::from_secs(60) / per_minute.get();
-        let quota = Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_minute(per_minute))
-            .allow_burst(burst);
         AddressLimit {
-            limiter: RateLimiter::keyed(quota),
+            limiter: RateLimiter::keyed(quota(per_minute, burst)),
             clock: DefaultClock::default(),
-            pruned: std::sync::Mutex::new(std::time::Instant::now()),
+            forgetting: Forgetting::new(),
         }
     }
 
     /// Counts an attempt from `address`; the whole seconds to wait when it is one too many.
     pub fn attempt(&self, address: IpAddr) -> Option<u64> {
-        // Forgetting idle addresses walks them all: at most every few seconds, however
-        // many addresses a flood brings.
-        if self.limiter.len() > REMEMBERED
-            && let Ok(mut pruned) = self.pruned.try_lock()
-            && pruned.elapsed() > PRUNE_EVERY
-        {
+        if self.forgetting.due(self.limiter.len()) {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
-            *pruned = std::time::Instant::now();
         }
         self.limiter
             .check_key(&limiter_key(address))
             .err()
-            .map(|not_until| {
-                let wait = not_until.wait_time_from(self.clock.now());
-                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-            })
+            .map(|not_until| whole_seconds(not_until.wait_time_from(self.clock.now())))
+    }
+}
+
+/// `per_minute` a minute, `burst` of them at once.
+pub(super) fn quota(per_minute: NonZeroU32, burst: NonZeroU32) -> Quota {
+    let period = Duration::from_secs(60) / per_minute.get();
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_minute(per_minute))
+        .allow_burst(burst)
+}
+
+/// A wait as the whole seconds a client is told (`Retry-After`), rounded up.
+pub(super) fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// When a keyed limiter forgets its idle keys. Forgetting walks them all, so it happens only
+/// past 10,000 keys and at most every 10 s, however many keys a flood brings.
+pub(super) struct Forgetting(std::sync::Mutex<std::time::Instant>);
+
+impl Forgetting {
+    const REMEMBERED: usize = 10_000;
+    const EVERY: Duration = Duration::from_secs(10);
+
+    pub(super) fn new() -> Self {
+        Forgetting(std::sync::Mutex::new(std::time::Instant::now()))
+    }
+
+    /// Whether a limiter holding `keys` should forget its idle ones now (and is counted as
+    /// having done so).
+    pub(super) fn due(&self, keys: usize) -> bool {
+        if keys <= Self::REMEMBERED {
+            return false;
+        }
+        match self.0.try_lock() {
+            Ok(mut last) if last.elapsed() > Self::EVERY => {
+                *last = std::time::Instant::now();
+                true
+            }
+            _ => false,
+        }
     }
 }
 

@@ -274,3 +274,36 @@ fn the_bench_memory_scenario_measures_a_real_serve_started_as_the_owner() {
         assert!(mib > 1.0, "a serving process has a resident set: {line}");
     })
 }
+
+/// The bench's pages scenario signs in through the form (with its token) and measures pages
+/// that answer: every page request of the run succeeds, none is a redirect to sign in.
+#[test]
+fn the_bench_pages_scenario_signs_in_and_every_page_answers() {
+    crate::db::db_test(|pool| async move {
+        let url = crate::db::url_as(&pool.connect_options(), crate::db::OWNER);
+        let (ok, out) = inward(
+            &url,
+            &[
+                "bench",
+                "--destroy-data",
+                "--numbers",
+                "1000",
+                "--clients",
+                "2",
+                "--seconds",
+                "1",
+                "--only",
+                "pages",
+            ],
+            None,
+        );
+        assert!(ok, "{out}");
+        for page in ["search results page", "numbers page", "inventory page"] {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(page) && l.contains("req/s"))
+                .unwrap_or_else(|| panic!("no figure for the {page}: {out}"));
+            assert!(line.contains(", 0 errors)"), "{line}");
+        }
+    })
+}
