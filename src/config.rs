@@ -38,6 +38,7 @@ pub struct AppConfig {
     pub audit: AuditConfig,
     pub tuning: TuningConfig,
     pub rate_limits: RateLimitsConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// API requests a minute per user (all of the user's tokens and sessions together), by role,
@@ -72,6 +73,41 @@ impl RateLimitsConfig {
             tenant_admin_per_minute: 0,
             tenant_user_per_minute: 0,
             burst_seconds: 1,
+        }
+    }
+}
+
+/// Delivering webhooks (`webhooks::dispatch`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// How often each instance looks for deliveries that are due.
+    pub poll_interval_ms: u64,
+    /// Deliveries one instance sends at once.
+    pub concurrency: usize,
+    /// How long a receiver may take to answer.
+    pub timeout_seconds: u64,
+    /// A dispatcher's claim on a delivery: one that dies while sending leaves it to another
+    /// instance after this long.
+    pub lease_seconds: u64,
+    /// The wait after a delivery's first failure, doubled after each further one, up to
+    /// `retry_cap_ms`; each wait is jittered over its upper half.
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    /// A delivery still failing this long after its event is marked failed.
+    pub give_up_after_hours: u64,
+    /// An endpoint whose attempts failed this many times in a row is disabled and its admins
+    /// told; 0 never disables.
+    pub disable_after_failures: u32,
+}
+
+impl WebhooksConfig {
+    pub fn retry(&self) -> crate::domain::webhook::Retry {
+        use std::time::Duration;
+        crate::domain::webhook::Retry {
+            base: Duration::from_millis(self.retry_base_ms.max(1)),
+            cap: Duration::from_millis(self.retry_cap_ms.max(self.retry_base_ms).max(1)),
+            give_up_after: Duration::from_secs(self.give_up_after_hours * 3600),
         }
     }
 }
@@ -337,6 +373,16 @@ impl AppConfig {
             self.server.sign_in_burst_per_address >= 1
                 && self.server.sign_ins_per_address_per_minute >= 1,
             "server.sign_in_burst_per_address and server.sign_ins_per_address_per_minute must be at least 1"
+        );
+        let w = &self.webhooks;
+        anyhow::ensure!(
+            w.poll_interval_ms >= 10
+                && (1..=256).contains(&w.concurrency)
+                && (1..=120).contains(&w.timeout_seconds)
+                && w.lease_seconds > w.timeout_seconds
+                && w.retry_base_ms >= 1
+                && (1..=720).contains(&w.give_up_after_hours),
+            "webhooks: poll_interval_ms ≥ 10, concurrency 1 to 256, timeout_seconds 1 to 120, lease_seconds above timeout_seconds, retry_base_ms ≥ 1, give_up_after_hours 1 to 720"
         );
         anyhow::ensure!(
             (1..=3_600).contains(&self.rate_limits.burst_seconds),

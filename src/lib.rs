@@ -39,3 +39,4 @@ pub mod state;
 pub mod tenants;
 pub mod users;
 pub mod web;
+pub mod webhooks;

@@ -136,6 +136,13 @@ pub fn job_run(job: &'static str, ok: bool) {
     metrics::counter!("job_runs_total", "job" => job, "outcome" => outcome).increment(1);
 }
 
+/// One webhook delivery attempt: `webhook_attempts_total{outcome}` (delivered, retried,
+/// given_up) and how long the receiver took.
+pub fn webhook_attempt(outcome: &'static str, seconds: f64) {
+    metrics::counter!("webhook_attempts_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("webhook_attempt_duration_seconds").record(seconds);
+}
+
 /// One call to a provider; `error` is the error code when the call failed.
 pub fn provider_call(
     provider: &'static str,

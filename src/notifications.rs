@@ -73,6 +73,26 @@ pub async fn notify_admins(
     Ok(())
 }
 
+/// Tells every admin of organization `org` (a tenant's or a reseller's) something.
+pub async fn notify_org_admins(
+    conn: &mut PgConnection,
+    org: uuid::Uuid,
+    message: &str,
+    link: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO notifications (tenant_id, user_id, message, link)
+         SELECT $1, u.id, $2, $3 FROM users u
+         WHERE u.org_id = $1 AND u.role IN ('tenant_admin', 'reseller_admin') AND u.disabled_at IS NULL",
+    )
+    .bind(org)
+    .bind(message)
+    .bind(link)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// What was said about a number is read once it is dealt with (re-routed).
 pub async fn read_about(
     conn: &mut PgConnection,

@@ -147,6 +147,52 @@ pub fn check_target(url: &str, platform: &str, allow: &Allowlist) -> Result<(), 
     })
 }
 
+/// Whether a webhook endpoint's URL may be registered: https to a host that is not this
+/// machine's or a private network's by its name or address, or a host of `allow` (http
+/// allowed). Names are resolved again at each delivery, public addresses only (`client`).
+pub fn check_webhook_url(url: &str, allow: &Allowlist) -> Result<(), String> {
+    if url.len() > 2000 {
+        return Err("the URL is longer than 2000 characters".into());
+    }
+    let parsed = url::Url::parse(url).map_err(|_| format!("“{url}” is not a URL"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("put no credentials in the URL: receivers check the signature".into());
+    }
+    if parsed.fragment().is_some() {
+        return Err("a webhook URL has no #fragment".into());
+    }
+    let host = match parsed.host() {
+        Some(url::Host::Domain(name)) => name.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(v4)) => v4.to_string(),
+        Some(url::Host::Ipv6(v6)) => format!("[{v6}]"),
+        None => return Err(format!("“{url}” names no host")),
+    };
+    if matches!(parsed.scheme(), "http" | "https")
+        && allow.admits(&host, parsed.port_or_known_default())
+    {
+        return Ok(());
+    }
+    if parsed.scheme() != "https" {
+        return Err("webhook URLs must be https".into());
+    }
+    let private_name = host == "localhost"
+        || [".localhost", ".local", ".internal", ".home.arpa", ".lan"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix))
+        || !host.contains('.');
+    let private_address = match parsed.host() {
+        Some(url::Host::Ipv4(v4)) => !is_public(IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => !is_public(IpAddr::V6(v6)),
+        _ => false,
+    };
+    if private_address || (private_name && matches!(parsed.host(), Some(url::Host::Domain(_)))) {
+        return Err(format!(
+            "{host} is not on the public internet: webhooks reach public addresses only (the operator can admit a host with outbound.allow_hosts)"
+        ));
+    }
+    Ok(())
+}
+
 /// Resolves names to their public addresses only, except the operator's allowlisted names.
 struct PublicOnly(Allowlist);
 
@@ -163,7 +209,7 @@ impl Resolve for PublicOnly {
                 .collect();
             if public.is_empty() {
                 return Err(format!(
-                    "{host} resolves to no public address: platform connections may only reach the internet"
+                    "{host} resolves to no public address: outbound calls may only reach the internet"
                 )
                 .into());
             }
@@ -226,6 +272,31 @@ mod tests {
         for public in ["8.8.8.8", "203.0.114.1", "2606:4700::1111"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
+    }
+
+    #[test]
+    fn webhook_urls_are_https_to_public_hosts_or_allowlisted() {
+        let none = Allowlist::default();
+        assert!(check_webhook_url("https://hooks.example.com/inward", &none).is_ok());
+        assert!(check_webhook_url("https://8.8.8.8/x", &none).is_ok());
+        for refused in [
+            "http://hooks.example.com/inward",
+            "https://127.0.0.1/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/x",
+            "https://10.0.0.5/x",
+            "https://localhost/x",
+            "https://metadata.google.internal/x",
+            "https://intranet/x",
+            "https://user:pw@hooks.example.com/x",
+            "ftp://hooks.example.com/x",
+            "not a url",
+        ] {
+            assert!(check_webhook_url(refused, &none).is_err(), "{refused}");
+        }
+        let allow = Allowlist::parse(&["127.0.0.1".into()]).unwrap();
+        assert!(check_webhook_url("http://127.0.0.1:9000/hook", &allow).is_ok());
+        assert!(check_webhook_url("http://127.0.0.2:9000/hook", &allow).is_err());
     }
 
     #[tokio::test]

@@ -23,7 +23,8 @@ pub struct Resealed {
     pub resealed: usize,
     /// Already sealed under the current key, for their row.
     pub current: usize,
-    /// Connections whose credentials open with none of the configured keys.
+    /// Records (connections, port requests, webhook endpoints) whose secret opens with none
+    /// of the configured keys.
     pub unreadable: Vec<uuid::Uuid>,
 }
 

@@ -29,7 +29,7 @@ struct Slice {
     pages: fn(Routes) -> Routes,
 }
 
-const SLICES: [Slice; 12] = [
+const SLICES: [Slice; 13] = [
     Slice {
         api: search::routes::api_routes,
         pages: search::routes::page_routes,
@@ -77,6 +77,10 @@ const SLICES: [Slice; 12] = [
     Slice {
         api: crate::drift::routes::api_routes,
         pages: crate::drift::routes::page_routes,
+    },
+    Slice {
+        api: crate::webhooks::routes::api_routes,
+        pages: crate::webhooks::routes::page_routes,
     },
 ];
 
@@ -304,6 +308,7 @@ pub async fn serve_with_metrics(
     });
     let interval = Duration::from_secs(state.config.holds.sweep_interval_seconds.max(1));
     let jobs = tokio::spawn(jobs::run_forever(state.clone(), interval));
+    let webhooks = tokio::spawn(crate::webhooks::dispatch::run_forever(state.clone()));
     // Drains the histograms' raw samples into their buckets between scrapes.
     let upkeep = tokio::spawn(async {
         let mut ticker = tokio::time::interval(Duration::from_secs(5));
@@ -321,6 +326,7 @@ pub async fn serve_with_metrics(
     )
     .await;
     jobs.abort();
+    webhooks.abort();
     upkeep.abort();
     if let Some(metrics) = metrics {
         metrics.abort();

@@ -94,6 +94,9 @@ pub enum Action {
     /// A number moved from one routing target to another (details: `from`, `to`).
     #[serde(rename = "REROUTE")]
     Reroute,
+    /// A webhook endpoint made, changed, deleted, or disabled after failing (details: `event`).
+    #[serde(rename = "WEBHOOK")]
+    Webhook,
 }
 
 impl Action {
@@ -138,6 +141,7 @@ impl Action {
         Action::SessionsEnd,
         Action::Reconcile,
         Action::Reroute,
+        Action::Webhook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -172,6 +176,7 @@ impl Action {
             Action::RingCxPool => "RINGCX_POOL",
             Action::Reconcile => "RECONCILE",
             Action::Reroute => "REROUTE",
+            Action::Webhook => "WEBHOOK",
             Action::CarrierCreate => "CARRIER_CREATE",
             Action::CarrierDefault => "CARRIER_DEFAULT",
             Action::TokenCreate => "TOKEN_CREATE",

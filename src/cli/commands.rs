@@ -157,15 +157,21 @@ pub(super) async fn rotate_secrets(pool: PgPool, config: AppConfig) -> anyhow::R
     let plaintext = crate::porting::seal_plaintext_pins(&state)
         .await
         .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let webhooks = crate::webhooks::sealing::reseal_all(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     println!(
         "{}",
-        serde_json::json!({ "connections": connections, "port_pins": pins, "plaintext_pins_sealed": plaintext })
+        serde_json::json!({ "connections": connections, "port_pins": pins, "plaintext_pins_sealed": plaintext, "webhooks": webhooks })
     );
     anyhow::ensure!(
-        connections.unreadable.is_empty() && pins.unreadable.is_empty(),
-        "these open with none of the configured keys: connections {:?}, port requests {:?}",
+        connections.unreadable.is_empty()
+            && pins.unreadable.is_empty()
+            && webhooks.unreadable.is_empty(),
+        "these open with none of the configured keys: connections {:?}, port requests {:?}, webhook endpoints {:?}",
         connections.unreadable,
-        pins.unreadable
+        pins.unreadable,
+        webhooks.unreadable
     );
     Ok(())
 }
@@ -281,5 +287,14 @@ async fn reseal_on_start(state: AppState) {
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "sealing stored secrets again failed; `inward secrets rotate` does it")
         }
+    }
+    match crate::webhooks::sealing::reseal_all(&state).await {
+        Ok(w) if w.resealed > 0 || !w.unreadable.is_empty() => tracing::warn!(
+            resealed = w.resealed,
+            unreadable = ?w.unreadable,
+            "webhook secrets sealed again under secrets.key"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "sealing webhook secrets again failed; `inward secrets rotate` does it"),
     }
 }

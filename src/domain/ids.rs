@@ -50,6 +50,10 @@ id!(
     /// A reservation: the holds one request took, provisioned or released together.
     ReservationId
 );
+id!(
+    /// A webhook endpoint: where an organization's chosen events are POSTed.
+    WebhookId
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,9 @@ pub mod pricing;
 pub mod search;
 pub mod target;
 pub mod vanity;
+pub mod webhook;
 
 pub use e164::E164;
-pub use ids::{ReservationId, TenantId, UserId};
+pub use ids::{ReservationId, TenantId, UserId, WebhookId};
 pub use lifecycle::{Event, NumberState, transition};
 pub use target::{Target, TargetKind};

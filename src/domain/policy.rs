@@ -196,6 +196,17 @@ impl Principal {
         }
     }
 
+    /// The organization whose webhook endpoints the caller manages: a tenant admin's tenant
+    /// or a reseller admin's reseller (whose endpoints hear of its tenants' events too).
+    pub fn webhook_owner(&self) -> Result<Uuid, Denied> {
+        match (self.org_kind, self.role) {
+            (OrgKind::Tenant, Role::TenantAdmin) | (OrgKind::Reseller, Role::ResellerAdmin) => {
+                Ok(self.org_id)
+            }
+            _ => Err(Denied::NeedsRole("tenant admin or reseller admin")),
+        }
+    }
+
     pub fn is_tenant_admin(&self) -> bool {
         self.tenant_admin().is_ok()
     }

@@ -15,6 +15,7 @@ pub struct Chrome {
     pub can_approve: bool,
     pub is_reseller_admin: bool,
     pub can_manage_users: bool,
+    pub can_webhooks: bool,
     pub notice: Option<String>,
 }
 
@@ -57,6 +58,7 @@ impl Chrome {
             can_approve: principal.approval_scope().is_ok(),
             is_reseller_admin: principal.reseller_admin().is_ok(),
             can_manage_users: principal.managed_org().is_ok(),
+            can_webhooks: principal.webhook_owner().is_ok(),
             notice: None,
         }
     }

@@ -69,3 +69,4 @@ mod tokens;
 mod tuning;
 mod upload_framing;
 mod users;
+mod webhooks;

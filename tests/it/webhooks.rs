@@ -1,0 +1,531 @@
+//! Webhooks against a real HTTP receiver: signed envelopes in order per number, retries with
+//! back-off, an endpoint disabled after its run of failures, the outbox across a crash, and
+//! what the API refuses.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::common::{Api, TestApp, error_code, spawn_app_with};
+
+/// One POST the receiver got.
+#[derive(Clone)]
+pub struct Got {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A receiver on this machine: answers 500 to its first `fail_first` POSTs, then 200.
+pub struct Receiver {
+    pub url: String,
+    got: Arc<Mutex<Vec<Got>>>,
+}
+
+impl Receiver {
+    pub async fn start(fail_first: usize) -> Receiver {
+        let got: Arc<Mutex<Vec<Got>>> = Arc::default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let kept = got.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (kept, seen) = (kept.clone(), seen.clone());
+                async move {
+                    kept.lock().unwrap().push(Got { headers, body });
+                    if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
+                        (AxumStatus::INTERNAL_SERVER_ERROR, "receiver down for maintenance")
+                    } else {
+                        (AxumStatus::OK, "ok")
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver {
+            url: format!("http://{addr}/hook"),
+            got,
+        }
+    }
+
+    pub fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` POSTs arrived.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Got> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let got = self.got();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} of {n} deliveries arrived in {within:?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Checks `Inward-Signature` as a receiver would, with its own HMAC: the envelope, if the
+/// signature holds and is recent.
+pub fn verified(secret: &str, got: &Got) -> Value {
+    let header = got.headers["inward-signature"].to_str().unwrap();
+    let (t, v1) = header
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split_once(",v1="))
+        .unwrap_or_else(|| panic!("signature header {header}"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(&got.body);
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v1, expected, "the signature holds");
+    let age = chrono::Utc::now().timestamp() - t.parse::<i64>().unwrap();
+    assert!((0..300).contains(&age), "signed {age} s ago");
+    got.json()
+}
+
+fn fast(c: &mut inward::config::AppConfig) {
+    c.webhooks.poll_interval_ms = 50;
+    c.webhooks.retry_base_ms = 100;
+    c.webhooks.retry_cap_ms = 400;
+    c.webhooks.timeout_seconds = 2;
+    c.webhooks.lease_seconds = 5;
+}
+
+async fn register(admin: &Api, url: &str, events: &[&str]) -> (String, String) {
+    let (status, body) = admin
+        .post("/api/v1/webhooks", json!({ "url": url, "events": events }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let secret = body["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_") && secret.len() == 70, "{secret}");
+    (body["id"].as_str().unwrap().to_string(), secret)
+}
+
+async fn deliveries(admin: &Api, id: &str) -> Vec<Value> {
+    let (status, body) = admin
+        .get(&format!("/api/v1/webhooks/{id}/deliveries"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["deliveries"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_tenant_and_its_reseller_hear_of_holds_signed_and_in_order() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, fast).await;
+        let receiver = Receiver::start(0).await;
+        let admin = app.api("admin@globex.test").await;
+        let (id, secret) = register(
+            &admin,
+            &receiver.url,
+            &["number.reserved", "number.released"],
+        )
+        .await;
+        let reseller_receiver = Receiver::start(0).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let (_, reseller_secret) =
+            register(&reseller, &reseller_receiver.url, &["number.reserved"]).await;
+        // Another tenant's endpoint hears nothing of Globex.
+        let other_receiver = Receiver::start(0).await;
+        let other = app.api("admin@initech.test").await;
+        register(&other, &other_receiver.url, &["number.reserved"]).await;
+
+        let (status, shown) = admin.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(shown.get("secret").is_none(), "the secret is shown once");
+        let (status, body) = other.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+        let agent = app.api("agent@globex.test").await;
+        let numbers = agent.find("npa=512", 2).await;
+        let (status, reservation) = agent.reserve(&numbers).await;
+        assert_eq!(status, StatusCode::CREATED, "{reservation}");
+        let reservation_id = reservation["id"].as_str().unwrap();
+        let (status, body) = agent
+            .delete(&format!("/api/v1/reservations/{reservation_id}"))
+            .await;
+        assert!(status.is_success(), "{body}");
+
+        let got = receiver.wait_for(4, Duration::from_secs(20)).await;
+        let globex = app.tenant_id("globex").await.to_string();
+        let mut seen = Vec::new();
+        for g in &got {
+            let envelope = verified(&secret, g);
+            assert_eq!(envelope["version"], 1);
+            assert_eq!(envelope["tenant"], globex.as_str());
+            assert_eq!(envelope["organization"], globex.as_str());
+            assert_eq!(g.headers["inward-event-id"].to_str().unwrap(), envelope["id"]);
+            assert_eq!(g.headers["inward-event-type"].to_str().unwrap(), envelope["type"]);
+            if envelope["type"] == "number.reserved" {
+                assert_eq!(envelope["data"]["reservation_id"], reservation_id);
+                assert_eq!(envelope["data"]["outcome"], "success");
+            }
+            seen.push((
+                envelope["data"]["number"].as_str().unwrap().to_string(),
+                envelope["type"].as_str().unwrap().to_string(),
+            ));
+        }
+        for number in &numbers {
+            let order: Vec<&str> = seen
+                .iter()
+                .filter(|(n, _)| n == number)
+                .map(|(_, t)| t.as_str())
+                .collect();
+            assert_eq!(order, ["number.reserved", "number.released"], "{number}");
+        }
+
+        let reseller_got = reseller_receiver.wait_for(2, Duration::from_secs(20)).await;
+        let reserved_ids: Vec<Value> = got
+            .iter()
+            .map(Got::json)
+            .filter(|e| e["type"] == "number.reserved")
+            .map(|e| e["id"].clone())
+            .collect();
+        for g in &reseller_got {
+            let envelope = verified(&reseller_secret, g);
+            assert!(reserved_ids.contains(&envelope["id"]), "the same event, the same id");
+        }
+
+        let listed = deliveries(&admin, &id).await;
+        assert_eq!(listed.len(), 4);
+        for d in &listed {
+            assert_eq!(d["status"], "delivered", "{d}");
+            assert_eq!(d["last_status_code"], 200);
+            assert_eq!(d["attempts"], 1);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(other_receiver.got().is_empty(), "Initech heard of Globex");
+        assert_eq!(receiver.got().len(), 4, "each event once");
+    })
+}
+
+#[test]
+fn a_receiver_that_fails_five_times_gets_the_event_on_the_sixth_attempt() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, fast).await;
+        let receiver = Receiver::start(5).await;
+        let admin = app.api("admin@globex.test").await;
+        let (id, secret) = register(&admin, &receiver.url, &["number.reserved"]).await;
+        let (status, body) = admin.post(&format!("/api/v1/webhooks/{id}/test"), json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+        let got = receiver.wait_for(6, Duration::from_secs(30)).await;
+        let first = verified(&secret, &got[0]);
+        assert_eq!(first["type"], "webhook.test");
+        for (i, g) in got.iter().enumerate() {
+            assert_eq!(verified(&secret, g)["id"], first["id"], "one event id");
+            assert_eq!(g.body, got[0].body, "the same bytes each time");
+            assert_eq!(
+                g.headers["inward-delivery-attempt"].to_str().unwrap(),
+                (i + 1).to_string()
+            );
+        }
+        let delivery = wait_until_delivered(&admin, &id).await;
+        assert_eq!(delivery["attempts"], 6, "{delivery}");
+        assert_eq!(delivery["last_status_code"], 200);
+        let (_, endpoint) = admin.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(endpoint["failure_run"], 0, "a success ends the run");
+
+        // Resending keeps the event id.
+        let delivery_id = delivery["id"].as_i64().unwrap();
+        let (status, body) = admin
+            .post(
+                &format!("/api/v1/webhooks/{id}/deliveries/{delivery_id}/resend"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let got = receiver.wait_for(7, Duration::from_secs(10)).await;
+        assert_eq!(verified(&secret, &got[6])["id"], first["id"]);
+    })
+}
+
+async fn wait_until_delivered(admin: &Api, id: &str) -> Value {
+    for _ in 0..100 {
+        let listed = deliveries(admin, id).await;
+        if let Some(d) = listed.iter().find(|d| d["status"] == "delivered") {
+            return d.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no delivery was recorded as delivered");
+}
+
+#[test]
+fn an_endpoint_that_keeps_failing_is_disabled_and_its_admins_told() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| {
+            fast(c);
+            c.webhooks.disable_after_failures = 3;
+        })
+        .await;
+        // Fails three times, then would answer: but it is disabled after the third.
+        let receiver = Receiver::start(3).await;
+        let admin = app.api("admin@globex.test").await;
+        let (id, _) = register(&admin, &receiver.url, &["number.reserved"]).await;
+        admin.post(&format!("/api/v1/webhooks/{id}/test"), json!({})).await;
+        receiver.wait_for(3, Duration::from_secs(20)).await;
+        let endpoint = wait_for_disabled(&admin, &id).await;
+        assert_eq!(endpoint["failure_run"], 3);
+        assert!(
+            endpoint["disabled_reason"].as_str().unwrap().contains("3 attempts"),
+            "{endpoint}"
+        );
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(receiver.got().len(), 3, "nothing goes to a disabled endpoint");
+        let (_, notes) = admin.get("/api/v1/notifications").await;
+        assert!(
+            notes.to_string().contains("was disabled"),
+            "the admin is told: {notes}"
+        );
+        assert_eq!(
+            audit_webhook_events(&app, "disabled").await,
+            1,
+            "the disabling is audited"
+        );
+
+        // Switched on again, what was waiting goes.
+        let (status, body) = admin
+            .patch(&format!("/api/v1/webhooks/{id}"), json!({ "enabled": true }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body["enabled"].as_bool(), body["failure_run"].as_i64()), (Some(true), Some(0)));
+        receiver.wait_for(4, Duration::from_secs(10)).await;
+        wait_until_delivered(&admin, &id).await;
+    })
+}
+
+async fn wait_for_disabled(admin: &Api, id: &str) -> Value {
+    for _ in 0..100 {
+        let (_, endpoint) = admin.get(&format!("/api/v1/webhooks/{id}")).await;
+        if endpoint["enabled"] == false {
+            return endpoint;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the endpoint stayed enabled");
+}
+
+async fn audit_webhook_events(app: &TestApp, event: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'WEBHOOK' AND details ->> 'event' = $1",
+    )
+    .bind(event)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[test]
+fn bad_endpoints_and_callers_are_refused_with_the_field_named() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, fast).await;
+        let admin = app.api("admin@globex.test").await;
+        for (body, field) in [
+            (json!({ "url": "http://hooks.example.com/x", "events": ["number.reserved"] }), "url"),
+            (json!({ "url": "https://169.254.169.254/latest", "events": ["number.reserved"] }), "url"),
+            (json!({ "url": "https://localhost/x", "events": ["number.reserved"] }), "url"),
+            (json!({ "url": "https://10.1.2.3/x", "events": ["number.reserved"] }), "url"),
+            (json!({ "url": "", "events": ["number.reserved"] }), "url"),
+            (json!({ "url": "https://hooks.example.com/x", "events": [] }), "events"),
+            (json!({ "url": "https://hooks.example.com/x", "events": ["number.bought"] }), "events"),
+            (json!({ "url": "https://hooks.example.com/x", "events": ["webhook.test"] }), "events"),
+            (json!({ "url": "https://hooks.example.com/x", "events": ["number.reserved"], "description": "x".repeat(201) }), "description"),
+        ] {
+            let (status, answer) = admin.post("/api/v1/webhooks", body.clone()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+            assert_eq!(answer["error"]["details"]["field"], field, "{body}: {answer}");
+        }
+        let (status, answer) = admin
+            .post("/api/v1/webhooks", json!({ "url": "https://hooks.example.com/x" }))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(error_code(&answer), "invalid_json");
+
+        let (id, _) = register(&admin, "https://hooks.example.com/inward", &["number.reserved"]).await;
+        let (status, answer) = admin
+            .patch(&format!("/api/v1/webhooks/{id}"), json!({ "events": ["nope"] }))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        for query in ["status=lost", "before=yesterday", "limit=0", "limit=201"] {
+            let (status, answer) = admin
+                .get(&format!("/api/v1/webhooks/{id}/deliveries?{query}"))
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {answer}");
+        }
+        for path in [
+            "/api/v1/webhooks/not-an-id".to_string(),
+            format!("/api/v1/webhooks/{}", uuid::Uuid::new_v4()),
+            format!("/api/v1/webhooks/{id}/deliveries/12345"),
+            format!("/api/v1/webhooks/{id}/deliveries/x"),
+        ] {
+            let (status, answer) = admin.get(&path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+        }
+        let agent = app.api("agent@globex.test").await;
+        let (status, answer) = agent.get("/api/v1/webhooks").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+        let operator = app.api("operator@inward.test").await;
+        let (status, _) = operator.get("/api/v1/webhooks").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let (status, _) = admin.delete(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = admin.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(audit_webhook_events(&app, "created").await, 1);
+        assert_eq!(audit_webhook_events(&app, "deleted").await, 1);
+    })
+}
+
+#[test]
+fn the_database_and_the_code_agree_on_which_audit_entries_announce_events() {
+    crate::db::db_test(|pool| async move {
+        use inward::audit::{Action, Outcome};
+        use inward::domain::webhook::EventType;
+        for action in Action::ALL {
+            for outcome in Outcome::ALL {
+                let in_sql: Option<String> =
+                    sqlx::query_scalar("SELECT webhook_event_type($1, $2)")
+                        .bind(action.as_str())
+                        .bind(outcome.as_str())
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                let in_rust = EventType::for_audit(action.as_str(), outcome.as_str())
+                    .map(|t| t.as_str().to_string());
+                assert_eq!(in_sql, in_rust, "{} {}", action.as_str(), outcome.as_str());
+            }
+        }
+    })
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `inward serve` as a child process, its dispatcher fast, aborting at `crash_at` if given.
+fn serve(url: &str, crash_at: &str) -> (Server, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
+        .env("DATABASE_URL", url)
+        .env("INWARD_TEST_CRASH_AT", crash_at)
+        .env("INWARD_OUTBOUND__ALLOW_HOSTS", "127.0.0.1")
+        .env("INWARD_WEBHOOKS__POLL_INTERVAL_MS", "50")
+        .env("INWARD_WEBHOOKS__TIMEOUT_SECONDS", "1")
+        .env("INWARD_WEBHOOKS__LEASE_SECONDS", "2")
+        .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "3600")
+        .env("INWARD_RATE_LIMITS__TENANT_ADMIN_PER_MINUTE", "0")
+        .env("INWARD_RATE_LIMITS__TENANT_USER_PER_MINUTE", "0")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    (Server(child), base)
+}
+
+async fn api_on(pool: &sqlx::PgPool, base: &str, email: &str) -> Api {
+    Api {
+        base: base.to_string(),
+        token: inward::admin::create_token(pool, email).await.unwrap(),
+        http: reqwest::Client::new(),
+    }
+}
+
+/// Waits for the child to end by itself (it aborts at its crash point).
+async fn aborted(mut server: Server) {
+    for _ in 0..200 {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(!status.success(), "the server aborted at the crash point");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not reach its crash point");
+}
+
+#[test]
+fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_id() {
+    crate::db::db_test(|pool| async move {
+        inward::seed::demo(&pool, 3, Some(&["512"])).await.unwrap();
+        let url = crate::db::runtime_url(&pool.connect_options());
+        let receiver = Receiver::start(0).await;
+
+        // Killed after the event committed and the dispatcher claimed it, before sending.
+        let (server, base) = serve(&url, "webhook.before_send");
+        let admin = api_on(&pool, &base, "admin@globex.test").await;
+        let (_, secret) = register(&admin, &receiver.url, &["number.reserved"]).await;
+        let agent = api_on(&pool, &base, "agent@globex.test").await;
+        let number = agent.find("npa=512", 1).await.remove(0);
+        let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        aborted(server).await;
+        assert!(receiver.got().is_empty(), "nothing was sent before the crash");
+
+        let (server, _) = serve(&url, "");
+        let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+        let first = verified(&secret, &got[0]);
+        assert_eq!((first["type"].as_str(), first["data"]["number"].as_str()), (Some("number.reserved"), Some(number.as_str())));
+        // Past another lease: still once.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(receiver.got().len(), 1, "delivered exactly once");
+        drop(server);
+
+        // Killed after the receiver had it, before recording so: sent again after restart,
+        // with the same id and body, for the receiver to de-duplicate.
+        let (server, base) = serve(&url, "webhook.after_send");
+        let agent = api_on(&pool, &base, "agent@globex.test").await;
+        let number = agent.find("npa=512", 1).await.remove(0);
+        let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        aborted(server).await;
+        let (_server, _) = serve(&url, "");
+        let got = receiver.wait_for(3, Duration::from_secs(20)).await;
+        assert_eq!(got[1].body, got[2].body, "the same event again");
+        assert_eq!(verified(&secret, &got[2])["data"]["number"], number.as_str());
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(pending, 0);
+    })
+}
