@@ -158,7 +158,7 @@ CREATE TRIGGER drift_webhooks_changed AFTER UPDATE ON drift FOR EACH ROW
     EXECUTE FUNCTION webhook_from_drift();
 
 -- An organization's admins manage its endpoints; a reseller does not manage its tenants'.
--- The events and deliveries are read through their endpoint.
+-- Deliveries are read through their endpoint; events like the audit entries they come from.
 ALTER TABLE webhook_endpoints ENABLE ROW LEVEL SECURITY;
 CREATE POLICY organization_rows ON webhook_endpoints
     USING (inward_writes(org_id)) WITH CHECK (inward_writes(org_id));
@@ -166,8 +166,8 @@ ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY organization_rows ON webhook_deliveries USING (inward_scope() = 'all'
     OR EXISTS (SELECT 1 FROM webhook_endpoints p WHERE p.id = endpoint_id));
 ALTER TABLE webhook_events ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON webhook_events USING (inward_scope() = 'all'
-    OR EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id));
+CREATE POLICY organization_rows ON webhook_events
+    USING (inward_sees(org_id)) WITH CHECK (inward_sees(org_id));
 
 -- A test event for one endpoint, which the caller has just read through its own scope.
 CREATE FUNCTION webhook_send_test(endpoint uuid, source jsonb) RETURNS uuid

@@ -19,6 +19,7 @@ mod browser_e911;
 mod browser_inventory;
 mod browser_narrow;
 mod browser_users;
+mod browser_webhooks;
 mod caches;
 mod cart;
 mod cli;

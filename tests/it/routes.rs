@@ -45,9 +45,11 @@ impl Objects {
             "connections",
             "uploads",
             "carriers",
+            "webhooks",
         ] {
             objects.insert(kind, made_up.clone());
         }
+        objects.insert("delivery", "1".to_string());
         Objects(objects)
     }
 
@@ -160,8 +162,26 @@ fn every_route_refuses_strangers_and_other_tenants_and_never_fails() {
                 id.to_string()
             }
         };
+        let (status, webhook) = globex_admin
+            .post(
+                "/api/v1/webhooks",
+                json!({ "url": "http://127.0.0.1:9/hook", "events": ["number.reserved"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{webhook}");
+        let webhook = webhook["id"].as_str().unwrap().to_string();
+        let (status, body) = globex_admin
+            .post(&format!("/api/v1/webhooks/{webhook}/test"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let delivery: i64 = sqlx::query_scalar("SELECT min(id) FROM webhook_deliveries")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
         let absent = uuid::Uuid::new_v4().to_string();
         let objects = Objects(BTreeMap::from([
+            ("webhooks", webhook),
+            ("delivery", delivery.to_string()),
             ("e164", numbers[0].clone()),
             (
                 "reservations",

@@ -36,6 +36,8 @@ const OWN_ROWS: &[(&str, &str)] = &[
     ("audit_log", "tenant_id"),
     ("search_log", "tenant_id"),
     ("numbers", "tenant_id"),
+    ("webhook_endpoints", "org_id"),
+    ("webhook_events", "org_id"),
 ];
 
 /// Tables whose rows belong to a parent row: (table, its key to the parent, the parent table,
@@ -48,6 +50,12 @@ const CHILD_ROWS: &[(&str, &str, &str, &str)] = &[
     ("api_tokens", "user_id", "users", "org_id"),
     ("user_sign_ins", "user_id", "users", "org_id"),
     ("notifications", "user_id", "users", "org_id"),
+    (
+        "webhook_deliveries",
+        "endpoint_id",
+        "webhook_endpoints",
+        "org_id",
+    ),
     (
         "inventory_upload_checked",
         "upload_id",
@@ -97,6 +105,14 @@ async fn count(conn: impl sqlx::PgExecutor<'_>, sql: &str, org: Option<Uuid>) ->
 /// Rows of globex (and its reseller, acme) in as many tenant tables as the API can fill.
 async fn globex_everywhere(app: &TestApp) {
     let admin = app.api("admin@globex.test").await;
+    // An endpoint that hears of everything below (and never answers: port 9 is closed).
+    let (status, body) = admin
+        .post(
+            "/api/v1/webhooks",
+            json!({ "url": "http://127.0.0.1:9/hook", "events": ["number.reserved", "number.provisioned", "cnam.status_changed"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let numbers = admin.provisioned(3).await;
     let (status, body) = admin
         .put(
