@@ -295,6 +295,8 @@ async fn reseal_on_start(state: AppState) {
             "webhook secrets sealed again under secrets.key"
         ),
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "sealing webhook secrets again failed; `inward secrets rotate` does it"),
+        Err(e) => {
+            tracing::warn!(error = %e, "sealing webhook secrets again failed; `inward secrets rotate` does it")
+        }
     }
 }

@@ -89,7 +89,9 @@ impl EventType {
             EventType::NumberRerouted => "a number moved to another target",
             EventType::NumberReleased => "a number was released",
             EventType::NumberOrphaned => "a number's target was deleted on the platform",
-            EventType::NumberDriftDetected => "reconciliation found Inward and the platform disagree",
+            EventType::NumberDriftDetected => {
+                "reconciliation found Inward and the platform disagree"
+            }
             EventType::ApprovalRequested => "a premium number awaits approval",
             EventType::ApprovalDecided => "a premium approval was approved, declined or expired",
             EventType::PortStatusChanged => "a ported number moved (submitted, FOC, completed…)",
@@ -266,7 +268,14 @@ pub fn data(kind: EventType, number: Option<&str>, source: &Value) -> Value {
         }
         EventType::UploadCompleted => {
             out.insert("upload_id".into(), field("target_id"));
-            for key in ["filename", "rows", "added", "updated", "unchanged", "rejected"] {
+            for key in [
+                "filename",
+                "rows",
+                "added",
+                "updated",
+                "unchanged",
+                "rejected",
+            ] {
                 out.insert(key.into(), detail(key));
             }
             out.insert("error".into(), field("error"));
@@ -280,8 +289,8 @@ pub fn data(kind: EventType, number: Option<&str>, source: &Value) -> Value {
 /// The `Inward-Signature` header of a body sent at `unix` seconds: `t=<unix>,v1=<hex of
 /// HMAC-SHA256("<unix>.<body>") keyed by the endpoint's secret>`.
 pub fn signature_header(secret: &str, unix: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes a key of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(unix.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -408,9 +417,15 @@ mod tests {
         let declined = json!({ "action": "DECLINE", "status": "SUCCESS", "justification": "too dear",
             "details": { "approval_id": "a1" } });
         let d = data(EventType::ApprovalDecided, None, &declined);
-        assert_eq!((d["decision"].as_str(), d["reason"].as_str()), (Some("declined"), Some("too dear")));
+        assert_eq!(
+            (d["decision"].as_str(), d["reason"].as_str()),
+            (Some("declined"), Some("too dear"))
+        );
         let expired = json!({ "action": "APPROVE", "status": "EXPIRED", "details": {} });
-        assert_eq!(data(EventType::ApprovalDecided, None, &expired)["decision"], "expired");
+        assert_eq!(
+            data(EventType::ApprovalDecided, None, &expired)["decision"],
+            "expired"
+        );
         let routed = json!({ "action": "PROVISION", "status": "SUCCESS", "target_type": "queue", "target_id": "q1" });
         assert_eq!(
             data(EventType::NumberProvisioned, None, &routed)["target"],

@@ -47,8 +47,7 @@ pub async fn create(
 ) -> AppResult<Response> {
     caller.webhook_owner()?;
     let fields = Fields::check(&state, &body.url, &body.events, &body.description)?;
-    let (endpoint, secret) =
-        super::create(&state, &caller, &fields, request_id.as_deref()).await?;
+    let (endpoint, secret) = super::create(&state, &caller, &fields, request_id.as_deref()).await?;
     let mut answer = serde_json::to_value(&endpoint).map_err(anyhow::Error::from)?;
     answer["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(answer)).into_response())

@@ -18,8 +18,8 @@ use uuid::Uuid;
 use super::repo::{self, Attempt, Due};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::db_scope::{Bypass, bypassing};
-use crate::domain::{TenantId, WebhookId};
 use crate::domain::webhook::{self, Envelope, EventType};
+use crate::domain::{TenantId, WebhookId};
 use crate::error::{AppError, AppResult};
 use crate::saga_lease::crash_point;
 use crate::state::AppState;
@@ -293,10 +293,16 @@ async fn disable(state: &AppState, failed: &repo::Failed) -> AppResult<()> {
         return Ok(());
     }
     let entry = Entry::new(Action::Webhook, Outcome::Failure)
-        .by(failed.org_is_tenant.then_some(TenantId(failed.org_id)), None, None)
+        .by(
+            failed.org_is_tenant.then_some(TenantId(failed.org_id)),
+            None,
+            None,
+        )
         .org(failed.org_id)
         .target("webhook", Some(&failed.endpoint_id.to_string()))
-        .details(json!({ "event": "disabled", "url": failed.url, "failures_in_a_row": failed.run }));
+        .details(
+            json!({ "event": "disabled", "url": failed.url, "failures_in_a_row": failed.run }),
+        );
     audit::repo::record(&mut tx, &entry).await?;
     let message = format!(
         "Webhook endpoint {} was disabled: its last {} attempts failed. Fix the receiver, then enable it again; what is pending is sent then.",

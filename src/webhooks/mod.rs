@@ -100,7 +100,9 @@ pub async fn create(
     if repo::list(&state.pool, org).await?.len() >= MAX_ENDPOINTS {
         return Err(AppError::conflict(
             "too_many_endpoints",
-            format!("an organization has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"),
+            format!(
+                "an organization has at most {MAX_ENDPOINTS} webhook endpoints; delete one first"
+            ),
             json!({ "max": MAX_ENDPOINTS }),
         ));
     }
@@ -156,7 +158,11 @@ pub async fn update(
     repo::update(&mut tx, org, endpoint.id, change).await?;
     let details = json!({ "event": "changed", "url": change.url, "events": change.events,
                           "description": change.description, "enabled": change.enabled });
-    audit::repo::record(&mut tx, &audit_entry(caller, request_id, endpoint.id, details)).await?;
+    audit::repo::record(
+        &mut tx,
+        &audit_entry(caller, request_id, endpoint.id, details),
+    )
+    .await?;
     let endpoint = repo::get(&mut tx, org, endpoint.id)
         .await?
         .ok_or_else(not_found)?;
@@ -174,7 +180,11 @@ pub async fn delete(
     let mut tx = state.pool.begin().await?;
     repo::delete(&mut tx, caller.webhook_owner()?, endpoint.id).await?;
     let details = json!({ "event": "deleted", "url": endpoint.url });
-    audit::repo::record(&mut tx, &audit_entry(caller, request_id, endpoint.id, details)).await?;
+    audit::repo::record(
+        &mut tx,
+        &audit_entry(caller, request_id, endpoint.id, details),
+    )
+    .await?;
     tx.commit().await?;
     Ok(endpoint)
 }

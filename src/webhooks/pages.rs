@@ -205,12 +205,21 @@ pub async fn update(
                 description: Some(fields.description),
                 enabled: None,
             };
-            super::update(&state, &caller.principal, &id, &change, request_id.as_deref()).await
+            super::update(
+                &state,
+                &caller.principal,
+                &id,
+                &change,
+                request_id.as_deref(),
+            )
+            .await
         }
         Err(err) => Err(err),
     };
     match saved {
-        Ok(endpoint) => Ok(Redirect::to(&format!("/webhooks/{}?notice=saved", endpoint.id)).into_response()),
+        Ok(endpoint) => {
+            Ok(Redirect::to(&format!("/webhooks/{}?notice=saved", endpoint.id)).into_response())
+        }
         Err(err @ AppError::Invalid { .. }) => {
             let none = DeliveriesQuery {
                 status: None,

@@ -208,7 +208,11 @@ pub async fn deliveries(
     .await
 }
 
-pub async fn delivery(pool: &PgPool, endpoint: WebhookId, id: i64) -> sqlx::Result<Option<Delivery>> {
+pub async fn delivery(
+    pool: &PgPool,
+    endpoint: WebhookId,
+    id: i64,
+) -> sqlx::Result<Option<Delivery>> {
     sqlx::query_as(&format!(
         "{DELIVERY} WHERE d.endpoint_id = $1 AND d.id = $2"
     ))
@@ -390,13 +394,15 @@ pub async fn failed(
     .bind(retry_at)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(run, endpoint_id, org_id, org_is_tenant, url)| Failed {
-        run,
-        endpoint_id,
-        org_id,
-        org_is_tenant,
-        url,
-    }))
+    Ok(
+        row.map(|(run, endpoint_id, org_id, org_is_tenant, url)| Failed {
+            run,
+            endpoint_id,
+            org_id,
+            org_is_tenant,
+            url,
+        }),
+    )
 }
 
 /// Switches an endpoint off after its run of failures; false when it already was.

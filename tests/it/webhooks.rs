@@ -47,7 +47,10 @@ impl Receiver {
                 async move {
                     kept.lock().unwrap().push(Got { headers, body });
                     if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
-                        (AxumStatus::INTERNAL_SERVER_ERROR, "receiver down for maintenance")
+                        (
+                            AxumStatus::INTERNAL_SERVER_ERROR,
+                            "receiver down for maintenance",
+                        )
                     } else {
                         (AxumStatus::OK, "ok")
                     }
@@ -122,7 +125,10 @@ async fn register(admin: &Api, url: &str, events: &[&str]) -> (String, String) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let secret = body["secret"].as_str().unwrap().to_string();
-    assert!(secret.starts_with("whsec_") && secret.len() == 70, "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
     (body["id"].as_str().unwrap().to_string(), secret)
 }
 
@@ -179,8 +185,14 @@ fn a_tenant_and_its_reseller_hear_of_holds_signed_and_in_order() {
             assert_eq!(envelope["version"], 1);
             assert_eq!(envelope["tenant"], globex.as_str());
             assert_eq!(envelope["organization"], globex.as_str());
-            assert_eq!(g.headers["inward-event-id"].to_str().unwrap(), envelope["id"]);
-            assert_eq!(g.headers["inward-event-type"].to_str().unwrap(), envelope["type"]);
+            assert_eq!(
+                g.headers["inward-event-id"].to_str().unwrap(),
+                envelope["id"]
+            );
+            assert_eq!(
+                g.headers["inward-event-type"].to_str().unwrap(),
+                envelope["type"]
+            );
             if envelope["type"] == "number.reserved" {
                 assert_eq!(envelope["data"]["reservation_id"], reservation_id);
                 assert_eq!(envelope["data"]["outcome"], "success");
@@ -208,7 +220,10 @@ fn a_tenant_and_its_reseller_hear_of_holds_signed_and_in_order() {
             .collect();
         for g in &reseller_got {
             let envelope = verified(&reseller_secret, g);
-            assert!(reserved_ids.contains(&envelope["id"]), "the same event, the same id");
+            assert!(
+                reserved_ids.contains(&envelope["id"]),
+                "the same event, the same id"
+            );
         }
 
         let listed = deliveries(&admin, &id).await;
@@ -231,7 +246,9 @@ fn a_receiver_that_fails_five_times_gets_the_event_on_the_sixth_attempt() {
         let receiver = Receiver::start(5).await;
         let admin = app.api("admin@globex.test").await;
         let (id, secret) = register(&admin, &receiver.url, &["number.reserved"]).await;
-        let (status, body) = admin.post(&format!("/api/v1/webhooks/{id}/test"), json!({})).await;
+        let (status, body) = admin
+            .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+            .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
         let got = receiver.wait_for(6, Duration::from_secs(30)).await;
@@ -288,16 +305,25 @@ fn an_endpoint_that_keeps_failing_is_disabled_and_its_admins_told() {
         let receiver = Receiver::start(3).await;
         let admin = app.api("admin@globex.test").await;
         let (id, _) = register(&admin, &receiver.url, &["number.reserved"]).await;
-        admin.post(&format!("/api/v1/webhooks/{id}/test"), json!({})).await;
+        admin
+            .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+            .await;
         receiver.wait_for(3, Duration::from_secs(20)).await;
         let endpoint = wait_for_disabled(&admin, &id).await;
         assert_eq!(endpoint["failure_run"], 3);
         assert!(
-            endpoint["disabled_reason"].as_str().unwrap().contains("3 attempts"),
+            endpoint["disabled_reason"]
+                .as_str()
+                .unwrap()
+                .contains("3 attempts"),
             "{endpoint}"
         );
         tokio::time::sleep(Duration::from_millis(800)).await;
-        assert_eq!(receiver.got().len(), 3, "nothing goes to a disabled endpoint");
+        assert_eq!(
+            receiver.got().len(),
+            3,
+            "nothing goes to a disabled endpoint"
+        );
         let (_, notes) = admin.get("/api/v1/notifications").await;
         assert!(
             notes.to_string().contains("was disabled"),
@@ -311,10 +337,16 @@ fn an_endpoint_that_keeps_failing_is_disabled_and_its_admins_told() {
 
         // Switched on again, what was waiting goes.
         let (status, body) = admin
-            .patch(&format!("/api/v1/webhooks/{id}"), json!({ "enabled": true }))
+            .patch(
+                &format!("/api/v1/webhooks/{id}"),
+                json!({ "enabled": true }),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!((body["enabled"].as_bool(), body["failure_run"].as_i64()), (Some(true), Some(0)));
+        assert_eq!(
+            (body["enabled"].as_bool(), body["failure_run"].as_i64()),
+            (Some(true), Some(0))
+        );
         receiver.wait_for(4, Duration::from_secs(10)).await;
         wait_until_delivered(&admin, &id).await;
     })
@@ -347,36 +379,78 @@ fn bad_endpoints_and_callers_are_refused_with_the_field_named() {
         let app = spawn_app_with(pool, fast).await;
         let admin = app.api("admin@globex.test").await;
         for (body, field) in [
-            (json!({ "url": "http://hooks.example.com/x", "events": ["number.reserved"] }), "url"),
-            (json!({ "url": "https://169.254.169.254/latest", "events": ["number.reserved"] }), "url"),
-            (json!({ "url": "https://localhost/x", "events": ["number.reserved"] }), "url"),
-            (json!({ "url": "https://10.1.2.3/x", "events": ["number.reserved"] }), "url"),
+            (
+                json!({ "url": "http://hooks.example.com/x", "events": ["number.reserved"] }),
+                "url",
+            ),
+            (
+                json!({ "url": "https://169.254.169.254/latest", "events": ["number.reserved"] }),
+                "url",
+            ),
+            (
+                json!({ "url": "https://localhost/x", "events": ["number.reserved"] }),
+                "url",
+            ),
+            (
+                json!({ "url": "https://10.1.2.3/x", "events": ["number.reserved"] }),
+                "url",
+            ),
             (json!({ "url": "", "events": ["number.reserved"] }), "url"),
-            (json!({ "url": "https://hooks.example.com/x", "events": [] }), "events"),
-            (json!({ "url": "https://hooks.example.com/x", "events": ["number.bought"] }), "events"),
-            (json!({ "url": "https://hooks.example.com/x", "events": ["webhook.test"] }), "events"),
-            (json!({ "url": "https://hooks.example.com/x", "events": ["number.reserved"], "description": "x".repeat(201) }), "description"),
+            (
+                json!({ "url": "https://hooks.example.com/x", "events": [] }),
+                "events",
+            ),
+            (
+                json!({ "url": "https://hooks.example.com/x", "events": ["number.bought"] }),
+                "events",
+            ),
+            (
+                json!({ "url": "https://hooks.example.com/x", "events": ["webhook.test"] }),
+                "events",
+            ),
+            (
+                json!({ "url": "https://hooks.example.com/x", "events": ["number.reserved"], "description": "x".repeat(201) }),
+                "description",
+            ),
         ] {
             let (status, answer) = admin.post("/api/v1/webhooks", body.clone()).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
-            assert_eq!(answer["error"]["details"]["field"], field, "{body}: {answer}");
+            assert_eq!(
+                answer["error"]["details"]["field"], field,
+                "{body}: {answer}"
+            );
         }
         let (status, answer) = admin
-            .post("/api/v1/webhooks", json!({ "url": "https://hooks.example.com/x" }))
+            .post(
+                "/api/v1/webhooks",
+                json!({ "url": "https://hooks.example.com/x" }),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         assert_eq!(error_code(&answer), "invalid_json");
 
-        let (id, _) = register(&admin, "https://hooks.example.com/inward", &["number.reserved"]).await;
+        let (id, _) = register(
+            &admin,
+            "https://hooks.example.com/inward",
+            &["number.reserved"],
+        )
+        .await;
         let (status, answer) = admin
-            .patch(&format!("/api/v1/webhooks/{id}"), json!({ "events": ["nope"] }))
+            .patch(
+                &format!("/api/v1/webhooks/{id}"),
+                json!({ "events": ["nope"] }),
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         for query in ["status=lost", "before=yesterday", "limit=0", "limit=201"] {
             let (status, answer) = admin
                 .get(&format!("/api/v1/webhooks/{id}/deliveries?{query}"))
                 .await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {answer}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{query}: {answer}"
+            );
         }
         for path in [
             "/api/v1/webhooks/not-an-id".to_string(),
@@ -497,12 +571,18 @@ fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_id() {
         let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         aborted(server).await;
-        assert!(receiver.got().is_empty(), "nothing was sent before the crash");
+        assert!(
+            receiver.got().is_empty(),
+            "nothing was sent before the crash"
+        );
 
         let (server, _) = serve(&url, "");
         let got = receiver.wait_for(1, Duration::from_secs(20)).await;
         let first = verified(&secret, &got[0]);
-        assert_eq!((first["type"].as_str(), first["data"]["number"].as_str()), (Some("number.reserved"), Some(number.as_str())));
+        assert_eq!(
+            (first["type"].as_str(), first["data"]["number"].as_str()),
+            (Some("number.reserved"), Some(number.as_str()))
+        );
         // Past another lease: still once.
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(receiver.got().len(), 1, "delivered exactly once");
@@ -519,7 +599,10 @@ fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_id() {
         let (_server, _) = serve(&url, "");
         let got = receiver.wait_for(3, Duration::from_secs(20)).await;
         assert_eq!(got[1].body, got[2].body, "the same event again");
-        assert_eq!(verified(&secret, &got[2])["data"]["number"], number.as_str());
+        assert_eq!(
+            verified(&secret, &got[2])["data"]["number"],
+            number.as_str()
+        );
         let pending: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'",
         )
