@@ -612,3 +612,219 @@ fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_id() {
         assert_eq!(pending, 0);
     })
 }
+
+/// The distinct event types received so far, each envelope's signature checked.
+fn types_received(receiver: &Receiver, secret: &str) -> std::collections::BTreeSet<String> {
+    receiver
+        .got()
+        .iter()
+        .map(|g| verified(secret, g)["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn wait_for_types(receiver: &Receiver, secret: &str, wanted: &[&str]) -> Vec<Value> {
+    for _ in 0..300 {
+        let seen = types_received(receiver, secret);
+        if wanted.iter().all(|t| seen.contains(*t)) {
+            return receiver.got().iter().map(Got::json).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "wanted {wanted:?}, got {:?}",
+        types_received(receiver, secret)
+    );
+}
+
+#[test]
+fn every_kind_of_change_is_announced() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, |c| {
+            fast(c);
+            c.sandbox.cnam_delay_seconds = 0;
+            c.sandbox.e911_delay_seconds = 0;
+            c.sandbox.port_ack_seconds = 0;
+            c.sandbox.port_foc_seconds = 0;
+            c.sandbox.port_complete_seconds = 0;
+        })
+        .await;
+        let receiver = Receiver::start(0).await;
+        let admin = app.api("admin@globex.test").await;
+        let every: Vec<&str> = inward::domain::webhook::EventType::SUBSCRIBABLE
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        let (_, secret) = register(&admin, &receiver.url, &every).await;
+        let reseller_receiver = Receiver::start(0).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let (_, reseller_secret) =
+            register(&reseller, &reseller_receiver.url, &["upload.completed"]).await;
+        let agent = app.api("agent@globex.test").await;
+
+        // A premium hold asks for approval; the admin approves.
+        let (_, body) = agent
+            .get("/api/v1/numbers/available?kind=toll_free&pattern=8XX-OUR-FOOD")
+            .await;
+        let premium = body["numbers"][0]["e164"].as_str().unwrap().to_string();
+        let (status, held) = agent
+            .post(
+                "/api/v1/reservations",
+                json!({ "numbers": [premium], "justification": "campaign" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{held}");
+        let (_, pending) = admin.get("/api/v1/approvals?status=pending").await;
+        let approval = pending["approvals"][0]["id"].as_str().unwrap().to_string();
+        let (status, body) = admin
+            .post(
+                &format!("/api/v1/approvals/{approval}/approve"),
+                json!({ "reason": "ok" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // A port request, submitted and moving (the sandbox's clock runs at once).
+        crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
+        for _ in 0..4 {
+            inward::jobs::run_once(&app.state).await;
+        }
+
+        // With E911 required, routing the approved number without an address fails.
+        let (_, mut settings) = admin.get("/api/v1/tenant/settings").await;
+        settings["require_e911"] = json!(true);
+        let (status, body) = admin.put("/api/v1/tenant/settings", settings.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let held_id = held["id"].as_str().unwrap();
+        let (status, body) = agent
+            .post(
+                &format!("/api/v1/reservations/{held_id}/provision"),
+                json!({ "assignments": [{ "number": premium, "target": { "type": "queue", "name": "Sales" } }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        settings["require_e911"] = json!(false);
+        let (status, body) = admin.put("/api/v1/tenant/settings", settings).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // Routed, named, located, re-routed, found unrouted by reconciliation, released.
+        let numbers = admin.provisioned(2).await;
+        let (routed, orphan) = (&numbers[0], &numbers[1]);
+        for (path, body) in [
+            ("cnam", json!({ "name": "GLOBEX" })),
+            (
+                "e911",
+                json!({ "street": "500 Congress Ave", "city": "Austin", "state": "TX", "zip": "78701" }),
+            ),
+        ] {
+            let (status, answer) = admin
+                .put(&format!("/api/v1/numbers/{routed}/{path}"), body)
+                .await;
+            assert!(status.is_success(), "{answer}");
+        }
+        crate::common::settle(&app, 5).await;
+        let support = admin.target_id("queue", "Support").await;
+        let (status, body) = admin
+            .post(
+                &format!("/api/v1/numbers/{routed}/reroute"),
+                json!({ "target": { "type": "queue", "id": support } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        sqlx::query("DELETE FROM sandbox_assignments WHERE e164 = $1")
+            .bind(routed)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let (status, body) = admin.post("/api/v1/drift/run", json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = admin
+            .post(&format!("/api/v1/numbers/{routed}/release"), json!({}))
+            .await;
+        assert!(status.is_success(), "{body}");
+
+        // A target deleted on the platform orphans its number.
+        sqlx::query(
+            "UPDATE sandbox_targets SET deleted_at = now()
+              WHERE id = (SELECT target_id FROM sandbox_assignments WHERE e164 = $1)",
+        )
+        .bind(orphan)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        let report = crate::common::as_jobs(inward::jobs::orphans::run_once(&app.state))
+            .await
+            .unwrap();
+        // The ported number went to the same queue: it is orphaned too.
+        assert!(report.orphaned >= 1, "{report:?}");
+
+        // A hold that lapses.
+        let lapsing = agent.find("npa=718", 1).await;
+        let (status, body) = agent.reserve(&lapsing).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        sqlx::query(
+            "UPDATE holds SET expires_at = now() - interval '1 second' WHERE e164 = ANY($1)",
+        )
+        .bind(&lapsing)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        let report = inward::jobs::run_once(&app.state).await;
+        assert_eq!(report.expired, 1, "{report:?}");
+
+        // An upload of the reseller's.
+        let csv = format!(
+            "{}1,(512) 555-0188,TRUE,FALSE,FALSE,,,\n",
+            crate::inventory::HEADER
+        );
+        let job = crate::inventory::run_upload(&reseller, &csv, "all_or_nothing", false).await;
+        assert_eq!(job["status"], "completed", "{job}");
+
+        let envelopes = wait_for_types(&receiver, &secret, &every[..every.len() - 1]).await;
+        let upload = reseller_receiver.wait_for(1, Duration::from_secs(20)).await;
+        let upload = verified(&reseller_secret, &upload[0]);
+        assert_eq!(upload["type"], "upload.completed");
+        assert!(
+            upload["tenant"].is_null(),
+            "a reseller's own event: {upload}"
+        );
+        assert_eq!(upload["data"]["added"], 1, "{upload}");
+
+        let of = |t: &str| -> Vec<&Value> { envelopes.iter().filter(|e| e["type"] == t).collect() };
+        let decided = of("approval.decided");
+        assert_eq!(decided[0]["data"]["decision"], "approved");
+        assert_eq!(decided[0]["data"]["approval_id"], approval.as_str());
+        let drift = of("number.drift_detected");
+        assert_eq!(drift[0]["data"]["number"], routed.as_str());
+        assert_eq!(drift[0]["data"]["class"], "unrouted");
+        assert!(
+            of("cnam.status_changed")
+                .iter()
+                .any(|e| e["data"]["status"] == "synced"),
+            "the provider's answer is announced too"
+        );
+        assert!(
+            of("port.status_changed")
+                .iter()
+                .any(|e| e["data"]["status"] == "foc_set" && e["data"]["foc_date"].is_string()),
+            "the FOC date is announced: {:?}",
+            of("port.status_changed")
+        );
+        assert!(
+            of("number.orphaned")
+                .iter()
+                .any(|e| e["data"]["number"] == orphan.as_str())
+        );
+        let failed = of("number.provision_failed");
+        assert_eq!(failed[0]["data"]["number"], premium.as_str());
+        assert!(
+            failed[0]["data"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("E911")
+        );
+        assert_eq!(
+            of("number.rerouted")[0]["data"]["to"]["id"],
+            support.as_str()
+        );
+    })
+}
