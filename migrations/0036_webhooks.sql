@@ -109,11 +109,16 @@ BEGIN
     made := gen_random_uuid();
     INSERT INTO webhook_events (id, type, occurred_at, org_id, phone_number, source)
     VALUES (made, event_type, at, about, phone, recorded);
+    -- Locked, so that an endpoint deleted meanwhile is skipped instead of failing the
+    -- change that announces the event.
     INSERT INTO webhook_deliveries (event_id, endpoint_id, order_key)
     SELECT made, e.id, ordered_by FROM webhook_endpoints e
      WHERE e.enabled AND e.org_id IN (about, reseller) AND event_type = ANY (e.events)
-     ORDER BY e.id;
+     ORDER BY e.id
+       FOR KEY SHARE OF e;
 END $$;
+-- Only the triggers (with the owner's rights) write events.
+REVOKE EXECUTE ON FUNCTION webhook_emit(text, uuid, text, text, jsonb, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION webhook_from_audit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -175,19 +180,26 @@ CREATE POLICY organization_rows ON webhook_endpoints
     USING (inward_writes(org_id)) WITH CHECK (inward_writes(org_id));
 ALTER TABLE webhook_deliveries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY organization_rows ON webhook_deliveries USING (inward_scope() = 'all'
-    OR EXISTS (SELECT 1 FROM webhook_endpoints p WHERE p.id = endpoint_id));
+    OR (EXISTS (SELECT 1 FROM webhook_endpoints p WHERE p.id = endpoint_id)
+        AND EXISTS (SELECT 1 FROM webhook_events v WHERE v.id = event_id)));
 ALTER TABLE webhook_events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY organization_rows ON webhook_events
     USING (inward_sees(org_id)) WITH CHECK (inward_sees(org_id));
 
--- A test event for one endpoint, which the caller has just read through its own scope.
+-- A test event for one of the caller's own endpoints (NULL when it has no such endpoint).
 CREATE FUNCTION webhook_send_test(endpoint uuid, source jsonb) RETURNS uuid
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     made uuid := gen_random_uuid();
+    owning_org uuid;
 BEGIN
+    SELECT org_id INTO owning_org FROM webhook_endpoints
+     WHERE id = endpoint AND inward_writes(org_id) FOR KEY SHARE;
+    IF owning_org IS NULL THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO webhook_events (id, type, occurred_at, org_id, source)
-    SELECT made, 'webhook.test', now(), org_id, source FROM webhook_endpoints WHERE id = endpoint;
+    VALUES (made, 'webhook.test', now(), owning_org, source);
     INSERT INTO webhook_deliveries (event_id, endpoint_id, order_key)
     VALUES (made, endpoint, 'test:' || made);
     RETURN made;

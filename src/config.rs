@@ -99,6 +99,8 @@ pub struct WebhooksConfig {
     /// An endpoint whose attempts failed this many times in a row is disabled and its admins
     /// told; 0 never disables.
     pub disable_after_failures: u32,
+    /// Events (and their deliveries) are kept this many days once nothing is pending.
+    pub retention_days: i64,
 }
 
 impl WebhooksConfig {
@@ -381,8 +383,9 @@ impl AppConfig {
                 && (1..=120).contains(&w.timeout_seconds)
                 && w.lease_seconds > w.timeout_seconds
                 && w.retry_base_ms >= 1
-                && (1..=720).contains(&w.give_up_after_hours),
-            "webhooks: poll_interval_ms ≥ 10, concurrency 1 to 256, timeout_seconds 1 to 120, lease_seconds above timeout_seconds, retry_base_ms ≥ 1, give_up_after_hours 1 to 720"
+                && (1..=720).contains(&w.give_up_after_hours)
+                && (1..=3650).contains(&w.retention_days),
+            "webhooks: poll_interval_ms ≥ 10, concurrency 1 to 256, timeout_seconds 1 to 120, lease_seconds above timeout_seconds, retry_base_ms ≥ 1, give_up_after_hours 1 to 720, retention_days 1 to 3650"
         );
         anyhow::ensure!(
             (1..=3_600).contains(&self.rate_limits.burst_seconds),

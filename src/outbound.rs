@@ -29,11 +29,21 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return public_v4(v4);
             }
             let first = v6.segments()[0];
+            // IPv4-compatible (::a.b.c.d, deprecated): judged as the IPv4 address.
+            if v6.segments()[..6].iter().all(|s| *s == 0)
+                && !v6.is_loopback()
+                && let Some(v4) = v6.to_ipv4()
+            {
+                return !v6.is_unspecified() && public_v4(v4);
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || first == 0x2002 // 6to4: an IPv4 address inside
+                || (first == 0x2001 && v6.segments()[1] == 0) // Teredo
                 || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
                 || (first == 0x64 && v6.segments()[1] == 0xff9b)) // NAT64 of any IPv4
         }
@@ -162,7 +172,8 @@ pub fn check_webhook_url(url: &str, allow: &Allowlist) -> Result<(), String> {
         return Err("a webhook URL has no #fragment".into());
     }
     let host = match parsed.host() {
-        Some(url::Host::Domain(name)) => name.to_ascii_lowercase(),
+        // `localhost.` is `localhost`.
+        Some(url::Host::Domain(name)) => name.trim_end_matches('.').to_ascii_lowercase(),
         Some(url::Host::Ipv4(v4)) => v4.to_string(),
         Some(url::Host::Ipv6(v6)) => format!("[{v6}]"),
         None => return Err(format!("“{url}” names no host")),
@@ -266,6 +277,11 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "::7f00:1",
+            "::a00:1",
+            "2002:7f00:1::",
+            "fec0::1",
+            "2001:0:4136:e378::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -287,6 +303,8 @@ mod tests {
             "https://10.0.0.5/x",
             "https://localhost/x",
             "https://metadata.google.internal/x",
+            "https://metadata.google.internal./x",
+            "https://localhost./x",
             "https://intranet/x",
             "https://user:pw@hooks.example.com/x",
             "ftp://hooks.example.com/x",

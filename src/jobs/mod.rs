@@ -181,6 +181,17 @@ async fn housekeeping(state: &AppState, r: &mut SweepReport) {
         .map_err(AppError::from)
     })
     .await;
+    step("prune_webhook_events", failed, async {
+        crate::webhooks::repo::prune_events(
+            &state.pool,
+            state.config.webhooks.retention_days,
+            10_000,
+        )
+        .await
+        .map(|_| ())
+        .map_err(AppError::from)
+    })
+    .await;
     step("verify_audit_chain", failed, async {
         crate::audit::chain::verify_new(&state.pool)
             .await

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::repo::{self, Change, DeliveryStatus};
-use super::{Fields, MAX_ENDPOINTS};
+use super::{Fields, MAX_ENDPOINTS, check_description, check_events, check_url};
 use crate::auth::{ApiCaller, RequestId};
 use crate::domain::webhook::EventType;
 use crate::error::{AppError, AppResult};
@@ -77,18 +77,20 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> AppResult<Json<repo::Endpoint>> {
-    let current = super::find(&state, &caller, &id).await?;
-    // Checked as a whole, what is left out as it stands.
-    let fields = Fields::check(
-        &state,
-        body.url.as_deref().unwrap_or(&current.url),
-        body.events.as_deref().unwrap_or(&current.events),
-        body.description.as_deref().unwrap_or(&current.description),
-    )?;
+    // Only what is sent is checked: switching an endpoint off never fails on a URL the
+    // operator has since stopped admitting.
     let change = Change {
-        url: body.url.map(|_| fields.url),
-        events: body.events.map(|_| fields.events),
-        description: body.description.map(|_| fields.description),
+        url: body
+            .url
+            .as_deref()
+            .map(|u| check_url(&state, u))
+            .transpose()?,
+        events: body.events.as_deref().map(check_events).transpose()?,
+        description: body
+            .description
+            .as_deref()
+            .map(check_description)
+            .transpose()?,
         enabled: body.enabled,
     };
     Ok(Json(
@@ -173,17 +175,19 @@ pub async fn delivery(
 pub async fn resend(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
     Path((id, delivery)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let made = super::resend(&state, &caller, &id, &delivery).await?;
+    let made = super::resend(&state, &caller, &id, &delivery, request_id.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "delivery_id": made }))).into_response())
 }
 
 pub async fn send_test(
     State(state): State<AppState>,
     ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let event = super::send_test(&state, &caller, &id).await?;
+    let event = super::send_test(&state, &caller, &id, request_id.as_deref()).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "event_id": event }))).into_response())
 }

@@ -49,31 +49,42 @@ impl Fields {
         events: &[String],
         description: &str,
     ) -> AppResult<Fields> {
-        let url = url.trim();
-        if url.is_empty() {
-            return Err(AppError::invalid_field("url", "enter the endpoint's URL"));
-        }
-        let allow = state.outbound_policy().allow;
-        crate::outbound::check_webhook_url(url, &allow)
-            .map_err(|why| AppError::invalid_field("url", why))?;
-        let events = parse_events(events)
-            .map_err(|why| AppError::invalid_field("events", why))?
-            .into_iter()
-            .map(|t| t.as_str().to_string())
-            .collect();
-        let description = description.trim();
-        if description.chars().count() > 200 {
-            return Err(AppError::invalid_field(
-                "description",
-                "the description is longer than 200 characters",
-            ));
-        }
         Ok(Fields {
-            url: url.to_string(),
-            events,
-            description: description.to_string(),
+            url: check_url(state, url)?,
+            events: check_events(events)?,
+            description: check_description(description)?,
         })
     }
+}
+
+pub fn check_url(state: &AppState, url: &str) -> AppResult<String> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(AppError::invalid_field("url", "enter the endpoint's URL"));
+    }
+    let allow = state.outbound_policy().allow;
+    crate::outbound::check_webhook_url(url, &allow)
+        .map_err(|why| AppError::invalid_field("url", why))?;
+    Ok(url.to_string())
+}
+
+pub fn check_events(events: &[String]) -> AppResult<Vec<String>> {
+    Ok(parse_events(events)
+        .map_err(|why| AppError::invalid_field("events", why))?
+        .into_iter()
+        .map(|t| t.as_str().to_string())
+        .collect())
+}
+
+pub fn check_description(description: &str) -> AppResult<String> {
+    let description = description.trim();
+    if description.chars().count() > 200 {
+        return Err(AppError::invalid_field(
+            "description",
+            "the description is longer than 200 characters",
+        ));
+    }
+    Ok(description.to_string())
 }
 
 fn audit_entry(
@@ -189,26 +200,53 @@ pub async fn delete(
     Ok(endpoint)
 }
 
-/// Sends delivery `delivery`'s event to its endpoint again, with the same event id.
+/// Sends delivery `delivery`'s event to its endpoint again, with the same event id. It goes
+/// behind the number's newer events; a delivery still pending is not doubled.
 pub async fn resend(
     state: &AppState,
     caller: &Principal,
     raw: &str,
     delivery: &str,
+    request_id: Option<&str>,
 ) -> AppResult<i64> {
     let endpoint = find(state, caller, raw).await?;
-    let delivery: i64 = delivery
+    let wanted: i64 = delivery
         .parse()
         .map_err(|_| AppError::NotFound("delivery".into()))?;
-    repo::resend(&state.pool, endpoint.id, delivery)
+    let found = repo::delivery(&state.pool, endpoint.id, wanted)
         .await?
-        .ok_or_else(|| AppError::NotFound("delivery".into()))
+        .ok_or_else(|| AppError::NotFound("delivery".into()))?;
+    let Some(made) = repo::resend(&state.pool, endpoint.id, wanted).await? else {
+        return Err(AppError::conflict(
+            "delivery_pending",
+            "this delivery is still being tried; it can be sent again once it is delivered or failed",
+            json!({ "delivery_id": wanted }),
+        ));
+    };
+    let details = json!({ "event": "resent", "event_id": found.event_id, "delivery_id": made });
+    let entry = audit_entry(caller, request_id, endpoint.id, details);
+    audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
+    Ok(made)
 }
 
-/// A `webhook.test` event for the endpoint (whether or not it is enabled: a disabled one
-/// gets it once enabled).
-pub async fn send_test(state: &AppState, caller: &Principal, raw: &str) -> AppResult<Uuid> {
+/// A `webhook.test` event for the endpoint (a disabled one gets it once enabled).
+pub async fn send_test(
+    state: &AppState,
+    caller: &Principal,
+    raw: &str,
+    request_id: Option<&str>,
+) -> AppResult<Uuid> {
     let endpoint = find(state, caller, raw).await?;
     let source = json!({ "message": format!("A test event, sent by {}", caller.email) });
-    Ok(repo::send_test(&state.pool, endpoint.id, &source).await?)
+    let made = repo::send_test(&state.pool, endpoint.id, &source)
+        .await?
+        .ok_or_else(not_found)?;
+    let entry = audit_entry(
+        caller,
+        request_id,
+        endpoint.id,
+        json!({ "event": "test", "event_id": made }),
+    );
+    audit::repo::record(&mut *state.pool.acquire().await?, &entry).await?;
+    Ok(made)
 }

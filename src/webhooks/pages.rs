@@ -157,8 +157,8 @@ fn notice(code: Option<&str>) -> Option<String> {
     Some(
         match code? {
             "saved" => "Endpoint saved.",
-            "enabled" => "Endpoint enabled: what was pending is on its way.",
-            "disabled" => "Endpoint disabled: events wait until you enable it again.",
+            "enabled" => "Endpoint enabled: what was waiting is on its way.",
+            "disabled" => "Endpoint disabled: nothing is sent to it, and what happens meanwhile is not announced to it; what was already waiting goes when you enable it again.",
             "test_sent" => "Test event queued: it appears below within seconds.",
             "resent" => "Event queued again, with the same event id.",
             _ => return None,
@@ -289,17 +289,26 @@ pub async fn delete(
 pub async fn send_test(
     State(state): State<AppState>,
     caller: PageCaller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
 ) -> PageResult {
-    super::send_test(&state, &caller.principal, &id).await?;
+    super::send_test(&state, &caller.principal, &id, request_id.as_deref()).await?;
     Ok(Redirect::to(&format!("/webhooks/{id}?notice=test_sent")).into_response())
 }
 
 pub async fn resend(
     State(state): State<AppState>,
     caller: PageCaller,
+    RequestId(request_id): RequestId,
     Path((id, delivery)): Path<(String, String)>,
 ) -> PageResult {
-    super::resend(&state, &caller.principal, &id, &delivery).await?;
+    super::resend(
+        &state,
+        &caller.principal,
+        &id,
+        &delivery,
+        request_id.as_deref(),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/webhooks/{id}?notice=resent")).into_response())
 }

@@ -74,7 +74,7 @@ pub struct Delivery {
     pub number: Option<String>,
     pub status: DeliveryStatus,
     pub attempts: i32,
-    /// When the next attempt is due (pending deliveries only).
+    /// When the next attempt is due (pending deliveries of an enabled endpoint only).
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<i32>,
@@ -88,7 +88,8 @@ pub struct Delivery {
 
 const DELIVERY: &str = "SELECT d.id, d.event_id, v.type AS event_type, v.occurred_at,
         v.phone_number AS number, d.status, d.attempts,
-        CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at,
+        CASE WHEN d.status = 'pending' AND d.next_attempt_at < 'infinity' THEN d.next_attempt_at END
+            AS next_attempt_at,
         d.last_attempt_at, d.last_status_code, d.last_duration_ms, d.last_error, d.created_at,
         d.finished_at, v.body
    FROM webhook_deliveries d JOIN webhook_events v ON v.id = d.event_id";
@@ -151,6 +152,8 @@ pub struct Change {
 }
 
 /// Applies `change`; switching an endpoint on again forgets its failures.
+/// What a disabled endpoint still has pending waits out of the dispatcher's way (its due
+/// time set to infinity) and is due at once when it is enabled again.
 pub async fn update(
     conn: &mut PgConnection,
     org: Uuid,
@@ -173,12 +176,29 @@ pub async fn update(
     .bind(&change.events)
     .bind(&change.description)
     .bind(change.enabled)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if let Some(enabled) = change.enabled {
+        park_pending(conn, id, !enabled).await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes the endpoint with its deliveries; its events stay until nothing refers to them.
+async fn park_pending(conn: &mut PgConnection, id: WebhookId, parked: bool) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries
+            SET next_attempt_at = CASE WHEN $2 THEN 'infinity'::timestamptz ELSE now() END
+          WHERE endpoint_id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .bind(parked)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the endpoint with its deliveries; its events go with the retention
+/// (`prune_events`).
 pub async fn delete(conn: &mut PgConnection, org: Uuid, id: WebhookId) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM webhook_endpoints WHERE org_id = $1 AND id = $2")
         .bind(org)
@@ -223,12 +243,12 @@ pub async fn delivery(
 }
 
 /// Sends the event of delivery `id` again, as a new delivery with the same event id (so that
-/// receivers can tell it is the same event).
+/// receivers can tell it is the same event); none while it is still pending.
 pub async fn resend(pool: &PgPool, endpoint: WebhookId, id: i64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "INSERT INTO webhook_deliveries (event_id, endpoint_id, order_key)
          SELECT event_id, endpoint_id, order_key FROM webhook_deliveries
-          WHERE endpoint_id = $1 AND id = $2
+          WHERE endpoint_id = $1 AND id = $2 AND status <> 'pending'
          RETURNING id",
     )
     .bind(endpoint)
@@ -237,8 +257,13 @@ pub async fn resend(pool: &PgPool, endpoint: WebhookId, id: i64) -> sqlx::Result
     .await
 }
 
-/// A `webhook.test` event for the endpoint, delivered like any other.
-pub async fn send_test(pool: &PgPool, endpoint: WebhookId, source: &Value) -> sqlx::Result<Uuid> {
+/// A `webhook.test` event for the endpoint, delivered like any other; none when the caller
+/// has no such endpoint (any more).
+pub async fn send_test(
+    pool: &PgPool,
+    endpoint: WebhookId,
+    source: &Value,
+) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar("SELECT webhook_send_test($1, $2)")
         .bind(endpoint)
         .bind(source)
@@ -418,8 +443,11 @@ pub async fn disable_after_failures(
     )
     .bind(id)
     .bind(run)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    if done.rows_affected() == 1 {
+        park_pending(conn, id, true).await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 
@@ -448,4 +476,22 @@ pub async fn reseal(pool: &PgPool, id: WebhookId, was: &[u8], now: &[u8]) -> sql
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Deletes events older than `days` whose every delivery is finished (their deliveries go
+/// with them), up to `limit`; returns how many.
+pub async fn prune_events(pool: &PgPool, days: i64, limit: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM webhook_events WHERE id IN (
+             SELECT v.id FROM webhook_events v
+              WHERE v.occurred_at < now() - make_interval(days => $1::int)
+                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                 WHERE d.event_id = v.id AND d.status = 'pending')
+              LIMIT $2)",
+    )
+    .bind(days)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -899,3 +899,55 @@ fn a_numbers_settings_follow_its_tenant_and_its_allocation() {
         );
     })
 }
+
+/// The webhook functions that run with the owner's rights: only the triggers may write
+/// events, and a test event goes only to one of the caller's own endpoints.
+#[test]
+fn webhook_functions_keep_to_the_callers_organization() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        let admin = app.api("admin@globex.test").await;
+        let (status, body) = admin
+            .post(
+                "/api/v1/webhooks",
+                json!({ "url": "http://127.0.0.1:9/hook", "events": ["number.reserved"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let endpoint: Uuid = body["id"].as_str().unwrap().parse().unwrap();
+        let (globex, initech) = (
+            app.tenant_id("globex").await,
+            app.tenant_id("initech").await,
+        );
+
+        let mut other = runtime(&pool, Some(("org", Some(initech), "tenant"))).await;
+        let made: Option<Uuid> = sqlx::query_scalar("SELECT webhook_send_test($1, '{}')")
+            .bind(endpoint)
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+        assert_eq!(made, None, "a test event on another tenant's endpoint");
+        let forged = sqlx::query(
+            "SELECT webhook_emit('number.reserved', $1, '+15125550100', 'x', '{}', now())",
+        )
+        .bind(globex)
+        .execute(&mut other)
+        .await
+        .unwrap_err();
+        assert_eq!(
+            forged.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("42501"),
+            "{forged}"
+        );
+        other.close().await.unwrap();
+
+        let mut own = runtime(&pool, Some(("org", Some(globex), "tenant"))).await;
+        let made: Option<Uuid> = sqlx::query_scalar("SELECT webhook_send_test($1, '{}')")
+            .bind(endpoint)
+            .fetch_one(&mut own)
+            .await
+            .unwrap();
+        assert!(made.is_some(), "its own endpoint");
+        own.close().await.unwrap();
+    })
+}
