@@ -104,6 +104,21 @@ pub struct WebhooksConfig {
 }
 
 impl WebhooksConfig {
+    fn check(&self) -> anyhow::Result<()> {
+        let w = self;
+        anyhow::ensure!(
+            w.poll_interval_ms >= 10
+                && (1..=256).contains(&w.concurrency)
+                && (1..=120).contains(&w.timeout_seconds)
+                && w.lease_seconds > w.timeout_seconds
+                && w.retry_base_ms >= 1
+                && (1..=720).contains(&w.give_up_after_hours)
+                && (1..=3650).contains(&w.retention_days),
+            "webhooks: poll_interval_ms ≥ 10, concurrency 1 to 256, timeout_seconds 1 to 120, lease_seconds above timeout_seconds, retry_base_ms ≥ 1, give_up_after_hours 1 to 720, retention_days 1 to 3650"
+        );
+        Ok(())
+    }
+
     pub fn retry(&self) -> crate::domain::webhook::Retry {
         use std::time::Duration;
         crate::domain::webhook::Retry {
@@ -376,17 +391,7 @@ impl AppConfig {
                 && self.server.sign_ins_per_address_per_minute >= 1,
             "server.sign_in_burst_per_address and server.sign_ins_per_address_per_minute must be at least 1"
         );
-        let w = &self.webhooks;
-        anyhow::ensure!(
-            w.poll_interval_ms >= 10
-                && (1..=256).contains(&w.concurrency)
-                && (1..=120).contains(&w.timeout_seconds)
-                && w.lease_seconds > w.timeout_seconds
-                && w.retry_base_ms >= 1
-                && (1..=720).contains(&w.give_up_after_hours)
-                && (1..=3650).contains(&w.retention_days),
-            "webhooks: poll_interval_ms ≥ 10, concurrency 1 to 256, timeout_seconds 1 to 120, lease_seconds above timeout_seconds, retry_base_ms ≥ 1, give_up_after_hours 1 to 720, retention_days 1 to 3650"
-        );
+        self.webhooks.check()?;
         anyhow::ensure!(
             (1..=3_600).contains(&self.rate_limits.burst_seconds),
             "rate_limits.burst_seconds must be 1 to 3600"

@@ -182,7 +182,6 @@ pub fn data(kind: EventType, number: Option<&str>, source: &Value) -> Value {
     let mut out = Map::new();
     out.insert("number".into(), json!(number));
     let details = source.get("details").cloned().unwrap_or(Value::Null);
-    let detail = |key: &str| details.get(key).cloned().unwrap_or(Value::Null);
     let field = |key: &str| source.get(key).cloned().unwrap_or(Value::Null);
     match kind {
         EventType::NumberDriftDetected => {
@@ -203,11 +202,20 @@ pub fn data(kind: EventType, number: Option<&str>, source: &Value) -> Value {
         }
         _ => {}
     }
-    let action = field("action");
-    let status = field("status");
-    let outcome = status.as_str().map(str::to_ascii_lowercase);
+    let outcome = field("status").as_str().map(str::to_ascii_lowercase);
     out.insert("outcome".into(), json!(outcome));
     out.insert("user_id".into(), field("user_id"));
+    promote(kind, source, &details, &mut out);
+    out.insert("details".into(), details);
+    Value::Object(out)
+}
+
+/// What an event about an audit entry promises beyond the number and the outcome.
+fn promote(kind: EventType, source: &Value, details: &Value, out: &mut Map<String, Value>) {
+    let detail = |key: &str| details.get(key).cloned().unwrap_or(Value::Null);
+    let field = |key: &str| source.get(key).cloned().unwrap_or(Value::Null);
+    let action = field("action");
+    let status = field("status");
     let target = match (field("target_type"), field("target_id")) {
         (Value::String(t), id) if !t.is_empty() => json!({ "type": t, "id": id }),
         _ => Value::Null,
@@ -282,8 +290,6 @@ pub fn data(kind: EventType, number: Option<&str>, source: &Value) -> Value {
         }
         EventType::NumberDriftDetected | EventType::WebhookTest => {}
     }
-    out.insert("details".into(), details);
-    Value::Object(out)
 }
 
 /// The `Inward-Signature` header of a body sent at `unix` seconds: `t=<unix>,v1=<hex of
