@@ -7,7 +7,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 
 use crate::common::spawn_app_with;
-use crate::webhooks::{Receiver, verified};
+use crate::receiver::{Receiver, verified};
 
 #[test]
 fn an_admin_registers_an_endpoint_and_watches_a_test_event_arrive() {

@@ -1,115 +1,14 @@
-//! Webhooks against a real HTTP receiver: signed envelopes in order per number, retries with
-//! back-off, an endpoint disabled after its run of failures, the outbox across a crash, and
-//! what the API refuses.
+//! Webhooks against a real HTTP receiver: signed envelopes in order per number, every kind of
+//! change announced, retries with back-off, an endpoint disabled after its run of failures,
+//! and what the API refuses (the outbox across a crash: `webhooks_crash`).
 
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::common::{Api, TestApp, error_code, spawn_app_with};
-
-/// One POST the receiver got.
-#[derive(Clone)]
-pub struct Got {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Got {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-/// A receiver on this machine: answers 500 to its first `fail_first` POSTs, then 200.
-pub struct Receiver {
-    pub url: String,
-    got: Arc<Mutex<Vec<Got>>>,
-}
-
-impl Receiver {
-    pub async fn start(fail_first: usize) -> Receiver {
-        let got: Arc<Mutex<Vec<Got>>> = Arc::default();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let kept = got.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let (kept, seen) = (kept.clone(), seen.clone());
-                async move {
-                    kept.lock().unwrap().push(Got { headers, body });
-                    if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
-                        (
-                            AxumStatus::INTERNAL_SERVER_ERROR,
-                            "receiver down for maintenance",
-                        )
-                    } else {
-                        (AxumStatus::OK, "ok")
-                    }
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver {
-            url: format!("http://{addr}/hook"),
-            got,
-        }
-    }
-
-    pub fn got(&self) -> Vec<Got> {
-        self.got.lock().unwrap().clone()
-    }
-
-    /// Waits until at least `n` POSTs arrived.
-    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Got> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let got = self.got();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} of {n} deliveries arrived in {within:?}",
-                got.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-/// Checks `Inward-Signature` as a receiver would, with its own HMAC: the envelope, if the
-/// signature holds and is recent.
-pub fn verified(secret: &str, got: &Got) -> Value {
-    let header = got.headers["inward-signature"].to_str().unwrap();
-    let (t, v1) = header
-        .strip_prefix("t=")
-        .and_then(|rest| rest.split_once(",v1="))
-        .unwrap_or_else(|| panic!("signature header {header}"));
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(&got.body);
-    let expected: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(v1, expected, "the signature holds");
-    let age = chrono::Utc::now().timestamp() - t.parse::<i64>().unwrap();
-    assert!((0..300).contains(&age), "signed {age} s ago");
-    got.json()
-}
+use crate::receiver::{Got, Receiver, verified};
 
 fn fast(c: &mut inward::config::AppConfig) {
     c.webhooks.poll_interval_ms = 50;
@@ -119,7 +18,7 @@ fn fast(c: &mut inward::config::AppConfig) {
     c.webhooks.lease_seconds = 5;
 }
 
-async fn register(admin: &Api, url: &str, events: &[&str]) -> (String, String) {
+pub async fn register(admin: &Api, url: &str, events: &[&str]) -> (String, String) {
     let (status, body) = admin
         .post("/api/v1/webhooks", json!({ "url": url, "events": events }))
         .await;
@@ -533,120 +432,6 @@ fn the_database_and_the_code_agree_on_which_audit_entries_announce_events() {
                 assert_eq!(in_sql, in_rust, "{} {}", action.as_str(), outcome.as_str());
             }
         }
-    })
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `inward serve` as a child process, its dispatcher fast, aborting at `crash_at` if given.
-fn serve(url: &str, crash_at: &str) -> (Server, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
-        .env("DATABASE_URL", url)
-        .env("INWARD_TEST_CRASH_AT", crash_at)
-        .env("INWARD_OUTBOUND__ALLOW_HOSTS", "127.0.0.1")
-        .env("INWARD_WEBHOOKS__POLL_INTERVAL_MS", "50")
-        .env("INWARD_WEBHOOKS__TIMEOUT_SECONDS", "1")
-        .env("INWARD_WEBHOOKS__LEASE_SECONDS", "2")
-        .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "3600")
-        .env("INWARD_RATE_LIMITS__TENANT_ADMIN_PER_MINUTE", "0")
-        .env("INWARD_RATE_LIMITS__TENANT_USER_PER_MINUTE", "0")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    (Server(child), base)
-}
-
-async fn api_on(pool: &sqlx::PgPool, base: &str, email: &str) -> Api {
-    Api {
-        base: base.to_string(),
-        token: inward::admin::create_token(pool, email).await.unwrap(),
-        http: reqwest::Client::new(),
-    }
-}
-
-/// Waits for the child to end by itself (it aborts at its crash point).
-async fn aborted(mut server: Server) {
-    for _ in 0..200 {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            assert!(!status.success(), "the server aborted at the crash point");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not reach its crash point");
-}
-
-#[test]
-fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_id() {
-    crate::db::db_test(|pool| async move {
-        inward::seed::demo(&pool, 3, Some(&["512"])).await.unwrap();
-        let url = crate::db::runtime_url(&pool.connect_options());
-        let receiver = Receiver::start(0).await;
-
-        // Killed after the event committed and the dispatcher claimed it, before sending.
-        let (server, base) = serve(&url, "webhook.before_send");
-        let admin = api_on(&pool, &base, "admin@globex.test").await;
-        let (_, secret) = register(&admin, &receiver.url, &["number.reserved"]).await;
-        let agent = api_on(&pool, &base, "agent@globex.test").await;
-        let number = agent.find("npa=512", 1).await.remove(0);
-        let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        aborted(server).await;
-        assert!(
-            receiver.got().is_empty(),
-            "nothing was sent before the crash"
-        );
-
-        let (server, _) = serve(&url, "");
-        let got = receiver.wait_for(1, Duration::from_secs(20)).await;
-        let first = verified(&secret, &got[0]);
-        assert_eq!(
-            (first["type"].as_str(), first["data"]["number"].as_str()),
-            (Some("number.reserved"), Some(number.as_str()))
-        );
-        // Past another lease: still once.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(receiver.got().len(), 1, "delivered exactly once");
-        drop(server);
-
-        // Killed after the receiver had it, before recording so: sent again after restart,
-        // with the same id and body, for the receiver to de-duplicate.
-        let (server, base) = serve(&url, "webhook.after_send");
-        let agent = api_on(&pool, &base, "agent@globex.test").await;
-        let number = agent.find("npa=512", 1).await.remove(0);
-        let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        aborted(server).await;
-        let (_server, _) = serve(&url, "");
-        let got = receiver.wait_for(3, Duration::from_secs(20)).await;
-        assert_eq!(got[1].body, got[2].body, "the same event again");
-        assert_eq!(
-            verified(&secret, &got[2])["data"]["number"],
-            number.as_str()
-        );
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        assert_eq!(pending, 0);
     })
 }
 

@@ -1,0 +1,126 @@
+//! The webhook outbox across a crash: `inward serve` aborted (`INWARD_TEST_CRASH_AT`, as a
+//! `kill -9` there would) after the event committed and before it was sent, and after the
+//! receiver had it but before that was recorded.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::common::Api;
+use crate::receiver::{Receiver, verified};
+use crate::webhooks::register;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `inward serve` as a child process, its dispatcher fast, aborting at `crash_at` if given.
+fn serve(url: &str, crash_at: &str) -> (Server, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
+        .env("DATABASE_URL", url)
+        .env("INWARD_TEST_CRASH_AT", crash_at)
+        .env("INWARD_OUTBOUND__ALLOW_HOSTS", "127.0.0.1")
+        .env("INWARD_WEBHOOKS__POLL_INTERVAL_MS", "50")
+        .env("INWARD_WEBHOOKS__TIMEOUT_SECONDS", "1")
+        .env("INWARD_WEBHOOKS__LEASE_SECONDS", "2")
+        .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "3600")
+        .env("INWARD_RATE_LIMITS__TENANT_ADMIN_PER_MINUTE", "0")
+        .env("INWARD_RATE_LIMITS__TENANT_USER_PER_MINUTE", "0")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    (Server(child), base)
+}
+
+async fn api_on(pool: &sqlx::PgPool, base: &str, email: &str) -> Api {
+    Api {
+        base: base.to_string(),
+        token: inward::admin::create_token(pool, email).await.unwrap(),
+        http: reqwest::Client::new(),
+    }
+}
+
+/// Waits for the child to end by itself (it aborts at its crash point).
+async fn aborted(mut server: Server) {
+    for _ in 0..200 {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(!status.success(), "the server aborted at the crash point");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not reach its crash point");
+}
+
+#[test]
+fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_id() {
+    crate::db::db_test(|pool| async move {
+        inward::seed::demo(&pool, 3, Some(&["512"])).await.unwrap();
+        let url = crate::db::runtime_url(&pool.connect_options());
+        let receiver = Receiver::start(0).await;
+
+        // Killed after the event committed and the dispatcher claimed it, before sending.
+        let (server, base) = serve(&url, "webhook.before_send");
+        let admin = api_on(&pool, &base, "admin@globex.test").await;
+        let (_, secret) = register(&admin, &receiver.url, &["number.reserved"]).await;
+        let agent = api_on(&pool, &base, "agent@globex.test").await;
+        let number = agent.find("npa=512", 1).await.remove(0);
+        let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        aborted(server).await;
+        assert!(
+            receiver.got().is_empty(),
+            "nothing was sent before the crash"
+        );
+
+        let (server, _) = serve(&url, "");
+        let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+        let first = verified(&secret, &got[0]);
+        assert_eq!(
+            (first["type"].as_str(), first["data"]["number"].as_str()),
+            (Some("number.reserved"), Some(number.as_str()))
+        );
+        // Past another lease: still once.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(receiver.got().len(), 1, "delivered exactly once");
+        drop(server);
+
+        // Killed after the receiver had it, before recording so: sent again after restart,
+        // with the same id and body, for the receiver to de-duplicate.
+        let (server, base) = serve(&url, "webhook.after_send");
+        let agent = api_on(&pool, &base, "agent@globex.test").await;
+        let number = agent.find("npa=512", 1).await.remove(0);
+        let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        aborted(server).await;
+        let (_server, _) = serve(&url, "");
+        let got = receiver.wait_for(3, Duration::from_secs(20)).await;
+        assert_eq!(got[1].body, got[2].body, "the same event again");
+        assert_eq!(
+            verified(&secret, &got[2])["data"]["number"],
+            number.as_str()
+        );
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(pending, 0);
+    })
+}
