@@ -135,8 +135,6 @@ impl WebhooksConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TuningConfig {
-    /// The search, stock and writer pools keep each statement's generic plan.
-    pub generic_plans: bool,
     /// Searches run on pools of their own, the stock's with its scope set at connect.
     pub search_pools: bool,
     /// Holds, their references and the sandbox's reservations batched across requests.

@@ -39,7 +39,7 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub pool: PgPool,
-    /// Connections that keep each statement's generic plan (see `search_pool`).
+    /// Connections of the searches and list pages alone (see `search_pool`).
     pub search_pool: PgPool,
     /// The same, for the available-number search alone, with the scope `stock` alone
     /// (see `offer_pool`).
@@ -76,21 +76,17 @@ pub struct Shared {
     pub dashboards: Arc<crate::inventory::drawn::Drawn>,
 }
 
-/// The pool searches run on. A search statement executes in about a tenth of a millisecond,
-/// but planning it (16 indexes on `numbers` to weigh) takes several times that, and
-/// PostgreSQL's default plan cache re-plans it on every run: the generic plan of a
-/// `ORDER BY national LIMIT n` search looks costlier than a custom one, so it is never
-/// chosen. These connections keep the generic plan of each search shape instead
-/// (`plan_cache_mode = force_generic_plan`), which `inward bench` shows still uses the
-/// index of each kind. Only statements written for it run here: the search, the tenant's
-/// number list with its CNAM/E911 statuses (`numbers::repo::list`) and the inventory page
-/// (`inventory::repo::list`); each writes what picks its index into the SQL, so no other
-/// statement's plan depends on this.
+/// The pool searches run on: the search, the tenant's number list with its CNAM/E911
+/// statuses (`numbers::repo::list`) and the inventory page (`inventory::repo::list`), on a
+/// few connections of their own, apart from the main pool's holds and provisioning, so
+/// that a burst of list pages does not queue behind them (`inward bench --only machinery`:
+/// the list pages twice as fast). Each writes what picks its index into the SQL, so a plan
+/// the cache keeps still uses the index of its kind.
 fn search_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
     if !tuning.search_pools {
         return pool.clone();
     }
-    generic_plan_pool(pool, size, tuning)
+    pool_options(size).connect_lazy_with((*pool.connect_options()).clone())
 }
 
 /// The available-number search reads the stock (`numbers_in_stock`) and `rate_centers` only,
@@ -102,12 +98,9 @@ fn offer_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
     if !tuning.search_pools {
         return pool.clone();
     }
-    let mut options = (*pool.connect_options())
+    let options = (*pool.connect_options())
         .clone()
         .options([("inward.scope", "stock")]);
-    if tuning.generic_plans {
-        options = options.options([("plan_cache_mode", "force_generic_plan")]);
-    }
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(size.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -115,29 +108,15 @@ fn offer_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
 }
 
 /// The pool the group-commit writers run on (the reservation, the platform references on
-/// the holds, the sandbox's own reservations): one connection per writer. Their statements
-/// take arrays (`unnest`), and PostgreSQL's default plan cache planned them again on every
-/// batch, its generic estimate never beating a custom plan. Every row they touch is found
-/// through an index on the values it is given (a number, a hold by reservation and number,
-/// a fault by operation), so the generic plan is the same plan (`EXPLAIN` under
-/// `force_generic_plan`). Keeping it raised reservations per second by 21% on a Genesys
-/// tenant and 25% on the sandbox (medians of `inward bench --only holds`, four runs
-/// before, three after).
+/// the holds, the sandbox's own reservations): one connection per writer, so that a batch
+/// never waits for a connection behind the requests it serves.
 /// Without group commit every request writes its own statements on the main pool.
 fn writer_pool(pool: &PgPool, tuning: &TuningConfig) -> PgPool {
     if !tuning.group_commit {
         return pool.clone();
     }
     let writers = crate::reservations::HoldWriter::CONNECTIONS + Sandbox::WRITERS;
-    generic_plan_pool(pool, writers as u32, tuning)
-}
-
-fn generic_plan_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
-    let mut options = (*pool.connect_options()).clone();
-    if tuning.generic_plans {
-        options = options.options([("plan_cache_mode", "force_generic_plan")]);
-    }
-    pool_options(size).connect_lazy_with(options)
+    pool_options(writers as u32).connect_lazy_with((*pool.connect_options()).clone())
 }
 
 /// How long a request waits for a database connection before it is answered 503 with

@@ -32,7 +32,7 @@ struct Mechanism {
     off: fn(&mut TuningConfig),
 }
 
-const MECHANISMS: [Mechanism; 7] = [
+const MECHANISMS: [Mechanism; 6] = [
     Mechanism {
         name: "group commit",
         key: "group_commit",
@@ -44,12 +44,6 @@ const MECHANISMS: [Mechanism; 7] = [
         key: "one_statement_hold",
         measures: &[Measure::Holds],
         off: |t| t.one_statement_hold = false,
-    },
-    Mechanism {
-        name: "generic plans",
-        key: "generic_plans",
-        measures: &[Measure::Holds, Measure::Search, Measure::Lists],
-        off: |t| t.generic_plans = false,
     },
     Mechanism {
         name: "search pools",
@@ -285,7 +279,6 @@ mod tests {
         let on = crate::config::AppConfig::defaults().tuning;
         let flags = |t: &TuningConfig| {
             [
-                t.generic_plans,
                 t.search_pools,
                 t.group_commit,
                 t.one_statement_hold,
@@ -302,12 +295,16 @@ mod tests {
         for mechanism in &MECHANISMS {
             let mut t = on.clone();
             (mechanism.off)(&mut t);
-            let off: Vec<usize> = (0..7).filter(|&i| !flags(&t)[i]).collect();
+            let off: Vec<usize> = (0..MECHANISMS.len()).filter(|&i| !flags(&t)[i]).collect();
             assert_eq!(off.len(), 1, "{} switches off one setting", mechanism.name);
             switched.push(off[0]);
         }
         switched.sort();
         switched.dedup();
-        assert_eq!(switched.len(), 7, "each mechanism its own setting");
+        assert_eq!(
+            switched.len(),
+            MECHANISMS.len(),
+            "each mechanism its own setting"
+        );
     }
 }

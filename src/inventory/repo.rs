@@ -108,10 +108,9 @@ WHERE "
         .replace("{in_use}", &offer::in_use_sql("n"))
 });
 
-/// One page, keyset-paginated in E.164 order. The page and the API run it on
-/// `state::search_pool`, which keeps each statement's generic plan: with a cursor, a number
-/// prefix or a tenant's name PostgreSQL planned the six-way join again on every request
-/// (1.1–1.4 ms against 0.1–0.4 ms to execute it). A generic plan is safe here because every
+/// One page, keyset-paginated in E.164 order, kept prepared on `state::search_pool`, where
+/// PostgreSQL's plan cache may settle on a generic plan of it. A generic plan is safe here
+/// because every
 /// bound value is an equality on the leading column of an index that ends in `e164`
 /// (inventory, tenant, allocation) or a range of `e164` itself; what picks a different
 /// index (the status, the limit) is written into the SQL (`conditions`).

@@ -78,8 +78,8 @@ pub struct Listed {
 ///
 /// One statement per shape, with the tenant, the lifecycle and the limit written into the
 /// SQL (an id, a lifecycle state and a number, never the caller's text): the numbers page
-/// and API list run it on `state::search_pool`, which keeps each statement's generic plan,
-/// and a generic plan must see them to pick the tenant's index and stop after a page. The
+/// and API list run it on `state::search_pool`, where PostgreSQL's plan cache may settle on
+/// a generic plan of it, and a generic plan must see them to pick the tenant's index and stop after a page. The
 /// page is cut first and its statuses are probed per number afterwards: joined to the
 /// tenant's numbers as a whole, stale statistics once made PostgreSQL read all of a
 /// tenant's 43,000 numbers to find 50.

@@ -77,9 +77,10 @@ fn inlined_pattern(c: &SearchCriteria) -> Option<String> {
     })
 }
 
-/// Whether the statement is kept prepared, with a generic plan on `state::search_pool`:
-/// unless a vanity pattern had to be bound (never, for a parsed pattern), since a generic
-/// plan cannot tell what a bound pattern fixes. Such a search is planned every time for
+/// Whether the statement is kept prepared on `state::search_pool`, where PostgreSQL's plan
+/// cache may settle on a generic plan of it after five runs: unless a vanity pattern had to
+/// be bound (never, for a parsed pattern), since a generic plan cannot tell what a bound
+/// pattern fixes. Such a search is planned every time for
 /// its pattern, on the main pool.
 pub fn keeps_its_plan(c: &SearchCriteria) -> bool {
     c.pattern.is_none() || inlined_pattern(c).is_some()

@@ -73,7 +73,6 @@ fn every_mechanism_off_answers_as_every_mechanism_on() {
     let on = answers(|_| {});
     let off = answers(|c| {
         let t = &mut c.tuning;
-        t.generic_plans = false;
         t.search_pools = false;
         t.group_commit = false;
         t.one_statement_hold = false;
