@@ -653,3 +653,67 @@ fn every_kind_of_change_is_announced() {
         );
     })
 }
+
+#[test]
+fn two_instances_deliver_each_event_once_and_each_numbers_events_in_order() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, fast).await;
+        let other = crate::common::another_instance(&app, fast).await;
+        let receiver = Receiver::start(0).await;
+        let admin = app.api("admin@globex.test").await;
+        let (_, secret) = register(
+            &admin,
+            &receiver.url,
+            &["number.reserved", "number.released"],
+        )
+        .await;
+        // Each number is held and let go three times, half the calls through each instance.
+        let agents = [
+            app.api("agent@globex.test").await,
+            other.api("agent@globex.test").await,
+        ];
+        let numbers = agents[0].find("npa=512", 6).await;
+        for round in 0..3 {
+            for (i, number) in numbers.iter().enumerate() {
+                let agent = &agents[(i + round) % 2];
+                let (status, body) = agent.reserve(std::slice::from_ref(number)).await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                let id = body["id"].as_str().unwrap();
+                let (status, body) = agent.delete(&format!("/api/v1/reservations/{id}")).await;
+                assert!(status.is_success(), "{body}");
+            }
+        }
+        let expected = numbers.len() * 3 * 2;
+        let got = receiver.wait_for(expected, Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let got = if receiver.got().len() > got.len() {
+            receiver.got()
+        } else {
+            got
+        };
+        assert_eq!(got.len(), expected, "each event once, no more");
+        let mut ids = std::collections::BTreeSet::new();
+        for number in &numbers {
+            let sequence: Vec<String> = got
+                .iter()
+                .map(|g| verified(&secret, g))
+                .filter(|e| e["data"]["number"] == number.as_str())
+                .inspect(|e| assert!(ids.insert(e["id"].to_string()), "{e} twice"))
+                .map(|e| e["type"].as_str().unwrap().to_string())
+                .collect();
+            let alternating: Vec<&str> = (0..6)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        "number.reserved"
+                    } else {
+                        "number.released"
+                    }
+                })
+                .collect();
+            assert_eq!(
+                sequence, alternating,
+                "{number}: in the order they happened"
+            );
+        }
+    })
+}
