@@ -292,6 +292,8 @@ pub struct HoldsConfig {
     pub max_numbers_per_reservation: usize,
     /// Hard cap on how long a hold waits for a premium approval.
     pub premium_approval_max_wait_seconds: i64,
+    /// Extensions give the hold time again, up to this long from when the hold was taken.
+    pub max_hold_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -413,6 +415,10 @@ impl AppConfig {
         anyhow::ensure!(
             self.holds.ttl_seconds > 0,
             "holds.ttl_seconds must be positive"
+        );
+        anyhow::ensure!(
+            self.holds.max_hold_seconds >= self.holds.ttl_seconds,
+            "holds.max_hold_seconds must be at least holds.ttl_seconds"
         );
         anyhow::ensure!(
             self.holds.max_numbers_per_reservation > 0,

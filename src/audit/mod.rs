@@ -97,6 +97,9 @@ pub enum Action {
     /// A webhook endpoint made, changed, deleted, or disabled after failing (details: `event`).
     #[serde(rename = "WEBHOOK")]
     Webhook,
+    /// A hold given more time (details: `reservation_id`, `expires_at`, `was`).
+    #[serde(rename = "EXTEND")]
+    Extend,
 }
 
 impl Action {
@@ -142,6 +145,7 @@ impl Action {
         Action::Reconcile,
         Action::Reroute,
         Action::Webhook,
+        Action::Extend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -177,6 +181,7 @@ impl Action {
             Action::Reconcile => "RECONCILE",
             Action::Reroute => "REROUTE",
             Action::Webhook => "WEBHOOK",
+            Action::Extend => "EXTEND",
             Action::CarrierCreate => "CARRIER_CREATE",
             Action::CarrierDefault => "CARRIER_DEFAULT",
             Action::TokenCreate => "TOKEN_CREATE",

@@ -4,6 +4,7 @@ pub mod aging;
 pub mod cnam;
 pub mod e164;
 pub mod e911;
+pub mod hold;
 pub mod ids;
 pub mod lifecycle;
 pub mod policy;

@@ -124,6 +124,19 @@ pub async fn cancel(
     ))
 }
 
+pub async fn extend(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    let id = ReservationId(parse_id(&id, "reservation")?);
+    let extended = super::extend::extend(&state, &caller, id, request_id.as_deref()).await?;
+    Ok(Json(
+        json!({ "id": id, "expires_at": extended.expires_at, "numbers": extended.numbers }),
+    ))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ProvisionRequest {
     pub assignments: Vec<AssignmentSpec>,

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod approvals;
 mod batch;
+pub mod extend;
 pub mod holds;
 pub mod pages;
 pub mod provision;

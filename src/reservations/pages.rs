@@ -301,6 +301,17 @@ pub async fn cancel(
     Ok(Redirect::to(&format!("/reservations/{id}?notice=cancelled")).into_response())
 }
 
+pub async fn extend(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = ReservationId(parse_id(&id, "reservation")?);
+    super::extend::extend(&state, &caller.principal, id, request_id.as_deref()).await?;
+    Ok(Redirect::to(&format!("/reservations/{id}?notice=extended")).into_response())
+}
+
 /// What the countdown shows before its script (static/app.js) runs: "14:59", or "3:59:59"
 /// for a hold that waits hours for a premium approval.
 fn countdown(seconds_left: i64) -> String {

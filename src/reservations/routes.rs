@@ -16,6 +16,7 @@ pub fn api_routes(r: Routes) -> Routes {
         get(super::api::show).delete(super::api::cancel),
     )
     .at("/reservations/{id}/provision", post(super::api::provision))
+    .at("/reservations/{id}/extend", post(super::api::extend))
 }
 
 /// Its pages.
@@ -28,4 +29,5 @@ pub fn page_routes(r: Routes) -> Routes {
             post(super::pages::provision),
         )
         .at("/reservations/{id}/cancel", post(super::pages::cancel))
+        .at("/reservations/{id}/extend", post(super::pages::extend))
 }

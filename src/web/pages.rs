@@ -90,6 +90,7 @@ impl Chrome {
         self.notice = code
             .and_then(|c| match c {
                 "cancelled" => Some("Reservation cancelled: the numbers are back in inventory."),
+                "extended" => Some("The hold runs for longer: see the new time left."),
                 "provisioned" => Some("Number provisioned."),
                 "provisioned_all" => Some("All the numbers are provisioned."),
                 "released" => Some("Number released: it is back in the reseller's inventory."),

@@ -28,6 +28,7 @@ mod contract;
 mod dashboards;
 mod e911;
 mod expiry;
+mod extend;
 mod features_isolation;
 mod form_errors;
 mod genesys;
