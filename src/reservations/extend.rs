@@ -1,8 +1,10 @@
 //! Giving a hold more time without reserving again (`POST /api/v1/reservations/{id}/extend`,
 //! the reservation page's button): its live holds get the hold time again from now, up to
-//! `holds.max_hold_seconds` after they were taken (`domain::hold`); one `EXTEND` entry a
-//! number. The holds are written before the reservation, in the order the expiry sweeper
-//! writes them, so the two never wait on each other in a circle.
+//! `holds.max_hold_seconds` after they were taken, or after their premium approval came
+//! (`domain::hold`); one `EXTEND` entry a number. A hold waiting for its approval is not
+//! extended: its approval's deadline ends it. The reservation is locked first, then its
+//! holds, as cancelling does; the expiry sweeper locks only lapsed holds, which this never
+//! touches.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -28,17 +30,34 @@ pub async fn extend(
 ) -> AppResult<Extended> {
     let tenant_id = caller.tenant()?;
     let mut tx = state.pool.begin().await?;
-    let reservation = repo::find(&mut tx, tenant_id, id)
+    let reservation = repo::lock(&mut tx, tenant_id, id)
         .await?
         .ok_or_else(|| AppError::NotFound("reservation".into()))?;
     let now = Utc::now();
     reservation
         .effective_status(now)
         .require_active("this reservation has already expired")?;
+    let approval = super::approvals::of_reservation(&mut tx, tenant_id, id).await?;
+    if let Some(waiting) = approval.as_ref().filter(|a| a.is_pending()) {
+        return Err(AppError::conflict(
+            "approval_pending",
+            format!(
+                "these numbers wait for their premium approval, which holds them until {}",
+                waiting.deadline.format("%Y-%m-%d %H:%M UTC")
+            ),
+            json!({ "deadline": waiting.deadline }),
+        ));
+    }
+    // An approved hold started again when its approval came.
+    let taken_at = approval
+        .and_then(|a| a.decided_at)
+        .map_or(reservation.created_at, |decided| {
+            decided.max(reservation.created_at)
+        });
     let holds = &state.config.holds;
     let until = extended_until(
         now,
-        reservation.created_at,
+        taken_at,
         reservation.expires_at,
         Duration::seconds(holds.ttl_seconds),
         Duration::seconds(holds.max_hold_seconds),
@@ -55,7 +74,7 @@ pub async fn extend(
     })?;
     let numbers: Vec<String> = sqlx::query_scalar(
         "UPDATE holds SET expires_at = $2
-          WHERE reservation_id = $1 AND ended_at IS NULL AND expires_at > now()
+          WHERE reservation_id = $1 AND ended_at IS NULL AND expires_at > clock_timestamp()
          RETURNING e164",
     )
     .bind(id)

@@ -30,6 +30,8 @@ pub struct ReservationPage {
     kept: Option<Kept>,
     notices: Vec<String>,
     approval: Option<crate::reservations::approvals::ApprovalRow>,
+    /// Active and not waiting for a premium approval (whose deadline ends the hold).
+    can_extend: bool,
     /// The tenant requires a registered E911 address before activation.
     require_e911: bool,
     /// E911 status of each number, for the policy above.
@@ -139,6 +141,7 @@ async fn reservation_page(
         error: None,
         kept: None,
         notices,
+        can_extend: status.is_active() && !approval.as_ref().is_some_and(|a| a.is_pending()),
         approval,
         require_e911,
         e911,
@@ -308,8 +311,16 @@ pub async fn extend(
     Path(id): Path<String>,
 ) -> PageResult {
     let id = ReservationId(parse_id(&id, "reservation")?);
-    super::extend::extend(&state, &caller.principal, id, request_id.as_deref()).await?;
-    Ok(Redirect::to(&format!("/reservations/{id}?notice=extended")).into_response())
+    match super::extend::extend(&state, &caller.principal, id, request_id.as_deref()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/reservations/{id}?notice=extended")).into_response()),
+        // Refused: said on the reservation's page, above its numbers.
+        Err(refused @ (AppError::Conflict { .. } | AppError::Gone { .. })) => {
+            let mut page = reservation_page(&state, &caller, id, None).await?;
+            page.error = Some(refused.public_message());
+            Ok((refused.status(), render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// What the countdown shows before its script (static/app.js) runs: "14:59", or "3:59:59"

@@ -118,13 +118,37 @@ fn a_premium_hold_waiting_for_approval_is_not_shortened_and_the_page_extends() {
             .post(&format!("/api/v1/reservations/{id}/extend"), json!({}))
             .await;
         assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+        assert_eq!(error_code(&refused), "approval_pending", "{refused}");
+        let page = app.browser("agent@globex.test").await;
+        let (_, shown) = page.get(&format!("/reservations/{id}")).await;
         assert!(
-            refused["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("already held until"),
-            "{refused}"
+            !shown.contains("Keep them longer"),
+            "no button while it waits"
         );
+
+        // Approved after a long wait, the hour counts from the approval.
+        sqlx::query(
+            "UPDATE reservations SET created_at = now() - interval '2 hours' WHERE id = $1::uuid",
+        )
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        let admin = app.api("admin@globex.test").await;
+        let (_, pending) = admin.get("/api/v1/approvals?status=pending").await;
+        let approval = pending["approvals"][0]["id"].as_str().unwrap().to_string();
+        let (status, body) = admin
+            .post(
+                &format!("/api/v1/approvals/{approval}/approve"),
+                json!({ "reason": "ok" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let (status, extended) = agent
+            .post(&format!("/api/v1/reservations/{id}/extend"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{extended}");
 
         // From the reservation page.
         let plain = agent.find("npa=512", 1).await;
@@ -132,7 +156,6 @@ fn a_premium_hold_waiting_for_approval_is_not_shortened_and_the_page_extends() {
         let id = reservation["id"].as_str().unwrap();
         let before = at(&reservation["expires_at"]);
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        let page = app.browser("agent@globex.test").await;
         let (_, shown) = page.get(&format!("/reservations/{id}")).await;
         assert!(shown.contains("Keep them longer"), "{shown}");
         let response = page
@@ -145,5 +168,25 @@ fn a_premium_hold_waiting_for_approval_is_not_shortened_and_the_page_extends() {
         assert!(shown.contains("The hold runs for longer"), "{shown}");
         let (_, after) = agent.get(&format!("/api/v1/reservations/{id}")).await;
         assert!(at(&after["expires_at"]) > before, "{after}");
+
+        // Refused on the page: said there, inside the layout.
+        sqlx::query(
+            "UPDATE reservations SET created_at = now() - interval '2 hours' WHERE id = $1::uuid",
+        )
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        let refused = page
+            .post_form(&format!("/reservations/{id}/extend"), &[])
+            .await;
+        assert_eq!(refused.status(), StatusCode::CONFLICT);
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains("id=\"provision-error\"")
+                && html.contains("at most 60 minutes")
+                && html.contains("<nav"),
+            "{html}"
+        );
     })
 }
