@@ -14,7 +14,8 @@ use sqlx::PgPool;
 
 use crate::common::Api;
 
-struct Server(Child);
+/// An `inward serve` child process, killed when dropped.
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -26,14 +27,20 @@ impl Drop for Server {
 const LEASE: &str = "3";
 
 fn serve(url: &str, crash_at: &str) -> (Server, String) {
+    serve_with(url, crash_at, &[("INWARD_SAGAS__LEASE_SECONDS", LEASE)])
+}
+
+/// `inward serve` on `url` as a child process, aborting at `crash_at` (if not empty), with
+/// `settings` in its environment; and the address it serves on.
+pub fn serve_with(url: &str, crash_at: &str, settings: &[(&str, &str)]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
         .env("DATABASE_URL", url)
         .env("INWARD_TEST_CRASH_AT", crash_at)
-        .env("INWARD_SAGAS__LEASE_SECONDS", LEASE)
         .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "3600")
         .env("RUST_LOG", "error")
+        .envs(settings.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

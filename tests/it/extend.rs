@@ -6,6 +6,11 @@ use serde_json::{Value, json};
 
 use crate::common::{error_code, spawn_app_with};
 
+/// Runs `sql` on the test's database with the reservation `id` as `$1`.
+async fn change(app: &crate::common::TestApp, sql: &str, id: &str) {
+    sqlx::query(sql).bind(id).execute(&app.pool).await.unwrap();
+}
+
 fn at(value: &Value) -> chrono::DateTime<chrono::Utc> {
     value.as_str().unwrap().parse().unwrap()
 }
@@ -27,19 +32,14 @@ fn a_hold_is_extended_within_its_limit_and_refused_past_it() {
 
         // Five minutes in, an extension gives ten minutes again, but no more than fifteen
         // from the start.
-        sqlx::query(
+        change(
+            &app,
             "UPDATE reservations SET created_at = created_at - interval '5 minutes',
                     expires_at = expires_at - interval '5 minutes' WHERE id = $1::uuid",
+            id,
         )
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-        sqlx::query("UPDATE holds SET expires_at = expires_at - interval '5 minutes' WHERE reservation_id = $1::uuid")
-            .bind(id)
-            .execute(&app.pool)
-            .await
-            .unwrap();
+        .await;
+        change(&app, "UPDATE holds SET expires_at = expires_at - interval '5 minutes' WHERE reservation_id = $1::uuid", id).await;
         let (status, extended) = agent
             .post(&format!("/api/v1/reservations/{id}/extend"), json!({}))
             .await;
@@ -82,13 +82,12 @@ fn a_hold_is_extended_within_its_limit_and_refused_past_it() {
             .post(&format!("/api/v1/reservations/{id}/extend"), json!({}))
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        sqlx::query(
+        change(
+            &app,
             "UPDATE reservations SET expires_at = now() - interval '1 second' WHERE id = $1::uuid",
+            id,
         )
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+        .await;
         let (status, gone) = agent
             .post(&format!("/api/v1/reservations/{id}/extend"), json!({}))
             .await;
@@ -127,13 +126,12 @@ fn a_premium_hold_waiting_for_approval_is_not_shortened_and_the_page_extends() {
         );
 
         // Approved after a long wait, the hour counts from the approval.
-        sqlx::query(
+        change(
+            &app,
             "UPDATE reservations SET created_at = now() - interval '2 hours' WHERE id = $1::uuid",
+            id,
         )
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+        .await;
         let admin = app.api("admin@globex.test").await;
         let (_, pending) = admin.get("/api/v1/approvals?status=pending").await;
         let approval = pending["approvals"][0]["id"].as_str().unwrap().to_string();
@@ -170,13 +168,12 @@ fn a_premium_hold_waiting_for_approval_is_not_shortened_and_the_page_extends() {
         assert!(at(&after["expires_at"]) > before, "{after}");
 
         // Refused on the page: said there, inside the layout.
-        sqlx::query(
+        change(
+            &app,
             "UPDATE reservations SET created_at = now() - interval '2 hours' WHERE id = $1::uuid",
+            id,
         )
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+        .await;
         let refused = page
             .post_form(&format!("/reservations/{id}/extend"), &[])
             .await;

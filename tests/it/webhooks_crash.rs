@@ -2,49 +2,29 @@
 //! `kill -9` there would) after the event committed and before it was sent, and after the
 //! receiver had it but before that was recorded.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
 use crate::common::Api;
+use crate::crash::{Server, serve_with};
 use crate::receiver::{Receiver, verified};
 use crate::webhooks::register;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `inward serve` as a child process, its dispatcher fast, aborting at `crash_at` if given.
 fn serve(url: &str, crash_at: &str) -> (Server, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inward"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("INWARD_SECRETS__KEY", crate::genesys::SECRET_KEY)
-        .env("DATABASE_URL", url)
-        .env("INWARD_TEST_CRASH_AT", crash_at)
-        .env("INWARD_OUTBOUND__ALLOW_HOSTS", "127.0.0.1")
-        .env("INWARD_WEBHOOKS__POLL_INTERVAL_MS", "50")
-        .env("INWARD_WEBHOOKS__TIMEOUT_SECONDS", "1")
-        .env("INWARD_WEBHOOKS__LEASE_SECONDS", "2")
-        .env("INWARD_HOLDS__SWEEP_INTERVAL_SECONDS", "3600")
-        .env("INWARD_RATE_LIMITS__TENANT_ADMIN_PER_MINUTE", "0")
-        .env("INWARD_RATE_LIMITS__TENANT_USER_PER_MINUTE", "0")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    (Server(child), base)
+    serve_with(
+        url,
+        crash_at,
+        &[
+            ("INWARD_OUTBOUND__ALLOW_HOSTS", "127.0.0.1"),
+            ("INWARD_WEBHOOKS__POLL_INTERVAL_MS", "50"),
+            ("INWARD_WEBHOOKS__TIMEOUT_SECONDS", "1"),
+            ("INWARD_WEBHOOKS__LEASE_SECONDS", "2"),
+            ("INWARD_RATE_LIMITS__TENANT_ADMIN_PER_MINUTE", "0"),
+            ("INWARD_RATE_LIMITS__TENANT_USER_PER_MINUTE", "0"),
+        ],
+    )
 }
 
 async fn api_on(pool: &sqlx::PgPool, base: &str, email: &str) -> Api {
