@@ -24,20 +24,6 @@ use crate::error::{AppError, AppResult};
 use crate::saga_lease::crash_point;
 use crate::state::AppState;
 
-/// What a pass did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Pass {
-    pub delivered: usize,
-    pub retried: usize,
-    pub given_up: usize,
-}
-
-impl Pass {
-    fn sent(&self) -> usize {
-        self.delivered + self.retried + self.given_up
-    }
-}
-
 /// The dispatcher's HTTP client: no redirects, no proxy, names resolved to public addresses
 /// unless the operator admitted the host (`outbound`).
 pub fn client(state: &AppState) -> AppResult<reqwest::Client> {
@@ -62,7 +48,7 @@ pub async fn run_forever(state: AppState) {
         let pass = bypassing(Bypass::Jobs, run_once(&state, &client, owner)).await;
         crate::metrics::job_run("deliver_webhooks", pass.is_ok());
         match pass {
-            Ok(pass) if pass.sent() > 0 => continue,
+            Ok(sent) if sent > 0 => continue,
             Ok(_) => {}
             Err(err) => {
                 tracing::warn!(error = %err, "webhook delivery pass failed; trying again");
@@ -72,8 +58,9 @@ pub async fn run_forever(state: AppState) {
     }
 }
 
-/// One pass: claims what is due and sends it, up to `concurrency` at once.
-pub async fn run_once(state: &AppState, client: &reqwest::Client, owner: Uuid) -> AppResult<Pass> {
+/// One pass: claims what is due and sends it, up to `concurrency` at once; how many attempts
+/// it recorded (each is counted by outcome in `webhook_attempts_total`).
+pub async fn run_once(state: &AppState, client: &reqwest::Client, owner: Uuid) -> AppResult<usize> {
     let config = &state.config.webhooks;
     let claimed = Instant::now();
     let due = repo::claim(
@@ -90,24 +77,21 @@ pub async fn run_once(state: &AppState, client: &reqwest::Client, owner: Uuid) -
             send(&state, &client, owner, claimed, delivery).await
         }));
     }
-    let mut pass = Pass::default();
+    let mut recorded = 0;
     while let Some(done) = sending.join_next().await {
         match done {
-            Ok(Ok(Sent::Delivered)) => pass.delivered += 1,
-            Ok(Ok(Sent::Retried)) => pass.retried += 1,
-            Ok(Ok(Sent::GivenUp)) => pass.given_up += 1,
+            Ok(Ok(Sent::Recorded)) => recorded += 1,
             Ok(Ok(Sent::LeaseLost)) => {}
             Ok(Err(err)) => err.log(),
             Err(panicked) => tracing::error!(error = %panicked, "a webhook delivery panicked"),
         }
     }
-    Ok(pass)
+    Ok(recorded)
 }
 
 enum Sent {
-    Delivered,
-    Retried,
-    GivenUp,
+    /// The attempt's outcome is recorded (delivered, to be retried, or given up).
+    Recorded,
     /// Another dispatcher took the delivery over (this one outlived its lease).
     LeaseLost,
 }
@@ -154,7 +138,7 @@ async fn send(
             let recorded =
                 repo::delivered(&state.pool, due.id, owner, &attempt(Some(code), None)).await?;
             Ok(if recorded {
-                Sent::Delivered
+                Sent::Recorded
             } else {
                 Sent::LeaseLost
             })
@@ -187,11 +171,7 @@ async fn send(
             if webhook::disables(failed.run, state.config.webhooks.disable_after_failures) {
                 disable(state, &failed).await?;
             }
-            Ok(if retry_at.is_some() {
-                Sent::Retried
-            } else {
-                Sent::GivenUp
-            })
+            Ok(Sent::Recorded)
         }
     }
 }
@@ -237,7 +217,8 @@ async fn post(
     body: Arc<String>,
 ) -> Result<i32, (Option<i32>, String)> {
     let t = Utc::now().timestamp();
-    let signature = webhook::signature_header(secret, t, body.as_bytes());
+    let signature = webhook::signature_header(secret, t, body.as_bytes())
+        .map_err(|why| (None, format!("the endpoint's secret cannot sign: {why}")))?;
     let sent = client
         .post(&due.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

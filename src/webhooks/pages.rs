@@ -113,12 +113,17 @@ struct DetailPage {
     deliveries: Vec<Delivery>,
     /// The status the list is narrowed to, if any.
     status: Option<DeliveryStatus>,
-    /// Its name, or empty for all.
-    status_name: &'static str,
     /// Where the next (older) page starts.
     next_before: Option<i64>,
     error: Option<String>,
     refusal: Refusal,
+}
+
+impl DetailPage {
+    /// The status the list is narrowed to, or empty for all.
+    fn status_name(&self) -> &'static str {
+        self.status.map(DeliveryStatus::as_str).unwrap_or("")
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -146,7 +151,6 @@ async fn detail_page(
         endpoint,
         deliveries,
         status,
-        status_name: status.map(DeliveryStatus::as_str).unwrap_or(""),
         next_before,
         error: None,
         refusal: Refusal::default(),

@@ -717,3 +717,100 @@ fn two_instances_deliver_each_event_once_and_each_numbers_events_in_order() {
         }
     })
 }
+
+#[test]
+fn the_endpoint_page_saves_switches_resends_filters_and_deletes() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app_with(pool, fast).await;
+        let receiver = Receiver::start(0).await;
+        let admin = app.api("admin@globex.test").await;
+        let (id, _) = register(&admin, &receiver.url, &["number.reserved"]).await;
+        let page = app.browser("admin@globex.test").await;
+
+        // A refused URL is said beside its field, in the layout; what was ticked stays.
+        let refused = page
+            .post_form(
+                &format!("/webhooks/{id}"),
+                &[
+                    ("url", "http://hooks.example.com/x"),
+                    ("events", "number.released"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = refused.text().await.unwrap();
+        assert!(
+            html.contains("id=\"url-error\"") && html.contains("<nav"),
+            "{html}"
+        );
+        assert!(html.contains("value=\"number.released\" checked"), "{html}");
+        let saved = page
+            .post_form(
+                &format!("/webhooks/{id}"),
+                &[
+                    ("url", &receiver.url),
+                    ("events", "number.released"),
+                    ("description", "CRM"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let (_, endpoint) = admin.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(
+            (
+                endpoint["events"][0].as_str(),
+                endpoint["description"].as_str()
+            ),
+            (Some("number.released"), Some("CRM"))
+        );
+
+        // Off, a test event waits; on again, it goes.
+        let off = page
+            .post_form(&format!("/webhooks/{id}/disable"), &[])
+            .await;
+        assert_eq!(off.status(), StatusCode::SEE_OTHER);
+        let test = page.post_form(&format!("/webhooks/{id}/test"), &[]).await;
+        assert_eq!(test.status(), StatusCode::SEE_OTHER);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            receiver.got().is_empty(),
+            "nothing goes to a disabled endpoint"
+        );
+        let (_, shown) = page.get(&format!("/webhooks/{id}?status=pending")).await;
+        assert!(
+            shown.contains("webhook.test") && shown.contains("Enable and send the 1 waiting"),
+            "{shown}"
+        );
+        let on = page.post_form(&format!("/webhooks/{id}/enable"), &[]).await;
+        assert_eq!(on.status(), StatusCode::SEE_OTHER);
+        receiver.wait_for(1, Duration::from_secs(10)).await;
+        let delivered = wait_until_delivered(&admin, &id).await;
+        let (_, shown) = page.get(&format!("/webhooks/{id}?status=failed")).await;
+        assert!(
+            shown.contains("id=\"no-deliveries\""),
+            "none failed: {shown}"
+        );
+
+        // Resent from the page, with the same event id.
+        let resent = page
+            .post_form(
+                &format!("/webhooks/{id}/deliveries/{}/resend", delivered["id"]),
+                &[],
+            )
+            .await;
+        assert_eq!(resent.status(), StatusCode::SEE_OTHER);
+        let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+        assert_eq!(got[0].json()["id"], got[1].json()["id"]);
+        assert!(
+            app.metrics_text()
+                .await
+                .contains("webhook_attempts_total{outcome=\"delivered\"}")
+        );
+
+        let gone = page.post_form(&format!("/webhooks/{id}/delete"), &[]).await;
+        assert_eq!(gone.status(), StatusCode::OK);
+        assert!(gone.text().await.unwrap().contains("deleted"));
+        let (status, _) = admin.get(&format!("/api/v1/webhooks/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    })
+}
