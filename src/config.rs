@@ -39,6 +39,7 @@ pub struct AppConfig {
     pub tuning: TuningConfig,
     pub rate_limits: RateLimitsConfig,
     pub webhooks: WebhooksConfig,
+    pub sso: SsoConfig,
 }
 
 /// API requests a minute per user (all of the user's tokens and sessions together), by role,
@@ -75,6 +76,18 @@ impl RateLimitsConfig {
             burst_seconds: 1,
         }
     }
+}
+
+/// Signing in through identity providers (`sso`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoConfig {
+    /// The address users reach Inward at (`https://inward.example.com`), which identity
+    /// providers send them back to; empty: the address the browser used.
+    pub public_url: String,
+    /// How long a provider's discovery document and keys are kept before being fetched again
+    /// (a token signed by a key not among them fetches them at once).
+    pub discovery_cache_seconds: u64,
 }
 
 /// Delivering webhooks (`webhooks::dispatch`).
@@ -392,6 +405,12 @@ impl AppConfig {
             "server.sign_in_burst_per_address and server.sign_ins_per_address_per_minute must be at least 1"
         );
         self.webhooks.check()?;
+        anyhow::ensure!(
+            self.sso.public_url.is_empty()
+                || url::Url::parse(&self.sso.public_url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()),
+            "sso.public_url must be empty or an http(s) address"
+        );
         anyhow::ensure!(
             (1..=3_600).contains(&self.rate_limits.burst_seconds),
             "rate_limits.burst_seconds must be 1 to 3600"

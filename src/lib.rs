@@ -34,6 +34,7 @@ pub mod saga_lease;
 pub mod search;
 pub mod secrets;
 pub mod seed;
+pub mod sso;
 pub mod startup;
 pub mod state;
 pub mod tenants;

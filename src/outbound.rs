@@ -161,15 +161,26 @@ pub fn check_target(url: &str, platform: &str, allow: &Allowlist) -> Result<(), 
 /// machine's or a private network's by its name or address, or a host of `allow` (http
 /// allowed). Names are resolved again at each delivery, public addresses only (`client`).
 pub fn check_webhook_url(url: &str, allow: &Allowlist) -> Result<(), String> {
+    check_public_url(url, allow, "webhook")
+}
+
+/// Whether an identity provider's issuer may be set up: the same rules as a webhook's URL,
+/// since Inward fetches its discovery document, keys and tokens.
+pub fn check_issuer_url(url: &str, allow: &Allowlist) -> Result<(), String> {
+    check_public_url(url, allow, "identity provider")
+}
+
+/// `what`: how the messages name the URL's use.
+fn check_public_url(url: &str, allow: &Allowlist, what: &str) -> Result<(), String> {
     if url.len() > 2000 {
         return Err("the URL is longer than 2000 characters".into());
     }
     let parsed = url::Url::parse(url).map_err(|_| format!("“{url}” is not a URL"))?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("put no credentials in the URL: receivers check the signature".into());
+        return Err(format!("put no credentials in a {what} URL"));
     }
     if parsed.fragment().is_some() {
-        return Err("a webhook URL has no #fragment".into());
+        return Err(format!("a {what} URL has no #fragment"));
     }
     let host = match parsed.host() {
         // `localhost.` is `localhost`.
@@ -184,7 +195,7 @@ pub fn check_webhook_url(url: &str, allow: &Allowlist) -> Result<(), String> {
         return Ok(());
     }
     if parsed.scheme() != "https" {
-        return Err("webhook URLs must be https".into());
+        return Err(format!("{what} URLs must be https"));
     }
     let private_name = host == "localhost"
         || [".localhost", ".local", ".internal", ".home.arpa", ".lan"]
@@ -198,7 +209,7 @@ pub fn check_webhook_url(url: &str, allow: &Allowlist) -> Result<(), String> {
     };
     if private_address || (private_name && matches!(parsed.host(), Some(url::Host::Domain(_)))) {
         return Err(format!(
-            "{host} is not on the public internet: webhooks reach public addresses only (the operator can admit a host with outbound.allow_hosts)"
+            "{host} is not on the public internet: a {what} URL names a public address (the operator can admit a host with outbound.allow_hosts)"
         ));
     }
     Ok(())

@@ -94,6 +94,49 @@ fn sealing_key(hex_key: &str) -> Option<SealingKey> {
 }
 
 impl SecretBox {
+    /// Seals again under the current key every stale secret of a table: `batch` pages through
+    /// the rows after an id (in id order), `write` replaces a sealed secret unless it changed
+    /// meanwhile. `uuid` names an unreadable row in the report.
+    pub async fn reseal_each<Id: Copy, Rows, Written>(
+        &self,
+        start: Id,
+        bound_to: impl Fn(Id) -> String,
+        uuid: impl Fn(Id) -> uuid::Uuid,
+        batch: impl Fn(Id) -> Rows,
+        write: impl Fn(Id, Vec<u8>, Vec<u8>) -> Written,
+    ) -> anyhow::Result<Resealed>
+    where
+        Rows: Future<Output = sqlx::Result<Vec<(Id, Vec<u8>)>>>,
+        Written: Future<Output = sqlx::Result<bool>>,
+    {
+        let mut report = Resealed::default();
+        if !self.has_key() {
+            return Ok(report);
+        }
+        let mut after = start;
+        loop {
+            let rows = batch(after).await?;
+            let Some((last, _)) = rows.last() else {
+                break;
+            };
+            after = *last;
+            for (id, sealed) in rows {
+                let bound = bound_to(id);
+                match self.open(&sealed, &bound) {
+                    Ok(opened) if opened.stale => {
+                        let again = self.seal(&opened.plaintext, &bound)?;
+                        if write(id, sealed, again).await? {
+                            report.resealed += 1;
+                        }
+                    }
+                    Ok(_) => report.current += 1,
+                    Err(_) => report.unreadable.push(uuid(id)),
+                }
+            }
+        }
+        Ok(report)
+    }
+
     /// No key: sealing and opening fail with `SecretError::NoKey`.
     pub fn none() -> Self {
         SecretBox::default()

@@ -29,7 +29,7 @@ struct Slice {
     pages: fn(Routes) -> Routes,
 }
 
-const SLICES: [Slice; 13] = [
+const SLICES: [Slice; 14] = [
     Slice {
         api: search::routes::api_routes,
         pages: search::routes::page_routes,
@@ -81,6 +81,10 @@ const SLICES: [Slice; 13] = [
     Slice {
         api: crate::webhooks::routes::api_routes,
         pages: crate::webhooks::routes::page_routes,
+    },
+    Slice {
+        api: crate::sso::routes::api_routes,
+        pages: crate::sso::routes::page_routes,
     },
 ];
 

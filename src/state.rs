@@ -74,6 +74,8 @@ pub struct Shared {
     tenant_providers: Arc<Cache<TenantId, Adapters>>,
     /// Inventory dashboards drawn in the last minute, per scope (`inventory::dashboard`).
     pub dashboards: Arc<crate::inventory::drawn::Drawn>,
+    /// Identity providers' discovery documents and keys (`sso::oidc`).
+    pub sso: Arc<crate::sso::oidc::Discovery>,
 }
 
 /// The pool searches run on: the search, the tenant's number list with its CNAM/E911
@@ -207,6 +209,7 @@ impl AppState {
             )),
             invalidation,
             dashboards: Default::default(),
+            sso: Default::default(),
         }))
     }
 

@@ -100,6 +100,9 @@ pub enum Action {
     /// A hold given more time (details: `reservation_id`, `expires_at`, `was`).
     #[serde(rename = "EXTEND")]
     Extend,
+    /// An identity provider set up, changed or removed (details: `event`, `name`).
+    #[serde(rename = "IDENTITY_PROVIDER")]
+    IdentityProvider,
 }
 
 impl Action {
@@ -146,6 +149,7 @@ impl Action {
         Action::Reroute,
         Action::Webhook,
         Action::Extend,
+        Action::IdentityProvider,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -182,6 +186,7 @@ impl Action {
             Action::Reroute => "REROUTE",
             Action::Webhook => "WEBHOOK",
             Action::Extend => "EXTEND",
+            Action::IdentityProvider => "IDENTITY_PROVIDER",
             Action::CarrierCreate => "CARRIER_CREATE",
             Action::CarrierDefault => "CARRIER_DEFAULT",
             Action::TokenCreate => "TOKEN_CREATE",

@@ -12,6 +12,9 @@ pub enum Cookie {
     /// Ties the sign-in form to this browser (login CSRF): a cross-site page can post the
     /// form but cannot read or set the cookie.
     Login,
+    /// Ties a sign-in sent to an identity provider to the browser that started it: the
+    /// provider's callback must come back to the same browser (`sso::signin`).
+    SignOn,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +29,8 @@ impl Cookies {
             (Cookie::Session, true) => "__Host-inward_session",
             (Cookie::Login, false) => "inward_login",
             (Cookie::Login, true) => "__Host-inward_login",
+            (Cookie::SignOn, false) => "inward_sso",
+            (Cookie::SignOn, true) => "__Host-inward_sso",
         }
     }
 
@@ -36,6 +41,8 @@ impl Cookies {
         let same_site = match which {
             Cookie::Session => SameSite::Lax,
             Cookie::Login => SameSite::Strict,
+            // Sent on the provider's redirect back, a top-level navigation from its site.
+            Cookie::SignOn => SameSite::Lax,
         };
         let mut built = cookie::Cookie::build((self.name(which), value))
             .path("/")

@@ -3,6 +3,7 @@
 //! every state-changing request made with a session cookie.
 
 pub mod cookies;
+pub mod federated;
 pub mod pages;
 pub mod password;
 pub mod rate_limit;

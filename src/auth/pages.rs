@@ -45,6 +45,18 @@ fn login_page(state: &AppState, status: StatusCode, page: LoginPage) -> Response
         .into_response()
 }
 
+/// Whether the form's token is the one this browser's cookie holds.
+pub(crate) fn form_token_ok(
+    state: &AppState,
+    headers: &HeaderMap,
+    presented: Option<&str>,
+) -> bool {
+    let cookie = state.cookies().get(headers, Cookie::Login);
+    cookie
+        .as_deref()
+        .is_some_and(|c| !c.is_empty() && Some(c) == presented)
+}
+
 fn new_login_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -58,7 +70,7 @@ pub struct LoginQuery {
 /// one `/`, then no second `/` or `\` right after it, and no whitespace or control
 /// character anywhere (browsers drop a tab or newline, so `/\t/evil.example` would leave
 /// the site, and a control character cannot go into a `Location` header).
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     let local = |n: &str| {
         n.starts_with('/')
             && !matches!(n.as_bytes().get(1), Some(b'/' | b'\\'))
@@ -113,8 +125,7 @@ async fn sign_in(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
-    let cookie = state.cookies().get(&headers, Cookie::Login);
-    if cookie.as_deref().is_none_or(str::is_empty) || cookie != form.login_token {
+    if !form_token_ok(&state, &headers, form.login_token.as_deref()) {
         let why =
             "This sign-in form has expired or was not opened on this site. Please sign in again.";
         return Ok(refused(
@@ -141,13 +152,13 @@ async fn sign_in(
     let credentials = repo::credentials(&state.pool, &form.email)
         .await
         .map_err(AppError::from)?;
-    let (user_id, stored) = match credentials {
-        Some(c) => (Some(c.user_id), Some(c.password_hash)),
+    let (user, stored) = match credentials {
+        Some(c) => (Some((c.user_id, c.org_id)), c.password_hash),
         None => (None, None),
     };
     let verified = verify_password_off_thread(form.password.clone(), stored).await;
-    let user_id = match user_id {
-        Some(id) if verified => id,
+    let (user_id, org_id) = match user {
+        Some(found) if verified => found,
         _ => {
             super::throttle::record_failure(&state.pool, &form.email)
                 .await
@@ -166,13 +177,32 @@ async fn sign_in(
     super::throttle::clear(&state.pool, &form.email)
         .await
         .map_err(AppError::from)?;
-    super::users::record_sign_in(&state.pool, user_id)
+    if crate::sso::repo::required_for(&state.pool, org_id)
         .await
-        .map_err(AppError::from)?;
+        .map_err(AppError::from)?
+    {
+        let why = "Your organization signs in with its company account: use “Sign in with your company account” below.";
+        return Ok(refused(
+            &state,
+            StatusCode::FORBIDDEN,
+            form.email,
+            next,
+            why.into(),
+            None,
+        ));
+    }
+    Ok(start_session(&state, user_id, &next).await?)
+}
+
+/// Signs the user in: a new session, its cookie, and the browser sent on to `next`.
+pub(crate) async fn start_session(
+    state: &AppState,
+    user_id: crate::domain::UserId,
+    next: &str,
+) -> Result<Response, AppError> {
+    super::users::record_sign_in(&state.pool, user_id).await?;
     let lifetime = Duration::hours(state.config.server.session_hours);
-    let session = repo::create_session(&state.pool, user_id, lifetime)
-        .await
-        .map_err(AppError::from)?;
+    let session = repo::create_session(&state.pool, user_id, lifetime).await?;
     let cookies = state.cookies();
     let cookie = cookies.set(
         Cookie::Session,
@@ -183,13 +213,13 @@ async fn sign_in(
     let spent = cookies.set(Cookie::Login, "", None);
     Ok((
         AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, spent)]),
-        Redirect::to(&next),
+        Redirect::to(next),
     )
         .into_response())
 }
 
 /// The sign-in page again, with what was typed and why it was refused.
-fn refused(
+pub(crate) fn refused(
     state: &AppState,
     status: StatusCode,
     email: String,

@@ -103,7 +103,7 @@ async fn resolve(state: &AppState, request: Request) -> Result<Request, AppError
             csrf: Some(expected),
             ..
         }) = &authenticated
-        && parts.uri.path() != "/login"
+        && !matches!(parts.uri.path(), "/login" | "/login/sso")
     {
         let presented = match parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
             Some(header) => Some(header.to_string()),

@@ -260,11 +260,18 @@ pub async fn change_password(
             ),
         });
     }
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(caller.user_id)
-        .fetch_one(pool)
-        .await?;
-    if !super::password::verify_password_off_thread(current.to_string(), Some(stored)).await {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(caller.user_id)
+            .fetch_one(pool)
+            .await?;
+    if stored.is_none() {
+        return Err(AppError::invalid_field(
+            "current_password",
+            "you sign in with your company account and have no password here to change",
+        ));
+    }
+    if !super::password::verify_password_off_thread(current.to_string(), stored).await {
         super::throttle::record_failure(pool, &caller.email).await?;
         return Err(AppError::invalid_field(
             "current_password",

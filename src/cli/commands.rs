@@ -28,6 +28,10 @@ pub(super) async fn simulate(
                 "access key `{ACCESS_KEY_ID}` / `{ACCESS_KEY_SECRET}`, client id `{CLIENT_ID}`, secret `{CLIENT_SECRET}`"
             )
         }
+        crate::providers::simulator::Platform::Oidc => {
+            use crate::providers::simulator::oidc::{CLIENT_ID, CLIENT_SECRET};
+            format!("issuer http://{listen}, client id `{CLIENT_ID}`, secret `{CLIENT_SECRET}`")
+        }
         crate::providers::simulator::Platform::Ringcx => {
             use crate::providers::simulator::ringcx::{ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, JWT};
             format!(
@@ -160,18 +164,23 @@ pub(super) async fn rotate_secrets(pool: PgPool, config: AppConfig) -> anyhow::R
     let webhooks = crate::webhooks::sealing::reseal_all(&state)
         .await
         .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let providers = crate::sso::sealing::reseal_all(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
     println!(
         "{}",
-        serde_json::json!({ "connections": connections, "port_pins": pins, "plaintext_pins_sealed": plaintext, "webhooks": webhooks })
+        serde_json::json!({ "connections": connections, "port_pins": pins, "plaintext_pins_sealed": plaintext, "webhooks": webhooks, "identity_providers": providers })
     );
     anyhow::ensure!(
         connections.unreadable.is_empty()
             && pins.unreadable.is_empty()
-            && webhooks.unreadable.is_empty(),
-        "these open with none of the configured keys: connections {:?}, port requests {:?}, webhook endpoints {:?}",
+            && webhooks.unreadable.is_empty()
+            && providers.unreadable.is_empty(),
+        "these open with none of the configured keys: connections {:?}, port requests {:?}, webhook endpoints {:?}, identity providers {:?}",
         connections.unreadable,
         pins.unreadable,
-        webhooks.unreadable
+        webhooks.unreadable,
+        providers.unreadable
     );
     Ok(())
 }
@@ -286,6 +295,17 @@ async fn reseal_on_start(state: AppState) {
         (Ok(_), Ok(_)) => {}
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "sealing stored secrets again failed; `inward secrets rotate` does it")
+        }
+    }
+    match crate::sso::sealing::reseal_all(&state).await {
+        Ok(p) if p.resealed > 0 || !p.unreadable.is_empty() => tracing::warn!(
+            resealed = p.resealed,
+            unreadable = ?p.unreadable,
+            "identity provider secrets sealed again under secrets.key"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "sealing identity provider secrets again failed; `inward secrets rotate` does it")
         }
     }
     match crate::webhooks::sealing::reseal_all(&state).await {

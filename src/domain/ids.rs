@@ -54,6 +54,10 @@ id!(
     /// A webhook endpoint: where an organization's chosen events are POSTed.
     WebhookId
 );
+id!(
+    /// An OpenID Connect provider an organization's users sign in through.
+    IdentityProviderId
+);
 
 #[cfg(test)]
 mod tests {

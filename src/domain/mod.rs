@@ -11,11 +11,12 @@ pub mod policy;
 pub mod port;
 pub mod pricing;
 pub mod search;
+pub mod sso;
 pub mod target;
 pub mod vanity;
 pub mod webhook;
 
 pub use e164::E164;
-pub use ids::{ReservationId, TenantId, UserId, WebhookId};
+pub use ids::{IdentityProviderId, ReservationId, TenantId, UserId, WebhookId};
 pub use lifecycle::{Event, NumberState, transition};
 pub use target::{Target, TargetKind};

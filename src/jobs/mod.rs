@@ -205,6 +205,13 @@ async fn housekeeping(state: &AppState, r: &mut SweepReport) {
             .map_err(AppError::from)
     })
     .await;
+    step("delete_expired_sso_logins", failed, async {
+        crate::sso::repo::delete_expired_logins(&state.pool)
+            .await
+            .map(|_| ())
+            .map_err(AppError::from)
+    })
+    .await;
 }
 
 pub async fn run_forever(state: AppState, every: Duration) {

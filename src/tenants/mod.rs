@@ -75,3 +75,32 @@ pub async fn ids_and_slugs(
     }
     Ok(tenants)
 }
+
+/// A reseller or tenant, as the operator picks one (identity providers, say).
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Organization {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+}
+
+/// Every reseller and tenant, resellers first.
+pub async fn resellers_and_tenants(conn: &mut PgConnection) -> AppResult<Vec<Organization>> {
+    Ok(sqlx::query_as(
+        "SELECT id, slug, name, kind FROM organizations WHERE kind <> 'operator'
+         ORDER BY kind = 'tenant', name",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A reseller or tenant by its slug.
+pub async fn organization(conn: &mut PgConnection, slug: &str) -> AppResult<Option<Organization>> {
+    Ok(sqlx::query_as(
+        "SELECT id, slug, name, kind FROM organizations WHERE kind <> 'operator' AND slug = $1",
+    )
+    .bind(slug)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -90,6 +90,8 @@ impl Chrome {
         self.notice = code
             .and_then(|c| match c {
                 "cancelled" => Some("Reservation cancelled: the numbers are back in inventory."),
+                "provider_saved" => Some("Company sign-in saved."),
+                "provider_removed" => Some("Company sign-in removed."),
                 "extended" => Some("The hold runs for longer: see the new time left."),
                 "provisioned" => Some("Number provisioned."),
                 "provisioned_all" => Some("All the numbers are provisioned."),

@@ -10,33 +10,21 @@ use super::{dispatch, repo};
 
 /// Goes through every endpoint's secret once.
 pub async fn reseal_all(state: &AppState) -> AppResult<Resealed> {
-    let mut report = Resealed::default();
-    if !state.secrets.has_key() {
-        return Ok(report);
-    }
-    let mut after = WebhookId(uuid::Uuid::nil());
-    loop {
-        let batch = repo::sealed_after(&state.pool, after, 200).await?;
-        let Some((last, _)) = batch.last() else {
-            break;
-        };
-        after = *last;
-        for (id, sealed) in batch {
-            let bound_to = dispatch::sealed_for(id);
-            match state.secrets.open(&sealed, &bound_to) {
-                Ok(opened) if opened.stale => {
-                    let again = state
-                        .secrets
-                        .seal(&opened.plaintext, &bound_to)
-                        .map_err(|e| crate::error::AppError::Internal(anyhow::anyhow!(e)))?;
-                    if repo::reseal(&state.pool, id, &sealed, &again).await? {
-                        report.resealed += 1;
-                    }
-                }
-                Ok(_) => report.current += 1,
-                Err(_) => report.unreadable.push(id.0),
-            }
-        }
-    }
-    Ok(report)
+    let pool = &state.pool;
+    Ok(state
+        .secrets
+        .reseal_each(
+            WebhookId(uuid::Uuid::nil()),
+            dispatch::sealed_for,
+            |id| id.0,
+            |after| {
+                let pool = pool.clone();
+                async move { repo::sealed_after(&pool, after, 200).await }
+            },
+            |id, was, sealed| {
+                let pool = pool.clone();
+                async move { repo::reseal(&pool, id, &was, &sealed).await }
+            },
+        )
+        .await?)
 }

@@ -17,6 +17,8 @@ const PUBLIC: &[&str] = &[
     "/metrics",
     "/static/{*path}",
     "/login",
+    "/login/sso",
+    "/login/sso/callback",
     "/api/v1/openapi.json",
     "/api/v1/inventory/sample.csv",
     "/inventory/sample.csv",
@@ -46,6 +48,7 @@ impl Objects {
             "uploads",
             "carriers",
             "webhooks",
+            "identity-providers",
         ] {
             objects.insert(kind, made_up.clone());
         }
@@ -178,9 +181,22 @@ fn every_route_refuses_strangers_and_other_tenants_and_never_fails() {
             .fetch_one(&app.pool)
             .await
             .unwrap();
+        let operator = &callers[0].api;
+        let (status, provider) = operator
+            .post(
+                "/api/v1/identity-providers",
+                json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
+                        "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{provider}");
         let absent = uuid::Uuid::new_v4().to_string();
         let objects = Objects(BTreeMap::from([
             ("webhooks", webhook),
+            (
+                "identity-providers",
+                provider["id"].as_str().unwrap().to_string(),
+            ),
             ("delivery", delivery.to_string()),
             ("e164", numbers[0].clone()),
             (

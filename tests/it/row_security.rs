@@ -38,6 +38,7 @@ const OWN_ROWS: &[(&str, &str)] = &[
     ("numbers", "tenant_id"),
     ("webhook_endpoints", "org_id"),
     ("webhook_events", "org_id"),
+    ("identity_providers", "org_id"),
 ];
 
 /// Tables whose rows belong to a parent row: (table, its key to the parent, the parent table,
@@ -57,6 +58,12 @@ const CHILD_ROWS: &[(&str, &str, &str, &str)] = &[
         "org_id",
     ),
     (
+        "identity_provider_domains",
+        "provider_id",
+        "identity_providers",
+        "org_id",
+    ),
+    (
         "inventory_upload_checked",
         "upload_id",
         "inventory_uploads",
@@ -65,9 +72,10 @@ const CHILD_ROWS: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Tables with policies that name no organization: the tree itself (read by every scoped
-/// caller, changed by the operator, and by a reseller for its tenants) and the mail outbox
-/// (queued by requests, read by the mail job).
-const DIRECTORY: &[&str] = &["organizations", "outbox_emails"];
+/// caller, changed by the operator, and by a reseller for its tenants), the mail outbox
+/// (queued by requests, read by the mail job) and the sign-ins under way at identity
+/// providers (read and written by sign-in alone, before any caller is known).
+const DIRECTORY: &[&str] = &["organizations", "outbox_emails", "sso_logins"];
 
 /// Tables that hold organizations' data on purpose without a policy: an upload's raw staging
 /// rows, since PostgreSQL refuses COPY into a table with a policy. (The organizations
@@ -154,6 +162,15 @@ async fn globex_everywhere(app: &TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
     app.browser("admin@globex.test").await;
+    let operator = app.api("operator@inward.test").await;
+    let (status, body) = operator
+        .post(
+            "/api/v1/identity-providers",
+            json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
+                    "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let reseller = app.api("reseller@acme.test").await;
     let (status, body) = reseller
         .put("/api/v1/reseller/settings", json!({ "aging_days": 30 }))

@@ -334,7 +334,9 @@ fn fault_response(
         _ => "simulated.fault",
     };
     let body = match platform {
-        Some(Platform::Cxone) => json!({ "error": code, "error_description": message }),
+        Some(Platform::Cxone | Platform::Oidc) => {
+            json!({ "error": code, "error_description": message })
+        }
         Some(Platform::Ringcx) => json!({
             "errorCode": code,
             "generalMessage": message,

@@ -36,7 +36,7 @@ pub fn bucket(
                 None
             }
         }
-        Platform::Cxone => None,
+        Platform::Cxone | Platform::Oidc => None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cxone;
 pub mod faults;
 pub mod genesys;
 pub mod limits;
+pub mod oidc;
 pub mod ringcx;
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub enum Platform {
     Genesys,
     Cxone,
     Ringcx,
+    /// An OpenID provider, for single sign-on.
+    Oidc,
 }
 
 /// Builds the simulator's router; the admin endpoints live under `/__sim`.
@@ -28,6 +31,7 @@ pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
         Platform::Genesys => genesys::router(genesys::seeded()),
         Platform::Cxone => cxone::router(cxone::seeded()),
         Platform::Ringcx => ringcx::router(ringcx::seeded()),
+        Platform::Oidc => oidc::router(oidc::SimState::new()),
     };
     faults::wrap(app, faults, platform)
 }
