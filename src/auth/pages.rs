@@ -153,11 +153,11 @@ async fn sign_in(
         .await
         .map_err(AppError::from)?;
     let (user, stored) = match credentials {
-        Some(c) => (Some((c.user_id, c.org_id)), c.password_hash),
+        Some(c) => (Some((c.user_id, c.sso_required)), c.password_hash),
         None => (None, None),
     };
     let verified = verify_password_off_thread(form.password.clone(), stored).await;
-    let (user_id, org_id) = match user {
+    let (user_id, sso_required) = match user {
         Some(found) if verified => found,
         _ => {
             super::throttle::record_failure(&state.pool, &form.email)
@@ -177,10 +177,7 @@ async fn sign_in(
     super::throttle::clear(&state.pool, &form.email)
         .await
         .map_err(AppError::from)?;
-    if crate::sso::repo::required_for(&state.pool, org_id)
-        .await
-        .map_err(AppError::from)?
-    {
+    if sso_required {
         let why = "Your organization signs in with its company account: use “Sign in with your company account” below.";
         return Ok(refused(
             &state,

@@ -28,15 +28,19 @@ pub(super) fn principal_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Pr
 
 pub struct Credentials {
     pub user_id: UserId,
-    pub org_id: uuid::Uuid,
     /// None for a user who signs in through an identity provider only.
     pub password_hash: Option<String>,
+    /// Its organization signs in through an identity provider only (`sso`).
+    pub sso_required: bool,
 }
 
 pub async fn credentials(pool: &PgPool, email: &str) -> sqlx::Result<Option<Credentials>> {
     // A disabled user's password is never checked: the sign-in fails as for a wrong one.
     let row = sqlx::query(
-"SELECT id, org_id, password_hash FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL",
+"SELECT id, org_id, password_hash,
+                EXISTS (SELECT 1 FROM identity_providers p WHERE p.org_id = users.org_id AND p.required)
+                    AS sso_required
+         FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL",
     )
         .bind(email.trim())
         .fetch_optional(pool)
@@ -44,7 +48,7 @@ pub async fn credentials(pool: &PgPool, email: &str) -> sqlx::Result<Option<Cred
     row.map(|r| {
         Ok(Credentials {
             user_id: r.try_get("id")?,
-            org_id: r.try_get("org_id")?,
+            sso_required: r.try_get("sso_required")?,
             password_hash: r.try_get("password_hash")?,
         })
     })

@@ -62,16 +62,6 @@ pub async fn for_domain(conn: &mut PgConnection, domain: &str) -> sqlx::Result<O
     .await
 }
 
-/// Whether the organization's users must sign in through a provider.
-pub async fn required_for(pool: &PgPool, org: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM identity_providers WHERE org_id = $1 AND required)",
-    )
-    .bind(org)
-    .fetch_one(pool)
-    .await
-}
-
 pub async fn sealed_secret(
     conn: &mut PgConnection,
     id: IdentityProviderId,

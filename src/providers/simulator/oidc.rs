@@ -30,7 +30,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::sso::oidc::OtherClaims;
+/// A user's claims beyond the standard ones (groups, say).
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+struct OtherClaims {
+    #[serde(flatten)]
+    claims: serde_json::Map<String, Value>,
+}
+
+impl openidconnect::AdditionalClaims for OtherClaims {}
 
 pub const CLIENT_ID: &str = "inward";
 pub const CLIENT_SECRET: &str = "inward-sim-secret";
