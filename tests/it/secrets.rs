@@ -85,6 +85,22 @@ fn rotating_the_key_seals_everything_again_and_the_old_key_can_go() {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{port}");
+        let (status, hook) = admin
+            .post(
+                "/api/v1/webhooks",
+                serde_json::json!({ "url": "http://127.0.0.1:9/hook", "events": ["number.reserved"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let operator = app.api("operator@inward.test").await;
+        let (status, provider) = operator
+            .post(
+                "/api/v1/identity-providers",
+                serde_json::json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
+                                    "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{provider}");
 
         // The new key alone cannot open what the old one sealed, and says so.
         let new_only =
@@ -114,9 +130,13 @@ fn rotating_the_key_seals_everything_again_and_the_old_key_can_go() {
         let first = rotate();
         assert_eq!(first["connections"]["resealed"], 1, "{first}");
         assert_eq!(first["port_pins"]["resealed"], 1, "{first}");
+        assert_eq!(first["webhooks"]["resealed"], 1, "{first}");
+        assert_eq!(first["identity_providers"]["resealed"], 1, "{first}");
         let again = rotate();
-        assert_eq!(again["connections"]["resealed"], 0, "{again}");
-        assert_eq!(again["connections"]["current"], 1, "{again}");
+        for kind in ["connections", "webhooks", "identity_providers"] {
+            assert_eq!(again[kind]["resealed"], 0, "{again}");
+            assert_eq!(again[kind]["current"], 1, "{again}");
+        }
 
         let new_only =
             crate::common::another_instance(&app, |c| c.secrets.key = NEW_KEY.into()).await;
