@@ -51,13 +51,36 @@ ALTER TABLE users ADD COLUMN sso_subject text CHECK (length(sso_subject) <= 255)
 CREATE UNIQUE INDEX users_sso_subject ON users (identity_provider_id, sso_subject)
     WHERE identity_provider_id IS NOT NULL;
 
--- The operator manages providers; an organization's admins read theirs and may make it
--- required. Sign-in reads them before any caller is known (the authentication bypass).
+-- The operator sets providers up, changes and removes them; an organization's admins read
+-- theirs and may make it required, and nothing else (the trigger below: the application
+-- checks the same, this is the second wall). Sign-in reads them before any caller is known
+-- (the authentication bypass).
 ALTER TABLE identity_providers ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON identity_providers
+CREATE POLICY readers ON identity_providers FOR SELECT USING (inward_writes(org_id));
+CREATE POLICY operator_inserts ON identity_providers FOR INSERT
+    WITH CHECK (inward_scope() = 'all');
+CREATE POLICY operator_deletes ON identity_providers FOR DELETE USING (inward_scope() = 'all');
+CREATE POLICY updaters ON identity_providers FOR UPDATE
     USING (inward_writes(org_id)) WITH CHECK (inward_writes(org_id));
+CREATE FUNCTION identity_providers_narrowed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF inward_scope() <> 'all'
+       AND (NEW.id, NEW.org_id, NEW.name, NEW.issuer, NEW.client_id, NEW.client_secret_sealed,
+            NEW.role_claim, NEW.role_map, NEW.created_at)
+           IS DISTINCT FROM
+           (OLD.id, OLD.org_id, OLD.name, OLD.issuer, OLD.client_id, OLD.client_secret_sealed,
+            OLD.role_claim, OLD.role_map, OLD.created_at) THEN
+        RAISE EXCEPTION 'an organization changes only whether its identity provider is required'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER identity_providers_narrowed BEFORE UPDATE ON identity_providers
+    FOR EACH ROW EXECUTE FUNCTION identity_providers_narrowed();
 ALTER TABLE identity_provider_domains ENABLE ROW LEVEL SECURITY;
-CREATE POLICY organization_rows ON identity_provider_domains USING (inward_scope() = 'all'
+CREATE POLICY readers ON identity_provider_domains FOR SELECT USING (inward_scope() = 'all'
     OR EXISTS (SELECT 1 FROM identity_providers p WHERE p.id = provider_id));
+CREATE POLICY operator_writes ON identity_provider_domains
+    USING (inward_scope() = 'all') WITH CHECK (inward_scope() = 'all');
 ALTER TABLE sso_logins ENABLE ROW LEVEL SECURITY;
 CREATE POLICY sign_in_only ON sso_logins USING (inward_scope() = 'all');

@@ -14,6 +14,7 @@ pub struct Known {
     pub id: UserId,
     pub org_id: Uuid,
     pub disabled: bool,
+    pub role: String,
     /// The provider it is linked to, if any.
     pub provider: Option<IdentityProviderId>,
 }
@@ -23,12 +24,13 @@ fn known(row: sqlx::postgres::PgRow) -> sqlx::Result<Known> {
         id: row.try_get("id")?,
         org_id: row.try_get("org_id")?,
         disabled: row.try_get("disabled")?,
+        role: row.try_get("role")?,
         provider: row.try_get("identity_provider_id")?,
     })
 }
 
 const SELECT: &str =
-    "SELECT id, org_id, disabled_at IS NOT NULL AS disabled, identity_provider_id FROM users";
+    "SELECT id, org_id, role, disabled_at IS NOT NULL AS disabled, identity_provider_id FROM users";
 
 pub async fn by_subject(
     conn: &mut PgConnection,
@@ -69,6 +71,32 @@ pub async fn link(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The role the provider's claims give the user now.
+pub async fn set_role(conn: &mut PgConnection, user: UserId, role: Role) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+        .bind(user)
+        .bind(role.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets which of the provider's subjects each user is: after the provider's issuer changes,
+/// the same subject may name someone else. Each is linked again by email at its next sign-in.
+pub async fn unlink_all(
+    conn: &mut PgConnection,
+    provider: IdentityProviderId,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE users SET identity_provider_id = NULL, sso_subject = NULL
+         WHERE identity_provider_id = $1",
+    )
+    .bind(provider)
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// A new user with no password; None when the email was taken meanwhile.

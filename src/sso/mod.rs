@@ -338,6 +338,14 @@ pub async fn update(
     };
     let mut tx = state.pool.begin().await?;
     repo::update(&mut tx, provider.id, &change).await?;
+    // A subject is unique within one issuer only: under another, the same subject may be
+    // someone else, so users are linked again by their verified email.
+    let unlinked = match &change.issuer {
+        Some(issuer) if *issuer != provider.issuer => {
+            crate::auth::federated::unlink_all(&mut tx, provider.id).await?
+        }
+        _ => 0,
+    };
     let after = repo::get(&mut tx, provider.id)
         .await?
         .ok_or_else(not_found)?;
@@ -345,7 +353,8 @@ pub async fn update(
                           "client_id": change.client_id,
                           "secret_changed": change.secret_sealed.is_some(),
                           "domains": change.domains, "role_claim": change.role_claim,
-                          "role_map": change.role_map, "required": change.required });
+                          "role_map": change.role_map, "required": change.required,
+                          "users_unlinked": unlinked });
     audit::repo::record(&mut tx, &audit_entry(caller, request_id, &after, details)).await?;
     tx.commit().await?;
     state.sso.forget(&provider.issuer);

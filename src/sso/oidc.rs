@@ -2,8 +2,9 @@
 //! discovery document and keys (kept for `sso.discovery_cache_seconds`, fetched again at once
 //! when a token names a key not among them), the authorization URL with PKCE, state and nonce,
 //! and the code exchanged for an ID token whose signature, issuer, audience, expiry and nonce
-//! are checked. The HTTP goes through the outbound guard's client (public addresses only, or
-//! the operator's allow-list; no redirects).
+//! are checked (RS256 only). Every request, to the issuer or to the addresses its discovery
+//! document names, obeys the outbound rules (https at public addresses, or the operator's
+//! allow-list; no redirects), checked before it is sent.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -66,12 +67,35 @@ type Client = openidconnect::Client<
 /// Why a sign-in through a provider did not complete, in words for the person signing in.
 #[derive(Debug, thiserror::Error)]
 pub enum SignOnError {
-    #[error("Inward could not reach your company's sign-in service ({0}). Try again shortly.")]
+    /// The detail goes to the log only: the page would otherwise tell anyone what the
+    /// provider's addresses answer.
+    #[error(
+        "Inward could not reach your company's sign-in service. Try again shortly, or tell your administrator."
+    )]
     Unreachable(String),
     #[error("Your company's sign-in service refused the sign-in ({0}).")]
     Refused(String),
     #[error("Your company's sign-in service sent a token Inward cannot trust: {0}.")]
     Untrusted(String),
+}
+
+impl SignOnError {
+    /// What the log says: the whole story, the unreachable provider's too.
+    pub fn detail(&self) -> String {
+        match self {
+            SignOnError::Unreachable(detail) => format!("unreachable: {detail}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// How a sign-in calls out: the guarded client, the addresses it may reach, and how long a
+/// discovery document is kept.
+#[derive(Clone, Copy)]
+pub struct Outbound<'a> {
+    pub http: &'a reqwest::Client,
+    pub allow: &'a crate::outbound::Allowlist,
+    pub max_age: Duration,
 }
 
 /// Providers' discovery documents with their keys, by issuer.
@@ -116,20 +140,19 @@ pub struct Identity {
 impl Discovery {
     async fn metadata(
         &self,
-        http: &reqwest::Client,
+        out: Outbound<'_>,
         issuer: &str,
-        max_age: Duration,
         fresh: bool,
     ) -> Result<CoreProviderMetadata, SignOnError> {
         if !fresh
             && let Some((at, metadata)) = self.cached.lock().expect("not poisoned").get(issuer)
-            && at.elapsed() < max_age
+            && at.elapsed() < out.max_age
         {
             return Ok(metadata.clone());
         }
         let issuer_url = IssuerUrl::new(issuer.to_string())
             .map_err(|e| SignOnError::Unreachable(format!("the issuer is not a URL: {e}")))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer_url, &Sender(http))
+        let metadata = CoreProviderMetadata::discover_async(issuer_url, &Sender(out))
             .await
             .map_err(|e| SignOnError::Unreachable(chain(&e)))?;
         self.cached
@@ -147,13 +170,12 @@ impl Discovery {
     /// The authorization URL for a new sign-in, with its state, nonce and PKCE verifier.
     pub async fn start(
         &self,
-        http: &reqwest::Client,
-        max_age: Duration,
+        out: Outbound<'_>,
         provider: &Provider<'_>,
         redirect_uri: &str,
         login_hint: Option<&str>,
     ) -> Result<Started, SignOnError> {
-        let metadata = self.metadata(http, provider.issuer, max_age, false).await?;
+        let metadata = self.metadata(out, provider.issuer, false).await?;
         let client = client(metadata, provider, redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
@@ -169,6 +191,10 @@ impl Discovery {
             request = request.add_extra_param("login_hint", hint.to_string());
         }
         let (url, state, nonce) = request.url();
+        // The browser is sent there: an address outside the rules (or not http at all) is no
+        // provider's sign-in page.
+        crate::outbound::check_issuer_url(url.as_str(), out.allow)
+            .map_err(|why| SignOnError::Unreachable(format!("authorization endpoint: {why}")))?;
         Ok(Started {
             url: url.to_string(),
             state: state.secret().clone(),
@@ -181,8 +207,7 @@ impl Discovery {
     /// cached set lacks fetches the provider's keys again once (the provider rotated them).
     pub async fn finish(
         &self,
-        http: &reqwest::Client,
-        max_age: Duration,
+        out: Outbound<'_>,
         provider: &Provider<'_>,
         back: &Returned<'_>,
     ) -> Result<Identity, SignOnError> {
@@ -192,13 +217,13 @@ impl Discovery {
             pkce_verifier,
             nonce,
         } = *back;
-        let metadata = self.metadata(http, provider.issuer, max_age, false).await?;
+        let metadata = self.metadata(out, provider.issuer, false).await?;
         let client = client(metadata, provider, redirect_uri)?;
         let answer = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| SignOnError::Refused(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
-            .request_async(&Sender(http))
+            .request_async(&Sender(out))
             .await
             .map_err(|e| match e {
                 RequestTokenError::ServerResponse(body) => SignOnError::Refused(body.to_string()),
@@ -208,13 +233,13 @@ impl Discovery {
         let token = openidconnect::TokenResponse::id_token(&answer)
             .ok_or_else(|| SignOnError::Untrusted("the answer carried no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_string());
-        let verified = match token.claims(&client.id_token_verifier(), &nonce) {
+        let verified = match token.claims(&verifier(&client), &nonce) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
-                let fresh = self.metadata(http, provider.issuer, max_age, true).await?;
+                let fresh = self.metadata(out, provider.issuer, true).await?;
                 let client = self::client(fresh, provider, redirect_uri)?;
-                token.claims(&client.id_token_verifier(), &nonce).cloned()
+                token.claims(&verifier(&client), &nonce).cloned()
             }
             other => other.cloned(),
         }
@@ -226,6 +251,15 @@ impl Discovery {
             claims: verified.additional_claims().claims.clone(),
         })
     }
+}
+
+/// The ID token's checks: the provider's keys, RS256 alone (never an algorithm the provider
+/// names, such as HS256 keyed with the client secret), the issuer, this client as audience,
+/// expiry.
+fn verifier(client: &Client) -> openidconnect::IdTokenVerifier<'_, CoreJsonWebKey> {
+    client
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256])
 }
 
 fn client(
@@ -276,8 +310,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[error("{0}")]
 pub struct HttpFailure(String);
 
-/// openidconnect's requests sent with the guarded client.
-struct Sender<'a>(&'a reqwest::Client);
+/// openidconnect's requests sent with the guarded client, each to an address the outbound
+/// rules admit (the discovery document names the key set's and the token endpoint's).
+struct Sender<'a>(Outbound<'a>);
 
 impl<'c> AsyncHttpClient<'c> for Sender<'_> {
     type Error = HttpFailure;
@@ -287,10 +322,14 @@ impl<'c> AsyncHttpClient<'c> for Sender<'_> {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
+            let url = request.uri().to_string();
+            crate::outbound::check_issuer_url(&url, self.0.allow)
+                .map_err(|why| HttpFailure(format!("{url}: {why}")))?;
             let request =
                 reqwest::Request::try_from(request).map_err(|e| HttpFailure(chain(&e)))?;
             let response = self
                 .0
+                .http
                 .execute(request)
                 .await
                 .map_err(|e| HttpFailure(chain(&e)))?;

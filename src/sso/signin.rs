@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::oidc::{Identity, Provider as Oidc, Returned};
+use super::oidc::{Identity, Outbound, Provider as Oidc, Returned};
 use super::repo::{self, PendingLogin, Provider};
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::auth::cookies::Cookie;
@@ -24,6 +24,7 @@ use crate::domain::policy::OrgKind;
 use crate::domain::sso::{RoleMap, email_domain, email_refusal, role_from_claims};
 use crate::domain::{TenantId, UserId};
 use crate::error::AppError;
+use crate::outbound::Allowlist;
 use crate::state::AppState;
 use crate::web::{PageError, render};
 
@@ -120,12 +121,11 @@ async fn begin(
         client_id: &provider.client_id,
         client_secret: "",
     };
-    let http = client(&state)?;
+    let (http, allow) = client(&state)?;
     let started = match state
         .sso
         .start(
-            &http,
-            cache_age(&state),
+            outbound(&state, &http, &allow),
             &oidc,
             &redirect_uri,
             Some(form.email.trim()),
@@ -134,7 +134,7 @@ async fn begin(
     {
         Ok(started) => started,
         Err(e) => {
-            tracing::warn!(provider = %provider.id, error = %e, "single sign-on could not start");
+            tracing::warn!(provider = %provider.id, error = %e.detail(), "single sign-on could not start");
             return again(StatusCode::BAD_GATEWAY, e.to_string());
         }
     };
@@ -253,22 +253,24 @@ async fn finish(
             "This company sign-in has been removed. Please sign in again.".into(),
         );
     };
-    let secret = state
-        .secrets
-        .open(&sealed, &super::sealed_for(provider.id))
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-    let secret = String::from_utf8_lossy(&secret.plaintext).into_owned();
+    let secret = match state.secrets.open(&sealed, &super::sealed_for(provider.id)) {
+        Ok(opened) => String::from_utf8_lossy(&opened.plaintext).into_owned(),
+        Err(e) => {
+            tracing::error!(provider = %provider.id, error = %e, "an identity provider's secret does not open");
+            let why = "This company sign-in cannot be used right now: its secret does not open with this server's key. Tell the platform operator.";
+            return again(StatusCode::SERVICE_UNAVAILABLE, why.into());
+        }
+    };
     let oidc = Oidc {
         issuer: &provider.issuer,
         client_id: &provider.client_id,
         client_secret: &secret,
     };
-    let http = client(&state)?;
+    let (http, allow) = client(&state)?;
     let identity = match state
         .sso
         .finish(
-            &http,
-            cache_age(&state),
+            outbound(&state, &http, &allow),
             &oidc,
             &Returned {
                 redirect_uri: &pending.redirect_uri,
@@ -281,7 +283,7 @@ async fn finish(
     {
         Ok(identity) => identity,
         Err(e) => {
-            tracing::warn!(provider = %provider.id, error = %e, "single sign-on refused");
+            tracing::warn!(provider = %provider.id, error = %e.detail(), "single sign-on refused");
             return again(StatusCode::UNAUTHORIZED, e.to_string());
         }
     };
@@ -311,19 +313,49 @@ async fn finish(
     }
 }
 
-/// The user the identity signs in as, or why there is none.
+/// The user the identity signs in as, or why there is none. A user found again gets the role
+/// its claims map to now, when the provider maps a claim (a demotion at the company holds
+/// here from the next sign-in).
 async fn user_for(
     state: &AppState,
     provider: &Provider,
     identity: &Identity,
 ) -> Result<Result<UserId, String>, AppError> {
-    let email = identity.email.as_deref().unwrap_or_default().trim();
+    // `a@globex.test.` is `a@globex.test`, as its domain was read.
+    let email = identity
+        .email
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('.');
+    if identity.subject.is_empty() || identity.subject.len() > 255 {
+        return Ok(Err(
+            "your company account's identifier is empty or longer than Inward keeps (255 characters); tell your administrator".into(),
+        ));
+    }
+    let kind = match provider.org_kind.as_str() {
+        "tenant" => OrgKind::Tenant,
+        "reseller" => OrgKind::Reseller,
+        _ => OrgKind::Operator,
+    };
+    let allowed = crate::auth::users::roles_for(kind);
+    let map = RoleMap::parse(&provider.role_map, allowed).unwrap_or_default();
+    let role = role_from_claims(
+        &identity.claims,
+        provider.role_claim.as_deref(),
+        &map,
+        allowed,
+    );
     let mut tx = state.pool.begin().await?;
     let by_subject = federated::by_subject(&mut tx, provider.id, &identity.subject).await?;
     let known_subject = by_subject.is_some();
     let found = match by_subject {
         Some(user) => Some(user),
         None => federated::by_email(&mut tx, email).await?,
+    };
+    let audit = Audit {
+        provider,
+        tenant: (kind == OrgKind::Tenant).then_some(TenantId(provider.org_id)),
     };
     let disabled = "This account is disabled. Ask your organization's administrator.";
     let user = match found {
@@ -341,26 +373,33 @@ async fn user_for(
                 "{email} belongs to another account of a company sign-in; ask your administrator."
             )));
         }
+        // An account made with a password is taken over only on the provider's word that the
+        // address is its holder's.
+        Some(user) if user.provider.is_none() && identity.email_verified != Some(true) => {
+            return Ok(Err(format!(
+                "{email} already has an account here, and your company sign-in does not say the address is verified, so the two cannot be joined; ask your administrator."
+            )));
+        }
         Some(user) => {
             if user.provider.is_none() {
                 federated::link(&mut tx, user.id, provider.id, &identity.subject).await?;
+                let details = json!({ "event": "user_linked", "user_id": user.id, "email": email,
+                                      "identity_provider": provider.name });
+                audit
+                    .record(&mut tx, Action::IdentityProvider, user.id, details)
+                    .await?;
+            }
+            if provider.role_claim.is_some() && user.role != role.as_str() {
+                federated::set_role(&mut tx, user.id, role).await?;
+                let details = json!({ "user_id": user.id, "email": email, "role": role.as_str(),
+                                      "was": user.role, "via": "single sign-on" });
+                audit
+                    .record(&mut tx, Action::UserRole, user.id, details)
+                    .await?;
             }
             user.id
         }
         None => {
-            let kind = match provider.org_kind.as_str() {
-                "tenant" => OrgKind::Tenant,
-                "reseller" => OrgKind::Reseller,
-                _ => OrgKind::Operator,
-            };
-            let allowed = crate::auth::users::roles_for(kind);
-            let map = RoleMap::parse(&provider.role_map, allowed).unwrap_or_default();
-            let role = role_from_claims(
-                &identity.claims,
-                provider.role_claim.as_deref(),
-                &map,
-                allowed,
-            );
             let Some(id) = federated::create(
                 &mut tx,
                 provider.org_id,
@@ -376,16 +415,11 @@ async fn user_for(
                         .into(),
                 ));
             };
-            let tenant = (kind == OrgKind::Tenant).then_some(TenantId(provider.org_id));
-            let entry = Entry::new(Action::UserCreate, Outcome::Success)
-                .by(tenant, Some(id), None)
-                .org(provider.org_id)
-                .target("user", Some(&id.to_string()))
-                .details(
-                    json!({ "user_id": id, "email": email, "role": role.as_str(),
-                                 "via": "single sign-on", "identity_provider": provider.name }),
-                );
-            audit::repo::record(&mut tx, &entry).await?;
+            let details = json!({ "user_id": id, "email": email, "role": role.as_str(),
+                                  "via": "single sign-on", "identity_provider": provider.name });
+            audit
+                .record(&mut tx, Action::UserCreate, id, details)
+                .await?;
             id
         }
     };
@@ -393,21 +427,46 @@ async fn user_for(
     Ok(Ok(user))
 }
 
+/// Audit entries about a user, in the provider's organization, by the user.
+struct Audit<'a> {
+    provider: &'a Provider,
+    tenant: Option<TenantId>,
+}
+
+impl Audit<'_> {
+    async fn record(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        action: Action,
+        user: UserId,
+        details: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let entry = Entry::new(action, Outcome::Success)
+            .by(self.tenant, Some(user), None)
+            .org(self.provider.org_id)
+            .target("user", Some(&user.to_string()))
+            .details(details);
+        audit::repo::record(conn, &entry).await?;
+        Ok(())
+    }
+}
+
 fn digest(state: &str) -> Vec<u8> {
     Sha256::digest(state.as_bytes()).to_vec()
 }
 
-fn cache_age(state: &AppState) -> Duration {
-    Duration::from_secs(state.config.sso.discovery_cache_seconds)
+fn outbound<'a>(state: &AppState, http: &'a reqwest::Client, allow: &'a Allowlist) -> Outbound<'a> {
+    Outbound {
+        http,
+        allow,
+        max_age: Duration::from_secs(state.config.sso.discovery_cache_seconds),
+    }
 }
 
-fn client(state: &AppState) -> Result<reqwest::Client, AppError> {
+fn client(state: &AppState) -> Result<(reqwest::Client, Allowlist), AppError> {
     let allow = state.outbound_policy().allow;
-    Ok(crate::outbound::client(
-        "identity provider",
-        &allow,
-        Duration::from_secs(10),
-    )?)
+    let http = crate::outbound::client("identity provider", &allow, Duration::from_secs(10))?;
+    Ok((http, allow))
 }
 
 /// Where the provider sends the browser back: `sso.public_url`, or the address this request

@@ -968,3 +968,53 @@ fn webhook_functions_keep_to_the_callers_organization() {
         own.close().await.unwrap();
     })
 }
+
+/// An organization reads its identity provider and may make it required, nothing else: its
+/// issuer, secret and domains are the operator's, even to a request that got past the
+/// application's checks.
+#[test]
+fn an_organization_changes_only_whether_its_identity_provider_is_required() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        let operator = app.api("operator@inward.test").await;
+        let (status, body) = operator
+            .post(
+                "/api/v1/identity-providers",
+                json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
+                        "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let globex = app.tenant_id("globex").await;
+        let acme: Uuid = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'acme'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let mut conn = tenant_scope(&pool, globex, acme).await;
+        let mine = "SELECT count(*) FROM identity_providers WHERE org_id = $1";
+        assert_eq!(count(&mut conn, mine, Some(globex)).await, 1);
+        for sql in [
+            "UPDATE identity_providers SET issuer = 'https://evil.example' WHERE org_id = $1",
+            "UPDATE identity_providers SET role_map = '{\"x\": \"tenant_admin\"}' WHERE org_id = $1",
+            "INSERT INTO identity_provider_domains (domain, provider_id)
+             SELECT 'gmail.com', id FROM identity_providers WHERE org_id = $1",
+            "INSERT INTO identity_providers (id, org_id, name, issuer, client_id, client_secret_sealed)
+             VALUES (gen_random_uuid(), $1, 'Mine', 'https://x.example', 'c', '\\x00')",
+        ] {
+            refused(&mut conn, sql, globex).await;
+        }
+        touches_nothing(
+            &mut conn,
+            "DELETE FROM identity_providers WHERE org_id = $1",
+            Some(globex),
+        )
+        .await;
+        let made = sqlx::query("UPDATE identity_providers SET required = true WHERE org_id = $1")
+            .bind(globex)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(made.rows_affected(), 1);
+        conn.close().await.unwrap();
+    })
+}

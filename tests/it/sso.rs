@@ -245,7 +245,9 @@ fn a_first_sign_in_creates_the_user_with_its_mapped_role_and_links_existing_ones
             .count();
         assert_eq!(leads, 1);
 
-        // An existing user of the organization is linked, keeping its role.
+        // An existing user of the organization is linked; its role is the one its groups give.
+        idp.claims("admin@globex.test", json!({ "groups": ["inward-admins"] }))
+            .await;
         let existing = sign_in_through(&app, "admin@globex.test").await;
         assert!(existing.signed_in(), "{}", existing.body);
         let linked: Option<String> =
@@ -258,6 +260,36 @@ fn a_first_sign_in_creates_the_user_with_its_mapped_role_and_links_existing_ones
             user(&admin, "admin@globex.test").await.unwrap()["role"],
             "tenant_admin"
         );
+
+        // The company takes the lead's admin group away: the next sign-in brings the role down.
+        idp.claims("lead@globex.test", json!({ "groups": ["sales"] }))
+            .await;
+        assert!(sign_in_through(&app, "lead@globex.test").await.signed_in());
+        assert_eq!(
+            user(&admin, "lead@globex.test").await.unwrap()["role"],
+            "tenant_user"
+        );
+
+        // Under another issuer the same subject may be someone else: the links go, and each
+        // user is linked again by its verified email.
+        let other = Idp::start().await;
+        let operator = app.api("operator@inward.test").await;
+        let (_, listed) = operator.get("/api/v1/identity-providers").await;
+        let path = format!(
+            "/api/v1/identity-providers/{}",
+            listed["identity_providers"][0]["id"].as_str().unwrap()
+        );
+        let (status, body) = operator
+            .patch(&path, json!({ "issuer": other.issuer }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let linked: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM users WHERE sso_subject IS NOT NULL")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(linked, 0);
+        assert!(sign_in_through(&app, "lead@globex.test").await.signed_in());
 
         // A user made by single sign-on has no password to sign in with.
         let by_password = crate::common::sign_in(
@@ -285,6 +317,7 @@ fn tokens_that_cannot_be_trusted_are_refused() {
                 json!({ "bad_signature": true }),
                 "signature does not verify",
             ),
+            (json!({ "hs256": true }), "cannot trust"),
             (json!({ "audience": "someone-else" }), "another application"),
             (json!({ "expired": true }), "expired"),
             (json!({ "email_verified": false }), "not verified"),
@@ -419,6 +452,26 @@ fn a_disabled_user_and_an_unknown_domain_stay_out() {
             "{}",
             unknown.body
         );
+        // An account made with a password is joined only to an address the provider verified;
+        // a new account needs no such word.
+        idp.control(json!({ "set": { "omit_email_verified": true } }))
+            .await;
+        let unverified = sign_in_through(&app, "admin@globex.test").await;
+        assert_eq!(unverified.status, StatusCode::FORBIDDEN);
+        assert!(
+            unverified
+                .body
+                .contains("does not say the address is verified"),
+            "{}",
+            unverified.body
+        );
+        assert!(
+            sign_in_through(&app, "newcomer@globex.test")
+                .await
+                .signed_in()
+        );
+        idp.control(json!({ "set": {} })).await;
+
         // The provider now says another person holds an address already tied to someone.
         assert!(sign_in_through(&app, "admin@globex.test").await.signed_in());
         idp.control(json!({ "set": { "subject": "someone-new" } }))
@@ -654,5 +707,24 @@ fn the_company_sign_in_page_sets_up_shows_and_requires_a_provider() {
         let agent = app.browser("agent@initech.test").await;
         let (status, _) = agent.get("/identity-providers").await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+    })
+}
+
+#[test]
+fn a_discovery_document_naming_a_private_address_is_not_followed() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let idp = Idp::start().await;
+        globex_provider(&app, &idp, json!({})).await;
+        idp.control(json!({ "set": { "jwks_uri": "http://10.1.2.3/keys" } }))
+            .await;
+        let ended = sign_in_through(&app, "agent@globex.test").await;
+        assert_eq!(ended.status, StatusCode::BAD_GATEWAY, "{}", ended.body);
+        assert!(ended.body.contains("could not reach"), "{}", ended.body);
+        assert!(
+            !ended.body.contains("10.1.2.3"),
+            "the page tells nothing of it"
+        );
+        assert_eq!(idp.report().await["jwks_served"], 0);
     })
 }

@@ -78,6 +78,15 @@ pub struct Switches {
     pub expired: bool,
     /// This `email_verified` instead of true.
     pub email_verified: Option<bool>,
+    /// No `email_verified` claim at all, as some providers send.
+    #[serde(default)]
+    pub omit_email_verified: bool,
+    /// Signed HS256 with the client secret (which discovery also advertises), as an attacker
+    /// who knows the secret would.
+    #[serde(default)]
+    pub hs256: bool,
+    /// The key set's address that discovery names instead of its own.
+    pub jwks_uri: Option<String>,
     /// This email instead of the one that signed in.
     pub email: Option<String>,
     /// This subject instead of the one made from the email.
@@ -161,16 +170,22 @@ fn issuer(headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-async fn discovery(headers: HeaderMap) -> Json<Value> {
+async fn discovery(State(sim): State<SimState>, headers: HeaderMap) -> Json<Value> {
     let base = issuer(&headers);
+    let jwks_uri = sim
+        .lock()
+        .switches
+        .jwks_uri
+        .clone()
+        .unwrap_or_else(|| format!("{base}/jwks"));
     Json(json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
-        "jwks_uri": format!("{base}/jwks"),
+        "jwks_uri": jwks_uri,
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256", "HS256"],
         "scopes_supported": ["openid", "email", "profile"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
@@ -369,7 +384,7 @@ fn sign(inner: &Inner, issuer: &str, grant: &Grant) -> Result<Value, String> {
     let email = s.email.clone().unwrap_or_else(|| grant.email.clone());
     let standard = StandardClaims::new(SubjectIdentifier::new(subject))
         .set_email(Some(EndUserEmail::new(email)))
-        .set_email_verified(Some(s.email_verified.unwrap_or(true)));
+        .set_email_verified((!s.omit_email_verified).then_some(s.email_verified.unwrap_or(true)));
     let extra = OtherClaims {
         claims: inner
             .users
@@ -387,20 +402,23 @@ fn sign(inner: &Inner, issuer: &str, grant: &Grant) -> Result<Value, String> {
         extra,
     )
     .set_nonce(grant.nonce.clone().map(Nonce::new));
-    let forged;
-    let key = if s.bad_signature {
-        forged = new_key(inner.key.kid.clone());
-        &forged.signing
+    let token = if s.hs256 {
+        let key = openidconnect::core::CoreHmacKey::new(CLIENT_SECRET);
+        Token::new(
+            claims,
+            &key,
+            CoreJwsSigningAlgorithm::HmacSha256,
+            None,
+            None,
+        )
+    } else if s.bad_signature {
+        let forged = new_key(inner.key.kid.clone());
+        let alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+        Token::new(claims, &forged.signing, alg, None, None)
     } else {
-        &inner.key.signing
-    };
-    let token = Token::new(
-        claims,
-        key,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        None,
-        None,
-    )
+        let alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+        Token::new(claims, &inner.key.signing, alg, None, None)
+    }
     .map_err(|e| e.to_string())?;
     serde_json::to_value(&token).map_err(|e| e.to_string())
 }
