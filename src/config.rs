@@ -303,6 +303,8 @@ pub struct HoldsConfig {
     pub ttl_seconds: i64,
     pub sweep_interval_seconds: u64,
     pub max_numbers_per_reservation: usize,
+    /// Most numbers one order by quantity may hold (Inward picks them).
+    pub max_numbers_per_order: usize,
     /// Hard cap on how long a hold waits for a premium approval.
     pub premium_approval_max_wait_seconds: i64,
     /// Extensions give the hold time again, up to this long from when the hold was taken.
@@ -440,8 +442,9 @@ impl AppConfig {
             "holds.max_hold_seconds must be at least holds.ttl_seconds"
         );
         anyhow::ensure!(
-            self.holds.max_numbers_per_reservation > 0,
-            "holds.max_numbers_per_reservation must be positive"
+            self.holds.max_numbers_per_reservation > 0
+                && (1..=100_000).contains(&self.holds.max_numbers_per_order),
+            "holds.max_numbers_per_reservation must be positive, holds.max_numbers_per_order 1 to 100000"
         );
         anyhow::ensure!(
             self.idempotency.key_ttl_hours > 0,

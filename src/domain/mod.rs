@@ -7,6 +7,7 @@ pub mod e911;
 pub mod hold;
 pub mod ids;
 pub mod lifecycle;
+pub mod order;
 pub mod policy;
 pub mod port;
 pub mod pricing;

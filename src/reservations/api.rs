@@ -17,9 +17,14 @@ use crate::idempotency::{self, Claim};
 use crate::state::AppState;
 use crate::web::{ApiJson, parse_id};
 
+/// Chosen numbers (`numbers`), or an order by quantity (`quantity`, `filter`, `strategy`).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReserveRequest {
-    pub numbers: Vec<String>,
+    pub numbers: Option<Vec<String>>,
+    pub quantity: Option<i64>,
+    pub filter: Option<crate::domain::search::SearchParams>,
+    pub strategy: Option<String>,
     pub justification: Option<String>,
 }
 
@@ -35,26 +40,67 @@ pub async fn create(
     RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<ReserveRequest>,
 ) -> AppResult<Response> {
-    let numbers = parse_numbers(&body.numbers)?;
-    let reserved = super::reserve(
-        &state,
-        &caller,
-        numbers,
-        body.justification,
-        request_id.as_deref(),
-    )
-    .await?;
-    Ok(created(&reserved))
+    let Some(quantity) = body.quantity else {
+        if body.filter.is_some() || body.strategy.is_some() {
+            return Err(AppError::invalid_field(
+                "quantity",
+                "a filter or a strategy goes with a quantity",
+            ));
+        }
+        let Some(numbers) = &body.numbers else {
+            return Err(AppError::invalid_field(
+                "numbers",
+                "send the numbers to hold, or a quantity with a filter",
+            ));
+        };
+        let numbers = parse_numbers(numbers)?;
+        let reserved = super::reserve(
+            &state,
+            &caller,
+            numbers,
+            body.justification,
+            request_id.as_deref(),
+        )
+        .await?;
+        return Ok(created(&reserved));
+    };
+    if body.numbers.is_some() {
+        return Err(AppError::invalid_field(
+            "numbers",
+            "send either numbers or a quantity, not both",
+        ));
+    }
+    let Some(filter) = &body.filter else {
+        return Err(AppError::invalid_field(
+            "filter",
+            "an order by quantity needs a filter: the search's parameters, such as {\"npa\": \"512\"}",
+        ));
+    };
+    let order = super::order::Order {
+        quantity,
+        filter,
+        strategy: body.strategy.as_deref(),
+        justification: body.justification,
+    };
+    let ordered = super::order::order(&state, &caller, order, request_id.as_deref()).await?;
+    // A reservation's answer, with what was asked.
+    let mut body = reservation_body(&ordered.reserved);
+    body["requested"] = json!(ordered.requested);
+    body["strategy"] = json!(ordered.strategy.as_str());
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// The answer to a new reservation (201), from the API or from a cart.
 pub fn created(reserved: &super::holds::Reserved) -> Response {
+    (StatusCode::CREATED, Json(reservation_body(reserved))).into_response()
+}
+
+fn reservation_body(reserved: &super::holds::Reserved) -> Value {
     let approval = reserved.approval_id.map(|id| {
         json!({ "id": id, "status": "pending", "message": "Premium numbers: the hold waits for approval before provisioning." })
     });
-    let body = json!({ "id": reserved.id, "expires_at": reserved.expires_at, "numbers": reserved.numbers,
-                       "approval": approval });
-    (StatusCode::CREATED, Json(body)).into_response()
+    json!({ "id": reserved.id, "expires_at": reserved.expires_at, "numbers": reserved.numbers,
+            "approval": approval })
 }
 
 pub async fn view(state: &AppState, tenant_id: TenantId, id: ReservationId) -> AppResult<Value> {

@@ -36,12 +36,21 @@ pub async fn reserve(
     justification: Option<String>,
     request_id: Option<&str>,
 ) -> AppResult<Reserved> {
+    let max = state.config.holds.max_numbers_per_reservation;
+    reserve_up_to(state, caller, numbers, justification, request_id, max).await
+}
+
+/// `reserve`, with room for `max` numbers (an order by quantity has more).
+pub async fn reserve_up_to(
+    state: &AppState,
+    caller: &Principal,
+    numbers: Vec<E164>,
+    justification: Option<String>,
+    request_id: Option<&str>,
+    max: usize,
+) -> AppResult<Reserved> {
     let tenant_id = caller.tenant()?;
-    let (wanted, justification) = requested(
-        &numbers,
-        justification,
-        state.config.holds.max_numbers_per_reservation,
-    )?;
+    let (wanted, justification) = requested(&numbers, justification, max)?;
     let tenant = TenantProfile::of_caller(caller)?;
     let id = ReservationId(Uuid::new_v4());
     let quick = if state.config.tuning.one_statement_hold

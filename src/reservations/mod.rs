@@ -7,6 +7,7 @@ pub mod approvals;
 mod batch;
 pub mod extend;
 pub mod holds;
+pub mod order;
 pub mod pages;
 pub mod provision;
 pub mod provision_saga;

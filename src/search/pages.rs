@@ -1,16 +1,18 @@
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::AvailableNumber;
 use super::api::{CityQuery, lookup_cities};
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::search::SearchParams;
 use crate::error::AppError;
+use crate::reservations::order::Order;
 use crate::search::cart::Cart;
 use crate::state::AppState;
 use crate::web::pages::{Chrome, NoticeQuery};
-use crate::web::{PageResult, render};
+use crate::web::{Form, PageResult, render};
 
 pub const STATES: [(&str, &str); 51] = [
     ("AL", "Alabama"),
@@ -83,6 +85,16 @@ pub struct SearchPage {
     pub cart_error: Option<String>,
     /// Ticks the cart refused (only in answers to a tick; see `cart::pages::CartSummary`).
     pub refused: String,
+    /// "Hold a quantity" as typed, and why it was refused.
+    pub order: OrderForm,
+}
+
+/// The order-by-quantity form under the results.
+#[derive(Debug, Default)]
+pub struct OrderForm {
+    pub quantity: String,
+    pub best_effort: bool,
+    pub error: Option<String>,
 }
 
 impl SearchPage {
@@ -190,6 +202,7 @@ pub async fn search_page(
         cart: Cart::empty(state.config.holds.max_numbers_per_reservation),
         cart_error: None,
         refused: String::new(),
+        order: OrderForm::default(),
     };
     if !searched {
         return Ok(page);
@@ -227,6 +240,64 @@ pub async fn search(
         StatusCode::OK
     };
     Ok((status, render(&page)).into_response())
+}
+
+/// "Hold a quantity": an order by quantity matching the search the page shows; Inward picks
+/// the numbers. Refused, the search again with the reason beside the form.
+pub async fn order(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    body: Bytes,
+) -> PageResult {
+    let form = Form::parse(&body);
+    let params: SearchParams =
+        serde_urlencoded::from_str(form.raw("q").unwrap_or("")).unwrap_or_default();
+    let justification = form.get("justification").map(str::to_string);
+    let quantity = form.get("quantity").unwrap_or("").trim().to_string();
+    let strategy = form.get("strategy");
+    let outcome = match quantity.parse::<i64>() {
+        Ok(n) => {
+            let order = Order {
+                quantity: n,
+                filter: &params,
+                strategy,
+                justification: justification.clone(),
+            };
+            crate::reservations::order::order(
+                &state,
+                &caller.principal,
+                order,
+                request_id.as_deref(),
+            )
+            .await
+        }
+        Err(_) => Err(AppError::invalid_field(
+            "quantity",
+            "enter how many numbers to hold, such as 20",
+        )),
+    };
+    let err = match outcome {
+        Ok(ordered) => {
+            let to = format!("/reservations/{}?notice=ordered", ordered.reserved.id);
+            return Ok(Redirect::to(&to).into_response());
+        }
+        Err(
+            err @ (AppError::Conflict { .. }
+            | AppError::Invalid { .. }
+            | AppError::Forbidden(_)
+            | AppError::NotFound(_)),
+        ) => err,
+        Err(other) => return Err(other.into()),
+    };
+    let mut page = search_page(&state, &caller, params, request_id.as_deref()).await?;
+    page.order = OrderForm {
+        quantity,
+        best_effort: strategy == Some("best_effort"),
+        error: Some(err.public_message()),
+    };
+    page.justification = justification.unwrap_or_default();
+    Ok((err.status(), render(&page)).into_response())
 }
 
 #[derive(askama::Template)]

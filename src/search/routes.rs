@@ -1,6 +1,6 @@
 //! The search routes; `startup` hands each builder to the slices in turn.
 
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::web::routes::Routes;
 
@@ -16,6 +16,7 @@ pub fn api_routes(r: Routes) -> Routes {
 pub fn page_routes(r: Routes) -> Routes {
     let r = r
         .at("/search", get(super::pages::search))
-        .at("/search/cities", get(super::pages::cities));
+        .at("/search/cities", get(super::pages::cities))
+        .at("/search/order", post(super::pages::order));
     super::cart::routes::page_routes(r)
 }

@@ -93,6 +93,9 @@ impl Chrome {
                 "provider_saved" => Some("Company sign-in saved."),
                 "provider_removed" => Some("Company sign-in removed."),
                 "extended" => Some("The hold runs for longer: see the new time left."),
+                "ordered" => {
+                    Some("Inward picked and held these numbers for you: provision them below.")
+                }
                 "provisioned" => Some("Number provisioned."),
                 "provisioned_all" => Some("All the numbers are provisioned."),
                 "released" => Some("Number released: it is back in the reseller's inventory."),

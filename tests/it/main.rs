@@ -45,6 +45,7 @@ mod metrics;
 mod multi_instance;
 mod numbers_bulk;
 mod offer;
+mod orders;
 mod outage;
 mod outbound;
 mod pages;
