@@ -58,6 +58,8 @@ pub struct SearchParams {
     pub pattern: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
+    /// Blocks of this many consecutive numbers instead of single numbers.
+    pub consecutive: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +75,12 @@ pub struct SearchCriteria {
     pub limit: i64,
     /// Keyset cursor: results continue after this national number.
     pub after: Option<String>,
+    /// Blocks of this many consecutive numbers (`limit` then counts blocks).
+    pub consecutive: Option<usize>,
 }
+
+/// Largest block of consecutive numbers a search finds (a DNIS range of 1,000).
+pub const MAX_BLOCK: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SearchError {
@@ -103,6 +110,8 @@ pub enum SearchError {
     NotTollFree(String),
     #[error("limit must be a number from 1 to {0}")]
     BadLimit(i64),
+    #[error("consecutive is a block size from 2 to {MAX_BLOCK}")]
+    BadConsecutive,
     #[error("the cursor is not one this server issued")]
     BadCursor,
     #[error("{field} is too long (at most 64 characters)")]
@@ -124,6 +133,7 @@ impl SearchError {
             SearchError::BadNxx(_) | SearchError::NxxWithoutNpa => "nxx",
             SearchError::BadKind(_) => "kind",
             SearchError::BadLimit(_) => "limit",
+            SearchError::BadConsecutive => "consecutive",
             SearchError::BadCursor => "cursor",
             SearchError::TooLong { field } => field,
             SearchError::Pattern(_) => "pattern",
@@ -196,6 +206,13 @@ impl SearchParams {
         // Refused in this order: the paging before the free-text fields.
         let limit = self.limit(kind, limits)?;
         let after = self.after()?;
+        let consecutive = match non_empty(&self.consecutive) {
+            None => None,
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if (2..=MAX_BLOCK).contains(&n) => Some(n),
+                _ => return Err(SearchError::BadConsecutive),
+            },
+        };
         Ok(SearchCriteria {
             country,
             kind,
@@ -208,6 +225,7 @@ impl SearchParams {
             pattern,
             limit,
             after,
+            consecutive,
         })
     }
 
@@ -234,6 +252,26 @@ impl SearchParams {
             Some(_) => Err(SearchError::BadCursor),
         }
     }
+}
+
+/// The blocks of `size` consecutive numbers in `nationals` (ascending, as numbers), as index
+/// ranges: each run of consecutive numbers is cut into blocks from its first number, and what
+/// is left of a run too short for another block is skipped.
+pub fn consecutive_blocks(nationals: &[u64], size: usize) -> Vec<std::ops::Range<usize>> {
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    for i in 1..=nationals.len() {
+        let continues = i < nationals.len() && nationals[i] == nationals[i - 1] + 1;
+        if !continues {
+            let mut at = start;
+            while size > 0 && at + size <= i {
+                blocks.push(at..at + size);
+                at += size;
+            }
+            start = i;
+        }
+    }
+    blocks
 }
 
 /// A state or territory code, which must be in the country searched.
@@ -296,6 +334,27 @@ mod tests {
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
             .collect();
         serde_json::from_value(serde_json::Value::Object(value)).unwrap()
+    }
+
+    #[test]
+    fn runs_of_consecutive_numbers_are_cut_into_blocks_from_their_start() {
+        let n = [
+            5125550100, 5125550101, 5125550102, 5125550103, 5125550104, // a run of 5
+            5125550200, 5125550201, // a run of 2
+            5125550300, // alone
+            5125550400, 5125550401, 5125550402, // a run of 3
+        ];
+        assert_eq!(consecutive_blocks(&n, 2), vec![0..2, 2..4, 5..7, 8..10]);
+        assert_eq!(consecutive_blocks(&n, 3), vec![0..3, 8..11]);
+        assert_eq!(consecutive_blocks(&n, 5), vec![0..5]);
+        assert!(consecutive_blocks(&n, 6).is_empty());
+        assert!(consecutive_blocks(&[], 2).is_empty());
+        let sized = params(&[("npa", "512"), ("consecutive", "10")]);
+        assert_eq!(sized.parse(LIMITS).unwrap().consecutive, Some(10));
+        for bad in ["1", "1001", "ten", "-3"] {
+            let p = params(&[("npa", "512"), ("consecutive", bad)]);
+            assert_eq!(p.parse(LIMITS), Err(SearchError::BadConsecutive), "{bad}");
+        }
     }
 
     #[test]

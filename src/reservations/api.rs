@@ -26,6 +26,8 @@ pub struct ReserveRequest {
     pub filter: Option<crate::domain::search::SearchParams>,
     pub strategy: Option<String>,
     pub justification: Option<String>,
+    /// With a quantity: one block of that many consecutive numbers.
+    pub consecutive: Option<bool>,
 }
 
 pub fn parse_numbers(raw: &[String]) -> AppResult<Vec<E164>> {
@@ -41,10 +43,10 @@ pub async fn create(
     ApiJson(body): ApiJson<ReserveRequest>,
 ) -> AppResult<Response> {
     let Some(quantity) = body.quantity else {
-        if body.filter.is_some() || body.strategy.is_some() {
+        if body.filter.is_some() || body.strategy.is_some() || body.consecutive.is_some() {
             return Err(AppError::invalid_field(
                 "quantity",
-                "a filter or a strategy goes with a quantity",
+                "a filter, strategy or consecutive goes with a quantity",
             ));
         }
         let Some(numbers) = &body.numbers else {
@@ -81,6 +83,8 @@ pub async fn create(
         filter,
         strategy: body.strategy.as_deref(),
         justification: body.justification,
+        consecutive: body.consecutive.unwrap_or(false),
+        block_at: None,
     };
     let ordered = super::order::order(&state, &caller, order, request_id.as_deref()).await?;
     // A reservation's answer, with what was asked.

@@ -7,7 +7,7 @@
 use crate::domain::E164;
 use crate::domain::order::{Strategy, check_quantity, take};
 use crate::domain::policy::Principal;
-use crate::domain::search::{SearchParams, check_region};
+use crate::domain::search::{MAX_BLOCK, SearchParams, check_region};
 use crate::error::{AppError, AppResult};
 use crate::search::repo;
 use crate::state::AppState;
@@ -24,6 +24,10 @@ pub struct Order<'a> {
     pub filter: &'a SearchParams,
     pub strategy: Option<&'a str>,
     pub justification: Option<String>,
+    /// One block of `quantity` consecutive numbers.
+    pub consecutive: bool,
+    /// For a block: the one starting at this national number (`5125550100`), not another.
+    pub block_at: Option<&'a str>,
 }
 
 /// What an order held.
@@ -45,6 +49,24 @@ pub async fn order(
         .map_err(|why| AppError::invalid_field("quantity", why))?;
     let strategy =
         Strategy::parse(order.strategy).map_err(|why| AppError::invalid_field("strategy", why))?;
+    if order.filter.consecutive.is_some() {
+        return Err(AppError::invalid_field(
+            "filter.consecutive",
+            "for a block, send \"consecutive\": true beside the quantity",
+        ));
+    }
+    if order.consecutive && quantity > MAX_BLOCK {
+        return Err(AppError::invalid_field(
+            "quantity",
+            format!("a block holds 2 to {MAX_BLOCK} consecutive numbers"),
+        ));
+    }
+    if order.consecutive && (quantity < 2 || strategy == Strategy::BestEffort) {
+        return Err(AppError::invalid_field(
+            "consecutive",
+            "a block is 2 or more numbers, held whole (all_or_nothing)",
+        ));
+    }
     let filter = SearchParams {
         limit: None,
         cursor: None,
@@ -55,19 +77,53 @@ pub async fn order(
         .map_err(|e| AppError::invalid_field(&format!("filter.{}", e.field()), e.to_string()))?;
     check_region(&criteria.country, &tenant.allowed_countries).map_err(AppError::Forbidden)?;
     criteria.limit = quantity as i64;
+    let block_at = match order.block_at.map(str::trim) {
+        Some(at) if order.consecutive => match at.parse::<u64>() {
+            Ok(n) if at.len() == 10 && n > 0 => {
+                criteria.after = Some(format!("{:010}", n - 1));
+                Some(at)
+            }
+            _ => return Err(AppError::invalid_field("block_at", "not a 10-digit number")),
+        },
+        _ => None,
+    };
     let inline = state.config.tuning.inline_codes;
     let mut round = 0;
     loop {
         round += 1;
-        let pool = repo::pool_for(&criteria, &state.pool, &state.offer_pool);
-        let found = repo::search(&mut *pool.acquire().await?, &tenant, &criteria, inline).await?;
+        let found = if order.consecutive {
+            let (blocks, _) =
+                crate::search::find_blocks(state, &tenant, &criteria, quantity, 1).await?;
+            let block = blocks.into_iter().next().unwrap_or_default();
+            // The block chosen, gone (or cut short) since the page showed it.
+            if let Some(at) = block_at
+                && block.first().map(|r| r.national.as_str()) != Some(at)
+            {
+                return Err(AppError::conflict(
+                    "numbers_unavailable",
+                    "Someone took a number of that block a moment ago. Search again for another block.",
+                    serde_json::json!({ "block_at": at }),
+                ));
+            }
+            block
+        } else {
+            let pool = repo::pool_for(&criteria, &state.pool, &state.offer_pool);
+            repo::search(&mut *pool.acquire().await?, &tenant, &criteria, inline).await?
+        };
         let taken = take(quantity, found.len(), strategy).map_err(|short| {
-            AppError::conflict(
-                "not_enough_numbers",
+            let message = if order.consecutive {
+                format!(
+                    "No block of {quantity} consecutive numbers matches. Ask for a smaller block or widen the search."
+                )
+            } else {
                 format!(
                     "Only {} number(s) match; you asked for {}. Ask for fewer, widen the search, or take as many as match.",
                     short.available, short.requested
-                ),
+                )
+            };
+            AppError::conflict(
+                "not_enough_numbers",
+                message,
                 serde_json::json!({ "requested": short.requested, "available": short.available }),
             )
         })?;

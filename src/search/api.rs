@@ -15,6 +15,8 @@ use crate::state::AppState;
 pub struct Available {
     numbers: Vec<super::AvailableNumber>,
     next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocks: Option<Vec<super::Block>>,
 }
 
 pub async fn available(
@@ -30,6 +32,7 @@ pub async fn available(
     Ok(Json(Available {
         numbers: outcome.numbers,
         next_cursor: outcome.next_cursor,
+        blocks: outcome.blocks,
     }))
 }
 

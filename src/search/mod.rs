@@ -10,7 +10,7 @@ pub mod routes;
 use serde::Serialize;
 
 use crate::domain::pricing::{Quote, format_money};
-use crate::domain::search::{SearchCriteria, check_region};
+use crate::domain::search::{SearchCriteria, check_region, consecutive_blocks};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::tenants::TenantProfile;
@@ -38,6 +38,59 @@ pub struct AvailableNumber {
 pub struct SearchOutcome {
     pub numbers: Vec<AvailableNumber>,
     pub next_cursor: Option<String>,
+    /// With `consecutive`: the blocks `numbers` is made of, in order.
+    pub blocks: Option<Vec<Block>>,
+}
+
+/// A block of consecutive numbers in stock.
+#[derive(Debug, Clone, Serialize)]
+pub struct Block {
+    pub first: String,
+    pub last: String,
+    pub count: usize,
+}
+
+/// Rows a block search reads at most per page; runs of stock are found among them.
+const BLOCK_SCAN: i64 = 20_000;
+
+/// Blocks of `size` consecutive numbers the tenant may hold, up to `max`, and where the next
+/// page starts.
+pub async fn find_blocks(
+    state: &AppState,
+    tenant: &TenantProfile,
+    criteria: &SearchCriteria,
+    size: usize,
+    max: usize,
+) -> AppResult<(Vec<Vec<repo::NumberRow>>, Option<String>)> {
+    let scan = SearchCriteria {
+        limit: BLOCK_SCAN,
+        consecutive: None,
+        ..criteria.clone()
+    };
+    let pool = repo::pool_for(&scan, &state.pool, &state.offer_pool);
+    let inline = state.config.tuning.inline_codes;
+    let rows = repo::search(&mut *pool.acquire().await?, tenant, &scan, inline).await?;
+    let nationals: Vec<u64> = rows
+        .iter()
+        .map(|r| r.national.parse().unwrap_or_default())
+        .collect();
+    let ranges = consecutive_blocks(&nationals, size);
+    let more = ranges.len() > max || rows.len() as i64 == BLOCK_SCAN;
+    let blocks: Vec<Vec<repo::NumberRow>> = ranges
+        .into_iter()
+        .take(max)
+        .map(|r| rows[r].to_vec())
+        .collect();
+    // The next page starts after the last block, or, when the rows read held none, where a
+    // run still open at their end may begin.
+    let next_cursor = match blocks.last().and_then(|b| b.last()) {
+        _ if !more => None,
+        Some(last) => Some(last.national.clone()),
+        None => rows
+            .get(rows.len().saturating_sub(size))
+            .map(|r| r.national.clone()),
+    };
+    Ok((blocks, next_cursor))
 }
 
 /// Runs a search for the caller's tenant and writes the SEARCH audit entry.
@@ -55,10 +108,28 @@ pub async fn run(
     // one connection while it waits for a second can starve the pool under load.
     let provider = state.platform_for(tenant_id).await?;
     let inline = state.config.tuning.inline_codes;
-    let rows = repo::search(&mut *pool.acquire().await?, &tenant, criteria, inline).await?;
-    let next_cursor = (rows.len() as i64 == criteria.limit)
-        .then(|| rows.last().map(|r| r.national.clone()))
-        .flatten();
+    let (rows, next_cursor, blocks) = match criteria.consecutive {
+        Some(size) => {
+            let max = criteria.limit as usize;
+            let (found, next) = find_blocks(state, &tenant, criteria, size, max).await?;
+            let blocks = found
+                .iter()
+                .map(|b| Block {
+                    first: b.first().map(|r| r.e164.clone()).unwrap_or_default(),
+                    last: b.last().map(|r| r.e164.clone()).unwrap_or_default(),
+                    count: b.len(),
+                })
+                .collect();
+            (found.into_iter().flatten().collect(), next, Some(blocks))
+        }
+        None => {
+            let rows = repo::search(&mut *pool.acquire().await?, &tenant, criteria, inline).await?;
+            let next_cursor = (rows.len() as i64 == criteria.limit)
+                .then(|| rows.last().map(|r| r.national.clone()))
+                .flatten();
+            (rows, next_cursor, None)
+        }
+    };
     let numbers: Vec<AvailableNumber> = rows
         .into_iter()
         .map(|row| priced(&state.config.pricing, provider.as_ref(), row))
@@ -74,6 +145,7 @@ pub async fn run(
     Ok(SearchOutcome {
         numbers,
         next_cursor,
+        blocks,
     })
 }
 
@@ -107,6 +179,6 @@ fn describe(c: &SearchCriteria) -> serde_json::Value {
     serde_json::json!({
         "country": c.country, "kind": c.kind.as_str(), "state": c.state, "npa": c.npa, "nxx": c.nxx,
         "rate_center": c.rate_center, "city": c.city, "pattern": c.pattern.as_ref().map(|p| p.sql_like()),
-        "limit": c.limit,
+        "limit": c.limit, "consecutive": c.consecutive,
     })
 }

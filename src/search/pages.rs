@@ -87,6 +87,42 @@ pub struct SearchPage {
     pub refused: String,
     /// "Hold a quantity" as typed, and why it was refused.
     pub order: OrderForm,
+    /// A search for blocks of consecutive numbers: its results, as ranges.
+    pub blocks: Vec<BlockRow>,
+}
+
+/// A block of consecutive numbers as the page lists it.
+#[derive(Debug)]
+pub struct BlockRow {
+    pub first: String,
+    pub last: String,
+    pub count: usize,
+    pub monthly: String,
+    /// Its first number, as ten digits: which block "Hold this block" means.
+    pub at: String,
+}
+
+impl BlockRow {
+    /// The page's rows for a search's blocks, from the numbers they are made of.
+    fn of(blocks: &[super::Block], numbers: &[AvailableNumber]) -> Vec<BlockRow> {
+        let mut rest = numbers;
+        let mut rows = Vec::new();
+        for b in blocks {
+            let (these, after) = rest.split_at(b.count.min(rest.len()));
+            rest = after;
+            let (Some(first), Some(last)) = (these.first(), these.last()) else {
+                continue;
+            };
+            rows.push(BlockRow {
+                first: first.national.clone(),
+                last: last.national.clone(),
+                count: these.len(),
+                monthly: first.monthly.clone(),
+                at: first.e164.trim_start_matches("+1").to_string(),
+            });
+        }
+        rows
+    }
 }
 
 /// The order-by-quantity form under the results.
@@ -131,6 +167,10 @@ impl SearchPage {
         Self::value(&self.params.pattern)
     }
 
+    pub fn v_consecutive(&self) -> &str {
+        Self::value(&self.params.consecutive)
+    }
+
     pub fn v_limit(&self) -> &str {
         Self::value(&self.params.limit)
     }
@@ -155,6 +195,7 @@ impl SearchPage {
             &self.params.city,
             &self.params.rate_center,
             &self.params.pattern,
+            &self.params.consecutive,
         ]
         .iter()
         .any(|f| f.as_deref().is_some_and(|v| !v.trim().is_empty()))
@@ -203,6 +244,7 @@ pub async fn search_page(
         cart_error: None,
         refused: String::new(),
         order: OrderForm::default(),
+        blocks: Vec::new(),
     };
     if !searched {
         return Ok(page);
@@ -211,6 +253,9 @@ pub async fn search_page(
         Err(err) => page.error = Some(err.to_string()),
         Ok(criteria) => match super::run(state, &caller.principal, &criteria, request_id).await {
             Ok(outcome) => {
+                if let Some(blocks) = &outcome.blocks {
+                    page.blocks = BlockRow::of(blocks, &outcome.numbers);
+                }
                 page.results = outcome.numbers;
                 page.next_cursor = outcome.next_cursor;
                 if !page.results.is_empty() {
@@ -255,14 +300,21 @@ pub async fn order(
         serde_urlencoded::from_str(form.raw("q").unwrap_or("")).unwrap_or_default();
     let justification = form.get("justification").map(str::to_string);
     let quantity = form.get("quantity").unwrap_or("").trim().to_string();
+    // A block search's page orders one of its blocks: the block size is the quantity.
+    let filter = SearchParams {
+        consecutive: None,
+        ..params.clone()
+    };
     let strategy = form.get("strategy");
     let outcome = match quantity.parse::<i64>() {
         Ok(n) => {
             let order = Order {
                 quantity: n,
-                filter: &params,
+                filter: &filter,
                 strategy,
                 justification: justification.clone(),
+                consecutive: params.consecutive.is_some(),
+                block_at: form.get("block_at"),
             };
             crate::reservations::order::order(
                 &state,

@@ -13,6 +13,7 @@ mod approvals;
 mod audit_chain;
 mod audit_log;
 mod bad_input;
+mod blocks;
 mod browser;
 mod browser_a11y;
 mod browser_e911;
