@@ -261,3 +261,37 @@ fn the_search_page_holds_a_quantity_and_explains_a_refusal() {
         assert!(short.text().await.unwrap().contains("you asked for 99"));
     })
 }
+
+#[test]
+fn an_order_of_the_largest_quantity_is_held_as_one_reservation() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let mut csv = crate::inventory::HEADER.to_string();
+        for line in 0..5000 {
+            csv.push_str(&format!("1,512900{line:04},TRUE,FALSE,FALSE,,,\n"));
+        }
+        let job = crate::inventory::run_upload(&reseller, &csv, "all_or_nothing", false).await;
+        assert_eq!(job["counts"]["added"], 5000, "{job}");
+        let agent = app.api("agent@globex.test").await;
+        let started = std::time::Instant::now();
+        let (status, body) = order(
+            &agent,
+            5000,
+            json!({ "npa": "512", "nxx": "900" }),
+            "all_or_nothing",
+        )
+        .await;
+        println!("5,000 numbers held in {:?}", started.elapsed());
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(numbers(&body).len(), 5000);
+        let (reservations, live): (i64, i64) = sqlx::query_as(
+            "SELECT count(DISTINCT reservation_id), count(*) FROM holds
+             WHERE ended_at IS NULL AND e164 LIKE '+1512900%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!((reservations, live), (1, 5000));
+    })
+}
