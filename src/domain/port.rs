@@ -310,6 +310,68 @@ impl PortStatus {
     }
 }
 
+/// Whether a number can be ported in, before a port is submitted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Portability {
+    Portable,
+    NotPortable {
+        reason: String,
+    },
+    /// Already in Inward: nothing to port.
+    OnNetwork,
+    /// Toll-free numbers move through RespOrg changes, not a port.
+    TollFree,
+    /// Not a phone number.
+    Invalid {
+        reason: String,
+    },
+}
+
+impl Portability {
+    pub fn label(&self) -> String {
+        match self {
+            Portability::Portable => "portable".into(),
+            Portability::NotPortable { reason } => format!("not portable: {reason}"),
+            Portability::OnNetwork => "already on our network: nothing to port".into(),
+            Portability::TollFree => "toll-free: moved with a RespOrg change, not a port".into(),
+            Portability::Invalid { reason } => reason.clone(),
+        }
+    }
+
+    pub fn portable(&self) -> bool {
+        *self == Portability::Portable
+    }
+}
+
+/// What needs no carrier to judge: a toll-free number, or one Inward already has.
+pub fn known_verdict(national: &str, on_network: bool) -> Option<Portability> {
+    if crate::domain::search::TOLL_FREE_NPAS.contains(&national.get(..3).unwrap_or_default()) {
+        return Some(Portability::TollFree);
+    }
+    on_network.then_some(Portability::OnNetwork)
+}
+
+/// The sandbox carrier's answer: an exchange no carrier serves cannot be ported, nor (its
+/// stand-in for the losing carrier's refusals) a line ending in 99, under a port-out freeze.
+pub fn sandbox_portability(national: &str, exchange_in_service: bool) -> Portability {
+    if !exchange_in_service {
+        return Portability::NotPortable {
+            reason: format!(
+                "no carrier serves {}-{}: the exchange is not in service",
+                &national[..3.min(national.len())],
+                national.get(3..6).unwrap_or_default()
+            ),
+        };
+    }
+    if national.ends_with("99") {
+        return Portability::NotPortable {
+            reason: "the current carrier has a port-out freeze on it; the account holder must lift it first".into(),
+        };
+    }
+    Portability::Portable
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +449,33 @@ mod tests {
                 .unwrap_err()
                 .contains("the limit is 1024 KiB")
         );
+    }
+
+    #[test]
+    fn portability_is_judged_toll_free_first_then_on_network_then_by_the_carrier() {
+        assert_eq!(
+            known_verdict("8005550100", true),
+            Some(Portability::TollFree)
+        );
+        assert_eq!(
+            known_verdict("3126200101", true),
+            Some(Portability::OnNetwork)
+        );
+        assert_eq!(known_verdict("3126200101", false), None);
+        assert_eq!(
+            sandbox_portability("3126200101", true),
+            Portability::Portable
+        );
+        assert!(matches!(
+            sandbox_portability("3126200199", true),
+            Portability::NotPortable { .. }
+        ));
+        let unserved = sandbox_portability("3129990101", false);
+        assert_eq!(
+            unserved.label(),
+            "not portable: no carrier serves 312-999: the exchange is not in service"
+        );
+        assert!(Portability::Portable.portable() && !unserved.portable());
     }
 
     #[test]

@@ -126,3 +126,20 @@ pub async fn cancel(
     body["cancelled"] = json!(cancelled);
     Ok(Json(body))
 }
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    pub numbers: Vec<String>,
+}
+
+/// `POST /api/v1/ports/check`: one verdict per number, in the order sent.
+pub async fn check(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    ApiJson(body): ApiJson<CheckRequest>,
+) -> AppResult<Json<Value>> {
+    let results = super::check::check(&state, &caller, &body.numbers).await?;
+    let portable = results.iter().filter(|v| v.portability.portable()).count();
+    Ok(Json(json!({ "results": results, "portable": portable })))
+}

@@ -5,6 +5,7 @@
 //! chosen in the request. Every status change is an event, a portal notification and an email.
 
 pub mod api;
+pub mod check;
 pub mod pages;
 
 use chrono::{DateTime, Utc};

@@ -351,3 +351,39 @@ pub async fn download(
     )
         .into_response())
 }
+
+#[derive(askama::Template)]
+#[template(path = "port_check.html")]
+struct CheckFragment {
+    verdicts: Vec<super::check::Verdict>,
+    error: Option<String>,
+}
+
+/// The port form's portability check, run as numbers are typed (htmx): a list of verdicts.
+pub async fn check(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    body: axum::body::Bytes,
+) -> Result<Response, crate::web::PageError> {
+    let form = crate::web::Form::parse(&body);
+    let numbers = super::check::typed(form.get("numbers").unwrap_or(""));
+    let fragment = if numbers.is_empty() {
+        CheckFragment {
+            verdicts: Vec::new(),
+            error: None,
+        }
+    } else {
+        match super::check::check(&state, &caller.principal, &numbers).await {
+            Ok(verdicts) => CheckFragment {
+                verdicts,
+                error: None,
+            },
+            Err(e @ (AppError::Invalid { .. } | AppError::Provider(_))) => CheckFragment {
+                verdicts: Vec::new(),
+                error: Some(e.public_message()),
+            },
+            Err(other) => return Err(other.into()),
+        }
+    };
+    Ok(render(&fragment).into_response())
+}

@@ -7,6 +7,7 @@ use crate::web::routes::Routes;
 /// Its JSON API, under `/api/v1`.
 pub fn api_routes(r: Routes) -> Routes {
     r.at("/ports", get(super::api::list).post(super::api::create))
+        .at("/ports/check", post(super::api::check))
         .at("/ports/{id}", get(super::api::show).put(super::api::update))
         .at(
             "/ports/{id}/loa",
@@ -19,6 +20,7 @@ pub fn api_routes(r: Routes) -> Routes {
 /// Its pages.
 pub fn page_routes(r: Routes) -> Routes {
     r.at("/ports", get(super::pages::list).post(super::pages::create))
+        .at("/ports/check", post(super::pages::check))
         .at("/ports/{id}", get(super::pages::show))
         .at(
             "/ports/{id}/loa",

@@ -154,6 +154,14 @@ impl Carrier for Instrumented<dyn Carrier> {
         self.observe("reserve", self.inner.reserve(number)).await
     }
 
+    async fn portability(
+        &self,
+        number: &E164,
+    ) -> Result<crate::domain::port::Portability, ProviderError> {
+        self.observe("portability", self.inner.portability(number))
+            .await
+    }
+
     async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
         self.observe(
             "release_reservation",

@@ -183,6 +183,13 @@ pub trait Carrier: Send + Sync {
         details: &crate::domain::port::PortDetails,
     ) -> Result<String, ProviderError>;
     async fn port_status(&self, reference: &str) -> Result<PortProgress, ProviderError>;
+
+    /// Whether the number could be ported in from its current carrier (a toll-free number,
+    /// or one already in Inward, is judged before asking).
+    async fn portability(
+        &self,
+        number: &E164,
+    ) -> Result<crate::domain::port::Portability, ProviderError>;
 }
 
 /// `find_target_by_name` as a case-insensitive match over `list_targets`.

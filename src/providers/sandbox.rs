@@ -528,6 +528,25 @@ impl Platform for Sandbox {
 
 #[async_trait]
 impl Carrier for Sandbox {
+    async fn portability(
+        &self,
+        number: &E164,
+    ) -> Result<crate::domain::port::Portability, ProviderError> {
+        self.fault("portability").await?;
+        let national = number.as_str().trim_start_matches("+1");
+        let in_service: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM rate_centers WHERE npa = $1 AND nxx = $2)",
+        )
+        .bind(national.get(..3).unwrap_or_default())
+        .bind(national.get(3..6).unwrap_or_default())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(crate::domain::port::sandbox_portability(
+            national, in_service,
+        ))
+    }
+
     async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
         let reference = format!("sbx-res-{}", Uuid::new_v4());
         self.reservations

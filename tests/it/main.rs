@@ -51,6 +51,7 @@ mod outage;
 mod outbound;
 mod pages;
 mod pool;
+mod portability;
 mod porting;
 mod races;
 mod rate_limits;
