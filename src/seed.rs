@@ -213,6 +213,18 @@ pub async fn demo(
     )
     .execute(pool)
     .await?;
+    // The demo's reseller turns aging off (acknowledged, as a reseller must for under 45
+    // days), so a number released in the walk-through is back in stock at once; new resellers
+    // age released numbers 45 days.
+    sqlx::query(
+        "INSERT INTO reseller_settings (reseller_id, aging_days, short_aging_acknowledged_by,
+             short_aging_acknowledged_at)
+         SELECT o.id, 0, u.id, now() FROM organizations o
+         JOIN users u ON u.org_id = o.id AND u.email = 'reseller@acme.test'
+         WHERE o.slug = 'acme' ON CONFLICT DO NOTHING",
+    )
+    .execute(pool)
+    .await?;
     rate_centers(pool).await?;
     carrier_stock(pool, per_exchange, only_npas).await
 }

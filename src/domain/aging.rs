@@ -6,22 +6,34 @@ use chrono::{DateTime, Duration, Utc};
 
 /// The longest aging period a reseller may set.
 pub const MAX_DAYS: i32 = 365;
-/// The usual regulatory minimum for disconnected numbers, suggested in the settings.
+/// The FCC's minimum before a disconnected number is reassigned (FCC 18-177): the default,
+/// and the least a reseller may set without acknowledging it is shorter.
 pub const USUAL_DAYS: i32 = 45;
 
-/// A reseller's aging period: 0 (off, the default) to 365 days.
+/// A reseller's aging period: 0 (off) to 365 days, 45 unless set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgingPeriod(i32);
 
 impl AgingPeriod {
-    pub fn parse(days: i64) -> Result<AgingPeriod, String> {
-        if (0..=MAX_DAYS as i64).contains(&days) {
-            Ok(AgingPeriod(days as i32))
-        } else {
-            Err(format!(
+    /// A period shorter than the regulatory minimum needs `acknowledged`: the reseller says it
+    /// knows a disconnected number may then reach a new holder sooner than the FCC allows.
+    pub fn parse(days: i64, acknowledged: bool) -> Result<AgingPeriod, String> {
+        if !(0..=MAX_DAYS as i64).contains(&days) {
+            return Err(format!(
                 "the aging period is 0 (off) to {MAX_DAYS} days; {USUAL_DAYS} is the usual minimum for disconnected numbers"
-            ))
+            ));
         }
+        if days < USUAL_DAYS as i64 && !acknowledged {
+            return Err(format!(
+                "under {USUAL_DAYS} days needs your acknowledgement: the FCC requires disconnected numbers to age at least {USUAL_DAYS} days before they are reassigned (FCC 18-177)"
+            ));
+        }
+        Ok(AgingPeriod(days as i32))
+    }
+
+    /// Whether it is shorter than the regulatory minimum (and so was acknowledged).
+    pub fn short(self) -> bool {
+        self.0 < USUAL_DAYS
     }
 
     pub fn days(self) -> i32 {
@@ -54,19 +66,32 @@ mod tests {
     use uuid::Uuid;
 
     #[test]
-    fn the_period_is_off_by_default_and_bounded() {
-        assert_eq!(AgingPeriod::parse(0).unwrap().days(), 0);
-        assert_eq!(AgingPeriod::parse(45).unwrap().days(), 45);
+    fn the_period_is_bounded_and_under_45_days_is_acknowledged() {
+        assert_eq!(AgingPeriod::parse(0, true).unwrap().days(), 0);
         assert!(
-            AgingPeriod::parse(366)
+            AgingPeriod::parse(0, false)
+                .unwrap_err()
+                .contains("FCC 18-177")
+        );
+        assert!(AgingPeriod::parse(44, false).is_err());
+        assert!(AgingPeriod::parse(44, true).unwrap().short());
+        assert_eq!(AgingPeriod::parse(45, false).unwrap().days(), 45);
+        assert!(!AgingPeriod::parse(45, false).unwrap().short());
+        assert!(
+            AgingPeriod::parse(366, true)
                 .unwrap_err()
                 .contains("0 (off) to 365")
         );
-        assert!(AgingPeriod::parse(-1).is_err());
+        assert!(AgingPeriod::parse(-1, true).is_err());
         let released: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-        assert_eq!(AgingPeriod::parse(0).unwrap().available_at(released), None);
         assert_eq!(
-            AgingPeriod::parse(45).unwrap().available_at(released),
+            AgingPeriod::parse(0, true).unwrap().available_at(released),
+            None
+        );
+        assert_eq!(
+            AgingPeriod::parse(45, false)
+                .unwrap()
+                .available_at(released),
             Some("2026-02-15T00:00:00Z".parse().unwrap())
         );
     }

@@ -451,7 +451,10 @@ pub async fn save_aging(
             super::aging::update(
                 &state,
                 &caller.principal,
-                &super::aging::ResellerSettingsUpdate { aging_days: days },
+                &super::aging::ResellerSettingsUpdate {
+                    aging_days: days,
+                    acknowledge_short_aging: form.text("acknowledge_short_aging") == "true",
+                },
                 request_id.as_deref(),
             )
             .await

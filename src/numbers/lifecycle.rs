@@ -358,8 +358,9 @@ async fn leave(
                 display_name = NULL, orphaned_at = NULL, state_changed_at = now(),
                 released_at = now(), released_by = $2,
                 aging_until = now() + make_interval(days => (
-                    SELECT nullif(max(s.aging_days), 0) FROM organizations o
-                    JOIN reseller_settings s ON s.reseller_id = o.parent_id WHERE o.id = $2))
+                    SELECT nullif(coalesce(s.aging_days, 45), 0) FROM organizations o
+                    JOIN organizations r ON r.id = o.parent_id AND r.kind = 'reseller'
+                    LEFT JOIN reseller_settings s ON s.reseller_id = r.id WHERE o.id = $2))
          WHERE e164 = $1 AND tenant_id = $2 AND lifecycle = $4",
     )
     .bind(e164)

@@ -39,7 +39,7 @@ fn without_aging_a_released_number_is_offered_to_everyone_at_once() {
         let (released_at, released_by, aging_until) = aging_of(&app, &number).await;
         assert!(released_at.is_some(), "the release date is recorded");
         assert_eq!(released_by, Some(app.tenant_id("globex").await));
-        assert_eq!(aging_until, None, "aging is off by default");
+        assert_eq!(aging_until, None, "the demo's reseller has aging off");
         assert!(initech.searches_to(&number).await);
         assert_eq!(
             initech.reserve(std::slice::from_ref(&number)).await.0,
@@ -176,14 +176,46 @@ fn aging_settings_belong_to_the_reseller() {
         assert!(list["numbers"].as_array().unwrap().is_empty());
         assert_eq!(
             telco.get("/api/v1/reseller/settings").await.1["aging_days"],
-            0
+            45,
+            "a new reseller ages released numbers the FCC's 45 days"
         );
+        // Shorter needs the acknowledgement, which is recorded.
+        let (status, body) = telco
+            .put("/api/v1/reseller/settings", json!({ "aging_days": 30 }))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("FCC 18-177")
+        );
+        let (status, body) = telco
+            .put(
+                "/api/v1/reseller/settings",
+                json!({ "aging_days": 30, "acknowledge_short_aging": true }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["short_aging_acknowledged_by"], "admin@telco.test");
 
         let browser = app.browser("reseller@acme.test").await;
         let response = browser
             .post_form("/aging", &[("aging_days", "forty")])
             .await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let response = browser.post_form("/aging", &[("aging_days", "10")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.text().await.unwrap().contains("FCC 18-177"));
+        let response = browser
+            .post_form(
+                "/aging",
+                &[("aging_days", "10"), ("acknowledge_short_aging", "true")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, page) = browser.get("/aging").await;
+        assert!(page.contains("id=\"short-aging-acknowledged\""), "{page}");
         let response = browser.post_form("/aging", &[("aging_days", "60")]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(

@@ -173,7 +173,10 @@ async fn globex_everywhere(app: &TestApp) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let reseller = app.api("reseller@acme.test").await;
     let (status, body) = reseller
-        .put("/api/v1/reseller/settings", json!({ "aging_days": 30 }))
+        .put(
+            "/api/v1/reseller/settings",
+            json!({ "aging_days": 30, "acknowledge_short_aging": true }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = reseller
