@@ -28,6 +28,7 @@ pub mod numbers;
 pub mod outbound;
 pub mod porting;
 pub mod providers;
+pub mod reports;
 pub mod reservations;
 pub mod roles;
 pub mod saga_lease;

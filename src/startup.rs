@@ -29,7 +29,7 @@ struct Slice {
     pages: fn(Routes) -> Routes,
 }
 
-const SLICES: [Slice; 14] = [
+const SLICES: [Slice; 15] = [
     Slice {
         api: search::routes::api_routes,
         pages: search::routes::page_routes,
@@ -85,6 +85,10 @@ const SLICES: [Slice; 14] = [
     Slice {
         api: crate::sso::routes::api_routes,
         pages: crate::sso::routes::page_routes,
+    },
+    Slice {
+        api: crate::reports::routes::api_routes,
+        pages: crate::reports::routes::page_routes,
     },
 ];
 

@@ -109,6 +109,25 @@ pub async fn prune_searches(pool: &sqlx::PgPool, days: i64, limit: i64) -> sqlx:
     .rows_affected())
 }
 
+/// The numbers permanently released (removed from Inward, disconnected) between `from` and
+/// `to`, oldest first.
+pub async fn permanent_releases(
+    conn: &mut PgConnection,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+    sqlx::query_as(
+        "SELECT phone_number, at FROM audit_log
+         WHERE action = 'PERMANENT_RELEASE' AND status = 'SUCCESS' AND at >= $1 AND at < $2
+           AND phone_number IS NOT NULL
+         ORDER BY at, phone_number",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,

@@ -11,6 +11,7 @@ pub mod order;
 pub mod policy;
 pub mod port;
 pub mod pricing;
+pub mod reports;
 pub mod search;
 pub mod sso;
 pub mod target;

@@ -16,6 +16,7 @@ pub struct Chrome {
     pub is_reseller_admin: bool,
     pub can_manage_users: bool,
     pub can_webhooks: bool,
+    pub is_operator: bool,
     pub notice: Option<String>,
 }
 
@@ -59,6 +60,7 @@ impl Chrome {
             is_reseller_admin: principal.reseller_admin().is_ok(),
             can_manage_users: principal.managed_org().is_ok(),
             can_webhooks: principal.webhook_owner().is_ok(),
+            is_operator: principal.role == crate::domain::policy::Role::Operator,
             notice: None,
         }
     }

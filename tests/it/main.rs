@@ -56,6 +56,7 @@ mod porting;
 mod races;
 mod rate_limits;
 mod receiver;
+mod reports;
 mod request_log;
 mod reroute;
 mod ringcx;
