@@ -2,6 +2,7 @@
 //! Authorization, and each number's journey (submitted → acknowledged → FOC set → completed,
 //! or rejected with the carrier's reason and resubmitted).
 
+use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 use super::E164;
@@ -26,6 +27,9 @@ pub struct PortInput {
     pub account_name: String,
     #[serde(default)]
     pub service_address: String,
+    /// `YYYY-MM-DD`, or empty (see `requested_foc`).
+    #[serde(default)]
+    pub requested_foc: String,
 }
 
 /// The old account's details, checked; the numbers are parsed separately.
@@ -38,6 +42,9 @@ pub struct PortDetails {
     pin: Option<String>,
     account_name: String,
     service_address: String,
+    /// The FOC date asked for; the business rules (`requested_foc`) are checked against the
+    /// day of the request, this only that it is a date.
+    requested_foc: Option<NaiveDate>,
 }
 
 /// A port request that can be sent: 1 to 100 distinct numbers and the old account's details.
@@ -113,6 +120,19 @@ impl PortDetails {
                 message: "the port-out PIN is 4 to 10 digits (ask the current carrier), or empty when it requires none".into(),
             });
         }
+        let foc = input.requested_foc.trim();
+        let requested_foc = if foc.is_empty() {
+            None
+        } else {
+            let parsed = NaiveDate::parse_from_str(foc, "%Y-%m-%d").ok();
+            if parsed.is_none() {
+                errors.push(FieldError {
+                    field: "requested_foc",
+                    message: format!("“{foc}” is not a date: write it as YYYY-MM-DD"),
+                });
+            }
+            parsed
+        };
         if errors.is_empty() {
             Ok(PortDetails {
                 current_carrier,
@@ -120,10 +140,15 @@ impl PortDetails {
                 pin,
                 account_name,
                 service_address,
+                requested_foc,
             })
         } else {
             Err(errors)
         }
+    }
+
+    pub fn requested_foc(&self) -> Option<NaiveDate> {
+        self.requested_foc
     }
 
     pub fn current_carrier(&self) -> &str {
@@ -310,6 +335,97 @@ impl PortStatus {
     }
 }
 
+/// A requested FOC date is at least this many business days after the request.
+pub const FOC_MIN_BUSINESS_DAYS: usize = 3;
+/// ... and at most this many days after it.
+pub const FOC_MAX_DAYS: i64 = 30;
+
+/// The US federal holiday `day` is (observed: a Saturday's on the Friday before, a Sunday's
+/// on the Monday after), when carriers schedule no port.
+pub fn federal_holiday(day: NaiveDate) -> Option<&'static str> {
+    let year = day.year();
+    let nth = |month: u32, weekday: Weekday, n: u8| {
+        NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
+    };
+    let last_monday_of_may = (1..=5)
+        .rev()
+        .find_map(|n| NaiveDate::from_weekday_of_month_opt(year, 5, Weekday::Mon, n));
+    let observed = |month: u32, dom: u32| {
+        NaiveDate::from_ymd_opt(year, month, dom).map(|d| match d.weekday() {
+            Weekday::Sat => d.pred_opt().unwrap_or(d),
+            Weekday::Sun => d.succ_opt().unwrap_or(d),
+            _ => d,
+        })
+    };
+    let holidays = [
+        (observed(1, 1), "New Year's Day"),
+        (nth(1, Weekday::Mon, 3), "Martin Luther King Jr. Day"),
+        (nth(2, Weekday::Mon, 3), "Washington's Birthday"),
+        (last_monday_of_may, "Memorial Day"),
+        (observed(6, 19), "Juneteenth"),
+        (observed(7, 4), "Independence Day"),
+        (nth(9, Weekday::Mon, 1), "Labor Day"),
+        (nth(10, Weekday::Mon, 2), "Columbus Day"),
+        (observed(11, 11), "Veterans Day"),
+        (nth(11, Weekday::Thu, 4), "Thanksgiving Day"),
+        (observed(12, 25), "Christmas Day"),
+    ];
+    // New Year's Day of next year observed on this year's December 31.
+    if day.month() == 12 && day.day() == 31 && day.weekday() == Weekday::Fri {
+        return Some("New Year's Day");
+    }
+    holidays
+        .into_iter()
+        .find(|(d, _)| *d == Some(day))
+        .map(|(_, name)| name)
+}
+
+/// Monday to Friday, not a federal holiday.
+pub fn business_day(day: NaiveDate) -> bool {
+    !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && federal_holiday(day).is_none()
+}
+
+/// The FOC date asked for (`YYYY-MM-DD`), within the carriers' rules: a business day, at least
+/// `FOC_MIN_BUSINESS_DAYS` business days after `today` and at most `FOC_MAX_DAYS` days after
+/// it. Empty: none asked for (the carrier gives the earliest it can).
+pub fn requested_foc(raw: &str, today: NaiveDate) -> Result<Option<NaiveDate>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("“{raw}” is not a date: write it as YYYY-MM-DD"))?;
+    if let Some(holiday) = federal_holiday(day) {
+        return Err(format!(
+            "{day} is {holiday}: carriers port on business days only"
+        ));
+    }
+    if !business_day(day) {
+        return Err(format!(
+            "{day} is a {}: carriers port on business days only",
+            day.format("%A")
+        ));
+    }
+    let earliest = today
+        .iter_days()
+        .skip(1)
+        .filter(|d| business_day(*d))
+        .nth(FOC_MIN_BUSINESS_DAYS - 1)
+        .unwrap_or(today);
+    if day < earliest {
+        return Err(format!(
+            "the earliest date a carrier can meet is {earliest}, {FOC_MIN_BUSINESS_DAYS} business days from today"
+        ));
+    }
+    if (day - today).num_days() > FOC_MAX_DAYS {
+        return Err(format!(
+            "a requested date is at most {FOC_MAX_DAYS} days out (by {})",
+            today + chrono::Duration::days(FOC_MAX_DAYS)
+        ));
+    }
+    Ok(Some(day))
+}
+
 /// Whether a number can be ported in, before a port is submitted.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -388,6 +504,7 @@ mod tests {
             pin: "1234".into(),
             account_name: "Globex Support".into(),
             service_address: "500 Congress Ave, Austin TX 78701".into(),
+            requested_foc: String::new(),
         }
     }
 
@@ -476,6 +593,73 @@ mod tests {
             "not portable: no carrier serves 312-999: the exchange is not in service"
         );
         assert!(Portability::Portable.portable() && !unserved.portable());
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn federal_holidays_are_known_with_their_observed_days() {
+        assert_eq!(federal_holiday(day("2026-11-26")), Some("Thanksgiving Day"));
+        assert_eq!(federal_holiday(day("2026-12-25")), Some("Christmas Day"));
+        // July 4th 2026 is a Saturday: observed on Friday the 3rd.
+        assert_eq!(federal_holiday(day("2026-07-03")), Some("Independence Day"));
+        assert_eq!(federal_holiday(day("2026-07-04")), None);
+        assert_eq!(federal_holiday(day("2026-05-25")), Some("Memorial Day"));
+        assert_eq!(
+            federal_holiday(day("2027-01-18")),
+            Some("Martin Luther King Jr. Day")
+        );
+        // New Year's Day 2028 is a Saturday: observed on Friday, December 31, 2027.
+        assert_eq!(federal_holiday(day("2027-12-31")), Some("New Year's Day"));
+        assert_eq!(federal_holiday(day("2026-12-08")), None);
+        assert!(business_day(day("2026-12-08")));
+        assert!(!business_day(day("2026-12-12")), "a Saturday");
+    }
+
+    #[test]
+    fn a_requested_foc_date_is_a_business_day_three_business_days_to_thirty_days_out() {
+        // Monday, December 7, 2026.
+        let today = day("2026-12-07");
+        assert_eq!(requested_foc("", today), Ok(None));
+        assert_eq!(
+            requested_foc("2026-12-10", today),
+            Ok(Some(day("2026-12-10")))
+        );
+        assert!(
+            requested_foc("2026-12-09", today)
+                .unwrap_err()
+                .contains("earliest date a carrier can meet is 2026-12-10")
+        );
+        assert!(
+            requested_foc("2026-12-12", today)
+                .unwrap_err()
+                .contains("Saturday")
+        );
+        assert!(
+            requested_foc("2026-12-25", today)
+                .unwrap_err()
+                .contains("Christmas")
+        );
+        assert_eq!(
+            requested_foc("2027-01-06", today),
+            Ok(Some(day("2027-01-06")))
+        );
+        assert!(
+            requested_foc("2027-01-07", today)
+                .unwrap_err()
+                .contains("at most 30 days")
+        );
+        assert!(
+            requested_foc("next week", today)
+                .unwrap_err()
+                .contains("YYYY-MM-DD")
+        );
+        // Over Thanksgiving, the lead time skips the holiday: Wednesday the 25th + 3 business
+        // days is Tuesday, December 1 (Thursday 26th is the holiday).
+        assert!(requested_foc("2026-11-30", day("2026-11-25")).is_err());
+        assert!(requested_foc("2026-12-01", day("2026-11-25")).is_ok());
     }
 
     #[test]

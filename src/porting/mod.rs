@@ -161,6 +161,7 @@ pub async fn create(
 ) -> AppResult<Uuid> {
     let tenant_id = caller.tenant_admin()?;
     let parsed = PortRequest::parse(&request.input).map_err(invalid)?;
+    check_requested_foc(&request.input)?;
     let target = resolve_target(state, tenant_id, &request.target).await?;
     let numbers: Vec<String> = parsed
         .numbers()
@@ -173,8 +174,8 @@ pub async fn create(
     let d = parsed.details();
     sqlx::query(
         "INSERT INTO port_requests (id, tenant_id, requested_by, current_carrier, account_number, pin_sealed, account_name,
-                                    service_address, target_type, target_id, target_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                    service_address, target_type, target_id, target_name, requested_foc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id)
     .bind(tenant_id)
@@ -187,6 +188,7 @@ pub async fn create(
     .bind(target.kind.as_str())
     .bind(&target.id)
     .bind(&target.name)
+    .bind(d.requested_foc())
     .execute(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO port_numbers (port_id, e164) SELECT $1, unnest($2::text[])")
@@ -217,6 +219,14 @@ pub async fn create(
     }
     tx.commit().await?;
     Ok(id)
+}
+
+/// The requested FOC date within the carriers' rules, judged on today's date (UTC).
+fn check_requested_foc(input: &PortInput) -> AppResult<()> {
+    let today = chrono::Utc::now().date_naive();
+    crate::domain::port::requested_foc(&input.requested_foc, today)
+        .map(|_| ())
+        .map_err(|why| AppError::invalid_field("requested_foc", why))
 }
 
 /// Refuses numbers already on Inward's network (nothing to port) and numbers in one of the
@@ -305,6 +315,7 @@ pub async fn update(
 ) -> AppResult<()> {
     let tenant_id = caller.tenant_admin()?;
     let details = PortDetails::parse(input).map_err(invalid)?;
+    check_requested_foc(input)?;
     let mut tx = state.pool.begin().await?;
     lock(&mut tx, tenant_id, id).await?;
     if details.pin().is_none() {
@@ -339,7 +350,8 @@ pub async fn update(
     sqlx::query(
         "UPDATE port_requests SET current_carrier = $2, account_number = $3,
                 pin = CASE WHEN $4::bytea IS NULL THEN pin END, pin_sealed = coalesce($4, pin_sealed),
-                account_name = $5, service_address = $6, updated_at = now() WHERE id = $1",
+                account_name = $5, service_address = $6, requested_foc = $7, updated_at = now()
+         WHERE id = $1",
     )
     .bind(id)
     .bind(details.current_carrier())
@@ -347,6 +359,7 @@ pub async fn update(
     .bind(seal_pin(state, details.pin(), id, tenant_id)?)
     .bind(details.account_name())
     .bind(details.service_address())
+    .bind(details.requested_foc())
     .execute(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO port_events (port_id, status, message) VALUES ($1, 'updated', 'account details corrected')")

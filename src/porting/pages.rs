@@ -29,6 +29,7 @@ fn input_of(f: &Form) -> PortInput {
         pin: f.text("pin"),
         account_name: f.text("account_name"),
         service_address: f.text("service_address"),
+        requested_foc: f.text("requested_foc"),
     }
 }
 
@@ -102,6 +103,7 @@ pub async fn create(
                     "pin",
                     "account_name",
                     "service_address",
+                    "requested_foc",
                 ])
                 .without(&["pin"]);
             let page = ports_page(&state, &caller, Some(err.public_message()), refusal).await?;
@@ -124,6 +126,15 @@ struct PortPage {
 impl PortPage {
     fn national(&self, e164: &str) -> String {
         crate::domain::e164::format_national(e164)
+    }
+
+    /// The date on file, as the date field takes it.
+    fn requested_foc_value(&self) -> String {
+        self.port
+            .request
+            .requested_foc
+            .map(|d| d.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -191,6 +202,7 @@ async fn after(
                 "pin",
                 "account_name",
                 "service_address",
+                "requested_foc",
                 "loa",
             ]);
             let message = Some(err.public_message());

@@ -40,14 +40,16 @@ pub async fn sync(state: &AppState) -> AppResult<usize> {
     let rows: Vec<Due> = sqlx::query_as(
         "UPDATE port_numbers n SET next_check_at = now() + make_interval(secs => $1)
          FROM (SELECT n.port_id, n.e164, p.tenant_id, p.current_carrier, p.account_number, p.pin, p.pin_sealed,
-                      p.account_name, p.service_address, p.target_type, p.target_id, p.target_name
+                      p.account_name, p.service_address, p.requested_foc, p.target_type, p.target_id,
+                      p.target_name
                FROM port_numbers n JOIN port_requests p ON p.id = n.port_id
                WHERE n.status IN ('submitted', 'acknowledged', 'foc_set') AND n.next_check_at <= now()
                ORDER BY n.next_check_at LIMIT 100 FOR UPDATE OF n SKIP LOCKED) due
          WHERE n.port_id = due.port_id AND n.e164 = due.e164
          RETURNING n.port_id, n.e164, n.status, n.provider_ref, n.attempts, n.next_check_at AS lease,
                    due.tenant_id, due.current_carrier, due.account_number, due.pin, due.pin_sealed, due.account_name,
-                   due.service_address, due.target_type, due.target_id, due.target_name",
+                   due.service_address, due.requested_foc, due.target_type, due.target_id,
+                   due.target_name",
     )
     .bind(LEASE_SECONDS)
     .fetch_all(&state.pool)
@@ -126,6 +128,7 @@ struct Due {
     pin_sealed: Option<Vec<u8>>,
     account_name: String,
     service_address: String,
+    requested_foc: Option<chrono::NaiveDate>,
     target_type: String,
     target_id: String,
     target_name: String,
@@ -248,6 +251,7 @@ async fn submit(
         pin,
         account_name: due.account_name.clone(),
         service_address: due.service_address.clone(),
+        requested_foc: due.requested_foc.map(|d| d.to_string()).unwrap_or_default(),
     })
     .map_err(|e| AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}")))?;
     let submitted = match carrier {

@@ -43,6 +43,7 @@ pub struct PortView {
     pub loa_bytes: Option<i32>,
     pub loa_uploaded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub requested_foc: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -94,7 +95,7 @@ pub async fn detail(
     let request: PortView = sqlx::query_as(
         "SELECT p.id, u.email AS requested_by_email, p.current_carrier, p.account_number, p.account_name,
                 p.service_address, p.target_type, p.target_name, p.loa_filename, octet_length(p.loa) AS loa_bytes,
-                p.loa_uploaded_at, p.created_at
+                p.loa_uploaded_at, p.created_at, p.requested_foc
          FROM port_requests p JOIN users u ON u.id = p.requested_by WHERE p.id = $1 AND p.tenant_id = $2",
     )
     .bind(id)
