@@ -137,6 +137,20 @@ fn saved(code: &str) -> PageResult {
     Ok(Redirect::to(&format!("/identity-providers?notice={code}")).into_response())
 }
 
+/// The page after a change: back to the list with `notice`, or the refusal shown on it.
+async fn answered(
+    state: &AppState,
+    caller: &PageCaller,
+    form: &Form,
+    outcome: AppResult<Provider>,
+    notice: &str,
+) -> PageResult {
+    match outcome {
+        Ok(_) => saved(notice),
+        Err(err) => refused(state, caller, form, err).await,
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     caller: PageCaller,
@@ -144,14 +158,11 @@ pub async fn create(
     body: Bytes,
 ) -> PageResult {
     let form = Form::parse(&body);
-    let made = match input_of(&form) {
+    let outcome = match input_of(&form) {
         Ok(input) => super::create(&state, &caller.principal, &input, request_id.as_deref()).await,
         Err(e) => Err(e),
     };
-    match made {
-        Ok(_) => saved("provider_saved"),
-        Err(err) => refused(&state, &caller, &form, err).await,
-    }
+    answered(&state, &caller, &form, outcome, "provider_saved").await
 }
 
 pub async fn update(
@@ -162,23 +173,12 @@ pub async fn update(
     body: Bytes,
 ) -> PageResult {
     let form = Form::parse(&body);
-    let changed = match input_of(&form) {
-        Ok(input) => {
-            super::update(
-                &state,
-                &caller.principal,
-                &id,
-                &input,
-                request_id.as_deref(),
-            )
-            .await
-        }
+    let principal = &caller.principal;
+    let outcome = match input_of(&form) {
+        Ok(input) => super::update(&state, principal, &id, &input, request_id.as_deref()).await,
         Err(e) => Err(e),
     };
-    match changed {
-        Ok(_) => saved("provider_saved"),
-        Err(err) => refused(&state, &caller, &form, err).await,
-    }
+    answered(&state, &caller, &form, outcome, "provider_saved").await
 }
 
 pub async fn delete(
@@ -189,10 +189,8 @@ pub async fn delete(
     body: Bytes,
 ) -> PageResult {
     let form = Form::parse(&body);
-    match super::delete(&state, &caller.principal, &id, request_id.as_deref()).await {
-        Ok(_) => saved("provider_removed"),
-        Err(err) => refused(&state, &caller, &form, err).await,
-    }
+    let outcome = super::delete(&state, &caller.principal, &id, request_id.as_deref()).await;
+    answered(&state, &caller, &form, outcome, "provider_removed").await
 }
 
 #[cfg(test)]

@@ -181,15 +181,7 @@ fn every_route_refuses_strangers_and_other_tenants_and_never_fails() {
             .fetch_one(&app.pool)
             .await
             .unwrap();
-        let operator = &callers[0].api;
-        let (status, provider) = operator
-            .post(
-                "/api/v1/identity-providers",
-                json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
-                        "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{provider}");
+        let provider = crate::sso::unanswered_globex_provider(&app).await;
         let absent = uuid::Uuid::new_v4().to_string();
         let objects = Objects(BTreeMap::from([
             ("webhooks", webhook),

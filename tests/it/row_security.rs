@@ -162,15 +162,7 @@ async fn globex_everywhere(app: &TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     crate::porting::submitted_port(&admin, &["+13126200101"], "1234").await;
     app.browser("admin@globex.test").await;
-    let operator = app.api("operator@inward.test").await;
-    let (status, body) = operator
-        .post(
-            "/api/v1/identity-providers",
-            json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
-                    "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    crate::sso::unanswered_globex_provider(app).await;
     let reseller = app.api("reseller@acme.test").await;
     let (status, body) = reseller
         .put(
@@ -979,15 +971,7 @@ fn webhook_functions_keep_to_the_callers_organization() {
 fn an_organization_changes_only_whether_its_identity_provider_is_required() {
     crate::db::db_test(|pool| async move {
         let app = crate::common::spawn_app(pool.clone()).await;
-        let operator = app.api("operator@inward.test").await;
-        let (status, body) = operator
-            .post(
-                "/api/v1/identity-providers",
-                json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
-                        "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        crate::sso::unanswered_globex_provider(&app).await;
         let globex = app.tenant_id("globex").await;
         let acme: Uuid = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = 'acme'")
             .fetch_one(&pool)

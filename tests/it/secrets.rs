@@ -92,15 +92,7 @@ fn rotating_the_key_seals_everything_again_and_the_old_key_can_go() {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{hook}");
-        let operator = app.api("operator@inward.test").await;
-        let (status, provider) = operator
-            .post(
-                "/api/v1/identity-providers",
-                serde_json::json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
-                                    "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{provider}");
+        crate::sso::unanswered_globex_provider(&app).await;
 
         // The new key alone cannot open what the old one sealed, and says so.
         let new_only =

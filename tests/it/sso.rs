@@ -85,6 +85,21 @@ pub async fn globex_provider(app: &TestApp, idp: &Idp, extra: Value) -> Value {
     made
 }
 
+/// The operator sets up a provider for globex at an issuer nobody answers (port 9): enough for
+/// tests that never sign in through it.
+pub async fn unanswered_globex_provider(app: &TestApp) -> Value {
+    let operator = app.api("operator@inward.test").await;
+    let (status, made) = operator
+        .post(
+            "/api/v1/identity-providers",
+            json!({ "organization": "globex", "name": "Globex", "issuer": "http://127.0.0.1:9",
+                    "client_id": "inward", "client_secret": "s", "domains": ["globex.test"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    made
+}
+
 /// How a sign-in through the provider ended.
 pub struct Ended {
     pub status: StatusCode,
