@@ -60,6 +60,8 @@ pub struct SearchParams {
     pub cursor: Option<String>,
     /// Blocks of this many consecutive numbers instead of single numbers.
     pub consecutive: Option<String>,
+    /// What the numbers must be able to do: `voice`, `sms`, `fax`, comma separated.
+    pub capabilities: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,49 @@ pub struct SearchCriteria {
     pub after: Option<String>,
     /// Blocks of this many consecutive numbers (`limit` then counts blocks).
     pub consecutive: Option<usize>,
+    /// What every number found can do.
+    pub capabilities: Vec<Capability>,
+}
+
+/// What a number can carry, as its carriers provision it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    Voice,
+    Sms,
+    Fax,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 3] = [Capability::Voice, Capability::Sms, Capability::Fax];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Voice => "voice",
+            Capability::Sms => "sms",
+            Capability::Fax => "fax",
+        }
+    }
+
+    /// The boolean column of `numbers` that says it.
+    pub fn column(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// `sms,fax` (any case, spaces allowed), without repeats, in a fixed order.
+    pub fn parse_list(raw: &str) -> Result<Vec<Capability>, SearchError> {
+        let mut found = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let lower = part.to_ascii_lowercase();
+            let capability = Capability::ALL
+                .into_iter()
+                .find(|c| c.as_str() == lower)
+                .ok_or_else(|| SearchError::BadCapability(part.chars().take(20).collect()))?;
+            found.push(capability);
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
 }
 
 /// Largest block of consecutive numbers a search finds (a DNIS range of 1,000).
@@ -112,6 +157,8 @@ pub enum SearchError {
     BadLimit(i64),
     #[error("consecutive is a block size from 2 to {MAX_BLOCK}")]
     BadConsecutive,
+    #[error("“{0}” is no capability: use voice, sms or fax")]
+    BadCapability(String),
     #[error("the cursor is not one this server issued")]
     BadCursor,
     #[error("{field} is too long (at most 64 characters)")]
@@ -134,6 +181,7 @@ impl SearchError {
             SearchError::BadKind(_) => "kind",
             SearchError::BadLimit(_) => "limit",
             SearchError::BadConsecutive => "consecutive",
+            SearchError::BadCapability(_) => "capabilities",
             SearchError::BadCursor => "cursor",
             SearchError::TooLong { field } => field,
             SearchError::Pattern(_) => "pattern",
@@ -206,6 +254,10 @@ impl SearchParams {
         // Refused in this order: the paging before the free-text fields.
         let limit = self.limit(kind, limits)?;
         let after = self.after()?;
+        let capabilities = match non_empty(&self.capabilities) {
+            None => Vec::new(),
+            Some(raw) => Capability::parse_list(raw)?,
+        };
         let consecutive = match non_empty(&self.consecutive) {
             None => None,
             Some(raw) => match raw.parse::<usize>() {
@@ -226,6 +278,7 @@ impl SearchParams {
             limit,
             after,
             consecutive,
+            capabilities,
         })
     }
 
@@ -334,6 +387,21 @@ mod tests {
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
             .collect();
         serde_json::from_value(serde_json::Value::Object(value)).unwrap()
+    }
+
+    #[test]
+    fn capabilities_are_read_from_a_list_without_repeats() {
+        assert_eq!(
+            Capability::parse_list(" SMS, fax,sms ").unwrap(),
+            vec![Capability::Sms, Capability::Fax]
+        );
+        assert_eq!(Capability::parse_list("").unwrap(), vec![]);
+        assert_eq!(
+            Capability::parse_list("mms"),
+            Err(SearchError::BadCapability("mms".into()))
+        );
+        let p = params(&[("npa", "512"), ("capabilities", "sms,telex")]);
+        assert_eq!(p.parse(LIMITS).unwrap_err().field(), "capabilities");
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct AvailableNumber {
     pub per_minute_micros: i64,
     pub premium: Option<String>,
     pub activation_notice: Option<String>,
+    /// What it can carry: `voice`, `sms`, `fax`.
+    pub capabilities: Vec<&'static str>,
 }
 
 pub struct SearchOutcome {
@@ -172,6 +174,10 @@ pub fn priced(
         state: row.state,
         rate_center: row.rate_center,
         city: row.city,
+        capabilities: [(row.voice, "voice"), (row.sms, "sms"), (row.fax, "fax")]
+            .into_iter()
+            .filter_map(|(has, name)| has.then_some(name))
+            .collect(),
     }
 }
 
@@ -180,5 +186,6 @@ fn describe(c: &SearchCriteria) -> serde_json::Value {
         "country": c.country, "kind": c.kind.as_str(), "state": c.state, "npa": c.npa, "nxx": c.nxx,
         "rate_center": c.rate_center, "city": c.city, "pattern": c.pattern.as_ref().map(|p| p.sql_like()),
         "limit": c.limit, "consecutive": c.consecutive,
+        "capabilities": c.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
     })
 }

@@ -167,6 +167,19 @@ impl SearchPage {
         Self::value(&self.params.pattern)
     }
 
+    /// The capabilities asked for, as the drop-down's values write them.
+    pub fn v_capabilities(&self) -> String {
+        crate::domain::search::Capability::parse_list(Self::value(&self.params.capabilities))
+            .map(|list| {
+                list.iter()
+                    .filter(|c| **c != crate::domain::search::Capability::Voice)
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    }
+
     pub fn v_consecutive(&self) -> &str {
         Self::value(&self.params.consecutive)
     }
@@ -196,6 +209,7 @@ impl SearchPage {
             &self.params.rate_center,
             &self.params.pattern,
             &self.params.consecutive,
+            &self.params.capabilities,
         ]
         .iter()
         .any(|f| f.as_deref().is_some_and(|v| !v.trim().is_empty()))

@@ -14,12 +14,16 @@ pub struct NumberRow {
     pub state: Option<String>,
     pub rate_center: Option<String>,
     pub city: Option<String>,
+    pub voice: bool,
+    pub sms: bool,
+    pub fax: bool,
 }
 
 /// The stock is read through its view (migration 0031), aliased as the table the offer rule
 /// names: under the policy on `numbers`, the search's conditions could not walk its indexes.
 const SELECT: &str =
-    "SELECT e164, national, kind, region, state, rate_center, city FROM numbers_in_stock numbers";
+    "SELECT e164, national, kind, region, state, rate_center, city, voice, sms, fax
+     FROM numbers_in_stock numbers";
 
 /// Keyset-paginated over `national`; the lifecycle predicate matches the partial indexes.
 /// `inline`: validated codes written into the SQL (`tuning.inline_codes`; see `build`).
@@ -187,6 +191,10 @@ fn build<'a>(
         q.push(" AND lower(city) = lower(")
             .push_bind(city)
             .push(")");
+    }
+    // Fixed column names from the enum, never the caller's text.
+    for capability in &c.capabilities {
+        q.push(format_args!(" AND {}", capability.column()));
     }
     let inlined = inlined_pattern(c);
     push_pattern(

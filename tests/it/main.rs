@@ -23,6 +23,7 @@ mod browser_sso;
 mod browser_users;
 mod browser_webhooks;
 mod caches;
+mod capabilities;
 mod cart;
 mod cli;
 mod cnam;

@@ -1,0 +1,85 @@
+//! Searching by what numbers can carry (voice, SMS, fax), and the capabilities in the results.
+
+use reqwest::StatusCode;
+
+use crate::common::spawn_app;
+use crate::inventory::{HEADER, run_upload};
+
+#[test]
+fn the_search_finds_numbers_that_carry_what_is_asked_and_says_what_each_carries() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let reseller = app.api("reseller@acme.test").await;
+        let csv = format!(
+            "{HEADER}1,5125550200,TRUE,FALSE,FALSE,,,\n1,5125550201,TRUE,TRUE,FALSE,,,\n\
+             1,5125550202,TRUE,FALSE,TRUE,,,\n1,5125550203,TRUE,TRUE,TRUE,,,\n"
+        );
+        let job = run_upload(&reseller, &csv, "all_or_nothing", false).await;
+        assert_eq!(job["counts"]["added"], 4, "{job}");
+        let agent = app.api("agent@globex.test").await;
+        let found = |query: &'static str| {
+            let agent = &agent;
+            async move {
+                let (status, body) = agent
+                    .get(&format!(
+                        "/api/v1/numbers/available?npa=512&nxx=555&{query}"
+                    ))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                body["numbers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|n| n["e164"].as_str().unwrap().starts_with("+151255502"))
+                    .map(|n| {
+                        let caps: Vec<&str> = n["capabilities"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|c| c.as_str().unwrap())
+                            .collect();
+                        format!("{} {}", &n["e164"].as_str().unwrap()[8..], caps.join("+"))
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            found("limit=100").await,
+            [
+                "0200 voice",
+                "0201 voice+sms",
+                "0202 voice+fax",
+                "0203 voice+sms+fax"
+            ]
+        );
+        assert_eq!(
+            found("capabilities=sms").await,
+            ["0201 voice+sms", "0203 voice+sms+fax"]
+        );
+        assert_eq!(
+            found("capabilities=FAX").await,
+            ["0202 voice+fax", "0203 voice+sms+fax"]
+        );
+        assert_eq!(found("capabilities=sms,fax").await, ["0203 voice+sms+fax"]);
+        let (status, err) = agent
+            .get("/api/v1/numbers/available?npa=512&capabilities=telex")
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err["error"]["details"]["field"], "capabilities");
+
+        let browser = app.browser("agent@globex.test").await;
+        let (status, page) = browser
+            .get("/search?npa=512&nxx=555&capabilities=sms&limit=100")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("voice · sms"), "{page}");
+        assert!(
+            !page.contains("555-0200"),
+            "a voice-only number is not listed"
+        );
+        assert!(
+            page.contains("<option value=\"sms\" selected>"),
+            "the choice stays"
+        );
+    })
+}
