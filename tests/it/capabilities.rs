@@ -81,5 +81,23 @@ fn the_search_finds_numbers_that_carry_what_is_asked_and_says_what_each_carries(
             page.contains("<option value=\"sms\" selected>"),
             "the choice stays"
         );
+
+        // The cart says what each of its numbers carries too.
+        let (status, body) = agent
+            .post(
+                "/api/v1/cart/items",
+                serde_json::json!({ "numbers": ["+15125550203"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, cart) = agent.get("/api/v1/cart").await;
+        let line = &cart["numbers"][0];
+        assert_eq!(
+            line["offer"]["capabilities"],
+            serde_json::json!(["voice", "sms", "fax"]),
+            "{cart}"
+        );
+        let (_, page) = browser.get("/cart").await;
+        assert!(page.contains("voice · sms · fax"), "{page}");
     })
 }
