@@ -125,7 +125,15 @@ fn a_tenant_and_its_reseller_hear_of_holds_signed_and_in_order() {
             );
         }
 
-        let listed = deliveries(&admin, &id).await;
+        // The receiver has the POST before the dispatcher records its answer: wait for that.
+        let mut listed = deliveries(&admin, &id).await;
+        for _ in 0..100 {
+            if listed.iter().all(|d| d["status"] == "delivered") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            listed = deliveries(&admin, &id).await;
+        }
         assert_eq!(listed.len(), 4);
         for d in &listed {
             assert_eq!(d["status"], "delivered", "{d}");
