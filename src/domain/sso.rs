@@ -112,8 +112,8 @@ pub fn role_from_claims(
     claim: Option<&str>,
     map: &RoleMap,
     allowed: &[Role],
-) -> Role {
-    let lowest = *allowed.last().expect("every organization kind has a role");
+) -> Option<Role> {
+    let lowest = *allowed.last()?;
     let values: Vec<&str> = match claim.and_then(|c| claims.get(c)) {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -123,7 +123,7 @@ pub fn role_from_claims(
         .iter()
         .find(|role| values.iter().any(|v| map.0.get(*v) == Some(role)))
         .copied()
-        .unwrap_or(lowest)
+        .or(Some(lowest))
 }
 
 /// Why an asserted email may not sign in through this provider, if it may not: a provider
@@ -195,26 +195,26 @@ mod tests {
         let both = claims(json!({"groups": ["agents", "admins"]}));
         assert_eq!(
             role_from_claims(&both, groups, &map, TENANT),
-            Role::TenantAdmin
+            Some(Role::TenantAdmin)
         );
         let one = claims(json!({"groups": "admins"}));
         assert_eq!(
             role_from_claims(&one, groups, &map, TENANT),
-            Role::TenantAdmin
+            Some(Role::TenantAdmin)
         );
         let none = claims(json!({"groups": ["sales"]}));
         assert_eq!(
             role_from_claims(&none, groups, &map, TENANT),
-            Role::TenantUser
+            Some(Role::TenantUser)
         );
         let missing = claims(json!({}));
         assert_eq!(
             role_from_claims(&missing, groups, &map, TENANT),
-            Role::TenantUser
+            Some(Role::TenantUser)
         );
         assert_eq!(
             role_from_claims(&both, None, &map, TENANT),
-            Role::TenantUser
+            Some(Role::TenantUser)
         );
     }
 

@@ -7,7 +7,7 @@
 //! allow-list; no redirects), checked before it is sent.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
@@ -145,7 +145,11 @@ impl Discovery {
         fresh: bool,
     ) -> Result<CoreProviderMetadata, SignOnError> {
         if !fresh
-            && let Some((at, metadata)) = self.cached.lock().expect("not poisoned").get(issuer)
+            && let Some((at, metadata)) = self
+                .cached
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(issuer)
             && at.elapsed() < out.max_age
         {
             return Ok(metadata.clone());
@@ -157,14 +161,17 @@ impl Discovery {
             .map_err(|e| SignOnError::Unreachable(chain(&e)))?;
         self.cached
             .lock()
-            .expect("not poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(issuer.to_string(), (Instant::now(), metadata.clone()));
         Ok(metadata)
     }
 
     /// Forgets what was fetched of an issuer (its provider changed).
     pub fn forget(&self, issuer: &str) {
-        self.cached.lock().expect("not poisoned").remove(issuer);
+        self.cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(issuer);
     }
 
     /// The authorization URL for a new sign-in, with its state, nonce and PKCE verifier.

@@ -340,12 +340,17 @@ async fn user_for(
     };
     let allowed = crate::auth::users::roles_for(kind);
     let map = RoleMap::parse(&provider.role_map, allowed).unwrap_or_default();
-    let role = role_from_claims(
+    let Some(role) = role_from_claims(
         &identity.claims,
         provider.role_claim.as_deref(),
         &map,
         allowed,
-    );
+    ) else {
+        return Ok(Err(format!(
+            "{} has no roles its users could be given; tell the platform operator",
+            provider.name
+        )));
+    };
     let mut tx = state.pool.begin().await?;
     let by_subject = federated::by_subject(&mut tx, provider.id, &identity.subject).await?;
     let known_subject = by_subject.is_some();

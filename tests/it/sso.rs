@@ -22,7 +22,7 @@ impl Idp {
     pub async fn start() -> Idp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let issuer = format!("http://{}", listener.local_addr().unwrap());
-        let router = oidc::router(oidc::SimState::new());
+        let router = oidc::router(oidc::SimState::new().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         Idp {
             issuer,

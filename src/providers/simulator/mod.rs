@@ -26,14 +26,14 @@ pub enum Platform {
 }
 
 /// Builds the simulator's router; the admin endpoints live under `/__sim`.
-pub fn router(platform: Platform, faults: Arc<Faults>) -> Router {
+pub fn router(platform: Platform, faults: Arc<Faults>) -> anyhow::Result<Router> {
     let app = match platform {
         Platform::Genesys => genesys::router(genesys::seeded()),
         Platform::Cxone => cxone::router(cxone::seeded()),
         Platform::Ringcx => ringcx::router(ringcx::seeded()),
-        Platform::Oidc => oidc::router(oidc::SimState::new()),
+        Platform::Oidc => oidc::router(oidc::SimState::new().map_err(anyhow::Error::msg)?),
     };
-    faults::wrap(app, faults, platform)
+    Ok(faults::wrap(app, faults, platform))
 }
 
 /// A Genesys simulator whose state the caller keeps, for tests that look inside it.
@@ -60,7 +60,7 @@ pub async fn serve(
     faults: FaultConfig,
 ) -> anyhow::Result<()> {
     let faults = Arc::new(Faults::new(faults));
-    axum::serve(listener, router(platform, faults)).await?;
+    axum::serve(listener, router(platform, faults)?).await?;
     Ok(())
 }
 

@@ -54,14 +54,15 @@ struct Key {
     signing: CoreRsaPrivateSigningKey,
 }
 
-fn new_key(kid: String) -> Key {
-    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("an RSA key");
+fn new_key(kid: String) -> Result<Key, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("cannot make an RSA signing key: {e}");
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| failed(&e))?;
     let pem = private
         .to_pkcs1_pem(LineEnding::LF)
-        .expect("a PEM encoding");
+        .map_err(|e| failed(&e))?;
     let signing = CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.clone())))
-        .expect("its own PEM");
-    Key { kid, signing }
+        .map_err(|e| failed(&e))?;
+    Ok(Key { kid, signing })
 }
 
 /// What the next ID tokens look like.
@@ -127,26 +128,23 @@ struct Inner {
 pub struct SimState(Arc<Mutex<Inner>>);
 
 impl SimState {
-    pub fn new() -> SimState {
-        SimState(Arc::new(Mutex::new(Inner {
-            key: new_key("key-1".into()),
+    /// A provider with its first signing key; Err when no key can be made.
+    pub fn new() -> Result<SimState, String> {
+        Ok(SimState(Arc::new(Mutex::new(Inner {
+            key: new_key("key-1".into())?,
             rotations: 1,
             switches: Switches::default(),
             codes: HashMap::new(),
             users: HashMap::new(),
             exchanged: 0,
             jwks_served: 0,
-        })))
+        }))))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.0.lock().expect("not poisoned")
-    }
-}
-
-impl Default for SimState {
-    fn default() -> Self {
-        SimState::new()
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -412,7 +410,7 @@ fn sign(inner: &Inner, issuer: &str, grant: &Grant) -> Result<Value, String> {
             None,
         )
     } else if s.bad_signature {
-        let forged = new_key(inner.key.kid.clone());
+        let forged = new_key(inner.key.kid.clone())?;
         let alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
         Token::new(claims, &forged.signing, alg, None, None)
     } else {
@@ -423,13 +421,17 @@ fn sign(inner: &Inner, issuer: &str, grant: &Grant) -> Result<Value, String> {
     serde_json::to_value(&token).map_err(|e| e.to_string())
 }
 
-async fn control(State(sim): State<SimState>, Json(c): Json<Control>) -> Json<Value> {
-    let rotate = c.rotate;
+async fn control(State(sim): State<SimState>, Json(c): Json<Control>) -> Response {
     // A new key outside the lock: making one takes a moment.
-    let fresh = rotate.then(|| {
+    let fresh = if c.rotate {
         let n = sim.lock().rotations + 1;
-        (n, new_key(format!("key-{n}")))
-    });
+        match new_key(format!("key-{n}")) {
+            Ok(key) => Some((n, key)),
+            Err(e) => return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e),
+        }
+    } else {
+        None
+    };
     let mut inner = sim.lock();
     if let Some((n, key)) = fresh {
         inner.key = key;
@@ -438,7 +440,7 @@ async fn control(State(sim): State<SimState>, Json(c): Json<Control>) -> Json<Va
     if let Some(switches) = c.set {
         inner.switches = switches;
     }
-    Json(json!({ "kid": inner.key.kid }))
+    Json(json!({ "kid": inner.key.kid })).into_response()
 }
 
 async fn report(State(sim): State<SimState>) -> Json<Value> {
