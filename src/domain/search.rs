@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::vanity::{PatternError, VanityPattern};
+use super::vanity::{PatternError, Placement, VanityPattern};
 
 pub const TOLL_FREE_NPAS: [&str; 7] = ["800", "833", "844", "855", "866", "877", "888"];
 
@@ -62,6 +62,12 @@ pub struct SearchParams {
     pub consecutive: Option<String>,
     /// What the numbers must be able to do: `voice`, `sms`, `fax`, comma separated.
     pub capabilities: Option<String>,
+    /// Where a short pattern sits: `contains` (default), `starts_with`, `ends_with`.
+    pub pattern_match: Option<String>,
+    /// `number` (default), `price` (cheapest first) or `price_desc`.
+    pub sort: Option<String>,
+    /// `true`: also count the numbers that match, up to `COUNT_CAP`.
+    pub count: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +87,52 @@ pub struct SearchCriteria {
     pub consecutive: Option<usize>,
     /// What every number found can do.
     pub capabilities: Vec<Capability>,
+    /// The order of the numbers of each page (pages follow number order).
+    pub sort: Sort,
+    /// Whether to count the numbers that match (on the first page only).
+    pub count: bool,
+}
+
+/// How far a search counts the numbers that match: past it, "more than".
+pub const COUNT_CAP: i64 = 1000;
+
+/// The order of one page of results. Pages are cut in number order (the keyset cursor), so
+/// a price order sorts the numbers of each page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Number,
+    Price,
+    PriceDesc,
+}
+
+impl Sort {
+    pub fn parse(raw: &str) -> Option<Sort> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "number" => Some(Sort::Number),
+            "price" | "price_asc" => Some(Sort::Price),
+            "price_desc" | "-price" => Some(Sort::PriceDesc),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Number => "number",
+            Sort::Price => "price",
+            Sort::PriceDesc => "price_desc",
+        }
+    }
+
+    /// Orders `items` (in number order) by `price` (monthly, then setup), keeping number
+    /// order among equal prices.
+    pub fn apply<T>(self, items: &mut [T], price: impl Fn(&T) -> (i64, i64)) {
+        match self {
+            Sort::Number => {}
+            Sort::Price => items.sort_by_key(|i| price(i)),
+            Sort::PriceDesc => items.sort_by_key(|i| std::cmp::Reverse(price(i))),
+        }
+    }
 }
 
 /// What a number can carry, as its carriers provision it.
@@ -159,6 +211,12 @@ pub enum SearchError {
     BadConsecutive,
     #[error("“{0}” is no capability: use voice, sms or fax")]
     BadCapability(String),
+    #[error("pattern_match is contains, starts_with or ends_with")]
+    BadPatternMatch,
+    #[error("sort is number, price or price_desc")]
+    BadSort,
+    #[error("count is true or false")]
+    BadCount,
     #[error("the cursor is not one this server issued")]
     BadCursor,
     #[error("{field} is too long (at most 64 characters)")]
@@ -182,6 +240,9 @@ impl SearchError {
             SearchError::BadLimit(_) => "limit",
             SearchError::BadConsecutive => "consecutive",
             SearchError::BadCapability(_) => "capabilities",
+            SearchError::BadPatternMatch => "pattern_match",
+            SearchError::BadSort => "sort",
+            SearchError::BadCount => "count",
             SearchError::BadCursor => "cursor",
             SearchError::TooLong { field } => field,
             SearchError::Pattern(_) => "pattern",
@@ -239,9 +300,14 @@ impl SearchParams {
                 return Err(SearchError::NxxWithoutNpa);
             }
         }
+        let placement = match non_empty(&self.pattern_match) {
+            None => Placement::Contains,
+            Some(raw) => Placement::parse(raw).ok_or(SearchError::BadPatternMatch)?,
+        };
         let pattern = non_empty(&self.pattern)
             .map(VanityPattern::parse)
-            .transpose()?;
+            .transpose()?
+            .map(|p| p.placed(placement));
         if kind == NumberKind::Local && state.is_none() && npa.is_none() {
             // A fully anchored pattern names its own area code, as carriers' portals allow.
             let implies_npa = pattern
@@ -265,6 +331,18 @@ impl SearchParams {
                 _ => return Err(SearchError::BadConsecutive),
             },
         };
+        let sort = match non_empty(&self.sort) {
+            None => Sort::Number,
+            Some(raw) => Sort::parse(raw).ok_or(SearchError::BadSort)?,
+        };
+        let count = match non_empty(&self.count)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => return Err(SearchError::BadCount),
+        };
         Ok(SearchCriteria {
             country,
             kind,
@@ -279,6 +357,8 @@ impl SearchParams {
             after,
             consecutive,
             capabilities,
+            sort,
+            count,
         })
     }
 
@@ -304,6 +384,35 @@ impl SearchParams {
             }
             Some(_) => Err(SearchError::BadCursor),
         }
+    }
+}
+
+/// `formatted` (a number as shown, digits among separators) cut around its digits
+/// `digits`: (before, those digits with what separates them, after).
+pub fn mark_digits(formatted: &str, digits: std::ops::Range<usize>) -> (&str, &str, &str) {
+    let mut start = None;
+    let mut end = 0;
+    let mut seen = 0;
+    for (at, c) in formatted.char_indices() {
+        if !c.is_ascii_digit() {
+            continue;
+        }
+        if seen == digits.start {
+            start = Some(at);
+        }
+        if seen + 1 == digits.end {
+            end = at + 1;
+            break;
+        }
+        seen += 1;
+    }
+    match start {
+        Some(start) if start < end => (
+            &formatted[..start],
+            &formatted[start..end],
+            &formatted[end..],
+        ),
+        _ => (formatted, "", ""),
     }
 }
 
@@ -387,6 +496,64 @@ mod tests {
             .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
             .collect();
         serde_json::from_value(serde_json::Value::Object(value)).unwrap()
+    }
+
+    #[test]
+    fn marked_digits_keep_the_separators_inside_the_match() {
+        assert_eq!(
+            mark_digits("(512) 555-3663", 6..10),
+            ("(512) 555-", "3663", "")
+        );
+        assert_eq!(
+            mark_digits("(512) 555-3663", 3..8),
+            ("(512) ", "555-36", "63")
+        );
+        assert_eq!(
+            mark_digits("(512) 555-3663", 0..3),
+            ("(", "512", ") 555-3663")
+        );
+        assert_eq!(mark_digits("+44 20", 5..9), ("+44 20", "", ""));
+    }
+
+    #[test]
+    fn a_page_sorted_by_price_keeps_number_order_among_equal_prices() {
+        let mut page = vec![("a", 2), ("b", 1), ("c", 2), ("d", 1)];
+        Sort::Price.apply(&mut page, |n| (n.1, 0));
+        assert_eq!(page, [("b", 1), ("d", 1), ("a", 2), ("c", 2)]);
+        let mut page = vec![("a", 2), ("b", 1), ("c", 2), ("d", 1)];
+        Sort::PriceDesc.apply(&mut page, |n| (n.1, 0));
+        assert_eq!(page, [("a", 2), ("c", 2), ("b", 1), ("d", 1)]);
+        Sort::Number.apply(&mut page, |n| (n.1, 0));
+        assert_eq!(page[0], ("a", 2));
+    }
+
+    #[test]
+    fn sort_placement_and_count_are_read_or_refused_by_name() {
+        let c = params(&[
+            ("npa", "512"),
+            ("pattern", "FOOD"),
+            ("pattern_match", "ends_with"),
+        ])
+        .parse(LIMITS)
+        .unwrap();
+        assert_eq!(c.pattern.unwrap().sql_like(), "______3663");
+        let c = params(&[("npa", "512"), ("sort", "price_desc"), ("count", "TRUE")])
+            .parse(LIMITS)
+            .unwrap();
+        assert_eq!((c.sort, c.count), (Sort::PriceDesc, true));
+        for (field, value) in [
+            ("pattern_match", "middle"),
+            ("sort", "cheap"),
+            ("count", "yes"),
+        ] {
+            let p = params(&[("npa", "512"), ("pattern", "FOOD"), (field, value)]);
+            assert_eq!(p.parse(LIMITS).unwrap_err().field(), field);
+        }
+        // Placed at the start, a pattern names its area code: no state needed.
+        let c = params(&[("pattern", "512555"), ("pattern_match", "starts_with")])
+            .parse(LIMITS)
+            .unwrap();
+        assert_eq!(c.pattern.unwrap().fixed_prefix(), "512555");
     }
 
     #[test]

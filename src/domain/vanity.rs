@@ -35,7 +35,77 @@ pub fn keypad_digit(letter: char) -> Option<u8> {
     Some(digit)
 }
 
+/// Where a pattern shorter than a number must sit in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// Anywhere in the ten digits.
+    #[default]
+    Contains,
+    /// At their start (the area code first).
+    StartsWith,
+    /// At their end (the line number last).
+    EndsWith,
+}
+
+impl Placement {
+    pub fn parse(raw: &str) -> Option<Placement> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "contains" | "anywhere" => Some(Placement::Contains),
+            "starts_with" | "start" => Some(Placement::StartsWith),
+            "ends_with" | "end" => Some(Placement::EndsWith),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placement::Contains => "contains",
+            Placement::StartsWith => "starts_with",
+            Placement::EndsWith => "ends_with",
+        }
+    }
+}
+
 impl VanityPattern {
+    /// The pattern fixed at the start or the end of the number: a short pattern is padded
+    /// with wildcards to ten digits, so it is searched as an anchored one (by its leading
+    /// digits' range, or by its trailing digits through the suffix index).
+    pub fn placed(self, placement: Placement) -> VanityPattern {
+        let missing = 10usize.saturating_sub(self.slots.len());
+        if missing == 0 {
+            return self;
+        }
+        let mut slots = self.slots;
+        match placement {
+            Placement::Contains => {}
+            Placement::StartsWith => slots.extend(std::iter::repeat_n(None, missing)),
+            Placement::EndsWith => {
+                slots.splice(0..0, std::iter::repeat_n(None, missing));
+            }
+        }
+        VanityPattern { slots }
+    }
+
+    /// The digits of `national` the pattern matched, as a range of its ten digits: from its
+    /// first to its last fixed digit (wildcards at either end are not part of the match).
+    pub fn highlight(&self, national: &str) -> Option<std::ops::Range<usize>> {
+        let digits: Vec<u8> = national.bytes().map(|b| b.wrapping_sub(b'0')).collect();
+        let fits = |window: &[u8]| {
+            self.slots
+                .iter()
+                .zip(window)
+                .all(|(slot, d)| slot.is_none_or(|s| s == *d))
+        };
+        let at = if self.is_anchored() {
+            (digits.len() == 10 && fits(&digits)).then_some(0)?
+        } else {
+            digits.windows(self.slots.len()).position(fits)?
+        };
+        let first = self.slots.iter().position(Option::is_some)?;
+        let last = self.slots.iter().rposition(Option::is_some)?;
+        Some(at + first..at + last + 1)
+    }
+
     pub fn parse(input: &str) -> Result<Self, PatternError> {
         let mut slots = Vec::new();
         for c in input.trim().chars() {
@@ -189,6 +259,37 @@ mod tests {
         let anywhere = VanityPattern::parse("FOOD").unwrap();
         assert!(anywhere.matches("5125553663"));
         assert!(!anywhere.matches("5125553664"));
+    }
+
+    #[test]
+    fn a_short_pattern_can_be_placed_at_the_start_or_the_end() {
+        let food = || VanityPattern::parse("FOOD").unwrap();
+        assert_eq!(food().placed(Placement::Contains).sql_like(), "%3663%");
+        assert_eq!(
+            food().placed(Placement::StartsWith).sql_like(),
+            "3663______"
+        );
+        let end = food().placed(Placement::EndsWith);
+        assert_eq!(end.sql_like(), "______3663");
+        assert_eq!(end.fixed_suffix_reversed(), "3663");
+        let whole = VanityPattern::parse("8XX-OUR-FOOD").unwrap();
+        assert_eq!(whole.clone().placed(Placement::EndsWith), whole);
+        assert_eq!(Placement::parse(" Ends_With"), Some(Placement::EndsWith));
+        assert_eq!(Placement::parse("middle"), None);
+    }
+
+    #[test]
+    fn the_highlight_spans_the_fixed_digits_that_matched() {
+        let food = VanityPattern::parse("FOOD").unwrap();
+        assert_eq!(food.highlight("5125553663"), Some(6..10));
+        assert_eq!(food.highlight("3663555121"), Some(0..4));
+        assert_eq!(food.highlight("5125551234"), None);
+        let anchored = VanityPattern::parse("8XX-OUR-FOOD").unwrap();
+        assert_eq!(anchored.highlight("8776873663"), Some(0..10));
+        let end = VanityPattern::parse("XXX-XXX-CALL").unwrap();
+        assert_eq!(end.highlight("5125552255"), Some(6..10));
+        let middle = VanityPattern::parse("5X5").unwrap();
+        assert_eq!(middle.highlight("2125551234"), Some(3..6));
     }
 
     #[test]

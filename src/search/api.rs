@@ -17,6 +17,8 @@ pub struct Available {
     next_cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     blocks: Option<Vec<super::Block>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<super::MatchCount>,
 }
 
 pub async fn available(
@@ -33,6 +35,7 @@ pub async fn available(
         numbers: outcome.numbers,
         next_cursor: outcome.next_cursor,
         blocks: outcome.blocks,
+        count: outcome.count,
     }))
 }
 

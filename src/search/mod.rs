@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cart;
+pub mod coverage;
 pub mod pages;
 pub mod repo;
 pub mod routes;
@@ -35,6 +36,36 @@ pub struct AvailableNumber {
     pub activation_notice: Option<String>,
     /// What it can carry: `voice`, `sms`, `fax`.
     pub capabilities: Vec<&'static str>,
+    /// Which of its ten digits a vanity pattern matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<Highlight>,
+}
+
+/// Digits `from..to` (0-based, `to` excluded) of the ten-digit national number.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Highlight {
+    pub from: usize,
+    pub to: usize,
+}
+
+impl AvailableNumber {
+    /// The national number as shown, cut around the digits the pattern matched: (before,
+    /// matched, after).
+    pub fn marked(&self) -> (&str, &str, &str) {
+        match self.highlight {
+            Some(h) => crate::domain::search::mark_digits(&self.national, h.from..h.to),
+            None => (&self.national, "", ""),
+        }
+    }
+}
+
+/// How many numbers match a search, counted up to a cap.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MatchCount {
+    /// Counted; with `more`, the cap.
+    pub matching: i64,
+    /// More numbers match than were counted.
+    pub more: bool,
 }
 
 pub struct SearchOutcome {
@@ -42,6 +73,8 @@ pub struct SearchOutcome {
     pub next_cursor: Option<String>,
     /// With `consecutive`: the blocks `numbers` is made of, in order.
     pub blocks: Option<Vec<Block>>,
+    /// With `count` on a first page: how many numbers match.
+    pub count: Option<MatchCount>,
 }
 
 /// A block of consecutive numbers in stock.
@@ -132,10 +165,40 @@ pub async fn run(
             (rows, next_cursor, None)
         }
     };
-    let numbers: Vec<AvailableNumber> = rows
+    let count = match criteria.count && criteria.after.is_none() && blocks.is_none() {
+        false => None,
+        true => {
+            let cap = crate::domain::search::COUNT_CAP;
+            let conn = &mut *pool.acquire().await?;
+            let counted = repo::count(conn, &tenant, criteria, inline, cap + 1).await?;
+            Some(MatchCount {
+                matching: counted.min(cap),
+                more: counted > cap,
+            })
+        }
+    };
+    let mut numbers: Vec<AvailableNumber> = rows
         .into_iter()
-        .map(|row| priced(&state.config.pricing, provider.as_ref(), row))
+        .map(|row| {
+            let highlight = criteria
+                .pattern
+                .as_ref()
+                .and_then(|p| p.highlight(&row.national))
+                .map(|r| Highlight {
+                    from: r.start,
+                    to: r.end,
+                });
+            AvailableNumber {
+                highlight,
+                ..priced(&state.config.pricing, provider.as_ref(), row)
+            }
+        })
         .collect();
+    if blocks.is_none() {
+        criteria
+            .sort
+            .apply(&mut numbers, |n| (n.monthly_micros, n.setup_micros));
+    }
     let entry = audit::Entry::new(audit::Action::Search, audit::Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .details(serde_json::json!({ "criteria": describe(criteria), "results": numbers.len() }));
@@ -148,6 +211,7 @@ pub async fn run(
         numbers,
         next_cursor,
         blocks,
+        count,
     })
 }
 
@@ -178,6 +242,7 @@ pub fn priced(
             .into_iter()
             .filter_map(|(has, name)| has.then_some(name))
             .collect(),
+        highlight: None,
     }
 }
 
@@ -185,7 +250,7 @@ fn describe(c: &SearchCriteria) -> serde_json::Value {
     serde_json::json!({
         "country": c.country, "kind": c.kind.as_str(), "state": c.state, "npa": c.npa, "nxx": c.nxx,
         "rate_center": c.rate_center, "city": c.city, "pattern": c.pattern.as_ref().map(|p| p.sql_like()),
-        "limit": c.limit, "consecutive": c.consecutive,
+        "limit": c.limit, "consecutive": c.consecutive, "sort": c.sort.as_str(),
         "capabilities": c.capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
     })
 }

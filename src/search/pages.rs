@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use super::AvailableNumber;
 use super::api::{CityQuery, lookup_cities};
 use crate::auth::{PageCaller, RequestId};
-use crate::domain::search::SearchParams;
+use crate::domain::search::{SearchCriteria, SearchParams};
 use crate::error::AppError;
 use crate::reservations::order::Order;
 use crate::search::cart::Cart;
@@ -89,6 +89,8 @@ pub struct SearchPage {
     pub order: OrderForm,
     /// A search for blocks of consecutive numbers: its results, as ranges.
     pub blocks: Vec<BlockRow>,
+    /// How many numbers match (first pages only).
+    pub count: Option<super::MatchCount>,
 }
 
 /// A block of consecutive numbers as the page lists it.
@@ -180,6 +182,25 @@ impl SearchPage {
             .unwrap_or_default()
     }
 
+    pub fn v_pattern_match(&self) -> &str {
+        Self::value(&self.params.pattern_match)
+    }
+
+    pub fn v_sort(&self) -> &str {
+        Self::value(&self.params.sort)
+    }
+
+    /// "137 numbers match", or "More than 1,000" past the count's cap.
+    pub fn count_line(&self) -> Option<String> {
+        let count = self.count?;
+        let n = crate::web::pages::grouped(count.matching);
+        Some(match (count.more, count.matching) {
+            (true, _) => format!("More than {n} numbers match"),
+            (false, 1) => "1 number matches".to_string(),
+            (false, _) => format!("{n} numbers match"),
+        })
+    }
+
     pub fn v_consecutive(&self) -> &str {
         Self::value(&self.params.consecutive)
     }
@@ -259,14 +280,20 @@ pub async fn search_page(
         refused: String::new(),
         order: OrderForm::default(),
         blocks: Vec::new(),
+        count: None,
     };
     if !searched {
         return Ok(page);
     }
-    match page.params.parse(state.config.search.limits()) {
+    let criteria = page
+        .params
+        .parse(state.config.search.limits())
+        .map(|c| SearchCriteria { count: true, ..c });
+    match criteria {
         Err(err) => page.error = Some(err.to_string()),
         Ok(criteria) => match super::run(state, &caller.principal, &criteria, request_id).await {
             Ok(outcome) => {
+                page.count = outcome.count;
                 if let Some(blocks) = &outcome.blocks {
                     page.blocks = BlockRow::of(blocks, &outcome.numbers);
                 }

@@ -141,6 +141,78 @@ fn build<'a>(
     inline: bool,
 ) -> (QueryBuilder<'a, Postgres>, bool) {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(select);
+    let keeps_plan = push_conditions(&mut q, tenant, c, inline);
+    if let Some(after) = &c.after {
+        q.push(" AND national > ").push_bind(after);
+    }
+    q.push(format_args!(" ORDER BY national LIMIT {}", c.limit));
+    (q, keeps_plan)
+}
+
+/// How many numbers match the search, counted up to `cap`.
+pub async fn count(
+    conn: &mut PgConnection,
+    tenant: &TenantProfile,
+    c: &SearchCriteria,
+    inline: bool,
+    cap: i64,
+) -> sqlx::Result<i64> {
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM numbers_in_stock numbers");
+    let keeps_plan = push_conditions(&mut q, tenant, c, inline);
+    q.push(format_args!(" LIMIT {cap}) matching"));
+    q.build_query_scalar()
+        .persistent(keeps_plan)
+        .fetch_one(conn)
+        .await
+}
+
+/// Numbers in stock matching a search, counted per area code or, with `by_rate_center`,
+/// per rate center of it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Coverage {
+    pub npa: String,
+    pub rate_center: Option<String>,
+    pub city: Option<String>,
+    pub available: i64,
+}
+
+/// At most this many rows of coverage (rate centers of one area code fit).
+pub const COVERAGE_ROWS: i64 = 500;
+
+pub async fn coverage(
+    conn: &mut PgConnection,
+    tenant: &TenantProfile,
+    c: &SearchCriteria,
+    by_rate_center: bool,
+) -> sqlx::Result<Vec<Coverage>> {
+    let (select, group) = if by_rate_center {
+        (
+            "SELECT npa::text AS npa, rate_center, min(city) AS city, count(*) AS available
+             FROM numbers_in_stock numbers",
+            " GROUP BY npa, rate_center ORDER BY rate_center NULLS LAST",
+        )
+    } else {
+        (
+            "SELECT npa::text AS npa, NULL::text AS rate_center, NULL::text AS city,
+                    count(*) AS available
+             FROM numbers_in_stock numbers",
+            " GROUP BY npa ORDER BY npa",
+        )
+    };
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(select);
+    push_conditions(&mut q, tenant, c, true);
+    q.push(group).push(format_args!(" LIMIT {COVERAGE_ROWS}"));
+    q.build_query_as().persistent(false).fetch_all(conn).await
+}
+
+/// The search's WHERE clause, and whether its statement may be kept prepared.
+fn push_conditions<'a>(
+    q: &mut QueryBuilder<'a, Postgres>,
+    tenant: &TenantProfile,
+    c: &'a SearchCriteria,
+    inline: bool,
+) -> bool {
     // Everything that decides the plan is written into the SQL: the kind, country, state,
     // area code, exchange, limit and the tenant's identifiers, all validated codes or ids,
     // never the caller's text. Searches keep their plans (`state::search_pool`), and a
@@ -150,10 +222,10 @@ fn build<'a>(
     // country, state, npa and nxx are char(n) columns, hence the casts to bpchar.
     q.push(" WHERE ");
     q.push(offer_clause(tenant));
-    push_code(&mut q, "country", &c.country, inline);
+    push_code(q, "country", &c.country, inline);
     q.push(format_args!(" AND kind = '{}'", c.kind.as_str()));
     if let Some(state) = &c.state {
-        push_code(&mut q, "state", state, inline);
+        push_code(q, "state", state, inline);
     }
     // A vanity pattern with fixed trailing digits is found by its suffix, with the area code
     // and exchange as columns of that index (below); any other search with them walks the
@@ -178,10 +250,10 @@ fn build<'a>(
         }
     } else {
         if let Some(npa) = &c.npa {
-            push_code(&mut q, "npa", npa, inline);
+            push_code(q, "npa", npa, inline);
         }
         if let Some(nxx) = &c.nxx {
-            push_code(&mut q, "nxx", nxx, inline);
+            push_code(q, "nxx", nxx, inline);
         }
     }
     if let Some(rate_center) = &c.rate_center {
@@ -198,17 +270,13 @@ fn build<'a>(
     }
     let inlined = inlined_pattern(c);
     push_pattern(
-        &mut q,
+        q,
         c,
         inlined.as_deref(),
         by_suffix.then_some(suffix.as_str()),
         inline,
     );
-    if let Some(after) = &c.after {
-        q.push(" AND national > ").push_bind(after);
-    }
-    q.push(format_args!(" ORDER BY national LIMIT {}", c.limit));
-    (q, c.pattern.is_none() || inlined.is_some())
+    c.pattern.is_none() || inlined.is_some()
 }
 
 /// The vanity pattern's conditions: its LIKE, written into the SQL when `inlined`, and,

@@ -8,6 +8,7 @@ use crate::web::routes::Routes;
 pub fn api_routes(r: Routes) -> Routes {
     let r = r
         .at("/numbers/available", get(super::api::available))
+        .at("/numbers/coverage", get(super::coverage::api))
         .at("/cities", get(super::api::cities));
     super::cart::routes::api_routes(r)
 }
@@ -17,6 +18,7 @@ pub fn page_routes(r: Routes) -> Routes {
     let r = r
         .at("/search", get(super::pages::search))
         .at("/search/cities", get(super::pages::cities))
+        .at("/search/coverage", get(super::coverage::page))
         .at("/search/order", post(super::pages::order));
     super::cart::routes::page_routes(r)
 }

@@ -68,6 +68,7 @@ mod row_security;
 mod saga;
 mod saga_fencing;
 mod search;
+mod search_tools;
 mod secrets;
 mod settings;
 mod sim;
