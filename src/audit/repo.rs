@@ -128,6 +128,36 @@ pub async fn permanent_releases(
     .await
 }
 
+/// A successful PROVISION, RELEASE or DEPROVISION of a tenant's number: when the tenant's
+/// use of it began or ended (the cost report).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UseEntry {
+    pub tenant_id: TenantId,
+    pub phone_number: String,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub details: Option<serde_json::Value>,
+}
+
+/// The use entries of `tenants` before `to`, by tenant, number and time.
+pub async fn number_uses(
+    conn: &mut PgConnection,
+    tenants: &[TenantId],
+    to: DateTime<Utc>,
+) -> sqlx::Result<Vec<UseEntry>> {
+    sqlx::query_as(
+        "SELECT tenant_id, phone_number, at, action, details FROM audit_log
+         WHERE tenant_id = ANY($1) AND status = 'SUCCESS'
+           AND action IN ('PROVISION', 'RELEASE', 'DEPROVISION')
+           AND phone_number IS NOT NULL AND at < $2
+         ORDER BY tenant_id, phone_number, at, id",
+    )
+    .bind(tenants)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditRow {
     pub id: i64,

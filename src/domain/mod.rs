@@ -2,6 +2,7 @@
 
 pub mod aging;
 pub mod cnam;
+pub mod costs;
 pub mod e164;
 pub mod e911;
 pub mod hold;

@@ -2,6 +2,7 @@
 //! Inward with **Release to carrier**, with its date) is what the provider of record sends
 //! the FCC's Reassigned Numbers Database; only the operator, which removes numbers, makes it.
 
+pub mod costs;
 pub mod routes;
 
 use axum::Json;

@@ -16,6 +16,7 @@ use super::repo;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::ReservationId;
 use crate::domain::TenantId;
+use crate::domain::costs::ChargedPrice;
 use crate::domain::{E164, Event, NumberState, Target, TargetKind, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::providers::{Activation, NumberRef, Platform, ProviderError};
@@ -311,7 +312,9 @@ impl Run<'_> {
             .target(placed.target.kind.as_str(), Some(&placed.target.id))
             .details(
                 json!({ "reservation_id": self.reservation_id, "target_name": placed.target.name,
-                              "state": to.as_str(), "created_target": placed.created.is_some() }),
+                              "state": to.as_str(), "created_target": placed.created.is_some(),
+                              // What the cost report charges, whatever the tariff becomes.
+                              "price": ChargedPrice::quoted(&self.state.config.pricing, number) }),
             );
         audit::repo::record(&mut tx, &entry).await?;
         repo::finish_if_done(&mut tx, self.reservation_id).await?;

@@ -104,3 +104,36 @@ pub async fn organization(conn: &mut PgConnection, slug: &str) -> AppResult<Opti
     .fetch_optional(conn)
     .await?)
 }
+
+/// A tenant as a report names it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct TenantName {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+}
+
+/// The tenants whose figures the caller may see: every tenant for the operator, a
+/// reseller's own tenants for its admins, a tenant admin's own tenant; by name.
+pub async fn visible_to(
+    conn: &mut PgConnection,
+    caller: &crate::domain::policy::Principal,
+) -> AppResult<Vec<TenantName>> {
+    use crate::domain::policy::Role;
+    let (everyone, parent, own) = match caller.role {
+        Role::Operator => (true, None, None),
+        Role::ResellerAdmin => (false, Some(caller.org_id), None),
+        Role::TenantAdmin => (false, None, Some(caller.org_id)),
+        Role::TenantUser => return Ok(Vec::new()),
+    };
+    Ok(sqlx::query_as(
+        "SELECT id, slug, name FROM organizations
+         WHERE kind = 'tenant' AND ($1 OR parent_id = $2 OR id = $3)
+         ORDER BY name",
+    )
+    .bind(everyone)
+    .bind(parent)
+    .bind(own)
+    .fetch_all(conn)
+    .await?)
+}

@@ -10,6 +10,8 @@ pub struct Bar {
     pub value: i64,
     pub href: String,
     pub tone: &'static str,
+    /// The value as written beside the bar, when not a count (a price, say).
+    pub shown: Option<String>,
 }
 
 impl Bar {
@@ -19,12 +21,24 @@ impl Bar {
             value,
             href: href.into(),
             tone: "tone-neutral",
+            shown: None,
         }
     }
 
     pub fn tone(mut self, tone: &'static str) -> Bar {
         self.tone = tone;
         self
+    }
+
+    pub fn shown(mut self, text: String) -> Bar {
+        self.shown = Some(text);
+        self
+    }
+
+    fn text(&self) -> String {
+        self.shown
+            .clone()
+            .unwrap_or_else(|| super::pages::grouped(self.value))
     }
 }
 
@@ -58,7 +72,7 @@ pub fn bars(id: &str, title: &str, bars: &[Bar]) -> String {
     let most = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
     let widest = bars
         .iter()
-        .map(|b| super::pages::grouped(b.value).len() as u32)
+        .map(|b| b.text().len() as u32)
         .max()
         .unwrap_or(1);
     let room = WIDTH - LABEL - (widest * 9 + 12).min(WIDTH - LABEL - 40);
@@ -84,7 +98,7 @@ pub fn bars(id: &str, title: &str, bars: &[Bar]) -> String {
             href = escape(&bar.href),
             label = escape(&bar.label),
             short = escape(&shortened(&bar.label)),
-            value = super::pages::grouped(bar.value),
+            value = escape(&bar.text()),
             tx = LABEL - 8,
             ty = y + 16,
             w = length.max(2),

@@ -17,6 +17,8 @@ pub struct Chrome {
     pub can_manage_users: bool,
     pub can_webhooks: bool,
     pub is_operator: bool,
+    /// Tenant admins, reseller admins and the operator see the cost report.
+    pub can_see_costs: bool,
     pub notice: Option<String>,
 }
 
@@ -61,6 +63,7 @@ impl Chrome {
             can_manage_users: principal.managed_org().is_ok(),
             can_webhooks: principal.webhook_owner().is_ok(),
             is_operator: principal.role == crate::domain::policy::Role::Operator,
+            can_see_costs: principal.role != crate::domain::policy::Role::TenantUser,
             notice: None,
         }
     }

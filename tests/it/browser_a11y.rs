@@ -141,6 +141,10 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
             "/drift".to_string(),
             "/e911/bulk".to_string(),
             "/search?kind=local".to_string(),
+            "/search?npa=512&pattern=55&pattern_match=ends_with&sort=price".to_string(),
+            "/search/coverage?state=TX".to_string(),
+            "/search/coverage?npa=512".to_string(),
+            "/reports/costs".to_string(),
         ];
         // Wide and as narrow as a phone.
         for width in [1280u32, 390] {
@@ -158,6 +162,7 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
             "/aging",
             "/approvals",
             "/users",
+            "/reports/costs",
         ] {
             check(&chrome, &app.url(path), &mut problems).await;
         }

@@ -28,6 +28,7 @@ mod cart;
 mod cli;
 mod cnam;
 mod contract;
+mod costs;
 mod dashboards;
 mod e911;
 mod expiry;
