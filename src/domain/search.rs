@@ -60,7 +60,8 @@ pub struct SearchParams {
     pub cursor: Option<String>,
     /// Blocks of this many consecutive numbers instead of single numbers.
     pub consecutive: Option<String>,
-    /// What the numbers must be able to do: `voice`, `sms`, `fax`, comma separated.
+    /// What the numbers must be able to do: `voice`, `sms`, `mms`, `fax`, `e911`, comma
+    /// separated.
     pub capabilities: Option<String>,
     /// Where a short pattern sits: `contains` (default), `starts_with`, `ends_with`.
     pub pattern_match: Option<String>,
@@ -140,23 +141,38 @@ impl Sort {
 pub enum Capability {
     Voice,
     Sms,
+    Mms,
     Fax,
+    /// 911 service: a dispatchable location can be registered for the number.
+    E911,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 3] = [Capability::Voice, Capability::Sms, Capability::Fax];
+    pub const ALL: [Capability; 5] = [
+        Capability::Voice,
+        Capability::Sms,
+        Capability::Mms,
+        Capability::Fax,
+        Capability::E911,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Capability::Voice => "voice",
             Capability::Sms => "sms",
+            Capability::Mms => "mms",
             Capability::Fax => "fax",
+            Capability::E911 => "e911",
         }
     }
 
-    /// The boolean column of `numbers` that says it.
+    /// The boolean expression over `numbers` that says it: 911 service follows the number's
+    /// kind unless its inventory says otherwise (migration 0042).
     pub fn column(self) -> &'static str {
-        self.as_str()
+        match self {
+            Capability::E911 => "coalesce(e911_capable, kind = 'local')",
+            other => other.as_str(),
+        }
     }
 
     /// `sms,fax` (any case, spaces allowed), without repeats, in a fixed order.
@@ -209,7 +225,7 @@ pub enum SearchError {
     BadLimit(i64),
     #[error("consecutive is a block size from 2 to {MAX_BLOCK}")]
     BadConsecutive,
-    #[error("“{0}” is no capability: use voice, sms or fax")]
+    #[error("“{0}” is no capability: use voice, sms, mms, fax or e911")]
     BadCapability(String),
     #[error("pattern_match is contains, starts_with or ends_with")]
     BadPatternMatch,
@@ -564,8 +580,12 @@ mod tests {
         );
         assert_eq!(Capability::parse_list("").unwrap(), vec![]);
         assert_eq!(
-            Capability::parse_list("mms"),
-            Err(SearchError::BadCapability("mms".into()))
+            Capability::parse_list("telex"),
+            Err(SearchError::BadCapability("telex".into()))
+        );
+        assert_eq!(
+            Capability::parse_list("E911,mms").unwrap(),
+            vec![Capability::Mms, Capability::E911]
         );
         let p = params(&[("npa", "512"), ("capabilities", "sms,telex")]);
         assert_eq!(p.parse(LIMITS).unwrap_err().field(), "capabilities");

@@ -21,8 +21,14 @@ use crate::error::{AppError, AppResult};
 /// The columns a file may carry, by header name; others (such as `Error` in a rejected-rows
 /// file, or the informational columns of an export) are ignored.
 const REQUIRED: [&str; 5] = ["country code", "phone number", "voice", "sms", "fax"];
-const OPTIONAL: [&str; 3] = ["voice carrier name", "sms carrier profile", "tenant"];
-pub const HEADER: [&str; 8] = [
+const OPTIONAL: [&str; 5] = [
+    "voice carrier name",
+    "sms carrier profile",
+    "tenant",
+    "mms",
+    "e911",
+];
+pub const HEADER: [&str; 10] = [
     "Country Code",
     "Phone Number",
     "Voice",
@@ -31,11 +37,13 @@ pub const HEADER: [&str; 8] = [
     "Voice Carrier Name",
     "SMS Carrier Profile",
     "Tenant",
+    "MMS",
+    "E911",
 ];
 const COPY_BUFFER: usize = 512 * 1024;
 
 pub const COPY_SQL: &str = "COPY inventory_upload_rows (upload_id, line_no, field_count, country_code, phone, voice, sms, fax,
-     voice_carrier, sms_carrier, tenant, e164, country, reason, message) FROM STDIN";
+     voice_carrier, sms_carrier, tenant, mms, e911, e164, country, reason, message) FROM STDIN";
 
 /// Where the bytes come from: a multipart field, a file (the benchmark), a test.
 pub trait ChunkSource {
@@ -232,7 +240,7 @@ fn refuse(code: &'static str, message: String, row: i64) -> AppError {
 
 #[derive(Default)]
 struct Columns {
-    index: [Option<usize>; 8],
+    index: [Option<usize>; 10],
     count: usize,
 }
 
@@ -449,7 +457,7 @@ fn unreadable(err: &csv::Error, row_no: i64, max_record_bytes: usize) -> AppErro
 
 /// One row's fields in header order, trimmed, with what makes them unusable as text.
 struct Fields {
-    text: [Option<String>; 8],
+    text: [Option<String>; 10],
     not_text: bool,
     /// The first column holding a control character.
     control_in: Option<&'static str>,

@@ -348,6 +348,9 @@ pub struct CapabilityChange {
     pub voice: Option<bool>,
     pub sms: Option<bool>,
     pub fax: Option<bool>,
+    pub mms: Option<bool>,
+    /// 911 service for the number.
+    pub e911: Option<bool>,
     pub voice_carrier: Option<String>,
     pub sms_carrier: Option<String>,
 }
@@ -393,8 +396,9 @@ pub async fn change_capabilities(
     let org = caller.inventory_owner()?;
     let mut tx = state.pool.begin().await?;
     let row: Option<CapabilityRow> = sqlx::query_as(&format!(
-        "SELECT n.voice, n.sms, n.fax, n.voice_carrier_id, n.sms_carrier_id,
-                    ({in_use} OR EXISTS (SELECT 1 FROM number_assignments a WHERE a.e164 = n.e164))
+        "SELECT n.voice, n.sms, n.fax, n.mms, coalesce(n.e911_capable, n.kind = 'local') AS e911,
+                n.voice_carrier_id, n.sms_carrier_id,
+                ({in_use} OR EXISTS (SELECT 1 FROM number_assignments a WHERE a.e164 = n.e164)) AS in_use
              FROM numbers n WHERE n.e164 = $1 AND n.inventory_org_id = $2 FOR UPDATE",
         in_use = offer::in_use_sql("n")
     ))
@@ -402,9 +406,8 @@ pub async fn change_capabilities(
     .bind(org)
     .fetch_optional(&mut *tx)
     .await?;
-    let (voice, sms, fax, voice_carrier, sms_carrier, in_use) =
-        row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    if in_use {
+    let now = row.ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    if now.in_use {
         return Err(AppError::conflict(
             "number_assigned",
             format!(
@@ -415,23 +418,29 @@ pub async fn change_capabilities(
     }
     let mut orgs = vec![org];
     orgs.extend(caller.parent_org_id);
-    let voice = change.voice.unwrap_or(voice);
-    let sms = change.sms.unwrap_or(sms);
-    let fax = change.fax.unwrap_or(fax);
+    let voice = change.voice.unwrap_or(now.voice);
+    let sms = change.sms.unwrap_or(now.sms);
+    let fax = change.fax.unwrap_or(now.fax);
+    let mms = change.mms.unwrap_or(now.mms);
+    let e911 = change.e911.unwrap_or(now.e911);
     let voice_carrier = match (&change.voice_carrier, voice) {
         (Some(name), _) => carrier_id(&mut tx, "voice", Some(name), &orgs).await?,
-        (None, true) if voice_carrier.is_none() => {
+        (None, true) if now.voice_carrier_id.is_none() => {
             carrier_id(&mut tx, "voice", None, &orgs).await?
         }
-        (None, _) => voice_carrier,
+        (None, _) => now.voice_carrier_id,
     };
     let sms_carrier = match (&change.sms_carrier, sms) {
         (Some(name), _) => carrier_id(&mut tx, "sms", Some(name), &orgs).await?,
-        (None, true) if sms_carrier.is_none() => carrier_id(&mut tx, "sms", None, &orgs).await?,
-        (None, _) => sms_carrier,
+        (None, true) if now.sms_carrier_id.is_none() => {
+            carrier_id(&mut tx, "sms", None, &orgs).await?
+        }
+        (None, _) => now.sms_carrier_id,
     };
     sqlx::query(
-        "UPDATE numbers SET voice = $2, sms = $3, fax = $4, voice_carrier_id = $5, sms_carrier_id = $6 WHERE e164 = $1",
+        "UPDATE numbers SET voice = $2, sms = $3, fax = $4, voice_carrier_id = $5, sms_carrier_id = $6,
+                            mms = $7, e911_capable = $8
+         WHERE e164 = $1",
     )
     .bind(number.as_str())
     .bind(voice)
@@ -439,10 +448,13 @@ pub async fn change_capabilities(
     .bind(fax)
     .bind(voice_carrier)
     .bind(sms_carrier)
+    .bind(mms)
+    .bind(e911)
     .execute(&mut *tx)
     .await?;
     let result = json!({
-        "e164": number, "capabilities": { "voice": voice, "sms": sms, "fax": fax },
+        "e164": number,
+        "capabilities": { "voice": voice, "sms": sms, "fax": fax, "mms": mms, "e911": e911 },
         "voice_carrier_id": voice_carrier, "sms_carrier_id": sms_carrier,
     });
     let entry = Entry::new(Action::UpdateCapabilities, Outcome::Success)
@@ -455,8 +467,18 @@ pub async fn change_capabilities(
     Ok(result)
 }
 
-/// voice, sms, fax, voice carrier, SMS carrier, in use.
-type CapabilityRow = (bool, bool, bool, Option<Uuid>, Option<Uuid>, bool);
+/// A number's capabilities and carriers as they are, and whether it is in use.
+#[derive(sqlx::FromRow)]
+struct CapabilityRow {
+    voice: bool,
+    sms: bool,
+    fax: bool,
+    mms: bool,
+    e911: bool,
+    voice_carrier_id: Option<Uuid>,
+    sms_carrier_id: Option<Uuid>,
+    in_use: bool,
+}
 
 /// The operator's permanent release of a number back to the carrier: irreversible, so the
 /// caller must type the number again, and only while nobody uses or holds an allocation of it.

@@ -34,7 +34,7 @@ pub struct AvailableNumber {
     pub per_minute_micros: i64,
     pub premium: Option<String>,
     pub activation_notice: Option<String>,
-    /// What it can carry: `voice`, `sms`, `fax`.
+    /// What it can carry: `voice`, `sms`, `mms`, `fax`, `e911`.
     pub capabilities: Vec<&'static str>,
     /// Which of its ten digits a vanity pattern matched.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,10 +238,16 @@ pub fn priced(
         state: row.state,
         rate_center: row.rate_center,
         city: row.city,
-        capabilities: [(row.voice, "voice"), (row.sms, "sms"), (row.fax, "fax")]
-            .into_iter()
-            .filter_map(|(has, name)| has.then_some(name))
-            .collect(),
+        capabilities: [
+            (row.voice, "voice"),
+            (row.sms, "sms"),
+            (row.mms, "mms"),
+            (row.fax, "fax"),
+            (row.e911, "e911"),
+        ]
+        .into_iter()
+        .filter_map(|(has, name)| has.then_some(name))
+        .collect(),
         highlight: None,
     }
 }

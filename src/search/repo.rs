@@ -17,12 +17,15 @@ pub struct NumberRow {
     pub voice: bool,
     pub sms: bool,
     pub fax: bool,
+    pub mms: bool,
+    pub e911: bool,
 }
 
 /// The stock is read through its view (migration 0031), aliased as the table the offer rule
 /// names: under the policy on `numbers`, the search's conditions could not walk its indexes.
 const SELECT: &str =
-    "SELECT e164, national, kind, region, state, rate_center, city, voice, sms, fax
+    "SELECT e164, national, kind, region, state, rate_center, city, voice, sms, fax, mms,
+            coalesce(e911_capable, kind = 'local') AS e911
      FROM numbers_in_stock numbers";
 
 /// Keyset-paginated over `national`; the lifecycle predicate matches the partial indexes.

@@ -1,4 +1,5 @@
-//! Searching by what numbers can carry (voice, SMS, fax), and the capabilities in the results.
+//! Searching by what numbers can carry (voice, SMS, MMS, fax, 911 service), and the
+//! capabilities in the results.
 
 use reqwest::StatusCode;
 
@@ -10,9 +11,12 @@ fn the_search_finds_numbers_that_carry_what_is_asked_and_says_what_each_carries(
     crate::db::db_test(|pool| async move {
         let app = spawn_app(pool).await;
         let reseller = app.api("reseller@acme.test").await;
+        // MMS and E911 are optional columns: empty, no MMS and 911 by kind (a local number
+        // has it).
+        let header = HEADER.trim_end().to_string() + ",MMS,E911\n";
         let csv = format!(
-            "{HEADER}1,5125550200,TRUE,FALSE,FALSE,,,\n1,5125550201,TRUE,TRUE,FALSE,,,\n\
-             1,5125550202,TRUE,FALSE,TRUE,,,\n1,5125550203,TRUE,TRUE,TRUE,,,\n"
+            "{header}1,5125550200,TRUE,FALSE,FALSE,,,,,\n1,5125550201,TRUE,TRUE,FALSE,,,,TRUE,\n\
+             1,5125550202,TRUE,FALSE,TRUE,,,,,FALSE\n1,5125550203,TRUE,TRUE,TRUE,,,,TRUE,TRUE\n"
         );
         let job = run_upload(&reseller, &csv, "all_or_nothing", false).await;
         assert_eq!(job["counts"]["added"], 4, "{job}");
@@ -46,21 +50,74 @@ fn the_search_finds_numbers_that_carry_what_is_asked_and_says_what_each_carries(
         assert_eq!(
             found("limit=100").await,
             [
-                "0200 voice",
-                "0201 voice+sms",
+                "0200 voice+e911",
+                "0201 voice+sms+mms+e911",
                 "0202 voice+fax",
-                "0203 voice+sms+fax"
+                "0203 voice+sms+mms+fax+e911"
             ]
         );
         assert_eq!(
+            found("capabilities=mms").await,
+            ["0201 voice+sms+mms+e911", "0203 voice+sms+mms+fax+e911"]
+        );
+        assert_eq!(
+            found("capabilities=e911").await,
+            [
+                "0200 voice+e911",
+                "0201 voice+sms+mms+e911",
+                "0203 voice+sms+mms+fax+e911"
+            ]
+        );
+        // Toll-free numbers have no 911 service unless the inventory says so.
+        let (_, toll_free) = agent
+            .get("/api/v1/numbers/available?kind=toll_free&npa=800&capabilities=e911")
+            .await;
+        assert_eq!(toll_free["numbers"], serde_json::json!([]), "{toll_free}");
+
+        // An upload changes them; an empty cell keeps what the number has; a cell that is not
+        // TRUE or FALSE refuses the row.
+        let csv = format!(
+            "{header}1,5125550200,TRUE,FALSE,FALSE,,,,,FALSE\n1,5125550201,TRUE,TRUE,FALSE,,,,,\n\
+             1,5125550202,TRUE,FALSE,TRUE,,,,maybe,\n"
+        );
+        let job = run_upload(&reseller, &csv, "valid_only", false).await;
+        assert_eq!(job["counts"]["updated"], 1, "{job}");
+        assert_eq!(job["counts"]["unchanged"], 1, "{job}");
+        assert_eq!(job["counts"]["rejected"], 1, "{job}");
+        let (status, patched) = reseller
+            .patch(
+                "/api/v1/inventory/+15125550202",
+                serde_json::json!({ "mms": true, "e911": true }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{patched}");
+        assert_eq!(
+            found("limit=100").await,
+            [
+                "0200 voice",
+                "0201 voice+sms+mms+e911",
+                "0202 voice+mms+fax+e911",
+                "0203 voice+sms+mms+fax+e911"
+            ]
+        );
+        let (_, listed) = reseller.get("/api/v1/inventory?q=5125550200").await;
+        assert_eq!(
+            listed["numbers"][0]["capabilities"],
+            serde_json::json!({"voice": true, "sms": false, "fax": false, "mms": false, "e911": false}),
+            "{listed}"
+        );
+        assert_eq!(
             found("capabilities=sms").await,
-            ["0201 voice+sms", "0203 voice+sms+fax"]
+            ["0201 voice+sms+mms+e911", "0203 voice+sms+mms+fax+e911"]
         );
         assert_eq!(
             found("capabilities=FAX").await,
-            ["0202 voice+fax", "0203 voice+sms+fax"]
+            ["0202 voice+mms+fax+e911", "0203 voice+sms+mms+fax+e911"]
         );
-        assert_eq!(found("capabilities=sms,fax").await, ["0203 voice+sms+fax"]);
+        assert_eq!(
+            found("capabilities=sms,fax").await,
+            ["0203 voice+sms+mms+fax+e911"]
+        );
         let (status, err) = agent
             .get("/api/v1/numbers/available?npa=512&capabilities=telex")
             .await;
@@ -72,7 +129,7 @@ fn the_search_finds_numbers_that_carry_what_is_asked_and_says_what_each_carries(
             .get("/search?npa=512&nxx=555&capabilities=sms&limit=100")
             .await;
         assert_eq!(status, StatusCode::OK);
-        assert!(page.contains("voice · sms"), "{page}");
+        assert!(page.contains("voice · sms · mms · e911"), "{page}");
         assert!(
             !page.contains("555-0200"),
             "a voice-only number is not listed"
@@ -94,10 +151,10 @@ fn the_search_finds_numbers_that_carry_what_is_asked_and_says_what_each_carries(
         let line = &cart["numbers"][0];
         assert_eq!(
             line["offer"]["capabilities"],
-            serde_json::json!(["voice", "sms", "fax"]),
+            serde_json::json!(["voice", "sms", "mms", "fax", "e911"]),
             "{cart}"
         );
         let (_, page) = browser.get("/cart").await;
-        assert!(page.contains("voice · sms · fax"), "{page}");
+        assert!(page.contains("voice · sms · mms · fax · e911"), "{page}");
     })
 }

@@ -802,7 +802,9 @@ fn the_export_is_the_filtered_view_and_re_imports_unchanged() {
             .unwrap();
         assert_eq!(export.lines().count(), 4, "{export}");
         assert!(
-            export.contains("1,5125550201,TRUE,FALSE,TRUE,Sandbox Voice,,globex,AVAILABLE"),
+            export.contains(
+                "1,5125550201,TRUE,FALSE,TRUE,Sandbox Voice,,globex,FALSE,TRUE,AVAILABLE"
+            ),
             "{export}"
         );
         let job = run_upload(&reseller, &export, "all_or_nothing", false).await;

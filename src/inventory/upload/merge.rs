@@ -228,10 +228,11 @@ async fn merge_lines(
 /// rather than at random pages.
 const INSERT_SQL: &str = r#"
 INSERT INTO numbers (e164, country, kind, national, npa, nxx, state, region, rate_center, city, inventory_org_id,
-                     voice, sms, fax, voice_carrier_id, sms_carrier_id, uploaded_by_org_id, allocated_tenant_id, upload_id)
+                     voice, sms, fax, voice_carrier_id, sms_carrier_id, uploaded_by_org_id, allocated_tenant_id, upload_id,
+                     mms, e911_capable)
 SELECT c.e164, c.country, c.kind, c.national, substr(c.national, 1, 3), substr(c.national, 4, 3), c.state,
        c.region, c.rate_center, c.city, $4, c.voice, c.sms, c.fax, c.voice_carrier_id, c.sms_carrier_id, $5,
-       c.tenant_id, $1
+       c.tenant_id, $1, c.mms, c.e911_capable
 FROM inventory_upload_checked c
 WHERE c.upload_id = $1 AND c.line_no >= $2 AND c.line_no < $3 AND c.action = 'add'
 ORDER BY c.e164
@@ -279,7 +280,8 @@ async fn reject_taken(conn: &mut sqlx::PgConnection, id: Uuid, lines: &[i32]) ->
 /// Updates only numbers of the same inventory that no tenant is using.
 const UPDATE_SQL: &str = r#"
 UPDATE numbers n SET voice = c.voice, sms = c.sms, fax = c.fax, voice_carrier_id = c.voice_carrier_id,
-       sms_carrier_id = c.sms_carrier_id, allocated_tenant_id = coalesce(c.tenant_id, n.allocated_tenant_id)
+       sms_carrier_id = c.sms_carrier_id, allocated_tenant_id = coalesce(c.tenant_id, n.allocated_tenant_id),
+       mms = c.mms, e911_capable = c.e911_capable
 FROM inventory_upload_checked c
 WHERE c.upload_id = $1 AND c.line_no >= $2 AND c.line_no < $3 AND c.action = 'update'
   AND n.e164 = c.e164 AND n.inventory_org_id = $4 AND n.tenant_id IS NULL

@@ -15,7 +15,8 @@ pub async fn rejected_csv(pool: &PgPool, id: Uuid) -> AppResult<Vec<u8>> {
     let mut after = 0i32;
     loop {
         let rows: Vec<RejectedRow> = sqlx::query_as(
-            "SELECT line_no, country_code, phone, voice, sms, fax, voice_carrier, sms_carrier, tenant, reason, message
+            "SELECT line_no, country_code, phone, voice, sms, fax, voice_carrier, sms_carrier, tenant, mms, e911,
+                    reason, message
              FROM inventory_upload_rows WHERE upload_id = $1 AND reason IS NOT NULL AND line_no > $2
              ORDER BY line_no LIMIT 10000",
         )
@@ -43,6 +44,8 @@ pub async fn rejected_csv(pool: &PgPool, id: Uuid) -> AppResult<Vec<u8>> {
                     r.voice_carrier.as_deref().unwrap_or(""),
                     r.sms_carrier.as_deref().unwrap_or(""),
                     r.tenant.as_deref().unwrap_or(""),
+                    r.mms.as_deref().unwrap_or(""),
+                    r.e911.as_deref().unwrap_or(""),
                     error.as_str(),
                 ],
             )
@@ -68,6 +71,8 @@ struct RejectedRow {
     voice_carrier: Option<String>,
     sms_carrier: Option<String>,
     tenant: Option<String>,
+    mms: Option<String>,
+    e911: Option<String>,
     reason: String,
     message: Option<String>,
 }

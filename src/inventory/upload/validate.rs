@@ -136,13 +136,13 @@ WITH tenant_names AS (
 )
 INSERT INTO inventory_upload_checked (upload_id, line_no, reason, message, action, e164, country, kind, national,
                                       state, region, rate_center, city, voice, sms, fax, voice_carrier_id,
-                                      sms_carrier_id, tenant_id)
+                                      sms_carrier_id, tenant_id, mms, e911_capable)
 SELECT $1, c.line_no, c.reason,
        CASE c.reason
          WHEN c.staged_reason THEN c.staged_message
          WHEN 'invalid_number' THEN coalesce('“' || c.phone || '”', 'an empty phone number')
               || ' is not a valid North American number (NPA-NXX-XXXX, NPA and NXX 2-9, no N11)'
-         WHEN 'invalid_boolean' THEN 'Voice, SMS and Fax must each be TRUE or FALSE'
+         WHEN 'invalid_boolean' THEN 'Voice, SMS and Fax must each be TRUE or FALSE (MMS and E911 too, or empty)'
          WHEN 'unknown_tenant' THEN 'no tenant “' || c.tenant || '” of yours'
          WHEN 'unknown_carrier' THEN
            CASE WHEN c.voice_carrier IS NOT NULL AND c.named_voice IS NULL
@@ -160,13 +160,16 @@ SELECT $1, c.line_no, c.reason,
             WHEN c.city IS NOT NULL THEN c.city || ', ' || c.state
             WHEN c.e164 LIKE '+1%' THEN 'NPA ' || substr(c.national, 1, 3)
             ELSE c.country END,
-       c.rate_center, c.city, c.voice_b, c.sms_b, c.fax_b, c.voice_carrier_id, c.sms_carrier_id, c.tenant_id
+       c.rate_center, c.city, c.voice_b, c.sms_b, c.fax_b, c.voice_carrier_id, c.sms_carrier_id, c.tenant_id,
+       c.mms_v, c.e911_v
 FROM (
     SELECT v.*,
            CASE
              WHEN v.staged_reason IS NOT NULL THEN v.staged_reason
              WHEN v.e164 IS NULL THEN 'invalid_number'
              WHEN v.voice_b IS NULL OR v.sms_b IS NULL OR v.fax_b IS NULL THEN 'invalid_boolean'
+             WHEN (v.mms IS NOT NULL AND v.mms_b IS NULL) OR (v.e911 IS NOT NULL AND v.e911_b IS NULL)
+               THEN 'invalid_boolean'
              WHEN v.tenant IS NOT NULL AND v.named_tenant IS NULL THEN 'unknown_tenant'
              WHEN v.voice_carrier IS NOT NULL AND v.named_voice IS NULL THEN 'unknown_carrier'
              WHEN v.sms_carrier IS NOT NULL AND v.named_sms IS NULL THEN 'unknown_carrier'
@@ -177,17 +180,28 @@ FROM (
         SELECT r.line_no, r.e164, r.reason AS staged_reason, r.message AS staged_message, r.phone, r.tenant,
                r.voice_carrier, r.sms_carrier, n.country, n.kind, n.national, rc.state, rc.rate_center, rc.city,
                b.voice_b, b.sms_b, b.fax_b, t0.id AS named_tenant, vc.id AS named_voice, sc.id AS named_sms,
+               r.mms, r.e911, b.mms_b, b.e911_b,
+               -- An empty MMS or E911 cell keeps what the number has (a new one: no MMS, and
+               -- 911 by its kind, NULL).
+               coalesce(b.mms_b, ex.mms, false) AS mms_v,
+               CASE WHEN r.e911 IS NULL THEN ex.e911_capable ELSE b.e911_b END AS e911_v,
                t.id AS tenant_id, k.voice_carrier_id, k.sms_carrier_id,
                ex.e164 AS existing, ex.inventory_org_id AS existing_org,
                {existing_in_use} AS existing_in_use,
-               (ex.voice, ex.sms, ex.fax, ex.voice_carrier_id, ex.sms_carrier_id)
-                   IS NOT DISTINCT FROM (b.voice_b, b.sms_b, b.fax_b, k.voice_carrier_id, k.sms_carrier_id)
+               -- 911 compared as it applies: a TRUE for a local number changes nothing.
+               (ex.voice, ex.sms, ex.fax, ex.voice_carrier_id, ex.sms_carrier_id, ex.mms,
+                coalesce(ex.e911_capable, n.kind = 'local'))
+                   IS NOT DISTINCT FROM (b.voice_b, b.sms_b, b.fax_b, k.voice_carrier_id, k.sms_carrier_id,
+                                         coalesce(b.mms_b, ex.mms, false),
+                                         coalesce(b.e911_b, ex.e911_capable, n.kind = 'local'))
                  AND (t.id IS NULL OR ex.allocated_tenant_id IS NOT DISTINCT FROM t.id) AS same
         FROM inventory_upload_rows r
         CROSS JOIN LATERAL (
             SELECT CASE upper(r.voice) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS voice_b,
                    CASE upper(r.sms) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS sms_b,
-                   CASE upper(r.fax) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS fax_b
+                   CASE upper(r.fax) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS fax_b,
+                   CASE upper(r.mms) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS mms_b,
+                   CASE upper(r.e911) WHEN 'TRUE' THEN true WHEN 'FALSE' THEN false END AS e911_b
         ) b
         LEFT JOIN rate_centers rc ON r.e164 LIKE '+1%'
             AND rc.npa = substr(r.e164, 3, 3)::char(3) AND rc.nxx = substr(r.e164, 6, 3)::char(3)
@@ -210,7 +224,7 @@ FROM (
         -- scan of `numbers` per batch; LIMIT 1 (e164 is the key) keeps it a nested loop.
         LEFT JOIN LATERAL (
             SELECT x.e164, x.inventory_org_id, x.tenant_id, x.lifecycle, x.voice, x.sms, x.fax,
-                   x.voice_carrier_id, x.sms_carrier_id, x.allocated_tenant_id
+                   x.voice_carrier_id, x.sms_carrier_id, x.allocated_tenant_id, x.mms, x.e911_capable
             FROM numbers x WHERE x.e164 = r.e164 LIMIT 1
         ) ex ON true
         WHERE r.upload_id = $1 AND r.line_no >= $2 AND r.line_no < $3
