@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::E164;
 use super::e911::FieldError;
 
-/// Numbers per port request.
+/// Numbers per port order, as carriers take them.
 pub const MAX_NUMBERS: usize = 100;
+/// Numbers per port request: more than `MAX_NUMBERS` are split into orders (`split_orders`).
+pub const MAX_REQUEST_NUMBERS: usize = 1000;
 /// The largest Letter of Authorization accepted (a signed one-page PDF is far smaller).
 pub const MAX_LOA_BYTES: usize = 1024 * 1024;
 
@@ -47,7 +49,8 @@ pub struct PortDetails {
     requested_foc: Option<NaiveDate>,
 }
 
-/// A port request that can be sent: 1 to 100 distinct numbers and the old account's details.
+/// A port request: 1 to 1,000 distinct numbers (sent as orders of at most 100) and the old
+/// account's details.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortRequest {
     numbers: Vec<E164>,
@@ -188,10 +191,12 @@ impl PortRequest {
                 }),
             }
         }
-        if numbers.len() > MAX_NUMBERS {
+        if numbers.len() > MAX_REQUEST_NUMBERS {
             errors.push(FieldError {
                 field: "numbers",
-                message: format!("a port request takes at most {MAX_NUMBERS} numbers"),
+                message: format!(
+                    "a port request takes at most {MAX_REQUEST_NUMBERS} numbers (sent as orders of {MAX_NUMBERS})"
+                ),
             });
         }
         let details = PortDetails::parse(input);
@@ -206,6 +211,24 @@ impl PortRequest {
 
     pub fn numbers(&self) -> &[E164] {
         &self.numbers
+    }
+
+    /// The orders the request is sent as: its numbers in order, cut into runs of at most
+    /// `MAX_NUMBERS`, as even as they can be (150 numbers: 75 and 75), so that no order is
+    /// a small remainder. One order when the numbers fit in one.
+    pub fn split_orders(&self) -> Vec<Vec<E164>> {
+        let mut sorted = self.numbers.clone();
+        sorted.sort();
+        let orders = sorted.len().div_ceil(MAX_NUMBERS).max(1);
+        let (base, extra) = (sorted.len() / orders, sorted.len() % orders);
+        let mut rest = sorted.as_slice();
+        (0..orders)
+            .map(|i| {
+                let (this, after) = rest.split_at(base + usize::from(i < extra));
+                rest = after;
+                this.to_vec()
+            })
+            .collect()
     }
 
     pub fn details(&self) -> &PortDetails {
@@ -546,12 +569,40 @@ mod tests {
             .collect();
         assert_eq!(fields, ["numbers", "account_number", "pin"]);
         let mut many = input();
-        many.numbers = (0..101).map(|i| format!("+1312620{i:04}")).collect();
+        many.numbers = (0..1001).map(|i| format!("+1312620{i:04}")).collect();
         assert!(
             PortRequest::parse(&many).unwrap_err()[0]
                 .message
-                .contains("at most 100")
+                .contains("at most 1000")
         );
+    }
+
+    #[test]
+    fn more_than_a_hundred_numbers_are_split_into_even_orders_in_number_order() {
+        let sizes = |n: usize| {
+            let mut request = input();
+            request.numbers = (0..n).rev().map(|i| format!("+1312620{i:04}")).collect();
+            let orders = PortRequest::parse(&request).unwrap().split_orders();
+            for order in &orders {
+                assert!(
+                    order.windows(2).all(|w| w[0] < w[1]),
+                    "each order in number order"
+                );
+            }
+            let all: Vec<E164> = orders.iter().flatten().cloned().collect();
+            assert!(
+                all.windows(2).all(|w| w[0] < w[1]),
+                "orders follow each other"
+            );
+            assert_eq!(all.len(), n, "every number in exactly one order");
+            orders.iter().map(Vec::len).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(100), [100]);
+        assert_eq!(sizes(101), [51, 50]);
+        assert_eq!(sizes(150), [75, 75]);
+        assert_eq!(sizes(250), [84, 83, 83]);
+        assert_eq!(sizes(1000), [100; 10]);
     }
 
     #[test]

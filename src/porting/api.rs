@@ -20,7 +20,9 @@ pub async fn create(
     RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<CreateRequest>,
 ) -> AppResult<Response> {
-    let id = super::create(&state, &caller, &body, request_id.as_deref()).await?;
+    let ids = super::create(&state, &caller, &body, request_id.as_deref()).await?;
+    // A request split into orders answers its first; `orders` lists them all.
+    let id = ids[0];
     let detail = super::detail(&mut *state.pool.acquire().await?, caller.tenant()?, id).await?;
     Ok((StatusCode::CREATED, Json(json!(detail))).into_response())
 }

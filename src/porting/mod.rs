@@ -153,12 +153,14 @@ async fn record_event(
     Ok(())
 }
 
+/// Creates the port request as one order, or, past 100 numbers, as several orders of one
+/// batch (each its own port request); answers their ids, the first order's first.
 pub async fn create(
     state: &AppState,
     caller: &Principal,
     request: &CreateRequest,
     request_id: Option<&str>,
-) -> AppResult<Uuid> {
+) -> AppResult<Vec<Uuid>> {
     let tenant_id = caller.tenant_admin()?;
     let parsed = PortRequest::parse(&request.input).map_err(invalid)?;
     check_requested_foc(&request.input)?;
@@ -170,12 +172,62 @@ pub async fn create(
         .collect();
     let mut tx = state.pool.begin().await?;
     refuse_unportable(&mut tx, tenant_id, &numbers).await?;
-    let id = Uuid::new_v4();
+    let orders = parsed.split_orders();
+    let ids: Vec<Uuid> = orders.iter().map(|_| Uuid::new_v4()).collect();
+    let batch = (ids.len() > 1).then_some(ids[0]);
+    for (i, (id, order)) in ids.iter().zip(&orders).enumerate() {
+        let numbers: Vec<String> = order.iter().map(|n| n.as_str().to_string()).collect();
+        let made = match batch {
+            None => format!("created with {} numbers", numbers.len()),
+            Some(_) => format!(
+                "created with {} numbers: order {} of {}, made from a request of {}",
+                numbers.len(),
+                i + 1,
+                ids.len(),
+                parsed.numbers().len()
+            ),
+        };
+        let order = Order {
+            id: *id,
+            batch,
+            numbers: &numbers,
+            created: &made,
+        };
+        insert_order(state, &mut tx, caller, &parsed, &target, order, request_id).await?;
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// One order of a port request, as `create` writes it.
+struct Order<'a> {
+    id: Uuid,
+    batch: Option<Uuid>,
+    numbers: &'a [String],
+    created: &'a str,
+}
+
+async fn insert_order(
+    state: &AppState,
+    tx: &mut PgConnection,
+    caller: &Principal,
+    parsed: &PortRequest,
+    target: &Target,
+    order: Order<'_>,
+    request_id: Option<&str>,
+) -> AppResult<()> {
+    let tenant_id = caller.tenant_admin()?;
+    let Order {
+        id,
+        batch,
+        numbers,
+        created,
+    } = order;
     let d = parsed.details();
     sqlx::query(
         "INSERT INTO port_requests (id, tenant_id, requested_by, current_carrier, account_number, pin_sealed, account_name,
-                                    service_address, target_type, target_id, target_name, requested_foc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                    service_address, target_type, target_id, target_name, requested_foc, batch_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(id)
     .bind(tenant_id)
@@ -189,36 +241,33 @@ pub async fn create(
     .bind(&target.id)
     .bind(&target.name)
     .bind(d.requested_foc())
+    .bind(batch)
     .execute(&mut *tx)
     .await?;
     sqlx::query("INSERT INTO port_numbers (port_id, e164) SELECT $1, unnest($2::text[])")
         .bind(id)
-        .bind(&numbers)
+        .bind(numbers)
         .execute(&mut *tx)
         .await?;
     sqlx::query("INSERT INTO port_events (port_id, status, message) VALUES ($1, 'draft', $2)")
         .bind(id)
-        .bind(format!(
-            "created with {} numbers; upload the signed LOA and submit",
-            numbers.len()
-        ))
+        .bind(format!("{created}; upload the signed LOA and submit"))
         .execute(&mut *tx)
         .await?;
-    for n in &numbers {
+    for n in numbers {
         audit_port(
-            &mut tx,
+            &mut *tx,
             Action::PortCreate,
             Outcome::Success,
             tenant_id,
             Some(caller.user_id),
             request_id,
             Some(n),
-            json!({ "port_id": id, "current_carrier": d.current_carrier() }),
+            json!({ "port_id": id, "batch_id": batch, "current_carrier": d.current_carrier() }),
         )
         .await?;
     }
-    tx.commit().await?;
-    Ok(id)
+    Ok(())
 }
 
 /// The requested FOC date within the carriers' rules, judged on today's date (UTC).
@@ -402,20 +451,31 @@ pub async fn upload_loa(
         .filter(|c| !c.is_control())
         .take(200)
         .collect();
-    sqlx::query("UPDATE port_requests SET loa = $2, loa_filename = $3, loa_uploaded_at = now(), updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(bytes)
-        .bind(if filename.is_empty() { "loa.pdf" } else { filename.as_str() })
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO port_events (port_id, status, message) VALUES ($1, 'loa', $2)")
-        .bind(id)
-        .bind(format!(
-            "Letter of Authorization uploaded ({} KiB)",
-            bytes.len().div_ceil(1024)
-        ))
-        .execute(&mut *tx)
-        .await?;
+    // One signed letter covers every number of the request: the other orders of its batch
+    // that have none yet get it too.
+    let updated: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE port_requests SET loa = $2, loa_filename = $3, loa_uploaded_at = now(), updated_at = now()
+         WHERE id = $1
+            OR (loa IS NULL AND tenant_id = $4
+                AND batch_id = (SELECT batch_id FROM port_requests WHERE id = $1))
+         RETURNING id",
+    )
+    .bind(id)
+    .bind(bytes)
+    .bind(if filename.is_empty() { "loa.pdf" } else { filename.as_str() })
+    .bind(tenant_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO port_events (port_id, status, message) SELECT unnest($1::uuid[]), 'loa', $2",
+    )
+    .bind(&updated)
+    .bind(format!(
+        "Letter of Authorization uploaded ({} KiB)",
+        bytes.len().div_ceil(1024)
+    ))
+    .execute(&mut *tx)
+    .await?;
     audit_port(
         &mut tx,
         Action::PortLoa,

@@ -90,7 +90,14 @@ pub async fn create(
         },
     };
     match super::create(&state, &caller.principal, &request, request_id.as_deref()).await {
-        Ok(id) => Ok(Redirect::to(&format!("/ports/{id}?notice=port_created")).into_response()),
+        Ok(ids) => {
+            let notice = if ids.len() > 1 {
+                "port_split"
+            } else {
+                "port_created"
+            };
+            Ok(Redirect::to(&format!("/ports/{}?notice={notice}", ids[0])).into_response())
+        }
         Err(
             err @ (AppError::Invalid { .. } | AppError::Conflict { .. } | AppError::NotFound(_)),
         ) => {

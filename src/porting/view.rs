@@ -44,6 +44,17 @@ pub struct PortView {
     pub loa_uploaded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub requested_foc: Option<chrono::NaiveDate>,
+    /// Set when the request was split into orders of at most 100 numbers.
+    pub batch_id: Option<Uuid>,
+}
+
+/// One order of a split request.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PortOrder {
+    pub id: Uuid,
+    pub numbers: i64,
+    pub first: String,
+    pub last: String,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -70,6 +81,9 @@ pub struct PortDetail {
     pub request: PortView,
     pub numbers: Vec<PortNumber>,
     pub events: Vec<PortEventRow>,
+    /// The orders of its batch, in number order (this one among them); empty for a request
+    /// sent as one order.
+    pub orders: Vec<PortOrder>,
 }
 
 impl PortDetail {
@@ -78,6 +92,12 @@ impl PortDetail {
             .iter()
             .any(|n| matches!(n.status, PortStatus::Draft | PortStatus::Rejected))
     }
+    /// "2 of 3": which order of its batch this is.
+    pub fn order_of(&self) -> Option<(usize, usize)> {
+        let at = self.orders.iter().position(|o| o.id == self.request.id)?;
+        Some((at + 1, self.orders.len()))
+    }
+
     pub fn cancellable(&self) -> bool {
         !self.numbers.iter().any(|n| n.status == PortStatus::FocSet)
             && self
@@ -95,7 +115,7 @@ pub async fn detail(
     let request: PortView = sqlx::query_as(
         "SELECT p.id, u.email AS requested_by_email, p.current_carrier, p.account_number, p.account_name,
                 p.service_address, p.target_type, p.target_name, p.loa_filename, octet_length(p.loa) AS loa_bytes,
-                p.loa_uploaded_at, p.created_at, p.requested_foc
+                p.loa_uploaded_at, p.created_at, p.requested_foc, p.batch_id
          FROM port_requests p JOIN users u ON u.id = p.requested_by WHERE p.id = $1 AND p.tenant_id = $2",
     )
     .bind(id)
@@ -115,9 +135,24 @@ pub async fn detail(
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    let orders =
+        match request.batch_id {
+            None => Vec::new(),
+            Some(batch) => sqlx::query_as(
+                "SELECT p.id, count(n.e164) AS numbers, min(n.e164) AS first, max(n.e164) AS last
+                 FROM port_requests p JOIN port_numbers n ON n.port_id = p.id
+                 WHERE p.batch_id = $1 AND p.tenant_id = $2
+                 GROUP BY p.id ORDER BY min(n.e164)",
+            )
+            .bind(batch)
+            .bind(tenant_id)
+            .fetch_all(&mut *conn)
+            .await?,
+        };
     Ok(PortDetail {
         request,
         numbers,
         events,
+        orders,
     })
 }

@@ -128,6 +128,9 @@ impl Chrome {
                 "port_created" => {
                     Some("Port request created: upload the signed LOA, then submit it.")
                 }
+                "port_split" => Some(
+                    "More than 100 numbers: the request is split into orders of at most 100, listed below, each sent and followed on its own. One signed LOA uploaded to any of them covers them all; submit each.",
+                ),
                 "port_updated" => {
                     Some("Account details corrected: submit again to resend the rejected numbers.")
                 }

@@ -53,6 +53,7 @@ mod outage;
 mod outbound;
 mod pages;
 mod pool;
+mod port_orders;
 mod portability;
 mod porting;
 mod races;

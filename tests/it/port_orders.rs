@@ -1,0 +1,106 @@
+//! A port request of more than 100 numbers goes to the carrier as orders of at most 100,
+//! each its own port request with its own status; one LOA covers them all.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::spawn_app;
+use crate::porting::{put_loa, request};
+
+const PDF: &[u8] =
+    b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+
+fn numbers(from: usize, count: usize) -> Vec<String> {
+    (from..from + count)
+        .map(|i| format!("+1312620{i:04}"))
+        .collect()
+}
+
+#[test]
+fn a_request_of_150_numbers_becomes_two_orders_that_move_on_their_own() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let wanted = numbers(1000, 150);
+        let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let (status, first) = admin.post("/api/v1/ports", request(&refs, "")).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let orders = first["orders"].as_array().unwrap().clone();
+        assert_eq!(orders.len(), 2, "{first}");
+        assert_eq!(
+            orders[0]["id"], first["id"],
+            "the answer is the first order"
+        );
+        assert_eq!(orders[0]["numbers"], 75);
+        assert_eq!(orders[1]["numbers"], 75);
+        assert_eq!(orders[0]["first"], "+13126201000");
+        assert_eq!(orders[1]["last"], "+13126201149");
+        assert_eq!(first["numbers"].as_array().unwrap().len(), 75);
+        assert!(first["batch_id"].is_string());
+        let second_id = orders[1]["id"].as_str().unwrap().to_string();
+        let (_, second) = admin.get(&format!("/api/v1/ports/{second_id}")).await;
+        assert_eq!(second["numbers"][0]["e164"], "+13126201075");
+        assert_eq!(second["batch_id"], first["batch_id"]);
+        let (_, list) = admin.get("/api/v1/ports").await;
+        assert_eq!(list["ports"].as_array().unwrap().len(), 2, "{list}");
+
+        // One LOA, uploaded to the second order, covers the first as well.
+        let (status, body) = put_loa(&admin, &second_id, "application/pdf", PDF.to_vec()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let first_id = first["id"].as_str().unwrap().to_string();
+        let (_, first_now) = admin.get(&format!("/api/v1/ports/{first_id}")).await;
+        assert!(first_now["loa_filename"].is_string(), "{first_now}");
+
+        // Each order is submitted and followed on its own.
+        let (status, body) = admin
+            .post(&format!("/api/v1/ports/{second_id}/submit"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, second) = admin.get(&format!("/api/v1/ports/{second_id}")).await;
+        assert_eq!(second["numbers"][0]["status"], "submitted");
+        let (_, first_now) = admin.get(&format!("/api/v1/ports/{first_id}")).await;
+        assert_eq!(first_now["numbers"][0]["status"], "draft");
+
+        // A number of the batch cannot be asked for again while its order is open.
+        let (status, body) = admin
+            .post("/api/v1/ports", request(&["+13126201149"], ""))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+        // More than 1,000 numbers are refused, nothing created.
+        let many = numbers(3000, 1001);
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let (status, body) = admin.post("/api/v1/ports", request(&refs, "")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (_, list) = admin.get("/api/v1/ports").await;
+        assert_eq!(list["ports"].as_array().unwrap().len(), 2);
+
+        // The page of an order names its place and links the others.
+        let browser = app.browser("admin@globex.test").await;
+        let (status, page) = browser
+            .get(&format!("/ports/{first_id}?notice=port_split"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("order 1 of 2"), "{page}");
+        assert!(
+            page.contains(&format!("href=\"/ports/{second_id}\"")),
+            "{page}"
+        );
+        assert!(page.contains("split into orders of at most 100"), "{page}");
+    })
+}
+
+#[test]
+fn a_hundred_numbers_stay_one_order() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let wanted = numbers(2000, 100);
+        let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let (status, created) = admin.post("/api/v1/ports", request(&refs, "")).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["orders"], json!([]));
+        assert_eq!(created["batch_id"], json!(null));
+        assert_eq!(created["numbers"].as_array().unwrap().len(), 100);
+    })
+}
