@@ -81,6 +81,46 @@ pub struct AddressInput {
     pub country: Option<String>,
 }
 
+impl AddressInput {
+    /// An address written on one line, `street[, building/floor], city, ST ZIP[, US]` (the
+    /// comma before the state optional, as `one_line` writes it), cut into its fields for
+    /// `E911Address::parse` to check. None when it does not have that shape.
+    pub fn from_one_line(raw: &str) -> Option<AddressInput> {
+        let mut parts: Vec<&str> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        // The part with the ZIP ends the address; a part after it, without digits, names
+        // the country.
+        let country = match parts.last() {
+            Some(last) if !last.bytes().any(|b| b.is_ascii_digit()) => {
+                parts.pop().map(str::to_string)
+            }
+            _ => None,
+        };
+        let last = parts.pop()?;
+        let mut words: Vec<&str> = last.split_whitespace().collect();
+        let zip = words.pop()?;
+        let state = words.pop()?;
+        let city = if words.is_empty() {
+            parts.pop()?.to_string()
+        } else {
+            words.join(" ")
+        };
+        let street = parts.first()?.to_string();
+        let location = (parts.len() > 1).then(|| parts[1..].join(", "));
+        Some(AddressInput {
+            street,
+            location,
+            city,
+            state: state.to_string(),
+            zip: zip.to_string(),
+            country,
+        })
+    }
+}
+
 /// A dispatchable location that passed every check: required fields present, a US state or
 /// territory code, a 5-digit ZIP (or ZIP+4) whose prefix belongs to that state, not a PO box.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -354,6 +394,39 @@ impl TryFrom<String> for E911Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_one_line_address_is_cut_into_its_fields() {
+        let cut = |raw: &str| AddressInput::from_one_line(raw);
+        let a = cut("500 Congress Ave, Austin TX 78701").unwrap();
+        assert_eq!(
+            (
+                a.street.as_str(),
+                a.location,
+                a.city.as_str(),
+                a.state.as_str(),
+                a.zip.as_str()
+            ),
+            ("500 Congress Ave", None, "Austin", "TX", "78701")
+        );
+        let b = cut("500 Congress Ave, Suite 300, Austin, TX 78701-1234, USA").unwrap();
+        assert_eq!(b.location.as_deref(), Some("Suite 300"));
+        assert_eq!((b.city.as_str(), b.zip.as_str()), ("Austin", "78701-1234"));
+        assert_eq!(b.country.as_deref(), Some("USA"));
+        // What `one_line` writes reads back.
+        let parsed = E911Address::parse(&b).unwrap();
+        let again = E911Address::parse(&cut(&parsed.one_line()).unwrap()).unwrap();
+        assert_eq!(again, parsed);
+        assert!(cut("500 Congress Ave").is_none());
+        assert!(cut("Austin TX").is_none());
+        assert_eq!(
+            cut("1 Main St, Toronto ON M5V, Canada")
+                .unwrap()
+                .country
+                .as_deref(),
+            Some("Canada")
+        );
+    }
 
     #[test]
     fn a_rule_broken_reads_as_a_sentence_without_the_field_name() {

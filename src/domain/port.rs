@@ -97,6 +97,23 @@ impl PortDetails {
             200,
             "service address on the old account",
         );
+        // The service address is checked as an E911 address is (a street, a US city, state
+        // and ZIP that agree, not a PO box): a mismatch with the losing carrier's records is
+        // the commonest reason ports are rejected. Kept as that check writes it.
+        let service_address =
+            match service_address.is_empty() || service_address.chars().count() > 200 {
+                true => service_address,
+                false => match checked_address(&service_address) {
+                    Ok(address) => address,
+                    Err(message) => {
+                        errors.push(FieldError {
+                            field: "service_address",
+                            message,
+                        });
+                        service_address
+                    }
+                },
+            };
         let account_number = clean(&input.account_number);
         if account_number.is_empty() {
             errors.push(FieldError {
@@ -169,6 +186,20 @@ impl PortDetails {
     pub fn service_address(&self) -> &str {
         &self.service_address
     }
+}
+
+/// The service address on one line, checked with the E911 rules, or why it is refused.
+fn checked_address(raw: &str) -> Result<String, String> {
+    let input = super::e911::AddressInput::from_one_line(raw).ok_or_else(|| {
+        "write the service address as street, city, state and ZIP: 500 Congress Ave, Austin, TX 78701"
+            .to_string()
+    })?;
+    super::e911::E911Address::parse(&input)
+        .map(|a| a.one_line())
+        .map_err(|errors| {
+            let reasons: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+            format!("service address: {}", reasons.join("; "))
+        })
 }
 
 impl PortRequest {
@@ -575,6 +606,38 @@ mod tests {
                 .message
                 .contains("at most 1000")
         );
+    }
+
+    #[test]
+    fn the_service_address_is_checked_as_an_e911_address_is() {
+        let with = |address: &str| {
+            let mut request = input();
+            request.service_address = address.into();
+            PortDetails::parse(&request)
+        };
+        assert_eq!(
+            with("500 Congress Ave, Austin TX 78701")
+                .unwrap()
+                .service_address(),
+            "500 Congress Ave, Austin TX 78701, US"
+        );
+        for (address, why) in [
+            (
+                "500 Congress Ave, Austin TX 10001",
+                "ZIP 10001 is in NY, not TX",
+            ),
+            ("PO Box 12, Austin TX 78701", "PO box"),
+            ("500 Congress Ave", "street, city, state and ZIP"),
+            ("500 Congress Ave, Austin XX 78701", "not a US state"),
+        ] {
+            let errors = with(address).unwrap_err();
+            assert_eq!(errors[0].field, "service_address", "{address}");
+            assert!(
+                errors[0].message.contains(why),
+                "{address}: {}",
+                errors[0].message
+            );
+        }
     }
 
     #[test]

@@ -484,7 +484,7 @@ fn a_tenant_admin_ports_numbers_through_the_pages() {
                     ("account_number", "ACC-1"),
                     ("pin", "1234"),
                     ("account_name", "Globex"),
-                    ("service_address", "500 Congress Ave"),
+                    ("service_address", "500 Congress Ave, Austin TX 78701"),
                     ("target", &target),
                 ],
             )
@@ -763,6 +763,67 @@ fn a_refused_port_request_names_each_field_beside_it_and_keeps_what_was_typed() 
         );
         assert!(
             page.contains("Not saved: correct the field marked below."),
+            "{page}"
+        );
+    })
+}
+
+#[test]
+fn the_service_address_is_checked_like_an_e911_address_before_anything_is_created() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let mut body = request(&["+13126200101"], "");
+        body["service_address"] = json!("500 Congress Ave, Austin TX 10001");
+        let (status, refused) = admin.post("/api/v1/ports", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(
+            refused["error"]["details"]["errors"][0]["field"],
+            "service_address"
+        );
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ZIP 10001 is in NY, not TX"),
+            "{refused}"
+        );
+        let (_, list) = admin.get("/api/v1/ports").await;
+        assert_eq!(list["ports"], json!([]));
+        let (status, created) = admin
+            .post("/api/v1/ports", request(&["+13126200101"], ""))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(
+            created["service_address"],
+            "500 Congress Ave, Austin TX 78701, US"
+        );
+
+        // On the page, the reason is beside the field and what was typed stays.
+        let browser = app.browser("admin@globex.test").await;
+        let queue = admin.target_id("queue", "Sales").await;
+        let target = format!("queue:{queue}");
+        let response = browser
+            .post_form(
+                "/ports",
+                &[
+                    ("numbers", "+13126200102"),
+                    ("current_carrier", "Old Telco"),
+                    ("account_number", "ACC-1"),
+                    ("account_name", "Globex"),
+                    ("service_address", "PO Box 12, Austin TX 78701"),
+                    ("target", &target),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("a PO box is not a dispatchable location"),
+            "{page}"
+        );
+        assert!(
+            page.contains("value=\"PO Box 12, Austin TX 78701\""),
             "{page}"
         );
     })
