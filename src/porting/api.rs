@@ -90,15 +90,18 @@ pub async fn get_loa(
 ) -> AppResult<Response> {
     let id = parse_id(&raw, "port request")?;
     let (name, bytes) = super::loa(&state, &caller, id).await?;
-    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], ""));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(super::pdf_download(&name, bytes))
+}
+
+/// `GET /api/v1/ports/{id}/letter`: the LOA filled in from the request, to sign.
+pub async fn letter(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Response> {
+    let id = parse_id(&raw, "port request")?;
+    let (name, bytes) = super::letter(&state, &caller, id).await?;
+    Ok(super::pdf_download(&name, bytes))
 }
 
 pub async fn submit(

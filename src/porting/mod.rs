@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod check;
+pub mod letter;
 pub mod pages;
 
 use chrono::{DateTime, Utc};
@@ -506,4 +507,56 @@ pub async fn loa(state: &AppState, caller: &Principal, id: Uuid) -> AppResult<(S
         Some(_) => Err(AppError::NotFound("Letter of Authorization".into())),
         None => Err(AppError::NotFound("port request".into())),
     }
+}
+
+/// The Letter of Authorization filled in from the tenant's port request (`letter.rs`), with a
+/// file name for it.
+pub async fn letter(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+) -> AppResult<(String, Vec<u8>)> {
+    let tenant_id = caller.tenant()?;
+    let mut conn = state.pool.acquire().await?;
+    let port = detail(&mut conn, tenant_id, id).await?;
+    let pin_on_file: bool = sqlx::query_scalar(
+        "SELECT pin_sealed IS NOT NULL OR coalesce(pin, '') <> '' FROM port_requests WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let numbers: Vec<String> = port
+        .numbers
+        .iter()
+        .map(|n| crate::domain::e164::format_national(&n.e164))
+        .collect();
+    let r = &port.request;
+    let pdf = letter::render(&letter::Letter {
+        port_id: id,
+        customer: &caller.org_name,
+        account_name: &r.account_name,
+        service_address: &r.service_address,
+        current_carrier: &r.current_carrier,
+        account_number: &r.account_number,
+        pin_on_file,
+        requested_foc: r.requested_foc,
+        numbers: &numbers,
+        today: Utc::now().date_naive(),
+    });
+    Ok((format!("loa-to-sign-{}.pdf", &id.to_string()[..8]), pdf))
+}
+
+/// A PDF as a download named `name`.
+pub fn pdf_download(name: &str, bytes: Vec<u8>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], ""));
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
 }

@@ -357,18 +357,18 @@ pub async fn download(
 ) -> PageResult {
     let id = parse_id(&raw, "port request")?;
     let (name, bytes) = super::loa(&state, &caller.principal, id).await?;
-    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], ""));
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/pdf".to_string(),
-            ),
-            (axum::http::header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(super::pdf_download(&name, bytes))
+}
+
+/// The LOA filled in from the request, to sign and upload back.
+pub async fn letter(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    let (name, bytes) = super::letter(&state, &caller.principal, id).await?;
+    Ok(super::pdf_download(&name, bytes))
 }
 
 #[derive(askama::Template)]

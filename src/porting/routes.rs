@@ -13,6 +13,7 @@ pub fn api_routes(r: Routes) -> Routes {
             "/ports/{id}/loa",
             get(super::api::get_loa).put(super::api::put_loa),
         )
+        .at("/ports/{id}/letter", get(super::api::letter))
         .at("/ports/{id}/submit", post(super::api::submit))
         .at("/ports/{id}/cancel", post(super::api::cancel))
 }
@@ -26,6 +27,7 @@ pub fn page_routes(r: Routes) -> Routes {
             "/ports/{id}/loa",
             get(super::pages::download).post(super::pages::upload),
         )
+        .at("/ports/{id}/letter", get(super::pages::letter))
         .at("/ports/{id}/edit", post(super::pages::edit))
         .at("/ports/{id}/submit", post(super::pages::submit))
         .at("/ports/{id}/cancel", post(super::pages::cancel))

@@ -104,3 +104,56 @@ fn a_hundred_numbers_stay_one_order() {
         assert_eq!(created["numbers"].as_array().unwrap().len(), 100);
     })
 }
+
+#[test]
+fn the_letter_of_authorization_is_filled_in_from_the_request_and_goes_back_signed() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let (status, created) = admin
+            .post(
+                "/api/v1/ports",
+                request(&["+13126200101", "+13126200102"], ""),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap();
+        let letter = admin
+            .http
+            .get(format!("{}/api/v1/ports/{id}/letter", admin.base))
+            .bearer_auth(&admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(letter.status(), StatusCode::OK);
+        assert_eq!(letter.headers()["content-type"], "application/pdf");
+        let pdf = letter.bytes().await.unwrap().to_vec();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let text = String::from_utf8_lossy(&pdf);
+        for expected in [
+            "ACC-12345",
+            "Old Telco",
+            "(312) 620-0101",
+            "(312) 620-0102",
+            "none required",
+        ] {
+            assert!(text.contains(expected), "{expected} in the letter");
+        }
+        // Signed (here as it is), it is accepted as the request's LOA.
+        let (status, body) = put_loa(&admin, id, "application/pdf", pdf).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // From the page, and never another tenant's.
+        let browser = app.browser("admin@globex.test").await;
+        let (_, page) = browser.get(&format!("/ports/{id}")).await;
+        assert!(
+            page.contains(&format!("href=\"/ports/{id}/letter\"")),
+            "{page}"
+        );
+        let (status, _) = browser.get(&format!("/ports/{id}/letter")).await;
+        assert_eq!(status, StatusCode::OK);
+        let other = app.api("admin@initech.test").await;
+        let (status, _) = other.get(&format!("/api/v1/ports/{id}/letter")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    })
+}
