@@ -267,6 +267,67 @@ impl PortRequest {
     }
 }
 
+/// The largest copy of a bill accepted: within a request's 2 MiB, with room for a form's
+/// framing.
+pub const MAX_BILL_BYTES: usize = 1536 * 1024;
+
+/// A document a port request carries: the signed Letter of Authorization, and a copy of a
+/// recent bill of the old account (which carriers compare the request with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortDocument {
+    Loa,
+    Bill,
+}
+
+impl PortDocument {
+    /// The form field and path segment that name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortDocument::Loa => "loa",
+            PortDocument::Bill => "bill",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PortDocument::Loa => "Letter of Authorization",
+            PortDocument::Bill => "copy of the bill",
+        }
+    }
+
+    /// Its content type, read from the bytes themselves, or why they are refused.
+    pub fn check(self, bytes: &[u8]) -> Result<&'static str, String> {
+        match self {
+            PortDocument::Loa => check_loa(bytes).map(|()| "application/pdf"),
+            PortDocument::Bill => check_bill(bytes),
+        }
+    }
+}
+
+/// Why an uploaded copy of a bill is refused, if it is; else its content type (a PDF, or a
+/// photo or scan as PNG or JPEG).
+pub fn check_bill(bytes: &[u8]) -> Result<&'static str, String> {
+    if bytes.is_empty() {
+        return Err("the copy of the bill is empty".into());
+    }
+    if bytes.len() > MAX_BILL_BYTES {
+        return Err(format!(
+            "the copy of the bill is {} KiB; the limit is {} KiB",
+            bytes.len().div_ceil(1024),
+            MAX_BILL_BYTES / 1024
+        ));
+    }
+    if bytes.starts_with(b"%PDF-") {
+        Ok("application/pdf")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Ok("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Ok("image/jpeg")
+    } else {
+        Err("the copy of the bill must be a PDF, or a photo or scan as PNG or JPEG".into())
+    }
+}
+
 /// Why an uploaded Letter of Authorization is refused, if it is.
 pub fn check_loa(bytes: &[u8]) -> Result<(), String> {
     if bytes.is_empty() {
@@ -666,6 +727,19 @@ mod tests {
         assert_eq!(sizes(150), [75, 75]);
         assert_eq!(sizes(250), [84, 83, 83]);
         assert_eq!(sizes(1000), [100; 10]);
+    }
+
+    #[test]
+    fn a_bill_is_a_pdf_png_or_jpeg_within_its_limit() {
+        assert_eq!(check_bill(b"%PDF-1.4 ..."), Ok("application/pdf"));
+        assert_eq!(check_bill(b"\x89PNG\r\n\x1a\n...."), Ok("image/png"));
+        assert_eq!(check_bill(&[0xFF, 0xD8, 0xFF, 0xE0, 0]), Ok("image/jpeg"));
+        assert!(check_bill(b"GIF89a").unwrap_err().contains("PNG or JPEG"));
+        assert!(check_bill(b"").unwrap_err().contains("empty"));
+        let big = [b"%PDF-".as_slice(), &vec![b' '; MAX_BILL_BYTES]].concat();
+        assert!(check_bill(&big).unwrap_err().contains("limit"));
+        assert_eq!(PortDocument::Loa.check(b"%PDF-1.7"), Ok("application/pdf"));
+        assert!(PortDocument::Loa.check(b"\x89PNG\r\n\x1a\n").is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::CreateRequest;
 use crate::auth::{ApiCaller, RequestId};
-use crate::domain::port::PortInput;
+use crate::domain::port::{PortDocument, PortInput};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::{ApiJson, parse_id};
@@ -79,8 +79,67 @@ pub async fn put_loa(
             "send the signed LOA as the body with Content-Type: application/pdf",
         ));
     }
-    super::upload_loa(&state, &caller, id, "loa.pdf", &body, request_id.as_deref()).await?;
+    let kind = PortDocument::Loa;
+    super::upload_document(
+        &state,
+        &caller,
+        id,
+        kind,
+        "loa.pdf",
+        &body,
+        request_id.as_deref(),
+    )
+    .await?;
     Ok(Json(json!({ "id": id, "loa_bytes": body.len() })))
+}
+
+/// A copy of a recent bill as the raw body: `application/pdf`, `image/png` or `image/jpeg`.
+pub async fn put_bill(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(&raw, "port request")?;
+    let named = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            ["application/pdf", "image/png", "image/jpeg"]
+                .iter()
+                .any(|t| v.starts_with(t))
+        });
+    if !named {
+        return Err(AppError::invalid(
+            "unsupported_media_type",
+            "send the copy of the bill as the body with Content-Type application/pdf, image/png or image/jpeg",
+        ));
+    }
+    let kind = PortDocument::Bill;
+    super::upload_document(
+        &state,
+        &caller,
+        id,
+        kind,
+        "bill",
+        &body,
+        request_id.as_deref(),
+    )
+    .await?;
+    Ok(Json(json!({ "id": id, "bill_bytes": body.len() })))
+}
+
+pub async fn get_bill(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+    Path(raw): Path<String>,
+) -> AppResult<Response> {
+    let id = parse_id(&raw, "port request")?;
+    let (name, content_type, bytes) =
+        super::document(&state, &caller, id, PortDocument::Bill).await?;
+    Ok(super::download(&name, &content_type, bytes))
 }
 
 pub async fn get_loa(
@@ -89,8 +148,9 @@ pub async fn get_loa(
     Path(raw): Path<String>,
 ) -> AppResult<Response> {
     let id = parse_id(&raw, "port request")?;
-    let (name, bytes) = super::loa(&state, &caller, id).await?;
-    Ok(super::pdf_download(&name, bytes))
+    let (name, content_type, bytes) =
+        super::document(&state, &caller, id, PortDocument::Loa).await?;
+    Ok(super::download(&name, &content_type, bytes))
 }
 
 /// `GET /api/v1/ports/{id}/letter`: the LOA filled in from the request, to sign.
@@ -101,7 +161,7 @@ pub async fn letter(
 ) -> AppResult<Response> {
     let id = parse_id(&raw, "port request")?;
     let (name, bytes) = super::letter(&state, &caller, id).await?;
-    Ok(super::pdf_download(&name, bytes))
+    Ok(super::download(&name, "application/pdf", bytes))
 }
 
 pub async fn submit(

@@ -20,7 +20,9 @@ use crate::domain::TenantId;
 use crate::domain::UserId;
 use crate::domain::e911::FieldError;
 use crate::domain::policy::Principal;
-use crate::domain::port::{PortDetails, PortEvent, PortInput, PortRequest, PortStatus, check_loa};
+use crate::domain::port::{
+    PortDetails, PortDocument, PortEvent, PortInput, PortRequest, PortStatus,
+};
 use crate::domain::target::TargetSpec;
 use crate::domain::{Target, TargetKind};
 use crate::error::{AppError, AppResult};
@@ -431,10 +433,37 @@ pub async fn update(
     Ok(())
 }
 
-pub async fn upload_loa(
+/// The statements that store a document and read it back; fixed per kind, never built
+/// from input. A document covers every number of the request: the other orders of its batch
+/// that have none yet get it too.
+fn document_sql(kind: PortDocument) -> (&'static str, &'static str) {
+    match kind {
+        PortDocument::Loa => (
+            "UPDATE port_requests SET loa = $2, loa_filename = $3, loa_uploaded_at = now(), updated_at = now()
+             WHERE id = $1
+                OR (loa IS NULL AND tenant_id = $4
+                    AND batch_id = (SELECT batch_id FROM port_requests WHERE id = $1))
+             RETURNING id",
+            "SELECT loa_filename, 'application/pdf', loa FROM port_requests WHERE id = $1 AND tenant_id = $2",
+        ),
+        PortDocument::Bill => (
+            "UPDATE port_requests SET bill = $2, bill_filename = $3, bill_content_type = $4,
+                    bill_uploaded_at = now(), updated_at = now()
+             WHERE id = $1
+                OR (bill IS NULL AND tenant_id = $5
+                    AND batch_id = (SELECT batch_id FROM port_requests WHERE id = $1))
+             RETURNING id",
+            "SELECT bill_filename, bill_content_type, bill FROM port_requests WHERE id = $1 AND tenant_id = $2",
+        ),
+    }
+}
+
+/// Stores the signed LOA or the copy of the bill on the tenant's port request.
+pub async fn upload_document(
     state: &AppState,
     caller: &Principal,
     id: Uuid,
+    kind: PortDocument,
     filename: &str,
     bytes: &[u8],
     request_id: Option<&str>,
@@ -442,69 +471,93 @@ pub async fn upload_loa(
     let tenant_id = caller.tenant_admin()?;
     let mut tx = state.pool.begin().await?;
     lock(&mut tx, tenant_id, id).await?;
-    check_loa(bytes).map_err(|e| AppError::Invalid {
-        code: "invalid_loa",
+    let content_type = kind.check(bytes).map_err(|e| AppError::Invalid {
+        code: match kind {
+            PortDocument::Loa => "invalid_loa",
+            PortDocument::Bill => "invalid_bill",
+        },
         message: e,
-        details: json!({ "field": "loa" }),
+        details: json!({ "field": kind.as_str() }),
     })?;
     let filename: String = filename
         .chars()
         .filter(|c| !c.is_control())
         .take(200)
         .collect();
-    // One signed letter covers every number of the request: the other orders of its batch
-    // that have none yet get it too.
-    let updated: Vec<Uuid> = sqlx::query_scalar(
-        "UPDATE port_requests SET loa = $2, loa_filename = $3, loa_uploaded_at = now(), updated_at = now()
-         WHERE id = $1
-            OR (loa IS NULL AND tenant_id = $4
-                AND batch_id = (SELECT batch_id FROM port_requests WHERE id = $1))
-         RETURNING id",
-    )
-    .bind(id)
-    .bind(bytes)
-    .bind(if filename.is_empty() { "loa.pdf" } else { filename.as_str() })
-    .bind(tenant_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let fallback = match kind {
+        PortDocument::Loa => "loa.pdf",
+        PortDocument::Bill => "bill",
+    };
+    let update = sqlx::query_scalar(document_sql(kind).0)
+        .bind(id)
+        .bind(bytes)
+        .bind(if filename.is_empty() {
+            fallback
+        } else {
+            filename.as_str()
+        });
+    // Only the bill keeps its content type (a letter is a PDF).
+    let update = match kind {
+        PortDocument::Loa => update.bind(tenant_id),
+        PortDocument::Bill => update.bind(content_type).bind(tenant_id),
+    };
+    let ids: Vec<Uuid> = update.fetch_all(&mut *tx).await?;
+    let label = kind.label();
+    let mut uploaded = label.to_string();
+    if let Some(first) = uploaded.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
     sqlx::query(
-        "INSERT INTO port_events (port_id, status, message) SELECT unnest($1::uuid[]), 'loa', $2",
+        "INSERT INTO port_events (port_id, status, message) SELECT unnest($1::uuid[]), $2, $3",
     )
-    .bind(&updated)
+    .bind(&ids)
+    .bind(kind.as_str())
     .bind(format!(
-        "Letter of Authorization uploaded ({} KiB)",
+        "{uploaded} uploaded ({} KiB)",
         bytes.len().div_ceil(1024)
     ))
     .execute(&mut *tx)
     .await?;
+    let action = match kind {
+        PortDocument::Loa => Action::PortLoa,
+        PortDocument::Bill => Action::PortUpdate,
+    };
     audit_port(
         &mut tx,
-        Action::PortLoa,
+        action,
         Outcome::Success,
         tenant_id,
         Some(caller.user_id),
         request_id,
         None,
-        json!({ "port_id": id, "bytes": bytes.len() }),
+        json!({ "port_id": id, "document": kind.as_str(), "bytes": bytes.len() }),
     )
     .await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// The stored LOA of the tenant's port request.
-pub async fn loa(state: &AppState, caller: &Principal, id: Uuid) -> AppResult<(String, Vec<u8>)> {
+/// A stored document of the tenant's port request: its file name, content type and bytes.
+pub async fn document(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    kind: PortDocument,
+) -> AppResult<(String, String, Vec<u8>)> {
     let tenant_id = caller.tenant()?;
-    let row: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT loa_filename, loa FROM port_requests WHERE id = $1 AND tenant_id = $2",
-    )
-    .bind(id)
-    .bind(tenant_id)
-    .fetch_optional(&state.pool)
-    .await?;
+    type Stored = (Option<String>, Option<String>, Option<Vec<u8>>);
+    let row: Option<Stored> = sqlx::query_as(document_sql(kind).1)
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&state.pool)
+        .await?;
     match row {
-        Some((name, Some(bytes))) => Ok((name.unwrap_or_else(|| "loa.pdf".into()), bytes)),
-        Some(_) => Err(AppError::NotFound("Letter of Authorization".into())),
+        Some((name, content_type, Some(bytes))) => Ok((
+            name.unwrap_or_else(|| format!("{}.pdf", kind.as_str())),
+            content_type.unwrap_or_else(|| "application/pdf".into()),
+            bytes,
+        )),
+        Some(_) => Err(AppError::NotFound(kind.label().into())),
         None => Err(AppError::NotFound("port request".into())),
     }
 }
@@ -546,14 +599,14 @@ pub async fn letter(
     Ok((format!("loa-to-sign-{}.pdf", &id.to_string()[..8]), pdf))
 }
 
-/// A PDF as a download named `name`.
-pub fn pdf_download(name: &str, bytes: Vec<u8>) -> axum::response::Response {
+/// A document as a download named `name`.
+pub fn download(name: &str, content_type: &str, bytes: Vec<u8>) -> axum::response::Response {
     use axum::http::header;
     use axum::response::IntoResponse;
     let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], ""));
     (
         [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes,

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::{CreateRequest, PortDetail, PortSummary};
 use crate::auth::{PageCaller, RequestId};
 use crate::domain::Target;
-use crate::domain::port::PortInput;
+use crate::domain::port::{PortDocument, PortInput};
 use crate::domain::target::TargetSpec;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -211,6 +211,7 @@ async fn after(
                 "service_address",
                 "requested_foc",
                 "loa",
+                "bill",
             ]);
             let message = Some(err.public_message());
             let page = port_page(state, caller, id, None, message, refusal).await?;
@@ -286,68 +287,104 @@ pub async fn upload(
     RequestId(request_id): RequestId,
     Path(raw): Path<String>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> PageResult {
     let id = parse_id(&raw, "port request")?;
-    let htmx = headers.contains_key("hx-request");
+    let kind = PortDocument::Loa;
+    let upload = Upload {
+        id,
+        kind,
+        htmx: headers.contains_key("hx-request"),
+    };
+    upload_file(&state, &caller, request_id.as_deref(), upload, multipart).await
+}
+
+/// The copy-of-the-bill upload form, as the LOA's.
+pub async fn upload_bill(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    RequestId(request_id): RequestId,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> PageResult {
+    let id = parse_id(&raw, "port request")?;
+    let kind = PortDocument::Bill;
+    let upload = Upload {
+        id,
+        kind,
+        htmx: headers.contains_key("hx-request"),
+    };
+    upload_file(&state, &caller, request_id.as_deref(), upload, multipart).await
+}
+
+/// Which document of which request a form uploads, and whether htmx sent it.
+struct Upload {
+    id: uuid::Uuid,
+    kind: PortDocument,
+    htmx: bool,
+}
+
+/// The file of the form's field named after the document, stored; the page again with the
+/// reason beside the field when it is refused.
+async fn upload_file(
+    state: &AppState,
+    caller: &PageCaller,
+    request_id: Option<&str>,
+    upload: Upload,
+    mut multipart: Multipart,
+) -> PageResult {
+    let Upload { id, kind, htmx } = upload;
+    let field = kind.as_str();
+    let refused = |why: &str| AppError::invalid_field(field, why.to_string());
     let mut file: Option<(String, Vec<u8>)> = None;
-    loop {
+    let outcome = loop {
         match multipart.next_field().await {
-            Ok(Some(part)) if part.name() == Some("loa") => {
-                let name = part.file_name().unwrap_or("loa.pdf").to_string();
+            Ok(Some(part)) if part.name() == Some(field) => {
+                let name = part.file_name().unwrap_or(field).to_string();
                 match part.bytes().await {
                     Ok(bytes) => file = Some((name, bytes.to_vec())),
-                    Err(_) => {
-                        return after(
-                            &state,
-                            &caller,
-                            id,
-                            Err(AppError::invalid_field(
-                                "loa",
-                                "the upload was interrupted or too large",
-                            )),
-                            htmx,
-                            Vec::new(),
-                        )
-                        .await;
-                    }
+                    Err(_) => break Err(refused("the upload was interrupted or too large")),
                 }
             }
             Ok(Some(_)) => {}
-            Ok(None) => break,
-            Err(_) => {
-                return after(
-                    &state,
-                    &caller,
-                    id,
-                    Err(AppError::invalid_field(
-                        "loa",
-                        "the upload could not be read",
-                    )),
-                    htmx,
-                    Vec::new(),
-                )
-                .await;
-            }
+            Ok(None) => break Ok(()),
+            Err(_) => break Err(refused("the upload could not be read")),
         }
-    }
-    let outcome = match file {
-        Some((name, bytes)) => super::upload_loa(
-            &state,
+    };
+    let outcome = match (outcome, file) {
+        (Err(err), _) => Err(err),
+        (Ok(()), Some((name, bytes))) => super::upload_document(
+            state,
             &caller.principal,
             id,
+            kind,
             &name,
             &bytes,
-            request_id.as_deref(),
+            request_id,
         )
         .await
-        .map(|_| "loa_uploaded"),
-        None => Err(AppError::invalid_field(
-            "loa",
-            "choose the signed LOA (PDF) to upload",
-        )),
+        .map(|_| match kind {
+            PortDocument::Loa => "loa_uploaded",
+            PortDocument::Bill => "bill_uploaded",
+        }),
+        (Ok(()), None) => Err(refused(match kind {
+            PortDocument::Loa => "choose the signed LOA (PDF) to upload",
+            PortDocument::Bill => "choose the copy of the bill (PDF, PNG or JPEG) to upload",
+        })),
     };
-    after(&state, &caller, id, outcome, htmx, Vec::new()).await
+    after(state, caller, id, outcome, htmx, Vec::new()).await
+}
+
+async fn send_document(
+    state: &AppState,
+    caller: &PageCaller,
+    raw: &str,
+    kind: PortDocument,
+) -> PageResult {
+    let id = parse_id(raw, "port request")?;
+    let (name, content_type, bytes) = super::document(state, &caller.principal, id, kind).await?;
+    Ok(super::download(&name, &content_type, bytes))
 }
 
 pub async fn download(
@@ -355,9 +392,15 @@ pub async fn download(
     caller: PageCaller,
     Path(raw): Path<String>,
 ) -> PageResult {
-    let id = parse_id(&raw, "port request")?;
-    let (name, bytes) = super::loa(&state, &caller.principal, id).await?;
-    Ok(super::pdf_download(&name, bytes))
+    send_document(&state, &caller, &raw, PortDocument::Loa).await
+}
+
+pub async fn download_bill(
+    State(state): State<AppState>,
+    caller: PageCaller,
+    Path(raw): Path<String>,
+) -> PageResult {
+    send_document(&state, &caller, &raw, PortDocument::Bill).await
 }
 
 /// The LOA filled in from the request, to sign and upload back.
@@ -368,7 +411,7 @@ pub async fn letter(
 ) -> PageResult {
     let id = parse_id(&raw, "port request")?;
     let (name, bytes) = super::letter(&state, &caller.principal, id).await?;
-    Ok(super::pdf_download(&name, bytes))
+    Ok(super::download(&name, "application/pdf", bytes))
 }
 
 #[derive(askama::Template)]

@@ -13,6 +13,10 @@ pub fn api_routes(r: Routes) -> Routes {
             "/ports/{id}/loa",
             get(super::api::get_loa).put(super::api::put_loa),
         )
+        .at(
+            "/ports/{id}/bill",
+            get(super::api::get_bill).put(super::api::put_bill),
+        )
         .at("/ports/{id}/letter", get(super::api::letter))
         .at("/ports/{id}/submit", post(super::api::submit))
         .at("/ports/{id}/cancel", post(super::api::cancel))
@@ -26,6 +30,10 @@ pub fn page_routes(r: Routes) -> Routes {
         .at(
             "/ports/{id}/loa",
             get(super::pages::download).post(super::pages::upload),
+        )
+        .at(
+            "/ports/{id}/bill",
+            get(super::pages::download_bill).post(super::pages::upload_bill),
         )
         .at("/ports/{id}/letter", get(super::pages::letter))
         .at("/ports/{id}/edit", post(super::pages::edit))

@@ -42,6 +42,9 @@ pub struct PortView {
     pub loa_filename: Option<String>,
     pub loa_bytes: Option<i32>,
     pub loa_uploaded_at: Option<DateTime<Utc>>,
+    pub bill_filename: Option<String>,
+    pub bill_bytes: Option<i32>,
+    pub bill_uploaded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub requested_foc: Option<chrono::NaiveDate>,
     /// Set when the request was split into orders of at most 100 numbers.
@@ -115,7 +118,8 @@ pub async fn detail(
     let request: PortView = sqlx::query_as(
         "SELECT p.id, u.email AS requested_by_email, p.current_carrier, p.account_number, p.account_name,
                 p.service_address, p.target_type, p.target_name, p.loa_filename, octet_length(p.loa) AS loa_bytes,
-                p.loa_uploaded_at, p.created_at, p.requested_foc, p.batch_id
+                p.loa_uploaded_at, p.bill_filename, octet_length(p.bill) AS bill_bytes, p.bill_uploaded_at,
+                p.created_at, p.requested_foc, p.batch_id
          FROM port_requests p JOIN users u ON u.id = p.requested_by WHERE p.id = $1 AND p.tenant_id = $2",
     )
     .bind(id)

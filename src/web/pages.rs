@@ -139,6 +139,7 @@ impl Chrome {
                 }
                 "port_cancelled" => Some("Port request cancelled."),
                 "loa_uploaded" => Some("Letter of Authorization uploaded."),
+                "bill_uploaded" => Some("Copy of the bill uploaded."),
                 "approved" => {
                     Some("Approved: the requester has been told and can provision the numbers.")
                 }

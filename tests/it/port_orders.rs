@@ -157,3 +157,88 @@ fn the_letter_of_authorization_is_filled_in_from_the_request_and_goes_back_signe
         assert_eq!(status, StatusCode::NOT_FOUND);
     })
 }
+
+async fn put_bill(
+    api: &crate::common::Api,
+    id: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
+    crate::porting::put_document(api, id, "bill", content_type, body).await
+}
+
+#[test]
+fn a_copy_of_the_bill_goes_beside_the_loa_for_every_order() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let wanted = numbers(4000, 120);
+        let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let (status, first) = admin.post("/api/v1/ports", request(&refs, "")).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let id = first["id"].as_str().unwrap().to_string();
+        let second = first["orders"][1]["id"].as_str().unwrap().to_string();
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+        let (status, body) = put_bill(&admin, &id, "image/png", png.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // Kept with its content type, and given to the other order.
+        for order in [&id, &second] {
+            let r = admin
+                .http
+                .get(format!("{}/api/v1/ports/{order}/bill", admin.base))
+                .bearer_auth(&admin.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], "image/png");
+            assert_eq!(r.bytes().await.unwrap().to_vec(), png);
+        }
+        let (_, shown) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(shown["bill_bytes"], png.len());
+
+        // Neither a GIF nor a mislabelled file; the one kept stays.
+        let (status, body) = put_bill(&admin, &id, "image/png", b"GIF89a....".to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_bill");
+        let (status, body) = put_bill(&admin, &id, "text/plain", png.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (_, shown) = admin.get(&format!("/api/v1/ports/{id}")).await;
+        assert_eq!(shown["bill_bytes"], png.len());
+        // Another tenant sees none of it.
+        let other = app.api("admin@initech.test").await;
+        let (status, _) = other.get(&format!("/api/v1/ports/{id}/bill")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // The page: the form, a refusal beside the field, the link once stored.
+        let browser = app.browser("admin@globex.test").await;
+        let boundary = "inwardboundary";
+        let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"bill\"; filename=\"bill.gif\"\r\nContent-Type: image/gif\r\n\r\n").into_bytes();
+        body.extend_from_slice(b"GIF89a....");
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let r = browser
+            .http
+            .post(format!("{}/ports/{second}/bill", browser.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("x-csrf-token", &browser.csrf)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("must be a PDF, or a photo or scan as PNG or JPEG"),
+            "{page}"
+        );
+        let (_, page) = browser.get(&format!("/ports/{second}")).await;
+        assert!(
+            page.contains(&format!("href=\"/ports/{second}/bill\"")),
+            "{page}"
+        );
+        assert!(page.contains("id=\"bill-form\""), "{page}");
+    })
+}

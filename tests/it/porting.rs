@@ -33,9 +33,20 @@ pub async fn put_loa(
     content_type: &str,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
+    put_document(api, id, "loa", content_type, body).await
+}
+
+/// Uploads `body` as the request's `loa` or `bill`.
+pub async fn put_document(
+    api: &Api,
+    id: &str,
+    which: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let r = api
         .http
-        .put(format!("{}/api/v1/ports/{id}/loa", api.base))
+        .put(format!("{}/api/v1/ports/{id}/{which}", api.base))
         .bearer_auth(&api.token)
         .header("content-type", content_type)
         .body(body)

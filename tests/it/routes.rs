@@ -223,6 +223,15 @@ fn every_route_refuses_strangers_and_other_tenants_and_never_fails() {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "LOA");
+        let (status, _) = crate::porting::put_document(
+            globex_admin,
+            port["id"].as_str().unwrap(),
+            "bill",
+            "application/pdf",
+            b"%PDF-1.4\n%a bill\n%%EOF\n".to_vec(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "bill");
         let absent = Objects::absent();
         let paths = inward::startup::route_paths();
         assert!(paths.len() > 100, "{} routes", paths.len());
