@@ -101,7 +101,21 @@ impl AddressInput {
         };
         let last = parts.pop()?;
         let mut words: Vec<&str> = last.split_whitespace().collect();
-        let zip = words.pop()?;
+        let mut zip = words.pop()?.to_string();
+        // A Canadian postal code is written in two halves: `M5X 1A9`.
+        let shaped = |w: &str, letter_first: bool| {
+            w.len() == 3
+                && w.bytes().enumerate().all(|(i, b)| {
+                    if (i % 2 == 0) == letter_first {
+                        b.is_ascii_alphabetic()
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                })
+        };
+        if shaped(&zip, false) && words.last().is_some_and(|w| shaped(w, true)) {
+            zip = format!("{} {zip}", words.pop()?);
+        }
         let state = words.pop()?;
         let city = if words.is_empty() {
             parts.pop()?.to_string()
@@ -115,7 +129,7 @@ impl AddressInput {
             location,
             city,
             state: state.to_string(),
-            zip: zip.to_string(),
+            zip,
             country,
         })
     }
@@ -419,6 +433,11 @@ mod tests {
         assert_eq!(again, parsed);
         assert!(cut("500 Congress Ave").is_none());
         assert!(cut("Austin TX").is_none());
+        let toronto = cut("100 King St W, Toronto, ON M5X 1A9").unwrap();
+        assert_eq!(
+            (toronto.state.as_str(), toronto.zip.as_str()),
+            ("ON", "M5X 1A9")
+        );
         assert_eq!(
             cut("1 Main St, Toronto ON M5V, Canada")
                 .unwrap()

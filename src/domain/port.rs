@@ -99,21 +99,17 @@ impl PortDetails {
         );
         // The service address is checked as an E911 address is (a street, a US city, state
         // and ZIP that agree, not a PO box): a mismatch with the losing carrier's records is
-        // the commonest reason ports are rejected. Kept as that check writes it.
-        let service_address =
-            match service_address.is_empty() || service_address.chars().count() > 200 {
-                true => service_address,
-                false => match checked_address(&service_address) {
-                    Ok(address) => address,
-                    Err(message) => {
-                        errors.push(FieldError {
-                            field: "service_address",
-                            message,
-                        });
-                        service_address
-                    }
-                },
-            };
+        // the commonest reason ports are rejected. It is kept as typed, which is what should
+        // match those records word for word.
+        if !service_address.is_empty()
+            && service_address.chars().count() <= 200
+            && let Err(message) = check_address(&service_address)
+        {
+            errors.push(FieldError {
+                field: "service_address",
+                message,
+            });
+        }
         let account_number = clean(&input.account_number);
         if account_number.is_empty() {
             errors.push(FieldError {
@@ -167,6 +163,26 @@ impl PortDetails {
         }
     }
 
+    /// The details as stored, checked when they were saved: a submission sends them as they
+    /// are (rules added since must not strand a request already made).
+    pub fn stored(
+        current_carrier: String,
+        account_number: String,
+        pin: Option<String>,
+        account_name: String,
+        service_address: String,
+        requested_foc: Option<NaiveDate>,
+    ) -> PortDetails {
+        PortDetails {
+            current_carrier,
+            account_number,
+            pin: pin.filter(|p| !p.is_empty()),
+            account_name,
+            service_address,
+            requested_foc,
+        }
+    }
+
     pub fn requested_foc(&self) -> Option<NaiveDate> {
         self.requested_foc
     }
@@ -188,18 +204,42 @@ impl PortDetails {
     }
 }
 
-/// The service address on one line, checked with the E911 rules, or why it is refused.
-fn checked_address(raw: &str) -> Result<String, String> {
+/// Why the service address on one line is refused, if it is: a US address by the E911
+/// rules; a Canadian one (a province and a postal code) by its postal code's shape.
+fn check_address(raw: &str) -> Result<(), String> {
     let input = super::e911::AddressInput::from_one_line(raw).ok_or_else(|| {
         "write the service address as street, city, state and ZIP: 500 Congress Ave, Austin, TX 78701"
             .to_string()
     })?;
+    if super::search::country_of_state(&input.state.to_ascii_uppercase()) == Some("CA") {
+        return canadian_postal_code(&input.zip);
+    }
     super::e911::E911Address::parse(&input)
-        .map(|a| a.one_line())
+        .map(|_| ())
         .map_err(|errors| {
             let reasons: Vec<String> = errors.into_iter().map(|e| e.message).collect();
             format!("service address: {}", reasons.join("; "))
         })
+}
+
+/// A Canadian postal code: letter, digit, letter, an optional space, digit, letter, digit.
+fn canadian_postal_code(code: &str) -> Result<(), String> {
+    let squashed: Vec<u8> = code.bytes().filter(|b| *b != b' ').collect();
+    let shaped = squashed.len() == 6
+        && squashed.iter().enumerate().all(|(i, b)| {
+            if i % 2 == 0 {
+                b.is_ascii_alphabetic()
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if shaped {
+        Ok(())
+    } else {
+        Err(format!(
+            "service address: “{code}” is not a Canadian postal code (A1A 1A1)"
+        ))
+    }
 }
 
 impl PortRequest {
@@ -677,10 +717,17 @@ mod tests {
             PortDetails::parse(&request)
         };
         assert_eq!(
-            with("500 Congress Ave, Austin TX 78701")
+            with("500 Congress Ave,  Austin TX 78701")
                 .unwrap()
                 .service_address(),
-            "500 Congress Ave, Austin TX 78701, US"
+            "500 Congress Ave, Austin TX 78701",
+            "kept as typed, spaces tidied"
+        );
+        assert!(with("100 King St W, Toronto, ON M5X 1A9").is_ok());
+        assert!(
+            with("100 King St W, Toronto, ON 12345").unwrap_err()[0]
+                .message
+                .contains("Canadian postal code")
         );
         for (address, why) in [
             (

@@ -434,15 +434,14 @@ pub async fn update(
 }
 
 /// The statements that store a document and read it back; fixed per kind, never built
-/// from input. A document covers every number of the request: the other orders of its batch
-/// that have none yet get it too.
+/// from input. A letter names the numbers of its own order, so it stays with that order; the
+/// copy of the bill is the account's, so the other orders of the batch still to be sent (in
+/// draft, or with numbers to fix) that have none get it too.
 fn document_sql(kind: PortDocument) -> (&'static str, &'static str) {
     match kind {
         PortDocument::Loa => (
             "UPDATE port_requests SET loa = $2, loa_filename = $3, loa_uploaded_at = now(), updated_at = now()
-             WHERE id = $1
-                OR (loa IS NULL AND tenant_id = $4
-                    AND batch_id = (SELECT batch_id FROM port_requests WHERE id = $1))
+             WHERE id = $1 AND tenant_id = $4
              RETURNING id",
             "SELECT loa_filename, 'application/pdf', loa FROM port_requests WHERE id = $1 AND tenant_id = $2",
         ),
@@ -451,7 +450,9 @@ fn document_sql(kind: PortDocument) -> (&'static str, &'static str) {
                     bill_uploaded_at = now(), updated_at = now()
              WHERE id = $1
                 OR (bill IS NULL AND tenant_id = $5
-                    AND batch_id = (SELECT batch_id FROM port_requests WHERE id = $1))
+                    AND batch_id = (SELECT batch_id FROM port_requests WHERE id = $1)
+                    AND EXISTS (SELECT 1 FROM port_numbers n WHERE n.port_id = port_requests.id
+                                  AND n.status IN ('draft', 'rejected')))
              RETURNING id",
             "SELECT bill_filename, bill_content_type, bill FROM port_requests WHERE id = $1 AND tenant_id = $2",
         ),

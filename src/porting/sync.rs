@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{audit_port, record_event};
 use crate::audit::{Action, Outcome};
-use crate::domain::port::{PortDetails, PortEvent, PortInput, PortStatus};
+use crate::domain::port::{PortDetails, PortEvent, PortStatus};
 use crate::domain::{E164, Target};
 use crate::error::{AppError, AppResult};
 use crate::secrets::SecretError;
@@ -244,16 +244,14 @@ async fn submit(
             return Ok(usize::from(moved));
         }
     };
-    let details = PortDetails::parse(&PortInput {
-        numbers: vec![],
-        current_carrier: due.current_carrier.clone(),
-        account_number: due.account_number.clone(),
-        pin,
-        account_name: due.account_name.clone(),
-        service_address: due.service_address.clone(),
-        requested_foc: due.requested_foc.map(|d| d.to_string()).unwrap_or_default(),
-    })
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("stored port details invalid: {e:?}")))?;
+    let details = PortDetails::stored(
+        due.current_carrier.clone(),
+        due.account_number.clone(),
+        Some(pin),
+        due.account_name.clone(),
+        due.service_address.clone(),
+        due.requested_foc,
+    );
     let submitted = match carrier {
         Ok(carrier) => carrier.submit_port(tenant_id, number, &details).await,
         Err(refused) => Err(refused),

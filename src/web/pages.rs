@@ -129,7 +129,7 @@ impl Chrome {
                     Some("Port request created: upload the signed LOA, then submit it.")
                 }
                 "port_split" => Some(
-                    "More than 100 numbers: the request is split into orders of at most 100, listed below, each sent and followed on its own. One signed LOA uploaded to any of them covers them all; submit each.",
+                    "More than 100 numbers: the request is split into orders of at most 100, listed below, each sent and followed on its own. Each order needs its own signed LOA (its filled-in letter lists its numbers); a copy of the bill uploaded to one goes to all. Submit each.",
                 ),
                 "port_updated" => {
                     Some("Account details corrected: submit again to resend the rejected numbers.")

@@ -44,12 +44,24 @@ fn a_request_of_150_numbers_becomes_two_orders_that_move_on_their_own() {
         let (_, list) = admin.get("/api/v1/ports").await;
         assert_eq!(list["ports"].as_array().unwrap().len(), 2, "{list}");
 
-        // One LOA, uploaded to the second order, covers the first as well.
+        // A letter names its order's numbers: it stays with the order it was uploaded to.
         let (status, body) = put_loa(&admin, &second_id, "application/pdf", PDF.to_vec()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let first_id = first["id"].as_str().unwrap().to_string();
         let (_, first_now) = admin.get(&format!("/api/v1/ports/{first_id}")).await;
-        assert!(first_now["loa_filename"].is_string(), "{first_now}");
+        assert!(first_now["loa_filename"].is_null(), "{first_now}");
+        let letter = admin
+            .http
+            .get(format!("{}/api/v1/ports/{first_id}/letter", admin.base))
+            .bearer_auth(&admin.token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&letter);
+        assert!(text.contains("(312) 620-1000") && !text.contains("(312) 620-1075"));
 
         // Each order is submitted and followed on its own.
         let (status, body) = admin
@@ -87,6 +99,10 @@ fn a_request_of_150_numbers_becomes_two_orders_that_move_on_their_own() {
             "{page}"
         );
         assert!(page.contains("split into orders of at most 100"), "{page}");
+        assert!(
+            page.contains("Each order needs its own signed LOA"),
+            "{page}"
+        );
     })
 }
 
@@ -168,20 +184,33 @@ async fn put_bill(
 }
 
 #[test]
-fn a_copy_of_the_bill_goes_beside_the_loa_for_every_order() {
+fn a_copy_of_the_bill_goes_beside_the_loa_for_every_order_still_to_be_sent() {
     crate::db::db_test(|pool| async move {
         let app = spawn_app(pool).await;
         let admin = app.api("admin@globex.test").await;
-        let wanted = numbers(4000, 120);
+        let wanted = numbers(4000, 250);
         let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let (status, first) = admin.post("/api/v1/ports", request(&refs, "")).await;
         assert_eq!(status, StatusCode::CREATED, "{first}");
         let id = first["id"].as_str().unwrap().to_string();
         let second = first["orders"][1]["id"].as_str().unwrap().to_string();
+        let third = first["orders"][2]["id"].as_str().unwrap().to_string();
+        // The third order goes to the carrier before the bill is uploaded.
+        let (status, _) = put_loa(&admin, &third, "application/pdf", PDF.to_vec()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = admin
+            .post(&format!("/api/v1/ports/{third}/submit"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
         let (status, body) = put_bill(&admin, &id, "image/png", png.clone()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        // Kept with its content type, and given to the other order.
+        let (_, sent) = admin.get(&format!("/api/v1/ports/{third}")).await;
+        assert!(
+            sent["bill_bytes"].is_null(),
+            "an order already sent keeps what it was sent with"
+        );
+        // Kept with its content type, and given to the other order still to be sent.
         for order in [&id, &second] {
             let r = admin
                 .http

@@ -806,8 +806,8 @@ fn the_service_address_is_checked_like_an_e911_address_before_anything_is_create
             .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         assert_eq!(
-            created["service_address"],
-            "500 Congress Ave, Austin TX 78701, US"
+            created["service_address"], "500 Congress Ave, Austin TX 78701",
+            "kept as typed"
         );
 
         // On the page, the reason is beside the field and what was typed stays.
