@@ -439,7 +439,7 @@ pub async fn change_capabilities(
     };
     sqlx::query(
         "UPDATE numbers SET voice = $2, sms = $3, fax = $4, voice_carrier_id = $5, sms_carrier_id = $6,
-                            mms = $7, e911_capable = $8
+                            mms = $7, e911_capable = coalesce($8, e911_capable)
          WHERE e164 = $1",
     )
     .bind(number.as_str())
@@ -449,7 +449,8 @@ pub async fn change_capabilities(
     .bind(voice_carrier)
     .bind(sms_carrier)
     .bind(mms)
-    .bind(e911)
+    // Left out, 911 keeps following the number's kind.
+    .bind(change.e911)
     .execute(&mut *tx)
     .await?;
     let result = json!({

@@ -12,7 +12,7 @@ use crate::providers::CarrierFeature;
 use crate::state::AppState;
 
 /// Numbers one check judges at most.
-pub const MAX_CHECKED: usize = 1000;
+pub const MAX_CHECKED: usize = 500;
 
 /// One number's verdict, with the number as it was typed.
 #[derive(Debug, Clone, Serialize)]

@@ -91,6 +91,20 @@ fn the_search_finds_numbers_that_carry_what_is_asked_and_says_what_each_carries(
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{patched}");
+        // A change that leaves 911 out leaves it following the number's kind.
+        let (status, _) = reseller
+            .patch(
+                "/api/v1/inventory/+15125550201",
+                serde_json::json!({ "fax": false }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let by_kind: Option<bool> =
+            sqlx::query_scalar("SELECT e911_capable FROM numbers WHERE e164 = '+15125550201'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(by_kind, None);
         assert_eq!(
             found("limit=100").await,
             [

@@ -58,7 +58,7 @@ fn each_number_gets_its_verdict() {
             .post("/api/v1/ports/check", json!({ "numbers": [] }))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        let many: Vec<String> = (0..1001).map(|i| format!("+1201200{i:04}")).collect();
+        let many: Vec<String> = (0..501).map(|i| format!("+1201200{i:04}")).collect();
         let (status, _) = admin
             .post("/api/v1/ports/check", json!({ "numbers": many }))
             .await;
