@@ -139,20 +139,28 @@ pub struct UseEntry {
     pub details: Option<serde_json::Value>,
 }
 
-/// The use entries of `tenants` before `to`, by tenant, number and time.
+/// The use entries of `tenants` that bear on `[from, to)`, by tenant, number and time: those
+/// of the period, and of the time before it only those after the number's last end before
+/// it (the use still open at `from`, if any), so that a long history is not read back.
 pub async fn number_uses(
     conn: &mut PgConnection,
     tenants: &[TenantId],
-    to: DateTime<Utc>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
 ) -> sqlx::Result<Vec<UseEntry>> {
     sqlx::query_as(
-        "SELECT tenant_id, phone_number, at, action, details FROM audit_log
-         WHERE tenant_id = ANY($1) AND status = 'SUCCESS'
-           AND action IN ('PROVISION', 'RELEASE', 'DEPROVISION')
-           AND phone_number IS NOT NULL AND at < $2
-         ORDER BY tenant_id, phone_number, at, id",
+        "SELECT a.tenant_id, a.phone_number, a.at, a.action, a.details FROM audit_log a
+         WHERE a.tenant_id = ANY($1) AND a.status = 'SUCCESS'
+           AND a.action IN ('PROVISION', 'RELEASE', 'DEPROVISION')
+           AND a.phone_number IS NOT NULL AND a.at < $3
+           AND (a.at >= $2 OR NOT EXISTS (
+                SELECT 1 FROM audit_log e
+                 WHERE e.tenant_id = a.tenant_id AND e.phone_number = a.phone_number
+                   AND e.status = 'SUCCESS' AND e.action IN ('RELEASE', 'DEPROVISION')
+                   AND e.at > a.at AND e.at < $2))
+         ORDER BY a.tenant_id, a.phone_number, a.at, a.id",
     )
     .bind(tenants)
+    .bind(from)
     .bind(to)
     .fetch_all(conn)
     .await

@@ -77,10 +77,40 @@ fn prorate(monthly: Micros, days: u32, in_month: u32) -> Micros {
     ((monthly * days + in_month / 2) / in_month.max(1)) as Micros
 }
 
+/// The days of the month, as bits from its first day, that `[start, end)` touches within
+/// `[from, to)`; the one instant's day when they are equal.
+fn days_touched(
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> u64 {
+    let overlaps = if start == end {
+        start >= from && start < to
+    } else {
+        start < to && end > from
+    };
+    if !overlaps {
+        return 0;
+    }
+    let (start, end) = (start.max(from), end.min(to));
+    let last = if end > start {
+        end - chrono::Duration::microseconds(1)
+    } else {
+        start
+    };
+    let first = from.date_naive();
+    let (a, b) = (start.date_naive(), last.date_naive());
+    let mut days = 0;
+    for day in (a - first).num_days()..=(b - first).num_days() {
+        days |= 1u64 << day;
+    }
+    days
+}
+
 /// The charges of one number for one tenant in `month` up to `now` (the month so far, while
 /// it runs), from its use events in time order (those before the month included: they say
-/// whether it was in use on its first day). None when the number was not the tenant's on any
-/// day of the month.
+/// whether it was in use on its first day). Each period of use is charged at the price of the
+/// PROVISION that began it; a day two periods share is charged once, to the first. None when
+/// the number was not the tenant's on any day of the month.
 pub fn number_charge(
     month: Month,
     now: DateTime<Utc>,
@@ -93,75 +123,54 @@ pub fn number_charge(
     }
     let first = from.date_naive();
     let in_month = (end_of_month.date_naive() - first).num_days() as u32;
-    let mut days: u64 = 0;
-    let mut setup = 0;
-    let mut setup_premium = 0;
-    let mut price: Option<ChargedPrice> = None;
-    let mut since: Option<DateTime<Utc>> = None;
-    let mut mark = |start: DateTime<Utc>, end: DateTime<Utc>| {
-        // [start, end), or the one instant when they are equal, within [from, to).
-        let overlaps = if start == end {
-            start >= from && start < to
-        } else {
-            start < to && end > from
-        };
-        if !overlaps {
-            return;
-        }
-        let (start, end) = (start.max(from), end.min(to));
-        let last = if end > start {
-            end - chrono::Duration::microseconds(1)
-        } else {
-            start
-        };
-        let (a, b) = (start.date_naive(), last.date_naive());
-        for day in (a - first).num_days()..=(b - first).num_days() {
-            days |= 1 << day;
-        }
-    };
+    // Periods of use: (start, end, the price it began at).
+    let mut periods: Vec<(DateTime<Utc>, DateTime<Utc>, &ChargedPrice)> = Vec::new();
+    let mut open: Option<(DateTime<Utc>, &ChargedPrice)> = None;
     for (at, event) in events {
         match event {
-            UseEvent::Provisioned(p) => {
-                // A second PROVISION while in use (an activation completing, a re-route) is
-                // the same use: no new setup fee.
-                if since.is_none() {
-                    since = Some(*at);
-                    if *at >= from && *at < to {
-                        setup += p.setup_micros;
-                        setup_premium += p.setup_micros - p.base_setup_micros;
-                    }
-                }
-                if *at < to {
-                    price = Some(p.clone());
-                }
-            }
+            // A PROVISION while in use (an activation completing, a re-route) is the same
+            // use, at the same price, with no new setup fee.
+            UseEvent::Provisioned(p) if open.is_none() => open = Some((*at, p)),
+            UseEvent::Provisioned(_) => {}
             UseEvent::Ended => {
-                if let Some(start) = since.take() {
-                    mark(start, *at);
+                if let Some((start, p)) = open.take() {
+                    periods.push((start, *at, p));
                 }
             }
         }
     }
-    if let Some(start) = since {
-        mark(start, to);
+    if let Some((start, p)) = open {
+        periods.push((start, to, p));
     }
-    let price = price?;
+    let (mut days, mut monthly, mut base, mut setup, mut setup_premium) = (0u64, 0, 0, 0, 0);
+    let mut premium = None;
+    for (start, end, price) in periods {
+        let touched = days_touched((start, end), (from, to)) & !days;
+        if start >= from && start < to {
+            setup += price.setup_micros;
+            setup_premium += price.setup_micros - price.base_setup_micros;
+        }
+        if touched == 0 {
+            continue;
+        }
+        days |= touched;
+        monthly += prorate(price.monthly_micros, touched.count_ones(), in_month);
+        base += prorate(price.base_monthly_micros, touched.count_ones(), in_month);
+        premium = price.premium.clone();
+    }
     if days == 0 {
         return None;
     }
-    let days_active = days.count_ones();
     let first_day = first + chrono::Days::new(u64::from(days.trailing_zeros()));
     let last_day = first + chrono::Days::new(u64::from(63 - days.leading_zeros()));
-    let monthly = prorate(price.monthly_micros, days_active, in_month);
-    let base = prorate(price.base_monthly_micros, days_active, in_month);
     Some(NumberCharge {
         first_day,
         last_day,
-        days_active,
+        days_active: days.count_ones(),
         monthly_micros: monthly,
         setup_micros: setup,
         premium_micros: monthly - base + setup_premium,
-        premium: price.premium,
+        premium,
     })
 }
 
@@ -265,6 +274,28 @@ mod tests {
             "the 1st to the 4th; ended at midnight"
         );
         assert_eq!(charge.setup_micros, 10_000_000);
+    }
+
+    #[test]
+    fn each_period_is_charged_at_the_price_it_began_at() {
+        let november = Month::parse("2026-11").unwrap();
+        let events = [
+            (
+                at("2026-11-01T00:00:00Z"),
+                UseEvent::Provisioned(premium_toll_free()),
+            ),
+            // The activation completing, recorded without a price: the same period.
+            (at("2026-11-02T00:00:00Z"), UseEvent::Provisioned(local())),
+            (at("2026-11-05T12:00:00Z"), UseEvent::Ended),
+            (at("2026-11-20T00:00:00Z"), UseEvent::Provisioned(local())),
+        ];
+        let charge = number_charge(november, later(), &events).unwrap();
+        // 5 days at $10 (the 1st to the 5th), 11 at $1 (the 20th to the 30th).
+        assert_eq!(charge.days_active, 16);
+        assert_eq!(charge.monthly_micros, 1_666_667 + 366_667);
+        assert_eq!(charge.setup_micros, 5_000_000);
+        assert_eq!(charge.premium_micros, 1_666_667 - 333_333 + 4_000_000);
+        assert_eq!(charge.premium, None, "the latest period's");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::{MonthQuery, accepts_csv, month_of};
 use crate::audit::repo::UseEntry;
 use crate::auth::{ApiCaller, PageCaller};
+use crate::domain::TenantId;
 use crate::domain::costs::{ChargedPrice, UseEvent, number_charge};
 use crate::domain::policy::{Principal, Role};
 use crate::domain::pricing::{Micros, PricingConfig, format_money};
@@ -107,24 +108,21 @@ pub async fn report(
         }
     }
     let ids: Vec<_> = tenants.iter().map(|t| t.id).collect();
-    let (_, to) = month.bounds();
-    let entries = crate::audit::repo::number_uses(&mut conn, &ids, to).await?;
+    let entries = crate::audit::repo::number_uses(&mut conn, &ids, month.bounds()).await?;
     drop(conn);
     let pricing = &state.config.pricing;
     let now = chrono::Utc::now();
-    let mut out = Vec::with_capacity(tenants.len());
-    for tenant in tenants {
-        let mut lines = Vec::new();
-        for group in entries
-            .iter()
-            .filter(|e| e.tenant_id == tenant.id)
-            .collect::<Vec<_>>()
-            .chunk_by(|a, b| a.phone_number == b.phone_number)
-        {
-            let owned: Vec<UseEntry> = group.iter().map(|e| (*e).clone()).collect();
-            if let Some(c) = number_charge(month, now, &events(pricing, &owned)) {
-                lines.push(CostLine {
-                    number: owned[0].phone_number.clone(),
+    // One pass over the entries (by tenant, then number): each number's line to its tenant.
+    let mut lines_of: std::collections::HashMap<TenantId, Vec<CostLine>> = Default::default();
+    for group in
+        entries.chunk_by(|a, b| (a.tenant_id, &a.phone_number) == (b.tenant_id, &b.phone_number))
+    {
+        if let Some(c) = number_charge(month, now, &events(pricing, group)) {
+            lines_of
+                .entry(group[0].tenant_id)
+                .or_default()
+                .push(CostLine {
+                    number: group[0].phone_number.clone(),
                     first_day: c.first_day,
                     last_day: c.last_day,
                     days_active: c.days_active,
@@ -134,8 +132,11 @@ pub async fn report(
                     premium_micros: c.premium_micros,
                     premium: c.premium,
                 });
-            }
         }
+    }
+    let mut out = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        let lines = lines_of.remove(&tenant.id).unwrap_or_default();
         let sum = |f: fn(&CostLine) -> Micros| lines.iter().map(f).sum::<Micros>();
         let total_micros = sum(|l| l.total_micros);
         out.push(TenantCosts {

@@ -42,6 +42,9 @@ fn local_price() -> Value {
 /// - Globex +15125550122 from the 25th on: 6 days, $0.20.
 /// - Globex +15125550144: a hold cancelled (a RELEASE without a PROVISION): no charge.
 /// - Initech +17185550133 from the 1st at midnight: the month, $1.
+/// - Globex +15125550155, held in September, released, held again from October 20th: the
+///   month, $1.
+/// - Globex +15125550166, held two days of September: nothing in November.
 async fn november(app: &TestApp) {
     // The database stamps audit entries with the time of writing; this test's database lets
     // the test write them in the past.
@@ -104,6 +107,20 @@ async fn november(app: &TestApp) {
         local_price(),
     )
     .await;
+    for (number, action, at) in [
+        ("+15125550155", "PROVISION", "2026-09-01T00:00:00Z"),
+        ("+15125550155", "RELEASE", "2026-09-10T00:00:00Z"),
+        ("+15125550155", "PROVISION", "2026-10-20T00:00:00Z"),
+        ("+15125550166", "PROVISION", "2026-09-01T00:00:00Z"),
+        ("+15125550166", "RELEASE", "2026-09-03T00:00:00Z"),
+    ] {
+        let details = if action == "PROVISION" {
+            local_price()
+        } else {
+            json!({})
+        };
+        use_entry(app, g, number, action, at, details).await;
+    }
     sqlx::query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_stamped")
         .execute(&app.pool)
         .await
@@ -152,21 +169,22 @@ fn the_cost_report_matches_figures_worked_out_by_hand() {
             [
                 ("+15125550111".to_string(), 11, 366_667, 0, 0),
                 ("+15125550122".to_string(), 6, 200_000, 0, 0),
+                ("+15125550155".to_string(), 30, 1_000_000, 0, 0),
                 ("+18885553663".to_string(), 30, 10_000_000, 0, 8_000_000),
             ]
         );
         assert_eq!(globex["lines"][0]["first_day"], "2026-11-10");
         assert_eq!(globex["lines"][0]["last_day"], "2026-11-20");
-        assert_eq!(globex["numbers"], 3);
-        assert_eq!(globex["days_active"], 47);
-        assert_eq!(globex["total_micros"], 10_566_667);
-        assert_eq!(report["total"], "$10.566667");
+        assert_eq!(globex["numbers"], 4);
+        assert_eq!(globex["days_active"], 77);
+        assert_eq!(globex["total_micros"], 11_566_667);
+        assert_eq!(report["total"], "$11.566667");
 
         // The reseller sees each of its tenants; the operator every tenant.
         let reseller = app.api("reseller@acme.test").await;
         let (_, theirs) = reseller.get("/api/v1/reports/costs?month=2026-11").await;
         assert_eq!(tenant(&theirs, "initech")["total_micros"], 1_000_000);
-        assert_eq!(theirs["total_micros"], 11_566_667);
+        assert_eq!(theirs["total_micros"], 12_566_667);
         let operator = app.api("operator@inward.test").await;
         let (_, all) = operator
             .get("/api/v1/reports/costs?month=2026-11&tenant=initech")
@@ -175,7 +193,13 @@ fn the_cost_report_matches_figures_worked_out_by_hand() {
         assert_eq!(all["total_micros"], 1_000_000);
         // October: the toll-free number from the 5th (27 of 31 days) with its setup fee.
         let (_, october) = admin.get("/api/v1/reports/costs?month=2026-10").await;
-        let line = &tenant(&october, "globex")["lines"][0];
+        let line = tenant(&october, "globex")["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["number"] == "+18885553663")
+            .cloned()
+            .unwrap();
         assert_eq!(line["days_active"], 27);
         assert_eq!(line["setup_micros"], 5_000_000);
 
@@ -199,7 +223,7 @@ fn the_cost_report_matches_figures_worked_out_by_hand() {
             rows[1],
             "globex,+15125550111,2026-11-10,2026-11-20,11,0.366667,0.000000,0.000000,0.366667"
         );
-        assert_eq!(rows.len(), 4, "{text}");
+        assert_eq!(rows.len(), 5, "{text}");
 
         // Refusals.
         let agent = app.api("agent@globex.test").await;
@@ -222,7 +246,7 @@ fn the_cost_report_matches_figures_worked_out_by_hand() {
         let (status, page) = browser.get("/reports/costs?month=2026-11").await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("id=\"chart-costs\""), "{page}");
-        assert!(page.contains("$11.566667"), "{page}");
+        assert!(page.contains("$12.566667"), "{page}");
         assert!(page.contains("id=\"tenant-initech\""), "{page}");
         let (status, page) = browser.get("/reports/costs?month=11-2026").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
