@@ -1,6 +1,7 @@
 //! The Letter of Authorization Inward fills in from a port request, for the account holder to
-//! sign and upload back: one US Letter page in Helvetica, with the account's details, the
-//! numbers (up to an order's 100, in four columns) and the lines to sign.
+//! sign and upload back: US Letter pages in Helvetica, with the account's details, the
+//! numbers (up to an order's 100, in four columns) and the lines to sign. It fits one page
+//! unless the details are long; then it goes on to a second.
 
 use chrono::NaiveDate;
 use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str, TextStr};
@@ -37,10 +38,18 @@ fn ansi(text: &str) -> Vec<u8> {
         .collect()
 }
 
-/// `text` cut into lines of at most `width` characters, at spaces.
+/// `text` cut into lines of at most `width` characters, at spaces (a longer word is cut).
 fn wrapped(text: &str, width: usize) -> Vec<String> {
     let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
+    let words = text.split_whitespace().flat_map(|word| {
+        let chars: Vec<char> = word.chars().collect();
+        chars
+            .chunks(width.max(1))
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    for word in words {
+        let word = word.as_str();
         let line = lines.last_mut().expect("one line at least");
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(word.to_string());
@@ -54,13 +63,23 @@ fn wrapped(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// Writes lines top-down from `y`, returning where the next one goes.
+/// Writes lines top-down from `y`, on a new page when the current one is full.
 struct Writer {
+    done: Vec<Content>,
     content: Content,
     y: f32,
 }
 
 impl Writer {
+    /// Starts a new page unless `needed` points still fit above the bottom margin.
+    fn room(&mut self, needed: f32) {
+        if self.y - needed < MARGIN {
+            let full = std::mem::replace(&mut self.content, Content::new());
+            self.done.push(full);
+            self.y = HEIGHT - MARGIN;
+        }
+    }
+
     fn text(&mut self, x: f32, size: f32, bold: bool, text: &str) {
         let font = if bold { Name(b"F2") } else { Name(b"F1") };
         let bytes = ansi(text);
@@ -73,13 +92,16 @@ impl Writer {
     }
 
     fn line(&mut self, size: f32, bold: bool, text: &str) {
+        self.room(size * 1.45);
         self.text(MARGIN, size, bold, text);
         self.y -= size * 1.45;
     }
 
     fn field(&mut self, label: &str, value: &str) {
+        let parts = wrapped(value, 70);
+        self.room(15.0 + 13.0 * (parts.len() - 1) as f32);
         self.text(MARGIN, 10.0, true, label);
-        for (i, part) in wrapped(value, 70).iter().enumerate() {
+        for (i, part) in parts.iter().enumerate() {
             if i > 0 {
                 self.y -= 13.0;
             }
@@ -93,6 +115,7 @@ impl Writer {
     }
 
     fn signature_line(&mut self, label: &str) {
+        self.room(28.0);
         self.text(MARGIN, 10.0, false, label);
         self.content
             .set_line_width(0.6)
@@ -106,6 +129,7 @@ impl Writer {
 /// The letter as a PDF.
 pub fn render(letter: &Letter) -> Vec<u8> {
     let mut w = Writer {
+        done: Vec::new(),
         content: Content::new(),
         y: HEIGHT - MARGIN,
     };
@@ -156,13 +180,14 @@ pub fn render(letter: &Letter) -> Vec<u8> {
         w.line(10.0, false, &part);
     }
     w.gap(8.0);
+    let shown = letter.numbers.len().min(ROWS * COLUMNS);
+    w.room(16.0 + shown.min(ROWS) as f32 * 12.0);
     w.line(
         11.0,
         true,
         &format!("Numbers to port ({})", letter.numbers.len()),
     );
     let top = w.y;
-    let shown = letter.numbers.len().min(ROWS * COLUMNS);
     let column_width = (WIDTH - 2.0 * MARGIN) / COLUMNS as f32;
     for (i, number) in letter.numbers[..shown].iter().enumerate() {
         w.y = top - (i % ROWS) as f32 * 12.0;
@@ -185,6 +210,8 @@ pub fn render(letter: &Letter) -> Vec<u8> {
         );
     }
     w.gap(14.0);
+    // The lines to sign stay together.
+    w.room(4.0 * 28.0 + 12.0);
     w.signature_line("Authorized signature");
     w.signature_line("Printed name");
     w.signature_line("Title");
@@ -195,32 +222,39 @@ pub fn render(letter: &Letter) -> Vec<u8> {
         "Sign, then upload this letter on the port request's page in Inward (Upload LOA).",
     );
 
+    let mut pages = w.done;
+    pages.push(w.content);
     let catalog = Ref::new(1);
     let tree = Ref::new(2);
-    let page = Ref::new(3);
-    let regular = Ref::new(4);
-    let bold = Ref::new(5);
-    let contents = Ref::new(6);
-    let info = Ref::new(7);
+    let regular = Ref::new(3);
+    let bold = Ref::new(4);
+    let info = Ref::new(5);
+    // Each page and its content stream after those.
+    let page_ref = |i: usize| Ref::new(6 + 2 * i as i32);
+    let content_ref = |i: usize| Ref::new(7 + 2 * i as i32);
     let mut pdf = Pdf::new();
     pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree).kids([page]).count(1);
-    let mut p = pdf.page(page);
-    p.media_box(Rect::new(0.0, 0.0, WIDTH, HEIGHT));
-    p.parent(tree);
-    p.contents(contents);
-    p.resources()
-        .fonts()
-        .pair(Name(b"F1"), regular)
-        .pair(Name(b"F2"), bold);
-    drop(p);
+    pdf.pages(tree)
+        .kids((0..pages.len()).map(page_ref))
+        .count(pages.len() as i32);
+    for (i, content) in pages.into_iter().enumerate() {
+        let mut p = pdf.page(page_ref(i));
+        p.media_box(Rect::new(0.0, 0.0, WIDTH, HEIGHT));
+        p.parent(tree);
+        p.contents(content_ref(i));
+        p.resources()
+            .fonts()
+            .pair(Name(b"F1"), regular)
+            .pair(Name(b"F2"), bold);
+        drop(p);
+        let body = content.finish();
+        pdf.stream(content_ref(i), &body);
+    }
     for (id, name) in [(regular, &b"Helvetica"[..]), (bold, &b"Helvetica-Bold"[..])] {
         pdf.type1_font(id)
             .base_font(Name(name))
             .encoding_predefined(Name(b"WinAnsiEncoding"));
     }
-    let body = w.content.finish();
-    pdf.stream(contents, &body);
     pdf.document_info(info)
         .title(TextStr("Letter of Authorization"))
         .producer(TextStr("Inward"));
@@ -280,11 +314,52 @@ mod tests {
     }
 
     #[test]
+    fn long_details_go_on_to_a_second_page_and_nothing_runs_below_the_margin() {
+        let long = "x".repeat(100);
+        let address = format!(
+            "{} Street, {} City, TX 78701",
+            "9".repeat(90),
+            "Y".repeat(60)
+        );
+        let numbers: Vec<String> = (0..100).map(|i| format!("(312) 620-{i:04}")).collect();
+        let customer = "C".repeat(200);
+        let pdf = render(&Letter {
+            port_id: uuid::Uuid::nil(),
+            customer: &customer,
+            account_name: &long,
+            service_address: &address,
+            current_carrier: &long,
+            account_number: "ACC-1",
+            pin_on_file: false,
+            requested_foc: None,
+            numbers: &numbers,
+            today: NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(),
+        });
+        assert!(contains(&pdf, b"/Count 2"), "two pages");
+        // Every text position stays within the page's margins.
+        let text = String::from_utf8_lossy(&pdf);
+        let placed: Vec<&str> = text.lines().filter(|l| l.ends_with(" Td")).collect();
+        assert!(placed.len() > 100, "{} lines placed", placed.len());
+        for line in placed {
+            let parts: Vec<f32> = line
+                .split_whitespace()
+                .take(2)
+                .map(|n| n.parse().unwrap())
+                .collect();
+            assert!(
+                parts[1] >= MARGIN - 0.5 && parts[1] <= HEIGHT - MARGIN + 0.5,
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
     fn text_outside_the_fonts_encoding_and_long_lines_are_handled() {
         assert_eq!(ansi("a€b—c"), b"a?b?c");
         assert_eq!(ansi("Zoë"), b"Zo\xeb");
         let lines = wrapped("one two three four five", 9);
         assert_eq!(lines, ["one two", "three", "four five"]);
+        assert_eq!(wrapped("abcdefghij k", 4), ["abcd", "efgh", "ij k"]);
         let numbers: Vec<String> = (0..101).map(|i| format!("(312) 620-{i:04}")).collect();
         assert!(contains(&letter(&numbers), b"and 1 more"));
     }
