@@ -89,18 +89,7 @@ impl VanityPattern {
     /// The digits of `national` the pattern matched, as a range of its ten digits: from its
     /// first to its last fixed digit (wildcards at either end are not part of the match).
     pub fn highlight(&self, national: &str) -> Option<std::ops::Range<usize>> {
-        let digits: Vec<u8> = national.bytes().map(|b| b.wrapping_sub(b'0')).collect();
-        let fits = |window: &[u8]| {
-            self.slots
-                .iter()
-                .zip(window)
-                .all(|(slot, d)| slot.is_none_or(|s| s == *d))
-        };
-        let at = if self.is_anchored() {
-            (digits.len() == 10 && fits(&digits)).then_some(0)?
-        } else {
-            digits.windows(self.slots.len()).position(fits)?
-        };
+        let at = self.position(national)?;
         let first = self.slots.iter().position(Option::is_some)?;
         let last = self.slots.iter().rposition(Option::is_some)?;
         Some(at + first..at + last + 1)
@@ -177,6 +166,11 @@ impl VanityPattern {
     }
 
     pub fn matches(&self, national: &str) -> bool {
+        self.position(national).is_some()
+    }
+
+    /// Where in `national` the pattern matches first: 0 for an anchored one that fits.
+    fn position(&self, national: &str) -> Option<usize> {
         let digits: Vec<u8> = national.bytes().map(|b| b.wrapping_sub(b'0')).collect();
         let fits = |window: &[u8]| {
             self.slots
@@ -185,9 +179,9 @@ impl VanityPattern {
                 .all(|(slot, d)| slot.is_none_or(|s| s == *d))
         };
         if self.is_anchored() {
-            digits.len() == 10 && fits(&digits)
+            (digits.len() == 10 && fits(&digits)).then_some(0)
         } else {
-            digits.windows(self.slots.len()).any(fits)
+            digits.windows(self.slots.len()).position(fits)
         }
     }
 }

@@ -68,29 +68,19 @@ pub async fn put_loa(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Json<Value>> {
-    let id = parse_id(&raw, "port request")?;
-    let pdf = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/pdf"));
-    if !pdf {
-        return Err(AppError::invalid(
-            "unsupported_media_type",
-            "send the signed LOA as the body with Content-Type: application/pdf",
-        ));
-    }
-    let kind = PortDocument::Loa;
-    super::upload_document(
+    let upload = Body {
+        headers: &headers,
+        bytes: &body,
+    };
+    put_document(
         &state,
         &caller,
-        id,
-        kind,
-        "loa.pdf",
-        &body,
         request_id.as_deref(),
+        &raw,
+        PortDocument::Loa,
+        upload,
     )
-    .await?;
-    Ok(Json(json!({ "id": id, "loa_bytes": body.len() })))
+    .await
 }
 
 /// A copy of a recent bill as the raw body: `application/pdf`, `image/png` or `image/jpeg`.
@@ -102,33 +92,65 @@ pub async fn put_bill(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Json<Value>> {
-    let id = parse_id(&raw, "port request")?;
-    let named = headers
+    let upload = Body {
+        headers: &headers,
+        bytes: &body,
+    };
+    put_document(
+        &state,
+        &caller,
+        request_id.as_deref(),
+        &raw,
+        PortDocument::Bill,
+        upload,
+    )
+    .await
+}
+
+/// A request's raw body and its headers.
+struct Body<'a> {
+    headers: &'a HeaderMap,
+    bytes: &'a [u8],
+}
+
+/// Stores the body as the request's document when its `Content-Type` is one the document
+/// may be (the bytes are checked too); answers its size as `<kind>_bytes`.
+async fn put_document(
+    state: &AppState,
+    caller: &crate::domain::policy::Principal,
+    request_id: Option<&str>,
+    raw: &str,
+    kind: PortDocument,
+    body: Body<'_>,
+) -> AppResult<Json<Value>> {
+    let id = parse_id(raw, "port request")?;
+    let allowed: &[&str] = match kind {
+        PortDocument::Loa => &["application/pdf"],
+        PortDocument::Bill => &["application/pdf", "image/png", "image/jpeg"],
+    };
+    let named = body
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            ["application/pdf", "image/png", "image/jpeg"]
-                .iter()
-                .any(|t| v.starts_with(t))
-        });
+        .is_some_and(|v| allowed.iter().any(|t| v.starts_with(t)));
     if !named {
         return Err(AppError::invalid(
             "unsupported_media_type",
-            "send the copy of the bill as the body with Content-Type application/pdf, image/png or image/jpeg",
+            format!(
+                "send the {} as the body with Content-Type {}",
+                kind.label(),
+                allowed.join(", ")
+            ),
         ));
     }
-    let kind = PortDocument::Bill;
-    super::upload_document(
-        &state,
-        &caller,
-        id,
-        kind,
-        "bill",
-        &body,
-        request_id.as_deref(),
-    )
-    .await?;
-    Ok(Json(json!({ "id": id, "bill_bytes": body.len() })))
+    let name = match kind {
+        PortDocument::Loa => "loa.pdf",
+        PortDocument::Bill => "bill",
+    };
+    super::upload_document(state, caller, id, kind, name, body.bytes, request_id).await?;
+    let mut answer = json!({ "id": id });
+    answer[format!("{}_bytes", kind.as_str())] = json!(body.bytes.len());
+    Ok(Json(answer))
 }
 
 pub async fn get_bill(

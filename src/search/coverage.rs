@@ -88,11 +88,7 @@ impl CoveragePage {
     }
 
     pub fn state_options(&self) -> Vec<(&'static str, &'static str, bool)> {
-        let chosen = Self::value(&self.params.state);
-        self.states
-            .iter()
-            .map(|(code, name)| (*code, *name, code.eq_ignore_ascii_case(chosen)))
-            .collect()
+        super::pages::state_options(self.states, Self::value(&self.params.state))
     }
 
     pub fn count(&self, n: &i64) -> String {

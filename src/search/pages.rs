@@ -127,6 +127,17 @@ impl BlockRow {
     }
 }
 
+/// (code, name, selected) for a state drop-down with `chosen` picked.
+pub fn state_options(
+    states: &'static [(&'static str, &'static str)],
+    chosen: &str,
+) -> Vec<(&'static str, &'static str, bool)> {
+    states
+        .iter()
+        .map(|(code, name)| (*code, *name, code.eq_ignore_ascii_case(chosen)))
+        .collect()
+}
+
 /// The order-by-quantity form under the results.
 #[derive(Debug, Default)]
 pub struct OrderForm {
@@ -215,11 +226,7 @@ impl SearchPage {
 
     /// (code, name, selected) for the state drop-down.
     pub fn state_options(&self) -> Vec<(&'static str, &'static str, bool)> {
-        let chosen = Self::value(&self.params.state);
-        self.states
-            .iter()
-            .map(|(code, name)| (*code, *name, code.eq_ignore_ascii_case(chosen)))
-            .collect()
+        state_options(self.states, Self::value(&self.params.state))
     }
 
     /// The folded filters open when one of them is in use.
