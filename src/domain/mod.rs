@@ -9,6 +9,7 @@ pub mod hold;
 pub mod ids;
 pub mod lifecycle;
 pub mod order;
+pub mod ownership;
 pub mod policy;
 pub mod port;
 pub mod pricing;

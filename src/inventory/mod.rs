@@ -11,6 +11,7 @@ pub mod csvstage;
 pub mod dashboard;
 pub mod drawn;
 pub mod manage;
+pub mod ownership;
 pub mod pages;
 pub mod repo;
 pub mod routes;

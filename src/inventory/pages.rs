@@ -50,6 +50,11 @@ impl InventoryPage {
         crate::domain::e164::format_national(e164)
     }
 
+    /// A tenant admin's own external number, which it may verify it holds.
+    fn verifiable(&self, row: &InventoryRow) -> bool {
+        self.is_tenant_admin && row.uploaded_by_org_id == Some(self.org_id)
+    }
+
     fn deletable(&self, row: &InventoryRow) -> bool {
         row.uploaded_by_org_id == Some(self.org_id)
             && !row.in_use

@@ -37,6 +37,8 @@ pub struct InventoryRow {
     pub voice_carrier: Option<String>,
     pub sms_carrier: Option<String>,
     pub uploaded_by_org_id: Option<Uuid>,
+    /// When the tenant proved it holds the number (its own, external numbers).
+    pub ownership_verified_at: Option<chrono::DateTime<chrono::Utc>>,
     pub assignment_kind: Option<String>,
     pub assignee: Option<String>,
     /// The caller-ID name the tenant holding the number set, and where it stands.
@@ -82,6 +84,7 @@ impl InventoryRow {
             "capabilities": { "voice": self.voice, "sms": self.sms, "fax": self.fax, "mms": self.mms, "e911": self.e911_capable },
             "voice_carrier": self.voice_carrier, "sms_carrier": self.sms_carrier,
             "uploaded_by_org_id": self.uploaded_by_org_id,
+            "ownership_verified_at": self.ownership_verified_at,
             "assignment": self.assignment_kind.as_ref().map(|k| serde_json::json!({ "kind": k, "assignee": self.assignee })),
         })
     }
@@ -97,7 +100,7 @@ static SELECT: LazyLock<String> = LazyLock::new(|| {
        {in_use} AS in_use,
        n.target_type, n.target_name, n.display_name, n.voice, n.sms, n.fax, n.mms,
        coalesce(n.e911_capable, n.kind = 'local') AS e911_capable,
-       vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id,
+       vc.name AS voice_carrier, sc.name AS sms_carrier, n.uploaded_by_org_id, n.ownership_verified_at,
        na.kind AS assignment_kind, na.assignee,
        cr.name AS cnam_name, cr.status AS cnam_status, coalesce(er.status, 'not_set') AS e911_status
 FROM numbers n

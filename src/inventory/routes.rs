@@ -44,6 +44,14 @@ pub fn api_routes(r: Routes) -> Routes {
             "/inventory/{e164}/assignment",
             put(super::api::assign).delete(super::api::unassign),
         )
+        .at(
+            "/inventory/{e164}/ownership",
+            post(super::ownership::api_start),
+        )
+        .at(
+            "/inventory/{e164}/ownership/confirm",
+            post(super::ownership::api_confirm),
+        )
 }
 
 /// Its pages.
@@ -82,6 +90,14 @@ pub fn page_routes(r: Routes) -> Routes {
         .at(
             "/inventory/numbers/{e164}/assign",
             post(super::pages::assign),
+        )
+        .at(
+            "/inventory/numbers/{e164}/ownership",
+            get(super::ownership::page).post(super::ownership::page_start),
+        )
+        .at(
+            "/inventory/numbers/{e164}/ownership/confirm",
+            post(super::ownership::page_confirm),
         )
 }
 

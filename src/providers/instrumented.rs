@@ -162,6 +162,24 @@ impl Carrier for Instrumented<dyn Carrier> {
             .await
     }
 
+    async fn send_to_number(
+        &self,
+        number: &E164,
+        channel: crate::domain::ownership::Channel,
+        message: &str,
+    ) -> Result<(), ProviderError> {
+        self.observe(
+            "send_to_number",
+            self.inner.send_to_number(number, channel, message),
+        )
+        .await
+    }
+
+    async fn shown_message(&self, number: &E164) -> Result<Option<String>, ProviderError> {
+        self.observe("shown_message", self.inner.shown_message(number))
+            .await
+    }
+
     async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError> {
         self.observe(
             "release_reservation",

@@ -79,6 +79,7 @@ pub enum CarrierFeature {
     Cnam,
     E911,
     Porting,
+    Ownership,
 }
 
 impl CarrierFeature {
@@ -87,6 +88,7 @@ impl CarrierFeature {
             CarrierFeature::Cnam => "caller-ID names (CNAM)",
             CarrierFeature::E911 => "E911 locations",
             CarrierFeature::Porting => "port-in requests",
+            CarrierFeature::Ownership => "ownership checks of external numbers",
         }
     }
 }
@@ -190,6 +192,18 @@ pub trait Carrier: Send + Sync {
         &self,
         number: &E164,
     ) -> Result<crate::domain::port::Portability, ProviderError>;
+
+    /// Sends `message` (with an ownership code) to the number, by SMS or a voice call.
+    async fn send_to_number(
+        &self,
+        number: &E164,
+        channel: crate::domain::ownership::Channel,
+        message: &str,
+    ) -> Result<(), ProviderError>;
+
+    /// The last message the carrier sent to the number when it can show it (the sandbox,
+    /// which has no phones); None for a carrier that reaches real ones.
+    async fn shown_message(&self, number: &E164) -> Result<Option<String>, ProviderError>;
 }
 
 /// `find_target_by_name` as a case-insensitive match over `list_targets`.

@@ -547,6 +547,33 @@ impl Carrier for Sandbox {
         ))
     }
 
+    async fn send_to_number(
+        &self,
+        number: &E164,
+        channel: crate::domain::ownership::Channel,
+        message: &str,
+    ) -> Result<(), ProviderError> {
+        self.fault("send_to_number").await?;
+        sqlx::query("INSERT INTO sandbox_messages (e164, channel, body) VALUES ($1, $2, $3)")
+            .bind(number.as_str())
+            .bind(channel.as_str())
+            .bind(message)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn shown_message(&self, number: &E164) -> Result<Option<String>, ProviderError> {
+        sqlx::query_scalar(
+            "SELECT body FROM sandbox_messages WHERE e164 = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(number.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)
+    }
+
     async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
         let reference = format!("sbx-res-{}", Uuid::new_v4());
         self.reservations

@@ -51,6 +51,7 @@ mod offer;
 mod orders;
 mod outage;
 mod outbound;
+mod ownership;
 mod pages;
 mod pool;
 mod port_orders;

@@ -39,6 +39,7 @@ const OWN_ROWS: &[(&str, &str)] = &[
     ("webhook_endpoints", "org_id"),
     ("webhook_events", "org_id"),
     ("identity_providers", "org_id"),
+    ("ownership_checks", "org_id"),
 ];
 
 /// Tables whose rows belong to a parent row: (table, its key to the parent, the parent table,
