@@ -40,7 +40,7 @@ fn ansi(text: &str) -> Vec<u8> {
 
 /// `text` cut into lines of at most `width` characters, at spaces (a longer word is cut).
 fn wrapped(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
+    let mut lines: Vec<String> = Vec::new();
     let words = text.split_whitespace().flat_map(|word| {
         let chars: Vec<char> = word.chars().collect();
         chars
@@ -49,16 +49,16 @@ fn wrapped(text: &str, width: usize) -> Vec<String> {
             .collect::<Vec<_>>()
     });
     for word in words {
-        let word = word.as_str();
-        let line = lines.last_mut().expect("one line at least");
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
                 line.push(' ');
+                line.push_str(&word);
             }
-            line.push_str(word);
+            _ => lines.push(word),
         }
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
     }
     lines
 }
