@@ -293,6 +293,14 @@ impl E911Address {
     pub fn street(&self) -> &str {
         &self.street
     }
+
+    /// The same place with its street line written otherwise (an address guide's candidate).
+    pub fn with_street(&self, street: String) -> E911Address {
+        E911Address {
+            street,
+            ..self.clone()
+        }
+    }
     pub fn location(&self) -> Option<&str> {
         self.location.as_deref()
     }

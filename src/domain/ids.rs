@@ -77,3 +77,11 @@ mod tests {
         assert!("not-a-uuid".parse::<UserId>().is_err());
     }
 }
+id!(
+    /// A dispatchable location a tenant saved to give to many numbers.
+    E911AddressId
+);
+id!(
+    /// Someone alerted when 911 is dialed from a tenant's numbers.
+    E911ContactId
+);

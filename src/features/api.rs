@@ -44,6 +44,12 @@ pub async fn put_cnam(
 pub struct E911Body {
     #[serde(flatten)]
     pub address: AddressInput,
+    /// One of the tenant's saved addresses instead of the fields.
+    #[serde(default)]
+    pub address_id: Option<crate::domain::E911AddressId>,
+    /// Keep the typed address even when the address guide suggests another form.
+    #[serde(default)]
+    pub as_typed: bool,
     #[serde(default)]
     pub apply_to_all: bool,
 }
@@ -56,11 +62,13 @@ pub async fn put_e911(
     ApiJson(body): ApiJson<E911Body>,
 ) -> AppResult<Json<Value>> {
     let number = parse_path_number(&raw)?;
+    let choice =
+        super::e911::AddressChoice::from_fields(body.address_id, body.address, body.as_typed)?;
     let (view, updated) = super::e911::set(
         &state,
         &caller,
         &number,
-        &body.address,
+        &choice,
         body.apply_to_all,
         request_id.as_deref(),
     )

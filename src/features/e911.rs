@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E164;
+use crate::domain::E911AddressId;
 use crate::domain::TenantId;
 use crate::domain::e911::{AddressInput, E911Address, E911Status, FieldError};
 use crate::domain::policy::Principal;
@@ -27,6 +28,8 @@ pub struct E911View {
     pub zip: Option<String>,
     pub country: Option<String>,
     pub reason: Option<String>,
+    /// The saved address the number was registered from, if any.
+    pub address_id: Option<E911AddressId>,
 }
 
 impl E911View {
@@ -40,6 +43,7 @@ impl E911View {
             zip: None,
             country: None,
             reason: None,
+            address_id: None,
         }
     }
 
@@ -78,7 +82,7 @@ impl E911View {
     }
 }
 
-const VIEW_COLUMNS: &str = "e.status, e.street, e.location, e.city, e.state::text AS state, e.zip, e.country::text AS country, e.reason";
+const VIEW_COLUMNS: &str = "e.status, e.street, e.location, e.city, e.state::text AS state, e.zip, e.country::text AS country, e.reason, e.address_id";
 
 pub async fn view(conn: &mut PgConnection, tenant_id: TenantId, e164: &str) -> AppResult<E911View> {
     let found: Option<E911View> = sqlx::query_as(&format!(
@@ -105,29 +109,150 @@ pub fn invalid_address(errors: Vec<FieldError>) -> AppError {
     }
 }
 
+/// A 911 alert contact that failed validation: 422 naming every field at fault.
+pub fn invalid_contact(errors: Vec<FieldError>) -> AppError {
+    AppError::Invalid {
+        code: "invalid_contact",
+        message: errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        details: json!({ "errors": errors }),
+    }
+}
+
 pub fn parse_address(input: &AddressInput) -> AppResult<E911Address> {
     E911Address::parse(input).map_err(invalid_address)
 }
 
+/// Where an address comes from: typed (`as_typed` keeps it even when the address guide knows
+/// it in another form), or one of the tenant's saved addresses.
+#[derive(Debug, Clone)]
+pub enum AddressChoice {
+    Typed { input: AddressInput, as_typed: bool },
+    Saved(E911AddressId),
+}
+
+impl AddressChoice {
+    /// The API's fields: `address_id`, or the address's own fields and `as_typed`.
+    pub fn from_fields(
+        address_id: Option<E911AddressId>,
+        input: AddressInput,
+        as_typed: bool,
+    ) -> AppResult<AddressChoice> {
+        match address_id {
+            Some(_) if !input.street.trim().is_empty() => Err(AppError::invalid_field(
+                "address_id",
+                "give a saved address (address_id) or the address's fields, not both",
+            )),
+            Some(id) => Ok(AddressChoice::Saved(id)),
+            None => Ok(AddressChoice::Typed { input, as_typed }),
+        }
+    }
+}
+
+/// 422 `address_suggestions`: the 911 provider's address guide knows the address in another
+/// form; the caller sends one of the candidates, or the same address with `as_typed`.
+pub fn suggestions(typed: &E911Address, candidates: &[E911Address]) -> AppError {
+    AppError::Invalid {
+        code: "address_suggestions",
+        message: format!(
+            "The 911 address guide knows “{}” as “{}”: use the suggested address, or keep yours as typed.",
+            typed.one_line(),
+            candidates
+                .first()
+                .map(E911Address::one_line)
+                .unwrap_or_default()
+        ),
+        details: json!({
+            "typed": typed,
+            "candidates": candidates
+                .iter()
+                .map(|c| json!({ "address": c, "one_line": c.one_line() }))
+                .collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// The address the choice names, checked: a typed one by the rules and then by the tenant's
+/// 911 provider, which may know it in another form (refused with its candidates unless
+/// `as_typed`). A provider that cannot be asked does not stop the user: its registration will
+/// say what it thinks of the address.
+pub async fn resolve(
+    state: &AppState,
+    tenant_id: TenantId,
+    choice: &AddressChoice,
+) -> AppResult<(E911Address, Option<E911AddressId>)> {
+    match choice {
+        AddressChoice::Saved(id) => {
+            let mut conn = state.pool.acquire().await?;
+            let address = super::e911_book::address_of(&mut conn, tenant_id, *id).await?;
+            Ok((address, Some(*id)))
+        }
+        AddressChoice::Typed { input, as_typed } => {
+            let address = parse_address(input)?;
+            if !as_typed {
+                let candidates = match state
+                    .provider_for(tenant_id)
+                    .await?
+                    .carrier(crate::providers::CarrierFeature::E911)
+                {
+                    Ok(carrier) => carrier
+                        .address_candidates(&address)
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "the 911 address guide did not answer");
+                            Vec::new()
+                        }),
+                    Err(_) => Vec::new(),
+                };
+                if !candidates.is_empty() {
+                    return Err(suggestions(&address, &candidates));
+                }
+            }
+            Ok((address, None))
+        }
+    }
+}
+
+/// Which numbers of the tenant an address is saved for.
+#[derive(Debug, Clone, Copy)]
+enum Which<'a> {
+    All,
+    Numbers(&'a [String]),
+    /// Those registered from a saved address (which changed).
+    UsingSaved(E911AddressId),
+}
+
 /// Saves the address for the given numbers of the tenant (all of them when `numbers` is
 /// `None`) as `pending`, audits each, and returns the numbers changed.
+#[allow(clippy::too_many_arguments)]
 async fn save(
     conn: &mut PgConnection,
     caller: &Principal,
     tenant_id: TenantId,
-    numbers: Option<&[String]>,
+    which: Which<'_>,
     address: &E911Address,
+    address_id: Option<E911AddressId>,
     how: &str,
     request_id: Option<&str>,
 ) -> AppResult<Vec<String>> {
+    let (numbers, saved) = match which {
+        Which::All => (None, None),
+        Which::Numbers(n) => (Some(n), None),
+        Which::UsingSaved(id) => (None, Some(id)),
+    };
     let changed: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO e911_records (e164, tenant_id, street, location, city, state, zip, country, status)
-         SELECT e164, tenant_id, $3, $4, $5, $6, $7, $8, 'pending' FROM numbers
-         WHERE tenant_id = $1 AND ($2::text[] IS NULL OR e164 = ANY($2))
+        "INSERT INTO e911_records (e164, tenant_id, street, location, city, state, zip, country, status, address_id)
+         SELECT n.e164, n.tenant_id, $3, $4, $5, $6, $7, $8, 'pending', $9 FROM numbers n
+         WHERE n.tenant_id = $1 AND ($2::text[] IS NULL OR n.e164 = ANY($2))
+           AND ($10::uuid IS NULL OR EXISTS (
+               SELECT 1 FROM e911_records r WHERE r.e164 = n.e164 AND r.address_id = $10))
          ON CONFLICT (e164) DO UPDATE SET street = EXCLUDED.street, location = EXCLUDED.location,
              city = EXCLUDED.city, state = EXCLUDED.state, zip = EXCLUDED.zip, country = EXCLUDED.country,
              status = 'pending', reason = NULL, provider_ref = NULL, attempts = 0,
-             next_attempt_at = now(), updated_at = now()
+             address_id = EXCLUDED.address_id, next_attempt_at = now(), updated_at = now()
          RETURNING e164",
     )
     .bind(tenant_id)
@@ -138,15 +263,18 @@ async fn save(
     .bind(address.state())
     .bind(address.zip())
     .bind(address.country())
+    .bind(address_id)
+    .bind(saved)
     .fetch_all(&mut *conn)
     .await?;
     for e164 in &changed {
         let entry = Entry::new(Action::E911, Outcome::Success)
             .by(Some(tenant_id), Some(caller.user_id), request_id)
             .number(e164)
-            .details(
-                json!({ "event": "changed", "how": how, "address": address, "status": "pending" }),
-            );
+            .details(json!({
+                "event": "changed", "how": how, "address": address,
+                "address_id": address_id, "status": "pending"
+            }));
         audit::repo::record(&mut *conn, &entry).await?;
     }
     Ok(changed)
@@ -157,23 +285,33 @@ pub async fn set(
     state: &AppState,
     caller: &Principal,
     number: &E164,
-    input: &AddressInput,
+    choice: &AddressChoice,
     apply_to_all: bool,
     request_id: Option<&str>,
 ) -> AppResult<(E911View, usize)> {
     let tenant_id = caller.tenant_admin()?;
+    crate::numbers::repo::find(
+        &mut *state.pool.acquire().await?,
+        tenant_id,
+        number.as_str(),
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    // The address guide is asked before the transaction: nothing waits on it with locks held.
+    let (address, address_id) = resolve(state, tenant_id, choice).await?;
     let mut tx = state.pool.begin().await?;
-    crate::numbers::repo::find(&mut tx, tenant_id, number.as_str())
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
-    let address = parse_address(input)?;
     let only = [number.as_str().to_string()];
     let changed = save(
         &mut tx,
         caller,
         tenant_id,
-        (!apply_to_all).then_some(&only[..]),
+        if apply_to_all {
+            Which::All
+        } else {
+            Which::Numbers(&only)
+        },
         &address,
+        address_id,
         if apply_to_all {
             "apply_to_all"
         } else {
@@ -190,7 +328,14 @@ pub async fn set(
 #[derive(Debug, Clone, Deserialize)]
 pub struct BulkRequest {
     pub numbers: Vec<String>,
+    #[serde(default)]
     pub address: AddressInput,
+    /// A saved address instead of `address`.
+    #[serde(default)]
+    pub address_id: Option<E911AddressId>,
+    /// Keep the typed address even when the address guide suggests another form.
+    #[serde(default)]
+    pub as_typed: bool,
     #[serde(default)]
     pub confirm: bool,
 }
@@ -244,7 +389,12 @@ pub async fn bulk(
             numbers.push(n.as_str().to_string());
         }
     }
-    let address = parse_address(&request.address)?;
+    let choice = AddressChoice::from_fields(
+        request.address_id,
+        request.address.clone(),
+        request.as_typed,
+    )?;
+    let (address, address_id) = resolve(state, tenant_id, &choice).await?;
     let mut tx = state.pool.begin().await?;
     let lines: Vec<BulkLine> = sqlx::query_as(
         "SELECT n.e164, coalesce(e.status, 'not_set') AS current_status,
@@ -285,8 +435,9 @@ pub async fn bulk(
             &mut tx,
             caller,
             tenant_id,
-            Some(&numbers),
+            Which::Numbers(&numbers),
             &address,
+            address_id,
             "bulk",
             request_id,
         )
@@ -296,6 +447,43 @@ pub async fn bulk(
         summary.updated = changed.len();
     }
     Ok(summary)
+}
+
+/// A saved address changed: every number registered from it is registered again with the
+/// new address. Returns the numbers.
+pub async fn follow_saved(
+    conn: &mut PgConnection,
+    caller: &Principal,
+    tenant_id: TenantId,
+    id: E911AddressId,
+    address: &E911Address,
+    request_id: Option<&str>,
+) -> AppResult<Vec<String>> {
+    save(
+        conn,
+        caller,
+        tenant_id,
+        Which::UsingSaved(id),
+        address,
+        Some(id),
+        "saved_address",
+        request_id,
+    )
+    .await
+}
+
+/// The numbers registered from each of the tenant's saved addresses.
+pub async fn numbers_by_saved(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+) -> sqlx::Result<Vec<(E911AddressId, String)>> {
+    sqlx::query_as(
+        "SELECT address_id, e164 FROM e911_records
+         WHERE tenant_id = $1 AND address_id IS NOT NULL ORDER BY address_id, e164",
+    )
+    .bind(tenant_id)
+    .fetch_all(conn)
+    .await
 }
 
 /// The numbers among `numbers` whose E911 address is not registered, with their status.

@@ -24,6 +24,17 @@ pub struct NumberFeatures {
     pub can_edit: bool,
     pub unassigned: String,
     pub require_e911: bool,
+    /// The tenant's saved addresses, to choose one for the number.
+    pub saved_addresses: Vec<super::e911_book::SavedAddress>,
+    /// The address guide's candidates after the form was sent.
+    pub e911_suggestions: Option<super::e911_pages::Suggestions>,
+    /// Who is alerted when 911 is dialed from the number (the tenant's and its own).
+    pub alert_contacts: Vec<super::e911_contacts::ContactRow>,
+    pub contact_error: Option<String>,
+    pub contact_refusal: Refusal,
+    /// How each contact was reached by the test alert just sent.
+    pub alert_deliveries: Option<Vec<super::e911_contacts::Delivery>>,
+    pub alert_error: Option<String>,
 }
 
 impl NumberFeatures {
@@ -43,6 +54,9 @@ pub async fn number_features(
     let cnam = super::cnam::view(&mut conn, tenant_id, e164).await?;
     let e911 = super::e911::view(&mut conn, tenant_id, e164).await?;
     let settings = crate::tenants::settings::load(&mut conn, tenant_id).await?;
+    let alert_contacts = super::e911_contacts::list(&mut conn, tenant_id, Some(e164)).await?;
+    drop(conn);
+    let saved_addresses = super::e911_book::list(state, &caller.principal).await?;
     Ok(NumberFeatures {
         cnam,
         e911_form: e911.clone(),
@@ -55,5 +69,12 @@ pub async fn number_features(
         can_edit: caller.principal.is_tenant_admin(),
         unassigned: settings.unassigned_description(),
         require_e911: settings.require_e911,
+        saved_addresses,
+        e911_suggestions: None,
+        alert_contacts,
+        contact_error: None,
+        contact_refusal: Refusal::default(),
+        alert_deliveries: None,
+        alert_error: None,
     })
 }

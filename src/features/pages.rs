@@ -5,7 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::e911::{BulkRequest, BulkSummary, E911View};
+use super::e911::{AddressChoice, BulkRequest, BulkSummary, E911View};
+use super::e911_pages::{Suggestions, address_input, suggestions_of};
 use super::number_view::number_features;
 use super::settings_change::SettingsUpdate;
 use crate::auth::{PageCaller, RequestId};
@@ -21,16 +22,18 @@ use crate::web::{Form, PageError, PageResult, Refusal, render};
 /// The address form's fields (the bulk form has no country: it is the US).
 const ADDRESS_FIELDS: [&str; 6] = ["street", "location", "city", "state", "zip", "country"];
 
-fn address_input(form: &Form) -> AddressInput {
-    let location = form.text("location");
-    let country = form.text("country");
-    AddressInput {
-        street: form.text("street"),
-        location: (!location.trim().is_empty()).then_some(location),
-        city: form.text("city"),
-        state: form.text("state"),
-        zip: form.text("zip"),
-        country: (!country.trim().is_empty()).then_some(country),
+/// The form's choice: a saved address picked from the list, or the typed one.
+fn choice_of(form: &Form) -> Result<AddressChoice, AppError> {
+    let saved = form.text("address_id");
+    if saved.trim().is_empty() {
+        Ok(AddressChoice::Typed {
+            input: address_input(form),
+            as_typed: form.text("as_typed") == "on",
+        })
+    } else {
+        Ok(AddressChoice::Saved(super::e911_api::address_id(
+            saved.trim(),
+        )?))
     }
 }
 
@@ -44,6 +47,7 @@ fn typed(input: &AddressInput) -> E911View {
         zip: Some(input.zip.clone()),
         country: input.country.clone(),
         reason: None,
+        address_id: None,
     }
 }
 
@@ -92,11 +96,12 @@ pub async fn save_e911(
     let form = Form::parse(&body);
     let input = address_input(&form);
     let apply_to_all = form.text("apply_to_all") == "on";
+    let choice = choice_of(&form)?;
     match super::e911::set(
         &state,
         &caller.principal,
         &number,
-        &input,
+        &choice,
         apply_to_all,
         request_id.as_deref(),
     )
@@ -112,6 +117,13 @@ pub async fn save_e911(
         }
         Err(err @ AppError::Invalid { .. }) => {
             let mut features = number_features(&state, &caller, number.as_str()).await?;
+            let extra = if apply_to_all {
+                vec![("apply_to_all".to_string(), "on".to_string())]
+            } else {
+                Vec::new()
+            };
+            features.e911_suggestions =
+                suggestions_of(&err, &format!("/numbers/{number}/e911"), extra);
             features.e911_error = Some(err.public_message());
             features.e911_refusal = Refusal::new(form.into_pairs(), &err).shown_on(&ADDRESS_FIELDS);
             features.e911_form = typed(&input);
@@ -134,6 +146,11 @@ struct BulkPage {
     summary: Option<BulkSummary>,
     error: Option<String>,
     refusal: Refusal,
+    saved_addresses: Vec<super::e911_book::SavedAddress>,
+    /// The saved address chosen, or empty; `as_typed` once the user kept the typed address.
+    address_id: String,
+    as_typed: bool,
+    suggestions: Option<Suggestions>,
 }
 
 impl BulkPage {
@@ -148,6 +165,7 @@ fn picked(form: &Form) -> Vec<String> {
 
 /// The bulk form, reached from the numbers list with the ticked numbers in the query.
 pub async fn bulk_form(
+    State(state): State<AppState>,
     caller: PageCaller,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> PageResult {
@@ -163,6 +181,10 @@ pub async fn bulk_form(
         summary: None,
         error,
         refusal: Refusal::default(),
+        saved_addresses: super::e911_book::list(&state, &caller.principal).await?,
+        address_id: String::new(),
+        as_typed: false,
+        suggestions: None,
     }))
 }
 
@@ -174,9 +196,16 @@ pub async fn bulk_submit(
     body: Bytes,
 ) -> PageResult {
     let form = Form::parse(&body);
+    let address_id = form.text("address_id").trim().to_string();
     let request = BulkRequest {
         numbers: picked(&form),
         address: address_input(&form),
+        address_id: if address_id.is_empty() {
+            None
+        } else {
+            Some(super::e911_api::address_id(&address_id)?)
+        },
+        as_typed: form.text("as_typed") == "on",
         confirm: form.text("confirm") == "yes",
     };
     let mut page = BulkPage {
@@ -186,6 +215,10 @@ pub async fn bulk_submit(
         summary: None,
         error: None,
         refusal: Refusal::default(),
+        saved_addresses: super::e911_book::list(&state, &caller.principal).await?,
+        address_id,
+        as_typed: request.as_typed,
+        suggestions: None,
     };
     match super::e911::bulk(&state, &caller.principal, &request, request_id.as_deref()).await {
         Ok(summary) if summary.confirmed => {
@@ -196,6 +229,12 @@ pub async fn bulk_submit(
             Ok(render(&page))
         }
         Err(err @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
+            let extra = request
+                .numbers
+                .iter()
+                .map(|n| ("number".to_string(), n.clone()))
+                .collect();
+            page.suggestions = suggestions_of(&err, "/e911/bulk", extra);
             page.error = Some(err.public_message());
             page.refusal = Refusal::new(form.into_pairs(), &err).shown_on(&ADDRESS_FIELDS);
             Ok((err.status(), render(&page)).into_response())

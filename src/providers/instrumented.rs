@@ -162,6 +162,14 @@ impl Carrier for Instrumented<dyn Carrier> {
             .await
     }
 
+    async fn address_candidates(
+        &self,
+        address: &E911Address,
+    ) -> Result<Vec<E911Address>, ProviderError> {
+        self.observe("address_candidates", self.inner.address_candidates(address))
+            .await
+    }
+
     async fn send_to_number(
         &self,
         number: &E164,

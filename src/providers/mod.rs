@@ -176,6 +176,13 @@ pub trait Carrier: Send + Sync {
         address: &E911Address,
     ) -> Result<String, ProviderError>;
     async fn e911_status(&self, reference: &str) -> Result<RequestStatus, ProviderError>;
+    /// The forms in which the 911 provider's address guide knows `address`, best first, when
+    /// it would register it otherwise than typed; empty when it takes it as it is. Asked before
+    /// an address is saved, so that the user chooses.
+    async fn address_candidates(
+        &self,
+        address: &E911Address,
+    ) -> Result<Vec<E911Address>, ProviderError>;
 
     /// Submits a port-in of one number with the old account's details; returns its reference.
     async fn submit_port(

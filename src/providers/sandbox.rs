@@ -71,7 +71,7 @@ impl Sandbox {
     }
 
     /// The operations a fault can be injected into (`inward sandbox fail --operation`).
-    pub const FAULT_OPERATIONS: [&str; 9] = [
+    pub const FAULT_OPERATIONS: [&str; 10] = [
         "reserve",
         "release",
         "assign",
@@ -80,6 +80,7 @@ impl Sandbox {
         "ensure_target",
         "cnam",
         "e911",
+        "address_check",
         "port",
     ];
 
@@ -673,6 +674,18 @@ impl Carrier for Sandbox {
         .await
         .map_err(db_error)?;
         status_of(row, "E911", reference)
+    }
+
+    /// The simulated MSAG keeps streets in the USPS standard form.
+    async fn address_candidates(
+        &self,
+        address: &E911Address,
+    ) -> Result<Vec<E911Address>, ProviderError> {
+        self.fault("address_check").await?;
+        Ok(crate::domain::street::standardized(address.street())
+            .map(|street| address.with_street(street))
+            .into_iter()
+            .collect())
     }
 
     async fn submit_port(

@@ -122,6 +122,13 @@ impl Chrome {
                     Some("E911 address saved for the selected numbers: each is being registered.")
                 }
                 "settings_saved" => Some("Tenant settings saved."),
+                "e911_address_saved" => Some("Address saved: choose it for numbers on their page or in a bulk update."),
+                "e911_address_changed" => Some(
+                    "Address changed: every number that uses it is being registered again.",
+                ),
+                "e911_address_deleted" => Some("Saved address deleted."),
+                "e911_contact_added" => Some("911 alert contact added."),
+                "e911_contact_removed" => Some("911 alert contact removed."),
                 "aging_saved" => {
                     Some("Aging period saved: it applies to numbers released from now on.")
                 }

@@ -116,6 +116,19 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
                 }),
             )
             .await;
+        let (_, saved) = admin
+            .post(
+                "/api/v1/e911/addresses",
+                json!({ "label": "HQ", "street": "500 Congress Ave", "city": "Austin", "state": "TX", "zip": "78701" }),
+            )
+            .await;
+        let (status, _) = admin
+            .post(
+                "/api/v1/e911/contacts",
+                json!({ "name": "Front desk", "email": "desk@globex.test", "number": numbers[0] }),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
         let chrome = crate::chrome::Chrome::start().await;
         let mut problems = Vec::new();
         chrome.login(&app.url(""), "admin@globex.test").await;
@@ -140,6 +153,8 @@ fn every_control_is_named_and_the_pages_can_be_skipped_to() {
             "/notifications".to_string(),
             "/drift".to_string(),
             "/e911/bulk".to_string(),
+            "/e911".to_string(),
+            format!("/e911/addresses/{}", saved["id"].as_str().unwrap()),
             "/search?kind=local".to_string(),
             "/search?npa=512&pattern=55&pattern_match=ends_with&sort=price".to_string(),
             "/search/coverage?state=TX".to_string(),

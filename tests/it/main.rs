@@ -31,6 +31,7 @@ mod contract;
 mod costs;
 mod dashboards;
 mod e911;
+mod e911_sites;
 mod expiry;
 mod extend;
 mod features_isolation;

@@ -49,6 +49,8 @@ impl Objects {
             "carriers",
             "webhooks",
             "identity-providers",
+            "addresses",
+            "contacts",
         ] {
             objects.insert(kind, made_up.clone());
         }
@@ -182,6 +184,20 @@ fn every_route_refuses_strangers_and_other_tenants_and_never_fails() {
             .await
             .unwrap();
         let provider = crate::sso::unanswered_globex_provider(&app).await;
+        let (status, saved_address) = globex_admin
+            .post(
+                "/api/v1/e911/addresses",
+                json!({ "label": "HQ", "street": "500 Congress Ave", "city": "Austin", "state": "TX", "zip": "78701" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{saved_address}");
+        let (status, contact) = globex_admin
+            .post(
+                "/api/v1/e911/contacts",
+                json!({ "name": "Front desk", "email": "desk@globex.test" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{contact}");
         let absent = uuid::Uuid::new_v4().to_string();
         let objects = Objects(BTreeMap::from([
             ("webhooks", webhook),
@@ -190,6 +206,11 @@ fn every_route_refuses_strangers_and_other_tenants_and_never_fails() {
                 provider["id"].as_str().unwrap().to_string(),
             ),
             ("delivery", delivery.to_string()),
+            (
+                "addresses",
+                saved_address["id"].as_str().unwrap().to_string(),
+            ),
+            ("contacts", contact["id"].as_str().unwrap().to_string()),
             ("e164", numbers[0].clone()),
             (
                 "reservations",

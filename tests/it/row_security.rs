@@ -40,6 +40,8 @@ const OWN_ROWS: &[(&str, &str)] = &[
     ("webhook_events", "org_id"),
     ("identity_providers", "org_id"),
     ("ownership_checks", "org_id"),
+    ("e911_addresses", "tenant_id"),
+    ("e911_contacts", "tenant_id"),
 ];
 
 /// Tables whose rows belong to a parent row: (table, its key to the parent, the parent table,
