@@ -64,6 +64,22 @@ impl AppError {
         }
     }
 
+    /// 422 `code` naming every field at fault, each in `details.errors`.
+    pub fn invalid_fields(
+        code: &'static str,
+        errors: Vec<crate::domain::e911::FieldError>,
+    ) -> Self {
+        AppError::Invalid {
+            code,
+            message: errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" "),
+            details: json!({ "errors": errors }),
+        }
+    }
+
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         AppError::Invalid {
             code: "invalid_input",

@@ -98,28 +98,7 @@ pub async fn view(conn: &mut PgConnection, tenant_id: TenantId, e164: &str) -> A
 
 /// An address that failed validation: 422 naming every rule that failed.
 pub fn invalid_address(errors: Vec<FieldError>) -> AppError {
-    AppError::Invalid {
-        code: "invalid_address",
-        message: errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
-        details: json!({ "errors": errors }),
-    }
-}
-
-/// A 911 alert contact that failed validation: 422 naming every field at fault.
-pub fn invalid_contact(errors: Vec<FieldError>) -> AppError {
-    AppError::Invalid {
-        code: "invalid_contact",
-        message: errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
-        details: json!({ "errors": errors }),
-    }
+    AppError::invalid_fields("invalid_address", errors)
 }
 
 pub fn parse_address(input: &AddressInput) -> AppResult<E911Address> {

@@ -154,11 +154,6 @@ fn label_taken(label: &str) -> AppError {
     )
 }
 
-fn is_label_clash(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.constraint() == Some("e911_addresses_label"))
-}
-
 fn audited(
     caller: &Principal,
     tenant_id: TenantId,
@@ -171,6 +166,47 @@ fn audited(
     Entry::new(Action::E911, Outcome::Success)
         .by(Some(tenant_id), Some(caller.user_id), request_id)
         .details(json!({ "event": event, "address_id": id, "label": label, "address": address }))
+}
+
+/// Writes a new saved address (`id` None) or changes one; the id written, None when `id` is
+/// not the tenant's.
+async fn store(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    id: Option<E911AddressId>,
+    label: &str,
+    address: &E911Address,
+) -> AppResult<Option<E911AddressId>> {
+    sqlx::query_scalar(
+        "WITH changed AS (
+             UPDATE e911_addresses SET label = $2, street = $3, location = $4, city = $5, state = $6,
+                 zip = $7, country = $8, updated_at = now()
+             WHERE $9::uuid IS NOT NULL AND tenant_id = $1 AND id = $9 RETURNING id),
+         added AS (
+             INSERT INTO e911_addresses (tenant_id, label, street, location, city, state, zip, country)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE $9::uuid IS NULL RETURNING id)
+         SELECT id FROM changed UNION ALL SELECT id FROM added",
+    )
+    .bind(tenant_id)
+    .bind(label)
+    .bind(address.street())
+    .bind(address.location())
+    .bind(address.city())
+    .bind(address.state())
+    .bind(address.zip())
+    .bind(address.country())
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| {
+        if e.as_database_error()
+            .is_some_and(|d| d.constraint() == Some("e911_addresses_label"))
+        {
+            label_taken(label)
+        } else {
+            e.into()
+        }
+    })
 }
 
 pub async fn create(
@@ -200,27 +236,9 @@ pub async fn create(
             json!({ "limit": MAX_SAVED }),
         ));
     }
-    let id: E911AddressId = sqlx::query_scalar(
-        "INSERT INTO e911_addresses (tenant_id, label, street, location, city, state, zip, country)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(tenant_id)
-    .bind(&label)
-    .bind(address.street())
-    .bind(address.location())
-    .bind(address.city())
-    .bind(address.state())
-    .bind(address.zip())
-    .bind(address.country())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| {
-        if is_label_clash(&e) {
-            label_taken(&label)
-        } else {
-            e.into()
-        }
-    })?;
+    let id = store(&mut tx, tenant_id, None, &label, &address)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a new saved address was not stored")))?;
     let entry = audited(
         caller,
         tenant_id,
@@ -254,30 +272,10 @@ pub async fn update(
     };
     let (address, _) = resolve(state, tenant_id, &choice).await?;
     let mut tx = state.pool.begin().await?;
-    let updated = sqlx::query(
-        "UPDATE e911_addresses SET label = $3, street = $4, location = $5, city = $6, state = $7,
-             zip = $8, country = $9, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(tenant_id)
-    .bind(id)
-    .bind(&label)
-    .bind(address.street())
-    .bind(address.location())
-    .bind(address.city())
-    .bind(address.state())
-    .bind(address.zip())
-    .bind(address.country())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| {
-        if is_label_clash(&e) {
-            label_taken(&label)
-        } else {
-            e.into()
-        }
-    })?;
-    if updated.rows_affected() == 0 {
+    if store(&mut tx, tenant_id, Some(id), &label, &address)
+        .await?
+        .is_none()
+    {
         return Err(AppError::NotFound(format!("saved address {id}")));
     }
     let entry = audited(

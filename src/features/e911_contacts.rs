@@ -66,7 +66,8 @@ pub async fn add(
     request_id: Option<&str>,
 ) -> AppResult<ContactRow> {
     let tenant_id = caller.tenant_admin()?;
-    let contact = Contact::parse(input).map_err(super::e911::invalid_contact)?;
+    let contact =
+        Contact::parse(input).map_err(|e| AppError::invalid_fields("invalid_contact", e))?;
     let mut tx = state.pool.begin().await?;
     if let Some(n) = number {
         crate::numbers::repo::find(&mut tx, tenant_id, n.as_str())

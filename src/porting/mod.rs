@@ -42,15 +42,7 @@ pub use sync::sync;
 pub use view::{PortDetail, PortEventRow, PortNumber, PortSummary, PortView, detail, list};
 
 fn invalid(errors: Vec<FieldError>) -> AppError {
-    AppError::Invalid {
-        code: "invalid_port_request",
-        message: errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" "),
-        details: json!({ "errors": errors }),
-    }
+    AppError::invalid_fields("invalid_port_request", errors)
 }
 
 #[derive(Debug, Clone, Deserialize)]
