@@ -47,6 +47,26 @@ pub async fn last_provisioner(
     Ok(user.flatten())
 }
 
+/// When the tenant last recorded `event` (in `details`) of `action` on the number.
+pub async fn last_event_at(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    e164: &str,
+    action: &str,
+    event: &str,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    sqlx::query_scalar(
+        "SELECT at FROM audit_log WHERE phone_number = $1 AND tenant_id = $2 AND action = $3
+           AND details->>'event' = $4 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(e164)
+    .bind(tenant_id)
+    .bind(action)
+    .bind(event)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Many entries in one statement (the deferred SEARCH entries), in the order given.
 pub async fn record_many(conn: &mut PgConnection, entries: &[Entry]) -> sqlx::Result<()> {
     fn column<T>(entries: &[Entry], f: impl Fn(&Entry) -> T) -> Vec<T> {

@@ -90,6 +90,20 @@ impl Contact {
     }
 }
 
+/// Test alerts for one number are at least this far apart.
+pub const TEST_INTERVAL_SECONDS: i64 = 60;
+
+/// Seconds before another test alert may go out for a number last tested at `last`; None
+/// when it may go now.
+pub fn test_wait(
+    last: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<i64> {
+    let elapsed = (now - last?).num_seconds();
+    (elapsed < TEST_INTERVAL_SECONDS)
+        .then(|| (TEST_INTERVAL_SECONDS - elapsed).clamp(1, TEST_INTERVAL_SECONDS))
+}
+
 /// The alert sent to each contact: its subject line (the email's subject) and its body (the
 /// email's text, and the text message).
 pub fn alert(number: &E164, address: Option<&str>, test: bool) -> (String, String) {
@@ -153,6 +167,24 @@ mod tests {
         assert_eq!(
             fields(input(&"x".repeat(81), Some("a@b.test"), None)),
             ["name"]
+        );
+    }
+
+    #[test]
+    fn test_alerts_for_a_number_are_a_minute_apart() {
+        let now = chrono::Utc::now();
+        assert_eq!(test_wait(None, now), None);
+        assert_eq!(
+            test_wait(Some(now - chrono::Duration::seconds(15)), now),
+            Some(45)
+        );
+        assert_eq!(
+            test_wait(Some(now - chrono::Duration::seconds(60)), now),
+            None
+        );
+        assert_eq!(
+            test_wait(Some(now + chrono::Duration::seconds(5)), now),
+            Some(60)
         );
     }
 

@@ -61,6 +61,23 @@ fn abbreviation(table: &[(&str, &'static str)], word: &str) -> Option<&'static s
         .map(|(_, short)| *short)
 }
 
+/// A direction, written out or abbreviated.
+fn is_directional(word: &str) -> bool {
+    let upper = word.trim_end_matches('.').to_ascii_uppercase();
+    DIRECTIONALS
+        .iter()
+        .any(|(long, short)| *long == upper || short.eq_ignore_ascii_case(&upper))
+}
+
+/// The abbreviation in the case the user wrote the word in (`STREET` → `ST`).
+fn in_case_of(word: &str, abbreviation: &str) -> String {
+    if word.chars().any(|c| c.is_ascii_lowercase()) {
+        abbreviation.to_string()
+    } else {
+        abbreviation.to_ascii_uppercase()
+    }
+}
+
 /// The street line in standard form, or None when it already is (or is not a numbered street
 /// line the rules know how to read). Only a suffix or directional in its place is changed:
 /// a directional right after the house number (`500 North Lamar Blvd`) or at the end
@@ -78,16 +95,19 @@ pub fn standardized(street: &str) -> Option<String> {
     if let Some(d) = abbreviation(&DIRECTIONALS, &words[last]) {
         words[last] = d.to_string();
         last -= 1;
+    } else if is_directional(&words[last]) {
+        last -= 1;
     }
     // The suffix must leave a name before it (`500 Drive` has no street name to shorten).
     if last >= 2
         && let Some(s) = abbreviation(&SUFFIXES, &words[last])
     {
-        words[last] = s.to_string();
+        words[last] = in_case_of(&words[last], s);
     }
     // A directional before the name needs a name and a suffix after it (`7 North Ave` is
-    // North Avenue).
+    // North Avenue), and a name that is not itself a direction (`2 East West Hwy`).
     if last >= 3
+        && !is_directional(&words[2])
         && let Some(d) = abbreviation(&DIRECTIONALS, &words[1])
     {
         words[1] = d.to_string();
@@ -135,6 +155,18 @@ mod tests {
             Some("1 Avenue Rd")
         );
         assert_eq!(standardized("7 North Ave"), None);
+        assert_eq!(
+            standardized("2 East West Highway").as_deref(),
+            Some("2 East West Hwy")
+        );
+        assert_eq!(
+            standardized("1600 Pennsylvania Avenue NW").as_deref(),
+            Some("1600 Pennsylvania Ave NW")
+        );
+        assert_eq!(
+            standardized("100 MAIN STREET").as_deref(),
+            Some("100 MAIN ST")
+        );
         assert_eq!(standardized("5 Drive"), None);
         // Without a house number the guides have nothing to match.
         assert_eq!(standardized("Congress Avenue"), None);

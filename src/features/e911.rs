@@ -195,6 +195,21 @@ pub async fn resolve(
     }
 }
 
+/// A saved address read again in the transaction that gives it to numbers, and held there:
+/// a change of it waits for this transaction and then registers these numbers too, and it
+/// cannot be deleted from under them.
+async fn held(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    address: E911Address,
+    address_id: Option<E911AddressId>,
+) -> AppResult<E911Address> {
+    match address_id {
+        Some(id) => super::e911_book::address_held(conn, tenant_id, id).await,
+        None => Ok(address),
+    }
+}
+
 /// Which numbers of the tenant an address is saved for.
 #[derive(Debug, Clone, Copy)]
 enum Which<'a> {
@@ -279,6 +294,7 @@ pub async fn set(
     // The address guide is asked before the transaction: nothing waits on it with locks held.
     let (address, address_id) = resolve(state, tenant_id, choice).await?;
     let mut tx = state.pool.begin().await?;
+    let address = held(&mut tx, tenant_id, address, address_id).await?;
     let only = [number.as_str().to_string()];
     let changed = save(
         &mut tx,
@@ -375,6 +391,7 @@ pub async fn bulk(
     )?;
     let (address, address_id) = resolve(state, tenant_id, &choice).await?;
     let mut tx = state.pool.begin().await?;
+    let address = held(&mut tx, tenant_id, address, address_id).await?;
     let lines: Vec<BulkLine> = sqlx::query_as(
         "SELECT n.e164, coalesce(e.status, 'not_set') AS current_status,
                 e.street || coalesce(', ' || e.location, '') || ', ' || e.city || ' ' || e.state || ' ' || e.zip AS current_address
@@ -457,8 +474,9 @@ pub async fn numbers_by_saved(
     tenant_id: TenantId,
 ) -> sqlx::Result<Vec<(E911AddressId, String)>> {
     sqlx::query_as(
-        "SELECT address_id, e164 FROM e911_records
-         WHERE tenant_id = $1 AND address_id IS NOT NULL ORDER BY address_id, e164",
+        "SELECT e.address_id, e.e164 FROM e911_records e
+         JOIN numbers n ON n.e164 = e.e164 AND n.tenant_id = e.tenant_id
+         WHERE e.tenant_id = $1 AND e.address_id IS NOT NULL ORDER BY e.address_id, e.e164",
     )
     .bind(tenant_id)
     .fetch_all(conn)

@@ -146,6 +146,23 @@ pub async fn address_of(
     super::e911::parse_address(&saved.input())
 }
 
+/// `address_of`, the row held (`FOR SHARE`) until the caller's transaction ends.
+pub async fn address_held(
+    conn: &mut PgConnection,
+    tenant_id: TenantId,
+    id: E911AddressId,
+) -> AppResult<E911Address> {
+    let saved: Option<SavedAddress> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM e911_addresses WHERE tenant_id = $1 AND id = $2 FOR SHARE"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    let saved = saved.ok_or_else(|| AppError::NotFound(format!("saved address {id}")))?;
+    super::e911::parse_address(&saved.input())
+}
+
 fn label_taken(label: &str) -> AppError {
     AppError::conflict(
         "label_taken",
@@ -272,13 +289,23 @@ pub async fn update(
     };
     let (address, _) = resolve(state, tenant_id, &choice).await?;
     let mut tx = state.pool.begin().await?;
+    // Held until commit: a number given this address meanwhile waits, then reads the new one.
+    let before: Option<SavedAddress> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM e911_addresses WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
+    ))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let before = before.ok_or_else(|| AppError::NotFound(format!("saved address {id}")))?;
+    let moved = super::e911::parse_address(&before.input()).ok().as_ref() != Some(&address);
     if store(&mut tx, tenant_id, Some(id), &label, &address)
         .await?
         .is_none()
     {
         return Err(AppError::NotFound(format!("saved address {id}")));
     }
-    let entry = audited(
+    let mut entry = audited(
         caller,
         tenant_id,
         request_id,
@@ -287,9 +314,17 @@ pub async fn update(
         &label,
         Some(&address),
     );
+    if let Some(details) = entry.details.as_mut() {
+        details["previous"] = json!({ "label": before.label, "address": before.one_line() });
+    }
     audit::repo::record(&mut tx, &entry).await?;
-    let numbers =
-        super::e911::follow_saved(&mut tx, caller, tenant_id, id, &address, request_id).await?;
+    // A new name alone leaves the numbers' registration as it is.
+    let numbers = match moved {
+        true => {
+            super::e911::follow_saved(&mut tx, caller, tenant_id, id, &address, request_id).await?
+        }
+        false => Vec::new(),
+    };
     let saved = find(&mut tx, tenant_id, id).await?;
     tx.commit().await?;
     Ok((saved, numbers))

@@ -143,6 +143,19 @@ pub async fn test_alert(
     crate::numbers::repo::find(&mut conn, tenant_id, number.as_str())
         .await?
         .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
+    // Text messages cost money and reach people who never asked for them: one test a minute.
+    let last =
+        audit::repo::last_event_at(&mut conn, tenant_id, number.as_str(), "E911", "test_alert")
+            .await?;
+    if let Some(wait) = e911_notify::test_wait(last, chrono::Utc::now()) {
+        return Err(AppError::conflict(
+            "alert_too_soon",
+            format!(
+                "a test alert for {number} went out less than a minute ago: send another in {wait} seconds"
+            ),
+            json!({ "retry_after_seconds": wait }),
+        ));
+    }
     let contacts = list(&mut conn, tenant_id, Some(number.as_str())).await?;
     if contacts.is_empty() {
         return Err(AppError::Invalid {

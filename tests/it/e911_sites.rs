@@ -202,6 +202,15 @@ fn a_saved_address_serves_many_numbers_and_its_change_reaches_each() {
             listed["addresses"][0]["numbers"].as_array().unwrap().len(),
             3
         );
+        // A new name alone registers nothing again.
+        let mut renamed = address("600 Congress Ave");
+        renamed["label"] = json!("Austin head office");
+        let (status, body) = admin
+            .put(&format!("/api/v1/e911/addresses/{id}"), renamed)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["registered_again"], json!([]));
+        assert_eq!(body["address"]["label"], "Austin head office");
 
         // Another tenant neither sees it nor uses it.
         let other = app.api("admin@initech.test").await;
@@ -344,6 +353,14 @@ fn alert_contacts_are_told_by_email_and_text_message() {
         .await
         .unwrap();
         assert_eq!(audited, 1);
+        let (status, err) = admin
+            .post(
+                &format!("/api/v1/numbers/{site}/e911/test-alert"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "one test a minute: {err}");
+        assert_eq!(error_code(&err), "alert_too_soon");
 
         // Other tenants see none of them; agents change none.
         let initech = app.api("admin@initech.test").await;
@@ -481,6 +498,40 @@ fn the_pages_save_addresses_add_contacts_and_send_a_test_alert() {
         assert!(
             page.contains(r#"id="alert-sent""#) && page.contains("security@globex.test: sent"),
             "{page}"
+        );
+    })
+}
+
+#[test]
+fn a_number_given_a_saved_address_mid_change_gets_its_new_form() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_fast_features(pool).await;
+        let admin = app.api("admin@globex.test").await;
+        let number = admin.provisioned(1).await.remove(0);
+        let mut hq = address("500 Congress Ave");
+        hq["label"] = json!("HQ");
+        let (_, saved) = admin.post("/api/v1/e911/addresses", hq).await;
+        let id = saved["id"].as_str().unwrap().to_string();
+        // A change of the saved address, not committed yet, as another admin's would be
+        // while its numbers are registered again.
+        let mut change = app.pool.begin().await.unwrap();
+        sqlx::query("UPDATE e911_addresses SET street = '900 Congress Ave' WHERE id = $1::uuid")
+            .bind(&id)
+            .execute(&mut *change)
+            .await
+            .unwrap();
+        let path = format!("/api/v1/numbers/{number}/e911");
+        let give = admin.put(&path, json!({ "address_id": id }));
+        let commit = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            change.commit().await.unwrap();
+        };
+        let ((status, body), ()) = tokio::join!(give, commit);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            street_of(&app, &number).await.as_deref(),
+            Some("900 Congress Ave"),
+            "the number waited for the change and took the address as changed"
         );
     })
 }
