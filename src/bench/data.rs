@@ -4,6 +4,7 @@
 
 use sqlx::{Connection, PgPool};
 
+use super::say;
 use crate::tenants::OPERATOR_ORG_ID;
 
 /// Toll-free: every NPA × NXX 200–999 × 25 lines.
@@ -38,11 +39,11 @@ pub async fn ensure(pool: &PgPool, target: i64) -> anyhow::Result<()> {
         .fetch_one(pool)
         .await?;
     if have >= target {
-        println!("inventory: {have} numbers already present, generation skipped");
+        say!("inventory: {have} numbers already present, generation skipped");
         return Ok(());
     }
     let started = std::time::Instant::now();
-    println!("inventory: {have} numbers, generating up to {target} (takes minutes)…");
+    say!("inventory: {have} numbers, generating up to {target} (takes minutes)…");
     let mut conn = pool.acquire().await?;
     sqlx::query("SET maintenance_work_mem = '512MB'")
         .execute(&mut *conn)
@@ -86,7 +87,7 @@ pub async fn ensure(pool: &PgPool, target: i64) -> anyhow::Result<()> {
         .bind(missing)
         .execute(&mut *tx)
         .await?;
-    println!(
+    say!(
         "inventory: rows in after {:.0?}, rebuilding {} indexes",
         started.elapsed(),
         indexes.len()
@@ -102,12 +103,12 @@ pub async fn ensure(pool: &PgPool, target: i64) -> anyhow::Result<()> {
     // runs during the first scenarios (it cut pgbench to a third in one first run). Needs
     // superuser or pg_checkpoint; without either the figures of a first run are just noisier.
     if let Err(err) = sqlx::query("CHECKPOINT").execute(&mut *conn).await {
-        println!("inventory: no CHECKPOINT after loading ({err}); the first run may be slower");
+        say!("inventory: no CHECKPOINT after loading ({err}); the first run may be slower");
     }
     let have: i64 = sqlx::query_scalar("SELECT count(*) FROM numbers")
         .fetch_one(pool)
         .await?;
-    println!(
+    say!(
         "inventory: {have} numbers ready after {:.0?}",
         started.elapsed()
     );

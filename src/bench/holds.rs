@@ -1,7 +1,6 @@
 //! Hold scenarios: reservation throughput over the JSON API, the same single-row hold
 //! statement through `pgbench`, and 64 clients fighting over 100 numbers.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -10,6 +9,7 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 
 use super::load::{self, Stats};
+use super::say;
 use crate::state::AppState;
 
 /// Available local numbers of one state, for scenarios that take them out of stock.
@@ -35,14 +35,16 @@ pub async fn before_server(
 ) -> anyhow::Result<anyhow::Result<f64>> {
     let (ended, took) = end_earlier_runs(state).await?;
     if ended > 0 {
-        println!(
+        say!(
             "\nholds left by earlier runs: {ended} expired by the sweeper's own code in {:.1}s",
             took.as_secs_f64()
         );
         super::data::tidy(pool).await?;
     }
     let stock = available(pool, "OH", 200_000).await?;
-    Ok(pgbench(pool, url, &stock, clients, duration).await)
+    Ok(pgbench(pool, url, &stock, clients, duration)
+        .await
+        .map(|f| f.per_second))
 }
 
 /// Ends the holds earlier runs left behind (they last 15 minutes, runs are minutes apart),
@@ -154,14 +156,14 @@ UPDATE numbers SET lifecycle = 'reserved', reservation_id = '00000000-0000-0000-
  WHERE e164 = (SELECT e164 FROM bench_pgbench_pool WHERE id = :id) AND lifecycle = 'available';
 ";
 
-/// Runs `pgbench` and returns its transactions per second; puts the numbers back after.
+/// Runs `pgbench` and returns its rate and latencies; puts the numbers back after.
 pub async fn pgbench(
     pool: &PgPool,
     url: &str,
     numbers: &[String],
     clients: usize,
     duration: Duration,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<super::limits::Figure> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS bench_pgbench_pool (id int PRIMARY KEY, e164 text NOT NULL)",
     )
@@ -176,38 +178,20 @@ pub async fn pgbench(
     .bind(numbers)
     .execute(pool)
     .await?;
-    let script = std::env::temp_dir().join(format!("inward-pgbench-{}.sql", std::process::id()));
-    std::fs::write(&script, PGBENCH_SCRIPT)?;
-    let output = Command::new("pgbench")
-        .args(["-n", "-M", "prepared", "-j", "2"])
-        .arg(format!("-c{clients}"))
-        .arg(format!("-T{}", duration.as_secs().max(1)))
-        .arg(format!("-Dpool={}", numbers.len()))
-        .arg("-f")
-        .arg(&script)
-        .arg(url)
-        .output();
-    let _ = std::fs::remove_file(&script);
+    let figure = super::limits::pgbench(
+        url,
+        &[PGBENCH_SCRIPT.to_string()],
+        &[("pool", numbers.len().to_string())],
+        clients,
+        duration,
+    );
     sqlx::query(
         "UPDATE numbers SET lifecycle = 'available', reservation_id = NULL
          WHERE reservation_id = '00000000-0000-0000-0000-0000000000b1'",
     )
     .execute(pool)
     .await?;
-    let output = output.map_err(|e| anyhow::anyhow!("cannot run pgbench: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        anyhow::bail!(
-            "pgbench failed: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    stdout
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l["tps = ".len()..].split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no tps in pgbench output: {stdout}"))
+    figure
 }
 
 pub struct Fight {

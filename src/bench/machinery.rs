@@ -6,6 +6,7 @@
 
 use sqlx::PgPool;
 
+use super::say;
 use super::scenarios::Http;
 use super::server::Servers;
 use super::{Bench, holds, load, pages, search};
@@ -87,7 +88,7 @@ pub async fn run(b: &mut Bench, served: &PgPool, only: &[String]) -> anyhow::Res
             keys.join(", ")
         );
     }
-    println!(
+    say!(
         "\n== Machinery: each mechanism with and without, {ROUNDS} alternating runs each, {} clients, {}s a run",
         b.clients,
         b.duration.as_secs()
@@ -105,7 +106,7 @@ pub async fn run(b: &mut Bench, served: &PgPool, only: &[String]) -> anyhow::Res
                 // the pool's wait runs out): that run counts as nothing done.
                 let run = one_run(b, served, measure, Some(mechanism.off)).await;
                 without.push(run.unwrap_or_else(|err| {
-                    println!("  {} off, {measure:?}: {err}", mechanism.name);
+                    say!("  {} off, {measure:?}: {err}", mechanism.name);
                     0.0
                 }));
             }
@@ -115,7 +116,7 @@ pub async fn run(b: &mut Bench, served: &PgPool, only: &[String]) -> anyhow::Res
             } else {
                 "fails without it".to_string()
             };
-            println!(
+            say!(
                 "{:<34} {:<7} with {} (median {on:.0}/s), without {} (median {off:.0}/s): {gain}",
                 mechanism.name,
                 format!("{measure:?}"),

@@ -5,6 +5,7 @@
 
 mod data;
 mod holds;
+mod limits;
 mod load;
 mod machinery;
 mod pages;
@@ -23,7 +24,15 @@ use crate::state::AppState;
 
 pub struct Options {
     pub numbers: i64,
+    /// The concurrency of every scenario: the largest of `client_counts`.
     pub clients: usize,
+    /// Each concurrency the limits scenario measures at.
+    pub client_counts: Vec<usize>,
+    /// Print the limits scenario's figures as one JSON object on standard output (the rest
+    /// goes to standard error); runs that scenario alone unless `only` names others.
+    pub json: bool,
+    /// Rows the limits scenario uploads; 0 leaves the upload out.
+    pub upload_rows: usize,
     pub seconds: u64,
     /// Scenario names to run; empty runs all.
     pub only: Vec<String>,
@@ -34,13 +43,40 @@ pub struct Options {
 }
 
 impl Options {
-    /// Every scenario runs by default but `machinery` (half an hour), which runs when named.
+    /// Every scenario runs by default but `machinery` (half an hour) and `limits` (medians of
+    /// three at each concurrency), which run when named; `--json` runs `limits`.
     fn runs(&self, scenario: &str) -> bool {
-        (self.only.is_empty() && scenario != "machinery") || self.only.iter().any(|s| s == scenario)
+        if self.only.is_empty() {
+            if self.json {
+                return scenario == "limits";
+            }
+            return !["machinery", "limits"].contains(&scenario);
+        }
+        self.only.iter().any(|s| s == scenario)
     }
 }
 
-const SCENARIOS: [&str; 7] = [
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether standard output is kept for the JSON object.
+pub(crate) fn json_mode() -> bool {
+    JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `println!`, or `eprintln!` while standard output is kept for the JSON object.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if $crate::bench::json_mode() {
+            eprintln!($($arg)*)
+        } else {
+            println!($($arg)*)
+        }
+    };
+}
+pub(crate) use say;
+
+const SCENARIOS: [&str; 8] = [
+    "limits",
     "explain",
     "search",
     "holds",
@@ -81,7 +117,7 @@ struct Report(Vec<String>);
 impl Report {
     fn check(&mut self, what: String, ok: bool) {
         let verdict = if ok { "met" } else { "MISSED" };
-        println!("  -> {what}: {verdict}");
+        say!("  -> {what}: {verdict}");
         self.0.push(format!("{verdict:<7} {what}"));
     }
 }
@@ -137,8 +173,9 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
             SCENARIOS.join(", ")
         );
     }
+    JSON.store(options.json, std::sync::atomic::Ordering::Relaxed);
     let config = bench_config(config, options.clients.max(1));
-    println!("machine: {}", machine());
+    say!("machine: {}", machine());
     let Prepared {
         mut b,
         state,
@@ -149,6 +186,12 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
     if options.runs("explain") {
         scenarios::explain(&mut b).await?;
     }
+    let raw_limits = if options.runs("limits") {
+        say!("\n== Limits: the raw statements under pgbench, medians of three");
+        Some(limits::raw(&b, &state, &options.client_counts).await?)
+    } else {
+        None
+    };
     // pgbench runs before the server opens its connections: both want one per client, and
     // together they would pass PostgreSQL's default max_connections of 100.
     let pgbench = if options.runs("holds") {
@@ -157,7 +200,17 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
     } else {
         None
     };
-    over_http(&mut b, state, &options, pgbench, routed).await?;
+    let pairs = over_http(&mut b, state, &options, pgbench, routed, raw_limits).await?;
+    let upload = match options.runs("limits") && options.upload_rows > 0 {
+        true => {
+            say!("\n== Limits: upload beside COPY of the same file, medians of three");
+            // The server's runtime is gone, and with it the connections it opened in
+            // the shared pool: the upload gets its own.
+            let pool = crate::database::connect(&b.config).await?;
+            Some(limits::upload(&pool, options.upload_rows).await?)
+        }
+        false => None,
+    };
     if options.runs("machinery") {
         machinery::run(&mut b, &served, &options.mechanisms).await?;
     }
@@ -165,9 +218,37 @@ pub async fn run(config: AppConfig, options: Options) -> anyhow::Result<()> {
         scenarios::memory(&mut b).await?;
     }
 
-    println!("\n== Summary");
+    if options.runs("limits") {
+        say!("\n== Limits: each path over HTTP against PostgreSQL alone");
+        say!("{}", limits::table(&pairs, upload.as_ref()));
+        for p in &pairs {
+            b.report.check(
+                format!(
+                    "{} at {} clients: {:.2} of the raw statement >= {:.1}",
+                    p.path, p.clients, p.ratio, p.target
+                ),
+                p.ratio >= p.target,
+            );
+        }
+        if let Some(u) = &upload {
+            b.report.check(
+                format!(
+                    "upload of {} rows within 3x of COPY ({:.1}s vs {:.1}s)",
+                    u.rows, u.upload_seconds, u.copy_seconds
+                ),
+                u.ratio >= u.target,
+            );
+        }
+    }
+    say!("\n== Summary");
     for line in &b.report.0 {
-        println!("{line}");
+        say!("{line}");
+    }
+    if options.json {
+        println!(
+            "{}",
+            limits::json(&machine(), options.numbers, &pairs, upload.as_ref())
+        );
     }
     Ok(())
 }
@@ -191,7 +272,7 @@ async fn prepare(config: AppConfig, options: &Options) -> anyhow::Result<Prepare
         .await?;
     let clients = options.clients.max(1);
     let duration = Duration::from_secs(options.seconds.max(1));
-    println!(
+    say!(
         "PostgreSQL {version}; pool {} connections per instance and {} for searches; {clients} clients, {}s per scenario",
         config.database.max_connections,
         config.database.search_connections,
@@ -200,7 +281,7 @@ async fn prepare(config: AppConfig, options: &Options) -> anyhow::Result<Prepare
     data::ensure(&pool, options.numbers).await?;
     let routed = data::ensure_tenant_numbers(&pool, "globex").await?;
     if data::tidy(&pool).await? {
-        println!(
+        say!(
             "autovacuum is off on this server: the bench vacuums and analyzes the tables it churns itself"
         );
     }
@@ -235,7 +316,8 @@ async fn over_http(
     options: &Options,
     pgbench: Option<anyhow::Result<f64>>,
     routed: i64,
-) -> anyhow::Result<()> {
+    raw_limits: Option<limits::Raw>,
+) -> anyhow::Result<Vec<limits::Pair>> {
     let worker_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let servers = server::Servers::start(state, worker_threads)?;
     let http = scenarios::Http {
@@ -244,6 +326,15 @@ async fn over_http(
             .build()?,
         base: format!("http://{}", servers.inward),
         bare: servers.bare,
+    };
+    let pairs = match &raw_limits {
+        Some(raw) => {
+            say!("\n== Limits: the same paths over HTTP, medians of three");
+            let pairs = limits::http(b, &http, raw, &options.client_counts).await?;
+            say!("{}", limits::table(&pairs, None));
+            pairs
+        }
+        None => Vec::new(),
     };
     if options.runs("search") {
         scenarios::searches(b, &http).await?;
@@ -257,7 +348,7 @@ async fn over_http(
     if options.runs("pages") {
         scenarios::pages(b, &http, routed).await?;
     }
-    Ok(())
+    Ok(pairs)
 }
 
 /// The configuration the server under test runs with.
@@ -300,7 +391,7 @@ async fn served_pool(
     let role: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(&served)
         .await?;
-    println!("the server under test connects as {role}");
+    say!("the server under test connects as {role}");
     Ok(served)
 }
 

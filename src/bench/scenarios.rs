@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::say;
 use super::{Bench, holds, load, pages, rss, search};
 
 /// The server under test: its address and the client that loads it.
@@ -15,7 +16,7 @@ pub struct Http {
 
 /// Prints the plan of the first query of each search kind; checks each uses an index.
 pub async fn explain(b: &mut Bench) -> anyhow::Result<()> {
-    println!("\n== EXPLAIN (the first query of each search kind)");
+    say!("\n== EXPLAIN (the first query of each search kind)");
     for kind in b.kinds.iter() {
         let plans = search::explain(
             &b.pool,
@@ -26,12 +27,13 @@ pub async fn explain(b: &mut Bench) -> anyhow::Result<()> {
         )
         .await?;
         let summary = search::plan_summary(&plans.explain);
-        println!("{:<20} {:<40} {summary}", kind.name, kind.queries[0]);
+        say!("{:<20} {:<40} {summary}", kind.name, kind.queries[0]);
         let mut uses_index = summary != "SEQ SCAN" && !summary.is_empty();
         if let Some(generic) = &plans.generic {
-            println!(
+            say!(
                 "{:<20} {:<40} {generic}",
-                "", "  generic plan, as the API runs it:"
+                "",
+                "  generic plan, as the API runs it:"
             );
             uses_index &= generic != "SEQ SCAN" && !generic.is_empty();
         }
@@ -50,11 +52,11 @@ pub async fn explain(b: &mut Bench) -> anyhow::Result<()> {
 /// Each search kind over HTTP beside the same statement run alone.
 pub async fn searches(b: &mut Bench, http: &Http) -> anyhow::Result<()> {
     let (client, base) = (&http.client, &http.base);
-    println!("\n== Search over HTTP (JSON API), {} clients", b.clients);
+    say!("\n== Search over HTTP (JSON API), {} clients", b.clients);
     for kind in b.kinds.iter() {
         search::run(client, base, &b.token, kind, b.clients, b.warmup).await;
         let stats = search::run(client, base, &b.token, kind, b.clients, b.duration).await;
-        println!("{}", stats.line(kind.name));
+        say!("{}", stats.line(kind.name));
         let alone = search::database_alone(
             &b.pool,
             &b.search_pool,
@@ -65,10 +67,10 @@ pub async fn searches(b: &mut Bench, http: &Http) -> anyhow::Result<()> {
             b.duration,
         )
         .await?;
-        println!("{}", alone.line("  the statement alone, no HTTP"));
+        say!("{}", alone.line("  the statement alone, no HTTP"));
         // A closed loop of N clients at X requests per second waits N / X on average
         // (Little's law), however fast each request is served alone.
-        println!(
+        say!(
             "{:<34} {} clients / {:.0} per second = {:.1} ms mean at best",
             "  queueing floor",
             b.clients,
@@ -91,17 +93,17 @@ pub async fn searches(b: &mut Bench, http: &Http) -> anyhow::Result<()> {
 /// the bare hold statement (measured before the server started).
 pub async fn holds(b: &mut Bench, http: &Http, pgbench: anyhow::Result<f64>) -> anyhow::Result<()> {
     let (client, base) = (&http.client, &http.base);
-    println!("\n== Holds: POST /api/v1/reservations (one number each) vs pgbench (run first)");
+    say!("\n== Holds: POST /api/v1/reservations (one number each) vs pgbench (run first)");
     let tps = match pgbench {
         Ok(tps) => {
-            println!(
+            say!(
                 "{:<34} {tps:>8.0} tx/s   (single-row UPDATE … WHERE lifecycle = 'available')",
                 "pgbench hold statement"
             );
             Some(tps)
         }
         Err(err) => {
-            println!("pgbench: {err}");
+            say!("pgbench: {err}");
             b.report
                 .check(format!("holds: pgbench did not run ({err})"), false);
             None
@@ -130,10 +132,10 @@ pub async fn holds(b: &mut Bench, http: &Http, pgbench: anyhow::Result<f64>) -> 
         ("reserve, tenant on Genesys Cloud", &on_platform),
         ("reserve, tenant on the sandbox", &on_sandbox),
     ] {
-        println!("{}", api.line(name));
+        say!("{}", api.line(name));
         if let Some(tps) = tps {
             let ratio = api.rps() / tps;
-            println!("{:<34} API / pgbench = {ratio:.2}", "");
+            say!("{:<34} API / pgbench = {ratio:.2}", "");
             b.report.check(
                 format!(
                     "holds ({}): API {:.0}/s vs pgbench {tps:.0}/s = {ratio:.2} >= 0.5",
@@ -146,7 +148,7 @@ pub async fn holds(b: &mut Bench, http: &Http, pgbench: anyhow::Result<f64>) -> 
     }
     // Over both runs (and the warm-ups), from the server's own /metrics series.
     for (writer, mean) in holds::batch_sizes(&crate::metrics::handle().render()) {
-        println!(
+        say!(
             "{:<34} {mean:.1} requests per statement on average",
             format!("  group commit `{writer}`")
         );
@@ -157,13 +159,13 @@ pub async fn holds(b: &mut Bench, http: &Http, pgbench: anyhow::Result<f64>) -> 
 /// Many clients fighting over a few numbers: none may end up held twice.
 pub async fn fight(b: &mut Bench, http: &Http) -> anyhow::Result<()> {
     let (client, base) = (&http.client, &http.base);
-    println!(
+    say!(
         "\n== {} clients fighting over 100 numbers (two per reservation)",
         b.clients
     );
     let contested = holds::available(&b.pool, "WY", 100).await?;
     let fight = holds::fight(&b.pool, client, base, &b.token, contested, b.clients, 10).await?;
-    println!(
+    say!(
         "{} attempts: {} reserved, {} refused with 409, {} other; {} numbers held, {} held twice",
         fight.attempts,
         fight.won,
@@ -182,19 +184,19 @@ pub async fn fight(b: &mut Bench, http: &Http) -> anyhow::Result<()> {
 /// Logged-in pages against a bare axum handler.
 pub async fn pages(b: &mut Bench, http: &Http, routed: i64) -> anyhow::Result<()> {
     let (client, base) = (&http.client, &http.base);
-    println!("\n== Pages (logged-in browser session) vs a bare axum handler");
+    say!("\n== Pages (logged-in browser session) vs a bare axum handler");
     let agent = pages::login(base, "agent@globex.test", crate::seed::DEMO_PASSWORD).await?;
     // The operator's inventory holds the generated 10,000,000 numbers.
     let operator = pages::login(base, "operator@inward.test", crate::seed::DEMO_PASSWORD).await?;
     let bare_url = vec![format!("http://{}/", http.bare)];
     pages::run(client, bare_url.clone(), None, b.clients, b.warmup).await;
     let bare = pages::run(client, bare_url, None, b.clients, b.duration).await;
-    println!("{}", bare.line("bare axum handler"));
+    say!("{}", bare.line("bare axum handler"));
     let search_pages: Vec<String> = ["TX", "CA", "NY", "FL"]
         .iter()
         .map(|s| format!("{base}/search?kind=local&state={s}"))
         .collect();
-    println!("(the numbers page: Globex's first 100 of {routed} active numbers)");
+    say!("(the numbers page: Globex's first 100 of {routed} active numbers)");
     let numbers_page = vec![format!("{base}/numbers")];
     let inventory_pages = pages::inventory_pages(base);
     for (name, urls, cookie) in [
@@ -204,9 +206,9 @@ pub async fn pages(b: &mut Bench, http: &Http, routed: i64) -> anyhow::Result<()
     ] {
         pages::run(client, urls.clone(), Some(cookie), b.clients, b.warmup).await;
         let stats = pages::run(client, urls, Some(cookie), b.clients, b.duration).await;
-        println!("{}", stats.line(name));
+        say!("{}", stats.line(name));
         let ratio = stats.rps() / bare.rps();
-        println!("{name} / bare = {:.1}%", ratio * 100.0);
+        say!("{name} / bare = {:.1}%", ratio * 100.0);
         b.report.check(
             format!(
                 "{name}: {:.1}% of bare rps >= 30%, p99 {:.1} ms <= 25 ms",
@@ -221,9 +223,9 @@ pub async fn pages(b: &mut Bench, http: &Http, routed: i64) -> anyhow::Result<()
 
 /// The resident memory of an idle `inward serve`.
 pub async fn memory(b: &mut Bench) -> anyhow::Result<()> {
-    println!("\n== Idle memory of `inward serve`");
+    say!("\n== Idle memory of `inward serve`");
     let rss = rss::idle_serve_rss_kib(&b.config.database.url).await?;
-    println!("VmRSS {:.1} MiB", rss as f64 / 1024.0);
+    say!("VmRSS {:.1} MiB", rss as f64 / 1024.0);
     b.report.check(
         format!("idle RSS {:.1} MiB <= 50 MiB", rss as f64 / 1024.0),
         rss <= 50 * 1024,

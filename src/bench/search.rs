@@ -93,14 +93,14 @@ pub struct Plans {
 }
 
 /// A bench query string as the API parses it.
-fn criteria(query: &str, limits: Limits) -> anyhow::Result<SearchCriteria> {
+pub(super) fn criteria(query: &str, limits: Limits) -> anyhow::Result<SearchCriteria> {
     let params: SearchParams = serde_urlencoded::from_str(query)?;
     params
         .parse(limits)
         .map_err(|e| anyhow::anyhow!("{query}: {e}"))
 }
 
-async fn profile(pool: &PgPool, tenant: uuid::Uuid) -> anyhow::Result<TenantProfile> {
+pub(super) async fn profile(pool: &PgPool, tenant: uuid::Uuid) -> anyhow::Result<TenantProfile> {
     crate::tenants::profile(&mut *pool.acquire().await?, TenantId(tenant))
         .await
         .map_err(|e| anyhow::anyhow!(e.to_string()))

@@ -119,14 +119,15 @@ pub enum Command {
         /// Inventory size to generate (skipped when the database already holds this many).
         #[arg(long, default_value_t = 10_000_000)]
         numbers: i64,
-        /// Concurrent HTTP clients.
-        #[arg(long, default_value_t = 64)]
-        clients: usize,
+        /// Concurrent HTTP clients (comma-separated: the limits scenario measures at each,
+        /// the others at the largest).
+        #[arg(long, value_delimiter = ',', default_value = "64")]
+        clients: Vec<usize>,
         /// Measured seconds per scenario (after one second of warm-up).
         #[arg(long, default_value_t = 5)]
         seconds: u64,
-        /// Run only these scenarios (comma-separated: explain, search, holds, fight, pages,
-        /// memory, machinery); all but machinery by default.
+        /// Run only these scenarios (comma-separated: limits, explain, search, holds, fight,
+        /// pages, memory, machinery); all but limits and machinery by default.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// The role the benchmarked server connects as (e.g. `inward_runtime`, set up with
@@ -138,6 +139,13 @@ pub enum Command {
         /// (comma-separated); all by default.
         #[arg(long, value_delimiter = ',')]
         mechanism: Vec<String>,
+        /// Print the limits scenario's figures as one JSON object (the rest goes to standard
+        /// error); runs that scenario alone unless --only names others.
+        #[arg(long)]
+        json: bool,
+        /// Rows the limits scenario uploads beside a bare COPY (0: no upload).
+        #[arg(long, default_value_t = 1_000_000)]
+        upload_rows: usize,
         /// Run against a database whose name does not start with `bench`.
         #[arg(long)]
         destroy_data: bool,
@@ -325,11 +333,16 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             only,
             server_role,
             mechanism,
+            json,
+            upload_rows,
             ..
         } => {
             let options = crate::bench::Options {
                 numbers,
-                clients,
+                clients: clients.iter().copied().max().unwrap_or(64).max(1),
+                client_counts: clients,
+                json,
+                upload_rows,
                 seconds,
                 only,
                 server_role,

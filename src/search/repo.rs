@@ -43,6 +43,11 @@ pub async fn search(
         .await
 }
 
+/// The statement `search` runs, as text (`inward bench` hands it to pgbench).
+pub fn statement(tenant: &TenantProfile, c: &SearchCriteria, inline: bool) -> String {
+    build(SELECT, tenant, c, inline).0.sql().to_string()
+}
+
 /// The plan PostgreSQL picks for `search` with these values (`EXPLAIN`, one line a row).
 /// Statements that keep their plan run a generic plan instead: `inward bench` checks which
 /// indexes that one uses from the statistics of its own transaction.

@@ -71,6 +71,7 @@ mod routes;
 mod row_security;
 mod saga;
 mod saga_fencing;
+mod schema;
 mod search;
 mod search_tools;
 mod secrets;
