@@ -15,12 +15,17 @@ CREATE TABLE e911_addresses (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX e911_addresses_label ON e911_addresses (tenant_id, lower(label));
+-- The key numbers refer to it by, with the tenant in it: a number's record can only name an
+-- address of its own tenant.
+ALTER TABLE e911_addresses ADD CONSTRAINT e911_addresses_tenant_key UNIQUE (tenant_id, id);
 ALTER TABLE e911_addresses ENABLE ROW LEVEL SECURITY;
 CREATE POLICY organization_rows ON e911_addresses
     USING (inward_sees(tenant_id)) WITH CHECK (inward_sees(tenant_id));
 
 -- A saved address in use cannot be deleted: its numbers would lose their 911 location.
-ALTER TABLE e911_records ADD COLUMN address_id uuid REFERENCES e911_addresses (id);
+ALTER TABLE e911_records ADD COLUMN address_id uuid;
+ALTER TABLE e911_records ADD CONSTRAINT e911_records_address_fkey
+    FOREIGN KEY (tenant_id, address_id) REFERENCES e911_addresses (tenant_id, id);
 CREATE INDEX e911_records_address ON e911_records (address_id) WHERE address_id IS NOT NULL;
 
 -- Who is alerted when 911 is dialed from a tenant's numbers (Kari's Law): the tenant's own

@@ -230,6 +230,20 @@ fn a_saved_address_serves_many_numbers_and_its_change_reaches_each() {
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert!(!body.to_string().contains("Congress"), "{body}");
+        // Nor can a record of Initech's name it, even written past the application.
+        let (status, _) = other
+            .put(
+                &format!("/api/v1/numbers/{their_number}/e911"),
+                address("1 Main St"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let linked = sqlx::query("UPDATE e911_records SET address_id = $1::uuid WHERE e164 = $2")
+            .bind(&id)
+            .bind(&their_number)
+            .execute(&app.pool)
+            .await;
+        assert!(linked.is_err(), "another tenant's address was linked");
 
         // In use, it stays; once its numbers have their own address, it goes.
         let (status, err) = admin.delete(&format!("/api/v1/e911/addresses/{id}")).await;
