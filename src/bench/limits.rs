@@ -78,13 +78,16 @@ pub async fn raw(b: &Bench, state: &AppState, counts: &[usize]) -> anyhow::Resul
     holds::end_earlier_runs(state).await?;
     let url = b.config.database.url.clone();
     let stock = holds::available(&b.pool, "OH", 200_000).await?;
+    let scripts = [
+        search_scripts(b, SEARCH_NPA.1).await?,
+        search_scripts(b, SEARCH_VANITY.1).await?,
+    ];
     let mut out = Vec::new();
     for &clients in counts {
-        for (path, kind, _) in [SEARCH_NPA, SEARCH_VANITY] {
-            let scripts = search_scripts(b, kind).await?;
+        for ((path, _, _), scripts) in [SEARCH_NPA, SEARCH_VANITY].into_iter().zip(&scripts) {
             let mut runs = Vec::new();
             for _ in 0..ROUNDS {
-                runs.push(pgbench(&url, &scripts, &[], clients, b.duration)?);
+                runs.push(pgbench(&url, scripts, &[], clients, b.duration)?);
             }
             out.push((path, clients, median(&runs)));
         }

@@ -154,59 +154,75 @@ pub fn suggestions(typed: &E911Address, candidates: &[E911Address]) -> AppError 
     }
 }
 
-/// The address the choice names, checked: a typed one by the rules and then by the tenant's
-/// 911 provider, which may know it in another form (refused with its candidates unless
-/// `as_typed`). A provider that cannot be asked does not stop the user: its registration will
-/// say what it thinks of the address.
-pub async fn resolve(
+/// A typed address checked by the rules and then by the tenant's 911 provider, which may know
+/// it in another form (refused with its candidates unless `as_typed`). A provider that cannot
+/// be asked does not stop the user: its registration will say what it thinks of the address.
+pub async fn checked(
     state: &AppState,
     tenant_id: TenantId,
-    choice: &AddressChoice,
-) -> AppResult<(E911Address, Option<E911AddressId>)> {
-    match choice {
-        AddressChoice::Saved(id) => {
-            let mut conn = state.pool.acquire().await?;
-            let address = super::e911_book::address_of(&mut conn, tenant_id, *id).await?;
-            Ok((address, Some(*id)))
-        }
-        AddressChoice::Typed { input, as_typed } => {
-            let address = parse_address(input)?;
-            if !as_typed {
-                let candidates = match state
-                    .provider_for(tenant_id)
-                    .await?
-                    .carrier(crate::providers::CarrierFeature::E911)
-                {
-                    Ok(carrier) => carrier
-                        .address_candidates(&address)
-                        .await
-                        .unwrap_or_else(|e| {
-                            tracing::warn!(error = %e, "the 911 address guide did not answer");
-                            Vec::new()
-                        }),
-                    Err(_) => Vec::new(),
-                };
-                if !candidates.is_empty() {
-                    return Err(suggestions(&address, &candidates));
-                }
-            }
-            Ok((address, None))
-        }
+    input: &AddressInput,
+    as_typed: bool,
+) -> AppResult<E911Address> {
+    let address = parse_address(input)?;
+    if as_typed {
+        return Ok(address);
+    }
+    let candidates = match state
+        .provider_for(tenant_id)
+        .await?
+        .carrier(crate::providers::CarrierFeature::E911)
+    {
+        Ok(carrier) => carrier
+            .address_candidates(&address)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the 911 address guide did not answer");
+                Vec::new()
+            }),
+        Err(_) => Vec::new(),
+    };
+    if candidates.is_empty() {
+        Ok(address)
+    } else {
+        Err(suggestions(&address, &candidates))
     }
 }
 
-/// A saved address read again in the transaction that gives it to numbers, and held there:
-/// a change of it waits for this transaction and then registers these numbers too, and it
-/// cannot be deleted from under them.
-async fn held(
-    conn: &mut PgConnection,
-    tenant_id: TenantId,
-    address: E911Address,
-    address_id: Option<E911AddressId>,
-) -> AppResult<E911Address> {
-    match address_id {
-        Some(id) => super::e911_book::address_held(conn, tenant_id, id).await,
-        None => Ok(address),
+/// The address a choice names: a typed one checked before any transaction (the provider may
+/// be slow), a saved one read inside the transaction that gives it to numbers and held there
+/// (`FOR SHARE`): a change of it waits for that transaction and then registers these numbers
+/// too, and it cannot be deleted from under them.
+enum Chosen {
+    Typed(E911Address),
+    Saved(E911AddressId),
+}
+
+impl Chosen {
+    async fn of(
+        state: &AppState,
+        tenant_id: TenantId,
+        choice: &AddressChoice,
+    ) -> AppResult<Chosen> {
+        Ok(match choice {
+            AddressChoice::Saved(id) => Chosen::Saved(*id),
+            AddressChoice::Typed { input, as_typed } => {
+                Chosen::Typed(checked(state, tenant_id, input, *as_typed).await?)
+            }
+        })
+    }
+
+    async fn read(
+        self,
+        conn: &mut PgConnection,
+        tenant_id: TenantId,
+    ) -> AppResult<(E911Address, Option<E911AddressId>)> {
+        match self {
+            Chosen::Typed(address) => Ok((address, None)),
+            Chosen::Saved(id) => Ok((
+                super::e911_book::address_held(conn, tenant_id, id).await?,
+                Some(id),
+            )),
+        }
     }
 }
 
@@ -292,9 +308,9 @@ pub async fn set(
     .await?
     .ok_or_else(|| AppError::NotFound(format!("number {number}")))?;
     // The address guide is asked before the transaction: nothing waits on it with locks held.
-    let (address, address_id) = resolve(state, tenant_id, choice).await?;
+    let chosen = Chosen::of(state, tenant_id, choice).await?;
     let mut tx = state.pool.begin().await?;
-    let address = held(&mut tx, tenant_id, address, address_id).await?;
+    let (address, address_id) = chosen.read(&mut tx, tenant_id).await?;
     let only = [number.as_str().to_string()];
     let changed = save(
         &mut tx,
@@ -389,9 +405,9 @@ pub async fn bulk(
         request.address.clone(),
         request.as_typed,
     )?;
-    let (address, address_id) = resolve(state, tenant_id, &choice).await?;
+    let chosen = Chosen::of(state, tenant_id, &choice).await?;
     let mut tx = state.pool.begin().await?;
-    let address = held(&mut tx, tenant_id, address, address_id).await?;
+    let (address, address_id) = chosen.read(&mut tx, tenant_id).await?;
     let lines: Vec<BulkLine> = sqlx::query_as(
         "SELECT n.e164, coalesce(e.status, 'not_set') AS current_status,
                 e.street || coalesce(', ' || e.location, '') || ', ' || e.city || ' ' || e.state || ' ' || e.zip AS current_address

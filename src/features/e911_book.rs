@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
 
-use super::e911::{AddressChoice, resolve};
+use super::e911::checked;
 use crate::audit::{self, Action, Entry, Outcome};
 use crate::domain::E911AddressId;
 use crate::domain::TenantId;
@@ -136,17 +136,8 @@ pub async fn get(
     find(&mut *state.pool.acquire().await?, caller.tenant()?, id).await
 }
 
-/// The checked address a number is given when it is registered from `id`.
-pub async fn address_of(
-    conn: &mut PgConnection,
-    tenant_id: TenantId,
-    id: E911AddressId,
-) -> AppResult<E911Address> {
-    let saved = find(conn, tenant_id, id).await?;
-    super::e911::parse_address(&saved.input())
-}
-
-/// `address_of`, the row held (`FOR SHARE`) until the caller's transaction ends.
+/// The checked address a number is given when it is registered from `id`, the row held
+/// (`FOR SHARE`) until the caller's transaction ends.
 pub async fn address_held(
     conn: &mut PgConnection,
     tenant_id: TenantId,
@@ -234,11 +225,7 @@ pub async fn create(
 ) -> AppResult<SavedAddress> {
     let tenant_id = caller.tenant_admin()?;
     let label = label(&input.label)?;
-    let choice = AddressChoice::Typed {
-        input: input.address.clone(),
-        as_typed: input.as_typed,
-    };
-    let (address, _) = resolve(state, tenant_id, &choice).await?;
+    let address = checked(state, tenant_id, &input.address, input.as_typed).await?;
     let mut tx = state.pool.begin().await?;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM e911_addresses WHERE tenant_id = $1")
         .bind(tenant_id)
@@ -283,11 +270,7 @@ pub async fn update(
     let tenant_id = caller.tenant_admin()?;
     let label = label(&input.label)?;
     find(&mut *state.pool.acquire().await?, tenant_id, id).await?;
-    let choice = AddressChoice::Typed {
-        input: input.address.clone(),
-        as_typed: input.as_typed,
-    };
-    let (address, _) = resolve(state, tenant_id, &choice).await?;
+    let address = checked(state, tenant_id, &input.address, input.as_typed).await?;
     let mut tx = state.pool.begin().await?;
     // Held until commit: a number given this address meanwhile waits, then reads the new one.
     let before: Option<SavedAddress> = sqlx::query_as(&format!(
