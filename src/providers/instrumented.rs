@@ -154,6 +154,10 @@ impl Carrier for Instrumented<dyn Carrier> {
         self.observe("reserve", self.inner.reserve(number)).await
     }
 
+    fn reserves_with_the_hold(&self) -> bool {
+        self.inner.reserves_with_the_hold()
+    }
+
     async fn portability(
         &self,
         number: &E164,

@@ -157,6 +157,12 @@ pub trait Carrier: Send + Sync {
     /// Takes the carrier's own reservation; returns its reference, `None` when the carrier
     /// keeps no reservations.
     async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError>;
+    /// Whether its reservations are rows of Inward's own database (the sandbox's), which
+    /// the hold's own statement takes (`sandbox::reservations::WITH_THE_HOLD`) instead of
+    /// a `reserve` call after it.
+    fn reserves_with_the_hold(&self) -> bool {
+        false
+    }
     async fn release_reservation(&self, reference: &str) -> Result<(), ProviderError>;
 
     /// Sends a caller-ID name to the CNAM database; returns the request's reference.

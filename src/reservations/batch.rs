@@ -198,6 +198,7 @@ mod tests {
             justification: None,
             request_id: None,
             details: serde_json::Value::Null,
+            with_carrier: false,
         }
     }
 

@@ -5,6 +5,8 @@
 //! One file over 500 lines: taking, ending and expiring a hold are one invariant (at most one
 //! live hold per number, the carrier's reservation released once) and are read together.
 
+use std::sync::Arc;
+
 use chrono::{Duration, Utc};
 use serde_json::json;
 use sqlx::{PgConnection, Row};
@@ -18,6 +20,7 @@ use crate::domain::UserId;
 use crate::domain::{E164, Event, NumberState, policy::Principal};
 use crate::error::{AppError, AppResult};
 use crate::numbers::offer::{self, FACTS_COLUMNS, Offer, OfferFacts};
+use crate::providers::Carrier;
 use crate::state::AppState;
 use crate::tenants::TenantProfile;
 
@@ -53,6 +56,8 @@ pub async fn reserve_up_to(
     let (wanted, justification) = requested(&numbers, justification, max)?;
     let tenant = TenantProfile::of_caller(caller)?;
     let id = ReservationId(Uuid::new_v4());
+    let carrier = state.reserving_carrier_for(tenant_id).await?;
+    let with_carrier = carrier.as_ref().is_some_and(|c| c.reserves_with_the_hold());
     let quick = if state.config.tuning.one_statement_hold
         && quick::applies(&state.config.pricing, &wanted)
     {
@@ -68,19 +73,20 @@ pub async fn reserve_up_to(
                 justification: justification.clone(),
                 request_id: request_id.map(str::to_string),
                 details: json!({ "reservation_id": id, "expires_at": expires_at }),
+                with_carrier,
             })
             .await?
             .then_some((expires_at, None))
     } else {
         None
     };
-    let (expires_at, approval_id) = match quick {
-        Some(taken) => {
+    let (expires_at, approval_id, carrier_reserved) = match quick {
+        Some((expires_at, approval_id)) => {
             crate::metrics::holds_created(wanted.len());
-            taken
+            (expires_at, approval_id, with_carrier)
         }
         None => {
-            hold_in_full(
+            let (expires_at, approval_id) = hold_in_full(
                 state,
                 caller,
                 &tenant,
@@ -89,12 +95,15 @@ pub async fn reserve_up_to(
                 justification.as_deref(),
                 request_id,
             )
-            .await?
+            .await?;
+            (expires_at, approval_id, false)
         }
     };
 
-    // The carrier's own reservation, where it keeps one, is taken after our hold is safe.
-    if let Some(err) = reserve_at_carrier(state, tenant_id, id, &wanted).await? {
+    // The carrier's own reservation, where it keeps one and the hold did not take it, is
+    // taken after our hold is safe.
+    let carrier = carrier.filter(|_| !carrier_reserved);
+    if let Some(err) = reserve_at_carrier(state, carrier, id, &wanted).await? {
         // The hold was taken and recorded; the carrier refused its part, so it ends here.
         let mut tx = state.pool.begin().await?;
         for e164 in &wanted {
@@ -161,11 +170,11 @@ fn requested(
 /// refusal, so that the sweeper releases the reservations already taken.
 async fn reserve_at_carrier(
     state: &AppState,
-    tenant_id: TenantId,
+    carrier: Option<Arc<dyn Carrier>>,
     id: ReservationId,
     wanted: &[String],
 ) -> AppResult<Option<crate::providers::ProviderError>> {
-    let Some(carrier) = state.reserving_carrier_for(tenant_id).await? else {
+    let Some(carrier) = carrier else {
         return Ok(None);
     };
     let mut failure = None;

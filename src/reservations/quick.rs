@@ -5,6 +5,11 @@
 //! writes nothing, and the full path in `holds.rs` works out why (taken, unknown, outside
 //! the region, a lapsed hold to expire first) and answers precisely.
 //!
+//! Where the tenant's carrier is the sandbox, whose reservations are rows of this database,
+//! the same statement takes the carrier's reservation of each number and keeps its
+//! reference on the hold: one commit, instead of the hold, then the carrier's call, then
+//! the reference.
+//!
 //! Which numbers it may take is `numbers::offer`, the rule the full path and the search
 //! use too, and `holds_one_live_per_number` still refuses a second live hold whatever this
 //! statement does.
@@ -22,6 +27,7 @@ use crate::domain::UserId;
 use crate::domain::pricing::PricingConfig;
 use crate::error::AppResult;
 use crate::numbers::offer;
+use crate::providers::sandbox::reservations::{WITH_THE_HOLD, recorded_from};
 use crate::tenants::TenantProfile;
 
 /// One reservation for the statement. Owned, so that requests can wait together in the
@@ -36,6 +42,9 @@ pub struct Request {
     pub justification: Option<String>,
     pub request_id: Option<String>,
     pub details: serde_json::Value,
+    /// The tenant's carrier keeps its reservations in Inward's database (the sandbox): the
+    /// statement takes them with the holds, and keeps their references on the holds.
+    pub with_carrier: bool,
 }
 
 /// Whether the one statement may decide this request: North American numbers only (their
@@ -56,8 +65,9 @@ static TAKE_SQL: LazyLock<String> = LazyLock::new(|| {
         r#"
 WITH req AS (
     SELECT * FROM unnest($1::int[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[],
-                         $6::timestamptz[], $7::text[], $8::jsonb[])
-        AS r(req, reservation_id, tenant_id, user_id, justification, expires_at, request_id, details)
+                         $6::timestamptz[], $7::text[], $8::jsonb[], $18::bool[])
+        AS r(req, reservation_id, tenant_id, user_id, justification, expires_at, request_id, details,
+             with_carrier)
 ),
 wanted AS (SELECT * FROM unnest($9::int[], $10::text[]) AS w(req, e164)),
 countries AS (SELECT * FROM unnest($11::int[], $12::text[]) AS c(req, country)),
@@ -74,6 +84,7 @@ complete AS (
     SELECT r.* FROM req r
     WHERE (SELECT count(*) FROM candidates c WHERE c.req = r.req)
         = (SELECT count(*) FROM wanted w WHERE w.req = r.req)
+      AND NOT (r.with_carrier AND {carrier_fault_armed})
 ),
 reservation AS (
     INSERT INTO reservations (id, tenant_id, user_id, justification, expires_at)
@@ -88,12 +99,16 @@ taken AS (
     JOIN reservation rs ON rs.id = k.reservation_id
     WHERE n.e164 = c.e164 AND {in_stock}
     RETURNING n.e164, k.req, k.reservation_id, k.expires_at, k.tenant_id, k.user_id,
-              k.justification, k.request_id, k.details
+              k.justification, k.request_id, k.details, k.with_carrier
 ),
 held AS (
-    INSERT INTO holds (reservation_id, e164, expires_at)
-    SELECT reservation_id, e164, expires_at FROM taken
+    INSERT INTO holds (reservation_id, e164, expires_at, provider_ref)
+    SELECT reservation_id, e164, expires_at,
+           CASE WHEN with_carrier THEN {carrier_reference} END
+    FROM taken
+    RETURNING e164, provider_ref
 ),
+carrier_reserved AS ({carrier_reserved}),
 audited AS (
     INSERT INTO audit_log (tenant_id, user_id, phone_number, action, status, request_id, justification, details)
     SELECT tenant_id, user_id, e164, $16, $17, request_id, justification, details FROM taken ORDER BY e164
@@ -107,6 +122,9 @@ SELECT req, count(*) FROM taken GROUP BY req
             "ARRAY(SELECT c.country FROM countries c WHERE c.req = w.req)",
         ),
         in_stock = offer::in_stock_sql("n"),
+        carrier_fault_armed = WITH_THE_HOLD.fault_armed,
+        carrier_reference = WITH_THE_HOLD.new_reference,
+        carrier_reserved = recorded_from("held"),
     )
 });
 
@@ -136,6 +154,7 @@ pub async fn take_many(pool: &PgPool, requests: &[&Request]) -> AppResult<Vec<bo
         .bind(NumberState::Reserved.as_str())
         .bind(Action::Reserve.as_str())
         .bind(Outcome::Success.as_str())
+        .bind(&columns.with_carrier)
         .fetch_all(pool)
         .await?;
     let mut done = vec![false; requests.len()];
@@ -164,6 +183,7 @@ struct Columns {
     expires_at: Vec<DateTime<Utc>>,
     request_id: Vec<Option<String>>,
     details: Vec<serde_json::Value>,
+    with_carrier: Vec<bool>,
     wanted_req: Vec<i32>,
     wanted: Vec<String>,
     country_req: Vec<i32>,
@@ -182,6 +202,7 @@ impl Columns {
         self.expires_at.push(r.expires_at);
         self.request_id.push(r.request_id.clone());
         self.details.push(r.details.clone());
+        self.with_carrier.push(r.with_carrier);
         for e164 in &r.wanted {
             self.wanted_req.push(req);
             self.wanted.push(e164.clone());

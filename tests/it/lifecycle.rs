@@ -170,6 +170,61 @@ fn cancel_returns_every_number_and_releases_the_native_reservation() {
     })
 }
 
+/// On the sandbox, whose reservations live in this database, the hold's own commit takes the
+/// carrier's reservation and keeps its reference: the hold, the reservation and the
+/// reference are written by one transaction, so no crash can leave one without the others.
+/// With a reservation fault armed, the carrier's separate call takes the fault and the hold
+/// ends, as a refusing carrier's would.
+#[test]
+fn a_sandbox_hold_takes_the_carriers_reservation_in_its_own_commit() {
+    crate::db::db_test(|pool| async move {
+        let app = spawn_app(pool).await;
+        let api = app.api("agent@globex.test").await;
+        let numbers = api.find("npa=512", 2).await;
+        let (status, body) = api.reserve(&numbers).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT h.e164, h.xmin::text, s.xmin::text FROM holds h
+             JOIN sandbox_reservations s ON s.ref = h.provider_ref AND s.e164 = h.e164
+             WHERE h.e164 = ANY($1) AND h.ended_at IS NULL AND s.released_at IS NULL
+             ORDER BY h.e164",
+        )
+        .bind(&numbers)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows.len(),
+            2,
+            "each hold names its open sandbox reservation"
+        );
+        for (e164, hold_tx, reservation_tx) in &rows {
+            assert_eq!(hold_tx, reservation_tx, "{e164}: written apart");
+        }
+        let transactions: std::collections::HashSet<&String> = rows.iter().map(|r| &r.1).collect();
+        assert_eq!(
+            transactions.len(),
+            1,
+            "one commit for the whole reservation"
+        );
+
+        inward::providers::sandbox::Sandbox::inject_fault(&app.pool, "reserve", 1, "no stock")
+            .await
+            .unwrap();
+        let more = api.find("npa=512", 1).await;
+        let (status, body) = api.reserve(&more).await;
+        assert!(status.is_server_error(), "{status}: {body}");
+        assert_eq!(app.number_state(&more[0]).await, "available");
+        let taken: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sandbox_reservations WHERE e164 = $1")
+                .bind(&more[0])
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(taken, 0, "the refused reservation was not recorded");
+    })
+}
+
 #[test]
 fn idempotency_key_replays_the_first_provisioning() {
     crate::db::db_test(|pool| async move {

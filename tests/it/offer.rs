@@ -242,6 +242,7 @@ fn search_both_reservation_paths_and_both_forms_of_the_rule_agree() {
                     justification: None,
                     request_id: None,
                     details: json!({}),
+                    with_carrier: true,
                 },
             )
             .await

@@ -20,17 +20,16 @@ use crate::domain::e911::E911Address;
 use crate::domain::{E164, Target, TargetKind};
 use crate::group_commit::GroupCommit;
 
-const NAME: &str = "sandbox";
+pub mod reservations;
 
-/// A reservation to record: (reference, number).
-type Reservation = (String, String);
+const NAME: &str = "sandbox";
 
 pub struct Sandbox {
     pool: PgPool,
     config: SandboxConfig,
     /// Reservations many people take at once are recorded together (as a carrier's
     /// system would take them concurrently), each answered on its own.
-    reservations: GroupCommit<Reservation, Result<Option<String>, ProviderError>>,
+    reservations: GroupCommit<reservations::Reservation, Result<Option<String>, ProviderError>>,
 }
 
 impl Sandbox {
@@ -46,7 +45,7 @@ impl Sandbox {
             Self::WRITERS,
             256,
             writer_pool,
-            reserve_together,
+            reservations::reserve_together,
         )
         .batching(batching);
         Sandbox {
@@ -175,75 +174,11 @@ fn status_of(
     }
 }
 
-/// Records a batch of reservations in one statement while no fault is armed; with one
-/// armed, each alone, so that each call takes its own fault as `fault` does.
-async fn reserve_together(
-    pool: PgPool,
-    batch: Vec<Reservation>,
-) -> Vec<Result<Option<String>, ProviderError>> {
-    let (references, numbers): (Vec<&str>, Vec<&str>) = batch
-        .iter()
-        .map(|(reference, e164)| (reference.as_str(), e164.as_str()))
-        .unzip();
-    // The sandbox stands in for a carrier's own system, whose durability is not Inward's,
-    // so it commits without waiting for the WAL flush, as a remote call would not wait on
-    // Inward's disk.
-    let recorded = sqlx::query(
-        "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-         INSERT INTO sandbox_reservations (ref, e164)
-         SELECT r.ref, r.e164 FROM unnest($1::text[], $2::text[]) AS r(ref, e164), relaxed
-         WHERE NOT EXISTS (SELECT 1 FROM sandbox_faults WHERE operation = 'reserve' AND remaining > 0)",
-    )
-    .bind(&references)
-    .bind(&numbers)
-    .execute(&pool)
-    .await;
-    match recorded {
-        Ok(done) if done.rows_affected() == batch.len() as u64 => batch
-            .into_iter()
-            .map(|(reference, _)| Ok(Some(reference)))
-            .collect(),
-        Ok(_) => {
-            let mut answers = Vec::with_capacity(batch.len());
-            for (reference, e164) in batch {
-                answers.push(reserve_alone(&pool, reference, &e164).await);
-            }
-            answers
-        }
-        Err(err) => {
-            let err = db_error(err);
-            batch.iter().map(|_| Err(err.clone())).collect()
-        }
-    }
-}
-
-/// One round trip: an injected fault refuses the reservation, or it is recorded.
-async fn reserve_alone(
-    pool: &PgPool,
-    reference: String,
-    e164: &str,
-) -> Result<Option<String>, ProviderError> {
-    let injected: Option<String> = sqlx::query_scalar(
-        "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
-              fault AS (UPDATE sandbox_faults SET remaining = remaining - 1
-                        WHERE operation = 'reserve' AND remaining > 0 RETURNING message),
-              recorded AS (INSERT INTO sandbox_reservations (ref, e164)
-                           SELECT $1, $2 FROM relaxed WHERE NOT EXISTS (SELECT 1 FROM fault))
-         SELECT message FROM fault",
-    )
-    .bind(&reference)
-    .bind(e164)
-    .fetch_optional(pool)
-    .await
-    .map_err(db_error)?;
-    injected.map_or(Ok(Some(reference)), |message| Err(injected_error(message)))
-}
-
-fn injected_error(message: String) -> ProviderError {
+pub(super) fn injected_error(message: String) -> ProviderError {
     ProviderError::new(NAME, ProviderErrorKind::Transient, message)
 }
 
-fn db_error(err: sqlx::Error) -> ProviderError {
+pub(super) fn db_error(err: sqlx::Error) -> ProviderError {
     ProviderError::new(
         NAME,
         ProviderErrorKind::Transient,
@@ -575,8 +510,12 @@ impl Carrier for Sandbox {
         .map_err(db_error)
     }
 
+    fn reserves_with_the_hold(&self) -> bool {
+        true
+    }
+
     async fn reserve(&self, number: &E164) -> Result<Option<String>, ProviderError> {
-        let reference = format!("sbx-res-{}", Uuid::new_v4());
+        let reference = reservations::new_reference();
         self.reservations
             .submit((reference, number.as_str().to_string()))
             .await
