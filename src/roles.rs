@@ -10,14 +10,15 @@ pub const DEFAULT_OWNER: &str = "inward_owner";
 pub const DEFAULT_RUNTIME: &str = "inward_runtime";
 
 /// Tables the runtime role gets less than full DML on, and what it gets. The audit log is
-/// written, never changed; its seals and head are written only by the sealing trigger (which
-/// runs with its owner's rights); the organizations' tree keeps its shape; a verification's outcome is added, and only its time
+/// written, never changed; its seals, head and sealing queue are written only by the
+/// sealing functions (which run with their owner's rights); the organizations' tree keeps its shape; a verification's outcome is added, and only its time
 /// renewed when the next one finds the same; the migrations table is read by the start-up
 /// check.
 const NARROWED: &[(&str, &str)] = &[
     ("audit_log", "SELECT, INSERT"),
     ("audit_seals", "SELECT"),
     ("audit_chain_head", "SELECT"),
+    ("audit_unsealed", "SELECT"),
     ("audit_verifications", "SELECT, INSERT, UPDATE (at)"),
     ("_sqlx_migrations", "SELECT"),
     // Read with its owner's rights: written through, it would bypass the numbers' policy.

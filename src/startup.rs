@@ -317,6 +317,10 @@ pub async fn serve_with_metrics(
     let interval = Duration::from_secs(state.config.holds.sweep_interval_seconds.max(1));
     let jobs = tokio::spawn(jobs::run_forever(state.clone(), interval));
     let webhooks = tokio::spawn(crate::webhooks::dispatch::run_forever(state.clone()));
+    let sealer = tokio::spawn(crate::db_scope::bypassing(
+        crate::db_scope::Bypass::Jobs,
+        crate::audit::chain::seal_forever(state.pool.clone()),
+    ));
     // Drains the histograms' raw samples into their buckets between scrapes.
     let upkeep = tokio::spawn(async {
         let mut ticker = tokio::time::interval(Duration::from_secs(5));
@@ -335,11 +339,15 @@ pub async fn serve_with_metrics(
     .await;
     jobs.abort();
     webhooks.abort();
+    sealer.abort();
     upkeep.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }
     // A graceful stop loses no SEARCH entries.
     state.deferred_audit.flush().await;
+    if let Err(err) = crate::audit::chain::seal_pending(&state.pool).await {
+        tracing::warn!(error = %err, "could not seal the last audit entries; the next sealer will");
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! The audit log's hash chain. The database seals every entry as its transaction commits
-//! (migration 0027): seal `n` holds SHA-256 over seal `n-1`'s hash and the entry's canonical
-//! content. Here the chain is checked from outside the database: the content is rebuilt
+//! The audit log's hash chain. The database queues every entry for sealing as it is written
+//! and seals the queue in id order when asked (`seal_pending`; migrations 0027 and 0048):
+//! seal `n` holds SHA-256 over seal `n-1`'s hash and the entry's canonical content. Each
+//! server seals its queue every `SEAL_EVERY`, and verification seals it first. Here the chain is checked from outside the database: the content is rebuilt
 //! from the columns and hashed in Rust, so a rewritten trigger or function cannot vouch for
 //! itself. What verification reports, in sequence order, is the first of: a seal whose entry
 //! is gone, an entry whose content no longer matches its seal, a gap in the sequence, and an
@@ -198,6 +199,41 @@ pub async fn seal_hash(pool: &PgPool, seq: i64) -> sqlx::Result<Option<Vec<u8>>>
         .await
 }
 
+/// Entries sealed per statement.
+const SEAL_BATCH: i32 = 1_000;
+
+/// How long a server lets written entries wait for their seals.
+pub const SEAL_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Seals every entry queued so far; returns how many. The seals are written apart from the
+/// entries' own transactions, so that those do not commit one at a time behind the chain's
+/// head.
+pub async fn seal_pending(pool: &PgPool) -> sqlx::Result<u64> {
+    let mut sealed = 0;
+    loop {
+        let now: i32 = sqlx::query_scalar("SELECT audit_seal_pending($1)")
+            .bind(SEAL_BATCH)
+            .fetch_one(pool)
+            .await?;
+        sealed += u64::try_from(now).unwrap_or_default();
+        if now < SEAL_BATCH {
+            return Ok(sealed);
+        }
+    }
+}
+
+/// A server's sealer: what was written in the last `SEAL_EVERY` is sealed.
+pub async fn seal_forever(pool: PgPool) {
+    let mut ticker = tokio::time::interval(SEAL_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(err) = seal_pending(&pool).await {
+            tracing::warn!(error = %err, "could not seal the audit entries written; retrying");
+        }
+    }
+}
+
 /// The chain's head as the database keeps it: (sequence, hash).
 pub async fn head(pool: &PgPool) -> sqlx::Result<(i64, Vec<u8>)> {
     sqlx::query_as("SELECT seq, hash FROM audit_chain_head")
@@ -205,13 +241,15 @@ pub async fn head(pool: &PgPool) -> sqlx::Result<(i64, Vec<u8>)> {
         .await
 }
 
-/// Verifies seals `from..` up to the head as it is now, following `trusted`, the hash of
-/// seal `from - 1` as an earlier verification found it (read from the seal when `None`).
+/// Seals what is queued, then verifies seals `from..` up to the head, following `trusted`,
+/// the hash of seal `from - 1` as an earlier verification found it (read from the seal when
+/// `None`).
 pub async fn verify(
     pool: &PgPool,
     from: i64,
     trusted: Option<Vec<u8>>,
 ) -> anyhow::Result<Result<Verified, Break>> {
+    seal_pending(pool).await?;
     let from = from.max(1);
     let previous = match trusted {
         Some(hash) => Some(hash),
@@ -241,13 +279,15 @@ pub async fn verify(
             Err(b) => return Ok(Err(b)),
         }
     }
-    // Entries without a seal were written with the sealing trigger switched off. Only those
-    // after the last seal already verified are looked for (all of them from seal 1).
+    // Entries neither sealed nor queued for sealing were written with the triggers switched
+    // off. Only those after the last seal already verified are looked for (all of them from
+    // seal 1); entries written since the sealing above are still queued.
     let forged: Option<(i64, Option<i64>)> = sqlx::query_as(
         "SELECT e.id, (SELECT min(s.seq) FROM audit_seals s WHERE s.entry_id > e.id)
          FROM audit_log e
          WHERE e.id > coalesce((SELECT entry_id FROM audit_seals WHERE seq = $1), 0)
            AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.entry_id = e.id)
+           AND NOT EXISTS (SELECT 1 FROM audit_unsealed u WHERE u.entry_id = e.id)
          ORDER BY e.id LIMIT 1",
     )
     .bind(from - 1)

@@ -400,6 +400,8 @@ async fn audit_command(pool: &PgPool, command: AuditCommand) -> anyhow::Result<(
             }
         }
         AuditCommand::Export { from, to, out } => {
+            // Everything written so far is sealed, so that the export reaches it.
+            chain::seal_pending(pool).await?;
             let to = match to {
                 Some(to) => to,
                 None => chain::head(pool).await?.0,

@@ -26,6 +26,13 @@ async fn entry_of(pool: &PgPool, seq: i64) -> i64 {
         .unwrap()
 }
 
+/// The head once every entry written so far is sealed (as the servers' sealers do within a
+/// fraction of a second).
+async fn sealed_head(pool: &PgPool) -> (i64, Vec<u8>) {
+    chain::seal_pending(pool).await.unwrap();
+    chain::head(pool).await.unwrap()
+}
+
 async fn broken_at(pool: &PgPool) -> Option<(i64, String)> {
     chain::verify(pool, 1, None)
         .await
@@ -45,7 +52,7 @@ fn each_kind_of_tampering_is_reported_at_its_sequence_number() {
         let app = crate::common::spawn_app(pool.clone()).await;
         let admin = app.api("admin@globex.test").await;
         admin.provisioned(3).await;
-        let (head, _) = chain::head(&pool).await.unwrap();
+        let (head, _) = sealed_head(&pool).await;
         assert!(head >= 6, "{head} entries sealed");
         let (ok, out) = inward(&url, &["audit", "verify"]);
         assert!(ok, "{out}");
@@ -102,7 +109,7 @@ fn a_forged_entry_and_a_deleted_seal_are_reported_at_their_sequence_numbers() {
     crate::db::db_test(|pool| async move {
         let app = crate::common::spawn_app(pool.clone()).await;
         app.api("admin@globex.test").await.provisioned(2).await;
-        let (head, _) = chain::head(&pool).await.unwrap();
+        let (head, _) = sealed_head(&pool).await;
         behind_the_back(&pool, "INSERT INTO audit_log (action, status, details) VALUES ('RELEASE', 'SUCCESS', '{\"forged\": true}')").await;
         let (seq, problem) = broken_at(&pool).await.expect("forged");
         assert_eq!(seq, head + 1, "{problem}");
@@ -128,7 +135,7 @@ fn an_export_verifies_on_its_own_and_an_edited_export_does_not() {
         let path = file.to_str().unwrap();
         let (ok, out) = inward(&url, &["audit", "export", "--from", "2", "--out", path]);
         assert!(ok, "{out}");
-        let (head, head_hash) = chain::head(&pool).await.unwrap();
+        let (head, head_hash) = sealed_head(&pool).await;
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text.lines().count() as i64, head - 1, "seals 2..={head}");
         let (ok, out) = inward(&url, &["audit", "verify", "--file", path]);
@@ -150,6 +157,47 @@ fn an_export_verifies_on_its_own_and_an_edited_export_does_not() {
 
 /// 16 clients, half on each of two `inward serve` processes, hold and let go of numbers until
 /// 10,000 entries exist; every entry is sealed once and the chain verifies clean.
+/// Writers never wait on the chain: while a sealer holds the chain's head (as one does
+/// while it seals), holds are still taken and audited, their entries wait in the queue, and
+/// once the head is free they are sealed in id order and the chain verifies.
+#[test]
+fn a_sealer_holding_the_head_holds_up_no_writer() {
+    crate::db::db_test(|pool| async move {
+        let app = crate::common::spawn_app(pool.clone()).await;
+        let api = app.api("agent@globex.test").await;
+        let (before, _) = sealed_head(&pool).await;
+        let mut sealer = pool.begin().await.unwrap();
+        sqlx::query("SELECT seq FROM audit_chain_head WHERE one FOR UPDATE")
+            .execute(&mut *sealer)
+            .await
+            .unwrap();
+        let numbers = api.find("npa=512", 3).await;
+        for number in &numbers {
+            let reserved = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                api.reserve(std::slice::from_ref(number)),
+            )
+            .await
+            .expect("a hold waited on the chain's head");
+            assert_eq!(reserved.0, reqwest::StatusCode::CREATED, "{}", reserved.1);
+        }
+        let queued: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM audit_unsealed u JOIN audit_log e ON e.id = u.entry_id
+             WHERE e.action = 'RESERVE' AND e.phone_number = ANY($1)",
+        )
+        .bind(&numbers)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(queued, 3, "each hold's entry waits for its seal");
+        sealer.rollback().await.unwrap();
+        let (after, _) = sealed_head(&pool).await;
+        assert!(after >= before + 3, "{before} -> {after}");
+        let verified = chain::verify(&pool, 1, None).await.unwrap().unwrap();
+        assert_eq!(verified.verified_to, after);
+    })
+}
+
 #[test]
 fn ten_thousand_entries_from_two_processes_form_one_unbroken_chain() {
     crate::db::db_test(|pool| async move {
@@ -250,6 +298,9 @@ fn ten_thousand_entries_from_two_processes_form_one_unbroken_chain() {
             cancelled > 1_000,
             "holds really were taken and cancelled: {cancelled}"
         );
+        // Entries the killed servers wrote but did not seal are still queued, and are
+        // sealed by whoever seals next.
+        chain::seal_pending(&pool).await.unwrap();
         let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
             .fetch_one(&pool)
             .await
@@ -276,7 +327,7 @@ fn the_sweep_verifies_the_chain_and_the_page_api_and_metrics_show_it() {
         let admin = app.api("admin@globex.test").await;
         admin.provisioned(2).await;
         inward::jobs::run_once(&app.state).await;
-        let (head, hash) = chain::head(&pool).await.unwrap();
+        let (head, hash) = sealed_head(&pool).await;
 
         let operator = app.api("operator@inward.test").await;
         let (status, body) = operator.get("/api/v1/audit/chain").await;

@@ -13,6 +13,7 @@ fn the_database_refuses_update_delete_and_truncate_on_the_audit_log() {
             .await
             .unwrap();
         assert!(before > 0);
+        inward::audit::chain::seal_pending(&app.pool).await.unwrap();
         for statement in [
             "UPDATE audit_log SET status = 'FAILURE'",
             "DELETE FROM audit_log",
