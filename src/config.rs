@@ -295,6 +295,11 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// A second, smaller pool for searches (see `state::search_pool`).
     pub search_connections: u32,
+    /// A streaming replica of `url` (empty: none). Searches and list pages read from it,
+    /// except a caller's own within `read_your_writes_seconds` of a change they made
+    /// (see `reads`).
+    pub read_url: String,
+    pub read_your_writes_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -408,6 +413,14 @@ impl AppConfig {
         );
         self.webhooks.check()?;
         anyhow::ensure!(
+            self.database.read_url.is_empty()
+                || <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(
+                    &self.database.read_url
+                )
+                .is_ok(),
+            "database.read_url must be empty or a postgres:// URL"
+        );
+        anyhow::ensure!(
             self.sso.public_url.is_empty()
                 || url::Url::parse(&self.sso.public_url)
                     .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()),
@@ -497,22 +510,28 @@ fn setting_variables(vars: impl Iterator<Item = (String, String)>) -> config::Ma
     .collect()
 }
 
-/// Never print credentials: the database URL may carry a password.
+/// Never print credentials: the database URLs may carry a password.
 impl fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = match url::Url::parse(&self.url) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("REDACTED"));
-                url.to_string()
-            }
-            Ok(url) => url.to_string(),
-            Err(_) => "<unparseable>".to_string(),
-        };
         f.debug_struct("DatabaseConfig")
-            .field("url", &redacted)
+            .field("url", &redacted(&self.url))
             .field("max_connections", &self.max_connections)
             .field("search_connections", &self.search_connections)
+            .field("read_url", &redacted(&self.read_url))
+            .field("read_your_writes_seconds", &self.read_your_writes_seconds)
             .finish()
+    }
+}
+
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("REDACTED"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) if url.is_empty() => String::new(),
+        Err(_) => "<unparseable>".to_string(),
     }
 }
 
@@ -627,10 +646,14 @@ mod tests {
             url: "postgres://u:hunter2@db/inward".into(),
             max_connections: 1,
             search_connections: 1,
+            read_url: "postgres://r:swordfish@replica/inward".into(),
+            read_your_writes_seconds: 5,
         };
         let shown = format!("{db:?}");
         assert!(
-            !shown.contains("hunter2") && shown.contains("REDACTED"),
+            !shown.contains("hunter2")
+                && !shown.contains("swordfish")
+                && shown.contains("REDACTED"),
             "{shown}"
         );
     }

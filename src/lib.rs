@@ -28,6 +28,7 @@ pub mod numbers;
 pub mod outbound;
 pub mod porting;
 pub mod providers;
+pub mod reads;
 pub mod reports;
 pub mod reservations;
 pub mod roles;

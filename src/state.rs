@@ -1,9 +1,11 @@
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
 use uuid::Uuid;
 
 use crate::audit::deferred::DeferredAudit;
@@ -12,12 +14,13 @@ use crate::caches::{Cache, Invalidation, Topic};
 use crate::config::{AppConfig, TuningConfig};
 use crate::connections::repo::ConnectionRow;
 use crate::connections::{self, ConnectionSpec, Kind};
-use crate::domain::TenantId;
 use crate::domain::{Target, TargetKind};
+use crate::domain::{TenantId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::providers::http::OutboundPolicy;
 use crate::providers::sandbox::Sandbox;
 use crate::providers::{Adapters, Carrier, Platform};
+use crate::reads::{ReadPools, RecentWriters, Replica};
 use crate::secrets::SecretBox;
 
 /// Adapters by (connection id, last change).
@@ -76,6 +79,9 @@ pub struct Shared {
     pub dashboards: Arc<crate::inventory::drawn::Drawn>,
     /// Identity providers' discovery documents and keys (`sso::oidc`).
     pub sso: Arc<crate::sso::oidc::Discovery>,
+    /// `database.read_url`'s pools, when there is a replica (see `reads`).
+    replica: Option<Replica>,
+    pub recent_writers: Arc<RecentWriters>,
 }
 
 /// The pool searches run on: the search, the tenant's number list with its CNAM/E911
@@ -107,6 +113,30 @@ fn offer_pool(pool: &PgPool, size: u32, tuning: &TuningConfig) -> PgPool {
         .max_connections(size.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_lazy_with(options)
+}
+
+/// The replica's pools: one for searches that make their plan each time and the lists, one
+/// with the scope `stock` as `offer_pool` has it. `config::check` has refused a URL that
+/// does not parse.
+fn replica(config: &AppConfig) -> Option<Replica> {
+    if config.database.read_url.is_empty() {
+        return None;
+    }
+    let options = match PgConnectOptions::from_str(&config.database.read_url) {
+        Ok(options) => options.options([("jit", "off")]),
+        Err(err) => {
+            tracing::error!(error = %err, "database.read_url is not a PostgreSQL URL; reading from the primary");
+            return None;
+        }
+    };
+    let size = config.database.search_connections;
+    Some(Replica {
+        main: pool_options(size).connect_lazy_with(options.clone()),
+        offer: sqlx::postgres::PgPoolOptions::new()
+            .max_connections(size.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with(options.options([("inward.scope", "stock")])),
+    })
 }
 
 /// The pool the group-commit writers run on (the reservation, the platform references on
@@ -175,6 +205,10 @@ impl AppState {
         let api_limits = Arc::new(crate::auth::rate_limit::ApiLimits::new(&config.rate_limits));
         let search_pool = search_pool(&pool, config.database.search_connections, &config.tuning);
         let offer_pool = offer_pool(&pool, config.database.search_connections, &config.tuning);
+        let replica = replica(&config);
+        let recent_writers = Arc::new(RecentWriters::new(Duration::from_secs(
+            config.database.read_your_writes_seconds,
+        )));
         let cache_ttl = if config.tuning.caches {
             CACHE_TTL
         } else {
@@ -210,6 +244,8 @@ impl AppState {
             invalidation,
             dashboards: Default::default(),
             sso: Default::default(),
+            replica,
+            recent_writers,
         }))
     }
 
@@ -223,8 +259,33 @@ impl AppState {
         if self.config.tuning.search_pools {
             own.extend([&self.search_pool, &self.offer_pool]);
         }
+        if let Some(replica) = &self.replica {
+            own.extend([&replica.main, &replica.offer]);
+        }
         for pool in own {
             pool.close().await;
+        }
+    }
+
+    /// Where `user`'s searches and list pages read: the replica, unless there is none or
+    /// `user` changed something lately (see `reads`).
+    pub fn reads_for(&self, user: UserId) -> ReadPools<'_> {
+        match &self.replica {
+            Some(replica) if !self.recent_writers.wrote_lately(user) => ReadPools {
+                main: &replica.main,
+                offer: &replica.offer,
+                lists: &replica.main,
+            },
+            _ => self.primary_reads(),
+        }
+    }
+
+    /// The primary's pools for reads that decide something (an order picking its numbers).
+    pub fn primary_reads(&self) -> ReadPools<'_> {
+        ReadPools {
+            main: &self.pool,
+            offer: &self.offer_pool,
+            lists: &self.search_pool,
         }
     }
 

@@ -40,6 +40,8 @@ fn is_form(headers: &HeaderMap) -> bool {
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // A refusal here answers as the route would: JSON on the API, a page elsewhere.
     let api = request.uri().path().starts_with("/api/");
+    // A caller's change sends their reads to the primary for a while (see `reads`).
+    let writes = !request.method().is_safe();
     let resolved = crate::db_scope::bypassing(
         crate::db_scope::Bypass::Authentication,
         resolve(&state, request),
@@ -69,8 +71,13 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
                         limit, retry_after, ..
                     } => AppError::RateLimited { limit, retry_after }.into_response(),
                     _ => {
+                        let user = principal.user_id;
                         let scope = crate::db_scope::Scope::of(&authenticated.principal);
-                        crate::db_scope::within(scope, next.run(request)).await
+                        let response = crate::db_scope::within(scope, next.run(request)).await;
+                        if writes {
+                            state.recent_writers.wrote(user);
+                        }
+                        response
                     }
                 };
                 response.headers_mut().extend(rate_limit::headers(&verdict));

@@ -186,7 +186,7 @@ pub async fn tidy(pool: &PgPool) -> anyhow::Result<bool> {
         .await?;
     let standing_in = autovacuum != "on";
     if standing_in {
-        sqlx::query("VACUUM (ANALYZE) holds, reservations, sandbox_reservations")
+        sqlx::query("VACUUM (ANALYZE) holds, reservations, sandbox_reservations, audit_unsealed")
             .execute(pool)
             .await?;
         sqlx::query("ANALYZE numbers, audit_log, cnam_records, e911_records")

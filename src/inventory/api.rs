@@ -269,7 +269,7 @@ pub async fn list(
         let body = repo::export_csv(&mut conn, scope, &filter).await?;
         return Ok(crate::web::csv::download("inventory.csv", body));
     }
-    let mut conn = state.search_pool.acquire().await?;
+    let mut conn = state.reads_for(caller.user_id).lists.acquire().await?;
     let rows = repo::list(&mut conn, scope, &filter).await?;
     Ok(Json(json!({
         "numbers": rows.iter().map(repo::InventoryRow::to_json).collect::<Vec<_>>(),

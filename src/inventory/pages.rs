@@ -94,7 +94,11 @@ pub async fn page(
     let filter = q.filter.parse()?;
     let rows = {
         // Released before the next connection is taken (`tests/it/pool.rs`).
-        let mut conn = state.search_pool.acquire().await?;
+        let mut conn = state
+            .reads_for(caller.principal.user_id)
+            .lists
+            .acquire()
+            .await?;
         repo::list(&mut conn, scope, &filter).await?
     };
     let mut conn = state.pool.acquire().await?;

@@ -77,7 +77,7 @@ pub async fn list(
     let tenant_id = caller.tenant()?;
     let args = query.parse()?;
     // The statement keeps its plan there (see `repo::list`).
-    let mut conn = state.search_pool.acquire().await?;
+    let mut conn = state.reads_for(caller.user_id).lists.acquire().await?;
     let numbers = repo::list(
         &mut conn,
         tenant_id,

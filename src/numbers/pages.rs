@@ -49,7 +49,11 @@ pub async fn list(
     let tenant_id = caller.principal.tenant()?;
     let args = query.parse()?;
     // The statement keeps its plan there (see `repo::list`).
-    let mut conn = state.search_pool.acquire().await?;
+    let mut conn = state
+        .reads_for(caller.principal.user_id)
+        .lists
+        .acquire()
+        .await?;
     let numbers = repo::list(
         &mut conn,
         tenant_id,

@@ -92,8 +92,15 @@ pub async fn order(
     loop {
         round += 1;
         let found = if order.consecutive {
-            let (blocks, _) =
-                crate::search::find_blocks(state, &tenant, &criteria, quantity, 1).await?;
+            let (blocks, _) = crate::search::find_blocks(
+                state,
+                state.primary_reads(),
+                &tenant,
+                &criteria,
+                quantity,
+                1,
+            )
+            .await?;
             let block = blocks.into_iter().next().unwrap_or_default();
             // The block chosen, gone (or cut short) since the page showed it.
             if let Some(at) = block_at

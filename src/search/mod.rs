@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::domain::pricing::{Quote, format_money};
 use crate::domain::search::{SearchCriteria, check_region, consecutive_blocks};
 use crate::error::{AppError, AppResult};
+use crate::reads::ReadPools;
 use crate::state::AppState;
 use crate::tenants::TenantProfile;
 use crate::{audit, domain::policy::Principal};
@@ -92,6 +93,7 @@ const BLOCK_SCAN: i64 = 20_000;
 /// page starts.
 pub async fn find_blocks(
     state: &AppState,
+    reads: ReadPools<'_>,
     tenant: &TenantProfile,
     criteria: &SearchCriteria,
     size: usize,
@@ -102,7 +104,7 @@ pub async fn find_blocks(
         consecutive: None,
         ..criteria.clone()
     };
-    let pool = repo::pool_for(&scan, &state.pool, &state.offer_pool);
+    let pool = repo::pool_for(&scan, reads.main, reads.offer);
     let inline = state.config.tuning.inline_codes;
     let rows = repo::search(&mut *pool.acquire().await?, tenant, &scan, inline).await?;
     let nationals: Vec<u64> = rows
@@ -138,7 +140,8 @@ pub async fn run(
     let tenant = TenantProfile::of_caller(caller)?;
     let tenant_id = tenant.id;
     check_region(&criteria.country, &tenant.allowed_countries).map_err(AppError::Forbidden)?;
-    let pool = repo::pool_for(criteria, &state.pool, &state.offer_pool);
+    let reads = state.reads_for(caller.user_id);
+    let pool = repo::pool_for(criteria, reads.main, reads.offer);
     // The adapter first: on a cache miss it reads the database too, and a request holding
     // one connection while it waits for a second can starve the pool under load.
     let provider = state.platform_for(tenant_id).await?;
@@ -146,7 +149,7 @@ pub async fn run(
     let (rows, next_cursor, blocks) = match criteria.consecutive {
         Some(size) => {
             let max = criteria.limit as usize;
-            let (found, next) = find_blocks(state, &tenant, criteria, size, max).await?;
+            let (found, next) = find_blocks(state, reads, &tenant, criteria, size, max).await?;
             let blocks = found
                 .iter()
                 .map(|b| Block {

@@ -198,6 +198,40 @@ fn a_sealer_holding_the_head_holds_up_no_writer() {
     })
 }
 
+/// The queue cannot stop the chain or hide a removal: an id queued twice is sealed once, and
+/// an entry removed behind the chain's back before its seal is still sealed, and reported
+/// gone at that seal.
+#[test]
+fn an_entry_removed_before_its_seal_is_reported_and_a_bad_queue_row_is_dropped() {
+    crate::db::db_test(|pool| async move {
+        sqlx::query("INSERT INTO audit_log (action, status) VALUES ('LOGIN', 'SUCCESS'), ('LOGIN', 'FAILURE')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (sealed, _) = sealed_head(&pool).await;
+        let first = entry_of(&pool, sealed - 1).await;
+        behind_the_back(
+            &pool,
+            &format!("INSERT INTO audit_unsealed (entry_id) VALUES ({first})"),
+        )
+        .await;
+        sqlx::query("INSERT INTO audit_log (action, status, details) VALUES ('LOGIN', 'SUCCESS', '{\"removed\": true}')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        behind_the_back(&pool, "DELETE FROM audit_log WHERE details ? 'removed'").await;
+        let (head, _) = sealed_head(&pool).await;
+        assert_eq!(
+            head,
+            sealed + 1,
+            "the id sealed before was dropped, the removed entry sealed"
+        );
+        let (seq, problem) = broken_at(&pool).await.expect("the removal is reported");
+        assert_eq!(seq, head, "{problem}");
+        assert!(problem.contains("is gone"), "{problem}");
+    })
+}
+
 #[test]
 fn ten_thousand_entries_from_two_processes_form_one_unbroken_chain() {
     crate::db::db_test(|pool| async move {

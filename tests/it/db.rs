@@ -39,8 +39,8 @@ fn admin_options() -> PgConnectOptions {
     PgConnectOptions::from_str(&url).expect("DATABASE_URL is not a PostgreSQL URL")
 }
 
-async fn admin(statement: &str) {
-    let mut conn = PgConnection::connect_with(&admin_options())
+async fn admin(server: &PgConnectOptions, statement: &str) {
+    let mut conn = PgConnection::connect_with(server)
         .await
         .expect("connect to DATABASE_URL");
     sqlx::raw_sql(statement)
@@ -88,8 +88,17 @@ where
     F: FnOnce(PgPool) -> Fut,
     Fut: Future<Output = ()>,
 {
+    db_test_at(&admin_options(), test)
+}
+
+/// `db_test` on the server `server` names (as a superuser) instead of DATABASE_URL's.
+pub fn db_test_at<F, Fut>(server: &PgConnectOptions, test: F)
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let name = format!("{PREFIX}{}", uuid::Uuid::new_v4().simple());
-    runtime().block_on(admin(&format!("CREATE DATABASE {name}")));
+    runtime().block_on(admin(server, &format!("CREATE DATABASE {name}")));
 
     let rt = runtime();
     let outcome = rt.block_on(
@@ -97,7 +106,7 @@ where
             let pool = PgPoolOptions::new()
                 .max_connections(5)
                 .idle_timeout(Duration::from_secs(1))
-                .connect_with(admin_options().database(&name))
+                .connect_with(server.clone().database(&name))
                 .await
                 .expect("connect to the test database");
             let mut conn = pool.acquire().await.unwrap();
@@ -107,7 +116,7 @@ where
             drop(conn);
             let owner = PgPoolOptions::new()
                 .max_connections(1)
-                .connect_with(as_role(&admin_options().database(&name), OWNER))
+                .connect_with(as_role(&server.clone().database(&name), OWNER))
                 .await
                 .expect("connect as the owner role");
             inward::database::migrate(&owner).await.expect("migrate");
@@ -119,9 +128,10 @@ where
     // Ends the server tasks the test spawned, and with them every pool they hold.
     rt.shutdown_timeout(Duration::from_secs(10));
 
-    runtime().block_on(admin(&format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )));
+    runtime().block_on(admin(
+        server,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    ));
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

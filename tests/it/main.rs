@@ -61,6 +61,7 @@ mod porting;
 mod races;
 mod rate_limits;
 mod receiver;
+mod replica;
 mod reports;
 mod request_log;
 mod reroute;

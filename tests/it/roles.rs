@@ -54,6 +54,8 @@ fn every_bypass_of_the_audit_log_is_refused_to_the_runtime_role() {
             "UPDATE audit_verifications SET broken_at = NULL",
             "ALTER FUNCTION audit_seal_pending(int) SECURITY INVOKER",
             "DELETE FROM audit_unsealed",
+            "DROP TRIGGER audit_log_queued_for_sealing ON audit_log",
+            "ALTER FUNCTION audit_queue_for_sealing() SECURITY INVOKER",
             "INSERT INTO audit_unsealed (entry_id) VALUES (999999)",
             "CREATE TABLE shadow (id int)",
             "SELECT setval('audit_log_id_seq', 1)",

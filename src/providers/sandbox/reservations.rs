@@ -1,8 +1,8 @@
 //! The sandbox carrier's own reservations (`sandbox_reservations`). A reservation asked for
 //! on its own is recorded by a group commit, as a carrier's system would take many at once;
-//! a common hold takes it inside the hold's own statement instead (`with_the_hold`), since
-//! the sandbox keeps its reservations in Inward's database: one commit then makes the hold,
-//! the reservation and the reference the sweeper releases it by.
+//! a common hold takes it inside the hold's own statement instead (`WITH_THE_HOLD`,
+//! `recorded_from`), since the sandbox keeps its reservations in Inward's database: one
+//! commit then makes the hold, the reservation and the reference the sweeper releases it by.
 
 use sqlx::PgPool;
 use uuid::Uuid;
