@@ -414,10 +414,12 @@ impl AppConfig {
         self.webhooks.check()?;
         anyhow::ensure!(
             self.database.read_url.is_empty()
-                || <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(
-                    &self.database.read_url
-                )
-                .is_ok(),
+                || (url::Url::parse(&self.database.read_url)
+                    .is_ok_and(|u| matches!(u.scheme(), "postgres" | "postgresql"))
+                    && <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(
+                        &self.database.read_url
+                    )
+                    .is_ok()),
             "database.read_url must be empty or a postgres:// URL"
         );
         anyhow::ensure!(

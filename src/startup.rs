@@ -269,9 +269,23 @@ async fn drop_unusable_request_id(
     next.run(request).await
 }
 
-/// Ready when the database answers within a second. The answer never carries the
-/// database's own error text (it may name hosts and users); the log has it.
+/// Ready when the database, and the read replica if there is one, answer within a second.
+/// The answer never carries the database's own error text (it may name hosts and users);
+/// the log has it.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    if let Some(replica) = state.replica_pool() {
+        let probe = sqlx::query("SELECT 1").execute(replica);
+        let answered = tokio::time::timeout(Duration::from_secs(1), probe).await;
+        if !matches!(answered, Ok(Ok(_))) {
+            if let Ok(Err(err)) = answered {
+                tracing::warn!(error = %err, "readiness: the read replica did not answer");
+            }
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "read replica unavailable" })),
+            );
+        }
+    }
     let probe = sqlx::query("SELECT 1").execute(&state.pool);
     match tokio::time::timeout(Duration::from_secs(1), probe).await {
         Ok(Ok(_)) => (

@@ -280,6 +280,11 @@ impl AppState {
         }
     }
 
+    /// The replica's pool, when there is one (for readiness).
+    pub fn replica_pool(&self) -> Option<&PgPool> {
+        self.replica.as_ref().map(|r| &r.main)
+    }
+
     /// The primary's pools for reads that decide something (an order picking its numbers).
     pub fn primary_reads(&self) -> ReadPools<'_> {
         ReadPools {

@@ -71,7 +71,12 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
                         limit, retry_after, ..
                     } => AppError::RateLimited { limit, retry_after }.into_response(),
                     _ => {
+                        // Before as well as after: a refused change may answer with a page
+                        // drawn from reads, and a change whose client went away still ran.
                         let user = principal.user_id;
+                        if writes {
+                            state.recent_writers.wrote(user);
+                        }
                         let scope = crate::db_scope::Scope::of(&authenticated.principal);
                         let response = crate::db_scope::within(scope, next.run(request)).await;
                         if writes {

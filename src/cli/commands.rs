@@ -64,6 +64,9 @@ pub(super) async fn serve(
         "inward serve is connected as {role}, which can change the schema ({}): a server with those rights could disable the audit log's protections. Run `inward db setup-roles` as a superuser, `inward migrate` as the owner role it creates, and serve as its runtime role (docs/operating.md, \"Database roles\"); or pass --allow-owner",
         excess.join(", ")
     );
+    if !config.database.read_url.is_empty() {
+        check_replica(&config, allow_owner).await?;
+    }
     let addr = listen.unwrap_or_else(|| config.server.listen.clone());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -93,6 +96,31 @@ pub(super) async fn serve(
         reseal_on_start(state.clone()),
     ));
     crate::startup::serve_with_metrics(listener, metrics, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// The read replica answers, carries this binary's schema, and is reached as a role that
+/// row-level security binds, as the primary is: searches and lists read from it.
+async fn check_replica(config: &AppConfig, allow_owner: bool) -> anyhow::Result<()> {
+    let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(
+        &config.database.read_url,
+    )?;
+    let replica = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to database.read_url: {e}"))?;
+    crate::database::schema_is_current(&replica)
+        .await
+        .map_err(|e| anyhow::anyhow!("database.read_url: {e}"))?;
+    let (role, excess) = crate::roles::excess_rights(&replica).await?;
+    replica.close().await;
+    anyhow::ensure!(
+        allow_owner || excess.is_empty(),
+        "database.read_url connects as {role}, which can change the schema ({}): row-level security would not hold for searches and lists there. Name the runtime role in it, as in database.url; or pass --allow-owner",
+        excess.join(", ")
+    );
     Ok(())
 }
 

@@ -213,9 +213,10 @@ fn database_away(err: &sqlx::Error) -> bool {
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
         // Class 08: connection exceptions; 57P01-57P03: the server is shutting down,
-        // crashed, or not accepting connections yet.
+        // crashed, or not accepting connections yet; 40001 on a read replica: the read was
+        // cancelled by a conflict with the primary's changes being replayed (worth a retry).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "40001")
         }),
         _ => false,
     }

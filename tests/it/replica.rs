@@ -267,7 +267,7 @@ async fn offers(api: &Api, e164: &str) -> bool {
 #[test]
 fn searches_read_the_replica_a_callers_change_the_primary_and_holds_stay_exact() {
     let pair = Pair::start();
-    let replica_port = pair.replica_port;
+    let (primary_port, replica_port) = (pair.primary_port, pair.replica_port);
     crate::db::db_test_at(&pair.primary(), |pool| async move {
         let name = pool.connect_options().get_database().unwrap().to_string();
         let read_url = format!(
@@ -276,7 +276,7 @@ fn searches_read_the_replica_a_callers_change_the_primary_and_holds_stay_exact()
         );
         let app = crate::common::spawn_app_with(pool.clone(), |c| {
             c.database.read_url = read_url;
-            c.database.read_your_writes_seconds = 2;
+            c.database.read_your_writes_seconds = 5;
         })
         .await;
         let agent = app.api("agent@globex.test").await;
@@ -305,7 +305,7 @@ fn searches_read_the_replica_a_callers_change_the_primary_and_holds_stay_exact()
             !offers(&agent, &number).await,
             "after trying to hold it, the agent reads the primary"
         );
-        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        tokio::time::sleep(Duration::from_millis(5_100)).await;
         assert!(
             offers(&agent, &number).await,
             "the window passed: the agent reads the replica again"
@@ -325,5 +325,36 @@ fn searches_read_the_replica_a_callers_change_the_primary_and_holds_stay_exact()
             "the replica caught up: the number is held"
         );
         replica.close().await.unwrap();
+
+        // `inward serve` refuses a replica it could not read from as it reads the primary.
+        let primary_url = format!(
+            "postgres://{}@127.0.0.1:{primary_port}/{name}",
+            crate::db::RUNTIME
+        );
+        for (read_url, naming) in [
+            (
+                format!("postgres://postgres@127.0.0.1:{replica_port}/{name}"),
+                "database.read_url connects as postgres",
+            ),
+            (
+                format!(
+                    "postgres://{}@127.0.0.1:{}/{name}",
+                    crate::db::RUNTIME,
+                    free_port()
+                ),
+                "cannot connect to database.read_url",
+            ),
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_inward"))
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .env("DATABASE_URL", &primary_url)
+                .env("INWARD_DATABASE__READ_URL", &read_url)
+                .env_remove("RUST_LOG")
+                .output()
+                .expect("run inward serve");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "served with {read_url}: {err}");
+            assert!(err.contains(naming), "{read_url}: `{naming}` not in: {err}");
+        }
     });
 }
