@@ -23,6 +23,9 @@ pub struct ReadPools<'a> {
     pub offer: &'a PgPool,
     /// The number and inventory lists (see `state::search_pool`).
     pub lists: &'a PgPool,
+    /// Their CSV downloads, which run long: on the primary, the main pool, so that a
+    /// download does not hold one of the lists' few connections.
+    pub downloads: &'a PgPool,
 }
 
 /// The replica's pools, set up as the primary's search pools are.

@@ -275,6 +275,7 @@ impl AppState {
                 main: &replica.main,
                 offer: &replica.offer,
                 lists: &replica.main,
+                downloads: &replica.main,
             },
             _ => self.primary_reads(),
         }
@@ -291,6 +292,7 @@ impl AppState {
             main: &self.pool,
             offer: &self.offer_pool,
             lists: &self.search_pool,
+            downloads: &self.pool,
         }
     }
 

@@ -265,7 +265,7 @@ pub async fn list(
     let scope = caller.inventory_view()?;
     let filter = query.parse()?;
     if wants_csv(&headers) {
-        let mut conn = state.pool.acquire().await?;
+        let mut conn = state.reads_for(caller.user_id).downloads.acquire().await?;
         let body = repo::export_csv(&mut conn, scope, &filter).await?;
         return Ok(crate::web::csv::download("inventory.csv", body));
     }

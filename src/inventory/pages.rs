@@ -310,7 +310,8 @@ pub async fn export(
 ) -> PageResult {
     let scope = caller.principal.inventory_view()?;
     let filter = q.parse()?;
-    let body = repo::export_csv(&mut *state.pool.acquire().await?, scope, &filter).await?;
+    let reads = state.reads_for(caller.principal.user_id);
+    let body = repo::export_csv(&mut *reads.downloads.acquire().await?, scope, &filter).await?;
     Ok(crate::web::csv::download("inventory.csv", body))
 }
 

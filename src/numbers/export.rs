@@ -43,7 +43,7 @@ async fn csv(state: &AppState, caller: &Principal, query: &ListQuery) -> AppResu
     let mut after: Option<String> = None;
     loop {
         let rows = repo::list(
-            &mut *state.search_pool.acquire().await?,
+            &mut *state.reads_for(caller.user_id).lists.acquire().await?,
             tenant_id,
             args.state.as_deref(),
             after.as_deref(),
