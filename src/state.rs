@@ -81,7 +81,7 @@ pub struct Shared {
     pub sso: Arc<crate::sso::oidc::Discovery>,
     /// `database.read_url`'s pools, when there is a replica (see `reads`).
     replica: Option<Replica>,
-    pub recent_writers: Arc<RecentWriters>,
+    recent_writers: Arc<RecentWriters>,
 }
 
 /// The pool searches run on: the search, the tenant's number list with its CNAM/E911
@@ -278,6 +278,14 @@ impl AppState {
                 downloads: &replica.main,
             },
             _ => self.primary_reads(),
+        }
+    }
+
+    /// `user` has changed something: with a replica, their reads go to the primary for a
+    /// while (without one there is nothing to remember, and holds skip the lock).
+    pub fn caller_wrote(&self, user: UserId) {
+        if self.replica.is_some() {
+            self.recent_writers.wrote(user);
         }
     }
 

@@ -75,12 +75,12 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
                         // drawn from reads, and a change whose client went away still ran.
                         let user = principal.user_id;
                         if writes {
-                            state.recent_writers.wrote(user);
+                            state.caller_wrote(user);
                         }
                         let scope = crate::db_scope::Scope::of(&authenticated.principal);
                         let response = crate::db_scope::within(scope, next.run(request)).await;
                         if writes {
-                            state.recent_writers.wrote(user);
+                            state.caller_wrote(user);
                         }
                         response
                     }

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::common::{Api, error_code};
+use crate::common::error_code;
 
 /// A primary and its streaming replica, each a PostgreSQL of this test's own.
 struct Pair {
@@ -253,17 +253,6 @@ async fn set_replay(replica: &mut PgConnection, paused: bool) {
     panic!("the replica's replay did not become {want}");
 }
 
-/// Whether `api`'s search by area code 512 offers `e164`.
-async fn offers(api: &Api, e164: &str) -> bool {
-    let (status, body) = api.get("/api/v1/numbers/available?npa=512&limit=100").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["numbers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|n| n["e164"] == e164)
-}
-
 #[test]
 fn searches_read_the_replica_a_callers_change_the_primary_and_holds_stay_exact() {
     let pair = Pair::start();
@@ -291,23 +280,23 @@ fn searches_read_the_replica_a_callers_change_the_primary_and_holds_stay_exact()
         assert_eq!(status, StatusCode::CREATED, "{body}");
         assert_eq!(app.number_state(&number).await, "reserved");
         assert!(
-            offers(&agent, &number).await,
+            agent.searches_to(&number).await,
             "the agent's search read the paused replica, where the number is still free"
         );
         assert!(
-            !offers(&admin, &number).await,
+            !admin.searches_to(&number).await,
             "the admin just held it, and reads the primary"
         );
         let (status, body) = agent.reserve(std::slice::from_ref(&number)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(error_code(&body), "numbers_unavailable");
         assert!(
-            !offers(&agent, &number).await,
+            !agent.searches_to(&number).await,
             "after trying to hold it, the agent reads the primary"
         );
         tokio::time::sleep(Duration::from_millis(5_100)).await;
         assert!(
-            offers(&agent, &number).await,
+            agent.searches_to(&number).await,
             "the window passed: the agent reads the replica again"
         );
         let holds: i64 =
@@ -321,7 +310,7 @@ fn searches_read_the_replica_a_callers_change_the_primary_and_holds_stay_exact()
         set_replay(&mut replica, false).await;
         caught_up(&pool, &mut replica).await;
         assert!(
-            !offers(&agent, &number).await,
+            !agent.searches_to(&number).await,
             "the replica caught up: the number is held"
         );
         replica.close().await.unwrap();
